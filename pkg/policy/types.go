@@ -1,0 +1,309 @@
+// Package policy is Gatehouse's user-facing model (POLICY-MODEL.md): the object
+// types, strict YAML decoding with file:line errors, validation and reference
+// resolution. It does no I/O beyond reading the fs.FS it is given.
+package policy
+
+import "time"
+
+// Kinds of objects. Only Gateway, Service and Route are supported so far; the
+// others decode as "not supported yet" until their issue lands.
+const (
+	KindGateway        = "Gateway"
+	KindService        = "Service"
+	KindRoute          = "Route"
+	KindAuthentication = "Authentication"
+	KindAuthorization  = "Authorization"
+	KindConsumer       = "Consumer"
+	KindPlan           = "Plan"
+	KindRateLimit      = "RateLimit"
+)
+
+// Meta is common to every object. File and Line say where the object starts.
+type Meta struct {
+	Kind   string            `yaml:"kind"`
+	Name   string            `yaml:"name"`
+	Labels map[string]string `yaml:"labels"`
+	File   string            `yaml:"-"`
+	Line   int               `yaml:"-"`
+}
+
+// Ref is "Kind/name", the way errors and status name an object.
+func (m Meta) Ref() string { return m.Kind + "/" + m.Name }
+
+// Duration is a Go duration string in YAML ("250ms", "5s").
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// ---- Gateway ----
+
+type Gateway struct {
+	Meta `yaml:",inline"`
+	Spec GatewaySpec `yaml:"spec"`
+}
+
+type GatewaySpec struct {
+	Listeners []Listener       `yaml:"listeners"`
+	Limits    *GatewayLimits   `yaml:"limits"`
+	AccessLog *AccessLog       `yaml:"accessLog"`
+	Defaults  *GatewayDefaults `yaml:"defaults"`
+}
+
+// Protocols of a Gateway listener.
+const (
+	ProtocolHTTP  = "HTTP"
+	ProtocolHTTPS = "HTTPS"
+)
+
+type Listener struct {
+	Name      string       `yaml:"name"`
+	Port      int          `yaml:"port"`
+	Protocol  string       `yaml:"protocol"` // HTTP | HTTPS
+	Hostnames []string     `yaml:"hostnames"`
+	TLS       *ListenerTLS `yaml:"tls"`
+}
+
+type ListenerTLS struct {
+	Certificate string `yaml:"certificate"` // path relative to the file naming it
+	Key         string `yaml:"key"`
+	MinVersion  string `yaml:"minVersion"` // "1.2" | "1.3"; default 1.2
+	// Filled by Load from the files above (not YAML fields). Secret material:
+	// never log or print KeyPEM.
+	CertificatePEM []byte `yaml:"-"`
+	KeyPEM         []byte `yaml:"-"`
+}
+
+type GatewayLimits struct {
+	MaxRequestHeadersKB int      `yaml:"maxRequestHeadersKB"`
+	RequestTimeout      Duration `yaml:"requestTimeout"`
+	StreamIdleTimeout   Duration `yaml:"streamIdleTimeout"`
+}
+
+type AccessLog struct {
+	Format string `yaml:"format"` // json (default) | text
+	Path   string `yaml:"path"`   // default /dev/stdout
+}
+
+type GatewayDefaults struct {
+	Authentication *[]string `yaml:"authentication"`
+	RateLimit      string    `yaml:"rateLimit"`
+}
+
+// ---- Service ----
+
+type Service struct {
+	Meta `yaml:",inline"`
+	Spec ServiceSpec `yaml:"spec"`
+}
+
+// Service protocols.
+const (
+	ServiceHTTP  = "HTTP"
+	ServiceHTTP2 = "HTTP2"
+	ServiceGRPC  = "GRPC"
+)
+
+type ServiceSpec struct {
+	Protocol         string            `yaml:"protocol"` // HTTP (default) | HTTP2 | GRPC
+	Discovery        Discovery         `yaml:"discovery"`
+	LoadBalancer     *LoadBalancer     `yaml:"loadBalancer"`
+	ConnectTimeout   Duration          `yaml:"connectTimeout"`
+	TLS              *UpstreamTLS      `yaml:"tls"`
+	CircuitBreaker   *CircuitBreaker   `yaml:"circuitBreaker"`
+	OutlierDetection *OutlierDetection `yaml:"outlierDetection"`
+	HealthCheck      *HealthCheck      `yaml:"healthCheck"`
+}
+
+// Discovery has exactly one of Consul or Static.
+type Discovery struct {
+	Consul *ConsulDiscovery `yaml:"consul"`
+	Static []StaticEndpoint `yaml:"static"`
+}
+
+type ConsulDiscovery struct {
+	Service    string   `yaml:"service"`
+	Tags       []string `yaml:"tags"`
+	Datacenter string   `yaml:"datacenter"`
+}
+
+type StaticEndpoint struct {
+	Address string `yaml:"address"`
+	Port    int    `yaml:"port"`
+	Weight  int    `yaml:"weight"` // default 1
+	Zone    string `yaml:"zone"`
+}
+
+// Load-balancing policies.
+const (
+	LBRoundRobin   = "ROUND_ROBIN"
+	LBLeastRequest = "LEAST_REQUEST"
+	LBRandom       = "RANDOM"
+	LBRingHash     = "RING_HASH"
+	LBMaglev       = "MAGLEV"
+)
+
+type LoadBalancer struct {
+	Policy string  `yaml:"policy"`
+	HashOn *HashOn `yaml:"hashOn"` // RING_HASH / MAGLEV only
+}
+
+// HashOn has exactly one of Header, Cookie or SourceIP.
+type HashOn struct {
+	Header   string `yaml:"header"`
+	Cookie   string `yaml:"cookie"`
+	SourceIP bool   `yaml:"sourceIP"`
+}
+
+type UpstreamTLS struct {
+	SNI    string `yaml:"sni"`
+	CAFile string `yaml:"caFile"`
+	// Filled by Load from CAFile.
+	CAPEM []byte `yaml:"-"`
+}
+
+type CircuitBreaker struct {
+	MaxConnections     int `yaml:"maxConnections"`
+	MaxPendingRequests int `yaml:"maxPendingRequests"`
+	MaxRequests        int `yaml:"maxRequests"`
+	MaxRetries         int `yaml:"maxRetries"`
+}
+
+type OutlierDetection struct {
+	Consecutive5xx     int      `yaml:"consecutive5xx"`
+	Interval           Duration `yaml:"interval"`
+	BaseEjectionTime   Duration `yaml:"baseEjectionTime"`
+	MaxEjectionPercent int      `yaml:"maxEjectionPercent"`
+}
+
+// HealthCheck has exactly one of HTTP, GRPC or TCP.
+type HealthCheck struct {
+	HTTP               *HTTPHealthCheck `yaml:"http"`
+	GRPC               *GRPCHealthCheck `yaml:"grpc"`
+	TCP                *struct{}        `yaml:"tcp"`
+	Interval           Duration         `yaml:"interval"`
+	Timeout            Duration         `yaml:"timeout"`
+	UnhealthyThreshold int              `yaml:"unhealthyThreshold"`
+	HealthyThreshold   int              `yaml:"healthyThreshold"`
+}
+
+type HTTPHealthCheck struct {
+	Path string `yaml:"path"`
+	Host string `yaml:"host"`
+}
+
+type GRPCHealthCheck struct {
+	ServiceName string `yaml:"serviceName"`
+}
+
+// ---- Route ----
+
+type Route struct {
+	Meta `yaml:",inline"`
+	Spec RouteSpec `yaml:"spec"`
+}
+
+type RouteSpec struct {
+	Gateways       []string      `yaml:"gateways"`
+	Hosts          []string      `yaml:"hosts"` // default ["*"]
+	Match          RouteMatch    `yaml:"match"`
+	Backends       []Backend     `yaml:"backends"`
+	Timeout        Duration      `yaml:"timeout"`
+	Retries        *Retries      `yaml:"retries"`
+	Rewrite        *Rewrite      `yaml:"rewrite"`
+	Headers        *RouteHeaders `yaml:"headers"`
+	Authentication *[]string     `yaml:"authentication"` // nil: Gateway default; []: off
+	Authorization  string        `yaml:"authorization"`
+	RateLimit      string        `yaml:"rateLimit"` // "none" turns the Gateway default off
+}
+
+type RouteMatch struct {
+	Path    PathMatch     `yaml:"path"`
+	Methods []string      `yaml:"methods"`
+	Headers []HeaderMatch `yaml:"headers"`
+	Query   []QueryMatch  `yaml:"query"`
+}
+
+// PathMatch has exactly one of Prefix, Exact or Regex. Omitted: prefix "/".
+type PathMatch struct {
+	Prefix string `yaml:"prefix"`
+	Exact  string `yaml:"exact"`
+	Regex  string `yaml:"regex"`
+}
+
+// HeaderMatch has exactly one of Exact, Prefix, Regex or Present.
+type HeaderMatch struct {
+	Name    string `yaml:"name"`
+	Exact   string `yaml:"exact"`
+	Prefix  string `yaml:"prefix"`
+	Regex   string `yaml:"regex"`
+	Present bool   `yaml:"present"`
+}
+
+// QueryMatch has exactly one of Exact, Prefix, Regex or Present.
+type QueryMatch = HeaderMatch
+
+type Backend struct {
+	Service string `yaml:"service"`
+	Weight  *int   `yaml:"weight"` // default 1; 0 is allowed (drained) if another weight is positive
+}
+
+// W returns the effective weight.
+func (b Backend) W() int {
+	if b.Weight == nil {
+		return 1
+	}
+	return *b.Weight
+}
+
+type Retries struct {
+	Attempts      int      `yaml:"attempts"`
+	On            []string `yaml:"on"` // 5xx, gateway-error, reset, connect-failure, retriable-4xx, refused-stream, cancelled, deadline-exceeded, internal, resource-exhausted, unavailable
+	PerTryTimeout Duration `yaml:"perTryTimeout"`
+}
+
+// Rewrite: at most one of Prefix or Regex, plus optionally Host.
+type Rewrite struct {
+	Prefix string        `yaml:"prefix"`
+	Regex  *RegexRewrite `yaml:"regex"`
+	Host   string        `yaml:"host"`
+}
+
+type RegexRewrite struct {
+	Pattern      string `yaml:"pattern"`
+	Substitution string `yaml:"substitution"`
+}
+
+type RouteHeaders struct {
+	Request  *HeaderChanges `yaml:"request"`
+	Response *HeaderChanges `yaml:"response"`
+}
+
+type HeaderChanges struct {
+	Set    map[string]string `yaml:"set"`
+	Add    map[string]string `yaml:"add"`
+	Remove []string          `yaml:"remove"`
+}
+
+// ---- Snapshot ----
+
+// Snapshot is a validated, reference-resolved set of objects: everything the
+// translator may use. Objects that failed validation are absent here and
+// listed in Rejected. Maps are keyed by object name.
+type Snapshot struct {
+	Gateways map[string]*Gateway
+	Services map[string]*Service
+	Routes   map[string]*Route
+	Rejected []Rejected
+}
+
+// Rejected is an object that failed validation and why. If CarriedOver is
+// set, the object's last good version (from the previous Snapshot) is still
+// in this Snapshot and still served; otherwise the object is absent.
+type Rejected struct {
+	Ref         string // Kind/name, or "file.yaml" when the object could not be named
+	File        string // relative to the policy directory
+	Line        int
+	Errors      []string // each fully formatted: "file:line: Kind/name: field.path: message"
+	CarriedOver bool
+}
