@@ -1,0 +1,121 @@
+// Package envoy renders the bootstrap files that connect a proxy to gatehouse:
+// an Envoy v3 bootstrap (YAML) and grpc-go's xDS bootstrap (JSON) for
+// proxyless gRPC clients. Both name the Gateway as node.cluster, which is how
+// gatehouse decides which configuration a proxy receives.
+package envoy
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"text/template"
+)
+
+// Defaults used by DefaultOptions and documented on the CLI flags.
+const (
+	DefaultXDSAddr        = "127.0.0.1:18000"
+	DefaultAdminPort      = 9901
+	DefaultMaxHeapBytes   = 1 << 30 // 1 GiB
+	DefaultMaxConnections = 50000
+)
+
+// Options describe one proxy's bootstrap.
+type Options struct {
+	Gateway        string // Gateway name; becomes node.cluster
+	NodeID         string // node.id; empty means "<gateway>-envoy" or "<gateway>-grpc"
+	XDSAddr        string // host:port of gatehouse's ADS server
+	AdminPort      int    // Envoy admin port on 127.0.0.1
+	MaxHeapBytes   uint64 // overload manager fixed_heap limit
+	MaxConnections int64  // global downstream connection limit
+}
+
+// DefaultOptions returns the options `gatehouse bootstrap` uses without flags.
+func DefaultOptions(gateway string) Options {
+	return Options{
+		Gateway:        gateway,
+		XDSAddr:        DefaultXDSAddr,
+		AdminPort:      DefaultAdminPort,
+		MaxHeapBytes:   DefaultMaxHeapBytes,
+		MaxConnections: DefaultMaxConnections,
+	}
+}
+
+// Same rule as object names in the policy model.
+var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+//go:embed bootstrap.yaml.tmpl
+var envoyTemplateText string
+
+var envoyTemplate = template.Must(template.New("bootstrap").
+	Funcs(template.FuncMap{"q": quote}).
+	Option("missingkey=error").
+	Parse(envoyTemplateText))
+
+// quote makes any string a safe YAML scalar: a JSON string is a valid YAML
+// double-quoted scalar.
+func quote(s string) string {
+	b, _ := json.Marshal(s) // a string always marshals
+	return string(b)
+}
+
+// view is what the template sees: validated options plus derived fields.
+type view struct {
+	Options
+	XDSHost        string
+	XDSPort        int
+	XDSClusterType string
+}
+
+func (o Options) resolve(defaultIDSuffix string) (view, error) {
+	if !nameRE.MatchString(o.Gateway) {
+		return view{}, fmt.Errorf("gateway %q: must be a Gateway name (lower-case letters, digits and '-', at most 63)", o.Gateway)
+	}
+	if o.NodeID == "" {
+		o.NodeID = o.Gateway + defaultIDSuffix
+	}
+	host, portText, err := net.SplitHostPort(o.XDSAddr)
+	if err != nil {
+		return view{}, fmt.Errorf("xds address %q: %w", o.XDSAddr, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 1 || port > 65535 {
+		return view{}, fmt.Errorf("xds address %q: port must be 1-65535", o.XDSAddr)
+	}
+	if host == "" {
+		return view{}, fmt.Errorf("xds address %q: host is empty", o.XDSAddr)
+	}
+	if o.AdminPort < 1 || o.AdminPort > 65535 {
+		return view{}, fmt.Errorf("admin port %d: must be 1-65535", o.AdminPort)
+	}
+	if o.MaxHeapBytes == 0 {
+		return view{}, fmt.Errorf("max heap: must be positive")
+	}
+	if o.MaxConnections <= 0 {
+		return view{}, fmt.Errorf("max connections %d: must be positive", o.MaxConnections)
+	}
+	// An IP needs no resolver; a name (a compose service, a k8s Service) is
+	// re-resolved by STRICT_DNS when gatehouse moves.
+	kind := "STRICT_DNS"
+	if _, err := netip.ParseAddr(host); err == nil {
+		kind = "STATIC"
+	}
+	return view{Options: o, XDSHost: host, XDSPort: port, XDSClusterType: kind}, nil
+}
+
+// EnvoyBootstrap renders a complete Envoy v3 bootstrap in YAML.
+func EnvoyBootstrap(o Options) ([]byte, error) {
+	v, err := o.resolve("-envoy")
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := envoyTemplate.Execute(&buf, v); err != nil {
+		return nil, fmt.Errorf("render envoy bootstrap: %w", err)
+	}
+	return buf.Bytes(), nil
+}

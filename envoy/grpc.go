@@ -1,0 +1,52 @@
+package envoy
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// The shape of grpc-go's xDS bootstrap (GRPC_XDS_BOOTSTRAP or
+// GRPC_XDS_BOOTSTRAP_CONFIG), as parsed by grpc-go v1.85's
+// internal/xds/bootstrap. grpc-go sets node.user_agent_name itself.
+type grpcBootstrap struct {
+	XDSServers []grpcServer `json:"xds_servers"`
+	Node       grpcNode     `json:"node"`
+}
+
+type grpcServer struct {
+	ServerURI      string            `json:"server_uri"`
+	ChannelCreds   []grpcChannelCred `json:"channel_creds"`
+	ServerFeatures []string          `json:"server_features"`
+}
+
+type grpcChannelCred struct {
+	Type string `json:"type"`
+}
+
+type grpcNode struct {
+	ID      string `json:"id"`
+	Cluster string `json:"cluster"`
+}
+
+// GRPCBootstrap renders grpc-go's xDS bootstrap JSON for a proxyless client of
+// the Gateway. The Envoy-only options (admin port, heap and connection limits)
+// are ignored. The channel to gatehouse is plaintext, like the Envoy bootstrap.
+func GRPCBootstrap(o Options) ([]byte, error) {
+	v, err := o.resolve("-grpc")
+	if err != nil {
+		return nil, err
+	}
+	b := grpcBootstrap{
+		XDSServers: []grpcServer{{
+			ServerURI:      v.XDSAddr,
+			ChannelCreds:   []grpcChannelCred{{Type: "insecure"}},
+			ServerFeatures: []string{"xds_v3"},
+		}},
+		Node: grpcNode{ID: v.NodeID, Cluster: v.Gateway},
+	}
+	out, err := json.MarshalIndent(b, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("render grpc bootstrap: %w", err)
+	}
+	return append(out, '\n'), nil
+}
