@@ -1,0 +1,166 @@
+package policy
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io/fs"
+	"path"
+)
+
+// Envoy's http_connection_manager max_request_headers_kb upper bound.
+const maxRequestHeadersKB = 8192
+
+func validateGateway(fsys fs.FS, o *objErrs, g *Gateway) {
+	names := map[string]string{} // listener name -> path of first use
+	for i := range g.Spec.Listeners {
+		l := &g.Spec.Listeners[i]
+		p := fmt.Sprintf("spec.listeners[%d]", i)
+		switch {
+		case l.Name == "":
+			o.add(p+".name", "required; it %s", nameRule)
+		case !nameRE.MatchString(l.Name):
+			o.add(p+".name", "%q is not a valid listener name: it %s", l.Name, nameRule)
+		case names[l.Name] != "":
+			o.add(p+".name", "duplicate listener name %q (also %s, line %d)", l.Name, names[l.Name], o.lineOf(names[l.Name]+".name"))
+		default:
+			names[l.Name] = p
+		}
+		if l.Port < 1 || l.Port > 65535 {
+			o.add(p+".port", "%d is out of range; a port is 1..65535", l.Port)
+		}
+		validateListenerHostnames(o, p, l.Hostnames)
+		switch l.Protocol {
+		case ProtocolHTTP:
+			if l.TLS != nil {
+				o.add(p+".tls", "only an HTTPS listener takes tls; set protocol: HTTPS or remove tls")
+			}
+		case ProtocolHTTPS:
+			validateListenerTLS(fsys, o, p+".tls", g.File, l.TLS)
+		case "":
+			o.add(p+".protocol", "required; one of HTTP, HTTPS")
+		default:
+			o.add(p+".protocol", "%q is not a listener protocol; one of HTTP, HTTPS", l.Protocol)
+		}
+	}
+	validatePorts(o, g.Spec.Listeners)
+	if lim := g.Spec.Limits; lim != nil {
+		if o.has("spec.limits.maxRequestHeadersKB") && (lim.MaxRequestHeadersKB < 1 || lim.MaxRequestHeadersKB > maxRequestHeadersKB) {
+			o.add("spec.limits.maxRequestHeadersKB", "%d is out of range; 1..%d", lim.MaxRequestHeadersKB, maxRequestHeadersKB)
+		}
+		positiveDuration(o, "spec.limits.requestTimeout", lim.RequestTimeout)
+		positiveDuration(o, "spec.limits.streamIdleTimeout", lim.StreamIdleTimeout)
+	}
+	if al := g.Spec.AccessLog; al != nil {
+		if !oneOf(al.Format, "", "json", "text") {
+			o.add("spec.accessLog.format", "%q is not an access log format; one of json, text", al.Format)
+		}
+		if o.has("spec.accessLog.path") && !path.IsAbs(al.Path) {
+			o.add("spec.accessLog.path", "%q must be an absolute path on the proxy host, such as /dev/stdout", al.Path)
+		}
+	}
+	if d := g.Spec.Defaults; d != nil {
+		if d.Authentication != nil && len(*d.Authentication) > 0 {
+			o.add("spec.defaults.authentication", "Authentication is not supported yet; remove it or use []")
+		}
+		if d.RateLimit != "" && d.RateLimit != "none" {
+			o.add("spec.defaults.rateLimit", "RateLimit is not supported yet; remove it or use none")
+		}
+	}
+}
+
+// positiveDuration: when the field is present it must be > 0 (omitted means
+// the translator's default).
+func positiveDuration(o *objErrs, p string, d Duration) {
+	if o.has(p) && d <= 0 {
+		o.add(p, "must be greater than 0 (omit it for the default)")
+	}
+}
+
+func validateListenerHostnames(o *objErrs, p string, hosts []string) {
+	seen := map[string]bool{}
+	for i, h := range hosts {
+		hp := fmt.Sprintf("%s.hostnames[%d]", p, i)
+		switch {
+		case h == "*":
+			o.add(hp, `"*" is not allowed here; omit hostnames to serve any host`)
+		case !dnsName(h) && !wildcardName(h):
+			o.add(hp, "%q is not a valid hostname; use %s", h, hostRule)
+		case seen[h]:
+			o.add(hp, "duplicate hostname %q", h)
+		}
+		seen[h] = true
+	}
+}
+
+func validateListenerTLS(fsys fs.FS, o *objErrs, p, file string, t *ListenerTLS) {
+	if t == nil {
+		o.add(p, "required for an HTTPS listener: certificate and key")
+		return
+	}
+	if !oneOf(t.MinVersion, "", "1.2", "1.3") {
+		o.add(p+".minVersion", "%q is not allowed; one of \"1.2\", \"1.3\"", t.MinVersion)
+	}
+	cert, okc := readRelative(fsys, o, p+".certificate", file, t.Certificate)
+	key, okk := readRelative(fsys, o, p+".key", file, t.Key)
+	if !okc || !okk {
+		return
+	}
+	if _, err := tls.X509KeyPair(cert, key); err != nil {
+		// The error text of X509KeyPair never includes key material.
+		o.add(p, "certificate and key do not form a valid PEM key pair: %v", err)
+		return
+	}
+	t.CertificatePEM, t.KeyPEM = cert, key
+}
+
+// validatePorts rejects listeners that cannot share a port: different
+// protocols, two HTTP listeners, or HTTPS listeners whose SNI hostnames
+// overlap (Envoy could not pick a filter chain deterministically).
+func validatePorts(o *objErrs, ls []Listener) {
+	for j := range ls {
+		for i := 0; i < j; i++ {
+			a, b := &ls[i], &ls[j]
+			if a.Port != b.Port || a.Port == 0 {
+				continue
+			}
+			p := fmt.Sprintf("spec.listeners[%d].port", j)
+			other := fmt.Sprintf("listener %q (line %d)", a.Name, o.lineOf(fmt.Sprintf("spec.listeners[%d]", i)))
+			switch {
+			case a.Protocol != b.Protocol:
+				o.add(p, "port %d is already used by %s with protocol %s; a port serves one protocol", b.Port, other, a.Protocol)
+			case a.Protocol == ProtocolHTTP:
+				o.add(p, "port %d is already used by HTTP %s; merge them into one listener", b.Port, other)
+			case a.Protocol == ProtocolHTTPS:
+				if h1, h2, ok := overlap(a.Hostnames, b.Hostnames); ok {
+					o.add(p, "port %d is shared with %s and hostnames overlap (%s and %s); HTTPS listeners on one port need disjoint hostnames", b.Port, other, h1, h2)
+				}
+			}
+		}
+	}
+}
+
+// overlap finds two overlapping hostnames of two listeners; no hostnames
+// means "any".
+func overlap(a, b []string) (string, string, bool) {
+	if len(a) == 0 {
+		a = []string{""}
+	}
+	if len(b) == 0 {
+		b = []string{""}
+	}
+	for _, x := range a {
+		for _, y := range b {
+			if hostsOverlap(x, y) {
+				return anyName(x), anyName(y), true
+			}
+		}
+	}
+	return "", "", false
+}
+
+func anyName(h string) string {
+	if h == "" {
+		return "any"
+	}
+	return h
+}

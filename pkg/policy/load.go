@@ -1,0 +1,257 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Kinds lists every kind the model defines, in the order errors list them.
+var Kinds = []string{KindGateway, KindService, KindRoute, KindAuthentication, KindAuthorization, KindConsumer, KindPlan, KindRateLimit}
+
+var supportedKinds = map[string]bool{KindGateway: true, KindService: true, KindRoute: true}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+const nameRule = `must match [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])? (lowercase letters, digits and '-', at most 63 characters)`
+
+// object is one decoded document before cross-object checks.
+type object struct {
+	errs *objErrs
+	kind string
+	name string // "" when the object has no usable name
+	val  any    // *Gateway, *Service or *Route; nil if not decodable
+}
+
+// fileResult is what one policy file yielded.
+type fileResult struct {
+	name    string
+	objects []*object
+	syntax  *objErrs // set when the file is not valid YAML
+}
+
+// Load reads every *.yaml / *.yml file under fsys (subdirectories included,
+// hidden files and directories skipped), validates the objects and resolves
+// references. It never fails as a whole: objects with errors are listed in
+// Rejected, and if prev held a valid version of such an object, that version
+// is carried over so a bad edit never takes working config away.
+//
+// The Snapshot is internally consistent: every reference in it resolves.
+// Defaults are not filled in (empty hosts mean ["*"], an empty path match
+// means prefix "/", and so on); the translator applies them.
+func Load(fsys fs.FS, prev *Snapshot) *Snapshot {
+	files, walkErrs := policyFiles(fsys)
+	var results []*fileResult
+	for _, f := range files {
+		results = append(results, parseFile(fsys, f))
+	}
+	l := &loader{fsys: fsys, prev: prev, walkErrs: walkErrs}
+	return l.build(results)
+}
+
+// policyFiles lists policy files in lexical order.
+func policyFiles(fsys fs.FS) ([]string, []*objErrs) {
+	var files []string
+	var errs []*objErrs
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			o := newObjErrs(p, 0)
+			o.addAt(0, "", "cannot read: %v", err)
+			errs = append(errs, o)
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		hidden := p != "." && strings.HasPrefix(d.Name(), ".")
+		if d.IsDir() {
+			if hidden {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		ext := path.Ext(p)
+		if !hidden && (ext == ".yaml" || ext == ".yml") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		o := newObjErrs(".", 0)
+		o.addAt(0, "", "cannot read policy directory: %v", err)
+		errs = append(errs, o)
+	}
+	return files, errs
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// parseFile splits a file into documents and decodes each. A YAML syntax
+// error anywhere makes the whole file unusable: it cannot be split reliably.
+func parseFile(fsys fs.FS, file string) *fileResult {
+	res := &fileResult{name: file}
+	data, err := fs.ReadFile(fsys, file)
+	if err != nil {
+		res.syntax = newObjErrs(file, 0)
+		res.syntax.addAt(0, "", "cannot read: %v", err)
+		return res
+	}
+	docs, err := splitDocs(data)
+	if err != nil {
+		line := 0
+		msg := err.Error()
+		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			msg = "yaml: " + msg[len(m[0]):]
+		}
+		res.syntax = newObjErrs(file, line)
+		res.syntax.addAt(line, "", "%s", msg)
+		return res
+	}
+	for _, doc := range docs {
+		if o := decodeObject(file, doc); o != nil {
+			res.objects = append(res.objects, o)
+		}
+	}
+	return res
+}
+
+func splitDocs(data []byte) (docs []*yaml.Node, err error) {
+	// The parser is third-party code fed with user input: a panic in it must
+	// become an error for this file, not take the control plane down.
+	defer func() {
+		if r := recover(); r != nil {
+			docs, err = nil, fmt.Errorf("yaml: parser failed: %v", r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, &n)
+	}
+}
+
+// decodeObject decodes one document; nil for an empty document.
+func decodeObject(file string, doc *yaml.Node) *object {
+	root := doc
+	if root.Kind == yaml.DocumentNode {
+		if len(root.Content) == 0 {
+			return nil
+		}
+		root = root.Content[0]
+	}
+	if isNull(root) {
+		return nil // "---" followed by nothing, or only comments
+	}
+	o := &object{errs: newObjErrs(file, root.Line)}
+	if root.Kind != yaml.MappingNode {
+		o.errs.addAt(root.Line, "", "expected an object (a mapping with kind, name and spec), got %s", describe(root))
+		return o
+	}
+	// Name the object before decoding, so every error carries its Kind/name.
+	kindNode, nameNode := topScalar(root, "kind"), topScalar(root, "name")
+	if kindNode != nil {
+		o.kind = kindNode.Value
+	}
+	if nameNode != nil && nameRE.MatchString(nameNode.Value) {
+		o.name = nameNode.Value
+	}
+	known := false
+	for _, k := range Kinds {
+		known = known || k == o.kind
+	}
+	if known && o.name != "" {
+		o.errs.ref = o.kind + "/" + o.name
+	}
+	switch {
+	case kindNode == nil:
+		o.errs.addAt(root.Line, "kind", "required; one of %s", strings.Join(Kinds, ", "))
+		return o
+	case !known:
+		o.errs.addAt(kindNode.Line, "kind", "unknown kind %q; one of %s", o.kind, strings.Join(Kinds, ", "))
+		return o
+	case !supportedKinds[o.kind]:
+		o.errs.addAt(kindNode.Line, "kind", "Kind %s is not supported yet", o.kind)
+		return o
+	}
+	var target any
+	switch o.kind {
+	case KindGateway:
+		target = &Gateway{}
+	case KindService:
+		target = &Service{}
+	case KindRoute:
+		target = &Route{}
+	}
+	d := &decoder{obj: o.errs}
+	d.decode(root, reflect.ValueOf(target).Elem(), "", 0)
+	switch {
+	case !o.errs.has("name"):
+		o.errs.addAt(root.Line, "name", "required; it %s", nameRule)
+	case nameNode != nil && o.name == "":
+		o.errs.addAt(nameNode.Line, "name", "%q is not a valid name: it %s", nameNode.Value, nameRule)
+	}
+	if !o.errs.has("spec") {
+		o.errs.addAt(root.Line, "spec", "required")
+	}
+	meta := metaOf(target)
+	meta.File, meta.Line = file, root.Line
+	o.val = target
+	return o
+}
+
+// topScalar returns the scalar value node of key in a mapping, or nil.
+func topScalar(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Kind == yaml.ScalarNode && m.Content[i].Value == key {
+			if v := m.Content[i+1]; v.Kind == yaml.ScalarNode {
+				return v
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+func metaOf(v any) *Meta {
+	switch o := v.(type) {
+	case *Gateway:
+		return &o.Meta
+	case *Service:
+		return &o.Meta
+	case *Route:
+		return &o.Meta
+	}
+	return nil
+}
+
+// sortRejected orders entries by file, line, then ref, so output never
+// depends on map iteration.
+func sortRejected(r []Rejected) {
+	sort.SliceStable(r, func(i, j int) bool {
+		if r[i].File != r[j].File {
+			return r[i].File < r[j].File
+		}
+		if r[i].Line != r[j].Line {
+			return r[i].Line < r[j].Line
+		}
+		return r[i].Ref < r[j].Ref
+	})
+}

@@ -1,0 +1,209 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+)
+
+// RetryOn lists the values Retries.On accepts: Envoy's retry_on conditions
+// and the gRPC status codes proxyless clients retry on.
+var RetryOn = []string{
+	"5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx", "refused-stream",
+	"cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable",
+}
+
+// HTTPMethods lists the methods a Route may match.
+var HTTPMethods = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+
+const (
+	maxBackendWeight = 1000
+	maxRetryAttempts = 10
+)
+
+// validateRoute checks everything a Route can get wrong on its own;
+// references to other objects are resolved later (resolveRoute).
+func validateRoute(o *objErrs, r *Route) {
+	sp := &r.Spec
+	if len(sp.Gateways) == 0 {
+		o.add("spec.gateways", "required: list at least one Gateway")
+	}
+	seenGW := map[string]bool{}
+	for i, g := range sp.Gateways {
+		p := fmt.Sprintf("spec.gateways[%d]", i)
+		if seenGW[g] {
+			o.add(p, "duplicate Gateway %q", g)
+		}
+		seenGW[g] = true
+	}
+	seenHost := map[string]bool{}
+	for i, h := range sp.Hosts {
+		p := fmt.Sprintf("spec.hosts[%d]", i)
+		switch {
+		case h != "*" && !dnsName(h) && !wildcardName(h):
+			o.add(p, "%q is not a valid host; use %s, or * for any host", h, hostRule)
+		case seenHost[h]:
+			o.add(p, "duplicate host %q", h)
+		}
+		seenHost[h] = true
+	}
+	validateMatch(o, &sp.Match)
+	validateBackends(o, sp.Backends)
+	if rt := sp.Retries; rt != nil {
+		if rt.Attempts < 1 || rt.Attempts > maxRetryAttempts {
+			o.add("spec.retries.attempts", "%d is out of range; 1..%d", rt.Attempts, maxRetryAttempts)
+		}
+		seen := map[string]bool{}
+		for i, on := range rt.On {
+			p := fmt.Sprintf("spec.retries.on[%d]", i)
+			switch {
+			case !oneOf(on, RetryOn...):
+				o.add(p, "%q is not a retry condition; one of %s", on, strings.Join(RetryOn, ", "))
+			case seen[on]:
+				o.add(p, "duplicate retry condition %q", on)
+			}
+			seen[on] = true
+		}
+	}
+	if rw := sp.Rewrite; rw != nil {
+		if rw.Prefix != "" && rw.Regex != nil {
+			o.add("spec.rewrite", "set at most one of prefix, regex")
+		}
+		if rw.Prefix == "" && rw.Regex == nil && rw.Host == "" {
+			o.add("spec.rewrite", "set at least one of prefix, regex, host (or remove rewrite)")
+		}
+		if o.has("spec.rewrite.prefix") && !strings.HasPrefix(rw.Prefix, "/") {
+			o.add("spec.rewrite.prefix", "%q must start with /", rw.Prefix)
+		}
+		if rw.Regex != nil {
+			checkRegex(o, "spec.rewrite.regex.pattern", rw.Regex.Pattern)
+		}
+		if rw.Host != "" && !dnsName(rw.Host) {
+			o.add("spec.rewrite.host", "%q is not a valid hostname", rw.Host)
+		}
+	}
+	if h := sp.Headers; h != nil {
+		validateHeaderChanges(o, "spec.headers.request", h.Request)
+		validateHeaderChanges(o, "spec.headers.response", h.Response)
+	}
+	if sp.Authentication != nil && len(*sp.Authentication) > 0 {
+		o.add("spec.authentication", "Authentication is not supported yet; remove it or use []")
+	}
+	if sp.Authorization != "" {
+		o.add("spec.authorization", "Authorization is not supported yet; remove it")
+	}
+	if sp.RateLimit != "" && sp.RateLimit != "none" {
+		o.add("spec.rateLimit", "RateLimit is not supported yet; remove it or use none")
+	}
+}
+
+func validateMatch(o *objErrs, m *RouteMatch) {
+	pm := &m.Path
+	switch countSet(pm.Prefix != "", pm.Exact != "", pm.Regex != "") {
+	case 0:
+		if o.has("spec.match.path") && (o.has("spec.match.path.prefix") || o.has("spec.match.path.exact") || o.has("spec.match.path.regex")) {
+			o.add("spec.match.path", "the path must not be empty; omit path to match every path")
+		}
+	case 1:
+	default:
+		o.add("spec.match.path", "set exactly one of prefix, exact, regex")
+	}
+	if pm.Prefix != "" && !strings.HasPrefix(pm.Prefix, "/") {
+		o.add("spec.match.path.prefix", "%q must start with /", pm.Prefix)
+	}
+	if pm.Exact != "" && !strings.HasPrefix(pm.Exact, "/") {
+		o.add("spec.match.path.exact", "%q must start with /", pm.Exact)
+	}
+	if pm.Regex != "" {
+		checkRegex(o, "spec.match.path.regex", pm.Regex)
+	}
+	seen := map[string]bool{}
+	for i, meth := range m.Methods {
+		p := fmt.Sprintf("spec.match.methods[%d]", i)
+		switch {
+		case !oneOf(meth, HTTPMethods...):
+			o.add(p, "%q is not an HTTP method; one of %s", meth, strings.Join(HTTPMethods, ", "))
+		case seen[meth]:
+			o.add(p, "duplicate method %q", meth)
+		}
+		seen[meth] = true
+	}
+	for i := range m.Headers {
+		p := fmt.Sprintf("spec.match.headers[%d]", i)
+		h := &m.Headers[i]
+		if h.Name == "" {
+			o.add(p+".name", "required")
+		} else if !headerName(h.Name) {
+			o.add(p+".name", "%q is not a valid HTTP header name", h.Name)
+		}
+		validateValueMatch(o, p, h)
+	}
+	for i := range m.Query {
+		p := fmt.Sprintf("spec.match.query[%d]", i)
+		q := &m.Query[i]
+		if q.Name == "" {
+			o.add(p+".name", "required")
+		}
+		validateValueMatch(o, p, q)
+	}
+}
+
+func validateValueMatch(o *objErrs, p string, h *HeaderMatch) {
+	if o.has(p+".present") && !h.Present {
+		o.add(p+".present", "only present: true is allowed; to match a missing header, no matcher is available yet")
+		return
+	}
+	if countSet(h.Exact != "", h.Prefix != "", h.Regex != "", h.Present) != 1 {
+		o.add(p, "set exactly one of exact, prefix, regex, present: true")
+	}
+	if h.Regex != "" {
+		checkRegex(o, p+".regex", h.Regex)
+	}
+}
+
+func validateBackends(o *objErrs, bs []Backend) {
+	if len(bs) == 0 {
+		o.add("spec.backends", "required: list at least one backend")
+		return
+	}
+	sum := 0
+	seen := map[string]string{}
+	for i, b := range bs {
+		p := fmt.Sprintf("spec.backends[%d]", i)
+		if b.Service == "" {
+			o.add(p+".service", "required: the name of a Service")
+		} else if first, dup := seen[b.Service]; dup {
+			o.add(p+".service", "Service %q is already a backend (%s); list each Service once", b.Service, first)
+		} else {
+			seen[b.Service] = p
+		}
+		if w := b.W(); w < 0 || w > maxBackendWeight {
+			o.add(p+".weight", "%d is out of range; 0..%d", w, maxBackendWeight)
+		} else {
+			sum += w
+		}
+	}
+	if sum == 0 {
+		o.add("spec.backends", "the weights add up to 0; at least one backend needs a positive weight")
+	}
+}
+
+func validateHeaderChanges(o *objErrs, p string, hc *HeaderChanges) {
+	if hc == nil {
+		return
+	}
+	for _, set := range []struct {
+		name string
+		m    map[string]string
+	}{{"set", hc.Set}, {"add", hc.Add}} {
+		for k, v := range set.m {
+			kp := p + "." + set.name + "." + k
+			checkHeaderName(o, kp, k)
+			if strings.ContainsAny(v, "\r\n\x00") {
+				o.add(kp, "header values must not contain CR, LF or NUL")
+			}
+		}
+	}
+	for i, k := range hc.Remove {
+		checkHeaderName(o, fmt.Sprintf("%s.remove[%d]", p, i), k)
+	}
+}

@@ -1,0 +1,144 @@
+package policy
+
+import (
+	"crypto/x509"
+	"fmt"
+	"io/fs"
+	"strings"
+)
+
+// Envoy endpoint weights are >= 1; 128 keeps locality weight sums (the sum of
+// endpoint weights) far from uint32 overflow.
+const maxEndpointWeight = 128
+
+func validateService(fsys fs.FS, o *objErrs, s *Service) {
+	sp := &s.Spec
+	if !oneOf(sp.Protocol, "", ServiceHTTP, ServiceHTTP2, ServiceGRPC) {
+		o.add("spec.protocol", "%q is not a service protocol; one of HTTP, HTTP2, GRPC", sp.Protocol)
+	}
+	validateDiscovery(o, &sp.Discovery)
+	if lb := sp.LoadBalancer; lb != nil {
+		lbs := []string{LBRoundRobin, LBLeastRequest, LBRandom, LBRingHash, LBMaglev}
+		if !oneOf(lb.Policy, append(lbs, "")...) {
+			o.add("spec.loadBalancer.policy", "%q is not a load-balancing policy; one of %s", lb.Policy, strings.Join(lbs, ", "))
+		}
+		if h := lb.HashOn; h != nil {
+			p := "spec.loadBalancer.hashOn"
+			if lb.Policy != LBRingHash && lb.Policy != LBMaglev {
+				o.add(p, "only allowed with policy RING_HASH or MAGLEV")
+			}
+			if countSet(h.Header != "", h.Cookie != "", h.SourceIP) != 1 {
+				o.add(p, "set exactly one of header, cookie, sourceIP: true")
+			}
+			if h.Header != "" && (!headerName(h.Header) || strings.HasPrefix(h.Header, ":")) {
+				o.add(p+".header", "%q is not a valid HTTP header name", h.Header)
+			}
+			if h.Cookie != "" && !headerName(h.Cookie) {
+				o.add(p+".cookie", "%q is not a valid cookie name", h.Cookie)
+			}
+		}
+	}
+	positiveDuration(o, "spec.connectTimeout", sp.ConnectTimeout)
+	if t := sp.TLS; t != nil {
+		if t.SNI != "" && !dnsName(t.SNI) {
+			o.add("spec.tls.sni", "%q is not a valid DNS name", t.SNI)
+		}
+		if o.has("spec.tls.caFile") {
+			if pem, ok := readRelative(fsys, o, "spec.tls.caFile", s.File, t.CAFile); ok {
+				if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+					o.add("spec.tls.caFile", "%s holds no PEM certificate", t.CAFile)
+				} else {
+					t.CAPEM = pem
+				}
+			}
+		}
+	}
+	if cb := sp.CircuitBreaker; cb != nil {
+		uint32Field(o, "spec.circuitBreaker.maxConnections", cb.MaxConnections, 1)
+		uint32Field(o, "spec.circuitBreaker.maxPendingRequests", cb.MaxPendingRequests, 1)
+		uint32Field(o, "spec.circuitBreaker.maxRequests", cb.MaxRequests, 1)
+		uint32Field(o, "spec.circuitBreaker.maxRetries", cb.MaxRetries, 0)
+	}
+	if od := sp.OutlierDetection; od != nil {
+		uint32Field(o, "spec.outlierDetection.consecutive5xx", od.Consecutive5xx, 1)
+		positiveDuration(o, "spec.outlierDetection.interval", od.Interval)
+		positiveDuration(o, "spec.outlierDetection.baseEjectionTime", od.BaseEjectionTime)
+		if od.MaxEjectionPercent < 0 || od.MaxEjectionPercent > 100 {
+			o.add("spec.outlierDetection.maxEjectionPercent", "%d is out of range; 0..100", od.MaxEjectionPercent)
+		}
+	}
+	if hc := sp.HealthCheck; hc != nil {
+		validateHealthCheck(o, hc)
+	}
+}
+
+func validateDiscovery(o *objErrs, d *Discovery) {
+	p := "spec.discovery"
+	if countSet(d.Consul != nil, d.Static != nil) != 1 {
+		o.add(p, "set exactly one of consul, static")
+	}
+	if c := d.Consul; c != nil {
+		if c.Service == "" {
+			o.add(p+".consul.service", "required: the Consul service name")
+		}
+		for i, t := range c.Tags {
+			if t == "" {
+				o.add(fmt.Sprintf("%s.consul.tags[%d]", p, i), "must not be empty")
+			}
+		}
+	}
+	if d.Static != nil && len(d.Static) == 0 {
+		o.add(p+".static", "list at least one endpoint")
+	}
+	seen := map[string]string{}
+	for i, e := range d.Static {
+		ep := fmt.Sprintf("%s.static[%d]", p, i)
+		if !validAddress(e.Address) {
+			o.add(ep+".address", "%q is not an IP address or hostname", e.Address)
+		}
+		if e.Port < 1 || e.Port > 65535 {
+			o.add(ep+".port", "%d is out of range; a port is 1..65535", e.Port)
+		}
+		if o.has(ep+".weight") && (e.Weight < 1 || e.Weight > maxEndpointWeight) {
+			o.add(ep+".weight", "%d is out of range; an endpoint weight is 1..%d (default 1)", e.Weight, maxEndpointWeight)
+		}
+		key := fmt.Sprintf("%s:%d", strings.ToLower(e.Address), e.Port)
+		if first, dup := seen[key]; dup {
+			o.add(ep, "duplicate endpoint %s (also %s)", key, first)
+		} else {
+			seen[key] = ep
+		}
+	}
+}
+
+func validateHealthCheck(o *objErrs, hc *HealthCheck) {
+	p := "spec.healthCheck"
+	if countSet(hc.HTTP != nil, hc.GRPC != nil, hc.TCP != nil) != 1 {
+		o.add(p, "set exactly one of http, grpc, tcp")
+	}
+	if h := hc.HTTP; h != nil {
+		if !strings.HasPrefix(h.Path, "/") {
+			o.add(p+".http.path", "%q must start with /", h.Path)
+		}
+		if h.Host != "" && !dnsName(h.Host) {
+			o.add(p+".http.host", "%q is not a valid hostname", h.Host)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		d    Duration
+	}{{"interval", hc.Interval}, {"timeout", hc.Timeout}} {
+		if f.d <= 0 {
+			o.add(p+"."+f.name, "required and must be greater than 0")
+		}
+	}
+	uint32Field(o, p+".unhealthyThreshold", hc.UnhealthyThreshold, 1)
+	uint32Field(o, p+".healthyThreshold", hc.HealthyThreshold, 1)
+}
+
+// uint32Field: when present, v must be within min..2^32-1 (Envoy's uint32).
+func uint32Field(o *objErrs, p string, v, min int) {
+	if o.has(p) && (v < min || int64(v) > maxUint32) {
+		o.add(p, "%d is out of range; %d..%d", v, min, int64(maxUint32))
+	}
+}
