@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-dev/gatehouse/envoy"
+)
+
+func init() { addVerb(newBootstrapCmd) }
+
+func newBootstrapCmd() *cobra.Command {
+	var (
+		o       = envoy.DefaultOptions("")
+		maxHeap = sizeFlag(envoy.DefaultMaxHeapBytes)
+		format  string
+	)
+	cmd := &cobra.Command{
+		Use:   "bootstrap --gateway NAME",
+		Short: "Print the bootstrap that connects an Envoy or a proxyless gRPC client to gatehouse",
+		Long: `Print a bootstrap for one proxy of a Gateway on standard output.
+
+--format envoy (default) prints a complete Envoy v3 bootstrap in YAML: node.cluster
+is the Gateway, listeners and clusters come from gatehouse over ADS (gRPC), the
+admin interface listens on 127.0.0.1 only, and the overload manager bounds the heap
+and the number of downstream connections, as Envoy's edge best practices advise.
+
+--format grpc prints the xDS bootstrap JSON of grpc-go, for proxyless gRPC clients:
+set GRPC_XDS_BOOTSTRAP to the file (or GRPC_XDS_BOOTSTRAP_CONFIG to its content) and
+dial xds:///HOST for a host that a Route of the Gateway serves.
+
+Every proxy should have its own node id (--node-id, or Envoy's --service-node).`,
+		Example: `  gatehouse bootstrap --gateway public > envoy.yaml && envoy -c envoy.yaml
+  gatehouse bootstrap --gateway public --xds-addr gatehouse:18000 --node-id edge-1
+  gatehouse bootstrap --gateway public --format grpc > xds-bootstrap.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.MaxHeapBytes = uint64(maxHeap)
+			var (
+				out []byte
+				err error
+			)
+			switch format {
+			case "envoy":
+				out, err = envoy.EnvoyBootstrap(o)
+			case "grpc":
+				out, err = envoy.GRPCBootstrap(o)
+			default:
+				return fmt.Errorf("--format %q: want envoy or grpc", format)
+			}
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Gateway, "gateway", "", "Gateway this proxy belongs to (its node.cluster); required")
+	f.StringVar(&o.NodeID, "node-id", "", `node id of this proxy (default "<gateway>-envoy", or "<gateway>-grpc" with --format grpc)`)
+	f.StringVar(&o.XDSAddr, "xds-addr", envoy.DefaultXDSAddr, "host:port of gatehouse's xDS server, as the proxy reaches it")
+	f.IntVar(&o.AdminPort, "admin-port", envoy.DefaultAdminPort, "Envoy admin port, on 127.0.0.1")
+	f.Var(&maxHeap, "max-heap", "heap limit for Envoy's overload manager (bytes, or with a unit: 512MiB, 2GiB)")
+	f.Int64Var(&o.MaxConnections, "max-connections", envoy.DefaultMaxConnections, "global limit of downstream connections")
+	f.StringVar(&format, "format", "envoy", "envoy (Envoy v3 YAML) or grpc (grpc-go xDS bootstrap JSON)")
+	_ = cmd.MarkFlagRequired("gateway") // the flag exists, so this cannot fail
+	return cmd
+}

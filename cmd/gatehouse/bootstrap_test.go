@@ -1,0 +1,145 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/envoy"
+)
+
+func TestBootstrapCommand(t *testing.T) {
+	code, out, errOut := gatehouse(t, "bootstrap", "--gateway", "public", "--node-id", "edge-7",
+		"--xds-addr", "10.0.0.5:18001", "--admin-port", "9100", "--max-heap", "512MiB")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want, err := envoy.EnvoyBootstrap(envoy.Options{
+		Gateway: "public", NodeID: "edge-7", XDSAddr: "10.0.0.5:18001", AdminPort: 9100,
+		MaxHeapBytes: 512 << 20, MaxConnections: envoy.DefaultMaxConnections,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Errorf("flags did not reach the renderer; got:\n%s\nwant:\n%s", out, want)
+	}
+
+	code, out, errOut = gatehouse(t, "bootstrap", "--gateway", "public", "--format", "grpc")
+	if code != 0 {
+		t.Fatalf("--format grpc: exit %d: %s", code, errOut)
+	}
+	var g struct {
+		Node struct{ Cluster string } `json:"node"`
+	}
+	if err := json.Unmarshal([]byte(out), &g); err != nil || g.Node.Cluster != "public" {
+		t.Errorf("--format grpc: node.cluster %q, err %v:\n%s", g.Node.Cluster, err, out)
+	}
+}
+
+func TestBootstrapCommandErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bootstrap"}, `required flag(s) "gateway"`},
+		{[]string{"bootstrap", "--gateway", "public", "--format", "xml"}, "--format"},
+		{[]string{"bootstrap", "--gateway", "public", "--max-heap", "lots"}, "max-heap"},
+		{[]string{"bootstrap", "--gateway", "Bad_Name"}, "must be a Gateway name"},
+		{[]string{"bootstrap", "--gateway", "public", "--xds-addr", "nowhere"}, "xds address"},
+	} {
+		code, out, errOut := gatehouse(t, tc.args...)
+		if code != 1 || out != "" || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 1, nothing on stdout, and %q", tc.args, code, out, errOut, tc.want)
+		}
+	}
+}
+
+func TestSizeFlag(t *testing.T) {
+	for in, want := range map[string]uint64{"1073741824": 1 << 30, "512MiB": 512 << 20, "2GiB": 2 << 30, "64KiB": 64 << 10, "100B": 100} {
+		var s sizeFlag
+		if err := s.Set(in); err != nil || uint64(s) != want {
+			t.Errorf("Set(%q) = %d, %v; want %d", in, uint64(s), err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1", "1.5GiB", "1TB", "99999999999GiB"} {
+		var s sizeFlag
+		if err := s.Set(in); err == nil {
+			t.Errorf("Set(%q) accepted %d", in, uint64(s))
+		}
+	}
+	s := sizeFlag(1 << 30)
+	if s.String() != "1GiB" {
+		t.Errorf("String() = %q, want 1GiB", s.String())
+	}
+}
+
+// The committed bootstrap that docker-compose mounts must be exactly what the
+// command prints today, so it cannot drift from the template.
+const composeBootstrapFile = "../../envoy/quickstart-bootstrap.yaml"
+
+var composeBootstrapArgs = []string{"bootstrap", "--gateway", "public", "--xds-addr", "gatehouse:18000"}
+
+func TestComposeBootstrapIsCurrent(t *testing.T) {
+	code, out, errOut := gatehouse(t, composeBootstrapArgs...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	committed, err := os.ReadFile(composeBootstrapFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(committed) != out {
+		t.Errorf("%s is stale; regenerate it with: gatehouse %s > envoy/quickstart-bootstrap.yaml",
+			filepath.Base(composeBootstrapFile), strings.Join(composeBootstrapArgs, " "))
+	}
+}
+
+// Every gatehouse flag docker-compose.yml passes must exist on its verb, so
+// the compose file cannot silently rot when a flag is renamed.
+func TestComposeFlagsExist(t *testing.T) {
+	data, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Commands are written as YAML flow sequences: ["serve", "--policy-dir", ...].
+	cmdRE := regexp.MustCompile(`(?m)^\s*command:\s*\[(.*)\]`)
+	matches := cmdRE.FindAllStringSubmatch(string(data), -1)
+	checked := 0
+	for _, m := range matches {
+		var args []string
+		if err := json.Unmarshal([]byte("["+m[1]+"]"), &args); err != nil {
+			t.Fatalf("command %s: %v", m[1], err)
+		}
+		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+			continue // not a gatehouse verb (e.g. envoy's own command line)
+		}
+		root := newRootCmd(nil, nil)
+		cmd, _, err := root.Find(args)
+		if err != nil || cmd == root {
+			if args[0] == "serve" {
+				t.Logf("verb %q not built yet; skipping its flags", args[0])
+				continue
+			}
+			t.Errorf("docker-compose.yml runs unknown verb %q", args[0])
+			continue
+		}
+		for _, a := range args[1:] {
+			if !strings.HasPrefix(a, "--") {
+				continue
+			}
+			name, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+			if cmd.Flags().Lookup(name) == nil && cmd.InheritedFlags().Lookup(name) == nil {
+				t.Errorf("docker-compose.yml passes --%s to %q, which has no such flag", name, cmd.Name())
+			}
+			checked++
+		}
+	}
+	if len(matches) == 0 {
+		t.Fatal("no command: [...] lines found in docker-compose.yml")
+	}
+	t.Logf("%d flags checked", checked)
+}
