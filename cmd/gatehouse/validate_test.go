@@ -1,0 +1,145 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+const goodPolicy = `kind: Gateway
+name: public
+spec:
+  listeners:
+    - {name: http, port: 8080, protocol: HTTP}
+---
+kind: Service
+name: hello
+spec:
+  discovery:
+    static:
+      - {address: 127.0.0.1, port: 9001}
+---
+kind: Route
+name: hello
+spec:
+  gateways: [public]
+  backends:
+    - {service: hello}
+`
+
+func TestValidateGoodDirectory(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"policy.yaml": goodPolicy})
+	code, out, errOut := gatehouse(t, "validate", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if want := "0 objects rejected, 3 valid: 1 Gateway, 1 Service, 1 Route\n"; out != want {
+		t.Errorf("output %q, want %q", out, want)
+	}
+}
+
+func TestValidateBadDirectory(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"good.yaml": goodPolicy,
+		"bad.yaml": `kind: Route
+name: broken
+spec:
+  gateways: [public]
+  backends:
+    - {service: missing}
+---
+kind: Service
+name: typo
+spec:
+  discovery:
+    static:
+      - {address: 127.0.0.1, port: 70000}
+  colour: blue
+`,
+	})
+	code, out, _ := gatehouse(t, "validate", dir)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	summary := lines[len(lines)-1]
+	if summary != "2 objects rejected, 3 valid: 1 Gateway, 1 Service, 1 Route" {
+		t.Errorf("summary %q", summary)
+	}
+	errs := strings.Join(lines[:len(lines)-1], "\n")
+	for _, want := range []string{
+		"bad.yaml:6: Route/broken: spec.backends[0].service:",
+		"bad.yaml:13: Service/typo: spec.discovery.static[0].port:",
+		"bad.yaml:14: Service/typo: spec.colour:",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("errors lack %q:\n%s", want, errs)
+		}
+	}
+}
+
+func TestValidateSingleFile(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"all.yaml":    goodPolicy,
+		"other.yaml":  "kind: Route\nname: elsewhere\nspec: {backends: [{service: nope}]}\n",
+		"sub/x.yaml":  "not: [valid",
+		"notes.txt":   "not policy",
+		"broken.yaml": "kind: Gateway\nname: Bad_Name\nspec: {}\n",
+	})
+	// Only the named file is loaded, not its neighbours or subdirectories.
+	code, out, errOut := gatehouse(t, "validate", filepath.Join(dir, "all.yaml"))
+	if code != 0 || out != "0 objects rejected, 3 valid: 1 Gateway, 1 Service, 1 Route\n" {
+		t.Errorf("all.yaml: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, _ = gatehouse(t, "validate", filepath.Join(dir, "broken.yaml"))
+	if code != 1 || !strings.Contains(out, "broken.yaml:2:") || !strings.HasSuffix(out, "1 object rejected, 0 valid: 0 Gateways, 0 Services, 0 Routes\n") {
+		t.Errorf("broken.yaml: exit %d, stdout %q", code, out)
+	}
+	code, _, errOut = gatehouse(t, "validate", filepath.Join(dir, "notes.txt"))
+	if code != 1 || !strings.Contains(errOut, ".yaml or .yml") {
+		t.Errorf("notes.txt: exit %d, stderr %q", code, errOut)
+	}
+	code, _, errOut = gatehouse(t, "validate", filepath.Join(dir, "absent"))
+	if code != 1 || !strings.Contains(errOut, "policy path") {
+		t.Errorf("missing path: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// Every example shipped in examples/ must load without a single error.
+func TestExamplesValidate(t *testing.T) {
+	entries, err := os.ReadDir("../../examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		n++
+		dir := filepath.Join("../../examples", e.Name())
+		code, out, errOut := gatehouse(t, "validate", dir)
+		if code != 0 || !strings.HasPrefix(out, "0 objects rejected") {
+			t.Errorf("examples/%s: exit %d\n%s%s", e.Name(), code, out, errOut)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no example directories found")
+	}
+}
