@@ -43,8 +43,9 @@ Getting started:
   gatehouse bootstrap --gateway public > envoy.yaml  connect an Envoy
   gatehouse validate examples/quickstart             check policy files offline
 
-Documentation: README.md and docs/ in the source repository; the policy model
-is described in docs/design.md.`
+Policy objects are YAML files; examples/quickstart in the source repository is a
+complete, commented example. Documentation: README.md (a 5-minute tour) and
+docs/design.md; "gatehouse <command> --help" for each command.`
 
 // newRootCmd builds the whole command tree with out and errOut as the
 // command's standard output and error.
