@@ -4,7 +4,12 @@
 package translate
 
 import (
+	"fmt"
+	"sort"
+
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 )
 
 // ClientKind says which kind of xDS client a snapshot group is for.
@@ -37,4 +42,57 @@ type Group struct {
 	// EDS maps each EDS resource name that a Cluster of this group asks for
 	// to the Service whose endpoints it carries.
 	EDS map[string]string
+	// Key is the group's key, set by Translate; Check names it in errors.
+	Key GroupKey
+	// Skipped lists, sorted, what a proxyless gRPC group leaves out because
+	// grpc-go cannot honour it (e.g. "Route/x: query matching"). Always empty
+	// for Envoy groups. It is informational: nothing checks it.
+	Skipped []string
+}
+
+// Options tune a translation. The zero value is usable.
+type Options struct{}
+
+// Translate builds every group of every Gateway: for each Gateway,
+// GroupKey{gw, ClientEnvoy} and GroupKey{gw, ClientGRPC}. It returns an error
+// naming the Gateway and resource if any check fails; the caller must then
+// publish nothing from this result.
+func Translate(p *policy.Snapshot, opts Options) (map[GroupKey]*Group, error) {
+	if p == nil {
+		return map[GroupKey]*Group{}, nil
+	}
+	ix := newIndex(p)
+	out := make(map[GroupKey]*Group, 2*len(p.Gateways))
+	for _, name := range sortedKeys(p.Gateways) {
+		gw := p.Gateways[name]
+		routes := ix.routesOf(name)
+		eg, err := buildEnvoyGroup(gw, routes, ix, opts)
+		if err != nil {
+			return nil, fmt.Errorf("gateway %s (envoy): %w", name, err)
+		}
+		eg.Key = GroupKey{Gateway: name, Client: ClientEnvoy}
+		if err := Check(eg, nil); err != nil {
+			return nil, err
+		}
+		gg, err := buildGRPCGroup(gw, routes, ix)
+		if err != nil {
+			return nil, fmt.Errorf("gateway %s (grpc): %w", name, err)
+		}
+		gg.Key = GroupKey{Gateway: name, Client: ClientGRPC}
+		if err := Check(gg, nil); err != nil {
+			return nil, err
+		}
+		out[eg.Key] = eg
+		out[gg.Key] = gg
+	}
+	return out, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

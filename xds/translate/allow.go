@@ -1,0 +1,60 @@
+package translate
+
+import (
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// extensionPoint names a place where a typed config (Any) may appear.
+type extensionPoint string
+
+const (
+	pointListenerFilter      extensionPoint = "listener filter"
+	pointNetworkFilter       extensionPoint = "network filter"
+	pointDownstreamTransport extensionPoint = "downstream transport socket"
+	pointUpstreamTransport   extensionPoint = "upstream transport socket"
+	pointHTTPFilter          extensionPoint = "HTTP filter"
+	pointPerRoute            extensionPoint = "per-route filter config"
+	pointAccessLogger        extensionPoint = "access logger"
+	pointProtocolOptions     extensionPoint = "cluster protocol options"
+	pointLBPolicy            extensionPoint = "load balancing policy"
+)
+
+const routerType protoreflect.FullName = "envoy.extensions.filters.http.router.v3.Router"
+
+// allowed is the explicit allow-list of message types per extension point.
+// A type must also be registered (linked into this binary) to pass: the
+// imports of the building code make sure of that. Later filters (jwt_authn,
+// ext_authz, rbac, ratelimit) add themselves here when they land.
+var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
+	pointListenerFilter: {
+		"envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector": true,
+	},
+	pointNetworkFilter: {
+		"envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager": true,
+	},
+	pointDownstreamTransport: {
+		"envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext": true,
+	},
+	pointUpstreamTransport: {
+		"envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext": true,
+	},
+	pointHTTPFilter: {
+		"envoy.extensions.filters.http.header_mutation.v3.HeaderMutation": true,
+		routerType: true,
+	},
+	pointPerRoute: {
+		"envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute": true,
+		"envoy.config.route.v3.FilterConfig":                                      true,
+	},
+	pointAccessLogger: {
+		"envoy.extensions.access_loggers.file.v3.FileAccessLog": true,
+	},
+	pointProtocolOptions: {
+		"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": true,
+	},
+	pointLBPolicy: {
+		"envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash":         true,
+		"envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin":     true,
+		"envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest": true,
+	},
+}

@@ -1,0 +1,339 @@
+package translate
+
+import (
+	"errors"
+	"fmt"
+
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// maxCheckErrors bounds how many problems one Check reports.
+const maxCheckErrors = 20
+
+// checker collects the problems of one group.
+type checker struct {
+	g    *Group
+	errs []error
+	// rdsFilters maps a route config name to the HTTP filter names of every
+	// connection manager that uses it (per-route configs must name one).
+	rdsFilters map[string][]map[string]bool
+	clusters   map[string]bool
+	secrets    map[string]bool
+	routes     map[string]bool
+}
+
+func (c *checker) fail(format string, args ...any) {
+	if len(c.errs) < maxCheckErrors {
+		c.errs = append(c.errs, fmt.Errorf(format, args...))
+	}
+}
+
+// Check runs the pre-publish checks on one group and, when clas is not nil,
+// its endpoints: every resource passes ValidateAll; every Any is a registered
+// type allowed at its extension point; the router is the one and last HTTP
+// filter; per-route filter configs name a filter of their connection
+// manager; every cluster, route config, secret and EDS name referenced
+// exists; names are unique per type. Errors name the group (when Key is
+// set), the resource and the problem.
+func Check(g *Group, clas map[string]*endpointv3.ClusterLoadAssignment) error {
+	c := &checker{g: g, rdsFilters: map[string][]map[string]bool{}}
+	c.routes = c.names("route config", g.Routes)
+	c.clusters = c.names("cluster", g.Clusters)
+	c.secrets = c.names("secret", g.Secrets)
+	c.names("listener", g.Listeners)
+	for _, r := range g.Secrets {
+		s, ok := r.(*tlsv3.Secret)
+		if !ok {
+			c.fail("secret: unexpected type %T", r)
+			continue
+		}
+		c.validate("secret", s.GetName(), s)
+	}
+	for _, r := range g.Listeners {
+		l, ok := r.(*listenerv3.Listener)
+		if !ok {
+			c.fail("listener: unexpected type %T", r)
+			continue
+		}
+		c.listener(l)
+	}
+	for _, r := range g.Routes {
+		rc, ok := r.(*routev3.RouteConfiguration)
+		if !ok {
+			c.fail("route config: unexpected type %T", r)
+			continue
+		}
+		c.routeConfig(rc)
+	}
+	for _, r := range g.Clusters {
+		cl, ok := r.(*clusterv3.Cluster)
+		if !ok {
+			c.fail("cluster: unexpected type %T", r)
+			continue
+		}
+		c.cluster(cl, clas)
+	}
+	if len(c.errs) == 0 {
+		return nil
+	}
+	err := errors.Join(c.errs...)
+	if g.Key != (GroupKey{}) {
+		return fmt.Errorf("gateway %s (%s): %w", g.Key.Gateway, g.Key.Client, err)
+	}
+	return err
+}
+
+func (c *checker) names(kind string, rs []types.Resource) map[string]bool {
+	set := make(map[string]bool, len(rs))
+	for _, r := range rs {
+		n, ok := r.(named)
+		if !ok {
+			continue
+		}
+		name := n.GetName()
+		if name == "" {
+			c.fail("%s: empty name", kind)
+		}
+		if set[name] {
+			c.fail("%s %s: duplicate name", kind, name)
+		}
+		set[name] = true
+	}
+	return set
+}
+
+type validator interface{ ValidateAll() error }
+
+func (c *checker) validate(kind, name string, m validator) {
+	if err := m.ValidateAll(); err != nil {
+		c.fail("%s %s: invalid: %w", kind, name, err)
+	}
+}
+
+// anyOf resolves a typed config against the global registry and the
+// extension point's allow-list, returning the resolved message type.
+func (c *checker) anyOf(where string, a *anypb.Any, point extensionPoint) protoreflect.MessageType {
+	if a == nil {
+		c.fail("%s: missing typed_config", where)
+		return nil
+	}
+	mt, err := protoregistry.GlobalTypes.FindMessageByURL(a.GetTypeUrl())
+	if err != nil {
+		c.fail("%s: type %q is not a registered Envoy message: %w", where, a.GetTypeUrl(), err)
+		return nil
+	}
+	if !allowed[point][mt.Descriptor().FullName()] {
+		c.fail("%s: type %s is not allowed at %s", where, mt.Descriptor().FullName(), point)
+		return nil
+	}
+	return mt
+}
+
+// unmarshal decodes a typed config already checked by anyOf.
+func (c *checker) unmarshal(where string, a *anypb.Any, m proto.Message) bool {
+	if err := a.UnmarshalTo(m); err != nil {
+		c.fail("%s: %w", where, err)
+		return false
+	}
+	return true
+}
+
+func (c *checker) listener(l *listenerv3.Listener) {
+	name := l.GetName()
+	where := "listener " + name
+	c.validate("listener", name, l)
+	for _, lf := range l.GetListenerFilters() {
+		c.anyOf(where+" listener filter "+lf.GetName(), lf.GetTypedConfig(), pointListenerFilter)
+	}
+	c.accessLogs(where, l.GetAccessLog())
+	if al := l.GetApiListener(); al != nil {
+		w := where + " api_listener"
+		if c.anyOf(w, al.GetApiListener(), pointNetworkFilter) != nil {
+			h := &hcmv3.HttpConnectionManager{}
+			if c.unmarshal(w, al.GetApiListener(), h) {
+				c.hcm(w, h)
+			}
+		}
+	}
+	chains := l.GetFilterChains()
+	if dc := l.GetDefaultFilterChain(); dc != nil {
+		chains = append(chains[:len(chains):len(chains)], dc)
+	}
+	for _, fc := range chains {
+		w := where + " filter chain " + fc.GetName()
+		if ts := fc.GetTransportSocket(); ts != nil {
+			if c.anyOf(w+" transport socket", ts.GetTypedConfig(), pointDownstreamTransport) != nil {
+				d := &tlsv3.DownstreamTlsContext{}
+				if c.unmarshal(w, ts.GetTypedConfig(), d) {
+					for _, sds := range d.GetCommonTlsContext().GetTlsCertificateSdsSecretConfigs() {
+						if !c.secrets[sds.GetName()] {
+							c.fail("%s: secret %q does not exist", w, sds.GetName())
+						}
+					}
+				}
+			}
+		}
+		for _, f := range fc.GetFilters() {
+			fw := w + " filter " + f.GetName()
+			if c.anyOf(fw, f.GetTypedConfig(), pointNetworkFilter) == nil {
+				continue
+			}
+			h := &hcmv3.HttpConnectionManager{}
+			if c.unmarshal(fw, f.GetTypedConfig(), h) {
+				c.hcm(fw, h)
+			}
+		}
+	}
+}
+
+func (c *checker) accessLogs(where string, als []*accesslogv3.AccessLog) {
+	for _, al := range als {
+		c.anyOf(where+" access log "+al.GetName(), al.GetTypedConfig(), pointAccessLogger)
+	}
+}
+
+func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
+	c.accessLogs(where, h.GetAccessLog())
+	filters := h.GetHttpFilters()
+	names := make(map[string]bool, len(filters))
+	routers := 0
+	for i, f := range filters {
+		fw := fmt.Sprintf("%s http filter %q", where, f.GetName())
+		if names[f.GetName()] {
+			c.fail("%s: duplicate filter name", fw)
+		}
+		names[f.GetName()] = true
+		mt := c.anyOf(fw, f.GetTypedConfig(), pointHTTPFilter)
+		if mt != nil && mt.Descriptor().FullName() == routerType {
+			routers++
+			if i != len(filters)-1 {
+				c.fail("%s: router must be the last HTTP filter", fw)
+			}
+		}
+	}
+	if routers != 1 {
+		c.fail("%s: want exactly one router HTTP filter (last), have %d", where, routers)
+	}
+	rds := h.GetRds()
+	if rds == nil {
+		c.fail("%s: no RDS route config", where)
+		return
+	}
+	if rds.GetConfigSource().GetAds() == nil {
+		c.fail("%s: RDS config source is not ADS", where)
+	}
+	rn := rds.GetRouteConfigName()
+	if !c.routes[rn] {
+		c.fail("%s: route config %q does not exist", where, rn)
+	}
+	c.rdsFilters[rn] = append(c.rdsFilters[rn], names)
+}
+
+func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {
+	if len(cfg) == 0 {
+		return
+	}
+	for _, k := range sortedKeys(cfg) {
+		c.anyOf(where+" typed_per_filter_config "+k, cfg[k], pointPerRoute)
+		users := c.rdsFilters[rc]
+		if len(users) == 0 {
+			c.fail("%s: typed_per_filter_config %q: no connection manager uses this route config", where, k)
+		}
+		for _, names := range users {
+			if !names[k] {
+				c.fail("%s: typed_per_filter_config %q names no HTTP filter of its connection manager", where, k)
+				break
+			}
+		}
+	}
+}
+
+func (c *checker) routeConfig(rc *routev3.RouteConfiguration) {
+	name := rc.GetName()
+	where := "route config " + name
+	c.validate("route config", name, rc)
+	c.perFilter(where, name, rc.GetTypedPerFilterConfig())
+	for _, vh := range rc.GetVirtualHosts() {
+		vw := where + " virtual host " + vh.GetName()
+		c.perFilter(vw, name, vh.GetTypedPerFilterConfig())
+		for _, r := range vh.GetRoutes() {
+			rw := vw + " route " + r.GetName()
+			c.perFilter(rw, name, r.GetTypedPerFilterConfig())
+			ra := r.GetRoute()
+			if ra == nil {
+				continue
+			}
+			if cl := ra.GetCluster(); cl != "" && !c.clusters[cl] {
+				c.fail("%s: cluster %q does not exist", rw, cl)
+			}
+			for _, wc := range ra.GetWeightedClusters().GetClusters() {
+				if !c.clusters[wc.GetName()] {
+					c.fail("%s: weighted cluster %q does not exist", rw, wc.GetName())
+				}
+				c.perFilter(rw+" weighted cluster "+wc.GetName(), name, wc.GetTypedPerFilterConfig())
+			}
+		}
+	}
+}
+
+func (c *checker) cluster(cl *clusterv3.Cluster, clas map[string]*endpointv3.ClusterLoadAssignment) {
+	name := cl.GetName()
+	where := "cluster " + name
+	c.validate("cluster", name, cl)
+	if ts := cl.GetTransportSocket(); ts != nil {
+		c.anyOf(where+" transport socket", ts.GetTypedConfig(), pointUpstreamTransport)
+	}
+	for _, k := range sortedKeys(cl.GetTypedExtensionProtocolOptions()) {
+		mt := c.anyOf(where+" protocol options "+k, cl.GetTypedExtensionProtocolOptions()[k], pointProtocolOptions)
+		if mt != nil && string(mt.Descriptor().FullName()) != k {
+			c.fail("%s: protocol options key %q holds %s", where, k, mt.Descriptor().FullName())
+		}
+	}
+	for _, p := range cl.GetLoadBalancingPolicy().GetPolicies() {
+		c.anyOf(where+" load balancing policy "+p.GetTypedExtensionConfig().GetName(), p.GetTypedExtensionConfig().GetTypedConfig(), pointLBPolicy)
+	}
+	for _, hc := range cl.GetHealthChecks() {
+		if ts := hc.GetTransportSocketMatchCriteria(); ts != nil {
+			c.fail("%s: health check transport socket match is not supported", where)
+		}
+	}
+	if cl.GetType() != clusterv3.Cluster_EDS {
+		return
+	}
+	eds := cl.GetEdsClusterConfig()
+	if eds.GetEdsConfig().GetAds() == nil {
+		c.fail("%s: EDS config source is not ADS", where)
+	}
+	sn := eds.GetServiceName()
+	if sn == "" {
+		c.fail("%s: no EDS service name", where)
+		return
+	}
+	if _, ok := c.g.EDS[sn]; !ok {
+		c.fail("%s: EDS name %q is not in the group's EDS map", where, sn)
+	}
+	if clas != nil {
+		cla, ok := clas[sn]
+		if !ok || cla == nil {
+			c.fail("%s: no ClusterLoadAssignment for EDS name %q", where, sn)
+			return
+		}
+		if cla.GetClusterName() != sn {
+			c.fail("%s: ClusterLoadAssignment for %q is named %q", where, sn, cla.GetClusterName())
+		}
+		if err := cla.ValidateAll(); err != nil {
+			c.fail("%s: ClusterLoadAssignment %q: invalid: %w", where, sn, err)
+		}
+	}
+}

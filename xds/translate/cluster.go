@@ -1,0 +1,267 @@
+package translate
+
+import (
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	ringhashv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/ring_hash/v3"
+	roundrobinv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/round_robin/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+)
+
+const (
+	httpProtocolOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+	lbRingHashName         = "envoy.load_balancing_policies.ring_hash"
+	lbRoundRobinName       = "envoy.load_balancing_policies.round_robin"
+)
+
+func clusterName(service string) string { return "svc/" + service }
+
+type builtCluster struct {
+	cluster *clusterv3.Cluster
+	eds     string
+}
+
+// addClusters adds one Cluster per Service the routes send to. Clusters do
+// not depend on the Gateway, so they are built once per client kind and
+// shared (read-only) between groups.
+func addClusters(g *Group, routes []*policy.Route, ix *index, kind ClientKind) error {
+	names := servicesOf(routes)
+	g.Clusters = make([]typesResource, 0, len(names))
+	for _, s := range names {
+		svc := ix.snap.Services[s]
+		if svc == nil {
+			return fmt.Errorf("cluster %s: Service/%s does not exist", clusterName(s), s)
+		}
+		k := clusterKey{service: s, client: kind}
+		bc := ix.clusters[k]
+		if bc == nil {
+			var err error
+			if bc, err = buildCluster(svc, kind); err != nil {
+				return fmt.Errorf("cluster %s: %w", clusterName(s), err)
+			}
+			ix.clusters[k] = bc
+		}
+		g.Clusters = append(g.Clusters, bc.cluster)
+		g.EDS[bc.eds] = s
+	}
+	return nil
+}
+
+func buildCluster(svc *policy.Service, kind ClientKind) (*builtCluster, error) {
+	s := &svc.Spec
+	c := &clusterv3.Cluster{
+		Name:                 clusterName(svc.Name),
+		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS},
+		EdsClusterConfig:     &clusterv3.Cluster_EdsClusterConfig{EdsConfig: adsSource()},
+		ConnectTimeout:       durationpb.New(defaultConnectTimeout),
+	}
+	if s.ConnectTimeout > 0 {
+		c.ConnectTimeout = durationpb.New(s.ConnectTimeout.D())
+	}
+	if kind == ClientEnvoy {
+		c.PerConnectionBufferLimitBytes = wrapperspb.UInt32(edgePerConnectionBufferLimitByte)
+	}
+	setLB(c, s.LoadBalancer, kind)
+	if cb := s.CircuitBreaker; cb != nil {
+		t := &clusterv3.CircuitBreakers_Thresholds{Priority: corev3.RoutingPriority_DEFAULT}
+		if cb.MaxConnections > 0 {
+			t.MaxConnections = wrapperspb.UInt32(uint32(cb.MaxConnections))
+		}
+		if cb.MaxPendingRequests > 0 {
+			t.MaxPendingRequests = wrapperspb.UInt32(uint32(cb.MaxPendingRequests))
+		}
+		if cb.MaxRequests > 0 {
+			t.MaxRequests = wrapperspb.UInt32(uint32(cb.MaxRequests))
+		}
+		if cb.MaxRetries > 0 {
+			t.MaxRetries = wrapperspb.UInt32(uint32(cb.MaxRetries))
+		}
+		c.CircuitBreakers = &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{t}}
+	}
+	if od := s.OutlierDetection; od != nil {
+		o := &clusterv3.OutlierDetection{}
+		if od.Consecutive5xx > 0 {
+			o.Consecutive_5Xx = wrapperspb.UInt32(uint32(od.Consecutive5xx))
+		}
+		if od.Interval > 0 {
+			o.Interval = durationpb.New(od.Interval.D())
+		}
+		if od.BaseEjectionTime > 0 {
+			o.BaseEjectionTime = durationpb.New(od.BaseEjectionTime.D())
+		}
+		if od.MaxEjectionPercent > 0 {
+			o.MaxEjectionPercent = wrapperspb.UInt32(uint32(od.MaxEjectionPercent))
+		}
+		c.OutlierDetection = o
+	}
+	// grpc-go ignores active health checks; leaving them out keeps its
+	// clusters free of fields it does not implement.
+	if hc := s.HealthCheck; hc != nil && kind == ClientEnvoy {
+		c.HealthChecks = []*corev3.HealthCheck{healthCheck(hc)}
+	}
+	if t := s.TLS; t != nil {
+		c.TransportSocket = &corev3.TransportSocket{
+			Name:       transportSocketTLS,
+			ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(upstreamTLS(svc, kind))},
+		}
+	}
+	if s.Protocol == policy.ServiceHTTP2 || s.Protocol == policy.ServiceGRPC {
+		c.TypedExtensionProtocolOptions = map[string]*anyT{httpProtocolOptionsKey: mustAny(http2Options(s))}
+	}
+	// The EDS name carries a hash of everything else in the cluster, so a
+	// changed cluster asks for a new EDS resource and never stays warming.
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("hash cluster: %w", err)
+	}
+	h := fnv.New32a()
+	h.Write(b)
+	var sum [4]byte
+	eds := c.Name + "/" + hex.EncodeToString(h.Sum(sum[:0]))
+	c.EdsClusterConfig.ServiceName = eds
+	return &builtCluster{cluster: c, eds: eds}, nil
+}
+
+// setLB maps the policy onto the cluster. Proxyless gRPC clients NACK
+// MAGLEV and RANDOM lb_policy values, so they get load_balancing_policy with
+// the nearest policy grpc-go implements (ring hash, round robin); lb_policy
+// then stays ROUND_ROBIN, which grpc-go accepts before reading the list.
+func setLB(c *clusterv3.Cluster, lb *policy.LoadBalancer, kind ClientKind) {
+	p := policy.LBRoundRobin
+	if lb != nil && lb.Policy != "" {
+		p = lb.Policy
+	}
+	switch p {
+	case policy.LBLeastRequest:
+		c.LbPolicy = clusterv3.Cluster_LEAST_REQUEST
+	case policy.LBRingHash:
+		c.LbPolicy = clusterv3.Cluster_RING_HASH
+	case policy.LBMaglev:
+		if kind == ClientGRPC {
+			c.LoadBalancingPolicy = lbPolicyList(lbRingHashName, &ringhashv3.RingHash{HashFunction: ringhashv3.RingHash_XX_HASH})
+		} else {
+			c.LbPolicy = clusterv3.Cluster_MAGLEV
+		}
+	case policy.LBRandom:
+		if kind == ClientGRPC {
+			c.LoadBalancingPolicy = lbPolicyList(lbRoundRobinName, &roundrobinv3.RoundRobin{})
+		} else {
+			c.LbPolicy = clusterv3.Cluster_RANDOM
+		}
+	default:
+		c.LbPolicy = clusterv3.Cluster_ROUND_ROBIN
+	}
+	// Zones are weighted localities (see Endpoints); Envoy honours their
+	// weights only with locality-weighted balancing, which ring hash and
+	// maglev do not support. grpc-go always weights localities.
+	if kind == ClientEnvoy && (c.LbPolicy == clusterv3.Cluster_ROUND_ROBIN || c.LbPolicy == clusterv3.Cluster_LEAST_REQUEST || c.LbPolicy == clusterv3.Cluster_RANDOM) {
+		c.CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{
+			LocalityConfigSpecifier: &clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig_{LocalityWeightedLbConfig: &clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig{}},
+		}
+	}
+}
+
+func lbPolicyList(name string, m proto.Message) *clusterv3.LoadBalancingPolicy {
+	return &clusterv3.LoadBalancingPolicy{Policies: []*clusterv3.LoadBalancingPolicy_Policy{{
+		TypedExtensionConfig: &corev3.TypedExtensionConfig{Name: name, TypedConfig: mustAny(m)},
+	}}}
+}
+
+func healthCheck(hc *policy.HealthCheck) *corev3.HealthCheck {
+	out := &corev3.HealthCheck{
+		Interval:           durationpb.New(defaultHCInterval),
+		Timeout:            durationpb.New(defaultHCTimeout),
+		UnhealthyThreshold: wrapperspb.UInt32(defaultHCUnhealthyThreshold),
+		HealthyThreshold:   wrapperspb.UInt32(defaultHCHealthyThreshold),
+	}
+	if hc.Interval > 0 {
+		out.Interval = durationpb.New(hc.Interval.D())
+	}
+	if hc.Timeout > 0 {
+		out.Timeout = durationpb.New(hc.Timeout.D())
+	}
+	if hc.UnhealthyThreshold > 0 {
+		out.UnhealthyThreshold = wrapperspb.UInt32(uint32(hc.UnhealthyThreshold))
+	}
+	if hc.HealthyThreshold > 0 {
+		out.HealthyThreshold = wrapperspb.UInt32(uint32(hc.HealthyThreshold))
+	}
+	switch {
+	case hc.HTTP != nil:
+		path := hc.HTTP.Path
+		if path == "" {
+			path = defaultHCPath
+		}
+		out.HealthChecker = &corev3.HealthCheck_HttpHealthCheck_{HttpHealthCheck: &corev3.HealthCheck_HttpHealthCheck{Path: path, Host: hc.HTTP.Host}}
+	case hc.GRPC != nil:
+		out.HealthChecker = &corev3.HealthCheck_GrpcHealthCheck_{GrpcHealthCheck: &corev3.HealthCheck_GrpcHealthCheck{ServiceName: hc.GRPC.ServiceName}}
+	default:
+		out.HealthChecker = &corev3.HealthCheck_TcpHealthCheck_{TcpHealthCheck: &corev3.HealthCheck_TcpHealthCheck{}}
+	}
+	return out
+}
+
+// upstreamTLS: Envoy gets the CA inline (or the system roots) and checks
+// the certificate's DNS SAN against the SNI. grpc-go NACKs inline CAs, so a
+// proxyless client gets a certificate provider instance that its bootstrap
+// must define (grpcUpstreamCAInstance), with the Service name as the
+// certificate name.
+func upstreamTLS(svc *policy.Service, kind ClientKind) *tlsv3.UpstreamTlsContext {
+	t := svc.Spec.TLS
+	vc := &tlsv3.CertificateValidationContext{}
+	var sans []*matcherv3.StringMatcher
+	if t.SNI != "" {
+		sans = []*matcherv3.StringMatcher{{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: t.SNI}}}
+	}
+	if kind == ClientGRPC {
+		vc.CaCertificateProviderInstance = &tlsv3.CertificateProviderPluginInstance{InstanceName: grpcUpstreamCAInstance, CertificateName: svc.Name}
+		vc.MatchSubjectAltNames = sans //nolint:staticcheck // grpc-go reads this field
+	} else {
+		if len(t.CAPEM) > 0 {
+			vc.TrustedCa = &corev3.DataSource{Specifier: &corev3.DataSource_InlineBytes{InlineBytes: t.CAPEM}}
+		} else {
+			vc.SystemRootCerts = &tlsv3.CertificateValidationContext_SystemRootCerts{}
+		}
+		for _, m := range sans {
+			vc.MatchTypedSubjectAltNames = append(vc.MatchTypedSubjectAltNames, &tlsv3.SubjectAltNameMatcher{SanType: tlsv3.SubjectAltNameMatcher_DNS, Matcher: m})
+		}
+	}
+	ctx := &tlsv3.UpstreamTlsContext{
+		Sni:              t.SNI,
+		CommonTlsContext: &tlsv3.CommonTlsContext{ValidationContextType: &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: vc}},
+	}
+	if kind == ClientEnvoy {
+		switch svc.Spec.Protocol {
+		case policy.ServiceGRPC:
+			ctx.CommonTlsContext.AlpnProtocols = []string{"h2"}
+		case policy.ServiceHTTP2:
+			ctx.CommonTlsContext.AlpnProtocols = []string{"h2", "http/1.1"}
+		}
+	}
+	return ctx
+}
+
+// http2Options: h2c (explicit HTTP/2) without TLS and for gRPC; with TLS an
+// HTTP2 Service negotiates by ALPN.
+func http2Options(s *policy.ServiceSpec) *httpv3.HttpProtocolOptions {
+	h2 := &corev3.Http2ProtocolOptions{}
+	if s.TLS != nil && s.Protocol == policy.ServiceHTTP2 {
+		return &httpv3.HttpProtocolOptions{UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_AutoConfig{AutoConfig: &httpv3.HttpProtocolOptions_AutoHttpConfig{
+			Http2ProtocolOptions: h2,
+		}}}
+	}
+	return &httpv3.HttpProtocolOptions{UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+		ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: h2},
+	}}}
+}

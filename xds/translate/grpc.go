@@ -1,0 +1,149 @@
+package translate
+
+import (
+	"sort"
+	"strings"
+
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+)
+
+// grpcRouteConfigName names a proxyless client's route table. It cannot
+// collide with Envoy's "routes/<gateway>/<listener>" names.
+func grpcRouteConfigName(gw, host string) string { return "grpc/" + gw + "/" + host }
+
+// grpcRetryOn maps policy retry conditions onto the gRPC status names
+// grpc-go retries on; it ignores HTTP conditions such as 5xx.
+var grpcRetryOn = map[string]string{
+	"5xx":                "unavailable",
+	"gateway-error":      "unavailable",
+	"reset":              "unavailable",
+	"connect-failure":    "unavailable",
+	"refused-stream":     "unavailable",
+	"unavailable":        "unavailable",
+	"cancelled":          "cancelled",
+	"deadline-exceeded":  "deadline-exceeded",
+	"internal":           "internal",
+	"resource-exhausted": "resource-exhausted",
+}
+
+// grpcHosts are the hosts a proxyless client can dial: xds:///NAME needs an
+// exact name, so "*" and wildcard hosts are Envoy-only.
+func grpcHosts(routes []*policy.Route) map[string][]*policy.Route {
+	out := map[string][]*policy.Route{}
+	for _, r := range routes {
+		for _, h := range routeHosts(r) {
+			if h == "*" || strings.HasPrefix(h, "*.") {
+				continue
+			}
+			if rs := out[h]; len(rs) == 0 || rs[len(rs)-1] != r {
+				out[h] = append(rs, r)
+			}
+		}
+	}
+	return out
+}
+
+// buildGRPCGroup builds the proxyless gRPC clients' resources of one
+// Gateway: an api_listener per exact Route host, each with its own route
+// table, and clusters grpc-go accepts.
+func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Group, error) {
+	g := &Group{EDS: map[string]string{}}
+	byHost := grpcHosts(routes)
+	hcmAny := map[string]*anyT{}
+	var used []*policy.Route
+	usedSet := map[*policy.Route]bool{}
+	built := map[*policy.Route]*routev3.Route{}
+	for _, host := range sortedKeys(byHost) {
+		rs := byHost[host]
+		sortRoutes(rs)
+		rcName := grpcRouteConfigName(gw.Name, host)
+		vh := &routev3.VirtualHost{Name: host, Domains: []string{host}, Routes: make([]*routev3.Route, 0, len(rs))}
+		for _, r := range rs {
+			if len(r.Spec.Match.Query) > 0 {
+				// grpc-go skips routes with query matchers; leaving them out
+				// says so explicitly instead of serving a route it ignores.
+				g.Skipped = append(g.Skipped, r.Meta.Ref()+" on host "+host+": query matching is not supported by proxyless gRPC")
+				continue
+			}
+			gr := built[r]
+			if gr == nil {
+				gr = grpcRoute(r, ix.snap.Services)
+				built[r] = gr
+			}
+			vh.Routes = append(vh.Routes, gr)
+			if !usedSet[r] {
+				usedSet[r] = true
+				used = append(used, r)
+			}
+		}
+		g.Routes = append(g.Routes, &routev3.RouteConfiguration{Name: rcName, VirtualHosts: []*routev3.VirtualHost{vh}})
+		a := hcmAny[rcName]
+		if a == nil {
+			a = mustAny(&hcmv3.HttpConnectionManager{
+				StatPrefix: host,
+				RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
+					ConfigSource:    adsSource(),
+					RouteConfigName: rcName,
+				}},
+				HttpFilters: []*hcmv3.HttpFilter{{Name: filterRouter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&routerv3.Router{})}}},
+			})
+		}
+		g.Listeners = append(g.Listeners, &listenerv3.Listener{Name: host, ApiListener: &listenerv3.ApiListener{ApiListener: a}})
+	}
+	sort.Slice(used, func(i, j int) bool { return used[i].Name < used[j].Name })
+	if err := addClusters(g, used, ix, ClientGRPC); err != nil {
+		return nil, err
+	}
+	for _, s := range servicesOf(used) {
+		if lb := ix.snap.Services[s].Spec.LoadBalancer; lb != nil && (lb.Policy == policy.LBMaglev || lb.Policy == policy.LBRandom) {
+			g.Skipped = append(g.Skipped, "Service/"+s+": "+lb.Policy+" is served to proxyless gRPC as "+map[string]string{policy.LBMaglev: "ring hash", policy.LBRandom: "round robin"}[lb.Policy])
+		}
+	}
+	sortGroup(g)
+	return g, nil
+}
+
+// grpcRoute is envoyRoute's proxyless counterpart: no rewrites or header
+// changes (grpc-go ignores them), timeouts as max_stream_duration, retries
+// on gRPC status names only.
+func grpcRoute(r *policy.Route, services map[string]*policy.Service) *routev3.Route {
+	s := &r.Spec
+	ra := &routev3.RouteAction{HashPolicy: hashPolicy(s.Backends, services)}
+	clusterTarget(ra, s.Backends)
+	if s.Timeout > 0 {
+		ra.MaxStreamDuration = &routev3.RouteAction_MaxStreamDuration{
+			MaxStreamDuration:    durationpb.New(s.Timeout.D()),
+			GrpcTimeoutHeaderMax: durationpb.New(s.Timeout.D()),
+		}
+	}
+	if rt := s.Retries; rt != nil {
+		var on []string
+		seen := map[string]bool{}
+		for _, c := range rt.On {
+			if m, ok := grpcRetryOn[c]; ok && !seen[m] {
+				seen[m] = true
+				on = append(on, m)
+			}
+		}
+		// With nothing grpc-go can retry on, send no policy at all.
+		if len(on) > 0 {
+			sort.Strings(on)
+			rp := &routev3.RetryPolicy{RetryOn: strings.Join(on, ",")}
+			if rt.Attempts > 0 { // unset means 1; an explicit 0 NACKs
+				rp.NumRetries = wrapperspb.UInt32(uint32(rt.Attempts))
+			}
+			if rt.PerTryTimeout > 0 {
+				rp.PerTryTimeout = durationpb.New(rt.PerTryTimeout.D())
+			}
+			ra.RetryPolicy = rp
+		}
+	}
+	return &routev3.Route{Name: r.Name, Match: routeMatch(&s.Match, false), Action: &routev3.Route_Route{Route: ra}}
+}

@@ -1,0 +1,293 @@
+package translate
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
+	mutationv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	filev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
+	headermutationv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	tlsinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+)
+
+// Filter names (ENVOY-MAPPING.md "HTTP filter order").
+const (
+	filterHeaderMutation = "envoy.filters.http.header_mutation"
+	filterRouter         = "envoy.filters.http.router"
+	filterHCM            = "envoy.filters.network.http_connection_manager"
+	filterTLSInspector   = "envoy.filters.listener.tls_inspector"
+	transportSocketTLS   = "envoy.transport_sockets.tls"
+	accessLoggerFile     = "envoy.access_loggers.file"
+)
+
+func listenerName(gw string, port int) string { return "listener/" + gw + "/" + strconv.Itoa(port) }
+func routeConfigName(gw, l string) string     { return "routes/" + gw + "/" + l }
+func secretName(gw, l string) string          { return "tls/" + gw + "/" + l }
+
+// mustAny wraps a message built by this package. Marshalling a well-formed
+// generated message cannot fail, so a failure is a programming error.
+func mustAny(m proto.Message) *anypb.Any {
+	a := &anypb.Any{}
+	// Deterministic: Struct and map fields must marshal the same way every
+	// time, or versions and EDS-name hashes would change for no reason.
+	if err := anypb.MarshalFrom(a, m, proto.MarshalOptions{Deterministic: true}); err != nil {
+		panic(fmt.Sprintf("translate: marshal %T: %v", m, err))
+	}
+	return a
+}
+
+func adsSource() *corev3.ConfigSource {
+	return &corev3.ConfigSource{
+		ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
+		ResourceApiVersion:    corev3.ApiVersion_V3,
+	}
+}
+
+// buildEnvoyGroup builds the Envoy proxies' resources of one Gateway.
+func buildEnvoyGroup(gw *policy.Gateway, routes []*policy.Route, ix *index, _ Options) (*Group, error) {
+	g := &Group{EDS: map[string]string{}}
+	byPort := map[int][]*policy.Listener{}
+	for i := range gw.Spec.Listeners {
+		l := &gw.Spec.Listeners[i]
+		byPort[l.Port] = append(byPort[l.Port], l)
+	}
+	ports := make([]int, 0, len(byPort))
+	for p := range byPort {
+		ports = append(ports, p)
+	}
+	sort.Ints(ports)
+	httpFilters := envoyHTTPFilters()
+	accessLog := accessLogs(gw.Spec.AccessLog)
+	for _, port := range ports {
+		ls := byPort[port]
+		sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
+		lis, secrets, err := envoyListener(gw, port, ls, httpFilters, accessLog)
+		if err != nil {
+			return nil, err
+		}
+		g.Listeners = append(g.Listeners, lis)
+		g.Secrets = append(g.Secrets, secrets...)
+		for _, l := range ls {
+			rc, err := envoyRouteConfig(gw.Name, l, routes, ix)
+			if err != nil {
+				return nil, err
+			}
+			g.Routes = append(g.Routes, rc)
+		}
+	}
+	if err := addClusters(g, routes, ix, ClientEnvoy); err != nil {
+		return nil, err
+	}
+	sortGroup(g)
+	return g, nil
+}
+
+func envoyListener(gw *policy.Gateway, port int, ls []*policy.Listener, httpFilters []*hcmv3.HttpFilter, accessLog []*accesslogv3.AccessLog) (*listenerv3.Listener, []typesResource, error) {
+	name := listenerName(gw.Name, port)
+	lis := &listenerv3.Listener{
+		Name: name,
+		Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+			Address:       "0.0.0.0",
+			PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: uint32(port)},
+		}}},
+		PerConnectionBufferLimitBytes: wrapperspb.UInt32(edgePerConnectionBufferLimitByte),
+	}
+	proto0 := ls[0].Protocol
+	if proto0 == "" {
+		proto0 = policy.ProtocolHTTP
+	}
+	var secrets []typesResource
+	for _, l := range ls {
+		p := l.Protocol
+		if p == "" {
+			p = policy.ProtocolHTTP
+		}
+		if p != proto0 {
+			return nil, nil, fmt.Errorf("listener %s: port %d shared by %s and %s listeners", name, port, proto0, p)
+		}
+	}
+	if proto0 == policy.ProtocolHTTP && len(ls) > 1 {
+		return nil, nil, fmt.Errorf("listener %s: port %d shared by %d HTTP listeners (only HTTPS listeners may share a port, by SNI)", name, port, len(ls))
+	}
+	for _, l := range ls {
+		hcm := httpConnectionManager(gw, l, httpFilters, accessLog)
+		fc := &listenerv3.FilterChain{
+			Name:    l.Name,
+			Filters: []*listenerv3.Filter{{Name: filterHCM, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)}}},
+		}
+		if proto0 == policy.ProtocolHTTPS {
+			if l.TLS == nil {
+				return nil, nil, fmt.Errorf("listener %s: HTTPS listener %q has no tls", name, l.Name)
+			}
+			sn := secretName(gw.Name, l.Name)
+			fc.TransportSocket = &corev3.TransportSocket{Name: transportSocketTLS, ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(downstreamTLS(sn, l.TLS))}}
+			if len(l.Hostnames) > 0 {
+				fc.FilterChainMatch = &listenerv3.FilterChainMatch{ServerNames: append([]string(nil), l.Hostnames...)}
+				sort.Strings(fc.FilterChainMatch.ServerNames)
+			}
+			secrets = append(secrets, &tlsv3.Secret{
+				Name: sn,
+				Type: &tlsv3.Secret_TlsCertificate{TlsCertificate: &tlsv3.TlsCertificate{
+					CertificateChain: &corev3.DataSource{Specifier: &corev3.DataSource_InlineBytes{InlineBytes: l.TLS.CertificatePEM}},
+					PrivateKey:       &corev3.DataSource{Specifier: &corev3.DataSource_InlineBytes{InlineBytes: l.TLS.KeyPEM}},
+				}},
+			})
+		}
+		lis.FilterChains = append(lis.FilterChains, fc)
+	}
+	if proto0 == policy.ProtocolHTTPS {
+		lis.ListenerFilters = []*listenerv3.ListenerFilter{{
+			Name:       filterTLSInspector,
+			ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: mustAny(&tlsinspectorv3.TlsInspector{})},
+		}}
+	}
+	return lis, secrets, nil
+}
+
+func downstreamTLS(secret string, t *policy.ListenerTLS) *tlsv3.DownstreamTlsContext {
+	minV := tlsv3.TlsParameters_TLSv1_2
+	if t.MinVersion == "1.3" {
+		minV = tlsv3.TlsParameters_TLSv1_3
+	}
+	return &tlsv3.DownstreamTlsContext{
+		CommonTlsContext: &tlsv3.CommonTlsContext{
+			TlsParams: &tlsv3.TlsParameters{TlsMinimumProtocolVersion: minV, TlsMaximumProtocolVersion: tlsv3.TlsParameters_TLSv1_3},
+			TlsCertificateSdsSecretConfigs: []*tlsv3.SdsSecretConfig{{
+				Name:      secret,
+				SdsConfig: adsSource(),
+			}},
+			AlpnProtocols: []string{"h2", "http/1.1"},
+		},
+	}
+}
+
+func httpConnectionManager(gw *policy.Gateway, l *policy.Listener, httpFilters []*hcmv3.HttpFilter, accessLog []*accesslogv3.AccessLog) *hcmv3.HttpConnectionManager {
+	headersKB := uint32(defaultMaxRequestHeadersKB)
+	requestTimeout := durationpb.New(defaultRequestTimeout)
+	streamIdle := durationpb.New(defaultStreamIdleTimeout)
+	if lim := gw.Spec.Limits; lim != nil {
+		if lim.MaxRequestHeadersKB > 0 {
+			headersKB = uint32(lim.MaxRequestHeadersKB)
+		}
+		if lim.RequestTimeout > 0 {
+			requestTimeout = durationpb.New(lim.RequestTimeout.D())
+		}
+		if lim.StreamIdleTimeout > 0 {
+			streamIdle = durationpb.New(lim.StreamIdleTimeout.D())
+		}
+	}
+	return &hcmv3.HttpConnectionManager{
+		StatPrefix: gw.Name + "_" + l.Name,
+		CodecType:  hcmv3.HttpConnectionManager_AUTO,
+		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
+			ConfigSource:    adsSource(),
+			RouteConfigName: routeConfigName(gw.Name, l.Name),
+		}},
+		HttpFilters:                  httpFilters,
+		AccessLog:                    accessLog,
+		UseRemoteAddress:             wrapperspb.Bool(true),
+		XffNumTrustedHops:            0,
+		NormalizePath:                wrapperspb.Bool(true),
+		MergeSlashes:                 true,
+		PathWithEscapedSlashesAction: hcmv3.HttpConnectionManager_UNESCAPE_AND_REDIRECT,
+		StripPortMode:                &hcmv3.HttpConnectionManager_StripAnyHostPort{StripAnyHostPort: true},
+		ServerName:                   serverName,
+		ServerHeaderTransformation:   hcmv3.HttpConnectionManager_OVERWRITE,
+		MaxRequestHeadersKb:          wrapperspb.UInt32(headersKB),
+		RequestTimeout:               requestTimeout,
+		StreamIdleTimeout:            streamIdle,
+		RequestHeadersTimeout:        durationpb.New(defaultRequestHeadersTimout),
+		CommonHttpProtocolOptions: &corev3.HttpProtocolOptions{
+			IdleTimeout:                  durationpb.New(defaultIdleTimeout),
+			HeadersWithUnderscoresAction: corev3.HttpProtocolOptions_REJECT_REQUEST,
+		},
+		Http2ProtocolOptions: &corev3.Http2ProtocolOptions{
+			MaxConcurrentStreams:        wrapperspb.UInt32(edgeMaxConcurrentStreams),
+			InitialStreamWindowSize:     wrapperspb.UInt32(edgeInitialStreamWindowSize),
+			InitialConnectionWindowSize: wrapperspb.UInt32(edgeInitialConnectionWindowSize),
+		},
+	}
+}
+
+// envoyHTTPFilters is the filter chain of ENVOY-MAPPING.md; later issues
+// insert their filters between header_mutation and router.
+func envoyHTTPFilters() []*hcmv3.HttpFilter {
+	hm := &headermutationv3.HeaderMutation{Mutations: &headermutationv3.Mutations{
+		RequestMutations: []*mutationv3.HeaderMutation{{Action: &mutationv3.HeaderMutation_Remove{Remove: consumerHeader}}},
+	}}
+	return []*hcmv3.HttpFilter{
+		{Name: filterHeaderMutation, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(hm)}},
+		{Name: filterRouter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&routerv3.Router{})}},
+	}
+}
+
+// accessLogFields are the JSON access-log keys; values are Envoy command
+// operators.
+var accessLogFields = map[string]string{
+	"start_time":            "%START_TIME%",
+	"method":                "%REQ(:METHOD)%",
+	"path":                  "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+	"protocol":              "%PROTOCOL%",
+	"response_code":         "%RESPONSE_CODE%",
+	"response_flags":        "%RESPONSE_FLAGS%",
+	"response_code_details": "%RESPONSE_CODE_DETAILS%",
+	"bytes_received":        "%BYTES_RECEIVED%",
+	"bytes_sent":            "%BYTES_SENT%",
+	"duration":              "%DURATION%",
+	"upstream_service_time": "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%",
+	"x_forwarded_for":       "%REQ(X-FORWARDED-FOR)%",
+	"user_agent":            "%REQ(USER-AGENT)%",
+	"request_id":            "%REQ(X-REQUEST-ID)%",
+	"authority":             "%REQ(:AUTHORITY)%",
+	"upstream_host":         "%UPSTREAM_HOST%",
+	"upstream_cluster":      "%UPSTREAM_CLUSTER%",
+	"route_name":            "%ROUTE_NAME%",
+	"downstream_remote":     "%DOWNSTREAM_REMOTE_ADDRESS%",
+	"consumer":              "%REQ(X-GATEHOUSE-CONSUMER)%",
+}
+
+const accessLogText = "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%\" %RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% \"%REQ(X-FORWARDED-FOR)%\" \"%REQ(USER-AGENT)%\" \"%REQ(X-REQUEST-ID)%\" \"%REQ(:AUTHORITY)%\" \"%UPSTREAM_HOST%\" %ROUTE_NAME%\n"
+
+func accessLogs(al *policy.AccessLog) []*accesslogv3.AccessLog {
+	path := defaultAccessLogPath
+	format := "json"
+	if al != nil {
+		if al.Path != "" {
+			path = al.Path
+		}
+		if al.Format != "" {
+			format = al.Format
+		}
+	}
+	fal := &filev3.FileAccessLog{Path: path}
+	if format == "text" {
+		fal.AccessLogFormat = &filev3.FileAccessLog_LogFormat{LogFormat: &corev3.SubstitutionFormatString{
+			Format: &corev3.SubstitutionFormatString_TextFormatSource{TextFormatSource: &corev3.DataSource{
+				Specifier: &corev3.DataSource_InlineString{InlineString: accessLogText},
+			}},
+		}}
+	} else {
+		fields := make(map[string]*structpb.Value, len(accessLogFields))
+		for k, v := range accessLogFields {
+			fields[k] = structpb.NewStringValue(v)
+		}
+		fal.AccessLogFormat = &filev3.FileAccessLog_LogFormat{LogFormat: &corev3.SubstitutionFormatString{
+			Format: &corev3.SubstitutionFormatString_JsonFormat{JsonFormat: &structpb.Struct{Fields: fields}},
+		}}
+	}
+	return []*accesslogv3.AccessLog{{Name: accessLoggerFile, ConfigType: &accesslogv3.AccessLog_TypedConfig{TypedConfig: mustAny(fal)}}}
+}

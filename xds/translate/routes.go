@@ -1,0 +1,349 @@
+package translate
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+)
+
+// Path kinds in route order: exact first, then prefix, then regex.
+const (
+	rankExact = iota
+	rankPrefix
+	rankRegex
+)
+
+// orderKey is what POLICY-MODEL.md orders a host's routes by: never file
+// order, so that the most specific Route wins wherever it was written.
+type orderKey struct {
+	rank       int
+	pathLen    int // prefix length (longer first); 0 for others
+	conditions int // methods (as one) + headers + query; more first
+	name       string
+}
+
+func keyOf(r *policy.Route) orderKey {
+	m := &r.Spec.Match
+	k := orderKey{rank: rankPrefix, name: r.Name, conditions: len(m.Headers) + len(m.Query)}
+	if len(m.Methods) > 0 {
+		k.conditions++
+	}
+	switch {
+	case m.Path.Exact != "":
+		k.rank = rankExact
+	case m.Path.Regex != "":
+		k.rank = rankRegex
+	default:
+		k.pathLen = len(m.Path.Prefix)
+		if k.pathLen == 0 {
+			k.pathLen = 1 // the "/" default
+		}
+	}
+	return k
+}
+
+func (a orderKey) less(b orderKey) bool {
+	if a.rank != b.rank {
+		return a.rank < b.rank
+	}
+	if a.pathLen != b.pathLen {
+		return a.pathLen > b.pathLen
+	}
+	if a.conditions != b.conditions {
+		return a.conditions > b.conditions
+	}
+	return a.name < b.name
+}
+
+// hostUnder reports whether host h falls under pattern p: "*" covers every
+// host, "*.example.com" covers its subdomains (including narrower wildcards).
+func hostUnder(h, p string) bool {
+	if p == "*" || h == p {
+		return true
+	}
+	if strings.HasPrefix(p, "*.") {
+		suffix := p[1:] // ".example.com"
+		return len(h) > len(suffix) && strings.HasSuffix(h, suffix)
+	}
+	return false
+}
+
+// vhostRoutes groups routes by virtual host as a listener sees them. A
+// listener with hostnames serves only routes whose hosts fall under them; a
+// route host wider than a listener hostname (e.g. "*") serves it as that
+// listener hostname.
+func vhostRoutes(hostnames []string, routes []*policy.Route) map[string][]*policy.Route {
+	out := map[string][]*policy.Route{}
+	add := func(h string, r *policy.Route) {
+		rs := out[h]
+		if n := len(rs); n > 0 && rs[n-1] == r {
+			return
+		}
+		out[h] = append(rs, r)
+	}
+	for _, r := range routes {
+		for _, h := range routeHosts(r) {
+			if len(hostnames) == 0 {
+				add(h, r)
+				continue
+			}
+			for _, lh := range hostnames {
+				switch {
+				case hostUnder(h, lh):
+					add(h, r)
+				case hostUnder(lh, h):
+					add(lh, r)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// sortRoutes orders routes with precomputed keys.
+func sortRoutes(rs []*policy.Route) {
+	keys := make(map[*policy.Route]orderKey, len(rs))
+	for _, r := range rs {
+		keys[r] = keyOf(r)
+	}
+	sort.SliceStable(rs, func(i, j int) bool { return keys[rs[i]].less(keys[rs[j]]) })
+}
+
+func routeMatch(m *policy.RouteMatch, withQuery bool) *routev3.RouteMatch {
+	rm := &routev3.RouteMatch{}
+	switch {
+	case m.Path.Exact != "":
+		rm.PathSpecifier = &routev3.RouteMatch_Path{Path: m.Path.Exact}
+	case m.Path.Regex != "":
+		rm.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: m.Path.Regex}}
+	case m.Path.Prefix != "":
+		rm.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: m.Path.Prefix}
+	default:
+		rm.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/"}
+	}
+	if len(m.Methods) > 0 {
+		rm.Headers = append(rm.Headers, methodMatcher(m.Methods))
+	}
+	for i := range m.Headers {
+		h := &m.Headers[i]
+		hm := &routev3.HeaderMatcher{Name: h.Name}
+		if h.Present {
+			hm.HeaderMatchSpecifier = &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}
+		} else {
+			hm.HeaderMatchSpecifier = &routev3.HeaderMatcher_StringMatch{StringMatch: stringMatch(h)}
+		}
+		rm.Headers = append(rm.Headers, hm)
+	}
+	if withQuery {
+		for i := range m.Query {
+			q := &m.Query[i]
+			qm := &routev3.QueryParameterMatcher{Name: q.Name}
+			if q.Present {
+				qm.QueryParameterMatchSpecifier = &routev3.QueryParameterMatcher_PresentMatch{PresentMatch: true}
+			} else {
+				qm.QueryParameterMatchSpecifier = &routev3.QueryParameterMatcher_StringMatch{StringMatch: stringMatch(q)}
+			}
+			rm.QueryParameters = append(rm.QueryParameters, qm)
+		}
+	}
+	return rm
+}
+
+func stringMatch(h *policy.HeaderMatch) *matcherv3.StringMatcher {
+	switch {
+	case h.Prefix != "":
+		return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: h.Prefix}}
+	case h.Regex != "":
+		return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: h.Regex}}}
+	default:
+		return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: h.Exact}}
+	}
+}
+
+// methodMatcher matches :method: exact for one method, an anchored RE2
+// alternation for several (sorted, so the output is stable).
+func methodMatcher(methods []string) *routev3.HeaderMatcher {
+	if len(methods) == 1 {
+		return &routev3.HeaderMatcher{Name: ":method", HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{
+			StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: methods[0]}},
+		}}
+	}
+	ms := make([]string, len(methods))
+	for i, m := range methods {
+		ms[i] = regexp.QuoteMeta(m)
+	}
+	sort.Strings(ms)
+	return &routev3.HeaderMatcher{Name: ":method", HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{
+		StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{
+			SafeRegex: &matcherv3.RegexMatcher{Regex: "^(" + strings.Join(ms, "|") + ")$"},
+		}},
+	}}
+}
+
+// clusterTarget sets the route's cluster or weighted clusters. Backends
+// naming the same Service are merged (weights summed); weight-0 backends
+// stay (Envoy accepts them while the total is positive: a drained backend).
+func clusterTarget(ra *routev3.RouteAction, backends []policy.Backend) {
+	if len(backends) == 1 {
+		ra.ClusterSpecifier = &routev3.RouteAction_Cluster{Cluster: clusterName(backends[0].Service)}
+		return
+	}
+	order := make([]string, 0, len(backends))
+	weights := make(map[string]int, len(backends))
+	for _, b := range backends {
+		if _, ok := weights[b.Service]; !ok {
+			order = append(order, b.Service)
+		}
+		weights[b.Service] += b.W()
+	}
+	if len(order) == 1 {
+		ra.ClusterSpecifier = &routev3.RouteAction_Cluster{Cluster: clusterName(order[0])}
+		return
+	}
+	wc := &routev3.WeightedCluster{Clusters: make([]*routev3.WeightedCluster_ClusterWeight, 0, len(order))}
+	for _, s := range order {
+		wc.Clusters = append(wc.Clusters, &routev3.WeightedCluster_ClusterWeight{Name: clusterName(s), Weight: wrapperspb.UInt32(uint32(weights[s]))})
+	}
+	ra.ClusterSpecifier = &routev3.RouteAction_WeightedClusters{WeightedClusters: wc}
+}
+
+// hashPolicy comes from the first backend whose Service hashes (policy
+// validation rejects Routes whose backends disagree).
+func hashPolicy(backends []policy.Backend, services map[string]*policy.Service) []*routev3.RouteAction_HashPolicy {
+	for _, b := range backends {
+		s := services[b.Service]
+		if s == nil || s.Spec.LoadBalancer == nil || s.Spec.LoadBalancer.HashOn == nil {
+			continue
+		}
+		if p := s.Spec.LoadBalancer.Policy; p != policy.LBRingHash && p != policy.LBMaglev {
+			continue
+		}
+		h := s.Spec.LoadBalancer.HashOn
+		switch {
+		case h.Header != "":
+			return []*routev3.RouteAction_HashPolicy{{PolicySpecifier: &routev3.RouteAction_HashPolicy_Header_{Header: &routev3.RouteAction_HashPolicy_Header{HeaderName: h.Header}}}}
+		case h.Cookie != "":
+			return []*routev3.RouteAction_HashPolicy{{PolicySpecifier: &routev3.RouteAction_HashPolicy_Cookie_{Cookie: &routev3.RouteAction_HashPolicy_Cookie{Name: h.Cookie}}}}
+		case h.SourceIP:
+			return []*routev3.RouteAction_HashPolicy{{PolicySpecifier: &routev3.RouteAction_HashPolicy_ConnectionProperties_{ConnectionProperties: &routev3.RouteAction_HashPolicy_ConnectionProperties{SourceIp: true}}}}
+		}
+	}
+	return nil
+}
+
+// envoyRoute builds a Route for Envoy. A zero timeout leaves
+// RouteAction.timeout unset, i.e. Envoy's default of 15s per request: the
+// safer choice at the edge than "no timeout".
+func envoyRoute(r *policy.Route, services map[string]*policy.Service) *routev3.Route {
+	s := &r.Spec
+	ra := &routev3.RouteAction{HashPolicy: hashPolicy(s.Backends, services)}
+	clusterTarget(ra, s.Backends)
+	if s.Timeout > 0 {
+		ra.Timeout = durationpb.New(s.Timeout.D())
+	}
+	if rt := s.Retries; rt != nil && len(rt.On) > 0 {
+		rp := &routev3.RetryPolicy{RetryOn: strings.Join(rt.On, ",")}
+		if rt.Attempts > 0 {
+			rp.NumRetries = wrapperspb.UInt32(uint32(rt.Attempts))
+		}
+		if rt.PerTryTimeout > 0 {
+			rp.PerTryTimeout = durationpb.New(rt.PerTryTimeout.D())
+		}
+		ra.RetryPolicy = rp
+	}
+	if rw := s.Rewrite; rw != nil {
+		switch {
+		case rw.Prefix != "":
+			ra.PrefixRewrite = rw.Prefix
+		case rw.Regex != nil:
+			ra.RegexRewrite = &matcherv3.RegexMatchAndSubstitute{
+				Pattern:      &matcherv3.RegexMatcher{Regex: rw.Regex.Pattern},
+				Substitution: rw.Regex.Substitution,
+			}
+		}
+		if rw.Host != "" {
+			ra.HostRewriteSpecifier = &routev3.RouteAction_HostRewriteLiteral{HostRewriteLiteral: rw.Host}
+		}
+	}
+	out := &routev3.Route{
+		Name:   r.Name,
+		Match:  routeMatch(&s.Match, true),
+		Action: &routev3.Route_Route{Route: ra},
+	}
+	if h := s.Headers; h != nil {
+		if c := h.Request; c != nil {
+			out.RequestHeadersToAdd = headerOptions(c)
+			out.RequestHeadersToRemove = sortedCopy(c.Remove)
+		}
+		if c := h.Response; c != nil {
+			out.ResponseHeadersToAdd = headerOptions(c)
+			out.ResponseHeadersToRemove = sortedCopy(c.Remove)
+		}
+	}
+	return out
+}
+
+func headerOptions(c *policy.HeaderChanges) []*corev3.HeaderValueOption {
+	if len(c.Set)+len(c.Add) == 0 {
+		return nil
+	}
+	out := make([]*corev3.HeaderValueOption, 0, len(c.Set)+len(c.Add))
+	for _, k := range sortedKeys(c.Set) {
+		out = append(out, &corev3.HeaderValueOption{
+			Header:       &corev3.HeaderValue{Key: k, Value: c.Set[k]},
+			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+		})
+	}
+	for _, k := range sortedKeys(c.Add) {
+		out = append(out, &corev3.HeaderValueOption{
+			Header:       &corev3.HeaderValue{Key: k, Value: c.Add[k]},
+			AppendAction: corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD,
+		})
+	}
+	return out
+}
+
+func sortedCopy(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}
+
+// envoyRouteConfig builds the route table of one Gateway listener.
+func envoyRouteConfig(gw string, l *policy.Listener, routes []*policy.Route, ix *index) (*routev3.RouteConfiguration, error) {
+	byHost := vhostRoutes(l.Hostnames, routes)
+	built := make(map[*policy.Route]*routev3.Route, len(routes))
+	rc := &routev3.RouteConfiguration{
+		Name:         routeConfigName(gw, l.Name),
+		VirtualHosts: make([]*routev3.VirtualHost, 0, len(byHost)),
+		// Routes always name clusters of the same snapshot; do not let a
+		// missing one fail the whole table at load.
+		ValidateClusters: wrapperspb.Bool(false),
+	}
+	for _, h := range sortedKeys(byHost) {
+		rs := byHost[h]
+		sortRoutes(rs)
+		vh := &routev3.VirtualHost{Name: h, Domains: []string{h}, Routes: make([]*routev3.Route, 0, len(rs))}
+		for _, r := range rs {
+			er := built[r]
+			if er == nil {
+				er = envoyRoute(r, ix.snap.Services)
+				built[r] = er
+			}
+			vh.Routes = append(vh.Routes, er)
+		}
+		rc.VirtualHosts = append(rc.VirtualHosts, vh)
+	}
+	return rc, nil
+}
