@@ -16,7 +16,7 @@ func init() { addVerb(newVersionCmd) }
 // versionString is the version plus the VCS revision Go stamped into the
 // binary, so a "dev" build still says which commit it is.
 func versionString() string {
-	rev, dirty := "unknown", ""
+	rev, dirty := "", ""
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range info.Settings {
 			switch s.Key {
@@ -31,6 +31,9 @@ func versionString() string {
 				}
 			}
 		}
+	}
+	if rev == "" { // built without VCS stamping (-buildvcs=false, or outside git)
+		return fmt.Sprintf("%s (%s)", version, runtime.Version())
 	}
 	return fmt.Sprintf("%s (commit %s%s, %s)", version, rev, dirty, runtime.Version())
 }
