@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
 func writeFiles(t *testing.T, files map[string]string) string {
@@ -121,7 +124,8 @@ func TestValidateSingleFile(t *testing.T) {
 	}
 }
 
-// Every example shipped in examples/ must load without a single error.
+// Every example shipped in examples/ must load without a single error, and
+// translate into resources that pass the translator's pre-publish checks.
 func TestExamplesValidate(t *testing.T) {
 	entries, err := os.ReadDir("../../examples")
 	if err != nil {
@@ -137,6 +141,12 @@ func TestExamplesValidate(t *testing.T) {
 		code, out, errOut := gatehouse(t, "validate", dir)
 		if code != 0 || !strings.HasPrefix(out, "0 objects rejected") {
 			t.Errorf("examples/%s: exit %d\n%s%s", e.Name(), code, out, errOut)
+		}
+		groups, err := translate.Translate(policy.Load(os.DirFS(dir), nil), translate.Options{})
+		if err != nil {
+			t.Errorf("examples/%s does not translate: %v", e.Name(), err)
+		} else if len(groups) == 0 {
+			t.Errorf("examples/%s: no snapshot groups (no Gateway?)", e.Name())
 		}
 	}
 	if n == 0 {
