@@ -197,6 +197,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string, depth
 			return
 		}
 		seen[key] = kn.Line
+		// A field's line is its key's: "spec:" rather than the first line
+		// of the block under it.
+		d.obj.setLine(join(path, key), kn.Line)
 		d.decode(vn, v.FieldByIndex(f.index), join(path, key), depth+1)
 	})
 }
@@ -216,6 +219,7 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string, depth in
 			return
 		}
 		seen[key] = kn.Line
+		d.obj.setLine(join(path, key), kn.Line)
 		ev := reflect.New(v.Type().Elem()).Elem()
 		d.decode(vn, ev, join(path, key), depth+1)
 		v.SetMapIndex(reflect.ValueOf(key).Convert(v.Type().Key()), ev)

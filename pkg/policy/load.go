@@ -94,7 +94,41 @@ func policyFiles(fsys fs.FS) ([]string, []*objErrs) {
 	return files, errs
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
+var (
+	yamlLineRE   = regexp.MustCompile(`^yaml: line (\d+): `)
+	yamlAnchorRE = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced`)
+)
+
+// syntaxPos extracts the line of a yaml.v3 syntax error. yaml.v3 reports
+// parser (not scanner) errors with a 0-based line, and none at all on the
+// first line, so those are corrected here; an unknown anchor is located by
+// searching for its use. Unknown positions default to line 1.
+func syntaxPos(msg string, data []byte) (int, string) {
+	line := 0
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = "yaml: " + msg[len(m[0]):]
+	}
+	rest := strings.TrimPrefix(msg, "yaml: ")
+	for _, p := range []string{"did not find expected", "found undefined tag handle", "found duplicate %", "found incompatible YAML document"} {
+		if strings.HasPrefix(rest, p) {
+			line++
+			break
+		}
+	}
+	if m := yamlAnchorRE.FindStringSubmatch(msg); m != nil && line == 0 {
+		for i, l := range bytes.Split(data, []byte("\n")) {
+			if bytes.Contains(l, []byte("*"+m[1])) {
+				line = i + 1
+				break
+			}
+		}
+	}
+	if line == 0 {
+		line = 1
+	}
+	return line, msg
+}
 
 // parseFile splits a file into documents and decodes each. A YAML syntax
 // error anywhere makes the whole file unusable: it cannot be split reliably.
@@ -108,12 +142,7 @@ func parseFile(fsys fs.FS, file string) *fileResult {
 	}
 	docs, err := splitDocs(data)
 	if err != nil {
-		line := 0
-		msg := err.Error()
-		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = "yaml: " + msg[len(m[0]):]
-		}
+		line, msg := syntaxPos(err.Error(), data)
 		res.syntax = newObjErrs(file, line)
 		res.syntax.addAt(line, "", "%s", msg)
 		return res
