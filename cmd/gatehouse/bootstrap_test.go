@@ -98,16 +98,25 @@ func TestComposeBootstrapIsCurrent(t *testing.T) {
 	}
 }
 
-// Every gatehouse flag docker-compose.yml passes must exist on its verb, so
-// the compose file cannot silently rot when a flag is renamed.
+// Every gatehouse flag docker-compose.yml and the Dockerfile pass must exist
+// on its verb, so neither can silently rot when a flag is renamed.
 func TestComposeFlagsExist(t *testing.T) {
-	data, err := os.ReadFile("../../docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
+	var matches [][]string
+	for file, re := range map[string]*regexp.Regexp{
+		// Commands are written as flow sequences: ["serve", "--policy-dir", ...].
+		"../../docker-compose.yml": regexp.MustCompile(`(?m)^\s*command:\s*\[(.*)\]`),
+		"../../Dockerfile":         regexp.MustCompile(`(?m)^CMD\s*\[(.*)\]`),
+	} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := re.FindAllStringSubmatch(string(data), -1)
+		if len(found) == 0 {
+			t.Fatalf("no command found in %s", filepath.Base(file))
+		}
+		matches = append(matches, found...)
 	}
-	// Commands are written as YAML flow sequences: ["serve", "--policy-dir", ...].
-	cmdRE := regexp.MustCompile(`(?m)^\s*command:\s*\[(.*)\]`)
-	matches := cmdRE.FindAllStringSubmatch(string(data), -1)
 	checked := 0
 	for _, m := range matches {
 		var args []string
@@ -124,7 +133,7 @@ func TestComposeFlagsExist(t *testing.T) {
 				t.Logf("verb %q not built yet; skipping its flags", args[0])
 				continue
 			}
-			t.Errorf("docker-compose.yml runs unknown verb %q", args[0])
+			t.Errorf("docker-compose.yml or Dockerfile runs unknown verb %q", args[0])
 			continue
 		}
 		for _, a := range args[1:] {
@@ -133,13 +142,10 @@ func TestComposeFlagsExist(t *testing.T) {
 			}
 			name, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
 			if cmd.Flags().Lookup(name) == nil && cmd.InheritedFlags().Lookup(name) == nil {
-				t.Errorf("docker-compose.yml passes --%s to %q, which has no such flag", name, cmd.Name())
+				t.Errorf("docker-compose.yml or Dockerfile passes --%s to %q, which has no such flag", name, cmd.Name())
 			}
 			checked++
 		}
-	}
-	if len(matches) == 0 {
-		t.Fatal("no command: [...] lines found in docker-compose.yml")
 	}
 	t.Logf("%d flags checked", checked)
 }
