@@ -30,7 +30,7 @@ bench:
 
 ## bench-short: every benchmark once, to prove they run (used by .ci/run)
 bench-short:
-	$(MAKE) bench BENCH_TIME=1x
+	$(MAKE) --no-print-directory bench BENCH_TIME=1x
 
 ## golden: rewrite the translator's golden files (review the diff before committing)
 golden:
