@@ -61,14 +61,31 @@ func parentPath(p string) string {
 	return p[:i]
 }
 
-// add reports a validation error on field path at that field's line.
+// add reports a validation error on field path at that field's line. It
+// stays silent when path, a parent or a child of it failed to decode: the
+// check would only echo the decode error (a "sum of weights" after a weight
+// that is not a number, "exactly one of" after a mistyped member).
 func (o *objErrs) add(path, format string, args ...any) {
-	for p := path; p != ""; p = parentPath(p) {
+	if o.badUnder(path) {
+		return
+	}
+	for p := parentPath(path); p != ""; p = parentPath(p) {
 		if o.bad[p] {
 			return
 		}
 	}
 	o.addAt(o.lineOf(path), path, format, args...)
+}
+
+// badUnder reports whether path or anything under it failed to decode, so
+// aggregate checks (a sum of weights) do not echo a decode error.
+func (o *objErrs) badUnder(path string) bool {
+	for p := range o.bad {
+		if p == path || strings.HasPrefix(p, path+".") || strings.HasPrefix(p, path+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // decodeErr reports a decoding error and marks path as bad.

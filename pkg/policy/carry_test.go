@@ -1,0 +1,189 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+)
+
+const routeR = `kind: Route
+name: r
+spec:
+  gateways: [gw]
+  backends: [{service: a, weight: 3}]
+`
+
+const routeQ = `kind: Route
+name: q
+spec:
+  gateways: [gw]
+  backends: [{service: b}]
+`
+
+func TestCarryOverInvalidEdit(t *testing.T) {
+	prev := Load(testFS(t, map[string]string{"routes.yaml": routeR + "---\n" + routeQ}), nil)
+	if len(prev.Rejected) != 0 || prev.Routes["r"] == nil {
+		t.Fatalf("setup: %q", prev.Errors())
+	}
+	bad := strings.Replace(routeR, "weight: 3", "weight: -3", 1)
+	next := Load(testFS(t, map[string]string{"routes.yaml": bad + "---\n" + routeQ}), prev)
+	r := next.Routes["r"]
+	if r == nil || r.Spec.Backends[0].W() != 3 {
+		t.Fatalf("Route r not carried over with its old weight: %+v", r)
+	}
+	rej := rejectedEntry(next, "Route/r")
+	if rej == nil || !rej.CarriedOver || rej.File != "routes.yaml" || rej.Line != 1 {
+		t.Fatalf("rejected entry = %+v", rej)
+	}
+	if _, ok := findErr(next, "routes.yaml:5: Route/r: spec.backends[0].weight: ", "-3 is out of range"); !ok {
+		t.Errorf("errors: %q", next.Errors())
+	}
+	if next.Routes["q"] == nil {
+		t.Errorf("valid Route q lost")
+	}
+
+	// Without a previous snapshot nothing is carried.
+	fresh := Load(testFS(t, map[string]string{"routes.yaml": bad}), nil)
+	if fresh.Routes["r"] != nil || rejectedEntry(fresh, "Route/r").CarriedOver {
+		t.Errorf("carried over without prev")
+	}
+}
+
+func TestCarryOverSyntaxError(t *testing.T) {
+	svc := "kind: Service\nname: c\nspec:\n  discovery: {static: [{address: 127.0.0.1, port: 7}]}\n"
+	files := map[string]string{"routes.yaml": routeR + "---\n" + svc, "q.yaml": routeQ}
+	prev := Load(testFS(t, files), nil)
+	if len(prev.Rejected) != 0 {
+		t.Fatalf("setup: %q", prev.Errors())
+	}
+	files["routes.yaml"] = routeR + "---\n" + svc + "  bad: [\n"
+	next := Load(testFS(t, files), prev)
+	if next.Routes["r"] != prev.Routes["r"] || next.Services["c"] != prev.Services["c"] || next.Routes["q"] == nil {
+		t.Fatalf("objects of the unparseable file not carried over: routes %v services %v", keys(next.Routes), keys(next.Services))
+	}
+	if _, ok := findErr(next, "routes.yaml:12: routes.yaml: ", "yaml: did not find expected node content"); !ok {
+		t.Errorf("syntax error missing: %q", next.Errors())
+	}
+	for _, ref := range []string{"Route/r", "Service/c"} {
+		if e := rejectedEntry(next, ref); e == nil || !e.CarriedOver || !strings.Contains(e.Errors[0], "syntax error") {
+			t.Errorf("%s: entry %+v", ref, e)
+		}
+	}
+
+}
+
+func TestCarryOverDanglingPrevious(t *testing.T) {
+	// Route r is valid and served; then its Service is deleted and r is
+	// edited into something invalid. The old r cannot be kept (its Service
+	// is gone), so r is dropped and the Snapshot stays consistent.
+	svc := "kind: Service\nname: c\nspec:\n  discovery: {static: [{address: 127.0.0.1, port: 7}]}\n"
+	rc := strings.Replace(routeR, "service: a", "service: c", 1)
+	prev := Load(testFS(t, map[string]string{"r.yaml": rc, "c.yaml": svc}), nil)
+	if prev.Routes["r"] == nil {
+		t.Fatalf("setup: %q", prev.Errors())
+	}
+	next := Load(testFS(t, map[string]string{"r.yaml": rc + "  timeout: x\n"}), prev)
+	if next.Routes["r"] != nil {
+		t.Fatalf("Route r kept although Service c is gone")
+	}
+	e := rejectedEntry(next, "Route/r")
+	if e == nil || e.CarriedOver {
+		t.Fatalf("entry %+v", e)
+	}
+	if _, ok := findErr(next, "r.yaml:5: Route/r: spec.backends[0].service: ", `Service "c" does not exist`); !ok {
+		t.Errorf("errors: %q", next.Errors())
+	}
+	if _, ok := findErr(next, "r.yaml:1: Route/r: ", "previous version cannot be kept"); !ok {
+		t.Errorf("errors: %q", next.Errors())
+	}
+	assertConsistent(t, next)
+}
+
+func TestCarryOverRejectedService(t *testing.T) {
+	// A Service edit that is invalid keeps the old Service, so the Routes
+	// that send to it keep working.
+	svc := "kind: Service\nname: c\nspec:\n  discovery: {static: [{address: 127.0.0.1, port: 7}]}\n"
+	rc := strings.Replace(routeR, "service: a", "service: c", 1)
+	prev := Load(testFS(t, map[string]string{"r.yaml": rc, "c.yaml": svc}), nil)
+	next := Load(testFS(t, map[string]string{"r.yaml": rc, "c.yaml": strings.Replace(svc, "port: 7", "port: 0", 1)}), prev)
+	if next.Services["c"] != prev.Services["c"] || next.Routes["r"] == nil {
+		t.Fatalf("services %v routes %v errors %q", keys(next.Services), keys(next.Routes), next.Errors())
+	}
+	if e := rejectedEntry(next, "Service/c"); e == nil || !e.CarriedOver {
+		t.Fatalf("entry %+v", e)
+	}
+	assertConsistent(t, next)
+}
+
+func TestDeletedFileRemovesObjects(t *testing.T) {
+	prev := Load(testFS(t, map[string]string{"routes.yaml": routeR, "q.yaml": routeQ}), nil)
+	next := Load(testFS(t, map[string]string{"routes.yaml": ""}), prev) // "" deletes
+	if next.Routes["r"] != nil || next.Routes["q"] != nil {
+		t.Fatalf("deleted files' objects still served: %v", keys(next.Routes))
+	}
+	if len(next.Rejected) != 0 {
+		t.Errorf("unexpected rejections %q", next.Errors())
+	}
+	// Deleting the base file takes the Gateway away: a Route that is still
+	// defined must now be rejected, not served dangling.
+	fsys := testFS(t, map[string]string{"routes.yaml": routeR})
+	delete(fsys, "base.yaml")
+	next = Load(fsys, prev)
+	if next.Routes["r"] != nil {
+		t.Fatalf("Route r served without its Gateway")
+	}
+	if _, ok := findErr(next, "routes.yaml:4: Route/r: spec.gateways[0]: ", `Gateway "gw" does not exist`); !ok {
+		t.Errorf("errors: %q", next.Errors())
+	}
+	assertConsistent(t, next)
+}
+
+func TestDuplicateKeepsPrevious(t *testing.T) {
+	prev := Load(testFS(t, map[string]string{"a.yaml": routeR}), nil)
+	next := Load(testFS(t, map[string]string{"a.yaml": routeR, "b.yaml": routeR}), prev)
+	if next.Routes["r"] != prev.Routes["r"] {
+		t.Fatalf("Route r not carried over")
+	}
+	a, b := rejectedEntry(next, "Route/r"), next.Rejected[len(next.Rejected)-1]
+	if a == nil || !a.CarriedOver || !b.CarriedOver || a.File != "a.yaml" || b.File != "b.yaml" {
+		t.Fatalf("entries %+v", next.Rejected)
+	}
+	if _, ok := findErr(next, "b.yaml:2: Route/r: name: ", "duplicate Route \"r\": also defined at a.yaml:1"); !ok {
+		t.Errorf("errors: %q", next.Errors())
+	}
+	if _, ok := findErr(next, "a.yaml:2: Route/r: name: ", "also defined at b.yaml:1"); !ok {
+		t.Errorf("errors: %q", next.Errors())
+	}
+}
+
+// assertConsistent checks the Snapshot contract: every reference resolves.
+func assertConsistent(t *testing.T, s *Snapshot) {
+	t.Helper()
+	for name, r := range s.Routes {
+		for _, g := range r.Spec.Gateways {
+			if s.Gateways[g] == nil {
+				t.Errorf("Route %s: Gateway %s missing", name, g)
+			}
+		}
+		for _, b := range r.Spec.Backends {
+			if s.Services[b.Service] == nil {
+				t.Errorf("Route %s: Service %s missing", name, b.Service)
+			}
+		}
+	}
+}
+
+func TestSyntaxErrorDropsDanglingPrevious(t *testing.T) {
+	svc := "kind: Service\nname: c\nspec:\n  discovery: {static: [{address: 127.0.0.1, port: 7}]}\n"
+	rc := strings.Replace(routeR, "service: a", "service: c", 1)
+	prev := Load(testFS(t, map[string]string{"r.yaml": rc, "c.yaml": svc}), nil)
+	// r.yaml breaks and c.yaml is deleted in the same load.
+	next := Load(testFS(t, map[string]string{"r.yaml": rc + "x: [\n"}), prev)
+	if next.Routes["r"] != nil {
+		t.Fatalf("Route r carried over although Service c is gone")
+	}
+	e := rejectedEntry(next, "Route/r")
+	if e == nil || e.CarriedOver || !strings.Contains(e.Errors[0], "dropped: r.yaml has a YAML syntax error") {
+		t.Fatalf("entry %+v", e)
+	}
+	assertConsistent(t, next)
+}

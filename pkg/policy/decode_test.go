@@ -1,0 +1,157 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func TestDecodePresenceAndDefaults(t *testing.T) {
+	s := Load(testFS(t, map[string]string{
+		"x.yaml": `kind: Route
+name: off
+labels: {team: users}
+spec:
+  gateways: [gw]
+  backends: [{service: a}]
+  authentication: []
+  rateLimit: none
+---
+kind: Route
+name: plain
+spec:
+  gateways: [gw]
+  backends: [{service: a}, {service: b, weight: 0}]
+---
+kind: Service
+name: hc
+spec:
+  discovery: {static: [{address: backend.internal, port: 80}]}
+  healthCheck:
+    tcp:
+    interval: 1s
+    timeout: 1s
+`}), nil)
+	if len(s.Rejected) != 0 {
+		t.Fatalf("errors: %q", s.Errors())
+	}
+	off, plain := s.Routes["off"], s.Routes["plain"]
+	if off.Spec.Authentication == nil || len(*off.Spec.Authentication) != 0 {
+		t.Errorf("authentication: [] must decode as a non-nil empty list, got %v", off.Spec.Authentication)
+	}
+	if plain.Spec.Authentication != nil {
+		t.Errorf("omitted authentication must stay nil")
+	}
+	if off.Labels["team"] != "users" || off.File != "x.yaml" || off.Line != 1 || plain.Line != 10 {
+		t.Errorf("meta: %+v / %+v", off.Meta, plain.Meta)
+	}
+	// Defaults are the translator's job: nothing is filled in here.
+	if plain.Spec.Hosts != nil || plain.Spec.Match.Path != (PathMatch{}) || plain.Spec.Backends[0].Weight != nil {
+		t.Errorf("defaults filled in: %+v", plain.Spec)
+	}
+	if w := plain.Spec.Backends[1].Weight; w == nil || *w != 0 {
+		t.Errorf("explicit weight 0 lost: %v", w)
+	}
+	if hc := s.Services["hc"].Spec.HealthCheck; hc.TCP == nil || hc.Interval.D().Seconds() != 1 {
+		t.Errorf("tcp: (null) must count as present: %+v", hc)
+	}
+}
+
+func TestAllErrorsAtOnce(t *testing.T) {
+	s := Load(testFS(t, map[string]string{
+		"one.yaml": route + "  gateways: [gw]\n  backends: [{service: a, weight: x}]\n  timeout: soon\n  hosts: [\"A.example.com\"]\n",
+		"sub/two.yaml": "kind: Service\nname: s2\nspec:\n  protocol: SOAP\n  discovery: {static: [{address: 127.0.0.1, port: 99999}]}\n" +
+			"---\nkind: Nope\n",
+	}), nil)
+	want := []string{
+		`one.yaml:5: Route/r: spec.backends[0].weight: expected an integer, got string "x"`,
+		`one.yaml:6: Route/r: spec.timeout: invalid duration "soon"`,
+		`one.yaml:7: Route/r: spec.hosts[0]: "A.example.com" is not a valid host`,
+		`sub/two.yaml:4: Service/s2: spec.protocol: "SOAP" is not a service protocol`,
+		`sub/two.yaml:5: Service/s2: spec.discovery.static[0].port: 99999 is out of range`,
+		`sub/two.yaml:7: sub/two.yaml: kind: unknown kind "Nope"`,
+	}
+	got := s.Errors()
+	if len(got) != len(want) {
+		t.Fatalf("got %d errors, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("error %d = %q, want prefix %q", i, got[i], want[i])
+		}
+	}
+}
+
+func TestErrorsSortedByLine(t *testing.T) {
+	y := route + "  gateways: [gw]\n  backends: [{service: a}]\n  match:\n    methods: [GET]\n    headers:\n      - {name: x-a}\n" // line 9
+	y = strings.Replace(route, "name: r", "name: bad_", 1) + "  gateways: [gw]\n---\n" + y
+	s := Load(testFS(t, map[string]string{"a.yaml": y}), nil)
+	errs := s.Errors()
+	for i := 1; i < len(errs); i++ {
+		_, l1 := splitPos(errs[i-1])
+		_, l2 := splitPos(errs[i])
+		if l1 > l2 {
+			t.Errorf("not sorted by line: %q before %q", errs[i-1], errs[i])
+		}
+	}
+	if _, ok := findErr(s, "a.yaml:14: Route/r: spec.match.headers[0]: ", "set exactly one of"); !ok {
+		t.Errorf("errors %q", errs)
+	}
+}
+
+func TestPolicyDirectoryWalk(t *testing.T) {
+	fsys := testFS(t, map[string]string{
+		"sub/deeper/gw.yml": "kind: Gateway\nname: deep\nspec:\n  listeners:\n" +
+			"    - {name: https, port: 8443, protocol: HTTPS, tls: {certificate: ../../certs/api.pem, key: ../../certs/api-key.pem}}\n",
+		".hidden/bad.yaml":  "not: [valid",
+		"sub/.swap.yaml":    "not: [valid",
+		"README.md":         "kind: nonsense",
+		"sub/empty.yaml":    "# only a comment\n---\n",
+		"sub/skip.yaml.bak": "not: [valid",
+	})
+	s := Load(fsys, nil)
+	if len(s.Rejected) != 0 {
+		t.Fatalf("errors %q", s.Errors())
+	}
+	g := s.Gateways["deep"]
+	if g == nil || g.File != "sub/deeper/gw.yml" || len(g.Spec.Listeners[0].TLS.CertificatePEM) == 0 || len(g.Spec.Listeners[0].TLS.KeyPEM) == 0 {
+		t.Fatalf("gateway from subdirectory: %+v", g)
+	}
+}
+
+func TestSyntaxErrorLines(t *testing.T) {
+	cases := []struct{ yaml, prefix string }{
+		// Reported where the parser noticed: the end of input on line 2.
+		{"kind: [Route\n", "x.yaml:2: x.yaml: yaml: did not find expected ',' or ']'"},
+		{"kind: Route\nspec:\n  a: *nope\n", "x.yaml:3: x.yaml: yaml: unknown anchor 'nope' referenced"},
+		{"kind: Route\nname: r\n  spec: {}\n", "x.yaml:3: x.yaml: yaml: mapping values are not allowed"},
+	}
+	for _, tc := range cases {
+		s := Load(fstest.MapFS{"x.yaml": {Data: []byte(tc.yaml)}}, nil)
+		if _, ok := findErr(s, tc.prefix, ""); !ok {
+			t.Errorf("%q: got %q, want prefix %q", tc.yaml, s.Errors(), tc.prefix)
+		}
+	}
+}
+
+func TestDecoderLimits(t *testing.T) {
+	// A billion-laughs style alias expansion must be cut off, not explode.
+	var b strings.Builder
+	b.WriteString("kind: Route\nname: r\nspec:\n  hosts: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	b.WriteString("  headers: {}\n  match:\n")
+	prev := "a0"
+	for i := 1; i < 8; i++ {
+		name := "a" + string(rune('0'+i))
+		b.WriteString("    x" + name + ": &" + name + " [*" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + "]\n")
+		prev = name
+	}
+	s := Load(fstest.MapFS{"x.yaml": {Data: []byte(b.String())}}, nil)
+	if len(s.Errors()) == 0 {
+		t.Fatalf("no errors")
+	}
+	// Merge keys are rejected rather than half-supported.
+	s = Load(testFS(t, map[string]string{"m.yaml": "kind: Route\nname: r\nspec:\n  <<: {gateways: [gw]}\n  backends: [{service: a}]\n"}), nil)
+	if _, ok := findErr(s, "m.yaml:4: Route/r: spec: ", "merge keys (<<) are not supported"); !ok {
+		t.Errorf("errors %q", s.Errors())
+	}
+}
