@@ -102,8 +102,18 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 		return nil, err
 	}
 	for _, s := range servicesOf(used) {
-		if lb := ix.snap.Services[s].Spec.LoadBalancer; lb != nil && (lb.Policy == policy.LBMaglev || lb.Policy == policy.LBRandom) {
-			g.Skipped = append(g.Skipped, "Service/"+s+": "+lb.Policy+" is served to proxyless gRPC as "+map[string]string{policy.LBMaglev: "ring hash", policy.LBRandom: "round robin"}[lb.Policy])
+		lb := ix.snap.Services[s].Spec.LoadBalancer
+		if lb == nil {
+			continue
+		}
+		switch lb.Policy {
+		case policy.LBMaglev:
+			g.Skipped = append(g.Skipped, "Service/"+s+": MAGLEV is served to proxyless gRPC as ring hash")
+		case policy.LBRandom:
+			g.Skipped = append(g.Skipped, "Service/"+s+": RANDOM is served to proxyless gRPC as round robin")
+		}
+		if h := lb.HashOn; h != nil && h.Header == "" {
+			g.Skipped = append(g.Skipped, "Service/"+s+": hashOn cookie/sourceIP is served to proxyless gRPC as per-channel hashing")
 		}
 	}
 	sortGroup(g)
@@ -115,7 +125,7 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 // on gRPC status names only.
 func grpcRoute(r *policy.Route, services map[string]*policy.Service) *routev3.Route {
 	s := &r.Spec
-	ra := &routev3.RouteAction{HashPolicy: hashPolicy(s.Backends, services)}
+	ra := &routev3.RouteAction{HashPolicy: grpcHashPolicy(hashPolicy(s.Backends, services))}
 	clusterTarget(ra, s.Backends)
 	if s.Timeout > 0 {
 		ra.MaxStreamDuration = &routev3.RouteAction_MaxStreamDuration{
@@ -147,3 +157,19 @@ func grpcRoute(r *policy.Route, services map[string]*policy.Service) *routev3.Ro
 	}
 	return &routev3.Route{Name: r.Name, Match: routeMatch(&s.Match, false), Action: &routev3.Route_Route{Route: ra}}
 }
+
+// grpcHashPolicy keeps header hashing, which grpc-go implements, and turns
+// cookie and source-IP hashing (which it ignores, leaving ring hash to pick
+// at random) into its per-channel hash: one client keeps its backend, the
+// closest a proxyless client comes to either.
+func grpcHashPolicy(hp []*routev3.RouteAction_HashPolicy) []*routev3.RouteAction_HashPolicy {
+	if len(hp) == 0 || hp[0].GetHeader() != nil {
+		return hp
+	}
+	return []*routev3.RouteAction_HashPolicy{{PolicySpecifier: &routev3.RouteAction_HashPolicy_FilterState_{
+		FilterState: &routev3.RouteAction_HashPolicy_FilterState{Key: grpcChannelIDKey},
+	}}}
+}
+
+// grpcChannelIDKey is the filter-state key grpc-go hashes on per channel.
+const grpcChannelIDKey = "io.grpc.channel_id"
