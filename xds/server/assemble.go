@@ -1,0 +1,158 @@
+package server
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+)
+
+// typeState is what a group last published for one resource type. It is
+// never modified once built: Publish builds new states and swaps them in
+// only when every group checked out, so a failed Publish changes nothing.
+type typeState struct {
+	names  []string         // sorted
+	items  []types.Resource // parallel to names; pointer identity says "unchanged"
+	hashes []uint64         // parallel to names
+	res    cache.Resources  // what the snapshot holds (Version + Items)
+}
+
+// emptyState is the state of a type with no resources. Its version is the
+// hash of the empty list, so that an empty type is still answered (an empty
+// LDS/CDS response is how a client learns it has nothing of that type).
+func emptyState(scratch *[]byte) typeState {
+	return typeState{res: cache.Resources{Version: typeVersion(nil, nil, scratch), Items: map[string]types.ResourceWithTTL{}}}
+}
+
+// samePointers reports whether items are, one by one, the very resources
+// the state was built from.
+func (st *typeState) samePointers(items []types.Resource) bool {
+	if len(items) != len(st.items) {
+		return false
+	}
+	for i, r := range items {
+		if r != st.items[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// fromSlice builds the next state from a name-sorted resource slice.
+func (st *typeState) fromSlice(items []types.Resource, scratch *[]byte) (typeState, bool, error) {
+	if st.samePointers(items) {
+		return *st, false, nil
+	}
+	names := make([]string, len(items))
+	for i, r := range items {
+		if r == nil {
+			return typeState{}, false, fmt.Errorf("resource %d is nil", i)
+		}
+		names[i] = cache.GetResourceName(r)
+		if names[i] == "" {
+			return typeState{}, false, fmt.Errorf("resource %d (%T) has no name", i, r)
+		}
+		if i > 0 && names[i] <= names[i-1] {
+			return typeState{}, false, fmt.Errorf("resources not sorted by name or duplicated: %q after %q", names[i], names[i-1])
+		}
+	}
+	return st.next(names, items, scratch)
+}
+
+// fromEDS builds the next endpoints state: one ClusterLoadAssignment per
+// EDS name of the group, taken from clas.
+func (st *typeState) fromEDS(eds map[string]string, clas map[string]*endpointv3.ClusterLoadAssignment, scratch *[]byte) (typeState, bool, error) {
+	names := st.names
+	if !sameKeys(eds, names) {
+		names = slices.Sorted(maps.Keys(eds))
+	}
+	items := make([]types.Resource, len(names))
+	for i, n := range names {
+		cla, ok := clas[n]
+		if !ok || cla == nil {
+			return typeState{}, false, fmt.Errorf("no ClusterLoadAssignment for EDS name %q (service %q)", n, eds[n])
+		}
+		items[i] = cla
+	}
+	if st.samePointers(items) {
+		return *st, false, nil
+	}
+	for _, n := range names {
+		// The cache indexes a CLA by its cluster_name, which is the name
+		// the client asks for.
+		if got := clas[n].GetClusterName(); got != n {
+			return typeState{}, false, fmt.Errorf("ClusterLoadAssignment for EDS name %q is named %q", n, got)
+		}
+	}
+	return st.next(names, items, scratch)
+}
+
+// sameKeys reports whether m's keys are exactly names.
+func sameKeys(m map[string]string, names []string) bool {
+	if len(m) != len(names) {
+		return false
+	}
+	for _, n := range names {
+		if _, ok := m[n]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// next hashes what changed (by pointer) and builds the new state. names
+// must be sorted and unique, items parallel to them.
+func (st *typeState) next(names []string, items []types.Resource, scratch *[]byte) (typeState, bool, error) {
+	out := typeState{names: names, items: items, hashes: make([]uint64, len(items))}
+	sameNames := slices.Equal(names, st.names)
+	var changed []int
+	j := 0 // merge cursor into st.names when the name lists differ
+	for i, r := range items {
+		if sameNames {
+			if st.items[i] == r {
+				out.hashes[i] = st.hashes[i]
+				continue
+			}
+		} else {
+			for j < len(st.names) && st.names[j] < names[i] {
+				j++
+			}
+			if j < len(st.names) && st.names[j] == names[i] && st.items[j] == r {
+				out.hashes[i] = st.hashes[j]
+				continue
+			}
+		}
+		h, err := hashResource(r)
+		if err != nil {
+			return typeState{}, false, fmt.Errorf("%q: %w", names[i], err)
+		}
+		out.hashes[i] = h
+		changed = append(changed, i)
+	}
+	version := typeVersion(names, out.hashes, scratch)
+	if version == st.res.Version {
+		// Same content under new pointers: keep serving the old Items, which
+		// the cache may still be reading, and remember the new pointers so
+		// that the next Publish takes the fast path.
+		out.res = st.res
+		return out, false, nil
+	}
+	var itemsMap map[string]types.ResourceWithTTL
+	if sameNames && st.res.Items != nil {
+		// Few resources changed: patch a copy instead of rebuilding the map.
+		itemsMap = maps.Clone(st.res.Items)
+		for _, i := range changed {
+			itemsMap[names[i]] = types.ResourceWithTTL{Resource: items[i]}
+		}
+	} else {
+		itemsMap = make(map[string]types.ResourceWithTTL, len(items))
+		for i, r := range items {
+			itemsMap[names[i]] = types.ResourceWithTTL{Resource: r}
+		}
+	}
+	out.res = cache.Resources{Version: version, Items: itemsMap}
+	return out, true, nil
+}

@@ -1,0 +1,369 @@
+// Package server is gatehouse's xDS side: it assembles per-group snapshots
+// with content-hash versions (Publisher), serves them over ADS with
+// go-control-plane (Server), and tracks what every connected proxy was sent,
+// acknowledged and rejected.
+package server
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/log"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
+)
+
+// PublisherOptions configure a Publisher. The zero value is usable.
+type PublisherOptions struct {
+	// Registerer receives gatehouse_snapshot_publish_seconds; nil registers
+	// nothing.
+	Registerer prometheus.Registerer
+	// Logger receives go-control-plane's cache logs; nil discards them.
+	Logger log.Logger
+}
+
+// Publisher owns the snapshot caches and turns translated groups into
+// snapshots. Resources handed to Publish must not be modified afterwards:
+// the caches serve them concurrently, and an unchanged pointer is taken to
+// mean unchanged content.
+type Publisher struct {
+	mu      sync.Mutex
+	groups  map[translate.GroupKey]*groupState
+	scratch []byte
+
+	// Envoy groups use an ADS-mode cache: it sends CDS, EDS, LDS, RDS in
+	// order after each SetSnapshot (make-before-break). Proxyless gRPC
+	// groups cannot: grpc-go asks for the listeners, routes and clusters it
+	// uses by name, and an ADS-mode cache withholds any response whose
+	// request does not name every resource of that type in the snapshot.
+	envoy cache.SnapshotCache
+	grpc  cache.SnapshotCache
+	mux   *cache.MuxCache
+
+	publishSeconds prometheus.Histogram
+
+	// known is read on every stream request, without taking mu (which
+	// Publish holds while answering watches).
+	known atomic.Pointer[knownGroups]
+}
+
+// knownGroups is the set of published groups, replaced on every change.
+type knownGroups struct {
+	keys     map[translate.GroupKey]struct{}
+	gateways map[string]struct{}
+}
+
+// setKnown rebuilds the known set from p.groups; p.mu must be held.
+func (p *Publisher) setKnown() {
+	k := &knownGroups{keys: make(map[translate.GroupKey]struct{}, len(p.groups)), gateways: map[string]struct{}{}}
+	for key := range p.groups {
+		k.keys[key] = struct{}{}
+		k.gateways[key.Gateway] = struct{}{}
+	}
+	p.known.Store(k)
+}
+
+// unknownReason says why a node's group has no snapshot, or "" if it has one.
+func (p *Publisher) unknownReason(k translate.GroupKey) string {
+	known := p.known.Load()
+	if _, ok := known.keys[k]; ok {
+		return ""
+	}
+	if _, ok := known.gateways[k.Gateway]; ok {
+		return fmt.Sprintf("no snapshot for group %s", k)
+	}
+	return fmt.Sprintf("no Gateway named %q", k.Gateway)
+}
+
+// groupState is what one group last published.
+type groupState struct {
+	types [numTypes]typeState
+	refs  groupRefs
+	snap  *cache.Snapshot
+}
+
+// PublishStats says what one Publish changed.
+type PublishStats struct {
+	// Changed has an entry for every group whose snapshot was set: the
+	// short type names (clusters, endpoints, listeners, routes, secrets)
+	// whose version changed, in ADS order. A new group lists every type.
+	Changed map[translate.GroupKey][]string
+	// Unchanged counts groups whose content did not change (no SetSnapshot).
+	Unchanged int
+	// Absent lists, sorted, groups published before but missing from this
+	// call; they keep serving their last snapshot until Remove.
+	Absent []translate.GroupKey
+	// Duration is the time Publish took, SetSnapshot included.
+	Duration time.Duration
+}
+
+// NewPublisher returns a Publisher with empty caches.
+func NewPublisher(opts PublisherOptions) (*Publisher, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = log.NewDefaultLogger() // a no-op logger
+	}
+	p := &Publisher{
+		groups: map[translate.GroupKey]*groupState{},
+		envoy:  cache.NewSnapshotCache(true, nodeHash{}, logger),
+		grpc:   cache.NewSnapshotCache(false, nodeHash{}, logger),
+		publishSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "gatehouse_snapshot_publish_seconds",
+			Help:    "Time to assemble and set the xDS snapshots of one Publish.",
+			Buckets: prometheus.ExponentialBuckets(50e-6, 2.5, 12), // 50µs .. ~3s
+		}),
+	}
+	p.setKnown()
+	p.mux = &cache.MuxCache{
+		Classify:      func(r *cache.Request) string { return string(clientKind(r.GetNode())) },
+		ClassifyDelta: func(r *cache.DeltaRequest) string { return string(clientKind(r.GetNode())) },
+		Caches: map[string]cache.Cache{
+			string(translate.ClientEnvoy): p.envoy,
+			string(translate.ClientGRPC):  p.grpc,
+		},
+	}
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(p.publishSeconds); err != nil {
+			return nil, fmt.Errorf("register publish metrics: %w", err)
+		}
+	}
+	return p, nil
+}
+
+func (p *Publisher) cacheFor(k translate.ClientKind) cache.SnapshotCache {
+	if k == translate.ClientEnvoy {
+		return p.envoy
+	}
+	return p.grpc
+}
+
+// Publish assembles and sets the snapshot of every group in groups, using
+// clas for the EDS names each group lists. It checks every group before
+// setting any: on error nothing is published and the last snapshots stay.
+// Groups absent from groups are left as they are (see Remove). Only types
+// whose content changed get a new version; a group with no change is not
+// touched, so its proxies see nothing.
+func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*translate.Group, clas map[string]*endpointv3.ClusterLoadAssignment) (PublishStats, error) {
+	start := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+
+	keys := make([]translate.GroupKey, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	sortKeys(keys)
+
+	type update struct {
+		key     translate.GroupKey
+		state   *groupState
+		changed []string
+	}
+	var updates []update
+	stats := PublishStats{Changed: map[translate.GroupKey][]string{}}
+	for _, k := range keys {
+		if err := validKey(k); err != nil {
+			return stats, err
+		}
+		g := groups[k]
+		if g == nil {
+			return stats, fmt.Errorf("group %s: nil", k)
+		}
+		prev := p.groups[k]
+		next, changed, err := p.assemble(k, prev, g, clas)
+		if err != nil {
+			return stats, fmt.Errorf("group %s: %w", k, err)
+		}
+		updates = append(updates, update{key: k, state: next, changed: changed})
+	}
+	added := false
+	defer func() {
+		if added {
+			p.setKnown()
+		}
+	}()
+	for _, u := range updates {
+		added = added || p.groups[u.key] == nil
+		if len(u.changed) == 0 {
+			p.groups[u.key] = u.state
+			stats.Unchanged++
+			continue
+		}
+		if err := p.cacheFor(u.key.Client).SetSnapshot(ctx, u.key.String(), u.state.snap); err != nil {
+			// SetSnapshot fails only when ctx ends while a watch is being
+			// answered; the groups set so far are consistent on their own.
+			return stats, fmt.Errorf("group %s: set snapshot: %w", u.key, err)
+		}
+		p.groups[u.key] = u.state
+		stats.Changed[u.key] = u.changed
+	}
+	for k := range p.groups {
+		if _, ok := groups[k]; !ok {
+			stats.Absent = append(stats.Absent, k)
+		}
+	}
+	sortKeys(stats.Absent)
+	stats.Duration = time.Since(start)
+	p.publishSeconds.Observe(stats.Duration.Seconds())
+	return stats, nil
+}
+
+// assemble builds a group's next state from its previous one. changed is
+// empty when no type's content changed.
+func (p *Publisher) assemble(k translate.GroupKey, prev *groupState, g *translate.Group, clas map[string]*endpointv3.ClusterLoadAssignment) (*groupState, []string, error) {
+	isNew := prev == nil
+	if isNew {
+		prev = &groupState{}
+		for t := range numTypes {
+			prev.types[t] = emptyState(&p.scratch)
+		}
+	}
+	next := &groupState{refs: prev.refs}
+	var changed []string
+	var moved [numTypes]bool // resources of that type are not the same pointers as before
+	for t := range numTypes {
+		old := &prev.types[t]
+		var (
+			st  typeState
+			chg bool
+			err error
+		)
+		if t == tEndpoints {
+			st, chg, err = old.fromEDS(g.EDS, clas, &p.scratch)
+		} else {
+			st, chg, err = old.fromSlice(groupSlice(g, t), &p.scratch)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", typeNames[t], err)
+		}
+		next.types[t] = st
+		moved[t] = !old.samePointers(st.items)
+		if chg || isNew {
+			changed = append(changed, typeNames[t])
+		}
+	}
+	if len(changed) == 0 {
+		// Same content, perhaps under new pointers: keep the snapshot and
+		// the references, and remember the pointers for the fast path.
+		next.snap = prev.snap
+		return next, nil, nil
+	}
+	// References only need checking when something other than endpoint
+	// content moved; an endpoint-only change skips this.
+	check := isNew || moved[tListeners] || moved[tRoutes] || moved[tClusters] || moved[tSecrets] ||
+		!slices.Equal(prev.types[tEndpoints].names, next.types[tEndpoints].names)
+	if check {
+		if err := next.refs.refresh(&next.types, moved, isNew); err != nil {
+			return nil, nil, err
+		}
+		if err := checkRefs(k.Client, &next.types, &next.refs); err != nil {
+			return nil, nil, fmt.Errorf("reference check: %w", err)
+		}
+	}
+	next.snap = &cache.Snapshot{}
+	for t := range numTypes {
+		next.snap.Resources[responseTypes[t]] = next.types[t].res
+	}
+	return next, changed, nil
+}
+
+// groupSlice returns the group's resources of a slice-backed type.
+func groupSlice(g *translate.Group, t typeIdx) []types.Resource {
+	switch t {
+	case tListeners:
+		return g.Listeners
+	case tRoutes:
+		return g.Routes
+	case tClusters:
+		return g.Clusters
+	case tSecrets:
+		return g.Secrets
+	}
+	return nil
+}
+
+// Remove clears the snapshots of the given groups (a deleted Gateway).
+// Their proxies keep the configuration they have (Envoy keeps its last good
+// config) and get nothing new until a group of that key is published again.
+func (p *Publisher) Remove(keys ...translate.GroupKey) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, k := range keys {
+		delete(p.groups, k)
+		p.cacheFor(k.Client).ClearSnapshot(k.String())
+	}
+	p.setKnown()
+}
+
+// Has reports whether a snapshot is published for the group.
+func (p *Publisher) Has(k translate.GroupKey) bool {
+	_, ok := p.known.Load().keys[k]
+	return ok
+}
+
+// Versions returns the published version of every type of a group, by
+// short type name.
+func (p *Publisher) Versions(k translate.GroupKey) (map[string]string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	g := p.groups[k]
+	if g == nil {
+		return nil, false
+	}
+	out := make(map[string]string, numTypes)
+	for t := range numTypes {
+		out[typeNames[t]] = g.types[t].res.Version
+	}
+	return out, true
+}
+
+// Snapshot returns the snapshot last set for a group.
+func (p *Publisher) Snapshot(k translate.GroupKey) (*cache.Snapshot, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	g := p.groups[k]
+	if g == nil {
+		return nil, false
+	}
+	return g.snap, true
+}
+
+// forgetIfUnpublished drops the cache's per-node status of a key that has
+// no published group (a proxy that named an unknown Gateway), so that
+// clients naming arbitrary gateways do not grow the cache for good. The
+// caller ensures no stream of that key is still open.
+func (p *Publisher) forgetIfUnpublished(k translate.GroupKey) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.groups[k] == nil {
+		p.cacheFor(k.Client).ClearSnapshot(k.String())
+	}
+}
+
+func validKey(k translate.GroupKey) error {
+	if k.Gateway == "" {
+		return fmt.Errorf("group %s: empty gateway name", k)
+	}
+	if k.Client != translate.ClientEnvoy && k.Client != translate.ClientGRPC {
+		return fmt.Errorf("group %s: unknown client kind %q", k, k.Client)
+	}
+	return nil
+}
+
+func sortKeys(keys []translate.GroupKey) {
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].Gateway != keys[j].Gateway {
+			return keys[i].Gateway < keys[j].Gateway
+		}
+		return keys[i].Client < keys[j].Client
+	})
+}
