@@ -301,9 +301,9 @@ type Snapshot struct {
 // set, the object's last good version (from the previous Snapshot) is still
 // in this Snapshot and still served; otherwise the object is absent.
 type Rejected struct {
-	Ref         string // Kind/name, or "file.yaml" when the object could not be named
-	File        string // relative to the policy directory
-	Line        int
-	Errors      []string // each fully formatted: "file:line: Kind/name: field.path: message"
-	CarriedOver bool
+	Ref         string   `json:"ref"`  // Kind/name, or "file.yaml" when the object could not be named
+	File        string   `json:"file"` // relative to the policy directory
+	Line        int      `json:"line"`
+	Errors      []string `json:"errors"` // each fully formatted: "file:line: Kind/name: field.path: message"
+	CarriedOver bool     `json:"carried_over"`
 }

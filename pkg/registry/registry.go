@@ -3,6 +3,8 @@
 // (static, Consul) implement.
 package registry
 
+import "sort"
+
 // Endpoint is one instance of a Service.
 type Endpoint struct {
 	Address string
@@ -14,3 +16,30 @@ type Endpoint struct {
 // Snapshot maps a Service name to its endpoints, sorted by (Zone, Address, Port).
 // A Service absent from the map has no known endpoints yet.
 type Snapshot map[string][]Endpoint
+
+// Sort orders endpoints by (Zone, Address, Port), the order Snapshot promises.
+func Sort(eps []Endpoint) {
+	sort.Slice(eps, func(i, j int) bool {
+		a, b := eps[i], eps[j]
+		if a.Zone != b.Zone {
+			return a.Zone < b.Zone
+		}
+		if a.Address != b.Address {
+			return a.Address < b.Address
+		}
+		return a.Port < b.Port
+	})
+}
+
+// Equal reports whether two sorted endpoint lists are the same.
+func Equal(a, b []Endpoint) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

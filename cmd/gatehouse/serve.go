@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/admin"
+	"github.com/gatehouse-dev/gatehouse/pkg/controller"
+	"github.com/gatehouse-dev/gatehouse/pkg/store/dir"
+	"github.com/gatehouse-dev/gatehouse/xds/server"
+)
+
+func init() { addVerb(newServeCmd) }
+
+type serveOptions struct {
+	policyDir string
+	xdsAddr   string
+	adminAddr string
+	debounce  time.Duration
+	maxDelay  time.Duration
+	resync    time.Duration
+}
+
+func newServeCmd() *cobra.Command {
+	o := serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve --policy-dir DIR",
+		Short: "Run the control plane: watch a policy directory and serve it over xDS",
+		Long: `Run the Gatehouse control plane.
+
+gatehouse serve loads every *.yaml/*.yml file under --policy-dir, validates it,
+translates it into Envoy listeners, routes, clusters, endpoints and secrets, and
+serves them over ADS (gRPC, state of the world) on --xds-addr to Envoy proxies and
+proxyless gRPC clients. A proxy gets the configuration of the Gateway named by its
+node.cluster.
+
+The directory is watched: an edit is live within a second. An object that fails
+validation is rejected on its own (the rest still updates) and, if it was valid
+before, its last good version keeps being served. Nothing is published unless the
+whole result passes Envoy's validation and every reference resolves.
+
+The admin API on --admin-addr serves:
+  /healthz          the process is up
+  /readyz           200 once the first complete configuration was built
+  /metrics          Prometheus metrics (gatehouse_*)
+  /api/v1/proxies   every connected proxy, the versions sent and acknowledged, NACKs
+  /api/v1/status    rejected objects and the last build error
+"gatehouse status" prints the last two.
+
+Both listen on loopback by default. Expose --xds-addr beyond loopback only on a
+trusted network: the xDS port is plain gRPC.`,
+		Example: `  gatehouse serve --policy-dir examples/quickstart
+  gatehouse serve --policy-dir /etc/gatehouse --xds-addr 0.0.0.0:18000 --log-format json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.policyDir, "policy-dir", "", "directory of policy YAML files to serve (required)")
+	f.StringVar(&o.xdsAddr, "xds-addr", "127.0.0.1:18000", "address of the xDS (ADS) gRPC server")
+	f.StringVar(&o.adminAddr, "admin-addr", "127.0.0.1:18080", "address of the admin HTTP API (health, metrics, status)")
+	f.DurationVar(&o.debounce, "debounce", 50*time.Millisecond, "quiet time after a change before a build starts")
+	f.DurationVar(&o.maxDelay, "max-delay", 500*time.Millisecond, "longest a build waits under a constant stream of changes")
+	f.DurationVar(&o.resync, "resync", 30*time.Second, "reload the policy directory at least this often (0: only on file events)")
+	cmd.MarkFlagRequired("policy-dir")
+	return cmd
+}
+
+func serve(ctx context.Context, o serveOptions, out io.Writer) error {
+	log := slog.Default()
+	if st, err := os.Stat(o.policyDir); err != nil || !st.IsDir() {
+		return fmt.Errorf("--policy-dir %q is not a readable directory", o.policyDir)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	pub, err := server.NewPublisher(server.PublisherOptions{Registerer: reg})
+	if err != nil {
+		return err
+	}
+	xds, err := server.NewServer(ctx, pub, server.Options{Registerer: reg})
+	if err != nil {
+		return err
+	}
+	ctrl := controller.New(controller.Config{
+		Policy:    func() fs.FS { return os.DirFS(o.policyDir) },
+		Publisher: pub,
+		Debounce:  o.debounce,
+		MaxDelay:  o.maxDelay,
+		Logger:    log,
+		Metrics:   controller.NewMetrics(reg),
+	})
+
+	xdsLis, err := net.Listen("tcp", o.xdsAddr)
+	if err != nil {
+		return fmt.Errorf("xDS listener (--xds-addr): %w", err)
+	}
+	adminLis, err := net.Listen("tcp", o.adminAddr)
+	if err != nil {
+		xdsLis.Close()
+		return fmt.Errorf("admin listener (--admin-addr): %w", err)
+	}
+	grpcServer := grpc.NewServer(server.GRPCServerOptions()...)
+	xds.Register(grpcServer)
+	adminServer := &http.Server{
+		Handler: admin.Handler(admin.Config{
+			Gatherer: reg,
+			Ready:    ctrl.Ready,
+			Proxies:  func() any { return xds.Proxies() },
+			Status:   func() any { return ctrl.Status() },
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+
+	errs := make(chan error, 3)
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); ctrl.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		if err := dir.Watch(ctx, o.policyDir, o.resync, ctrl.PolicyChanged); err != nil {
+			errs <- fmt.Errorf("policy watcher: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		<-ctx.Done()
+		grpcServer.GracefulStop()
+		shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
+		defer done()
+		adminServer.Shutdown(shutdown)
+	}()
+	go func() {
+		if err := grpcServer.Serve(xdsLis); err != nil {
+			errs <- fmt.Errorf("xDS server: %w", err)
+		}
+	}()
+	go func() {
+		if err := adminServer.Serve(adminLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("admin server: %w", err)
+		}
+	}()
+
+	log.Info("gatehouse serving", "policy_dir", o.policyDir, "xds", xdsLis.Addr().String(), "admin", adminLis.Addr().String())
+	go printWelcome(ctx, out, o, ctrl, xdsLis.Addr().String(), adminLis.Addr().String())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errs:
+		log.Error("shutting down", "err", runErr)
+	}
+	cancel()
+	wg.Wait()
+	return runErr
+}
+
+// printWelcome tells a newcomer where gatehouse listens and what to try
+// next, once the first build says which Gateways exist.
+func printWelcome(ctx context.Context, out io.Writer, o serveOptions, ctrl *controller.Controller, xdsAddr, adminAddr string) {
+	gateway := "NAME"
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if ctrl.Ready() {
+			if gws := ctrl.Status().Gateways; len(gws) > 0 {
+				gateway = gws[0]
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	fmt.Fprintf(out, `gatehouse is serving %s
+  xDS (ADS, gRPC)  %s
+  admin API        http://%s  (/healthz /readyz /metrics /api/v1/proxies /api/v1/status)
+  gateways         %s
+
+Next, in another terminal:
+  gatehouse status --server %s
+  gatehouse bootstrap --gateway %s --xds-addr %s > envoy.yaml   # then: envoy -c envoy.yaml
+  gatehouse bootstrap --gateway %s --xds-addr %s --format grpc  # proxyless gRPC clients
+`, o.policyDir, xdsAddr, adminAddr, strings.Join(ctrl.Status().Gateways, ", "), adminAddr, gateway, xdsAddr, gateway, xdsAddr)
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/controller"
+	"github.com/gatehouse-dev/gatehouse/xds/server"
+)
+
+func init() { addVerb(newStatusCmd) }
+
+// statusTypes is the column order of the proxy table (ADS order).
+var statusTypes = []string{"clusters", "endpoints", "listeners", "routes", "secrets"}
+
+func newStatusCmd() *cobra.Command {
+	var addr, output string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show every connected proxy's sync state, NACKs and rejected policy objects",
+		Long: `Show the state of a running gatehouse server (from its admin API).
+
+For every connected proxy (Envoy or proxyless gRPC client): its node id, Gateway,
+client kind, and per resource type the version sent and whether the proxy
+acknowledged it ("ok"), is still applying it ("sent"), or rejected it ("NACK", with
+Envoy's error text below the table). Then the control plane's own state: whether
+the first build is done, the last build error (the last good configuration is still
+being served when there is one), and every rejected policy object with its reasons.
+
+Versions are content hashes, shortened to 8 characters.`,
+		Example: `  gatehouse status
+  gatehouse status --server 10.0.0.5:18080 --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			client := &http.Client{Timeout: timeout}
+			var st controller.Status
+			if err := getJSON(client, addr, "/api/v1/status", &st); err != nil {
+				return err
+			}
+			var proxies []server.ProxyStatus
+			if err := getJSON(client, addr, "/api/v1/proxies", &proxies); err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			switch output {
+			case "json":
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{"control_plane": st, "proxies": proxies})
+			case "table":
+				printStatus(out, st, proxies, time.Now())
+				return nil
+			default:
+				return fmt.Errorf("--output %q: want table or json", output)
+			}
+		},
+	}
+	cmd.Flags().StringVar(&addr, "server", "127.0.0.1:18080", "admin address of the gatehouse server (its --admin-addr)")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for the server")
+	return cmd
+}
+
+func getJSON(c *http.Client, addr, path string, v any) error {
+	url := addr
+	if !strings.Contains(url, "://") {
+		url = "http://" + url
+	}
+	resp, err := c.Get(url + path)
+	if err != nil {
+		return fmt.Errorf("cannot reach gatehouse at %s (is `gatehouse serve` running? set --server to its --admin-addr): %w", addr, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("reading %s%s: %w", addr, path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s%s: %s: %s", addr, path, resp.Status, strings.TrimSpace(string(body)))
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("%s%s: unexpected answer: %w", addr, path, err)
+	}
+	return nil
+}
+
+func printStatus(w io.Writer, st controller.Status, proxies []server.ProxyStatus, now time.Time) {
+	state := "not ready (no complete configuration built yet)"
+	if st.Ready {
+		state = fmt.Sprintf("ready; last build %s ago, took %v", now.Sub(st.LastBuild).Round(time.Second), st.LastBuildDuration.Round(time.Microsecond))
+	}
+	fmt.Fprintf(w, "Control plane: %s\n", state)
+	fmt.Fprintf(w, "Gateways: %s\n", orNone(strings.Join(st.Gateways, ", ")))
+	if st.LastError != "" {
+		fmt.Fprintf(w, "Last build FAILED (still serving the last good configuration): %s\n", st.LastError)
+	}
+
+	fmt.Fprintf(w, "\nProxies (%d):\n", len(proxies))
+	if len(proxies) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprint(tw, "NODE\tGATEWAY\tCLIENT\tCONNECTED")
+		for _, t := range statusTypes {
+			fmt.Fprintf(tw, "\t%s", strings.ToUpper(t))
+		}
+		fmt.Fprintln(tw)
+		for _, p := range proxies {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s", p.NodeID, p.Gateway, p.Client, now.Sub(p.ConnectedSince).Round(time.Second))
+			for _, t := range statusTypes {
+				fmt.Fprintf(tw, "\t%s", typeCell(p.Types[t]))
+			}
+			fmt.Fprintln(tw)
+		}
+		tw.Flush()
+	}
+	for _, p := range proxies {
+		if p.Note != "" {
+			fmt.Fprintf(w, "  %s: %s\n", p.NodeID, p.Note)
+		}
+		for _, t := range statusTypes {
+			if n := p.Types[t].NACK; n != nil {
+				fmt.Fprintf(w, "  NACK %s %s version %s (%d on this stream): %s\n", p.NodeID, t, short(n.Version), p.Types[t].NACKs, n.Error)
+			}
+		}
+	}
+
+	fmt.Fprintf(w, "\nRejected policy objects (%d):\n", len(st.Rejected))
+	for _, r := range st.Rejected {
+		note := "not served"
+		if r.CarriedOver {
+			note = "its last good version is still served"
+		}
+		fmt.Fprintf(w, "  %s (%s:%d; %s)\n", r.Ref, r.File, r.Line, note)
+		for _, e := range r.Errors {
+			fmt.Fprintf(w, "    %s\n", e)
+		}
+	}
+}
+
+// typeCell is one resource type's state on one proxy: short version and
+// whether it was acknowledged.
+func typeCell(t server.TypeStatus) string {
+	switch {
+	case t.Sent == "" && t.Acked == "":
+		return "-"
+	case t.NACK != nil && t.Acked != t.Sent:
+		return short(t.Sent) + " NACK"
+	case t.Acked == t.Sent:
+		return short(t.Sent) + " ok"
+	default:
+		return short(t.Sent) + " sent"
+	}
+}
+
+func short(v string) string {
+	if len(v) > 8 {
+		return v[:8]
+	}
+	if v == "" {
+		return "-"
+	}
+	return v
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}

@@ -1,0 +1,148 @@
+package controller
+
+import (
+	"fmt"
+
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+	"github.com/gatehouse-dev/gatehouse/pkg/registry"
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
+)
+
+// Builder turns a policy snapshot and registry state into what is
+// published, remembering the last result so that an endpoint-only change
+// rebuilds only the ClusterLoadAssignments of the Services that changed.
+// It is not safe for concurrent use; the controller loop owns it.
+type Builder struct {
+	Options translate.Options
+
+	groups    map[translate.GroupKey]*translate.Group
+	endpoints registry.Snapshot
+	clas      map[string]*endpointv3.ClusterLoadAssignment
+	edsOf     map[string][]string // service -> EDS names that carry it
+}
+
+// Result is one build's output.
+type Result struct {
+	Groups map[translate.GroupKey]*translate.Group
+	CLAs   map[string]*endpointv3.ClusterLoadAssignment
+	// EndpointsChanged counts the ClusterLoadAssignments built anew.
+	EndpointsChanged int
+}
+
+// Build translates snap when policyChanged (or on the first call) and builds
+// the endpoints for eps. Nothing is remembered unless Commit is called, so
+// a failed publish leaves the Builder at the last good state.
+func (b *Builder) Build(snap *policy.Snapshot, eps registry.Snapshot, policyChanged bool) (*Result, error) {
+	groups := b.groups
+	if policyChanged || groups == nil {
+		g, err := translate.Translate(snap, b.Options)
+		if err != nil {
+			return nil, fmt.Errorf("translating policy: %w", err)
+		}
+		groups = g
+	}
+	r := &Result{Groups: groups}
+	var err error
+	if policyChanged || b.groups == nil {
+		r.CLAs, r.EndpointsChanged, err = b.allEndpoints(groups, eps)
+	} else {
+		r.CLAs, r.EndpointsChanged, err = b.changedEndpoints(eps)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Commit records r (built from eps) as the last published state.
+func (b *Builder) Commit(r *Result, eps registry.Snapshot) {
+	if !sameGroups(b.groups, r.Groups) {
+		b.edsOf = edsIndex(r.Groups)
+	}
+	b.groups, b.endpoints, b.clas = r.Groups, eps, r.CLAs
+}
+
+// allEndpoints builds the CLA of every EDS name the groups ask for, reusing
+// the previous one where the name and the Service's endpoints are unchanged.
+func (b *Builder) allEndpoints(groups map[translate.GroupKey]*translate.Group, eps registry.Snapshot) (map[string]*endpointv3.ClusterLoadAssignment, int, error) {
+	out := make(map[string]*endpointv3.ClusterLoadAssignment, len(b.clas))
+	changed := 0
+	for _, g := range groups {
+		for eds, svc := range g.EDS {
+			if _, done := out[eds]; done {
+				continue
+			}
+			if prev, ok := b.clas[eds]; ok && registry.Equal(b.endpoints[svc], eps[svc]) {
+				out[eds] = prev
+				continue
+			}
+			cla, err := buildCLA(eds, svc, eps[svc])
+			if err != nil {
+				return nil, 0, err
+			}
+			out[eds] = cla
+			changed++
+		}
+	}
+	return out, changed, nil
+}
+
+// changedEndpoints copies the previous CLAs and rebuilds only those of the
+// Services whose endpoints differ.
+func (b *Builder) changedEndpoints(eps registry.Snapshot) (map[string]*endpointv3.ClusterLoadAssignment, int, error) {
+	out := make(map[string]*endpointv3.ClusterLoadAssignment, len(b.clas))
+	for k, v := range b.clas {
+		out[k] = v
+	}
+	changed := 0
+	for svc, names := range b.edsOf {
+		if registry.Equal(b.endpoints[svc], eps[svc]) {
+			continue
+		}
+		for _, eds := range names {
+			cla, err := buildCLA(eds, svc, eps[svc])
+			if err != nil {
+				return nil, 0, err
+			}
+			out[eds] = cla
+			changed++
+		}
+	}
+	return out, changed, nil
+}
+
+func buildCLA(eds, svc string, eps []registry.Endpoint) (*endpointv3.ClusterLoadAssignment, error) {
+	cla := translate.Endpoints(eds, eps)
+	if err := cla.ValidateAll(); err != nil {
+		return nil, fmt.Errorf("endpoints of Service %q: %w", svc, err)
+	}
+	return cla, nil
+}
+
+func edsIndex(groups map[translate.GroupKey]*translate.Group) map[string][]string {
+	idx := map[string][]string{}
+	seen := map[string]bool{}
+	for _, g := range groups {
+		for eds, svc := range g.EDS {
+			if !seen[eds] {
+				seen[eds] = true
+				idx[svc] = append(idx[svc], eds)
+			}
+		}
+	}
+	return idx
+}
+
+func sameGroups(a, b map[translate.GroupKey]*translate.Group) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}

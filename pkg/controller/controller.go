@@ -1,0 +1,265 @@
+// Package controller is Gatehouse's single build loop: it waits for policy
+// and registry changes, debounces them, loads and validates the policy,
+// translates it, builds endpoints and publishes clean results. It keeps the
+// last good result whenever a build fails, so bad input never reaches a proxy.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+	"github.com/gatehouse-dev/gatehouse/pkg/registry"
+	"github.com/gatehouse-dev/gatehouse/pkg/registry/static"
+	"github.com/gatehouse-dev/gatehouse/xds/server"
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
+)
+
+// Config configures a Controller.
+type Config struct {
+	// Policy returns the policy file system to load; called on every policy
+	// change (so a directory store returns os.DirFS(dir)).
+	Policy    func() fs.FS
+	Publisher *server.Publisher
+	Translate translate.Options
+	// Debounce is how long the loop waits for quiet after a change; MaxDelay
+	// bounds the wait under a constant stream of changes.
+	Debounce time.Duration
+	MaxDelay time.Duration
+	Logger   *slog.Logger
+	Metrics  *Metrics // optional
+}
+
+// Controller runs the build loop. Create it with New, feed it with
+// PolicyChanged and SetEndpoints, run it with Run.
+type Controller struct {
+	cfg     Config
+	trigger chan struct{}
+
+	mu            sync.Mutex // guards the pending flags and external endpoints
+	policyDirty   bool
+	registryDirty bool
+	external      map[string]registry.Snapshot // source name -> endpoints
+
+	statusMu sync.RWMutex
+	status   Status
+
+	// Owned by the loop goroutine.
+	good    *policy.Snapshot
+	builder Builder
+}
+
+// New returns a Controller that will do a first build as soon as it runs.
+func New(cfg Config) *Controller {
+	if cfg.Debounce <= 0 {
+		cfg.Debounce = 50 * time.Millisecond
+	}
+	if cfg.MaxDelay < cfg.Debounce {
+		cfg.MaxDelay = 10 * cfg.Debounce
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	c := &Controller{
+		cfg:         cfg,
+		trigger:     make(chan struct{}, 1),
+		policyDirty: true,
+		external:    map[string]registry.Snapshot{},
+		builder:     Builder{Options: cfg.Translate},
+	}
+	c.kick()
+	return c
+}
+
+// PolicyChanged tells the loop that the policy store may have changed.
+func (c *Controller) PolicyChanged() {
+	c.mu.Lock()
+	c.policyDirty = true
+	c.mu.Unlock()
+	c.kick()
+}
+
+// SetEndpoints replaces the endpoints a registry source (by name) knows.
+// Services from different sources are merged; a Service present in several
+// takes the first source in name order.
+func (c *Controller) SetEndpoints(source string, snap registry.Snapshot) {
+	c.mu.Lock()
+	c.external[source] = snap
+	c.registryDirty = true
+	c.mu.Unlock()
+	c.kick()
+}
+
+func (c *Controller) kick() {
+	select {
+	case c.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Run is the loop. It returns when ctx ends.
+func (c *Controller) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.trigger:
+		}
+		if !c.debounce(ctx) {
+			return
+		}
+		c.mu.Lock()
+		policyDirty, registryDirty := c.policyDirty, c.registryDirty
+		c.policyDirty, c.registryDirty = false, false
+		external := make(map[string]registry.Snapshot, len(c.external))
+		for k, v := range c.external {
+			external[k] = v
+		}
+		c.mu.Unlock()
+		c.build(ctx, policyDirty, registryDirty, external)
+	}
+}
+
+// debounce waits until no trigger arrived for Debounce, or MaxDelay passed
+// since the first one. It reports false if ctx ended.
+func (c *Controller) debounce(ctx context.Context) bool {
+	deadline := time.Now().Add(c.cfg.MaxDelay)
+	quiet := time.NewTimer(c.cfg.Debounce)
+	defer quiet.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-quiet.C:
+			return true
+		case <-c.trigger:
+			wait := min(c.cfg.Debounce, time.Until(deadline))
+			if wait <= 0 {
+				return true
+			}
+			if !quiet.Stop() {
+				<-quiet.C
+			}
+			quiet.Reset(wait)
+		}
+	}
+}
+
+// build does one pass. A policy change reloads and retranslates everything
+// (content-hash versions keep unchanged resources from being re-sent); an
+// endpoint-only change rebuilds only the affected ClusterLoadAssignments.
+func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool, external map[string]registry.Snapshot) {
+	start := time.Now()
+	snap := c.good
+	if policyDirty {
+		snap = policy.Load(c.cfg.Policy(), c.good)
+		c.reportRejected(snap)
+	}
+	if snap == nil {
+		return // nothing loaded yet (only registry updates so far)
+	}
+	eps := mergeEndpoints(static.Endpoints(snap), external)
+	res, err := c.builder.Build(snap, eps, policyDirty)
+	if err != nil {
+		c.fail(start, err)
+		return
+	}
+	stats, err := c.cfg.Publisher.Publish(ctx, res.Groups, res.CLAs)
+	if err != nil {
+		c.fail(start, fmt.Errorf("publishing: %w", err))
+		return
+	}
+	if len(stats.Absent) > 0 {
+		// Gateways that are gone: stop answering their proxies, which keep
+		// their last configuration (Envoy does not drop config on silence).
+		c.cfg.Publisher.Remove(stats.Absent...)
+		c.cfg.Logger.Info("gateways removed", "groups", fmt.Sprint(stats.Absent))
+	}
+	c.builder.Commit(res, eps)
+	c.good = snap
+	took := time.Since(start)
+	c.cfg.Metrics.observeBuild(took, true)
+	c.cfg.Metrics.setObjects(snap)
+	c.statusMu.Lock()
+	c.status.Ready = true
+	c.status.LastBuild = start
+	c.status.LastBuildDuration = took
+	c.status.LastError = ""
+	c.status.Gateways = sortedKeys(snap.Gateways)
+	c.statusMu.Unlock()
+	c.cfg.Logger.Info("published", "took", took.Round(time.Microsecond), "policy", policyDirty,
+		"registry", registryDirty, "endpoints_changed", res.EndpointsChanged, "changed", changedTypes(stats),
+		"rejected", len(snap.Rejected))
+}
+
+func mergeEndpoints(base registry.Snapshot, external map[string]registry.Snapshot) registry.Snapshot {
+	if len(external) == 0 {
+		return base
+	}
+	names := make([]string, 0, len(external))
+	for n := range external {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make(registry.Snapshot, len(base))
+	for k, v := range base {
+		out[k] = v
+	}
+	for _, n := range names {
+		for svc, eps := range external[n] {
+			if _, ok := out[svc]; !ok {
+				out[svc] = eps
+			}
+		}
+	}
+	return out
+}
+
+func (c *Controller) fail(start time.Time, err error) {
+	c.cfg.Metrics.observeBuild(time.Since(start), false)
+	c.cfg.Logger.Error("build failed; still serving the last good configuration", "err", err)
+	c.statusMu.Lock()
+	c.status.LastError = err.Error()
+	c.status.LastErrorAt = start
+	c.statusMu.Unlock()
+}
+
+func (c *Controller) reportRejected(snap *policy.Snapshot) {
+	for _, r := range snap.Rejected {
+		for _, e := range r.Errors {
+			c.cfg.Logger.Warn("policy object rejected", "object", r.Ref, "carried_over", r.CarriedOver, "err", e)
+		}
+	}
+	c.cfg.Metrics.setRejected(len(snap.Rejected))
+	c.statusMu.Lock()
+	c.status.Rejected = snap.Rejected
+	c.statusMu.Unlock()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// changedTypes summarises which groups got which new versions, for the log.
+func changedTypes(s server.PublishStats) string {
+	if len(s.Changed) == 0 {
+		return "nothing"
+	}
+	keys := make([]string, 0, len(s.Changed))
+	for k, types := range s.Changed {
+		keys = append(keys, k.String()+":"+strings.Join(types, ","))
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, " ")
+}

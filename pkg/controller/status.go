@@ -1,0 +1,36 @@
+package controller
+
+import (
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+)
+
+// Status is what the controller reports to the admin API and `gatehouse status`.
+type Status struct {
+	// Ready is true once a complete build was published.
+	Ready             bool              `json:"ready"`
+	LastBuild         time.Time         `json:"last_build"`
+	LastBuildDuration time.Duration     `json:"last_build_duration_ns"`
+	LastError         string            `json:"last_error,omitempty"` // why the newest input is not being served
+	LastErrorAt       time.Time         `json:"last_error_at,omitempty"`
+	Gateways          []string          `json:"gateways"`
+	Rejected          []policy.Rejected `json:"rejected"`
+}
+
+// Status returns a copy of the current status.
+func (c *Controller) Status() Status {
+	c.statusMu.RLock()
+	defer c.statusMu.RUnlock()
+	s := c.status
+	s.Rejected = append([]policy.Rejected(nil), s.Rejected...)
+	s.Gateways = append([]string(nil), s.Gateways...)
+	return s
+}
+
+// Ready reports whether a complete build has been published.
+func (c *Controller) Ready() bool {
+	c.statusMu.RLock()
+	defer c.statusMu.RUnlock()
+	return c.status.Ready
+}
