@@ -216,7 +216,7 @@ func (l *loader) carrySyntaxFiles(kind string) {
 // resolveRoute checks a Route's references against the Snapshot being built
 // and reports dangling ones on o. It returns whether all resolved.
 func (l *loader) resolveRoute(o *objErrs, r *Route) bool {
-	before := len(o.errs)
+	before := o.count()
 	for i, g := range r.Spec.Gateways {
 		if l.snap.Gateways[g] == nil {
 			o.add(fmt.Sprintf("spec.gateways[%d]", i), "%s", l.missing(KindGateway, g))
@@ -241,7 +241,7 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) bool {
 		}
 		hash, hashFrom = lb.HashOn, b.Service
 	}
-	return len(o.errs) == before
+	return o.count() == before
 }
 
 func (l *loader) missing(kind, name string) string {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -16,7 +17,7 @@ import (
 // nesting) from exhausting the control plane. Real policies are far below.
 const (
 	maxDecodeDepth = 64
-	maxDecodeNodes = 200000
+	maxDecodeNodes = 50000
 )
 
 var durationType = reflect.TypeOf(Duration(0))
@@ -146,7 +147,20 @@ type fieldInfo struct {
 	index []int
 }
 
+// fieldCache memoizes structFields per type: reflection over the same few
+// policy types on every object is otherwise a large share of decoding.
+var fieldCache sync.Map // reflect.Type -> []fieldInfo
+
 func structFields(t reflect.Type) []fieldInfo {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.([]fieldInfo)
+	}
+	f := computeFields(t)
+	fieldCache.Store(t, f)
+	return f
+}
+
+func computeFields(t reflect.Type) []fieldInfo {
 	var out []fieldInfo
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -156,7 +170,7 @@ func structFields(t reflect.Type) []fieldInfo {
 			continue
 		}
 		if strings.Contains(","+opts+",", ",inline,") {
-			for _, sub := range structFields(f.Type) {
+			for _, sub := range computeFields(f.Type) {
 				sub.index = append([]int{i}, sub.index...)
 				out = append(out, sub)
 			}
@@ -176,14 +190,16 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string, depth
 		return
 	}
 	fields := structFields(v.Type())
-	byName := make(map[string]fieldInfo, len(fields))
-	for _, f := range fields {
-		byName[f.name] = f
-	}
 	seen := map[string]int{}
 	d.eachPair(n, path, func(key string, kn, vn *yaml.Node) {
-		f, ok := byName[key]
-		if !ok {
+		var f fieldInfo
+		for _, c := range fields {
+			if c.name == key {
+				f = c
+				break
+			}
+		}
+		if f.index == nil {
 			names := make([]string, 0, len(fields))
 			for _, f := range fields {
 				names = append(names, f.name)

@@ -16,6 +16,9 @@ type objErrs struct {
 	ref   string // "Kind/name", or the file name when the object has no usable name
 	lines map[string]int
 	errs  []lineErr
+	// dropped counts errors beyond maxObjectErrors: past that many, more
+	// lines only bury the first ones (and cost memory on hostile input).
+	dropped int
 	// bad holds paths that failed to decode; validation errors at or under
 	// them are suppressed, since they would only echo the decode error.
 	bad map[string]bool
@@ -94,8 +97,14 @@ func (o *objErrs) decodeErr(line int, path, format string, args ...any) {
 	o.addAt(line, path, format, args...)
 }
 
+const maxObjectErrors = 100
+
 // addAt reports an error at an explicit line.
 func (o *objErrs) addAt(line int, path, format string, args ...any) {
+	if len(o.errs) >= maxObjectErrors {
+		o.dropped++
+		return
+	}
 	msg := fmt.Sprintf(format, args...)
 	if path != "" {
 		msg = path + ": " + msg
@@ -105,6 +114,9 @@ func (o *objErrs) addAt(line int, path, format string, args ...any) {
 
 func (o *objErrs) failed() bool { return len(o.errs) > 0 }
 
+// count is the number of errors reported, including dropped ones.
+func (o *objErrs) count() int { return len(o.errs) + o.dropped }
+
 // messages returns the errors ordered by line, then text.
 func (o *objErrs) messages() []string {
 	sort.SliceStable(o.errs, func(i, j int) bool {
@@ -113,9 +125,12 @@ func (o *objErrs) messages() []string {
 		}
 		return o.errs[i].msg < o.errs[j].msg
 	})
-	out := make([]string, len(o.errs))
+	out := make([]string, len(o.errs), len(o.errs)+1)
 	for i, e := range o.errs {
 		out[i] = e.msg
+	}
+	if o.dropped > 0 {
+		out = append(out, fmt.Sprintf("%s:%d: %s: %d more errors not shown", o.file, o.line, o.ref, o.dropped))
 	}
 	return out
 }

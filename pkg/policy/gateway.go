@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"strings"
 )
 
 // Envoy's http_connection_manager max_request_headers_kb upper bound.
@@ -115,28 +116,40 @@ func validateListenerTLS(fsys fs.FS, o *objErrs, p, file string, t *ListenerTLS)
 
 // validatePorts rejects listeners that cannot share a port: different
 // protocols, two HTTP listeners, or HTTPS listeners whose SNI hostnames
-// overlap (Envoy could not pick a filter chain deterministically).
+// overlap (Envoy could not pick a filter chain deterministically). Each
+// listener is reported once, against the first listener it conflicts with.
 func validatePorts(o *objErrs, ls []Listener) {
+	byPort := map[int][]int{}
 	for j := range ls {
-		for i := 0; i < j; i++ {
-			a, b := &ls[i], &ls[j]
-			if a.Port != b.Port || a.Port == 0 {
-				continue
-			}
-			p := fmt.Sprintf("spec.listeners[%d].port", j)
-			other := fmt.Sprintf("listener %q (line %d)", a.Name, o.lineOf(fmt.Sprintf("spec.listeners[%d]", i)))
-			switch {
-			case a.Protocol != b.Protocol:
-				o.add(p, "port %d is already used by %s with protocol %s; a port serves one protocol", b.Port, other, a.Protocol)
-			case a.Protocol == ProtocolHTTP:
-				o.add(p, "port %d is already used by HTTP %s; merge them into one listener", b.Port, other)
-			case a.Protocol == ProtocolHTTPS:
-				if h1, h2, ok := overlap(a.Hostnames, b.Hostnames); ok {
-					o.add(p, "port %d is shared with %s and hostnames overlap (%s and %s); HTTPS listeners on one port need disjoint hostnames", b.Port, other, h1, h2)
-				}
+		b := &ls[j]
+		if b.Port == 0 {
+			continue
+		}
+		for _, i := range byPort[b.Port] {
+			if msg := portConflict(&ls[i], b); msg != "" {
+				other := fmt.Sprintf("listener %q (line %d)", ls[i].Name, o.lineOf(fmt.Sprintf("spec.listeners[%d]", i)))
+				o.add(fmt.Sprintf("spec.listeners[%d].port", j), "port %d %s", b.Port, strings.ReplaceAll(msg, "OTHER", other))
+				break
 			}
 		}
+		byPort[b.Port] = append(byPort[b.Port], j)
 	}
+}
+
+// portConflict explains why b cannot share a's port ("" if it can); OTHER
+// stands for a's description.
+func portConflict(a, b *Listener) string {
+	switch {
+	case a.Protocol != b.Protocol:
+		return fmt.Sprintf("is already used by OTHER with protocol %s; a port serves one protocol", a.Protocol)
+	case a.Protocol == ProtocolHTTP:
+		return "is already used by HTTP OTHER; merge them into one listener"
+	case a.Protocol == ProtocolHTTPS:
+		if h1, h2, ok := overlap(a.Hostnames, b.Hostnames); ok {
+			return fmt.Sprintf("is shared with OTHER and hostnames overlap (%s and %s); HTTPS listeners on one port need disjoint hostnames", h1, h2)
+		}
+	}
+	return ""
 }
 
 // overlap finds two overlapping hostnames of two listeners; no hostnames
