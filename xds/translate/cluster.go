@@ -27,6 +27,19 @@ const (
 
 func clusterName(service string) string { return "svc/" + service }
 
+// Typed configs that many clusters share, marshalled once. Resources are
+// read-only once built, so sharing the same Any is safe.
+var (
+	anyH2Explicit = mustAny(&httpv3.HttpProtocolOptions{UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+		ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &corev3.Http2ProtocolOptions{}},
+	}}})
+	anyH2Auto = mustAny(&httpv3.HttpProtocolOptions{UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_AutoConfig{AutoConfig: &httpv3.HttpProtocolOptions_AutoHttpConfig{
+		Http2ProtocolOptions: &corev3.Http2ProtocolOptions{},
+	}}})
+	anyRingHash   = mustAny(&ringhashv3.RingHash{HashFunction: ringhashv3.RingHash_XX_HASH})
+	anyRoundRobin = mustAny(&roundrobinv3.RoundRobin{})
+)
+
 type builtCluster struct {
 	cluster *clusterv3.Cluster
 	eds     string
@@ -43,14 +56,14 @@ func addClusters(g *Group, routes []*policy.Route, ix *index, kind ClientKind) e
 		if svc == nil {
 			return fmt.Errorf("cluster %s: Service/%s does not exist", clusterName(s), s)
 		}
-		k := clusterKey{service: s, client: kind}
-		bc := ix.clusters[k]
+		cache := ix.clusters[kind]
+		bc := cache[s]
 		if bc == nil {
 			var err error
 			if bc, err = buildCluster(svc, kind); err != nil {
 				return fmt.Errorf("cluster %s: %w", clusterName(s), err)
 			}
-			ix.clusters[k] = bc
+			cache[s] = bc
 		}
 		g.Clusters = append(g.Clusters, bc.cluster)
 		g.EDS[bc.eds] = s
@@ -117,7 +130,7 @@ func buildCluster(svc *policy.Service, kind ClientKind) (*builtCluster, error) {
 		}
 	}
 	if s.Protocol == policy.ServiceHTTP2 || s.Protocol == policy.ServiceGRPC {
-		c.TypedExtensionProtocolOptions = map[string]*anyT{httpProtocolOptionsKey: mustAny(http2Options(s))}
+		c.TypedExtensionProtocolOptions = map[string]*anyT{httpProtocolOptionsKey: http2Options(s)}
 	}
 	// The EDS name carries a hash of everything else in the cluster, so a
 	// changed cluster asks for a new EDS resource and never stays warming.
@@ -149,13 +162,13 @@ func setLB(c *clusterv3.Cluster, lb *policy.LoadBalancer, kind ClientKind) {
 		c.LbPolicy = clusterv3.Cluster_RING_HASH
 	case policy.LBMaglev:
 		if kind == ClientGRPC {
-			c.LoadBalancingPolicy = lbPolicyList(lbRingHashName, &ringhashv3.RingHash{HashFunction: ringhashv3.RingHash_XX_HASH})
+			c.LoadBalancingPolicy = lbPolicyList(lbRingHashName, anyRingHash)
 		} else {
 			c.LbPolicy = clusterv3.Cluster_MAGLEV
 		}
 	case policy.LBRandom:
 		if kind == ClientGRPC {
-			c.LoadBalancingPolicy = lbPolicyList(lbRoundRobinName, &roundrobinv3.RoundRobin{})
+			c.LoadBalancingPolicy = lbPolicyList(lbRoundRobinName, anyRoundRobin)
 		} else {
 			c.LbPolicy = clusterv3.Cluster_RANDOM
 		}
@@ -172,9 +185,9 @@ func setLB(c *clusterv3.Cluster, lb *policy.LoadBalancer, kind ClientKind) {
 	}
 }
 
-func lbPolicyList(name string, m proto.Message) *clusterv3.LoadBalancingPolicy {
+func lbPolicyList(name string, a *anyT) *clusterv3.LoadBalancingPolicy {
 	return &clusterv3.LoadBalancingPolicy{Policies: []*clusterv3.LoadBalancingPolicy_Policy{{
-		TypedExtensionConfig: &corev3.TypedExtensionConfig{Name: name, TypedConfig: mustAny(m)},
+		TypedExtensionConfig: &corev3.TypedExtensionConfig{Name: name, TypedConfig: a},
 	}}}
 }
 
@@ -254,14 +267,9 @@ func upstreamTLS(svc *policy.Service, kind ClientKind) *tlsv3.UpstreamTlsContext
 
 // http2Options: h2c (explicit HTTP/2) without TLS and for gRPC; with TLS an
 // HTTP2 Service negotiates by ALPN.
-func http2Options(s *policy.ServiceSpec) *httpv3.HttpProtocolOptions {
-	h2 := &corev3.Http2ProtocolOptions{}
+func http2Options(s *policy.ServiceSpec) *anyT {
 	if s.TLS != nil && s.Protocol == policy.ServiceHTTP2 {
-		return &httpv3.HttpProtocolOptions{UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_AutoConfig{AutoConfig: &httpv3.HttpProtocolOptions_AutoHttpConfig{
-			Http2ProtocolOptions: h2,
-		}}}
+		return anyH2Auto
 	}
-	return &httpv3.HttpProtocolOptions{UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
-		ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: h2},
-	}}}
+	return anyH2Explicit
 }

@@ -176,6 +176,11 @@ func groupFiles(t *testing.T, g *Group, reg registry.Snapshot) map[string][]byte
 	}
 	eds := make([]proto.Message, 0, len(clas))
 	for _, k := range sortedKeys(clas) {
+		// Check's CLA check is hand-written for speed; hold Endpoints'
+		// output to Envoy's full validation here.
+		if err := clas[k].ValidateAll(); err != nil {
+			t.Errorf("ClusterLoadAssignment %s: %v", k, err)
+		}
 		eds = append(eds, clas[k])
 	}
 	prefix := g.Key.Gateway + "." + string(g.Key.Client) + "."

@@ -10,21 +10,21 @@ import (
 // several Gateways does not rescan the snapshot. Nothing here mutates the
 // snapshot.
 type index struct {
-	snap     *policy.Snapshot
-	byGW     map[string][]*policy.Route // sorted by name
-	clusters map[clusterKey]*builtCluster
-}
-
-type clusterKey struct {
-	service string
-	client  ClientKind
+	snap *policy.Snapshot
+	byGW map[string][]*policy.Route // sorted by name
+	// clusters caches built clusters per client kind. Each kind's map is
+	// only touched by the goroutine building that kind's groups.
+	clusters map[ClientKind]map[string]*builtCluster
 }
 
 func newIndex(p *policy.Snapshot) *index {
 	ix := &index{
-		snap:     p,
-		byGW:     make(map[string][]*policy.Route, len(p.Gateways)),
-		clusters: make(map[clusterKey]*builtCluster, 2*len(p.Services)),
+		snap: p,
+		byGW: make(map[string][]*policy.Route, len(p.Gateways)),
+		clusters: map[ClientKind]map[string]*builtCluster{
+			ClientEnvoy: make(map[string]*builtCluster, len(p.Services)),
+			ClientGRPC:  make(map[string]*builtCluster, len(p.Services)),
+		},
 	}
 	for _, name := range sortedKeys(p.Routes) {
 		r := p.Routes[name]

@@ -321,9 +321,9 @@ func sortedCopy(s []string) []string {
 }
 
 // envoyRouteConfig builds the route table of one Gateway listener.
-func envoyRouteConfig(gw string, l *policy.Listener, routes []*policy.Route, ix *index) (*routev3.RouteConfiguration, error) {
+// built caches a group's Route protos: listeners share them (read-only).
+func envoyRouteConfig(gw string, l *policy.Listener, routes []*policy.Route, ix *index, built map[*policy.Route]*routev3.Route) (*routev3.RouteConfiguration, error) {
 	byHost := vhostRoutes(l.Hostnames, routes)
-	built := make(map[*policy.Route]*routev3.Route, len(routes))
 	rc := &routev3.RouteConfiguration{
 		Name:         routeConfigName(gw, l.Name),
 		VirtualHosts: make([]*routev3.VirtualHost, 0, len(byHost)),
