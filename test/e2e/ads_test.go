@@ -1,0 +1,217 @@
+package e2e
+
+import (
+	"context"
+	"sort"
+	"testing"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// adsStream is a raw ADS stream that behaves like Envoy: it subscribes to
+// CDS and LDS, then to the EDS and RDS names they reference, and ACKs
+// everything. It exposes every response so tests can see versions and nonces.
+type adsStream struct {
+	t      *testing.T
+	stream discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient
+	node   *corev3.Node
+	recv   chan *discoveryv3.DiscoveryResponse
+	// last version and resource names seen per type
+	versions map[string]string
+	names    map[string][]string
+}
+
+func dialADS(t *testing.T, g *gatehouse, nodeID, gateway string) *adsStream {
+	t.Helper()
+	cc, err := grpc.NewClient(g.xdsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); cc.Close() })
+	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(cc).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &adsStream{t: t, stream: st, node: &corev3.Node{Id: nodeID, Cluster: gateway, UserAgentName: "envoy"},
+		recv: make(chan *discoveryv3.DiscoveryResponse, 100), versions: map[string]string{}, names: map[string][]string{}}
+	go func() {
+		for {
+			r, err := st.Recv()
+			if err != nil {
+				close(a.recv)
+				return
+			}
+			a.recv <- r
+		}
+	}()
+	return a
+}
+
+func (a *adsStream) send(typ string, names []string, version, nonce string) {
+	a.t.Helper()
+	if err := a.stream.Send(&discoveryv3.DiscoveryRequest{Node: a.node, TypeUrl: typ, ResourceNames: names, VersionInfo: version, ResponseNonce: nonce}); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+// next waits for one response (bounded) and ACKs it, subscribing to the
+// names it references as Envoy would.
+func (a *adsStream) next(bound time.Duration) *discoveryv3.DiscoveryResponse {
+	a.t.Helper()
+	select {
+	case r, ok := <-a.recv:
+		if !ok {
+			a.t.Fatal("ADS stream closed")
+		}
+		a.versions[r.TypeUrl] = r.VersionInfo
+		a.send(r.TypeUrl, a.names[r.TypeUrl], r.VersionInfo, r.Nonce)
+		switch r.TypeUrl {
+		case resourcev3.ClusterType:
+			a.subscribe(resourcev3.EndpointType, edsNames(a.t, r))
+		case resourcev3.ListenerType:
+			a.subscribe(resourcev3.RouteType, rdsNames(a.t, r))
+		}
+		return r
+	case <-time.After(bound):
+		return nil
+	}
+}
+
+func (a *adsStream) subscribe(typ string, names []string) {
+	sort.Strings(names)
+	if old, ok := a.names[typ]; ok && equalStrings(old, names) {
+		return
+	}
+	a.names[typ] = names
+	a.send(typ, names, a.versions[typ], "")
+}
+
+// settle reads and ACKs responses until none arrives for quiet, and
+// returns the type URLs received.
+func (a *adsStream) settle(quiet time.Duration) []string {
+	var types []string
+	for {
+		r := a.next(quiet)
+		if r == nil {
+			return types
+		}
+		types = append(types, r.TypeUrl)
+	}
+}
+
+func edsNames(t *testing.T, r *discoveryv3.DiscoveryResponse) []string {
+	var out []string
+	for _, any := range r.Resources {
+		c := &clusterv3.Cluster{}
+		if err := any.UnmarshalTo(c); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, c.GetEdsClusterConfig().GetServiceName())
+	}
+	return out
+}
+
+func rdsNames(t *testing.T, r *discoveryv3.DiscoveryResponse) []string {
+	var out []string
+	for _, any := range r.Resources {
+		l := &listenerv3.Listener{}
+		if err := any.UnmarshalTo(l); err != nil {
+			t.Fatal(err)
+		}
+		for _, fc := range l.FilterChains {
+			for _, f := range fc.Filters {
+				h := &hcmv3.HttpConnectionManager{}
+				if f.GetTypedConfig().UnmarshalTo(h) == nil && h.GetRds() != nil {
+					out = append(out, h.GetRds().RouteConfigName)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// An endpoint-only change (a static endpoint list edited in the policy
+// directory) sends only a new EDS version: listeners, routes and clusters
+// keep their versions and are not re-sent. A changed Cluster gets a new EDS
+// name, whose endpoints are then sent, so it never stays warming.
+func TestEndpointOnlyChangeSendsOnlyEDS(t *testing.T) {
+	t.Parallel()
+	a1, a2 := startBackend(t, "a1"), startBackend(t, "a2")
+	dir := t.TempDir()
+	route := "kind: Route\nname: r\nspec:\n  gateways: [public]\n  backends: [{service: app}]\n"
+	writePolicy(t, dir, map[string]string{"gateway.yaml": gatewayYAML, "app.yaml": staticService("app", a1), "route.yaml": route})
+	g := startGatehouse(t, dir)
+	s := dialADS(t, g, "raw-eds", "public")
+	s.subscribe(resourcev3.ClusterType, nil)
+	s.subscribe(resourcev3.ListenerType, nil)
+	got := s.settle(500 * time.Millisecond)
+	for _, typ := range []string{resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.ListenerType, resourcev3.RouteType} {
+		if s.versions[typ] == "" {
+			t.Fatalf("initial sync: no %s received (got %v)", typ, got)
+		}
+	}
+	before := map[string]string{}
+	for k, v := range s.versions {
+		before[k] = v
+	}
+
+	writePolicy(t, dir, map[string]string{"app.yaml": staticService("app", a1, a2)})
+	got = s.settle(1500 * time.Millisecond)
+	if len(got) != 1 || got[0] != resourcev3.EndpointType {
+		t.Fatalf("endpoint-only change: got responses %v, want exactly one EDS response", got)
+	}
+	for _, typ := range []string{resourcev3.ClusterType, resourcev3.ListenerType, resourcev3.RouteType} {
+		if s.versions[typ] != before[typ] {
+			t.Fatalf("%s version changed on an endpoint-only change: %s -> %s", typ, before[typ], s.versions[typ])
+		}
+	}
+	if s.versions[resourcev3.EndpointType] == before[resourcev3.EndpointType] {
+		t.Fatal("EDS version did not change")
+	}
+
+	// Change the Cluster only (connect timeout): new CDS with a new EDS
+	// name, then the CLA under that name.
+	oldEDS := s.names[resourcev3.EndpointType]
+	svc := staticService("app", a1, a2) + "  connectTimeout: 3s\n"
+	writePolicy(t, dir, map[string]string{"app.yaml": svc})
+	got = s.settle(1500 * time.Millisecond)
+	if equalStrings(oldEDS, s.names[resourcev3.EndpointType]) {
+		t.Fatalf("changed cluster kept its EDS name %v", oldEDS)
+	}
+	sawCDS, sawEDSAfter := false, false
+	for _, typ := range got {
+		if typ == resourcev3.ClusterType {
+			sawCDS = true
+		}
+		if sawCDS && typ == resourcev3.EndpointType {
+			sawEDSAfter = true
+		}
+	}
+	if !sawEDSAfter {
+		t.Fatalf("changed cluster: got %v, want CDS followed by EDS for the new name", got)
+	}
+	if s.versions[resourcev3.ListenerType] != before[resourcev3.ListenerType] || s.versions[resourcev3.RouteType] != before[resourcev3.RouteType] {
+		t.Fatal("a cluster-only change re-versioned listeners or routes")
+	}
+}
