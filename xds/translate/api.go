@@ -66,11 +66,13 @@ func Translate(p *policy.Snapshot, opts Options) (map[GroupKey]*Group, error) {
 	if p == nil {
 		return map[GroupKey]*Group{}, nil
 	}
-	ix := newIndex(p)
+	ix, err := newIndex(p)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[GroupKey]*Group, 2*len(p.Gateways))
-	// The two client kinds share nothing mutable (each has its own cluster
-	// cache), so they are built and checked side by side: this is most of
-	// a full build's time on a 2-core machine.
+	// Groups only read the index, so the two client kinds are built and
+	// checked side by side: on a 2-core machine that halves a full build.
 	names := sortedKeys(p.Gateways)
 	envoy := make([]*Group, len(names))
 	grpc := make([]*Group, len(names))

@@ -29,8 +29,11 @@ type checker struct {
 	// connection manager that uses it (per-route configs must name one).
 	rdsFilters map[string][]map[string]bool
 	clusters   map[string]bool
-	secrets    map[string]bool
-	routes     map[string]bool
+	// validRoutes holds routes already validated: listeners of one group
+	// share Route messages, and validating each once halves the cost.
+	validRoutes map[*routev3.Route]bool
+	secrets     map[string]bool
+	routes      map[string]bool
 }
 
 func (c *checker) fail(format string, args ...any) {
@@ -47,7 +50,7 @@ func (c *checker) fail(format string, args ...any) {
 // exists; names are unique per type. Errors name the group (when Key is
 // set), the resource and the problem.
 func Check(g *Group, clas map[string]*endpointv3.ClusterLoadAssignment) error {
-	c := &checker{g: g, rdsFilters: map[string][]map[string]bool{}}
+	c := &checker{g: g, rdsFilters: map[string][]map[string]bool{}, validRoutes: map[*routev3.Route]bool{}}
 	if g.checked {
 		for _, r := range g.Clusters {
 			c.clusterEDS(r.(*clusterv3.Cluster), clas)
@@ -274,7 +277,7 @@ func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {
 func (c *checker) routeConfig(rc *routev3.RouteConfiguration) {
 	name := rc.GetName()
 	where := "route config " + name
-	c.validate("route config", name, rc)
+	c.validateRouteConfig(rc)
 	c.perFilter(where, name, rc.GetTypedPerFilterConfig())
 	for _, vh := range rc.GetVirtualHosts() {
 		vw := where + " virtual host " + vh.GetName()
@@ -383,4 +386,43 @@ func checkCLA(cla *endpointv3.ClusterLoadAssignment) error {
 		}
 	}
 	return nil
+}
+
+// validateRouteConfig is rc.ValidateAll() with each shared Route validated
+// once: the table and its virtual hosts are validated as shells holding
+// every field but their routes, then each distinct Route on its own. That
+// covers exactly what ValidateAll covers: a virtual host validates its
+// routes one by one with no rule across them.
+func (c *checker) validateRouteConfig(rc *routev3.RouteConfiguration) {
+	shell := &routev3.RouteConfiguration{}
+	copyExcept(rc.ProtoReflect(), shell.ProtoReflect(), "virtual_hosts")
+	shell.VirtualHosts = make([]*routev3.VirtualHost, len(rc.GetVirtualHosts()))
+	for i, vh := range rc.GetVirtualHosts() {
+		vs := &routev3.VirtualHost{}
+		copyExcept(vh.ProtoReflect(), vs.ProtoReflect(), "routes")
+		shell.VirtualHosts[i] = vs
+	}
+	c.validate("route config", rc.GetName(), shell)
+	for _, vh := range rc.GetVirtualHosts() {
+		for _, r := range vh.GetRoutes() {
+			if c.validRoutes[r] {
+				continue
+			}
+			c.validRoutes[r] = true
+			if err := r.ValidateAll(); err != nil {
+				c.fail("route config %s virtual host %s route %s: invalid: %w", rc.GetName(), vh.GetName(), r.GetName(), err)
+			}
+		}
+	}
+}
+
+// copyExcept sets every populated field of src but one on dst, sharing
+// values (dst is a read-only view used for validation).
+func copyExcept(src, dst protoreflect.Message, skip protoreflect.Name) {
+	src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Name() != skip {
+			dst.Set(fd, v)
+		}
+		return true
+	})
 }

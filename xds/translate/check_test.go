@@ -111,6 +111,12 @@ func TestCheckDetects(t *testing.T) {
 		{name: "ValidateAll failure", break_: func(t *testing.T, g *Group) {
 			g.Clusters[0].(*clusterv3.Cluster).ConnectTimeout = durationpb.New(-1)
 		}, want: "invalid"},
+		{name: "ValidateAll failure in a route", break_: func(t *testing.T, g *Group) {
+			firstRoute(g).Match = nil
+		}, want: "invalid"},
+		{name: "ValidateAll failure in a virtual host", break_: func(t *testing.T, g *Group) {
+			g.Routes[0].(*routev3.RouteConfiguration).VirtualHosts[0].Domains = nil
+		}, want: "invalid"},
 		{name: "unregistered Any type", break_: func(t *testing.T, g *Group) {
 			editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
 				h.HttpFilters[0].ConfigType = &hcmv3.HttpFilter_TypedConfig{TypedConfig: &anypb.Any{TypeUrl: "type.googleapis.com/example.Unknown"}}

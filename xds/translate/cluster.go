@@ -40,38 +40,57 @@ var (
 	anyRoundRobin = mustAny(&roundrobinv3.RoundRobin{})
 )
 
+// builtCluster is one Service's cluster as each client kind gets it. Both
+// ask for the same EDS name, so one ClusterLoadAssignment serves both.
 type builtCluster struct {
-	cluster *clusterv3.Cluster
-	eds     string
+	envoy, grpc *clusterv3.Cluster
+	eds         string
 }
 
-// addClusters adds one Cluster per Service the routes send to. Clusters do
-// not depend on the Gateway, so they are built once per client kind and
-// shared (read-only) between groups.
-func addClusters(g *Group, routes []*policy.Route, ix *index, kind ClientKind) error {
+func (b *builtCluster) of(kind ClientKind) *clusterv3.Cluster {
+	if kind == ClientGRPC {
+		return b.grpc
+	}
+	return b.envoy
+}
+
+// addClusters adds one Cluster per Service the routes send to (newIndex has
+// built them, and checked that every Service exists).
+func addClusters(g *Group, routes []*policy.Route, ix *index, kind ClientKind) {
 	names := servicesOf(routes)
 	g.Clusters = make([]typesResource, 0, len(names))
 	for _, s := range names {
-		svc := ix.snap.Services[s]
-		if svc == nil {
-			return fmt.Errorf("cluster %s: Service/%s does not exist", clusterName(s), s)
-		}
-		cache := ix.clusters[kind]
-		bc := cache[s]
-		if bc == nil {
-			var err error
-			if bc, err = buildCluster(svc, kind); err != nil {
-				return fmt.Errorf("cluster %s: %w", clusterName(s), err)
-			}
-			cache[s] = bc
-		}
-		g.Clusters = append(g.Clusters, bc.cluster)
+		bc := ix.clusters[s]
+		g.Clusters = append(g.Clusters, bc.of(kind))
 		g.EDS[bc.eds] = s
 	}
-	return nil
 }
 
-func buildCluster(svc *policy.Service, kind ClientKind) (*builtCluster, error) {
+// buildClusters builds a Service's cluster for both client kinds. The EDS
+// name carries a hash of both (with the EDS name left out), so a changed
+// cluster asks for a new EDS resource and never stays warming; a change
+// only the other kind sees costs one needless re-fetch, which is cheaper
+// than building and sending every Service's endpoints twice.
+func buildClusters(svc *policy.Service) (*builtCluster, error) {
+	bc := &builtCluster{envoy: buildCluster(svc, ClientEnvoy), grpc: buildCluster(svc, ClientGRPC)}
+	h := fnv.New32a()
+	var buf []byte
+	for _, c := range []*clusterv3.Cluster{bc.envoy, bc.grpc} {
+		var err error
+		buf, err = proto.MarshalOptions{Deterministic: true}.MarshalAppend(buf[:0], c)
+		if err != nil {
+			return nil, fmt.Errorf("hash cluster: %w", err)
+		}
+		h.Write(buf)
+	}
+	var sum [4]byte
+	bc.eds = bc.envoy.Name + "/" + hex.EncodeToString(h.Sum(sum[:0]))
+	bc.envoy.EdsClusterConfig.ServiceName = bc.eds
+	bc.grpc.EdsClusterConfig.ServiceName = bc.eds
+	return bc, nil
+}
+
+func buildCluster(svc *policy.Service, kind ClientKind) *clusterv3.Cluster {
 	s := &svc.Spec
 	c := &clusterv3.Cluster{
 		Name:                 clusterName(svc.Name),
@@ -132,18 +151,7 @@ func buildCluster(svc *policy.Service, kind ClientKind) (*builtCluster, error) {
 	if s.Protocol == policy.ServiceHTTP2 || s.Protocol == policy.ServiceGRPC {
 		c.TypedExtensionProtocolOptions = map[string]*anyT{httpProtocolOptionsKey: http2Options(s)}
 	}
-	// The EDS name carries a hash of everything else in the cluster, so a
-	// changed cluster asks for a new EDS resource and never stays warming.
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(c)
-	if err != nil {
-		return nil, fmt.Errorf("hash cluster: %w", err)
-	}
-	h := fnv.New32a()
-	h.Write(b)
-	var sum [4]byte
-	eds := c.Name + "/" + hex.EncodeToString(h.Sum(sum[:0]))
-	c.EdsClusterConfig.ServiceName = eds
-	return &builtCluster{cluster: c, eds: eds}, nil
+	return c
 }
 
 // setLB maps the policy onto the cluster. Proxyless gRPC clients NACK

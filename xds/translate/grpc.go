@@ -59,23 +59,16 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 	hcmAny := map[string]*anyT{}
 	var used []*policy.Route
 	usedSet := map[*policy.Route]bool{}
-	built := map[*policy.Route]*routev3.Route{}
 	for _, host := range sortedKeys(byHost) {
 		rs := byHost[host]
-		sortRoutes(rs)
+		ix.sortRoutes(rs)
 		rcName := grpcRouteConfigName(gw.Name, host)
 		vh := &routev3.VirtualHost{Name: host, Domains: []string{host}, Routes: make([]*routev3.Route, 0, len(rs))}
 		for _, r := range rs {
-			if len(r.Spec.Match.Query) > 0 {
-				// grpc-go skips routes with query matchers; leaving them out
-				// says so explicitly instead of serving a route it ignores.
+			gr := ix.routes[r].grpc
+			if gr == nil { // see buildRoute
 				g.Skipped = append(g.Skipped, r.Meta.Ref()+" on host "+host+": query matching is not supported by proxyless gRPC")
 				continue
-			}
-			gr := built[r]
-			if gr == nil {
-				gr = grpcRoute(r, ix.snap.Services)
-				built[r] = gr
 			}
 			vh.Routes = append(vh.Routes, gr)
 			if !usedSet[r] {
@@ -98,9 +91,7 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 		g.Listeners = append(g.Listeners, &listenerv3.Listener{Name: host, ApiListener: &listenerv3.ApiListener{ApiListener: a}})
 	}
 	sort.Slice(used, func(i, j int) bool { return used[i].Name < used[j].Name })
-	if err := addClusters(g, used, ix, ClientGRPC); err != nil {
-		return nil, err
-	}
+	addClusters(g, used, ix, ClientGRPC)
 	for _, s := range servicesOf(used) {
 		lb := ix.snap.Services[s].Spec.LoadBalancer
 		if lb == nil {
@@ -123,10 +114,9 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 // grpcRoute is envoyRoute's proxyless counterpart: no rewrites or header
 // changes (grpc-go ignores them), timeouts as max_stream_duration, retries
 // on gRPC status names only.
-func grpcRoute(r *policy.Route, services map[string]*policy.Service) *routev3.Route {
+func grpcRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.RouteAction, hp []*routev3.RouteAction_HashPolicy) *routev3.Route {
 	s := &r.Spec
-	ra := &routev3.RouteAction{HashPolicy: grpcHashPolicy(hashPolicy(s.Backends, services))}
-	clusterTarget(ra, s.Backends)
+	ra := &routev3.RouteAction{ClusterSpecifier: target.ClusterSpecifier, HashPolicy: grpcHashPolicy(hp)}
 	if s.Timeout > 0 {
 		ra.MaxStreamDuration = &routev3.RouteAction_MaxStreamDuration{
 			MaxStreamDuration:    durationpb.New(s.Timeout.D()),
@@ -155,7 +145,7 @@ func grpcRoute(r *policy.Route, services map[string]*policy.Service) *routev3.Ro
 			ra.RetryPolicy = rp
 		}
 	}
-	return &routev3.Route{Name: r.Name, Match: routeMatch(&s.Match, false), Action: &routev3.Route_Route{Route: ra}}
+	return &routev3.Route{Name: r.Name, Match: match, Action: &routev3.Route_Route{Route: ra}}
 }
 
 // grpcHashPolicy keeps header hashing, which grpc-go implements, and turns

@@ -1,47 +1,147 @@
 package translate
 
 import (
+	"fmt"
+	"runtime"
 	"sort"
+	"sync"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 )
 
-// index holds lookups derived once per Translate call, so that building
-// several Gateways does not rescan the snapshot. Nothing here mutates the
-// snapshot.
+// index holds what one Translate call derives from the snapshot before
+// building groups: routes by Gateway, and every Route and Cluster proto,
+// built once whatever the number of Gateways and listeners using them.
+// It is read-only once built, so groups are built from it concurrently.
 type index struct {
-	snap *policy.Snapshot
-	byGW map[string][]*policy.Route // sorted by name
-	// clusters caches built clusters per client kind. Each kind's map is
-	// only touched by the goroutine building that kind's groups.
-	clusters map[ClientKind]map[string]*builtCluster
+	snap     *policy.Snapshot
+	byGW     map[string][]*policy.Route // sorted by name
+	routes   map[*policy.Route]*builtRoute
+	clusters map[string]*builtCluster // by Service name
 }
 
-func newIndex(p *policy.Snapshot) *index {
+// builtRoute is one policy Route as each client kind gets it. The two
+// share their match and target messages where they are the same.
+type builtRoute struct {
+	key   orderKey
+	envoy *routev3.Route
+	grpc  *routev3.Route
+}
+
+func newIndex(p *policy.Snapshot) (*index, error) {
 	ix := &index{
 		snap: p,
 		byGW: make(map[string][]*policy.Route, len(p.Gateways)),
-		clusters: map[ClientKind]map[string]*builtCluster{
-			ClientEnvoy: make(map[string]*builtCluster, len(p.Services)),
-			ClientGRPC:  make(map[string]*builtCluster, len(p.Services)),
-		},
 	}
+	var attached []*policy.Route
 	for _, name := range sortedKeys(p.Routes) {
 		r := p.Routes[name]
-		seen := make(map[string]bool, len(r.Spec.Gateways))
-		for _, gw := range r.Spec.Gateways {
-			if seen[gw] {
+		seen := false
+		for i, gw := range r.Spec.Gateways {
+			if p.Gateways[gw] == nil || contains(r.Spec.Gateways[:i], gw) {
 				continue
 			}
-			seen[gw] = true
 			ix.byGW[gw] = append(ix.byGW[gw], r)
+			seen = true
+		}
+		if seen {
+			attached = append(attached, r)
 		}
 	}
-	return ix
+	services := servicesOf(attached)
+	for _, s := range services {
+		if p.Services[s] == nil {
+			return nil, fmt.Errorf("cluster %s: Service/%s does not exist", clusterName(s), s)
+		}
+	}
+
+	routes := make([]*builtRoute, len(attached))
+	parallel(len(attached), func(i int) error {
+		routes[i] = buildRoute(attached[i], p.Services)
+		return nil
+	})
+	ix.routes = make(map[*policy.Route]*builtRoute, len(attached))
+	for i, r := range attached {
+		ix.routes[r] = routes[i]
+	}
+
+	clusters := make([]*builtCluster, len(services))
+	err := parallel(len(services), func(i int) error {
+		bc, err := buildClusters(p.Services[services[i]])
+		if err != nil {
+			return fmt.Errorf("cluster %s: %w", clusterName(services[i]), err)
+		}
+		clusters[i] = bc
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	ix.clusters = make(map[string]*builtCluster, len(services))
+	for i, s := range services {
+		ix.clusters[s] = clusters[i]
+	}
+	return ix, nil
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// parallel runs fn(0..n-1) on up to GOMAXPROCS goroutines, in contiguous
+// chunks, and returns the first chunk's error in index order (so the error
+// does not depend on scheduling).
+func parallel(n int, fn func(i int) error) error {
+	workers := runtime.GOMAXPROCS(0)
+	if workers > n/64 { // not worth a goroutine below ~64 items each
+		workers = n / 64
+	}
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			if err := fn(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := n*w/workers, n*(w+1)/workers
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				if err := fn(i); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	for w := range errs {
+		if errs[w] != nil {
+			return errs[w]
+		}
+	}
+	return nil
 }
 
 // routesOf returns the Routes attached to a Gateway, sorted by name.
 func (ix *index) routesOf(gw string) []*policy.Route { return ix.byGW[gw] }
+
+// sortRoutes orders routes most specific first (POLICY-MODEL.md).
+func (ix *index) sortRoutes(rs []*policy.Route) {
+	sort.Slice(rs, func(i, j int) bool { return ix.routes[rs[i]].key.less(ix.routes[rs[j]].key) })
+}
 
 // servicesOf returns the sorted names of the Services the routes send to.
 func servicesOf(routes []*policy.Route) []string {

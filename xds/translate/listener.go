@@ -9,7 +9,6 @@ import (
 	mutationv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	filev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
 	headermutationv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
@@ -73,7 +72,6 @@ func buildEnvoyGroup(gw *policy.Gateway, routes []*policy.Route, ix *index, _ Op
 	sort.Ints(ports)
 	httpFilters := envoyHTTPFilters()
 	accessLog := accessLogs(gw.Spec.AccessLog)
-	built := make(map[*policy.Route]*routev3.Route, len(routes))
 	for _, port := range ports {
 		ls := byPort[port]
 		sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
@@ -84,16 +82,10 @@ func buildEnvoyGroup(gw *policy.Gateway, routes []*policy.Route, ix *index, _ Op
 		g.Listeners = append(g.Listeners, lis)
 		g.Secrets = append(g.Secrets, secrets...)
 		for _, l := range ls {
-			rc, err := envoyRouteConfig(gw.Name, l, routes, ix, built)
-			if err != nil {
-				return nil, err
-			}
-			g.Routes = append(g.Routes, rc)
+			g.Routes = append(g.Routes, envoyRouteConfig(gw.Name, l, routes, ix))
 		}
 	}
-	if err := addClusters(g, routes, ix, ClientEnvoy); err != nil {
-		return nil, err
-	}
+	addClusters(g, routes, ix, ClientEnvoy)
 	sortGroup(g)
 	return g, nil
 }

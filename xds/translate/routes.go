@@ -108,16 +108,7 @@ func vhostRoutes(hostnames []string, routes []*policy.Route) map[string][]*polic
 	return out
 }
 
-// sortRoutes orders routes with precomputed keys.
-func sortRoutes(rs []*policy.Route) {
-	keys := make(map[*policy.Route]orderKey, len(rs))
-	for _, r := range rs {
-		keys[r] = keyOf(r)
-	}
-	sort.SliceStable(rs, func(i, j int) bool { return keys[rs[i]].less(keys[rs[j]]) })
-}
-
-func routeMatch(m *policy.RouteMatch, withQuery bool) *routev3.RouteMatch {
+func routeMatch(m *policy.RouteMatch) *routev3.RouteMatch {
 	rm := &routev3.RouteMatch{}
 	switch {
 	case m.Path.Exact != "":
@@ -142,17 +133,15 @@ func routeMatch(m *policy.RouteMatch, withQuery bool) *routev3.RouteMatch {
 		}
 		rm.Headers = append(rm.Headers, hm)
 	}
-	if withQuery {
-		for i := range m.Query {
-			q := &m.Query[i]
-			qm := &routev3.QueryParameterMatcher{Name: q.Name}
-			if q.Present {
-				qm.QueryParameterMatchSpecifier = &routev3.QueryParameterMatcher_PresentMatch{PresentMatch: true}
-			} else {
-				qm.QueryParameterMatchSpecifier = &routev3.QueryParameterMatcher_StringMatch{StringMatch: stringMatch(q)}
-			}
-			rm.QueryParameters = append(rm.QueryParameters, qm)
+	for i := range m.Query {
+		q := &m.Query[i]
+		qm := &routev3.QueryParameterMatcher{Name: q.Name}
+		if q.Present {
+			qm.QueryParameterMatchSpecifier = &routev3.QueryParameterMatcher_PresentMatch{PresentMatch: true}
+		} else {
+			qm.QueryParameterMatchSpecifier = &routev3.QueryParameterMatcher_StringMatch{StringMatch: stringMatch(q)}
 		}
+		rm.QueryParameters = append(rm.QueryParameters, qm)
 	}
 	return rm
 }
@@ -192,6 +181,7 @@ func methodMatcher(methods []string) *routev3.HeaderMatcher {
 // naming the same Service are merged (weights summed); weight-0 backends
 // stay (Envoy accepts them while the total is positive: a drained backend).
 func clusterTarget(ra *routev3.RouteAction, backends []policy.Backend) {
+	// Nothing else is set on ra here: buildRoute shares the specifier.
 	if len(backends) == 1 {
 		ra.ClusterSpecifier = &routev3.RouteAction_Cluster{Cluster: clusterName(backends[0].Service)}
 		return
@@ -239,13 +229,30 @@ func hashPolicy(backends []policy.Backend, services map[string]*policy.Service) 
 	return nil
 }
 
+// buildRoute builds a Route for both client kinds. Envoy's and the
+// proxyless client's share their match (when there is no query match) and
+// cluster target.
+func buildRoute(r *policy.Route, services map[string]*policy.Service) *builtRoute {
+	s := &r.Spec
+	match := routeMatch(&s.Match)
+	target := &routev3.RouteAction{}
+	clusterTarget(target, s.Backends)
+	hp := hashPolicy(s.Backends, services)
+	br := &builtRoute{key: keyOf(r), envoy: envoyRoute(r, match, target, hp)}
+	// grpc-go skips routes with query matchers; the group leaves them out
+	// and says so (Group.Skipped) instead of serving a route it ignores.
+	if len(s.Match.Query) == 0 {
+		br.grpc = grpcRoute(r, match, target, hp)
+	}
+	return br
+}
+
 // envoyRoute builds a Route for Envoy. A zero timeout leaves
 // RouteAction.timeout unset, i.e. Envoy's default of 15s per request: the
 // safer choice at the edge than "no timeout".
-func envoyRoute(r *policy.Route, services map[string]*policy.Service) *routev3.Route {
+func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.RouteAction, hp []*routev3.RouteAction_HashPolicy) *routev3.Route {
 	s := &r.Spec
-	ra := &routev3.RouteAction{HashPolicy: hashPolicy(s.Backends, services)}
-	clusterTarget(ra, s.Backends)
+	ra := &routev3.RouteAction{ClusterSpecifier: target.ClusterSpecifier, HashPolicy: hp}
 	if s.Timeout > 0 {
 		ra.Timeout = durationpb.New(s.Timeout.D())
 	}
@@ -275,7 +282,7 @@ func envoyRoute(r *policy.Route, services map[string]*policy.Service) *routev3.R
 	}
 	out := &routev3.Route{
 		Name:   r.Name,
-		Match:  routeMatch(&s.Match, true),
+		Match:  match,
 		Action: &routev3.Route_Route{Route: ra},
 	}
 	if h := s.Headers; h != nil {
@@ -321,8 +328,7 @@ func sortedCopy(s []string) []string {
 }
 
 // envoyRouteConfig builds the route table of one Gateway listener.
-// built caches a group's Route protos: listeners share them (read-only).
-func envoyRouteConfig(gw string, l *policy.Listener, routes []*policy.Route, ix *index, built map[*policy.Route]*routev3.Route) (*routev3.RouteConfiguration, error) {
+func envoyRouteConfig(gw string, l *policy.Listener, routes []*policy.Route, ix *index) *routev3.RouteConfiguration {
 	byHost := vhostRoutes(l.Hostnames, routes)
 	rc := &routev3.RouteConfiguration{
 		Name:         routeConfigName(gw, l.Name),
@@ -333,17 +339,12 @@ func envoyRouteConfig(gw string, l *policy.Listener, routes []*policy.Route, ix 
 	}
 	for _, h := range sortedKeys(byHost) {
 		rs := byHost[h]
-		sortRoutes(rs)
-		vh := &routev3.VirtualHost{Name: h, Domains: []string{h}, Routes: make([]*routev3.Route, 0, len(rs))}
-		for _, r := range rs {
-			er := built[r]
-			if er == nil {
-				er = envoyRoute(r, ix.snap.Services)
-				built[r] = er
-			}
-			vh.Routes = append(vh.Routes, er)
+		ix.sortRoutes(rs)
+		vh := &routev3.VirtualHost{Name: h, Domains: []string{h}, Routes: make([]*routev3.Route, len(rs))}
+		for i, r := range rs {
+			vh.Routes[i] = ix.routes[r].envoy
 		}
 		rc.VirtualHosts = append(rc.VirtualHosts, vh)
 	}
-	return rc, nil
+	return rc
 }
