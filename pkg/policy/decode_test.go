@@ -155,3 +155,10 @@ func TestDecoderLimits(t *testing.T) {
 		t.Errorf("errors %q", s.Errors())
 	}
 }
+
+func TestMissingSpecIsOneError(t *testing.T) {
+	s := Load(testFS(t, map[string]string{"x.yaml": "kind: Route\nname: r\n"}), nil)
+	if errs := s.Errors(); len(errs) != 1 || errs[0] != "x.yaml:1: Route/r: spec: required" {
+		t.Fatalf("errors %q", errs)
+	}
+}

@@ -238,7 +238,7 @@ func decodeObject(file string, doc *yaml.Node) *object {
 		o.errs.addAt(nameNode.Line, "name", "%q is not a valid name: it %s", nameNode.Value, nameRule)
 	}
 	if !o.errs.has("spec") {
-		o.errs.addAt(root.Line, "spec", "required")
+		o.errs.decodeErr(root.Line, "spec", "required")
 	}
 	meta := metaOf(target)
 	meta.File, meta.Line = file, root.Line
