@@ -46,6 +46,14 @@ type fileResult struct {
 // Rejected, and if prev held a valid version of such an object, that version
 // is carried over so a bad edit never takes working config away.
 //
+// A file that is not valid YAML gets one entry (Ref = the file name) with
+// the syntax error, and each object prev had from that file gets its own
+// entry: CarriedOver if it is still served, or an explanation if it had to
+// be dropped because its references no longer resolve.
+//
+// Duplicate names are errors on every definition (not first-wins), so the
+// result never depends on file order; prev's version is carried over.
+//
 // The Snapshot is internally consistent: every reference in it resolves.
 // Defaults are not filled in (empty hosts mean ["*"], an empty path match
 // means prefix "/", and so on); the translator applies them.
