@@ -32,8 +32,10 @@ type checker struct {
 	// validRoutes holds routes already validated: listeners of one group
 	// share Route messages, and validating each once halves the cost.
 	validRoutes map[*routev3.Route]bool
-	secrets     map[string]bool
-	routes      map[string]bool
+	// types caches type URL lookups in the global registry.
+	types   map[string]protoreflect.MessageType
+	secrets map[string]bool
+	routes  map[string]bool
 }
 
 func (c *checker) fail(format string, args ...any) {
@@ -50,7 +52,7 @@ func (c *checker) fail(format string, args ...any) {
 // exists; names are unique per type. Errors name the group (when Key is
 // set), the resource and the problem.
 func Check(g *Group, clas map[string]*endpointv3.ClusterLoadAssignment) error {
-	c := &checker{g: g, rdsFilters: map[string][]map[string]bool{}, validRoutes: map[*routev3.Route]bool{}}
+	c := &checker{g: g, rdsFilters: map[string][]map[string]bool{}, validRoutes: map[*routev3.Route]bool{}, types: map[string]protoreflect.MessageType{}}
 	if g.checked {
 		for _, r := range g.Clusters {
 			c.clusterEDS(r.(*clusterv3.Cluster), clas)
@@ -139,6 +141,26 @@ func (c *checker) validate(kind, name string, m validator) {
 // anyOf resolves a typed config against the global registry and the
 // extension point's allow-list, returning the resolved message type.
 func (c *checker) anyOf(where string, a *anypb.Any, point extensionPoint) protoreflect.MessageType {
+	return c.anyAt(where, "", a, point)
+}
+
+// anyAt is anyOf with the location in two parts, joined only on failure
+// (it runs for every cluster).
+func (c *checker) anyAt(where, detail string, a *anypb.Any, point extensionPoint) protoreflect.MessageType {
+	if a == nil || a.GetTypeUrl() == "" || !c.knownType(a.GetTypeUrl(), point) {
+		return c.anySlow(where+detail, a, point)
+	}
+	return c.types[a.GetTypeUrl()]
+}
+
+// knownType reports whether a type URL already resolved to an allowed type
+// at this point during this Check.
+func (c *checker) knownType(url string, point extensionPoint) bool {
+	mt, ok := c.types[url]
+	return ok && allowed[point][mt.Descriptor().FullName()]
+}
+
+func (c *checker) anySlow(where string, a *anypb.Any, point extensionPoint) protoreflect.MessageType {
 	if a == nil {
 		c.fail("%s: missing typed_config", where)
 		return nil
@@ -152,6 +174,7 @@ func (c *checker) anyOf(where string, a *anypb.Any, point extensionPoint) protor
 		c.fail("%s: type %s is not allowed at %s", where, mt.Descriptor().FullName(), point)
 		return nil
 	}
+	c.types[a.GetTypeUrl()] = mt
 	return mt
 }
 
@@ -276,27 +299,37 @@ func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {
 
 func (c *checker) routeConfig(rc *routev3.RouteConfiguration) {
 	name := rc.GetName()
-	where := "route config " + name
 	c.validateRouteConfig(rc)
-	c.perFilter(where, name, rc.GetTypedPerFilterConfig())
+	if len(rc.GetTypedPerFilterConfig()) > 0 {
+		c.perFilter("route config "+name, name, rc.GetTypedPerFilterConfig())
+	}
+	// Locations are only spelled out on failure: this loop runs for every
+	// route of every table.
 	for _, vh := range rc.GetVirtualHosts() {
-		vw := where + " virtual host " + vh.GetName()
-		c.perFilter(vw, name, vh.GetTypedPerFilterConfig())
+		if len(vh.GetTypedPerFilterConfig()) > 0 {
+			c.perFilter("route config "+name+" virtual host "+vh.GetName(), name, vh.GetTypedPerFilterConfig())
+		}
 		for _, r := range vh.GetRoutes() {
-			rw := vw + " route " + r.GetName()
-			c.perFilter(rw, name, r.GetTypedPerFilterConfig())
+			at := func() string {
+				return "route config " + name + " virtual host " + vh.GetName() + " route " + r.GetName()
+			}
+			if len(r.GetTypedPerFilterConfig()) > 0 {
+				c.perFilter(at(), name, r.GetTypedPerFilterConfig())
+			}
 			ra := r.GetRoute()
 			if ra == nil {
 				continue
 			}
 			if cl := ra.GetCluster(); cl != "" && !c.clusters[cl] {
-				c.fail("%s: cluster %q does not exist", rw, cl)
+				c.fail("%s: cluster %q does not exist", at(), cl)
 			}
 			for _, wc := range ra.GetWeightedClusters().GetClusters() {
 				if !c.clusters[wc.GetName()] {
-					c.fail("%s: weighted cluster %q does not exist", rw, wc.GetName())
+					c.fail("%s: weighted cluster %q does not exist", at(), wc.GetName())
 				}
-				c.perFilter(rw+" weighted cluster "+wc.GetName(), name, wc.GetTypedPerFilterConfig())
+				if len(wc.GetTypedPerFilterConfig()) > 0 {
+					c.perFilter(at()+" weighted cluster "+wc.GetName(), name, wc.GetTypedPerFilterConfig())
+				}
 			}
 		}
 	}
@@ -304,56 +337,56 @@ func (c *checker) routeConfig(rc *routev3.RouteConfiguration) {
 
 func (c *checker) cluster(cl *clusterv3.Cluster) {
 	name := cl.GetName()
-	where := "cluster " + name
 	c.validate("cluster", name, cl)
 	if ts := cl.GetTransportSocket(); ts != nil {
-		c.anyOf(where+" transport socket", ts.GetTypedConfig(), pointUpstreamTransport)
+		c.anyAt("cluster "+name, " transport socket", ts.GetTypedConfig(), pointUpstreamTransport)
 	}
-	for _, k := range sortedKeys(cl.GetTypedExtensionProtocolOptions()) {
-		mt := c.anyOf(where+" protocol options "+k, cl.GetTypedExtensionProtocolOptions()[k], pointProtocolOptions)
+	for k, a := range cl.GetTypedExtensionProtocolOptions() {
+		mt := c.anyAt("cluster "+name, " protocol options "+k, a, pointProtocolOptions)
 		if mt != nil && string(mt.Descriptor().FullName()) != k {
-			c.fail("%s: protocol options key %q holds %s", where, k, mt.Descriptor().FullName())
+			c.fail("cluster %s: protocol options key %q holds %s", name, k, mt.Descriptor().FullName())
 		}
 	}
 	for _, p := range cl.GetLoadBalancingPolicy().GetPolicies() {
-		c.anyOf(where+" load balancing policy "+p.GetTypedExtensionConfig().GetName(), p.GetTypedExtensionConfig().GetTypedConfig(), pointLBPolicy)
+		c.anyAt("cluster "+name, " load balancing policy "+p.GetTypedExtensionConfig().GetName(), p.GetTypedExtensionConfig().GetTypedConfig(), pointLBPolicy)
 	}
 	for _, hc := range cl.GetHealthChecks() {
-		if ts := hc.GetTransportSocketMatchCriteria(); ts != nil {
-			c.fail("%s: health check transport socket match is not supported", where)
+		if hc.GetTransportSocketMatchCriteria() != nil {
+			c.fail("cluster %s: health check transport socket match is not supported", name)
 		}
 	}
 }
 
 func (c *checker) clusterEDS(cl *clusterv3.Cluster, clas map[string]*endpointv3.ClusterLoadAssignment) {
-	where := "cluster " + cl.GetName()
 	if cl.GetType() != clusterv3.Cluster_EDS {
 		return
 	}
+	name := cl.GetName()
 	eds := cl.GetEdsClusterConfig()
 	if eds.GetEdsConfig().GetAds() == nil {
-		c.fail("%s: EDS config source is not ADS", where)
+		c.fail("cluster %s: EDS config source is not ADS", name)
 	}
 	sn := eds.GetServiceName()
 	if sn == "" {
-		c.fail("%s: no EDS service name", where)
+		c.fail("cluster %s: no EDS service name", name)
 		return
 	}
 	if _, ok := c.g.EDS[sn]; !ok {
-		c.fail("%s: EDS name %q is not in the group's EDS map", where, sn)
+		c.fail("cluster %s: EDS name %q is not in the group's EDS map", name, sn)
 	}
-	if clas != nil {
-		cla, ok := clas[sn]
-		if !ok || cla == nil {
-			c.fail("%s: no ClusterLoadAssignment for EDS name %q", where, sn)
-			return
-		}
-		if cla.GetClusterName() != sn {
-			c.fail("%s: ClusterLoadAssignment for %q is named %q", where, sn, cla.GetClusterName())
-		}
-		if err := checkCLA(cla); err != nil {
-			c.fail("%s: ClusterLoadAssignment %q: %w", where, sn, err)
-		}
+	if clas == nil {
+		return
+	}
+	cla, ok := clas[sn]
+	if !ok || cla == nil {
+		c.fail("cluster %s: no ClusterLoadAssignment for EDS name %q", name, sn)
+		return
+	}
+	if cla.GetClusterName() != sn {
+		c.fail("cluster %s: ClusterLoadAssignment for %q is named %q", name, sn, cla.GetClusterName())
+	}
+	if err := checkCLA(cla); err != nil {
+		c.fail("cluster %s: ClusterLoadAssignment %q: %w", name, sn, err)
 	}
 }
 

@@ -12,62 +12,89 @@ import (
 // a locality weighted by the sum of its endpoints' weights; the weight is
 // always set and >= 1 because grpc-go drops unweighted localities. The
 // registry hands endpoints sorted by (Zone, Address, Port), so localities
-// come out sorted without sorting here; unsorted input still gives one
-// locality per zone, in first-seen order. A repeated address:port is kept
-// once (grpc-go NACKs duplicates); a weight below 1 counts as 1.
+// come out sorted; unsorted input still gives one locality per zone, in
+// first-seen order. A repeated address:port is kept once (grpc-go NACKs
+// duplicates); a weight below 1 counts as 1.
 //
-// It runs for every endpoint change, so the messages of all endpoints are
-// allocated in a few slabs rather than one by one.
+// It runs for every endpoint change, so all messages are allocated in a
+// few slabs (two passes: count per zone, then fill) rather than one by one.
 func Endpoints(edsName string, eps []registry.Endpoint) *endpointv3.ClusterLoadAssignment {
 	cla := &endpointv3.ClusterLoadAssignment{ClusterName: edsName}
 	n := len(eps)
 	if n == 0 {
 		return cla
 	}
-	var (
-		lbes    = make([]endpointv3.LbEndpoint, n)
-		ends    = make([]endpointv3.Endpoint, n)
-		hosts   = make([]endpointv3.LbEndpoint_Endpoint, n)
-		addrs   = make([]corev3.Address, n)
-		addrSAs = make([]corev3.Address_SocketAddress, n)
-		sas     = make([]corev3.SocketAddress, n)
-		ports   = make([]corev3.SocketAddress_PortValue, n)
-		weights = make([]wrapperspb.UInt32Value, n)
-	)
+	// Pass 1: zone of each endpoint (index into zones), -1 for duplicates.
 	var seen map[hostPort]struct{}
 	if n > smallEndpointSet {
 		seen = make(map[hostPort]struct{}, n)
 	}
-	var cur *endpointv3.LocalityLbEndpoints
-	zones := map[string]*endpointv3.LocalityLbEndpoints(nil)
+	zoneOf := make([]int, n)
+	zones := make([]string, 0, 4)
+	counts := make([]int, 0, 4)
+	last := -1
 	for i := range eps {
 		ep := &eps[i]
-		if isDuplicate(eps[:i], ep, seen) {
+		if isDuplicate(eps[:i], zoneOf[:i], ep, seen) {
+			zoneOf[i] = -1
 			continue
 		}
+		if last < 0 || zones[last] != ep.Zone {
+			last = -1
+			for z := range zones {
+				if zones[z] == ep.Zone {
+					last = z
+					break
+				}
+			}
+			if last < 0 {
+				zones = append(zones, ep.Zone)
+				counts = append(counts, 0)
+				last = len(zones) - 1
+			}
+		}
+		zoneOf[i] = last
+		counts[last]++
+	}
+	// Pass 2: fill slabs.
+	var (
+		k        = len(zones)
+		locs     = make([]endpointv3.LocalityLbEndpoints, k)
+		localits = make([]corev3.Locality, k)
+		locW     = make([]wrapperspb.UInt32Value, k)
+		ptrs     = make([]*endpointv3.LbEndpoint, n)
+		lbes     = make([]endpointv3.LbEndpoint, n)
+		ends     = make([]endpointv3.Endpoint, n)
+		hosts    = make([]endpointv3.LbEndpoint_Endpoint, n)
+		addrs    = make([]corev3.Address, n)
+		addrSAs  = make([]corev3.Address_SocketAddress, n)
+		sas      = make([]corev3.SocketAddress, n)
+		ports    = make([]corev3.SocketAddress_PortValue, n)
+		weights  = make([]wrapperspb.UInt32Value, n)
+	)
+	cla.Endpoints = make([]*endpointv3.LocalityLbEndpoints, k)
+	off := 0
+	for z := range zones {
+		// grpc-go NACKs a locality without an ID, so even the zone-less
+		// locality gets an (empty) one.
+		localits[z].Zone = zones[z]
+		locs[z].Locality = &localits[z]
+		locs[z].LoadBalancingWeight = &locW[z]
+		locs[z].LbEndpoints = ptrs[off : off : off+counts[z]]
+		off += counts[z]
+		cla.Endpoints[z] = &locs[z]
+	}
+	for i := range eps {
+		z := zoneOf[i]
+		if z < 0 {
+			continue
+		}
+		ep := &eps[i]
 		w := ep.Weight
 		if w < 1 {
 			w = 1
 		}
-		if cur == nil || cur.Locality.Zone != ep.Zone {
-			cur = nil
-			if zones != nil {
-				cur = zones[ep.Zone]
-			}
-			if cur == nil {
-				// grpc-go NACKs a locality without an ID, so even the
-				// zone-less locality gets an (empty) one.
-				cur = &endpointv3.LocalityLbEndpoints{Locality: &corev3.Locality{Zone: ep.Zone}, LoadBalancingWeight: &wrapperspb.UInt32Value{}}
-				if len(cla.Endpoints) == 1 {
-					zones = map[string]*endpointv3.LocalityLbEndpoints{cla.Endpoints[0].Locality.Zone: cla.Endpoints[0]}
-				}
-				if zones != nil {
-					zones[ep.Zone] = cur
-				}
-				cla.Endpoints = append(cla.Endpoints, cur)
-			}
-		}
-		cur.LoadBalancingWeight.Value += uint32(w)
+		locW[z].Value += uint32(w)
 		ports[i].PortValue = uint32(ep.Port)
 		sas[i].Address = ep.Address
 		sas[i].PortSpecifier = &ports[i]
@@ -78,7 +105,7 @@ func Endpoints(edsName string, eps []registry.Endpoint) *endpointv3.ClusterLoadA
 		weights[i].Value = uint32(w)
 		lbes[i].HostIdentifier = &hosts[i]
 		lbes[i].LoadBalancingWeight = &weights[i]
-		cur.LbEndpoints = append(cur.LbEndpoints, &lbes[i])
+		locs[z].LbEndpoints = append(locs[z].LbEndpoints, &lbes[i])
 	}
 	return cla
 }
@@ -92,7 +119,8 @@ type hostPort struct {
 	port int
 }
 
-func isDuplicate(before []registry.Endpoint, ep *registry.Endpoint, seen map[hostPort]struct{}) bool {
+// isDuplicate reports whether ep repeats an earlier kept endpoint.
+func isDuplicate(before []registry.Endpoint, zoneOf []int, ep *registry.Endpoint, seen map[hostPort]struct{}) bool {
 	if seen != nil {
 		k := hostPort{ep.Address, ep.Port}
 		if _, dup := seen[k]; dup {
@@ -102,7 +130,7 @@ func isDuplicate(before []registry.Endpoint, ep *registry.Endpoint, seen map[hos
 		return false
 	}
 	for i := range before {
-		if before[i].Port == ep.Port && before[i].Address == ep.Address {
+		if zoneOf[i] >= 0 && before[i].Port == ep.Port && before[i].Address == ep.Address {
 			return true
 		}
 	}

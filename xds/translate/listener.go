@@ -50,12 +50,15 @@ func mustAny(m proto.Message) *anypb.Any {
 	return a
 }
 
-func adsSource() *corev3.ConfigSource {
-	return &corev3.ConfigSource{
-		ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
-		ResourceApiVersion:    corev3.ApiVersion_V3,
-	}
+// adsConfigSource is shared by every resource that names it: built
+// resources are read-only, and one instance saves thousands of allocations
+// per build.
+var adsConfigSource = &corev3.ConfigSource{
+	ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
+	ResourceApiVersion:    corev3.ApiVersion_V3,
 }
+
+func adsSource() *corev3.ConfigSource { return adsConfigSource }
 
 // buildEnvoyGroup builds the Envoy proxies' resources of one Gateway.
 func buildEnvoyGroup(gw *policy.Gateway, routes []*policy.Route, ix *index, _ Options) (*Group, error) {
