@@ -149,7 +149,7 @@ func validateMatch(o *objErrs, m *RouteMatch) {
 
 func validateValueMatch(o *objErrs, p string, h *HeaderMatch) {
 	if o.has(p+".present") && !h.Present {
-		o.add(p+".present", "only present: true is allowed; to match a missing header, no matcher is available yet")
+		o.add(p+".present", "only true is allowed; omit present to use exact, prefix or regex")
 		return
 	}
 	if countSet(h.Exact != "", h.Prefix != "", h.Regex != "", h.Present) != 1 {
