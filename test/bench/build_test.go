@@ -143,8 +143,11 @@ func BenchmarkEndpointChange(b *testing.B) {
 		eps = next
 
 		b.StopTimer()
-		if res.EndpointsChanged != 2 { // one EDS name per client kind
-			b.Fatalf("rebuilt %d ClusterLoadAssignments, want 2 (one per group)", res.EndpointsChanged)
+		if res.EndpointsChanged != 1 { // both client kinds share a Service's EDS name
+			b.Fatalf("rebuilt %d ClusterLoadAssignments, want 1", res.EndpointsChanged)
+		}
+		if len(stats.Changed) != 2 {
+			b.Fatalf("%d groups changed, want both groups of the Gateway", len(stats.Changed))
 		}
 		for k, types := range stats.Changed {
 			if len(types) != 1 || types[0] != "endpoints" {
