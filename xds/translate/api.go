@@ -1,6 +1,7 @@
 // Package translate turns a validated policy snapshot into Envoy resources,
 // one group per (Gateway, client kind). It is pure: no clocks, no I/O, no
 // mutation of its input, and the same input always gives the same output.
+// doc.go records the choices it makes where the design leaves room.
 package translate
 
 import (

@@ -214,6 +214,9 @@ func TestGolden(t *testing.T) {
 	if len(cases) == 0 {
 		t.Fatal("no golden cases")
 	}
+	if *update {
+		removeStaleCases(t, cases)
+	}
 	for _, c := range cases {
 		if !c.IsDir() {
 			continue
@@ -237,6 +240,18 @@ func TestGolden(t *testing.T) {
 			}
 			compareGolden(t, outDir, want)
 		})
+	}
+	if !*update {
+		outs, _ := os.ReadDir(filepath.Join("testdata", "out"))
+		names := map[string]bool{}
+		for _, c := range cases {
+			names[c.Name()] = true
+		}
+		for _, o := range outs {
+			if !names[o.Name()] {
+				t.Errorf("testdata/out/%s: stale golden case (run with -update)", o.Name())
+			}
+		}
 	}
 }
 
@@ -311,4 +326,24 @@ func firstDiff(want, got string) string {
 		}
 	}
 	return "(no line difference)"
+}
+
+// removeStaleCases deletes output directories whose input case is gone.
+func removeStaleCases(t *testing.T, cases []os.DirEntry) {
+	t.Helper()
+	in := map[string]bool{}
+	for _, c := range cases {
+		in[c.Name()] = true
+	}
+	outs, err := os.ReadDir(filepath.Join("testdata", "out"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	for _, o := range outs {
+		if !in[o.Name()] {
+			if err := os.RemoveAll(filepath.Join("testdata", "out", o.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
