@@ -1,0 +1,68 @@
+// Package wire holds the names that gatehouse's translator (which writes
+// Envoy config) and its gRPC services (ext_authz, rate limit), which read
+// what Envoy sends because of that config, must agree on. Changing one
+// changes the protocol between gatehouse and every proxy: keep them stable.
+package wire
+
+// Clusters Envoy uses to reach gatehouse's own gRPC services.
+const (
+	AuthzCluster     = "gatehouse/authz"
+	RateLimitCluster = "gatehouse/ratelimit"
+)
+
+// HTTP filter names (the keys of typed_per_filter_config). Two instances of
+// ext_authz and of ratelimit exist because their failure mode is filter-wide.
+const (
+	FilterHeaderMutation = "envoy.filters.http.header_mutation"
+	FilterLocalRateLimit = "envoy.filters.http.local_ratelimit"
+	FilterRBAC           = "envoy.filters.http.rbac"
+	FilterJWT            = "envoy.filters.http.jwt_authn"
+	FilterExtAuthzClosed = "envoy.filters.http.ext_authz/fail-closed"
+	FilterExtAuthzOpen   = "envoy.filters.http.ext_authz/fail-open"
+	FilterRateLimitDeny  = "envoy.filters.http.ratelimit/failure-deny"
+	FilterRateLimitAllow = "envoy.filters.http.ratelimit/failure-allow"
+	FilterRouter         = "envoy.filters.http.router"
+)
+
+// JWT: verified payloads are written by jwt_authn into dynamic metadata
+// under this namespace, one key per provider; the provider name is the
+// Authentication object's name. ext_authz forwards this namespace
+// (metadata_context_namespaces) so the authz service sees the payloads.
+const JWTMetadataNamespace = "envoy.filters.http.jwt_authn"
+
+// Consumer identity: the authz service returns it as a header for the
+// upstream and in dynamic metadata for rate-limit descriptors. Envoy's
+// ext_authz filter emits dynamic metadata under its canonical name.
+const (
+	ConsumerHeader            = "x-gatehouse-consumer"
+	ConsumerMetadataNamespace = "envoy.filters.http.ext_authz"
+	ConsumerMetadataKey       = "consumer"
+	DecisionIDMetadataKey     = "decision_id"
+	AnonymousConsumer         = "anonymous"
+)
+
+// Per-route ext_authz context extensions (CheckSettings.context_extensions):
+// they tell the authz service which route a request matched and which
+// policies apply, so the service needs no route table of its own.
+const (
+	CtxGateway        = "gatehouse.gateway"
+	CtxRoute          = "gatehouse.route"
+	CtxAuthentication = "gatehouse.authentication"  // comma-separated Authentication names ("any one of"); empty: none required
+	CtxAuthorization  = "gatehouse.authorization"   // Authorization name; empty: none
+	CtxAllowAnonymous = "gatehouse.allow_anonymous" // "true" when the route requires no credential
+)
+
+// Rate-limit descriptors (ENVOY-MAPPING.md). The domain is per Gateway.
+// Each limit of a RateLimit is one descriptor whose first entry is
+// (DescRateLimit, "<name>#<index>") followed by one entry per key, whose
+// entry key is the key kind exactly as written in the policy: "consumer",
+// "route", "remote_address", "path", "method", "header:NAME", "claim:NAME".
+// Plans use a single entry (DescPlan, <consumer>).
+const (
+	DomainPrefix  = "gatehouse/" // + gateway name
+	DescRateLimit = "ratelimit"
+	DescPlan      = "plan"
+)
+
+// Domain is the rate-limit domain of a Gateway.
+func Domain(gateway string) string { return DomainPrefix + gateway }
