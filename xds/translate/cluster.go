@@ -66,23 +66,21 @@ func addClusters(g *Group, routes []*policy.Route, ix *index, kind ClientKind) {
 	}
 }
 
-// buildClusters builds a Service's cluster for both client kinds. The EDS
-// name carries a hash of both (with the EDS name left out), so a changed
-// cluster asks for a new EDS resource and never stays warming; a change
-// only the other kind sees costs one needless re-fetch, which is cheaper
-// than building and sending every Service's endpoints twice.
+// buildClusters builds a Service's cluster for both client kinds, which
+// ask for the same EDS name so that one ClusterLoadAssignment serves both.
+// The name carries a hash of the Envoy cluster (EDS name left out), so a
+// changed cluster asks for a new EDS resource and never stays warming. The
+// gRPC cluster is a function of the same Service fields, all of which show
+// in the Envoy cluster (TestGRPCClusterFollowsEnvoyCluster holds that), so
+// hashing one marshal per Service is enough.
 func buildClusters(svc *policy.Service) (*builtCluster, error) {
 	bc := &builtCluster{envoy: buildCluster(svc, ClientEnvoy), grpc: buildCluster(svc, ClientGRPC)}
-	h := fnv.New32a()
-	var buf []byte
-	for _, c := range []*clusterv3.Cluster{bc.envoy, bc.grpc} {
-		var err error
-		buf, err = proto.MarshalOptions{Deterministic: true}.MarshalAppend(buf[:0], c)
-		if err != nil {
-			return nil, fmt.Errorf("hash cluster: %w", err)
-		}
-		h.Write(buf)
+	buf, err := proto.MarshalOptions{Deterministic: true}.Marshal(bc.envoy)
+	if err != nil {
+		return nil, fmt.Errorf("hash cluster: %w", err)
 	}
+	h := fnv.New32a()
+	h.Write(buf)
 	var sum [4]byte
 	bc.eds = bc.envoy.Name + "/" + hex.EncodeToString(h.Sum(sum[:0]))
 	bc.envoy.EdsClusterConfig.ServiceName = bc.eds

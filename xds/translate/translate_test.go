@@ -233,3 +233,38 @@ func TestTranslateErrorsNameGateway(t *testing.T) {
 		t.Fatalf("err = %v, want one naming the missing Service", err)
 	}
 }
+
+// TestGRPCClusterFollowsEnvoyCluster guards the EDS-name hash, which covers
+// only the Envoy cluster: Services whose Envoy clusters are equal (but for
+// the name) must get equal gRPC clusters.
+func TestGRPCClusterFollowsEnvoyCluster(t *testing.T) {
+	p := bigSnapshot(t, 300, 0, 1)
+	for _, dir := range []string{"services", "routing"} {
+		snap, _ := loadCase(t, "testdata/in/"+dir)
+		for n, s := range snap.Services {
+			p.Services[dir+"-"+n] = s
+		}
+	}
+	opts := proto.MarshalOptions{Deterministic: true}
+	byEnvoy := map[string]string{}
+	for _, name := range sortedKeys(p.Services) {
+		svc := *p.Services[name]
+		svc.Name = "x" // compare specs, not names
+		e, g := buildCluster(&svc, ClientEnvoy), buildCluster(&svc, ClientGRPC)
+		eb, err := opts.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gb, err := opts.Marshal(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prev, ok := byEnvoy[string(eb)]; ok && prev != string(gb) {
+			t.Fatalf("Service %s: same Envoy cluster as another Service but a different gRPC cluster", name)
+		}
+		byEnvoy[string(eb)] = string(gb)
+	}
+	if len(byEnvoy) < 10 {
+		t.Fatalf("only %d distinct clusters: the test compares too little", len(byEnvoy))
+	}
+}
