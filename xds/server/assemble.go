@@ -107,7 +107,7 @@ func sameKeys(m map[string]string, names []string) bool {
 // must be sorted and unique, items parallel to them.
 func (st *typeState) next(names []string, items []types.Resource, scratch *[]byte) (typeState, bool, error) {
 	out := typeState{names: names, items: items, hashes: make([]uint64, len(items))}
-	sameNames := slices.Equal(names, st.names)
+	sameNames := sameStrings(names, st.names)
 	var changed []int
 	j := 0 // merge cursor into st.names when the name lists differ
 	for i, r := range items {
@@ -125,12 +125,10 @@ func (st *typeState) next(names []string, items []types.Resource, scratch *[]byt
 				continue
 			}
 		}
-		h, err := hashResource(r)
-		if err != nil {
-			return typeState{}, false, fmt.Errorf("%q: %w", names[i], err)
-		}
-		out.hashes[i] = h
 		changed = append(changed, i)
+	}
+	if err := hashAll(items, changed, out.hashes); err != nil {
+		return typeState{}, false, err
 	}
 	version := typeVersion(names, out.hashes, scratch)
 	if version == st.res.Version {
@@ -155,4 +153,16 @@ func (st *typeState) next(names []string, items []types.Resource, scratch *[]byt
 	}
 	out.res = cache.Resources{Version: version, Items: itemsMap}
 	return out, true, nil
+}
+
+// sameStrings is slices.Equal with a shortcut for the common case of the
+// very same slice (fromEDS reuses the previous names when they match).
+func sameStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	return slices.Equal(a, b)
 }

@@ -4,9 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -24,7 +28,7 @@ var marshalOpts = proto.MarshalOptions{Deterministic: true}
 func hashResource(r types.Resource) (uint64, error) {
 	b, err := marshalOpts.Marshal(r)
 	if err != nil {
-		return 0, fmt.Errorf("marshal %T: %w", r, err)
+		return 0, fmt.Errorf("marshal %s: %w", cache.GetResourceName(r), err)
 	}
 	sum := sha256.Sum256(b)
 	return binary.BigEndian.Uint64(sum[:8]), nil
@@ -45,4 +49,45 @@ func typeVersion(names []string, hashes []uint64, scratch *[]byte) string {
 	*scratch = buf
 	sum := sha256.Sum256(buf)
 	return hex.EncodeToString(sum[:8])
+}
+
+// parallelHashMin is the number of resources to hash below which spreading
+// the work over goroutines costs more than it saves.
+const parallelHashMin = 64
+
+// hashAll hashes items[i] into out[i] for every i in idx, on up to
+// GOMAXPROCS goroutines when there are many (a full build hashes thousands
+// of resources; marshalling dominates and parallelises well).
+func hashAll(items []types.Resource, idx []int, out []uint64) error {
+	workers := min(runtime.GOMAXPROCS(0), len(idx)/parallelHashMin+1)
+	if workers <= 1 {
+		for _, i := range idx {
+			h, err := hashResource(items[i])
+			if err != nil {
+				return err
+			}
+			out[i] = h
+		}
+		return nil
+	}
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	chunk := (len(idx) + workers - 1) / workers
+	for w := range workers {
+		part := idx[min(w*chunk, len(idx)):min((w+1)*chunk, len(idx))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, i := range part {
+				h, err := hashResource(items[i])
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				out[i] = h
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -196,3 +196,7 @@ func newTestPublisher(t testing.TB) *Publisher {
 	}
 	return p
 }
+
+func nodeFor(gateway, userAgent string) *corev3.Node {
+	return &corev3.Node{Id: gateway + "-node", Cluster: gateway, UserAgentName: userAgent}
+}

@@ -113,22 +113,21 @@ func (t *tracker) OnStreamOpen(ctx context.Context, id int64, typeURL string) er
 
 func (t *tracker) OnStreamClosed(id int64, _ *corev3.Node) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	p := t.proxies[id]
 	delete(t.proxies, id)
-	last := p != nil && p.hasNode
-	if last {
-		t.metrics.connected.WithLabelValues(p.key.Gateway, string(p.key.Client)).Dec()
-		for _, o := range t.proxies {
-			if o.hasNode && o.key == p.key {
-				last = false
-				break
-			}
+	if p == nil || !p.hasNode {
+		return
+	}
+	t.metrics.connected.WithLabelValues(p.key.Gateway, string(p.key.Client)).Dec()
+	for _, o := range t.proxies {
+		if o.hasNode && o.key == p.key {
+			return
 		}
 	}
-	t.mu.Unlock()
-	if last {
-		t.pub.forgetIfUnpublished(p.key)
-	}
+	// Still under t.mu, so that a new stream of this key cannot register
+	// its watch between the check above and the cache forgetting the key.
+	t.pub.forgetIfUnpublished(p.key)
 }
 
 func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) error {

@@ -1,0 +1,147 @@
+package server
+
+import (
+	"slices"
+	"testing"
+
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
+
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
+)
+
+const (
+	benchClusters  = 1000
+	benchEndpoints = 10
+)
+
+// BenchmarkPublishEndpointChange: one CLA changes among 1,000 (x10
+// endpoints); Publish, SetSnapshot included. watchers=N adds N Envoy EDS
+// watches that SetSnapshot answers (the cache builds one response each).
+func BenchmarkPublishEndpointChange(b *testing.B) {
+	for _, watchers := range []int{0, 10} {
+		b.Run(map[int]string{0: "watchers=0", 10: "watchers=10"}[watchers], func(b *testing.B) {
+			benchEndpointChange(b, watchers)
+		})
+	}
+}
+
+func benchEndpointChange(b *testing.B, watchers int) {
+	p := newTestPublisher(b)
+	f := newFixture("gw", translate.ClientEnvoy, benchClusters, benchEndpoints)
+	mustPublish(b, p, f.groups(), f.clas)
+	before, _ := p.Versions(f.key)
+	orig := make([]*endpointv3.ClusterLoadAssignment, benchClusters)
+	alt := make([]*endpointv3.ClusterLoadAssignment, benchClusters)
+	for i := range benchClusters {
+		orig[i] = f.clas[edsName(i)]
+		alt[i] = testCLA(edsName(i), 20000, benchEndpoints)
+	}
+	groups := f.groups()
+	edsNames := slices.Sorted(func(yield func(string) bool) {
+		for n := range f.group.EDS {
+			if !yield(n) {
+				return
+			}
+		}
+	})
+	chans := make([]chan cache.Response, watchers)
+	for i := range chans {
+		chans[i] = make(chan cache.Response, 1)
+	}
+	watch := func() {
+		v, _ := p.Versions(f.key)
+		for _, ch := range chans {
+			req := &cache.Request{Node: nodeFor("gw", "envoy"), TypeUrl: resource.EndpointType, ResourceNames: edsNames, VersionInfo: v[TypeEndpoints]}
+			if _, err := p.envoy.CreateWatch(req, stream.NewSotwSubscription(edsNames, true), ch); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	watch()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		k := i % benchClusters
+		if (i/benchClusters)%2 == 0 {
+			f.clas[edsName(k)] = alt[k]
+		} else {
+			f.clas[edsName(k)] = orig[k]
+		}
+		st, err := p.Publish(b.Context(), groups, f.clas)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if c := st.Changed[f.key]; len(st.Changed) != 1 || len(c) != 1 || c[0] != TypeEndpoints {
+			b.Fatalf("changed = %v, want only endpoints", st.Changed)
+		}
+		if watchers > 0 {
+			b.StopTimer()
+			for _, ch := range chans {
+				if len(ch) != 1 {
+					b.Fatal("a watch was not answered")
+				}
+				<-ch
+			}
+			watch()
+			b.StartTimer()
+		}
+	}
+	b.StopTimer()
+	after, _ := p.Versions(f.key)
+	for _, typ := range []string{TypeClusters, TypeListeners, TypeRoutes, TypeSecrets} {
+		if before[typ] != after[typ] {
+			b.Fatalf("%s version moved", typ)
+		}
+	}
+	snap, _ := p.Snapshot(f.key)
+	last := (b.N - 1) % benchClusters
+	if snap.GetResources(resource.EndpointType)[edsName(last)] != f.clas[edsName(last)] {
+		b.Fatal("the last changed CLA is not in the snapshot")
+	}
+}
+
+// BenchmarkPublishFull: a fresh Publisher gets 1,000 clusters, routes and
+// CLAs (x10 endpoints): every resource is marshalled and hashed.
+func BenchmarkPublishFull(b *testing.B) {
+	f := newFixture("gw", translate.ClientEnvoy, benchClusters, benchEndpoints)
+	groups := f.groups()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p, err := NewPublisher(PublisherOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err := p.Publish(b.Context(), groups, f.clas)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(st.Changed[f.key]) != int(numTypes) {
+			b.Fatalf("changed = %v", st.Changed)
+		}
+	}
+}
+
+// BenchmarkMarshalEDSResponse is what each stream pays per EDS push of
+// 1,000 CLAs: go-control-plane marshals every resource again for every
+// response (the bytes are not shared between streams).
+func BenchmarkMarshalEDSResponse(b *testing.B) {
+	f := newFixture("gw", translate.ClientEnvoy, benchClusters, benchEndpoints)
+	res := make([]types.ResourceWithTTL, 0, len(f.clas))
+	for _, c := range f.clas {
+		res = append(res, types.ResourceWithTTL{Resource: c})
+	}
+	req := &cache.Request{TypeUrl: resource.EndpointType}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := cache.NewTestRawResponse(req, "v", res)
+		if _, err := r.GetDiscoveryResponse(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
