@@ -1,0 +1,55 @@
+package consul
+
+import (
+	"net/netip"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/registry"
+)
+
+// endpointsOf converts passing health entries into sorted endpoints. It
+// returns how many entries were skipped for an unusable address or port.
+// Two entries with the same zone, address and port (one process registered
+// twice) become one endpoint with their weights added.
+func endpointsOf(entries []*api.ServiceEntry) (eps []registry.Endpoint, skipped int) {
+	type key struct {
+		zone, addr string
+		port       int
+	}
+	seen := make(map[key]int, len(entries))
+	eps = make([]registry.Endpoint, 0, len(entries))
+	for _, e := range entries {
+		if e == nil || e.Service == nil {
+			skipped++
+			continue
+		}
+		addr := e.Service.Address
+		if addr == "" && e.Node != nil {
+			addr = e.Node.Address
+		}
+		ip, err := netip.ParseAddr(addr)
+		if err != nil || e.Service.Port <= 0 || e.Service.Port > 65535 {
+			skipped++
+			continue
+		}
+		addr = ip.String()
+		zone := e.Service.Meta["zone"]
+		if zone == "" && e.Node != nil {
+			zone = e.Node.Meta["zone"]
+		}
+		w := e.Service.Weights.Passing
+		if w <= 0 {
+			w = 1
+		}
+		k := key{zone, addr, e.Service.Port}
+		if i, ok := seen[k]; ok {
+			eps[i].Weight += w
+			continue
+		}
+		seen[k] = len(eps)
+		eps = append(eps, registry.Endpoint{Address: addr, Port: e.Service.Port, Weight: w, Zone: zone})
+	}
+	registry.Sort(eps)
+	return eps, skipped
+}
