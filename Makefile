@@ -10,7 +10,15 @@ BENCH        ?= .
 BENCH_PKGS   ?= ./...
 BENCH_TIME   ?= 1s
 
-.PHONY: build run test bench bench-short golden fmt lint
+.PHONY: build run test bench bench-short golden fmt lint consul
+
+# The Consul agent the process tests run (v1.14.4, the last MPL release that
+# builds from the module proxy), built in its own module under test/tools/consul
+# so its dependencies never enter go.mod. Cached outside the repository; the
+# tests find it at the same place (or at $$GATEHOUSE_CONSUL).
+CONSUL_VERSION ?= v1.14.4
+CONSUL_CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gatehouse/consul-$(CONSUL_VERSION)
+CONSUL_BIN     ?= $(CONSUL_CACHE)/consul
 
 ## build: compile bin/gatehouse
 build:
@@ -35,6 +43,14 @@ bench-short:
 ## golden: rewrite the translator's golden files (review the diff before committing)
 golden:
 	$(GO) test ./xds/translate -update
+
+## consul: build the Consul agent for the tests into $(CONSUL_BIN) (skipped if present; ~6 min the first time)
+consul:
+	@if [ -x "$(CONSUL_BIN)" ]; then echo "consul: $(CONSUL_BIN) (cached)"; else \
+	  mkdir -p "$(CONSUL_CACHE)" && \
+	  echo "consul: building $(CONSUL_VERSION) into $(CONSUL_BIN) (several minutes)" && \
+	  cd test/tools/consul && $(GO) build -o "$(CONSUL_BIN).tmp" github.com/hashicorp/consul && \
+	  mv "$(CONSUL_BIN).tmp" "$(CONSUL_BIN)" && "$(CONSUL_BIN)" version | sed -n 1p; fi
 
 ## fmt: gofmt every Go file
 fmt:
