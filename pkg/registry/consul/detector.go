@@ -138,10 +138,10 @@ func (s *Source) detect(ctx context.Context, d *detector, dc, name string, fn ch
 		first, failures = false, 0
 		moved := newIndex != index
 		switch {
-		case newIndex < index:
-			index = 0 // Consul's rule: an index that goes backwards resets to 0
 		case newIndex == 0:
-			index = 1 // never block on 0 (that is a plain read)
+			index = 1 // Consul's rule: an index is never below 1 (0 would be a plain read)
+		case newIndex < index:
+			index = 0 // and one that goes backwards resets to 0 (re-read from scratch)
 		default:
 			index = newIndex
 		}

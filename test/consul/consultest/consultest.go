@@ -1,0 +1,277 @@
+// Package consultest starts real Consul agents (`consul agent -dev`) on free
+// loopback ports for tests, and stops them by pid.
+//
+// The binary comes from `make consul` (cached under
+// ${XDG_CACHE_HOME:-$HOME/.cache}/gatehouse/consul-v1.14.4/consul) or from
+// $GATEHOUSE_CONSUL. When it is missing a test is skipped with a message
+// saying how to build it, unless CI is set: in CI a missing agent fails.
+package consultest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// Version is the Consul release the tests run.
+const Version = "v1.14.4"
+
+// Binary returns the path of the Consul agent, or skips (fails in CI) t.
+func Binary(t testing.TB) string {
+	t.Helper()
+	path := os.Getenv("GATEHOUSE_CONSUL")
+	if path == "" {
+		cache := os.Getenv("XDG_CACHE_HOME")
+		if cache == "" {
+			home, _ := os.UserHomeDir()
+			cache = filepath.Join(home, ".cache")
+		}
+		path = filepath.Join(cache, "gatehouse", "consul-"+Version, "consul")
+	}
+	if st, err := os.Stat(path); err != nil || st.IsDir() {
+		msg := fmt.Sprintf("Consul agent not found at %s: run `make consul` (builds %s, several minutes the first time) or set GATEHOUSE_CONSUL", path, Version)
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return path
+}
+
+// Ports are the agent's loopback ports.
+type Ports struct{ HTTP, DNS, Server, SerfLAN, SerfWAN, GRPC int }
+
+// Agent is a running (or stopped) dev-mode Consul agent.
+type Agent struct {
+	t     testing.TB
+	bin   string
+	dir   string
+	Ports Ports
+	Addr  string // HTTP API, host:port
+	extra string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *lockedBuffer
+}
+
+// Option adjusts an agent.
+type Option func(*Agent)
+
+// WithHCL adds agent configuration (for example an acl block).
+func WithHCL(hcl string) Option { return func(a *Agent) { a.extra += "\n" + hcl } }
+
+// Start starts an agent on free loopback ports, waits until it has a leader
+// and has registered itself, and stops it when the test ends.
+func Start(t testing.TB, opts ...Option) *Agent {
+	t.Helper()
+	a := &Agent{t: t, bin: Binary(t), dir: t.TempDir(), log: &lockedBuffer{}}
+	for _, o := range opts {
+		o(a)
+	}
+	p := freePorts(t, 6)
+	a.Ports = Ports{HTTP: p[0], DNS: p[1], Server: p[2], SerfLAN: p[3], SerfWAN: p[4], GRPC: p[5]}
+	a.Addr = fmt.Sprintf("127.0.0.1:%d", a.Ports.HTTP)
+	cfg := fmt.Sprintf(`node_name = "gatehouse-test-%d"
+disable_update_check = true
+log_level = "warn"
+ports {
+  http = %d
+  dns = %d
+  server = %d
+  serf_lan = %d
+  serf_wan = %d
+  grpc = %d
+  grpc_tls = -1
+  https = -1
+}
+%s
+`, a.Ports.HTTP, a.Ports.HTTP, a.Ports.DNS, a.Ports.Server, a.Ports.SerfLAN, a.Ports.SerfWAN, a.Ports.GRPC, a.extra)
+	if err := os.WriteFile(filepath.Join(a.dir, "agent.hcl"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		a.Kill()
+		if t.Failed() {
+			t.Logf("consul agent log (last 4 KiB):\n%s", a.log.tail(4096))
+		}
+	})
+	a.Restart()
+	return a
+}
+
+// Restart starts the agent again on the same ports (after Kill). A dev agent
+// keeps nothing: registrations are gone.
+func (a *Agent) Restart() {
+	a.t.Helper()
+	a.mu.Lock()
+	if a.cmd != nil {
+		a.mu.Unlock()
+		a.t.Fatal("consultest: Restart while the agent runs")
+	}
+	cmd := exec.Command(a.bin, "agent", "-dev", "-bind", "127.0.0.1", "-client", "127.0.0.1",
+		"-config-file", filepath.Join(a.dir, "agent.hcl"))
+	cmd.Stdout, cmd.Stderr = a.log, a.log
+	if err := cmd.Start(); err != nil {
+		a.mu.Unlock()
+		a.t.Fatalf("starting consul: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	a.cmd, a.done = cmd, done
+	a.mu.Unlock()
+	a.waitUp(30 * time.Second)
+}
+
+// Kill stops the agent with SIGKILL (by pid) and waits for it to exit.
+func (a *Agent) Kill() {
+	a.mu.Lock()
+	cmd, done := a.cmd, a.done
+	a.cmd = nil
+	a.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		a.t.Errorf("consul pid %d did not exit within 10s of SIGKILL", cmd.Process.Pid)
+	}
+}
+
+// Pid is the running agent's process id (0 when stopped).
+func (a *Agent) Pid() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cmd == nil {
+		return 0
+	}
+	return a.cmd.Process.Pid
+}
+
+// Client is an API client for the agent (token as given, "" for none).
+func (a *Agent) Client(token string) *api.Client {
+	a.t.Helper()
+	cfg := api.DefaultNonPooledConfig()
+	cfg.Address, cfg.Scheme, cfg.Token = a.Addr, "http", token
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return c
+}
+
+// Log is what the agent printed so far.
+func (a *Agent) Log() string { return a.log.String() }
+
+// waitUp waits for a leader and for the agent's own node in the catalog
+// (dev agents accept registrations only after that).
+func (a *Agent) waitUp(bound time.Duration) {
+	a.t.Helper()
+	deadline := time.Now().Add(bound)
+	c := &http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		a.mu.Lock()
+		done := a.done
+		a.mu.Unlock()
+		select {
+		case <-done:
+			a.t.Fatalf("consul exited during start:\n%s", a.log.tail(4096))
+		default:
+		}
+		if ok := get(c, "http://"+a.Addr+"/v1/status/leader", func(b string) bool { return len(b) > 2 }) &&
+			get(c, "http://"+a.Addr+"/v1/catalog/nodes", func(b string) bool { return strings.Contains(b, `"Node"`) }); ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	a.t.Fatalf("consul not up within %v:\n%s", bound, a.log.tail(4096))
+}
+
+func get(c *http.Client, url string, ok func(string) bool) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return resp.StatusCode == 200 && ok(b.String())
+}
+
+// freePorts returns n distinct loopback ports that were free a moment ago
+// (TCP and UDP: DNS and serf use both).
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var out []int
+	var closers []func()
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	for len(out) < n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		closers = append(closers, func() { l.Close() })
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // UDP side taken: try another
+		}
+		closers = append(closers, func() { u.Close() })
+		out = append(out, port)
+	}
+	return out
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b = append(l.b, p...)
+	return len(p), nil
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return string(l.b)
+}
+
+func (l *lockedBuffer) tail(n int) string {
+	s := l.String()
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
