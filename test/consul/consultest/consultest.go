@@ -60,6 +60,7 @@ type Agent struct {
 	Ports Ports
 	Addr  string // HTTP API, host:port
 	extra string
+	token string // management token when ACLs are on
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -72,6 +73,29 @@ type Option func(*Agent)
 
 // WithHCL adds agent configuration (for example an acl block).
 func WithHCL(hcl string) Option { return func(a *Agent) { a.extra += "\n" + hcl } }
+
+// WithACL turns ACLs on (default deny) with token as the management token
+// (also the agent's own token).
+func WithACL(token string) Option {
+	return func(a *Agent) {
+		a.token = token
+		a.extra += fmt.Sprintf(`
+acl {
+  enabled = true
+  default_policy = "deny"
+  enable_token_persistence = false
+  tokens {
+    initial_management = %q
+    agent = %q
+  }
+}`, token, token)
+	}
+}
+
+// WithHTTPConnLimit sets limits.http_max_conns_per_client (200 by default).
+func WithHTTPConnLimit(n int) Option {
+	return func(a *Agent) { a.extra += fmt.Sprintf("\nlimits {\n  http_max_conns_per_client = %d\n}", n) }
+}
 
 // Start starts an agent on free loopback ports, waits until it has a leader
 // and has registered itself, and stops it when the test ends.
@@ -162,11 +186,14 @@ func (a *Agent) Pid() int {
 	return a.cmd.Process.Pid
 }
 
-// Client is an API client for the agent (token as given, "" for none).
-func (a *Agent) Client(token string) *api.Client {
+// Client is an API client for the agent (with the management token when
+// ACLs are on). Its transport is pooled but bounded to 8 connections, so
+// tests that register thousands of instances stay under the agent's limit.
+func (a *Agent) Client() *api.Client {
 	a.t.Helper()
-	cfg := api.DefaultNonPooledConfig()
-	cfg.Address, cfg.Scheme, cfg.Token = a.Addr, "http", token
+	cfg := api.DefaultConfig()
+	cfg.Address, cfg.Scheme, cfg.Token = a.Addr, "http", a.token
+	cfg.Transport.MaxConnsPerHost, cfg.Transport.MaxIdleConnsPerHost = 8, 8
 	c, err := api.NewClient(cfg)
 	if err != nil {
 		a.t.Fatal(err)
@@ -192,8 +219,8 @@ func (a *Agent) waitUp(bound time.Duration) {
 			a.t.Fatalf("consul exited during start:\n%s", a.log.tail(4096))
 		default:
 		}
-		if ok := get(c, "http://"+a.Addr+"/v1/status/leader", func(b string) bool { return len(b) > 2 }) &&
-			get(c, "http://"+a.Addr+"/v1/catalog/nodes", func(b string) bool { return strings.Contains(b, `"Node"`) }); ok {
+		if ok := get(c, "http://"+a.Addr+"/v1/status/leader", a.token, func(b string) bool { return len(b) > 2 }) &&
+			get(c, "http://"+a.Addr+"/v1/catalog/nodes", a.token, func(b string) bool { return strings.Contains(b, `"Node"`) }); ok {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -201,10 +228,13 @@ func (a *Agent) waitUp(bound time.Duration) {
 	a.t.Fatalf("consul not up within %v:\n%s", bound, a.log.tail(4096))
 }
 
-func get(c *http.Client, url string, ok func(string) bool) bool {
+func get(c *http.Client, url, token string, ok func(string) bool) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if token != "" {
+		req.Header.Set("X-Consul-Token", token)
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return false
