@@ -1,0 +1,151 @@
+package authz
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// identity is who the caller turned out to be.
+type identity struct {
+	consumer string
+	groups   []string
+	by       string // Authentication name, "" when none
+	subject  string // JWT sub, when identified by a JWT
+}
+
+var versionTerm = ast.ObjectTerm(
+	ast.Item(ast.StringTerm("encoding"), ast.StringTerm("protojson")),
+	ast.Item(ast.StringTerm("ext_authz"), ast.StringTerm("v3")),
+)
+
+// errBadBody marks a body that claims to be JSON and is not. opa-envoy-plugin
+// refuses such requests; so does gatehouse, unless the policy fails open.
+var errBadBody = errors.New("request body is not valid JSON")
+
+// buildInput builds the Rego input: opa-envoy-plugin's (attributes,
+// parsed_path, parsed_query, parsed_body, truncated_body, version) plus
+// input.gatehouse.
+func buildInput(req *authv3.CheckRequest, maxBody int, gh *ast.Term) (ast.Value, error) {
+	attrs := req.GetAttributes()
+	var attrTerm *ast.Term
+	if attrs != nil {
+		attrTerm = protoToAST(attrs.ProtoReflect())
+	} else {
+		attrTerm = ast.ObjectTerm()
+	}
+	in := ast.NewObjectWithCapacity(7)
+	in.Insert(ast.StringTerm("attributes"), attrTerm)
+	in.Insert(ast.StringTerm("version"), versionTerm)
+	in.Insert(ast.StringTerm("gatehouse"), gh)
+
+	h := attrs.GetRequest().GetHttp()
+	parsedPath, parsedQuery, err := parsePath(h.GetPath())
+	if err != nil {
+		return in, err
+	}
+	in.Insert(ast.StringTerm("parsed_path"), parsedPath)
+	in.Insert(ast.StringTerm("parsed_query"), parsedQuery)
+
+	body, truncated, err := parseBody(h, maxBody)
+	in.Insert(ast.StringTerm("parsed_body"), body)
+	in.Insert(ast.StringTerm("truncated_body"), ast.InternedTerm(truncated))
+	return in, err
+}
+
+// parsePath splits the path as opa-envoy-plugin does: segments after the
+// leading slashes, and the query as a map of value lists.
+func parsePath(p string) (*ast.Term, *ast.Term, error) {
+	u, err := url.Parse(p)
+	if err != nil {
+		return ast.ArrayTerm(), ast.ObjectTerm(), fmt.Errorf("unparsable path: %w", err)
+	}
+	segs := strings.Split(strings.TrimLeft(u.Path, "/"), "/")
+	terms := make([]*ast.Term, len(segs))
+	for i, s := range segs {
+		terms[i] = ast.StringTerm(s)
+	}
+	q := ast.NewObject()
+	if u.RawQuery != "" {
+		vals, _ := url.ParseQuery(u.RawQuery) // keeps what parses, like the plugin
+		for k, vs := range vals {
+			vt := make([]*ast.Term, len(vs))
+			for i, v := range vs {
+				vt[i] = ast.StringTerm(v)
+			}
+			q.Insert(ast.StringTerm(k), ast.ArrayTerm(vt...))
+		}
+	}
+	return ast.ArrayTerm(terms...), ast.NewTerm(q), nil
+}
+
+// parseBody parses a JSON body when the content type says JSON. A body that
+// Envoy cut short (content-length larger than what it sent) or that exceeds
+// maxBody is reported as truncated with parsed_body null; non-JSON bodies
+// give null.
+func parseBody(h *authv3.AttributeContext_HttpRequest, maxBody int) (*ast.Term, bool, error) {
+	if maxBody < 0 {
+		return ast.NullTerm(), false, nil
+	}
+	if maxBody == 0 {
+		maxBody = DefaultMaxBodyBytes
+	}
+	headers := h.GetHeaders()
+	if !strings.Contains(headers["content-type"], "application/json") {
+		return ast.NullTerm(), false, nil
+	}
+	body := []byte(h.GetBody())
+	if len(body) == 0 {
+		body = h.GetRawBody()
+	}
+	if len(body) == 0 {
+		return ast.NullTerm(), false, nil
+	}
+	if cl, ok := headers["content-length"]; ok {
+		n, err := strconv.ParseInt(cl, 10, 64)
+		if err == nil && n > int64(len(body)) {
+			return ast.NullTerm(), true, nil
+		}
+	}
+	if len(body) > maxBody {
+		return ast.NullTerm(), true, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return ast.NullTerm(), false, errBadBody
+	}
+	if dec.More() {
+		return ast.NullTerm(), false, errBadBody
+	}
+	val, err := ast.InterfaceToValue(v)
+	if err != nil {
+		return ast.NullTerm(), false, errBadBody
+	}
+	return ast.NewTerm(val), false, nil
+}
+
+// gatehouseTerm is input.gatehouse.
+func gatehouseTerm(gateway, route, policy string, id identity) *ast.Term {
+	groups := make([]*ast.Term, len(id.groups))
+	for i, g := range id.groups {
+		groups[i] = ast.StringTerm(g)
+	}
+	return ast.ObjectTerm(
+		ast.Item(ast.StringTerm("gateway"), ast.StringTerm(gateway)),
+		ast.Item(ast.StringTerm("route"), ast.StringTerm(route)),
+		ast.Item(ast.StringTerm("authorization"), ast.StringTerm(policy)),
+		ast.Item(ast.StringTerm("consumer"), ast.StringTerm(id.consumer)),
+		ast.Item(ast.StringTerm("groups"), ast.ArrayTerm(groups...)),
+		ast.Item(ast.StringTerm("authenticated_by"), ast.StringTerm(id.by)),
+		ast.Item(ast.StringTerm("subject"), ast.StringTerm(id.subject)),
+	)
+}

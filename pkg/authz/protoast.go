@@ -1,0 +1,174 @@
+package authz
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// protoToAST converts a message to a Rego value the way opa-envoy-plugin
+// exposes a CheckRequest: the protojson mapping (JSON field names such as
+// metadataContext, 64-bit integers as strings, bytes as base64, enums by
+// name, well-known types by their JSON form, unset fields omitted). It
+// builds the ast.Value directly because marshalling to JSON and parsing it
+// back costs more than the policy evaluation itself.
+func protoToAST(m protoreflect.Message) *ast.Term {
+	switch m.Descriptor().FullName() {
+	case "google.protobuf.Struct":
+		return structToAST(m.Interface().(*structpb.Struct))
+	case "google.protobuf.Value":
+		return valueToAST(m.Interface().(*structpb.Value))
+	case "google.protobuf.ListValue":
+		return listToAST(m.Interface().(*structpb.ListValue))
+	case "google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.Any",
+		"google.protobuf.FieldMask", "google.protobuf.Empty":
+		return wellKnownToAST(m)
+	case "google.protobuf.BoolValue", "google.protobuf.StringValue", "google.protobuf.BytesValue",
+		"google.protobuf.Int32Value", "google.protobuf.UInt32Value", "google.protobuf.Int64Value",
+		"google.protobuf.UInt64Value", "google.protobuf.FloatValue", "google.protobuf.DoubleValue":
+		fd := m.Descriptor().Fields().ByName("value")
+		return scalarToAST(fd, m.Get(fd))
+	}
+	obj := ast.NewObjectWithCapacity(m.Descriptor().Fields().Len())
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		var t *ast.Term
+		switch {
+		case fd.IsMap():
+			t = mapToAST(fd, v.Map())
+		case fd.IsList():
+			l := v.List()
+			terms := make([]*ast.Term, l.Len())
+			for i := range terms {
+				terms[i] = fieldValueToAST(fd, l.Get(i))
+			}
+			t = ast.ArrayTerm(terms...)
+		default:
+			t = fieldValueToAST(fd, v)
+		}
+		obj.Insert(ast.StringTerm(fd.JSONName()), t)
+		return true
+	})
+	return ast.NewTerm(obj)
+}
+
+func mapToAST(fd protoreflect.FieldDescriptor, m protoreflect.Map) *ast.Term {
+	obj := ast.NewObjectWithCapacity(m.Len())
+	vfd := fd.MapValue()
+	m.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+		obj.Insert(ast.StringTerm(k.String()), fieldValueToAST(vfd, v))
+		return true
+	})
+	return ast.NewTerm(obj)
+}
+
+func fieldValueToAST(fd protoreflect.FieldDescriptor, v protoreflect.Value) *ast.Term {
+	if fd.Kind() == protoreflect.MessageKind || fd.Kind() == protoreflect.GroupKind {
+		return protoToAST(v.Message())
+	}
+	return scalarToAST(fd, v)
+}
+
+func scalarToAST(fd protoreflect.FieldDescriptor, v protoreflect.Value) *ast.Term {
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		return ast.InternedTerm(v.Bool())
+	case protoreflect.StringKind:
+		return ast.StringTerm(v.String())
+	case protoreflect.BytesKind:
+		return ast.StringTerm(base64.StdEncoding.EncodeToString(v.Bytes()))
+	case protoreflect.EnumKind:
+		if ev := fd.Enum().Values().ByNumber(v.Enum()); ev != nil {
+			return ast.StringTerm(string(ev.Name()))
+		}
+		return ast.NumberTerm(json.Number(strconv.FormatInt(int64(v.Enum()), 10)))
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		return ast.InternedTerm(int(v.Int()))
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return ast.NumberTerm(json.Number(strconv.FormatUint(v.Uint(), 10)))
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return ast.StringTerm(strconv.FormatInt(v.Int(), 10))
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return ast.StringTerm(strconv.FormatUint(v.Uint(), 10))
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		return floatToAST(v.Float())
+	}
+	return ast.NullTerm()
+}
+
+// floatToAST follows protojson: NaN and infinities are strings.
+func floatToAST(f float64) *ast.Term {
+	switch {
+	case math.IsNaN(f):
+		return ast.StringTerm("NaN")
+	case math.IsInf(f, 1):
+		return ast.StringTerm("Infinity")
+	case math.IsInf(f, -1):
+		return ast.StringTerm("-Infinity")
+	}
+	// Integral values (JWT exp, nbf, iat) print without an exponent, as
+	// protojson prints them, so string conversions in policies agree.
+	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
+		return ast.NumberTerm(json.Number(strconv.FormatFloat(f, 'f', -1, 64)))
+	}
+	return ast.NumberTerm(json.Number(strconv.FormatFloat(f, 'g', -1, 64)))
+}
+
+func structToAST(s *structpb.Struct) *ast.Term {
+	obj := ast.NewObjectWithCapacity(len(s.GetFields()))
+	for k, v := range s.GetFields() {
+		obj.Insert(ast.StringTerm(k), valueToAST(v))
+	}
+	return ast.NewTerm(obj)
+}
+
+func listToAST(l *structpb.ListValue) *ast.Term {
+	terms := make([]*ast.Term, len(l.GetValues()))
+	for i, v := range l.GetValues() {
+		terms[i] = valueToAST(v)
+	}
+	return ast.ArrayTerm(terms...)
+}
+
+func valueToAST(v *structpb.Value) *ast.Term {
+	switch k := v.GetKind().(type) {
+	case *structpb.Value_BoolValue:
+		return ast.InternedTerm(k.BoolValue)
+	case *structpb.Value_StringValue:
+		return ast.StringTerm(k.StringValue)
+	case *structpb.Value_NumberValue:
+		return floatToAST(k.NumberValue)
+	case *structpb.Value_StructValue:
+		return structToAST(k.StructValue)
+	case *structpb.Value_ListValue:
+		return listToAST(k.ListValue)
+	}
+	return ast.NullTerm()
+}
+
+// wellKnownToAST handles the rare well-known types through protojson, which
+// defines their JSON form; a type it cannot encode (an Any of an unknown
+// type) becomes null rather than failing the whole request.
+func wellKnownToAST(m protoreflect.Message) *ast.Term {
+	if m.Descriptor().FullName() == "google.protobuf.Timestamp" {
+		fs := m.Descriptor().Fields()
+		sec, nanos := m.Get(fs.ByName("seconds")).Int(), m.Get(fs.ByName("nanos")).Int()
+		return ast.StringTerm(time.Unix(sec, nanos).UTC().Format(time.RFC3339Nano))
+	}
+	b, err := protojson.Marshal(m.Interface())
+	if err != nil {
+		return ast.NullTerm()
+	}
+	v, err := ast.ValueFromReader(bytes.NewReader(b))
+	if err != nil {
+		return ast.NullTerm()
+	}
+	return ast.NewTerm(v)
+}

@@ -1,0 +1,252 @@
+package authz
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
+)
+
+// policyResult is a Rego decision in the shape opa-envoy-plugin accepts:
+// a boolean, or an object with "allowed" and optional response controls.
+type policyResult struct {
+	allowed         bool
+	headers         []*corev3.HeaderValueOption // upstream on allow, client on deny
+	removeHeaders   []string
+	responseHeaders []*corev3.HeaderValueOption
+	setQuery        []*corev3.QueryParameter
+	removeQuery     []string
+	status          int // 0: default (403 on deny)
+	body            *string
+	dynamic         *structpb.Struct
+}
+
+// parseResult checks every field's type; any wrong type makes the whole
+// decision invalid (fail closed), as in opa-envoy-plugin.
+func parseResult(v any) (*policyResult, error) {
+	switch d := v.(type) {
+	case bool:
+		return &policyResult{allowed: d}, nil
+	case map[string]any:
+		return parseObjectResult(d)
+	}
+	return nil, fmt.Errorf("decision is %s, want a boolean or an object", typeName(v))
+}
+
+func parseObjectResult(d map[string]any) (*policyResult, error) {
+	r := &policyResult{}
+	a, ok := d["allowed"]
+	if !ok {
+		return nil, fmt.Errorf(`decision object has no "allowed"`)
+	}
+	if r.allowed, ok = a.(bool); !ok {
+		return nil, fmt.Errorf(`"allowed" is %s, want a boolean`, typeName(a))
+	}
+	var err error
+	if r.headers, err = headerOptions(d, "headers"); err != nil {
+		return nil, err
+	}
+	if r.responseHeaders, err = headerOptions(d, "response_headers_to_add"); err != nil {
+		return nil, err
+	}
+	if r.removeHeaders, err = stringList(d, "request_headers_to_remove"); err != nil {
+		return nil, err
+	}
+	if r.removeQuery, err = stringList(d, "query_parameters_to_remove"); err != nil {
+		return nil, err
+	}
+	if r.setQuery, err = queryParams(d); err != nil {
+		return nil, err
+	}
+	if s, ok := d["http_status"]; ok {
+		n, isNum := s.(json.Number)
+		code, err := n.Int64()
+		if !isNum || err != nil || http.StatusText(int(code)) == "" || typev3.StatusCode_name[int32(code)] == "" {
+			return nil, fmt.Errorf(`"http_status" %v is not an HTTP status code`, s)
+		}
+		r.status = int(code)
+	}
+	if b, ok := d["body"]; ok {
+		s, isStr := b.(string)
+		if !isStr {
+			return nil, fmt.Errorf(`"body" is %s, want a string`, typeName(b))
+		}
+		r.body = &s
+	}
+	if m, ok := d["dynamic_metadata"]; ok {
+		obj, isObj := m.(map[string]any)
+		if !isObj {
+			return nil, fmt.Errorf(`"dynamic_metadata" is %s, want an object`, typeName(m))
+		}
+		st, err := structpb.NewStruct(jsonNumbersToFloat(obj).(map[string]any))
+		if err != nil {
+			return nil, fmt.Errorf(`"dynamic_metadata": %w`, err)
+		}
+		r.dynamic = st
+	}
+	return r, nil
+}
+
+// headerOptions reads an object of header -> string or list of strings, or
+// a list of such objects (both forms are accepted by opa-envoy-plugin).
+func headerOptions(d map[string]any, field string) ([]*corev3.HeaderValueOption, error) {
+	v, ok := d[field]
+	if !ok {
+		return nil, nil
+	}
+	var objs []map[string]any
+	switch x := v.(type) {
+	case map[string]any:
+		objs = []map[string]any{x}
+	case []any:
+		for _, e := range x {
+			o, isObj := e.(map[string]any)
+			if !isObj {
+				return nil, fmt.Errorf("%q holds %s, want objects", field, typeName(e))
+			}
+			objs = append(objs, o)
+		}
+	default:
+		return nil, fmt.Errorf("%q is %s, want an object", field, typeName(v))
+	}
+	var out []*corev3.HeaderValueOption
+	for _, o := range objs {
+		for _, k := range sortedKeys(o) {
+			add := func(s string) {
+				out = append(out, &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: k, Value: s}})
+			}
+			switch val := o[k].(type) {
+			case string:
+				add(val)
+			case []any:
+				for _, e := range val {
+					s, isStr := e.(string)
+					if !isStr {
+						return nil, fmt.Errorf("%q: header %q holds %s, want strings", field, k, typeName(e))
+					}
+					add(s)
+				}
+			default:
+				return nil, fmt.Errorf("%q: header %q is %s, want a string", field, k, typeName(val))
+			}
+		}
+	}
+	return out, nil
+}
+
+func stringList(d map[string]any, field string) ([]string, error) {
+	v, ok := d[field]
+	if !ok {
+		return nil, nil
+	}
+	l, isList := v.([]any)
+	if !isList {
+		return nil, fmt.Errorf("%q is %s, want a list of strings", field, typeName(v))
+	}
+	out := make([]string, 0, len(l))
+	for _, e := range l {
+		s, isStr := e.(string)
+		if !isStr {
+			return nil, fmt.Errorf("%q holds %s, want strings", field, typeName(e))
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func queryParams(d map[string]any) ([]*corev3.QueryParameter, error) {
+	v, ok := d["query_parameters_to_set"]
+	if !ok {
+		return nil, nil
+	}
+	o, isObj := v.(map[string]any)
+	if !isObj {
+		return nil, fmt.Errorf(`"query_parameters_to_set" is %s, want an object`, typeName(v))
+	}
+	var out []*corev3.QueryParameter
+	for _, k := range sortedKeys(o) {
+		switch val := o[k].(type) {
+		case string:
+			out = append(out, &corev3.QueryParameter{Key: k, Value: val})
+		case []any:
+			for _, e := range val {
+				s, isStr := e.(string)
+				if !isStr {
+					return nil, fmt.Errorf(`"query_parameters_to_set": %q holds %s, want strings`, k, typeName(e))
+				}
+				out = append(out, &corev3.QueryParameter{Key: k, Value: s})
+			}
+		default:
+			return nil, fmt.Errorf(`"query_parameters_to_set": %q is %s, want a string or a list`, k, typeName(val))
+		}
+	}
+	return out, nil
+}
+
+// withoutConsumerHeader drops any attempt of a policy to set or remove the
+// consumer header: gatehouse owns it, and the upstream trusts it.
+func withoutConsumerHeader(hs []*corev3.HeaderValueOption) []*corev3.HeaderValueOption {
+	out := hs[:0]
+	for _, h := range hs {
+		if !strings.EqualFold(h.GetHeader().GetKey(), wire.ConsumerHeader) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func withoutConsumerName(names []string) []string {
+	out := names[:0]
+	for _, n := range names {
+		if !strings.EqualFold(n, wire.ConsumerHeader) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// jsonNumbersToFloat makes a Rego result acceptable to structpb, which
+// knows float64 but not json.Number.
+func jsonNumbersToFloat(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = jsonNumbersToFloat(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = jsonNumbersToFloat(e)
+		}
+		return x
+	}
+	return v
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+

@@ -1,0 +1,273 @@
+package authz
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"github.com/open-policy-agent/opa/v1/rego"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
+)
+
+// Service implements envoy.service.auth.v3.Authorization.
+type Service struct {
+	authv3.UnimplementedAuthorizationServer
+
+	opts  Options
+	state atomic.Pointer[state]
+	mu    sync.Mutex // serializes Update
+}
+
+// New returns a Service with an empty Config: until the first Update, routes
+// that name an Authentication get 401 and routes that name an Authorization
+// get 403 (nothing is known yet, so nothing is allowed).
+func New(opts Options) (*Service, error) {
+	if opts.EvalTimeout < 0 {
+		return nil, fmt.Errorf("authz: negative eval timeout %v", opts.EvalTimeout)
+	}
+	if opts.EvalTimeout == 0 {
+		opts.EvalTimeout = DefaultEvalTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Service{opts: opts}
+	st, _ := buildState(context.Background(), nil, nil)
+	s.state.Store(st)
+	return s, nil
+}
+
+// Update compiles cfg and swaps it in atomically. Rego is prepared once per
+// distinct (query, modules): a policy whose text did not change keeps its
+// prepared query. On error nothing changes, so the last good Config keeps
+// deciding; the error names every bad object (and file and line for Rego).
+func (s *Service) Update(ctx context.Context, cfg *Config) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := buildState(ctx, cfg, s.state.Load())
+	if err != nil {
+		return fmt.Errorf("authz config: %w", err)
+	}
+	s.state.Store(st)
+	return nil
+}
+
+// Register adds the service to a gRPC server.
+func (s *Service) Register(g *grpc.Server) { authv3.RegisterAuthorizationServer(g, s) }
+
+// Check decides one request. It always answers with a decision; it never
+// returns an error, because Envoy would then apply the filter's failure
+// mode rather than the policy's.
+func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, _ error) {
+	start := s.opts.Now()
+	h := req.GetAttributes().GetRequest().GetHttp()
+	ext := req.GetAttributes().GetContextExtensions()
+	d := Decision{
+		ID:      newDecisionID(),
+		Time:    start,
+		Gateway: ext[wire.CtxGateway],
+		Route:   ext[wire.CtxRoute],
+		Policy:  ext[wire.CtxAuthorization],
+		Method:  strings.ToValidUTF8(h.GetMethod(), "\uFFFD"),
+		Path:    logPath(h.GetPath()),
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			// A bug must cost one request, not the process or the proxy's
+			// view of the service.
+			d.Reasons = append(d.Reasons, fmt.Sprintf("internal error: %v", p))
+			resp = s.deny(&d, http.StatusForbidden, nil, nil)
+		}
+		d.Duration = s.opts.Now().Sub(start)
+		if s.opts.DecisionLogger != nil {
+			s.opts.DecisionLogger(d)
+		}
+	}()
+	return s.decide(ctx, s.state.Load(), req, &d), nil
+}
+
+func (s *Service) decide(ctx context.Context, st *state, req *authv3.CheckRequest, d *Decision) *authv3.CheckResponse {
+	attrs := req.GetAttributes()
+	ext := attrs.GetContextExtensions()
+	var names []string
+	for _, n := range strings.Split(ext[wire.CtxAuthentication], ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	realm := d.Gateway
+	if realm == "" {
+		realm = "gatehouse"
+	}
+	id, fail := st.identify(attrs, names, ext[wire.CtxAllowAnonymous] == "true", realm)
+	if fail != nil {
+		d.Consumer = wire.AnonymousConsumer
+		d.Reasons = append(d.Reasons, fail.reason)
+		return s.deny(d, http.StatusUnauthorized, []*corev3.HeaderValueOption{header("www-authenticate", fail.challenge)}, ptr("401 Unauthorized: no valid credential\n"))
+	}
+	d.Consumer, d.AuthenticatedBy = id.consumer, id.by
+	if id.by != "" {
+		d.Reasons = append(d.Reasons, "authenticated by "+id.by)
+	}
+
+	if d.Policy == "" {
+		return s.allow(d, id, nil)
+	}
+	p, ok := st.policies[d.Policy]
+	if !ok {
+		d.Reasons = append(d.Reasons, fmt.Sprintf("authorization %q is not configured", d.Policy))
+		return s.deny(d, http.StatusForbidden, nil, nil)
+	}
+	if p.allow != nil {
+		if inAnyGroup(id.groups, p.allow.Groups) {
+			d.Reasons = append(d.Reasons, "consumer is in an allowed group")
+			return s.allow(d, id, nil)
+		}
+		d.Reasons = append(d.Reasons, fmt.Sprintf("consumer %q is in none of the groups %v", id.consumer, p.allow.Groups))
+		return s.deny(d, http.StatusForbidden, nil, nil)
+	}
+	res, err := s.evalRego(ctx, st, p, req, d, id)
+	if err != nil {
+		d.Reasons = append(d.Reasons, err.Error())
+		if p.failOpen {
+			d.FailedOpen = true
+			d.Reasons = append(d.Reasons, "allowed: policy fails open")
+			return s.allow(d, id, nil)
+		}
+		return s.deny(d, http.StatusForbidden, nil, nil)
+	}
+	if res.allowed {
+		d.Reasons = append(d.Reasons, "policy allowed")
+		return s.allow(d, id, res)
+	}
+	d.Reasons = append(d.Reasons, "policy denied")
+	status := http.StatusForbidden
+	if res.status != 0 {
+		status = res.status
+	}
+	return s.denyWith(d, status, res)
+}
+
+func (s *Service) evalRego(ctx context.Context, st *state, p *compiledPolicy, req *authv3.CheckRequest, d *Decision, id identity) (*policyResult, error) {
+	gh := gatehouseTerm(d.Gateway, d.Route, d.Policy, id)
+	input, err := buildInput(req, st.maxBody, gh)
+	if err != nil {
+		return nil, fmt.Errorf("input: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.EvalTimeout)
+	defer cancel()
+	rs, err := p.pq.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return nil, fmt.Errorf("evaluation error: %w", err)
+	}
+	switch {
+	case len(rs) == 0:
+		return nil, fmt.Errorf("decision %s is undefined", p.query)
+	case len(rs) > 1 || len(rs[0].Expressions) != 1:
+		return nil, fmt.Errorf("decision %s has %d results, want 1", p.query, len(rs))
+	}
+	res, err := parseResult(rs[0].Expressions[0].Value)
+	if err != nil {
+		return nil, fmt.Errorf("decision %s: %w", p.query, err)
+	}
+	return res, nil
+}
+
+func (s *Service) allow(d *Decision, id identity, r *policyResult) *authv3.CheckResponse {
+	d.Allowed, d.Status = true, http.StatusOK
+	ok := &authv3.OkHttpResponse{}
+	if r != nil {
+		ok.Headers = withoutConsumerHeader(r.headers)
+		ok.HeadersToRemove = withoutConsumerName(r.removeHeaders)
+		ok.ResponseHeadersToAdd = r.responseHeaders
+		ok.QueryParametersToSet = r.setQuery
+		ok.QueryParametersToRemove = r.removeQuery
+	}
+	// Overwrite, never append: a client-sent value must not survive even if
+	// header_mutation in front of this filter were missing.
+	ok.Headers = append(ok.Headers, &corev3.HeaderValueOption{
+		Header:       &corev3.HeaderValue{Key: wire.ConsumerHeader, Value: id.consumer},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	})
+	return &authv3.CheckResponse{
+		Status:          &rpcstatus.Status{Code: int32(codes.OK)},
+		HttpResponse:    &authv3.CheckResponse_OkResponse{OkResponse: ok},
+		DynamicMetadata: metadata(d, dynamicOf(r)),
+	}
+}
+
+func (s *Service) deny(d *Decision, status int, headers []*corev3.HeaderValueOption, body *string) *authv3.CheckResponse {
+	return s.denyWith(d, status, &policyResult{headers: headers, body: body})
+}
+
+func (s *Service) denyWith(d *Decision, status int, r *policyResult) *authv3.CheckResponse {
+	d.Allowed, d.Status = false, status
+	code := codes.PermissionDenied
+	if status == http.StatusUnauthorized {
+		code = codes.Unauthenticated
+	}
+	denied := &authv3.DeniedHttpResponse{
+		Status:  &typev3.HttpStatus{Code: typev3.StatusCode(status)},
+		Headers: r.headers,
+	}
+	if r.body != nil {
+		denied.Body = *r.body
+	}
+	return &authv3.CheckResponse{
+		Status:          &rpcstatus.Status{Code: int32(code)},
+		HttpResponse:    &authv3.CheckResponse_DeniedResponse{DeniedResponse: denied},
+		DynamicMetadata: metadata(d, r.dynamic),
+	}
+}
+
+func dynamicOf(r *policyResult) *structpb.Struct {
+	if r == nil {
+		return nil
+	}
+	return r.dynamic
+}
+
+// metadata is the dynamic metadata Envoy's ext_authz filter emits under its
+// own name: the policy's, then consumer and decision id, which a policy
+// cannot override (rate-limit descriptors trust them).
+func metadata(d *Decision, fromPolicy *structpb.Struct) *structpb.Struct {
+	fields := map[string]*structpb.Value{}
+	for k, v := range fromPolicy.GetFields() {
+		fields[k] = v
+	}
+	fields[wire.ConsumerMetadataKey] = structpb.NewStringValue(d.Consumer)
+	fields[wire.DecisionIDMetadataKey] = structpb.NewStringValue(d.ID)
+	return &structpb.Struct{Fields: fields}
+}
+
+func inAnyGroup(have, want []string) bool {
+	for _, w := range want {
+		for _, h := range have {
+			if h == w {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func header(k, v string) *corev3.HeaderValueOption {
+	return &corev3.HeaderValueOption{
+		Header:       &corev3.HeaderValue{Key: k, Value: v},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
