@@ -34,6 +34,9 @@ type serveOptions struct {
 	debounce  time.Duration
 	maxDelay  time.Duration
 	resync    time.Duration
+	// Consul discovery (issue 3): contacted only when a Service uses it.
+	consulAddr      string
+	consulTokenFile string
 }
 
 func newServeCmd() *cobra.Command {
@@ -78,6 +81,8 @@ trusted network: the xDS port is plain gRPC.`,
 	f.DurationVar(&o.debounce, "debounce", 50*time.Millisecond, "quiet time after a change before a build starts")
 	f.DurationVar(&o.maxDelay, "max-delay", 500*time.Millisecond, "longest a build waits under a constant stream of changes")
 	f.DurationVar(&o.resync, "resync", 30*time.Second, "reload the policy directory at least this often (0: only on file events)")
+	f.StringVar(&o.consulAddr, "consul-addr", "", "Consul agent for discovery.consul Services (default $CONSUL_HTTP_ADDR, else 127.0.0.1:8500; contacted only when a Service uses Consul)")
+	f.StringVar(&o.consulTokenFile, "consul-token-file", "", "file holding the Consul ACL token (default $CONSUL_HTTP_TOKEN)")
 	cmd.MarkFlagRequired("policy-dir")
 	return cmd
 }
@@ -101,13 +106,21 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctrl := controller.New(controller.Config{
+	var ctrl *controller.Controller
+	consulSrc, err := newConsulSource(o.consulAddr, o.consulTokenFile, &ctrl)
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(newRegistryUp(consulSrc))
+	ctrl = controller.New(controller.Config{
 		Policy:    func() fs.FS { return os.DirFS(o.policyDir) },
 		Publisher: pub,
 		Debounce:  o.debounce,
 		MaxDelay:  o.maxDelay,
 		Logger:    log,
 		Metrics:   controller.NewMetrics(reg),
+		OnPolicy:  consulSrc.SetPolicy,
+		Synced:    consulSrc.Synced,
 	})
 
 	xdsLis, err := net.Listen("tcp", o.xdsAddr)
@@ -126,15 +139,19 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 			Gatherer: reg,
 			Ready:    ctrl.Ready,
 			Proxies:  func() any { return xds.Proxies() },
-			Status:   func() any { return ctrl.Status() },
+			Status: func() any {
+				return serverStatus{Status: ctrl.Status(), Consul: consulStatus(consulSrc)}
+			},
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 
 	errs := make(chan error, 3)
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(5)
 	go func() { defer wg.Done(); ctrl.Run(ctx) }()
+	go func() { defer wg.Done(); consulSrc.Run(ctx) }()
+	go func() { defer wg.Done(); logConsul(ctx, consulSrc, log) }()
 	go func() {
 		defer wg.Done()
 		if err := dir.Watch(ctx, o.policyDir, o.resync, ctrl.PolicyChanged); err != nil {

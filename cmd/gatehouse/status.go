@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse-dev/gatehouse/pkg/controller"
 	"github.com/gatehouse-dev/gatehouse/xds/server"
 )
 
@@ -41,7 +40,7 @@ Versions are content hashes, shortened to 8 characters.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			client := &http.Client{Timeout: timeout}
-			var st controller.Status
+			var st serverStatus
 			if err := getJSON(client, addr, "/api/v1/status", &st); err != nil {
 				return err
 			}
@@ -92,8 +91,12 @@ func getJSON(c *http.Client, addr, path string, v any) error {
 	return nil
 }
 
-func printStatus(w io.Writer, st controller.Status, proxies []server.ProxyStatus, now time.Time) {
+func printStatus(w io.Writer, full serverStatus, proxies []server.ProxyStatus, now time.Time) {
+	st := full.Status
 	state := "not ready (no complete configuration built yet)"
+	if st.WaitingFor != "" && !st.Ready {
+		state = "not ready: waiting for " + st.WaitingFor
+	}
 	if st.Ready {
 		state = fmt.Sprintf("ready; last build %s ago, took %v", now.Sub(st.LastBuild).Round(time.Second), st.LastBuildDuration.Round(time.Microsecond))
 	}
@@ -102,6 +105,8 @@ func printStatus(w io.Writer, st controller.Status, proxies []server.ProxyStatus
 	if st.LastError != "" {
 		fmt.Fprintf(w, "Last build FAILED (still serving the last good configuration): %s\n", st.LastError)
 	}
+
+	printConsul(w, full.Consul, now)
 
 	fmt.Fprintf(w, "\nProxies (%d):\n", len(proxies))
 	if len(proxies) > 0 {

@@ -34,6 +34,17 @@ type Config struct {
 	MaxDelay time.Duration
 	Logger   *slog.Logger
 	Metrics  *Metrics // optional
+
+	// OnPolicy, if set, is called with every policy snapshot loaded (before
+	// it is built), so registry sources can start and stop their watches.
+	OnPolicy func(*policy.Snapshot)
+	// Synced, if set, must report true before the FIRST snapshot is
+	// published: a registry source that has not read every referenced
+	// service yet would otherwise push empty clusters after a restart.
+	// While it is false the controller re-checks on every trigger and at
+	// least every SyncRecheck (default 250ms).
+	Synced      func() bool
+	SyncRecheck time.Duration
 }
 
 // Controller runs the build loop. Create it with New, feed it with
@@ -52,6 +63,7 @@ type Controller struct {
 
 	// Owned by the loop goroutine.
 	good    *policy.Snapshot
+	pending *policy.Snapshot // loaded, not published: waiting for Synced
 	builder Builder
 }
 
@@ -157,12 +169,22 @@ func (c *Controller) debounce(ctx context.Context) bool {
 func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool, external map[string]registry.Snapshot) {
 	start := time.Now()
 	snap := c.good
+	if snap == nil && c.pending != nil {
+		snap = c.pending // loaded before the registry was synced
+	}
 	if policyDirty {
 		snap = policy.Load(c.cfg.Policy(), c.good)
 		c.reportRejected(snap)
 	}
 	if snap == nil {
 		return // nothing loaded yet (only registry updates so far)
+	}
+	if policyDirty && c.cfg.OnPolicy != nil {
+		c.cfg.OnPolicy(snap)
+	}
+	if !c.Ready() && c.cfg.Synced != nil && !c.cfg.Synced() {
+		c.waitForSync(snap)
+		return
 	}
 	eps := mergeEndpoints(static.Endpoints(snap), external)
 	res, err := c.builder.Build(snap, eps, policyDirty)
@@ -182,7 +204,7 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 		c.cfg.Logger.Info("gateways removed", "groups", fmt.Sprint(stats.Absent))
 	}
 	c.builder.Commit(res, eps)
-	c.good = snap
+	c.good, c.pending = snap, nil
 	took := time.Since(start)
 	c.cfg.Metrics.observeBuild(took, true)
 	c.cfg.Metrics.setObjects(snap)
@@ -191,11 +213,27 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 	c.status.LastBuild = start
 	c.status.LastBuildDuration = took
 	c.status.LastError = ""
+	c.status.WaitingFor = ""
 	c.status.Gateways = sortedKeys(snap.Gateways)
 	c.statusMu.Unlock()
 	c.cfg.Logger.Info("published", "took", took.Round(time.Microsecond), "policy", policyDirty,
 		"registry", registryDirty, "endpoints_changed", res.EndpointsChanged, "changed", changedTypes(stats),
 		"rejected", len(snap.Rejected))
+}
+
+// waitForSync holds back the first publish until the registry sources have
+// read every referenced service. The loaded policy is kept as pending, so a
+// registry update alone (the source's first read) can complete the build.
+func (c *Controller) waitForSync(snap *policy.Snapshot) {
+	c.pending = snap
+	c.statusMu.Lock()
+	c.status.WaitingFor = "the first read of every service in the service registry"
+	c.statusMu.Unlock()
+	recheck := c.cfg.SyncRecheck
+	if recheck <= 0 {
+		recheck = 250 * time.Millisecond
+	}
+	time.AfterFunc(recheck, c.kick)
 }
 
 func mergeEndpoints(base registry.Snapshot, external map[string]registry.Snapshot) registry.Snapshot {

@@ -16,6 +16,8 @@ type Status struct {
 	LastErrorAt       time.Time         `json:"last_error_at,omitempty"`
 	Gateways          []string          `json:"gateways"`
 	Rejected          []policy.Rejected `json:"rejected"`
+	// WaitingFor says why the first snapshot is held back (Config.Synced).
+	WaitingFor string `json:"waiting_for,omitempty"`
 }
 
 // Status returns a copy of the current status.

@@ -96,3 +96,10 @@ func (s *Source) Status() Status {
 	sort.Slice(st.Services, func(i, j int) bool { return st.Services[i].Name < st.Services[j].Name })
 	return st
 }
+
+// Watching is the number of distinct Consul queries being watched.
+func (s *Source) Watching() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.watches)
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/controller"
+	"github.com/gatehouse-dev/gatehouse/pkg/registry"
+	"github.com/gatehouse-dev/gatehouse/pkg/registry/consul"
+)
+
+// consulAddr is the agent address: --consul-addr, else CONSUL_HTTP_ADDR,
+// else the local agent. Consul is only contacted once a Service uses
+// `discovery.consul`.
+func consulAddr(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if env := os.Getenv("CONSUL_HTTP_ADDR"); env != "" {
+		return env
+	}
+	return "127.0.0.1:8500"
+}
+
+// consulToken reads --consul-token-file, else CONSUL_HTTP_TOKEN.
+func consulToken(file string) (string, error) {
+	if file == "" {
+		return os.Getenv("CONSUL_HTTP_TOKEN"), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--consul-token-file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// newConsulSource wires the Consul source into the controller: it receives
+// every loaded policy (to know what to watch) and reports endpoints back.
+func newConsulSource(addrFlag, tokenFile string, ctrl **controller.Controller) (*consul.Source, error) {
+	token, err := consulToken(tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	return consul.New(consul.Config{
+		Address:  consulAddr(addrFlag),
+		Token:    token,
+		OnUpdate: func(s registry.Snapshot) { (*ctrl).SetEndpoints("consul", s) },
+	})
+}
+
+// consulStatus is the Consul part of /api/v1/status (nil when no Service
+// uses Consul).
+func consulStatus(src *consul.Source) *consul.Status {
+	if src == nil || src.Watching() == 0 {
+		return nil
+	}
+	st := src.Status()
+	return &st
+}
+
+// logConsul logs changes of the Consul source's reachability and errors
+// (the library does not log), at most once a second.
+func logConsul(ctx context.Context, src *consul.Source, log *slog.Logger) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var lastErr string
+	reachable, synced := true, false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if src.Watching() == 0 {
+			continue
+		}
+		st := src.Status()
+		if st.LastError != lastErr && st.LastError != "" {
+			log.Error("consul", "err", st.LastError, "address", st.Address, "reachable", st.Reachable)
+		}
+		lastErr = st.LastError
+		if st.Reachable != reachable {
+			if st.Reachable {
+				log.Info("consul reachable again", "address", st.Address)
+			} else {
+				log.Warn("consul unreachable: serving the last known endpoints", "address", st.Address)
+			}
+			reachable = st.Reachable
+		}
+		if st.Synced && !synced {
+			log.Info("consul: every referenced service read", "services", len(st.Services))
+		}
+		synced = st.Synced
+	}
+}
+
+// registryUp is gatehouse_registry_up{source="consul"}: 1 when Consul
+// answers, 0 when not; absent while no Service uses Consul.
+type registryUp struct {
+	src  *consul.Source
+	desc *prometheus.Desc
+}
+
+func newRegistryUp(src *consul.Source) *registryUp {
+	return &registryUp{src: src, desc: prometheus.NewDesc("gatehouse_registry_up",
+		"Whether the service registry answered its last requests (1) or not (0); the last known endpoints keep being served.", []string{"source"}, nil)}
+}
+
+func (r *registryUp) Describe(ch chan<- *prometheus.Desc) { ch <- r.desc }
+
+func (r *registryUp) Collect(ch chan<- prometheus.Metric) {
+	if r.src.Watching() == 0 {
+		return
+	}
+	v := 0.0
+	if r.src.Up() {
+		v = 1
+	}
+	ch <- prometheus.MustNewConstMetric(r.desc, prometheus.GaugeValue, v, "consul")
+}
+
+// serverStatus is /api/v1/status: the controller's state plus Consul's.
+type serverStatus struct {
+	controller.Status
+	Consul *consul.Status `json:"consul,omitempty"`
+}
+
+// printConsul is the Consul section of `gatehouse status`.
+func printConsul(w io.Writer, st *consul.Status, now time.Time) {
+	if st == nil {
+		return
+	}
+	state := "reachable"
+	if !st.Reachable {
+		state = "UNREACHABLE (serving the last known endpoints)"
+	}
+	fmt.Fprintf(w, "Consul %s: %s", st.Address, state)
+	if !st.LastContact.IsZero() {
+		fmt.Fprintf(w, "; last answer %s ago", now.Sub(st.LastContact).Round(time.Second))
+	}
+	fmt.Fprintln(w)
+	if st.LastError != "" {
+		fmt.Fprintf(w, "  last error (%s ago): %s\n", now.Sub(st.LastErrorAt).Round(time.Second), st.LastError)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  SERVICE\tCONSUL SERVICE\tTAGS\tDC\tINSTANCES\tSTATE")
+	for _, s := range st.Services {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\n", s.Name, s.ConsulService, orNone(strings.Join(s.Tags, ",")), orNone(s.Datacenter), s.Instances, s.State)
+	}
+	tw.Flush()
+}
