@@ -16,14 +16,7 @@ const gateway = "kind: Gateway\nname: g\nspec:\n  listeners:\n"
 // object and field path, with a message saying what is allowed; the valid
 // objects next to it keep loading.
 func TestBadInputs(t *testing.T) {
-	cases := []struct {
-		name string
-		yaml string
-		line int
-		ref  string
-		path string // "" for errors not about a field
-		msg  string
-	}{
+	runBadCases(t, []badCase{
 		{"unknown field", route + "  gateways: [gw]\n  backend: [{service: a}]\n",
 			5, "Route/r", "spec.backend", `unknown field "backend"; allowed: authentication, authorization, backends, gateways, headers, hosts, match, rateLimit, retries, rewrite, timeout`},
 		{"unknown top-level field", route + "  gateways: [gw]\n  backends: [{service: a}]\nstatus: {}\n",
@@ -48,8 +41,6 @@ func TestBadInputs(t *testing.T) {
 			1, "bad.yaml", "kind", `unknown kind "Rout"; one of Gateway, Service, Route, Authentication, Authorization, Consumer, Plan, RateLimit`},
 		{"missing kind", "name: r\nspec: {}\n",
 			1, "bad.yaml", "kind", `required; one of Gateway, Service, Route`},
-		{"kind not supported", "kind: Plan\nname: gold\nspec:\n  quota: {requests: 1, per: month}\n",
-			1, "Plan/gold", "kind", `Kind Plan is not supported yet`},
 		{"invalid name", "kind: Route\nname: User_Info\nspec: {gateways: [gw], backends: [{service: a}]}\n",
 			2, "bad.yaml", "name", `"User_Info" is not a valid name: it must match [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?`},
 		{"missing name", "kind: Service\nspec:\n  discovery: {static: [{address: 127.0.0.1, port: 1}]}\n",
@@ -100,8 +91,8 @@ func TestBadInputs(t *testing.T) {
 			7, "Gateway/g", "spec.limits.requestTimeout", `must be greater than 0`},
 		{"access log format", gateway + "    - {name: a, port: 8080, protocol: HTTP}\n  accessLog: {format: xml}\n",
 			6, "Gateway/g", "spec.accessLog.format", `"xml" is not an access log format; one of json, text`},
-		{"gateway default authentication", gateway + "    - {name: a, port: 8080, protocol: HTTP}\n  defaults:\n    authentication: [corp-jwt]\n",
-			7, "Gateway/g", "spec.defaults.authentication", `Authentication is not supported yet`},
+		{"gateway default authentication missing", gateway + "    - {name: a, port: 8080, protocol: HTTP}\n  defaults:\n    authentication: [corp-jwt]\n",
+			7, "Gateway/g", "spec.defaults.authentication[0]", `Authentication "corp-jwt" does not exist`},
 
 		// Service
 		{"service protocol", service + "  protocol: TCP\n  discovery: {static: [{address: 127.0.0.1, port: 1}]}\n",
@@ -189,22 +180,35 @@ func TestBadInputs(t *testing.T) {
 			8, "Route/r", "spec.headers.request.set.Host", `the host header cannot be changed here; use rewrite.host`},
 		{"bad header name", route + "  gateways: [gw]\n  backends: [{service: a}]\n  headers:\n    response:\n      remove: [\"x a\"]\n",
 			8, "Route/r", "spec.headers.response.remove[0]", `"x a" is not a valid HTTP header name`},
-		{"route authentication", route + "  gateways: [gw]\n  backends: [{service: a}]\n  authentication: [corp-jwt]\n",
-			6, "Route/r", "spec.authentication", `Authentication is not supported yet`},
-		{"route rate limit", route + "  gateways: [gw]\n  backends: [{service: a}]\n  rateLimit: per-consumer\n",
-			6, "Route/r", "spec.rateLimit", `RateLimit is not supported yet`},
+		{"route authentication missing", route + "  gateways: [gw]\n  backends: [{service: a}]\n  authentication: [corp-jwt]\n",
+			6, "Route/r", "spec.authentication[0]", `Authentication "corp-jwt" does not exist`},
+		{"route rate limit missing", route + "  gateways: [gw]\n  backends: [{service: a}]\n  rateLimit: per-consumer\n",
+			6, "Route/r", "spec.rateLimit", `RateLimit "per-consumer" does not exist`},
 		{"hashOn conflict", "kind: Service\nname: h1\nspec:\n  discovery: {static: [{address: 127.0.0.1, port: 1}]}\n  loadBalancer: {policy: RING_HASH, hashOn: {header: x-a}}\n---\n" +
 			"kind: Service\nname: h2\nspec:\n  discovery: {static: [{address: 127.0.0.1, port: 2}]}\n  loadBalancer: {policy: MAGLEV, hashOn: {cookie: sid}}\n---\n" +
 			route + "  gateways: [gw]\n  backends:\n    - {service: h1}\n    - {service: a}\n    - {service: h2}\n",
 			20, "Route/r", "spec.backends[2].service", `Service "h2" hashes on cookie sid but Service "h1" hashes on header x-a; backends of one Route must agree on hashOn`},
-	}
+	})
+}
+
+type badCase struct {
+	name string
+	yaml string
+	line int
+	ref  string
+	path string // "" for errors not about a field
+	msg  string
+}
+
+func runBadCases(t *testing.T, cases []badCase) {
+	t.Helper()
 	seen := map[string]bool{}
 	for _, tc := range cases {
+		if seen[tc.name] {
+			t.Fatalf("duplicate case name %q", tc.name)
+		}
+		seen[tc.name] = true
 		t.Run(tc.name, func(t *testing.T) {
-			if seen[tc.name] {
-				t.Fatalf("duplicate case name")
-			}
-			seen[tc.name] = true
 			s := Load(testFS(t, map[string]string{"bad.yaml": tc.yaml}), nil)
 			prefix := fmt.Sprintf("bad.yaml:%d: %s: ", tc.line, tc.ref)
 			if tc.path != "" {
@@ -217,6 +221,9 @@ func TestBadInputs(t *testing.T) {
 			// (except where the case deliberately redefines a base object).
 			if _, ok := s.Routes["r"]; ok {
 				t.Errorf("Route r is served despite errors")
+			}
+			if kind, name, ok := strings.Cut(tc.ref, "/"); ok && s.get(kind, name) != nil {
+				t.Errorf("%s is served despite errors", tc.ref)
 			}
 			if s.Gateways["gw"] == nil || s.Services["b"] == nil || (s.Services["a"] == nil && tc.name != "duplicate name") {
 				t.Errorf("base objects lost: gateways %v services %v", keys(s.Gateways), keys(s.Services))

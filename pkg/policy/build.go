@@ -1,15 +1,11 @@
 package policy
 
-import (
-	"fmt"
-	"io/fs"
-	"sort"
-)
+import "fmt"
 
 // loader assembles a Snapshot from parsed files: local validation, duplicate
 // names, reference resolution and carry-over of last good versions.
 type loader struct {
-	fsys     fs.FS
+	files    *fileReader
 	prev     *Snapshot
 	walkErrs []*objErrs
 
@@ -23,10 +19,22 @@ type loader struct {
 	// syntaxFiles are files that did not parse; prev objects from them are
 	// carried over.
 	syntaxFiles map[string]int
+	// creds are the credentials of the Consumers served so far.
+	creds servedCredentials
+}
+
+// resolveOrder settles kinds so that every kind comes after the kinds it
+// references: a reference is checked against exactly what the Snapshot
+// serves (including carried-over versions).
+var resolveOrder = []string{
+	KindService, KindAuthentication, KindAuthorization, KindPlan, KindRateLimit, // reference nothing
+	KindConsumer, // Plan
+	KindGateway,  // Authentication, RateLimit
+	KindRoute,    // Gateway, Service, Authentication, Authorization, RateLimit
 }
 
 func (l *loader) build(results []*fileResult) *Snapshot {
-	l.snap = &Snapshot{Gateways: map[string]*Gateway{}, Services: map[string]*Service{}, Routes: map[string]*Route{}}
+	l.snap = newSnapshot()
 	l.badRef, l.present, l.syntaxFiles = map[string]bool{}, map[string]bool{}, map[string]int{}
 	for _, e := range l.walkErrs {
 		l.reject(e, false)
@@ -40,58 +48,108 @@ func (l *loader) build(results []*fileResult) *Snapshot {
 		}
 		objs = append(objs, f.objects...)
 	}
+	byKind := map[string][]*object{}
 	for _, o := range objs {
 		if o.name != "" {
 			l.present[o.errs.ref] = true
 		}
-		switch v := o.val.(type) {
-		case *Gateway:
-			validateGateway(l.fsys, o.errs, v)
-		case *Service:
-			validateService(l.fsys, o.errs, v)
-		case *Route:
-			validateRoute(o.errs, v)
+		l.validate(o)
+		if o.val != nil {
+			byKind[o.kind] = append(byKind[o.kind], o)
+		} else {
+			l.reject(o.errs, false)
 		}
 	}
 	markDuplicates(objs)
+	markCredentialConflicts(objs)
 
-	// Gateways and Services reference nothing, so they are settled first;
-	// Routes are then resolved against exactly what the Snapshot serves.
-	var routes []*object
-	for _, o := range objs {
-		switch v := o.val.(type) {
-		case *Gateway:
+	for _, kind := range resolveOrder {
+		// Resolve even objects with other errors, so one load reports all.
+		for _, o := range byKind[kind] {
+			l.resolve(o.errs, o.val, false)
+		}
+		// Accept first, then carry over: a carried-over version must not
+		// clash with what this load defines (Consumer credentials).
+		for _, o := range byKind[kind] {
 			if !o.errs.failed() {
-				l.snap.Gateways[o.name] = v
+				l.accept(o.val)
 			}
-		case *Service:
-			if !o.errs.failed() {
-				l.snap.Services[o.name] = v
+		}
+		for _, o := range byKind[kind] {
+			if o.errs.failed() {
+				l.rejectObject(o)
 			}
-		case *Route:
-			routes = append(routes, o)
-			continue
 		}
-		if o.errs.failed() {
-			l.rejectObject(o)
-		}
+		l.carrySyntaxFiles(kind)
 	}
-	l.carrySyntaxFiles(KindGateway)
-	l.carrySyntaxFiles(KindService)
-	for _, o := range routes {
-		r := o.val.(*Route)
-		// Resolve even a Route with other errors, so one load reports all.
-		l.resolveRoute(o.errs, r)
-		if !o.errs.failed() {
-			l.snap.Routes[o.name] = r
-			continue
-		}
-		l.rejectObject(o)
-	}
-	l.carrySyntaxFiles(KindRoute)
 	sortRejected(l.rejected)
 	l.snap.Rejected = l.rejected
 	return l.snap
+}
+
+func (l *loader) validate(o *object) {
+	switch v := o.val.(type) {
+	case *Gateway:
+		validateGateway(l.files, o.errs, v)
+	case *Service:
+		validateService(l.files, o.errs, v)
+	case *Route:
+		validateRoute(o.errs, v)
+	case *Authentication:
+		validateAuthentication(l.files, o.errs, v)
+	case *Authorization:
+		validateAuthorization(l.files, o.errs, v)
+	case *Consumer:
+		validateConsumer(o.errs, v)
+	case *Plan:
+		validatePlan(o.errs, v)
+	case *RateLimit:
+		validateRateLimit(o.errs, v)
+	}
+}
+
+func (l *loader) accept(v any) {
+	l.snap.put(v)
+	if c, ok := v.(*Consumer); ok {
+		l.creds.add(c)
+	}
+}
+
+// resolve checks v's references against the Snapshot being built and
+// reports dangling ones on o; carried says v is a previous version about to
+// be carried over, which must also not clash with what is served. It
+// returns whether everything resolved.
+func (l *loader) resolve(o *objErrs, v any, carried bool) bool {
+	before := o.count()
+	switch x := v.(type) {
+	case *Route:
+		l.resolveRoute(o, x)
+	case *Gateway:
+		if d := x.Spec.Defaults; d != nil {
+			if d.Authentication != nil {
+				for i, a := range *d.Authentication {
+					l.ref(o, fmt.Sprintf("spec.defaults.authentication[%d]", i), KindAuthentication, a)
+				}
+			}
+			if d.RateLimit != RateLimitNone {
+				l.ref(o, "spec.defaults.rateLimit", KindRateLimit, d.RateLimit)
+			}
+		}
+	case *Consumer:
+		l.ref(o, "spec.plan", KindPlan, x.Spec.Plan)
+		if carried {
+			l.creds.conflicts(o, x)
+		}
+	}
+	return o.count() == before
+}
+
+// ref reports on o a reference to kind/name that the Snapshot does not
+// serve; "" references nothing.
+func (l *loader) ref(o *objErrs, p, kind, name string) {
+	if name != "" && l.snap.get(kind, name) == nil {
+		o.add(p, "%s", l.missing(kind, name))
+	}
 }
 
 // markDuplicates rejects every object whose Kind/name is defined more than
@@ -130,33 +188,22 @@ func (l *loader) reject(o *objErrs, carried bool) {
 }
 
 // rejectObject records a failed object and carries over its previous
-// version if there is one (and, for a Route, if it still resolves).
+// version if there is one and its references still resolve.
 func (l *loader) rejectObject(o *object) {
 	carried := false
 	switch {
 	case o.name == "":
-	case o.kind == KindGateway && l.snap.Gateways[o.name] != nil,
-		o.kind == KindService && l.snap.Services[o.name] != nil,
-		o.kind == KindRoute && l.snap.Routes[o.name] != nil:
+	case l.snap.get(o.kind, o.name) != nil:
 		// A duplicate whose twin already brought the last good version back.
 		carried = true
-	case l.prev != nil:
-		switch o.kind {
-		case KindGateway:
-			if g, ok := l.prev.Gateways[o.name]; ok {
-				l.snap.Gateways[o.name], carried = g, true
-			}
-		case KindService:
-			if s, ok := l.prev.Services[o.name]; ok {
-				l.snap.Services[o.name], carried = s, true
-			}
-		case KindRoute:
-			if r, ok := l.prev.Routes[o.name]; ok {
-				if l.resolveRoute(newObjErrs(r.File, r.Line), r) {
-					l.snap.Routes[o.name], carried = r, true
-				} else {
-					o.errs.addAt(o.errs.line, "", "the previous version cannot be kept either: its references no longer resolve")
-				}
+	default:
+		if p := l.prev.get(o.kind, o.name); p != nil {
+			m := metaOf(p)
+			if l.resolve(newObjErrs(m.File, m.Line), p, true) {
+				l.accept(p)
+				carried = true
+			} else {
+				o.errs.addAt(o.errs.line, "", "the previous version cannot be kept either: its references no longer resolve")
 			}
 		}
 	}
@@ -169,58 +216,43 @@ func (l *loader) rejectObject(o *object) {
 // carrySyntaxFiles keeps prev objects of kind defined in files that did not
 // parse, unless this load defines the same Kind/name elsewhere.
 func (l *loader) carrySyntaxFiles(kind string) {
-	if l.prev == nil || len(l.syntaxFiles) == 0 {
+	if len(l.syntaxFiles) == 0 {
 		return
 	}
-	carry := func(m Meta, keep func() bool) {
+	for _, v := range l.prev.all(kind) {
+		m := metaOf(v)
 		synLine, ok := l.syntaxFiles[m.File]
 		if !ok || l.present[m.Ref()] {
-			return
+			continue
 		}
 		o := newObjErrs(m.File, m.Line)
 		o.ref = m.Ref()
-		if keep() {
+		if l.resolve(newObjErrs(m.File, m.Line), v, true) {
+			l.accept(v)
 			o.addAt(m.Line, "", "not reloaded: %s has a YAML syntax error (line %d); serving the previous version", m.File, synLine)
 			l.reject(o, true)
-			return
+			continue
 		}
 		o.addAt(m.Line, "", "dropped: %s has a YAML syntax error (line %d) and the previous version's references no longer resolve", m.File, synLine)
 		l.badRef[m.Ref()] = true
 		l.reject(o, false)
 	}
-	switch kind {
-	case KindGateway:
-		for _, name := range sortedKeys(l.prev.Gateways) {
-			g := l.prev.Gateways[name]
-			carry(g.Meta, func() bool { l.snap.Gateways[name] = g; return true })
-		}
-	case KindService:
-		for _, name := range sortedKeys(l.prev.Services) {
-			s := l.prev.Services[name]
-			carry(s.Meta, func() bool { l.snap.Services[name] = s; return true })
-		}
-	case KindRoute:
-		for _, name := range sortedKeys(l.prev.Routes) {
-			r := l.prev.Routes[name]
-			carry(r.Meta, func() bool {
-				if !l.resolveRoute(newObjErrs(r.File, r.Line), r) {
-					return false
-				}
-				l.snap.Routes[name] = r
-				return true
-			})
-		}
-	}
 }
 
 // resolveRoute checks a Route's references against the Snapshot being built
-// and reports dangling ones on o. It returns whether all resolved.
-func (l *loader) resolveRoute(o *objErrs, r *Route) bool {
-	before := o.count()
+// and reports dangling ones on o.
+func (l *loader) resolveRoute(o *objErrs, r *Route) {
 	for i, g := range r.Spec.Gateways {
-		if l.snap.Gateways[g] == nil {
-			o.add(fmt.Sprintf("spec.gateways[%d]", i), "%s", l.missing(KindGateway, g))
+		l.ref(o, fmt.Sprintf("spec.gateways[%d]", i), KindGateway, g)
+	}
+	if r.Spec.Authentication != nil {
+		for i, a := range *r.Spec.Authentication {
+			l.ref(o, fmt.Sprintf("spec.authentication[%d]", i), KindAuthentication, a)
 		}
+	}
+	l.ref(o, "spec.authorization", KindAuthorization, r.Spec.Authorization)
+	if r.Spec.RateLimit != RateLimitNone {
+		l.ref(o, "spec.rateLimit", KindRateLimit, r.Spec.RateLimit)
 	}
 	hashFrom := ""
 	var hash *HashOn
@@ -241,7 +273,6 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) bool {
 		}
 		hash, hashFrom = lb.HashOn, b.Service
 	}
-	return o.count() == before
 }
 
 func (l *loader) missing(kind, name string) string {
@@ -260,13 +291,4 @@ func describeHash(h *HashOn) string {
 	default:
 		return "sourceIP"
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

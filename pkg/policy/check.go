@@ -1,9 +1,11 @@
 package policy
 
 import (
+	"errors"
 	"io/fs"
 	"net"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -103,33 +105,48 @@ func validAddress(a string) bool {
 	return dnsName(strings.ToLower(a))
 }
 
+// fileReader reads the files that policies name (certificates, JWKS,
+// Rego), relative to the naming file.
+type fileReader struct {
+	fsys fs.FS
+	read func(name string) ([]byte, error) // Options.ReadFile; nil: fsys only
+}
+
 // readRelative reads a file named by a policy file, relative to that file's
-// directory, and reports a missing or unsafe path as an error on p.
-func readRelative(fsys fs.FS, o *objErrs, p, policyFile, name string) ([]byte, bool) {
+// directory, and reports a missing or unsafe path as an error on p. It
+// returns the data and the path relative to the policy directory.
+func (r *fileReader) readRelative(o *objErrs, p, policyFile, name string) ([]byte, string, bool) {
 	if name == "" {
 		o.add(p, "required: a file path relative to %s", policyFile)
-		return nil, false
+		return nil, "", false
 	}
-	if path.IsAbs(name) {
+	if path.IsAbs(name) || filepath.IsAbs(name) {
 		o.add(p, "%q must be relative to the file that names it (%s)", name, policyFile)
-		return nil, false
+		return nil, "", false
 	}
 	full := path.Join(path.Dir(policyFile), name)
-	if !fs.ValidPath(full) {
+	var data []byte
+	var err error
+	switch {
+	case fs.ValidPath(full):
+		data, err = fs.ReadFile(r.fsys, full)
+	case r.read != nil:
+		data, err = r.read(full)
+	default:
 		o.add(p, "%q points outside the policy directory", name)
-		return nil, false
+		return nil, "", false
 	}
-	data, err := fs.ReadFile(fsys, full)
 	if err != nil {
 		o.add(p, "cannot read %s: %v", full, pathErr(err))
-		return nil, false
+		return nil, "", false
 	}
-	return data, true
+	return data, full, true
 }
 
 // pathErr drops the repeated path from an *fs.PathError.
 func pathErr(err error) error {
-	if pe, ok := err.(*fs.PathError); ok {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
 		return pe.Err
 	}
 	return err

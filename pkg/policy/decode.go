@@ -88,6 +88,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 			d.obj.decodeErr(n.Line, path, "expected a string, got %s", describe(n))
 			return
 		}
+		if n.Style&yaml.LiteralStyle != 0 {
+			d.obj.literal[path] = true
+		}
 		v.SetString(n.Value)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		d.decodeInt(n, v, path)

@@ -22,6 +22,9 @@ type objErrs struct {
 	// bad holds paths that failed to decode; validation errors at or under
 	// them are suppressed, since they would only echo the decode error.
 	bad map[string]bool
+	// literal holds paths whose value was a literal block scalar ("|"),
+	// whose content lines are the file's lines (inline Rego errors).
+	literal map[string]bool
 }
 
 type lineErr struct {
@@ -30,7 +33,7 @@ type lineErr struct {
 }
 
 func newObjErrs(file string, line int) *objErrs {
-	return &objErrs{file: file, line: line, ref: file, lines: map[string]int{}, bad: map[string]bool{}}
+	return &objErrs{file: file, line: line, ref: file, lines: map[string]int{}, bad: map[string]bool{}, literal: map[string]bool{}}
 }
 
 func (o *objErrs) setLine(path string, line int) {

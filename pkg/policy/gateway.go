@@ -3,7 +3,6 @@ package policy
 import (
 	"crypto/tls"
 	"fmt"
-	"io/fs"
 	"path"
 	"strings"
 )
@@ -11,7 +10,7 @@ import (
 // Envoy's http_connection_manager max_request_headers_kb upper bound.
 const maxRequestHeadersKB = 8192
 
-func validateGateway(fsys fs.FS, o *objErrs, g *Gateway) {
+func validateGateway(files *fileReader, o *objErrs, g *Gateway) {
 	names := map[string]string{} // listener name -> path of first use
 	for i := range g.Spec.Listeners {
 		l := &g.Spec.Listeners[i]
@@ -36,7 +35,7 @@ func validateGateway(fsys fs.FS, o *objErrs, g *Gateway) {
 				o.add(p+".tls", "only an HTTPS listener takes tls; set protocol: HTTPS or remove tls")
 			}
 		case ProtocolHTTPS:
-			validateListenerTLS(fsys, o, p+".tls", g.File, l.TLS)
+			validateListenerTLS(files, o, p+".tls", g.File, l.TLS)
 		case "":
 			o.add(p+".protocol", "required; one of HTTP, HTTPS")
 		default:
@@ -59,13 +58,8 @@ func validateGateway(fsys fs.FS, o *objErrs, g *Gateway) {
 			o.add("spec.accessLog.path", "%q must be an absolute path on the proxy host, such as /dev/stdout", al.Path)
 		}
 	}
-	if d := g.Spec.Defaults; d != nil {
-		if d.Authentication != nil && len(*d.Authentication) > 0 {
-			o.add("spec.defaults.authentication", "Authentication is not supported yet; remove it or use []")
-		}
-		if d.RateLimit != "" && d.RateLimit != "none" {
-			o.add("spec.defaults.rateLimit", "RateLimit is not supported yet; remove it or use none")
-		}
+	if d := g.Spec.Defaults; d != nil && d.Authentication != nil {
+		checkNameList(o, "spec.defaults.authentication", KindAuthentication, *d.Authentication)
 	}
 }
 
@@ -93,7 +87,7 @@ func validateListenerHostnames(o *objErrs, p string, hosts []string) {
 	}
 }
 
-func validateListenerTLS(fsys fs.FS, o *objErrs, p, file string, t *ListenerTLS) {
+func validateListenerTLS(files *fileReader, o *objErrs, p, file string, t *ListenerTLS) {
 	if t == nil {
 		o.add(p, "required for an HTTPS listener: certificate and key")
 		return
@@ -101,8 +95,8 @@ func validateListenerTLS(fsys fs.FS, o *objErrs, p, file string, t *ListenerTLS)
 	if !oneOf(t.MinVersion, "", "1.2", "1.3") {
 		o.add(p+".minVersion", "%q is not allowed; one of \"1.2\", \"1.3\"", t.MinVersion)
 	}
-	cert, okc := readRelative(fsys, o, p+".certificate", file, t.Certificate)
-	key, okk := readRelative(fsys, o, p+".key", file, t.Key)
+	cert, _, okc := files.readRelative(o, p+".certificate", file, t.Certificate)
+	key, _, okk := files.readRelative(o, p+".key", file, t.Key)
 	if !okc || !okk {
 		return
 	}

@@ -28,6 +28,17 @@ spec:
     static: [{address: 127.0.0.1, port: 9002}]
 `
 
+// fixtures are files that policies in tests name.
+var fixtures = map[string]string{
+	"keys/jwks.json":     `{"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`,
+	"keys/not-jwks.json": `{"kty": "EC"}`,
+	"policies/ok.rego":   "package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.request.http.method == \"GET\"\n",
+	// Line 4: a rule body that does not parse.
+	"policies/broken.rego": "package envoy.authz\n\ndefault allow := false\nallow if { input.x == }\n",
+	// Line 5: a call of a function that does not exist (a compile error).
+	"policies/undefined.rego": "package envoy.authz\n\ndefault allow := false\n\nallow if no_such_function(input.x)\n",
+}
+
 // testFS returns a MapFS with the base policy, the test certificates and
 // the given extra files.
 func testFS(t testing.TB, files map[string]string) fstest.MapFS {
@@ -39,6 +50,9 @@ func testFS(t testing.TB, files map[string]string) fstest.MapFS {
 			t.Fatal(err)
 		}
 		fsys["certs/"+c] = &fstest.MapFile{Data: data}
+	}
+	for name, data := range fixtures {
+		fsys[name] = &fstest.MapFile{Data: []byte(data)}
 	}
 	for name, data := range files {
 		if data == "" {

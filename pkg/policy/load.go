@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -19,8 +21,6 @@ import (
 // Kinds lists every kind the model defines, in the order errors list them.
 var Kinds = []string{KindGateway, KindService, KindRoute, KindAuthentication, KindAuthorization, KindConsumer, KindPlan, KindRateLimit}
 
-var supportedKinds = map[string]bool{KindGateway: true, KindService: true, KindRoute: true}
-
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 const nameRule = `must match [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])? (lowercase letters, digits and '-', at most 63 characters)`
@@ -30,7 +30,7 @@ type object struct {
 	errs *objErrs
 	kind string
 	name string // "" when the object has no usable name
-	val  any    // *Gateway, *Service or *Route; nil if not decodable
+	val  any    // *Gateway, *Service, ... (newObject); nil if not decodable
 }
 
 // fileResult is what one policy file yielded.
@@ -54,16 +54,52 @@ type fileResult struct {
 // Duplicate names are errors on every definition (not first-wins), so the
 // result never depends on file order; prev's version is carried over.
 //
-// The Snapshot is internally consistent: every reference in it resolves.
+// The Snapshot is internally consistent: every reference in it resolves,
+// and no API key hash or JWT (issuer, sub) belongs to two Consumers.
 // Defaults are not filled in (empty hosts mean ["*"], an empty path match
 // means prefix "/", and so on); the translator applies them.
+//
+// Files that policies name (certificates, JWKS, Rego) are read from fsys
+// and must lie inside it; use LoadWith to allow paths such as
+// ../policies/users.rego.
 func Load(fsys fs.FS, prev *Snapshot) *Snapshot {
+	return LoadWith(fsys, prev, Options{})
+}
+
+// Options change how Load reads the files that policies name.
+type Options struct {
+	// ReadFile, if set, reads a file named by a policy (certificate, JWKS,
+	// Rego). name is slash-separated, cleaned, and relative to the policy
+	// directory (the root of fsys); unlike an fs.FS path it may start with
+	// "../", since POLICY-MODEL.md lets a policy name ../policies/x.rego.
+	// Absolute paths never reach it. If nil, files are read from fsys and
+	// a path leaving it is an error.
+	ReadFile func(name string) ([]byte, error)
+}
+
+// DirReader returns an Options.ReadFile that reads name relative to the
+// operating-system directory dir, including paths that leave dir.
+func DirReader(dir string) func(name string) ([]byte, error) {
+	return func(name string) ([]byte, error) {
+		return os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+	}
+}
+
+// LoadDir loads the policy directory dir of the operating system: what
+// gatehouse serve and validate use. Policies may name files outside dir by
+// relative paths.
+func LoadDir(dir string, prev *Snapshot) *Snapshot {
+	return LoadWith(os.DirFS(dir), prev, Options{ReadFile: DirReader(dir)})
+}
+
+// LoadWith is Load with Options.
+func LoadWith(fsys fs.FS, prev *Snapshot, opts Options) *Snapshot {
 	files, walkErrs := policyFiles(fsys)
 	var results []*fileResult
 	for _, f := range files {
 		results = append(results, parseFile(fsys, f))
 	}
-	l := &loader{fsys: fsys, prev: prev, walkErrs: walkErrs}
+	l := &loader{files: &fileReader{fsys: fsys, read: opts.ReadFile}, prev: prev, walkErrs: walkErrs}
 	return l.build(results)
 }
 
@@ -224,19 +260,8 @@ func decodeObject(file string, doc *yaml.Node) *object {
 	case !known:
 		o.errs.addAt(kindNode.Line, "kind", "unknown kind %q; one of %s", o.kind, strings.Join(Kinds, ", "))
 		return o
-	case !supportedKinds[o.kind]:
-		o.errs.addAt(kindNode.Line, "kind", "Kind %s is not supported yet", o.kind)
-		return o
 	}
-	var target any
-	switch o.kind {
-	case KindGateway:
-		target = &Gateway{}
-	case KindService:
-		target = &Service{}
-	case KindRoute:
-		target = &Route{}
-	}
+	target := newObject(o.kind)
 	d := &decoder{obj: o.errs}
 	d.decode(root, reflect.ValueOf(target).Elem(), "", 0)
 	switch {
@@ -263,18 +288,6 @@ func topScalar(m *yaml.Node, key string) *yaml.Node {
 			}
 			return nil
 		}
-	}
-	return nil
-}
-
-func metaOf(v any) *Meta {
-	switch o := v.(type) {
-	case *Gateway:
-		return &o.Meta
-	case *Service:
-		return &o.Meta
-	case *Route:
-		return &o.Meta
 	}
 	return nil
 }

@@ -85,14 +85,30 @@ func validateRoute(o *objErrs, r *Route) {
 		validateHeaderChanges(o, "spec.headers.request", h.Request)
 		validateHeaderChanges(o, "spec.headers.response", h.Response)
 	}
-	if sp.Authentication != nil && len(*sp.Authentication) > 0 {
-		o.add("spec.authentication", "Authentication is not supported yet; remove it or use []")
+	if sp.Authentication != nil {
+		checkNameList(o, "spec.authentication", KindAuthentication, *sp.Authentication)
 	}
-	if sp.Authorization != "" {
-		o.add("spec.authorization", "Authorization is not supported yet; remove it")
+	if o.has("spec.authorization") && sp.Authorization == "" {
+		o.add("spec.authorization", "must name an Authorization (omit it for none)")
 	}
-	if sp.RateLimit != "" && sp.RateLimit != "none" {
-		o.add("spec.rateLimit", "RateLimit is not supported yet; remove it or use none")
+	if o.has("spec.rateLimit") && sp.RateLimit == "" {
+		o.add("spec.rateLimit", "must name a RateLimit, or be none to turn the Gateway default off")
+	}
+}
+
+// checkNameList checks a list of references to objects of kind: names, each
+// once. Whether they exist is checked later (resolve).
+func checkNameList(o *objErrs, p, kind string, names []string) {
+	seen := map[string]bool{}
+	for i, n := range names {
+		ip := fmt.Sprintf("%s[%d]", p, i)
+		switch {
+		case n == "":
+			o.add(ip, "must name a %s", kind)
+		case seen[n]:
+			o.add(ip, "duplicate %s %q", kind, n)
+		}
+		seen[n] = true
 	}
 }
 

@@ -3,7 +3,6 @@ package policy
 import (
 	"crypto/x509"
 	"fmt"
-	"io/fs"
 	"strings"
 )
 
@@ -11,7 +10,7 @@ import (
 // endpoint weights) far from uint32 overflow.
 const maxEndpointWeight = 128
 
-func validateService(fsys fs.FS, o *objErrs, s *Service) {
+func validateService(files *fileReader, o *objErrs, s *Service) {
 	sp := &s.Spec
 	if !oneOf(sp.Protocol, "", ServiceHTTP, ServiceHTTP2, ServiceGRPC) {
 		o.add("spec.protocol", "%q is not a service protocol; one of HTTP, HTTP2, GRPC", sp.Protocol)
@@ -44,7 +43,7 @@ func validateService(fsys fs.FS, o *objErrs, s *Service) {
 			o.add("spec.tls.sni", "%q is not a valid DNS name", t.SNI)
 		}
 		if o.has("spec.tls.caFile") {
-			if pem, ok := readRelative(fsys, o, "spec.tls.caFile", s.File, t.CAFile); ok {
+			if pem, _, ok := files.readRelative(o, "spec.tls.caFile", s.File, t.CAFile); ok {
 				if !x509.NewCertPool().AppendCertsFromPEM(pem) {
 					o.add("spec.tls.caFile", "%s holds no PEM certificate", t.CAFile)
 				} else {

@@ -5,8 +5,7 @@ package policy
 
 import "time"
 
-// Kinds of objects. Only Gateway, Service and Route are supported so far; the
-// others decode as "not supported yet" until their issue lands.
+// Kinds of objects.
 const (
 	KindGateway        = "Gateway"
 	KindService        = "Service"
@@ -85,9 +84,10 @@ type AccessLog struct {
 	Path   string `yaml:"path"`   // default /dev/stdout
 }
 
+// GatewayDefaults apply to the Gateway's Routes that do not say otherwise.
 type GatewayDefaults struct {
-	Authentication *[]string `yaml:"authentication"`
-	RateLimit      string    `yaml:"rateLimit"`
+	Authentication *[]string `yaml:"authentication"` // Authentication names; nil or []: none
+	RateLimit      string    `yaml:"rateLimit"`      // RateLimit name; "" or RateLimitNone: none
 }
 
 // ---- Service ----
@@ -212,9 +212,39 @@ type RouteSpec struct {
 	Retries        *Retries      `yaml:"retries"`
 	Rewrite        *Rewrite      `yaml:"rewrite"`
 	Headers        *RouteHeaders `yaml:"headers"`
-	Authentication *[]string     `yaml:"authentication"` // nil: Gateway default; []: off
-	Authorization  string        `yaml:"authorization"`
-	RateLimit      string        `yaml:"rateLimit"` // "none" turns the Gateway default off
+	Authentication *[]string     `yaml:"authentication"` // Authentication names, any one of which suffices; nil: Gateway default; []: off
+	Authorization  string        `yaml:"authorization"`  // Authorization name; "": none
+	RateLimit      string        `yaml:"rateLimit"`      // RateLimit name; "": Gateway default; RateLimitNone: off
+}
+
+// RateLimitNone as a Route's rateLimit turns the Gateway default off. It is
+// therefore not a valid RateLimit name.
+const RateLimitNone = "none"
+
+// EffectiveAuthentication is the list of Authentication names that applies
+// to r on Gateway g: the Route's own list if it has one, else g's default.
+// Empty means no credential is required.
+func (r *Route) EffectiveAuthentication(g *Gateway) []string {
+	if r.Spec.Authentication != nil {
+		return *r.Spec.Authentication
+	}
+	if g != nil && g.Spec.Defaults != nil && g.Spec.Defaults.Authentication != nil {
+		return *g.Spec.Defaults.Authentication
+	}
+	return nil
+}
+
+// EffectiveRateLimit is the RateLimit name that applies to r on Gateway g,
+// or "" for none.
+func (r *Route) EffectiveRateLimit(g *Gateway) string {
+	rl := r.Spec.RateLimit
+	if rl == "" && g != nil && g.Spec.Defaults != nil {
+		rl = g.Spec.Defaults.RateLimit
+	}
+	if rl == RateLimitNone {
+		return ""
+	}
+	return rl
 }
 
 type RouteMatch struct {
@@ -291,10 +321,15 @@ type HeaderChanges struct {
 // translator may use. Objects that failed validation are absent here and
 // listed in Rejected. Maps are keyed by object name.
 type Snapshot struct {
-	Gateways map[string]*Gateway
-	Services map[string]*Service
-	Routes   map[string]*Route
-	Rejected []Rejected
+	Gateways        map[string]*Gateway
+	Services        map[string]*Service
+	Routes          map[string]*Route
+	Authentications map[string]*Authentication
+	Authorizations  map[string]*Authorization
+	Consumers       map[string]*Consumer
+	Plans           map[string]*Plan
+	RateLimits      map[string]*RateLimit
+	Rejected        []Rejected
 }
 
 // Rejected is an object that failed validation and why. If CarriedOver is

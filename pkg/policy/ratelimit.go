@@ -1,0 +1,113 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+)
+
+const unitsRule = "one of second, minute, hour, day, month"
+
+func validatePlan(o *objErrs, pl *Plan) {
+	sp := &pl.Spec
+	if len(sp.RateLimits) == 0 && sp.Quota == nil {
+		o.add("spec", "set at least one of rateLimits, quota")
+	}
+	seen := map[string]string{}
+	for i, r := range sp.RateLimits {
+		p := fmt.Sprintf("spec.rateLimits[%d]", i)
+		checkRate(o, p, r, Units, unitsRule)
+		if first := seen[r.Per]; first != "" && r.Per != "" {
+			o.add(p+".per", "a limit per %s is already set (%s); keep one", r.Per, first)
+		} else {
+			seen[r.Per] = p
+		}
+	}
+	if q := sp.Quota; q != nil {
+		checkRate(o, "spec.quota", *q, []string{UnitDay, UnitMonth}, "one of day, month (a calendar month in UTC)")
+	}
+}
+
+// checkRate checks a count and unit. Counts are bounded by uint32, the type
+// of Envoy's RateLimitResponse.RateLimit.requests_per_unit and of
+// local_ratelimit's max_tokens.
+func checkRate(o *objErrs, p string, r Rate, units []string, rule string) {
+	if r.Requests < 1 || int64(r.Requests) > maxUint32 {
+		o.add(p+".requests", "%d is out of range; 1..%d", r.Requests, int64(maxUint32))
+	}
+	switch {
+	case r.Per == "":
+		o.add(p+".per", "required; %s", rule)
+	case !oneOf(r.Per, units...):
+		o.add(p+".per", "%q is not a unit here; %s", r.Per, rule)
+	}
+}
+
+// Local limits (local: true) are counted by Envoy's local_ratelimit filter,
+// which (1) runs before jwt_authn and ext_authz in the filter chain
+// (ENVOY-MAPPING.md), and (2) builds its descriptors only from what the
+// request itself carries: its rate_limits do not support dynamic_metadata
+// actions. So it can key by route (per-route buckets), remote_address,
+// path, method and header:NAME (dynamic descriptors, an LRU per Envoy:
+// approximate under high cardinality), but never by consumer or claim:NAME,
+// which exist only after authentication. A token bucket refills at a fixed
+// interval, which a calendar month does not have.
+var localKeyKinds = []string{KeyRoute, KeyRemoteAddress, KeyPath, KeyMethod, "header"}
+
+const localKeyRule = "local: true counts inside each Envoy (local_ratelimit), which runs before authentication and sees only the request itself: its keys may be route, remote_address, path, method and header:NAME; count consumer and claim keys with the rate-limit service (remove local)"
+
+func validateRateLimit(o *objErrs, rl *RateLimit) {
+	if rl.Name == RateLimitNone {
+		o.add("name", "%q is reserved: rateLimit: none turns rate limiting off", rl.Name)
+	}
+	sp := &rl.Spec
+	if len(sp.Limits) == 0 {
+		o.add("spec.limits", "required: list at least one limit")
+	}
+	for i := range sp.Limits {
+		validateLimit(o, fmt.Sprintf("spec.limits[%d]", i), &sp.Limits[i])
+	}
+	if !oneOf(sp.Algorithm, "", AlgorithmFixedWindow, AlgorithmSlidingWindow) {
+		o.add("spec.algorithm", "%q is not an algorithm; one of fixed-window, sliding-window", sp.Algorithm)
+	}
+	if !oneOf(sp.FailureMode, "", FailureModeAllow, FailureModeDeny) {
+		o.add("spec.failureMode", "%q is not a failure mode; one of allow, deny", sp.FailureMode)
+	}
+}
+
+func validateLimit(o *objErrs, p string, l *Limit) {
+	checkRate(o, p, Rate{Requests: l.Requests, Per: l.Per}, Units, unitsRule)
+	seen := map[string]string{}
+	for i, k := range l.Key {
+		kp := fmt.Sprintf("%s.key[%d]", p, i)
+		kind, arg := SplitKey(k)
+		norm := k
+		switch {
+		case oneOf(k, KeyConsumer, KeyRoute, KeyRemoteAddress, KeyPath, KeyMethod):
+		case kind == "header" && strings.Contains(k, ":"):
+			if !headerName(arg) {
+				o.add(kp, "%q: %q is not a valid HTTP header name (for the path or method use the path or method key)", k, arg)
+				continue
+			}
+			norm = KeyHeaderPrefix + strings.ToLower(arg)
+		case kind == "claim" && strings.Contains(k, ":"):
+			if strings.TrimSpace(arg) == "" || strings.ContainsAny(arg, " \t\r\n") {
+				o.add(kp, "%q: name the claim, such as claim:sub (no spaces)", k)
+				continue
+			}
+		default:
+			o.add(kp, "%q is not a key kind; one of consumer, route, remote_address, path, method, header:NAME, claim:NAME", k)
+			continue
+		}
+		if first := seen[norm]; first != "" {
+			o.add(kp, "duplicate key %q (also %s)", k, first)
+			continue
+		}
+		seen[norm] = kp
+		if l.Local && !oneOf(kind, localKeyKinds...) {
+			o.add(kp, "%q cannot be counted locally: %s", k, localKeyRule)
+		}
+	}
+	if l.Local && l.Per == UnitMonth {
+		o.add(p+".per", "a local limit cannot be per month: a token bucket refills at a fixed interval and a calendar month has none; count it with the rate-limit service (remove local)")
+	}
+}

@@ -1,0 +1,144 @@
+package policy
+
+import (
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// ---- Authentication ----
+
+// Authentication is a way a caller proves who it is. A Route lists several;
+// any one of them suffices.
+type Authentication struct {
+	Meta `yaml:",inline"`
+	Spec AuthenticationSpec `yaml:"spec"`
+}
+
+// AuthenticationSpec has exactly one of JWT or APIKey.
+type AuthenticationSpec struct {
+	JWT    *JWTAuth    `yaml:"jwt"`
+	APIKey *APIKeyAuth `yaml:"apiKey"`
+}
+
+// JWTAuth is one jwt_authn provider; its name is the Authentication's name.
+type JWTAuth struct {
+	Issuer          string          `yaml:"issuer"`    // required
+	Audiences       []string        `yaml:"audiences"` // required, at least one
+	JWKS            JWKS            `yaml:"jwks"`
+	ClaimsToHeaders []ClaimToHeader `yaml:"claimsToHeaders"`
+	ForwardToken    bool            `yaml:"forwardToken"` // default false: the token is removed before the upstream
+}
+
+// DefaultJWKSCacheDuration is how long a remote JWKS is cached when
+// cacheDuration is omitted.
+const DefaultJWKSCacheDuration = 5 * time.Minute
+
+// JWKS has exactly one of URI, File or Inline.
+type JWKS struct {
+	URI string `yaml:"uri"` // https://...; http:// only with AllowInsecureHTTP
+	// AllowInsecureHTTP is the explicit opt-in for a plain-http URI (keys
+	// fetched without TLS can be replaced by anyone on the path).
+	AllowInsecureHTTP bool     `yaml:"allowInsecureHTTP"`
+	File              string   `yaml:"file"`          // path relative to the file naming it
+	Inline            string   `yaml:"inline"`        // the JWKS JSON itself
+	CacheDuration     Duration `yaml:"cacheDuration"` // uri only; 0: DefaultJWKSCacheDuration
+	// JWKSJSON is filled by Load for File and Inline: the JWKS document
+	// (checked to be a JSON object with a non-empty "keys" array of keys
+	// that each have a "kty"). Nil for URI.
+	JWKSJSON []byte `yaml:"-"`
+}
+
+// Cache returns the remote JWKS cache duration, defaulted.
+func (j *JWKS) Cache() time.Duration {
+	if j.CacheDuration <= 0 {
+		return DefaultJWKSCacheDuration
+	}
+	return j.CacheDuration.D()
+}
+
+// ClaimToHeader copies a verified token's claim into a request header for
+// the upstream. A client-sent value of Header is always removed first.
+type ClaimToHeader struct {
+	Claim  string `yaml:"claim"`
+	Header string `yaml:"header"`
+}
+
+// APIKeyAuth has exactly one of Header or Query: where the key is sent.
+// Keys belong to Consumers (ConsumerAPIKey).
+type APIKeyAuth struct {
+	Header string `yaml:"header"`
+	Query  string `yaml:"query"`
+}
+
+// ---- Consumer ----
+
+// Consumer is a caller of the API: identified by an API key or by a
+// verified JWT's (issuer, sub). An API key hash and an (issuer, sub) pair
+// identify at most one Consumer in a Snapshot.
+type Consumer struct {
+	Meta `yaml:",inline"`
+	Spec ConsumerSpec `yaml:"spec"`
+}
+
+type ConsumerSpec struct {
+	APIKeys     []ConsumerAPIKey `yaml:"apiKeys"`
+	JWTSubjects []JWTSubject     `yaml:"jwtSubjects"`
+	Groups      []string         `yaml:"groups"` // group names (object-name syntax)
+	Plan        string           `yaml:"plan"`   // Plan name; "": none
+}
+
+// ConsumerAPIKey is one key of a Consumer: only its SHA-256 is stored.
+type ConsumerAPIKey struct {
+	ID     string `yaml:"id"`     // unique within the Consumer; names the key in logs
+	SHA256 string `yaml:"sha256"` // 64 lowercase hex digits: hex(sha256(key))
+}
+
+// JWTSubject: a verified JWT from Issuer whose "sub" claim is Sub is the
+// Consumer.
+type JWTSubject struct {
+	Issuer string `yaml:"issuer"`
+	Sub    string `yaml:"sub"`
+}
+
+// ---- Authorization ----
+
+// Authorization decides whether a caller may make a request.
+type Authorization struct {
+	Meta `yaml:",inline"`
+	Spec AuthorizationSpec `yaml:"spec"`
+}
+
+// DefaultRegoQuery is opa-envoy-plugin's default decision.
+const DefaultRegoQuery = "data.envoy.authz.allow"
+
+// AuthorizationSpec has exactly one of Rego, Inline or Allow.
+type AuthorizationSpec struct {
+	Rego     string      `yaml:"rego"`     // path to a .rego file, relative to the file naming it
+	Inline   string      `yaml:"inline"`   // Rego source
+	Allow    *AllowRules `yaml:"allow"`    // simple rules, all of which must hold
+	Query    string      `yaml:"query"`    // Rego only; "": DefaultRegoQuery
+	FailOpen bool        `yaml:"failOpen"` // allow when no decision can be made
+
+	// Filled by Load for Rego and Inline (not YAML fields). The module has
+	// been parsed and compiled with RegoVersion: RegoV1, or RegoV0 for a
+	// module that parses only with the pre-1.0 syntax (policies written for
+	// older opa-envoy-plugin releases keep working unchanged).
+	RegoSource  string          `yaml:"-"`
+	RegoFile    string          `yaml:"-"` // for messages: the path relative to the policy directory, or "File.yaml:Authorization/name" for inline
+	RegoVersion ast.RegoVersion `yaml:"-"`
+}
+
+// RegoQuery returns the decision query, defaulted.
+func (a *AuthorizationSpec) RegoQuery() string {
+	if a.Query == "" {
+		return DefaultRegoQuery
+	}
+	return a.Query
+}
+
+// AllowRules: every listed condition must hold; at least one is listed.
+type AllowRules struct {
+	SourceCIDRs []string `yaml:"sourceCIDRs"` // enforced by Envoy's RBAC filter; canonical CIDRs (netip.ParsePrefix, host bits zero)
+	Groups      []string `yaml:"groups"`      // the consumer must be in one of them; checked by the authz service
+}
