@@ -81,11 +81,14 @@ func buildState(ctx context.Context, cfg *Config, prev *state) (*state, error) {
 			st.subjects[s] = name
 		}
 	}
-	var reuse map[[32]byte]*compiledPolicy
+	// Prepared queries are shared by content hash, with the previous
+	// version and between policies of this one.
+	reuse := map[[32]byte]*compiledPolicy{}
 	if prev != nil {
-		reuse = make(map[[32]byte]*compiledPolicy, len(prev.policies))
 		for _, p := range prev.policies {
-			reuse[p.hash] = p
+			if p.pq != nil {
+				reuse[p.hash] = p
+			}
 		}
 	}
 	for _, name := range sortedKeys(cfg.Policies) {
@@ -95,6 +98,9 @@ func buildState(ctx context.Context, cfg *Config, prev *state) (*state, error) {
 			continue
 		}
 		st.policies[name] = p
+		if p.pq != nil {
+			reuse[p.hash] = p
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
