@@ -10,6 +10,7 @@
 package ratelimit
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -136,12 +137,17 @@ func (c *Config) Validate() error {
 }
 
 func checkRate(r Rate) error {
+	var errs []string
 	if r.Requests == 0 {
-		return fmt.Errorf("requests must be positive")
+		errs = append(errs, "requests must be positive")
 	}
 	switch r.Unit {
 	case Second, Minute, Hour, Day, Month:
-		return nil
+	default:
+		errs = append(errs, fmt.Sprintf("unknown unit %q (second, minute, hour, day or month)", r.Unit))
 	}
-	return fmt.Errorf("unknown unit %q (second, minute, hour, day or month)", r.Unit)
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, ", "))
+	}
+	return nil
 }

@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// testStore is the behaviour every Store must have. newStore returns a
+// StoreSuite is the behaviour every Store must have. newStore returns a
 // fresh, empty store whose expiry follows the given clock where the store
 // can (memory); Redis expires by its own clock, so TTL cases use real time.
-func testStore(t *testing.T, newStore func(t *testing.T) Store) {
+func StoreSuite(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := context.Background()
 	apply := func(t *testing.T, s Store, ops ...Op) []uint64 {
 		t.Helper()
@@ -134,7 +134,7 @@ type clockedMemory struct {
 func (m clockedMemory) advance(d time.Duration) { m.clock.Add(d) }
 
 func TestMemoryStoreBehaviour(t *testing.T) {
-	testStore(t, func(t *testing.T) Store {
+	StoreSuite(t, func(t *testing.T) Store {
 		clock := newFakeClock(time.Unix(1_700_000_000, 0))
 		s := NewMemoryStore(MemoryOptions{Clock: clock.Now, JanitorInterval: -1})
 		t.Cleanup(func() { s.Close() })

@@ -1,0 +1,115 @@
+// Package ratelimittest starts the real processes rate-limit tests run
+// against: a redis-server per test on a free loopback port.
+package ratelimittest
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Redis is a redis-server started for one test.
+type Redis struct {
+	Addr string
+	t    testing.TB
+	port int
+	cmd  *exec.Cmd
+}
+
+// RequireBinary skips the test when name is not installed, unless CI is
+// set: there the project's own setup must have installed it, so a missing
+// binary is a failure.
+func RequireBinary(t testing.TB, name, install string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s not found and CI is set: run %s", name, install)
+	}
+	t.Skipf("%s not found: run %s (skipped outside CI)", name, install)
+	return ""
+}
+
+// StartRedis starts redis-server without persistence on a free loopback
+// port and stops it when the test ends.
+func StartRedis(t testing.TB) *Redis {
+	t.Helper()
+	RequireBinary(t, "redis-server", "make redis")
+	r := &Redis{t: t, port: FreePort(t)}
+	r.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(r.port))
+	r.Start()
+	t.Cleanup(r.Stop)
+	return r
+}
+
+// Start (re)starts the server on its port and waits until it answers PING.
+func (r *Redis) Start() {
+	r.t.Helper()
+	if r.cmd != nil {
+		r.t.Fatalf("redis on %s already running", r.Addr)
+	}
+	cmd := exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning")
+	if err := cmd.Start(); err != nil {
+		r.t.Fatalf("start redis-server: %v", err)
+	}
+	r.cmd = cmd
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := ping(r.Addr); err == nil {
+			return
+		} else if time.Now().After(deadline) {
+			r.Stop()
+			r.t.Fatalf("redis-server on %s did not answer within 10s: %v", r.Addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop kills the server (as a crash would) and waits for it to exit.
+func (r *Redis) Stop() {
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
+
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if line != "+PONG\r\n" {
+		return fmt.Errorf("PING answered %q", line)
+	}
+	return nil
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
