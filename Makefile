@@ -52,6 +52,29 @@ consul:
 	  cd test/tools/consul && $(GO) build -o "$(CONSUL_BIN).tmp" github.com/hashicorp/consul && \
 	  mv "$(CONSUL_BIN).tmp" "$(CONSUL_BIN)" && "$(CONSUL_BIN)" version | sed -n 1p; fi
 
+# The peer the rate-limit conformance test and benchmark compare against:
+# envoyproxy/ratelimit, built in its own module under test/tools/ratelimit
+# so its dependencies never enter go.mod. Cached outside the repository; the
+# tests find it at the same place (or at $$GATEHOUSE_ENVOY_RATELIMIT).
+ENVOY_RATELIMIT_VERSION ?= v1.4.1-0.20260122083618-3fb702589d36
+ENVOY_RATELIMIT_CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gatehouse/envoy-ratelimit-$(ENVOY_RATELIMIT_VERSION)
+ENVOY_RATELIMIT_BIN     ?= $(ENVOY_RATELIMIT_CACHE)/ratelimit
+
+.PHONY: redis envoy-ratelimit
+
+## redis: make sure redis-server is installed (Debian package; the rate-limit tests start their own)
+redis:
+	@command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
+	@redis-server --version
+
+## envoy-ratelimit: build envoyproxy/ratelimit for the tests into $(ENVOY_RATELIMIT_BIN) (skipped if present)
+envoy-ratelimit:
+	@if [ -x "$(ENVOY_RATELIMIT_BIN)" ]; then echo "envoy-ratelimit: $(ENVOY_RATELIMIT_BIN) (cached)"; else \
+	  mkdir -p "$(ENVOY_RATELIMIT_CACHE)" && \
+	  echo "envoy-ratelimit: building $(ENVOY_RATELIMIT_VERSION) into $(ENVOY_RATELIMIT_BIN)" && \
+	  cd test/tools/ratelimit && $(GO) build -o "$(ENVOY_RATELIMIT_BIN).tmp" github.com/envoyproxy/ratelimit/src/service_cmd && \
+	  mv "$(ENVOY_RATELIMIT_BIN).tmp" "$(ENVOY_RATELIMIT_BIN)"; fi
+
 ## fmt: gofmt every Go file
 fmt:
 	gofmt -w .
