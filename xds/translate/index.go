@@ -51,9 +51,11 @@ func newIndex(p *policy.Snapshot) (*index, error) {
 		}
 	}
 	services := servicesOf(attached)
-	for _, s := range services {
-		if p.Services[s] == nil {
-			return nil, fmt.Errorf("cluster %s: Service/%s does not exist", clusterName(s), s)
+	for _, r := range attached { // sorted: the first offender is reported
+		for _, b := range r.Spec.Backends {
+			if p.Services[b.Service] == nil {
+				return nil, fmt.Errorf("gateway %s: %s: cluster %s: Service/%s does not exist", firstGateway(p, r), r.Meta.Ref(), clusterName(b.Service), b.Service)
+			}
 		}
 	}
 
@@ -84,6 +86,16 @@ func newIndex(p *policy.Snapshot) (*index, error) {
 		ix.clusters[s] = clusters[i]
 	}
 	return ix, nil
+}
+
+// firstGateway is the first existing Gateway a Route names, for errors.
+func firstGateway(p *policy.Snapshot, r *policy.Route) string {
+	for _, gw := range r.Spec.Gateways {
+		if p.Gateways[gw] != nil {
+			return gw
+		}
+	}
+	return "?"
 }
 
 func contains(ss []string, s string) bool {

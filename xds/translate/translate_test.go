@@ -229,7 +229,7 @@ func TestTranslateErrorsNameGateway(t *testing.T) {
 	}
 	p = bigSnapshot(t, 2, 2, 1)
 	delete(p.Services, "svc-0001")
-	if _, err := Translate(p, Options{}); err == nil || !strings.Contains(err.Error(), "Service/svc-0001") {
+	if _, err := Translate(p, Options{}); err == nil || !strings.Contains(err.Error(), "gateway public: Route/route-0000: cluster svc/svc-0001: Service/svc-0001 does not exist") {
 		t.Fatalf("err = %v, want one naming the missing Service", err)
 	}
 }
