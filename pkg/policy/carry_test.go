@@ -155,20 +155,12 @@ func TestDuplicateKeepsPrevious(t *testing.T) {
 	}
 }
 
-// assertConsistent checks the Snapshot contract: every reference resolves.
-func assertConsistent(t *testing.T, s *Snapshot) {
+// assertConsistent checks the Snapshot contract: every reference resolves
+// and credentials identify one Consumer.
+func assertConsistent(t testing.TB, s *Snapshot) {
 	t.Helper()
-	for name, r := range s.Routes {
-		for _, g := range r.Spec.Gateways {
-			if s.Gateways[g] == nil {
-				t.Errorf("Route %s: Gateway %s missing", name, g)
-			}
-		}
-		for _, b := range r.Spec.Backends {
-			if s.Services[b.Service] == nil {
-				t.Errorf("Route %s: Service %s missing", name, b.Service)
-			}
-		}
+	for _, p := range inconsistencies(s) {
+		t.Errorf("inconsistent snapshot: %s", p)
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 
 // FuzzLoad feeds arbitrary bytes as one policy file next to a valid base.
 // Load must never panic, every error must carry a "file:line:" position,
-// and the Snapshot must stay internally consistent.
+// and the Snapshot must stay internally consistent (references resolve,
+// credentials identify one Consumer).
 func FuzzLoad(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/model/*.yaml")
 	for _, p := range seeds {
@@ -26,7 +27,19 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("kind: Route\nname: r\nspec: {gateways: [gw], backends: [{service: a, weight: *x}]}\n"))
 	f.Add([]byte("a: &a [*a]\n"))
 	base := testFS(f, nil)
-	prev := Load(testFS(f, map[string]string{"f.yaml": routeR}), nil)
+	f.Add([]byte(policiesYAML + "---\n" + authzYAML + "---\n" + routeZ))
+	f.Add([]byte("kind: Consumer\nname: c\nspec:\n  apiKeys: [{id: k, sha256: " + hashA + "}]\n  plan: p\n---\nkind: Plan\nname: p\nspec: {quota: {requests: 5, per: day}}\n"))
+	f.Add([]byte("kind: Authorization\nname: i\nspec:\n  inline: |\n    package p\n    allow if input.x\n  query: data.p.allow\n"))
+	f.Add([]byte("kind: Authentication\nname: j\nspec:\n  jwt: {issuer: i, audiences: [a], jwks: {file: keys/jwks.json}}\n"))
+	// prev serves one object of every kind from f.yaml, so fuzzed edits of
+	// f.yaml exercise carry-over of each.
+	prevYAML := policiesYAML + "---\n" + authzYAML + "---\n" + routeZ +
+		"---\nkind: Consumer\nname: c\nspec:\n  apiKeys: [{id: k, sha256: " + hashA + "}]\n  plan: p\n---\nkind: Plan\nname: p\nspec: {quota: {requests: 5, per: day}}\n" +
+		"---\nkind: Gateway\nname: g2\nspec:\n  listeners: [{name: h, port: 9090, protocol: HTTP}]\n  defaults: {authentication: [keys], rateLimit: rl}\n"
+	prev := Load(testFS(f, map[string]string{"f.yaml": prevYAML}), nil)
+	if len(prev.Rejected) != 0 {
+		f.Fatalf("prev: %q", prev.Errors())
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fsys := fstest.MapFS{"f.yaml": {Data: data}}
 		for k, v := range base {
@@ -49,17 +62,8 @@ func FuzzLoad(f *testing.F) {
 					t.Fatalf("error without position: %q", e)
 				}
 			}
-			for name, r := range s.Routes {
-				for _, g := range r.Spec.Gateways {
-					if s.Gateways[g] == nil {
-						t.Fatalf("Route %s: dangling Gateway %q", name, g)
-					}
-				}
-				for _, b := range r.Spec.Backends {
-					if s.Services[b.Service] == nil {
-						t.Fatalf("Route %s: dangling Service %q", name, b.Service)
-					}
-				}
+			if bad := inconsistencies(s); len(bad) > 0 {
+				t.Fatalf("inconsistent snapshot: %q", bad)
 			}
 			for i := 1; i < len(s.Rejected); i++ {
 				a, b := s.Rejected[i-1], s.Rejected[i]

@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -81,4 +83,59 @@ func rejectedEntry(s *Snapshot, ref string) *Rejected {
 		}
 	}
 	return nil
+}
+
+// inconsistencies lists every way s breaks the Snapshot contract: dangling
+// references, and credentials of two Consumers.
+func inconsistencies(s *Snapshot) []string {
+	var out []string
+	need := func(from, kind, name string) {
+		if name != "" && s.get(kind, name) == nil {
+			out = append(out, fmt.Sprintf("%s: %s %q missing", from, kind, name))
+		}
+	}
+	for name, g := range s.Gateways {
+		if d := g.Spec.Defaults; d != nil {
+			if d.Authentication != nil {
+				for _, a := range *d.Authentication {
+					need("Gateway/"+name, KindAuthentication, a)
+				}
+			}
+			if d.RateLimit != RateLimitNone {
+				need("Gateway/"+name, KindRateLimit, d.RateLimit)
+			}
+		}
+	}
+	for name, r := range s.Routes {
+		from := "Route/" + name
+		for _, g := range r.Spec.Gateways {
+			need(from, KindGateway, g)
+			for _, a := range r.EffectiveAuthentication(s.Gateways[g]) {
+				need(from, KindAuthentication, a)
+			}
+			need(from, KindRateLimit, r.EffectiveRateLimit(s.Gateways[g]))
+		}
+		for _, b := range r.Spec.Backends {
+			need(from, KindService, b.Service)
+		}
+		need(from, KindAuthorization, r.Spec.Authorization)
+	}
+	keys, subs := map[string]string{}, map[JWTSubject]string{}
+	for name, c := range s.Consumers {
+		need("Consumer/"+name, KindPlan, c.Spec.Plan)
+		for _, k := range c.Spec.APIKeys {
+			if other, dup := keys[k.SHA256]; dup && other != name {
+				out = append(out, fmt.Sprintf("key hash in Consumers %s and %s", other, name))
+			}
+			keys[k.SHA256] = name
+		}
+		for _, sub := range c.Spec.JWTSubjects {
+			if other, dup := subs[sub]; dup && other != name {
+				out = append(out, fmt.Sprintf("JWT subject in Consumers %s and %s", other, name))
+			}
+			subs[sub] = name
+		}
+	}
+	sort.Strings(out)
+	return out
 }
