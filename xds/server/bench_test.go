@@ -3,6 +3,7 @@ package server
 import (
 	"slices"
 	"testing"
+	"time"
 
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -56,14 +57,21 @@ func benchEndpointChange(b *testing.B, watchers int) {
 		v, _ := p.Versions(f.key)
 		for _, ch := range chans {
 			req := &cache.Request{Node: nodeFor("gw", "envoy"), TypeUrl: resource.EndpointType, ResourceNames: edsNames, VersionInfo: v[TypeEndpoints]}
-			if _, err := p.envoy.CreateWatch(req, stream.NewSotwSubscription(edsNames, true), ch); err != nil {
+			// The proxy holds every CLA of the current version, so the watch
+			// waits for the next snapshot.
+			sub := stream.NewSotwSubscription(edsNames, true)
+			sub.SetReturnedResources(returned(edsNames, v[TypeEndpoints]))
+			if _, err := p.envoy.CreateWatch(req, sub, ch); err != nil {
 				b.Fatal(err)
+			}
+			if len(ch) != 0 {
+				b.Fatal("the watch was answered at once")
 			}
 		}
 	}
 	watch()
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		k := i % benchClusters
 		if (i/benchClusters)%2 == 0 {
@@ -79,7 +87,7 @@ func benchEndpointChange(b *testing.B, watchers int) {
 			b.Fatalf("changed = %v, want only endpoints", st.Changed)
 		}
 		if watchers > 0 {
-			b.StopTimer()
+			cpu.pause()
 			for _, ch := range chans {
 				if len(ch) != 1 {
 					b.Fatal("a watch was not answered")
@@ -87,10 +95,10 @@ func benchEndpointChange(b *testing.B, watchers int) {
 				<-ch
 			}
 			watch()
-			b.StartTimer()
+			cpu.resume()
 		}
 	}
-	b.StopTimer()
+	cpu.stop()
 	after, _ := p.Versions(f.key)
 	for _, typ := range []string{TypeClusters, TypeListeners, TypeRoutes, TypeSecrets} {
 		if before[typ] != after[typ] {
@@ -110,7 +118,7 @@ func BenchmarkPublishFull(b *testing.B) {
 	f := newFixture("gw", translate.ClientEnvoy, benchClusters, benchEndpoints)
 	groups := f.groups()
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		p, err := NewPublisher(PublisherOptions{})
 		if err != nil {
@@ -124,6 +132,7 @@ func BenchmarkPublishFull(b *testing.B) {
 			b.Fatalf("changed = %v", st.Changed)
 		}
 	}
+	cpu.stop()
 }
 
 // BenchmarkMarshalEDSResponse is what each stream pays per EDS push of
@@ -137,11 +146,48 @@ func BenchmarkMarshalEDSResponse(b *testing.B) {
 	}
 	req := &cache.Request{TypeUrl: resource.EndpointType}
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		r := cache.NewTestRawResponse(req, "v", res)
 		if _, err := r.GetDiscoveryResponse(); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu.stop()
+}
+
+// cpuMeter adds a cpu-ns/op metric (process CPU time per op) to a
+// benchmark; pause and resume also stop and restart the benchmark timer.
+type cpuMeter struct {
+	b     *testing.B
+	start time.Duration
+	used  time.Duration
+}
+
+func startCPU(b *testing.B) *cpuMeter {
+	b.ResetTimer()
+	return &cpuMeter{b: b, start: processCPU()}
+}
+
+func (m *cpuMeter) pause() {
+	m.b.StopTimer()
+	m.used += processCPU() - m.start
+}
+
+func (m *cpuMeter) resume() {
+	m.start = processCPU()
+	m.b.StartTimer()
+}
+
+func (m *cpuMeter) stop() {
+	m.pause()
+	m.b.ReportMetric(float64(m.used.Nanoseconds())/float64(m.b.N), "cpu-ns/op")
+}
+
+func returned(names []string, version string) map[string]string {
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		m[n] = version
+	}
+	return m
 }
