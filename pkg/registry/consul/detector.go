@@ -66,35 +66,47 @@ func (s *Source) catalogChanges(dc string) changeFn {
 	}
 }
 
-// healthChanges diffs the set of non-passing checks: a service whose checks
-// entered or left that set is the one to re-read; a node check (no service)
-// affects every service on its node, so it re-reads all.
+// checkRev is what the health detector remembers of one check.
+type checkRev struct {
+	service string
+	modify  uint64
+}
+
+// healthChanges diffs every check's ModifyIndex with the previous read: a
+// service with a check that changed, appeared or vanished is the one to
+// re-read; a node check (no service) affects every service on its node, so
+// it re-reads all. (Diffing only the set of non-passing checks would be
+// cheaper but is wrong: two flips between two reads cancel out while a
+// service read in between saw the intermediate state.)
 func (s *Source) healthChanges(dc string) changeFn {
-	prev := map[string]string{} // node + check ID -> service name
+	prev := map[string]checkRev{} // node + check ID -> service, ModifyIndex
 	return func(q *api.QueryOptions, first bool) (uint64, map[string]bool, error) {
-		q.Filter = `Status != "passing"`
 		checks, meta, err := s.client.Health().State(api.HealthAny, q)
 		if err != nil {
 			return 0, nil, err
 		}
-		cur := make(map[string]string, len(checks))
+		cur := make(map[string]checkRev, len(checks))
 		for _, c := range checks {
-			cur[c.Node+"\x00"+c.CheckID] = c.ServiceName
+			cur[c.Node+"\x00"+c.CheckID] = checkRev{c.ServiceName, c.ModifyIndex}
 		}
 		changed := map[string]bool{}
 		all := first
-		diff := func(a, b map[string]string) {
-			for id, svc := range a {
-				if _, ok := b[id]; !ok {
-					if svc == "" {
-						all = true
-					}
-					changed[svc] = true
-				}
+		note := func(svc string) {
+			if svc == "" {
+				all = true
+			}
+			changed[svc] = true
+		}
+		for id, c := range cur {
+			if p, ok := prev[id]; !ok || p != c {
+				note(c.service)
 			}
 		}
-		diff(cur, prev)
-		diff(prev, cur)
+		for id, p := range prev {
+			if _, ok := cur[id]; !ok {
+				note(p.service)
+			}
+		}
 		prev = cur
 		if all {
 			return meta.LastIndex, nil, nil
@@ -105,8 +117,8 @@ func (s *Source) healthChanges(dc string) changeFn {
 
 // detect is one blocking-query loop: it re-reads the watches a change
 // touches, resets a backwards index, rate-limits itself and backs off on
-// errors. After an error every watch of the datacenter is re-read, since
-// changes may have been missed.
+// errors. After an error the next read is a plain one and every watch of the
+// datacenter is re-read, since changes may have been missed.
 func (s *Source) detect(ctx context.Context, d *detector, dc, name string, fn changeFn) {
 	var index uint64
 	failures := 0
@@ -121,6 +133,10 @@ func (s *Source) detect(ctx context.Context, d *detector, dc, name string, fn ch
 			return
 		}
 		if err != nil {
+			// Read from scratch next time: an agent that restarted empty
+			// has a lower index, and a blocking query on the old one
+			// would wait out WaitTime before noticing.
+			index = 0
 			s.loopResult(d, name, err)
 			sleep(ctx, backoff(failures, s.cfg.BackoffBase, s.cfg.BackoffMax))
 			failures++

@@ -14,15 +14,15 @@
 //
 //   - Per datacenter, two change detectors, each one blocking query:
 //     /v1/catalog/services (its index moves on every instance registration or
-//     deregistration) and /v1/health/state/any filtered to non-passing checks
-//     (its index moves on every check change; its body lists only the checks
-//     that are not passing, so a flap is located by diffing that set, cheaply
-//     even with thousands of healthy instances). The catalog index alone is not
-//     enough: Consul does not move it when a check changes status.
+//     deregistration) and /v1/health/state/any (its index moves on every check
+//     change; the ModifyIndex of each check says which services changed). The
+//     catalog index alone is not enough: Consul does not move it when a check
+//     changes status. The check list is the price: its size grows with the
+//     number of checks in the datacenter, and it is read once per wake-up.
 //   - A bounded pool of workers (Config.Workers, default 8) reads
 //     /v1/health/service/<name>?passing (with the tags, all of which must
-//     match, and the datacenter) for each watch a detector marked dirty. A
-//     read whose X-Consul-Index equals the last one is a no-op.
+//     match, and the datacenter) for each watch a detector marked dirty; only
+//     endpoints that differ from the last read are reported.
 //   - One shared http.Transport whose MaxConnsPerHost is Config.MaxConns
 //     (default 32): workers + 2 per datacenter stay well below 200.
 //

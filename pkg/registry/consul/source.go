@@ -306,9 +306,9 @@ func (s *Source) applyLocked(k key, entries []*api.ServiceEntry, idx uint64, err
 	}
 	s.lastOK = time.Now()
 	w.failures, w.lastErr = 0, ""
-	if w.synced && idx == w.index {
-		return // nothing moved for this query
-	}
+	// No shortcut on an unchanged index: a restarted dev agent reuses low
+	// indexes, so equal indexes do not prove equal data. Comparing the
+	// endpoints is cheap.
 	eps, skipped := endpointsOf(entries)
 	changed := !w.synced || !registry.Equal(eps, w.endpoints)
 	w.synced, w.index, w.endpoints, w.skipped = true, idx, eps, skipped

@@ -216,8 +216,11 @@ func TestOutageLastKnownGood(t *testing.T) {
 	agent.Restart()
 	register(t, agent.Client(), "api-2", "api", "10.0.1.2", 80, nil, nil, false)
 	rec.waitFor(t, 10*time.Second, "updates after the agent is back", func(s registry.Snapshot) bool { return addrs(s["api"]) == "10.0.1.2:80" })
+	for deadline := time.Now().Add(5 * time.Second); !s.Up() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond) // the detectors may still be in their backoff
+	}
 	if !s.Up() {
-		t.Fatal("Up false after recovery")
+		t.Fatalf("Up false 5s after recovery: %+v", s.Status())
 	}
 }
 

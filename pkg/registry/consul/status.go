@@ -46,11 +46,10 @@ func (s *Source) Up() bool {
 }
 
 func (s *Source) reachLocked() (up bool, lastErr string, at time.Time) {
-	n := 0
+	n := len(s.dcs)
 	up = true
 	for _, d := range s.dcs {
 		for _, l := range d.loops {
-			n++
 			if !l.ok {
 				up = false
 				if l.at.After(at) {
@@ -59,7 +58,9 @@ func (s *Source) reachLocked() (up bool, lastErr string, at time.Time) {
 			}
 		}
 	}
-	return up && n > 0, lastErr, at
+	// Up once anything answered and no detector's last request failed (a
+	// detector that has not answered yet does not count against it).
+	return up && n > 0 && !s.lastOK.IsZero(), lastErr, at
 }
 
 // Status returns a copy of the current state.
