@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/pkg/admin"
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/store/dir"
 	"github.com/gatehouse-dev/gatehouse/xds/server"
 )
@@ -113,7 +113,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	}
 	reg.MustRegister(newRegistryUp(consulSrc))
 	ctrl = controller.New(controller.Config{
-		Policy:    func() fs.FS { return os.DirFS(o.policyDir) },
+		Load:      func(prev *policy.Snapshot) *policy.Snapshot { return policy.LoadDir(o.policyDir, prev) },
 		Publisher: pub,
 		Debounce:  o.debounce,
 		MaxDelay:  o.maxDelay,

@@ -7,7 +7,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"sort"
 	"strings"
@@ -23,9 +22,9 @@ import (
 
 // Config configures a Controller.
 type Config struct {
-	// Policy returns the policy file system to load; called on every policy
-	// change (so a directory store returns os.DirFS(dir)).
-	Policy    func() fs.FS
+	// Load loads the policy store, given the last good snapshot for
+	// carry-over (policy.LoadDir for a directory); called on every change.
+	Load      func(prev *policy.Snapshot) *policy.Snapshot
 	Publisher *server.Publisher
 	Translate translate.Options
 	// Debounce is how long the loop waits for quiet after a change; MaxDelay
@@ -173,7 +172,7 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 		snap = c.pending // loaded before the registry was synced
 	}
 	if policyDirty {
-		snap = policy.Load(c.cfg.Policy(), c.good)
+		snap = c.cfg.Load(c.good)
 		c.reportRejected(snap)
 	}
 	if snap == nil {

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"io/fs"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -11,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry"
 	"github.com/gatehouse-dev/gatehouse/xds/server"
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
@@ -62,10 +62,10 @@ func (m *memFS) set(files map[string]string) {
 	}
 }
 
-func (m *memFS) get() fs.FS {
+func (m *memFS) load(prev *policy.Snapshot) *policy.Snapshot {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.fs
+	return policy.Load(m.fs, prev)
 }
 
 type fixture struct {
@@ -84,7 +84,7 @@ func start(t *testing.T, files map[string]string) *fixture {
 	}
 	f := &fixture{pub: pub, reg: reg, dir: &memFS{}}
 	f.dir.set(files)
-	f.ctrl = New(Config{Policy: f.dir.get, Publisher: pub, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, Metrics: NewMetrics(reg)})
+	f.ctrl = New(Config{Load: f.dir.load, Publisher: pub, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, Metrics: NewMetrics(reg)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { f.ctrl.Run(ctx); close(done) }()

@@ -24,7 +24,7 @@ func TestFirstPublishWaitsForSync(t *testing.T) {
 	dir.set(map[string]string{"all.yaml": basePolicy})
 	var synced atomic.Bool
 	var seen atomic.Pointer[policy.Snapshot]
-	ctrl := New(Config{Policy: dir.get, Publisher: pub, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond,
+	ctrl := New(Config{Load: dir.load, Publisher: pub, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond,
 		OnPolicy: func(s *policy.Snapshot) { seen.Store(s) }, Synced: synced.Load, SyncRecheck: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
