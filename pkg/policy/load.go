@@ -78,10 +78,27 @@ type Options struct {
 }
 
 // DirReader returns an Options.ReadFile that reads name relative to the
-// operating-system directory dir, including paths that leave dir.
+// operating-system directory dir, including paths that leave dir: policy
+// authors can then make gatehouse read any file it may read (and send a
+// certificate or key it names to proxies), so the policy directory must be
+// as trusted as gatehouse's own configuration.
 func DirReader(dir string) func(name string) ([]byte, error) {
 	return func(name string) ([]byte, error) {
 		return os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+	}
+}
+
+// FSReader returns an Options.ReadFile that reads name relative to dir
+// inside root: for a policy directory that is a subdirectory of a larger
+// fs.FS (fs.Sub(root, dir) as Load's fsys). Paths may leave dir but not
+// root.
+func FSReader(root fs.FS, dir string) func(name string) ([]byte, error) {
+	return func(name string) ([]byte, error) {
+		full := path.Join(dir, name)
+		if !fs.ValidPath(full) {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+		}
+		return fs.ReadFile(root, full)
 	}
 }
 

@@ -1,6 +1,8 @@
 // Package policy is Gatehouse's user-facing model (POLICY-MODEL.md): the object
 // types, strict YAML decoding with file:line errors, validation and reference
-// resolution. It does no I/O beyond reading the fs.FS it is given.
+// resolution. It reads only the fs.FS it is given, plus, through
+// Options.ReadFile (LoadDir, DirReader, FSReader), the files policies name
+// (certificates, JWKS, Rego) when those lie outside it.
 package policy
 
 import "time"
