@@ -13,6 +13,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown/cache"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -26,6 +27,7 @@ type Service struct {
 	authv3.UnimplementedAuthorizationServer
 
 	opts  Options
+	cache cache.InterQueryValueCache // shared by evaluations: verified JWTs (io_jwt) and parsed keys
 	state atomic.Pointer[state]
 	mu    sync.Mutex // serializes Update
 }
@@ -43,7 +45,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Service{opts: opts}
+	s := &Service{opts: opts, cache: newValueCache()}
 	st, _ := buildState(context.Background(), nil, nil)
 	s.state.Store(st)
 	return s, nil
@@ -168,7 +170,7 @@ func (s *Service) evalRego(ctx context.Context, st *state, p *compiledPolicy, re
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.EvalTimeout)
 	defer cancel()
-	rs, err := p.pq.Eval(ctx, rego.EvalParsedInput(input))
+	rs, err := p.pq.Eval(ctx, rego.EvalParsedInput(input), rego.EvalInterQueryBuiltinValueCache(s.cache))
 	if err != nil {
 		return nil, fmt.Errorf("evaluation error: %w", err)
 	}
@@ -271,3 +273,19 @@ func header(k, v string) *corev3.HeaderValueOption {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// valueCacheConfig turns on OPA's cache of verified JWTs (io.jwt.decode_verify
+// and the io.jwt.verify_* builtins; keyed by token and key, so a cached
+// entry never vouches for another key; time constraints are still checked
+// on every evaluation). Policies written for opa-envoy-plugin verify the
+// token on every request; without the cache that dominates their cost.
+const valueCacheConfig = `{"inter_query_builtin_value_cache": {"max_num_entries": 10000,
+	"named": {"io_jwt": {"max_num_entries": 10000, "disabled": false}}}}`
+
+func newValueCache() cache.InterQueryValueCache {
+	cfg, err := cache.ParseCachingConfig([]byte(valueCacheConfig))
+	if err != nil {
+		panic("authz: built-in cache config: " + err.Error()) // a constant: caught by any test
+	}
+	return cache.NewInterQueryValueCache(context.Background(), cfg)
+}
