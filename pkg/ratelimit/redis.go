@@ -114,9 +114,14 @@ func (s *RedisStore) Apply(ctx context.Context, ops []Op, counts []uint64) error
 	return nil
 }
 
-// Ping checks that Redis answers (for readiness probes).
+// Ping checks that Redis answers and loads the counting script, so that
+// the first request does not pay for a connection and a script upload
+// within its short timeout. For startup and readiness probes.
 func (s *RedisStore) Ping(ctx context.Context) error {
-	return s.client.Ping(ctx).Err()
+	if err := applyScript.Load(ctx, s.client).Err(); err != nil {
+		return fmt.Errorf("redis %s: %w", s.client.Options().Addr, err)
+	}
+	return nil
 }
 
 // Close closes the connection pool.

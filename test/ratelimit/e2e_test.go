@@ -36,7 +36,7 @@ func e2eConfig() *ratelimit.Config {
 func TestEndToEndWithRedis(t *testing.T) {
 	t.Parallel()
 	r := ratelimittest.StartRedis(t)
-	g := startGatehouse(t, newRedisStore(t, r.Addr, "e2e:"), midWindow(), e2eConfig())
+	g := startGatehouse(t, newRedisStore(t, r.Addr, "e2e:"), midWindow(), relaxed, e2eConfig())
 
 	allowed := func(consumer string, n int) int {
 		ok, rejected := 0, false
@@ -155,7 +155,7 @@ func counterValue(t *testing.T, g *gatehouse, name string) float64 {
 func TestRedisOutage(t *testing.T) {
 	t.Parallel()
 	r := ratelimittest.StartRedis(t)
-	g := startGatehouse(t, newRedisStore(t, r.Addr, "outage:"), midWindow(), e2eConfig())
+	g := startGatehouse(t, newRedisStore(t, r.Addr, "outage:"), midWindow(), 0, e2eConfig())
 	d := desc("ratelimit", "per-consumer#0", "consumer", "alice")
 	for i := 0; i < 10; i++ {
 		call(t, g.client, domain, 0, d)
@@ -202,8 +202,8 @@ func TestTwoReplicasShareOneLimit(t *testing.T) {
 	t.Parallel()
 	r := ratelimittest.StartRedis(t)
 	clock := midWindow()
-	a := startGatehouse(t, newRedisStore(t, r.Addr, "shared:"), clock, e2eConfig())
-	b := startGatehouse(t, newRedisStore(t, r.Addr, "shared:"), clock, e2eConfig())
+	a := startGatehouse(t, newRedisStore(t, r.Addr, "shared:"), clock, relaxed, e2eConfig())
+	b := startGatehouse(t, newRedisStore(t, r.Addr, "shared:"), clock, relaxed, e2eConfig())
 	var ok, over atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {

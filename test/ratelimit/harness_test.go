@@ -38,10 +38,12 @@ type gatehouse struct {
 }
 
 // startGatehouse serves a Service with store on a free loopback port.
-func startGatehouse(t testing.TB, store ratelimit.Store, clock func() time.Time, cfg *ratelimit.Config) *gatehouse {
+// A zero timeout means the service default (100ms); tests that are not
+// about timeouts pass a generous one so that a loaded machine cannot fail them.
+func startGatehouse(t testing.TB, store ratelimit.Store, clock func() time.Time, timeout time.Duration, cfg *ratelimit.Config) *gatehouse {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	svc, err := ratelimit.New(ratelimit.Options{Store: store, Clock: clock, Registerer: reg})
+	svc, err := ratelimit.New(ratelimit.Options{Store: store, Clock: clock, Timeout: timeout, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +78,11 @@ func newRedisStore(t testing.TB, addr, prefix string) *ratelimit.RedisStore {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
@@ -84,6 +91,9 @@ func newMemoryStore(t testing.TB) *ratelimit.MemoryStore {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// relaxed is the store timeout of tests that are not about timeouts.
+const relaxed = 2 * time.Second
 
 // midWindow returns a fixed clock 10 seconds into the current minute, so
 // that no fixed window up to a day ends during a test that uses it.
