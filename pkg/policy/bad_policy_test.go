@@ -165,8 +165,8 @@ func TestBadPolicyInputs(t *testing.T) {
 			5, "Authorization/z", "spec.query", `only applies to Rego`},
 
 		// RateLimit
-		{"ratelimit no limits", rlimit + "  plan: true\n",
-			3, "RateLimit/l", "spec.limits", `required: list at least one limit`},
+		{"ratelimit no limits", rlimit + "  shadow: true\n",
+			3, "RateLimit/l", "spec.limits", `required: list at least one limit (or set plan: true`},
 		{"ratelimit zero requests", rlimit + "  limits:\n    - {key: [consumer], requests: 0, per: minute}\n",
 			5, "RateLimit/l", "spec.limits[0].requests", `0 is out of range; 1..4294967295`},
 		{"ratelimit requests too big", rlimit + "  limits:\n    - {key: [consumer], requests: 4294967296, per: minute}\n",

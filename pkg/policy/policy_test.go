@@ -72,6 +72,10 @@ spec:
   shadow: true
   failureMode: deny
 ---
+kind: RateLimit
+name: plan-only
+spec: {plan: true}
+---
 kind: Route
 name: mixed
 spec:

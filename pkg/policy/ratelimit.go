@@ -60,8 +60,9 @@ func validateRateLimit(o *objErrs, rl *RateLimit) {
 		o.add("name", "%q is reserved: rateLimit: none turns rate limiting off", rl.Name)
 	}
 	sp := &rl.Spec
-	if len(sp.Limits) == 0 {
-		o.add("spec.limits", "required: list at least one limit")
+	// plan: true alone is a RateLimit that applies only the caller's Plan.
+	if len(sp.Limits) == 0 && !sp.Plan {
+		o.add("spec.limits", "required: list at least one limit (or set plan: true to apply only the caller's Consumer Plan)")
 	}
 	for i := range sp.Limits {
 		validateLimit(o, fmt.Sprintf("spec.limits[%d]", i), &sp.Limits[i])

@@ -58,7 +58,7 @@ const (
 )
 
 type RateLimitSpec struct {
-	Limits      []Limit `yaml:"limits"`      // at least one
+	Limits      []Limit `yaml:"limits"`      // at least one, unless Plan
 	Algorithm   string  `yaml:"algorithm"`   // "" (fixed-window) | fixed-window | sliding-window
 	Plan        bool    `yaml:"plan"`        // also apply the caller's Consumer Plan
 	Shadow      bool    `yaml:"shadow"`      // count and report, never reject
