@@ -12,7 +12,9 @@ import (
 
 // FuzzTranslate feeds policy files through policy.Load and Translate: no
 // panics, and whatever Translate accepts passes Check and translates the
-// same way twice. Seeds are the golden inputs.
+// same way twice. Seeds are the golden inputs. The seeds are large, so run
+// it with a short -fuzzminimizetime (e.g. 1s): minimizing each new input
+// for the default 60s looks like a stall.
 func FuzzTranslate(f *testing.F) {
 	for _, c := range []string{"basic", "routing", "services"} {
 		files, _ := filepath.Glob(filepath.Join("testdata", "in", c, "*.yaml"))
