@@ -72,11 +72,27 @@ func (s *Service) Register(g *grpc.Server) { authv3.RegisterAuthorizationServer(
 // Check decides one request. It always answers with a decision; it never
 // returns an error, because Envoy would then apply the filter's failure
 // mode rather than the policy's.
-func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, _ error) {
+func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	resp, _ := s.check(ctx, req, nil)
+	return resp, nil
+}
+
+// CheckAs decides req as if the caller had already been identified as
+// consumer (with groups), skipping authentication: a dry run of the
+// route's Authorization ("gatehouse authz eval"). The Decision is also
+// returned; it goes to the DecisionLogger as usual.
+func (s *Service) CheckAs(ctx context.Context, req *authv3.CheckRequest, consumer string, groups []string) (*authv3.CheckResponse, Decision) {
+	if consumer == "" {
+		consumer = wire.AnonymousConsumer
+	}
+	return s.check(ctx, req, &identity{consumer: consumer, groups: groups})
+}
+
+func (s *Service) check(ctx context.Context, req *authv3.CheckRequest, preset *identity) (resp *authv3.CheckResponse, d Decision) {
 	start := s.opts.Now()
 	h := req.GetAttributes().GetRequest().GetHttp()
 	ext := req.GetAttributes().GetContextExtensions()
-	d := Decision{
+	d = Decision{
 		ID:      newDecisionID(),
 		Time:    start,
 		Gateway: ext[wire.CtxGateway],
@@ -97,10 +113,10 @@ func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (resp *au
 			s.opts.DecisionLogger(d)
 		}
 	}()
-	return s.decide(ctx, s.state.Load(), req, &d), nil
+	return s.decide(ctx, s.state.Load(), req, &d, preset), d
 }
 
-func (s *Service) decide(ctx context.Context, st *state, req *authv3.CheckRequest, d *Decision) *authv3.CheckResponse {
+func (s *Service) decide(ctx context.Context, st *state, req *authv3.CheckRequest, d *Decision, preset *identity) *authv3.CheckResponse {
 	attrs := req.GetAttributes()
 	ext := attrs.GetContextExtensions()
 	var names []string
@@ -113,7 +129,14 @@ func (s *Service) decide(ctx context.Context, st *state, req *authv3.CheckReques
 	if realm == "" {
 		realm = "gatehouse"
 	}
-	id, fail := st.identify(attrs, names, ext[wire.CtxAllowAnonymous] == "true", realm)
+	var id identity
+	var fail *authFailure
+	if preset != nil {
+		id = *preset
+		d.Reasons = append(d.Reasons, "dry run: identified as "+id.consumer)
+	} else {
+		id, fail = st.identify(attrs, names, ext[wire.CtxAllowAnonymous] == "true", realm)
+	}
 	if fail != nil {
 		d.Consumer = wire.AnonymousConsumer
 		d.Reasons = append(d.Reasons, fail.reason)
