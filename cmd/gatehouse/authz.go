@@ -313,7 +313,7 @@ func printEvalJSON(w io.Writer, d authz.Decision, resp *authv3.CheckResponse) er
 		return err
 	}
 	out, err := json.MarshalIndent(struct {
-		Decision authz.Decision `json:"decision"`
+		Decision authz.Decision  `json:"decision"`
 		Response json.RawMessage `json:"response"`
 	}{d, r}, "", "  ")
 	if err != nil {
@@ -322,4 +322,3 @@ func printEvalJSON(w io.Writer, d authz.Decision, resp *authv3.CheckResponse) er
 	_, err = fmt.Fprintf(w, "%s\n", out)
 	return err
 }
-
