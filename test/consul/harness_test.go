@@ -99,6 +99,18 @@ func startGatehouse(t *testing.T, policyDir, consulAddr string, extra ...string)
 	return g
 }
 
+// waitHealthy waits until the process serves its admin API (it listens on
+// the xDS address before that).
+func (g *gatehouse) waitHealthy(bound time.Duration) {
+	g.t.Helper()
+	for start := time.Now(); time.Since(start) < bound; time.Sleep(20 * time.Millisecond) {
+		if code, _ := g.get("/healthz"); code == 200 {
+			return
+		}
+	}
+	g.t.Fatalf("gatehouse /healthz not 200 within %v", bound)
+}
+
 func (g *gatehouse) readyz() int {
 	c := &http.Client{Timeout: time.Second}
 	resp, err := c.Get("http://" + g.adminAddr + "/readyz")

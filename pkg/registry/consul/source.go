@@ -305,7 +305,7 @@ func (s *Source) applyLocked(k key, entries []*api.ServiceEntry, idx uint64, err
 		return
 	}
 	s.lastOK = time.Now()
-	w.failures, w.lastErr = 0, ""
+	w.failures, w.lastErr, w.lastErrAt = 0, "", time.Time{}
 	// No shortcut on an unchanged index: a restarted dev agent reuses low
 	// indexes, so equal indexes do not prove equal data. Comparing the
 	// endpoints is cheap.

@@ -50,7 +50,9 @@ func (s *Source) reachLocked() (up bool, lastErr string, at time.Time) {
 	up = true
 	for _, d := range s.dcs {
 		for _, l := range d.loops {
-			if !l.ok {
+			// A detector still backing off after an error does not make
+			// Consul unreachable once a later request succeeded.
+			if !l.ok && l.at.After(s.lastOK) {
 				up = false
 				if l.at.After(at) {
 					lastErr, at = l.lastErr, l.at

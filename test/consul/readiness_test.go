@@ -1,0 +1,113 @@
+package consulproc
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/gatehouse-dev/gatehouse/test/consul/consultest"
+)
+
+// rawCDS opens a raw ADS stream as an Envoy of the public Gateway, asks for
+// every cluster, and delivers the responses.
+func rawCDS(t *testing.T, g *gatehouse) <-chan *discoveryv3.DiscoveryResponse {
+	t.Helper()
+	cc, err := grpc.NewClient(g.xdsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); cc.Close() })
+	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(cc).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &corev3.Node{Id: "readiness", Cluster: "public", UserAgentName: "envoy"}
+	if err := st.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resourcev3.ClusterType}); err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan *discoveryv3.DiscoveryResponse, 16)
+	go func() {
+		defer close(out)
+		for {
+			r, err := st.Recv()
+			if err != nil {
+				return
+			}
+			out <- r
+		}
+	}()
+	return out
+}
+
+// A gatehouse that starts while Consul is down stays unready and publishes
+// nothing (a raw ADS client gets no answer) until every referenced Consul
+// service has had one successful read; then the first snapshot already
+// carries the Consul endpoints. A Consul service that does not exist yet is
+// read as "no instances yet", not an error.
+func TestReadinessWaitsForConsul(t *testing.T) {
+	t.Parallel()
+	agent := consultest.Start(t)
+	agent.Kill() // its ports are known: gatehouse is pointed at a dead agent
+	a := startBackend(t, "a")
+	dir := t.TempDir()
+	writePolicy(t, dir, map[string]string{"policy.yaml": consulPolicy(map[string]string{"app": "app", "ghost": "not-registered-yet"})})
+	g := launch(t, dir, agent.Addr)
+	g.waitHealthy(10 * time.Second)
+	cds := rawCDS(t, g)
+
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if code := g.readyz(); code != 503 {
+			t.Fatalf("/readyz = %d while Consul is down, want 503", code)
+		}
+		select {
+		case r := <-cds:
+			t.Fatalf("a snapshot was published before Consul was read: %s version %s", r.TypeUrl, r.VersionInfo)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	st := g.status()
+	if st.Ready || st.WaitingFor == "" || st.Consul == nil || st.Consul.Synced {
+		t.Fatalf("status while Consul is down: %s", g.statusJSON())
+	}
+	if out := g.cli("status", "--server", g.adminAddr); !strings.Contains(out, "not ready: waiting for") || !strings.Contains(out, "UNREACHABLE") {
+		t.Fatalf("gatehouse status while Consul is down:\n%s", out)
+	}
+
+	agent.Restart()
+	register(t, agent.Client(), "app", a, false)
+	ready := g.waitReady(15 * time.Second)
+	select {
+	case r := <-cds:
+		if r.TypeUrl != resourcev3.ClusterType || len(r.Resources) == 0 {
+			t.Fatalf("first response after the sync: %s with %d resources", r.TypeUrl, len(r.Resources))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no CDS response within 5s of becoming ready")
+	}
+	t.Logf("ready %v after Consul came back (registration included)", ready.Round(time.Millisecond))
+	client := xdsClient(t, g, "after-ready", "app.test")
+	waitAnswer(t, client, "a", 10*time.Second)
+
+	st = g.status()
+	found := false
+	for _, s := range st.Consul.Services {
+		if s.Name == "ghost" {
+			found = true
+			if s.State != "no instances yet" || s.Instances != 0 {
+				t.Fatalf("ghost service status %+v, want \"no instances yet\"", s)
+			}
+		}
+	}
+	if !found || !st.Ready || st.Consul.LastError != "" {
+		t.Fatalf("status after the sync: %s", g.statusJSON())
+	}
+}
