@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -188,5 +189,25 @@ func TestRegoCompiledOnce(t *testing.T) {
 	}
 	if c := compileRego("x.rego", src+"deny if input.n == 2\n"); c == a || len(c.rules) != 2 {
 		t.Errorf("changed source not recompiled: %+v", c)
+	}
+}
+
+// TestConcurrentLoads: loads may run concurrently (serve and validate share
+// the Rego compile cache).
+func TestConcurrentLoads(t *testing.T) {
+	fsys := testFS(t, map[string]string{"z.yaml": authzYAML, "r.yaml": routeZ, "p.yaml": policiesYAML})
+	done := make(chan *Snapshot, 4)
+	for i := 0; i < 4; i++ {
+		go func() { done <- Load(fsys, nil) }()
+	}
+	for i := 0; i < 4; i++ {
+		select {
+		case s := <-done:
+			if len(s.Rejected) != 0 || s.Routes["r"] == nil {
+				t.Fatalf("errors: %q", s.Errors())
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Load did not return within 10s")
+		}
 	}
 }
