@@ -95,14 +95,14 @@ func (c credential) describe() string {
 // identifies must not depend on file order.
 func markCredentialConflicts(objs []*object) {
 	keys, subs := map[string]credential{}, map[JWTSubject]credential{}
-	check := func(first credential, dup bool, me credential, what string) bool {
-		if !dup || first.obj.ref == me.obj.ref {
-			return false
+	// Repeats within one Consumer are validateConsumer's to report.
+	conflict := func(first, me credential, what string) {
+		if first.obj.ref == me.obj.ref {
+			return
 		}
 		msg := "the same %s is also in %s; a credential must identify one Consumer"
 		me.obj.add(me.path, msg, what, first.describe())
 		first.obj.add(first.path, msg, what, me.describe())
-		return true
 	}
 	for _, ob := range objs {
 		c, ok := ob.val.(*Consumer)
@@ -114,14 +114,17 @@ func markCredentialConflicts(objs []*object) {
 				continue
 			}
 			me := credential{ob.errs, fmt.Sprintf("spec.apiKeys[%d].sha256", i)}
-			if first, dup := keys[k.SHA256]; !check(first, dup, me, "key hash") && !dup {
+			if first, dup := keys[k.SHA256]; dup {
+				conflict(first, me, "key hash")
+			} else {
 				keys[k.SHA256] = me
 			}
 		}
 		for i, s := range c.Spec.JWTSubjects {
 			me := credential{ob.errs, fmt.Sprintf("spec.jwtSubjects[%d]", i)}
-			what := fmt.Sprintf("JWT subject (issuer %q, sub %q)", s.Issuer, s.Sub)
-			if first, dup := subs[s]; !check(first, dup, me, what) && !dup {
+			if first, dup := subs[s]; dup {
+				conflict(first, me, fmt.Sprintf("JWT subject (issuer %q, sub %q)", s.Issuer, s.Sub))
+			} else {
 				subs[s] = me
 			}
 		}
