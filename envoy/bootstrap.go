@@ -32,6 +32,9 @@ type Options struct {
 	AdminPort      int    // Envoy admin port on 127.0.0.1
 	MaxHeapBytes   uint64 // overload manager fixed_heap limit
 	MaxConnections int64  // global downstream connection limit
+	// UpstreamCAFile (grpc format only) is the CA bundle proxyless clients
+	// use to verify upstreams of Services with tls.
+	UpstreamCAFile string
 }
 
 // DefaultOptions returns the options `gatehouse bootstrap` uses without flags.

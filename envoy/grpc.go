@@ -3,14 +3,24 @@ package envoy
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
 // The shape of grpc-go's xDS bootstrap (GRPC_XDS_BOOTSTRAP or
 // GRPC_XDS_BOOTSTRAP_CONFIG), as parsed by grpc-go v1.85's
 // internal/xds/bootstrap. grpc-go sets node.user_agent_name itself.
 type grpcBootstrap struct {
-	XDSServers []grpcServer `json:"xds_servers"`
-	Node       grpcNode     `json:"node"`
+	XDSServers           []grpcServer            `json:"xds_servers"`
+	Node                 grpcNode                `json:"node"`
+	CertificateProviders map[string]grpcCertProv `json:"certificate_providers,omitempty"`
+}
+
+// grpcCertProv is a certificate-provider plugin instance; gatehouse uses
+// grpc-go's file_watcher for the upstream CA.
+type grpcCertProv struct {
+	PluginName string         `json:"plugin_name"`
+	Config     map[string]any `json:"config"`
 }
 
 type grpcServer struct {
@@ -43,6 +53,12 @@ func GRPCBootstrap(o Options) ([]byte, error) {
 			ServerFeatures: []string{"xds_v3"},
 		}},
 		Node: grpcNode{ID: v.NodeID, Cluster: v.Gateway},
+	}
+	if o.UpstreamCAFile != "" {
+		b.CertificateProviders = map[string]grpcCertProv{wire.GRPCUpstreamCAProvider: {
+			PluginName: "file_watcher",
+			Config:     map[string]any{"ca_certificate_file": o.UpstreamCAFile, "refresh_interval": "600s"},
+		}}
 	}
 	out, err := json.MarshalIndent(b, "", "  ")
 	if err != nil {

@@ -64,6 +64,7 @@ Every proxy should have its own node id (--node-id, or Envoy's --service-node).`
 	f.Var(&maxHeap, "max-heap", "heap limit for Envoy's overload manager (bytes, or with a unit: 512MiB, 2GiB)")
 	f.Int64Var(&o.MaxConnections, "max-connections", envoy.DefaultMaxConnections, "global limit of downstream connections")
 	f.StringVar(&format, "format", "envoy", "envoy (Envoy v3 YAML) or grpc (grpc-go xDS bootstrap JSON)")
+	f.StringVar(&o.UpstreamCAFile, "upstream-ca-file", "", "with --format grpc: CA bundle (PEM) the client uses to verify Services with tls (grpc-go takes no inline CA)")
 	_ = cmd.MarkFlagRequired("gateway") // the flag exists, so this cannot fail
 	return cmd
 }

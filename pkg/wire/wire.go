@@ -66,3 +66,9 @@ const (
 
 // Domain is the rate-limit domain of a Gateway.
 func Domain(gateway string) string { return DomainPrefix + gateway }
+
+// GRPCUpstreamCAProvider is the certificate-provider instance that proxyless
+// gRPC clusters with upstream TLS name for their CA (grpc-go does not take
+// inline CA bytes); `gatehouse bootstrap --format grpc --upstream-ca-file`
+// defines it as a file_watcher.
+const GRPCUpstreamCAProvider = "gatehouse-upstream-ca"
