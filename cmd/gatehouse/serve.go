@@ -102,7 +102,13 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	xds, err := server.NewServer(ctx, pub, server.Options{Registerer: reg})
+	xds, err := server.NewServer(ctx, pub, server.Options{
+		Registerer: reg,
+		OnUnknownGateway: func(node, gateway, reason string) {
+			log.Warn("proxy connected for an unknown gateway; it gets no configuration until a Gateway of that name exists",
+				"node", node, "gateway", gateway, "reason", reason)
+		},
+	})
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,8 @@ type harness struct {
 	srv  *Server
 	reg  *prometheus.Registry
 	conn *grpc.ClientConn
+	// unknown receives "node gateway" for every OnUnknownGateway call.
+	unknown chan string
 }
 
 func newHarness(t *testing.T) *harness {
@@ -32,7 +34,13 @@ func newHarness(t *testing.T) *harness {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	srv, err := NewServer(ctx, pub, Options{Registerer: reg})
+	unknown := make(chan string, 16)
+	srv, err := NewServer(ctx, pub, Options{Registerer: reg, OnUnknownGateway: func(node, gw, _ string) {
+		select {
+		case unknown <- node + " " + gw:
+		default:
+		}
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +57,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return &harness{pub: pub, srv: srv, reg: reg, conn: conn}
+	return &harness{pub: pub, srv: srv, reg: reg, conn: conn, unknown: unknown}
 }
 
 // adsStream is a raw ADS stream: it shows versions and nonces, which the

@@ -20,6 +20,10 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Logger receives go-control-plane's server logs; nil discards them.
 	Logger log.Logger
+	// OnUnknownGateway, if set, is called when a proxy connects whose
+	// node.cluster names no published Gateway (the edge logs it; the
+	// server counts it in gatehouse_xds_unknown_gateway_total).
+	OnUnknownGateway func(nodeID, gateway, reason string)
 }
 
 // Server serves the Publisher's snapshots over ADS (state of the world)
@@ -45,6 +49,7 @@ func NewServer(ctx context.Context, pub *Publisher, opts Options) (*Server, erro
 		logger = log.NewDefaultLogger() // a no-op logger
 	}
 	tr := newTracker(pub, m)
+	tr.onUnknown = opts.OnUnknownGateway
 	// Ordered ADS sends each stream's responses through one queue in the
 	// order the cache produces them (CDS, EDS, LDS, RDS for Envoy groups).
 	xs := xdsserver.NewServer(ctx, pub.mux, tr, sotw.WithOrderedADS(), sotw.WithLogger(logger))

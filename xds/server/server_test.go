@@ -238,6 +238,14 @@ func TestADSUnknownGateway(t *testing.T) {
 	if n := h.metricValue(t, "gatehouse_xds_unknown_gateway_total"); n != 1 {
 		t.Errorf("gatehouse_xds_unknown_gateway_total = %v, want 1", n)
 	}
+	select {
+	case got := <-h.unknown:
+		if got != "lost-1 nope" {
+			t.Errorf("OnUnknownGateway(%s), want lost-1 nope", got)
+		}
+	default:
+		t.Error("OnUnknownGateway was not called")
+	}
 
 	// Publishing the Gateway answers the waiting request; the note goes on
 	// the next request.

@@ -88,6 +88,9 @@ type tracker struct {
 	pub     *Publisher
 	metrics *serverMetrics
 	now     func() time.Time
+	// onUnknown, if set, hears of every stream whose node names no
+	// published group (called with the tracker's lock held: keep it short).
+	onUnknown func(nodeID, gateway, reason string)
 
 	mu      sync.Mutex
 	proxies map[int64]*proxy
@@ -185,6 +188,9 @@ func (t *tracker) setNode(p *proxy, n *corev3.Node) {
 	t.metrics.connected.WithLabelValues(p.key.Gateway, string(p.key.Client)).Inc()
 	if p.status.Note = t.pub.unknownReason(p.key); p.status.Note != "" {
 		t.metrics.unknownGateway.Inc()
+		if t.onUnknown != nil {
+			t.onUnknown(p.status.NodeID, p.key.Gateway, p.status.Note)
+		}
 	}
 }
 
