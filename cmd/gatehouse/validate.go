@@ -28,11 +28,13 @@ Exit status: 0 if every object is valid, 1 if any is rejected or PATH cannot be 
   gatehouse validate my-policies/routes.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fsys, err := policyFS(args[0])
+			fsys, dir, err := policyFS(args[0])
 			if err != nil {
 				return err
 			}
-			snap := policy.Load(fsys, nil)
+			// As serve does: files a policy names (Rego, JWKS, certificates)
+			// may live beside the policy directory (../policies/x.rego).
+			snap := policy.LoadWith(fsys, nil, policy.Options{ReadFile: policy.DirReader(dir)})
 			errs := snap.Errors()
 			if err := printValidation(cmd.OutOrStdout(), snap, errs); err != nil {
 				return err
@@ -51,12 +53,30 @@ func printValidation(w io.Writer, snap *policy.Snapshot, errs []string) error {
 		b.WriteString(e)
 		b.WriteByte('\n')
 	}
-	fmt.Fprintf(&b, "%s rejected, %d valid: %s, %s, %s\n",
-		plural(len(snap.Rejected), "object", "objects"),
-		len(snap.Gateways)+len(snap.Services)+len(snap.Routes),
-		plural(len(snap.Gateways), "Gateway", "Gateways"),
-		plural(len(snap.Services), "Service", "Services"),
-		plural(len(snap.Routes), "Route", "Routes"))
+	kinds := []struct {
+		n       int
+		one, pl string
+	}{
+		{len(snap.Gateways), "Gateway", "Gateways"},
+		{len(snap.Services), "Service", "Services"},
+		{len(snap.Routes), "Route", "Routes"},
+		{len(snap.Authentications), "Authentication", "Authentications"},
+		{len(snap.Authorizations), "Authorization", "Authorizations"},
+		{len(snap.Consumers), "Consumer", "Consumers"},
+		{len(snap.Plans), "Plan", "Plans"},
+		{len(snap.RateLimits), "RateLimit", "RateLimits"},
+	}
+	total := 0
+	var parts []string
+	for i, k := range kinds {
+		total += k.n
+		// The first three always show, so the common case reads the same.
+		if i < 3 || k.n > 0 {
+			parts = append(parts, plural(k.n, k.one, k.pl))
+		}
+	}
+	fmt.Fprintf(&b, "%s rejected, %d valid: %s\n",
+		plural(len(snap.Rejected), "object", "objects"), total, strings.Join(parts, ", "))
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -71,18 +91,20 @@ func plural(n int, one, many string) string {
 // policyFS opens PATH as the policy loader's file system. A single file is
 // served from its directory (so relative certificate paths still resolve),
 // with the directory listing narrowed to that one file.
-func policyFS(path string) (fs.FS, error) {
+// It also returns the directory that relative file references resolve from.
+func policyFS(path string) (fs.FS, string, error) {
 	info, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("policy path: %w", err)
+		return nil, "", fmt.Errorf("policy path: %w", err)
 	}
 	if info.IsDir() {
-		return os.DirFS(path), nil
+		return os.DirFS(path), path, nil
 	}
 	if ext := filepath.Ext(path); ext != ".yaml" && ext != ".yml" {
-		return nil, fmt.Errorf("policy path %s: a policy file ends in .yaml or .yml", path)
+		return nil, "", fmt.Errorf("policy path %s: a policy file ends in .yaml or .yml", path)
 	}
-	return singleFileFS{FS: os.DirFS(filepath.Dir(path)), name: filepath.Base(path)}, nil
+	dir := filepath.Dir(path)
+	return singleFileFS{FS: os.DirFS(dir), name: filepath.Base(path)}, dir, nil
 }
 
 type singleFileFS struct {

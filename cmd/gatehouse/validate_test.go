@@ -153,3 +153,25 @@ func TestExamplesValidate(t *testing.T) {
 		t.Fatal("no example directories found")
 	}
 }
+
+// As serve does, validate resolves files a policy names from outside the
+// policy directory (POLICY-MODEL.md's rego: ../policies/users.rego).
+func TestValidateRegoBesideDirectory(t *testing.T) {
+	root := writeFiles(t, map[string]string{
+		"policies/users.rego": "package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.request.http.method == \"GET\"\n",
+		"gatehouse/authz.yaml": "kind: Authorization\nname: users-authz\nspec:\n  rego: ../policies/users.rego\n",
+	})
+	code, out, errOut := gatehouse(t, "validate", filepath.Join(root, "gatehouse"))
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if want := "0 objects rejected, 1 valid: 0 Gateways, 0 Services, 0 Routes, 1 Authorization\n"; out != want {
+		t.Errorf("output %q, want %q", out, want)
+	}
+	// A Rego compile error names the Rego file and line.
+	os.WriteFile(filepath.Join(root, "policies/users.rego"), []byte("package envoy.authz\n\nallow if {\n"), 0o644)
+	code, out, _ = gatehouse(t, "validate", filepath.Join(root, "gatehouse"))
+	if code != 1 || !strings.Contains(out, "authz.yaml:4: Authorization/users-authz: spec.rego") || !strings.Contains(out, "users.rego:") {
+		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
+}
