@@ -158,7 +158,7 @@ func TestExamplesValidate(t *testing.T) {
 // policy directory (POLICY-MODEL.md's rego: ../policies/users.rego).
 func TestValidateRegoBesideDirectory(t *testing.T) {
 	root := writeFiles(t, map[string]string{
-		"policies/users.rego": "package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.request.http.method == \"GET\"\n",
+		"policies/users.rego":  "package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.request.http.method == \"GET\"\n",
 		"gatehouse/authz.yaml": "kind: Authorization\nname: users-authz\nspec:\n  rego: ../policies/users.rego\n",
 	})
 	code, out, errOut := gatehouse(t, "validate", filepath.Join(root, "gatehouse"))
