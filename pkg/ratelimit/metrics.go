@@ -2,11 +2,16 @@ package ratelimit
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 type metrics struct {
+	// decisionCache holds the decisions counters already looked up, so the
+	// request path skips hashing three label values each time. Its keys
+	// come from configured domains and limits only, so it stays small.
+	decisionCache sync.Map // decisionKey → prometheus.Counter
 	decisions     *prometheus.CounterVec
 	ignored       *prometheus.CounterVec
 	backendErrors prometheus.Counter
@@ -41,4 +46,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		errs = append(errs, reg.Register(c))
 	}
 	return m, errors.Join(errs...)
+}
+
+type decisionKey struct{ domain, limit, decision string }
+
+func (m *metrics) decision(domain, limit, decision string) prometheus.Counter {
+	k := decisionKey{domain, limit, decision}
+	if c, ok := m.decisionCache.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	c := m.decisions.WithLabelValues(domain, limit, decision)
+	m.decisionCache.Store(k, c)
+	return c
 }

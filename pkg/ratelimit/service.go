@@ -186,7 +186,7 @@ func (s *Service) ShouldRateLimit(ctx context.Context, req *rlsv3.RateLimitReque
 				resp.OverallCode = rlsv3.RateLimitResponse_OVER_LIMIT
 			}
 		}
-		s.metrics.decisions.WithLabelValues(req.GetDomain(), c.label, decision).Inc()
+		s.metrics.decision(req.GetDomain(), c.label, decision).Inc()
 		merge(resp.Statuses[c.desc], code, c.proto, remaining, c.win.end.Unix()-now.Unix())
 		if c.quota && c.hits > 0 {
 			quotaOps = append(quotaOps, Op{Key: ops[c.cur].Key, Addend: c.hits, TTL: keep(c.rate.Unit, false)})
@@ -207,8 +207,13 @@ func (s *Service) ShouldRateLimit(ctx context.Context, req *rlsv3.RateLimitReque
 }
 
 func (s *Service) apply(ctx context.Context, ops []Op, counts []uint64) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
+	if _, local := s.store.(*MemoryStore); !local {
+		// A timer per call costs more than the memory store's whole work,
+		// and the memory store never waits: only remote stores get one.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
 	start := time.Now()
 	err := s.store.Apply(ctx, ops, counts)
 	s.metrics.latency.Observe(time.Since(start).Seconds())

@@ -73,7 +73,7 @@ func dial(t testing.TB, addr string) rlsv3.RateLimitServiceClient {
 
 func newRedisStore(t testing.TB, addr, prefix string) *ratelimit.RedisStore {
 	t.Helper()
-	s, err := ratelimit.NewRedisStore(ratelimit.RedisOptions{Addr: addr, KeyPrefix: prefix})
+	s, err := ratelimit.NewRedisStore(ratelimit.RedisOptions{Addr: addr, KeyPrefix: prefix, Timeout: relaxed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,6 +147,12 @@ func peerBinary(t testing.TB) string {
 // and returns a client for its gRPC port.
 func startPeer(t testing.TB, redisAddr, configYAML string) rlsv3.RateLimitServiceClient {
 	t.Helper()
+	return dial(t, startPeerAddr(t, redisAddr, configYAML))
+}
+
+// startPeerAddr is startPeer returning the gRPC address.
+func startPeerAddr(t testing.TB, redisAddr, configYAML string) string {
+	t.Helper()
 	bin := peerBinary(t)
 	root := t.TempDir()
 	dir := filepath.Join(root, "ratelimit", "config")
@@ -188,7 +194,7 @@ func startPeer(t testing.TB, redisAddr, configYAML string) rlsv3.RateLimitServic
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return dial(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(grpcPort)))
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(grpcPort))
 }
 
 // peerConfig writes cfg's RateLimit limits as an envoyproxy/ratelimit
