@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -53,10 +54,23 @@ func protoToAST(m protoreflect.Message) *ast.Term {
 		default:
 			t = fieldValueToAST(fd, v)
 		}
-		obj.Insert(ast.StringTerm(fd.JSONName()), t)
+		obj.Insert(fieldKey(fd), t)
 		return true
 	})
 	return ast.NewTerm(obj)
+}
+
+// fieldKeys caches the key term of each field: the CheckRequest schema is
+// fixed, so its few dozen names are built once rather than per request.
+// Terms used as object keys are never modified by evaluation.
+var fieldKeys sync.Map // protoreflect.FieldDescriptor -> *ast.Term
+
+func fieldKey(fd protoreflect.FieldDescriptor) *ast.Term {
+	if t, ok := fieldKeys.Load(fd); ok {
+		return t.(*ast.Term)
+	}
+	t, _ := fieldKeys.LoadOrStore(fd, ast.StringTerm(fd.JSONName()))
+	return t.(*ast.Term)
 }
 
 func mapToAST(fd protoreflect.FieldDescriptor, m protoreflect.Map) *ast.Term {
