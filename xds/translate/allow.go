@@ -19,12 +19,18 @@ const (
 	pointLBPolicy            extensionPoint = "load balancing policy"
 )
 
-const routerType protoreflect.FullName = "envoy.extensions.filters.http.router.v3.Router"
+// HTTP filter types Check looks into (router order, cluster references).
+const (
+	routerType         protoreflect.FullName = "envoy.extensions.filters.http.router.v3.Router"
+	extAuthzType       protoreflect.FullName = "envoy.extensions.filters.http.ext_authz.v3.ExtAuthz"
+	rateLimitType      protoreflect.FullName = "envoy.extensions.filters.http.ratelimit.v3.RateLimit"
+	jwtAuthnType       protoreflect.FullName = "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"
+	localRateLimitType protoreflect.FullName = "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
+)
 
 // allowed is the explicit allow-list of message types per extension point.
 // A type must also be registered (linked into this binary) to pass: the
-// imports of the building code make sure of that. Later filters (jwt_authn,
-// ext_authz, rbac, ratelimit) add themselves here when they land.
+// imports of the building code make sure of that.
 var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 	pointListenerFilter: {
 		"envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector": true,
@@ -40,11 +46,20 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 	},
 	pointHTTPFilter: {
 		"envoy.extensions.filters.http.header_mutation.v3.HeaderMutation": true,
-		routerType: true,
+		localRateLimitType:                           true,
+		"envoy.extensions.filters.http.rbac.v3.RBAC": true,
+		jwtAuthnType:                                 true,
+		extAuthzType:                                 true,
+		rateLimitType:                                true,
+		routerType:                                   true,
 	},
 	pointPerRoute: {
 		"envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute": true,
 		"envoy.config.route.v3.FilterConfig":                                      true,
+		localRateLimitType:                                                        true,
+		"envoy.extensions.filters.http.rbac.v3.RBACPerRoute":                      true,
+		"envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig":               true,
+		"envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute":             true,
 	},
 	pointAccessLogger: {
 		"envoy.extensions.access_loggers.file.v3.FileAccessLog": true,

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 
@@ -56,8 +57,64 @@ type Group struct {
 	Skipped []string
 }
 
-// Options tune a translation. The zero value is usable.
-type Options struct{}
+// Options tune a translation. The zero value is usable: every zero field
+// takes the default named beside it.
+type Options struct {
+	// AuthzAddr and RateLimitAddr are host:port where Envoy reaches
+	// gatehouse's ext_authz and rate-limit gRPC services (the clusters
+	// gatehouse/authz and gatehouse/ratelimit). Default DefaultServiceAddr:
+	// by default both share gatehouse's xDS port.
+	AuthzAddr     string
+	RateLimitAddr string
+	// AuthzTimeout bounds one ext_authz Check (default 250ms: a Rego
+	// decision takes microseconds, so this only covers the network and a
+	// busy authz service; past it the route's failure mode applies).
+	AuthzTimeout time.Duration
+	// RateLimitTimeout bounds one ShouldRateLimit call (default 100ms, the
+	// per-call bound the rate-limit issue sets).
+	RateLimitTimeout time.Duration
+	// MaxAuthzBodyBytes is how much of a request body ext_authz buffers
+	// and sends to the authz service (default 8192), so that Rego can
+	// decide on input.parsed_body. Larger bodies are sent truncated.
+	MaxAuthzBodyBytes uint32
+	// SystemCAFile is the CA bundle Envoy checks remote JWKS servers
+	// against. Empty: Envoy's system_root_certs, as for Services without a
+	// CA of their own.
+	SystemCAFile string
+}
+
+// Defaults of Options.
+const (
+	DefaultServiceAddr       = "127.0.0.1:18000"
+	DefaultAuthzTimeout      = 250 * time.Millisecond
+	DefaultRateLimitTimeout  = 100 * time.Millisecond
+	DefaultMaxAuthzBodyBytes = 8192
+)
+
+// withDefaults fills zero fields and checks the addresses.
+func (o Options) withDefaults() (Options, error) {
+	if o.AuthzAddr == "" {
+		o.AuthzAddr = DefaultServiceAddr
+	}
+	if o.RateLimitAddr == "" {
+		o.RateLimitAddr = DefaultServiceAddr
+	}
+	if o.AuthzTimeout <= 0 {
+		o.AuthzTimeout = DefaultAuthzTimeout
+	}
+	if o.RateLimitTimeout <= 0 {
+		o.RateLimitTimeout = DefaultRateLimitTimeout
+	}
+	if o.MaxAuthzBodyBytes == 0 {
+		o.MaxAuthzBodyBytes = DefaultMaxAuthzBodyBytes
+	}
+	for _, a := range []struct{ name, addr string }{{"AuthzAddr", o.AuthzAddr}, {"RateLimitAddr", o.RateLimitAddr}} {
+		if _, _, err := splitHostPort(a.addr); err != nil {
+			return o, fmt.Errorf("translate: Options.%s: %w", a.name, err)
+		}
+	}
+	return o, nil
+}
 
 // Translate builds every group of every Gateway: for each Gateway,
 // GroupKey{gw, ClientEnvoy} and GroupKey{gw, ClientGRPC}. It returns an error
@@ -66,6 +123,10 @@ type Options struct{}
 func Translate(p *policy.Snapshot, opts Options) (map[GroupKey]*Group, error) {
 	if p == nil {
 		return map[GroupKey]*Group{}, nil
+	}
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	ix, err := newIndex(p)
 	if err != nil {

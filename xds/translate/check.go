@@ -6,9 +6,13 @@ import (
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
+	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
+	ratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ratelimit/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -36,6 +40,9 @@ type checker struct {
 	types   map[string]protoreflect.MessageType
 	secrets map[string]bool
 	routes  map[string]bool
+	// filterRefs caches, by serialized filter config, the clusters an
+	// HTTP filter's config names: listeners of a group share them.
+	filterRefs map[string][]string
 }
 
 func (c *checker) fail(format string, args ...any) {
@@ -253,6 +260,13 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 		}
 		names[f.GetName()] = true
 		mt := c.anyOf(fw, f.GetTypedConfig(), pointHTTPFilter)
+		if mt != nil {
+			for _, cl := range c.filterClusters(fw, mt.Descriptor().FullName(), f.GetTypedConfig()) {
+				if !c.clusters[cl] {
+					c.fail("%s: cluster %q does not exist", fw, cl)
+				}
+			}
+		}
 		if mt != nil && mt.Descriptor().FullName() == routerType {
 			routers++
 			if i != len(filters)-1 {
@@ -276,6 +290,59 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 		c.fail("%s: route config %q does not exist", where, rn)
 	}
 	c.rdsFilters[rn] = append(c.rdsFilters[rn], names)
+}
+
+// filterClusters returns the clusters an HTTP filter's config names
+// (gRPC services, remote JWKS). The publisher checks only the clusters
+// routes name; these would otherwise fail at request time in Envoy.
+func (c *checker) filterClusters(where string, t protoreflect.FullName, a *anypb.Any) []string {
+	var m proto.Message
+	switch t {
+	case extAuthzType:
+		m = &extauthzv3.ExtAuthz{}
+	case rateLimitType:
+		m = &ratelimitv3.RateLimit{}
+	case jwtAuthnType:
+		m = &jwtv3.JwtAuthentication{}
+	default:
+		return nil
+	}
+	if refs, ok := c.filterRefs[string(a.GetValue())]; ok {
+		return refs
+	}
+	if !c.unmarshal(where, a, m) {
+		return nil
+	}
+	var refs []string
+	switch m := m.(type) {
+	case *extauthzv3.ExtAuthz:
+		refs = append(refs, grpcCluster(where, m.GetGrpcService(), c)...)
+		if m.GetHttpService() != nil {
+			c.fail("%s: ext_authz must use a gRPC service", where)
+		}
+	case *ratelimitv3.RateLimit:
+		refs = append(refs, grpcCluster(where, m.GetRateLimitService().GetGrpcService(), c)...)
+	case *jwtv3.JwtAuthentication:
+		for _, n := range sortedKeys(m.GetProviders()) {
+			if u := m.GetProviders()[n].GetRemoteJwks().GetHttpUri(); u != nil {
+				refs = append(refs, u.GetCluster())
+			}
+		}
+	}
+	if c.filterRefs == nil {
+		c.filterRefs = map[string][]string{}
+	}
+	c.filterRefs[string(a.GetValue())] = refs
+	return refs
+}
+
+func grpcCluster(where string, g *corev3.GrpcService, c *checker) []string {
+	eg := g.GetEnvoyGrpc()
+	if eg == nil {
+		c.fail("%s: gRPC service must name a cluster (envoy_grpc)", where)
+		return nil
+	}
+	return []string{eg.GetClusterName()}
 }
 
 func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {

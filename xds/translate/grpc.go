@@ -6,7 +6,6 @@ import (
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -85,12 +84,17 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 					ConfigSource:    adsSource(),
 					RouteConfigName: rcName,
 				}},
-				HttpFilters: []*hcmv3.HttpFilter{{Name: filterRouter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&routerv3.Router{})}}},
+				HttpFilters: []*hcmv3.HttpFilter{{Name: filterRouter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: anyRouter}}},
 			})
 		}
 		g.Listeners = append(g.Listeners, &listenerv3.Listener{Name: host, ApiListener: &listenerv3.ApiListener{ApiListener: a}})
 	}
 	sort.Slice(used, func(i, j int) bool { return used[i].Name < used[j].Name })
+	for _, r := range used {
+		if s := grpcSkipped(gw, r); s != "" {
+			g.Skipped = append(g.Skipped, s)
+		}
+	}
 	addClusters(g, used, ix, ClientGRPC)
 	for _, s := range servicesOf(used) {
 		lb := ix.snap.Services[s].Spec.LoadBalancer

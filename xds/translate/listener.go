@@ -6,12 +6,9 @@ import (
 	"strconv"
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
-	mutationv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	filev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
-	headermutationv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
-	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	tlsinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
@@ -61,8 +58,12 @@ var adsConfigSource = &corev3.ConfigSource{
 func adsSource() *corev3.ConfigSource { return adsConfigSource }
 
 // buildEnvoyGroup builds the Envoy proxies' resources of one Gateway.
-func buildEnvoyGroup(gw *policy.Gateway, routes []*policy.Route, ix *index, _ Options) (*Group, error) {
+func buildEnvoyGroup(gw *policy.Gateway, routes []*policy.Route, ix *index, opts Options) (*Group, error) {
 	g := &Group{EDS: map[string]string{}}
+	filters, err := planFilters(gw, routes, ix.snap, opts)
+	if err != nil {
+		return nil, err
+	}
 	byPort := map[int][]*policy.Listener{}
 	for i := range gw.Spec.Listeners {
 		l := &gw.Spec.Listeners[i]
@@ -73,7 +74,7 @@ func buildEnvoyGroup(gw *policy.Gateway, routes []*policy.Route, ix *index, _ Op
 		ports = append(ports, p)
 	}
 	sort.Ints(ports)
-	httpFilters := envoyHTTPFilters()
+	httpFilters := filters.httpFilters()
 	accessLog := accessLogs(gw.Spec.AccessLog)
 	for _, port := range ports {
 		ls := byPort[port]
@@ -85,10 +86,15 @@ func buildEnvoyGroup(gw *policy.Gateway, routes []*policy.Route, ix *index, _ Op
 		g.Listeners = append(g.Listeners, lis)
 		g.Secrets = append(g.Secrets, secrets...)
 		for _, l := range ls {
-			g.Routes = append(g.Routes, envoyRouteConfig(gw.Name, l, routes, ix))
+			g.Routes = append(g.Routes, envoyRouteConfig(gw.Name, l, routes, ix, filters))
 		}
 	}
 	addClusters(g, routes, ix, ClientEnvoy)
+	internal, err := filters.clusters()
+	if err != nil {
+		return nil, err
+	}
+	g.Clusters = append(g.Clusters, internal...)
 	sortGroup(g)
 	return g, nil
 }
@@ -217,18 +223,6 @@ func httpConnectionManager(gw *policy.Gateway, l *policy.Listener, httpFilters [
 			InitialStreamWindowSize:     wrapperspb.UInt32(edgeInitialStreamWindowSize),
 			InitialConnectionWindowSize: wrapperspb.UInt32(edgeInitialConnectionWindowSize),
 		},
-	}
-}
-
-// envoyHTTPFilters is the filter chain of ENVOY-MAPPING.md; later issues
-// insert their filters between header_mutation and router.
-func envoyHTTPFilters() []*hcmv3.HttpFilter {
-	hm := &headermutationv3.HeaderMutation{Mutations: &headermutationv3.Mutations{
-		RequestMutations: []*mutationv3.HeaderMutation{{Action: &mutationv3.HeaderMutation_Remove{Remove: consumerHeader}}},
-	}}
-	return []*hcmv3.HttpFilter{
-		{Name: filterHeaderMutation, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(hm)}},
-		{Name: filterRouter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&routerv3.Router{})}},
 	}
 }
 

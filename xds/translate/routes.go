@@ -328,7 +328,7 @@ func sortedCopy(s []string) []string {
 }
 
 // envoyRouteConfig builds the route table of one Gateway listener.
-func envoyRouteConfig(gw string, l *policy.Listener, routes []*policy.Route, ix *index) *routev3.RouteConfiguration {
+func envoyRouteConfig(gw string, l *policy.Listener, routes []*policy.Route, ix *index, f *gwFilters) *routev3.RouteConfiguration {
 	byHost := vhostRoutes(l.Hostnames, routes)
 	rc := &routev3.RouteConfiguration{
 		Name:         routeConfigName(gw, l.Name),
@@ -342,7 +342,7 @@ func envoyRouteConfig(gw string, l *policy.Listener, routes []*policy.Route, ix 
 		ix.sortRoutes(rs)
 		vh := &routev3.VirtualHost{Name: h, Domains: []string{h}, Routes: make([]*routev3.Route, len(rs))}
 		for i, r := range rs {
-			vh.Routes[i] = ix.routes[r].envoy
+			vh.Routes[i] = f.route(r, ix.routes[r].envoy)
 		}
 		rc.VirtualHosts = append(rc.VirtualHosts, vh)
 	}

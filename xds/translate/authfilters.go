@@ -1,0 +1,243 @@
+package translate
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+
+	mutationv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
+	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
+	headermutationv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
+	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
+	rbacfv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
+)
+
+// jwksFetchTimeout bounds one remote JWKS fetch.
+const jwksFetchTimeout = 5 * time.Second
+
+// Typed configs every group shares, marshalled once.
+var (
+	anyRouter = mustAny(&routerv3.Router{})
+	// rbac with no rules enforces nothing; Routes with sourceCIDRs carry
+	// their own rules (RBACPerRoute), which replace these.
+	anyRBACOff          = mustAny(&rbacfv3.RBAC{})
+	anyJWTDisabled      = mustAny(&jwtv3.PerRouteConfig{RequirementSpecifier: &jwtv3.PerRouteConfig_Disabled{Disabled: true}})
+	anyExtAuthzDisabled = mustAny(&extauthzv3.ExtAuthzPerRoute{Override: &extauthzv3.ExtAuthzPerRoute_Disabled{Disabled: true}})
+)
+
+// headerMutationConfig removes client-sent copies of the headers only
+// gatehouse may set, before any other filter reads them.
+func headerMutationConfig(remove []string) *anyT {
+	ms := make([]*mutationv3.HeaderMutation, len(remove))
+	for i, h := range remove {
+		ms[i] = &mutationv3.HeaderMutation{Action: &mutationv3.HeaderMutation_Remove{Remove: h}}
+	}
+	return mustAny(&headermutationv3.HeaderMutation{Mutations: &headermutationv3.Mutations{RequestMutations: ms}})
+}
+
+// jwtConfig has one provider per JWT Authentication the Gateway's Routes
+// use, named after it, and one requirement per distinct set of providers
+// a Route accepts. Without rules, a Route with no per-route config is not
+// checked: every Route gets one (see jwtPerRoute).
+func (f *gwFilters) jwtConfig() *anyT {
+	cfg := &jwtv3.JwtAuthentication{
+		Providers:      make(map[string]*jwtv3.JwtProvider, len(f.jwt)),
+		RequirementMap: map[string]*jwtv3.JwtRequirement{},
+	}
+	for _, n := range f.jwt {
+		cfg.Providers[n] = jwtProvider(n, f.snap.Authentications[n].Spec.JWT)
+	}
+	for _, p := range f.routes {
+		if len(p.jwt) == 0 {
+			continue
+		}
+		name := joinSorted(p.jwt)
+		if _, ok := cfg.RequirementMap[name]; ok {
+			continue
+		}
+		// "Any one of" (ENVOY-MAPPING.md): a valid token of one provider,
+		// or no token at all (allow_missing), so that a request with an
+		// API key or none reaches ext_authz, which decides. A token that
+		// is present but invalid fails every alternative: 401 here.
+		reqs := make([]*jwtv3.JwtRequirement, 0, len(p.jwt)+1)
+		for _, prov := range p.jwt {
+			reqs = append(reqs, &jwtv3.JwtRequirement{RequiresType: &jwtv3.JwtRequirement_ProviderName{ProviderName: prov}})
+		}
+		reqs = append(reqs, &jwtv3.JwtRequirement{RequiresType: &jwtv3.JwtRequirement_AllowMissing{AllowMissing: &emptypb.Empty{}}})
+		cfg.RequirementMap[name] = &jwtv3.JwtRequirement{RequiresType: &jwtv3.JwtRequirement_RequiresAny{
+			RequiresAny: &jwtv3.JwtRequirementOrList{Requirements: reqs},
+		}}
+	}
+	return mustAny(cfg)
+}
+
+// jwtProvider maps a JWT Authentication. The verified payload goes to
+// dynamic metadata under the provider (Authentication) name, where
+// ext_authz and rate-limit claim descriptors read it. Tokens come from
+// Envoy's default places (Authorization: Bearer, access_token query).
+func jwtProvider(name string, j *policy.JWTAuth) *jwtv3.JwtProvider {
+	p := &jwtv3.JwtProvider{
+		Issuer:            j.Issuer,
+		Audiences:         append([]string(nil), j.Audiences...),
+		Forward:           j.ForwardToken,
+		PayloadInMetadata: name,
+	}
+	for _, c := range j.ClaimsToHeaders {
+		p.ClaimToHeaders = append(p.ClaimToHeaders, &jwtv3.JwtClaimToHeader{HeaderName: strings.ToLower(c.Header), ClaimName: c.Claim})
+	}
+	if j.JWKS.URI != "" {
+		t, _ := parseJWKSURI(j.JWKS.URI) // checked by jwksClusters first
+		p.JwksSourceSpecifier = &jwtv3.JwtProvider_RemoteJwks{RemoteJwks: &jwtv3.RemoteJwks{
+			HttpUri: &corev3.HttpUri{
+				Uri:              j.JWKS.URI,
+				HttpUpstreamType: &corev3.HttpUri_Cluster{Cluster: t.cluster},
+				Timeout:          durationpb.New(jwksFetchTimeout),
+			},
+			CacheDuration: durationpb.New(j.JWKS.Cache()),
+			// Fetched when the listener is created, not by the first
+			// request; the listener waits for the fetch (or its failure,
+			// bounded by jwksFetchTimeout) so that the first requests are
+			// verified rather than rejected.
+			AsyncFetch: &jwtv3.JwksAsyncFetch{},
+		}}
+	} else {
+		p.JwksSourceSpecifier = &jwtv3.JwtProvider_LocalJwks{LocalJwks: &corev3.DataSource{
+			Specifier: &corev3.DataSource_InlineString{InlineString: string(j.JWKS.JWKSJSON)},
+		}}
+	}
+	return p
+}
+
+func (f *gwFilters) jwtPerRoute(p *routePolicy) *anyT {
+	if len(p.jwt) == 0 {
+		return anyJWTDisabled
+	}
+	name := joinSorted(p.jwt)
+	a := f.jwtReq[name]
+	if a == nil {
+		a = mustAny(&jwtv3.PerRouteConfig{RequirementSpecifier: &jwtv3.PerRouteConfig_RequirementName{RequirementName: name}})
+		f.jwtReq[name] = a
+	}
+	return a
+}
+
+// extAuthzConfig is one of the two ext_authz instances: failure_mode_allow
+// is filter-wide, so fail-closed and fail-open Routes need one each.
+func extAuthzConfig(failOpen bool, o Options) *anyT {
+	cfg := &extauthzv3.ExtAuthz{
+		Services: &extauthzv3.ExtAuthz_GrpcService{GrpcService: envoyGRPC(wire.AuthzCluster, o.AuthzTimeout)},
+		// The authz service reads the verified JWT payloads from here.
+		MetadataContextNamespaces: []string{wire.JWTMetadataNamespace},
+		TransportApiVersion:       corev3.ApiVersion_V3,
+		FailureModeAllow:          failOpen,
+		// Body-based Rego (input.parsed_body): at most this much is
+		// buffered; a larger body is sent cut, never rejected here.
+		WithRequestBody: &extauthzv3.BufferSettings{MaxRequestBytes: o.MaxAuthzBodyBytes, AllowPartialMessage: true},
+		StatPrefix:      "fail_closed",
+	}
+	if failOpen {
+		cfg.StatPrefix = "fail_open"
+		// Tell the upstream the call failed and the request was let in.
+		cfg.FailureModeAllowHeaderAdd = true
+	} else {
+		// An unreachable authz service denies (403, Envoy's default made
+		// explicit): authorization fails closed.
+		cfg.StatusOnError = &typev3.HttpStatus{Code: typev3.StatusCode_Forbidden}
+	}
+	return mustAny(cfg)
+}
+
+// extAuthzPerRoute enables the instance a Route's Authorization asks for,
+// with context extensions naming the Route and its policies, and disables
+// the other; a Route that needs no call disables both.
+func (f *gwFilters) extAuthzPerRoute(cfg map[string]*anyT, r *policy.Route, p *routePolicy) {
+	if f.authzClosed {
+		cfg[wire.FilterExtAuthzClosed] = anyExtAuthzDisabled
+	}
+	if f.authzOpen {
+		cfg[wire.FilterExtAuthzOpen] = anyExtAuthzDisabled
+	}
+	if !p.call {
+		return
+	}
+	anon := "false"
+	if len(p.authn) == 0 {
+		anon = "true"
+	}
+	cs := &extauthzv3.CheckSettings{
+		ContextExtensions: map[string]string{
+			wire.CtxGateway:        f.gw.Name,
+			wire.CtxRoute:          r.Name,
+			wire.CtxAuthentication: strings.Join(p.authn, ","),
+			wire.CtxAuthorization:  p.authzName,
+			wire.CtxAllowAnonymous: anon,
+		},
+		// Streaming gRPC calls must not wait for a body to be buffered.
+		DisableRequestBodyBuffering: p.grpcOnly,
+	}
+	a := mustAny(&extauthzv3.ExtAuthzPerRoute{Override: &extauthzv3.ExtAuthzPerRoute_CheckSettings{CheckSettings: cs}})
+	if p.failOpen {
+		cfg[wire.FilterExtAuthzOpen] = a
+	} else {
+		cfg[wire.FilterExtAuthzClosed] = a
+	}
+}
+
+// rbacConfig allows only the Authorization's source CIDRs. It matches
+// remote_ip, the client address as the connection manager derives it:
+// with use_remote_address and no trusted XFF hops (defaults.go) that is
+// the TCP peer, so a client cannot spoof it with X-Forwarded-For, and it
+// stays the address the remote_address rate-limit key counts should
+// trusted hops ever be configured (direct_remote_ip would then be the
+// nearest proxy).
+func (f *gwFilters) rbacConfig(p *routePolicy) *anyT {
+	if a := f.rbacCfg[p.authzName]; a != nil {
+		return a
+	}
+	cidrs := p.sourceCIDRs()
+	principals := make([]*rbacv3.Principal, 0, len(cidrs))
+	for _, c := range cidrs {
+		pfx, err := netip.ParsePrefix(c)
+		if err != nil {
+			// Validation rejects it; a hand-built Snapshot gets a rule
+			// that matches nothing rather than an open Route.
+			continue
+		}
+		principals = append(principals, &rbacv3.Principal{Identifier: &rbacv3.Principal_RemoteIp{RemoteIp: &corev3.CidrRange{
+			AddressPrefix: pfx.Addr().String(),
+			PrefixLen:     wrapperspb.UInt32(uint32(pfx.Bits())),
+		}}})
+	}
+	if len(principals) == 0 {
+		principals = append(principals, &rbacv3.Principal{Identifier: &rbacv3.Principal_NotId{NotId: &rbacv3.Principal{Identifier: &rbacv3.Principal_Any{Any: true}}}})
+	}
+	a := mustAny(&rbacfv3.RBACPerRoute{Rbac: &rbacfv3.RBAC{Rules: &rbacv3.RBAC{
+		Action: rbacv3.RBAC_ALLOW,
+		Policies: map[string]*rbacv3.Policy{
+			"Authorization/" + p.authzName + "/sourceCIDRs": {
+				Permissions: []*rbacv3.Permission{{Rule: &rbacv3.Permission_Any{Any: true}}},
+				Principals:  principals,
+			},
+		},
+	}}})
+	f.rbacCfg[p.authzName] = a
+	return a
+}
+
+// envoyGRPC is a gRPC service reached over one of this group's clusters.
+func envoyGRPC(cluster string, timeout time.Duration) *corev3.GrpcService {
+	return &corev3.GrpcService{
+		TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: cluster}},
+		Timeout:         durationpb.New(timeout),
+	}
+}

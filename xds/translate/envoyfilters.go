@@ -1,0 +1,296 @@
+package translate
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
+)
+
+// gwFilters is what one Gateway's Routes ask of Envoy's HTTP filters
+// (authentication, authorization, rate limits), worked out once per Envoy
+// group. Filters and their shared configs are built once per group; only
+// what differs per Route (ext_authz context extensions, descriptors naming
+// the Route) is built per Route.
+type gwFilters struct {
+	gw   *policy.Gateway
+	snap *policy.Snapshot
+	opts Options
+
+	routes map[*policy.Route]*routePolicy
+	jwt    []string // JWT Authentication names used by some Route, sorted
+
+	local, rbac, authzClosed, authzOpen, rlDeny, rlAllow bool
+
+	// Per-route configs shared between Routes, built on first use.
+	jwtReq   map[string]*anyT // by requirement name
+	rbacCfg  map[string]*anyT // by Authorization name
+	localCfg map[string]*anyT // by RateLimit name
+	rlShared map[string][]*routev3.RateLimit
+	built    map[*policy.Route]*routev3.Route
+}
+
+// routePolicy is one Route's effective policies on this Gateway.
+type routePolicy struct {
+	authn     []string // effective Authentication names, sorted, deduplicated
+	jwt       []string // the JWT ones among them
+	authzName string
+	authz     *policy.Authorization
+	rlName    string
+	rl        *policy.RateLimit
+	// call: the Route needs ext_authz (any Authentication, or an
+	// Authorization beyond sourceCIDRs); failOpen selects the instance.
+	call, failOpen bool
+	grpcOnly       bool // every backend is a gRPC Service: no body buffering
+}
+
+func (p *routePolicy) any() bool { return len(p.authn) > 0 || p.authz != nil || p.rl != nil }
+
+// resolveRoute works out a Route's effective policies on gw. Validation
+// checks references, but a Snapshot built by hand may not have been
+// validated: a dangling name is an error, never a silently open Route.
+func resolveRoute(gw *policy.Gateway, r *policy.Route, snap *policy.Snapshot) (*routePolicy, error) {
+	p := &routePolicy{}
+	names := sortedCopy(r.EffectiveAuthentication(gw))
+	for i, n := range names {
+		if i > 0 && names[i-1] == n {
+			continue
+		}
+		a := snap.Authentications[n]
+		if a == nil {
+			return nil, fmt.Errorf("%s: Authentication/%s does not exist", r.Meta.Ref(), n)
+		}
+		p.authn = append(p.authn, n)
+		if a.Spec.JWT != nil {
+			p.jwt = append(p.jwt, n)
+		}
+	}
+	if n := r.Spec.Authorization; n != "" {
+		a := snap.Authorizations[n]
+		if a == nil {
+			return nil, fmt.Errorf("%s: Authorization/%s does not exist", r.Meta.Ref(), n)
+		}
+		p.authzName, p.authz = n, a
+		p.failOpen = a.Spec.FailOpen
+	}
+	if n := r.EffectiveRateLimit(gw); n != "" {
+		rl := snap.RateLimits[n]
+		if rl == nil {
+			return nil, fmt.Errorf("%s: RateLimit/%s does not exist", r.Meta.Ref(), n)
+		}
+		p.rlName, p.rl = n, rl
+	}
+	// An allow rule with only sourceCIDRs is enforced by rbac alone.
+	cidrsOnly := p.authz != nil && p.authz.Spec.Allow != nil && len(p.authz.Spec.Allow.Groups) == 0
+	p.call = len(p.authn) > 0 || (p.authz != nil && !cidrsOnly)
+	p.grpcOnly = len(r.Spec.Backends) > 0
+	for _, b := range r.Spec.Backends {
+		if s := snap.Services[b.Service]; s == nil || s.Spec.Protocol != policy.ServiceGRPC {
+			p.grpcOnly = false
+		}
+	}
+	return p, nil
+}
+
+func (p *routePolicy) sourceCIDRs() []string {
+	if p.authz == nil || p.authz.Spec.Allow == nil {
+		return nil
+	}
+	return p.authz.Spec.Allow.SourceCIDRs
+}
+
+func (p *routePolicy) hasLocal() bool {
+	if p.rl == nil {
+		return false
+	}
+	for i := range p.rl.Spec.Limits {
+		if p.rl.Spec.Limits[i].Local {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *routePolicy) hasGlobal() bool {
+	if p.rl == nil {
+		return false
+	}
+	if p.rl.Spec.Plan {
+		return true
+	}
+	for i := range p.rl.Spec.Limits {
+		if !p.rl.Spec.Limits[i].Local {
+			return true
+		}
+	}
+	return false
+}
+
+// planFilters resolves every Route of the Gateway and decides which
+// filters the group's connection managers carry: a filter no Route needs
+// is left out, and so is its cluster.
+func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapshot, opts Options) (*gwFilters, error) {
+	f := &gwFilters{gw: gw, snap: snap, opts: opts, routes: make(map[*policy.Route]*routePolicy, len(routes))}
+	jwt := map[string]bool{}
+	for _, r := range routes {
+		p, err := resolveRoute(gw, r, snap)
+		if err != nil {
+			return nil, err
+		}
+		if !p.any() {
+			continue
+		}
+		f.routes[r] = p
+		for _, n := range p.jwt {
+			jwt[n] = true
+		}
+		f.rbac = f.rbac || len(p.sourceCIDRs()) > 0
+		f.local = f.local || p.hasLocal()
+		if p.call {
+			f.authzOpen = f.authzOpen || p.failOpen
+			f.authzClosed = f.authzClosed || !p.failOpen
+		}
+		if p.hasGlobal() {
+			f.rlDeny = f.rlDeny || p.rl.Spec.FailClosed()
+			f.rlAllow = f.rlAllow || !p.rl.Spec.FailClosed()
+		}
+	}
+	f.jwt = sortedKeys(jwt)
+	if len(f.routes) > 0 {
+		f.jwtReq = map[string]*anyT{}
+		f.rbacCfg = map[string]*anyT{}
+		f.localCfg = map[string]*anyT{}
+		f.rlShared = map[string][]*routev3.RateLimit{}
+		f.built = make(map[*policy.Route]*routev3.Route, len(f.routes))
+	}
+	return f, nil
+}
+
+// httpFilters is the chain of ENVOY-MAPPING.md "HTTP filter order", with
+// the filters no Route of the Gateway needs left out. One slice serves
+// every listener of the group.
+func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
+	out := []*hcmv3.HttpFilter{httpFilter(wire.FilterHeaderMutation, headerMutationConfig(f.removedHeaders()))}
+	if f.local {
+		out = append(out, httpFilter(wire.FilterLocalRateLimit, anyLocalRateLimitOff))
+	}
+	if f.rbac {
+		out = append(out, httpFilter(wire.FilterRBAC, anyRBACOff))
+	}
+	if len(f.jwt) > 0 {
+		out = append(out, httpFilter(wire.FilterJWT, f.jwtConfig()))
+	}
+	if f.authzClosed {
+		out = append(out, httpFilter(wire.FilterExtAuthzClosed, extAuthzConfig(false, f.opts)))
+	}
+	if f.authzOpen {
+		out = append(out, httpFilter(wire.FilterExtAuthzOpen, extAuthzConfig(true, f.opts)))
+	}
+	if f.rlDeny {
+		out = append(out, httpFilter(wire.FilterRateLimitDeny, rateLimitConfig(f.gw.Name, true, f.opts)))
+	}
+	if f.rlAllow {
+		out = append(out, httpFilter(wire.FilterRateLimitAllow, rateLimitConfig(f.gw.Name, false, f.opts)))
+	}
+	return append(out, httpFilter(wire.FilterRouter, anyRouter))
+}
+
+func httpFilter(name string, cfg *anyT) *hcmv3.HttpFilter {
+	return &hcmv3.HttpFilter{Name: name, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: cfg}}
+}
+
+// removedHeaders are the headers a client may not send: the consumer
+// header and every claimsToHeaders header of the Gateway's JWT providers,
+// which only gatehouse's filters may set.
+func (f *gwFilters) removedHeaders() []string {
+	set := map[string]bool{wire.ConsumerHeader: true}
+	for _, n := range f.jwt {
+		for _, c := range f.snap.Authentications[n].Spec.JWT.ClaimsToHeaders {
+			set[strings.ToLower(c.Header)] = true
+		}
+	}
+	return sortedKeys(set)
+}
+
+// route returns the Route as this Gateway's Envoys get it: the shared
+// proto from the index when no policy applies, else a copy carrying the
+// per-route filter configs and rate-limit actions. A Route listed under
+// several virtual hosts or listeners is decorated once.
+func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
+	p := f.routes[r]
+	if p == nil && !f.anyPerRoute() {
+		return base
+	}
+	if rt := f.built[r]; rt != nil {
+		return rt
+	}
+	rt := &routev3.Route{}
+	copyExcept(base.ProtoReflect(), rt.ProtoReflect(), "typed_per_filter_config")
+	if p == nil {
+		p = &routePolicy{}
+	}
+	cfg := map[string]*anyT{}
+	if f.local && p.hasLocal() {
+		cfg[wire.FilterLocalRateLimit] = f.localConfig(p)
+	}
+	if f.rbac && len(p.sourceCIDRs()) > 0 {
+		cfg[wire.FilterRBAC] = f.rbacConfig(p)
+	}
+	if len(f.jwt) > 0 {
+		cfg[wire.FilterJWT] = f.jwtPerRoute(p)
+	}
+	f.extAuthzPerRoute(cfg, r, p)
+	if len(cfg) > 0 {
+		rt.TypedPerFilterConfig = cfg
+	}
+	if p.hasGlobal() {
+		if ra := base.GetRoute(); ra != nil {
+			nra := &routev3.RouteAction{}
+			copyExcept(ra.ProtoReflect(), nra.ProtoReflect(), "rate_limits")
+			nra.RateLimits = f.rateLimits(r, p)
+			rt.Action = &routev3.Route_Route{Route: nra}
+		}
+	}
+	f.built[r] = rt
+	return rt
+}
+
+// anyPerRoute reports whether every Route needs per-route configs, even
+// one with no policy: a jwt_authn or ext_authz filter must be disabled
+// explicitly on Routes that do not use it.
+func (f *gwFilters) anyPerRoute() bool {
+	return len(f.jwt) > 0 || f.authzClosed || f.authzOpen
+}
+
+// grpcSkipped lists, for a proxyless gRPC group, the Routes whose policies
+// it cannot apply: grpc-go NACKs HTTP filters it does not implement, so
+// those groups get none of these filters.
+func grpcSkipped(gw *policy.Gateway, r *policy.Route) string {
+	var what []string
+	if len(r.EffectiveAuthentication(gw)) > 0 {
+		what = append(what, "authentication")
+	}
+	if r.Spec.Authorization != "" {
+		what = append(what, "authorization")
+	}
+	if r.EffectiveRateLimit(gw) != "" {
+		what = append(what, "rate limiting")
+	}
+	if len(what) == 0 {
+		return ""
+	}
+	return r.Meta.Ref() + ": " + strings.Join(what, ", ") + " not applied to proxyless gRPC (Envoy-only HTTP filters)"
+}
+
+// joinSorted joins already sorted names.
+func joinSorted(names []string) string {
+	if !sort.StringsAreSorted(names) {
+		names = sortedCopy(names)
+	}
+	return strings.Join(names, ",")
+}

@@ -1,0 +1,269 @@
+package translate
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	ratelimitconfv3 "github.com/envoyproxy/go-control-plane/envoy/config/ratelimit/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	commonrlv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/common/ratelimit/v3"
+	localrlv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
+	ratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ratelimit/v3"
+	metadatav3 "github.com/envoyproxy/go-control-plane/envoy/type/metadata/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
+)
+
+// Rate-limit stages. A route's rate_limits entries are read by every
+// ratelimit filter instance whose stage equals theirs, so each instance
+// gets its own stage and a Route's entries carry the stage of the instance
+// its RateLimit's failureMode selects: the other instance then finds no
+// descriptor on that Route and makes no call. (RateLimitPerRoute's own
+// rate_limits would also do, but needs a marshalled Any per Route and a
+// newer Envoy; stages work on every v3 Envoy.) Stage 0, the default, is
+// left to local_ratelimit, whose per-route configs carry their own
+// rate_limits, so it never reads these.
+const (
+	stageRateLimitDeny  = 1
+	stageRateLimitAllow = 2
+)
+
+// localMaxDynamicDescriptors bounds the LRU of per-value token buckets a
+// local limit keyed by remote_address, path, method or a header keeps per
+// Route and limit (Envoy's default is 20). Beyond it, the least recently
+// seen values lose their buckets and start full again: local per-value
+// limits are approximate under high cardinality (ENVOY-MAPPING.md).
+const localMaxDynamicDescriptors = 1024
+
+var (
+	percent100 = &corev3.RuntimeFractionalPercent{DefaultValue: &typev3.FractionalPercent{Numerator: 100, Denominator: typev3.FractionalPercent_HUNDRED}}
+	// The filter-level local_ratelimit config enforces nothing (enabled
+	// for 0% of requests): only Routes with local limits, through their
+	// per-route config, are limited.
+	anyLocalRateLimitOff = mustAny(&localrlv3.LocalRateLimit{StatPrefix: "local_ratelimit"})
+	// passThroughBucket is the per-route default bucket, which Envoy
+	// requires: large enough never to run out. Limits are descriptors, and
+	// the default bucket is consumed only when none matches.
+	passThroughBucket = &typev3.TokenBucket{MaxTokens: math.MaxUint32, TokensPerFill: wrapperspb.UInt32(math.MaxUint32), FillInterval: durationpb.New(time.Second)}
+)
+
+// rateLimitConfig is one of the two ratelimit instances: failure_mode_deny
+// and the timeout are filter-wide.
+func rateLimitConfig(gw string, deny bool, o Options) *anyT {
+	cfg := &ratelimitv3.RateLimit{
+		Domain:          wire.Domain(gw),
+		Stage:           stageRateLimitAllow,
+		Timeout:         durationpb.New(o.RateLimitTimeout),
+		FailureModeDeny: deny,
+		RateLimitService: &ratelimitconfv3.RateLimitServiceConfig{
+			GrpcService:         envoyGRPC(wire.RateLimitCluster, o.RateLimitTimeout),
+			TransportApiVersion: corev3.ApiVersion_V3,
+		},
+		RateLimitedAsResourceExhausted: true,
+		EnableXRatelimitHeaders:        ratelimitv3.RateLimit_DRAFT_VERSION_03,
+		StatPrefix:                     "failure_allow",
+	}
+	if deny {
+		cfg.Stage = stageRateLimitDeny
+		cfg.StatPrefix = "failure_deny"
+	}
+	return mustAny(cfg)
+}
+
+// rateLimits are a Route's descriptors for the rate-limit service
+// (ENVOY-MAPPING.md): one per limit that is not local, then the plan's.
+// Entries that name neither the Route nor a claim are the same on every
+// Route of the RateLimit and are built once per group.
+func (f *gwFilters) rateLimits(r *policy.Route, p *routePolicy) []*routev3.RateLimit {
+	perRoute := false
+	for i := range p.rl.Spec.Limits {
+		for _, k := range p.rl.Spec.Limits[i].Key {
+			if k == policy.KeyRoute || strings.HasPrefix(k, policy.KeyClaimPrefix) {
+				perRoute = true
+			}
+		}
+	}
+	if !perRoute {
+		if rls, ok := f.rlShared[p.rlName]; ok {
+			return rls
+		}
+	}
+	stage := wrapperspb.UInt32(stageRateLimitAllow)
+	if p.rl.Spec.FailClosed() {
+		stage = wrapperspb.UInt32(stageRateLimitDeny)
+	}
+	var out []*routev3.RateLimit
+	for i := range p.rl.Spec.Limits {
+		l := &p.rl.Spec.Limits[i]
+		if l.Local {
+			continue
+		}
+		for _, actions := range limitActions(p.rlName, i, l, r.Name, p.jwt) {
+			out = append(out, &routev3.RateLimit{Stage: stage, Actions: actions})
+		}
+	}
+	if p.rl.Spec.Plan {
+		out = append(out, &routev3.RateLimit{Stage: stage, Actions: []*routev3.RateLimit_Action{consumerAction(wire.DescPlan)}})
+	}
+	if !perRoute {
+		f.rlShared[p.rlName] = out
+	}
+	return out
+}
+
+// limitActions builds the actions of one limit: (ratelimit, <name>#<i>)
+// first, then one entry per key, keyed by the key kind as written.
+//
+// A claim comes from the verified payload of one of the Route's JWT
+// providers, each under its own metadata key. Only one token is verified
+// per request, so the limit gets one descriptor per provider and Envoy
+// sends the one whose payload is there (entries are identical otherwise,
+// so the counters are shared). On a Route with no JWT provider a claim
+// limit never applies and is left out. Envoy drops a descriptor whose
+// header or claim is missing: such a limit does not count requests that
+// lack it (as in envoyproxy/ratelimit).
+func limitActions(rl string, i int, l *policy.Limit, route string, providers []string) [][]*routev3.RateLimit_Action {
+	hasClaim := false
+	for _, k := range l.Key {
+		if strings.HasPrefix(k, policy.KeyClaimPrefix) {
+			hasClaim = true
+		}
+	}
+	if !hasClaim {
+		return [][]*routev3.RateLimit_Action{keyActions(rl, i, l, route, "")}
+	}
+	out := make([][]*routev3.RateLimit_Action, 0, len(providers))
+	for _, prov := range providers {
+		out = append(out, keyActions(rl, i, l, route, prov))
+	}
+	return out
+}
+
+// keyActions is one descriptor. route is "" for local limits: their
+// buckets are per Route already (a per-route config), so the route entry
+// would only split nothing.
+func keyActions(rl string, i int, l *policy.Limit, route, provider string) []*routev3.RateLimit_Action {
+	out := make([]*routev3.RateLimit_Action, 0, len(l.Key)+1)
+	out = append(out, genericKey(wire.DescRateLimit, limitID(rl, i)))
+	for _, k := range l.Key {
+		kind, arg := policy.SplitKey(k)
+		switch {
+		case k == policy.KeyConsumer:
+			out = append(out, consumerAction(k))
+		case k == policy.KeyRoute:
+			if route != "" {
+				out = append(out, genericKey(k, route))
+			}
+		case k == policy.KeyRemoteAddress:
+			// Envoy names this entry "remote_address", the key kind itself.
+			out = append(out, &routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_RemoteAddress_{RemoteAddress: &routev3.RateLimit_Action_RemoteAddress{}}})
+		case k == policy.KeyPath:
+			// :path as the client sent it, query string included.
+			out = append(out, requestHeader(":path", k))
+		case k == policy.KeyMethod:
+			out = append(out, requestHeader(":method", k))
+		case kind == "header":
+			out = append(out, requestHeader(strings.ToLower(arg), k))
+		case kind == "claim":
+			out = append(out, &routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_Metadata{Metadata: &routev3.RateLimit_Action_MetaData{
+				DescriptorKey: k,
+				MetadataKey:   &metadatav3.MetadataKey{Key: wire.JWTMetadataNamespace, Path: []*metadatav3.MetadataKey_PathSegment{metaKey(provider), metaKey(arg)}},
+				Source:        routev3.RateLimit_Action_MetaData_DYNAMIC,
+			}}})
+		}
+	}
+	return out
+}
+
+func limitID(rl string, i int) string { return rl + "#" + strconv.Itoa(i) }
+
+func genericKey(key, value string) *routev3.RateLimit_Action {
+	return &routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_GenericKey_{GenericKey: &routev3.RateLimit_Action_GenericKey{DescriptorKey: key, DescriptorValue: value}}}
+}
+
+func requestHeader(header, key string) *routev3.RateLimit_Action {
+	return &routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_RequestHeaders_{RequestHeaders: &routev3.RateLimit_Action_RequestHeaders{HeaderName: header, DescriptorKey: key}}}
+}
+
+// consumerAction reads the consumer the authz service put in dynamic
+// metadata; a request it did not identify counts as anonymous.
+func consumerAction(key string) *routev3.RateLimit_Action {
+	return &routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_Metadata{Metadata: &routev3.RateLimit_Action_MetaData{
+		DescriptorKey: key,
+		MetadataKey:   &metadatav3.MetadataKey{Key: wire.ConsumerMetadataNamespace, Path: []*metadatav3.MetadataKey_PathSegment{metaKey(wire.ConsumerMetadataKey)}},
+		DefaultValue:  wire.AnonymousConsumer,
+		Source:        routev3.RateLimit_Action_MetaData_DYNAMIC,
+	}}}
+}
+
+func metaKey(k string) *metadatav3.MetadataKey_PathSegment {
+	return &metadatav3.MetadataKey_PathSegment{Segment: &metadatav3.MetadataKey_PathSegment_Key{Key: k}}
+}
+
+// localConfig is a Route's local_ratelimit config: one token bucket per
+// local limit, as a descriptor whose first entry names the limit and whose
+// other entries are wildcards (Envoy keeps a bucket per value, see
+// localMaxDynamicDescriptors). The buckets are per Route and per Envoy:
+// a local limit shared by several Routes counts on each separately.
+// Shadow RateLimits count without rejecting (shadow_mode per descriptor).
+func (f *gwFilters) localConfig(p *routePolicy) *anyT {
+	if a := f.localCfg[p.rlName]; a != nil {
+		return a
+	}
+	cfg := &localrlv3.LocalRateLimit{
+		StatPrefix:                      "local_ratelimit",
+		TokenBucket:                     passThroughBucket,
+		FilterEnabled:                   percent100,
+		FilterEnforced:                  percent100,
+		AlwaysConsumeDefaultTokenBucket: wrapperspb.Bool(false),
+		EnableXRatelimitHeaders:         commonrlv3.XRateLimitHeadersRFCVersion_DRAFT_VERSION_03,
+		RateLimitedAsResourceExhausted:  true,
+		MaxDynamicDescriptors:           wrapperspb.UInt32(localMaxDynamicDescriptors),
+	}
+	for i := range p.rl.Spec.Limits {
+		l := &p.rl.Spec.Limits[i]
+		if !l.Local {
+			continue
+		}
+		actions := keyActions(p.rlName, i, l, "", "")
+		entries := make([]*commonrlv3.RateLimitDescriptor_Entry, 0, len(actions))
+		entries = append(entries, &commonrlv3.RateLimitDescriptor_Entry{Key: wire.DescRateLimit, Value: limitID(p.rlName, i)})
+		for _, k := range l.Key {
+			if k != policy.KeyRoute {
+				entries = append(entries, &commonrlv3.RateLimitDescriptor_Entry{Key: k}) // value omitted: one bucket per value
+			}
+		}
+		n := uint32(l.Requests)
+		cfg.Descriptors = append(cfg.Descriptors, &commonrlv3.LocalRateLimitDescriptor{
+			Entries:     entries,
+			TokenBucket: &typev3.TokenBucket{MaxTokens: n, TokensPerFill: wrapperspb.UInt32(n), FillInterval: durationpb.New(unitDuration(l.Per))},
+			ShadowMode:  p.rl.Spec.Shadow,
+		})
+		cfg.RateLimits = append(cfg.RateLimits, &routev3.RateLimit{Actions: actions})
+	}
+	a := mustAny(cfg)
+	f.localCfg[p.rlName] = a
+	return a
+}
+
+// unitDuration is a token bucket's fill interval. Validation keeps month
+// out of local limits (a calendar month has no fixed length).
+func unitDuration(u string) time.Duration {
+	switch u {
+	case policy.UnitMinute:
+		return time.Minute
+	case policy.UnitHour:
+		return time.Hour
+	case policy.UnitDay:
+		return 24 * time.Hour
+	default:
+		return time.Second
+	}
+}
