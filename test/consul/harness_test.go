@@ -21,6 +21,9 @@ import (
 	"testing"
 	"time"
 
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/hashicorp/consul/api"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -404,4 +407,26 @@ func tail(s string, n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return s
+}
+
+// rdsNames are the route configurations an Envoy listener response names.
+func rdsNames(t *testing.T, r *discoveryv3.DiscoveryResponse) []string {
+	var out []string
+	for _, a := range r.Resources {
+		l := &listenerv3.Listener{}
+		if err := a.UnmarshalTo(l); err != nil {
+			t.Error(err)
+			continue
+		}
+		for _, fc := range l.FilterChains {
+			for _, f := range fc.Filters {
+				h := &hcmv3.HttpConnectionManager{}
+				if f.GetTypedConfig().UnmarshalTo(h) == nil && h.GetRds() != nil {
+					out = append(out, h.GetRds().RouteConfigName)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }

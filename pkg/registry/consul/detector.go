@@ -72,15 +72,23 @@ type checkRev struct {
 	modify  uint64
 }
 
-// healthChanges diffs every check's ModifyIndex with the previous read: a
-// service with a check that changed, appeared or vanished is the one to
-// re-read; a node check (no service) affects every service on its node, so
-// it re-reads all. (Diffing only the set of non-passing checks would be
-// cheaper but is wrong: two flips between two reads cancel out while a
-// service read in between saw the intermediate state.)
+// healthChanges finds the services whose passing instances may have changed
+// between two reads of the check index (D0 = the previous index, D1 = the
+// new one), reading only the checks that are not passing (small, however
+// many healthy instances there are). A service is re-read when:
+//   - one of its checks is not passing and changed after D0 (entered the
+//     set or flipped again, e.g. critical -> passing -> warning);
+//   - one of its checks left the set (is passing again, or was removed);
+//   - its watch was read after D0, or is being read: that read may have seen
+//     a state that has since been reverted (passing -> critical -> passing
+//     leaves no trace in the set).
+//
+// A node check (no service) affects every service on its node: all are re-read.
 func (s *Source) healthChanges(dc string) changeFn {
 	prev := map[string]checkRev{} // node + check ID -> service, ModifyIndex
 	return func(q *api.QueryOptions, first bool) (uint64, map[string]bool, error) {
+		d0 := q.WaitIndex
+		q.Filter = `Status != "passing"`
 		checks, meta, err := s.client.Health().State(api.HealthAny, q)
 		if err != nil {
 			return 0, nil, err
@@ -98,7 +106,7 @@ func (s *Source) healthChanges(dc string) changeFn {
 			changed[svc] = true
 		}
 		for id, c := range cur {
-			if p, ok := prev[id]; !ok || p != c {
+			if p, ok := prev[id]; !ok || p != c || c.modify > d0 {
 				note(c.service)
 			}
 		}
@@ -111,8 +119,25 @@ func (s *Source) healthChanges(dc string) changeFn {
 		if all {
 			return meta.LastIndex, nil, nil
 		}
+		for svc := range s.readSince(dc, d0) {
+			changed[svc] = true
+		}
 		return meta.LastIndex, changed, nil
 	}
+}
+
+// readSince returns the Consul services of dc whose watches were read at an
+// index after d0 or are being read now.
+func (s *Source) readSince(dc string, d0 uint64) map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]bool{}
+	for k, w := range s.watches {
+		if k.dc == dc && (w.index > d0 || s.inflight[k]) {
+			out[k.service] = true
+		}
+	}
+	return out
 }
 
 // detect is one blocking-query loop: it re-reads the watches a change

@@ -14,11 +14,14 @@
 //
 //   - Per datacenter, two change detectors, each one blocking query:
 //     /v1/catalog/services (its index moves on every instance registration or
-//     deregistration) and /v1/health/state/any (its index moves on every check
-//     change; the ModifyIndex of each check says which services changed). The
-//     catalog index alone is not enough: Consul does not move it when a check
-//     changes status. The check list is the price: its size grows with the
-//     number of checks in the datacenter, and it is read once per wake-up.
+//     deregistration) and /v1/health/state/any filtered to the checks that are
+//     not passing (its index moves on every check change; its body stays
+//     small however many healthy instances there are). The catalog index alone
+//     is not enough: Consul does not move it when a check changes status. A
+//     service is re-read when one of its non-passing checks changed, when one
+//     left the set, or when its last read was newer than the detector's
+//     previous index (so a flip and its reversal between two detector reads
+//     cannot leave a read of the intermediate state standing).
 //   - A bounded pool of workers (Config.Workers, default 8) reads
 //     /v1/health/service/<name>?passing (with the tags, all of which must
 //     match, and the datacenter) for each watch a detector marked dirty; only
