@@ -1,12 +1,3 @@
-// Package ratelimit is gatehouse's global rate-limit service: Envoy's
-// envoy.service.ratelimit.v3.RateLimitService, fed by the controller with
-// the limits of the RateLimit and Plan objects, counting in a Store (memory
-// for one replica, Redis for several sharing one limit).
-//
-// The descriptors it reads are the ones pkg/wire names: each limit of a
-// RateLimit is one descriptor whose first entry is ("ratelimit",
-// "<name>#<index>") followed by its key values; a plan is one descriptor
-// ("plan", <consumer>).
 package ratelimit
 
 import (

@@ -1,0 +1,65 @@
+// Package ratelimit is gatehouse's global rate-limit service: Envoy's
+// envoy.service.ratelimit.v3.RateLimitService, fed by the controller with
+// the limits of the RateLimit and Plan objects (Service.Update), counting in
+// a Store: MemoryStore for a single replica, RedisStore for several replicas
+// that must enforce one limit together.
+//
+// # Descriptors
+//
+// The descriptors are the ones pkg/wire names. Each limit of a RateLimit is
+// one descriptor whose first entry is ("ratelimit", "<name>#<index>"),
+// followed by one entry per key of the limit (Limit.Keys, in order); a plan
+// is one descriptor ("plan", <consumer>). Anything else, a domain not in
+// Config.Domains, a RateLimit the domain does not list, or entries that do
+// not match the limit's keys, is answered OK with no limit applied and
+// counted in gatehouse_ratelimit_ignored_descriptors_total{reason}: a
+// configuration mismatch must never block traffic. Only the first
+// Options.MaxDescriptors descriptors of a request are read, and a
+// descriptor with more than Options.MaxEntries entries is ignored.
+//
+// # Counting
+//
+// A RateLimit's counters are keyed by the RateLimit's name, the limit's
+// index and the key values, not by domain, so every Route and Gateway that
+// names the RateLimit shares them. Keys are length-prefixed (and hashed when
+// long), so no value can alias another. Windows are fixed and aligned to
+// the unit (second to day from the Unix epoch, as envoyproxy/ratelimit
+// aligns them; month is the calendar month in UTC). As in
+// envoyproxy/ratelimit, a request counts against every limit it meets, even
+// one that rejects it, and the response has one status per descriptor with
+// the limit, the remaining count and the time to reset, which is what
+// Envoy's ratelimit filter needs to add the draft-standard x-ratelimit-*
+// headers (enable_x_ratelimit_headers: DRAFT_VERSION_03). The overall code
+// is OVER_LIMIT when any status is. hits_addend is honoured per request (0
+// means 1) and per descriptor (0 there only checks).
+//
+// Shadow limits count and report but never reject: like envoyproxy/
+// ratelimit's shadow_mode, their status says OK, with 0 remaining once over,
+// and the decision metric says shadow_over_limit.
+//
+// Sliding windows (Algorithm SlidingWindow) estimate the requests of the
+// last unit as the current fixed window's count plus the previous window's
+// count weighted by the share of the previous window still inside that unit
+// (the approximation Cloudflare describes). This removes the 2x burst a
+// fixed window allows across its edge; it assumes the previous window's
+// requests were spread evenly.
+//
+// # Plans and quotas
+//
+// A ("plan", consumer) descriptor applies the consumer's Plan: its limits
+// and quota, counted per consumer across all Routes and Gateways. The
+// descriptor's status is the tightest of them. A quota counts only allowed
+// requests: it is read with the other counters and incremented in a second
+// store call once the whole request is allowed. Two replicas deciding at
+// the same instant may both allow the last request of a quota, so a quota
+// can be overshot by the requests in flight at its edge.
+//
+// # Store calls
+//
+// All counters of a request go to the store in one call (for Redis: one
+// round trip running a small Lua script), plus the quota increment when
+// there is one. A store call is bounded by Options.Timeout (100ms by
+// default); on error or timeout the request fails with codes.Unavailable so
+// that Envoy applies the route's failure mode (allow or deny), and the next
+// request tries again, so service resumes by itself when Redis returns.
+package ratelimit
