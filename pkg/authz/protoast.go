@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -43,7 +44,11 @@ func protoToAST(m protoreflect.Message) *ast.Term {
 		var t *ast.Term
 		switch {
 		case fd.IsMap():
-			t = mapToAST(fd, v.Map())
+			if sm, ok := stringMap(m, fd); ok {
+				t = stringMapToAST(sm)
+			} else {
+				t = mapToAST(fd, v.Map())
+			}
 		case fd.IsList():
 			l := v.List()
 			terms := make([]*ast.Term, l.Len())
@@ -71,6 +76,35 @@ func fieldKey(fd protoreflect.FieldDescriptor) *ast.Term {
 	}
 	t, _ := fieldKeys.LoadOrStore(fd, ast.StringTerm(fd.JSONName()))
 	return t.(*ast.Term)
+}
+
+// stringMap returns the Go map behind the CheckRequest's string maps
+// (request headers, context extensions, peer labels): reading it directly
+// skips protoreflect's per-entry conversions on the hottest part of the input.
+func stringMap(m protoreflect.Message, fd protoreflect.FieldDescriptor) (map[string]string, bool) {
+	switch x := m.Interface().(type) {
+	case *authv3.AttributeContext_HttpRequest:
+		if fd.Number() == 3 { // headers
+			return x.GetHeaders(), true
+		}
+	case *authv3.AttributeContext:
+		if fd.Number() == 10 { // context_extensions
+			return x.GetContextExtensions(), true
+		}
+	case *authv3.AttributeContext_Peer:
+		if fd.Number() == 3 { // labels
+			return x.GetLabels(), true
+		}
+	}
+	return nil, false
+}
+
+func stringMapToAST(sm map[string]string) *ast.Term {
+	obj := ast.NewObjectWithCapacity(len(sm))
+	for k, v := range sm {
+		obj.Insert(ast.StringTerm(k), ast.StringTerm(v))
+	}
+	return ast.NewTerm(obj)
 }
 
 func mapToAST(fd protoreflect.FieldDescriptor, m protoreflect.Map) *ast.Term {
@@ -174,7 +208,7 @@ func wellKnownToAST(m protoreflect.Message) *ast.Term {
 	if m.Descriptor().FullName() == "google.protobuf.Timestamp" {
 		fs := m.Descriptor().Fields()
 		sec, nanos := m.Get(fs.ByName("seconds")).Int(), m.Get(fs.ByName("nanos")).Int()
-		return ast.StringTerm(time.Unix(sec, nanos).UTC().Format(time.RFC3339Nano))
+		return ast.StringTerm(formatTimestamp(sec, nanos))
 	}
 	b, err := protojson.Marshal(m.Interface())
 	if err != nil {
@@ -185,4 +219,19 @@ func wellKnownToAST(m protoreflect.Message) *ast.Term {
 		return ast.NullTerm()
 	}
 	return ast.NewTerm(v)
+}
+
+// formatTimestamp prints a Timestamp as protojson does: RFC 3339 in UTC
+// with 0, 3, 6 or 9 fractional digits.
+func formatTimestamp(sec, nanos int64) string {
+	t := time.Unix(sec, nanos).UTC()
+	switch {
+	case nanos == 0:
+		return t.Format("2006-01-02T15:04:05Z")
+	case nanos%1e6 == 0:
+		return t.Format("2006-01-02T15:04:05.000Z")
+	case nanos%1e3 == 0:
+		return t.Format("2006-01-02T15:04:05.000000Z")
+	}
+	return t.Format("2006-01-02T15:04:05.000000000Z")
 }
