@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
 	"net/url"
 	"strconv"
 	"strings"
@@ -45,6 +48,9 @@ func buildInput(req *authv3.CheckRequest, maxBody int, gh *ast.Term) (ast.Value,
 	in.Insert(ast.StringTerm("attributes"), attrTerm)
 	in.Insert(ast.StringTerm("version"), versionTerm)
 	in.Insert(ast.StringTerm("gatehouse"), gh)
+	if p := attrs.GetSource().GetPrincipal(); p != "" {
+		in.Insert(ast.StringTerm("source_principal"), ast.StringTerm(p))
+	}
 
 	h := attrs.GetRequest().GetHttp()
 	parsedPath, parsedQuery, err := parsePath(h.GetPath())
@@ -63,18 +69,22 @@ func buildInput(req *authv3.CheckRequest, maxBody int, gh *ast.Term) (ast.Value,
 // parsePath splits the path as opa-envoy-plugin does: segments after the
 // leading slashes, and the query as a map of value lists.
 func parsePath(p string) (*ast.Term, *ast.Term, error) {
-	u, err := url.Parse(p)
+	rawPath, rawQuery, _ := strings.Cut(p, "?")
+	decoded, err := url.PathUnescape(rawPath)
 	if err != nil {
 		return ast.ArrayTerm(), ast.ObjectTerm(), fmt.Errorf("unparsable path: %w", err)
 	}
-	segs := strings.Split(strings.TrimLeft(u.Path, "/"), "/")
+	segs := strings.Split(strings.TrimLeft(decoded, "/"), "/")
 	terms := make([]*ast.Term, len(segs))
 	for i, s := range segs {
 		terms[i] = ast.StringTerm(s)
 	}
 	q := ast.NewObject()
-	if u.RawQuery != "" {
-		vals, _ := url.ParseQuery(u.RawQuery) // keeps what parses, like the plugin
+	if rawQuery != "" {
+		vals, err := url.ParseQuery(rawQuery)
+		if err != nil {
+			return ast.ArrayTerm(), ast.ObjectTerm(), fmt.Errorf("unparsable query: %w", err)
+		}
 		for k, vs := range vals {
 			vt := make([]*ast.Term, len(vs))
 			for i, v := range vs {
@@ -86,10 +96,11 @@ func parsePath(p string) (*ast.Term, *ast.Term, error) {
 	return ast.ArrayTerm(terms...), ast.NewTerm(q), nil
 }
 
-// parseBody parses a JSON body when the content type says JSON. A body that
-// Envoy cut short (content-length larger than what it sent) or that exceeds
-// maxBody is reported as truncated with parsed_body null; non-JSON bodies
-// give null.
+// parseBody parses the body as opa-envoy-plugin does: JSON, form-urlencoded
+// and multipart/form-data bodies by content type. A body that Envoy cut
+// short (x-envoy-auth-partial-body, or a content-length larger than what it
+// sent) or that exceeds maxBody is reported as truncated with parsed_body
+// null; other content types give null.
 func parseBody(h *authv3.AttributeContext_HttpRequest, maxBody int) (*ast.Term, bool, error) {
 	if maxBody < 0 {
 		return ast.NullTerm(), false, nil
@@ -98,7 +109,19 @@ func parseBody(h *authv3.AttributeContext_HttpRequest, maxBody int) (*ast.Term, 
 		maxBody = DefaultMaxBodyBytes
 	}
 	headers := h.GetHeaders()
-	if !strings.Contains(headers["content-type"], "application/json") {
+	if headers["x-envoy-auth-partial-body"] == "true" {
+		return ast.NullTerm(), true, nil
+	}
+	ct := headers["content-type"]
+	kind := ""
+	switch {
+	case strings.Contains(ct, "application/json"):
+		kind = "json"
+	case strings.Contains(ct, "application/x-www-form-urlencoded"):
+		kind = "form"
+	case strings.Contains(ct, "multipart/form-data"):
+		kind = "multipart"
+	default:
 		return ast.NullTerm(), false, nil
 	}
 	body := []byte(h.GetBody())
@@ -110,27 +133,100 @@ func parseBody(h *authv3.AttributeContext_HttpRequest, maxBody int) (*ast.Term, 
 	}
 	if cl, ok := headers["content-length"]; ok {
 		n, err := strconv.ParseInt(cl, 10, 64)
-		if err == nil && n > int64(len(body)) {
+		if err != nil {
+			return ast.NullTerm(), false, fmt.Errorf("content-length %q: %w", cl, errBadBody)
+		}
+		if n > int64(len(body)) {
 			return ast.NullTerm(), true, nil
 		}
 	}
 	if len(body) > maxBody {
 		return ast.NullTerm(), true, nil
 	}
+	var v any
+	var err error
+	switch kind {
+	case "json":
+		v, err = parseJSONBody(body)
+	case "form":
+		var q url.Values
+		q, err = url.ParseQuery(string(body))
+		v = queryToAny(q)
+	case "multipart":
+		v, err = parseMultipart(ct, body)
+	}
+	if err != nil {
+		return ast.NullTerm(), false, fmt.Errorf("%w: %v", errBadBody, err)
+	}
+	val, err := ast.InterfaceToValue(v)
+	if err != nil {
+		return ast.NullTerm(), false, fmt.Errorf("%w: %v", errBadBody, err)
+	}
+	return ast.NewTerm(val), false, nil
+}
+
+func parseJSONBody(body []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return ast.NullTerm(), false, errBadBody
+		return nil, err
 	}
 	if dec.More() {
-		return ast.NullTerm(), false, errBadBody
+		return nil, errors.New("data after the JSON value")
 	}
-	val, err := ast.InterfaceToValue(v)
+	return v, nil
+}
+
+func queryToAny(q url.Values) map[string]any {
+	out := make(map[string]any, len(q))
+	for k, vs := range q {
+		l := make([]any, len(vs))
+		for i, v := range vs {
+			l[i] = v
+		}
+		out[k] = l
+	}
+	return out
+}
+
+// parseMultipart gives each form field's values; JSON parts are parsed.
+func parseMultipart(contentType string, body []byte) (any, error) {
+	_, params, err := mime.ParseMediaType(contentType)
 	if err != nil {
-		return ast.NullTerm(), false, errBadBody
+		return nil, err
 	}
-	return ast.NewTerm(val), false, nil
+	boundary := params["boundary"]
+	if boundary == "" {
+		return nil, nil
+	}
+	values := map[string]any{}
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return values, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		name := p.FormName()
+		if name == "" {
+			continue
+		}
+		data, err := io.ReadAll(p)
+		if err != nil {
+			return nil, err
+		}
+		var v any = string(data)
+		if strings.Contains(p.Header.Get("Content-Type"), "application/json") {
+			if v, err = parseJSONBody(data); err != nil {
+				return nil, err
+			}
+		}
+		l, _ := values[name].([]any)
+		values[name] = append(l, v)
+	}
 }
 
 // gatehouseTerm is input.gatehouse.

@@ -57,6 +57,20 @@ allow if {
 }
 `
 
+const echoPolicy = `package envoy.authz
+
+# Allowed when input.parsed_body and the other derived fields hold what the
+# request header x-expect says (a JSON document), so tests can check them.
+default allow := false
+
+allow if {
+	want := json.unmarshal(input.attributes.request.http.headers["x-expect"])
+	every k, v in want {
+		input[k] == v
+	}
+}
+`
+
 const errPolicy = `package envoy.authz
 
 # Two complete definitions that disagree: an evaluation (conflict) error.
@@ -93,6 +107,7 @@ func regoConfig() *Config {
 	cfg.Policies["wrong-type"] = Policy{Modules: mod(wrongTypePolicy)}
 	cfg.Policies["multi"] = Policy{Modules: mod(rbacPolicy), Query: "data.envoy.authz.allow == x; x = [true, true][_]"}
 	cfg.Policies["slow"] = Policy{Modules: mod(slowPolicy)}
+	cfg.Policies["echo"] = Policy{Modules: mod(echoPolicy)}
 	return cfg
 }
 
@@ -258,5 +273,44 @@ func TestRegoV0Accepted(t *testing.T) {
 	}
 	if o := check(t, s, req{method: "PUT", ext: ext("r", "", "v0")}.build(t)); o.status != 403 {
 		t.Errorf("v0 policy PUT: %v", o)
+	}
+}
+
+// The fields opa-envoy-plugin derives from the request, for each body kind.
+func TestDerivedInput(t *testing.T) {
+	s, logs := newTestService(t, regoConfig())
+	const boundary = "XyZ"
+	multipartBody := "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n" +
+		"--XyZ\r\nContent-Disposition: form-data; name=\"j\"\r\nContent-Type: application/json\r\n\r\n{\"k\": [true]}\r\n" +
+		"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n2\r\n--XyZ--\r\n"
+	tests := []struct {
+		name    string
+		r       req
+		expect  string
+		allowed bool
+	}{
+		{"path and query", req{path: "/people/a%20b/?lang=en&lang=fr&x"}, `{"parsed_path": ["people", "a b", ""], "parsed_query": {"lang": ["en", "fr"], "x": [""]}}`, true},
+		{"root path", req{path: "/"}, `{"parsed_path": [""], "parsed_query": {}}`, true},
+		{"json body", req{method: "POST", body: `{"n": 1.5, "s": "x"}`, headers: map[string]string{"content-type": "application/json; charset=utf-8"}}, `{"parsed_body": {"n": 1.5, "s": "x"}, "truncated_body": false}`, true},
+		{"form body", req{method: "POST", body: "a=1&a=2&b=x+y", headers: map[string]string{"content-type": "application/x-www-form-urlencoded"}}, `{"parsed_body": {"a": ["1", "2"], "b": ["x y"]}}`, true},
+		{"multipart body", req{method: "POST", body: multipartBody, headers: map[string]string{"content-type": "multipart/form-data; boundary=" + boundary}}, `{"parsed_body": {"a": ["1", "2"], "j": [{"k": [true]}]}}`, true},
+		{"partial body", req{method: "POST", body: `{"n": 1`, headers: map[string]string{"content-type": "application/json", "x-envoy-auth-partial-body": "true"}}, `{"parsed_body": null, "truncated_body": true}`, true},
+		{"other content type", req{method: "POST", body: "<x/>", headers: map[string]string{"content-type": "text/xml"}}, `{"parsed_body": null, "truncated_body": false}`, true},
+		{"version", req{}, `{"version": {"encoding": "protojson", "ext_authz": "v3"}}`, true},
+		{"bad query is an input error", req{path: "/x?a=%zz"}, `{}`, false},
+		{"bad content-length", req{method: "POST", body: `{}`, headers: map[string]string{"content-type": "application/json", "content-length": "x"}}, `{}`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.r.ext = ext("r", "", "echo")
+			if tc.r.headers == nil {
+				tc.r.headers = map[string]string{}
+			}
+			tc.r.headers["x-expect"] = tc.expect
+			o := check(t, s, tc.r.build(t))
+			if (o.status == 200) != tc.allowed {
+				t.Errorf("status %d, want allowed=%v; reasons %q", o.status, tc.allowed, logs.last(t).Reasons)
+			}
+		})
 	}
 }
