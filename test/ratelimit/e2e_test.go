@@ -160,6 +160,22 @@ func TestRedisOutage(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		call(t, g.client, domain, 0, d)
 	}
+	// A hung Redis: connections stay open, nothing answers. Each call must
+	// give up at the service's timeout (100ms) rather than wait.
+	r.Pause()
+	for i := 0; i < 5; i++ {
+		start := time.Now()
+		_, err := g.client.ShouldRateLimit(context.Background(), &rlsv3.RateLimitRequest{Domain: domain, Descriptors: []*rlcommon.RateLimitDescriptor{d}})
+		took := time.Since(start)
+		if status.Code(err) != codes.Unavailable {
+			t.Fatalf("call %d with Redis hung: %v, want Unavailable", i+1, err)
+		}
+		if took < 90*time.Millisecond || took > 300*time.Millisecond {
+			t.Fatalf("call %d with Redis hung answered after %v, want about the 100ms timeout", i+1, took)
+		}
+		t.Logf("call %d with Redis hung: Unavailable after %v", i+1, took)
+	}
+	r.Resume()
 	r.Stop()
 	var slowest time.Duration
 	for i := 0; i < 20; i++ {

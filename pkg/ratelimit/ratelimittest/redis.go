@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -78,9 +79,27 @@ func (r *Redis) Stop() {
 	if r.cmd == nil {
 		return
 	}
+	_ = r.cmd.Process.Signal(syscall.SIGCONT) // a paused server must run to die
 	_ = r.cmd.Process.Kill()
 	_ = r.cmd.Wait()
 	r.cmd = nil
+}
+
+// Pause freezes the server (SIGSTOP): connections stay open but nothing
+// answers, as with a hung or overloaded Redis. Resume undoes it.
+func (r *Redis) Pause() {
+	r.t.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		r.t.Fatalf("pause redis: %v", err)
+	}
+}
+
+// Resume continues a paused server.
+func (r *Redis) Resume() {
+	r.t.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		r.t.Fatalf("resume redis: %v", err)
+	}
 }
 
 func ping(addr string) error {
