@@ -40,7 +40,7 @@ func splitHostPort(addr string) (string, uint32, error) {
 // addressCluster is a cluster of one address: STATIC for an IP, else a
 // DNS cluster of the given type. IPv4 is preferred: containers often have
 // AAAA records but no IPv6 route.
-func addressCluster(name, host string, port uint32, dnsType clusterv3.Cluster_DiscoveryType) *clusterv3.Cluster {
+func addressCluster(name, host string, port uint32, dnsType clusterv3.Cluster_DiscoveryType, connect time.Duration) *clusterv3.Cluster {
 	typ := dnsType
 	if _, err := netip.ParseAddr(host); err == nil {
 		typ = clusterv3.Cluster_STATIC
@@ -48,7 +48,7 @@ func addressCluster(name, host string, port uint32, dnsType clusterv3.Cluster_Di
 	c := &clusterv3.Cluster{
 		Name:                 name,
 		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: typ},
-		ConnectTimeout:       durationpb.New(internalConnectTimeout),
+		ConnectTimeout:       durationpb.New(connect),
 		LoadAssignment: &endpointv3.ClusterLoadAssignment{
 			ClusterName: name,
 			Endpoints: []*endpointv3.LocalityLbEndpoints{{LbEndpoints: []*endpointv3.LbEndpoint{{
@@ -71,7 +71,7 @@ func addressCluster(name, host string, port uint32, dnsType clusterv3.Cluster_Di
 // TLS (h2c), as gatehouse serves them next to xDS.
 func serviceCluster(name, addr string) *clusterv3.Cluster {
 	host, port, _ := splitHostPort(addr) // checked by Options.withDefaults
-	c := addressCluster(name, host, port, clusterv3.Cluster_STRICT_DNS)
+	c := addressCluster(name, host, port, clusterv3.Cluster_STRICT_DNS, internalConnectTimeout)
 	c.TypedExtensionProtocolOptions = map[string]*anyT{httpProtocolOptionsKey: anyH2Explicit}
 	return c
 }
@@ -125,7 +125,8 @@ func parseJWKSURI(uri string) (jwksTarget, error) {
 // Options.SystemCAFile), with SNI and the certificate's SAN both the URI's
 // host; plaintext only where the Authentication opted in.
 func jwksCluster(t jwksTarget, o Options) *clusterv3.Cluster {
-	c := addressCluster(t.cluster, t.host, t.port, clusterv3.Cluster_LOGICAL_DNS)
+	// An identity provider may be far away: the usual connect timeout.
+	c := addressCluster(t.cluster, t.host, t.port, clusterv3.Cluster_LOGICAL_DNS, defaultConnectTimeout)
 	if !t.tls {
 		return c
 	}
