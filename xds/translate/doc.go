@@ -37,6 +37,38 @@ package translate
 // become "unavailable"), and a Route with none keeps no retry policy;
 // rewrites, header changes and active health checks are Envoy-only.
 //
+// Authentication, authorization and rate limits (Envoy groups only; a
+// proxyless group gets none of these filters, since grpc-go NACKs filters
+// it does not implement, and lists the Routes concerned in Skipped). A
+// filter no Route of the Gateway needs is left out, with its cluster.
+// Routes get explicit per-route configs for jwt_authn and both ext_authz
+// instances whenever those filters are present: a Route that needs no call
+// disables them. A Route calls ext_authz when it has any Authentication or
+// an Authorization other than sourceCIDRs alone (rbac enforces those, on
+// remote_ip: the TCP peer, as use_remote_address trusts no XFF hop). API
+// key and JWT-only Routes still call ext_authz: it decides "any one of"
+// and sets the consumer. jwt_authn requirements are named after their
+// sorted provider list ("a,b"). Clusters: gatehouse/authz and
+// gatehouse/ratelimit are h2c, STATIC for an IP and STRICT_DNS otherwise,
+// 1s connect timeout; a remote JWKS gets "jwks/<host>" (https on 443),
+// "jwks/<host>:<port>" (https elsewhere) or "jwks/http/<host>:<port>"
+// (the plain-http opt-in), LOGICAL_DNS preferring IPv4, TLS with SNI and a
+// DNS SAN check against the system roots (Options.SystemCAFile to name a
+// bundle instead).
+//
+// Rate-limit descriptors: the two ratelimit instances use stages 1 (deny)
+// and 2 (allow); a Route's RouteAction.rate_limits carry its RateLimit's
+// stage. Envoy drops a descriptor whose header or claim is missing, so a
+// header:NAME or claim:NAME limit does not count requests without it. A
+// claim limit gets one descriptor per JWT provider of the Route (payloads
+// sit under one metadata key per provider; only the verified one yields
+// a descriptor) and none on a Route without JWT providers. The path key is
+// :path with its query string. Local limits are per Route and per Envoy
+// (per-route token buckets, the route key being implicit); keyed local
+// limits use wildcard descriptors with an LRU of 1024 values per limit:
+// approximate under high cardinality. Shadow RateLimits set shadow_mode
+// on their local descriptors; the rate-limit service handles the rest.
+//
 // EDS names are "svc/<service>/<fnv32a of both client kinds' clusters>", so
 // both groups share one ClusterLoadAssignment per Service and a changed
 // cluster always asks for a new name (it never stays warming).

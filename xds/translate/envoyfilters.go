@@ -49,8 +49,6 @@ type routePolicy struct {
 	grpcOnly       bool // every backend is a gRPC Service: no body buffering
 }
 
-func (p *routePolicy) any() bool { return len(p.authn) > 0 || p.authz != nil || p.rl != nil }
-
 // resolveRoute works out a Route's effective policies on gw. Validation
 // checks references, but a Snapshot built by hand may not have been
 // validated: a dangling name is an error, never a silently open Route.
@@ -138,12 +136,12 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 	f := &gwFilters{gw: gw, snap: snap, opts: opts, routes: make(map[*policy.Route]*routePolicy, len(routes))}
 	jwt := map[string]bool{}
 	for _, r := range routes {
+		if r.Spec.Authorization == "" && len(r.EffectiveAuthentication(gw)) == 0 && r.EffectiveRateLimit(gw) == "" {
+			continue // the common case without policies allocates nothing
+		}
 		p, err := resolveRoute(gw, r, snap)
 		if err != nil {
 			return nil, err
-		}
-		if !p.any() {
-			continue
 		}
 		f.routes[r] = p
 		for _, n := range p.jwt {
