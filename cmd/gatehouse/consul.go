@@ -143,7 +143,9 @@ func printConsul(w io.Writer, st *consul.Status, now time.Time) {
 		state = "UNREACHABLE (serving the last known endpoints)"
 	}
 	fmt.Fprintf(w, "Consul %s: %s", st.Address, state)
-	if !st.LastContact.IsZero() {
+	if !st.Reachable && !st.LastContact.IsZero() {
+		// While reachable a blocking query may be open for a minute, so the
+		// time of the last answer says nothing; during an outage it does.
 		fmt.Fprintf(w, "; last answer %s ago", now.Sub(st.LastContact).Round(time.Second))
 	}
 	fmt.Fprintln(w)

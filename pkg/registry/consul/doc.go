@@ -27,7 +27,9 @@
 //     match, and the datacenter) for each watch a detector marked dirty; only
 //     endpoints that differ from the last read are reported.
 //   - One shared http.Transport whose MaxConnsPerHost is Config.MaxConns
-//     (default 32): workers + 2 per datacenter stay well below 200.
+//     (default 32): workers + 2 per datacenter stay well below 200 (beyond
+//     12 datacenters the detectors queue for connections rather than exceed
+//     the bound).
 //
 // A registration change costs one read per watch in that datacenter (the
 // catalog index does not say which service changed); health changes cost one
@@ -35,7 +37,9 @@
 // between reads when the index moves, Config.IdleInterval when it does not);
 // an index that goes backwards is reset to 0 and every watch is re-read, as
 // Consul's blocking-query documentation requires. Errors back off
-// exponentially with jitter. Every Config.Resync all watches are re-read, which
+// exponentially with jitter, and the first read after an error is a plain one
+// (index 0): an agent that restarted empty has lower indexes, and a blocking
+// query on the old index would sit out its WaitTime. Every Config.Resync all watches are re-read, which
 // also picks up node metadata (the node `zone`) changed on its own.
 //
 // # Last known good
