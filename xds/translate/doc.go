@@ -62,7 +62,8 @@ package translate
 // header:NAME or claim:NAME limit does not count requests without it. A
 // claim limit gets one descriptor per JWT provider of the Route (payloads
 // sit under one metadata key per provider; only the verified one yields
-// a descriptor) and none on a Route without JWT providers. The path key is
+// a descriptor) and none on a Route without JWT providers; NAME is a
+// top-level payload field whose value must be a string. The path key is
 // :path with its query string. Local limits are per Route and per Envoy
 // (per-route token buckets, the route key being implicit); keyed local
 // limits use wildcard descriptors with an LRU of 1024 values per limit:

@@ -12,6 +12,7 @@ import (
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	ratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ratelimit/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
@@ -233,4 +234,42 @@ func rateLimitTimeout(t *testing.T, g *Group, filter string) time.Duration {
 		}
 	}
 	return 0
+}
+
+func TestJWKSClusters(t *testing.T) {
+	for uri, want := range map[string]string{
+		"https://idp.example.com/jwks.json":          "jwks/idp.example.com",
+		"https://idp.example.com:443/jwks.json":      "jwks/idp.example.com",
+		"https://idp.example.com:8443/jwks.json":     "jwks/idp.example.com:8443",
+		"http://idp.example.com/jwks.json":           "jwks/http/idp.example.com:80",
+		"http://idp.example.com:8443/jwks.json":      "jwks/http/idp.example.com:8443",
+		"https://[2001:db8::1]/jwks.json":            "jwks/2001:db8::1",
+		"https://[2001:db8::1]:8443/.well-known/jwk": "jwks/[2001:db8::1]:8443",
+	} {
+		got, err := parseJWKSURI(uri)
+		if err != nil || got.cluster != want {
+			t.Errorf("%s: cluster %q (%v), want %q", uri, got.cluster, err, want)
+		}
+	}
+	for _, bad := range []string{"https:///jwks", "https://h:0/x", "https://h:99999/x", "://"} {
+		if _, err := parseJWKSURI(bad); err == nil {
+			t.Errorf("%s: want an error", bad)
+		}
+	}
+	g := translateCase(t, "auth", Options{SystemCAFile: "/etc/ssl/ca.pem"})[GroupKey{"edge", ClientEnvoy}]
+	c := clusterByName(g, "jwks/idp.example.com")
+	if c == nil {
+		t.Fatal("no jwks cluster")
+	}
+	u := &tlsv3.UpstreamTlsContext{}
+	if err := c.GetTransportSocket().GetTypedConfig().UnmarshalTo(u); err != nil {
+		t.Fatal(err)
+	}
+	vc := u.GetCommonTlsContext().GetValidationContext()
+	if u.GetSni() != "idp.example.com" || vc.GetTrustedCa().GetFilename() != "/etc/ssl/ca.pem" || vc.GetSystemRootCerts() != nil {
+		t.Errorf("jwks TLS: %v", u)
+	}
+	if c := clusterByName(g, "jwks/http/jwks.lab.internal:8081"); c == nil || c.GetTransportSocket() != nil {
+		t.Errorf("plain-http JWKS cluster: %v", c)
+	}
 }
