@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/authz"
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
@@ -189,50 +190,28 @@ func loadPolicy(f evalFlags) (string, authz.Policy, error) {
 		name := strings.TrimSuffix(filepath.Base(f.policy), ".rego")
 		return name, authz.Policy{Modules: map[string]string{f.policy: string(src)}, Query: f.query, FailOpen: f.failOpen}, nil
 	}
-	found, err := findPolicyDoc(f.dir, "Authorization", f.policy)
-	if err != nil {
-		return "", authz.Policy{}, err
-	}
-	if found == nil {
+	// Load the directory exactly as "gatehouse serve" does, so the dry run
+	// decides with what the service would be given.
+	snap := policy.LoadDir(f.dir, nil)
+	a := snap.Authorizations[f.policy]
+	if a == nil {
+		for _, r := range snap.Rejected {
+			if r.Ref == "Authorization/"+f.policy {
+				return "", authz.Policy{}, fmt.Errorf("Authorization/%s is rejected:\n  %s", f.policy, strings.Join(r.Errors, "\n  "))
+			}
+		}
 		return "", authz.Policy{}, fmt.Errorf("--policy %q: no .rego file, and no Authorization of that name in %s", f.policy, f.dir)
 	}
-	doc := found.docs[found.index]
-	var obj struct {
-		Spec struct {
-			Rego     string `yaml:"rego"`
-			Inline   string `yaml:"inline"`
-			Query    string `yaml:"query"`
-			FailOpen bool   `yaml:"failOpen"`
-			Allow    *struct {
-				Groups []string `yaml:"groups"`
-			} `yaml:"allow"`
-		} `yaml:"spec"`
+	sp := a.Spec
+	p := authz.Policy{FailOpen: sp.FailOpen || f.failOpen}
+	if sp.Allow != nil {
+		p.Allow = &authz.Allow{Groups: sp.Allow.Groups}
+		return f.policy, p, nil
 	}
-	if err := doc.node.Decode(&obj); err != nil {
-		return "", authz.Policy{}, fmt.Errorf("%s:%d: Authorization/%s: %w", found.path, doc.line, f.policy, err)
-	}
-	sp := obj.Spec
-	p := authz.Policy{Query: sp.Query, FailOpen: sp.FailOpen || f.failOpen}
+	p.Modules = map[string]string{sp.RegoFile: sp.RegoSource}
+	p.Query = sp.RegoQuery()
 	if f.query != "" {
 		p.Query = f.query
-	}
-	switch {
-	case sp.Allow != nil:
-		p.Allow = &authz.Allow{Groups: sp.Allow.Groups}
-	case sp.Inline != "":
-		p.Modules = map[string]string{fmt.Sprintf("%s:%d(inline)", found.path, doc.line): sp.Inline}
-	case sp.Rego != "":
-		file := sp.Rego
-		if !filepath.IsAbs(file) {
-			file = filepath.Join(filepath.Dir(found.path), file)
-		}
-		src, err := os.ReadFile(file)
-		if err != nil {
-			return "", authz.Policy{}, fmt.Errorf("%s:%d: Authorization/%s: spec.rego: %w", found.path, doc.line, f.policy, err)
-		}
-		p.Modules = map[string]string{file: string(src)}
-	default:
-		return "", authz.Policy{}, fmt.Errorf("%s:%d: Authorization/%s: needs spec.rego, spec.inline or spec.allow", found.path, doc.line, f.policy)
 	}
 	return f.policy, p, nil
 }

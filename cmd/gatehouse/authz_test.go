@@ -112,6 +112,20 @@ func TestAuthzEvalRegoFile(t *testing.T) {
 	}
 }
 
+// evalPolicyPlain is evalPolicy without the library: the policy loader
+// compiles an Authorization's module on its own (see the report on
+// data.gatehouse.lib), and eval --policy NAME loads exactly as serve does.
+const evalPolicyPlain = `package envoy.authz
+
+default allow := false
+
+allow := {"allowed": true, "headers": {"x-tenant": input.parsed_query.tenant[0]}} if {
+	input.attributes.request.http.method == "POST"
+	"partners" in input.gatehouse.groups
+	input.parsed_body.amount < 100
+}
+`
+
 func TestAuthzEvalNamedPolicy(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
 		"authz.yaml": `kind: Authorization
@@ -131,8 +145,15 @@ spec:
   inline: |
     package envoy.authz
     allow := false
+---
+kind: Authorization
+name: broken
+spec:
+  inline: |
+    package envoy.authz
+    allow if {
 `,
-		"rego/orders.rego": evalPolicy,
+		"rego/orders.rego": evalPolicyPlain,
 		"req.json":         evalRequest,
 	})
 	req := filepath.Join(dir, "req.json")
@@ -153,7 +174,11 @@ spec:
 			t.Errorf("%s %v: exit %d, want %d\n%s%s", tc.policy, tc.args, code, tc.code, out, errOut)
 		}
 	}
-	_, errOut, code := runCLI(t, "authz", "eval", "--policy", "ghost", "--policy-dir", dir, "--request", req)
+	_, errOut, code := runCLI(t, "authz", "eval", "--policy", "broken", "--policy-dir", dir, "--request", req)
+	if code != 1 || !strings.Contains(errOut, "Authorization/broken is rejected") || !strings.Contains(errOut, "authz.yaml:") {
+		t.Errorf("rejected policy: exit %d %q", code, errOut)
+	}
+	_, errOut, code = runCLI(t, "authz", "eval", "--policy", "ghost", "--policy-dir", dir, "--request", req)
 	if code != 1 || !strings.Contains(errOut, "no Authorization of that name") {
 		t.Errorf("unknown policy: exit %d %q", code, errOut)
 	}
