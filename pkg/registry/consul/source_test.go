@@ -185,6 +185,36 @@ func TestWatchRealConsul(t *testing.T) {
 	rec.waitFor(t, 5*time.Second, "removed watches", func(s registry.Snapshot) bool { return len(s) == 1 && len(s["users-v1"]) == 1 })
 }
 
+// The datacenter filter: the agent's own datacenter by name works; one that
+// does not exist is a clear error on that Service only, never a crash.
+func TestDatacenter(t *testing.T) {
+	t.Parallel()
+	agent := consultest.Start(t)
+	register(t, agent.Client(), "web-1", "web", "10.0.3.1", 80, nil, nil, false)
+	s, rec := runSource(t, Config{Address: agent.Addr, BackoffBase: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond})
+	s.SetServices(map[string]policy.ConsulDiscovery{
+		"web-dc1":  {Service: "web", Datacenter: "dc1"},
+		"web-nope": {Service: "web", Datacenter: "nope"},
+	})
+	rec.waitFor(t, 5*time.Second, "dc1 read", func(s registry.Snapshot) bool { return len(s["web-dc1"]) == 1 })
+	var st Status
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if st = s.Status(); len(st.Services) == 2 && st.Services[1].State == "error" {
+			break
+		}
+	}
+	bad := st.Services[1]
+	if bad.Name != "web-nope" || bad.State != "error" || !strings.Contains(bad.LastError, "datacenter") || bad.Synced {
+		t.Fatalf("unknown datacenter: %+v", bad)
+	}
+	if snap, _ := rec.get(); len(snap) != 1 {
+		t.Fatalf("the unknown datacenter reported endpoints: %v", snap)
+	}
+	if s.Synced() {
+		t.Fatal("Synced although one watch never read successfully")
+	}
+}
+
 // With the agent gone nothing is removed, Up turns false and the status says
 // why; once the agent is back (empty, as dev agents are) updates flow again.
 func TestOutageLastKnownGood(t *testing.T) {
