@@ -26,7 +26,22 @@ const (
 	rateLimitType      protoreflect.FullName = "envoy.extensions.filters.http.ratelimit.v3.RateLimit"
 	jwtAuthnType       protoreflect.FullName = "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"
 	localRateLimitType protoreflect.FullName = "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
+	jwtPerRouteType    protoreflect.FullName = "envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig"
+	filterConfigType   protoreflect.FullName = "envoy.config.route.v3.FilterConfig"
 )
+
+// perRouteOf lists, per HTTP filter type, the per-route config types it
+// reads (FilterConfig, the generic wrapper, suits every filter): a config
+// of another filter's type under its name is a mistake Envoy rejects.
+var perRouteOf = map[protoreflect.FullName]map[protoreflect.FullName]bool{
+	"envoy.extensions.filters.http.header_mutation.v3.HeaderMutation": {"envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute": true},
+	localRateLimitType:                           {localRateLimitType: true},
+	"envoy.extensions.filters.http.rbac.v3.RBAC": {"envoy.extensions.filters.http.rbac.v3.RBACPerRoute": true},
+	jwtAuthnType:                                 {jwtPerRouteType: true},
+	extAuthzType:                                 {"envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute": true},
+	rateLimitType:                                {},
+	routerType:                                   {},
+}
 
 // allowed is the explicit allow-list of message types per extension point.
 // A type must also be registered (linked into this binary) to pass: the

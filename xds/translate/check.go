@@ -29,9 +29,14 @@ const maxCheckErrors = 20
 type checker struct {
 	g    *Group
 	errs []error
-	// rdsFilters maps a route config name to the HTTP filter names of every
-	// connection manager that uses it (per-route configs must name one).
-	rdsFilters map[string][]map[string]bool
+	// rdsFilters maps a route config name to the HTTP filters (name to
+	// config type) of every connection manager that uses it: per-route
+	// configs must name one, with a type that filter reads.
+	rdsFilters map[string][]map[string]protoreflect.FullName
+	// rdsJWTReqs holds, per route config and connection manager, the
+	// jwt_authn requirement names by filter name: per-route
+	// requirement_name must be one (Envoy rejects the route table else).
+	rdsJWTReqs map[string][]map[string]map[string]bool
 	clusters   map[string]bool
 	// validRoutes holds routes already validated: listeners of one group
 	// share Route messages, and validating each once halves the cost.
@@ -40,9 +45,18 @@ type checker struct {
 	types   map[string]protoreflect.MessageType
 	secrets map[string]bool
 	routes  map[string]bool
-	// filterRefs caches, by serialized filter config, the clusters an
-	// HTTP filter's config names: listeners of a group share them.
-	filterRefs map[string][]string
+	// filterRefs caches, by serialized filter config, what an HTTP
+	// filter's config names: listeners of a group share them.
+	filterRefs map[string]*filterInfo
+	// jwtRouteReqs caches per-route jwt_authn requirement names by
+	// serialized config: Routes share a few.
+	jwtRouteReqs map[string]string
+}
+
+// filterInfo is what Check needs from an HTTP filter's config.
+type filterInfo struct {
+	clusters     []string        // clusters it sends to
+	requirements map[string]bool // jwt_authn requirement_map names
 }
 
 func (c *checker) fail(format string, args ...any) {
@@ -59,7 +73,7 @@ func (c *checker) fail(format string, args ...any) {
 // exists; names are unique per type. Errors name the group (when Key is
 // set), the resource and the problem.
 func Check(g *Group, clas map[string]*endpointv3.ClusterLoadAssignment) error {
-	c := &checker{g: g, rdsFilters: map[string][]map[string]bool{}, validRoutes: map[*routev3.Route]bool{}, types: map[string]protoreflect.MessageType{}}
+	c := &checker{g: g, rdsFilters: map[string][]map[string]protoreflect.FullName{}, rdsJWTReqs: map[string][]map[string]map[string]bool{}, validRoutes: map[*routev3.Route]bool{}, types: map[string]protoreflect.MessageType{}}
 	if g.checked {
 		for _, r := range g.Clusters {
 			c.clusterEDS(r.(*clusterv3.Cluster), clas)
@@ -251,19 +265,29 @@ func (c *checker) accessLogs(where string, als []*accesslogv3.AccessLog) {
 func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 	c.accessLogs(where, h.GetAccessLog())
 	filters := h.GetHttpFilters()
-	names := make(map[string]bool, len(filters))
+	names := make(map[string]protoreflect.FullName, len(filters))
+	var jwtReqs map[string]map[string]bool
 	routers := 0
 	for i, f := range filters {
 		fw := fmt.Sprintf("%s http filter %q", where, f.GetName())
-		if names[f.GetName()] {
+		if _, dup := names[f.GetName()]; dup {
 			c.fail("%s: duplicate filter name", fw)
 		}
-		names[f.GetName()] = true
+		names[f.GetName()] = ""
 		mt := c.anyOf(fw, f.GetTypedConfig(), pointHTTPFilter)
 		if mt != nil {
-			for _, cl := range c.filterClusters(fw, mt.Descriptor().FullName(), f.GetTypedConfig()) {
-				if !c.clusters[cl] {
-					c.fail("%s: cluster %q does not exist", fw, cl)
+			names[f.GetName()] = mt.Descriptor().FullName()
+			if fi := c.filterInfo(fw, mt.Descriptor().FullName(), f.GetTypedConfig()); fi != nil {
+				for _, cl := range fi.clusters {
+					if !c.clusters[cl] {
+						c.fail("%s: cluster %q does not exist", fw, cl)
+					}
+				}
+				if fi.requirements != nil {
+					if jwtReqs == nil {
+						jwtReqs = map[string]map[string]bool{}
+					}
+					jwtReqs[f.GetName()] = fi.requirements
 				}
 			}
 		}
@@ -290,12 +314,14 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 		c.fail("%s: route config %q does not exist", where, rn)
 	}
 	c.rdsFilters[rn] = append(c.rdsFilters[rn], names)
+	c.rdsJWTReqs[rn] = append(c.rdsJWTReqs[rn], jwtReqs)
 }
 
-// filterClusters returns the clusters an HTTP filter's config names
-// (gRPC services, remote JWKS). The publisher checks only the clusters
+// filterInfo returns the clusters an HTTP filter's config names (gRPC
+// services, remote JWKS) and its jwt_authn requirement names, or nil for
+// filters that name neither. The publisher checks only the clusters
 // routes name; these would otherwise fail at request time in Envoy.
-func (c *checker) filterClusters(where string, t protoreflect.FullName, a *anypb.Any) []string {
+func (c *checker) filterInfo(where string, t protoreflect.FullName, a *anypb.Any) *filterInfo {
 	var m proto.Message
 	switch t {
 	case extAuthzType:
@@ -307,33 +333,37 @@ func (c *checker) filterClusters(where string, t protoreflect.FullName, a *anypb
 	default:
 		return nil
 	}
-	if refs, ok := c.filterRefs[string(a.GetValue())]; ok {
-		return refs
+	if fi, ok := c.filterRefs[string(a.GetValue())]; ok {
+		return fi
 	}
 	if !c.unmarshal(where, a, m) {
 		return nil
 	}
-	var refs []string
+	fi := &filterInfo{}
 	switch m := m.(type) {
 	case *extauthzv3.ExtAuthz:
-		refs = append(refs, grpcCluster(where, m.GetGrpcService(), c)...)
+		fi.clusters = grpcCluster(where, m.GetGrpcService(), c)
 		if m.GetHttpService() != nil {
 			c.fail("%s: ext_authz must use a gRPC service", where)
 		}
 	case *ratelimitv3.RateLimit:
-		refs = append(refs, grpcCluster(where, m.GetRateLimitService().GetGrpcService(), c)...)
+		fi.clusters = grpcCluster(where, m.GetRateLimitService().GetGrpcService(), c)
 	case *jwtv3.JwtAuthentication:
 		for _, n := range sortedKeys(m.GetProviders()) {
 			if u := m.GetProviders()[n].GetRemoteJwks().GetHttpUri(); u != nil {
-				refs = append(refs, u.GetCluster())
+				fi.clusters = append(fi.clusters, u.GetCluster())
 			}
+		}
+		fi.requirements = make(map[string]bool, len(m.GetRequirementMap()))
+		for n := range m.GetRequirementMap() {
+			fi.requirements[n] = true
 		}
 	}
 	if c.filterRefs == nil {
-		c.filterRefs = map[string][]string{}
+		c.filterRefs = map[string]*filterInfo{}
 	}
-	c.filterRefs[string(a.GetValue())] = refs
-	return refs
+	c.filterRefs[string(a.GetValue())] = fi
+	return fi
 }
 
 func grpcCluster(where string, g *corev3.GrpcService, c *checker) []string {
@@ -350,17 +380,49 @@ func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {
 		return
 	}
 	for _, k := range sortedKeys(cfg) {
-		c.anyOf(where+" typed_per_filter_config "+k, cfg[k], pointPerRoute)
+		mt := c.anyOf(where+" typed_per_filter_config "+k, cfg[k], pointPerRoute)
 		users := c.rdsFilters[rc]
 		if len(users) == 0 {
 			c.fail("%s: typed_per_filter_config %q: no connection manager uses this route config", where, k)
 		}
-		for _, names := range users {
-			if !names[k] {
+		for i, names := range users {
+			ft, ok := names[k]
+			if !ok {
 				c.fail("%s: typed_per_filter_config %q names no HTTP filter of its connection manager", where, k)
 				break
 			}
+			if mt == nil || ft == "" {
+				continue
+			}
+			pt := mt.Descriptor().FullName()
+			if pt != filterConfigType && !perRouteOf[ft][pt] {
+				c.fail("%s: typed_per_filter_config %q: %s is not a per-route config of %s", where, k, pt, ft)
+				break
+			}
+			if pt == jwtPerRouteType {
+				c.jwtRequirement(where, k, cfg[k], c.rdsJWTReqs[rc][i])
+			}
 		}
+	}
+}
+
+// jwtRequirement checks that a per-route jwt_authn requirement_name is in
+// the filter's requirement_map.
+func (c *checker) jwtRequirement(where, filter string, a *anypb.Any, reqs map[string]map[string]bool) {
+	name, ok := c.jwtRouteReqs[string(a.GetValue())]
+	if !ok {
+		pr := &jwtv3.PerRouteConfig{}
+		if !c.unmarshal(where, a, pr) {
+			return
+		}
+		name = pr.GetRequirementName()
+		if c.jwtRouteReqs == nil {
+			c.jwtRouteReqs = map[string]string{}
+		}
+		c.jwtRouteReqs[string(a.GetValue())] = name
+	}
+	if name != "" && !reqs[filter][name] {
+		c.fail("%s: typed_per_filter_config %q: requirement %q is not in the filter's requirement_map", where, filter, name)
 	}
 }
 

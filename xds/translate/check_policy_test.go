@@ -6,6 +6,7 @@ import (
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
+	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 
@@ -46,6 +47,16 @@ func TestCheckPolicyFilters(t *testing.T) {
 			firstRoute(g).TypedPerFilterConfig[wire.FilterRBAC] = anyRBACOff
 			return g
 		}, "names no HTTP filter of its connection manager"},
+		{"per-route config of another filter's type", func() *Group {
+			g := cloneGroup(auth)
+			firstRoute(g).TypedPerFilterConfig[wire.FilterExtAuthzClosed] = anyJWTDisabled
+			return g
+		}, "is not a per-route config of envoy.extensions.filters.http.ext_authz.v3.ExtAuthz"},
+		{"jwt requirement not in the requirement_map", func() *Group {
+			g := cloneGroup(auth)
+			firstRoute(g).TypedPerFilterConfig[wire.FilterJWT] = mustAny(&jwtv3.PerRouteConfig{RequirementSpecifier: &jwtv3.PerRouteConfig_RequirementName{RequirementName: "nobody"}})
+			return g
+		}, `requirement "nobody" is not in the filter's requirement_map`},
 		{"filter config type as a per-route config", func() *Group {
 			g := cloneGroup(auth)
 			firstRoute(g).TypedPerFilterConfig[wire.FilterExtAuthzClosed] = mustAny(&extauthzv3.ExtAuthz{})
