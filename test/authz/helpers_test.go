@@ -196,3 +196,17 @@ func summarize(resp *authv3.CheckResponse) outcome {
 func protoClone(r *authv3.CheckRequest) *authv3.CheckRequest {
 	return proto.Clone(r).(*authv3.CheckRequest)
 }
+
+// rawCodec sends pre-encoded bytes, so a test can put on the wire what a
+// proto marshaller would refuse to produce (invalid UTF-8 in strings).
+type rawCodec struct{}
+
+type rawMsg []byte
+
+func (rawCodec) Marshal(v any) ([]byte, error) { return *(v.(*rawMsg)), nil }
+
+func (rawCodec) Unmarshal(data []byte, v any) error {
+	return proto.Unmarshal(data, v.(*authv3.CheckResponse))
+}
+
+func (rawCodec) Name() string { return "proto" }
