@@ -5,13 +5,19 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"go.yaml.in/yaml/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/authz"
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
 const consumerFile = `# Partners of the shop.
@@ -172,5 +178,50 @@ func TestConsumerKeyCreateRefusesBadInput(t *testing.T) {
 		if code == 0 || stdout != "" || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%s: exit %d stdout %q stderr %q, want an error containing %q", tc.name, code, stdout, stderr, tc.want)
 		}
+	}
+}
+
+// The created key works, and neither the service's answer nor its decision
+// log repeats it.
+func TestConsumerKeyCreatedKeyAuthenticates(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"access.yaml": consumerFile})
+	stdout, stderr, code := runKeyCreate(t, "acme", "--policy-dir", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	key, digest := assertKeyOnlyOnStdout(t, dir, stdout, stderr)
+	sum, err := authz.ParseKeyDigest(digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged []authz.Decision
+	svc, err := authz.New(authz.Options{DecisionLogger: func(d authz.Decision) { logged = append(logged, d) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = svc.Update(context.Background(), &authz.Config{
+		APIKeyAuth: map[string]authz.APIKeyAuth{"keys": {Header: "x-api-key"}},
+		Consumers:  map[string]authz.Consumer{"acme": {APIKeys: []authz.APIKey{{ID: "new", SHA256: sum}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+			Method: "GET", Path: "/?api_key=" + key, Headers: map[string]string{"x-api-key": key},
+		}},
+		ContextExtensions: map[string]string{wire.CtxAuthentication: "keys"},
+	}}
+	resp, err := svc.Check(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetOkResponse() == nil || resp.GetDynamicMetadata().AsMap()["consumer"] != "acme" {
+		t.Fatalf("the created key was not accepted: %v", resp)
+	}
+	out, _ := protojson.Marshal(resp)
+	logs, _ := json.Marshal(logged)
+	if bytes.Contains(out, []byte(key)) || bytes.Contains(logs, []byte(key)) || len(logged) != 1 {
+		t.Errorf("key repeated: response %s, log %s", out, logs)
 	}
 }
