@@ -174,18 +174,14 @@ func (f *gwFilters) extAuthzPerRoute(cfg map[string]*anyT, r *policy.Route, p *r
 	if len(p.authn) == 0 {
 		anon = "true"
 	}
-	cs := &extauthzv3.CheckSettings{
-		ContextExtensions: map[string]string{
-			wire.CtxGateway:        f.gw.Name,
-			wire.CtxRoute:          r.Name,
-			wire.CtxAuthentication: strings.Join(p.authn, ","),
-			wire.CtxAuthorization:  p.authzName,
-			wire.CtxAllowAnonymous: anon,
-		},
-		// Streaming gRPC calls must not wait for a body to be buffered.
-		DisableRequestBodyBuffering: p.grpcOnly,
-	}
-	a := mustAny(&extauthzv3.ExtAuthzPerRoute{Override: &extauthzv3.ExtAuthzPerRoute_CheckSettings{CheckSettings: cs}})
+	// Streaming gRPC calls must not wait for a body to be buffered.
+	a := extAuthzCheckAny([]kv{
+		{wire.CtxGateway, f.gw.Name},
+		{wire.CtxRoute, r.Name},
+		{wire.CtxAuthentication, strings.Join(p.authn, ",")},
+		{wire.CtxAuthorization, p.authzName},
+		{wire.CtxAllowAnonymous, anon},
+	}, p.grpcOnly)
 	if p.failOpen {
 		cfg[wire.FilterExtAuthzOpen] = a
 	} else {
