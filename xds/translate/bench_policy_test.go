@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"bytes"
+	"reflect"
 	"testing"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -87,5 +89,40 @@ func TestBigSnapshotWithPolicies(t *testing.T) {
 	grpcRules(t, groups[GroupKey{"public", ClientGRPC}])
 	if len(groups[GroupKey{"public", ClientGRPC}].Skipped) == 0 {
 		t.Error("proxyless group does not list what it skips")
+	}
+}
+
+func TestPoliciesDeterministicAndInputUntouched(t *testing.T) {
+	p := bigSnapshot(t, 20, 60, 5)
+	addPolicies(p)
+	before := bigSnapshot(t, 20, 60, 5)
+	addPolicies(before)
+	first, err := Translate(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(p, before) {
+		t.Fatal("Translate changed its input snapshot")
+	}
+	want := serialize(t, first)
+	for i := 0; i < 3; i++ {
+		q := reshuffle(p)
+		q.Authentications, q.Authorizations, q.RateLimits = map[string]*policy.Authentication{}, map[string]*policy.Authorization{}, map[string]*policy.RateLimit{}
+		for _, k := range reverseKeys(p.Authentications) {
+			q.Authentications[k] = p.Authentications[k]
+		}
+		for _, k := range reverseKeys(p.Authorizations) {
+			q.Authorizations[k] = p.Authorizations[k]
+		}
+		for _, k := range reverseKeys(p.RateLimits) {
+			q.RateLimits[k] = p.RateLimits[k]
+		}
+		again, err := Translate(q, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(serialize(t, again), want) {
+			t.Fatalf("run %d: output differs from the first run", i)
+		}
 	}
 }
