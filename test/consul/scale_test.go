@@ -310,6 +310,25 @@ func TestScaleFlapping(t *testing.T) {
 	if len(delays) < nflips/5 {
 		t.Fatalf("only %d of %d flips reached the ADS stream as their own update", len(delays), nflips)
 	}
+	// A registration at this scale: every watch is re-read (the catalog
+	// index does not say which service changed).
+	regAt := time.Now()
+	ok, resp, _, err := c.Txn().Txn(api.TxnOps{{Service: &api.ServiceTxnOp{Verb: api.ServiceSet, Node: "node-0",
+		Service: api.AgentService{ID: "svc-000-new", Service: "svc-000", Address: "10.2.0.1", Port: 10000}}}}, nil)
+	if err != nil || !ok {
+		t.Fatalf("registering one more instance: %v %v", err, resp)
+	}
+	var regDelay time.Duration
+	for deadline := time.After(5 * time.Second); regDelay == 0; {
+		select {
+		case ev := <-events:
+			if ev.typ == resourcev3.EndpointType && ev.flapped == final+1 {
+				regDelay = ev.at.Sub(regAt)
+			}
+		case <-deadline:
+			t.Fatal("a registration among 500 watched services did not reach EDS within 5s")
+		}
+	}
 	p50, maxDelay := summary(delays)
 	st := g.status()
 	if st.Consul == nil || !st.Consul.Reachable || st.Consul.LastError != "" {
@@ -323,6 +342,7 @@ func TestScaleFlapping(t *testing.T) {
 	}
 	t.Logf("flapping %d services x %d instances, %d flips every %v: %d EDS updates; %d flips seen as their own update, delay Consul change -> EDS p50 %v max %v",
 		scaleServices, scaleInstances, nflips, flapEvery, eds, len(delays), p50.Round(time.Millisecond), maxDelay.Round(time.Millisecond))
+	t.Logf("a new instance registered among %d watched services reached EDS in %v", scaleServices, regDelay.Round(time.Millisecond))
 	t.Logf("gatehouse during %v of flapping (+3s): CPU %v, %v snapshot publishes, at most %d connections to the Consul agent; LDS/RDS/CDS versions unchanged",
 		flapFor, cpu, publishes, maxConns)
 }

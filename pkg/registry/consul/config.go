@@ -25,15 +25,19 @@ type Config struct {
 	// successful read yet. Called from one goroutine at a time.
 	OnUpdate func(registry.Snapshot)
 
-	Workers      int           // concurrent service reads (default 8)
-	MaxConns     int           // connections to the agent, all kinds (default 32)
-	WaitTime     time.Duration // bound of a blocking query (default 1m)
-	ReadTimeout  time.Duration // bound of a plain read (default 10s)
-	MinInterval  time.Duration // least time between two detector reads when the index moved (default 20ms)
-	IdleInterval time.Duration // least time between two detector reads when it did not (default 1s)
-	BackoffBase  time.Duration // first retry delay after an error (default 200ms)
-	BackoffMax   time.Duration // longest retry delay (default 5s)
-	Resync       time.Duration // re-read every watch this often (default 5m; <0 disables)
+	Workers     int           // concurrent service reads (default 8)
+	MaxConns    int           // connections to the agent, all kinds (default 32)
+	WaitTime    time.Duration // bound of a blocking query (default 1m)
+	ReadTimeout time.Duration // bound of a plain read (default 10s)
+	MinInterval time.Duration // least time between two detector reads when the index moved (default 20ms)
+	// CatalogMinInterval is MinInterval for the registration detector, whose
+	// every wake-up re-reads all watches of its datacenter (default 200ms:
+	// at most 5 full re-reads a second under constant registration churn).
+	CatalogMinInterval time.Duration
+	IdleInterval       time.Duration // least time between two detector reads when it did not (default 1s)
+	BackoffBase        time.Duration // first retry delay after an error (default 200ms)
+	BackoffMax         time.Duration // longest retry delay (default 5s)
+	Resync             time.Duration // re-read every watch this often (default 5m; <0 disables)
 }
 
 func (c *Config) defaults() {
@@ -54,6 +58,7 @@ func (c *Config) defaults() {
 	setDur(&c.WaitTime, time.Minute)
 	setDur(&c.ReadTimeout, 10*time.Second)
 	setDur(&c.MinInterval, 20*time.Millisecond)
+	setDur(&c.CatalogMinInterval, 200*time.Millisecond)
 	setDur(&c.IdleInterval, time.Second)
 	setDur(&c.BackoffBase, 200*time.Millisecond)
 	setDur(&c.BackoffMax, 5*time.Second)

@@ -45,8 +45,8 @@ func (s *Source) reconcileDetectorsLocked() {
 		ctx, cancel := context.WithCancel(s.ctx)
 		d := &detector{cancel: cancel, loops: map[string]*loopState{}}
 		s.dcs[dc] = d
-		go s.detect(ctx, d, dc, "catalog", s.catalogChanges(dc))
-		go s.detect(ctx, d, dc, "health", s.healthChanges(dc))
+		go s.detect(ctx, d, dc, "catalog", s.cfg.CatalogMinInterval, s.catalogChanges(dc))
+		go s.detect(ctx, d, dc, "health", s.cfg.MinInterval, s.healthChanges(dc))
 	}
 }
 
@@ -144,7 +144,7 @@ func (s *Source) readSince(dc string, d0 uint64) map[string]bool {
 // touches, resets a backwards index, rate-limits itself and backs off on
 // errors. After an error the next read is a plain one and every watch of the
 // datacenter is re-read, since changes may have been missed.
-func (s *Source) detect(ctx context.Context, d *detector, dc, name string, fn changeFn) {
+func (s *Source) detect(ctx context.Context, d *detector, dc, name string, minInterval time.Duration, fn changeFn) {
 	var index uint64
 	failures := 0
 	first := true
@@ -186,7 +186,7 @@ func (s *Source) detect(ctx context.Context, d *detector, dc, name string, fn ch
 		default:
 			index = newIndex
 		}
-		gap := s.cfg.MinInterval
+		gap := minInterval
 		if !moved {
 			gap = s.cfg.IdleInterval
 		}

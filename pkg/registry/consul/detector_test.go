@@ -47,7 +47,7 @@ func runDetect(t *testing.T, cfg Config, script []func() (uint64, map[string]boo
 		return script[len(calls)-1]()
 	}
 	d := &detector{cancel: cancel, loops: map[string]*loopState{}}
-	go s.detect(ctx, d, "", "test", fn)
+	go s.detect(ctx, d, "", "test", s.cfg.MinInterval, fn)
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -146,7 +146,7 @@ func TestDetectMarksAllAfterErrors(t *testing.T) {
 			return 0, nil, q.Context().Err()
 		}
 	}
-	go s.detect(ctx, &detector{loops: map[string]*loopState{}}, "", "health", fn)
+	go s.detect(ctx, &detector{loops: map[string]*loopState{}}, "", "health", s.cfg.MinInterval, fn)
 	feed := func(f func() (uint64, map[string]bool, error)) {
 		select {
 		case step <- f:

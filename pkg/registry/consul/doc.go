@@ -34,7 +34,9 @@
 // A registration change costs one read per watch in that datacenter (the
 // catalog index does not say which service changed); health changes cost one
 // read per affected watch. Both detectors are rate limited (Config.MinInterval
-// between reads when the index moves, Config.IdleInterval when it does not);
+// between reads when the index moves, Config.CatalogMinInterval for the
+// registration detector, so constant registration churn costs at most five
+// full re-reads a second; Config.IdleInterval when the index does not move);
 // an index that goes backwards is reset to 0 and every watch is re-read, as
 // Consul's blocking-query documentation requires. Errors back off
 // exponentially with jitter, and the first read after an error is a plain one
