@@ -16,7 +16,7 @@ import (
 // it with a short -fuzzminimizetime (e.g. 1s): minimizing each new input
 // for the default 60s looks like a stall.
 func FuzzTranslate(f *testing.F) {
-	for _, c := range []string{"basic", "routing", "services"} {
+	for _, c := range []string{"basic", "routing", "services", "auth", "ratelimit"} {
 		files, _ := filepath.Glob(filepath.Join("testdata", "in", c, "*.yaml"))
 		var all []byte
 		for _, file := range files {
