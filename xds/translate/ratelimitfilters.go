@@ -211,7 +211,10 @@ func metaKey(k string) *metadatav3.MetadataKey_PathSegment {
 // local limit, as a descriptor whose first entry names the limit and whose
 // other entries are wildcards (Envoy keeps a bucket per value, see
 // localMaxDynamicDescriptors). The buckets are per Route and per Envoy:
-// a local limit shared by several Routes counts on each separately.
+// a local limit shared by several Routes counts on each separately. Envoy
+// checks every matching descriptor, strictest (tokens per second) first,
+// and stops at the first empty bucket: unlike the rate-limit service, a
+// request rejected by one local limit does not count against the others.
 // Shadow RateLimits count without rejecting (shadow_mode per descriptor).
 func (f *gwFilters) localConfig(p *routePolicy) *anyT {
 	if a := f.localCfg[p.rlName]; a != nil {
