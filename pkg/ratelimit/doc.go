@@ -57,8 +57,9 @@
 // # Store calls
 //
 // All counters of a request go to the store in one call (for Redis: one
-// round trip running a small Lua script), plus the quota increment when
-// there is one. A store call is bounded by Options.Timeout (100ms by
+// round trip, a pipeline of INCRBY, with PEXPIRE only the first time this
+// process touches a key; concurrent requests share pipelines), plus the
+// quota increment when there is one. A store call is bounded by Options.Timeout (100ms by
 // default); on error or timeout the request fails with codes.Unavailable so
 // that Envoy applies the route's failure mode (allow or deny), and the next
 // request tries again, so service resumes by itself when Redis returns.

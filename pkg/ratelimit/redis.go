@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,32 +27,31 @@ type RedisOptions struct {
 	Timeout time.Duration
 	// KeyPrefix is prepended to every counter key (default "gatehouse:rl:").
 	KeyPrefix string
+	// Flushers is how many pipelines may be in flight at once (default 4).
+	Flushers int
 }
 
 // RedisStore keeps counters in Redis, so that several replicas enforce one
-// limit. All operations of a request go in one EVALSHA of a small Lua
-// script: one round trip, executed atomically.
+// limit. All operations of a request go in one pipeline: one round trip.
+//
+// A counter is INCRBY alone once this process has set its expiry: the key
+// names its window, so its TTL never needs refreshing. That makes a
+// request's Redis work one cheap command per counter (envoyproxy/ratelimit
+// sends INCRBY and EXPIRE every time; a Lua script costs several times
+// more Redis CPU). Which keys already have an expiry is remembered in a
+// bounded in-memory set that expires with the keys and is forgotten on any
+// Redis error, since a restarted Redis has lost the keys and their TTLs.
+//
+// Requests waiting at the same moment share pipelines (up to Flushers in
+// flight): under load that cuts system calls and Redis wake-ups per request
+// several times, and each request still costs exactly one round trip.
 type RedisStore struct {
-	client *redis.Client
-	prefix string
+	client  *redis.Client
+	prefix  string
+	timeout time.Duration
+	seen    atomic.Pointer[MemoryStore] // keys whose expiry this process set
+	batch   *batcher
 }
-
-// applyScript increments (or, for an addend of 0, reads) each key and sets
-// a new key's expiry. ARGV holds addend and TTL in milliseconds per key.
-var applyScript = redis.NewScript(`
-local out = {}
-for i, key in ipairs(KEYS) do
-  local add = tonumber(ARGV[2*i-1])
-  if add > 0 then
-    local v = redis.call('INCRBY', key, add)
-    if v == add then redis.call('PEXPIRE', key, ARGV[2*i]) end
-    out[i] = v
-  else
-    out[i] = tonumber(redis.call('GET', key) or '0')
-  end
-end
-return out
-`)
 
 // NewRedisStore connects lazily: it returns without contacting Redis, and
 // every Apply dials again if Redis was down, so the store recovers by
@@ -86,43 +85,66 @@ func NewRedisStore(o RedisOptions) (*RedisStore, error) {
 		// No CLIENT SETINFO on connect: one command less per new connection.
 		DisableIdentity: true,
 	})
-	return &RedisStore{client: c, prefix: o.KeyPrefix}, nil
+	st := &RedisStore{client: c, prefix: o.KeyPrefix, timeout: o.Timeout}
+	st.seen.Store(newSeen())
+	if o.Flushers <= 0 {
+		o.Flushers = 4
+	}
+	st.batch = newBatcher(o.Flushers, st.flush)
+	return st, nil
 }
 
-// Apply runs ops in one round trip.
+func newSeen() *MemoryStore {
+	return NewMemoryStore(MemoryOptions{MaxEntries: 1 << 18, JanitorInterval: time.Minute})
+}
+
+// forget drops what this process knows about expiries (after an error).
+func (s *RedisStore) forget() {
+	if old := s.seen.Swap(newSeen()); old != nil {
+		old.Close()
+	}
+}
+
+// Apply runs ops in one round trip: they join the next pipeline a flusher
+// sends, together with those of other requests waiting at that moment.
 func (s *RedisStore) Apply(ctx context.Context, ops []Op, counts []uint64) error {
-	keys := make([]string, len(ops))
-	args := make([]any, 0, 2*len(ops))
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c := &redisCall{ctx: ctx, ops: ops, first: make([]uint64, len(ops)), res: make([]uint64, len(ops)), done: make(chan error, 1)}
+	marks := make([]Op, len(ops))
 	for i, op := range ops {
-		keys[i] = s.prefix + op.Key
-		ttl := op.TTL.Milliseconds()
-		if ttl <= 0 {
-			ttl = 1000
+		// A key counts as seen until its own TTL ends: by then its window is over.
+		marks[i] = Op{Key: op.Key, Addend: boolToUint(op.Addend > 0), TTL: op.TTL}
+	}
+	if err := s.seen.Load().Apply(ctx, marks, c.first); err != nil {
+		return err
+	}
+	s.batch.enqueue(c)
+	select {
+	case err := <-c.done:
+		if err != nil {
+			return fmt.Errorf("redis %s: %w", s.client.Options().Addr, err)
 		}
-		args = append(args, strconv.FormatUint(op.Addend, 10), strconv.FormatInt(ttl, 10))
+		copy(counts, c.res)
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("redis %s: %w", s.client.Options().Addr, ctx.Err())
 	}
-	vals, err := applyScript.Run(ctx, s.client, keys, args...).Int64Slice()
-	if err != nil {
-		return fmt.Errorf("redis %s: %w", s.client.Options().Addr, err)
-	}
-	if len(vals) != len(ops) {
-		return fmt.Errorf("redis %s: %d results for %d keys", s.client.Options().Addr, len(vals), len(ops))
-	}
-	for i, v := range vals {
-		counts[i] = uint64(max(v, 0))
-	}
-	return nil
 }
 
-// Ping checks that Redis answers and loads the counting script, so that
-// the first request does not pay for a connection and a script upload
-// within its short timeout. For startup and readiness probes.
+// Ping checks that Redis answers, so that the first request does not pay
+// for a new connection within its short timeout. For startup and readiness.
 func (s *RedisStore) Ping(ctx context.Context) error {
-	if err := applyScript.Load(ctx, s.client).Err(); err != nil {
+	if err := s.client.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis %s: %w", s.client.Options().Addr, err)
 	}
 	return nil
 }
 
-// Close closes the connection pool.
-func (s *RedisStore) Close() error { return s.client.Close() }
+// Close stops the flushers and closes the connection pool.
+func (s *RedisStore) Close() error {
+	s.batch.close()
+	s.seen.Load().Close()
+	return s.client.Close()
+}

@@ -11,6 +11,8 @@ import (
 	rlcommon "github.com/envoyproxy/go-control-plane/envoy/extensions/common/ratelimit/v3"
 	rlsv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/gatehouse-dev/gatehouse/pkg/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/pkg/ratelimit/ratelimittest"
 )
@@ -134,4 +136,47 @@ func entries(kv ...string) *rlcommon.RateLimitDescriptor {
 		d.Entries = append(d.Entries, &rlcommon.RateLimitDescriptor_Entry{Key: kv[i], Value: kv[i+1]})
 	}
 	return d
+}
+
+// TestRedisKeysAlwaysExpire checks that every counter key gets a TTL: on
+// first use, and again when Redis lost the key without the store seeing an
+// error (a restart between two requests, or an eviction).
+func TestRedisKeysAlwaysExpire(t *testing.T) {
+	t.Parallel()
+	r := ratelimittest.StartRedis(t)
+	s := newRedisStore(t, r.Addr, nil)
+	raw := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer raw.Close()
+	ctx := context.Background()
+	prefix := "t:" + t.Name() + ":"
+	ttlOf := func(key string) time.Duration {
+		t.Helper()
+		d, err := raw.PTTL(ctx, prefix+key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	ops := []ratelimit.Op{{Key: "k", Addend: 1, TTL: time.Minute}}
+	for i := 0; i < 3; i++ {
+		if err := s.Apply(ctx, ops, make([]uint64, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := ttlOf("k"); d <= 0 || d > time.Minute {
+		t.Fatalf("PTTL after first use = %v, want up to 1m", d)
+	}
+	if err := raw.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	counts := make([]uint64, 1)
+	if err := s.Apply(ctx, ops, counts); err != nil {
+		t.Fatal(err)
+	}
+	if counts[0] != 1 {
+		t.Fatalf("count after the flush = %d, want 1", counts[0])
+	}
+	if d := ttlOf("k"); d <= 0 {
+		t.Fatalf("PTTL of a key re-created after a flush = %v: it would never expire", d)
+	}
 }
