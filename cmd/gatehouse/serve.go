@@ -37,6 +37,8 @@ type serveOptions struct {
 	// Consul discovery (issue 3): contacted only when a Service uses it.
 	consulAddr      string
 	consulTokenFile string
+	// gatehouse's own ext_authz and rate-limit services.
+	services serviceOptions
 }
 
 func newServeCmd() *cobra.Command {
@@ -51,6 +53,13 @@ translates it into Envoy listeners, routes, clusters, endpoints and secrets, and
 serves them over ADS (gRPC, state of the world) on --xds-addr to Envoy proxies and
 proxyless gRPC clients. A proxy gets the configuration of the Gateway named by its
 node.cluster.
+
+The same gRPC port also serves the two services Envoy calls per request: ext_authz
+(envoy.service.auth.v3: API keys, JWT consumers, Rego and group rules) and the
+global rate-limit service (envoy.service.ratelimit.v3: in-memory counters, or Redis
+with --redis-addr so that several replicas enforce one limit). --components runs
+only some of the three parts; point Envoy at separate replicas with
+--authz-advertise-addr and --ratelimit-advertise-addr.
 
 The directory is watched: an edit is live within a second. An object that fails
 validation is rejected on its own (the rest still updates) and, if it was valid
@@ -68,7 +77,8 @@ The admin API on --admin-addr serves:
 Both listen on loopback by default. Expose --xds-addr beyond loopback only on a
 trusted network: the xDS port is plain gRPC.`,
 		Example: `  gatehouse serve --policy-dir examples/quickstart
-  gatehouse serve --policy-dir /etc/gatehouse --xds-addr 0.0.0.0:18000 --log-format json`,
+  gatehouse serve --policy-dir /etc/gatehouse --xds-addr 0.0.0.0:18000 --log-format json
+  gatehouse serve --policy-dir /etc/gatehouse --components ratelimit --redis-addr redis:6379 --xds-addr 0.0.0.0:18001`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return serve(cmd.Context(), o, cmd.OutOrStdout())
@@ -76,13 +86,14 @@ trusted network: the xDS port is plain gRPC.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.policyDir, "policy-dir", "", "directory of policy YAML files to serve (required)")
-	f.StringVar(&o.xdsAddr, "xds-addr", "127.0.0.1:18000", "address of the xDS (ADS) gRPC server")
+	f.StringVar(&o.xdsAddr, "xds-addr", "127.0.0.1:18000", "address of the gRPC server: xDS (ADS), ext_authz and rate limit, as --components says")
 	f.StringVar(&o.adminAddr, "admin-addr", "127.0.0.1:18080", "address of the admin HTTP API (health, metrics, status)")
 	f.DurationVar(&o.debounce, "debounce", 50*time.Millisecond, "quiet time after a change before a build starts")
 	f.DurationVar(&o.maxDelay, "max-delay", 500*time.Millisecond, "longest a build waits under a constant stream of changes")
 	f.DurationVar(&o.resync, "resync", 30*time.Second, "reload the policy directory at least this often (0: only on file events)")
 	f.StringVar(&o.consulAddr, "consul-addr", "", "Consul agent for discovery.consul Services (default $CONSUL_HTTP_ADDR, else 127.0.0.1:8500; contacted only when a Service uses Consul)")
 	f.StringVar(&o.consulTokenFile, "consul-token-file", "", "file holding the Consul ACL token (default $CONSUL_HTTP_TOKEN)")
+	o.services.addFlags(f)
 	cmd.MarkFlagRequired("policy-dir")
 	return cmd
 }
@@ -98,20 +109,54 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	pub, err := server.NewPublisher(server.PublisherOptions{Registerer: reg})
+	if err := o.services.validate(); err != nil {
+		return err
+	}
+	svc, err := newServices(&o.services, reg, log)
 	if err != nil {
 		return err
 	}
-	xds, err := server.NewServer(ctx, pub, server.Options{
-		Registerer: reg,
-		OnUnknownGateway: func(node, gateway, reason string) {
-			log.Warn("proxy connected for an unknown gateway; it gets no configuration until a Gateway of that name exists",
-				"node", node, "gateway", gateway, "reason", reason)
-		},
-	})
+	defer svc.close()
+
+	xdsLis, err := net.Listen("tcp", o.xdsAddr)
 	if err != nil {
-		return err
+		return fmt.Errorf("gRPC listener (--xds-addr): %w", err)
 	}
+	adminLis, err := net.Listen("tcp", o.adminAddr)
+	if err != nil {
+		xdsLis.Close()
+		return fmt.Errorf("admin listener (--admin-addr): %w", err)
+	}
+	grpcServer := grpc.NewServer(append(server.GRPCServerOptions(), svc.serverOptions()...)...)
+	svc.register(grpcServer)
+
+	var (
+		pub *server.Publisher
+		xds *server.Server
+	)
+	if o.services.runs(componentXDS) {
+		if pub, err = server.NewPublisher(server.PublisherOptions{Registerer: reg}); err != nil {
+			return err
+		}
+		xds, err = server.NewServer(ctx, pub, server.Options{
+			Registerer: reg,
+			OnUnknownGateway: func(node, gateway, reason string) {
+				log.Warn("proxy connected for an unknown gateway; it gets no configuration until a Gateway of that name exists",
+					"node", node, "gateway", gateway, "reason", reason)
+			},
+		})
+		if err != nil {
+			return err
+		}
+		xds.Register(grpcServer)
+	}
+	proxies := func() any {
+		if xds == nil {
+			return []server.ProxyStatus{}
+		}
+		return xds.Proxies()
+	}
+
 	var ctrl *controller.Controller
 	consulSrc, err := newConsulSource(o.consulAddr, o.consulTokenFile, &ctrl)
 	if err != nil {
@@ -121,6 +166,8 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	ctrl = controller.New(controller.Config{
 		Load:      func(prev *policy.Snapshot) *policy.Snapshot { return policy.LoadDir(o.policyDir, prev) },
 		Publisher: pub,
+		Translate: o.services.translateOptions(xdsLis.Addr().String()),
+		Services:  svc.update,
 		Debounce:  o.debounce,
 		MaxDelay:  o.maxDelay,
 		Logger:    log,
@@ -129,22 +176,11 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		Synced:    consulSrc.Synced,
 	})
 
-	xdsLis, err := net.Listen("tcp", o.xdsAddr)
-	if err != nil {
-		return fmt.Errorf("xDS listener (--xds-addr): %w", err)
-	}
-	adminLis, err := net.Listen("tcp", o.adminAddr)
-	if err != nil {
-		xdsLis.Close()
-		return fmt.Errorf("admin listener (--admin-addr): %w", err)
-	}
-	grpcServer := grpc.NewServer(server.GRPCServerOptions()...)
-	xds.Register(grpcServer)
 	adminServer := &http.Server{
 		Handler: admin.Handler(admin.Config{
 			Gatherer: reg,
 			Ready:    ctrl.Ready,
-			Proxies:  func() any { return xds.Proxies() },
+			Proxies:  proxies,
 			Status: func() any {
 				return serverStatus{Status: ctrl.Status(), Consul: consulStatus(consulSrc)}
 			},
@@ -183,7 +219,8 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		}
 	}()
 
-	log.Info("gatehouse serving", "policy_dir", o.policyDir, "xds", xdsLis.Addr().String(), "admin", adminLis.Addr().String())
+	log.Info("gatehouse serving", "policy_dir", o.policyDir, "grpc", xdsLis.Addr().String(), "admin", adminLis.Addr().String(),
+		"components", strings.Join(o.services.components, ","), "services", svc.describe())
 	go printWelcome(ctx, out, o, ctrl, xdsLis.Addr().String(), adminLis.Addr().String())
 
 	var runErr error
@@ -215,7 +252,7 @@ func printWelcome(ctx context.Context, out io.Writer, o serveOptions, ctrl *cont
 		}
 	}
 	fmt.Fprintf(out, `gatehouse is serving %s
-  xDS (ADS, gRPC)  %s
+  gRPC (xDS, ext_authz, rate limit)  %s
   admin API        http://%s  (/healthz /readyz /metrics /api/v1/proxies /api/v1/status)
   gateways         %s
 

@@ -25,7 +25,7 @@ type Config struct {
 	// Load loads the policy store, given the last good snapshot for
 	// carry-over (policy.LoadDir for a directory); called on every change.
 	Load      func(prev *policy.Snapshot) *policy.Snapshot
-	Publisher *server.Publisher
+	Publisher *server.Publisher // nil: build for the services only
 	Translate translate.Options
 	// Debounce is how long the loop waits for quiet after a change; MaxDelay
 	// bounds the wait under a constant stream of changes.
@@ -44,6 +44,11 @@ type Config struct {
 	// least every SyncRecheck (default 250ms).
 	Synced      func() bool
 	SyncRecheck time.Duration
+	// Services, if set, hands every newly loaded policy to gatehouse's own
+	// gRPC services (ext_authz, rate limit) BEFORE the proxies get the
+	// configuration that sends them requests for it (make-before-break).
+	// An error fails the build: the last good configuration stays.
+	Services func(context.Context, *policy.Snapshot) error
 }
 
 // Controller runs the build loop. Create it with New, feed it with
@@ -191,10 +196,19 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 		c.fail(start, err)
 		return
 	}
-	stats, err := c.cfg.Publisher.Publish(ctx, res.Groups, res.CLAs)
-	if err != nil {
-		c.fail(start, fmt.Errorf("publishing: %w", err))
-		return
+	if policyDirty && c.cfg.Services != nil {
+		if err := c.cfg.Services(ctx, snap); err != nil {
+			c.fail(start, fmt.Errorf("updating the authz and rate-limit services: %w", err))
+			return
+		}
+	}
+	var stats server.PublishStats
+	if c.cfg.Publisher != nil { // nil when this replica serves no xDS (--components)
+		stats, err = c.cfg.Publisher.Publish(ctx, res.Groups, res.CLAs)
+		if err != nil {
+			c.fail(start, fmt.Errorf("publishing: %w", err))
+			return
+		}
 	}
 	if len(stats.Absent) > 0 {
 		// Gateways that are gone: stop answering their proxies, which keep

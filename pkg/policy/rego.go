@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/gatehouse-dev/gatehouse/policies"
 )
 
 // regoResult is what compiling one module yielded.
@@ -84,8 +86,13 @@ func compileRegoUncached(file, src string) (res *regoResult) {
 			res.rules[termName(ref[0])] = struct{}{}
 		}
 	}
+	mods, err := withLibrary(file, mod)
+	if err != nil {
+		res.errs = []regoErr{{msg: err.Error()}}
+		return res
+	}
 	c := ast.NewCompiler().WithDefaultRegoVersion(version)
-	c.Compile(map[string]*ast.Module{file: mod})
+	c.Compile(mods)
 	if c.Failed() {
 		res.errs = regoErrors(c.Errors)
 	}
@@ -192,4 +199,36 @@ func checkQueryTarget(o *objErrs, q ast.Ref, res *regoResult) {
 	default:
 		o.add("spec.query", "%s is outside the module's package %s; the decision would always be undefined", q, pkg)
 	}
+}
+
+// library is gatehouse's shipped Rego library (package gatehouse.lib),
+// parsed once: the authz service always loads it beside a policy, so a
+// policy that imports data.gatehouse.lib must compile with it here too.
+var library = sync.OnceValues(func() (map[string]*ast.Module, error) {
+	out := map[string]*ast.Module{}
+	for name, src := range policies.Library() {
+		m, err := ast.ParseModuleWithOpts("gatehouse-library/"+name, src, ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			return nil, fmt.Errorf("the shipped Rego library does not parse: %w", err)
+		}
+		out["gatehouse-library/"+name] = m
+	}
+	return out, nil
+})
+
+// withLibrary returns the modules to compile: mod plus the library, unless
+// mod itself is (a version of) the library's package.
+func withLibrary(file string, mod *ast.Module) (map[string]*ast.Module, error) {
+	lib, err := library()
+	if err != nil {
+		return nil, err
+	}
+	mods := map[string]*ast.Module{file: mod}
+	for name, m := range lib {
+		if m.Package.Path.Equal(mod.Package.Path) {
+			return map[string]*ast.Module{file: mod}, nil
+		}
+		mods[name] = m
+	}
+	return mods, nil
 }

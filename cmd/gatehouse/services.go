@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/pflag"
+	"google.golang.org/grpc"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/authz"
+	"github.com/gatehouse-dev/gatehouse/pkg/controller"
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+	"github.com/gatehouse-dev/gatehouse/pkg/ratelimit"
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
+)
+
+// Components a gatehouse process can run (--components).
+const (
+	componentXDS       = "xds"
+	componentAuthz     = "authz"
+	componentRateLimit = "ratelimit"
+)
+
+var allComponents = []string{componentXDS, componentAuthz, componentRateLimit}
+
+// serviceOptions configure gatehouse's own gRPC services and how Envoy
+// reaches them.
+type serviceOptions struct {
+	components         []string
+	redisAddr          string
+	redisTimeout       time.Duration
+	authzAdvertise     string
+	ratelimitAdvertise string
+	authzTimeout       time.Duration
+	ratelimitTimeout   time.Duration
+	maxAuthzBody       int
+	systemCAFile       string
+	decisionLog        bool
+}
+
+func (o *serviceOptions) addFlags(f *pflag.FlagSet) {
+	f.StringSliceVar(&o.components, "components", allComponents,
+		"parts to run in this process: xds, authz, ratelimit (run them as separate replicas when one machine is not enough; they share the policy directory)")
+	f.StringVar(&o.redisAddr, "redis-addr", "", "Redis host:port for rate-limit counters shared by several replicas (default: in-memory counters, one replica)")
+	f.DurationVar(&o.redisTimeout, "redis-timeout", ratelimit.DefaultTimeout, "bound on one rate-limit decision's Redis round trip; past it Envoy applies the RateLimit's failureMode")
+	f.StringVar(&o.authzAdvertise, "authz-advertise-addr", "", "host:port at which Envoy reaches the ext_authz service (default: --xds-addr)")
+	f.StringVar(&o.ratelimitAdvertise, "ratelimit-advertise-addr", "", "host:port at which Envoy reaches the rate-limit service (default: --xds-addr)")
+	f.DurationVar(&o.authzTimeout, "authz-timeout", translate.DefaultAuthzTimeout, "Envoy's timeout for one ext_authz call")
+	f.DurationVar(&o.ratelimitTimeout, "ratelimit-timeout", translate.DefaultRateLimitTimeout, "Envoy's timeout for one rate-limit call")
+	f.IntVar(&o.maxAuthzBody, "authz-max-body", translate.DefaultMaxAuthzBodyBytes, "request body bytes Envoy sends to ext_authz, and Rego sees as input.parsed_body")
+	f.StringVar(&o.systemCAFile, "system-ca-file", "", "CA bundle Envoy uses for remote JWKS servers (default: Envoy's system roots)")
+	f.BoolVar(&o.decisionLog, "decision-log", true, "log every authorization decision (decision id, route, consumer, result; never credentials)")
+}
+
+func (o *serviceOptions) validate() error {
+	if len(o.components) == 0 {
+		return errors.New("--components: name at least one of xds, authz, ratelimit")
+	}
+	for _, c := range o.components {
+		if !slices.Contains(allComponents, c) {
+			return fmt.Errorf("--components: unknown component %q (want xds, authz or ratelimit)", c)
+		}
+	}
+	if o.maxAuthzBody < 0 {
+		return errors.New("--authz-max-body must not be negative")
+	}
+	return nil
+}
+
+func (o *serviceOptions) runs(c string) bool { return slices.Contains(o.components, c) }
+
+// translateOptions are the translator's options: where Envoy finds the
+// services, by default on the xDS address the services share.
+func (o *serviceOptions) translateOptions(xdsAddr string) translate.Options {
+	or := func(a, b string) string {
+		if a != "" {
+			return a
+		}
+		return b
+	}
+	return translate.Options{
+		AuthzAddr:         or(o.authzAdvertise, xdsAddr),
+		RateLimitAddr:     or(o.ratelimitAdvertise, xdsAddr),
+		AuthzTimeout:      o.authzTimeout,
+		RateLimitTimeout:  o.ratelimitTimeout,
+		MaxAuthzBodyBytes: uint32(o.maxAuthzBody),
+		SystemCAFile:      o.systemCAFile,
+	}
+}
+
+// services are the ext_authz and rate-limit services this process runs.
+type services struct {
+	opts      *serviceOptions
+	authz     *authz.Service
+	ratelimit *ratelimit.Service
+	close     func() error
+}
+
+func newServices(o *serviceOptions, reg prometheus.Registerer, log *slog.Logger) (*services, error) {
+	s := &services{opts: o, close: func() error { return nil }}
+	if o.runs(componentAuthz) {
+		var logger authz.DecisionLogger
+		if o.decisionLog {
+			logger = func(d authz.Decision) { log.Info("authz decision", "decision", d) }
+		}
+		a, err := authz.New(authz.Options{DecisionLogger: logger})
+		if err != nil {
+			return nil, err
+		}
+		s.authz = a
+	}
+	if o.runs(componentRateLimit) {
+		var store ratelimit.Store
+		if o.redisAddr != "" {
+			rs, err := ratelimit.NewRedisStore(ratelimit.RedisOptions{Addr: o.redisAddr, Timeout: o.redisTimeout})
+			if err != nil {
+				return nil, fmt.Errorf("--redis-addr: %w", err)
+			}
+			store, s.close = rs, rs.Close
+		} else {
+			store = ratelimit.NewMemoryStore(ratelimit.MemoryOptions{})
+		}
+		rl, err := ratelimit.New(ratelimit.Options{Store: store, Timeout: o.redisTimeout, Registerer: reg})
+		if err != nil {
+			return nil, err
+		}
+		s.ratelimit = rl
+	}
+	return s, nil
+}
+
+// serverOptions are extra gRPC server options the services need.
+func (s *services) serverOptions() []grpc.ServerOption {
+	if s.authz != nil {
+		return []grpc.ServerOption{authz.ServerOption()}
+	}
+	return nil
+}
+
+func (s *services) register(g *grpc.Server) {
+	if s.authz != nil {
+		s.authz.Register(g)
+	}
+	if s.ratelimit != nil {
+		s.ratelimit.Register(g)
+	}
+}
+
+// update hands a newly loaded policy to the services (the controller calls
+// it before publishing the proxies' configuration).
+func (s *services) update(ctx context.Context, snap *policy.Snapshot) error {
+	var errs []error
+	if s.authz != nil {
+		cfg, err := controller.AuthzRules(snap, s.opts.maxAuthzBody)
+		if err == nil {
+			err = s.authz.Update(ctx, cfg)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("authz: %w", err))
+		}
+	}
+	if s.ratelimit != nil {
+		if err := s.ratelimit.Update(controller.RateLimitRules(snap)); err != nil {
+			errs = append(errs, fmt.Errorf("ratelimit: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *services) describe() string {
+	var parts []string
+	if s.authz != nil {
+		parts = append(parts, "ext_authz (envoy.service.auth.v3)")
+	}
+	if s.ratelimit != nil {
+		store := "in-memory counters"
+		if s.opts.redisAddr != "" {
+			store = "Redis " + s.opts.redisAddr
+		}
+		parts = append(parts, "rate limit (envoy.service.ratelimit.v3, "+store+")")
+	}
+	return strings.Join(parts, ", ")
+}

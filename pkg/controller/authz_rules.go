@@ -1,0 +1,60 @@
+package controller
+
+import (
+	"encoding/hex"
+	"fmt"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/authz"
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+)
+
+// AuthzRules is what the ext_authz service decides with for snap: the
+// Authentications (apiKey by header or query; JWT by issuer, since Envoy
+// verified the token), the Consumers with their key hashes and JWT
+// subjects, and the Authorizations. maxBody caps input.parsed_body.
+func AuthzRules(snap *policy.Snapshot, maxBody int) (*authz.Config, error) {
+	cfg := &authz.Config{
+		APIKeyAuth:   map[string]authz.APIKeyAuth{},
+		JWTAuth:      map[string]authz.JWTAuth{},
+		Consumers:    map[string]authz.Consumer{},
+		Policies:     map[string]authz.Policy{},
+		MaxBodyBytes: maxBody,
+	}
+	for name, a := range snap.Authentications {
+		switch {
+		case a.Spec.APIKey != nil:
+			cfg.APIKeyAuth[name] = authz.APIKeyAuth{Header: a.Spec.APIKey.Header, Query: a.Spec.APIKey.Query}
+		case a.Spec.JWT != nil:
+			cfg.JWTAuth[name] = authz.JWTAuth{Issuer: a.Spec.JWT.Issuer}
+		}
+	}
+	for name, c := range snap.Consumers {
+		ac := authz.Consumer{Groups: c.Spec.Groups, Plan: c.Spec.Plan}
+		for _, k := range c.Spec.APIKeys {
+			var sum [32]byte
+			// Validated as 64 hex digits by the policy loader.
+			if n, err := hex.Decode(sum[:], []byte(k.SHA256)); err != nil || n != len(sum) {
+				return nil, fmt.Errorf("Consumer/%s: key %s: not a SHA-256 hex digest", name, k.ID)
+			}
+			ac.APIKeys = append(ac.APIKeys, authz.APIKey{ID: k.ID, SHA256: sum})
+		}
+		for _, s := range c.Spec.JWTSubjects {
+			ac.JWTSubjects = append(ac.JWTSubjects, authz.JWTSubject{Issuer: s.Issuer, Subject: s.Sub})
+		}
+		cfg.Consumers[name] = ac
+	}
+	for name, a := range snap.Authorizations {
+		p := authz.Policy{FailOpen: a.Spec.FailOpen}
+		switch {
+		case a.Spec.Allow != nil:
+			// sourceCIDRs are enforced by Envoy's RBAC filter; the service
+			// checks only what Envoy cannot: the consumer's groups.
+			p.Allow = &authz.Allow{Groups: a.Spec.Allow.Groups}
+		default:
+			p.Modules = map[string]string{a.Spec.RegoFile: a.Spec.RegoSource}
+			p.Query = a.Spec.RegoQuery()
+		}
+		cfg.Policies[name] = p
+	}
+	return cfg, nil
+}
