@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
 
@@ -118,6 +119,9 @@ func newServices(o *serviceOptions, reg prometheus.Registerer, log *slog.Logger)
 	if o.runs(componentRateLimit) {
 		var store ratelimit.Store
 		if o.redisAddr != "" {
+			// go-redis logs dial errors through a process-wide logger to
+			// stderr; send them to the structured log instead.
+			redis.SetLogger(redisLogger{log})
 			rs, err := ratelimit.NewRedisStore(ratelimit.RedisOptions{Addr: o.redisAddr, Timeout: o.redisTimeout})
 			if err != nil {
 				return nil, fmt.Errorf("--redis-addr: %w", err)
@@ -186,4 +190,11 @@ func (s *services) describe() string {
 		parts = append(parts, "rate limit (envoy.service.ratelimit.v3, "+store+")")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// redisLogger adapts go-redis's logger to slog.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
