@@ -65,12 +65,12 @@ type gatehouse struct {
 	log       *lockedBuffer
 }
 
-func startGatehouse(t *testing.T, policyDir string) *gatehouse {
+func startGatehouse(t *testing.T, policyDir string, extraArgs ...string) *gatehouse {
 	t.Helper()
 	g := &gatehouse{t: t, policyDir: policyDir, xdsAddr: freeAddr(t), adminAddr: freeAddr(t), log: &lockedBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, gatehouseBin, "serve",
-		"--policy-dir", policyDir, "--xds-addr", g.xdsAddr, "--admin-addr", g.adminAddr)
+	args := append([]string{"serve", "--policy-dir", policyDir, "--xds-addr", g.xdsAddr, "--admin-addr", g.adminAddr}, extraArgs...)
+	cmd := exec.CommandContext(ctx, gatehouseBin, args...)
 	cmd.Stdout, cmd.Stderr = g.log, g.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
