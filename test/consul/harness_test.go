@@ -5,151 +5,53 @@ package consulproc
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/hashicorp/consul/api"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
-	"google.golang.org/grpc/xds"
+
+	"github.com/gatehouse-dev/gatehouse/test/testutil/gatehouseproc"
 )
 
 var gatehouseBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gatehouse-consul-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	gatehouseBin = filepath.Join(dir, "gatehouse")
-	build := exec.Command("go", "build", "-o", gatehouseBin, "../../cmd/gatehouse")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building gatehouse:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func TestMain(m *testing.M) { gatehouseproc.Main(m, &gatehouseBin) }
 
 // gatehouse is a running `gatehouse serve` process.
 type gatehouse struct {
-	t         *testing.T
-	xdsAddr   string
-	adminAddr string
-	pid       int
-	log       *lockedBuffer
+	*gatehouseproc.Proc
+	t *testing.T
 }
 
 // launch starts `gatehouse serve` against the Consul agent at consulAddr
 // without waiting for it to be ready.
 func launch(t *testing.T, policyDir, consulAddr string, extra ...string) *gatehouse {
 	t.Helper()
-	g := &gatehouse{t: t, xdsAddr: freeAddr(t), adminAddr: freeAddr(t), log: &lockedBuffer{}}
-	args := append([]string{"serve", "--policy-dir", policyDir, "--xds-addr", g.xdsAddr, "--admin-addr", g.adminAddr,
-		"--consul-addr", consulAddr}, extra...)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, gatehouseBin, args...)
-	cmd.Env = append(os.Environ(), "CONSUL_HTTP_TOKEN=", "CONSUL_HTTP_ADDR=")
-	cmd.Stdout, cmd.Stderr = g.log, g.log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	g.pid = cmd.Process.Pid
-	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("gatehouse log (tail):\n%s", tail(g.log.String(), 6000))
-		}
-	})
-	return g
+	args := append([]string{"--policy-dir", policyDir, "--consul-addr", consulAddr}, extra...)
+	// The agent's address and token come from flags only, never from the
+	// environment of whoever runs the tests.
+	p := gatehouseproc.StartEnv(t, gatehouseBin, []string{"CONSUL_HTTP_TOKEN=", "CONSUL_HTTP_ADDR="}, args...)
+	return &gatehouse{Proc: p, t: t}
 }
 
 func startGatehouse(t *testing.T, policyDir, consulAddr string, extra ...string) *gatehouse {
 	t.Helper()
 	g := launch(t, policyDir, consulAddr, extra...)
-	g.waitReady(30 * time.Second)
+	g.WaitReady(30 * time.Second)
 	return g
 }
 
-// waitHealthy waits until the process serves its admin API (it listens on
-// the xDS address before that).
-func (g *gatehouse) waitHealthy(bound time.Duration) {
-	g.t.Helper()
-	for start := time.Now(); time.Since(start) < bound; time.Sleep(20 * time.Millisecond) {
-		if code, _ := g.get("/healthz"); code == 200 {
-			return
-		}
-	}
-	g.t.Fatalf("gatehouse /healthz not 200 within %v", bound)
-}
-
-func (g *gatehouse) readyz() int {
-	c := &http.Client{Timeout: time.Second}
-	resp, err := c.Get("http://" + g.adminAddr + "/readyz")
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
-func (g *gatehouse) waitReady(bound time.Duration) time.Duration {
-	g.t.Helper()
-	start := time.Now()
-	for time.Since(start) < bound {
-		if g.readyz() == 200 {
-			return time.Since(start)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	g.t.Fatalf("gatehouse not ready after %v; status %s", bound, g.statusJSON())
-	return 0
-}
-
-func (g *gatehouse) get(path string) (int, string) {
-	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get("http://" + g.adminAddr + path)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 func (g *gatehouse) statusJSON() string {
-	_, body := g.get("/api/v1/status")
+	_, body := g.Get("/api/v1/status")
 	return body
 }
 
@@ -181,7 +83,7 @@ func (g *gatehouse) status() consulStatus {
 // metric returns the value of one sample of /metrics ("name{labels}"), or
 // -1 when absent.
 func (g *gatehouse) metric(sample string) float64 {
-	_, body := g.get("/metrics")
+	_, body := g.Get("/metrics")
 	sc := bufio.NewScanner(strings.NewReader(body))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -199,7 +101,7 @@ func (g *gatehouse) metric(sample string) float64 {
 // cpuTime is the gatehouse process's user+system CPU time so far.
 func (g *gatehouse) cpuTime() time.Duration {
 	g.t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", g.pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", g.Pid))
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -214,14 +116,14 @@ func (g *gatehouse) cpuTime() time.Duration {
 // connsTo counts the gatehouse process's established TCP connections to port.
 func (g *gatehouse) connsTo(port int) int {
 	inodes := map[string]bool{}
-	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", g.pid))
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", g.Pid))
 	for _, fd := range fds {
-		l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", g.pid, fd.Name()))
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", g.Pid, fd.Name()))
 		if err == nil && strings.HasPrefix(l, "socket:[") {
 			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
 		}
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", g.pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", g.Pid))
 	if err != nil {
 		return -1
 	}
@@ -238,8 +140,8 @@ func (g *gatehouse) connsTo(port int) int {
 
 func (g *gatehouse) cli(args ...string) string {
 	g.t.Helper()
-	out, _ := exec.Command(gatehouseBin, args...).CombinedOutput()
-	return string(out)
+	out, _ := gatehouseproc.Run(gatehouseBin, args...)
+	return out
 }
 
 func writePolicy(t *testing.T, dir string, files map[string]string) {
@@ -273,41 +175,20 @@ func consulPolicy(services map[string]string) string {
 	return b.String()
 }
 
-// backend is a real gRPC server that answers UnaryCall with its name.
-type backend struct {
-	testpb.UnimplementedTestServiceServer
-	name string
-	port int
-}
+type backend = gatehouseproc.Backend
 
-func (b *backend) UnaryCall(context.Context, *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
-	return &testpb.SimpleResponse{ServerId: b.name}, nil
-}
-
-func startBackend(t *testing.T, name string) *backend {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &backend{name: name, port: l.Addr().(*net.TCPAddr).Port}
-	s := grpc.NewServer()
-	testpb.RegisterTestServiceServer(s, b)
-	go s.Serve(l)
-	t.Cleanup(s.Stop)
-	return b
-}
+func startBackend(t *testing.T, name string) *backend { return gatehouseproc.StartBackend(t, name) }
 
 // register registers b in Consul as an instance of service (with a TTL
 // check "ttl-<name>" that starts passing, when ttl).
 func register(t *testing.T, c *api.Client, service string, b *backend, ttl bool) {
 	t.Helper()
-	reg := &api.AgentServiceRegistration{ID: b.name, Name: service, Address: "127.0.0.1", Port: b.port}
+	reg := &api.AgentServiceRegistration{ID: b.Name, Name: service, Address: "127.0.0.1", Port: b.Port}
 	if ttl {
-		reg.Check = &api.AgentServiceCheck{CheckID: "ttl-" + b.name, TTL: "1h", Status: api.HealthPassing}
+		reg.Check = &api.AgentServiceCheck{CheckID: "ttl-" + b.Name, TTL: "1h", Status: api.HealthPassing}
 	}
 	if err := c.Agent().ServiceRegister(reg); err != nil {
-		t.Fatalf("registering %s: %v", b.name, err)
+		t.Fatalf("registering %s: %v", b.Name, err)
 	}
 }
 
@@ -315,28 +196,10 @@ func register(t *testing.T, c *api.Client, service string, b *backend, ttl bool)
 // Gateway, with the bootstrap `gatehouse bootstrap --format grpc` prints.
 func xdsClient(t *testing.T, g *gatehouse, node, host string) testpb.TestServiceClient {
 	t.Helper()
-	bootstrap := g.cli("bootstrap", "--format", "grpc", "--gateway", "public", "--node-id", node, "--xds-addr", g.xdsAddr)
-	rb, err := xds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
-	if err != nil {
-		t.Fatalf("xDS resolver from bootstrap: %v\n%s", err, bootstrap)
-	}
-	cc, err := grpc.NewClient("xds:///"+host, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(rb))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	return testpb.NewTestServiceClient(cc)
+	return gatehouseproc.XDSClient(t, gatehouseBin, g.XDSAddr, "public", node, host)
 }
 
-func call(c testpb.TestServiceClient) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	resp, err := c.UnaryCall(ctx, &testpb.SimpleRequest{})
-	if err != nil {
-		return "error: " + err.Error()
-	}
-	return resp.ServerId
-}
+func call(c testpb.TestServiceClient) string { return gatehouseproc.Call(c) }
 
 // waitAnswer calls until want answers and returns how long that took, or
 // fails past bound.
@@ -385,47 +248,13 @@ func summary(ds []time.Duration) (p50, max time.Duration) {
 	return s[len(s)/2], s[len(s)-1]
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
-}
+func tail(s string, n int) string { return gatehouseproc.Tail(s, n) }
 
 // rdsNames are the route configurations an Envoy listener response names.
 func rdsNames(t *testing.T, r *discoveryv3.DiscoveryResponse) []string {
-	var out []string
-	for _, a := range r.Resources {
-		l := &listenerv3.Listener{}
-		if err := a.UnmarshalTo(l); err != nil {
-			t.Error(err)
-			continue
-		}
-		for _, fc := range l.FilterChains {
-			for _, f := range fc.Filters {
-				h := &hcmv3.HttpConnectionManager{}
-				if f.GetTypedConfig().UnmarshalTo(h) == nil && h.GetRds() != nil {
-					out = append(out, h.GetRds().RouteConfigName)
-				}
-			}
-		}
+	out, err := gatehouseproc.RDSNames(r)
+	if err != nil {
+		t.Error(err)
 	}
 	sort.Strings(out)
 	return out

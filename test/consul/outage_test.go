@@ -40,7 +40,7 @@ func TestOutageLastKnownGood(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	out := g.cli("status", "--server", g.adminAddr)
+	out := g.cli("status", "--server", g.AdminAddr)
 	if !strings.Contains(out, "UNREACHABLE") || !strings.Contains(out, "unreachable") {
 		t.Fatalf("gatehouse status during the outage does not say Consul is unreachable:\n%s", out)
 	}
@@ -92,9 +92,9 @@ func TestWrongToken(t *testing.T) {
 	}
 	g := launch(t, dir, agent.Addr, "--consul-token-file", tokenFile)
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(g.log.String(), "ACL token") {
+	for !strings.Contains(g.Log(), "ACL token") {
 		if time.Now().After(deadline) {
-			t.Fatalf("no ACL error in the log within 10s:\n%s", tail(g.log.String(), 3000))
+			t.Fatalf("no ACL error in the log within 10s:\n%s", tail(g.Log(), 3000))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -102,10 +102,10 @@ func TestWrongToken(t *testing.T) {
 	if st.Consul == nil || !strings.Contains(st.Consul.LastError, "permission denied (check the ACL token)") || st.Ready {
 		t.Fatalf("status with a wrong token: %s", g.statusJSON())
 	}
-	if code := g.readyz(); code != 503 {
+	if code := g.Readyz(); code != 503 {
 		t.Fatalf("/readyz = %d with a wrong token, want 503", code)
 	}
-	out := g.cli("status", "--server", g.adminAddr)
+	out := g.cli("status", "--server", g.AdminAddr)
 	if !strings.Contains(out, "ACL token") {
 		t.Fatalf("gatehouse status does not show the token error:\n%s", out)
 	}

@@ -1,7 +1,6 @@
 package consulproc
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -9,42 +8,21 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/gatehouse-dev/gatehouse/test/consul/consultest"
+	"github.com/gatehouse-dev/gatehouse/test/testutil/gatehouseproc"
 )
 
 // rawCDS opens a raw ADS stream as an Envoy of the public Gateway, asks for
 // every cluster, and delivers the responses.
 func rawCDS(t *testing.T, g *gatehouse) <-chan *discoveryv3.DiscoveryResponse {
 	t.Helper()
-	cc, err := grpc.NewClient(g.xdsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); cc.Close() })
-	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(cc).StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := gatehouseproc.OpenADS(t, g.XDSAddr)
 	node := &corev3.Node{Id: "readiness", Cluster: "public", UserAgentName: "envoy"}
 	if err := st.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resourcev3.ClusterType}); err != nil {
 		t.Fatal(err)
 	}
-	out := make(chan *discoveryv3.DiscoveryResponse, 16)
-	go func() {
-		defer close(out)
-		for {
-			r, err := st.Recv()
-			if err != nil {
-				return
-			}
-			out <- r
-		}
-	}()
-	return out
+	return gatehouseproc.Responses(st, 16)
 }
 
 // A gatehouse that starts while Consul is down stays unready and publishes
@@ -60,12 +38,12 @@ func TestReadinessWaitsForConsul(t *testing.T) {
 	dir := t.TempDir()
 	writePolicy(t, dir, map[string]string{"policy.yaml": consulPolicy(map[string]string{"app": "app", "ghost": "not-registered-yet"})})
 	g := launch(t, dir, agent.Addr)
-	g.waitHealthy(10 * time.Second)
+	g.WaitHealthy(10 * time.Second)
 	cds := rawCDS(t, g)
 
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
-		if code := g.readyz(); code != 503 {
+		if code := g.Readyz(); code != 503 {
 			t.Fatalf("/readyz = %d while Consul is down, want 503", code)
 		}
 		select {
@@ -78,13 +56,13 @@ func TestReadinessWaitsForConsul(t *testing.T) {
 	if st.Ready || st.WaitingFor == "" || st.Consul == nil || st.Consul.Synced {
 		t.Fatalf("status while Consul is down: %s", g.statusJSON())
 	}
-	if out := g.cli("status", "--server", g.adminAddr); !strings.Contains(out, "not ready: waiting for") || !strings.Contains(out, "UNREACHABLE") {
+	if out := g.cli("status", "--server", g.AdminAddr); !strings.Contains(out, "not ready: waiting for") || !strings.Contains(out, "UNREACHABLE") {
 		t.Fatalf("gatehouse status while Consul is down:\n%s", out)
 	}
 
 	agent.Restart()
 	register(t, agent.Client(), "app", a, false)
-	ready := g.waitReady(15 * time.Second)
+	ready := g.WaitReady(15 * time.Second)
 	select {
 	case r := <-cds:
 		if r.TypeUrl != resourcev3.ClusterType || len(r.Resources) == 0 {

@@ -1,7 +1,6 @@
 package consulproc
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"sort"
@@ -16,9 +15,9 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/hashicorp/consul/api"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/gatehouse-dev/gatehouse/test/consul/consultest"
+	"github.com/gatehouse-dev/gatehouse/test/testutil/gatehouseproc"
 )
 
 const (
@@ -104,17 +103,7 @@ type adsEvent struct {
 // then the EDS and RDS names they reference) and ACKs everything at once.
 func envoyStream(t *testing.T, g *gatehouse, flapCluster string) <-chan adsEvent {
 	t.Helper()
-	cc, err := grpc.NewClient(g.xdsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); cc.Close() })
-	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(cc).StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := gatehouseproc.OpenADS(t, g.XDSAddr, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
 	node := &corev3.Node{Id: "scale", Cluster: "public", UserAgentName: "envoy"}
 	names := map[string][]string{}
 	send := func(typ, version, nonce string) {

@@ -1,19 +1,15 @@
 package e2e
 
 import (
-	"context"
 	"sort"
 	"testing"
 	"time"
 
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/gatehouse-dev/gatehouse/test/testutil/gatehouseproc"
 )
 
 // adsStream is a raw ADS stream that behaves like Envoy: it subscribes to
@@ -23,7 +19,7 @@ type adsStream struct {
 	t      *testing.T
 	stream discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient
 	node   *corev3.Node
-	recv   chan *discoveryv3.DiscoveryResponse
+	recv   <-chan *discoveryv3.DiscoveryResponse
 	// last version and resource names seen per type
 	versions map[string]string
 	names    map[string][]string
@@ -31,28 +27,9 @@ type adsStream struct {
 
 func dialADS(t *testing.T, g *gatehouse, nodeID, gateway string) *adsStream {
 	t.Helper()
-	cc, err := grpc.NewClient(g.xdsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); cc.Close() })
-	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(cc).StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := gatehouseproc.OpenADS(t, g.XDSAddr)
 	a := &adsStream{t: t, stream: st, node: &corev3.Node{Id: nodeID, Cluster: gateway, UserAgentName: "envoy"},
-		recv: make(chan *discoveryv3.DiscoveryResponse, 100), versions: map[string]string{}, names: map[string][]string{}}
-	go func() {
-		for {
-			r, err := st.Recv()
-			if err != nil {
-				close(a.recv)
-				return
-			}
-			a.recv <- r
-		}
-	}()
+		recv: gatehouseproc.Responses(st, 100), versions: map[string]string{}, names: map[string][]string{}}
 	return a
 }
 
@@ -109,34 +86,19 @@ func (a *adsStream) settle(quiet time.Duration) []string {
 }
 
 func edsNames(t *testing.T, r *discoveryv3.DiscoveryResponse) []string {
-	var out []string
-	for _, any := range r.Resources {
-		c := &clusterv3.Cluster{}
-		if err := any.UnmarshalTo(c); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, c.GetEdsClusterConfig().GetServiceName())
+	names, err := gatehouseproc.EDSNames(r)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return names
 }
 
 func rdsNames(t *testing.T, r *discoveryv3.DiscoveryResponse) []string {
-	var out []string
-	for _, any := range r.Resources {
-		l := &listenerv3.Listener{}
-		if err := any.UnmarshalTo(l); err != nil {
-			t.Fatal(err)
-		}
-		for _, fc := range l.FilterChains {
-			for _, f := range fc.Filters {
-				h := &hcmv3.HttpConnectionManager{}
-				if f.GetTypedConfig().UnmarshalTo(h) == nil && h.GetRds() != nil {
-					out = append(out, h.GetRds().RouteConfigName)
-				}
-			}
-		}
+	names, err := gatehouseproc.RDSNames(r)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return names
 }
 
 func equalStrings(a, b []string) bool {

@@ -27,7 +27,7 @@ func TestNACKIsVisible(t *testing.T) {
 	})
 	g := startGatehouse(t, dir)
 
-	cc, err := grpc.NewClient(g.xdsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient(g.XDSAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestNACKIsVisible(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	out, err := run(t, "status", "--server", g.adminAddr)
+	out, err := run(t, "status", "--server", g.AdminAddr)
 	if err != nil || !strings.Contains(out, "raw-envoy") || !strings.Contains(out, "injected by the e2e test") {
 		t.Fatalf("gatehouse status does not show the NACK (err %v):\n%s", err, out)
 	}

@@ -111,7 +111,7 @@ func TestServedConfigDrivesAuthzAndRateLimit(t *testing.T) {
 		t.Fatalf("context extensions = %v", ctxExt)
 	}
 
-	cc, err := grpc.NewClient(g.xdsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient(g.XDSAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ spec:
 func staticService(name string, b ...*backend) string {
 	var eps []string
 	for _, x := range b {
-		eps = append(eps, fmt.Sprintf("      - {address: 127.0.0.1, port: %d}", x.port))
+		eps = append(eps, fmt.Sprintf("      - {address: 127.0.0.1, port: %d}", x.Port))
 	}
 	return fmt.Sprintf("kind: Service\nname: %s\nspec:\n  protocol: GRPC\n  discovery:\n    static:\n%s\n", name, strings.Join(eps, "\n"))
 }
@@ -137,14 +137,14 @@ spec:
 	for i, b := range []*backend{nu, old, nu} {
 		start := time.Now()
 		writePolicy(t, dir, map[string]string{"app.yaml": staticService("app", b)})
-		waitFor(t, 5*time.Second, c, b.name)
+		waitFor(t, 5*time.Second, c, b.Name)
 		d := time.Since(start)
 		delays = append(delays, d)
-		t.Logf("edit %d: traffic moved to %s %v after the file was written (target < 1s)", i+1, b.name, d.Round(time.Millisecond))
+		t.Logf("edit %d: traffic moved to %s %v after the file was written (target < 1s)", i+1, b.Name, d.Round(time.Millisecond))
 		// Every call now goes to the new endpoint.
 		for j := 0; j < 20; j++ {
-			if got := call(c); got != b.name {
-				t.Fatalf("after edit %d, call went to %q, want %q", i+1, got, b.name)
+			if got := call(c); got != b.Name {
+				t.Fatalf("after edit %d, call went to %q, want %q", i+1, got, b.Name)
 			}
 		}
 	}
@@ -179,7 +179,7 @@ spec:
   backends: [{service: nope}]
 `})
 	waitStatus(t, g, "Route/dangling", `Service "nope"`)
-	out, err := run(t, "status", "--server", g.adminAddr)
+	out, err := run(t, "status", "--server", g.AdminAddr)
 	if err != nil || !strings.Contains(out, "Route/dangling") || !strings.Contains(out, "nope") {
 		t.Fatalf("gatehouse status does not show the dangling reference (err %v):\n%s", err, out)
 	}

@@ -28,7 +28,7 @@ func TestTwoRateLimitReplicasShareOneLimit(t *testing.T) {
 	dir := t.TempDir()
 	writePolicy(t, dir, map[string]string{
 		"gateway.yaml": gatewayYAML,
-		"app.yaml":     staticService("app", &backend{port: 9001}),
+		"app.yaml":     staticService("app", &backend{Port: 9001}),
 		"limits.yaml": `kind: RateLimit
 name: global
 spec:
@@ -44,7 +44,7 @@ spec:
 	var clients []rlsv3.RateLimitServiceClient
 	for i := 0; i < 2; i++ {
 		g := startGatehouse(t, dir, "--components", "ratelimit", "--redis-addr", redis.Addr)
-		cc, err := grpc.NewClient(g.xdsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		cc, err := grpc.NewClient(g.XDSAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -27,7 +27,7 @@ type typeState struct {
 func findProxy(t *testing.T, g *gatehouse, node string) (proxy, bool) {
 	t.Helper()
 	var ps []proxy
-	g.getJSON("/api/v1/proxies", &ps)
+	g.GetJSON("/api/v1/proxies", &ps)
 	for _, p := range ps {
 		if p.NodeID == node {
 			return p, true
@@ -41,7 +41,7 @@ func findProxy(t *testing.T, g *gatehouse, node string) (proxy, bool) {
 func assertNoNACKs(t *testing.T, g *gatehouse) {
 	t.Helper()
 	var ps []proxy
-	g.getJSON("/api/v1/proxies", &ps)
+	g.GetJSON("/api/v1/proxies", &ps)
 	if len(ps) == 0 {
 		t.Fatal("no proxies connected")
 	}
@@ -70,7 +70,7 @@ func waitStatus(t *testing.T, g *gatehouse, what, substr string) {
 		var st struct {
 			Rejected []rejected `json:"rejected"`
 		}
-		g.getJSON("/api/v1/status", &st)
+		g.GetJSON("/api/v1/status", &st)
 		for _, r := range st.Rejected {
 			if (r.Ref == what || r.File == what) && strings.Contains(strings.Join(r.Errors, "\n"), substr) {
 				return

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/gatehouse-dev/gatehouse/test/testutil/gatehouseproc"
 )
 
 // Version is the Consul release the tests run.
@@ -65,7 +67,7 @@ type Agent struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
-	log  *lockedBuffer
+	log  *gatehouseproc.LockedBuffer
 }
 
 // Option adjusts an agent.
@@ -101,7 +103,7 @@ func WithHTTPConnLimit(n int) Option {
 // and has registered itself, and stops it when the test ends.
 func Start(t testing.TB, opts ...Option) *Agent {
 	t.Helper()
-	a := &Agent{t: t, bin: Binary(t), dir: t.TempDir(), log: &lockedBuffer{}}
+	a := &Agent{t: t, bin: Binary(t), dir: t.TempDir(), log: &gatehouseproc.LockedBuffer{}}
 	for _, o := range opts {
 		o(a)
 	}
@@ -129,7 +131,7 @@ ports {
 	t.Cleanup(func() {
 		a.Kill()
 		if t.Failed() {
-			t.Logf("consul agent log (last 4 KiB):\n%s", a.log.tail(4096))
+			t.Logf("consul agent log (last 4 KiB):\n%s", gatehouseproc.Tail(a.log.String(), 4096))
 		}
 	})
 	a.Restart()
@@ -216,7 +218,7 @@ func (a *Agent) waitUp(bound time.Duration) {
 		a.mu.Unlock()
 		select {
 		case <-done:
-			a.t.Fatalf("consul exited during start:\n%s", a.log.tail(4096))
+			a.t.Fatalf("consul exited during start:\n%s", gatehouseproc.Tail(a.log.String(), 4096))
 		default:
 		}
 		if ok := get(c, "http://"+a.Addr+"/v1/status/leader", a.token, func(b string) bool { return len(b) > 2 }) &&
@@ -225,7 +227,7 @@ func (a *Agent) waitUp(bound time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	a.t.Fatalf("consul not up within %v:\n%s", bound, a.log.tail(4096))
+	a.t.Fatalf("consul not up within %v:\n%s", bound, gatehouseproc.Tail(a.log.String(), 4096))
 }
 
 func get(c *http.Client, url, token string, ok func(string) bool) bool {
@@ -278,30 +280,4 @@ func freePorts(t testing.TB, n int) []int {
 		out = append(out, port)
 	}
 	return out
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b = append(l.b, p...)
-	return len(p), nil
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.b)
-}
-
-func (l *lockedBuffer) tail(n int) string {
-	s := l.String()
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
 }
