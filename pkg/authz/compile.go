@@ -29,6 +29,7 @@ type state struct {
 type compiledPolicy struct {
 	allow    *Allow
 	pq       *rego.PreparedEvalQuery
+	need     *inputNeed // the input the policy can read; the rest is not built
 	query    string
 	failOpen bool
 	hash     [32]byte // of query and modules: same hash, same prepared query
@@ -148,11 +149,17 @@ func compilePolicy(ctx context.Context, name string, p Policy, reuse map[[32]byt
 		}
 		opts = append(opts, rego.ParsedModule(m))
 	}
+	var compiler *ast.Compiler
+	opts = append(opts, rego.CompilerHook(func(c *ast.Compiler) { compiler = c }))
 	pq, err := rego.New(opts...).PrepareForEval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("authorization %q: %w", name, err)
 	}
-	return &compiledPolicy{pq: &pq, query: query, failOpen: p.FailOpen, hash: h}, nil
+	need := needAll
+	if q, err := ast.ParseBody(query); err == nil && compiler != nil {
+		need = inputNeedOf(compiler, q)
+	}
+	return &compiledPolicy{pq: &pq, need: need, query: query, failOpen: p.FailOpen, hash: h}, nil
 }
 
 // parseModule accepts Rego v1 and, for policies written for older

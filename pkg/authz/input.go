@@ -33,22 +33,33 @@ var versionTerm = ast.ObjectTerm(
 // refuses such requests; so does gatehouse, unless the policy fails open.
 var errBadBody = errors.New("request body is not valid JSON")
 
-// buildInput builds the Rego input: opa-envoy-plugin's (attributes,
+// buildInput builds the whole Rego input: opa-envoy-plugin's (attributes,
 // parsed_path, parsed_query, parsed_body, truncated_body, version) plus
 // input.gatehouse.
 func buildInput(req *authv3.CheckRequest, maxBody int, gh *ast.Term) (ast.Value, error) {
+	return buildInputFor(req, maxBody, gh, needAll)
+}
+
+// buildInputFor builds the part of the input that need says a policy can
+// read. Path, query and body are still parsed when not needed, so a
+// malformed request is an input error whatever the policy reads.
+func buildInputFor(req *authv3.CheckRequest, maxBody int, gh *ast.Term, need *inputNeed) (ast.Value, error) {
 	attrs := req.GetAttributes()
-	var attrTerm *ast.Term
-	if attrs != nil {
-		attrTerm = protoToAST(attrs.ProtoReflect())
-	} else {
-		attrTerm = ast.ObjectTerm()
+	in := ast.NewObjectWithCapacity(8)
+	if n := need.child("attributes"); n != nil {
+		if attrs != nil {
+			in.Insert(ast.StringTerm("attributes"), protoToASTFor(attrs.ProtoReflect(), n))
+		} else {
+			in.Insert(ast.StringTerm("attributes"), ast.ObjectTerm())
+		}
 	}
-	in := ast.NewObjectWithCapacity(7)
-	in.Insert(ast.StringTerm("attributes"), attrTerm)
-	in.Insert(ast.StringTerm("version"), versionTerm)
-	in.Insert(ast.StringTerm("gatehouse"), gh)
-	if p := attrs.GetSource().GetPrincipal(); p != "" {
+	if need.child("version") != nil {
+		in.Insert(ast.StringTerm("version"), versionTerm)
+	}
+	if need.child("gatehouse") != nil {
+		in.Insert(ast.StringTerm("gatehouse"), gh)
+	}
+	if p := attrs.GetSource().GetPrincipal(); p != "" && need.child("source_principal") != nil {
 		in.Insert(ast.StringTerm("source_principal"), ast.StringTerm(p))
 	}
 
@@ -57,12 +68,20 @@ func buildInput(req *authv3.CheckRequest, maxBody int, gh *ast.Term) (ast.Value,
 	if err != nil {
 		return in, err
 	}
-	in.Insert(ast.StringTerm("parsed_path"), parsedPath)
-	in.Insert(ast.StringTerm("parsed_query"), parsedQuery)
+	if need.child("parsed_path") != nil {
+		in.Insert(ast.StringTerm("parsed_path"), parsedPath)
+	}
+	if need.child("parsed_query") != nil {
+		in.Insert(ast.StringTerm("parsed_query"), parsedQuery)
+	}
 
 	body, truncated, err := parseBody(h, maxBody)
-	in.Insert(ast.StringTerm("parsed_body"), body)
-	in.Insert(ast.StringTerm("truncated_body"), ast.InternedTerm(truncated))
+	if need.child("parsed_body") != nil {
+		in.Insert(ast.StringTerm("parsed_body"), body)
+	}
+	if need.child("truncated_body") != nil {
+		in.Insert(ast.StringTerm("truncated_body"), ast.InternedTerm(truncated))
+	}
 	return in, err
 }
 

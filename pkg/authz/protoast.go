@@ -23,6 +23,12 @@ import (
 // builds the ast.Value directly because marshalling to JSON and parsing it
 // back costs more than the policy evaluation itself.
 func protoToAST(m protoreflect.Message) *ast.Term {
+	return protoToASTFor(m, needAll)
+}
+
+// protoToASTFor converts the fields of m that need reaches; the key of a
+// field is its JSON name, as the policy sees it.
+func protoToASTFor(m protoreflect.Message, need *inputNeed) *ast.Term {
 	switch m.Descriptor().FullName() {
 	case "google.protobuf.Struct":
 		return structToAST(m.Interface().(*structpb.Struct))
@@ -41,13 +47,18 @@ func protoToAST(m protoreflect.Message) *ast.Term {
 	}
 	obj := ast.NewObjectWithCapacity(m.Descriptor().Fields().Len())
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		key := fieldKey(fd)
+		n := need.child(string(key.Value.(ast.String)))
+		if n == nil {
+			return true
+		}
 		var t *ast.Term
 		switch {
 		case fd.IsMap():
 			if sm, ok := stringMap(m, fd); ok {
-				t = stringMapToAST(sm)
+				t = stringMapToAST(sm, n)
 			} else {
-				t = mapToAST(fd, v.Map())
+				t = mapToAST(fd, v.Map(), n)
 			}
 		case fd.IsList():
 			l := v.List()
@@ -57,9 +68,9 @@ func protoToAST(m protoreflect.Message) *ast.Term {
 			}
 			t = ast.ArrayTerm(terms...)
 		default:
-			t = fieldValueToAST(fd, v)
+			t = fieldValueToASTFor(fd, v, n)
 		}
-		obj.Insert(fieldKey(fd), t)
+		obj.Insert(key, t)
 		return true
 	})
 	return ast.NewTerm(obj)
@@ -99,7 +110,18 @@ func stringMap(m protoreflect.Message, fd protoreflect.FieldDescriptor) (map[str
 	return nil, false
 }
 
-func stringMapToAST(sm map[string]string) *ast.Term {
+// stringMapToAST converts the entries need reaches: a policy that reads
+// only the authorization header gets only that header.
+func stringMapToAST(sm map[string]string, need *inputNeed) *ast.Term {
+	if !need.all {
+		obj := ast.NewObjectWithCapacity(len(need.fields))
+		for k := range need.fields {
+			if v, ok := sm[k]; ok {
+				obj.Insert(ast.StringTerm(k), ast.StringTerm(v))
+			}
+		}
+		return ast.NewTerm(obj)
+	}
 	obj := ast.NewObjectWithCapacity(len(sm))
 	for k, v := range sm {
 		obj.Insert(ast.StringTerm(k), ast.StringTerm(v))
@@ -107,19 +129,28 @@ func stringMapToAST(sm map[string]string) *ast.Term {
 	return ast.NewTerm(obj)
 }
 
-func mapToAST(fd protoreflect.FieldDescriptor, m protoreflect.Map) *ast.Term {
+func mapToAST(fd protoreflect.FieldDescriptor, m protoreflect.Map, need *inputNeed) *ast.Term {
 	obj := ast.NewObjectWithCapacity(m.Len())
 	vfd := fd.MapValue()
 	m.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
-		obj.Insert(ast.StringTerm(k.String()), fieldValueToAST(vfd, v))
+		ks := k.String()
+		n := need.child(ks)
+		if n == nil {
+			return true
+		}
+		obj.Insert(ast.StringTerm(ks), fieldValueToASTFor(vfd, v, n))
 		return true
 	})
 	return ast.NewTerm(obj)
 }
 
 func fieldValueToAST(fd protoreflect.FieldDescriptor, v protoreflect.Value) *ast.Term {
+	return fieldValueToASTFor(fd, v, needAll)
+}
+
+func fieldValueToASTFor(fd protoreflect.FieldDescriptor, v protoreflect.Value, need *inputNeed) *ast.Term {
 	if fd.Kind() == protoreflect.MessageKind || fd.Kind() == protoreflect.GroupKind {
-		return protoToAST(v.Message())
+		return protoToASTFor(v.Message(), need)
 	}
 	return scalarToAST(fd, v)
 }

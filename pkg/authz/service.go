@@ -12,6 +12,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/topdown/cache"
@@ -188,10 +189,11 @@ func (s *Service) decide(ctx context.Context, st *state, req *authv3.CheckReques
 
 func (s *Service) evalRego(ctx context.Context, st *state, p *compiledPolicy, req *authv3.CheckRequest, d *Decision, id identity) (*policyResult, error) {
 	gh := gatehouseTerm(d.Gateway, d.Route, d.Policy, id)
-	input, err := buildInput(req, st.maxBody, gh)
+	input, err := buildInputFor(req, st.maxBody, gh, p.need)
 	if err != nil {
 		return nil, fmt.Errorf("input: %w", err)
 	}
+	// Metrics are never read: the no-op set saves a map per evaluation.
 	// Cancellation by timer and by the caller's context, without the
 	// goroutine per evaluation that OPA starts for a cancellable context.
 	cancel := topdown.NewCancel()
@@ -199,7 +201,7 @@ func (s *Service) evalRego(ctx context.Context, st *state, p *compiledPolicy, re
 	defer timer.Stop()
 	defer context.AfterFunc(ctx, cancel.Cancel)()
 	rs, err := p.pq.Eval(ctx, rego.EvalParsedInput(input), rego.EvalExternalCancel(cancel),
-		rego.EvalInterQueryBuiltinValueCache(s.cache))
+		rego.EvalInterQueryBuiltinValueCache(s.cache), rego.EvalMetrics(metrics.NoOp()))
 	if err != nil {
 		return nil, fmt.Errorf("evaluation error: %w", err)
 	}
