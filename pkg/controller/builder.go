@@ -2,6 +2,8 @@ package controller
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
 
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 
@@ -68,7 +70,7 @@ func (b *Builder) Commit(r *Result, eps registry.Snapshot) {
 // the previous one where the name and the Service's endpoints are unchanged.
 func (b *Builder) allEndpoints(groups map[translate.GroupKey]*translate.Group, eps registry.Snapshot) (map[string]*endpointv3.ClusterLoadAssignment, int, error) {
 	out := make(map[string]*endpointv3.ClusterLoadAssignment, len(b.clas))
-	changed := 0
+	var todo []claJob
 	for _, g := range groups {
 		for eds, svc := range g.EDS {
 			if _, done := out[eds]; done {
@@ -78,15 +80,64 @@ func (b *Builder) allEndpoints(groups map[translate.GroupKey]*translate.Group, e
 				out[eds] = prev
 				continue
 			}
-			cla, err := buildCLA(eds, svc, eps[svc])
-			if err != nil {
-				return nil, 0, err
-			}
-			out[eds] = cla
-			changed++
+			out[eds] = nil // claimed: built below
+			todo = append(todo, claJob{eds: eds, svc: svc, eps: eps[svc]})
 		}
 	}
-	return out, changed, nil
+	if err := buildCLAs(todo); err != nil {
+		return nil, 0, err
+	}
+	for _, j := range todo {
+		out[j.eds] = j.cla
+	}
+	return out, len(todo), nil
+}
+
+// claJob is one ClusterLoadAssignment to build.
+type claJob struct {
+	eds, svc string
+	eps      []registry.Endpoint
+	cla      *endpointv3.ClusterLoadAssignment
+}
+
+// parallelCLAMin is the number of CLAs below which spreading the work over
+// goroutines costs more than it saves.
+const parallelCLAMin = 64
+
+// buildCLAs builds every job's CLA, on up to GOMAXPROCS goroutines when
+// there are many: a full build makes one per Service, and it is the one
+// part of a build that would otherwise leave the other cores idle. The
+// error returned is that of the first failing job in todo's order.
+func buildCLAs(todo []claJob) error {
+	workers := min(runtime.GOMAXPROCS(0), len(todo)/parallelCLAMin+1)
+	errs := make([]error, len(todo))
+	var wg sync.WaitGroup
+	chunk := (len(todo) + workers - 1) / workers
+	for w := range workers {
+		part := todo[min(w*chunk, len(todo)):min((w+1)*chunk, len(todo))]
+		errPart := errs[min(w*chunk, len(todo)):min((w+1)*chunk, len(todo))]
+		run := func() {
+			for i := range part {
+				part[i].cla, errPart[i] = buildCLA(part[i].eds, part[i].svc, part[i].eps)
+			}
+		}
+		if w == workers-1 {
+			run() // the last share on this goroutine
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run()
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // changedEndpoints copies the previous CLAs and rebuilds only those of the

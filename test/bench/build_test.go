@@ -103,7 +103,7 @@ func fullBuild(tb testing.TB, p *policy.Snapshot) (*controller.Builder, *server.
 func BenchmarkFullBuild(b *testing.B) {
 	p := bigPolicy()
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	var keep []any
 	for i := 0; i < b.N; i++ {
 		bl, pub, _ := fullBuild(b, p)
@@ -111,7 +111,7 @@ func BenchmarkFullBuild(b *testing.B) {
 			keep = append(keep, bl, pub)
 		}
 	}
-	b.StopTimer()
+	cpu.stop()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -128,7 +128,7 @@ func BenchmarkEndpointChange(b *testing.B) {
 	bl, pub, eps := fullBuild(b, p)
 	before := versions(pub)
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		next := changeOne(eps, i)
 		res, err := bl.Build(p, next, false)
@@ -142,7 +142,7 @@ func BenchmarkEndpointChange(b *testing.B) {
 		bl.Commit(res, next)
 		eps = next
 
-		b.StopTimer()
+		cpu.pause()
 		if res.EndpointsChanged != 1 { // both client kinds share a Service's EDS name
 			b.Fatalf("rebuilt %d ClusterLoadAssignments, want 1", res.EndpointsChanged)
 		}
@@ -166,8 +166,9 @@ func BenchmarkEndpointChange(b *testing.B) {
 			}
 		}
 		before = after
-		b.StartTimer()
+		cpu.resume()
 	}
+	cpu.stop()
 }
 
 // changeOne returns eps with one endpoint of one Service moved to a new

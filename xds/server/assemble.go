@@ -59,12 +59,20 @@ func (st *typeState) fromSlice(items []types.Resource, scratch *[]byte) (typeSta
 			return typeState{}, false, fmt.Errorf("resources not sorted by name or duplicated: %q after %q", names[i], names[i-1])
 		}
 	}
-	return st.next(names, items, scratch)
+	return st.next(names, items, scratch, nil)
 }
 
+// hashMemo holds the content hashes of resources already hashed in one
+// Publish, by pointer (an unchanged pointer is unchanged content). Groups
+// share ClusterLoadAssignments (both client kinds of a Gateway ask for the
+// same EDS names), so each is marshalled and hashed once, not once per
+// group.
+type hashMemo map[types.Resource]uint64
+
 // fromEDS builds the next endpoints state: one ClusterLoadAssignment per
-// EDS name of the group, taken from clas.
-func (st *typeState) fromEDS(eds map[string]string, clas map[string]*endpointv3.ClusterLoadAssignment, scratch *[]byte) (typeState, bool, error) {
+// EDS name of the group, taken from clas. memo (may be nil) supplies and
+// receives the hashes of CLAs other groups of the same Publish hashed.
+func (st *typeState) fromEDS(eds map[string]string, clas map[string]*endpointv3.ClusterLoadAssignment, scratch *[]byte, memo hashMemo) (typeState, bool, error) {
 	names := st.names
 	if !sameKeys(eds, names) {
 		names = slices.Sorted(maps.Keys(eds))
@@ -87,7 +95,7 @@ func (st *typeState) fromEDS(eds map[string]string, clas map[string]*endpointv3.
 			return typeState{}, false, fmt.Errorf("ClusterLoadAssignment for EDS name %q is named %q", n, got)
 		}
 	}
-	return st.next(names, items, scratch)
+	return st.next(names, items, scratch, memo)
 }
 
 // sameKeys reports whether m's keys are exactly names.
@@ -104,8 +112,10 @@ func sameKeys(m map[string]string, names []string) bool {
 }
 
 // next hashes what changed (by pointer) and builds the new state. names
-// must be sorted and unique, items parallel to them.
-func (st *typeState) next(names []string, items []types.Resource, scratch *[]byte) (typeState, bool, error) {
+// must be sorted and unique, items parallel to them. memo, when not nil,
+// supplies hashes of resources hashed earlier in this Publish and receives
+// those hashed here.
+func (st *typeState) next(names []string, items []types.Resource, scratch *[]byte, memo hashMemo) (typeState, bool, error) {
 	out := typeState{names: names, items: items, hashes: make([]uint64, len(items))}
 	sameNames := sameStrings(names, st.names)
 	var changed []int
@@ -127,8 +137,24 @@ func (st *typeState) next(names []string, items []types.Resource, scratch *[]byt
 		}
 		changed = append(changed, i)
 	}
-	if err := hashAll(items, changed, out.hashes); err != nil {
+	toHash := changed
+	if memo != nil {
+		toHash = make([]int, 0, len(changed))
+		for _, i := range changed {
+			if h, ok := memo[items[i]]; ok {
+				out.hashes[i] = h
+				continue
+			}
+			toHash = append(toHash, i)
+		}
+	}
+	if err := hashAll(items, toHash, out.hashes); err != nil {
 		return typeState{}, false, err
+	}
+	if memo != nil {
+		for _, i := range toHash {
+			memo[items[i]] = out.hashes[i]
+		}
 	}
 	version := typeVersion(names, out.hashes, scratch)
 	if version == st.res.Version {

@@ -26,10 +26,19 @@ var marshalOpts = proto.MarshalOptions{Deterministic: true}
 
 // hashResource returns the content hash of one resource.
 func hashResource(r types.Resource) (uint64, error) {
-	b, err := marshalOpts.Marshal(r)
+	var buf []byte
+	return hashResourceBuf(r, &buf)
+}
+
+// hashResourceBuf is hashResource marshalling into *buf, which it grows and
+// keeps for the next call: a full build hashes thousands of resources, and
+// a buffer per resource was a good part of its garbage.
+func hashResourceBuf(r types.Resource, buf *[]byte) (uint64, error) {
+	b, err := marshalOpts.MarshalAppend((*buf)[:0], r)
 	if err != nil {
 		return 0, fmt.Errorf("marshal %s: %w", cache.GetResourceName(r), err)
 	}
+	*buf = b
 	sum := sha256.Sum256(b)
 	return binary.BigEndian.Uint64(sum[:8]), nil
 }
@@ -61,8 +70,9 @@ const parallelHashMin = 64
 func hashAll(items []types.Resource, idx []int, out []uint64) error {
 	workers := min(runtime.GOMAXPROCS(0), len(idx)/parallelHashMin+1)
 	if workers <= 1 {
+		var buf []byte
 		for _, i := range idx {
-			h, err := hashResource(items[i])
+			h, err := hashResourceBuf(items[i], &buf)
 			if err != nil {
 				return err
 			}
@@ -78,8 +88,9 @@ func hashAll(items []types.Resource, idx []int, out []uint64) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var buf []byte
 			for _, i := range part {
-				h, err := hashResource(items[i])
+				h, err := hashResourceBuf(items[i], &buf)
 				if err != nil {
 					errs[w] = err
 					return

@@ -170,6 +170,7 @@ func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*
 	}
 	var updates []update
 	stats := PublishStats{Changed: map[translate.GroupKey][]string{}}
+	memo := hashMemo{}
 	for _, k := range keys {
 		if err := validKey(k); err != nil {
 			return stats, err
@@ -179,7 +180,7 @@ func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*
 			return stats, fmt.Errorf("group %s: nil", k)
 		}
 		prev := p.groups[k]
-		next, changed, err := p.assemble(k, prev, g, clas)
+		next, changed, err := p.assemble(k, prev, g, clas, memo)
 		if err != nil {
 			return stats, fmt.Errorf("group %s: %w", k, err)
 		}
@@ -219,7 +220,7 @@ func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*
 
 // assemble builds a group's next state from its previous one. changed is
 // empty when no type's content changed.
-func (p *Publisher) assemble(k translate.GroupKey, prev *groupState, g *translate.Group, clas map[string]*endpointv3.ClusterLoadAssignment) (*groupState, []string, error) {
+func (p *Publisher) assemble(k translate.GroupKey, prev *groupState, g *translate.Group, clas map[string]*endpointv3.ClusterLoadAssignment, memo hashMemo) (*groupState, []string, error) {
 	isNew := prev == nil
 	if isNew {
 		prev = &groupState{}
@@ -238,7 +239,7 @@ func (p *Publisher) assemble(k translate.GroupKey, prev *groupState, g *translat
 			err error
 		)
 		if t == tEndpoints {
-			st, chg, err = old.fromEDS(g.EDS, clas, &p.scratch)
+			st, chg, err = old.fromEDS(g.EDS, clas, &p.scratch, memo)
 		} else {
 			st, chg, err = old.fromSlice(groupSlice(g, t), &p.scratch)
 		}
