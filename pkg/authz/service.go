@@ -12,6 +12,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
@@ -188,7 +189,10 @@ func (s *Service) decide(ctx context.Context, st *state, req *authv3.CheckReques
 }
 
 func (s *Service) evalRego(ctx context.Context, st *state, p *compiledPolicy, req *authv3.CheckRequest, d *Decision, id identity) (*policyResult, error) {
-	gh := gatehouseTerm(d.Gateway, d.Route, d.Policy, id)
+	var gh *ast.Term // only built when the policy can read input.gatehouse
+	if p.need.child("gatehouse") != nil {
+		gh = gatehouseTerm(d.Gateway, d.Route, d.Policy, id)
+	}
 	input, err := buildInputFor(req, st.maxBody, gh, p.need)
 	if err != nil {
 		return nil, fmt.Errorf("input: %w", err)
