@@ -10,11 +10,13 @@ package consultest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -265,13 +267,24 @@ func freePorts(t testing.TB, n int) []int {
 			c()
 		}
 	}()
-	for len(out) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	// Ports are drawn below the kernel's ephemeral range (32768 and up on
+	// Linux), so that no listener on :0 or outgoing connection elsewhere in
+	// the test run can take one while an agent is stopped and restarted on
+	// the same ports (the outage test does that).
+	const lo, hi = 20000, 32000
+	for tries := 0; len(out) < n; tries++ {
+		if tries > 1000 {
+			t.Fatalf("no %d free loopback ports in [%d, %d)", n, lo, hi)
+		}
+		port := lo + rand.IntN(hi-lo)
+		if slices.Contains(out, port) {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
 		closers = append(closers, func() { l.Close() })
-		port := l.Addr().(*net.TCPAddr).Port
 		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue // UDP side taken: try another
