@@ -64,14 +64,15 @@ func buildInputFor(req *authv3.CheckRequest, maxBody int, gh *ast.Term, need *in
 	}
 
 	h := attrs.GetRequest().GetHttp()
-	parsedPath, parsedQuery, err := parsePath(h.GetPath())
+	needPath, needQuery := need.child("parsed_path") != nil, need.child("parsed_query") != nil
+	parsedPath, parsedQuery, err := parsePathFor(h.GetPath(), needPath, needQuery)
 	if err != nil {
 		return in, err
 	}
-	if need.child("parsed_path") != nil {
+	if needPath {
 		in.Insert(ast.StringTerm("parsed_path"), parsedPath)
 	}
-	if need.child("parsed_query") != nil {
+	if needQuery {
 		in.Insert(ast.StringTerm("parsed_query"), parsedQuery)
 	}
 
@@ -88,31 +89,49 @@ func buildInputFor(req *authv3.CheckRequest, maxBody int, gh *ast.Term, need *in
 // parsePath splits the path as opa-envoy-plugin does: segments after the
 // leading slashes, and the query as a map of value lists.
 func parsePath(p string) (*ast.Term, *ast.Term, error) {
+	return parsePathFor(p, true, true)
+}
+
+// parsePathFor checks the whole path and query but builds the terms only
+// when asked (a nil term otherwise): a malformed path is an input error
+// whether or not the policy reads it.
+func parsePathFor(p string, buildPath, buildQuery bool) (*ast.Term, *ast.Term, error) {
 	rawPath, rawQuery, _ := strings.Cut(p, "?")
 	decoded, err := url.PathUnescape(rawPath)
 	if err != nil {
 		return ast.ArrayTerm(), ast.ObjectTerm(), fmt.Errorf("unparsable path: %w", err)
 	}
-	segs := strings.Split(strings.TrimLeft(decoded, "/"), "/")
-	terms := make([]*ast.Term, len(segs))
-	for i, s := range segs {
-		terms[i] = ast.StringTerm(s)
-	}
-	q := ast.NewObject()
-	if rawQuery != "" {
-		vals, err := url.ParseQuery(rawQuery)
-		if err != nil {
-			return ast.ArrayTerm(), ast.ObjectTerm(), fmt.Errorf("unparsable query: %w", err)
+	var path, query *ast.Term
+	if buildPath {
+		segs := strings.Split(strings.TrimLeft(decoded, "/"), "/")
+		terms := make([]*ast.Term, len(segs))
+		for i, s := range segs {
+			terms[i] = ast.StringTerm(s)
 		}
-		for k, vs := range vals {
-			vt := make([]*ast.Term, len(vs))
-			for i, v := range vs {
-				vt[i] = ast.StringTerm(v)
-			}
-			q.Insert(ast.StringTerm(k), ast.ArrayTerm(vt...))
-		}
+		path = ast.ArrayTerm(terms...)
 	}
-	return ast.ArrayTerm(terms...), ast.NewTerm(q), nil
+	if rawQuery == "" {
+		if buildQuery {
+			query = ast.ObjectTerm()
+		}
+		return path, query, nil
+	}
+	vals, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return ast.ArrayTerm(), ast.ObjectTerm(), fmt.Errorf("unparsable query: %w", err)
+	}
+	if !buildQuery {
+		return path, nil, nil
+	}
+	q := ast.NewObjectWithCapacity(len(vals))
+	for k, vs := range vals {
+		vt := make([]*ast.Term, len(vs))
+		for i, v := range vs {
+			vt[i] = ast.StringTerm(v)
+		}
+		q.Insert(ast.StringTerm(k), ast.ArrayTerm(vt...))
+	}
+	return path, ast.NewTerm(q), nil
 }
 
 // parseBody parses the body as opa-envoy-plugin does: JSON, form-urlencoded

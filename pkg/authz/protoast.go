@@ -45,7 +45,11 @@ func protoToASTFor(m protoreflect.Message, need *inputNeed) *ast.Term {
 		fd := m.Descriptor().Fields().ByName("value")
 		return scalarToAST(fd, m.Get(fd))
 	}
-	obj := ast.NewObjectWithCapacity(m.Descriptor().Fields().Len())
+	size := m.Descriptor().Fields().Len()
+	if !need.all {
+		size = min(size, len(need.fields))
+	}
+	obj := ast.NewObjectWithCapacity(size)
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		key := fieldKey(fd)
 		n := need.child(string(key.Value.(ast.String)))
