@@ -135,3 +135,17 @@ func BenchmarkBuildInputPrimer(b *testing.B) {
 		}
 	}
 }
+
+// A malformed path or query is an input error even for a policy that
+// never reads parsed_path or parsed_query.
+func TestUnreadPathStillChecked(t *testing.T) {
+	p := compileForTest(t, "package envoy.authz\nimport rego.v1\nallow if input.attributes.request.http.method == \"GET\"", "")
+	if has(p.need, "parsed_path") || has(p.need, "parsed_query") {
+		t.Fatal("parsed_path or parsed_query built for a policy that never reads them")
+	}
+	for _, path := range []string{"/a%zz", "/a?x=%zz"} {
+		if _, err := buildInputFor(req{path: path}.build(t), 0, nil, p.need); err == nil {
+			t.Errorf("path %q: no input error", path)
+		}
+	}
+}

@@ -45,17 +45,7 @@ func protoToASTFor(m protoreflect.Message, need *inputNeed) *ast.Term {
 		fd := m.Descriptor().Fields().ByName("value")
 		return scalarToAST(fd, m.Get(fd))
 	}
-	size := m.Descriptor().Fields().Len()
-	if !need.all {
-		size = min(size, len(need.fields))
-	}
-	obj := ast.NewObjectWithCapacity(size)
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		key := fieldKey(fd)
-		n := need.child(string(key.Value.(ast.String)))
-		if n == nil {
-			return true
-		}
+	field := func(obj ast.Object, fd protoreflect.FieldDescriptor, v protoreflect.Value, n *inputNeed) {
 		var t *ast.Term
 		switch {
 		case fd.IsMap():
@@ -74,7 +64,23 @@ func protoToASTFor(m protoreflect.Message, need *inputNeed) *ast.Term {
 		default:
 			t = fieldValueToASTFor(fd, v, n)
 		}
-		obj.Insert(key, t)
+		obj.Insert(fieldKey(fd), t)
+	}
+	if !need.all {
+		// Visit only the fields the policy reads: the others (peers,
+		// metadata, every header) are not even looked at.
+		obj := ast.NewObjectWithCapacity(len(need.fields))
+		fields := m.Descriptor().Fields()
+		for key, n := range need.fields {
+			if fd := fields.ByJSONName(key); fd != nil && m.Has(fd) {
+				field(obj, fd, m.Get(fd), n)
+			}
+		}
+		return ast.NewTerm(obj)
+	}
+	obj := ast.NewObjectWithCapacity(m.Descriptor().Fields().Len())
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		field(obj, fd, v, needAll)
 		return true
 	})
 	return ast.NewTerm(obj)
