@@ -45,27 +45,6 @@ func protoToASTFor(m protoreflect.Message, need *inputNeed) *ast.Term {
 		fd := m.Descriptor().Fields().ByName("value")
 		return scalarToAST(fd, m.Get(fd))
 	}
-	field := func(obj ast.Object, fd protoreflect.FieldDescriptor, v protoreflect.Value, n *inputNeed) {
-		var t *ast.Term
-		switch {
-		case fd.IsMap():
-			if sm, ok := stringMap(m, fd); ok {
-				t = stringMapToAST(sm, n)
-			} else {
-				t = mapToAST(fd, v.Map(), n)
-			}
-		case fd.IsList():
-			l := v.List()
-			terms := make([]*ast.Term, l.Len())
-			for i := range terms {
-				terms[i] = fieldValueToAST(fd, l.Get(i))
-			}
-			t = ast.ArrayTerm(terms...)
-		default:
-			t = fieldValueToASTFor(fd, v, n)
-		}
-		obj.Insert(fieldKey(fd), t)
-	}
 	if !need.all {
 		// Visit only the fields the policy reads: the others (peers,
 		// metadata, every header) are not even looked at.
@@ -73,17 +52,40 @@ func protoToASTFor(m protoreflect.Message, need *inputNeed) *ast.Term {
 		fields := m.Descriptor().Fields()
 		for key, n := range need.fields {
 			if fd := fields.ByJSONName(key); fd != nil && m.Has(fd) {
-				field(obj, fd, m.Get(fd), n)
+				insertField(obj, m, fd, m.Get(fd), n)
 			}
 		}
 		return ast.NewTerm(obj)
 	}
 	obj := ast.NewObjectWithCapacity(m.Descriptor().Fields().Len())
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		field(obj, fd, v, needAll)
+		insertField(obj, m, fd, v, needAll)
 		return true
 	})
 	return ast.NewTerm(obj)
+}
+
+// insertField adds field fd of m, converted as far as n reaches, to obj.
+func insertField(obj ast.Object, m protoreflect.Message, fd protoreflect.FieldDescriptor, v protoreflect.Value, n *inputNeed) {
+	var t *ast.Term
+	switch {
+	case fd.IsMap():
+		if sm, ok := stringMap(m, fd); ok {
+			t = stringMapToAST(sm, n)
+		} else {
+			t = mapToAST(fd, v.Map(), n)
+		}
+	case fd.IsList():
+		l := v.List()
+		terms := make([]*ast.Term, l.Len())
+		for i := range terms {
+			terms[i] = fieldValueToAST(fd, l.Get(i))
+		}
+		t = ast.ArrayTerm(terms...)
+	default:
+		t = fieldValueToASTFor(fd, v, n)
+	}
+	obj.Insert(fieldKey(fd), t)
 }
 
 // fieldKeys caches the key term of each field: the CheckRequest schema is
