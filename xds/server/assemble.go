@@ -42,7 +42,8 @@ func (st *typeState) samePointers(items []types.Resource) bool {
 }
 
 // fromSlice builds the next state from a name-sorted resource slice.
-func (st *typeState) fromSlice(items []types.Resource, scratch *[]byte) (typeState, bool, error) {
+// known (may be nil) holds hashes the translator computed (Group.Hashes).
+func (st *typeState) fromSlice(items []types.Resource, scratch *[]byte, known map[types.Resource]uint64) (typeState, bool, error) {
 	if st.samePointers(items) {
 		return *st, false, nil
 	}
@@ -59,7 +60,7 @@ func (st *typeState) fromSlice(items []types.Resource, scratch *[]byte) (typeSta
 			return typeState{}, false, fmt.Errorf("resources not sorted by name or duplicated: %q after %q", names[i], names[i-1])
 		}
 	}
-	return st.next(names, items, scratch, nil)
+	return st.next(names, items, scratch, known, nil)
 }
 
 // hashMemo holds the content hashes of resources already hashed in one
@@ -95,7 +96,7 @@ func (st *typeState) fromEDS(eds map[string]string, clas map[string]*endpointv3.
 			return typeState{}, false, fmt.Errorf("ClusterLoadAssignment for EDS name %q is named %q", n, got)
 		}
 	}
-	return st.next(names, items, scratch, memo)
+	return st.next(names, items, scratch, nil, memo)
 }
 
 // sameKeys reports whether m's keys are exactly names.
@@ -112,10 +113,11 @@ func sameKeys(m map[string]string, names []string) bool {
 }
 
 // next hashes what changed (by pointer) and builds the new state. names
-// must be sorted and unique, items parallel to them. memo, when not nil,
+// must be sorted and unique, items parallel to them. known, when not nil,
+// holds hashes the translator computed (read only); memo, when not nil,
 // supplies hashes of resources hashed earlier in this Publish and receives
 // those hashed here.
-func (st *typeState) next(names []string, items []types.Resource, scratch *[]byte, memo hashMemo) (typeState, bool, error) {
+func (st *typeState) next(names []string, items []types.Resource, scratch *[]byte, known map[types.Resource]uint64, memo hashMemo) (typeState, bool, error) {
 	out := typeState{names: names, items: items, hashes: make([]uint64, len(items))}
 	sameNames := sameStrings(names, st.names)
 	var changed []int
@@ -138,9 +140,13 @@ func (st *typeState) next(names []string, items []types.Resource, scratch *[]byt
 		changed = append(changed, i)
 	}
 	toHash := changed
-	if memo != nil {
+	if memo != nil || known != nil {
 		toHash = make([]int, 0, len(changed))
 		for _, i := range changed {
+			if h, ok := known[items[i]]; ok {
+				out.hashes[i] = h
+				continue
+			}
 			if h, ok := memo[items[i]]; ok {
 				out.hashes[i] = h
 				continue

@@ -12,10 +12,14 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
 // Resource and type versions are content hashes: SHA-256 over the
-// deterministic protobuf encoding, truncated to 64 bits. SHA-256 because it
+// deterministic protobuf encoding, truncated to 64 bits (translate.ContentHash,
+// which the translator also uses for the hashes it hands over in
+// Group.Hashes). SHA-256 because it
 // is in the standard library, identical in every replica and, with the SHA
 // extensions most x86 and arm64 servers have, faster per byte than FNV-1a;
 // 64 bits because a version only has to tell "changed" from "unchanged"
@@ -39,8 +43,7 @@ func hashResourceBuf(r types.Resource, buf *[]byte) (uint64, error) {
 		return 0, fmt.Errorf("marshal %s: %w", cache.GetResourceName(r), err)
 	}
 	*buf = b
-	sum := sha256.Sum256(b)
-	return binary.BigEndian.Uint64(sum[:8]), nil
+	return translate.ContentHash(b), nil
 }
 
 // typeVersion hashes the (name, resource hash) list of one resource type.

@@ -5,6 +5,9 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
@@ -51,5 +54,48 @@ func TestPublishSharedCLAsHashedOnceAgree(t *testing.T) {
 		if got, want := versionsOf(t, other, k), versionsOf(t, p, k); !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s: replicas disagree: %v vs %v", k, got, want)
 		}
+	}
+}
+
+// The publisher takes the translator's hashes (Group.Hashes) instead of
+// encoding those resources again; correct ones give the versions it would
+// have computed itself.
+func TestPublishUsesGroupHashes(t *testing.T) {
+	plain := newFixture("gw", translate.ClientEnvoy, 6, 2)
+	p := newTestPublisher(t)
+	mustPublish(t, p, plain.groups(), plain.clas)
+	want := versionsOf(t, p, plain.key)
+
+	hashed := newFixture("gw", translate.ClientEnvoy, 6, 2)
+	hashed.group.Hashes = map[types.Resource]uint64{}
+	for _, c := range hashed.group.Clusters {
+		h, err := hashResource(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashed.group.Hashes[c] = h
+	}
+	q := newTestPublisher(t)
+	mustPublish(t, q, hashed.groups(), hashed.clas)
+	if got := versionsOf(t, q, hashed.key); !reflect.DeepEqual(got, want) {
+		t.Fatalf("with Group.Hashes %v, without %v", got, want)
+	}
+
+	// They are used, not recomputed: a different one moves only the
+	// clusters version.
+	lying := hashed.clone()
+	lying.group.Clusters = append([]types.Resource(nil), hashed.group.Clusters...)
+	c0 := proto.Clone(lying.group.Clusters[0])
+	lying.group.Clusters[0] = c0
+	lying.group.Hashes = map[types.Resource]uint64{c0: hashed.group.Hashes[hashed.group.Clusters[0]] + 1}
+	r := newTestPublisher(t)
+	mustPublish(t, r, lying.groups(), lying.clas)
+	got := versionsOf(t, r, lying.key)
+	if got["clusters"] == want["clusters"] {
+		t.Fatal("the group's hash was not used")
+	}
+	got["clusters"] = want["clusters"]
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("other versions moved: %v vs %v", got, want)
 	}
 }

@@ -38,7 +38,7 @@ type PublisherOptions struct {
 type Publisher struct {
 	mu      sync.Mutex
 	groups  map[translate.GroupKey]*groupState
-	scratch []byte
+	scratch [numTypes][]byte // typeVersion buffers, one per type (assembled side by side)
 
 	// Envoy groups use an ADS-mode cache: it sends CDS, EDS, LDS, RDS in
 	// order after each SetSnapshot (make-before-break). Proxyless gRPC
@@ -225,30 +225,52 @@ func (p *Publisher) assemble(k translate.GroupKey, prev *groupState, g *translat
 	if isNew {
 		prev = &groupState{}
 		for t := range numTypes {
-			prev.types[t] = emptyState(&p.scratch)
+			prev.types[t] = emptyState(&p.scratch[t])
 		}
 	}
 	next := &groupState{refs: prev.refs}
-	var changed []string
-	var moved [numTypes]bool // resources of that type are not the same pointers as before
-	for t := range numTypes {
+	var (
+		changed []string
+		moved   [numTypes]bool // resources of that type are not the same pointers as before
+		chg     [numTypes]bool
+		errs    [numTypes]error
+	)
+	// Types are assembled side by side when several moved: a full build
+	// hashes a few large route tables, each a single marshal that would
+	// otherwise hold up the parallel hashing of the many clusters and CLAs.
+	// Each type has its own scratch buffer; only the endpoints type touches
+	// memo, and groups are assembled one after another.
+	build := func(t typeIdx) {
 		old := &prev.types[t]
-		var (
-			st  typeState
-			chg bool
-			err error
-		)
 		if t == tEndpoints {
-			st, chg, err = old.fromEDS(g.EDS, clas, &p.scratch, memo)
+			next.types[t], chg[t], errs[t] = old.fromEDS(g.EDS, clas, &p.scratch[t], memo)
 		} else {
-			st, chg, err = old.fromSlice(groupSlice(g, t), &p.scratch)
+			next.types[t], chg[t], errs[t] = old.fromSlice(groupSlice(g, t), &p.scratch[t], g.Hashes)
 		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", typeNames[t], err)
+	}
+	var work []typeIdx
+	for t := range numTypes {
+		if t != tEndpoints && prev.types[t].samePointers(groupSlice(g, t)) {
+			next.types[t] = prev.types[t] // what fromSlice returns, without a goroutine
+			continue
 		}
-		next.types[t] = st
-		moved[t] = !old.samePointers(st.items)
-		if chg || isNew {
+		work = append(work, t)
+	}
+	var wg sync.WaitGroup
+	for i, t := range work {
+		if i == len(work)-1 {
+			build(t) // the last on this goroutine
+			continue
+		}
+		wg.Go(func() { build(t) })
+	}
+	wg.Wait()
+	for t := range numTypes {
+		if errs[t] != nil {
+			return nil, nil, fmt.Errorf("%s: %w", typeNames[t], errs[t])
+		}
+		moved[t] = !prev.types[t].samePointers(next.types[t].items)
+		if chg[t] || isNew {
 			changed = append(changed, typeNames[t])
 		}
 	}

@@ -45,6 +45,12 @@ type Group struct {
 	// EDS maps each EDS resource name that a Cluster of this group asks for
 	// to the Service whose endpoints it carries.
 	EDS map[string]string
+	// Hashes holds the ContentHash of resources of this group that
+	// Translate had to encode anyway (the Envoy clusters, for their EDS
+	// names), by pointer. The publisher uses them instead of encoding those
+	// resources again; anything not in it (or a nil map) it hashes itself.
+	// Like the resources, it is read-only once Translate returns.
+	Hashes map[types.Resource]uint64
 	// Key is the group's key, set by Translate; Check names it in errors.
 	Key GroupKey
 	// checked is set once Translate's checks passed. Groups are immutable

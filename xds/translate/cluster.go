@@ -45,6 +45,7 @@ var (
 type builtCluster struct {
 	envoy, grpc *clusterv3.Cluster
 	eds         string
+	envoyHash   uint64 // ContentHash of envoy, from the encoding the EDS name needs
 }
 
 func (b *builtCluster) of(kind ClientKind) *clusterv3.Cluster {
@@ -59,10 +60,17 @@ func (b *builtCluster) of(kind ClientKind) *clusterv3.Cluster {
 func addClusters(g *Group, routes []*policy.Route, ix *index, kind ClientKind) {
 	names := servicesOf(routes)
 	g.Clusters = make([]typesResource, 0, len(names))
+	if kind == ClientEnvoy && g.Hashes == nil {
+		g.Hashes = make(map[typesResource]uint64, len(names))
+	}
 	for _, s := range names {
 		bc := ix.clusters[s]
-		g.Clusters = append(g.Clusters, bc.of(kind))
+		c := bc.of(kind)
+		g.Clusters = append(g.Clusters, c)
 		g.EDS[bc.eds] = s
+		if kind == ClientEnvoy {
+			g.Hashes[c] = bc.envoyHash
+		}
 	}
 }
 
@@ -85,6 +93,15 @@ func buildClusters(svc *policy.Service) (*builtCluster, error) {
 	bc.eds = bc.envoy.Name + "/" + hex.EncodeToString(h.Sum(sum[:0]))
 	bc.envoy.EdsClusterConfig.ServiceName = bc.eds
 	bc.grpc.EdsClusterConfig.ServiceName = bc.eds
+	// The publisher needs the content hash of the final Cluster: derive
+	// its encoding from the one just made rather than encode it again.
+	final, err := withEDSServiceName(buf, bc.eds)
+	if err != nil {
+		if final, err = (proto.MarshalOptions{Deterministic: true}).Marshal(bc.envoy); err != nil {
+			return nil, fmt.Errorf("hash cluster: %w", err)
+		}
+	}
+	bc.envoyHash = ContentHash(final)
 	return bc, nil
 }
 
