@@ -73,9 +73,11 @@ type hashMemo map[types.Resource]uint64
 // fromEDS builds the next endpoints state: one ClusterLoadAssignment per
 // EDS name of the group, taken from clas. memo (may be nil) supplies and
 // receives the hashes of CLAs other groups of the same Publish hashed.
-func (st *typeState) fromEDS(eds map[string]string, clas map[string]*endpointv3.ClusterLoadAssignment, scratch *[]byte, memo hashMemo) (typeState, bool, error) {
+// sameEDS says eds is the very map st was built from (the same immutable
+// Group), so its names need no comparing: an endpoint-only change.
+func (st *typeState) fromEDS(eds map[string]string, sameEDS bool, clas map[string]*endpointv3.ClusterLoadAssignment, scratch *[]byte, memo hashMemo) (typeState, bool, error) {
 	names := st.names
-	if !sameKeys(eds, names) {
+	if !sameEDS && !sameKeys(eds, names) {
 		names = slices.Sorted(maps.Keys(eds))
 	}
 	items := make([]types.Resource, len(names))

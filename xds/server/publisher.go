@@ -34,7 +34,9 @@ type PublisherOptions struct {
 // Publisher owns the snapshot caches and turns translated groups into
 // snapshots. Resources handed to Publish must not be modified afterwards:
 // the caches serve them concurrently, and an unchanged pointer is taken to
-// mean unchanged content.
+// mean unchanged content. The same holds for the Groups themselves (as
+// Translate returns them): a Group published again under the same pointer
+// is taken to list the same EDS names.
 type Publisher struct {
 	mu      sync.Mutex
 	groups  map[translate.GroupKey]*groupState
@@ -86,6 +88,9 @@ func (p *Publisher) unknownReason(k translate.GroupKey) string {
 
 // groupState is what one group last published.
 type groupState struct {
+	// group is the Group this state was built from. Groups are immutable,
+	// so the same pointer means the same EDS names.
+	group *translate.Group
 	types [numTypes]typeState
 	refs  groupRefs
 	snap  *cache.Snapshot
@@ -228,7 +233,8 @@ func (p *Publisher) assemble(k translate.GroupKey, prev *groupState, g *translat
 			prev.types[t] = emptyState(&p.scratch[t])
 		}
 	}
-	next := &groupState{refs: prev.refs}
+	next := &groupState{group: g, refs: prev.refs}
+	sameGroup := prev.group == g
 	var (
 		changed []string
 		moved   [numTypes]bool // resources of that type are not the same pointers as before
@@ -243,7 +249,7 @@ func (p *Publisher) assemble(k translate.GroupKey, prev *groupState, g *translat
 	build := func(t typeIdx) {
 		old := &prev.types[t]
 		if t == tEndpoints {
-			next.types[t], chg[t], errs[t] = old.fromEDS(g.EDS, clas, &p.scratch[t], memo)
+			next.types[t], chg[t], errs[t] = old.fromEDS(g.EDS, sameGroup, clas, &p.scratch[t], memo)
 		} else {
 			next.types[t], chg[t], errs[t] = old.fromSlice(groupSlice(g, t), &p.scratch[t], g.Hashes)
 		}
