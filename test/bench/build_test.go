@@ -7,6 +7,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/test/testutil/cpumeter"
 	"runtime"
 	"testing"
 
@@ -103,7 +104,7 @@ func fullBuild(tb testing.TB, p *policy.Snapshot) (*controller.Builder, *server.
 func BenchmarkFullBuild(b *testing.B) {
 	p := bigPolicy()
 	b.ReportAllocs()
-	cpu := startCPU(b)
+	cpu := cpumeter.Start(b)
 	var keep []any
 	for i := 0; i < b.N; i++ {
 		bl, pub, _ := fullBuild(b, p)
@@ -111,7 +112,7 @@ func BenchmarkFullBuild(b *testing.B) {
 			keep = append(keep, bl, pub)
 		}
 	}
-	cpu.stop()
+	cpu.Stop()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -128,7 +129,7 @@ func BenchmarkEndpointChange(b *testing.B) {
 	bl, pub, eps := fullBuild(b, p)
 	before := versions(pub)
 	b.ReportAllocs()
-	cpu := startCPU(b)
+	cpu := cpumeter.Start(b)
 	for i := 0; i < b.N; i++ {
 		next := changeOne(eps, i)
 		res, err := bl.Build(p, next, false)
@@ -142,7 +143,7 @@ func BenchmarkEndpointChange(b *testing.B) {
 		bl.Commit(res, next)
 		eps = next
 
-		cpu.pause()
+		cpu.Pause()
 		if res.EndpointsChanged != 1 { // both client kinds share a Service's EDS name
 			b.Fatalf("rebuilt %d ClusterLoadAssignments, want 1", res.EndpointsChanged)
 		}
@@ -166,9 +167,9 @@ func BenchmarkEndpointChange(b *testing.B) {
 			}
 		}
 		before = after
-		cpu.resume()
+		cpu.Resume()
 	}
-	cpu.stop()
+	cpu.Stop()
 }
 
 // changeOne returns eps with one endpoint of one Service moved to a new

@@ -1,9 +1,9 @@
 package server
 
 import (
+	"github.com/gatehouse-dev/gatehouse/test/testutil/cpumeter"
 	"slices"
 	"testing"
-	"time"
 
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -71,7 +71,7 @@ func benchEndpointChange(b *testing.B, watchers int) {
 	}
 	watch()
 	b.ReportAllocs()
-	cpu := startCPU(b)
+	cpu := cpumeter.Start(b)
 	for i := 0; i < b.N; i++ {
 		k := i % benchClusters
 		if (i/benchClusters)%2 == 0 {
@@ -87,7 +87,7 @@ func benchEndpointChange(b *testing.B, watchers int) {
 			b.Fatalf("changed = %v, want only endpoints", st.Changed)
 		}
 		if watchers > 0 {
-			cpu.pause()
+			cpu.Pause()
 			for _, ch := range chans {
 				if len(ch) != 1 {
 					b.Fatal("a watch was not answered")
@@ -95,10 +95,10 @@ func benchEndpointChange(b *testing.B, watchers int) {
 				<-ch
 			}
 			watch()
-			cpu.resume()
+			cpu.Resume()
 		}
 	}
-	cpu.stop()
+	cpu.Stop()
 	after, _ := p.Versions(f.key)
 	for _, typ := range []string{TypeClusters, TypeListeners, TypeRoutes, TypeSecrets} {
 		if before[typ] != after[typ] {
@@ -118,7 +118,7 @@ func BenchmarkPublishFull(b *testing.B) {
 	f := newFixture("gw", translate.ClientEnvoy, benchClusters, benchEndpoints)
 	groups := f.groups()
 	b.ReportAllocs()
-	cpu := startCPU(b)
+	cpu := cpumeter.Start(b)
 	for i := 0; i < b.N; i++ {
 		p, err := NewPublisher(PublisherOptions{})
 		if err != nil {
@@ -132,7 +132,7 @@ func BenchmarkPublishFull(b *testing.B) {
 			b.Fatalf("changed = %v", st.Changed)
 		}
 	}
-	cpu.stop()
+	cpu.Stop()
 }
 
 // BenchmarkMarshalEDSResponse is what each stream pays per EDS push of
@@ -146,42 +146,14 @@ func BenchmarkMarshalEDSResponse(b *testing.B) {
 	}
 	req := &cache.Request{TypeUrl: resource.EndpointType}
 	b.ReportAllocs()
-	cpu := startCPU(b)
+	cpu := cpumeter.Start(b)
 	for i := 0; i < b.N; i++ {
 		r := cache.NewTestRawResponse(req, "v", res)
 		if _, err := r.GetDiscoveryResponse(); err != nil {
 			b.Fatal(err)
 		}
 	}
-	cpu.stop()
-}
-
-// cpuMeter adds a cpu-ns/op metric (process CPU time per op) to a
-// benchmark; pause and resume also stop and restart the benchmark timer.
-type cpuMeter struct {
-	b     *testing.B
-	start time.Duration
-	used  time.Duration
-}
-
-func startCPU(b *testing.B) *cpuMeter {
-	b.ResetTimer()
-	return &cpuMeter{b: b, start: processCPU()}
-}
-
-func (m *cpuMeter) pause() {
-	m.b.StopTimer()
-	m.used += processCPU() - m.start
-}
-
-func (m *cpuMeter) resume() {
-	m.start = processCPU()
-	m.b.StartTimer()
-}
-
-func (m *cpuMeter) stop() {
-	m.pause()
-	m.b.ReportMetric(float64(m.used.Nanoseconds())/float64(m.b.N), "cpu-ns/op")
+	cpu.Stop()
 }
 
 func returned(names []string, version string) map[string]string {

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"bytes"
+	"github.com/gatehouse-dev/gatehouse/test/testutil/cpumeter"
 	"reflect"
 	"testing"
 
@@ -60,7 +61,7 @@ func BenchmarkTranslatePolicies(b *testing.B) {
 	addPolicies(p)
 	b.ReportAllocs()
 	b.ResetTimer()
-	defer reportCPU(b)()
+	defer cpumeter.Start(b).Stop()
 	for i := 0; i < b.N; i++ {
 		if _, err := Translate(p, Options{}); err != nil {
 			b.Fatal(err)

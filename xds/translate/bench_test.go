@@ -1,9 +1,8 @@
 package translate
 
 import (
-	"syscall"
+	"github.com/gatehouse-dev/gatehouse/test/testutil/cpumeter"
 	"testing"
-	"time"
 
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 )
@@ -16,7 +15,7 @@ func BenchmarkTranslate(b *testing.B) {
 	reg := bigRegistry(p, 10)
 	b.ReportAllocs()
 	b.ResetTimer()
-	defer reportCPU(b)()
+	defer cpumeter.Start(b).Stop()
 	for i := 0; i < b.N; i++ {
 		groups, err := Translate(p, Options{})
 		if err != nil {
@@ -55,28 +54,10 @@ func BenchmarkTranslateOnly(b *testing.B) {
 	p := bigSnapshot(b, 1000, 1000, 100)
 	b.ReportAllocs()
 	b.ResetTimer()
-	defer reportCPU(b)()
+	defer cpumeter.Start(b).Stop()
 	for i := 0; i < b.N; i++ {
 		if _, err := Translate(p, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}
-}
-
-// reportCPU adds the process CPU time per op (user+system, all threads) as
-// "cpu-ns/op": on a shared machine it is steadier than wall time, and
-// wall ~= cpu/2 when both cores are free.
-func reportCPU(b *testing.B) func() {
-	start := cpuTime()
-	return func() {
-		b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
-	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
