@@ -6,6 +6,7 @@ package ratelimit_test
 import (
 	"context"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/test/testutil/gatehouseproc"
 	"net"
 	"net/http"
 	"os"
@@ -125,22 +126,7 @@ func call(t testing.TB, c rlsv3.RateLimitServiceClient, domain string, hits uint
 // where `make envoy-ratelimit` caches it. Outside CI a missing binary skips.
 func peerBinary(t testing.TB) string {
 	t.Helper()
-	path := os.Getenv("GATEHOUSE_ENVOY_RATELIMIT")
-	if path == "" {
-		cache := os.Getenv("XDG_CACHE_HOME")
-		if cache == "" {
-			home, _ := os.UserHomeDir()
-			cache = filepath.Join(home, ".cache")
-		}
-		path = filepath.Join(cache, "gatehouse", "envoy-ratelimit-"+peerVersion, "ratelimit")
-	}
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("envoyproxy/ratelimit not at %s and CI is set: run make envoy-ratelimit", path)
-		}
-		t.Skipf("envoyproxy/ratelimit not at %s: run make envoy-ratelimit (skipped outside CI)", path)
-	}
-	return path
+	return gatehouseproc.CachedTool(t, "GATEHOUSE_ENVOY_RATELIMIT", "envoy-ratelimit-"+peerVersion, "ratelimit", "envoy-ratelimit")
 }
 
 // startPeer runs envoyproxy/ratelimit on Redis with one YAML config file

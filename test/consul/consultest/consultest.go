@@ -31,26 +31,11 @@ import (
 // Version is the Consul release the tests run.
 const Version = "v1.14.4"
 
-// Binary returns the path of the Consul agent, or skips (fails in CI) t.
+// Binary returns the path of the Consul agent ($GATEHOUSE_CONSUL, or where
+// `make consul` caches it), or skips (fails in CI) t.
 func Binary(t testing.TB) string {
 	t.Helper()
-	path := os.Getenv("GATEHOUSE_CONSUL")
-	if path == "" {
-		cache := os.Getenv("XDG_CACHE_HOME")
-		if cache == "" {
-			home, _ := os.UserHomeDir()
-			cache = filepath.Join(home, ".cache")
-		}
-		path = filepath.Join(cache, "gatehouse", "consul-"+Version, "consul")
-	}
-	if st, err := os.Stat(path); err != nil || st.IsDir() {
-		msg := fmt.Sprintf("Consul agent not found at %s: run `make consul` (builds %s, several minutes the first time) or set GATEHOUSE_CONSUL", path, Version)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return path
+	return gatehouseproc.CachedTool(t, "GATEHOUSE_CONSUL", "consul-"+Version, "consul", "consul")
 }
 
 // Ports are the agent's loopback ports.
