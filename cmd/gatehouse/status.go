@@ -129,6 +129,9 @@ func printStatus(w io.Writer, full serverStatus, proxies []server.ProxyStatus, n
 		if p.Note != "" {
 			fmt.Fprintf(w, "  %s: %s\n", p.NodeID, p.Note)
 		}
+		if p.Warning != "" {
+			fmt.Fprintf(w, "  %s: %s\n", p.NodeID, p.Warning)
+		}
 		for _, t := range statusTypes {
 			if n := p.Types[t].NACK; n != nil {
 				fmt.Fprintf(w, "  NACK %s %s version %s (%d on this stream): %s\n", p.NodeID, t, short(n.Version), p.Types[t].NACKs, n.Error)

@@ -27,6 +27,8 @@ type ProxyStatus struct {
 	ConnectedSince time.Time `json:"connected_since"`
 	// Note explains why the proxy gets nothing, e.g. `no Gateway named "x"`.
 	Note string `json:"note,omitempty"`
+	// Warning says what gatehouse holds back from this proxy and why.
+	Warning string `json:"warning,omitempty"`
 	// Types is keyed by short type name (listeners, routes, clusters,
 	// endpoints, secrets); a type appears once the proxy asked for it.
 	Types map[string]TypeStatus `json:"types"`
@@ -74,6 +76,9 @@ type proxy struct {
 	key     translate.GroupKey
 	hasNode bool
 	types   [numTypes]*typeTrack
+	// noSecrets: the peer is off loopback on a plaintext connection, so
+	// its secrets requests are withheld (see secrets.go).
+	noSecrets bool
 }
 
 // errNotADS is returned for streams other than aggregated SotW ones, which
@@ -91,13 +96,15 @@ type tracker struct {
 	// onUnknown, if set, hears of every stream whose node names no
 	// published group (called with the tracker's lock held: keep it short).
 	onUnknown func(nodeID, gateway, reason string)
+	// secretsAllowed decides per stream whether TLS keys may be sent.
+	secretsAllowed func(*peer.Peer) bool
 
 	mu      sync.Mutex
 	proxies map[int64]*proxy
 }
 
 func newTracker(pub *Publisher, m *serverMetrics) *tracker {
-	return &tracker{pub: pub, metrics: m, now: time.Now, proxies: map[int64]*proxy{}}
+	return &tracker{pub: pub, metrics: m, now: time.Now, proxies: map[int64]*proxy{}, secretsAllowed: secretsAllowed}
 }
 
 func (t *tracker) OnStreamOpen(ctx context.Context, id int64, typeURL string) error {
@@ -105,9 +112,11 @@ func (t *tracker) OnStreamOpen(ctx context.Context, id int64, typeURL string) er
 		return errNotADS
 	}
 	p := &proxy{status: ProxyStatus{ConnectedSince: t.now().UTC()}}
-	if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil {
+	pr, _ := peer.FromContext(ctx)
+	if pr != nil && pr.Addr != nil {
 		p.status.Address = pr.Addr.String()
 	}
+	p.noSecrets = !t.secretsAllowed(pr)
 	t.mu.Lock()
 	t.proxies[id] = p
 	t.mu.Unlock()
@@ -146,6 +155,9 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 	} else if p.status.Note != "" {
 		// The Gateway may have been published since.
 		p.status.Note = t.pub.unknownReason(p.key)
+	}
+	if p.noSecrets && withholdSecrets(req) {
+		p.status.Warning = secretsWithheldNote
 	}
 	ti := typeIndex(req.GetTypeUrl())
 	if ti < 0 {

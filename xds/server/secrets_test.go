@@ -1,0 +1,77 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"testing"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resource "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+)
+
+// Private keys go only to proxies on loopback or over a TLS xDS connection:
+// any other stream's secrets requests are rewritten to a name no snapshot
+// has (the ADS cache then sends nothing), and its status says why. Other
+// types are untouched.
+func TestSecretsWithheldOffLoopback(t *testing.T) {
+	pub, err := NewPublisher(PublisherOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := newServerMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := newTracker(pub, m)
+	remote := &net.TCPAddr{IP: net.ParseIP("10.1.2.3"), Port: 40000}
+	cases := []struct {
+		name     string
+		peer     *peer.Peer
+		withheld bool
+	}{
+		{"loopback v4", &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 1}}, false},
+		{"loopback v6", &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP("::1"), Port: 1}}, false},
+		{"remote plaintext", &peer.Peer{Addr: remote}, true},
+		{"remote over TLS", &peer.Peer{Addr: remote, AuthInfo: credentials.TLSInfo{State: tls.ConnectionState{}}}, false},
+		{"no peer", nil, true},
+	}
+	for i, c := range cases {
+		id := int64(i + 1)
+		ctx := context.Background()
+		if c.peer != nil {
+			ctx = peer.NewContext(ctx, c.peer)
+		}
+		if err := tr.OnStreamOpen(ctx, id, resource.AnyType); err != nil {
+			t.Fatal(err)
+		}
+		node := &corev3.Node{Id: c.name, Cluster: "gw", UserAgentName: "envoy"}
+		sec := &discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resource.SecretType, ResourceNames: []string{"tls/gw/https"}}
+		lds := &discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resource.ListenerType}
+		if err := tr.OnStreamRequest(id, lds); err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.OnStreamRequest(id, sec); err != nil {
+			t.Fatal(err)
+		}
+		gotWithheld := len(sec.ResourceNames) == 1 && sec.ResourceNames[0] == withheldSecret
+		if gotWithheld != c.withheld {
+			t.Errorf("%s: secrets request names %v, withheld = %v, want %v", c.name, sec.ResourceNames, gotWithheld, c.withheld)
+		}
+		if len(lds.ResourceNames) != 0 {
+			t.Errorf("%s: listener request rewritten: %v", c.name, lds.ResourceNames)
+		}
+		var warning string
+		for _, p := range tr.Proxies() {
+			if p.NodeID == c.name {
+				warning = p.Warning
+			}
+		}
+		if (warning == secretsWithheldNote) != c.withheld {
+			t.Errorf("%s: status warning %q", c.name, warning)
+		}
+	}
+}
