@@ -75,7 +75,9 @@ The admin API on --admin-addr serves:
 "gatehouse status" prints the last two.
 
 Both listen on loopback by default. Expose --xds-addr beyond loopback only on a
-trusted network: the xDS port is plain gRPC.`,
+trusted network: the xDS port is plain gRPC, and so TLS private keys (SDS secrets)
+are sent only to proxies connecting from loopback; others see their HTTPS
+listeners wait, with the reason in "gatehouse status".`,
 		Example: `  gatehouse serve --policy-dir examples/quickstart
   gatehouse serve --policy-dir /etc/gatehouse --xds-addr 0.0.0.0:18000 --log-format json
   gatehouse serve --policy-dir /etc/gatehouse --components ratelimit --redis-addr redis:6379 --xds-addr 0.0.0.0:18001`,
