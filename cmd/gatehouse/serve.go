@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -159,6 +160,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		return xds.Proxies()
 	}
 
+	externalDirs := make(chan []string, 1)
 	var ctrl *controller.Controller
 	consulSrc, err := newConsulSource(o.consulAddr, o.consulTokenFile, &ctrl)
 	if err != nil {
@@ -174,8 +176,11 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		MaxDelay:  o.maxDelay,
 		Logger:    log,
 		Metrics:   controller.NewMetrics(reg),
-		OnPolicy:  consulSrc.SetPolicy,
-		Synced:    consulSrc.Synced,
+		OnPolicy: func(snap *policy.Snapshot) {
+			consulSrc.SetPolicy(snap)
+			sendLatest(externalDirs, dirsOf(o.policyDir, snap.ExternalFiles))
+		},
+		Synced: consulSrc.Synced,
 	})
 
 	adminServer := &http.Server{
@@ -198,7 +203,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	go func() { defer wg.Done(); logConsul(ctx, consulSrc, log) }()
 	go func() {
 		defer wg.Done()
-		if err := dir.Watch(ctx, o.policyDir, o.resync, ctrl.PolicyChanged); err != nil {
+		if err := dir.Watch(ctx, o.policyDir, o.resync, externalDirs, ctrl.PolicyChanged); err != nil {
 			errs <- fmt.Errorf("policy watcher: %w", err)
 		}
 	}()
@@ -263,4 +268,32 @@ Next, in another terminal:
   gatehouse bootstrap --gateway %s --xds-addr %s > envoy.yaml   # then: envoy -c envoy.yaml
   gatehouse bootstrap --gateway %s --xds-addr %s --format grpc  # proxyless gRPC clients
 `, o.policyDir, xdsAddr, adminAddr, strings.Join(ctrl.Status().Gateways, ", "), adminAddr, gateway, xdsAddr, gateway, xdsAddr)
+}
+
+// dirsOf returns the directories of files (slash paths relative to
+// policyDir) that policies name outside it.
+func dirsOf(policyDir string, files []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range files {
+		d := filepath.Dir(filepath.Join(policyDir, filepath.FromSlash(f)))
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// sendLatest replaces whatever ch holds with v (ch has room for one): the
+// watcher only needs the newest list.
+func sendLatest(ch chan []string, v []string) {
+	select {
+	case <-ch:
+	default:
+	}
+	select {
+	case ch <- v:
+	default:
+	}
 }

@@ -110,6 +110,9 @@ func validAddress(a string) bool {
 type fileReader struct {
 	fsys fs.FS
 	read func(name string) ([]byte, error) // Options.ReadFile; nil: fsys only
+	// outside records the paths read (or tried) outside the policy
+	// directory, for Snapshot.ExternalFiles.
+	outside map[string]bool
 }
 
 // readRelative reads a file named by a policy file, relative to that file's
@@ -131,6 +134,10 @@ func (r *fileReader) readRelative(o *objErrs, p, policyFile, name string) ([]byt
 	case fs.ValidPath(full):
 		data, err = fs.ReadFile(r.fsys, full)
 	case r.read != nil:
+		if r.outside == nil {
+			r.outside = map[string]bool{}
+		}
+		r.outside[full] = true
 		data, err = r.read(full)
 	default:
 		o.add(p, "%q points outside the policy directory", name)

@@ -117,7 +117,12 @@ func LoadWith(fsys fs.FS, prev *Snapshot, opts Options) *Snapshot {
 		results = append(results, parseFile(fsys, f))
 	}
 	l := &loader{files: &fileReader{fsys: fsys, read: opts.ReadFile}, prev: prev, walkErrs: walkErrs}
-	return l.build(results)
+	snap := l.build(results)
+	for f := range l.files.outside {
+		snap.ExternalFiles = append(snap.ExternalFiles, f)
+	}
+	sort.Strings(snap.ExternalFiles)
+	return snap
 }
 
 // policyFiles lists policy files in lexical order.

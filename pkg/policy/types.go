@@ -332,6 +332,10 @@ type Snapshot struct {
 	Plans           map[string]*Plan
 	RateLimits      map[string]*RateLimit
 	Rejected        []Rejected
+	// ExternalFiles are the files policies name outside the policy
+	// directory (slash paths relative to it, such as "../policies/x.rego"),
+	// read or tried by this load: a watcher should watch them too.
+	ExternalFiles []string
 }
 
 // Rejected is an object that failed validation and why. If CarriedOver is

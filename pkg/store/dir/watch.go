@@ -19,8 +19,11 @@ import (
 // directory, and editors replace files by renaming), adds directories as
 // they appear, and also calls notify every resync interval so that changes
 // it cannot see (files named from outside root, network filesystems) are
-// picked up too. notify must not block for long; the controller debounces.
-func Watch(ctx context.Context, root string, resync time.Duration, notify func()) error {
+// picked up too. Directories received on extra (those of files policies
+// name outside root, such as ../policies/x.rego) are watched as well, so
+// edits there are as fast as edits inside. notify must not block for long;
+// the controller debounces.
+func Watch(ctx context.Context, root string, resync time.Duration, extra <-chan []string, notify func()) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return fmt.Errorf("watching %s: %w", root, err)
@@ -35,10 +38,19 @@ func Watch(ctx context.Context, root string, resync time.Duration, notify func()
 		defer t.Stop()
 		tick = t.C
 	}
+	watched := map[string]bool{}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case dirs := <-extra:
+			for _, d := range dirs {
+				if !watched[d] {
+					// A directory that does not exist yet is retried with
+					// the next list; the resync covers it meanwhile.
+					watched[d] = w.Add(d) == nil
+				}
+			}
 		case ev, ok := <-w.Events:
 			if !ok {
 				return nil

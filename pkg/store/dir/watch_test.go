@@ -14,7 +14,7 @@ func TestWatchSeesEditsNewDirsAndRenames(t *testing.T) {
 	defer cancel()
 	events := make(chan struct{}, 100)
 	done := make(chan error, 1)
-	go func() { done <- Watch(ctx, root, 0, func() { events <- struct{}{} }) }()
+	go func() { done <- Watch(ctx, root, 0, nil, func() { events <- struct{}{} }) }()
 	time.Sleep(100 * time.Millisecond) // let the watcher register
 
 	wait := func(what string) {
@@ -65,7 +65,7 @@ func TestWatchResyncTicks(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	n := make(chan struct{}, 10)
-	go Watch(ctx, root, 20*time.Millisecond, func() { n <- struct{}{} })
+	go Watch(ctx, root, 20*time.Millisecond, nil, func() { n <- struct{}{} })
 	for i := 0; i < 3; i++ {
 		select {
 		case <-n:
@@ -76,7 +76,7 @@ func TestWatchResyncTicks(t *testing.T) {
 }
 
 func TestWatchMissingDir(t *testing.T) {
-	err := Watch(context.Background(), filepath.Join(t.TempDir(), "nope"), 0, func() {})
+	err := Watch(context.Background(), filepath.Join(t.TempDir(), "nope"), 0, nil, func() {})
 	if err == nil {
 		t.Fatal("want an error for a missing directory")
 	}
@@ -86,5 +86,24 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Directories sent on extra (of files named from outside the policy
+// directory) are watched too.
+func TestWatchExtraDirs(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	extra := make(chan []string, 1)
+	events := make(chan struct{}, 100)
+	go Watch(ctx, root, 0, extra, func() { events <- struct{}{} })
+	extra <- []string{outside, filepath.Join(outside, "missing")}
+	time.Sleep(100 * time.Millisecond) // let the watcher add it
+	must(t, os.WriteFile(filepath.Join(outside, "users.rego"), []byte("package x"), 0o644))
+	select {
+	case <-events:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no notification for a file in an extra directory")
 	}
 }
