@@ -77,6 +77,11 @@ type fixture struct {
 
 func start(t *testing.T, files map[string]string) *fixture {
 	t.Helper()
+	return startWith(t, files, 5*time.Millisecond, 50*time.Millisecond)
+}
+
+func startWith(t *testing.T, files map[string]string, debounce, maxDelay time.Duration) *fixture {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	pub, err := server.NewPublisher(server.PublisherOptions{})
 	if err != nil {
@@ -84,7 +89,7 @@ func start(t *testing.T, files map[string]string) *fixture {
 	}
 	f := &fixture{pub: pub, reg: reg, dir: &memFS{}}
 	f.dir.set(files)
-	f.ctrl = New(Config{Load: f.dir.load, Publisher: pub, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, Metrics: NewMetrics(reg)})
+	f.ctrl = New(Config{Load: f.dir.load, Publisher: pub, Debounce: debounce, MaxDelay: maxDelay, Metrics: NewMetrics(reg)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { f.ctrl.Run(ctx); close(done) }()
@@ -135,16 +140,32 @@ func TestRegistryChangeTouchesOnlyEndpoints(t *testing.T) {
 
 // A burst of changes is one build: the loop debounces.
 func TestDebounce(t *testing.T) {
-	f := start(t, map[string]string{"all.yaml": basePolicy})
+	// A quiet time far longer than the burst takes even on a loaded
+	// machine, so the count does not depend on scheduling.
+	f := startWith(t, map[string]string{"all.yaml": basePolicy}, 300*time.Millisecond, 3*time.Second)
 	first := buildCount(t, f.reg)
 	for i := 0; i < 50; i++ {
 		f.ctrl.PolicyChanged()
-		time.Sleep(100 * time.Microsecond)
 	}
 	f.waitFor(t, "a build after the burst", func() bool { return buildCount(t, f.reg) > first })
-	time.Sleep(100 * time.Millisecond)
-	if n := buildCount(t, f.reg) - first; n > 3 {
-		t.Fatalf("50 changes in a burst made %v builds, want at most 3", n)
+	time.Sleep(400 * time.Millisecond) // longer than the quiet time: a second build would show
+	if n := buildCount(t, f.reg) - first; n != 1 {
+		t.Fatalf("50 changes in a burst made %v builds, want 1", n)
+	}
+}
+
+// Under a constant stream of changes, builds still happen: MaxDelay bounds
+// the wait.
+func TestDebounceMaxDelay(t *testing.T) {
+	f := startWith(t, map[string]string{"all.yaml": basePolicy}, 100*time.Millisecond, 300*time.Millisecond)
+	first := buildCount(t, f.reg)
+	stop := time.Now().Add(1500 * time.Millisecond)
+	for time.Now().Before(stop) {
+		f.ctrl.PolicyChanged() // never quiet for 100ms
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := buildCount(t, f.reg) - first; n < 2 {
+		t.Fatalf("1.5s of constant changes made %v builds; MaxDelay 300ms should give several", n)
 	}
 }
 
