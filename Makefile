@@ -6,6 +6,10 @@ VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo
 LDFLAGS      := -X main.version=$(VERSION)
 # Generous: the process tests start real servers and gRPC xDS clients.
 TEST_TIMEOUT ?= 15m
+# Every test runs every time: the process tests start real Consul, Redis and
+# gatehouse processes, which Go's test cache cannot see, so a cached "ok"
+# would hide a failure.
+TEST_FLAGS   ?= -count=1
 BENCH        ?= .
 BENCH_PKGS   ?= ./...
 BENCH_TIME   ?= 1s
@@ -30,7 +34,7 @@ run: build
 
 ## test: formatting and vet checks, then every test (unit, golden, process)
 test: lint
-	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./...
 
 ## bench: benchmarks with allocation figures (BENCH=regexp BENCH_PKGS=./xds/... to narrow)
 bench:
