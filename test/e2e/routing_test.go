@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	testpb "google.golang.org/grpc/interop/grpc_testing"
 )
 
 const gatewayYAML = `kind: Gateway
@@ -120,26 +122,13 @@ spec:
 func TestStaticEndpointEditMovesTraffic(t *testing.T) {
 	t.Parallel()
 	old, nu := startBackend(t, "old"), startBackend(t, "new")
-	dir := t.TempDir()
-	route := `kind: Route
-name: r
-spec:
-  gateways: [public]
-  hosts: [edit.test]
-  backends: [{service: app}]
-`
-	writePolicy(t, dir, map[string]string{"gateway.yaml": gatewayYAML, "app.yaml": staticService("app", old), "route.yaml": route})
-	g := startGatehouse(t, dir)
-	c := xdsClient(t, g, "public", "edit-client", "edit.test")
-	waitFor(t, 10*time.Second, c, "old")
+	dir, g, c := serveOneRoute(t, "edit.test", old)
 
-	var delays []time.Duration
 	for i, b := range []*backend{nu, old, nu} {
 		start := time.Now()
 		writePolicy(t, dir, map[string]string{"app.yaml": staticService("app", b)})
 		waitFor(t, 5*time.Second, c, b.Name)
 		d := time.Since(start)
-		delays = append(delays, d)
 		t.Logf("edit %d: traffic moved to %s %v after the file was written (target < 1s)", i+1, b.Name, d.Round(time.Millisecond))
 		// Every call now goes to the new endpoint.
 		for j := 0; j < 20; j++ {
@@ -157,18 +146,7 @@ spec:
 func TestBadEditsKeepServing(t *testing.T) {
 	t.Parallel()
 	app := startBackend(t, "app")
-	dir := t.TempDir()
-	route := `kind: Route
-name: r
-spec:
-  gateways: [public]
-  hosts: [bad.test]
-  backends: [{service: app}]
-`
-	writePolicy(t, dir, map[string]string{"gateway.yaml": gatewayYAML, "app.yaml": staticService("app", app), "route.yaml": route})
-	g := startGatehouse(t, dir)
-	c := xdsClient(t, g, "public", "bad-client", "bad.test")
-	waitFor(t, 10*time.Second, c, "app")
+	dir, g, c := serveOneRoute(t, "bad.test", app)
 
 	writePolicy(t, dir, map[string]string{"dangling.yaml": `kind: Route
 name: dangling
@@ -198,4 +176,18 @@ spec:
 		}
 	}
 	assertNoNACKs(t, g)
+}
+
+// serveOneRoute serves Gateway public with Route r sending host to Service
+// app (static: backend b), and returns the policy directory, the running
+// gatehouse and a proxyless client that already reached b.
+func serveOneRoute(t *testing.T, host string, b *backend) (string, *gatehouse, testpb.TestServiceClient) {
+	t.Helper()
+	dir := t.TempDir()
+	route := "kind: Route\nname: r\nspec:\n  gateways: [public]\n  hosts: [" + host + "]\n  backends: [{service: app}]\n"
+	writePolicy(t, dir, map[string]string{"gateway.yaml": gatewayYAML, "app.yaml": staticService("app", b), "route.yaml": route})
+	g := startGatehouse(t, dir)
+	c := xdsClient(t, g, "public", host+"-client", host)
+	waitFor(t, 10*time.Second, c, b.Name)
+	return dir, g, c
 }
