@@ -1,0 +1,240 @@
+package authz
+
+import (
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// The lazy input is the opa-envoy-plugin input of buildInput, built on
+// demand: the VM reads input.attributes.request.http.headers.authorization
+// by walking the CheckRequest, without building any object on the way.
+// Whatever a policy uses as a whole value (passed to a built-in, iterated,
+// compared, returned) is materialized once, to exactly what buildInput
+// gives; TestLazyInputMatchesBuildInput holds the two to each other.
+//
+// A lazy node belongs to one evaluation (one goroutine): its memo is not
+// synchronized.
+
+// lazyBase implements ast.Value for a lazy node by materializing it, so a
+// node that reaches OPA code by any path still behaves as its value.
+type lazyBase struct {
+	self interface{ build() *ast.Term } // the node embedding this base
+	mat  *ast.Term
+}
+
+func (l *lazyBase) Materialize() *ast.Term {
+	if l.mat == nil {
+		l.mat = l.self.build()
+	}
+	return l.mat
+}
+
+func (l *lazyBase) Compare(other ast.Value) int {
+	if o, ok := other.(interface{ Materialize() *ast.Term }); ok {
+		other = o.Materialize().Value
+	}
+	return l.Materialize().Value.Compare(other)
+}
+func (l *lazyBase) Find(path ast.Ref) (ast.Value, error) { return l.Materialize().Value.Find(path) }
+func (l *lazyBase) Hash() int                            { return l.Materialize().Value.Hash() }
+func (l *lazyBase) IsGround() bool                       { return true }
+func (l *lazyBase) String() string                       { return l.Materialize().Value.String() }
+func (l *lazyBase) StringLength() int                    { return l.Materialize().Value.StringLength() }
+
+// lazyMessage is a protobuf message under input.attributes.
+type lazyMessage struct {
+	lazyBase
+	m    protoreflect.Message
+	kids []lazyKid // fields already read: a policy reads http.path in several rules
+}
+
+type lazyKid struct {
+	key string
+	val *ast.Term
+}
+
+func newLazyMessage(m protoreflect.Message) *lazyMessage {
+	l := &lazyMessage{m: m}
+	l.self = l
+	return l
+}
+
+func (l *lazyMessage) build() *ast.Term { return protoToAST(l.m) }
+
+// Dot is the field with JSON name key, converted as protoToAST converts
+// it; nil when the field is unset (protojson omits it) or key is not a
+// field name.
+func (l *lazyMessage) Dot(key *ast.Term) *ast.Term {
+	if l.mat != nil {
+		return l.mat.Get(key)
+	}
+	s, ok := key.Value.(ast.String)
+	if !ok {
+		return nil
+	}
+	for _, k := range l.kids {
+		if k.key == string(s) {
+			return k.val
+		}
+	}
+	v := l.field(string(s))
+	l.kids = append(l.kids, lazyKid{string(s), v})
+	return v
+}
+
+func (l *lazyMessage) field(s string) *ast.Term {
+	fd := l.m.Descriptor().Fields().ByJSONName(s)
+	if fd == nil || !l.m.Has(fd) {
+		return nil
+	}
+	if fd.IsMap() {
+		if sm, ok := stringMap(l.m, fd); ok {
+			return ast.NewTerm(newLazyStringMap(sm))
+		}
+	}
+	if !fd.IsMap() && !fd.IsList() && fd.Kind() == protoreflect.MessageKind {
+		if _, special := specialMessages[fd.Message().FullName()]; !special {
+			return ast.NewTerm(newLazyMessage(l.m.Get(fd).Message()))
+		}
+	}
+	obj := ast.NewObjectWithCapacity(1)
+	insertField(obj, l.m, fd, l.m.Get(fd), needAll)
+	return obj.Get(fieldKey(fd))
+}
+
+// specialMessages have a JSON form of their own (protoToASTFor's first
+// switch): they are converted whole.
+var specialMessages = map[protoreflect.FullName]bool{
+	"google.protobuf.Struct": true, "google.protobuf.Value": true, "google.protobuf.ListValue": true,
+	"google.protobuf.Timestamp": true, "google.protobuf.Duration": true, "google.protobuf.Any": true,
+	"google.protobuf.FieldMask": true, "google.protobuf.Empty": true,
+	"google.protobuf.BoolValue": true, "google.protobuf.StringValue": true, "google.protobuf.BytesValue": true,
+	"google.protobuf.Int32Value": true, "google.protobuf.UInt32Value": true, "google.protobuf.Int64Value": true,
+	"google.protobuf.UInt64Value": true, "google.protobuf.FloatValue": true, "google.protobuf.DoubleValue": true,
+}
+
+// lazyStringMap is a map<string, string> field: headers, context
+// extensions, peer labels.
+type lazyStringMap struct {
+	lazyBase
+	sm map[string]string
+}
+
+func newLazyStringMap(sm map[string]string) *lazyStringMap {
+	l := &lazyStringMap{sm: sm}
+	l.self = l
+	return l
+}
+
+func (l *lazyStringMap) build() *ast.Term { return stringMapToAST(l.sm, needAll) }
+
+func (l *lazyStringMap) Dot(key *ast.Term) *ast.Term {
+	s, ok := key.Value.(ast.String)
+	if !ok {
+		return nil
+	}
+	v, ok := l.sm[string(s)]
+	if !ok {
+		return nil
+	}
+	return ast.StringTerm(v)
+}
+
+// lazyRoot is the input document itself.
+type lazyRoot struct {
+	lazyBase
+	req      *authv3.CheckRequest
+	parsed   parsedRequest
+	gh       func() *ast.Term
+	ghTerm   *ast.Term
+	attrs    *ast.Term
+	path     *ast.Term
+	query    *ast.Term
+	hasPrinc bool
+}
+
+// parsedRequest is what buildInput derives from the path and body; the
+// lazy input parses them up front, because a malformed path, query or
+// body is an input error whatever the policy reads.
+type parsedRequest struct {
+	body      *ast.Term
+	truncated bool
+}
+
+// newLazyInput checks the request's path, query and body as buildInput
+// does and returns the lazy input; gh builds input.gatehouse when read.
+func newLazyInput(req *authv3.CheckRequest, maxBody int, gh func() *ast.Term) (*lazyRoot, error) {
+	h := req.GetAttributes().GetRequest().GetHttp()
+	if _, _, err := parsePathFor(h.GetPath(), false, false); err != nil {
+		return nil, err
+	}
+	body, truncated, err := parseBody(h, maxBody)
+	if err != nil {
+		return nil, err
+	}
+	l := &lazyRoot{req: req, gh: gh, parsed: parsedRequest{body: body, truncated: truncated}}
+	l.hasPrinc = req.GetAttributes().GetSource().GetPrincipal() != ""
+	l.self = l
+	return l, nil
+}
+
+func (l *lazyRoot) Dot(key *ast.Term) *ast.Term {
+	s, ok := key.Value.(ast.String)
+	if !ok {
+		return nil
+	}
+	switch s {
+	case "attributes":
+		if l.attrs == nil {
+			if a := l.req.GetAttributes(); a != nil {
+				l.attrs = ast.NewTerm(newLazyMessage(a.ProtoReflect()))
+			} else {
+				l.attrs = ast.ObjectTerm()
+			}
+		}
+		return l.attrs
+	case "version":
+		return versionTerm
+	case "gatehouse":
+		if l.ghTerm == nil {
+			l.ghTerm = l.gh()
+		}
+		return l.ghTerm
+	case "source_principal":
+		if !l.hasPrinc {
+			return nil
+		}
+		return ast.StringTerm(l.req.GetAttributes().GetSource().GetPrincipal())
+	case "parsed_path", "parsed_query":
+		if l.path == nil {
+			// Checked in newLazyInput: no error here.
+			l.path, l.query, _ = parsePath(l.req.GetAttributes().GetRequest().GetHttp().GetPath())
+		}
+		if s == "parsed_path" {
+			return l.path
+		}
+		return l.query
+	case "parsed_body":
+		return l.parsed.body
+	case "truncated_body":
+		return ast.InternedTerm(l.parsed.truncated)
+	}
+	return nil
+}
+
+// build is buildInput's whole input.
+func (l *lazyRoot) build() *ast.Term {
+	keys := []string{"attributes", "version", "gatehouse", "source_principal", "parsed_path", "parsed_query", "parsed_body", "truncated_body"}
+	obj := ast.NewObjectWithCapacity(len(keys))
+	for _, k := range keys {
+		key := ast.StringTerm(k)
+		if v := l.Dot(key); v != nil {
+			if lz, ok := v.Value.(interface{ Materialize() *ast.Term }); ok {
+				v = lz.Materialize()
+			}
+			obj.Insert(key, v)
+		}
+	}
+	return ast.NewTerm(obj)
+}

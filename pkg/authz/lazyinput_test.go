@@ -1,0 +1,102 @@
+package authz
+
+import (
+	"testing"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+type materializer interface {
+	Materialize() *ast.Term
+	Dot(*ast.Term) *ast.Term
+}
+
+// The lazy input must read, key by key and as a whole, exactly as the
+// eagerly built input: every path through it, missing keys and non-string
+// keys included.
+func TestLazyInputMatchesBuildInput(t *testing.T) {
+	reqs := []req{
+		{},
+		{method: "POST", path: "/people/7?lang=en&lang=fr", body: `{"a": 1, "b": [true, null]}`,
+			headers: map[string]string{"content-type": "application/json", "authorization": "Bearer x", "x-empty": ""},
+			ext:     ext("r", "corp-jwt", "p"),
+			jwt:     map[string]any{"corp-jwt": map[string]any{"sub": "alice", "exp": 2e9, "iat": 1.5, "roles": []any{"a"}}}},
+		{path: "//a/%2F/b", body: "x=1&y=2", headers: map[string]string{"content-type": "application/x-www-form-urlencoded"}},
+	}
+	gh := gatehouseTerm("public", "r", "p", identity{consumer: "acme", groups: []string{"partners"}, by: "keys"})
+	for i, r := range reqs {
+		cr := r.build(t)
+		cr.Attributes.Source.Principal = "spiffe://x"
+		cr.Attributes.Source.Labels = map[string]string{"app": "web"}
+		h := cr.Attributes.Request.Http
+		h.Size = 1234567890123
+		h.HeaderMap = &corev3.HeaderMap{Headers: []*corev3.HeaderValue{{Key: "x-raw", RawValue: []byte("v")}}}
+
+		want, err := buildInput(cr, 0, gh)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		fresh := func() *lazyRoot {
+			l, err := newLazyInput(cr, 0, func() *ast.Term { return gh })
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+			return l
+		}
+		if got := fresh().Materialize().Value; got.Compare(want) != 0 {
+			t.Errorf("request %d: materialized\n got %v\nwant %v", i, got, want)
+		}
+		n := walkLazy(t, fresh(), ast.NewTerm(want), "input")
+		if n < 40 {
+			t.Errorf("request %d: only %d paths compared", i, n)
+		}
+	}
+}
+
+// walkLazy compares l.Dot(k) with want[k] for every key of want, and a few
+// keys want lacks; it returns the number of paths compared.
+func walkLazy(t *testing.T, l materializer, want *ast.Term, at string) int {
+	t.Helper()
+	obj, ok := want.Value.(ast.Object)
+	if !ok {
+		t.Errorf("%s: lazy node for a %s", at, ast.ValueName(want.Value))
+		return 0
+	}
+	n := 0
+	for _, miss := range []*ast.Term{ast.StringTerm("no-such-key"), ast.IntNumberTerm(1), ast.BooleanTerm(true)} {
+		if v := l.Dot(miss); v != nil {
+			t.Errorf("%s[%v]: got %v, want undefined", at, miss, v)
+		}
+		n++
+	}
+	obj.Foreach(func(k, v *ast.Term) {
+		n++
+		got := l.Dot(k)
+		path := at + "." + k.String()
+		if got == nil {
+			t.Errorf("%s: undefined, want %v", path, v)
+			return
+		}
+		if lz, ok := got.Value.(materializer); ok {
+			n += walkLazy(t, lz, v, path)
+			if lz.Materialize().Value.Compare(v.Value) != 0 {
+				t.Errorf("%s: materialized %v, want %v", path, lz.Materialize(), v)
+			}
+			return
+		}
+		if got.Value.Compare(v.Value) != 0 {
+			t.Errorf("%s: got %v, want %v", path, got, v)
+		}
+	})
+	return n
+}
+
+// A malformed path or body is an input error, as for buildInput.
+func TestLazyInputChecksRequest(t *testing.T) {
+	for _, r := range []req{{path: "/a%zz"}, {path: "/a?x=%zz"}, {body: "{", headers: map[string]string{"content-type": "application/json"}}} {
+		if _, err := newLazyInput(r.build(t), 0, nil); err == nil {
+			t.Errorf("%+v: no input error", r)
+		}
+	}
+}
