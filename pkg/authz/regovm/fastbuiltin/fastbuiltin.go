@@ -2,6 +2,11 @@
 // the hot path of authorization policies (comparisons, arithmetic, strings,
 // globs, JWT verification), with exactly the results of OPA's topdown
 // built-ins of the same name but without their per-call allocations.
+//
+// Every native version handles only the operands for which its result is
+// provably the one OPA computes (plain int64 arithmetic, strings, ...) and
+// hands every other call, including every call that errors, to OPA's own
+// built-in, so errors carry OPA's messages.
 package fastbuiltin
 
 import (
@@ -14,9 +19,31 @@ import (
 // which stops the evaluation.
 type Func func(bctx *topdown.BuiltinContext, args []*ast.Term) (*ast.Term, error)
 
+// natives maps built-in names to their native versions. It is filled by
+// init functions of this package and read-only afterwards.
+var natives = map[string]Func{}
+
+// register installs a native version of the named built-in. The native
+// version gets the arity-checked operands; anything else goes to OPA.
+func register(name string, arity int, f Func) {
+	opa := opaBuiltin(name)
+	natives[name] = func(bctx *topdown.BuiltinContext, args []*ast.Term) (*ast.Term, error) {
+		if len(args) != arity {
+			return opa(bctx, args)
+		}
+		return f(bctx, args)
+	}
+}
+
 // Lookup returns the native version of the named built-in, or nil when
 // there is none (the caller then uses topdown.GetBuiltin).
-func Lookup(name string) Func { return nil }
+func Lookup(name string) Func { return natives[name] }
 
-// Compare orders two values exactly as ast.Compare does.
-func Compare(a, b ast.Value) int { return ast.Compare(a, b) }
+// Names returns the names of the built-ins with a native version.
+func Names() []string {
+	out := make([]string, 0, len(natives))
+	for n := range natives {
+		out = append(out, n)
+	}
+	return out
+}

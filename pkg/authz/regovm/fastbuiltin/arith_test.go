@@ -1,0 +1,134 @@
+package fastbuiltin
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+var arithNames = []string{"plus", "minus", "mul", "div", "rem"}
+
+func TestArithmeticMatchesOPA(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	bctx := testBctx(fixedNow)
+	for _, name := range arithNames {
+		for _, x := range numberTexts {
+			for _, y := range numberTexts {
+				differential(t, bctx, name, []*ast.Term{num(x), num(y)})
+			}
+		}
+		for i := 0; i < 30000; i++ {
+			differential(t, bctx, name, []*ast.Term{randTerm(r), randTerm(r)})
+		}
+		// Wrong arity and non-numbers go to OPA, which errors.
+		differential(t, bctx, name, []*ast.Term{ast.StringTerm("1"), num("1")})
+		differential(t, bctx, name, []*ast.Term{num("1"), ast.NullTerm()})
+	}
+	differential(t, bctx, "minus", []*ast.Term{ast.SetTerm(num("1"), num("2")), ast.SetTerm(num("2"))})
+}
+
+// Division by powers of ten is the native path that formats a non-integer:
+// every dividend size and every power.
+func TestDivideByPowersOfTen(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	bctx := testBctx(fixedNow)
+	p := int64(1)
+	for k := 0; k <= 18; k++ {
+		for i := 0; i < 3000; i++ {
+			x := r.Int64N(1 << r.IntN(63))
+			if x >= 1e18 {
+				x /= 10
+			}
+			if r.IntN(2) == 0 {
+				x = -x
+			}
+			y := p
+			if r.IntN(4) == 0 {
+				y = -y
+			}
+			args := []*ast.Term{num(strconv.FormatInt(x, 10)), num(strconv.FormatInt(y, 10))}
+			differential(t, bctx, "div", args)
+			// Dividends with trailing zeros and tiny ones.
+			args[0] = num(strconv.FormatInt(x%1000*int64(pow10(r.IntN(15))), 10))
+			differential(t, bctx, "div", args)
+		}
+		p *= 10
+	}
+}
+
+func pow10(k int) int {
+	p := 1
+	for range k {
+		p *= 10
+	}
+	return p
+}
+
+func TestDivideNowNanos(t *testing.T) {
+	bctx := testBctx(fixedNow)
+	got, err := Lookup("div")(bctx, []*ast.Term{bctx.Time, num("1000000000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "1.764118923456789012e+09"; got.String() != want {
+		t.Fatalf("div(now_ns, 1e9) = %v, want %v", got, want)
+	}
+}
+
+func TestArithmeticOddTextsLikeOPA(t *testing.T) {
+	bctx := testBctx(fixedNow)
+	for _, name := range arithNames {
+		for _, x := range oddTexts {
+			for _, y := range []string{"1", "10", "3"} {
+				for _, args := range [][]*ast.Term{{num(x), num(y)}, {num(y), num(x)}} {
+					got, gotErr, gotPanic := tryCall(Lookup(name), bctx, args)
+					want, wantErr, wantPanic := tryCall(opaBuiltin(name), bctx, args)
+					if gotPanic != wantPanic {
+						t.Fatalf("%s%v: native panics %v, OPA panics %v", name, args, gotPanic, wantPanic)
+					}
+					if !gotPanic {
+						sameResult(t, name, args, got, gotErr, want, wantErr)
+					}
+				}
+			}
+		}
+	}
+}
+
+func tryCall(f Func, bctx *topdownBctx, args []*ast.Term) (out *ast.Term, err error, panicked bool) {
+	defer func() {
+		if recover() != nil {
+			panicked = true
+		}
+	}()
+	out, err = f(bctx, args)
+	return out, err, false
+}
+
+func TestNowNanos(t *testing.T) {
+	bctx := testBctx(fixedNow)
+	differential(t, bctx, "time.now_ns", nil)
+	if got, _ := Lookup("time.now_ns")(bctx, nil); got != bctx.Time {
+		t.Fatalf("time.now_ns = %v, want %v", got, bctx.Time)
+	}
+}
+
+func BenchmarkArithmetic(b *testing.B) {
+	bctx := testBctx(fixedNow)
+	cases := []struct {
+		name string
+		args []*ast.Term
+	}{
+		{"div", []*ast.Term{bctx.Time, num("1000000000")}},
+		{"div", []*ast.Term{num("3000000000"), num("1000")}},
+		{"plus", []*ast.Term{bctx.Time, num("3600000000000")}},
+		{"mul", []*ast.Term{num("1764118923"), num("1000")}},
+		{"rem", []*ast.Term{bctx.Time, num("7")}},
+		{"time.now_ns", nil},
+	}
+	for _, c := range cases {
+		benchPair(b, bctx, c.name, c.args)
+	}
+}

@@ -1,0 +1,293 @@
+package fastbuiltin
+
+import (
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// Compare orders two values exactly as ast.Compare does. Numbers, strings,
+// booleans and arrays of them are compared here without allocating; every
+// other value, and every number this package does not parse, goes to
+// ast.Compare.
+func Compare(a, b ast.Value) int {
+	switch x := a.(type) {
+	case ast.Number:
+		if y, ok := b.(ast.Number); ok {
+			return NumberCompare(x, y)
+		}
+	case ast.String:
+		if y, ok := b.(ast.String); ok {
+			return strings.Compare(string(x), string(y))
+		}
+	case ast.Boolean:
+		if y, ok := b.(ast.Boolean); ok {
+			switch {
+			case x == y:
+				return 0
+			case !bool(x):
+				return -1
+			default:
+				return 1
+			}
+		}
+	case *ast.Array:
+		if y, ok := b.(*ast.Array); ok {
+			return compareArrays(x, y)
+		}
+	}
+	return ast.Compare(a, b)
+}
+
+// compareArrays is ast.Compare on two arrays: the first differing element
+// decides, then the length.
+func compareArrays(x, y *ast.Array) int {
+	n, m := x.Len(), y.Len()
+	for i := 0; i < n && i < m; i++ {
+		ex, ey := x.Elem(i), y.Elem(i)
+		if ex == ey {
+			continue
+		}
+		if c := Compare(ex.Value, ey.Value); c != 0 {
+			return c
+		}
+	}
+	switch {
+	case n < m:
+		return -1
+	case n > m:
+		return 1
+	}
+	return 0
+}
+
+// NumberCompare is ast.NumberCompare: an exact decimal comparison of the
+// two numbers' texts (no math/big), except in the one case where OPA's is
+// not exact (both texts fractional with trailing zeros: OPA first compares
+// them as float64s), and for texts outside JSON's number grammar; those go
+// to ast.NumberCompare itself.
+func NumberCompare(x, y ast.Number) int {
+	xs, ys := string(x), string(y)
+	if xs == ys {
+		return 0
+	}
+	if xn, xm, ok := intText(xs); ok {
+		if yn, ym, ok := intText(ys); ok {
+			return cmpIntTexts(xn, xm, yn, ym)
+		}
+	}
+	if opaFloatShortcut(xs) && opaFloatShortcut(ys) {
+		return ast.NumberCompare(x, y)
+	}
+	dx, ok := parseDec(xs)
+	if !ok {
+		return ast.NumberCompare(x, y)
+	}
+	dy, ok := parseDec(ys)
+	if !ok {
+		return ast.NumberCompare(x, y)
+	}
+	return dx.cmp(dy)
+}
+
+// intText splits s into sign and magnitude digits when s is written
+// -?(0|[1-9][0-9]*).
+func intText(s string) (neg bool, mag string, ok bool) {
+	if len(s) > 0 && s[0] == '-' {
+		neg, s = true, s[1:]
+	}
+	if len(s) == 0 || (s[0] == '0' && len(s) > 1) {
+		return false, "", false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false, "", false
+		}
+	}
+	return neg, s, true
+}
+
+// cmpIntTexts compares two integers given as sign and digits without
+// leading zeros: the longer magnitude is larger, equal lengths compare as
+// strings.
+func cmpIntTexts(xneg bool, x string, yneg bool, y string) int {
+	if x == "0" {
+		xneg = false // -0 == 0
+	}
+	if y == "0" {
+		yneg = false
+	}
+	if xneg != yneg {
+		return signOf(xneg)
+	}
+	var c int
+	switch {
+	case len(x) != len(y):
+		c = signOf(len(x) < len(y))
+	default:
+		c = strings.Compare(x, y)
+	}
+	if xneg {
+		return -c
+	}
+	return c
+}
+
+// opaFloatShortcut reports whether ast.NumberCompare treats s as
+// "non-integral" for its float64 equality shortcut, exactly as it decides
+// it: s has a '.', and trimming trailing '.' and '0' characters changes s
+// but leaves a '.'.
+func opaFloatShortcut(s string) bool {
+	if strings.IndexByte(s, '.') < 0 {
+		return false
+	}
+	t := strings.TrimRight(s, ".0")
+	return t != s && strings.IndexByte(t, '.') >= 0
+}
+
+// dec is a parsed JSON number: the value is
+// (-1)^neg * 0.D * 10^(len(intp)+exp) where D = intp ++ frac.
+type dec struct {
+	neg  bool
+	intp string
+	frac string
+	exp  int
+}
+
+// maxExpDigits bounds the exponent so that adjusted exponents cannot
+// overflow an int.
+const maxExpDigits = 9
+
+// parseDec parses s in JSON's number grammar, except that a leading zero
+// must stand alone: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]{1,9})?.
+func parseDec(s string) (dec, bool) {
+	var d dec
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		d.neg = true
+		i++
+	}
+	start := i
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	d.intp = s[start:i]
+	if len(d.intp) == 0 || (len(d.intp) > 1 && d.intp[0] == '0') {
+		return dec{}, false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		start = i
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+		d.frac = s[start:i]
+		if len(d.frac) == 0 {
+			return dec{}, false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			eneg = s[i] == '-'
+			i++
+		}
+		start = i
+		e := 0
+		for i < len(s) && isDigit(s[i]) {
+			e = e*10 + int(s[i]-'0')
+			i++
+		}
+		if i == start || i-start > maxExpDigits {
+			return dec{}, false
+		}
+		if eneg {
+			e = -e
+		}
+		d.exp = e
+	}
+	if i != len(s) {
+		return dec{}, false
+	}
+	return d, true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// digit returns the i-th digit of D = intp ++ frac, '0' past its end.
+func (d *dec) digit(i int) byte {
+	if i < len(d.intp) {
+		return d.intp[i]
+	}
+	i -= len(d.intp)
+	if i < len(d.frac) {
+		return d.frac[i]
+	}
+	return '0'
+}
+
+// lead returns the index in D of the first nonzero digit, or -1 for zero.
+func (d *dec) lead() int {
+	n := len(d.intp) + len(d.frac)
+	for i := 0; i < n; i++ {
+		if d.digit(i) != '0' {
+			return i
+		}
+	}
+	return -1
+}
+
+// cmp compares two parsed numbers exactly.
+func (d dec) cmp(o dec) int {
+	dl, ol := d.lead(), o.lead()
+	switch {
+	case dl < 0 && ol < 0:
+		return 0 // -0 == 0, as in OPA
+	case dl < 0:
+		return signOf(!o.neg)
+	case ol < 0:
+		return signOf(d.neg)
+	case d.neg != o.neg:
+		return signOf(d.neg)
+	}
+	m := d.cmpMagnitude(o, dl, ol)
+	if d.neg {
+		return -m
+	}
+	return m
+}
+
+// signOf returns -1 if neg, else 1.
+func signOf(neg bool) int {
+	if neg {
+		return -1
+	}
+	return 1
+}
+
+// cmpMagnitude compares |d| and |o|, both nonzero, whose first nonzero
+// digits are at dl and ol.
+func (d *dec) cmpMagnitude(o dec, dl, ol int) int {
+	// Position of the leading digit: |d| = 0.d_dl... * 10^dp.
+	dp := len(d.intp) - dl + d.exp
+	op := len(o.intp) - ol + o.exp
+	switch {
+	case dp < op:
+		return -1
+	case dp > op:
+		return 1
+	}
+	dn := len(d.intp) + len(d.frac) - dl
+	on := len(o.intp) + len(o.frac) - ol
+	for i := 0; i < dn || i < on; i++ {
+		a, b := d.digit(dl+i), o.digit(ol+i)
+		if a != b {
+			if a < b {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}

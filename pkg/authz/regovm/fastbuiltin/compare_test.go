@@ -1,0 +1,141 @@
+package fastbuiltin
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+func TestCompareMatchesAST(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 200000; i++ {
+		a, b := randTerm(r), randTerm(r)
+		if got, want := sign(Compare(a.Value, b.Value)), sign(ast.Compare(a.Value, b.Value)); got != want {
+			t.Fatalf("Compare(%v, %v) = %d, ast.Compare = %d", a, b, got, want)
+		}
+	}
+}
+
+func TestCompareAllBoundaryPairs(t *testing.T) {
+	for _, x := range numberTexts {
+		for _, y := range numberTexts {
+			a, b := ast.Number(x), ast.Number(y)
+			if got, want := sign(Compare(a, b)), sign(ast.Compare(a, b)); got != want {
+				t.Errorf("Compare(%s, %s) = %d, ast.Compare = %d", x, y, got, want)
+			}
+		}
+	}
+}
+
+// OPA's NumberCompare is not an exact decimal comparison when both texts
+// are fractional with trailing zeros: it first compares them as float64s.
+func TestCompareKeepsOPAFloatShortcut(t *testing.T) {
+	a, b := ast.Number("0.10000000000000000000010"), ast.Number("0.10")
+	if ast.Compare(a, b) != 0 {
+		t.Fatalf("premise: OPA orders %v and %v apart", a, b)
+	}
+	if c := Compare(a, b); c != 0 {
+		t.Fatalf("Compare = %d, want OPA's 0", c)
+	}
+	// Without the trailing zero OPA is exact, and so is Compare.
+	a = ast.Number("0.1000000000000000000001")
+	if want, got := sign(ast.Compare(a, b)), sign(Compare(a, b)); want != 1 || got != want {
+		t.Fatalf("Compare = %d, ast.Compare = %d, want 1", got, want)
+	}
+}
+
+func TestCompareOddTextsLikeOPA(t *testing.T) {
+	for _, x := range oddTexts {
+		for _, y := range append([]string{"1", "1.5", "2e3"}, oddTexts...) {
+			got, gotPanic := tryCompare(Compare, ast.Number(x), ast.Number(y))
+			want, wantPanic := tryCompare(func(a, b ast.Value) int { return ast.Compare(a, b) }, ast.Number(x), ast.Number(y))
+			if gotPanic != wantPanic || sign(got) != sign(want) {
+				t.Errorf("Compare(%q, %q) = %d (panic %v), ast.Compare = %d (panic %v)", x, y, got, gotPanic, want, wantPanic)
+			}
+		}
+	}
+}
+
+func tryCompare(f func(a, b ast.Value) int, a, b ast.Value) (c int, panicked bool) {
+	defer func() {
+		if recover() != nil {
+			panicked = true
+		}
+	}()
+	return f(a, b), false
+}
+
+func TestCompareArraysAndNil(t *testing.T) {
+	cases := [][2]ast.Value{
+		{nil, nil}, {nil, ast.Null{}}, {ast.Null{}, nil},
+		{ast.NewArray(), ast.NewArray(ast.IntNumberTerm(1))},
+		{ast.NewArray(ast.NumberTerm("1.0"), ast.StringTerm("b")), ast.NewArray(ast.IntNumberTerm(1), ast.StringTerm("a"))},
+		{ast.NewArray(ast.IntNumberTerm(2)), ast.NewArray(ast.IntNumberTerm(1), ast.IntNumberTerm(5))},
+		{ast.Boolean(false), ast.Boolean(true)}, {ast.Boolean(true), ast.Boolean(true)},
+		{ast.String("é"), ast.String("z")}, {ast.String("a"), ast.Number("1")},
+	}
+	for _, c := range cases {
+		if got, want := sign(Compare(c[0], c[1])), sign(ast.Compare(c[0], c[1])); got != want {
+			t.Errorf("Compare(%v, %v) = %d, ast.Compare = %d", c[0], c[1], got, want)
+		}
+	}
+}
+
+func FuzzCompare(f *testing.F) {
+	for _, x := range numberTexts {
+		f.Add(x, "1764123456")
+	}
+	f.Fuzz(func(t *testing.T, x, y string) {
+		// Only texts OPA accepts as numbers: ast.Compare panics on others.
+		if _, ok := parseDec(x); !ok {
+			return
+		}
+		if _, ok := parseDec(y); !ok {
+			return
+		}
+		a, b := ast.Number(x), ast.Number(y)
+		if got, want := sign(Compare(a, b)), sign(ast.Compare(a, b)); got != want {
+			t.Fatalf("Compare(%s, %s) = %d, ast.Compare = %d", x, y, got, want)
+		}
+	})
+}
+
+func TestComparisonBuiltins(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	bctx := testBctx(fixedNow)
+	for _, name := range []string{"equal", "neq", "lt", "lte", "gt", "gte"} {
+		for i := 0; i < 20000; i++ {
+			differential(t, bctx, name, []*ast.Term{randTerm(r), randTerm(r)})
+		}
+		for _, x := range numberTexts {
+			for _, y := range numberTexts {
+				differential(t, bctx, name, []*ast.Term{num(x), num(y)})
+			}
+		}
+	}
+}
+
+func BenchmarkCompare(b *testing.B) {
+	pairs := [][2]string{
+		{"1764123456", "1764127056"},
+		{"1.764123456789012345e+09", "1764127056"},
+		{"1764123456.5", "1764127056"},
+	}
+	for _, p := range pairs {
+		var x, y ast.Value = ast.Number(p[0]), ast.Number(p[1])
+		b.Run(fmt.Sprintf("native/%s_vs_%s", p[0], p[1]), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Compare(x, y)
+			}
+		})
+		b.Run(fmt.Sprintf("opa/%s_vs_%s", p[0], p[1]), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ast.Compare(x, y)
+			}
+		})
+	}
+}
