@@ -1,0 +1,412 @@
+package regovm
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/ir"
+	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/authz/regovm/fastbuiltin"
+)
+
+// planName is the plan Program.Eval runs: the name rego gives its query.
+const planName = "eval"
+
+// unsupportedBuiltins are built-ins whose topdown implementation depends on
+// evaluator state the VM does not have (tracing, printing, the runtime, the
+// network) or that yield several outputs, which a plan's single result
+// cannot represent.
+var unsupportedBuiltins = map[string]bool{
+	"walk":                   true, // one output per node in topdown
+	"trace":                  true,
+	"print":                  true,
+	"internal.print":         true,
+	"opa.runtime":            true,
+	"http.send":              true,
+	"net.lookup_ip_addr":     true,
+	"rego.metadata.chain":    true,
+	"rego.metadata.rule":     true,
+	"internal.test_case":     true,
+	"providers.aws.sign_req": true,
+}
+
+type compiler struct {
+	p        *ir.Policy
+	prog     *Program
+	strings  []*ast.Term
+	funcs    map[string]*function
+	builtins map[string]*builtin
+	decls    map[string]*ir.BuiltinFunc
+	locals   map[ir.Local]int // of the function being compiled
+	fn       *function
+}
+
+// Compile checks that every statement and built-in of p is supported and
+// turns the plan into a Program. Errors about unsupported constructs wrap
+// ErrUnsupported.
+func Compile(p *ir.Policy) (*Program, error) {
+	if p == nil || p.Static == nil || p.Plans == nil {
+		return nil, fmt.Errorf("%w: incomplete policy", ErrUnsupported)
+	}
+	c := &compiler{
+		p:        p,
+		prog:     &Program{data: ast.NewTerm(ast.NewObject())},
+		funcs:    map[string]*function{},
+		builtins: map[string]*builtin{},
+		decls:    map[string]*ir.BuiltinFunc{},
+	}
+	for _, s := range p.Static.Strings {
+		c.strings = append(c.strings, ast.StringTerm(s.Value))
+	}
+	for _, f := range p.Static.Files {
+		c.prog.files = append(c.prog.files, f.Value)
+	}
+	for _, b := range p.Static.BuiltinFuncs {
+		c.decls[b.Name] = b
+	}
+	var irFuncs []*ir.Func
+	if p.Funcs != nil {
+		irFuncs = p.Funcs.Funcs
+	}
+	c.prog.dynamic = &dynNode{}
+	for _, f := range irFuncs {
+		if len(f.Params) == 0 {
+			return nil, fmt.Errorf("%w: func %s has no params", ErrUnsupported, f.Name)
+		}
+		if _, dup := c.funcs[f.Name]; dup {
+			return nil, fmt.Errorf("%w: duplicate func %s", ErrUnsupported, f.Name)
+		}
+		fn := &function{name: f.Name, memo: -1}
+		// As the Wasm compiler: functions of exactly input and data are
+		// memoized for the evaluation.
+		if len(f.Params) == 2 {
+			fn.memo = c.prog.nmemo
+			c.prog.nmemo++
+		}
+		c.funcs[f.Name] = fn
+		c.prog.funcs = append(c.prog.funcs, fn)
+		if len(f.Path) > 0 {
+			c.prog.dynamic.insert(f.Path, fn)
+		}
+	}
+	for _, f := range irFuncs {
+		if err := c.compileFunc(c.funcs[f.Name], f.Params, f.Return, f.Blocks); err != nil {
+			return nil, fmt.Errorf("func %s: %w", f.Name, err)
+		}
+	}
+	for _, pl := range p.Plans.Plans {
+		if pl.Name != planName {
+			continue
+		}
+		fn := &function{name: pl.Name, memo: -1}
+		// The plan reads input and data from locals 0 and 1, as a function
+		// of those two params would; its result set is the output.
+		if err := c.compileFunc(fn, []ir.Local{ir.Input, ir.Data}, -1, pl.Blocks); err != nil {
+			return nil, fmt.Errorf("plan %s: %w", pl.Name, err)
+		}
+		c.prog.eval = fn
+	}
+	if c.prog.eval == nil {
+		return nil, fmt.Errorf("%w: no plan named %q", ErrUnsupported, planName)
+	}
+	return c.prog, nil
+}
+
+func (n *dynNode) insert(path []string, fn *function) {
+	for _, s := range path {
+		if n.children == nil {
+			n.children = map[string]*dynNode{}
+		}
+		next := n.children[s]
+		if next == nil {
+			next = &dynNode{}
+			n.children[s] = next
+		}
+		n = next
+	}
+	n.fn = fn
+}
+
+func (c *compiler) compileFunc(fn *function, params []ir.Local, ret ir.Local, blocks []*ir.Block) error {
+	c.fn = fn
+	c.locals = map[ir.Local]int{}
+	for _, p := range params {
+		fn.params = append(fn.params, c.local(p))
+	}
+	fn.ret = -1
+	if ret >= 0 {
+		fn.ret = c.local(ret)
+	}
+	for i, b := range blocks {
+		cb, err := c.block(b)
+		if err != nil {
+			return fmt.Errorf("block %d: %w", i, err)
+		}
+		fn.blocks = append(fn.blocks, cb)
+	}
+	fn.nlocals = len(c.locals)
+	return nil
+}
+
+func (c *compiler) local(l ir.Local) int {
+	if i, ok := c.locals[l]; ok {
+		return i
+	}
+	i := len(c.locals)
+	c.locals[l] = i
+	return i
+}
+
+func (c *compiler) operand(o ir.Operand) (operand, error) {
+	switch v := o.Value.(type) {
+	case ir.Local:
+		return operand{local: c.local(v)}, nil
+	case ir.Bool:
+		return operand{local: -1, c: ast.InternedTerm(bool(v))}, nil
+	case ir.StringIndex:
+		if int(v) < 0 || int(v) >= len(c.strings) {
+			return operand{}, fmt.Errorf("%w: string index %d out of range", ErrUnsupported, v)
+		}
+		return operand{local: -1, c: c.strings[v]}, nil
+	}
+	return operand{}, fmt.Errorf("%w: operand %v", ErrUnsupported, o.Value)
+}
+
+func (c *compiler) operands(os []ir.Operand) ([]operand, error) {
+	out := make([]operand, len(os))
+	for i, o := range os {
+		var err error
+		if out[i], err = c.operand(o); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (c *compiler) blocks(bs []*ir.Block) ([]*block, error) {
+	out := make([]*block, len(bs))
+	for i, b := range bs {
+		var err error
+		if out[i], err = c.block(b); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (c *compiler) block(b *ir.Block) (*block, error) {
+	if b == nil {
+		return nil, fmt.Errorf("%w: nil block", ErrUnsupported)
+	}
+	out := &block{stmts: make([]stmt, 0, len(b.Stmts))}
+	for _, s := range b.Stmts {
+		cs, err := c.stmt(s)
+		if err != nil {
+			var buf bytes.Buffer
+			_ = ir.Pretty(&buf, s)
+			return nil, fmt.Errorf("%s: %w", strings.TrimSpace(buf.String()), err)
+		}
+		out.stmts = append(out.stmts, cs)
+	}
+	return out, nil
+}
+
+func (c *compiler) location(l *ir.Location) *ast.Location {
+	loc := &ast.Location{Row: l.Row, Col: l.Col}
+	if l.File >= 0 && l.File < len(c.prog.files) {
+		loc.File = c.prog.files[l.File]
+	}
+	return loc
+}
+
+// numberTerm is an immutable number constant; small integers are OPA's
+// interned terms.
+func numberTerm(v int64) *ast.Term {
+	if v >= -1 && v <= 512 {
+		return ast.InternedTerm(int(v))
+	}
+	return ast.IntNumberTerm(int(v))
+}
+
+func (c *compiler) stmt(s ir.Stmt) (stmt, error) {
+	var err error
+	switch s := s.(type) {
+	case *ir.BlockStmt:
+		bs, err := c.blocks(s.Blocks)
+		return &sBlock{blocks: bs}, err
+	case *ir.BreakStmt:
+		return &sBreak{index: int(s.Index)}, nil
+	case *ir.ScanStmt:
+		body, err := c.block(s.Block)
+		return &sScan{source: c.local(s.Source), key: c.local(s.Key), value: c.local(s.Value), body: body}, err
+	case *ir.NotStmt:
+		body, err := c.block(s.Block)
+		return &sNot{body: body}, err
+	case *ir.WithStmt:
+		w := &sWith{local: c.local(s.Local)}
+		for _, i := range s.Path {
+			if i < 0 || i >= len(c.strings) {
+				return nil, fmt.Errorf("%w: with path string %d out of range", ErrUnsupported, i)
+			}
+			w.path = append(w.path, c.strings[i])
+		}
+		if w.value, err = c.operand(s.Value); err != nil {
+			return nil, err
+		}
+		w.body, err = c.block(s.Block)
+		return w, err
+	case *ir.CallStmt:
+		return c.call(s)
+	case *ir.CallDynamicStmt:
+		d := &sCallDynamic{result: c.local(s.Result)}
+		for _, a := range s.Args {
+			d.args = append(d.args, c.local(a))
+		}
+		d.path, err = c.operands(s.Path)
+		return d, err
+	case *ir.DotStmt:
+		d := &sDot{target: c.local(s.Target)}
+		if d.source, err = c.operand(s.Source); err != nil {
+			return nil, err
+		}
+		d.key, err = c.operand(s.Key)
+		return d, err
+	case *ir.LenStmt:
+		l := &sLen{target: c.local(s.Target)}
+		l.source, err = c.operand(s.Source)
+		return l, err
+	case *ir.EqualStmt:
+		e := &sEqual{}
+		if e.a, err = c.operand(s.A); err != nil {
+			return nil, err
+		}
+		e.b, err = c.operand(s.B)
+		return e, err
+	case *ir.NotEqualStmt:
+		e := &sNotEqual{}
+		if e.a, err = c.operand(s.A); err != nil {
+			return nil, err
+		}
+		e.b, err = c.operand(s.B)
+		return e, err
+	case *ir.IsArrayStmt:
+		o, err := c.operand(s.Source)
+		return &sIsArray{source: o}, err
+	case *ir.IsObjectStmt:
+		o, err := c.operand(s.Source)
+		return &sIsObject{source: o}, err
+	case *ir.IsSetStmt:
+		o, err := c.operand(s.Source)
+		return &sIsSet{source: o}, err
+	case *ir.IsDefinedStmt:
+		return &sIsDefined{source: c.local(s.Source)}, nil
+	case *ir.IsUndefinedStmt:
+		return &sIsUndefined{source: c.local(s.Source)}, nil
+	case *ir.MakeNullStmt:
+		return &sMakeNull{target: c.local(s.Target)}, nil
+	case *ir.MakeNumberIntStmt:
+		return &sMakeNumber{value: numberTerm(s.Value), target: c.local(s.Target)}, nil
+	case *ir.MakeNumberRefStmt:
+		if s.Index < 0 || s.Index >= len(c.p.Static.Strings) {
+			return nil, fmt.Errorf("%w: number string %d out of range", ErrUnsupported, s.Index)
+		}
+		return &sMakeNumber{value: ast.NumberTerm(json.Number(c.p.Static.Strings[s.Index].Value)), target: c.local(s.Target)}, nil
+	case *ir.MakeArrayStmt:
+		return &sMakeArray{capacity: int(s.Capacity), target: c.local(s.Target)}, nil
+	case *ir.MakeObjectStmt:
+		return &sMakeObject{target: c.local(s.Target)}, nil
+	case *ir.MakeSetStmt:
+		return &sMakeSet{target: c.local(s.Target)}, nil
+	case *ir.AssignIntStmt:
+		return &sAssignInt{value: numberTerm(s.Value), target: c.local(s.Target)}, nil
+	case *ir.AssignVarStmt:
+		a := &sAssignVar{target: c.local(s.Target)}
+		a.source, err = c.operand(s.Source)
+		return a, err
+	case *ir.AssignVarOnceStmt:
+		a := &sAssignVarOnce{target: c.local(s.Target), loc: c.location(&s.Location)}
+		a.source, err = c.operand(s.Source)
+		return a, err
+	case *ir.ResetLocalStmt:
+		return &sResetLocal{target: c.local(s.Target)}, nil
+	case *ir.ReturnLocalStmt:
+		return &sReturnLocal{source: c.local(s.Source)}, nil
+	case *ir.ResultSetAddStmt:
+		return &sResultSetAdd{value: c.local(s.Value)}, nil
+	case *ir.NopStmt:
+		return &sNop{}, nil
+	case *ir.ArrayAppendStmt:
+		a := &sArrayAppend{array: c.local(s.Array)}
+		a.value, err = c.operand(s.Value)
+		return a, err
+	case *ir.SetAddStmt:
+		a := &sSetAdd{set: c.local(s.Set)}
+		a.value, err = c.operand(s.Value)
+		return a, err
+	case *ir.ObjectInsertStmt:
+		o := &sObjectInsert{object: c.local(s.Object)}
+		if o.key, err = c.operand(s.Key); err != nil {
+			return nil, err
+		}
+		o.value, err = c.operand(s.Value)
+		return o, err
+	case *ir.ObjectInsertOnceStmt:
+		o := &sObjectInsertOnce{object: c.local(s.Object), loc: c.location(&s.Location)}
+		if o.key, err = c.operand(s.Key); err != nil {
+			return nil, err
+		}
+		o.value, err = c.operand(s.Value)
+		return o, err
+	case *ir.ObjectMergeStmt:
+		return &sObjectMerge{a: c.local(s.A), b: c.local(s.B), target: c.local(s.Target)}, nil
+	}
+	return nil, fmt.Errorf("%w: statement %T", ErrUnsupported, s)
+}
+
+func (c *compiler) call(s *ir.CallStmt) (stmt, error) {
+	args, err := c.operands(s.Args)
+	if err != nil {
+		return nil, err
+	}
+	if fn, ok := c.funcs[s.Func]; ok {
+		if len(args) != len(fn.params) && fn.params != nil {
+			return nil, fmt.Errorf("%w: %s called with %d args", ErrUnsupported, s.Func, len(args))
+		}
+		return &sCall{fn: fn, args: args, result: c.local(s.Result)}, nil
+	}
+	bi, err := c.builtin(s.Func)
+	if err != nil {
+		return nil, err
+	}
+	return &sCallBuiltin{bi: bi, args: args, result: c.local(s.Result), loc: c.location(&s.Location)}, nil
+}
+
+func (c *compiler) builtin(name string) (*builtin, error) {
+	if bi, ok := c.builtins[name]; ok {
+		return bi, nil
+	}
+	if unsupportedBuiltins[name] {
+		return nil, fmt.Errorf("%w: built-in %s", ErrUnsupported, name)
+	}
+	decl, ok := c.decls[name]
+	if !ok || decl.Decl == nil {
+		return nil, fmt.Errorf("%w: call of undeclared function %s", ErrUnsupported, name)
+	}
+	bi := &builtin{name: name, void: decl.Decl.Result() == nil}
+	if f := fastbuiltin.Lookup(name); f != nil {
+		bi.fast = f
+	} else if f := topdown.GetBuiltin(name); f != nil {
+		bi.td = f
+	} else {
+		return nil, fmt.Errorf("%w: built-in %s has no implementation", ErrUnsupported, name)
+	}
+	if strings.HasPrefix(name, "time.") || strings.HasPrefix(name, "io.jwt.") {
+		c.prog.needTime = true
+	}
+	c.builtins[name] = bi
+	return bi, nil
+}

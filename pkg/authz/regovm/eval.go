@@ -1,0 +1,199 @@
+package regovm
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
+	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/open-policy-agent/opa/v1/topdown/builtins"
+	"github.com/open-policy-agent/opa/v1/topdown/cache"
+)
+
+// EvalOptions are the per-evaluation inputs of Program.Eval.
+type EvalOptions struct {
+	Context context.Context
+	// Input is the input document; nil means undefined.
+	Input *ast.Term
+	// Time is what time.now_ns returns; zero means time.Now().
+	Time time.Time
+	// Cancel may be nil.
+	Cancel topdown.Cancel
+	// InterQueryBuiltinValueCache may be nil.
+	InterQueryBuiltinValueCache cache.InterQueryValueCache
+}
+
+// Control results of executing a block, mirroring the Wasm compiler's
+// block structure: a non-negative value n is a break out of the current
+// block and n more enclosing ones (an undefined statement is a break 0).
+const (
+	ctlDone   = -1 // ran to its end
+	ctlReturn = -2 // a ReturnLocalStmt ran; the value is in evaluator.ret
+)
+
+// noMetrics satisfies built-ins that count cache hits when an inter-query
+// cache is configured.
+var noMetrics = metrics.NoOp()
+
+var evaluators = sync.Pool{New: func() any { return newEvaluator() }}
+
+// memoEntry is the memoized result of a function of input and data.
+type memoEntry struct {
+	set bool
+	val *ast.Term
+}
+
+// evaluator is the per-evaluation state, pooled between evaluations.
+type evaluator struct {
+	prog   *Program
+	bctx   topdown.BuiltinContext
+	stack  []*ast.Term // frames of locals
+	sp     int
+	memo   []memoEntry
+	args   []*ast.Term // scratch for built-in arguments
+	rows   []*ast.Term
+	ret    *ast.Term
+	cancel topdown.Cancel
+
+	// The output of the topdown built-in being called, and the iterator
+	// handed to it, bound once so calls do not allocate a closure.
+	tdOut   *ast.Term
+	tdCount int
+	tdIter  func(*ast.Term) error
+}
+
+func newEvaluator() *evaluator {
+	e := &evaluator{
+		stack: make([]*ast.Term, 256),
+		args:  make([]*ast.Term, 0, 8),
+	}
+	e.tdIter = e.onOutput
+	e.bctx.Cache = builtins.Cache{}
+	return e
+}
+
+func (e *evaluator) onOutput(t *ast.Term) error {
+	if e.tdCount == 0 {
+		e.tdOut = t
+	}
+	e.tdCount++
+	return nil
+}
+
+// Eval runs the plan "eval" and returns the rows of its result set, each
+// the value its ResultSetAddStmt adds (an object of the query's variables).
+// It is safe for concurrent use.
+func (p *Program) Eval(opts EvalOptions) ([]*ast.Term, error) {
+	e := evaluators.Get().(*evaluator)
+	defer e.release()
+	e.prog = p
+	e.cancel = opts.Cancel
+
+	ctx := opts.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	e.bctx.Context = ctx
+	e.bctx.Cancel = opts.Cancel
+	e.bctx.InterQueryBuiltinValueCache = opts.InterQueryBuiltinValueCache
+	e.bctx.Metrics = noMetrics
+	e.bctx.Seed = rand.Reader
+	if p.needTime {
+		now := opts.Time
+		if now.IsZero() {
+			now = time.Now()
+		}
+		e.bctx.Time = ast.NumberTerm(json.Number(strconv.FormatInt(now.UnixNano(), 10)))
+	}
+	if cap(e.memo) < p.nmemo {
+		e.memo = make([]memoEntry, p.nmemo)
+	}
+	e.memo = e.memo[:p.nmemo]
+
+	frame := e.push(p.eval.nlocals)
+	frame[p.eval.params[0]] = opts.Input
+	frame[p.eval.params[1]] = p.data
+	_, err := e.runBlocks(frame, p.eval.blocks)
+	e.pop(frame)
+	if err != nil {
+		return nil, err
+	}
+	if len(e.rows) == 0 {
+		return nil, nil
+	}
+	rows := make([]*ast.Term, len(e.rows))
+	copy(rows, e.rows)
+	return rows, nil
+}
+
+// release clears everything that refers to the evaluation's values and
+// returns the evaluator to the pool.
+func (e *evaluator) release() {
+	clear(e.memo)
+	clear(e.rows)
+	e.rows = e.rows[:0]
+	clear(e.bctx.Cache)
+	e.bctx.Context = nil
+	e.bctx.Cancel = nil
+	e.bctx.InterQueryBuiltinValueCache = nil
+	e.bctx.Time = nil
+	e.bctx.Location = nil
+	e.prog, e.cancel, e.ret, e.tdOut = nil, nil, nil, nil
+	e.sp = 0
+	evaluators.Put(e)
+}
+
+// push returns a zeroed frame of n locals. Frames of callers keep the
+// backing array they were cut from when the stack has to grow, so growth
+// needs no copy.
+func (e *evaluator) push(n int) []*ast.Term {
+	if e.sp+n > len(e.stack) {
+		// The slots below sp in the new array stay unused: the frames they
+		// stand for live in the old one.
+		e.stack = make([]*ast.Term, 2*(e.sp+n))
+	}
+	f := e.stack[e.sp : e.sp+n : e.sp+n]
+	e.sp += n
+	return f
+}
+
+func (e *evaluator) pop(f []*ast.Term) {
+	clear(f)
+	e.sp -= len(f)
+}
+
+// runBlocks runs a plan's or a function's blocks in order: each is a Wasm
+// block of its own, so a break 0 (or undefined) moves on to the next one
+// and anything further leaves the function.
+func (e *evaluator) runBlocks(f []*ast.Term, blocks []*block) (int, error) {
+	for _, b := range blocks {
+		ctl, err := e.exec(f, b)
+		if err != nil {
+			return 0, err
+		}
+		if ctl == ctlReturn || ctl > 0 {
+			return ctl, nil
+		}
+	}
+	return ctlDone, nil
+}
+
+func (e *evaluator) canceled() bool {
+	return e.cancel != nil && e.cancel.Cancelled()
+}
+
+func cancelError() error {
+	return &topdown.Error{Code: topdown.CancelErr, Message: "caller cancelled query execution"}
+}
+
+func (e *evaluator) read(f []*ast.Term, o operand) *ast.Term {
+	if o.c != nil {
+		return o.c
+	}
+	return f[o.local]
+}

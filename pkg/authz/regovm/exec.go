@@ -1,0 +1,395 @@
+package regovm
+
+import (
+	"fmt"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/authz/regovm/fastbuiltin"
+)
+
+// exec runs the statements of b over frame f. It returns ctlDone when all
+// ran, ctlReturn after a ReturnLocalStmt, or the number of blocks to leave
+// beyond b after a break or an undefined statement (0: just b).
+func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
+	for _, s := range b.stmts {
+		switch s := s.(type) {
+		case *sDot:
+			src := e.read(f, s.source)
+			if s.source.c != nil || src == nil {
+				// As in Wasm, constant sources (strings, booleans) have no
+				// members.
+				return 0, nil
+			}
+			key := e.read(f, s.key)
+			if key == nil {
+				return 0, nil
+			}
+			v := dot(src.Value, key)
+			if v == nil {
+				return 0, nil
+			}
+			f[s.target] = v
+		case *sEqual:
+			a, b := e.read(f, s.a), e.read(f, s.b)
+			if a == nil || b == nil || fastbuiltin.Compare(a.Value, b.Value) != 0 {
+				return 0, nil
+			}
+		case *sNotEqual:
+			a, b := e.read(f, s.a), e.read(f, s.b)
+			if a == nil || b == nil || fastbuiltin.Compare(a.Value, b.Value) == 0 {
+				return 0, nil
+			}
+		case *sAssignVar:
+			f[s.target] = e.read(f, s.source)
+		case *sCall:
+			if e.canceled() {
+				return 0, cancelError()
+			}
+			v, err := e.call(f, s)
+			if err != nil {
+				return 0, err
+			}
+			if v == nil {
+				return 0, nil
+			}
+			f[s.result] = v
+		case *sCallBuiltin:
+			v, err := e.callBuiltin(f, s)
+			if err != nil {
+				return 0, err
+			}
+			if v == nil {
+				if !s.bi.void {
+					return 0, nil
+				}
+			} else {
+				f[s.result] = v
+			}
+		case *sMakeNumber:
+			f[s.target] = s.value
+		case *sAssignInt:
+			// The Wasm runtime sets the number in place; the planner only
+			// does this to a number it made for itself, so replacing the
+			// local is the same.
+			f[s.target] = s.value
+		case *sIsDefined:
+			if f[s.source] == nil {
+				return 0, nil
+			}
+		case *sIsUndefined:
+			if f[s.source] != nil {
+				return 0, nil
+			}
+		case *sResetLocal:
+			f[s.target] = nil
+		case *sAssignVarOnce:
+			v := e.read(f, s.source)
+			if cur := f[s.target]; cur != nil {
+				if v == nil || fastbuiltin.Compare(cur.Value, v.Value) != 0 {
+					return 0, conflictError(s.loc, "complete rules must not produce multiple outputs")
+				}
+			}
+			f[s.target] = v
+		case *sReturnLocal:
+			e.ret = f[s.source]
+			return ctlReturn, nil
+		case *sBlock:
+			for _, inner := range s.blocks {
+				ctl, err := e.exec(f, inner)
+				if err != nil {
+					return 0, err
+				}
+				if ctl == ctlReturn {
+					return ctl, nil
+				}
+				if ctl > 0 {
+					return ctl - 1, nil
+				}
+			}
+		case *sBreak:
+			return s.index, nil
+		case *sScan:
+			ctl, err := e.scan(f, s)
+			if err != nil || ctl != ctlDone {
+				return ctl, err
+			}
+		case *sNot:
+			ctl, err := e.exec(f, s.body)
+			if err != nil {
+				return 0, err
+			}
+			switch {
+			case ctl == ctlReturn:
+				return ctl, nil
+			case ctl == ctlDone:
+				return 0, nil // the negated block is defined
+			case ctl > 0:
+				return ctl - 1, nil
+			}
+		case *sWith:
+			ctl, err := e.with(f, s)
+			if err != nil || ctl != ctlDone {
+				return ctl, err
+			}
+		case *sIsArray:
+			if v := e.read(f, s.source); s.source.c != nil || v == nil || !isArray(v.Value) {
+				return 0, nil
+			}
+		case *sIsObject:
+			if v := e.read(f, s.source); s.source.c != nil || v == nil || !isObject(v.Value) {
+				return 0, nil
+			}
+		case *sIsSet:
+			if v := e.read(f, s.source); s.source.c != nil || v == nil || !isSet(v.Value) {
+				return 0, nil
+			}
+		case *sLen:
+			v := e.read(f, s.source)
+			if v == nil {
+				return 0, nil
+			}
+			f[s.target] = numberTerm(int64(length(v.Value)))
+		case *sMakeNull:
+			f[s.target] = ast.InternedNullTerm
+		case *sMakeArray:
+			f[s.target] = ast.NewTerm(ast.NewArrayWithCapacity(s.capacity))
+		case *sMakeObject:
+			f[s.target] = ast.NewTerm(ast.NewObject())
+		case *sMakeSet:
+			f[s.target] = ast.NewTerm(ast.NewSet())
+		case *sArrayAppend:
+			arr, v := f[s.array], e.read(f, s.value)
+			a, ok := arr.Value.(*ast.Array)
+			if !ok || v == nil {
+				return 0, internalError("array append to %v", arr)
+			}
+			// The Wasm runtime appends in place; the term is the array's
+			// identity, so everything holding it sees the new element.
+			arr.Value = a.Append(v)
+		case *sSetAdd:
+			set, v := f[s.set], e.read(f, s.value)
+			st, ok := set.Value.(ast.Set)
+			if !ok || v == nil {
+				return 0, internalError("set add to %v", set)
+			}
+			st.Add(v)
+		case *sObjectInsert:
+			obj, k, v := f[s.object], e.read(f, s.key), e.read(f, s.value)
+			o, ok := obj.Value.(ast.Object)
+			if !ok || k == nil || v == nil {
+				return 0, internalError("object insert into %v", obj)
+			}
+			o.Insert(k, v)
+		case *sObjectInsertOnce:
+			obj, k, v := f[s.object], e.read(f, s.key), e.read(f, s.value)
+			o, ok := obj.Value.(ast.Object)
+			if !ok || k == nil || v == nil {
+				return 0, internalError("object insert into %v", obj)
+			}
+			if cur := o.Get(k); cur != nil {
+				if fastbuiltin.Compare(cur.Value, v.Value) != 0 {
+					return 0, conflictError(s.loc, "object keys must be unique")
+				}
+			}
+			o.Insert(k, v)
+		case *sObjectMerge:
+			f[s.target] = merge(f[s.a], f[s.b])
+		case *sResultSetAdd:
+			e.addRow(f[s.value])
+		case *sCallDynamic:
+			ctl, err := e.callDynamic(f, s)
+			if err != nil || ctl != ctlDone {
+				return ctl, err
+			}
+		case *sNop:
+		default:
+			return 0, internalError("statement %T", s)
+		}
+	}
+	return ctlDone, nil
+}
+
+// scan runs the body once per element of the source, as the Wasm loop:
+// inside the body a break 0 continues with the next element and a break 1
+// ends the scan; further breaks leave the block holding the scan.
+func (e *evaluator) scan(f []*ast.Term, s *sScan) (int, error) {
+	src := f[s.source]
+	if src == nil {
+		return ctlDone, nil
+	}
+	step := func(k, v *ast.Term) (int, bool, error) {
+		if e.canceled() {
+			return 0, true, cancelError()
+		}
+		f[s.key], f[s.value] = k, v
+		ctl, err := e.exec(f, s.body)
+		switch {
+		case err != nil:
+			return 0, true, err
+		case ctl == ctlReturn:
+			return ctl, true, nil
+		case ctl == 1:
+			return ctlDone, true, nil
+		case ctl > 1:
+			return ctl - 2, true, nil
+		}
+		return ctlDone, false, nil
+	}
+	switch v := src.Value.(type) {
+	case *ast.Array:
+		for i := 0; i < v.Len(); i++ {
+			if ctl, stop, err := step(ast.InternedTerm(i), v.Elem(i)); stop {
+				return ctl, err
+			}
+		}
+	case ast.Object:
+		ki := v.KeysIterator()
+		for k, more := ki.Next(); more; k, more = ki.Next() {
+			if ctl, stop, err := step(k, v.Get(k)); stop {
+				return ctl, err
+			}
+		}
+	case ast.Set:
+		for _, k := range v.Slice() {
+			if ctl, stop, err := step(k, k); stop {
+				return ctl, err
+			}
+		}
+	}
+	return ctlDone, nil
+}
+
+// call runs a planned function: frame of its own, memoized when its only
+// params are input and data.
+func (e *evaluator) call(f []*ast.Term, s *sCall) (*ast.Term, error) {
+	fn := s.fn
+	if fn.memo >= 0 {
+		if m := e.memo[fn.memo]; m.set {
+			return m.val, nil
+		}
+	}
+	callee := e.push(fn.nlocals)
+	for i, p := range fn.params {
+		callee[p] = e.read(f, s.args[i])
+	}
+	_, err := e.runBlocks(callee, fn.blocks)
+	var v *ast.Term
+	if err == nil && fn.ret >= 0 {
+		v = callee[fn.ret]
+	}
+	e.pop(callee)
+	if err != nil {
+		return nil, err
+	}
+	if fn.memo >= 0 {
+		e.memo[fn.memo] = memoEntry{set: true, val: v}
+	}
+	return v, nil
+}
+
+// callBuiltin calls a built-in with topdown's error rule: an error makes the
+// call undefined, except a topdown.Halt, which ends the evaluation.
+func (e *evaluator) callBuiltin(f []*ast.Term, s *sCallBuiltin) (*ast.Term, error) {
+	var args []*ast.Term
+	if s.bi.fast != nil {
+		// Native built-ins do not keep their arguments (fastbuiltin's
+		// contract), so they share one scratch slice.
+		args = e.args[:0]
+	} else {
+		// OPA's built-ins may keep the slice (in arrays they build), as
+		// topdown hands each call a slice of its own.
+		args = make([]*ast.Term, 0, len(s.args))
+	}
+	for _, a := range s.args {
+		v := e.read(f, a)
+		if v == nil {
+			return nil, nil
+		}
+		args = append(args, v)
+	}
+	e.bctx.Location = s.loc
+	var out *ast.Term
+	var err error
+	if s.bi.fast != nil {
+		e.args = args
+		out, err = s.bi.fast(&e.bctx, args)
+		clear(args)
+	} else {
+		e.tdOut, e.tdCount = nil, 0
+		err = s.bi.td(e.bctx, args, e.tdIter)
+		out = e.tdOut
+		if err == nil && e.tdCount > 1 {
+			err = topdown.Halt{Err: internalError("built-in %s has several outputs", s.bi.name)}
+		}
+		e.tdOut = nil
+	}
+	if err != nil {
+		if h, ok := err.(topdown.Halt); ok {
+			return nil, h.Err
+		}
+		return nil, nil
+	}
+	return out, nil
+}
+
+// callDynamic resolves the path to a planned function, as the Wasm
+// mapping lookup: no function is an undefined statement (break 0); a
+// function whose result is undefined breaks out three blocks further.
+func (e *evaluator) callDynamic(f []*ast.Term, s *sCallDynamic) (int, error) {
+	n := e.prog.dynamic
+	for _, p := range s.path {
+		v := e.read(f, p)
+		if v == nil {
+			return 0, nil
+		}
+		str, ok := v.Value.(ast.String)
+		if !ok || n.children == nil {
+			return 0, nil
+		}
+		if n = n.children[string(str)]; n == nil {
+			return 0, nil
+		}
+	}
+	if n.fn == nil || len(n.fn.params) != len(s.args) {
+		return 0, nil
+	}
+	if e.canceled() {
+		return 0, cancelError()
+	}
+	call := sCall{fn: n.fn, args: make([]operand, len(s.args))}
+	for i, a := range s.args {
+		call.args[i] = operand{local: a}
+	}
+	v, err := e.call(f, &call)
+	if err != nil {
+		return 0, err
+	}
+	if v == nil {
+		return 3, nil
+	}
+	f[s.result] = v
+	return ctlDone, nil
+}
+
+func (e *evaluator) addRow(v *ast.Term) {
+	if v == nil {
+		return
+	}
+	// The result set is a set: equal rows count once.
+	for _, r := range e.rows {
+		if fastbuiltin.Compare(r.Value, v.Value) == 0 {
+			return
+		}
+	}
+	e.rows = append(e.rows, v)
+}
+
+func conflictError(loc *ast.Location, msg string) error {
+	return &topdown.Error{Code: topdown.ConflictErr, Message: msg, Location: loc}
+}
+
+func internalError(format string, args ...any) error {
+	return &topdown.Error{Code: topdown.InternalErr, Message: "regovm: " + fmt.Sprintf(format, args...)}
+}

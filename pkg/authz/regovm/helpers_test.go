@@ -1,0 +1,131 @@
+package regovm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+)
+
+// outcome is one evaluation's observable result, comparable between
+// topdown and the VM: the JSON of each row's value, or the error.
+type outcome struct {
+	rows []string
+	err  error
+}
+
+func (o outcome) String() string {
+	if o.err != nil {
+		return "error: " + o.err.Error()
+	}
+	if len(o.rows) == 0 {
+		return "undefined"
+	}
+	return fmt.Sprint(o.rows)
+}
+
+func (o outcome) same(p outcome) bool {
+	if (o.err != nil) != (p.err != nil) {
+		return false
+	}
+	if o.err != nil {
+		return true
+	}
+	return fmt.Sprint(o.rows) == fmt.Sprint(p.rows)
+}
+
+// pair is one query over modules prepared for both evaluators.
+type pair struct {
+	td  rego.PreparedEvalQuery
+	vm  *Program
+	now time.Time
+}
+
+type module struct{ name, src string }
+
+func preparePair(t testing.TB, query string, mods ...module) (*pair, error) {
+	t.Helper()
+	ctx := context.Background()
+	opts := []func(*rego.Rego){rego.Query(query)}
+	for _, m := range mods {
+		opts = append(opts, rego.Module(m.name, m.src))
+	}
+	td, err := rego.New(opts...).PrepareForEval(ctx)
+	if err != nil {
+		t.Fatalf("topdown prepare %s: %v", query, err)
+	}
+	pl, err := Plan(ctx, opts...)
+	if err != nil {
+		t.Fatalf("plan %s: %v", query, err)
+	}
+	vm, err := Compile(pl)
+	if err != nil {
+		return nil, err
+	}
+	return &pair{td: td, vm: vm, now: time.Now()}, nil
+}
+
+func (p *pair) topdown(input *ast.Term) outcome {
+	opts := []rego.EvalOption{rego.EvalTime(p.now)}
+	if input != nil {
+		opts = append(opts, rego.EvalParsedInput(input.Value))
+	}
+	rs, err := p.td.Eval(context.Background(), opts...)
+	if err != nil {
+		return outcome{err: err}
+	}
+	var o outcome
+	for _, r := range rs {
+		if len(r.Expressions) != 1 {
+			return outcome{err: fmt.Errorf("topdown: %d expressions", len(r.Expressions))}
+		}
+		b, err := json.Marshal(r.Expressions[0].Value)
+		if err != nil {
+			return outcome{err: err}
+		}
+		o.rows = append(o.rows, string(b))
+	}
+	return o
+}
+
+func (p *pair) vmEval(input *ast.Term) outcome {
+	rows, err := p.vm.Eval(EvalOptions{Context: context.Background(), Input: input, Time: p.now})
+	if err != nil {
+		return outcome{err: err}
+	}
+	var o outcome
+	for _, r := range rows {
+		obj, ok := r.Value.(ast.Object)
+		if !ok || obj.Len() != 1 {
+			return outcome{err: fmt.Errorf("vm: row %v is not an object of one variable", r)}
+		}
+		var v *ast.Term
+		obj.Foreach(func(_, val *ast.Term) { v = val })
+		j, err := ast.JSON(v.Value)
+		if err != nil {
+			return outcome{err: err}
+		}
+		b, err := json.Marshal(j)
+		if err != nil {
+			return outcome{err: err}
+		}
+		o.rows = append(o.rows, string(b))
+	}
+	return o
+}
+
+// compare evaluates input with both and reports a difference.
+func (p *pair) compare(input *ast.Term) error {
+	want, got := p.topdown(input), p.vmEval(input)
+	if !want.same(got) {
+		return fmt.Errorf("topdown %v, vm %v", want, got)
+	}
+	return nil
+}
+
+func isUnsupported(err error) bool { return errors.Is(err, ErrUnsupported) }
