@@ -21,7 +21,6 @@ const planName = "eval"
 // network) or that yield several outputs, which a plan's single result
 // cannot represent.
 var unsupportedBuiltins = map[string]bool{
-	"walk":                   true, // one output per node in topdown
 	"trace":                  true,
 	"print":                  true,
 	"internal.print":         true,
@@ -206,9 +205,13 @@ func (c *compiler) block(b *ir.Block) (*block, error) {
 	for _, s := range b.Stmts {
 		cs, err := c.stmt(s)
 		if err != nil {
+			if _, nested := s.(*ir.BlockStmt); nested {
+				return nil, err
+			}
 			var buf bytes.Buffer
 			_ = ir.Pretty(&buf, s)
-			return nil, fmt.Errorf("%s: %w", strings.TrimSpace(buf.String()), err)
+			first, _, _ := strings.Cut(buf.String(), "\n")
+			return nil, fmt.Errorf("%s: %w", first, err)
 		}
 		out.stmts = append(out.stmts, cs)
 	}
@@ -396,8 +399,10 @@ func (c *compiler) builtin(name string) (*builtin, error) {
 	if !ok || decl.Decl == nil {
 		return nil, fmt.Errorf("%w: call of undeclared function %s", ErrUnsupported, name)
 	}
-	bi := &builtin{name: name, void: decl.Decl.Result() == nil}
-	if f := fastbuiltin.Lookup(name); f != nil {
+	// The planner calls walk without its output and scans the result: the
+	// collection of all of topdown's outputs, in their order.
+	bi := &builtin{name: name, void: decl.Decl.Result() == nil, collect: name == "walk"}
+	if f := fastbuiltin.Lookup(name); f != nil && !bi.collect {
 		bi.fast = f
 	} else if f := topdown.GetBuiltin(name); f != nil {
 		bi.td = f

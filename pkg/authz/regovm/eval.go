@@ -65,6 +65,9 @@ type evaluator struct {
 	tdOut   *ast.Term
 	tdCount int
 	tdIter  func(*ast.Term) error
+	// For built-ins whose outputs are collected (walk).
+	tdAll     []*ast.Term
+	tdCollect func(*ast.Term) error
 }
 
 func newEvaluator() *evaluator {
@@ -73,6 +76,7 @@ func newEvaluator() *evaluator {
 		args:  make([]*ast.Term, 0, 8),
 	}
 	e.tdIter = e.onOutput
+	e.tdCollect = e.onOutputCollect
 	e.bctx.Cache = builtins.Cache{}
 	return e
 }
@@ -82,6 +86,11 @@ func (e *evaluator) onOutput(t *ast.Term) error {
 		e.tdOut = t
 	}
 	e.tdCount++
+	return nil
+}
+
+func (e *evaluator) onOutputCollect(t *ast.Term) error {
+	e.tdAll = append(e.tdAll, t)
 	return nil
 }
 

@@ -90,6 +90,8 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 				if v == nil || fastbuiltin.Compare(cur.Value, v.Value) != 0 {
 					return 0, conflictError(s.loc, "complete rules must not produce multiple outputs")
 				}
+				// Equal (1 and 1.0): the first value stays, as in Wasm.
+				continue
 			}
 			f[s.target] = v
 		case *sReturnLocal:
@@ -192,6 +194,7 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 				if fastbuiltin.Compare(cur.Value, v.Value) != 0 {
 					return 0, conflictError(s.loc, "object keys must be unique")
 				}
+				continue // equal: the first value stays, as in Wasm
 			}
 			o.Insert(k, v)
 		case *sObjectMerge:
@@ -316,6 +319,11 @@ func (e *evaluator) callBuiltin(f []*ast.Term, s *sCallBuiltin) (*ast.Term, erro
 		e.args = args
 		out, err = s.bi.fast(&e.bctx, args)
 		clear(args)
+	} else if s.bi.collect {
+		e.tdAll = nil
+		err = s.bi.td(e.bctx, args, e.tdCollect)
+		out = ast.NewTerm(ast.NewArray(e.tdAll...))
+		e.tdAll = nil
 	} else {
 		e.tdOut, e.tdCount = nil, 0
 		err = s.bi.td(e.bctx, args, e.tdIter)

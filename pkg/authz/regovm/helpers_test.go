@@ -10,6 +10,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 // outcome is one evaluation's observable result, comparable between
@@ -94,7 +95,11 @@ func (p *pair) topdown(input *ast.Term) outcome {
 }
 
 func (p *pair) vmEval(input *ast.Term) outcome {
-	rows, err := p.vm.Eval(EvalOptions{Context: context.Background(), Input: input, Time: p.now})
+	// A VM that loops fails the case instead of hanging the test.
+	cancel := topdown.NewCancel()
+	timer := time.AfterFunc(10*time.Second, cancel.Cancel)
+	defer timer.Stop()
+	rows, err := p.vm.Eval(EvalOptions{Context: context.Background(), Input: input, Time: p.now, Cancel: cancel})
 	if err != nil {
 		return outcome{err: err}
 	}

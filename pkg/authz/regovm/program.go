@@ -68,6 +68,8 @@ type builtin struct {
 	fast fastbuiltin.Func
 	td   topdown.BuiltinFunc
 	void bool // no declared result: the call cannot be undefined
+	// collect: the result is the array of all outputs (walk)
+	collect bool
 }
 
 // The compiled statements, one per ir statement kind.
