@@ -1,0 +1,356 @@
+package regovm
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/ir"
+	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/open-policy-agent/opa/v1/types"
+)
+
+// Hand-built plans pin the statement semantics the planner relies on (the
+// Wasm compiler's), including shapes rego rarely produces.
+
+func loc(l int) ir.Operand      { return ir.Operand{Value: ir.Local(l)} }
+func str(i int) ir.Operand      { return ir.Operand{Value: ir.StringIndex(i)} }
+func boolean(b bool) ir.Operand { return ir.Operand{Value: ir.Bool(b)} }
+
+func policy(strs []string, funcs []*ir.Func, stmts ...ir.Stmt) *ir.Policy {
+	p := &ir.Policy{
+		Static: &ir.Static{},
+		Plans:  &ir.Plans{Plans: []*ir.Plan{{Name: "eval", Blocks: []*ir.Block{{Stmts: stmts}}}}},
+		Funcs:  &ir.Funcs{Funcs: funcs},
+	}
+	for _, s := range strs {
+		p.Static.Strings = append(p.Static.Strings, &ir.StringConst{Value: s})
+	}
+	return p
+}
+
+func run(t *testing.T, p *ir.Policy, input string) ([]*ast.Term, error) {
+	t.Helper()
+	prog, err := Compile(p)
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	var in *ast.Term
+	if input != "" {
+		in = ast.MustParseTerm(input)
+	}
+	return prog.Eval(EvalOptions{Context: context.Background(), Input: in})
+}
+
+func expectRows(t *testing.T, p *ir.Policy, input, want string) {
+	t.Helper()
+	rows, err := run(t, p, input)
+	if err != nil {
+		t.Fatalf("eval: %v", err)
+	}
+	if got := ast.NewArray(rows...).String(); got != want {
+		t.Fatalf("input %s: rows %s, want %s", input, got, want)
+	}
+}
+
+func TestBreakLeavesEnclosingBlocks(t *testing.T) {
+	// Break 1 in the innermost block leaves it and the block holding its
+	// BlockStmt; the outer BlockStmt goes on with its next block.
+	p := policy([]string{"x", "y", "z"}, nil,
+		&ir.MakeObjectStmt{Target: 2},
+		&ir.BlockStmt{Blocks: []*ir.Block{
+			{Stmts: []ir.Stmt{
+				&ir.BlockStmt{Blocks: []*ir.Block{
+					{Stmts: []ir.Stmt{&ir.BreakStmt{Index: 1}}},
+					{Stmts: []ir.Stmt{&ir.ObjectInsertStmt{Key: str(0), Value: boolean(true), Object: 2}}},
+				}},
+				&ir.ObjectInsertStmt{Key: str(1), Value: boolean(true), Object: 2},
+			}},
+			{Stmts: []ir.Stmt{&ir.ObjectInsertStmt{Key: str(2), Value: boolean(true), Object: 2}}},
+		}},
+		&ir.ResultSetAddStmt{Value: 2},
+	)
+	expectRows(t, p, "", `[{"z": true}]`)
+}
+
+func TestUndefinedEndsOnlyItsBlock(t *testing.T) {
+	p := policy([]string{"a", "b"}, nil,
+		&ir.MakeObjectStmt{Target: 2},
+		&ir.BlockStmt{Blocks: []*ir.Block{
+			{Stmts: []ir.Stmt{
+				&ir.IsObjectStmt{Source: loc(0)},
+				&ir.ObjectInsertStmt{Key: str(0), Value: boolean(true), Object: 2},
+			}},
+			{Stmts: []ir.Stmt{&ir.ObjectInsertStmt{Key: str(1), Value: boolean(true), Object: 2}}},
+		}},
+		&ir.ResultSetAddStmt{Value: 2},
+	)
+	expectRows(t, p, `{}`, `[{"a": true, "b": true}]`)
+	expectRows(t, p, `[]`, `[{"b": true}]`)
+	expectRows(t, p, ``, `[{"b": true}]`)
+}
+
+func scanPolicy(body ...ir.Stmt) *ir.Policy {
+	return policy(nil, nil,
+		&ir.MakeSetStmt{Target: 2},
+		&ir.MakeNumberIntStmt{Value: 2, Target: 5},
+		&ir.ScanStmt{Source: 0, Key: 3, Value: 4, Block: &ir.Block{Stmts: body}},
+		&ir.ResultSetAddStmt{Value: 2},
+	)
+}
+
+func TestScan(t *testing.T) {
+	// Undefined in the body continues with the next element.
+	skip := scanPolicy(&ir.NotEqualStmt{A: loc(4), B: loc(5)}, &ir.SetAddStmt{Value: loc(4), Set: 2})
+	expectRows(t, skip, `[1, 2, 3]`, `[{1, 3}]`)
+	expectRows(t, skip, `{"a": 1, "b": 2, "c": 3}`, `[{1, 3}]`)
+	expectRows(t, skip, `{1, 2, 3}`, `[{1, 3}]`)
+	expectRows(t, skip, `"scalar"`, `[set()]`)
+	expectRows(t, skip, ``, `[set()]`)
+
+	// A break 1 out of the body ends the scan, the plan goes on.
+	stop := scanPolicy(
+		&ir.BlockStmt{Blocks: []*ir.Block{{Stmts: []ir.Stmt{&ir.EqualStmt{A: loc(4), B: loc(5)}, &ir.BreakStmt{Index: 2}}}}},
+		&ir.SetAddStmt{Value: loc(4), Set: 2},
+	)
+	expectRows(t, stop, `[1, 2, 3]`, `[{1}]`)
+
+	// A break 2 also leaves the block holding the scan; a break 3 one more.
+	nested := func(index uint32) *ir.Policy {
+		return policy(nil, nil,
+			&ir.MakeSetStmt{Target: 2},
+			&ir.BlockStmt{Blocks: []*ir.Block{{Stmts: []ir.Stmt{
+				&ir.ScanStmt{Source: 0, Key: 3, Value: 4, Block: &ir.Block{Stmts: []ir.Stmt{&ir.BreakStmt{Index: index}}}},
+				&ir.SetAddStmt{Value: boolean(true), Set: 2},
+			}}}},
+			&ir.ResultSetAddStmt{Value: 2},
+		)
+	}
+	expectRows(t, nested(1), `[1]`, `[{true}]`)
+	expectRows(t, nested(2), `[1]`, `[set()]`)
+	expectRows(t, nested(3), `[1]`, `[]`)
+	expectRows(t, nested(3), `[]`, `[{true}]`)
+
+	// Keys of arrays are indexes.
+	keys := scanPolicy(&ir.SetAddStmt{Value: loc(3), Set: 2})
+	expectRows(t, keys, `["a", "b"]`, `[{0, 1}]`)
+}
+
+func TestNot(t *testing.T) {
+	p := policy([]string{"x"}, nil,
+		&ir.NotStmt{Block: &ir.Block{Stmts: []ir.Stmt{&ir.DotStmt{Source: loc(0), Key: str(0), Target: 2}}}},
+		&ir.MakeNullStmt{Target: 3},
+		&ir.ResultSetAddStmt{Value: 3},
+	)
+	expectRows(t, p, `{"x": false}`, `[]`)
+	expectRows(t, p, `{"y": 1}`, `[null]`)
+	expectRows(t, p, ``, `[null]`)
+}
+
+func TestWithResetsMemo(t *testing.T) {
+	// f(input, data) = input is memoized; inside `with input as "w"` it is
+	// evaluated afresh, and after the with the outer memo is back.
+	f := &ir.Func{Name: "f", Params: []ir.Local{0, 1}, Return: 2, Blocks: []*ir.Block{
+		{Stmts: []ir.Stmt{&ir.AssignVarStmt{Source: loc(0), Target: 2}}},
+		{Stmts: []ir.Stmt{&ir.ReturnLocalStmt{Source: 2}}},
+	}}
+	call := func(res int) *ir.CallStmt {
+		return &ir.CallStmt{Func: "f", Args: []ir.Operand{loc(0), loc(1)}, Result: ir.Local(res)}
+	}
+	p := policy([]string{"w", "before", "inside", "after"}, []*ir.Func{f},
+		call(2),
+		&ir.WithStmt{Local: 0, Value: str(0), Block: &ir.Block{Stmts: []ir.Stmt{call(3)}}},
+		call(4),
+		&ir.MakeObjectStmt{Target: 5},
+		&ir.ObjectInsertStmt{Key: str(1), Value: loc(2), Object: 5},
+		&ir.ObjectInsertStmt{Key: str(2), Value: loc(3), Object: 5},
+		&ir.ObjectInsertStmt{Key: str(3), Value: loc(4), Object: 5},
+		&ir.ResultSetAddStmt{Value: 5},
+	)
+	expectRows(t, p, `"in"`, `[{"after": "in", "before": "in", "inside": "w"}]`)
+}
+
+func TestWithUpsert(t *testing.T) {
+	// with input.a.b as 1: copies on the way, creates what is missing, and
+	// leaves the original input alone.
+	p := policy([]string{"a", "b", "new", "old"}, nil,
+		&ir.AssignVarStmt{Source: loc(0), Target: 3},
+		&ir.MakeNumberIntStmt{Value: 1, Target: 4},
+		&ir.WithStmt{Local: 0, Path: []int{0, 1}, Value: loc(4), Block: &ir.Block{Stmts: []ir.Stmt{
+			&ir.AssignVarStmt{Source: loc(0), Target: 2},
+		}}},
+		&ir.MakeObjectStmt{Target: 5},
+		&ir.ObjectInsertStmt{Key: str(2), Value: loc(2), Object: 5},
+		&ir.ObjectInsertStmt{Key: str(3), Value: loc(0), Object: 5},
+		&ir.ResultSetAddStmt{Value: 5},
+	)
+	expectRows(t, p, `{"a": {"c": 2}, "d": 3}`, `[{"new": {"a": {"b": 1, "c": 2}, "d": 3}, "old": {"a": {"c": 2}, "d": 3}}]`)
+	expectRows(t, p, `{"a": 5}`, `[{"new": {"a": {"b": 1}}, "old": {"a": 5}}]`)
+
+	// An undefined body makes the with statement undefined.
+	undef := policy([]string{"x"}, nil,
+		&ir.WithStmt{Local: 0, Value: str(0), Block: &ir.Block{Stmts: []ir.Stmt{&ir.IsObjectStmt{Source: loc(0)}}}},
+		&ir.ResultSetAddStmt{Value: 0},
+	)
+	expectRows(t, undef, `{}`, `[]`)
+}
+
+func TestConflicts(t *testing.T) {
+	once := policy([]string{"1.0"}, nil,
+		&ir.MakeNumberIntStmt{Value: 1, Target: 3},
+		&ir.AssignVarOnceStmt{Source: loc(3), Target: 2},
+		&ir.MakeNumberRefStmt{Index: 0, Target: 4},
+		&ir.AssignVarOnceStmt{Source: loc(4), Target: 2}, // equal: the first stays
+		&ir.AssignVarOnceStmt{Source: loc(0), Target: 2},
+		&ir.ResultSetAddStmt{Value: 2},
+	)
+	expectRows(t, once, `1`, `[1]`)
+	_, err := run(t, once, `2`)
+	var te *topdown.Error
+	if !errors.As(err, &te) || te.Code != topdown.ConflictErr {
+		t.Fatalf("assign once 1 then 2: %v, want a conflict", err)
+	}
+
+	insert := policy([]string{"k"}, nil,
+		&ir.MakeObjectStmt{Target: 2},
+		&ir.ObjectInsertOnceStmt{Key: str(0), Value: boolean(true), Object: 2},
+		&ir.ObjectInsertOnceStmt{Key: str(0), Value: loc(0), Object: 2},
+		&ir.ResultSetAddStmt{Value: 2},
+	)
+	expectRows(t, insert, `true`, `[{"k": true}]`)
+	if _, err := run(t, insert, `false`); !errors.As(err, &te) || te.Code != topdown.ConflictErr {
+		t.Fatalf("insert once true then false: %v, want a conflict", err)
+	}
+}
+
+func TestValueStatements(t *testing.T) {
+	p := policy([]string{"len", "dot", "x"}, nil,
+		&ir.MakeObjectStmt{Target: 2},
+		&ir.LenStmt{Source: loc(0), Target: 3},
+		&ir.ObjectInsertStmt{Key: str(0), Value: loc(3), Object: 2},
+		&ir.BlockStmt{Blocks: []*ir.Block{{Stmts: []ir.Stmt{
+			&ir.DotStmt{Source: loc(0), Key: str(2), Target: 4},
+			&ir.ObjectInsertStmt{Key: str(1), Value: loc(4), Object: 2},
+		}}}},
+		&ir.ResultSetAddStmt{Value: 2},
+	)
+	expectRows(t, p, `{"x": 1, "y": 2}`, `[{"dot": 1, "len": 2}]`)
+	expectRows(t, p, `{"x", "y", "z"}`, `[{"dot": "x", "len": 3}]`)
+	expectRows(t, p, `[1]`, `[{"len": 1}]`)
+	expectRows(t, p, `7`, `[{"len": 0}]`)
+
+	// Constant sources have no members and no type of composite.
+	for _, s := range []ir.Stmt{
+		&ir.DotStmt{Source: str(0), Key: str(0), Target: 2},
+		&ir.IsArrayStmt{Source: str(0)},
+		&ir.IsObjectStmt{Source: boolean(true)},
+		&ir.IsSetStmt{Source: str(0)},
+		&ir.IsDefinedStmt{Source: 5},
+	} {
+		expectRows(t, policy([]string{"x"}, nil, s, &ir.ResultSetAddStmt{Value: 0}), `{"x": 1}`, `[]`)
+	}
+
+	merge := policy(nil, nil,
+		&ir.AssignVarStmt{Source: loc(0), Target: 2},
+		&ir.MakeObjectStmt{Target: 3},
+		&ir.ObjectMergeStmt{A: 2, B: 0, Target: 4},
+		&ir.ResultSetAddStmt{Value: 4},
+	)
+	expectRows(t, merge, `{"a": 1}`, `[{"a": 1}]`)
+}
+
+func TestCallDynamic(t *testing.T) {
+	f := &ir.Func{Name: "g0.data.a.b", Path: []string{"g0", "a", "b"}, Params: []ir.Local{0, 1}, Return: 2, Blocks: []*ir.Block{
+		{Stmts: []ir.Stmt{&ir.IsObjectStmt{Source: loc(0)}, &ir.AssignVarStmt{Source: loc(0), Target: 2}}},
+		{Stmts: []ir.Stmt{&ir.ReturnLocalStmt{Source: 2}}},
+	}}
+	// From the call's block: no function is a break 0 (the second block
+	// runs); an undefined result is a break 3 (everything is left).
+	p := policy([]string{"g0", "a", "b", "fallback", "done"}, []*ir.Func{f},
+		&ir.MakeObjectStmt{Target: 9},
+		&ir.BlockStmt{Blocks: []*ir.Block{{Stmts: []ir.Stmt{
+			&ir.BlockStmt{Blocks: []*ir.Block{{Stmts: []ir.Stmt{
+				&ir.BlockStmt{Blocks: []*ir.Block{
+					{Stmts: []ir.Stmt{
+						&ir.DotStmt{Source: loc(0), Key: str(0), Target: 3},
+						&ir.CallDynamicStmt{Args: []ir.Local{3, 1}, Path: []ir.Operand{str(0), str(1), loc(4)}, Result: 5},
+						&ir.ObjectInsertStmt{Key: str(4), Value: loc(5), Object: 9},
+						&ir.BreakStmt{Index: 1},
+					}},
+					{Stmts: []ir.Stmt{&ir.ObjectInsertStmt{Key: str(3), Value: boolean(true), Object: 9}}},
+				}},
+			}}}},
+		}}}},
+		&ir.ResultSetAddStmt{Value: 9},
+	)
+	// Local 4, the path's last element, is input.b.
+	p.Plans.Plans[0].Blocks[0].Stmts = append([]ir.Stmt{&ir.DotStmt{Source: loc(0), Key: str(2), Target: 4}}, p.Plans.Plans[0].Blocks[0].Stmts...)
+	expectRows(t, p, `{"g0": {"k": 1}, "b": "b"}`, `[{"done": {"k": 1}}]`)
+	expectRows(t, p, `{"g0": {"k": 1}, "b": "c"}`, `[{"fallback": true}]`)
+	expectRows(t, p, `{"g0": 7, "b": "b"}`, `[]`)
+}
+
+type strangeStmt struct{ ir.Location }
+
+func TestCompileRejectsWhatItCannotRun(t *testing.T) {
+	for name, p := range map[string]*ir.Policy{
+		"unknown statement": policy(nil, nil, &strangeStmt{}),
+		"unknown function":  policy(nil, nil, &ir.CallStmt{Func: "nowhere", Result: 2}),
+		"string index":      policy(nil, nil, &ir.DotStmt{Source: loc(0), Key: str(3), Target: 2}),
+		"no eval plan":      {Static: &ir.Static{}, Plans: &ir.Plans{}},
+		"stateful built-in": func() *ir.Policy {
+			p := policy(nil, nil, &ir.CallStmt{Func: "http.send", Args: []ir.Operand{loc(0)}, Result: 2})
+			p.Static.BuiltinFuncs = []*ir.BuiltinFunc{{Name: "http.send", Decl: ast.HTTPSend.Decl}}
+			return p
+		}(),
+	} {
+		if _, err := Compile(p); !errors.Is(err, ErrUnsupported) {
+			t.Errorf("%s: %v, want ErrUnsupported", name, err)
+		}
+	}
+}
+
+func TestUnsupportedRego(t *testing.T) {
+	_, err := preparePair(t, "data.x.result", module{name: "x.rego", src: `package x
+result := http.send({"method": "GET", "url": "http://127.0.0.1:1"})`})
+	if !isUnsupported(err) {
+		t.Fatalf("http.send: %v, want ErrUnsupported", err)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	p := scanPolicy(&ir.SetAddStmt{Value: loc(4), Set: 2})
+	prog, err := Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := topdown.NewCancel()
+	c.Cancel()
+	_, err = prog.Eval(EvalOptions{Input: ast.MustParseTerm(`[1, 2]`), Cancel: c})
+	if err == nil || !strings.Contains(err.Error(), "cancel") {
+		t.Fatalf("canceled scan: %v", err)
+	}
+}
+
+func init() {
+	topdown.RegisterBuiltinFunc("regovm_test.fail", func(_ topdown.BuiltinContext, ops []*ast.Term, iter func(*ast.Term) error) error {
+		if s, ok := ops[0].Value.(ast.String); ok && s == "halt" {
+			return topdown.Halt{Err: errors.New("halted")}
+		}
+		return errors.New("failed")
+	})
+}
+
+func TestBuiltinErrors(t *testing.T) {
+	p := policy([]string{"halt", "fail"}, nil,
+		&ir.CallStmt{Func: "regovm_test.fail", Args: []ir.Operand{loc(0)}, Result: 2},
+		&ir.ResultSetAddStmt{Value: 2},
+	)
+	p.Static.BuiltinFuncs = []*ir.BuiltinFunc{{Name: "regovm_test.fail", Decl: types.NewFunction(types.Args(types.S), types.B)}}
+	expectRows(t, p, `"fail"`, `[]`) // an error is undefined
+	if _, err := run(t, p, `"halt"`); err == nil || !strings.Contains(err.Error(), "halted") {
+		t.Fatalf("halt: %v, want the halt's error", err)
+	}
+}
