@@ -35,4 +35,10 @@ out["classes"] := glob.match("[a-c]?{x,y}*", [], input.s)
 
 out["host"] := glob.match("*.example.com", ["."], input.s)
 
-result := out
+result := object.union(out, {"extra": extra})
+
+extra["template_match"] := regex.template_match("urn:foo:{.*}", input.s, "{", "}")
+
+extra["globs_match"] := regex.globs_match(input.glob_a, input.glob_b)
+
+extra["render"] := strings.render_template("{{.name}}-{{.n}}", {"name": input.s, "n": 1})
