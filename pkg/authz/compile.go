@@ -11,6 +11,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 
+	"github.com/gatehouse-dev/gatehouse/pkg/authz/regovm"
 	"github.com/gatehouse-dev/gatehouse/policies"
 )
 
@@ -29,7 +30,9 @@ type state struct {
 type compiledPolicy struct {
 	allow    *Allow
 	pq       *rego.PreparedEvalQuery
-	need     *inputNeed // the input the policy can read; the rest is not built
+	prog     *regovm.Program // nil: topdown evaluates pq
+	engine   string          // EngineIR, or EngineTopdown and why
+	need     *inputNeed      // the input the policy can read; the rest is not built
 	query    string
 	failOpen bool
 	hash     [32]byte // of query and modules: same hash, same prepared query
@@ -159,7 +162,13 @@ func compilePolicy(ctx context.Context, name string, p Policy, reuse map[[32]byt
 	if q, err := ast.ParseBody(query); err == nil && compiler != nil {
 		need = inputNeedOf(compiler, q)
 	}
-	return &compiledPolicy{pq: &pq, need: need, query: query, failOpen: p.FailOpen, hash: h}, nil
+	cp := &compiledPolicy{pq: &pq, need: need, query: query, failOpen: p.FailOpen, hash: h, engine: EngineIR}
+	if prog, why := compileIR(ctx, query, opts); prog != nil {
+		cp.prog = prog
+	} else {
+		cp.engine = EngineTopdown + ": " + why
+	}
+	return cp, nil
 }
 
 // parseModule accepts Rego v1 and, for policies written for older

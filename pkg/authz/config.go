@@ -108,6 +108,10 @@ type Options struct {
 	DecisionLogger DecisionLogger
 	// Now is the clock for decision timestamps (tests); nil means time.Now.
 	Now func() time.Time
+
+	// topdownOnly evaluates every policy with OPA's topdown (tests compare
+	// the two engines).
+	topdownOnly bool
 }
 
 // DefaultEvalTimeout bounds a Rego evaluation when Options leaves it 0.

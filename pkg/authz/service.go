@@ -189,6 +189,9 @@ func (s *Service) decide(ctx context.Context, st *state, req *authv3.CheckReques
 }
 
 func (s *Service) evalRego(ctx context.Context, st *state, p *compiledPolicy, req *authv3.CheckRequest, d *Decision, id identity) (*policyResult, error) {
+	if p.prog != nil && !s.opts.topdownOnly {
+		return s.evalIR(ctx, st, p, req, d, id)
+	}
 	var gh *ast.Term // only built when the policy can read input.gatehouse
 	if p.need.child("gatehouse") != nil {
 		gh = gatehouseTerm(d.Gateway, d.Route, d.Policy, id)

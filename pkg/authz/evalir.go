@@ -1,0 +1,136 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/authz/regovm"
+)
+
+// Rego is evaluated from OPA's IR plan by regovm when the plan uses only
+// what regovm runs (nearly every policy), and by OPA's topdown otherwise:
+// same results either way (regovm's differential tests hold it to
+// topdown), but the IR path costs a fraction: no unification machinery,
+// native versions of the hot built-ins, and an input read lazily from the
+// CheckRequest instead of built.
+
+// Engine names, as status and tests report them.
+const (
+	EngineIR      = "ir"
+	EngineTopdown = "topdown"
+)
+
+// compileIR returns the IR program for a policy compiled with opts, or nil
+// and the reason when topdown must evaluate it.
+//
+// The query must be a plain reference into data (the default
+// data.envoy.authz.allow, or any data.pkg.rule): a query with variables
+// can have several results, which topdown counts per binding and the
+// plan's result set counts per distinct value, and "more than one result"
+// is a decision here (deny).
+func compileIR(ctx context.Context, query string, opts []func(*rego.Rego)) (*regovm.Program, string) {
+	if !plainDataRef(query) {
+		return nil, "the query is not a plain data reference"
+	}
+	plan, err := regovm.Plan(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Sprintf("no IR plan: %v", err)
+	}
+	prog, err := regovm.Compile(plan)
+	if err != nil {
+		if errors.Is(err, regovm.ErrUnsupported) {
+			return nil, err.Error()
+		}
+		return nil, fmt.Sprintf("IR plan not compiled: %v", err)
+	}
+	return prog, ""
+}
+
+func plainDataRef(query string) bool {
+	body, err := ast.ParseBody(query)
+	if err != nil || len(body) != 1 {
+		return false
+	}
+	ref, ok := body[0].Terms.(*ast.Term)
+	if !ok {
+		return false
+	}
+	r, ok := ref.Value.(ast.Ref)
+	if !ok || !r[0].Equal(ast.DefaultRootDocument) {
+		return false
+	}
+	for _, t := range r[1:] {
+		if _, ok := t.Value.(ast.String); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// evalIR is evalRego on the IR program.
+func (s *Service) evalIR(ctx context.Context, st *state, p *compiledPolicy, req *authv3.CheckRequest, d *Decision, id identity) (*policyResult, error) {
+	var gh *ast.Term
+	if p.need.child("gatehouse") != nil {
+		gh = gatehouseTerm(d.Gateway, d.Route, d.Policy, id)
+	}
+	in, err := buildInputFor(req, st.maxBody, gh, p.need)
+	if err != nil {
+		return nil, fmt.Errorf("input: %w", err)
+	}
+	cancel := topdown.NewCancel()
+	timer := time.AfterFunc(s.opts.EvalTimeout, cancel.Cancel)
+	defer timer.Stop()
+	defer context.AfterFunc(ctx, cancel.Cancel)()
+	rows, err := p.prog.Eval(regovm.EvalOptions{
+		Context:                     ctx,
+		Input:                       ast.NewTerm(in),
+		Cancel:                      cancel,
+		InterQueryBuiltinValueCache: s.cache,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("evaluation error: %w", err)
+	}
+	switch {
+	case len(rows) == 0:
+		return nil, fmt.Errorf("decision %s is undefined", p.query)
+	case len(rows) > 1:
+		return nil, fmt.Errorf("decision %s has %d results, want 1", p.query, len(rows))
+	}
+	row, ok := rows[0].Value.(ast.Object)
+	if !ok || row.Len() != 1 {
+		return nil, fmt.Errorf("decision %s: result row %v, want one value", p.query, rows[0])
+	}
+	var v ast.Value
+	row.Foreach(func(_, t *ast.Term) { v = t.Value })
+	if b, ok := v.(ast.Boolean); ok { // the common case, without the JSON round trip
+		return &policyResult{allowed: bool(b)}, nil
+	}
+	j, err := ast.JSON(v)
+	if err != nil {
+		return nil, fmt.Errorf("decision %s: %w", p.query, err)
+	}
+	res, err := parseResult(j)
+	if err != nil {
+		return nil, fmt.Errorf("decision %s: %w", p.query, err)
+	}
+	return res, nil
+}
+
+// Engines reports, per configured Rego policy, what evaluates it:
+// EngineIR, or EngineTopdown with the reason the IR path cannot.
+func (s *Service) Engines() map[string]string {
+	out := map[string]string{}
+	for name, p := range s.state.Load().policies {
+		if p.pq != nil {
+			out[name] = p.engine
+		}
+	}
+	return out
+}
