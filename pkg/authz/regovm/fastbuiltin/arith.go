@@ -172,7 +172,8 @@ func formatShift(neg bool, u uint64, k int) string {
 	for len(s) > 0 && s[len(s)-1] == '0' {
 		s = s[:len(s)-1]
 	}
-	out := make([]byte, 0, len(s)+k+8)
+	var obuf [64]byte // 19 digits, 18 zeros, sign, point, exponent
+	out := obuf[:0]
 	if neg {
 		out = append(out, '-')
 	}

@@ -132,3 +132,17 @@ func BenchmarkArithmetic(b *testing.B) {
 		benchPair(b, bctx, c.name, c.args)
 	}
 }
+
+func FuzzArithmetic(f *testing.F) {
+	f.Add(int64(1764118923456789012), int64(1000000000), uint8(3))
+	f.Add(int64(-7), int64(2), uint8(4))
+	f.Add(int64(1<<62), int64(4), uint8(2))
+	bctx := testBctx(fixedNow)
+	f.Fuzz(func(t *testing.T, x, y int64, op uint8) {
+		name := arithNames[int(op)%len(arithNames)]
+		args := []*ast.Term{num(strconv.FormatInt(x, 10)), num(strconv.FormatInt(y, 10))}
+		got, gotErr := Lookup(name)(bctx, args)
+		want, wantErr := CallOPA(name, bctx, args)
+		sameResult(t, name, args, got, gotErr, want, wantErr)
+	})
+}

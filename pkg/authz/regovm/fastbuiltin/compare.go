@@ -154,14 +154,23 @@ type dec struct {
 	exp  int
 }
 
-// maxExpDigits bounds the exponent so that adjusted exponents cannot
-// overflow an int.
-const maxExpDigits = 9
+// maxExpDigits and maxDecLen bound the numbers compared here, to those on
+// which ast.NumberCompare cannot panic: for some others it parses the text
+// with big.Rat.SetString, which rejects (and OPA then panics on) decimal
+// exponents beyond 1e6 once the fraction digits are counted in.
+const (
+	maxExpDigits = 5
+	maxDecLen    = 4096
+)
 
 // parseDec parses s in JSON's number grammar, except that a leading zero
-// must stand alone: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]{1,9})?.
+// must stand alone: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]{1,5})?,
+// at most maxDecLen bytes.
 func parseDec(s string) (dec, bool) {
 	var d dec
+	if len(s) > maxDecLen {
+		return dec{}, false
+	}
 	i := 0
 	if i < len(s) && s[i] == '-' {
 		d.neg = true

@@ -7,7 +7,6 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
-	"github.com/open-policy-agent/opa/v1/util"
 )
 
 // The string built-ins below are OPA's own code for string operands (OPA's
@@ -18,7 +17,7 @@ func init() {
 		if !strings.Contains(s, d) {
 			return ast.ArrayTerm(a[0])
 		}
-		return ast.ArrayTerm(util.SplitMap(s, d, ast.InternedTerm)...)
+		return ast.ArrayTerm(splitTerms(s, d)...)
 	}))
 	register(ast.StartsWith.Name, 2, strings2(ast.StartsWith.Name, func(_ []*ast.Term, s, p string) *ast.Term {
 		return ast.InternedTerm(strings.HasPrefix(s, p))
@@ -73,6 +72,20 @@ func strings2(name string, f func(a []*ast.Term, x, y string) *ast.Term) Func {
 	}
 }
 
+// splitTerms is strings.Split(s, d) as string terms, allocated together.
+func splitTerms(s, d string) []*ast.Term {
+	n := strings.Count(s, d) + 1
+	terms := make([]ast.Term, n)
+	ptrs := make([]*ast.Term, n)
+	i := 0
+	for part := range strings.SplitSeq(s, d) {
+		terms[i].Value = ast.String(part)
+		ptrs[i] = &terms[i]
+		i++
+	}
+	return ptrs[:i]
+}
+
 // sameOrNew is OPA's convention for string transformations: the operand
 // term itself when nothing changed.
 func sameOrNew(operand *ast.Term, in, out string) *ast.Term {
@@ -85,22 +98,31 @@ func sameOrNew(operand *ast.Term, in, out string) *ast.Term {
 // base64URLDecode is OPA's base64url.decode, padding added as RFC 7515
 // Appendix C describes; every string OPA rejects goes to OPA for its error.
 func base64URLDecode(_ []*ast.Term, s string) (*ast.Term, bool) {
+	var sbuf, dbuf [256]byte // short strings decode without garbage
+	src := append(sbuf[:0], s...)
 	if !strings.HasSuffix(s, "=") {
 		switch len(s) % 4 {
 		case 0:
 		case 2:
-			s += "=="
+			src = append(src, "=="...)
 		case 3:
-			s += "="
+			src = append(src, '=')
 		default:
 			return nil, false
 		}
 	}
-	b, err := base64.URLEncoding.DecodeString(s)
+	// DecodeString is exactly this Decode into a DecodedLen buffer.
+	dst := dbuf[:0]
+	if n := base64.URLEncoding.DecodedLen(len(src)); n > len(dbuf) {
+		dst = make([]byte, n)
+	} else {
+		dst = dbuf[:n]
+	}
+	n, err := base64.URLEncoding.Decode(dst, src)
 	if err != nil {
 		return nil, false
 	}
-	return ast.InternedTerm(string(b)), true
+	return ast.InternedTerm(string(dst[:n])), true
 }
 
 var opaCount = opaBuiltin(ast.Count.Name)

@@ -13,6 +13,8 @@ var stringTexts = []string{
 	"", " ", "a", "A", "abc", "ABC", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig", "Bearer", "Bearer ", "  x  ",
 	"/people/alice", "/people", "/", "//", "é", "É", "ß", "İ", "ǅ", "\xff", "a\xffb", "日本語", "👍", "a,b,,c,",
 	"YWxpY2U", "YWxpY2U=", "YWxpY2U==", "YQ", "YQ=", "YQ==", "YWJj", "Y", "_-_-", "+/+/", "!!!!", "YW Jj",
+	"YW\nJj", "YWJj\n", "YQ=\n", "\r\nYQ", "YQ\r\n", "Y=Q", "YQ=x", "====",
+	strings.Repeat("QUJD", 100), strings.Repeat("QUJD", 100) + "QQ", strings.Repeat("日本語,", 50),
 }
 
 func randString(r *rand.Rand) string {
