@@ -41,7 +41,7 @@ func runCorpusDir(t *testing.T, dir string, minFiles int) {
 		t.Fatalf("%s: %d policies, want at least %d", dir, len(files), minFiles)
 	}
 	sort.Strings(files)
-	var cases, compiled int
+	var cases, compiled, fallbacks int
 	var unsupported []string
 	for _, file := range files {
 		name := strings.TrimSuffix(filepath.Base(file), ".rego")
@@ -70,11 +70,12 @@ func runCorpusDir(t *testing.T, dir string, minFiles int) {
 				t.Errorf("%s input %d: %v", name, i, err)
 			}
 		}
+		fallbacks += p.fallbacks
 	}
 	for _, u := range unsupported {
 		t.Logf("unsupported (topdown fallback): %s", u)
 	}
-	t.Logf("%s: %d policies, %d compiled, %d unsupported, %d cases compared", dir, len(files), compiled, len(unsupported), cases)
+	t.Logf("%s: %d policies, %d compiled, %d unsupported, %d cases compared (%d handed back to topdown on a conflict)", dir, len(files), compiled, len(unsupported), cases, fallbacks)
 	if cases == 0 {
 		t.Fatalf("%s: no case ran", dir)
 	}

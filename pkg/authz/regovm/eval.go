@@ -97,6 +97,11 @@ func (e *evaluator) onOutputCollect(t *ast.Term) error {
 // Eval runs the plan "eval" and returns the rows of its result set, each
 // the value its ResultSetAddStmt adds (an object of the query's variables).
 // It is safe for concurrent use.
+//
+// An error that errors.Is ErrUnsupported (a conflict, which topdown may not
+// meet, see conflictError) means the caller must evaluate with topdown to
+// get topdown's answer; any other error is topdown's error too (a halt, a
+// cancellation).
 func (p *Program) Eval(opts EvalOptions) ([]*ast.Term, error) {
 	e := evaluators.Get().(*evaluator)
 	defer e.release()

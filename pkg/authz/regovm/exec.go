@@ -394,9 +394,22 @@ func (e *evaluator) addRow(v *ast.Term) {
 	e.rows = append(e.rows, v)
 }
 
+// conflictError reports a conflict (a complete rule, function or object
+// key with two values). It wraps ErrUnsupported as well as the topdown
+// error: the plan builds whole documents eagerly where topdown evaluates
+// only what a query looks up (one key of a partial object), so a conflict
+// the VM sees may be one topdown never meets. Only topdown can tell, and
+// conflicts are policy bugs, rare enough to re-evaluate there.
 func conflictError(loc *ast.Location, msg string) error {
-	return &topdown.Error{Code: topdown.ConflictErr, Message: msg, Location: loc}
+	return &fallbackError{err: &topdown.Error{Code: topdown.ConflictErr, Message: msg, Location: loc}}
 }
+
+// fallbackError is an evaluation error that means "ask topdown": it is
+// errors.Is ErrUnsupported.
+type fallbackError struct{ err error }
+
+func (f *fallbackError) Error() string   { return f.err.Error() + " (evaluate with topdown)" }
+func (f *fallbackError) Unwrap() []error { return []error{f.err, ErrUnsupported} }
 
 func internalError(format string, args ...any) error {
 	return &topdown.Error{Code: topdown.InternalErr, Message: "regovm: " + fmt.Sprintf(format, args...)}

@@ -209,7 +209,7 @@ func TestConflicts(t *testing.T) {
 	expectRows(t, once, `1`, `[1]`)
 	_, err := run(t, once, `2`)
 	var te *topdown.Error
-	if !errors.As(err, &te) || te.Code != topdown.ConflictErr {
+	if !errors.As(err, &te) || te.Code != topdown.ConflictErr || !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("assign once 1 then 2: %v, want a conflict", err)
 	}
 
@@ -313,10 +313,16 @@ func TestCompileRejectsWhatItCannotRun(t *testing.T) {
 }
 
 func TestUnsupportedRego(t *testing.T) {
-	_, err := preparePair(t, "data.x.result", module{name: "x.rego", src: `package x
-result := http.send({"method": "GET", "url": "http://127.0.0.1:1"})`})
-	if !isUnsupported(err) {
-		t.Fatalf("http.send: %v, want ErrUnsupported", err)
+	for name, src := range map[string]string{
+		"http.send": `package x
+result := http.send({"method": "GET", "url": "http://127.0.0.1:1"})`,
+		"mocked built-in": `package x
+ok if glob.match("/a/*", ["/"], input.path)
+result := v if v := ok with glob.match as true`,
+	} {
+		if _, err := preparePair(t, "data.x.result", module{name: "x.rego", src: src}); !isUnsupported(err) {
+			t.Errorf("%s: %v, want ErrUnsupported", name, err)
+		}
 	}
 }
 
