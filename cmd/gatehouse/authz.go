@@ -169,7 +169,7 @@ func runAuthzEval(cmd *cobra.Command, f evalFlags) error {
 	if f.asJSON {
 		err = printEvalJSON(cmd.OutOrStdout(), d, resp)
 	} else {
-		err = printEval(cmd.OutOrStdout(), d, resp)
+		err = printEval(cmd.OutOrStdout(), d, resp, svc.Engines()[name])
 	}
 	if err != nil {
 		return err
@@ -234,7 +234,7 @@ func readCheckRequest(stdin io.Reader, file string) (*authv3.CheckRequest, error
 	return &req, nil
 }
 
-func printEval(w io.Writer, d authz.Decision, resp *authv3.CheckResponse) error {
+func printEval(w io.Writer, d authz.Decision, resp *authv3.CheckResponse, engine string) error {
 	var b strings.Builder
 	verdict := "allow"
 	if !d.Allowed {
@@ -247,6 +247,9 @@ func printEval(w io.Writer, d authz.Decision, resp *authv3.CheckResponse) error 
 	fmt.Fprintf(&b, "decision id: %s\n", d.ID)
 	fmt.Fprintf(&b, "policy:      %s\n", d.Policy)
 	fmt.Fprintf(&b, "consumer:    %s\n", d.Consumer)
+	if engine != "" {
+		fmt.Fprintf(&b, "engine:      %s\n", engine)
+	}
 	b.WriteString("reasons:\n")
 	for _, r := range d.Reasons {
 		fmt.Fprintf(&b, "  - %s\n", r)

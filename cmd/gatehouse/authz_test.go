@@ -82,7 +82,7 @@ func TestAuthzEvalRegoFile(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{"decision:    allow\n", "consumer:    acme\n", "  - policy allowed\n", "  x-tenant: t1\n", "  x-gatehouse-consumer: acme\n"} {
+	for _, want := range []string{"decision:    allow\n", "consumer:    acme\n", "engine:      ir\n", "  - policy allowed\n", "  x-tenant: t1\n", "  x-gatehouse-consumer: acme\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -101,10 +102,11 @@ type services struct {
 	authz     *authz.Service
 	ratelimit *ratelimit.Service
 	close     func() error
+	log       *slog.Logger
 }
 
 func newServices(o *serviceOptions, reg prometheus.Registerer, log *slog.Logger) (*services, error) {
-	s := &services{opts: o, close: func() error { return nil }}
+	s := &services{opts: o, close: func() error { return nil }, log: log}
 	if o.runs(componentAuthz) {
 		var logger authz.DecisionLogger
 		if o.decisionLog {
@@ -165,6 +167,9 @@ func (s *services) update(ctx context.Context, snap *policy.Snapshot) error {
 		if err == nil {
 			err = s.authz.Update(ctx, cfg)
 		}
+		if err == nil {
+			s.logEngines()
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("authz: %w", err))
 		}
@@ -175,6 +180,17 @@ func (s *services) update(ctx context.Context, snap *policy.Snapshot) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// logEngines names the policies that OPA's topdown evaluates: they work,
+// but each decision costs several times what the IR engine's does.
+func (s *services) logEngines() {
+	engines := s.authz.Engines()
+	for _, name := range slices.Sorted(maps.Keys(engines)) {
+		if e := engines[name]; e != authz.EngineIR {
+			s.log.Info("authorization evaluated by OPA topdown, slower than the IR engine", "authorization", name, "engine", e)
+		}
+	}
 }
 
 func (s *services) describe() string {
