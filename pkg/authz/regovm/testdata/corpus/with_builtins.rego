@@ -1,6 +1,7 @@
-# with replacing built-ins that may have native fast paths: time.now_ns,
-# glob.match, io.jwt.decode_verify, count, concat, lower, startswith,
-# split, plus arithmetic-heavy rules evaluated under a mocked clock.
+# with replacing built-ins that may have native fast paths by functions:
+# glob.match, io.jwt.decode_verify, count, lower, startswith, split, and
+# the primer's token check under a mocked clock (value replacements are in
+# with_builtin_values).
 package corpus.with_builtins
 
 mock_glob(_, _, _) := true
@@ -33,14 +34,6 @@ method_ok if input.method == "GET"
 
 mock_eq(_, _) := true
 
-result["now_value"] := v if {
-	v := time.now_ns() with time.now_ns as 1700000000000000000
-}
-
-result["now_seconds"] := v if {
-	v := (time.now_ns() / 1000000000) with time.now_ns as 1700000000123456789
-}
-
 result["token_ok_real_clock"] := v if {
 	v := token_ok with io.jwt.decode_verify as mock_verify
 }
@@ -67,16 +60,8 @@ result["method_ok_input_mock"] := v if {
 	v := method_ok with input.method as "GET"
 }
 
-result["path_value_mock"] := v if {
-	v := path_ok with glob.match as false
-}
-
 result["count_mock"] := v if {
 	v := count(input.list) with count as mock_count
-}
-
-result["concat_mock"] := v if {
-	v := concat(",", input.list) with concat as "c"
 }
 
 result["lower_mock"] := v if {

@@ -1,6 +1,7 @@
-# with on rules and input used in expressions topdown's rule index
+# with on input used in expressions topdown's rule index
 # inspects (equality with constants, `in` over constant collections,
-# equality through a local variable), to check the index honours with.
+# equality through a local variable), to check the index honours with
+# (with replacing rules there is in with_rule_values).
 package corpus.with_index_probe
 
 expected := "GET"
@@ -20,20 +21,12 @@ by_local if {
 
 by_nested if input.req.method == "GET"
 
-result["by_rule_mocked"] := v if {
-	v := by_rule with expected as "POST"
-}
-
 result["by_rule_input"] := v if {
 	v := by_rule with input.method as "GET"
 }
 
 result["by_in_input"] := v if {
 	v := by_in with input.role as "dev"
-}
-
-result["by_in_rule_mocked"] := v if {
-	v := by_in_rule with roles as {"guest"}
 }
 
 result["by_local_input"] := v if {

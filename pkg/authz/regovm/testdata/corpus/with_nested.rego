@@ -1,6 +1,6 @@
-# with inside functions, inside every, inside comprehensions within
-# functions, with on input paths that are then overridden again, and
-# with values that are themselves rule references.
+# with input inside functions, inside every, inside comprehensions
+# within functions, and with on input paths that are then overridden
+# again (with replacing rules is in with_rule_values).
 package corpus.with_nested
 
 limit := input.limit
@@ -27,8 +27,6 @@ inner := w if {
 	w := limit with input.limit as 2
 }
 
-alt_limit := 100
-
 result["plain"] := check_all(input.xs)
 
 result["with_5"] := with_limit(input.xs, 5)
@@ -38,10 +36,6 @@ result["with_0"] := with_limit(input.xs, 0)
 result["count_3"] := count_ok(input.xs, 3)
 
 result["double_override"] := double_override
-
-result["rule_as_value"] := v if {
-	v := check_all(input.xs) with limit as alt_limit
-}
 
 result["every_with"] := true if {
 	every x in input.xs {
