@@ -60,6 +60,10 @@ result["method_ok_input_mock"] := v if {
 	v := method_ok with input.method as "GET"
 }
 
+result["path_value_mock"] := v if {
+	v := path_ok with glob.match as false
+}
+
 result["count_mock"] := v if {
 	v := count(input.list) with count as mock_count
 }
