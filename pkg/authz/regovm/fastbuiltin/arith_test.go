@@ -37,10 +37,7 @@ func TestDivideByPowersOfTen(t *testing.T) {
 	p := int64(1)
 	for k := 0; k <= 18; k++ {
 		for i := 0; i < 3000; i++ {
-			x := r.Int64N(1 << r.IntN(63))
-			if x >= 1e18 {
-				x /= 10
-			}
+			x := int64(r.Uint64() >> (1 + r.IntN(63)))
 			if r.IntN(2) == 0 {
 				x = -x
 			}
