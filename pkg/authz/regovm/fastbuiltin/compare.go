@@ -79,6 +79,11 @@ func NumberCompare(x, y ast.Number) int {
 	if opaFloatShortcut(xs) && opaFloatShortcut(ys) {
 		return ast.NumberCompare(x, y)
 	}
+	if sx, ok := parseShortDec(xs); ok {
+		if sy, ok := parseShortDec(ys); ok {
+			return sx.cmp(sy)
+		}
+	}
 	dx, ok := parseDec(xs)
 	if !ok {
 		return ast.NumberCompare(x, y)
@@ -143,6 +148,124 @@ func opaFloatShortcut(s string) bool {
 	}
 	t := strings.TrimRight(s, ".0")
 	return t != s && strings.IndexByte(t, '.') >= 0
+}
+
+// shortDec is a number with at most 19 significant digits: the value is
+// (-1)^neg * m * 10^e, m having nd digits (m == 0: zero).
+type shortDec struct {
+	neg bool
+	m   uint64
+	nd  int
+	e   int
+}
+
+// parseShortDec parses what parseDec parses when the number has at most
+// 19 significant digits, in one pass and without the digit-by-digit
+// comparison parseDec's results need.
+func parseShortDec(s string) (shortDec, bool) {
+	var d shortDec
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		d.neg = true
+		i++
+	}
+	start := i
+	for ; i < len(s) && isDigit(s[i]); i++ {
+		if !d.addDigit(s[i]) {
+			return shortDec{}, false
+		}
+	}
+	if n := i - start; n == 0 || (n > 1 && s[start] == '0') {
+		return shortDec{}, false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		start = i
+		for ; i < len(s) && isDigit(s[i]); i++ {
+			if !d.addDigit(s[i]) {
+				return shortDec{}, false
+			}
+			d.e--
+		}
+		if i == start {
+			return shortDec{}, false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			eneg = s[i] == '-'
+			i++
+		}
+		start = i
+		e := 0
+		for ; i < len(s) && isDigit(s[i]); i++ {
+			e = e*10 + int(s[i]-'0')
+		}
+		if i == start || i-start > maxExpDigits {
+			return shortDec{}, false
+		}
+		if eneg {
+			e = -e
+		}
+		d.e += e
+	}
+	return d, i == len(s)
+}
+
+// addDigit appends a digit to m, reporting false past 19 significant
+// digits (leading zeros are not significant).
+func (d *shortDec) addDigit(c byte) bool {
+	if d.m == 0 && c == '0' {
+		return true
+	}
+	if d.nd == 19 {
+		return false
+	}
+	d.m = d.m*10 + uint64(c-'0')
+	d.nd++
+	return true
+}
+
+var pow10s = [...]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
+
+// cmp compares two short decimals exactly: by sign, then by the position
+// of the leading digit (nd+e), then by the mantissas scaled to the same
+// number of digits (at most 19, so no overflow).
+func (d shortDec) cmp(o shortDec) int {
+	switch {
+	case d.m == 0 && o.m == 0:
+		return 0
+	case d.m == 0:
+		return signOf(!o.neg)
+	case o.m == 0:
+		return signOf(d.neg)
+	case d.neg != o.neg:
+		return signOf(d.neg)
+	}
+	var c int
+	if dp, op := d.nd+d.e, o.nd+o.e; dp != op {
+		c = signOf(dp < op)
+	} else {
+		dm, om := d.m, o.m
+		if d.nd < o.nd {
+			dm *= pow10s[o.nd-d.nd]
+		} else {
+			om *= pow10s[d.nd-o.nd]
+		}
+		switch {
+		case dm < om:
+			c = -1
+		case dm > om:
+			c = 1
+		}
+	}
+	if d.neg {
+		return -c
+	}
+	return c
 }
 
 // dec is a parsed JSON number: the value is

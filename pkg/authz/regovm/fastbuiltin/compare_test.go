@@ -138,3 +138,57 @@ func BenchmarkCompare(b *testing.B) {
 		})
 	}
 }
+
+// Equal values written differently, and values one unit in the last digit
+// apart, with up to 19 significant digits and more: the decimal paths'
+// scaling and exponent handling.
+func TestCompareSameValueWrittenDifferently(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	for i := 0; i < 100000; i++ {
+		digits := fmt.Sprint(r.Uint64() >> r.IntN(64))
+		if r.IntN(4) == 0 {
+			digits += fmt.Sprint(r.Uint64())
+		}
+		x := writeDecimal(r, digits, 0)
+		y := writeDecimal(r, digits, r.IntN(5))
+		for _, p := range [][2]string{{x, y}, {x, writeDecimal(r, bumpLast(digits), 0)}} {
+			a, b := ast.Number(p[0]), ast.Number(p[1])
+			if got, want := sign(Compare(a, b)), sign(ast.Compare(a, b)); got != want {
+				t.Fatalf("Compare(%s, %s) = %d, ast.Compare = %d", p[0], p[1], got, want)
+			}
+		}
+	}
+}
+
+// writeDecimal writes the integer digits*10^-3 with the point moved and a
+// compensating exponent, and pad trailing fractional zeros.
+func writeDecimal(r *rand.Rand, digits string, pad int) string {
+	shift := r.IntN(len(digits) + 1)
+	intp, frac := digits[:len(digits)-shift], digits[len(digits)-shift:]
+	if intp == "" {
+		intp = "0"
+	}
+	for range pad {
+		frac += "0"
+	}
+	s := intp
+	if frac != "" {
+		s += "." + frac
+	}
+	// value = digits * 10^-shift; we want digits * 10^-3.
+	if e := shift - 3; e != 0 {
+		s += "e" + fmt.Sprint(e)
+	}
+	if len(intp) > 1 && intp[0] == '0' {
+		return digits + "e-3"
+	}
+	return s
+}
+
+// bumpLast adds one to the last digit of digits (9 wraps to 0 and carries
+// nothing: still a different value).
+func bumpLast(digits string) string {
+	b := []byte(digits)
+	b[len(b)-1] = '0' + (b[len(b)-1]-'0'+1)%10
+	return string(b)
+}

@@ -75,8 +75,17 @@ func strings2(name string, f func(a []*ast.Term, x, y string) *ast.Term) Func {
 // splitTerms is strings.Split(s, d) as string terms, allocated together.
 func splitTerms(s, d string) []*ast.Term {
 	n := strings.Count(s, d) + 1
-	terms := make([]ast.Term, n)
-	ptrs := make([]*ast.Term, n)
+	var terms []ast.Term
+	var ptrs []*ast.Term
+	if n == 2 { // "Bearer <token>": one allocation for both slices
+		pair := new(struct {
+			t [2]ast.Term
+			p [2]*ast.Term
+		})
+		terms, ptrs = pair.t[:], pair.p[:]
+	} else {
+		terms, ptrs = make([]ast.Term, n), make([]*ast.Term, n)
+	}
 	i := 0
 	for part := range strings.SplitSeq(s, d) {
 		terms[i].Value = ast.String(part)
