@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 var arithNames = []string{"plus", "minus", "mul", "div", "rem"}
@@ -94,7 +95,7 @@ func TestArithmeticOddTextsLikeOPA(t *testing.T) {
 	}
 }
 
-func tryCall(f Func, bctx *topdownBctx, args []*ast.Term) (out *ast.Term, err error, panicked bool) {
+func tryCall(f Func, bctx *topdown.BuiltinContext, args []*ast.Term) (out *ast.Term, err error, panicked bool) {
 	defer func() {
 		if recover() != nil {
 			panicked = true

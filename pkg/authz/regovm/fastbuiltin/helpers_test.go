@@ -155,8 +155,6 @@ func sign(c int) int {
 
 var fixedNow = time.Date(2025, 11, 26, 1, 2, 3, 456789012, time.UTC)
 
-type topdownBctx = topdown.BuiltinContext
-
 // benchPair benchmarks the native version and OPA's built-in on args.
 func benchPair(b *testing.B, bctx *topdown.BuiltinContext, name string, args []*ast.Term) {
 	f, opa := Lookup(name), opaBuiltin(name)
