@@ -42,6 +42,8 @@ type compiler struct {
 	decls    map[string]*ir.BuiltinFunc
 	locals   map[ir.Local]int // of the function being compiled
 	fn       *function
+	foldOK   bool     // constant literals may be shared (see fold.go)
+	foldInfo foldInfo // of the function being compiled
 }
 
 // Compile checks that every statement and built-in of p is supported and
@@ -67,6 +69,7 @@ func Compile(p *ir.Policy) (*Program, error) {
 	for _, b := range p.Static.BuiltinFuncs {
 		c.decls[b.Name] = b
 	}
+	c.foldOK = foldAll(p)
 	var irFuncs []*ir.Func
 	if p.Funcs != nil {
 		irFuncs = p.Funcs.Funcs
@@ -148,6 +151,7 @@ func (n *dynNode) insert(path []string, fn *function) {
 func (c *compiler) compileFunc(fn *function, params []ir.Local, ret ir.Local, blocks []*ir.Block) error {
 	c.fn = fn
 	c.locals = map[ir.Local]int{}
+	c.foldInfo = analyzeFold(params, blocks)
 	for _, p := range params {
 		fn.params = append(fn.params, c.local(p))
 	}
@@ -217,7 +221,13 @@ func (c *compiler) block(b *ir.Block) (*block, error) {
 		return nil, fmt.Errorf("%w: nil block", ErrUnsupported)
 	}
 	out := &block{stmts: make([]stmt, 0, len(b.Stmts))}
-	for _, s := range b.Stmts {
+	for i := 0; i < len(b.Stmts); i++ {
+		s := b.Stmts[i]
+		if value, n := c.fold(b.Stmts, i); n > 0 {
+			out.stmts = append(out.stmts, &sConst{value: value, target: c.local(mutationTargetOrMake(s))})
+			i += n - 1
+			continue
+		}
 		cs, err := c.stmt(s)
 		if err != nil {
 			if _, nested := s.(*ir.BlockStmt); nested {
@@ -327,12 +337,12 @@ func (c *compiler) stmt(s ir.Stmt) (stmt, error) {
 	case *ir.MakeNullStmt:
 		return &sMakeNull{target: c.local(s.Target)}, nil
 	case *ir.MakeNumberIntStmt:
-		return &sMakeNumber{value: numberTerm(s.Value), target: c.local(s.Target)}, nil
+		return &sConst{value: numberTerm(s.Value), target: c.local(s.Target)}, nil
 	case *ir.MakeNumberRefStmt:
 		if s.Index < 0 || s.Index >= len(c.p.Static.Strings) {
 			return nil, fmt.Errorf("%w: number string %d out of range", ErrUnsupported, s.Index)
 		}
-		return &sMakeNumber{value: ast.NumberTerm(json.Number(c.p.Static.Strings[s.Index].Value)), target: c.local(s.Target)}, nil
+		return &sConst{value: ast.NumberTerm(json.Number(c.p.Static.Strings[s.Index].Value)), target: c.local(s.Target)}, nil
 	case *ir.MakeArrayStmt:
 		return &sMakeArray{capacity: int(s.Capacity), target: c.local(s.Target)}, nil
 	case *ir.MakeObjectStmt:

@@ -67,7 +67,7 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 			} else {
 				f[s.result] = v
 			}
-		case *sMakeNumber:
+		case *sConst:
 			f[s.target] = s.value
 		case *sAssignInt:
 			// The Wasm runtime sets the number in place; the planner only

@@ -121,7 +121,7 @@ type (
 	sIsDefined   struct{ source int }
 	sIsUndefined struct{ source int }
 	sMakeNull    struct{ target int }
-	sMakeNumber  struct {
+	sConst       struct {
 		value  *ast.Term // immutable, shared by every evaluation
 		target int
 	}

@@ -1,0 +1,61 @@
+package regovm
+
+import (
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/ir"
+)
+
+func TestFoldSharesConstantLiterals(t *testing.T) {
+	p := policy([]string{"k", "v"}, nil,
+		&ir.MakeObjectStmt{Target: 2},
+		&ir.ObjectInsertStmt{Key: str(0), Value: str(1), Object: 2},
+		&ir.ResultSetAddStmt{Value: 2},
+	)
+	prog, err := Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := prog.eval.blocks[0].stmts[0].(*sConst); !ok {
+		t.Fatalf("literal not folded: %T", prog.eval.blocks[0].stmts[0])
+	}
+	a, _ := prog.Eval(EvalOptions{})
+	b, _ := prog.Eval(EvalOptions{})
+	if len(a) != 1 || len(b) != 1 || a[0] != b[0] || a[0].String() != `{"k": "v"}` {
+		t.Fatalf("rows %v and %v, want one shared {\"k\": \"v\"}", a, b)
+	}
+}
+
+func TestFoldKeepsMutableLiterals(t *testing.T) {
+	// U aliases T's object and is inserted into: sharing T's literal
+	// would let one evaluation's insert leak into the next.
+	p := policy([]string{"k", "v", "extra"}, nil,
+		&ir.MakeObjectStmt{Target: 2},
+		&ir.ObjectInsertStmt{Key: str(0), Value: str(1), Object: 2},
+		&ir.AssignVarStmt{Source: loc(2), Target: 3},
+		&ir.ObjectInsertStmt{Key: loc(0), Value: str(2), Object: 3},
+		&ir.ResultSetAddStmt{Value: 2},
+	)
+	expectRows(t, p, `"a"`, `[{"a": "extra", "k": "v"}]`)
+	expectRows(t, p, `"b"`, `[{"b": "extra", "k": "v"}]`)
+
+	// Inserted into later in the same function: not folded either.
+	later := policy([]string{"k", "v", "extra"}, nil,
+		&ir.MakeObjectStmt{Target: 2},
+		&ir.ObjectInsertStmt{Key: str(0), Value: str(1), Object: 2},
+		&ir.NopStmt{},
+		&ir.ObjectInsertStmt{Key: loc(0), Value: str(2), Object: 2},
+		&ir.ResultSetAddStmt{Value: 2},
+	)
+	prog, err := Compile(later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{`"a"`, `"b"`} {
+		rows, err := prog.Eval(EvalOptions{Input: ast.MustParseTerm(in)})
+		if err != nil || len(rows) != 1 || rows[0].Value.(ast.Object).Len() != 2 {
+			t.Fatalf("input %s: %v %v", in, rows, err)
+		}
+	}
+}
