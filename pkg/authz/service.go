@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/gatehouse-dev/gatehouse/pkg/authz/regovm"
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
@@ -190,8 +192,17 @@ func (s *Service) decide(ctx context.Context, st *state, req *authv3.CheckReques
 
 func (s *Service) evalRego(ctx context.Context, st *state, p *compiledPolicy, req *authv3.CheckRequest, d *Decision, id identity) (*policyResult, error) {
 	if p.prog != nil && !s.opts.topdownOnly {
-		return s.evalIR(ctx, st, p, req, d, id)
+		res, err := s.evalIR(ctx, st, p, req, d, id)
+		if !errors.Is(err, regovm.ErrUnsupported) {
+			return res, err
+		}
+		// A conflict the plan met building a whole document, where
+		// topdown looks up one key and may not: topdown decides.
 	}
+	return s.evalTopdown(ctx, st, p, req, d, id)
+}
+
+func (s *Service) evalTopdown(ctx context.Context, st *state, p *compiledPolicy, req *authv3.CheckRequest, d *Decision, id identity) (*policyResult, error) {
 	var gh *ast.Term // only built when the policy can read input.gatehouse
 	if p.need.child("gatehouse") != nil {
 		gh = gatehouseTerm(d.Gateway, d.Route, d.Policy, id)
