@@ -229,6 +229,9 @@ func (c *compiler) block(b *ir.Block) (*block, error) {
 			continue
 		}
 		cs, err := c.stmt(s)
+		if mo, ok := cs.(*sMakeObject); ok {
+			mo.capacity = insertsInto(b.Stmts[i+1:], s.(*ir.MakeObjectStmt).Target)
+		}
 		if err != nil {
 			if _, nested := s.(*ir.BlockStmt); nested {
 				return nil, err

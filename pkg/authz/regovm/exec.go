@@ -158,7 +158,7 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 		case *sMakeArray:
 			f[s.target] = ast.NewTerm(ast.NewArrayWithCapacity(s.capacity))
 		case *sMakeObject:
-			f[s.target] = ast.NewTerm(ast.NewObject())
+			f[s.target] = ast.NewTerm(ast.NewObjectWithCapacity(s.capacity))
 		case *sMakeSet:
 			f[s.target] = ast.NewTerm(ast.NewSet())
 		case *sArrayAppend:

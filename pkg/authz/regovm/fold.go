@@ -225,3 +225,16 @@ func mutationTargetOrMake(s ir.Stmt) ir.Local {
 	}
 	return -1
 }
+
+// insertsInto counts the object inserts into target at the start of stmts:
+// the capacity its Make statement gives the object.
+func insertsInto(stmts []ir.Stmt, target ir.Local) int {
+	n := 0
+	for _, s := range stmts {
+		if t, ok := mutationTarget(s); !ok || t != target {
+			break
+		}
+		n++
+	}
+	return n
+}

@@ -129,9 +129,12 @@ type (
 		capacity int
 		target   int
 	}
-	sMakeObject struct{ target int }
-	sMakeSet    struct{ target int }
-	sAssignInt  struct {
+	sMakeObject struct {
+		capacity int // the inserts that follow it
+		target   int
+	}
+	sMakeSet   struct{ target int }
+	sAssignInt struct {
 		value  *ast.Term
 		target int
 	}
