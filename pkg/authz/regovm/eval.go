@@ -99,12 +99,21 @@ func (e *evaluator) onOutputCollect(t *ast.Term) error {
 // It is safe for concurrent use.
 //
 // An error that errors.Is ErrUnsupported (a conflict, which topdown may not
-// meet, see conflictError) means the caller must evaluate with topdown to
-// get topdown's answer; any other error is topdown's error too (a halt, a
-// cancellation).
-func (p *Program) Eval(opts EvalOptions) ([]*ast.Term, error) {
+// meet, see conflictError, or an internal failure) means the caller must
+// evaluate with topdown to get topdown's answer; any other error is
+// topdown's error too (a halt, a cancellation). The returned terms share
+// structure with the Program's constants: callers must not modify them.
+func (p *Program) Eval(opts EvalOptions) (rows []*ast.Term, err error) {
 	e := evaluators.Get().(*evaluator)
-	defer e.release()
+	defer func() {
+		if r := recover(); r != nil {
+			// A bug of the VM or a panicking built-in: the evaluator's
+			// state is unknown, so it is dropped, and topdown decides.
+			rows, err = nil, internalError("panic: %v", r)
+			return
+		}
+		e.release()
+	}()
 	e.prog = p
 	e.cancel = opts.Cancel
 
@@ -132,7 +141,7 @@ func (p *Program) Eval(opts EvalOptions) ([]*ast.Term, error) {
 	frame := e.push(p.eval.nlocals)
 	frame[p.eval.params[0]] = opts.Input
 	frame[p.eval.params[1]] = p.data
-	_, err := e.runBlocks(frame, p.eval.blocks)
+	_, err = e.runBlocks(frame, p.eval.blocks)
 	e.pop(frame)
 	if err != nil {
 		return nil, err
@@ -140,7 +149,7 @@ func (p *Program) Eval(opts EvalOptions) ([]*ast.Term, error) {
 	if len(e.rows) == 0 {
 		return nil, nil
 	}
-	rows := make([]*ast.Term, len(e.rows))
+	rows = make([]*ast.Term, len(e.rows))
 	copy(rows, e.rows)
 	return rows, nil
 }
@@ -209,5 +218,5 @@ func (e *evaluator) read(f []*ast.Term, o operand) *ast.Term {
 	if o.c != nil {
 		return o.c
 	}
-	return f[o.local]
+	return materialize(f[o.local])
 }

@@ -16,7 +16,7 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 	for _, s := range b.stmts {
 		switch s := s.(type) {
 		case *sDot:
-			src := e.read(f, s.source)
+			src := e.readRaw(f, s.source)
 			if s.source.c != nil || src == nil {
 				// As in Wasm, constant sources (strings, booleans) have no
 				// members.
@@ -42,7 +42,7 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 				return 0, nil
 			}
 		case *sAssignVar:
-			f[s.target] = e.read(f, s.source)
+			f[s.target] = e.readRaw(f, s.source)
 		case *sCall:
 			if e.canceled() {
 				return 0, cancelError()
@@ -198,7 +198,7 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 			}
 			o.Insert(k, v)
 		case *sObjectMerge:
-			f[s.target] = merge(f[s.a], f[s.b])
+			f[s.target] = merge(materialize(f[s.a]), materialize(f[s.b]))
 		case *sResultSetAdd:
 			e.addRow(f[s.value])
 		case *sCallDynamic:
@@ -218,7 +218,7 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 // inside the body a break 0 continues with the next element and a break 1
 // ends the scan; further breaks leave the block holding the scan.
 func (e *evaluator) scan(f []*ast.Term, s *sScan) (int, error) {
-	src := f[s.source]
+	src := materialize(f[s.source])
 	if src == nil {
 		return ctlDone, nil
 	}
@@ -275,7 +275,7 @@ func (e *evaluator) call(f []*ast.Term, s *sCall) (*ast.Term, error) {
 	}
 	callee := e.push(fn.nlocals)
 	for i, p := range fn.params {
-		callee[p] = e.read(f, s.args[i])
+		callee[p] = e.readRaw(f, s.args[i])
 	}
 	_, err := e.runBlocks(callee, fn.blocks)
 	var v *ast.Term
@@ -411,6 +411,8 @@ type fallbackError struct{ err error }
 func (f *fallbackError) Error() string   { return f.err.Error() + " (evaluate with topdown)" }
 func (f *fallbackError) Unwrap() []error { return []error{f.err, ErrUnsupported} }
 
+// internalError is a plan the VM found it cannot run after all: it asks
+// for topdown, as Compile's ErrUnsupported does.
 func internalError(format string, args ...any) error {
-	return &topdown.Error{Code: topdown.InternalErr, Message: "regovm: " + fmt.Sprintf(format, args...)}
+	return &fallbackError{err: &topdown.Error{Code: topdown.InternalErr, Message: "regovm: " + fmt.Sprintf(format, args...)}}
 }

@@ -345,6 +345,9 @@ func init() {
 		if s, ok := ops[0].Value.(ast.String); ok && s == "halt" {
 			return topdown.Halt{Err: errors.New("halted")}
 		}
+		if s, ok := ops[0].Value.(ast.String); ok && s == "panic" {
+			panic("built-in bug")
+		}
 		return errors.New("failed")
 	})
 }
@@ -356,7 +359,12 @@ func TestBuiltinErrors(t *testing.T) {
 	)
 	p.Static.BuiltinFuncs = []*ir.BuiltinFunc{{Name: "regovm_test.fail", Decl: types.NewFunction(types.Args(types.S), types.B)}}
 	expectRows(t, p, `"fail"`, `[]`) // an error is undefined
-	if _, err := run(t, p, `"halt"`); err == nil || !strings.Contains(err.Error(), "halted") {
+	if _, err := run(t, p, `"halt"`); err == nil || !strings.Contains(err.Error(), "halted") || errors.Is(err, ErrUnsupported) {
 		t.Fatalf("halt: %v, want the halt's error", err)
 	}
+	// A panic is a VM failure: topdown decides.
+	if _, err := run(t, p, `"panic"`); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("panic: %v, want ErrUnsupported", err)
+	}
+	expectRows(t, p, `"fail"`, `[]`) // the pool still works
 }

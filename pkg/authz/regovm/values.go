@@ -8,6 +8,8 @@ import (
 // by integer index, object values by key, set elements by themselves.
 func dot(v ast.Value, key *ast.Term) *ast.Term {
 	switch v := v.(type) {
+	case Lazy:
+		return v.Dot(key)
 	case *ast.Array:
 		return v.Get(key)
 	case ast.Object:

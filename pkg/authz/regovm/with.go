@@ -14,7 +14,7 @@ func (e *evaluator) with(f []*ast.Term, s *sWith) (int, error) {
 	if len(s.path) == 0 {
 		f[s.local] = value
 	} else {
-		f[s.local] = upsert(saved, s.path, value)
+		f[s.local] = upsert(materialize(saved), s.path, value)
 	}
 	savedMemo := e.memo
 	e.memo = make([]memoEntry, len(savedMemo))
