@@ -2,7 +2,6 @@ package regovm
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -74,7 +73,10 @@ func preparePair(t testing.TB, query string, mods ...module) (*pair, error) {
 }
 
 func (p *pair) topdown(input *ast.Term) outcome {
-	opts := []rego.EvalOption{rego.EvalTime(p.now)}
+	// The results stay AST values (not JSON), so sets, non-string keys and
+	// number representations are compared exactly.
+	asTerm := func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
+	opts := []rego.EvalOption{rego.EvalTime(p.now), rego.EvalGenerateJSON(asTerm)}
 	if input != nil {
 		opts = append(opts, rego.EvalParsedInput(input.Value))
 	}
@@ -87,11 +89,11 @@ func (p *pair) topdown(input *ast.Term) outcome {
 		if len(r.Expressions) != 1 {
 			return outcome{err: fmt.Errorf("topdown: %d expressions", len(r.Expressions))}
 		}
-		b, err := json.Marshal(r.Expressions[0].Value)
-		if err != nil {
-			return outcome{err: err}
+		t, ok := r.Expressions[0].Value.(*ast.Term)
+		if !ok {
+			return outcome{err: fmt.Errorf("topdown: result %T", r.Expressions[0].Value)}
 		}
-		o.rows = append(o.rows, string(b))
+		o.rows = append(o.rows, t.String())
 	}
 	return o
 }
@@ -113,15 +115,7 @@ func (p *pair) vmEval(input *ast.Term) outcome {
 		}
 		var v *ast.Term
 		obj.Foreach(func(_, val *ast.Term) { v = val })
-		j, err := ast.JSON(v.Value)
-		if err != nil {
-			return outcome{err: err}
-		}
-		b, err := json.Marshal(j)
-		if err != nil {
-			return outcome{err: err}
-		}
-		o.rows = append(o.rows, string(b))
+		o.rows = append(o.rows, v.String())
 	}
 	return o
 }
