@@ -21,6 +21,13 @@ import (
 // native versions of the hot built-ins, and an input read lazily from the
 // CheckRequest instead of built.
 
+// The lazy input is what regovm reads.
+var (
+	_ regovm.Lazy = (*lazyRoot)(nil)
+	_ regovm.Lazy = (*lazyMessage)(nil)
+	_ regovm.Lazy = (*lazyStringMap)(nil)
+)
+
 // Engine names, as status and tests report them.
 const (
 	EngineIR      = "ir"
@@ -76,11 +83,7 @@ func plainDataRef(query string) bool {
 
 // evalIR is evalRego on the IR program.
 func (s *Service) evalIR(ctx context.Context, st *state, p *compiledPolicy, req *authv3.CheckRequest, d *Decision, id identity) (*policyResult, error) {
-	var gh *ast.Term
-	if p.need.child("gatehouse") != nil {
-		gh = gatehouseTerm(d.Gateway, d.Route, d.Policy, id)
-	}
-	in, err := buildInputFor(req, st.maxBody, gh, p.need)
+	in, err := newLazyInput(req, st.maxBody, func() *ast.Term { return gatehouseTerm(d.Gateway, d.Route, d.Policy, id) })
 	if err != nil {
 		return nil, fmt.Errorf("input: %w", err)
 	}

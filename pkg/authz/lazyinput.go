@@ -98,9 +98,12 @@ func (l *lazyMessage) field(s string) *ast.Term {
 			return ast.NewTerm(newLazyMessage(l.m.Get(fd).Message()))
 		}
 	}
-	obj := ast.NewObjectWithCapacity(1)
-	insertField(obj, l.m, fd, l.m.Get(fd), needAll)
-	return obj.Get(fieldKey(fd))
+	if fd.IsMap() || fd.IsList() {
+		obj := ast.NewObjectWithCapacity(1)
+		insertField(obj, l.m, fd, l.m.Get(fd), needAll)
+		return obj.Get(fieldKey(fd))
+	}
+	return fieldValueToAST(fd, l.m.Get(fd))
 }
 
 // specialMessages have a JSON form of their own (protoToASTFor's first

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/pkg/authz"
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
+	"github.com/gatehouse-dev/gatehouse/test/testutil/cpumeter"
 )
 
 // trivialOr answers requests marked "bench.trivial" with a constant OK, the
@@ -163,13 +164,17 @@ func BenchmarkEvaluate(b *testing.B) {
 	if err := svc.Update(context.Background(), cfg); err != nil {
 		b.Fatal(err)
 	}
+	if e := svc.Engines()["primer-rbac"]; e != authz.EngineIR {
+		b.Fatalf("engine %q, want %q", e, authz.EngineIR)
+	}
 	ctx := context.Background()
 	b.ReportAllocs()
-	b.ResetTimer()
+	m := cpumeter.Start(b)
 	for i := 0; i < b.N; i++ {
 		resp, _ := svc.Check(ctx, regoReq)
 		if resp.GetOkResponse() == nil {
 			b.Fatalf("denied: %v", resp.GetDeniedResponse())
 		}
 	}
+	m.Stop()
 }
