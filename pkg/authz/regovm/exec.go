@@ -163,6 +163,9 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 			f[s.target] = ast.NewTerm(ast.NewSet())
 		case *sArrayAppend:
 			arr, v := f[s.array], e.read(f, s.value)
+			if arr == nil {
+				return 0, internalError("array append to an undefined local")
+			}
 			a, ok := arr.Value.(*ast.Array)
 			if !ok || v == nil {
 				return 0, internalError("array append to %v", arr)
@@ -172,6 +175,9 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 			arr.Value = a.Append(v)
 		case *sSetAdd:
 			set, v := f[s.set], e.read(f, s.value)
+			if set == nil {
+				return 0, internalError("set add to an undefined local")
+			}
 			st, ok := set.Value.(ast.Set)
 			if !ok || v == nil {
 				return 0, internalError("set add to %v", set)
@@ -179,6 +185,9 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 			st.Add(v)
 		case *sObjectInsert:
 			obj, k, v := f[s.object], e.read(f, s.key), e.read(f, s.value)
+			if obj == nil {
+				return 0, internalError("object insert into an undefined local")
+			}
 			o, ok := obj.Value.(ast.Object)
 			if !ok || k == nil || v == nil {
 				return 0, internalError("object insert into %v", obj)
@@ -186,6 +195,9 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 			o.Insert(k, v)
 		case *sObjectInsertOnce:
 			obj, k, v := f[s.object], e.read(f, s.key), e.read(f, s.value)
+			if obj == nil {
+				return 0, internalError("object insert into an undefined local")
+			}
 			o, ok := obj.Value.(ast.Object)
 			if !ok || k == nil || v == nil {
 				return 0, internalError("object insert into %v", obj)

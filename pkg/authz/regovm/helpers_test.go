@@ -120,9 +120,21 @@ func (p *pair) vmEval(input *ast.Term) outcome {
 	return o
 }
 
-// compare evaluates input with both and reports a difference.
+// compare evaluates input with both and reports a difference; the VM runs
+// on the plain input and on a Lazy one.
 func (p *pair) compare(input *ast.Term) error {
-	want, got := p.topdown(input), p.vmEval(input)
+	if err := p.compareVM(input, input); err != nil {
+		return err
+	}
+	var n int
+	if err := p.compareVM(input, lazyTerm(input, &n)); err != nil {
+		return fmt.Errorf("lazy input: %w", err)
+	}
+	return nil
+}
+
+func (p *pair) compareVM(input, vmInput *ast.Term) error {
+	want, got := p.topdown(input), p.vmEval(vmInput)
 	if isUnsupported(got.err) {
 		// The caller falls back to topdown: check that a fallback is
 		// only ever asked for around a conflict.
@@ -130,7 +142,9 @@ func (p *pair) compare(input *ast.Term) error {
 		if !errors.As(got.err, &te) || te.Code != topdown.ConflictErr {
 			return fmt.Errorf("vm asked for a fallback with %v", got.err)
 		}
-		p.fallbacks++
+		if input == vmInput {
+			p.fallbacks++
+		}
 		return nil
 	}
 	if !want.same(got) {

@@ -99,6 +99,23 @@ func TestPrimerMatchesTopdown(t *testing.T) {
 	}
 }
 
+// TestPrimerLazyInput: the primer reads the input only through references,
+// so a Lazy input is never materialized.
+func TestPrimerLazyInput(t *testing.T) {
+	p, err := preparePair(t, primerQuery, primerModule(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	in := lazyTerm(envoyInput(t, "GET", "/people/1", primerToken(t, "secret", "admin", "bob", p.now), nil), &n)
+	if got := p.vmEval(in).String(); got != "[true]" {
+		t.Fatalf("lazy input: %s, want [true]", got)
+	}
+	if n != 0 {
+		t.Fatalf("the input was materialized %d times, want 0", n)
+	}
+}
+
 func BenchmarkPrimer(b *testing.B) {
 	ctx := context.Background()
 	p, err := preparePair(b, primerQuery, primerModule(b))
