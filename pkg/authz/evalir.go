@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -87,14 +88,10 @@ func (s *Service) evalIR(ctx context.Context, st *state, p *compiledPolicy, req 
 	if err != nil {
 		return nil, fmt.Errorf("input: %w", err)
 	}
-	cancel := topdown.NewCancel()
-	timer := time.AfterFunc(s.opts.EvalTimeout, cancel.Cancel)
-	defer timer.Stop()
-	defer context.AfterFunc(ctx, cancel.Cancel)()
 	rows, err := p.prog.Eval(regovm.EvalOptions{
 		Context:                     ctx,
 		Input:                       ast.NewTerm(in),
-		Cancel:                      cancel,
+		Cancel:                      newDeadline(ctx, s.opts.EvalTimeout),
 		InterQueryBuiltinValueCache: s.cache,
 	})
 	if err != nil {
@@ -125,6 +122,40 @@ func (s *Service) evalIR(ctx context.Context, st *state, p *compiledPolicy, req 
 	}
 	return res, nil
 }
+
+// deadline cancels an evaluation when its time is up or the caller's
+// context ends. The evaluator polls Cancelled at every call and loop
+// step; reading the clock on one poll in 32 bounds the overrun to a few
+// dozen steps, without the timer and context callbacks a topdown
+// evaluation sets up (and tears down) per decision.
+type deadline struct {
+	ctx   context.Context
+	at    time.Time
+	polls atomic.Uint32
+	done  atomic.Bool
+}
+
+func newDeadline(ctx context.Context, timeout time.Duration) *deadline {
+	return &deadline{ctx: ctx, at: time.Now().Add(timeout)}
+}
+
+func (c *deadline) Cancel() { c.done.Store(true) }
+
+func (c *deadline) Cancelled() bool {
+	if c.done.Load() {
+		return true
+	}
+	if c.polls.Add(1)%32 != 0 {
+		return false
+	}
+	if c.ctx.Err() != nil || time.Now().After(c.at) {
+		c.done.Store(true)
+		return true
+	}
+	return false
+}
+
+var _ topdown.Cancel = (*deadline)(nil)
 
 // Engines reports, per configured Rego policy, what evaluates it:
 // EngineIR, or EngineTopdown with the reason the IR path cannot.

@@ -45,8 +45,9 @@ func (l *lazyBase) StringLength() int                    { return l.Materialize(
 // lazyMessage is a protobuf message under input.attributes.
 type lazyMessage struct {
 	lazyBase
-	m    protoreflect.Message
-	kids []lazyKid // fields already read: a policy reads http.path in several rules
+	m     protoreflect.Message
+	kids  []lazyKid // fields already read: a policy reads http.path in several rules
+	inkid [4]lazyKid
 }
 
 type lazyKid struct {
@@ -57,6 +58,7 @@ type lazyKid struct {
 func newLazyMessage(m protoreflect.Message) *lazyMessage {
 	l := &lazyMessage{m: m}
 	l.self = l
+	l.kids = l.inkid[:0]
 	return l
 }
 
@@ -84,6 +86,11 @@ func (l *lazyMessage) Dot(key *ast.Term) *ast.Term {
 }
 
 func (l *lazyMessage) field(s string) *ast.Term {
+	if h, ok := l.m.Interface().(*authv3.AttributeContext_HttpRequest); ok {
+		if v, ok := httpField(h, s); ok {
+			return v
+		}
+	}
 	fd := l.m.Descriptor().Fields().ByJSONName(s)
 	if fd == nil || !l.m.Has(fd) {
 		return nil
@@ -104,6 +111,45 @@ func (l *lazyMessage) field(s string) *ast.Term {
 		return obj.Get(fieldKey(fd))
 	}
 	return fieldValueToAST(fd, l.m.Get(fd))
+}
+
+// httpField reads the HTTP request's string fields and headers without
+// protoreflect: every policy reads some of them. ok is false for the
+// other fields, which go the general way. protojson omits empty strings
+// and maps (proto3 scalars without presence), so they are undefined.
+func httpField(h *authv3.AttributeContext_HttpRequest, key string) (*ast.Term, bool) {
+	var v string
+	switch key {
+	case "method":
+		v = h.GetMethod()
+	case "path":
+		v = h.GetPath()
+	case "host":
+		v = h.GetHost()
+	case "scheme":
+		v = h.GetScheme()
+	case "protocol":
+		v = h.GetProtocol()
+	case "id":
+		v = h.GetId()
+	case "query":
+		v = h.GetQuery()
+	case "fragment":
+		v = h.GetFragment()
+	case "body":
+		v = h.GetBody()
+	case "headers":
+		if len(h.GetHeaders()) == 0 {
+			return nil, true
+		}
+		return ast.NewTerm(newLazyStringMap(h.GetHeaders())), true
+	default:
+		return nil, false
+	}
+	if v == "" {
+		return nil, true
+	}
+	return ast.StringTerm(v), true
 }
 
 // specialMessages have a JSON form of their own (protoToASTFor's first

@@ -217,6 +217,9 @@ func TestRegoTimeout(t *testing.T) {
 	if err := s.Update(context.Background(), regoConfig()); err != nil {
 		t.Fatal(err)
 	}
+	if e := s.Engines()["slow"]; e != EngineIR {
+		t.Fatalf("slow policy on %q: this test is for the IR engine's deadline", e)
+	}
 	start := time.Now()
 	o := check(t, s, req{ext: ext("r", "", "slow")}.build(t))
 	if el := time.Since(start); el > 5*time.Second {
