@@ -45,6 +45,7 @@ func (l *lazyBase) StringLength() int                    { return l.Materialize(
 // lazyMessage is a protobuf message under input.attributes.
 type lazyMessage struct {
 	lazyBase
+	root  *lazyRoot // allocates the nodes below this one
 	m     protoreflect.Message
 	kids  []lazyKid // fields already read: a policy reads http.path in several rules
 	inkid [4]lazyKid
@@ -55,11 +56,35 @@ type lazyKid struct {
 	val *ast.Term
 }
 
-func newLazyMessage(m protoreflect.Message) *lazyMessage {
-	l := &lazyMessage{m: m}
+// message returns a lazy node for m: from the root's slab for the first
+// few (attributes, request, http: what every policy walks), so a decision
+// allocates one root rather than a node and a term per level.
+func (r *lazyRoot) message(m protoreflect.Message) *ast.Term {
+	var l *lazyMessage
+	var t *ast.Term
+	if r.nmsgs < len(r.msgs) {
+		l, t = &r.msgs[r.nmsgs], &r.terms[r.nmsgs]
+		r.nmsgs++
+	} else {
+		l, t = &lazyMessage{}, &ast.Term{}
+	}
+	l.root, l.m = r, m
 	l.self = l
 	l.kids = l.inkid[:0]
-	return l
+	t.Value = l
+	return t
+}
+
+// stringMap returns a lazy node for sm, from the root's slab for the first.
+func (r *lazyRoot) stringMap(sm map[string]string) *ast.Term {
+	if !r.smUsed {
+		r.smUsed = true
+		r.sm.sm = sm
+		r.sm.self = &r.sm
+		r.smTerm.Value = &r.sm
+		return &r.smTerm
+	}
+	return ast.NewTerm(newLazyStringMap(sm))
 }
 
 func (l *lazyMessage) build() *ast.Term { return protoToAST(l.m) }
@@ -87,7 +112,7 @@ func (l *lazyMessage) Dot(key *ast.Term) *ast.Term {
 
 func (l *lazyMessage) field(s string) *ast.Term {
 	if h, ok := l.m.Interface().(*authv3.AttributeContext_HttpRequest); ok {
-		if v, ok := httpField(h, s); ok {
+		if v, ok := l.root.httpField(h, s); ok {
 			return v
 		}
 	}
@@ -97,12 +122,12 @@ func (l *lazyMessage) field(s string) *ast.Term {
 	}
 	if fd.IsMap() {
 		if sm, ok := stringMap(l.m, fd); ok {
-			return ast.NewTerm(newLazyStringMap(sm))
+			return l.root.stringMap(sm)
 		}
 	}
 	if !fd.IsMap() && !fd.IsList() && fd.Kind() == protoreflect.MessageKind {
 		if _, special := specialMessages[fd.Message().FullName()]; !special {
-			return ast.NewTerm(newLazyMessage(l.m.Get(fd).Message()))
+			return l.root.message(l.m.Get(fd).Message())
 		}
 	}
 	if fd.IsMap() || fd.IsList() {
@@ -117,7 +142,7 @@ func (l *lazyMessage) field(s string) *ast.Term {
 // protoreflect: every policy reads some of them. ok is false for the
 // other fields, which go the general way. protojson omits empty strings
 // and maps (proto3 scalars without presence), so they are undefined.
-func httpField(h *authv3.AttributeContext_HttpRequest, key string) (*ast.Term, bool) {
+func (r *lazyRoot) httpField(h *authv3.AttributeContext_HttpRequest, key string) (*ast.Term, bool) {
 	var v string
 	switch key {
 	case "method":
@@ -142,7 +167,7 @@ func httpField(h *authv3.AttributeContext_HttpRequest, key string) (*ast.Term, b
 		if len(h.GetHeaders()) == 0 {
 			return nil, true
 		}
-		return ast.NewTerm(newLazyStringMap(h.GetHeaders())), true
+		return r.stringMap(h.GetHeaders()), true
 	default:
 		return nil, false
 	}
@@ -201,6 +226,14 @@ type lazyRoot struct {
 	path     *ast.Term
 	query    *ast.Term
 	hasPrinc bool
+
+	// Slabs for the nodes nearly every decision creates.
+	msgs   [3]lazyMessage
+	terms  [3]ast.Term
+	nmsgs  int
+	sm     lazyStringMap
+	smTerm ast.Term
+	smUsed bool
 }
 
 // parsedRequest is what buildInput derives from the path and body; the
@@ -237,7 +270,7 @@ func (l *lazyRoot) Dot(key *ast.Term) *ast.Term {
 	case "attributes":
 		if l.attrs == nil {
 			if a := l.req.GetAttributes(); a != nil {
-				l.attrs = ast.NewTerm(newLazyMessage(a.ProtoReflect()))
+				l.attrs = l.message(a.ProtoReflect())
 			} else {
 				l.attrs = ast.ObjectTerm()
 			}
