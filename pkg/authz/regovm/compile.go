@@ -79,14 +79,6 @@ func Compile(p *ir.Policy) (*Program, error) {
 		if len(f.Params) == 0 {
 			return nil, fmt.Errorf("%w: func %s has no params", ErrUnsupported, f.Name)
 		}
-		if shadowed(f.Name) {
-			// Planned again for a `with` replacing a function or a rule
-			// (the planner's later generations). topdown does not always
-			// honor such replacements the same way (its rule indexer
-			// selects rules by glob.match patterns before the mock
-			// applies), so these plans stay with topdown.
-			return nil, fmt.Errorf("%w: func %s is planned under a with replacing a function or rule", ErrUnsupported, f.Name)
-		}
 		if _, dup := c.funcs[f.Name]; dup {
 			return nil, fmt.Errorf("%w: duplicate func %s", ErrUnsupported, f.Name)
 		}
@@ -124,13 +116,6 @@ func Compile(p *ir.Policy) (*Program, error) {
 		return nil, fmt.Errorf("%w: no plan named %q", ErrUnsupported, planName)
 	}
 	return c.prog, nil
-}
-
-// shadowed tells a function the planner planned under a `with` that
-// replaces a function or a rule: generations other than g0.
-func shadowed(name string) bool {
-	gen, _, ok := strings.Cut(name, ".")
-	return ok && len(gen) > 1 && gen[0] == 'g' && gen != "g0"
 }
 
 func (n *dynNode) insert(path []string, fn *function) {

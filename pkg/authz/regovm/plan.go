@@ -51,19 +51,61 @@ func (planOnlyEval) Eval(context.Context, *rego.EvalContext, ast.Value) (ast.Val
 // query and modules given by opts (rego.Query, rego.Module, ...), named
 // "eval". It is obtained through OPA's target-plugin hook, so the plan is
 // exactly what OPA's planner produces after OPA's own compilation.
+//
+// Plan installs its own rego.CompilerHook (a caller's is not called) and
+// compiles for the IR: opts must not share a rego.Compiler with a topdown
+// query. Policies whose modules replace a built-in with `with` are
+// rejected with ErrUnsupported.
 func Plan(ctx context.Context, opts ...func(*rego.Rego)) (*ir.Policy, error) {
 	registerOnce.Do(func() { rego.RegisterPlugin(planTarget, planPlugin{}) })
 
 	c := &capture{}
 	ctx = context.WithValue(ctx, captureKey{}, c)
-	all := make([]func(*rego.Rego), 0, len(opts)+1)
+	var comp *ast.Compiler
+	all := make([]func(*rego.Rego), 0, len(opts)+2)
 	all = append(all, opts...)
-	all = append(all, rego.Target(planTarget))
+	all = append(all,
+		rego.CompilerHook(func(cc *ast.Compiler) { comp = cc }), // compiled by PrepareForEval
+		rego.Target(planTarget))
 	if _, err := rego.New(all...).PrepareForEval(ctx); err != nil {
 		return nil, fmt.Errorf("regovm: planning query: %w", err)
+	}
+	if comp == nil {
+		return nil, errors.New("regovm: no compiler to inspect")
+	}
+	if mocked := mockedBuiltin(comp); mocked != "" {
+		// topdown's rule indexer selects rules by some built-in calls
+		// (glob.match with a constant pattern) before a `with` replacing
+		// that built-in applies; the planned replacement would not
+		// reproduce that, so such policies stay with topdown.
+		return nil, fmt.Errorf("%w: a with replaces the built-in %s", ErrUnsupported, mocked)
 	}
 	if c.policy == nil {
 		return nil, errors.New("regovm: OPA produced no plan")
 	}
 	return c.policy, nil
+}
+
+// mockedBuiltin returns the name of a built-in some `with` of the compiled
+// modules replaces, or "".
+func mockedBuiltin(c *ast.Compiler) string {
+	var found string
+	for _, m := range c.Modules {
+		ast.WalkExprs(m, func(e *ast.Expr) bool {
+			for _, w := range e.With {
+				ref, ok := w.Target.Value.(ast.Ref)
+				if !ok || ref.HasPrefix(ast.InputRootRef) || ref.HasPrefix(ast.DefaultRootRef) {
+					continue
+				}
+				if found == "" {
+					found = ref.String()
+				}
+			}
+			return found != ""
+		})
+		if found != "" {
+			break
+		}
+	}
+	return found
 }
