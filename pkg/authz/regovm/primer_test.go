@@ -142,3 +142,20 @@ func BenchmarkPrimer(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkTrivial is the VM's fixed cost per evaluation: a rule of one
+// comparison.
+func BenchmarkTrivial(b *testing.B) {
+	p, err := preparePair(b, "data.t.allow", module{name: "t.rego", src: "package t\nimport rego.v1\ndefault allow := false\nallow if input.method == \"GET\"\n"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	input := ast.MustParseTerm(`{"method": "GET"}`)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		rows, err := p.vm.Eval(EvalOptions{Input: input})
+		if err != nil || len(rows) != 1 {
+			b.Fatal(rows, err)
+		}
+	}
+}
