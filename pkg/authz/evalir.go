@@ -84,14 +84,19 @@ func plainDataRef(query string) bool {
 
 // evalIR is evalRego on the IR program.
 func (s *Service) evalIR(ctx context.Context, st *state, p *compiledPolicy, req *authv3.CheckRequest, d *Decision, id identity) (*policyResult, error) {
-	in, err := newLazyInput(req, st.maxBody, func() *ast.Term { return gatehouseTerm(d.Gateway, d.Route, d.Policy, id) })
-	if err != nil {
+	// One allocation for the decision's input and deadline.
+	x := &struct {
+		in lazyRoot
+		dl deadline
+	}{}
+	if err := x.in.init(req, st.maxBody, gatehouseInfo{d.Gateway, d.Route, d.Policy, id}); err != nil {
 		return nil, fmt.Errorf("input: %w", err)
 	}
+	x.dl.ctx, x.dl.at = ctx, time.Now().Add(s.opts.EvalTimeout)
 	rows, err := p.prog.Eval(regovm.EvalOptions{
 		Context:                     ctx,
-		Input:                       ast.NewTerm(in),
-		Cancel:                      newDeadline(ctx, s.opts.EvalTimeout),
+		Input:                       &x.in.term,
+		Cancel:                      &x.dl,
 		InterQueryBuiltinValueCache: s.cache,
 	})
 	if err != nil {
@@ -133,10 +138,6 @@ type deadline struct {
 	at    time.Time
 	polls atomic.Uint32
 	done  atomic.Bool
-}
-
-func newDeadline(ctx context.Context, timeout time.Duration) *deadline {
-	return &deadline{ctx: ctx, at: time.Now().Add(timeout)}
 }
 
 func (c *deadline) Cancel() { c.done.Store(true) }

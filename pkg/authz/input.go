@@ -141,14 +141,14 @@ func parsePathFor(p string, buildPath, buildQuery bool) (*ast.Term, *ast.Term, e
 // null; other content types give null.
 func parseBody(h *authv3.AttributeContext_HttpRequest, maxBody int) (*ast.Term, bool, error) {
 	if maxBody < 0 {
-		return ast.NullTerm(), false, nil
+		return ast.InternedNullTerm, false, nil
 	}
 	if maxBody == 0 {
 		maxBody = DefaultMaxBodyBytes
 	}
 	headers := h.GetHeaders()
 	if headers["x-envoy-auth-partial-body"] == "true" {
-		return ast.NullTerm(), true, nil
+		return ast.InternedNullTerm, true, nil
 	}
 	ct := headers["content-type"]
 	kind := ""
@@ -160,26 +160,26 @@ func parseBody(h *authv3.AttributeContext_HttpRequest, maxBody int) (*ast.Term, 
 	case strings.Contains(ct, "multipart/form-data"):
 		kind = "multipart"
 	default:
-		return ast.NullTerm(), false, nil
+		return ast.InternedNullTerm, false, nil
 	}
 	body := []byte(h.GetBody())
 	if len(body) == 0 {
 		body = h.GetRawBody()
 	}
 	if len(body) == 0 {
-		return ast.NullTerm(), false, nil
+		return ast.InternedNullTerm, false, nil
 	}
 	if cl, ok := headers["content-length"]; ok {
 		n, err := strconv.ParseInt(cl, 10, 64)
 		if err != nil {
-			return ast.NullTerm(), false, fmt.Errorf("content-length %q: %w", cl, errBadBody)
+			return ast.InternedNullTerm, false, fmt.Errorf("content-length %q: %w", cl, errBadBody)
 		}
 		if n > int64(len(body)) {
-			return ast.NullTerm(), true, nil
+			return ast.InternedNullTerm, true, nil
 		}
 	}
 	if len(body) > maxBody {
-		return ast.NullTerm(), true, nil
+		return ast.InternedNullTerm, true, nil
 	}
 	var v any
 	var err error
@@ -194,11 +194,11 @@ func parseBody(h *authv3.AttributeContext_HttpRequest, maxBody int) (*ast.Term, 
 		v, err = parseMultipart(ct, body)
 	}
 	if err != nil {
-		return ast.NullTerm(), false, fmt.Errorf("%w: %v", errBadBody, err)
+		return ast.InternedNullTerm, false, fmt.Errorf("%w: %v", errBadBody, err)
 	}
 	val, err := ast.InterfaceToValue(v)
 	if err != nil {
-		return ast.NullTerm(), false, fmt.Errorf("%w: %v", errBadBody, err)
+		return ast.InternedNullTerm, false, fmt.Errorf("%w: %v", errBadBody, err)
 	}
 	return ast.NewTerm(val), false, nil
 }

@@ -220,7 +220,8 @@ type lazyRoot struct {
 	lazyBase
 	req      *authv3.CheckRequest
 	parsed   parsedRequest
-	gh       func() *ast.Term
+	gh       gatehouseInfo
+	term     ast.Term // holds the root, for the evaluator
 	ghTerm   *ast.Term
 	attrs    *ast.Term
 	path     *ast.Term
@@ -244,21 +245,35 @@ type parsedRequest struct {
 	truncated bool
 }
 
+// gatehouseInfo is what input.gatehouse is built from, when read.
+type gatehouseInfo struct {
+	gateway, route, policy string
+	id                     identity
+}
+
 // newLazyInput checks the request's path, query and body as buildInput
-// does and returns the lazy input; gh builds input.gatehouse when read.
-func newLazyInput(req *authv3.CheckRequest, maxBody int, gh func() *ast.Term) (*lazyRoot, error) {
+// does and returns the lazy input.
+func newLazyInput(req *authv3.CheckRequest, maxBody int, gh gatehouseInfo) (*lazyRoot, error) {
+	l := &lazyRoot{}
+	return l, l.init(req, maxBody, gh)
+}
+
+// init is newLazyInput into l, for callers that allocate the root along
+// with other per-decision state.
+func (l *lazyRoot) init(req *authv3.CheckRequest, maxBody int, gh gatehouseInfo) error {
 	h := req.GetAttributes().GetRequest().GetHttp()
 	if _, _, err := parsePathFor(h.GetPath(), false, false); err != nil {
-		return nil, err
+		return err
 	}
 	body, truncated, err := parseBody(h, maxBody)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	l := &lazyRoot{req: req, gh: gh, parsed: parsedRequest{body: body, truncated: truncated}}
+	l.req, l.gh, l.parsed = req, gh, parsedRequest{body: body, truncated: truncated}
 	l.hasPrinc = req.GetAttributes().GetSource().GetPrincipal() != ""
 	l.self = l
-	return l, nil
+	l.term.Value = l
+	return nil
 }
 
 func (l *lazyRoot) Dot(key *ast.Term) *ast.Term {
@@ -280,7 +295,8 @@ func (l *lazyRoot) Dot(key *ast.Term) *ast.Term {
 		return versionTerm
 	case "gatehouse":
 		if l.ghTerm == nil {
-			l.ghTerm = l.gh()
+			g := l.gh
+			l.ghTerm = gatehouseTerm(g.gateway, g.route, g.policy, g.id)
 		}
 		return l.ghTerm
 	case "source_principal":

@@ -24,7 +24,8 @@ func TestLazyInputMatchesBuildInput(t *testing.T) {
 			jwt:     map[string]any{"corp-jwt": map[string]any{"sub": "alice", "exp": 2e9, "iat": 1.5, "roles": []any{"a"}}}},
 		{path: "//a/%2F/b", body: "x=1&y=2", headers: map[string]string{"content-type": "application/x-www-form-urlencoded"}},
 	}
-	gh := gatehouseTerm("public", "r", "p", identity{consumer: "acme", groups: []string{"partners"}, by: "keys"})
+	ghInfo := gatehouseInfo{"public", "r", "p", identity{consumer: "acme", groups: []string{"partners"}, by: "keys"}}
+	gh := gatehouseTerm(ghInfo.gateway, ghInfo.route, ghInfo.policy, ghInfo.id)
 	for i, r := range reqs {
 		cr := r.build(t)
 		cr.Attributes.Source.Principal = "spiffe://x"
@@ -38,7 +39,7 @@ func TestLazyInputMatchesBuildInput(t *testing.T) {
 			t.Fatalf("request %d: %v", i, err)
 		}
 		fresh := func() *lazyRoot {
-			l, err := newLazyInput(cr, 0, func() *ast.Term { return gh })
+			l, err := newLazyInput(cr, 0, ghInfo)
 			if err != nil {
 				t.Fatalf("request %d: %v", i, err)
 			}
@@ -95,7 +96,7 @@ func walkLazy(t *testing.T, l materializer, want *ast.Term, at string) int {
 // A malformed path or body is an input error, as for buildInput.
 func TestLazyInputChecksRequest(t *testing.T) {
 	for _, r := range []req{{path: "/a%zz"}, {path: "/a?x=%zz"}, {body: "{", headers: map[string]string{"content-type": "application/json"}}} {
-		if _, err := newLazyInput(r.build(t), 0, nil); err == nil {
+		if _, err := newLazyInput(r.build(t), 0, gatehouseInfo{}); err == nil {
 			t.Errorf("%+v: no input error", r)
 		}
 	}
