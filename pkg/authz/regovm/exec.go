@@ -289,9 +289,15 @@ func (e *evaluator) call(f []*ast.Term, s *sCall) (*ast.Term, error) {
 	for i, p := range fn.params {
 		callee[p] = e.readRaw(f, s.args[i])
 	}
-	_, err := e.runBlocks(callee, fn.blocks)
+	ctl, err := e.runBlocks(callee, fn.blocks)
 	var v *ast.Term
-	if err == nil && fn.ret >= 0 {
+	switch {
+	case err != nil:
+	case ctl == ctlReturn:
+		// The value of the ReturnLocalStmt that ran, as in Wasm (the
+		// planner returns the function's Return local).
+		v, e.ret = e.ret, nil
+	case fn.ret >= 0:
 		v = callee[fn.ret]
 	}
 	e.pop(callee)

@@ -368,3 +368,16 @@ func TestBuiltinErrors(t *testing.T) {
 	}
 	expectRows(t, p, `"fail"`, `[]`) // the pool still works
 }
+
+func TestReturnLocalValue(t *testing.T) {
+	// The function returns the ReturnLocalStmt's source, not its Return.
+	f := &ir.Func{Name: "f", Params: []ir.Local{0, 1, 2}, Return: 3, Blocks: []*ir.Block{
+		{Stmts: []ir.Stmt{&ir.AssignVarStmt{Source: loc(0), Target: 3}}},
+		{Stmts: []ir.Stmt{&ir.ReturnLocalStmt{Source: 2}}},
+	}}
+	p := policy([]string{"arg"}, []*ir.Func{f},
+		&ir.CallStmt{Func: "f", Args: []ir.Operand{loc(0), loc(1), str(0)}, Result: 2},
+		&ir.ResultSetAddStmt{Value: 2},
+	)
+	expectRows(t, p, `"input"`, `["arg"]`)
+}
