@@ -42,8 +42,11 @@ type compiler struct {
 	decls    map[string]*ir.BuiltinFunc
 	locals   map[ir.Local]int // of the function being compiled
 	fn       *function
-	foldOK   bool     // constant literals may be shared (see fold.go)
-	foldInfo foldInfo // of the function being compiled
+	foldOK   bool // constant literals may be shared (see fold.go)
+	// valueRows: compiling the plan for EvalValue (see rows.go)
+	valueRows, rowsRewritten int
+	rowUses                  map[ir.Local]int
+	foldInfo                 foldInfo // of the function being compiled
 }
 
 // Compile checks that every statement and built-in of p is supported and
@@ -111,6 +114,7 @@ func Compile(p *ir.Policy) (*Program, error) {
 			return nil, fmt.Errorf("plan %s: %w", pl.Name, err)
 		}
 		c.prog.eval = fn
+		c.prog.evalValue = c.valuePlan(pl)
 	}
 	if c.prog.eval == nil {
 		return nil, fmt.Errorf("%w: no plan named %q", ErrUnsupported, planName)
@@ -208,6 +212,12 @@ func (c *compiler) block(b *ir.Block) (*block, error) {
 	out := &block{stmts: make([]stmt, 0, len(b.Stmts))}
 	for i := 0; i < len(b.Stmts); i++ {
 		s := b.Stmts[i]
+		if v, ok := c.valueRow(b.Stmts, i); ok {
+			out.stmts = append(out.stmts, &sResultSetAdd{value: c.local(v)})
+			c.rowsRewritten++
+			i += 2
+			continue
+		}
 		if value, n := c.fold(b.Stmts, i); n > 0 {
 			out.stmts = append(out.stmts, &sConst{value: value, target: c.local(mutationTargetOrMake(s))})
 			i += n - 1

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -50,15 +51,16 @@ type memoEntry struct {
 
 // evaluator is the per-evaluation state, pooled between evaluations.
 type evaluator struct {
-	prog   *Program
-	bctx   topdown.BuiltinContext
-	stack  []*ast.Term // frames of locals
-	sp     int
-	memo   []memoEntry
-	args   []*ast.Term // scratch for built-in arguments
-	rows   []*ast.Term
-	ret    *ast.Term
-	cancel topdown.Cancel
+	prog    *Program
+	bctx    topdown.BuiltinContext
+	stack   []*ast.Term // frames of locals
+	sp      int
+	memo    []memoEntry
+	args    []*ast.Term // scratch for built-in arguments
+	rows    []*ast.Term
+	rowsErr error // of EvalValue, about the rows
+	ret     *ast.Term
+	cancel  topdown.Cancel
 
 	// The output of the topdown built-in being called, and the iterator
 	// handed to it, bound once so calls do not allocate a closure.
@@ -103,13 +105,53 @@ func (e *evaluator) onOutputCollect(t *ast.Term) error {
 // evaluate with topdown to get topdown's answer; any other error is
 // topdown's error too (a halt, a cancellation). The returned terms share
 // structure with the Program's constants: callers must not modify them.
-func (p *Program) Eval(opts EvalOptions) (rows []*ast.Term, err error) {
+func (p *Program) Eval(opts EvalOptions) ([]*ast.Term, error) {
+	var rows []*ast.Term
+	err := p.run(p.eval, opts, func(e *evaluator) {
+		if len(e.rows) > 0 {
+			rows = make([]*ast.Term, len(e.rows))
+			copy(rows, e.rows)
+		}
+	})
+	return rows, err
+}
+
+// EvalValue is Eval for the plan of a query of one variable (a plain data
+// reference such as data.envoy.authz.allow): it returns the variable's
+// value, without the row object around it, or nil when the query is
+// undefined. Errors are Eval's; a plan of another shape gives an error
+// wrapping ErrUnsupported (see SingleValue).
+func (p *Program) EvalValue(opts EvalOptions) (*ast.Term, error) {
+	if p.evalValue == nil {
+		return nil, fmt.Errorf("%w: the query's rows are not single values", ErrUnsupported)
+	}
+	var v *ast.Term
+	err := p.run(p.evalValue, opts, func(e *evaluator) {
+		switch len(e.rows) {
+		case 0:
+		case 1:
+			v = e.rows[0]
+		default:
+			v = nil
+			e.rowsErr = fmt.Errorf("regovm: the query has %d results", len(e.rows))
+		}
+	})
+	return v, err
+}
+
+// SingleValue tells whether EvalValue can run: the plan's rows are
+// objects of one variable.
+func (p *Program) SingleValue() bool { return p.evalValue != nil }
+
+// run evaluates plan fn and hands the evaluator to done before it goes
+// back to the pool.
+func (p *Program) run(fn *function, opts EvalOptions, done func(*evaluator)) (err error) {
 	e := evaluators.Get().(*evaluator)
 	defer func() {
 		if r := recover(); r != nil {
 			// A bug of the VM or a panicking built-in: the evaluator's
 			// state is unknown, so it is dropped, and topdown decides.
-			rows, err = nil, internalError("panic: %v", r)
+			err = internalError("panic: %v", r)
 			return
 		}
 		e.release()
@@ -138,20 +180,16 @@ func (p *Program) Eval(opts EvalOptions) (rows []*ast.Term, err error) {
 	}
 	e.memo = e.memo[:p.nmemo]
 
-	frame := e.push(p.eval.nlocals)
-	frame[p.eval.params[0]] = opts.Input
-	frame[p.eval.params[1]] = p.data
-	_, err = e.runBlocks(frame, p.eval.blocks)
+	frame := e.push(fn.nlocals)
+	frame[fn.params[0]] = opts.Input
+	frame[fn.params[1]] = p.data
+	_, err = e.runBlocks(frame, fn.blocks)
 	e.pop(frame)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if len(e.rows) == 0 {
-		return nil, nil
-	}
-	rows = make([]*ast.Term, len(e.rows))
-	copy(rows, e.rows)
-	return rows, nil
+	done(e)
+	return e.rowsErr
 }
 
 // release clears everything that refers to the evaluation's values and
@@ -166,7 +204,7 @@ func (e *evaluator) release() {
 	e.bctx.InterQueryBuiltinValueCache = nil
 	e.bctx.Time = nil
 	e.bctx.Location = nil
-	e.prog, e.cancel, e.ret, e.tdOut = nil, nil, nil, nil
+	e.prog, e.cancel, e.ret, e.tdOut, e.rowsErr = nil, nil, nil, nil, nil
 	e.sp = 0
 	evaluators.Put(e)
 }

@@ -212,7 +212,9 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 		case *sObjectMerge:
 			f[s.target] = merge(materialize(f[s.a]), materialize(f[s.b]))
 		case *sResultSetAdd:
-			e.addRow(f[s.value])
+			// A row is a value as a whole: never a Lazy (EvalValue's rows
+			// are the query's values themselves).
+			e.addRow(materialize(f[s.value]))
 		case *sCallDynamic:
 			ctl, err := e.callDynamic(f, s)
 			if err != nil || ctl != ctlDone {

@@ -106,7 +106,26 @@ func (p *pair) vmEval(input *ast.Term) outcome {
 	cancel := topdown.NewCancel()
 	timer := time.AfterFunc(10*time.Second, cancel.Cancel)
 	defer timer.Stop()
-	rows, err := p.vm.Eval(EvalOptions{Context: context.Background(), Input: input, Time: p.now, Cancel: cancel})
+	opts := EvalOptions{Context: context.Background(), Input: input, Time: p.now, Cancel: cancel}
+	rows, err := p.vm.Eval(opts)
+	if p.vm.SingleValue() {
+		// EvalValue must agree with Eval's one row.
+		v, verr := p.vm.EvalValue(opts)
+		var want *ast.Term
+		if len(rows) == 1 {
+			rows[0].Value.(ast.Object).Foreach(func(_, val *ast.Term) { want = val })
+		}
+		switch {
+		case (err == nil) != (verr == nil):
+			return outcome{err: fmt.Errorf("Eval error %v, EvalValue error %v", err, verr)}
+		case err == nil && len(rows) > 1:
+			return outcome{err: fmt.Errorf("Eval: %d rows of one variable", len(rows))}
+		case err == nil && (v == nil) != (want == nil):
+			return outcome{err: fmt.Errorf("Eval %v, EvalValue %v", rows, v)}
+		case err == nil && v != nil && v.String() != want.String():
+			return outcome{err: fmt.Errorf("Eval %v, EvalValue %v", want, v)}
+		}
+	}
 	if err != nil {
 		return outcome{err: err}
 	}

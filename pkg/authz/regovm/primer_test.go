@@ -72,6 +72,9 @@ func TestPrimerMatchesTopdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !p.vm.SingleValue() {
+		t.Fatal("the primer's plan does not run with EvalValue")
+	}
 	now := p.now
 	cases := []struct {
 		name   string
@@ -129,6 +132,15 @@ func BenchmarkPrimer(b *testing.B) {
 			rows, err := p.vm.Eval(EvalOptions{Context: ctx, Input: input})
 			if err != nil || len(rows) != 1 {
 				b.Fatal(rows, err)
+			}
+		}
+	})
+	b.Run("vm-value", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			v, err := p.vm.EvalValue(EvalOptions{Context: ctx, Input: input})
+			if err != nil || v == nil {
+				b.Fatal(v, err)
 			}
 		}
 	})

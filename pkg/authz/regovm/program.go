@@ -27,13 +27,16 @@ var ErrUnsupported = errors.New("regovm: unsupported plan")
 // Program is a compiled plan. It is immutable after Compile and safe for
 // concurrent evaluation.
 type Program struct {
-	eval     *function // the plan "eval", run as a function of no params
-	funcs    []*function
-	nmemo    int       // number of memoized functions (memo slots)
-	dynamic  *dynNode  // path tree of CallDynamicStmt targets
-	data     *ast.Term // the data document: empty, the VM has no store
-	files    []string  // Static.Files, for error locations
-	needTime bool      // some built-in may read BuiltinContext.Time
+	eval *function // the plan "eval", run as a function of no params
+	// evalValue is eval adding each row's one value instead of the row
+	// object, when every row is an object of one variable; else nil.
+	evalValue *function
+	funcs     []*function
+	nmemo     int       // number of memoized functions (memo slots)
+	dynamic   *dynNode  // path tree of CallDynamicStmt targets
+	data      *ast.Term // the data document: empty, the VM has no store
+	files     []string  // Static.Files, for error locations
+	needTime  bool      // some built-in may read BuiltinContext.Time
 }
 
 // function is a compiled ir.Func (or the plan, with no params).

@@ -8,6 +8,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
+	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/types"
 )
@@ -380,4 +381,36 @@ func TestReturnLocalValue(t *testing.T) {
 		&ir.ResultSetAddStmt{Value: 2},
 	)
 	expectRows(t, p, `"input"`, `["arg"]`)
+}
+
+func TestEvalValueShape(t *testing.T) {
+	ctx := context.Background()
+	mod := rego.Module("x.rego", "package x\nimport rego.v1\nallow if input.ok\n")
+	for _, c := range []struct {
+		query  string
+		single bool
+	}{
+		{"data.x.allow", true},
+		{"data.x", true},
+		{"a := data.x.allow; b := 1", false},
+	} {
+		pl, err := Plan(ctx, rego.Query(c.query), mod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prog, err := Compile(pl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prog.SingleValue() != c.single {
+			t.Errorf("%s: SingleValue %v, want %v", c.query, prog.SingleValue(), c.single)
+		}
+		v, err := prog.EvalValue(EvalOptions{Input: ast.MustParseTerm(`{"ok": true}`)})
+		switch {
+		case !c.single && !errors.Is(err, ErrUnsupported):
+			t.Errorf("%s: EvalValue %v %v, want ErrUnsupported", c.query, v, err)
+		case c.single && (err != nil || v == nil):
+			t.Errorf("%s: EvalValue %v %v", c.query, v, err)
+		}
+	}
 }
