@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -162,5 +163,43 @@ func TestEngineChoice(t *testing.T) {
 	o := check(t, s, req{ext: ext("r", "", "vars")}.build(t))
 	if o.status != 200 {
 		t.Errorf("topdown policy: %v, want 200", o)
+	}
+}
+
+// Decisions reuse pooled input roots: a policy that echoes input values
+// into its result, decided from many goroutines at once, must still answer
+// each request with its own values.
+func TestPooledInputIsolation(t *testing.T) {
+	// x-n and x-path are the input's own terms, put in the result as they are.
+	src := "package envoy.authz\nimport rego.v1\nallow := {\"allowed\": true, \"headers\": {\"x-n\": input.attributes.request.http.headers[\"x-n\"], \"x-path\": input.attributes.request.http.path, \"x-echo\": concat(\"|\", [input.attributes.request.http.headers[\"x-n\"], input.attributes.request.http.path, input.parsed_path[0]])}}\n"
+	s, _ := newTestService(t, &Config{Policies: map[string]Policy{"echo": {Modules: map[string]string{"p.rego": src}}}})
+	if e := s.Engines()["echo"]; e != EngineIR {
+		t.Fatalf("engine %q", e)
+	}
+	const workers, each = 8, 150
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		go func() {
+			for i := 0; i < each; i++ {
+				n := fmt.Sprintf("%d-%d", w, i)
+				cr := req{path: "/p" + n, headers: map[string]string{"x-n": n}, ext: ext("r", "", "echo")}.build(t)
+				resp, _ := s.Check(context.Background(), cr)
+				want := n + "|/p" + n + "|p" + n
+				got := map[string]string{}
+				for _, h := range resp.GetOkResponse().GetHeaders() {
+					got[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
+				}
+				if got["x-echo"] != want || got["x-n"] != n || got["x-path"] != "/p"+n {
+					errs <- fmt.Errorf("request %s: headers %v, want x-echo %q", n, got, want)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for w := 0; w < workers; w++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -47,8 +47,8 @@ type lazyMessage struct {
 	lazyBase
 	root  *lazyRoot // allocates the nodes below this one
 	m     protoreflect.Message
-	kids  []lazyKid // fields already read: a policy reads http.path in several rules
-	inkid [4]lazyKid
+	kids  [3]lazyKid // the first fields read: a policy reads http.path in several rules
+	nkids int
 }
 
 type lazyKid struct {
@@ -70,7 +70,6 @@ func (r *lazyRoot) message(m protoreflect.Message) *ast.Term {
 	}
 	l.root, l.m = r, m
 	l.self = l
-	l.kids = l.inkid[:0]
 	t.Value = l
 	return t
 }
@@ -79,12 +78,14 @@ func (r *lazyRoot) message(m protoreflect.Message) *ast.Term {
 func (r *lazyRoot) stringMap(sm map[string]string) *ast.Term {
 	if !r.smUsed {
 		r.smUsed = true
-		r.sm.sm = sm
+		r.sm.sm, r.sm.root = sm, r
 		r.sm.self = &r.sm
 		r.smTerm.Value = &r.sm
 		return &r.smTerm
 	}
-	return ast.NewTerm(newLazyStringMap(sm))
+	l := newLazyStringMap(sm)
+	l.root = r
+	return ast.NewTerm(l)
 }
 
 func (l *lazyMessage) build() *ast.Term { return protoToAST(l.m) }
@@ -100,20 +101,40 @@ func (l *lazyMessage) Dot(key *ast.Term) *ast.Term {
 	if !ok {
 		return nil
 	}
-	for _, k := range l.kids {
+	for _, k := range l.kids[:l.nkids] {
 		if k.key == string(s) {
 			return k.val
 		}
 	}
 	v := l.field(string(s))
-	l.kids = append(l.kids, lazyKid{string(s), v})
+	if l.nkids < len(l.kids) {
+		l.kids[l.nkids] = lazyKid{string(s), v}
+		l.nkids++
+	}
 	return v
 }
 
 func (l *lazyMessage) field(s string) *ast.Term {
-	if h, ok := l.m.Interface().(*authv3.AttributeContext_HttpRequest); ok {
-		if v, ok := l.root.httpField(h, s); ok {
+	// The path every policy walks, without protoreflect; the general way
+	// below gives the same (TestLazyInputMatchesBuildInput).
+	switch m := l.m.Interface().(type) {
+	case *authv3.AttributeContext_HttpRequest:
+		if v, ok := l.root.httpField(m, s); ok {
 			return v
+		}
+	case *authv3.AttributeContext:
+		if s == "request" {
+			if m.GetRequest() == nil {
+				return nil
+			}
+			return l.root.message(m.GetRequest().ProtoReflect())
+		}
+	case *authv3.AttributeContext_Request:
+		if s == "http" {
+			if m.GetHttp() == nil {
+				return nil
+			}
+			return l.root.message(m.GetHttp().ProtoReflect())
 		}
 	}
 	fd := l.m.Descriptor().Fields().ByJSONName(s)
@@ -174,7 +195,18 @@ func (r *lazyRoot) httpField(h *authv3.AttributeContext_HttpRequest, key string)
 	if v == "" {
 		return nil, true
 	}
-	return ast.StringTerm(v), true
+	return r.stringTerm(v), true
+}
+
+// stringTerm is ast.StringTerm with the term from the root's slab.
+func (r *lazyRoot) stringTerm(v string) *ast.Term {
+	if r != nil && r.nstrs < len(r.strs) {
+		t := &r.strs[r.nstrs]
+		r.nstrs++
+		t.Value = ast.String(v)
+		return t
+	}
+	return ast.StringTerm(v)
 }
 
 // specialMessages have a JSON form of their own (protoToASTFor's first
@@ -192,7 +224,8 @@ var specialMessages = map[protoreflect.FullName]bool{
 // extensions, peer labels.
 type lazyStringMap struct {
 	lazyBase
-	sm map[string]string
+	root *lazyRoot
+	sm   map[string]string
 }
 
 func newLazyStringMap(sm map[string]string) *lazyStringMap {
@@ -212,7 +245,7 @@ func (l *lazyStringMap) Dot(key *ast.Term) *ast.Term {
 	if !ok {
 		return nil
 	}
-	return ast.StringTerm(v)
+	return l.root.stringTerm(v)
 }
 
 // lazyRoot is the input document itself.
@@ -235,6 +268,8 @@ type lazyRoot struct {
 	sm     lazyStringMap
 	smTerm ast.Term
 	smUsed bool
+	strs   [4]ast.Term
+	nstrs  int
 }
 
 // parsedRequest is what buildInput derives from the path and body; the
