@@ -148,7 +148,7 @@ func (x *irScratch) release() {
 type deadline struct {
 	ctx   context.Context
 	at    time.Time
-	polls atomic.Uint32
+	polls uint32 // only the evaluating goroutine polls
 	done  atomic.Bool
 }
 
@@ -158,7 +158,7 @@ func (c *deadline) Cancelled() bool {
 	if c.done.Load() {
 		return true
 	}
-	if c.polls.Add(1)%32 != 0 {
+	if c.polls++; c.polls%32 != 0 {
 		return false
 	}
 	if c.ctx.Err() != nil || time.Now().After(c.at) {

@@ -19,10 +19,17 @@ type Lazy interface {
 
 // materialize is t with a Lazy replaced by its value.
 func materialize(t *ast.Term) *ast.Term {
-	if t != nil {
-		if l, ok := t.Value.(Lazy); ok {
-			return l.Materialize()
-		}
+	if t == nil {
+		return nil
+	}
+	switch t.Value.(type) {
+	case ast.String, ast.Number, ast.Boolean, ast.Null, *ast.Array:
+		// The common values, told apart by their type word alone: cheaper
+		// than asserting the Lazy interface on every read.
+		return t
+	}
+	if l, ok := t.Value.(Lazy); ok {
+		return l.Materialize()
 	}
 	return t
 }
