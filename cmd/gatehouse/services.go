@@ -112,7 +112,7 @@ func newServices(o *serviceOptions, reg prometheus.Registerer, log *slog.Logger)
 		if o.decisionLog {
 			logger = func(d authz.Decision) { log.Info("authz decision", "decision", d) }
 		}
-		a, err := authz.New(authz.Options{DecisionLogger: logger})
+		a, err := authz.New(authz.Options{DecisionLogger: logger, Registerer: reg})
 		if err != nil {
 			return nil, err
 		}

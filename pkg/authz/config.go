@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"strings"
 	"time"
 )
@@ -108,6 +109,8 @@ type Options struct {
 	DecisionLogger DecisionLogger
 	// Now is the clock for decision timestamps (tests); nil means time.Now.
 	Now func() time.Time
+	// Registerer receives the service's metrics; none are registered when nil.
+	Registerer prometheus.Registerer
 
 	// topdownOnly evaluates every policy with OPA's topdown (tests compare
 	// the two engines).

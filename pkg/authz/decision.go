@@ -27,9 +27,12 @@ type Decision struct {
 	Status int `json:"status"`
 	// FailedOpen is set when the request was allowed only because the policy
 	// says failOpen and no decision could be made.
-	FailedOpen bool          `json:"failed_open,omitempty"`
-	Reasons    []string      `json:"reasons,omitempty"`
-	Duration   time.Duration `json:"duration_ns"`
+	FailedOpen bool `json:"failed_open,omitempty"`
+	// Engine is what evaluated the Rego: EngineIR or EngineTopdown ("" when
+	// no Rego ran).
+	Engine   string        `json:"engine,omitempty"`
+	Reasons  []string      `json:"reasons,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
 }
 
 // newDecisionID returns 128 random bits in hex.

@@ -31,10 +31,11 @@ import (
 type Service struct {
 	authv3.UnimplementedAuthorizationServer
 
-	opts  Options
-	cache cache.InterQueryValueCache // shared by evaluations: verified JWTs (io_jwt) and parsed keys
-	state atomic.Pointer[state]
-	mu    sync.Mutex // serializes Update
+	opts    Options
+	metrics *decisionMetrics
+	cache   cache.InterQueryValueCache // shared by evaluations: verified JWTs (io_jwt) and parsed keys
+	state   atomic.Pointer[state]
+	mu      sync.Mutex // serializes Update
 }
 
 // New returns a Service with an empty Config: until the first Update, routes
@@ -50,7 +51,11 @@ func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Service{opts: opts, cache: newValueCache()}
+	m, err := newDecisionMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("authz: metrics: %w", err)
+	}
+	s := &Service{opts: opts, cache: newValueCache(), metrics: m}
 	st, _ := buildState(context.Background(), nil, nil)
 	s.state.Store(st)
 	return s, nil
@@ -95,6 +100,7 @@ func (s *Service) CheckAs(ctx context.Context, req *authv3.CheckRequest, consume
 
 func (s *Service) check(ctx context.Context, req *authv3.CheckRequest, preset *identity) (resp *authv3.CheckResponse, d Decision) {
 	start := s.opts.Now()
+	st := s.state.Load()
 	h := req.GetAttributes().GetRequest().GetHttp()
 	ext := req.GetAttributes().GetContextExtensions()
 	d = Decision{
@@ -114,11 +120,12 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest, preset *i
 			resp = s.deny(&d, http.StatusForbidden, nil, nil)
 		}
 		d.Duration = s.opts.Now().Sub(start)
+		s.metrics.record(st, &d)
 		if s.opts.DecisionLogger != nil {
 			s.opts.DecisionLogger(d)
 		}
 	}()
-	return s.decide(ctx, s.state.Load(), req, &d, preset), d
+	return s.decide(ctx, st, req, &d, preset), d
 }
 
 func (s *Service) decide(ctx context.Context, st *state, req *authv3.CheckRequest, d *Decision, preset *identity) *authv3.CheckResponse {
@@ -192,6 +199,7 @@ func (s *Service) decide(ctx context.Context, st *state, req *authv3.CheckReques
 
 func (s *Service) evalRego(ctx context.Context, st *state, p *compiledPolicy, req *authv3.CheckRequest, d *Decision, id identity) (*policyResult, error) {
 	if p.prog != nil && !s.opts.topdownOnly {
+		d.Engine = EngineIR
 		res, err := s.evalIR(ctx, st, p, req, d, id)
 		if !errors.Is(err, regovm.ErrUnsupported) {
 			return res, err
@@ -199,6 +207,7 @@ func (s *Service) evalRego(ctx context.Context, st *state, p *compiledPolicy, re
 		// A conflict the plan met building a whole document, where
 		// topdown looks up one key and may not: topdown decides.
 	}
+	d.Engine = EngineTopdown
 	return s.evalTopdown(ctx, st, p, req, d, id)
 }
 

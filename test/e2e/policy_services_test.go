@@ -153,6 +153,19 @@ func TestServedConfigDrivesAuthzAndRateLimit(t *testing.T) {
 	if consumer != "acme" {
 		t.Fatalf("dynamic metadata consumer = %q", consumer)
 	}
+	// The decisions are on /metrics, per Authorization, outcome and engine
+	// (the 401s are decided before any Rego runs).
+	_, metrics := g.Get("/metrics")
+	for _, want := range []string{
+		`gatehouse_authz_decisions_total{authorization="partners-read",decision="allow",engine="ir"} 1`,
+		`gatehouse_authz_decisions_total{authorization="partners-read",decision="deny",engine="ir"} 1`,
+		`gatehouse_authz_decisions_total{authorization="partners-read",decision="deny",engine="none"} 2`,
+		`gatehouse_authz_decision_duration_seconds_count 4`,
+	} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 
 	// Rate limit: descriptors from the served route's actions, with the
 	// dynamic metadata ext_authz just returned, as Envoy builds them.
