@@ -24,7 +24,7 @@ func TestDecisionMetrics(t *testing.T) {
 	}
 	key := map[string]string{"x-api-key": testKey}
 	for _, r := range []req{
-		{path: "/orders", headers: key, ext: ext("r", "partner-keys", "rbac")},                    // allow, ir
+		{path: "/orders", headers: key, ext: ext("r", "partner-keys", "rbac")},                   // allow, ir
 		{method: "DELETE", path: "/orders", headers: key, ext: ext("r", "partner-keys", "rbac")}, // deny, ir
 		{path: "/orders", headers: key, ext: ext("r", "partner-keys", "vars")},                   // allow, topdown
 		{path: "/orders", headers: key, ext: ext("r", "partner-keys", "no-such-policy")},         // deny, none
