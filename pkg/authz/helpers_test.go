@@ -47,8 +47,7 @@ type req struct {
 	jwt          map[string]any // provider -> payload
 }
 
-func (r req) build(t testing.TB) *authv3.CheckRequest {
-	t.Helper()
+func (r req) buildErr() (*authv3.CheckRequest, error) {
 	h := map[string]string{":authority": "api.example.com"}
 	for k, v := range r.headers {
 		h[k] = v
@@ -77,13 +76,28 @@ func (r req) build(t testing.TB) *authv3.CheckRequest {
 	}
 	b, err := json.Marshal(map[string]any{"attributes": attrs})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	var cr authv3.CheckRequest
 	if err := protojson.Unmarshal(b, &cr); err != nil {
-		t.Fatalf("protojson: %v\n%s", err, b)
+		return nil, fmt.Errorf("protojson: %v\n%s", err, b)
 	}
-	return &cr
+	return &cr, nil
+}
+
+func (r req) build(t testing.TB) *authv3.CheckRequest {
+	t.Helper()
+	cr, err := r.buildErr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cr
+}
+
+// tryBuild is build for fuzzing: false when no such request can be made.
+func (r req) tryBuild() (*authv3.CheckRequest, bool) {
+	cr, err := r.buildErr()
+	return cr, err == nil
 }
 
 func ext(route, authn, authz string) map[string]string {
