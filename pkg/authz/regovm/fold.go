@@ -22,6 +22,12 @@ import (
 type foldInfo struct {
 	enabled   bool
 	mutations map[ir.Local]int // number of mutating statements per target
+	// inRuns counts, per target, the mutations that belong to a run: the
+	// statements right after a Make of that target, all mutating it. When
+	// every mutation of a local is in a run, each one hits the value its
+	// own run's Make created, so each run can be folded on its own (the
+	// planner reuses a literal's local in every rule body of a function).
+	inRuns map[ir.Local]int
 }
 
 // mutationTarget returns the local a statement mutates in place.
@@ -101,10 +107,39 @@ func walkStmts(blocks []*ir.Block, f func(ir.Stmt)) {
 	}
 }
 
+// walkLists calls f with every statement list of blocks, nested ones too.
+func walkLists(blocks []*ir.Block, f func([]ir.Stmt)) {
+	for _, b := range blocks {
+		if b == nil {
+			continue
+		}
+		f(b.Stmts)
+		for _, s := range b.Stmts {
+			switch s := s.(type) {
+			case *ir.BlockStmt:
+				walkLists(s.Blocks, f)
+			case *ir.ScanStmt:
+				walkLists([]*ir.Block{s.Block}, f)
+			case *ir.NotStmt:
+				walkLists([]*ir.Block{s.Block}, f)
+			case *ir.WithStmt:
+				walkLists([]*ir.Block{s.Block}, f)
+			}
+		}
+	}
+}
+
 // analyzeFold reports, for one function, whether its mutated locals are
 // written by Make statements alone, and how often each is mutated.
 func analyzeFold(params []ir.Local, blocks []*ir.Block) foldInfo {
-	info := foldInfo{enabled: true, mutations: map[ir.Local]int{}}
+	info := foldInfo{enabled: true, mutations: map[ir.Local]int{}, inRuns: map[ir.Local]int{}}
+	walkLists(blocks, func(stmts []ir.Stmt) {
+		for i, s := range stmts {
+			if t := mutationTargetOrMake(s); t >= 0 {
+				info.inRuns[t] += insertsInto(stmts[i+1:], t)
+			}
+		}
+	})
 	impure := map[ir.Local]bool{}
 	for _, p := range params {
 		impure[p] = true
@@ -179,7 +214,13 @@ func (c *compiler) fold(stmts []ir.Stmt, i int) (*ast.Term, int) {
 		}
 		n++
 	}
-	if n != c.foldInfo.mutations[target] {
+	switch {
+	case n == c.foldInfo.mutations[target]:
+		// The only mutations of the local are these constant ones.
+	case n == insertsInto(stmts[i+1:], target) && c.foldInfo.inRuns[target] == c.foldInfo.mutations[target]:
+		// The whole run is constant, and every other mutation of the
+		// local is in a run of its own Make.
+	default:
 		return nil, 0 // the value is modified elsewhere too
 	}
 	return value, 1 + n
@@ -226,8 +267,8 @@ func mutationTargetOrMake(s ir.Stmt) ir.Local {
 	return -1
 }
 
-// insertsInto counts the object inserts into target at the start of stmts:
-// the capacity its Make statement gives the object.
+// insertsInto counts the mutations of target at the start of stmts: for an
+// object, the capacity its Make statement gives it.
 func insertsInto(stmts []ir.Stmt, target ir.Local) int {
 	n := 0
 	for _, s := range stmts {

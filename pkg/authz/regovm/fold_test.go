@@ -59,3 +59,57 @@ func TestFoldKeepsMutableLiterals(t *testing.T) {
 		}
 	}
 }
+
+func TestFoldEachRunOfAReusedLocal(t *testing.T) {
+	// The planner reuses a literal's local in every rule body of a
+	// function: the constant run is folded, the run with an input element
+	// is not, and neither leaks into the other.
+	p := policy([]string{"/", "k"}, nil,
+		&ir.BlockStmt{Blocks: []*ir.Block{{Stmts: []ir.Stmt{
+			&ir.MakeArrayStmt{Capacity: 1, Target: 2},
+			&ir.ArrayAppendStmt{Value: str(0), Array: 2},
+			&ir.ResultSetAddStmt{Value: 2},
+		}}}},
+		&ir.MakeArrayStmt{Capacity: 2, Target: 2},
+		&ir.ArrayAppendStmt{Value: str(0), Array: 2},
+		&ir.ArrayAppendStmt{Value: loc(0), Array: 2},
+		&ir.ResultSetAddStmt{Value: 2},
+	)
+	prog, err := Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := prog.eval.blocks[0].stmts[0].(*sBlock).blocks[0]
+	if _, ok := inner.stmts[0].(*sConst); !ok {
+		t.Fatalf("constant run not folded: %T", inner.stmts[0])
+	}
+	if _, ok := prog.eval.blocks[0].stmts[1].(*sConst); ok {
+		t.Fatal("run with a non-constant append folded")
+	}
+	expectRows(t, p, `"a"`, `[["/"], ["/", "a"]]`)
+	expectRows(t, p, `"b"`, `[["/"], ["/", "b"]]`)
+
+	// A mutation outside any run (after another statement) keeps every
+	// run of that local unfolded.
+	stray := policy([]string{"/", "k"}, nil,
+		&ir.BlockStmt{Blocks: []*ir.Block{{Stmts: []ir.Stmt{
+			&ir.MakeArrayStmt{Capacity: 1, Target: 2},
+			&ir.ArrayAppendStmt{Value: str(0), Array: 2},
+			&ir.NopStmt{},
+			&ir.ArrayAppendStmt{Value: loc(0), Array: 2},
+			&ir.ResultSetAddStmt{Value: 2},
+		}}}},
+		&ir.MakeArrayStmt{Capacity: 1, Target: 2},
+		&ir.ArrayAppendStmt{Value: str(0), Array: 2},
+		&ir.ResultSetAddStmt{Value: 2},
+	)
+	prog, err = Compile(stray)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := prog.eval.blocks[0].stmts[1].(*sConst); ok {
+		t.Fatal("run folded although another mutation of its local is outside a run")
+	}
+	expectRows(t, stray, `"a"`, `[["/", "a"], ["/"]]`)
+	expectRows(t, stray, `"b"`, `[["/", "b"], ["/"]]`)
+}
