@@ -47,6 +47,9 @@ type compiler struct {
 	valueRows, rowsRewritten int
 	rowUses                  map[ir.Local]int
 	foldInfo                 foldInfo // of the function being compiled
+	// consts: of the statement list being compiled, the locals holding a
+	// folded literal (see block)
+	consts map[int]*ast.Term
 }
 
 // Compile checks that every statement and built-in of p is supported and
@@ -210,20 +213,29 @@ func (c *compiler) block(b *ir.Block) (*block, error) {
 		return nil, fmt.Errorf("%w: nil block", ErrUnsupported)
 	}
 	out := &block{stmts: make([]stmt, 0, len(b.Stmts))}
+	// The locals holding a folded literal at this point of the list: a
+	// built-in call can be specialized for such an argument.
+	saved := c.consts
+	c.consts = map[int]*ast.Term{}
+	defer func() { c.consts = saved }()
 	for i := 0; i < len(b.Stmts); i++ {
 		s := b.Stmts[i]
 		if v, ok := c.valueRow(b.Stmts, i); ok {
 			out.stmts = append(out.stmts, &sResultSetAdd{value: c.local(v)})
 			c.rowsRewritten++
 			i += 2
+			c.forgetConsts(b.Stmts[i-2 : i+1])
 			continue
 		}
 		if value, n := c.fold(b.Stmts, i); n > 0 {
-			out.stmts = append(out.stmts, &sConst{value: value, target: c.local(mutationTargetOrMake(s))})
+			target := c.local(mutationTargetOrMake(s))
+			out.stmts = append(out.stmts, &sConst{value: value, target: target})
 			i += n - 1
+			c.consts[target] = value
 			continue
 		}
 		cs, err := c.stmt(s)
+		c.forgetConsts(b.Stmts[i : i+1])
 		if mo, ok := cs.(*sMakeObject); ok {
 			mo.capacity = insertsInto(b.Stmts[i+1:], s.(*ir.MakeObjectStmt).Target)
 		}
@@ -408,7 +420,40 @@ func (c *compiler) call(s *ir.CallStmt) (stmt, error) {
 	if err != nil {
 		return nil, err
 	}
+	if bi.fast != nil {
+		consts := make([]*ast.Term, len(args))
+		some := false
+		for i, a := range args {
+			if consts[i] = a.c; a.c == nil {
+				consts[i] = c.consts[a.local]
+			}
+			some = some || consts[i] != nil
+		}
+		if f := fastbuiltin.Specialize(s.Func, consts); some && f != nil {
+			spec := *bi
+			spec.fast, spec.specialized = f, true
+			bi = &spec
+		}
+	}
 	return &sCallBuiltin{bi: bi, args: args, result: c.local(s.Result), loc: c.location(&s.Location)}, nil
+}
+
+// forgetConsts drops from c.consts every local the statements (or any
+// nested in them) write, mutate or reset.
+func (c *compiler) forgetConsts(stmts []ir.Stmt) {
+	if len(c.consts) == 0 {
+		return
+	}
+	forget := func(l ir.Local) { delete(c.consts, c.local(l)) }
+	walkStmts([]*ir.Block{{Stmts: stmts}}, func(s ir.Stmt) {
+		writes(s, func(l ir.Local, _ bool) { forget(l) })
+		if t, ok := mutationTarget(s); ok {
+			forget(t)
+		}
+		if r, ok := s.(*ir.ResetLocalStmt); ok {
+			forget(r.Target)
+		}
+	})
 }
 
 func (c *compiler) builtin(name string) (*builtin, error) {

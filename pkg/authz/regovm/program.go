@@ -73,6 +73,9 @@ type builtin struct {
 	void bool // no declared result: the call cannot be undefined
 	// collect: the result is the array of all outputs (walk)
 	collect bool
+	// specialized: fast is fastbuiltin.Specialize's version for the
+	// constant arguments of one call site
+	specialized bool
 }
 
 // The compiled statements, one per ir statement kind.

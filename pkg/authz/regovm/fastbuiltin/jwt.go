@@ -74,6 +74,12 @@ func jwtDecodeVerify(bctx *topdown.BuiltinContext, a []*ast.Term) (*ast.Term, er
 	if !ok {
 		return opaJWTDecodeVerify(bctx, a)
 	}
+	return jwtVerifyKeyed(bctx, a, string(token), key, timeText)
+}
+
+// jwtVerifyKeyed is jwtDecodeVerify once the cache key of its arguments
+// and the text of their time constraint are known.
+func jwtVerifyKeyed(bctx *topdown.BuiltinContext, a []*ast.Term, token string, key []byte, timeText string) (*ast.Term, error) {
 	if e := jwts.get(key); e != nil {
 		if now, ok := constraintTime(bctx, timeText); ok && e.timeValid(now) {
 			return e.result, nil
@@ -82,7 +88,7 @@ func jwtDecodeVerify(bctx *topdown.BuiltinContext, a []*ast.Term) (*ast.Term, er
 	}
 	out, err := opaJWTDecodeVerify(bctx, a)
 	if err == nil {
-		if e := newJWTEntry(string(token), out); e != nil {
+		if e := newJWTEntry(token, out); e != nil {
 			jwts.put(key, e)
 		}
 	}
