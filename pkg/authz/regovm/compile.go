@@ -234,6 +234,12 @@ func (c *compiler) block(b *ir.Block) (*block, error) {
 			c.consts[target] = value
 			continue
 		}
+		if path, n := c.path(b.Stmts[i:]); n > 1 {
+			out.stmts = append(out.stmts, path)
+			c.forgetConsts(b.Stmts[i : i+n])
+			i += n - 1
+			continue
+		}
 		cs, err := c.stmt(s)
 		c.forgetConsts(b.Stmts[i : i+1])
 		if mo, ok := cs.(*sMakeObject); ok {
@@ -251,6 +257,37 @@ func (c *compiler) block(b *ir.Block) (*block, error) {
 		out.stmts = append(out.stmts, cs)
 	}
 	return out, nil
+}
+
+// path fuses the chain of DotStmts with constant keys at the start of
+// stmts, each taking the previous target as its source, into one sPath;
+// it returns the number of statements fused.
+func (c *compiler) path(stmts []ir.Stmt) (*sPath, int) {
+	var p *sPath
+	var prev ir.Local
+	n := 0
+	for _, s := range stmts {
+		d, ok := s.(*ir.DotStmt)
+		if !ok {
+			break
+		}
+		src, ok := d.Source.Value.(ir.Local)
+		if !ok || (p != nil && src != prev) {
+			break
+		}
+		key, err := c.operand(d.Key)
+		if err != nil || key.c == nil {
+			break
+		}
+		if p == nil {
+			p = &sPath{source: c.local(src)}
+		}
+		p.keys = append(p.keys, key.c)
+		p.targets = append(p.targets, c.local(d.Target))
+		prev = d.Target
+		n++
+	}
+	return p, n
 }
 
 func (c *compiler) location(l *ir.Location) *ast.Location {

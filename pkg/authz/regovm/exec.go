@@ -31,6 +31,18 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 				return 0, nil
 			}
 			f[s.target] = v
+		case *sPath:
+			src := f[s.source]
+			for i, key := range s.keys {
+				if src == nil {
+					return 0, nil
+				}
+				src = dot(src.Value, key)
+				if src == nil {
+					return 0, nil
+				}
+				f[s.targets[i]] = src
+			}
 		case *sEqual:
 			a, b := e.read(f, s.a), e.read(f, s.b)
 			if a == nil || b == nil || fastbuiltin.Compare(a.Value, b.Value) != 0 {

@@ -115,6 +115,15 @@ type (
 		source, key operand
 		target      int
 	}
+	// sPath is a chain of DotStmts with constant keys, each selecting
+	// from the previous one's target (input.attributes.request.http.path):
+	// one dispatch instead of one per step. Every step's target is written
+	// as the DotStmts would.
+	sPath struct {
+		source  int
+		keys    []*ast.Term
+		targets []int
+	}
 	sEqual    struct{ a, b operand }
 	sNotEqual struct{ a, b operand }
 	sLen      struct {
