@@ -234,6 +234,12 @@ func (c *compiler) block(b *ir.Block) (*block, error) {
 			c.consts[target] = value
 			continue
 		}
+		if rec, n := c.record(b.Stmts[i:]); n > 0 {
+			out.stmts = append(out.stmts, rec)
+			c.forgetConsts(b.Stmts[i : i+n])
+			i += n - 1
+			continue
+		}
 		if path, n := c.path(b.Stmts[i:]); n > 1 {
 			out.stmts = append(out.stmts, path)
 			c.forgetConsts(b.Stmts[i : i+n])

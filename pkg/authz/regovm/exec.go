@@ -97,9 +97,11 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 		case *sResetLocal:
 			f[s.target] = nil
 		case *sAssignVarOnce:
-			v := e.read(f, s.source)
+			// Moved as it is, as AssignVar does: a Lazy (a record) stays
+			// one until something needs its value.
+			v := e.readRaw(f, s.source)
 			if cur := f[s.target]; cur != nil {
-				if v == nil || fastbuiltin.Compare(cur.Value, v.Value) != 0 {
+				if v == nil || fastbuiltin.Compare(materialize(cur).Value, materialize(v).Value) != 0 {
 					return 0, conflictError(s.loc, "complete rules must not produce multiple outputs")
 				}
 				// Equal (1 and 1.0): the first value stays, as in Wasm.
@@ -171,6 +173,16 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 			f[s.target] = ast.NewTerm(ast.NewArrayWithCapacity(s.capacity))
 		case *sMakeObject:
 			f[s.target] = ast.NewTerm(ast.NewObjectWithCapacity(s.capacity))
+		case *sMakeRecord:
+			t, r := newRecord(s)
+			for i, o := range s.vals {
+				v := e.read(f, o)
+				if v == nil {
+					return 0, internalError("object insert of an undefined value")
+				}
+				r.vals[i] = v
+			}
+			f[s.target] = t
 		case *sMakeSet:
 			f[s.target] = ast.NewTerm(ast.NewSet())
 		case *sArrayAppend:

@@ -148,7 +148,14 @@ type (
 		capacity int // the inserts that follow it
 		target   int
 	}
-	sMakeSet   struct{ target int }
+	sMakeSet struct{ target int }
+	// sMakeRecord is a MakeObjectStmt and its inserts, as a record.
+	sMakeRecord struct {
+		keys     []string
+		keyTerms []*ast.Term
+		vals     []operand
+		target   int
+	}
 	sAssignInt struct {
 		value  *ast.Term
 		target int
