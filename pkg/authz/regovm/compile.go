@@ -262,6 +262,10 @@ func (c *compiler) block(b *ir.Block) (*block, error) {
 		}
 		out.stmts = append(out.stmts, cs)
 	}
+	out.ops = make([]opcode, len(out.stmts))
+	for i, s := range out.stmts {
+		out.ops[i] = opOf(s)
+	}
 	return out, nil
 }
 

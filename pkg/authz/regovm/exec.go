@@ -13,9 +13,12 @@ import (
 // ran, ctlReturn after a ReturnLocalStmt, or the number of blocks to leave
 // beyond b after a break or an undefined statement (0: just b).
 func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
-	for _, s := range b.stmts {
-		switch s := s.(type) {
-		case *sDot:
+	for i, s := range b.stmts {
+		// An opcode switch is a jump table; the assertion that follows
+		// is one comparison of the type word.
+		switch b.ops[i] {
+		case opDot:
+			s := s.(*sDot)
 			src := e.readRaw(f, s.source)
 			if s.source.c != nil || src == nil {
 				// As in Wasm, constant sources (strings, booleans) have no
@@ -31,7 +34,8 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 				return 0, nil
 			}
 			f[s.target] = v
-		case *sPath:
+		case opPath:
+			s := s.(*sPath)
 			src := f[s.source]
 			for i, key := range s.keys {
 				if src == nil {
@@ -43,19 +47,23 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 				}
 				f[s.targets[i]] = src
 			}
-		case *sEqual:
+		case opEqual:
+			s := s.(*sEqual)
 			a, b := e.read(f, s.a), e.read(f, s.b)
 			if a == nil || b == nil || fastbuiltin.Compare(a.Value, b.Value) != 0 {
 				return 0, nil
 			}
-		case *sNotEqual:
+		case opNotEqual:
+			s := s.(*sNotEqual)
 			a, b := e.read(f, s.a), e.read(f, s.b)
 			if a == nil || b == nil || fastbuiltin.Compare(a.Value, b.Value) == 0 {
 				return 0, nil
 			}
-		case *sAssignVar:
+		case opAssignVar:
+			s := s.(*sAssignVar)
 			f[s.target] = e.readRaw(f, s.source)
-		case *sCall:
+		case opCall:
+			s := s.(*sCall)
 			if e.canceled() {
 				return 0, cancelError()
 			}
@@ -67,7 +75,8 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 				return 0, nil
 			}
 			f[s.result] = v
-		case *sCallBuiltin:
+		case opCallBuiltin:
+			s := s.(*sCallBuiltin)
 			v, err := e.callBuiltin(f, s)
 			if err != nil {
 				return 0, err
@@ -79,24 +88,30 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 			} else {
 				f[s.result] = v
 			}
-		case *sConst:
+		case opConst:
+			s := s.(*sConst)
 			f[s.target] = s.value
-		case *sAssignInt:
+		case opAssignInt:
+			s := s.(*sAssignInt)
 			// The Wasm runtime sets the number in place; the planner only
 			// does this to a number it made for itself, so replacing the
 			// local is the same.
 			f[s.target] = s.value
-		case *sIsDefined:
+		case opIsDefined:
+			s := s.(*sIsDefined)
 			if f[s.source] == nil {
 				return 0, nil
 			}
-		case *sIsUndefined:
+		case opIsUndefined:
+			s := s.(*sIsUndefined)
 			if f[s.source] != nil {
 				return 0, nil
 			}
-		case *sResetLocal:
+		case opResetLocal:
+			s := s.(*sResetLocal)
 			f[s.target] = nil
-		case *sAssignVarOnce:
+		case opAssignVarOnce:
+			s := s.(*sAssignVarOnce)
 			// Moved as it is, as AssignVar does: a Lazy (a record) stays
 			// one until something needs its value.
 			v := e.readRaw(f, s.source)
@@ -108,10 +123,12 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 				continue
 			}
 			f[s.target] = v
-		case *sReturnLocal:
+		case opReturnLocal:
+			s := s.(*sReturnLocal)
 			e.ret = f[s.source]
 			return ctlReturn, nil
-		case *sBlock:
+		case opBlock:
+			s := s.(*sBlock)
 			for _, inner := range s.blocks {
 				ctl, err := e.exec(f, inner)
 				if err != nil {
@@ -124,14 +141,17 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 					return ctl - 1, nil
 				}
 			}
-		case *sBreak:
+		case opBreak:
+			s := s.(*sBreak)
 			return s.index, nil
-		case *sScan:
+		case opScan:
+			s := s.(*sScan)
 			ctl, err := e.scan(f, s)
 			if err != nil || ctl != ctlDone {
 				return ctl, err
 			}
-		case *sNot:
+		case opNot:
+			s := s.(*sNot)
 			ctl, err := e.exec(f, s.body)
 			if err != nil {
 				return 0, err
@@ -144,36 +164,45 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 			case ctl > 0:
 				return ctl - 1, nil
 			}
-		case *sWith:
+		case opWith:
+			s := s.(*sWith)
 			ctl, err := e.with(f, s)
 			if err != nil || ctl != ctlDone {
 				return ctl, err
 			}
-		case *sIsArray:
+		case opIsArray:
+			s := s.(*sIsArray)
 			if v := e.read(f, s.source); s.source.c != nil || v == nil || !isArray(v.Value) {
 				return 0, nil
 			}
-		case *sIsObject:
+		case opIsObject:
+			s := s.(*sIsObject)
 			if v := e.read(f, s.source); s.source.c != nil || v == nil || !isObject(v.Value) {
 				return 0, nil
 			}
-		case *sIsSet:
+		case opIsSet:
+			s := s.(*sIsSet)
 			if v := e.read(f, s.source); s.source.c != nil || v == nil || !isSet(v.Value) {
 				return 0, nil
 			}
-		case *sLen:
+		case opLen:
+			s := s.(*sLen)
 			v := e.read(f, s.source)
 			if v == nil {
 				return 0, nil
 			}
 			f[s.target] = numberTerm(int64(length(v.Value)))
-		case *sMakeNull:
+		case opMakeNull:
+			s := s.(*sMakeNull)
 			f[s.target] = ast.InternedNullTerm
-		case *sMakeArray:
+		case opMakeArray:
+			s := s.(*sMakeArray)
 			f[s.target] = ast.NewTerm(ast.NewArrayWithCapacity(s.capacity))
-		case *sMakeObject:
+		case opMakeObject:
+			s := s.(*sMakeObject)
 			f[s.target] = ast.NewTerm(ast.NewObjectWithCapacity(s.capacity))
-		case *sMakeRecord:
+		case opMakeRecord:
+			s := s.(*sMakeRecord)
 			t, r := newRecord(s)
 			for i, o := range s.vals {
 				v := e.read(f, o)
@@ -183,9 +212,11 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 				r.vals[i] = v
 			}
 			f[s.target] = t
-		case *sMakeSet:
+		case opMakeSet:
+			s := s.(*sMakeSet)
 			f[s.target] = ast.NewTerm(ast.NewSet())
-		case *sArrayAppend:
+		case opArrayAppend:
+			s := s.(*sArrayAppend)
 			arr, v := f[s.array], e.read(f, s.value)
 			if arr == nil {
 				return 0, internalError("array append to an undefined local")
@@ -197,7 +228,8 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 			// The Wasm runtime appends in place; the term is the array's
 			// identity, so everything holding it sees the new element.
 			arr.Value = a.Append(v)
-		case *sSetAdd:
+		case opSetAdd:
+			s := s.(*sSetAdd)
 			set, v := f[s.set], e.read(f, s.value)
 			if set == nil {
 				return 0, internalError("set add to an undefined local")
@@ -207,7 +239,8 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 				return 0, internalError("set add to %v", set)
 			}
 			st.Add(v)
-		case *sObjectInsert:
+		case opObjectInsert:
+			s := s.(*sObjectInsert)
 			obj, k, v := f[s.object], e.read(f, s.key), e.read(f, s.value)
 			if obj == nil {
 				return 0, internalError("object insert into an undefined local")
@@ -217,7 +250,8 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 				return 0, internalError("object insert into %v", obj)
 			}
 			o.Insert(k, v)
-		case *sObjectInsertOnce:
+		case opObjectInsertOnce:
+			s := s.(*sObjectInsertOnce)
 			obj, k, v := f[s.object], e.read(f, s.key), e.read(f, s.value)
 			if obj == nil {
 				return 0, internalError("object insert into an undefined local")
@@ -233,18 +267,21 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 				continue // equal: the first value stays, as in Wasm
 			}
 			o.Insert(k, v)
-		case *sObjectMerge:
+		case opObjectMerge:
+			s := s.(*sObjectMerge)
 			f[s.target] = merge(materialize(f[s.a]), materialize(f[s.b]))
-		case *sResultSetAdd:
+		case opResultSetAdd:
+			s := s.(*sResultSetAdd)
 			// A row is a value as a whole: never a Lazy (EvalValue's rows
 			// are the query's values themselves).
 			e.addRow(materialize(f[s.value]))
-		case *sCallDynamic:
+		case opCallDynamic:
+			s := s.(*sCallDynamic)
 			ctl, err := e.callDynamic(f, s)
 			if err != nil || ctl != ctlDone {
 				return ctl, err
 			}
-		case *sNop:
+		case opNop:
 		default:
 			return 0, internalError("statement %T", s)
 		}

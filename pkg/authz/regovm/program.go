@@ -51,6 +51,7 @@ type function struct {
 
 type block struct {
 	stmts []stmt
+	ops   []opcode // ops[i] is opOf(stmts[i])
 }
 
 // operand is a local (frame slot) or a constant.
