@@ -3,9 +3,7 @@ package regovm
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -14,6 +12,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/topdown/builtins"
 	"github.com/open-policy-agent/opa/v1/topdown/cache"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/authz/regovm/fastbuiltin"
 )
 
 // EvalOptions are the per-evaluation inputs of Program.Eval.
@@ -173,7 +173,7 @@ func (p *Program) run(fn *function, opts EvalOptions, done func(*evaluator)) (er
 		if now.IsZero() {
 			now = time.Now()
 		}
-		e.bctx.Time = ast.NumberTerm(json.Number(strconv.FormatInt(now.UnixNano(), 10)))
+		e.bctx.Time = fastbuiltin.IntTerm(now.UnixNano())
 	}
 	if cap(e.memo) < p.nmemo {
 		e.memo = make([]memoEntry, p.nmemo)

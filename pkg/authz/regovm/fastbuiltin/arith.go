@@ -12,7 +12,7 @@ import (
 // results that fit an int64, where OPA's own result is the exact integer
 // result (its int32 fast path and its big.Int path agree there). Division is
 // native when the quotient is an integer, or when the divisor is a power of
-// ten (time.now_ns() / 1000000000): see formatShift.
+// ten (time.now_ns() / 1000000000): see appendShift.
 func init() {
 	register(ast.Plus.Name, 2, intOp(ast.Plus.Name, addExact))
 	register(ast.Minus.Name, 2, intOp(ast.Minus.Name, func(x, y int64) (int64, bool) { return addExact(x, -y) }))
@@ -138,7 +138,7 @@ func divide(bctx *topdown.BuiltinContext, a []*ast.Term) (*ast.Term, error) {
 	if k < 0 {
 		return opaDivide(bctx, a)
 	}
-	return ast.NewTerm(ast.Number(formatShift((x < 0) != (y < 0), abs(x), k))), nil
+	return numberTerm(func(dst []byte) []byte { return appendShift(dst, (x < 0) != (y < 0), abs(x), k) }), nil
 }
 
 // powerOfTen returns k when u == 10^k, else -1.
@@ -154,7 +154,7 @@ func powerOfTen(u uint64) int {
 	return k
 }
 
-// formatShift formats the non-integer quotient u / 10^k (u > 0) exactly as
+// appendShift appends the non-integer quotient u / 10^k (u > 0) exactly as
 // big.Float.Text('g', -1) formats the 64-bit-mantissa float nearest to it.
 //
 // Why the digits are those of the exact quotient q: u < 2^63, so q <
@@ -165,15 +165,13 @@ func powerOfTen(u uint64) int {
 // therefore yields exactly q's digits. The layout is then Text's: %e form
 // when the decimal exponent is below -4 or at least 6 (the shortest-mode
 // threshold), else %f form.
-func formatShift(neg bool, u uint64, k int) string {
+func appendShift(out []byte, neg bool, u uint64, k int) []byte {
 	var buf [24]byte
 	s := strconv.AppendUint(buf[:0], u, 10)
 	dp := len(s) - k // q = 0.s * 10^dp
 	for len(s) > 0 && s[len(s)-1] == '0' {
 		s = s[:len(s)-1]
 	}
-	var obuf [64]byte // 19 digits, 18 zeros, sign, point, exponent
-	out := obuf[:0]
 	if neg {
 		out = append(out, '-')
 	}
@@ -207,5 +205,5 @@ func formatShift(neg bool, u uint64, k int) string {
 		}
 		out = append(out, s...)
 	}
-	return string(out)
+	return out
 }

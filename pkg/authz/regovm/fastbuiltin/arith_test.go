@@ -144,3 +144,17 @@ func FuzzArithmetic(f *testing.F) {
 		sameResult(t, name, args, got, gotErr, want, wantErr)
 	})
 }
+
+func TestIntTermIsIntNumberTerm(t *testing.T) {
+	for _, v := range []int64{0, 1, -1, 9, 10, 1<<63 - 1, -1 << 63, 1764121234567891234} {
+		got, want := IntTerm(v), ast.IntNumberTerm(int(v))
+		if got.Value.Compare(want.Value) != 0 || got.String() != want.String() {
+			t.Errorf("IntTerm(%d) = %v, want %v", v, got, want)
+		}
+	}
+	// The texts of terms made one after another stay their own.
+	a, b := IntTerm(12345), IntTerm(67890)
+	if a.String() != "12345" || b.String() != "67890" {
+		t.Fatalf("%v %v", a, b)
+	}
+}

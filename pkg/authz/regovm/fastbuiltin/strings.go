@@ -17,7 +17,7 @@ func init() {
 		if !strings.Contains(s, d) {
 			return ast.ArrayTerm(a[0])
 		}
-		return ast.ArrayTerm(splitTerms(s, d)...)
+		return splitArray(s, d)
 	}))
 	register(ast.StartsWith.Name, 2, strings2(ast.StartsWith.Name, func(_ []*ast.Term, s, p string) *ast.Term {
 		return ast.InternedTerm(strings.HasPrefix(s, p))
@@ -72,19 +72,21 @@ func strings2(name string, f func(a []*ast.Term, x, y string) *ast.Term) Func {
 	}
 }
 
-// splitTerms is strings.Split(s, d) as string terms, allocated together.
-func splitTerms(s, d string) []*ast.Term {
+// splitArray is strings.Split(s, d) as an array term of string terms.
+func splitArray(s, d string) *ast.Term {
 	n := strings.Count(s, d) + 1
 	var terms []ast.Term
 	var ptrs []*ast.Term
-	if n == 2 { // "Bearer <token>": one allocation for both slices
+	var arr *ast.Term
+	if n == 2 { // "Bearer <token>": one allocation for the terms and slices
 		pair := new(struct {
-			t [2]ast.Term
-			p [2]*ast.Term
+			t   [2]ast.Term
+			p   [2]*ast.Term
+			arr ast.Term
 		})
-		terms, ptrs = pair.t[:], pair.p[:]
+		terms, ptrs, arr = pair.t[:], pair.p[:], &pair.arr
 	} else {
-		terms, ptrs = make([]ast.Term, n), make([]*ast.Term, n)
+		terms, ptrs, arr = make([]ast.Term, n), make([]*ast.Term, n), new(ast.Term)
 	}
 	i := 0
 	for part := range strings.SplitSeq(s, d) {
@@ -92,7 +94,8 @@ func splitTerms(s, d string) []*ast.Term {
 		ptrs[i] = &terms[i]
 		i++
 	}
-	return ptrs[:i]
+	arr.Value = ast.NewArray(ptrs[:i]...)
+	return arr
 }
 
 // sameOrNew is OPA's convention for string transformations: the operand
