@@ -50,6 +50,9 @@ type compiler struct {
 	// consts: of the statement list being compiled, the locals holding a
 	// folded literal (see block)
 	consts map[int]*ast.Term
+	// paths: the ids of cached path prefixes, nil when paths are not
+	// cached (see pathcache.go)
+	paths map[string]int
 }
 
 // Compile checks that every statement and built-in of p is supported and
@@ -76,6 +79,9 @@ func Compile(p *ir.Policy) (*Program, error) {
 		c.decls[b.Name] = b
 	}
 	c.foldOK = foldAll(p)
+	if c.foldOK && allRuns(p) {
+		c.paths = map[string]int{}
+	}
 	var irFuncs []*ir.Func
 	if p.Funcs != nil {
 		irFuncs = p.Funcs.Funcs
@@ -296,6 +302,10 @@ func (c *compiler) path(stmts []ir.Stmt) (*sPath, int) {
 		p.targets = append(p.targets, c.local(d.Target))
 		prev = d.Target
 		n++
+	}
+	if n > 1 && c.paths != nil {
+		p.ids = c.pathIDs(p.keys)
+		c.prog.npaths = len(c.paths)
 	}
 	return p, n
 }

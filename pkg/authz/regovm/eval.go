@@ -56,6 +56,7 @@ type evaluator struct {
 	stack   []*ast.Term // frames of locals
 	sp      int
 	memo    []memoEntry
+	paths   []pathEntry // the path cache (pathcache.go)
 	args    []*ast.Term // scratch for built-in arguments
 	rows    []*ast.Term
 	rowsErr error // of EvalValue, about the rows
@@ -179,6 +180,10 @@ func (p *Program) run(fn *function, opts EvalOptions, done func(*evaluator)) (er
 		e.memo = make([]memoEntry, p.nmemo)
 	}
 	e.memo = e.memo[:p.nmemo]
+	if cap(e.paths) < p.npaths {
+		e.paths = make([]pathEntry, p.npaths)
+	}
+	e.paths = e.paths[:p.npaths]
 
 	frame := e.push(fn.nlocals)
 	frame[fn.params[0]] = opts.Input
@@ -196,6 +201,7 @@ func (p *Program) run(fn *function, opts EvalOptions, done func(*evaluator)) (er
 // returns the evaluator to the pool.
 func (e *evaluator) release() {
 	clear(e.memo)
+	clear(e.paths)
 	clear(e.rows)
 	e.rows = e.rows[:0]
 	clear(e.bctx.Cache)

@@ -35,17 +35,8 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 			}
 			f[s.target] = v
 		case opPath:
-			s := s.(*sPath)
-			src := f[s.source]
-			for i, key := range s.keys {
-				if src == nil {
-					return 0, nil
-				}
-				src = dot(src.Value, key)
-				if src == nil {
-					return 0, nil
-				}
-				f[s.targets[i]] = src
+			if !e.path(f, s.(*sPath)) {
+				return 0, nil
 			}
 		case opEqual:
 			s := s.(*sEqual)

@@ -28,6 +28,12 @@ type foldInfo struct {
 	// own run's Make created, so each run can be folded on its own (the
 	// planner reuses a literal's local in every rule body of a function).
 	inRuns map[ir.Local]int
+	// inGroups counts, per target, the mutations in a construction
+	// group: a stretch of Make and mutating statements, and of statements
+	// that look into no value (inGroup), in which the target was made
+	// before (nested literals are built this way: all Makes, then the
+	// inserts, innermost first). See pathcache.go.
+	inGroups map[ir.Local]int
 }
 
 // mutationTarget returns the local a statement mutates in place.
@@ -107,6 +113,17 @@ func walkStmts(blocks []*ir.Block, f func(ir.Stmt)) {
 	}
 }
 
+// inGroup tells the statements that may sit between a literal's Make and
+// its inserts without looking into any value: number and null constants,
+// and moves.
+func inGroup(s ir.Stmt) bool {
+	switch s.(type) {
+	case *ir.MakeNumberIntStmt, *ir.MakeNumberRefStmt, *ir.MakeNullStmt, *ir.AssignVarStmt:
+		return true
+	}
+	return false
+}
+
 // walkLists calls f with every statement list of blocks, nested ones too.
 func walkLists(blocks []*ir.Block, f func([]ir.Stmt)) {
 	for _, b := range blocks {
@@ -132,11 +149,19 @@ func walkLists(blocks []*ir.Block, f func([]ir.Stmt)) {
 // analyzeFold reports, for one function, whether its mutated locals are
 // written by Make statements alone, and how often each is mutated.
 func analyzeFold(params []ir.Local, blocks []*ir.Block) foldInfo {
-	info := foldInfo{enabled: true, mutations: map[ir.Local]int{}, inRuns: map[ir.Local]int{}}
+	info := foldInfo{enabled: true, mutations: map[ir.Local]int{}, inRuns: map[ir.Local]int{}, inGroups: map[ir.Local]int{}}
 	walkLists(blocks, func(stmts []ir.Stmt) {
+		made := map[ir.Local]bool{}
 		for i, s := range stmts {
 			if t := mutationTargetOrMake(s); t >= 0 {
 				info.inRuns[t] += insertsInto(stmts[i+1:], t)
+				made[t] = true
+			} else if t, ok := mutationTarget(s); ok {
+				if made[t] {
+					info.inGroups[t]++
+				}
+			} else if !inGroup(s) {
+				clear(made)
 			}
 		}
 	})

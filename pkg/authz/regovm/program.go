@@ -33,6 +33,7 @@ type Program struct {
 	evalValue *function
 	funcs     []*function
 	nmemo     int       // number of memoized functions (memo slots)
+	npaths    int       // number of cached path prefixes (pathcache.go)
 	dynamic   *dynNode  // path tree of CallDynamicStmt targets
 	data      *ast.Term // the data document: empty, the VM has no store
 	files     []string  // Static.Files, for error locations
@@ -124,6 +125,7 @@ type (
 		source  int
 		keys    []*ast.Term
 		targets []int
+		ids     []int // of each prefix, for the path cache; nil: not cached
 	}
 	sEqual    struct{ a, b operand }
 	sNotEqual struct{ a, b operand }
