@@ -382,6 +382,11 @@ func (c *compiler) stmt(s ir.Stmt) (stmt, error) {
 		e.b, err = c.operand(s.B)
 		return e, err
 	case *ir.NotEqualStmt:
+		if l, ok := s.A.Value.(ir.Local); ok {
+			if b, ok := s.B.Value.(ir.Bool); ok && !bool(b) {
+				return &sNotFalse{source: c.local(l)}, nil
+			}
+		}
 		e := &sNotEqual{}
 		if e.a, err = c.operand(s.A); err != nil {
 			return nil, err

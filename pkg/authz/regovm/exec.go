@@ -44,6 +44,16 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 			if a == nil || b == nil || fastbuiltin.Compare(a.Value, b.Value) != 0 {
 				return 0, nil
 			}
+		case opNotFalse:
+			// Values of other types never compare equal to false, so a
+			// Lazy (never a boolean) passes without being materialized.
+			v := f[s.(*sNotFalse).source]
+			if v == nil {
+				return 0, nil
+			}
+			if b, ok := v.Value.(ast.Boolean); ok && !bool(b) {
+				return 0, nil
+			}
 		case opNotEqual:
 			s := s.(*sNotEqual)
 			a, b := e.read(f, s.a), e.read(f, s.b)

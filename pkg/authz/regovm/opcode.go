@@ -11,6 +11,7 @@ const (
 	opPath
 	opEqual
 	opNotEqual
+	opNotFalse
 	opAssignVar
 	opCall
 	opCallBuiltin
@@ -56,6 +57,8 @@ func opOf(s stmt) opcode {
 		return opEqual
 	case *sNotEqual:
 		return opNotEqual
+	case *sNotFalse:
+		return opNotFalse
 	case *sAssignVar:
 		return opAssignVar
 	case *sCall:

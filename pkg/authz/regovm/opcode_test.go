@@ -48,7 +48,7 @@ func TestEveryStatementHasAnOpcode(t *testing.T) {
 func sampleStmt(name string) stmt {
 	for _, s := range []stmt{
 		&sBlock{}, &sBreak{}, &sScan{}, &sNot{}, &sWith{}, &sCall{}, &sCallBuiltin{},
-		&sCallDynamic{}, &sDot{}, &sPath{}, &sEqual{}, &sNotEqual{}, &sLen{}, &sIsArray{},
+		&sCallDynamic{}, &sDot{}, &sPath{}, &sEqual{}, &sNotEqual{}, &sNotFalse{}, &sLen{}, &sIsArray{},
 		&sIsObject{}, &sIsSet{}, &sIsDefined{}, &sIsUndefined{}, &sMakeNull{}, &sConst{},
 		&sMakeArray{}, &sMakeObject{}, &sMakeSet{}, &sMakeRecord{}, &sAssignInt{}, &sAssignVar{},
 		&sAssignVarOnce{}, &sResetLocal{}, &sReturnLocal{}, &sResultSetAdd{}, &sNop{},

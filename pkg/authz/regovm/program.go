@@ -129,6 +129,9 @@ type (
 	}
 	sEqual    struct{ a, b operand }
 	sNotEqual struct{ a, b operand }
+	// sNotFalse is NotEqualStmt(local, false), the planner's test of every
+	// boolean expression: any defined value but false passes.
+	sNotFalse struct{ source int }
 	sLen      struct {
 		source operand
 		target int
