@@ -94,10 +94,12 @@ func (s *Service) evalIR(ctx context.Context, st *state, p *compiledPolicy, req 
 	if err := x.in.init(req, st.maxBody, gatehouseInfo{d.Gateway, d.Route, d.Policy, id}); err != nil {
 		return nil, fmt.Errorf("input: %w", err)
 	}
-	x.dl.ctx, x.dl.at = ctx, time.Now().Add(s.opts.EvalTimeout)
+	now := time.Now() // the deadline's start and time.now_ns: one clock read
+	x.dl.ctx, x.dl.at = ctx, now.Add(s.opts.EvalTimeout)
 	t, err := p.prog.EvalValue(regovm.EvalOptions{
 		Context:                     ctx,
 		Input:                       &x.in.term,
+		Time:                        now,
 		Cancel:                      &x.dl,
 		InterQueryBuiltinValueCache: s.cache,
 	})
