@@ -27,6 +27,16 @@ default allow := false
 allow if input.parsed_body.n > 3
 allow if input.parsed_body[_] == "yes"
 allow if object.get(input, ["parsed_body", "a", "b"], 0) == 1`,
+	// Memoized rules, an object literal read by key and whole, and with
+	// changing the input those rules read, within one decision.
+	"with": `package envoy.authz
+import rego.v1
+m := input.attributes.request.http.method
+t := {"m": m, "p": input.attributes.request.http.path, "b": input.parsed_body}
+allow := {"allowed": t.m == "GET", "headers": {"x-w": json.marshal([t, t.p, m, x, y])}} if {
+	x := t.m with input.attributes.request.http.method as "PATCH"
+	y := [t.p, t.b] with input.parsed_body as {"n": 1}
+}`,
 	"whole": `package envoy.authz
 import rego.v1
 allow := {"allowed": true, "headers": {"x-h": json.marshal(input.attributes.request.http), "x-t": sprintf("%v", [input.truncated_body])}}`,
