@@ -242,24 +242,16 @@ func (e *evaluator) exec(f []*ast.Term, b *block) (int, error) {
 			st.Add(v)
 		case opObjectInsert:
 			s := s.(*sObjectInsert)
-			obj, k, v := f[s.object], e.read(f, s.key), e.read(f, s.value)
-			if obj == nil {
-				return 0, internalError("object insert into an undefined local")
-			}
-			o, ok := obj.Value.(ast.Object)
-			if !ok || k == nil || v == nil {
-				return 0, internalError("object insert into %v", obj)
+			o, k, v, err := e.insertOperands(f, s.object, s.key, s.value)
+			if err != nil {
+				return 0, err
 			}
 			o.Insert(k, v)
 		case opObjectInsertOnce:
 			s := s.(*sObjectInsertOnce)
-			obj, k, v := f[s.object], e.read(f, s.key), e.read(f, s.value)
-			if obj == nil {
-				return 0, internalError("object insert into an undefined local")
-			}
-			o, ok := obj.Value.(ast.Object)
-			if !ok || k == nil || v == nil {
-				return 0, internalError("object insert into %v", obj)
+			o, k, v, err := e.insertOperands(f, s.object, s.key, s.value)
+			if err != nil {
+				return 0, err
 			}
 			if cur := o.Get(k); cur != nil {
 				if fastbuiltin.Compare(cur.Value, v.Value) != 0 {
@@ -497,4 +489,18 @@ func (f *fallbackError) Unwrap() []error { return []error{f.err, ErrUnsupported}
 // for topdown, as Compile's ErrUnsupported does.
 func internalError(format string, args ...any) error {
 	return &fallbackError{err: &topdown.Error{Code: topdown.InternalErr, Message: "regovm: " + fmt.Sprintf(format, args...)}}
+}
+
+// insertOperands reads an object insert's target object, key and value;
+// the plan always defines all three, so anything else is an internal error.
+func (e *evaluator) insertOperands(f []*ast.Term, object int, key, value operand) (ast.Object, *ast.Term, *ast.Term, error) {
+	obj, k, v := f[object], e.read(f, key), e.read(f, value)
+	if obj == nil {
+		return nil, nil, nil, internalError("object insert into an undefined local")
+	}
+	o, ok := obj.Value.(ast.Object)
+	if !ok || k == nil || v == nil {
+		return nil, nil, nil, internalError("object insert into %v", obj)
+	}
+	return o, k, v, nil
 }
