@@ -382,6 +382,9 @@ func (e *evaluator) callBuiltin(f []*ast.Term, s *sCallBuiltin) (*ast.Term, erro
 	for _, a := range s.args {
 		v := e.read(f, a)
 		if v == nil {
+			// Undefined: the values read so far must not stay in the
+			// scratch slice of a pooled evaluator.
+			clear(args)
 			return nil, nil
 		}
 		args = append(args, v)

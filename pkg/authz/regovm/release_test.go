@@ -1,0 +1,42 @@
+package regovm
+
+import (
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/ir"
+)
+
+// TestUndefinedArgumentLeavesNoReference: a native built-in's arguments
+// are read into the evaluator's scratch slice; when one is undefined the
+// call is, and the values read before it must not stay in the slice: the
+// evaluator goes back to the pool, and would keep the previous request's
+// input (pooled by its owner) alive.
+func TestUndefinedArgumentLeavesNoReference(t *testing.T) {
+	p := policy(nil, nil,
+		&ir.CallStmt{Func: "plus", Args: []ir.Operand{loc(0), loc(5)}, Result: 2},
+		&ir.ResultSetAddStmt{Value: 2},
+	)
+	p.Static.BuiltinFuncs = []*ir.BuiltinFunc{{Name: "plus", Decl: ast.Plus.Decl}}
+	prog, err := Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call, ok := prog.eval.blocks[0].stmts[0].(*sCallBuiltin)
+	if !ok || call.bi.fast == nil {
+		t.Fatalf("statement %T is not a native built-in call", prog.eval.blocks[0].stmts[0])
+	}
+	e := newEvaluator()
+	e.prog = prog
+	frame := e.push(prog.eval.nlocals)
+	frame[call.args[0].local] = ast.IntNumberTerm(7) // defined; the second is not
+	v, err := e.callBuiltin(frame, call)
+	if v != nil || err != nil {
+		t.Fatalf("call with an undefined argument: %v %v", v, err)
+	}
+	for i, a := range e.args[:cap(e.args)] {
+		if a != nil {
+			t.Fatalf("scratch argument %d still holds %v", i, a)
+		}
+	}
+}
