@@ -62,6 +62,8 @@ type evaluator struct {
 	rowsErr error // of EvalValue, about the rows
 	ret     *ast.Term
 	cancel  topdown.Cancel
+	// ctxCancel is cancel when the caller gives a Context but no Cancel.
+	ctxCancel ctxCancel
 
 	// The output of the topdown built-in being called, and the iterator
 	// handed to it, bound once so calls do not allocate a closure.
@@ -158,14 +160,19 @@ func (p *Program) run(fn *function, opts EvalOptions, done func(*evaluator)) (er
 		e.release()
 	}()
 	e.prog = p
-	e.cancel = opts.Cancel
-
 	ctx := opts.Context
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	e.cancel = opts.Cancel
+	if e.cancel == nil && ctx.Done() != nil {
+		// As topdown, which cancels when the context ends: without a
+		// Cancel, a plan scanning a huge collection would run on.
+		e.ctxCancel.ctx = ctx
+		e.cancel = &e.ctxCancel
+	}
 	e.bctx.Context = ctx
-	e.bctx.Cancel = opts.Cancel
+	e.bctx.Cancel = e.cancel
 	e.bctx.InterQueryBuiltinValueCache = opts.InterQueryBuiltinValueCache
 	e.bctx.Metrics = noMetrics
 	e.bctx.Seed = rand.Reader
@@ -211,6 +218,7 @@ func (e *evaluator) release() {
 	e.bctx.Time = nil
 	e.bctx.Location = nil
 	e.prog, e.cancel, e.ret, e.tdOut, e.rowsErr = nil, nil, nil, nil, nil
+	e.ctxCancel.ctx = nil
 	e.sp = 0
 	evaluators.Put(e)
 }
@@ -249,6 +257,12 @@ func (e *evaluator) runBlocks(f []*ast.Term, blocks []*block) (int, error) {
 	}
 	return ctlDone, nil
 }
+
+// ctxCancel is a topdown.Cancel that is cancelled when its context ends.
+type ctxCancel struct{ ctx context.Context }
+
+func (c *ctxCancel) Cancel()         {}
+func (c *ctxCancel) Cancelled() bool { return c.ctx.Err() != nil }
 
 func (e *evaluator) canceled() bool {
 	return e.cancel != nil && e.cancel.Cancelled()

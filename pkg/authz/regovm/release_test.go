@@ -1,10 +1,13 @@
 package regovm
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
+	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 // TestUndefinedArgumentLeavesNoReference: a native built-in's arguments
@@ -38,5 +41,27 @@ func TestUndefinedArgumentLeavesNoReference(t *testing.T) {
 		if a != nil {
 			t.Fatalf("scratch argument %d still holds %v", i, a)
 		}
+	}
+}
+
+// TestContextCancelsWithoutCancel: with no Cancel, the evaluation stops
+// when its Context ends, as a topdown evaluation does.
+func TestContextCancelsWithoutCancel(t *testing.T) {
+	p := scanPolicy(&ir.SetAddStmt{Value: loc(4), Set: 2})
+	prog, err := Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = prog.Eval(EvalOptions{Context: ctx, Input: ast.MustParseTerm(`[1, 2]`)})
+	var te *topdown.Error
+	if !errors.As(err, &te) || te.Code != topdown.CancelErr {
+		t.Fatalf("scan under an ended context: %v, want a cancellation", err)
+	}
+	// A live context changes nothing.
+	rows, err := prog.Eval(EvalOptions{Context: context.Background(), Input: ast.MustParseTerm(`[1, 2]`)})
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("scan: %v %v", rows, err)
 	}
 }
