@@ -26,6 +26,10 @@ var opaGlobMatch = opaBuiltin(ast.GlobMatch.Name)
 // dropped and refilled by the patterns in use.
 const maxGlobCache = 1024
 
+// maxGlobPattern bounds the patterns cached, so that the cache is bounded
+// in bytes too: a pattern may come from a request. Longer ones go to OPA.
+const maxGlobPattern = 1024
+
 type globCache struct {
 	mu sync.RWMutex
 	m  map[string]*glob.Pattern // nil value: glob.Compile fails, OPA errors
@@ -51,7 +55,7 @@ func (c *globCache) put(key []byte, g *glob.Pattern) {
 
 func globMatch(bctx *topdown.BuiltinContext, a []*ast.Term) (*ast.Term, error) {
 	pattern, ok := a[0].Value.(ast.String)
-	if !ok {
+	if !ok || len(pattern) > maxGlobPattern {
 		return opaGlobMatch(bctx, a)
 	}
 	match, ok := a[2].Value.(ast.String)

@@ -110,3 +110,27 @@ func BenchmarkGlobMatch(b *testing.B) {
 	benchPair(b, testBctx(fixedNow), "glob.match",
 		[]*ast.Term{ast.StringTerm("/people/*"), ast.ArrayTerm(ast.StringTerm("/")), ast.StringTerm("/people/alice")})
 }
+
+// TestGlobCacheKeepsNoLongPatterns: the cache is bounded in entries, so
+// each must be small; a pattern from a request can be as long as its body
+// (1024 entries of a megabyte each). Long patterns are OPA's, whose cache
+// holds 100.
+func TestGlobCacheKeepsNoLongPatterns(t *testing.T) {
+	f := Lookup("glob.match")
+	for _, n := range []int{maxGlobPattern, maxGlobPattern + 1, 64 << 10} {
+		p := strings.Repeat("a", n-1) + "*"
+		args := []*ast.Term{ast.StringTerm(p), ast.NullTerm(), ast.StringTerm(strings.Repeat("a", n+3))}
+		got, err := f(nil, args)
+		want, wantErr := CallOPA("glob.match", nil, args)
+		if err != nil || wantErr != nil || !got.Equal(want) {
+			t.Fatalf("pattern of %d bytes: %v %v, OPA %v %v", n, got, err, want, wantErr)
+		}
+	}
+	globs.mu.RLock()
+	defer globs.mu.RUnlock()
+	for k := range globs.m {
+		if len(k) > maxGlobPattern+16 {
+			t.Fatalf("the glob cache holds a key of %d bytes", len(k))
+		}
+	}
+}
