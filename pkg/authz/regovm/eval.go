@@ -61,6 +61,7 @@ type evaluator struct {
 	rows    []*ast.Term
 	rowsErr error // of EvalValue, about the rows
 	ret     *ast.Term
+	depth   int // of planned function calls
 	cancel  topdown.Cancel
 	// ctxCancel is cancel when the caller gives a Context but no Cancel.
 	ctxCancel ctxCancel
@@ -219,7 +220,7 @@ func (e *evaluator) release() {
 	e.bctx.Location = nil
 	e.prog, e.cancel, e.ret, e.tdOut, e.rowsErr = nil, nil, nil, nil, nil
 	e.ctxCancel.ctx = nil
-	e.sp = 0
+	e.sp, e.depth = 0, 0
 	evaluators.Put(e)
 }
 

@@ -332,6 +332,12 @@ func (e *evaluator) scan(f []*ast.Term, s *sScan) (int, error) {
 	return ctlDone, nil
 }
 
+// maxCallDepth bounds the nesting of planned function calls. Rego has no
+// recursion, so plans nest calls only as deep as their rules refer to one
+// another; a deeper nesting is a plan that recurses, and would otherwise
+// overflow the goroutine's stack, a fatal error no recover catches.
+const maxCallDepth = 10000
+
 // call runs a planned function: frame of its own, memoized when its only
 // params are input and data.
 func (e *evaluator) call(f []*ast.Term, s *sCall) (*ast.Term, error) {
@@ -341,11 +347,16 @@ func (e *evaluator) call(f []*ast.Term, s *sCall) (*ast.Term, error) {
 			return m.val, nil
 		}
 	}
+	if e.depth >= maxCallDepth {
+		return nil, internalError("calls nested more than %d deep", maxCallDepth)
+	}
 	callee := e.push(fn.nlocals)
 	for i, p := range fn.params {
 		callee[p] = e.readRaw(f, s.args[i])
 	}
+	e.depth++
 	ctl, err := e.runBlocks(callee, fn.blocks)
+	e.depth--
 	var v *ast.Term
 	switch {
 	case err != nil:

@@ -3,6 +3,7 @@ package regovm
 import (
 	"context"
 	"errors"
+	"runtime/debug"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -63,5 +64,29 @@ func TestContextCancelsWithoutCancel(t *testing.T) {
 	rows, err := prog.Eval(EvalOptions{Context: context.Background(), Input: ast.MustParseTerm(`[1, 2]`)})
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("scan: %v %v", rows, err)
+	}
+}
+
+// TestRecursionIsBounded: the planner never emits a recursive plan (Rego
+// rejects recursion), but one must fail, as any plan the VM cannot run,
+// with ErrUnsupported rather than overflow the goroutine's stack, which
+// kills the process and no recover can catch.
+func TestRecursionIsBounded(t *testing.T) {
+	defer debug.SetMaxStack(debug.SetMaxStack(256 << 20)) // fail fast if unbounded
+	f := &ir.Func{
+		Name:   "f",
+		Params: []ir.Local{0, 1},
+		Return: 2,
+		Blocks: []*ir.Block{{Stmts: []ir.Stmt{
+			&ir.CallStmt{Func: "f", Args: []ir.Operand{loc(0), loc(1)}, Result: 2},
+			&ir.ReturnLocalStmt{Source: 2},
+		}}},
+	}
+	p := policy(nil, []*ir.Func{f},
+		&ir.CallStmt{Func: "f", Args: []ir.Operand{loc(0), loc(1)}, Result: 2},
+		&ir.ResultSetAddStmt{Value: 2},
+	)
+	if _, err := run(t, p, `1`); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("recursive plan: %v, want ErrUnsupported", err)
 	}
 }
