@@ -104,6 +104,11 @@ func (e *evaluator) onOutputCollect(t *ast.Term) error {
 // the value its ResultSetAddStmt adds (an object of the query's variables).
 // It is safe for concurrent use.
 //
+// The rows are distinct, as in OPA's Wasm result set, where topdown yields
+// one per solution: for a query with several solutions binding equal values
+// (x := input[_] over [1, 1]) topdown has more rows. A query of a single
+// value (a data reference, see EvalValue) has at most one row in both.
+//
 // An error that errors.Is ErrUnsupported (a conflict, which topdown may not
 // meet, see conflictError, or an internal failure) means the caller must
 // evaluate with topdown to get topdown's answer; any other error is
