@@ -89,40 +89,58 @@ func TestRepeatedEvalsAgree(t *testing.T) {
 	}
 }
 
-// TestConcurrentEvalsAgree runs one Program over several inputs from
-// several goroutines (run with -race): per-evaluation state in pooled
-// evaluators, the path cache, records and the JWT cache must not leak
-// between evaluations.
+// TestConcurrentEvalsAgree runs Programs over several inputs, plain and
+// Lazy, from several goroutines (run with -race): per-evaluation state in
+// pooled evaluators, the path cache, records and the JWT cache must not
+// leak between evaluations.
 func TestConcurrentEvalsAgree(t *testing.T) {
-	p, err := preparePair(t, "data.alias.out", module{"alias.rego", aliasModule})
+	alias, err := preparePair(t, "data.alias.out", module{"alias.rego", aliasModule})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ins := aliasInputs(t, p.now)
-	want := make([]string, len(ins))
-	for i, in := range ins {
-		o := p.topdown(in)
-		if o.err != nil || len(o.rows) != 1 {
-			t.Fatalf("topdown: %v", o)
-		}
-		want[i] = o.rows[0]
+	paths, err := preparePair(t, "data.paths.all", module{"paths.rego", pathModule + "\nall := [plain, memo, after_undefined, partial]\n"})
+	if err != nil {
+		t.Fatal(err)
 	}
+	if _, _, cached := features(paths.vm); cached == 0 {
+		t.Fatal("the paths module has no cached paths")
+	}
+	type job struct {
+		p    *pair
+		in   *ast.Term
+		want string
+	}
+	var jobs []job
+	add := func(p *pair, ins []*ast.Term) {
+		for _, in := range ins {
+			o := p.topdown(in)
+			if o.err != nil || len(o.rows) != 1 {
+				t.Fatalf("topdown: %v", o)
+			}
+			jobs = append(jobs, job{p, in, o.rows[0]})
+		}
+	}
+	add(alias, aliasInputs(t, alias.now))
+	add(paths, []*ast.Term{
+		ast.MustParseTerm(`{"a": {"b": {"c": 1, "d": {"e": 2}}}}`),
+		ast.MustParseTerm(`{"a": {"b": {"c": "x", "d": {"e": "y"}}}}`),
+	})
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for n := 0; n < 60; n++ {
-				i := (g + n) % len(ins)
-				in := ins[i]
+			for n := 0; n < 80; n++ {
+				j := jobs[(g+n)%len(jobs)]
+				in := j.in
 				if n%2 == 1 {
 					var m int
 					in = lazyTerm(in, &m)
 				}
-				v, err := p.vm.EvalValue(EvalOptions{Context: context.Background(), Input: in, Time: p.now})
-				if err != nil || v == nil || v.String() != want[i] {
-					errs <- fmt.Errorf("goroutine %d, eval %d: %v %v, want %s", g, n, v, err, want[i])
+				v, err := j.p.vm.EvalValue(EvalOptions{Context: context.Background(), Input: in, Time: j.p.now})
+				if err != nil || v == nil || v.String() != j.want {
+					errs <- fmt.Errorf("goroutine %d, eval %d: %v %v, want %s", g, n, v, err, j.want)
 					return
 				}
 			}
