@@ -31,6 +31,11 @@ var opaJWTDecodeVerify = opaBuiltin(ast.JWTDecodeVerify.Name)
 // dropped and refilled by the tokens in use.
 const maxJWTCache = 4096
 
+// maxJWTCacheKey bounds the keys (token and constraints) of the results
+// cached, so that the cache is bounded in bytes too: a policy may take a
+// constraint from the request. Results of longer ones are not cached.
+const maxJWTCacheKey = 16 << 10
+
 // jwtEntry is a verified result and the claims its validity depends on.
 type jwtEntry struct {
 	result   *ast.Term  // [true, header, payload], shared: never mutated
@@ -87,7 +92,7 @@ func jwtVerifyKeyed(bctx *topdown.BuiltinContext, a []*ast.Term, token string, k
 		return opaJWTDecodeVerify(bctx, a)
 	}
 	out, err := opaJWTDecodeVerify(bctx, a)
-	if err == nil {
+	if err == nil && len(key) <= maxJWTCacheKey {
 		if e := newJWTEntry(token, out); e != nil {
 			jwts.put(key, e)
 		}

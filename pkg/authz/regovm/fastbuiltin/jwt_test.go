@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -292,4 +293,34 @@ func isCachedByOPA(bctx *topdown.BuiltinContext, args []*ast.Term) bool {
 	k, _ := args[1].Value.(ast.Object).Filter(ast.NewObject(ast.Item(ast.StringTerm("secret"), ast.ObjectTerm())))
 	_, ok := c.Get(ast.NewArray(args[0], ast.NewTerm(k)))
 	return ok
+}
+
+// TestJWTCacheKeepsNoLongKeys: the cache is bounded in entries, so each
+// must be small. A token or a secret as long as a request body (a policy
+// may take the key from input) is verified by OPA every time.
+func TestJWTCacheKeepsNoLongKeys(t *testing.T) {
+	bctx := testBctx(fixedNow)
+	f := Lookup("io.jwt.decode_verify")
+	long := strings.Repeat("k", 64<<10)
+	claims := fmt.Sprintf(`{"big":%q,"exp":%d}`, strings.Repeat("c", 32<<10), fixedNow.Unix()+60)
+	for _, c := range []struct{ token, secret string }{
+		{hs256(stdHeader, `{"small":1}`, long), long},
+		{hs256(stdHeader, claims, "secret"), "secret"},
+	} {
+		args := []*ast.Term{ast.StringTerm(c.token), secretConstraints(c.secret)}
+		for range 2 {
+			got, err := f(bctx, args)
+			want, wantErr := CallOPA("io.jwt.decode_verify", bctx, args)
+			if err != nil || wantErr != nil || !got.Equal(want) || !got.Value.(*ast.Array).Elem(0).Equal(ast.BooleanTerm(true)) {
+				t.Fatalf("native %v %v, OPA %v %v", got, err, want, wantErr)
+			}
+		}
+	}
+	jwts.mu.RLock()
+	defer jwts.mu.RUnlock()
+	for k := range jwts.m {
+		if len(k) > maxJWTCacheKey {
+			t.Fatalf("the JWT cache holds a key of %d bytes", len(k))
+		}
+	}
 }
