@@ -43,27 +43,37 @@ func parseShortDec(s string) (shortDec, bool) {
 			return shortDec{}, false
 		}
 	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		eneg := false
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			eneg = s[i] == '-'
-			i++
-		}
-		start = i
-		e := 0
-		for ; i < len(s) && isDigit(s[i]); i++ {
-			e = e*10 + int(s[i]-'0')
-		}
-		if i == start || i-start > maxExpDigits {
-			return shortDec{}, false
-		}
-		if eneg {
-			e = -e
-		}
-		d.e += e
+	e, i, ok := parseExp(s, i)
+	if !ok {
+		return shortDec{}, false
 	}
+	d.e += e
 	return d, i == len(s)
+}
+
+// parseExp parses the exponent part ([eE][+-]?[0-9]{1,maxExpDigits}) at
+// s[i:], if there is one: its value and the index after it.
+func parseExp(s string, i int) (e, next int, ok bool) {
+	if i >= len(s) || (s[i] != 'e' && s[i] != 'E') {
+		return 0, i, true
+	}
+	i++
+	neg := false
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	start := i
+	for ; i < len(s) && isDigit(s[i]); i++ {
+		e = e*10 + int(s[i]-'0')
+	}
+	if i == start || i-start > maxExpDigits {
+		return 0, i, false
+	}
+	if neg {
+		e = -e
+	}
+	return e, i, true
 }
 
 // addDigit appends a digit to m, reporting false past 19 significant
@@ -170,27 +180,11 @@ func parseDec(s string) (dec, bool) {
 			return dec{}, false
 		}
 	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		eneg := false
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			eneg = s[i] == '-'
-			i++
-		}
-		start = i
-		e := 0
-		for i < len(s) && isDigit(s[i]) {
-			e = e*10 + int(s[i]-'0')
-			i++
-		}
-		if i == start || i-start > maxExpDigits {
-			return dec{}, false
-		}
-		if eneg {
-			e = -e
-		}
-		d.exp = e
+	e, i, ok := parseExp(s, i)
+	if !ok {
+		return dec{}, false
 	}
+	d.exp = e
 	if i != len(s) {
 		return dec{}, false
 	}
