@@ -2,7 +2,6 @@ package fastbuiltin
 
 import (
 	"encoding/binary"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/gobwas/glob"
@@ -30,28 +29,9 @@ const maxGlobCache = 1024
 // in bytes too: a pattern may come from a request. Longer ones go to OPA.
 const maxGlobPattern = 1024
 
-type globCache struct {
-	mu sync.RWMutex
-	m  map[string]*glob.Pattern // nil value: glob.Compile fails, OPA errors
-}
-
-var globs = globCache{m: make(map[string]*glob.Pattern)}
-
-func (c *globCache) get(key []byte) (*glob.Pattern, bool) {
-	c.mu.RLock()
-	g, ok := c.m[string(key)]
-	c.mu.RUnlock()
-	return g, ok
-}
-
-func (c *globCache) put(key []byte, g *glob.Pattern) {
-	c.mu.Lock()
-	if len(c.m) >= maxGlobCache {
-		clear(c.m)
-	}
-	c.m[string(key)] = g
-	c.mu.Unlock()
-}
+// globs maps a key to its compiled glob; a nil value: glob.Compile fails
+// (OPA errors).
+var globs = newBoundedCache[*glob.Pattern](maxGlobCache)
 
 func globMatch(bctx *topdown.BuiltinContext, a []*ast.Term) (*ast.Term, error) {
 	pattern, ok := a[0].Value.(ast.String)

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
@@ -46,28 +45,7 @@ type jwtEntry struct {
 	expFast, nbfFast bool
 }
 
-type jwtCache struct {
-	mu sync.RWMutex
-	m  map[string]*jwtEntry
-}
-
-var jwts = jwtCache{m: make(map[string]*jwtEntry)}
-
-func (c *jwtCache) get(key []byte) *jwtEntry {
-	c.mu.RLock()
-	e := c.m[string(key)]
-	c.mu.RUnlock()
-	return e
-}
-
-func (c *jwtCache) put(key []byte, e *jwtEntry) {
-	c.mu.Lock()
-	if len(c.m) >= maxJWTCache {
-		clear(c.m)
-	}
-	c.m[string(key)] = e
-	c.mu.Unlock()
-}
+var jwts = newBoundedCache[*jwtEntry](maxJWTCache)
 
 func jwtDecodeVerify(bctx *topdown.BuiltinContext, a []*ast.Term) (*ast.Term, error) {
 	token, ok := a[0].Value.(ast.String)
@@ -85,7 +63,7 @@ func jwtDecodeVerify(bctx *topdown.BuiltinContext, a []*ast.Term) (*ast.Term, er
 // jwtVerifyKeyed is jwtDecodeVerify once the cache key of its arguments
 // and the text of their time constraint are known.
 func jwtVerifyKeyed(bctx *topdown.BuiltinContext, a []*ast.Term, token string, key []byte, timeText string) (*ast.Term, error) {
-	if e := jwts.get(key); e != nil {
+	if e, _ := jwts.get(key); e != nil {
 		if now, ok := constraintTime(bctx, timeText); ok && e.timeValid(now) {
 			return e.result, nil
 		}

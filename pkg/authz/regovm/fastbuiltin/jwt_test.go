@@ -50,7 +50,8 @@ func jwtDifferential(t *testing.T, now time.Time, token, constraints *ast.Term) 
 
 func isCached(token, constraints *ast.Term) bool {
 	key, _, ok := jwtCacheKey(nil, string(token.Value.(ast.String)), constraints.Value)
-	return ok && jwts.get(key) != nil
+	e, _ := jwts.get(key)
+	return ok && e != nil
 }
 
 func TestJWTTimeChecksOnCacheHits(t *testing.T) {
