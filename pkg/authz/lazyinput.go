@@ -83,8 +83,8 @@ func (r *lazyRoot) stringMap(sm map[string]string) *ast.Term {
 		r.smTerm.Value = &r.sm
 		return &r.smTerm
 	}
-	l := newLazyStringMap(sm)
-	l.root = r
+	l := &lazyStringMap{root: r, sm: sm}
+	l.self = l
 	return ast.NewTerm(l)
 }
 
@@ -147,7 +147,7 @@ func (l *lazyMessage) field(s string) *ast.Term {
 		}
 	}
 	if !fd.IsMap() && !fd.IsList() && fd.Kind() == protoreflect.MessageKind {
-		if _, special := specialMessages[fd.Message().FullName()]; !special {
+		if _, whole := wholeMessages[fd.Message().FullName()]; !whole {
 			return l.root.message(l.m.Get(fd).Message())
 		}
 	}
@@ -209,29 +209,12 @@ func (r *lazyRoot) stringTerm(v string) *ast.Term {
 	return ast.StringTerm(v)
 }
 
-// specialMessages have a JSON form of their own (protoToASTFor's first
-// switch): they are converted whole.
-var specialMessages = map[protoreflect.FullName]bool{
-	"google.protobuf.Struct": true, "google.protobuf.Value": true, "google.protobuf.ListValue": true,
-	"google.protobuf.Timestamp": true, "google.protobuf.Duration": true, "google.protobuf.Any": true,
-	"google.protobuf.FieldMask": true, "google.protobuf.Empty": true,
-	"google.protobuf.BoolValue": true, "google.protobuf.StringValue": true, "google.protobuf.BytesValue": true,
-	"google.protobuf.Int32Value": true, "google.protobuf.UInt32Value": true, "google.protobuf.Int64Value": true,
-	"google.protobuf.UInt64Value": true, "google.protobuf.FloatValue": true, "google.protobuf.DoubleValue": true,
-}
-
 // lazyStringMap is a map<string, string> field: headers, context
 // extensions, peer labels.
 type lazyStringMap struct {
 	lazyBase
 	root *lazyRoot
 	sm   map[string]string
-}
-
-func newLazyStringMap(sm map[string]string) *lazyStringMap {
-	l := &lazyStringMap{sm: sm}
-	l.self = l
-	return l
 }
 
 func (l *lazyStringMap) build() *ast.Term { return stringMapToAST(l.sm, needAll) }
@@ -286,15 +269,8 @@ type gatehouseInfo struct {
 	id                     identity
 }
 
-// newLazyInput checks the request's path, query and body as buildInput
-// does and returns the lazy input.
-func newLazyInput(req *authv3.CheckRequest, maxBody int, gh gatehouseInfo) (*lazyRoot, error) {
-	l := &lazyRoot{}
-	return l, l.init(req, maxBody, gh)
-}
-
-// init is newLazyInput into l, for callers that allocate the root along
-// with other per-decision state.
+// init makes l the lazy input of req, after checking its path, query and
+// body as buildInput does. The caller allocates (or reuses) the root.
 func (l *lazyRoot) init(req *authv3.CheckRequest, maxBody int, gh gatehouseInfo) error {
 	h := req.GetAttributes().GetRequest().GetHttp()
 	if _, _, err := parsePathFor(h.GetPath(), false, false); err != nil {
@@ -341,7 +317,7 @@ func (l *lazyRoot) Dot(key *ast.Term) *ast.Term {
 		return ast.StringTerm(l.req.GetAttributes().GetSource().GetPrincipal())
 	case "parsed_path", "parsed_query":
 		if l.path == nil {
-			// Checked in newLazyInput: no error here.
+			// Checked in init: no error here.
 			l.path, l.query, _ = parsePath(l.req.GetAttributes().GetRequest().GetHttp().GetPath())
 		}
 		if s == "parsed_path" {

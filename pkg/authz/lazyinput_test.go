@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
@@ -100,4 +101,10 @@ func TestLazyInputChecksRequest(t *testing.T) {
 			t.Errorf("%+v: no input error", r)
 		}
 	}
+}
+
+// newLazyInput is a fresh lazy input of req.
+func newLazyInput(req *authv3.CheckRequest, maxBody int, gh gatehouseInfo) (*lazyRoot, error) {
+	l := &lazyRoot{}
+	return l, l.init(req, maxBody, gh)
 }

@@ -29,21 +29,8 @@ func protoToAST(m protoreflect.Message) *ast.Term {
 // protoToASTFor converts the fields of m that need reaches; the key of a
 // field is its JSON name, as the policy sees it.
 func protoToASTFor(m protoreflect.Message, need *inputNeed) *ast.Term {
-	switch m.Descriptor().FullName() {
-	case "google.protobuf.Struct":
-		return structToAST(m.Interface().(*structpb.Struct))
-	case "google.protobuf.Value":
-		return valueToAST(m.Interface().(*structpb.Value))
-	case "google.protobuf.ListValue":
-		return listToAST(m.Interface().(*structpb.ListValue))
-	case "google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.Any",
-		"google.protobuf.FieldMask", "google.protobuf.Empty":
-		return wellKnownToAST(m)
-	case "google.protobuf.BoolValue", "google.protobuf.StringValue", "google.protobuf.BytesValue",
-		"google.protobuf.Int32Value", "google.protobuf.UInt32Value", "google.protobuf.Int64Value",
-		"google.protobuf.UInt64Value", "google.protobuf.FloatValue", "google.protobuf.DoubleValue":
-		fd := m.Descriptor().Fields().ByName("value")
-		return scalarToAST(fd, m.Get(fd))
+	if whole, ok := wholeMessages[m.Descriptor().FullName()]; ok {
+		return whole(m)
 	}
 	if !need.all {
 		// Visit only the fields the policy reads: the others (peers,
@@ -63,6 +50,30 @@ func protoToASTFor(m protoreflect.Message, need *inputNeed) *ast.Term {
 		return true
 	})
 	return ast.NewTerm(obj)
+}
+
+// wholeMessages are the well-known types with a JSON form of their own:
+// they are converted whole, whatever a policy reads of them.
+var wholeMessages = map[protoreflect.FullName]func(protoreflect.Message) *ast.Term{
+	"google.protobuf.Struct":    func(m protoreflect.Message) *ast.Term { return structToAST(m.Interface().(*structpb.Struct)) },
+	"google.protobuf.Value":     func(m protoreflect.Message) *ast.Term { return valueToAST(m.Interface().(*structpb.Value)) },
+	"google.protobuf.ListValue": func(m protoreflect.Message) *ast.Term { return listToAST(m.Interface().(*structpb.ListValue)) },
+	"google.protobuf.Timestamp": wellKnownToAST,
+	"google.protobuf.Duration":  wellKnownToAST,
+	"google.protobuf.Any":       wellKnownToAST,
+	"google.protobuf.FieldMask": wellKnownToAST,
+	"google.protobuf.Empty":     wellKnownToAST,
+	"google.protobuf.BoolValue": wrapperToAST, "google.protobuf.StringValue": wrapperToAST,
+	"google.protobuf.BytesValue": wrapperToAST, "google.protobuf.Int32Value": wrapperToAST,
+	"google.protobuf.UInt32Value": wrapperToAST, "google.protobuf.Int64Value": wrapperToAST,
+	"google.protobuf.UInt64Value": wrapperToAST, "google.protobuf.FloatValue": wrapperToAST,
+	"google.protobuf.DoubleValue": wrapperToAST,
+}
+
+// wrapperToAST is a wrapper type's value, as protojson writes it.
+func wrapperToAST(m protoreflect.Message) *ast.Term {
+	fd := m.Descriptor().Fields().ByName("value")
+	return scalarToAST(fd, m.Get(fd))
 }
 
 // insertField adds field fd of m, converted as far as n reaches, to obj.
