@@ -18,7 +18,7 @@ const gateway = "kind: Gateway\nname: g\nspec:\n  listeners:\n"
 func TestBadInputs(t *testing.T) {
 	runBadCases(t, []badCase{
 		{"unknown field", route + "  gateways: [gw]\n  backend: [{service: a}]\n",
-			5, "Route/r", "spec.backend", `unknown field "backend"; allowed: authentication, authorization, backends, gateways, headers, hosts, match, rateLimit, retries, rewrite, timeout`},
+			5, "Route/r", "spec.backend", `unknown field "backend"; allowed: authentication, authorization, backends, gateways, headers, hosts, match, proxyless, rateLimit, retries, rewrite, streaming, timeout, websocket`},
 		{"unknown top-level field", route + "  gateways: [gw]\n  backends: [{service: a}]\nstatus: {}\n",
 			6, "Route/r", "status", `unknown field "status"; allowed: kind, labels, name, spec`},
 		{"string for integer", service + "  discovery:\n    static:\n      - {address: 127.0.0.1, port: abc}\n",
@@ -51,6 +51,14 @@ func TestBadInputs(t *testing.T) {
 			1, "bad.yaml", "", `expected an object (a mapping with kind, name and spec), got a list`},
 		{"yaml syntax error", "kind: Route\nname: r\nspec:\n  gateways: [gw\n  backends: []\n",
 			4, "bad.yaml", "", `yaml: did not find expected ',' or ']'`},
+
+		// Proxyless opt-in: never implied by an empty block.
+		{"empty route proxyless", route + "  gateways: [gw]\n  backends: [{service: a}]\n  proxyless: {}\n",
+			6, "Route/r", "spec.proxyless", `set serveUnprotected: true (serve protected Routes to proxyless gRPC clients without their protections) or false, or omit proxyless`},
+		{"unknown route proxyless field", route + "  gateways: [gw]\n  backends: [{service: a}]\n  proxyless: {serveUnprotected: true, allow: true}\n",
+			6, "Route/r", "spec.proxyless.allow", `unknown field "allow"; allowed: serveUnprotected`},
+		{"empty gateway proxyless", gateway + "    - {name: http, port: 8080, protocol: HTTP}\n  proxyless: {}\n",
+			6, "Gateway/g", "spec.proxyless", `set serveUnprotected: true (serve protected Routes to proxyless gRPC clients without their protections) or false, or omit proxyless`},
 
 		// Gateway
 		{"port out of range", gateway + "    - {name: http, port: 70000, protocol: HTTP}\n",

@@ -61,6 +61,7 @@ func validateGateway(files *fileReader, o *objErrs, g *Gateway) {
 	if d := g.Spec.Defaults; d != nil && d.Authentication != nil {
 		checkNameList(o, "spec.defaults.authentication", KindAuthentication, *d.Authentication)
 	}
+	validateProxyless(o, "spec.proxyless")
 }
 
 // positiveDuration: when the field is present it must be > 0 (omitted means

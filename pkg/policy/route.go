@@ -94,6 +94,7 @@ func validateRoute(o *objErrs, r *Route) {
 	if o.has("spec.rateLimit") && sp.RateLimit == "" {
 		o.add("spec.rateLimit", "must name a RateLimit, or be none to turn the Gateway default off")
 	}
+	validateProxyless(o, "spec.proxyless")
 }
 
 // checkNameList checks a list of references to objects of kind: names, each
@@ -222,4 +223,24 @@ func validateHeaderChanges(o *objErrs, p string, hc *HeaderChanges) {
 	for i, k := range hc.Remove {
 		checkHeaderName(o, fmt.Sprintf("%s.remove[%d]", p, i), k)
 	}
+}
+
+// IsStreaming reports whether r's calls may be long-lived streams, which a
+// whole-request timeout would cut: the Route says streaming or websocket,
+// or every backend is a GRPC Service (gRPC streams look like any other
+// call until they run long). The translator gives such Routes no request
+// timeout and honours the client's grpc-timeout instead.
+func (r *Route) IsStreaming(services map[string]*Service) bool {
+	if r.Spec.Streaming || r.Spec.WebSocket {
+		return true
+	}
+	if len(r.Spec.Backends) == 0 {
+		return false
+	}
+	for _, b := range r.Spec.Backends {
+		if s := services[b.Service]; s == nil || s.Spec.Protocol != ServiceGRPC {
+			return false
+		}
+	}
+	return true
 }

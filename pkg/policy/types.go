@@ -49,6 +49,20 @@ type GatewaySpec struct {
 	Limits    *GatewayLimits   `yaml:"limits"`
 	AccessLog *AccessLog       `yaml:"accessLog"`
 	Defaults  *GatewayDefaults `yaml:"defaults"`
+	// Proxyless: what proxyless gRPC clients of this Gateway get; a Route's
+	// own proxyless block overrides it.
+	Proxyless *Proxyless `yaml:"proxyless"`
+}
+
+// Proxyless says how proxyless gRPC clients treat protected Routes. They
+// run none of Envoy's HTTP filters, so a Route that names an
+// Authentication, an Authorization or a RateLimit (directly or through
+// the Gateway's defaults) is withheld from them: a matching call fails
+// (UNAVAILABLE) rather than reaching the backend unchecked. ServeUnprotected
+// is the explicit opt-in to serve such Routes anyway, without any of their
+// protections (the client or the backend enforces its own policy).
+type Proxyless struct {
+	ServeUnprotected bool `yaml:"serveUnprotected"`
 }
 
 // Protocols of a Gateway listener.
@@ -217,6 +231,16 @@ type RouteSpec struct {
 	Authentication *[]string     `yaml:"authentication"` // Authentication names, any one of which suffices; nil: Gateway default; []: off
 	Authorization  string        `yaml:"authorization"`  // Authorization name; "": none
 	RateLimit      string        `yaml:"rateLimit"`      // RateLimit name; "": Gateway default; RateLimitNone: off
+	// Streaming marks a Route whose calls are long-lived streams (server-
+	// sent events, streaming gRPC, long polls): Envoy gives it no request
+	// timeout (see StreamingRoute). Routes whose every backend is a GRPC
+	// Service are streaming without saying so.
+	Streaming bool `yaml:"streaming"`
+	// WebSocket allows the HTTP/1.1 Upgrade: websocket handshake on this
+	// Route (off by default: Envoy refuses upgrades elsewhere).
+	WebSocket bool `yaml:"websocket"`
+	// Proxyless overrides the Gateway's proxyless block for this Route.
+	Proxyless *Proxyless `yaml:"proxyless"`
 }
 
 // RateLimitNone as a Route's rateLimit turns the Gateway default off. It is

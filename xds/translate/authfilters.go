@@ -2,6 +2,7 @@ package translate
 
 import (
 	"net/netip"
+	"sort"
 	"strings"
 	"time"
 
@@ -85,11 +86,18 @@ func (f *gwFilters) jwtConfig() *anyT {
 // dynamic metadata under the provider (Authentication) name, where
 // ext_authz and rate-limit claim descriptors read it. Tokens come from
 // Envoy's default places (Authorization: Bearer, access_token query).
+//
+// The provider always forwards the token: with forward: false jwt_authn
+// removes it from the request as soon as it is verified (Envoy:
+// source/extensions/filters/http/jwt_authn/authenticator.cc, removeJwt),
+// before ext_authz runs, and Rego written for opa-envoy-plugin reads the
+// Authorization header. forwardToken: false is enforced for the upstream
+// by the route instead (authorizationRemoved).
 func jwtProvider(name string, j *policy.JWTAuth) *jwtv3.JwtProvider {
 	p := &jwtv3.JwtProvider{
 		Issuer:            j.Issuer,
 		Audiences:         append([]string(nil), j.Audiences...),
-		Forward:           j.ForwardToken,
+		Forward:           true,
 		PayloadInMetadata: name,
 	}
 	for _, c := range j.ClaimsToHeaders {
@@ -237,3 +245,24 @@ func envoyGRPC(cluster string, timeout time.Duration) *corev3.GrpcService {
 		Timeout:         durationpb.New(timeout),
 	}
 }
+
+// authorizationRemoved adds the Authorization header to a route's
+// request_headers_to_remove, for Routes with a forwardToken: false JWT
+// Authentication. The router applies a route's header changes when it
+// forwards the request (Envoy: source/common/router/router.cc,
+// Filter::decodeHeaders calls route_entry_->finalizeRequestHeaders), and
+// the router is the last HTTP filter: ext_authz has seen the header by
+// then, the upstream never does. A token sent as the access_token query
+// parameter is not removed.
+func authorizationRemoved(remove []string) []string {
+	for _, h := range remove {
+		if strings.EqualFold(h, authorizationHeader) {
+			return remove
+		}
+	}
+	out := append(append(make([]string, 0, len(remove)+1), remove...), authorizationHeader)
+	sort.Strings(out)
+	return out
+}
+
+const authorizationHeader = "authorization"

@@ -120,21 +120,8 @@ func buildCluster(svc *policy.Service, kind ClientKind) *clusterv3.Cluster {
 		c.PerConnectionBufferLimitBytes = wrapperspb.UInt32(edgePerConnectionBufferLimitByte)
 	}
 	setLB(c, s.LoadBalancer, kind)
-	if cb := s.CircuitBreaker; cb != nil {
-		t := &clusterv3.CircuitBreakers_Thresholds{Priority: corev3.RoutingPriority_DEFAULT}
-		if cb.MaxConnections > 0 {
-			t.MaxConnections = wrapperspb.UInt32(uint32(cb.MaxConnections))
-		}
-		if cb.MaxPendingRequests > 0 {
-			t.MaxPendingRequests = wrapperspb.UInt32(uint32(cb.MaxPendingRequests))
-		}
-		if cb.MaxRequests > 0 {
-			t.MaxRequests = wrapperspb.UInt32(uint32(cb.MaxRequests))
-		}
-		if cb.MaxRetries > 0 {
-			t.MaxRetries = wrapperspb.UInt32(uint32(cb.MaxRetries))
-		}
-		c.CircuitBreakers = &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{t}}
+	if kind == ClientEnvoy || s.CircuitBreaker != nil {
+		c.CircuitBreakers = circuitBreakers(s.CircuitBreaker, kind)
 	}
 	if od := s.OutlierDetection; od != nil {
 		o := &clusterv3.OutlierDetection{}
@@ -295,4 +282,42 @@ func http2Options(s *policy.ServiceSpec) *anyT {
 		return anyH2Auto
 	}
 	return anyH2Explicit
+}
+
+// envoyDefaultMaxRequests is Envoy's max_requests when a cluster leaves it
+// out (Envoy: source/common/upstream/upstream_impl.cc,
+// ClusterInfoImpl::ResourceManagers::load, where max_retries defaults to 3).
+const envoyDefaultMaxRequests = 1024
+
+// circuitBreakers maps a Service's circuitBreaker. Envoy's default
+// max_retries of 3 caps the retries in flight across the whole cluster,
+// so a Route's retries silently stop under any load. Envoy clusters get
+// max_retries equal to max_requests unless the Service sets it: the
+// router has at most one retry of a request in flight at a time, so
+// retries never exceed requests, each Route bounds its own attempts
+// (spec.retries.attempts <= 10), and max_requests still bounds the
+// cluster. Proxyless clients honour only max_requests, so their clusters
+// get what the Service says and nothing more.
+func circuitBreakers(cb *policy.CircuitBreaker, kind ClientKind) *clusterv3.CircuitBreakers {
+	t := &clusterv3.CircuitBreakers_Thresholds{Priority: corev3.RoutingPriority_DEFAULT}
+	maxRequests := envoyDefaultMaxRequests
+	if cb != nil {
+		if cb.MaxConnections > 0 {
+			t.MaxConnections = wrapperspb.UInt32(uint32(cb.MaxConnections))
+		}
+		if cb.MaxPendingRequests > 0 {
+			t.MaxPendingRequests = wrapperspb.UInt32(uint32(cb.MaxPendingRequests))
+		}
+		if cb.MaxRequests > 0 {
+			t.MaxRequests = wrapperspb.UInt32(uint32(cb.MaxRequests))
+			maxRequests = cb.MaxRequests
+		}
+		if cb.MaxRetries > 0 {
+			t.MaxRetries = wrapperspb.UInt32(uint32(cb.MaxRetries))
+		}
+	}
+	if t.MaxRetries == nil && kind == ClientEnvoy {
+		t.MaxRetries = wrapperspb.UInt32(uint32(maxRequests))
+	}
+	return &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{t}}
 }

@@ -47,6 +47,10 @@ type routePolicy struct {
 	// Authorization beyond sourceCIDRs); failOpen selects the instance.
 	call, failOpen bool
 	grpcOnly       bool // every backend is a gRPC Service: no body buffering
+	// stripAuthorization: one of the Route's JWT Authentications says
+	// forwardToken: false, so the Authorization header is removed for the
+	// upstream by the route (see authorizationRemoved).
+	stripAuthorization bool
 }
 
 // resolveRoute works out a Route's effective policies on gw. Validation
@@ -66,6 +70,7 @@ func resolveRoute(gw *policy.Gateway, r *policy.Route, snap *policy.Snapshot) (*
 		p.authn = append(p.authn, n)
 		if a.Spec.JWT != nil {
 			p.jwt = append(p.jwt, n)
+			p.stripAuthorization = p.stripAuthorization || !a.Spec.JWT.ForwardToken
 		}
 	}
 	if n := r.Spec.Authorization; n != "" {
@@ -74,7 +79,12 @@ func resolveRoute(gw *policy.Gateway, r *policy.Route, snap *policy.Snapshot) (*
 			return nil, fmt.Errorf("%s: Authorization/%s does not exist", r.Meta.Ref(), n)
 		}
 		p.authzName, p.authz = n, a
-		p.failOpen = a.Spec.FailOpen
+		// Authentication never fails open (ENVOY-MAPPING.md): API-key
+		// checks and "no credential -> 401" run in the ext_authz call, so
+		// a Route that requires a credential always uses the fail-closed
+		// instance, whatever its Authorization says. failOpen applies only
+		// to Routes any caller may use.
+		p.failOpen = a.Spec.FailOpen && len(p.authn) == 0
 	}
 	if n := r.EffectiveRateLimit(gw); n != "" {
 		rl := snap.RateLimits[n]
@@ -202,13 +212,27 @@ func httpFilter(name string, cfg *anyT) *hcmv3.HttpFilter {
 	return &hcmv3.HttpFilter{Name: name, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: cfg}}
 }
 
+// authFailureModeHeader is the header ext_authz adds when it let a
+// request in because the authz call failed (failure_mode_allow_header_add;
+// Envoy: source/extensions/filters/http/ext_authz/ext_authz.cc). An
+// upstream that reads it must never see a client-sent copy.
+const authFailureModeHeader = "x-envoy-auth-failure-mode-allowed"
+
 // removedHeaders are the headers a client may not send: the consumer
-// header and every claimsToHeaders header of the Gateway's JWT providers,
-// which only gatehouse's filters may set.
+// header, ext_authz's failure-mode header and the claimsToHeaders header
+// of every JWT Authentication of the snapshot, which only gatehouse's
+// filters may set. Every Authentication, not only those this Gateway's
+// Routes use: an upstream behind several Gateways trusts the header from
+// all of them, and a Route may move between Gateways. jwt_authn strips
+// its providers' claim headers itself (Envoy: source/extensions/filters/
+// http/jwt_authn/extractor.cc, sanitizeHeaders), but only where it runs.
 func (f *gwFilters) removedHeaders() []string {
-	set := map[string]bool{wire.ConsumerHeader: true}
-	for _, n := range f.jwt {
-		for _, c := range f.snap.Authentications[n].Spec.JWT.ClaimsToHeaders {
+	set := map[string]bool{wire.ConsumerHeader: true, authFailureModeHeader: true}
+	for _, a := range f.snap.Authentications {
+		if a.Spec.JWT == nil {
+			continue
+		}
+		for _, c := range a.Spec.JWT.ClaimsToHeaders {
 			set[strings.ToLower(c.Header)] = true
 		}
 	}
@@ -246,6 +270,9 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 	if len(cfg) > 0 {
 		rt.TypedPerFilterConfig = cfg
 	}
+	if p.stripAuthorization {
+		rt.RequestHeadersToRemove = authorizationRemoved(base.GetRequestHeadersToRemove())
+	}
 	if p.hasGlobal() {
 		if ra := base.GetRoute(); ra != nil {
 			nra := &routev3.RouteAction{}
@@ -265,24 +292,17 @@ func (f *gwFilters) anyPerRoute() bool {
 	return len(f.jwt) > 0 || f.authzClosed || f.authzOpen
 }
 
-// grpcSkipped lists, for a proxyless gRPC group, the Routes whose policies
-// it cannot apply: grpc-go NACKs HTTP filters it does not implement, so
-// those groups get none of these filters.
+// grpcSkipped says, for a proxyless gRPC group, that a protected Route is
+// served without its protections because it opted in (proxyless.
+// serveUnprotected): grpc-go NACKs HTTP filters it does not implement, so
+// those groups get none of these filters. Protected Routes that did not
+// opt in are withheld (withheldRoutes).
 func grpcSkipped(gw *policy.Gateway, r *policy.Route) string {
-	var what []string
-	if len(r.EffectiveAuthentication(gw)) > 0 {
-		what = append(what, "authentication")
-	}
-	if r.Spec.Authorization != "" {
-		what = append(what, "authorization")
-	}
-	if r.EffectiveRateLimit(gw) != "" {
-		what = append(what, "rate limiting")
-	}
+	what := r.Protections(gw)
 	if len(what) == 0 {
 		return ""
 	}
-	return r.Meta.Ref() + ": " + strings.Join(what, ", ") + " not applied to proxyless gRPC (Envoy-only HTTP filters)"
+	return r.Meta.Ref() + ": served to proxyless gRPC WITHOUT its " + strings.Join(what, ", ") + " (proxyless.serveUnprotected; Envoy-only HTTP filters)"
 }
 
 // joinSorted joins already sorted names.

@@ -7,6 +7,7 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -58,12 +59,17 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 	hcmAny := map[string]*anyT{}
 	var used []*policy.Route
 	usedSet := map[*policy.Route]bool{}
+	withheld := withheldRoutes{}
 	for _, host := range sortedKeys(byHost) {
 		rs := byHost[host]
 		ix.sortRoutes(rs)
 		rcName := grpcRouteConfigName(gw.Name, host)
 		vh := &routev3.VirtualHost{Name: host, Domains: []string{host}, Routes: make([]*routev3.Route, 0, len(rs))}
 		for _, r := range rs {
+			if r.ProxylessWithheld(gw) {
+				vh.Routes = append(vh.Routes, withheld.route(r, ix))
+				continue
+			}
 			gr := ix.routes[r].grpc
 			if gr == nil { // see buildRoute
 				g.Skipped = append(g.Skipped, r.Meta.Ref()+" on host "+host+": query matching is not supported by proxyless gRPC")
@@ -94,6 +100,10 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 		if s := grpcSkipped(gw, r); s != "" {
 			g.Skipped = append(g.Skipped, s)
 		}
+	}
+	for r := range withheld {
+		g.Skipped = append(g.Skipped, r.Meta.Ref()+": withheld from proxyless gRPC, which cannot enforce its "+
+			strings.Join(r.Protections(gw), ", ")+" (calls it matches fail with UNAVAILABLE; proxyless.serveUnprotected opts in)")
 	}
 	addClusters(g, used, ix, ClientGRPC)
 	for _, s := range servicesOf(used) {
@@ -167,3 +177,27 @@ func grpcHashPolicy(hp []*routev3.RouteAction_HashPolicy) []*routev3.RouteAction
 
 // grpcChannelIDKey is the filter-state key grpc-go hashes on per channel.
 const grpcChannelIDKey = "io.grpc.channel_id"
+
+// withheldRoutes builds, once per Route, what a proxyless group gets in
+// place of a protected Route nobody opted in to serve unprotected
+// (policy.Route.ProxylessWithheld). Leaving the Route out would let its
+// calls fall through to a less specific Route (a catch-all) with weaker
+// or no protection; instead the group keeps its match with an action no
+// client may forward: grpc-go fails a call whose matched route is not a
+// forwarding route with UNAVAILABLE (grpc-go: xds/internal/resolver/
+// serviceconfig.go, errUnsupportedClientRouteAction). Query matchers
+// are dropped from the match, so the Route is withheld for every query
+// (grpc-go ignores routes with query matchers: the group would not hold
+// the Route at all).
+type withheldRoutes map[*policy.Route]*routev3.Route
+
+func (w withheldRoutes) route(r *policy.Route, ix *index) *routev3.Route {
+	if rt := w[r]; rt != nil {
+		return rt
+	}
+	m := proto.Clone(ix.routes[r].envoy.GetMatch()).(*routev3.RouteMatch)
+	m.QueryParameters = nil
+	rt := &routev3.Route{Name: r.Name, Match: m, Action: &routev3.Route_NonForwardingAction{NonForwardingAction: &routev3.NonForwardingAction{}}}
+	w[r] = rt
+	return rt
+}

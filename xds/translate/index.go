@@ -28,6 +28,9 @@ type builtRoute struct {
 	key   orderKey
 	envoy *routev3.Route
 	grpc  *routev3.Route
+	// streaming: policy.Route.IsStreaming; the listeners serving it get no
+	// request_timeout.
+	streaming bool
 }
 
 func newIndex(p *policy.Snapshot) (*index, error) {

@@ -47,6 +47,17 @@ func mustAny(m proto.Message) *anypb.Any {
 	return a
 }
 
+// sdsConfigSource fetches listener certificates over ADS with no initial
+// fetch timeout: the listener stays warming, serving nothing, until its
+// certificate arrives. With Envoy's default of 15s it would start without
+// one (Envoy: source/common/config/utility.cc, configSourceInitialFetchTimeout;
+// source/common/secret/sds_api.cc).
+var sdsConfigSource = &corev3.ConfigSource{
+	ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
+	ResourceApiVersion:    corev3.ApiVersion_V3,
+	InitialFetchTimeout:   durationpb.New(0),
+}
+
 // adsConfigSource is shared by every resource that names it: built
 // resources are read-only, and one instance saves thousands of allocations
 // per build.
@@ -79,7 +90,7 @@ func buildEnvoyGroup(gw *policy.Gateway, routes []*policy.Route, ix *index, opts
 	for _, port := range ports {
 		ls := byPort[port]
 		sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
-		lis, secrets, err := envoyListener(gw, port, ls, httpFilters, accessLog)
+		lis, secrets, err := envoyListener(gw, port, ls, httpFilters, accessLog, func(l *policy.Listener) bool { return servesStreams(l, routes, ix) })
 		if err != nil {
 			return nil, err
 		}
@@ -99,7 +110,7 @@ func buildEnvoyGroup(gw *policy.Gateway, routes []*policy.Route, ix *index, opts
 	return g, nil
 }
 
-func envoyListener(gw *policy.Gateway, port int, ls []*policy.Listener, httpFilters []*hcmv3.HttpFilter, accessLog []*accesslogv3.AccessLog) (*listenerv3.Listener, []typesResource, error) {
+func envoyListener(gw *policy.Gateway, port int, ls []*policy.Listener, httpFilters []*hcmv3.HttpFilter, accessLog []*accesslogv3.AccessLog, streams func(*policy.Listener) bool) (*listenerv3.Listener, []typesResource, error) {
 	name := listenerName(gw.Name, port)
 	lis := &listenerv3.Listener{
 		Name: name,
@@ -127,7 +138,7 @@ func envoyListener(gw *policy.Gateway, port int, ls []*policy.Listener, httpFilt
 		return nil, nil, fmt.Errorf("listener %s: port %d shared by %d HTTP listeners (only HTTPS listeners may share a port, by SNI)", name, port, len(ls))
 	}
 	for _, l := range ls {
-		hcm := httpConnectionManager(gw, l, httpFilters, accessLog)
+		hcm := httpConnectionManager(gw, l, httpFilters, accessLog, streams(l))
 		fc := &listenerv3.FilterChain{
 			Name:    l.Name,
 			Filters: []*listenerv3.Filter{{Name: filterHCM, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)}}},
@@ -171,16 +182,27 @@ func downstreamTLS(secret string, t *policy.ListenerTLS) *tlsv3.DownstreamTlsCon
 			TlsParams: &tlsv3.TlsParameters{TlsMinimumProtocolVersion: minV, TlsMaximumProtocolVersion: tlsv3.TlsParameters_TLSv1_3},
 			TlsCertificateSdsSecretConfigs: []*tlsv3.SdsSecretConfig{{
 				Name:      secret,
-				SdsConfig: adsSource(),
+				SdsConfig: sdsConfigSource,
 			}},
 			AlpnProtocols: []string{"h2", "http/1.1"},
 		},
 	}
 }
 
-func httpConnectionManager(gw *policy.Gateway, l *policy.Listener, httpFilters []*hcmv3.HttpFilter, accessLog []*accesslogv3.AccessLog) *hcmv3.HttpConnectionManager {
+// httpConnectionManager builds a listener's connection manager. streams:
+// the listener serves a streaming Route (policy.Route.IsStreaming), so it
+// gets no request_timeout unless the Gateway sets one: that timeout runs
+// until the whole request is received, which a client stream, a
+// WebSocket or a bidirectional gRPC call never is (Envoy: source/common/
+// http/conn_manager_impl.cc, request_timer_ is disarmed only at the end
+// of the request). request_headers_timeout and stream_idle_timeout still
+// bound slow or idle clients.
+func httpConnectionManager(gw *policy.Gateway, l *policy.Listener, httpFilters []*hcmv3.HttpFilter, accessLog []*accesslogv3.AccessLog, streams bool) *hcmv3.HttpConnectionManager {
 	headersKB := uint32(defaultMaxRequestHeadersKB)
 	requestTimeout := durationpb.New(defaultRequestTimeout)
+	if streams {
+		requestTimeout = nil
+	}
 	streamIdle := durationpb.New(defaultStreamIdleTimeout)
 	if lim := gw.Spec.Limits; lim != nil {
 		if lim.MaxRequestHeadersKB > 0 {
@@ -281,4 +303,25 @@ func accessLogs(al *policy.AccessLog) []*accesslogv3.AccessLog {
 		}}
 	}
 	return []*accesslogv3.AccessLog{{Name: accessLoggerFile, ConfigType: &accesslogv3.AccessLog_TypedConfig{TypedConfig: mustAny(fal)}}}
+}
+
+// servesStreams reports whether listener l serves a streaming Route: one
+// whose hosts fall under (or cover) the listener's hostnames.
+func servesStreams(l *policy.Listener, routes []*policy.Route, ix *index) bool {
+	for _, r := range routes {
+		if !ix.routes[r].streaming {
+			continue
+		}
+		if len(l.Hostnames) == 0 {
+			return true
+		}
+		for _, h := range routeHosts(r) {
+			for _, lh := range l.Hostnames {
+				if hostUnder(h, lh) || hostUnder(lh, h) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -238,7 +239,8 @@ func buildRoute(r *policy.Route, services map[string]*policy.Service) *builtRout
 	target := &routev3.RouteAction{}
 	clusterTarget(target, s.Backends)
 	hp := hashPolicy(s.Backends, services)
-	br := &builtRoute{key: keyOf(r), envoy: envoyRoute(r, match, target, hp)}
+	streaming := r.IsStreaming(services)
+	br := &builtRoute{key: keyOf(r), envoy: envoyRoute(r, match, target, hp, streaming), streaming: streaming}
 	// grpc-go skips routes with query matchers; the group leaves them out
 	// and says so (Group.Skipped) instead of serving a route it ignores.
 	if len(s.Match.Query) == 0 {
@@ -249,12 +251,25 @@ func buildRoute(r *policy.Route, services map[string]*policy.Service) *builtRout
 
 // envoyRoute builds a Route for Envoy. A zero timeout leaves
 // RouteAction.timeout unset, i.e. Envoy's default of 15s per request: the
-// safer choice at the edge than "no timeout".
-func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.RouteAction, hp []*routev3.RouteAction_HashPolicy) *routev3.Route {
+// safer choice at the edge than "no timeout", except on streaming Routes.
+func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.RouteAction, hp []*routev3.RouteAction_HashPolicy, streaming bool) *routev3.Route {
 	s := &r.Spec
 	ra := &routev3.RouteAction{ClusterSpecifier: target.ClusterSpecifier, HashPolicy: hp}
 	if s.Timeout > 0 {
 		ra.Timeout = durationpb.New(s.Timeout.D())
+	}
+	if streaming {
+		streamingAction(ra, s.Timeout.D())
+	}
+	if s.WebSocket {
+		// Upgrades are refused unless the connection manager or the route
+		// enables them; a route's enabled: true suffices (Envoy:
+		// source/extensions/filters/network/http_connection_manager/
+		// config.cc, createUpgradeFilterChain). ext_authz does not wait for
+		// a body on an upgrade request (Envoy: source/extensions/filters/
+		// http/ext_authz/ext_authz.cc, isWebSocketUpgradeRequest), so the
+		// handshake is authorized like any request.
+		ra.UpgradeConfigs = []*routev3.RouteAction_UpgradeConfig{{UpgradeType: "websocket", Enabled: wrapperspb.Bool(true)}}
 	}
 	if rt := s.Retries; rt != nil && len(rt.On) > 0 {
 		rp := &routev3.RetryPolicy{RetryOn: strings.Join(rt.On, ",")}
@@ -347,4 +362,20 @@ func envoyRouteConfig(gw string, l *policy.Listener, routes []*policy.Route, ix 
 		rc.VirtualHosts = append(rc.VirtualHosts, vh)
 	}
 	return rc
+}
+
+// streamingAction gives a streaming Route no whole-call timeout: the
+// router's timeout (default 15s) runs from the end of the request to the
+// end of the response, which a stream reaches only when it closes.
+// Without its own timeout the Route's calls are bounded by the client's
+// grpc-timeout, when it sends one (grpc_timeout_header_max: 0 takes it
+// as is; with a Route timeout, capped by it), and otherwise only by the
+// connection manager's stream_idle_timeout (Envoy: source/common/router/
+// router.cc, FilterUtility::finalTimeout; api/envoy/config/route/v3/
+// route_components.proto, MaxStreamDuration).
+func streamingAction(ra *routev3.RouteAction, timeout time.Duration) {
+	if timeout <= 0 {
+		ra.Timeout = durationpb.New(0)
+	}
+	ra.MaxStreamDuration = &routev3.RouteAction_MaxStreamDuration{GrpcTimeoutHeaderMax: durationpb.New(timeout)}
 }

@@ -1,0 +1,103 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Protections lists what r asks Envoy to enforce on Gateway g, in a fixed
+// order: "authentication", "authorization", "rate limiting". Gateway
+// defaults count: a Route that inherits an Authentication is protected.
+func (r *Route) Protections(g *Gateway) []string {
+	var what []string
+	if len(r.EffectiveAuthentication(g)) > 0 {
+		what = append(what, "authentication")
+	}
+	if r.Spec.Authorization != "" {
+		what = append(what, "authorization")
+	}
+	if r.EffectiveRateLimit(g) != "" {
+		what = append(what, "rate limiting")
+	}
+	return what
+}
+
+// ServesUnprotected reports whether r opted in, itself or through g, to
+// being served to proxyless gRPC clients without its protections. The
+// Route's own proxyless block wins over the Gateway's.
+func (r *Route) ServesUnprotected(g *Gateway) bool {
+	if p := r.Spec.Proxyless; p != nil {
+		return p.ServeUnprotected
+	}
+	return g != nil && g.Spec.Proxyless != nil && g.Spec.Proxyless.ServeUnprotected
+}
+
+// ProxylessWithheld reports whether proxyless gRPC clients of g must not
+// be routed by r: it is protected and nobody opted in.
+func (r *Route) ProxylessWithheld(g *Gateway) bool {
+	return len(r.Protections(g)) > 0 && !r.ServesUnprotected(g)
+}
+
+// ProxylessNotes says, for every Gateway and every protected Route a
+// proxyless gRPC client could dial (a Route with an exact host), whether
+// the Route is withheld from those clients or served to them without its
+// protections, and why. `gatehouse validate` and `gatehouse status` print
+// these; the translator acts on the same rule (Route.ProxylessWithheld).
+func (s *Snapshot) ProxylessNotes() []string {
+	var out []string
+	for _, gn := range sortedKeys(s.Gateways) {
+		g := s.Gateways[gn]
+		for _, rn := range sortedKeys(s.Routes) {
+			r := s.Routes[rn]
+			if !r.onGateway(gn) || !r.proxylessHost() {
+				continue
+			}
+			prot := r.Protections(g)
+			if len(prot) == 0 {
+				continue
+			}
+			what := strings.Join(prot, ", ")
+			if r.ServesUnprotected(g) {
+				by := r.Meta.Ref()
+				if r.Spec.Proxyless == nil {
+					by = g.Meta.Ref()
+				}
+				out = append(out, fmt.Sprintf("%s: %s is served to proxyless gRPC clients WITHOUT its %s (proxyless.serveUnprotected on %s)",
+					g.Meta.Ref(), r.Meta.Ref(), what, by))
+				continue
+			}
+			out = append(out, fmt.Sprintf("%s: %s is withheld from proxyless gRPC clients (their calls to it fail with UNAVAILABLE): they cannot enforce its %s; set proxyless: {serveUnprotected: true} on the Route or Gateway to serve it unprotected",
+				g.Meta.Ref(), r.Meta.Ref(), what))
+		}
+	}
+	return out
+}
+
+func (r *Route) onGateway(g string) bool {
+	for _, n := range r.Spec.Gateways {
+		if n == g {
+			return true
+		}
+	}
+	return false
+}
+
+// proxylessHost: xds:///NAME needs an exact host, so Routes with only
+// "*" or wildcard hosts (or none, meaning "*") never reach proxyless
+// clients.
+func (r *Route) proxylessHost() bool {
+	for _, h := range r.Spec.Hosts {
+		if h != "*" && !strings.HasPrefix(h, "*.") {
+			return true
+		}
+	}
+	return false
+}
+
+// validateProxyless: a proxyless block must say serveUnprotected, so that
+// serving protected Routes without their protections is never implied.
+func validateProxyless(o *objErrs, p string) {
+	if o.has(p) && !o.has(p+".serveUnprotected") {
+		o.add(p, "set serveUnprotected: true (serve protected Routes to proxyless gRPC clients without their protections) or false, or omit proxyless")
+	}
+}
