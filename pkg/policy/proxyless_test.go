@@ -1,0 +1,110 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+// ProxylessNotes names every protected Route a proxyless client could
+// dial, per Gateway, and says whether it is withheld or served without
+// its protections and because of whom.
+func TestProxylessNotes(t *testing.T) {
+	src := `kind: Gateway
+name: open
+spec:
+  listeners: [{name: http, port: 8080, protocol: HTTP}]
+  proxyless: {serveUnprotected: true}
+---
+kind: Gateway
+name: strict
+spec:
+  listeners: [{name: http, port: 8081, protocol: HTTP}]
+  defaults: {authentication: [keys]}
+---
+kind: Service
+name: a
+spec:
+  discovery: {static: [{address: 127.0.0.1, port: 9001}]}
+---
+kind: Authentication
+name: keys
+spec:
+  apiKey: {header: x-api-key}
+---
+kind: Route
+name: inherits
+spec:
+  gateways: [open, strict]
+  hosts: [api.example.com]
+  backends: [{service: a}]
+---
+kind: Route
+name: opted-out
+spec:
+  gateways: [open]
+  hosts: [api.example.com]
+  match: {path: {prefix: /admin}}
+  backends: [{service: a}]
+  authentication: [keys]
+  proxyless: {serveUnprotected: false}
+---
+kind: Route
+name: own-opt-in
+spec:
+  gateways: [strict]
+  hosts: [api.example.com]
+  match: {path: {prefix: /own}}
+  backends: [{service: a}]
+  proxyless: {serveUnprotected: true}
+---
+kind: Route
+name: envoy-only
+spec:
+  gateways: [strict]
+  hosts: ["*"]
+  match: {path: {prefix: /x}}
+  backends: [{service: a}]
+`
+	snap := Load(fstest.MapFS{"p.yaml": {Data: []byte(src)}}, nil)
+	if len(snap.Rejected) > 0 {
+		t.Fatalf("rejected: %+v", snap.Rejected)
+	}
+	got := strings.Join(snap.ProxylessNotes(), "\n")
+	want := strings.Join([]string{
+		"Gateway/open: Route/opted-out is withheld from proxyless gRPC clients (their calls to it fail with UNAVAILABLE): they cannot enforce its authentication; set proxyless: {serveUnprotected: true} on the Route or Gateway to serve it unprotected",
+		"Gateway/strict: Route/inherits is withheld from proxyless gRPC clients (their calls to it fail with UNAVAILABLE): they cannot enforce its authentication; set proxyless: {serveUnprotected: true} on the Route or Gateway to serve it unprotected",
+		"Gateway/strict: Route/own-opt-in is served to proxyless gRPC clients WITHOUT its authentication (proxyless.serveUnprotected on Route/own-opt-in)",
+	}, "\n")
+	if got != want {
+		t.Errorf("notes:\n%s\nwant:\n%s", got, want)
+	}
+	// inherits has no protection on open (no defaults there): no note.
+	if strings.Contains(got, "Gateway/open: Route/inherits") {
+		t.Error("a Route without protections on a Gateway is noted there")
+	}
+}
+
+func TestIsStreaming(t *testing.T) {
+	services := map[string]*Service{
+		"g": {Spec: ServiceSpec{Protocol: ServiceGRPC}},
+		"h": {Spec: ServiceSpec{Protocol: ServiceHTTP}},
+	}
+	for _, c := range []struct {
+		name string
+		spec RouteSpec
+		want bool
+	}{
+		{"plain HTTP", RouteSpec{Backends: []Backend{{Service: "h"}}}, false},
+		{"GRPC backend", RouteSpec{Backends: []Backend{{Service: "g"}}}, true},
+		{"mixed backends", RouteSpec{Backends: []Backend{{Service: "g"}, {Service: "h"}}}, false},
+		{"streaming", RouteSpec{Backends: []Backend{{Service: "h"}}, Streaming: true}, true},
+		{"websocket", RouteSpec{Backends: []Backend{{Service: "h"}}, WebSocket: true}, true},
+		{"unknown service", RouteSpec{Backends: []Backend{{Service: "x"}}}, false},
+	} {
+		r := &Route{Spec: c.spec}
+		if got := r.IsStreaming(services); got != c.want {
+			t.Errorf("%s: IsStreaming = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
