@@ -32,7 +32,9 @@ client kind, and per resource type the version sent and whether the proxy
 acknowledged it ("ok"), is still applying it ("sent"), or rejected it ("NACK", with
 Envoy's error text below the table). Then the control plane's own state: whether
 the first build is done, the last build error (the last good configuration is still
-being served when there is one), and every rejected policy object with its reasons.
+being served when there is one), which protected Routes proxyless gRPC clients do not
+get (or get without their protections) and why, and every rejected policy object with
+its reasons.
 
 Versions are content hashes, shortened to 8 characters.`,
 		Example: `  gatehouse status
@@ -136,6 +138,13 @@ func printStatus(w io.Writer, full serverStatus, proxies []server.ProxyStatus, n
 			if n := p.Types[t].NACK; n != nil {
 				fmt.Fprintf(w, "  NACK %s %s version %s (%d on this stream): %s\n", p.NodeID, t, short(n.Version), p.Types[t].NACKs, n.Error)
 			}
+		}
+	}
+
+	if len(st.Proxyless) > 0 {
+		fmt.Fprintf(w, "\nProtected routes and proxyless gRPC clients (%d):\n", len(st.Proxyless))
+		for _, n := range st.Proxyless {
+			fmt.Fprintf(w, "  %s\n", n)
 		}
 	}
 

@@ -53,6 +53,13 @@ func printValidation(w io.Writer, snap *policy.Snapshot, errs []string) error {
 		b.WriteString(e)
 		b.WriteByte('\n')
 	}
+	// Not errors: what proxyless gRPC clients will not get, or will get
+	// without its protections (Route/Gateway proxyless.serveUnprotected).
+	for _, n := range snap.ProxylessNotes() {
+		b.WriteString("note: ")
+		b.WriteString(n)
+		b.WriteByte('\n')
+	}
 	kinds := []struct {
 		n       int
 		one, pl string

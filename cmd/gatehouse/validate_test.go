@@ -139,7 +139,13 @@ func TestExamplesValidate(t *testing.T) {
 		n++
 		dir := filepath.Join("../../examples", e.Name())
 		code, out, errOut := gatehouse(t, "validate", dir)
-		if code != 0 || !strings.HasPrefix(out, "0 objects rejected") {
+		// Notes (what proxyless clients do not get) are not errors.
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		clean := strings.HasPrefix(lines[len(lines)-1], "0 objects rejected")
+		for _, l := range lines[:len(lines)-1] {
+			clean = clean && strings.HasPrefix(l, "note: ")
+		}
+		if code != 0 || !clean {
 			t.Errorf("examples/%s: exit %d\n%s%s", e.Name(), code, out, errOut)
 		}
 		groups, err := translate.Translate(policy.Load(os.DirFS(dir), nil), translate.Options{})
@@ -173,5 +179,46 @@ func TestValidateRegoBesideDirectory(t *testing.T) {
 	code, out, _ = gatehouse(t, "validate", filepath.Join(root, "gatehouse"))
 	if code != 1 || !strings.Contains(out, "authz.yaml:4: Authorization/users-authz: spec.rego") || !strings.Contains(out, "users.rego:") {
 		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
+}
+
+// validate says which protected Routes proxyless gRPC clients do not get,
+// or get without their protections, and why; these are notes, not errors.
+func TestValidateSaysWhatProxylessClientsMiss(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"policy.yaml": goodPolicy + `---
+kind: Authentication
+name: keys
+spec:
+  apiKey: {header: x-api-key}
+---
+kind: Route
+name: admin
+spec:
+  gateways: [public]
+  hosts: [api.example.com]
+  backends: [{service: hello}]
+  authentication: [keys]
+---
+kind: Route
+name: legacy
+spec:
+  gateways: [public]
+  hosts: [api.example.com]
+  match: {path: {prefix: /legacy}}
+  backends: [{service: hello}]
+  authentication: [keys]
+  proxyless: {serveUnprotected: true}
+`})
+	code, out, errOut := gatehouse(t, "validate", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"note: Gateway/public: Route/admin is withheld from proxyless gRPC clients (their calls to it fail with UNAVAILABLE): they cannot enforce its authentication",
+		"note: Gateway/public: Route/legacy is served to proxyless gRPC clients WITHOUT its authentication (proxyless.serveUnprotected on Route/legacy)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }

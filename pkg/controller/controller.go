@@ -218,6 +218,10 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 	}
 	c.builder.Commit(res, eps)
 	c.good, c.pending = snap, nil
+	var proxyless []string
+	if policyDirty {
+		proxyless = snap.ProxylessNotes()
+	}
 	took := time.Since(start)
 	c.cfg.Metrics.observeBuild(took, true)
 	c.cfg.Metrics.setObjects(snap)
@@ -228,6 +232,9 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 	c.status.LastError = ""
 	c.status.WaitingFor = ""
 	c.status.Gateways = sortedKeys(snap.Gateways)
+	if policyDirty {
+		c.status.Proxyless = proxyless
+	}
 	c.statusMu.Unlock()
 	c.cfg.Logger.Info("published", "took", took.Round(time.Microsecond), "policy", policyDirty,
 		"registry", registryDirty, "endpoints_changed", res.EndpointsChanged, "changed", changedTypes(stats),

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -208,4 +209,33 @@ func buildCount(t *testing.T, reg *prometheus.Registry) uint64 {
 		return n
 	}
 	return 0
+}
+
+// Status lists the protected Routes proxyless gRPC clients are denied (or
+// get unprotected), so `gatehouse status` can say so; it follows edits.
+func TestStatusSaysWhatProxylessClientsMiss(t *testing.T) {
+	f := start(t, map[string]string{"all.yaml": basePolicy})
+	f.waitFor(t, "first build", func() bool { return f.ctrl.Ready() })
+	if n := f.ctrl.Status().Proxyless; len(n) != 0 {
+		t.Fatalf("notes without protected routes: %v", n)
+	}
+	f.dir.set(map[string]string{"all.yaml": basePolicy, "auth.yaml": `kind: Authentication
+name: keys
+spec:
+  apiKey: {header: x-api-key}
+---
+kind: Route
+name: admin
+spec:
+  gateways: [public]
+  hosts: [api.example.com]
+  match: {path: {prefix: /admin}}
+  backends: [{service: app}]
+  authentication: [keys]
+`})
+	f.ctrl.PolicyChanged()
+	f.waitFor(t, "proxyless note", func() bool { return len(f.ctrl.Status().Proxyless) == 1 })
+	if n := f.ctrl.Status().Proxyless[0]; !strings.HasPrefix(n, "Gateway/public: Route/admin is withheld from proxyless gRPC clients") {
+		t.Fatalf("note %q", n)
+	}
 }

@@ -18,6 +18,10 @@ type Status struct {
 	Rejected          []policy.Rejected `json:"rejected"`
 	// WaitingFor says why the first snapshot is held back (Config.Synced).
 	WaitingFor string `json:"waiting_for,omitempty"`
+	// Proxyless says which protected Routes the served policy withholds
+	// from proxyless gRPC clients or serves them unprotected, and why
+	// (policy.Snapshot.ProxylessNotes).
+	Proxyless []string `json:"proxyless,omitempty"`
 }
 
 // Status returns a copy of the current status.
@@ -27,6 +31,7 @@ func (c *Controller) Status() Status {
 	s := c.status
 	s.Rejected = append([]policy.Rejected(nil), s.Rejected...)
 	s.Gateways = append([]string(nil), s.Gateways...)
+	s.Proxyless = append([]string(nil), s.Proxyless...)
 	return s
 }
 
