@@ -27,7 +27,10 @@ type JWTAuth struct {
 	Audiences       []string        `yaml:"audiences"` // required, at least one
 	JWKS            JWKS            `yaml:"jwks"`
 	ClaimsToHeaders []ClaimToHeader `yaml:"claimsToHeaders"`
-	ForwardToken    bool            `yaml:"forwardToken"` // default false: the token is removed before the upstream
+	// ForwardToken false (the default) removes the Authorization header
+	// before the upstream, after ext_authz has seen it. A token sent as
+	// the access_token query parameter is not removed.
+	ForwardToken bool `yaml:"forwardToken"`
 }
 
 // DefaultJWKSCacheDuration is how long a remote JWKS is cached when
