@@ -39,8 +39,24 @@ package translate
 //
 // Authentication, authorization and rate limits (Envoy groups only; a
 // proxyless group gets none of these filters, since grpc-go NACKs filters
-// it does not implement, and lists the Routes concerned in Skipped). A
-// filter no Route of the Gateway needs is left out, with its cluster.
+// it does not implement: a protected Route is withheld from it, kept as a
+// non-forwarding route so that its calls fail rather than fall through,
+// unless the Route or Gateway sets proxyless.serveUnprotected; Skipped
+// lists both cases). A filter no Route of the Gateway needs is left out,
+// with its cluster. A Route that requires a credential always uses the
+// fail-closed ext_authz instance, whatever its Authorization's failOpen.
+// header_mutation strips the claim headers of every JWT Authentication of
+// the snapshot, the consumer header and x-envoy-auth-failure-mode-allowed.
+// jwt_authn providers always forward the token; forwardToken: false is the
+// route's request_headers_to_remove: authorization.
+//
+// Streaming Routes (policy.Route.IsStreaming) get timeout 0 and
+// max_stream_duration.grpc_timeout_header_max (the Route's timeout, or 0:
+// grpc-timeout as sent), and listeners serving one no request_timeout
+// unless the Gateway sets it. websocket: true enables the upgrade on that
+// route only. Listener certificates come over SDS with
+// initial_fetch_timeout 0. Envoy clusters get max_retries = max_requests
+// unless the Service sets maxRetries (Envoy's default is 3).
 // Routes get explicit per-route configs for jwt_authn and both ext_authz
 // instances whenever those filters are present: a Route that needs no call
 // disables them. A Route calls ext_authz when it has any Authentication or
