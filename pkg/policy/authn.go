@@ -62,6 +62,12 @@ func validateJWT(files *fileReader, o *objErrs, file string, j *JWTAuth) {
 			continue
 		}
 		checkAuthHeader(o, cp+".header", c.Header)
+		// Every Gateway strips every claim header from client requests
+		// (the translator's header_mutation): a credential header or one
+		// of Envoy's own would be removed everywhere.
+		if lh := strings.ToLower(c.Header); lh == "authorization" || strings.HasPrefix(lh, "x-envoy-") {
+			o.add(cp+".header", "%q cannot carry a claim: every Gateway removes claim headers sent by clients, and this one carries credentials or Envoy's own data", c.Header)
+		}
 		if h := strings.ToLower(c.Header); headers[h] {
 			o.add(cp+".header", "header %q is already set from another claim", c.Header)
 		} else {
