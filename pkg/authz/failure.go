@@ -3,6 +3,8 @@ package authz
 import (
 	"fmt"
 	"net/http"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 )
 
 // What may fail open. A policy's failOpen covers only what the client
@@ -60,4 +62,29 @@ func readsBody(need *inputNeed) bool {
 func denyBody(status int, reason string) *string {
 	s := fmt.Sprintf("%d %s: %s\n", status, http.StatusText(status), reason)
 	return &s
+}
+
+// maxHeaderBytes is the most header data Envoy forwards: the largest
+// max_request_headers_kb its HTTP connection manager accepts (8192 KiB;
+// Envoy: api/envoy/extensions/filters/network/http_connection_manager/v3/
+// http_connection_manager.proto, and pkg/policy's limit for a Gateway). A
+// CheckRequest with more came from no Envoy of gatehouse's: refused before
+// any input is built from it.
+const maxHeaderBytes = 8192 << 10
+
+// checkHeaderSize refuses (431) a request whose headers or path exceed
+// maxHeaderBytes.
+func checkHeaderSize(h *authv3.AttributeContext_HttpRequest) error {
+	n := 0
+	for k, v := range h.GetHeaders() {
+		n += len(k) + len(v)
+	}
+	for _, hv := range h.GetHeaderMap().GetHeaders() {
+		n += len(hv.GetKey()) + len(hv.GetValue()) + len(hv.GetRawValue())
+	}
+	if n > maxHeaderBytes || len(h.GetPath()) > maxHeaderBytes {
+		return &requestError{status: http.StatusRequestHeaderFieldsTooLarge,
+			err: fmt.Errorf("headers of %d bytes or path of %d bytes: more than Envoy forwards (%d)", n, len(h.GetPath()), maxHeaderBytes)}
+	}
+	return nil
 }

@@ -65,6 +65,9 @@ func buildInputFor(req *authv3.CheckRequest, maxBody int, gh *ast.Term, need *in
 	}
 
 	h := attrs.GetRequest().GetHttp()
+	if err := checkHeaderSize(h); err != nil {
+		return in, err
+	}
 	needPath, needQuery := need.child("parsed_path") != nil, need.child("parsed_query") != nil
 	parsedPath, parsedQuery, err := parsePathFor(h.GetPath(), needPath, needQuery)
 	if err != nil {

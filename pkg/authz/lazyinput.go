@@ -273,6 +273,9 @@ type gatehouseInfo struct {
 // body as buildInput does for a policy with this input need. The caller allocates (or reuses) the root.
 func (l *lazyRoot) init(req *authv3.CheckRequest, maxBody int, gh gatehouseInfo, need *inputNeed) error {
 	h := req.GetAttributes().GetRequest().GetHttp()
+	if err := checkHeaderSize(h); err != nil {
+		return err
+	}
 	if _, _, err := parsePathFor(h.GetPath(), false, false); err != nil {
 		return err
 	}
