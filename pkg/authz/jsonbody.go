@@ -3,24 +3,20 @@ package authz
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 )
 
-// maxJSONDepth is encoding/json's own nesting limit, which
-// opa-envoy-plugin's parser inherits: bodies it accepts are accepted here.
-const maxJSONDepth = 10000
-
 // parseJSONBody decodes a JSON body strictly: one value and nothing after
-// it (opa-envoy-plugin refuses `{"a":1}}` too), and no object with the same
-// key twice: parsers disagree on which duplicate wins, so a policy and the
-// upstream could see different values.
+// it (opa-envoy-plugin refuses `{"a":1}}` too), nesting within
+// encoding/json's limit (which the plugin inherits), and no object with the
+// same key twice: parsers disagree on which duplicate wins, so a policy and
+// the upstream could read different values.
 func parseJSONBody(body []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	v, err := decodeJSON(dec, 0)
-	if err != nil {
+	var v any
+	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
 	if tok, err := dec.Token(); err != io.EOF {
@@ -29,65 +25,92 @@ func parseJSONBody(body []byte) (any, error) {
 		}
 		return nil, err
 	}
+	if err := checkDuplicateKeys(body); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
-func decodeJSON(dec *json.Decoder, depth int) (any, error) {
-	tok, err := dec.Token()
-	if err == io.EOF {
-		return nil, io.ErrUnexpectedEOF
-	}
-	if err != nil {
-		return nil, err
-	}
-	d, isDelim := tok.(json.Delim)
-	if !isDelim {
-		return tok, nil // string, json.Number, bool or nil
-	}
-	if depth >= maxJSONDepth {
-		return nil, errors.New("JSON nested too deeply")
-	}
-	switch d {
-	case '{':
-		return decodeObject(dec, depth)
-	case '[':
-		return decodeArray(dec, depth)
-	}
-	return nil, fmt.Errorf("unexpected %v", d)
+// jsonFrame is an open object or array while scanning for duplicate keys.
+type jsonFrame struct {
+	object, wantKey bool
+	start           int                 // this object's first key in the scanner's keys
+	set             map[string]struct{} // its keys, once there are many
 }
 
-func decodeObject(dec *json.Decoder, depth int) (any, error) {
-	obj := map[string]any{}
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		k, _ := kt.(string) // the decoder gives only a string here
-		if _, dup := obj[k]; dup {
-			return nil, fmt.Errorf("duplicate key %q", k)
-		}
-		if obj[k], err = decodeJSON(dec, depth+1); err != nil {
-			return nil, err
+// linearKeys is how many keys an object is searched linearly for a
+// duplicate before its keys go into a set.
+const linearKeys = 16
+
+// checkDuplicateKeys finds an object key given twice in b, a JSON text
+// encoding/json has already accepted. Keys compare as encoding/json
+// decodes them (escapes resolved, invalid UTF-8 as U+FFFD), so two
+// spellings of one key are a duplicate.
+func checkDuplicateKeys(b []byte) error {
+	var stack []jsonFrame
+	var keys []string
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '{':
+			stack = append(stack, jsonFrame{object: true, wantKey: true, start: len(keys)})
+		case '[':
+			stack = append(stack, jsonFrame{start: len(keys)})
+		case '}', ']':
+			keys = keys[:stack[len(stack)-1].start]
+			stack = stack[:len(stack)-1]
+		case ',':
+			if top := len(stack) - 1; stack[top].object {
+				stack[top].wantKey = true
+			}
+		case '"':
+			j, plain := i+1, true
+			for ; b[j] != '"'; j++ {
+				switch {
+				case b[j] == '\\':
+					j++
+					plain = false
+				case b[j] >= 0x80:
+					plain = false
+				}
+			}
+			if top := len(stack) - 1; top >= 0 && stack[top].wantKey {
+				k := string(b[i+1 : j])
+				if !plain {
+					if err := json.Unmarshal(b[i:j+1], &k); err != nil {
+						return err
+					}
+				}
+				if err := addKey(&stack[top], &keys, k); err != nil {
+					return err
+				}
+			}
+			i = j
 		}
 	}
-	if _, err := dec.Token(); err != nil { // '}'
-		return nil, err
-	}
-	return obj, nil
+	return nil
 }
 
-func decodeArray(dec *json.Decoder, depth int) (any, error) {
-	arr := []any{}
-	for dec.More() {
-		v, err := decodeJSON(dec, depth+1)
-		if err != nil {
-			return nil, err
+func addKey(f *jsonFrame, keys *[]string, k string) error {
+	f.wantKey = false
+	if f.set != nil {
+		if _, dup := f.set[k]; dup {
+			return fmt.Errorf("duplicate key %q", k)
 		}
-		arr = append(arr, v)
+		f.set[k] = struct{}{}
+		return nil
 	}
-	if _, err := dec.Token(); err != nil { // ']'
-		return nil, err
+	own := (*keys)[f.start:]
+	for _, seen := range own {
+		if seen == k {
+			return fmt.Errorf("duplicate key %q", k)
+		}
 	}
-	return arr, nil
+	*keys = append(*keys, k)
+	if len(own)+1 > linearKeys {
+		f.set = make(map[string]struct{}, 2*linearKeys)
+		for _, s := range (*keys)[f.start:] {
+			f.set[s] = struct{}{}
+		}
+	}
+	return nil
 }
