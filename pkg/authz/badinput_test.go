@@ -32,10 +32,11 @@ func TestBadInput(t *testing.T) {
 		{"no http, policy", &authv3.CheckRequest{Attributes: &authv3.AttributeContext{ContextExtensions: ext("r", "", "rbac")}}, 403},
 		{"no http, key required", &authv3.CheckRequest{Attributes: &authv3.AttributeContext{ContextExtensions: ext("r", "partner-keys", "")}}, 401},
 		{"non-UTF-8 path and method", nonUTF8, 403},
-		{"unparsable path", mk(req{path: "/%zz", headers: map[string]string{"x-api-key": testKey}, ext: ext("r", "partner-keys", "rbac")}), 403},
+		{"unparsable path", mk(req{path: "/%zz", headers: map[string]string{"x-api-key": testKey}, ext: ext("r", "partner-keys", "rbac")}), 400},
 		{"huge headers", mk(req{headers: huge, ext: ext("r", "partner-keys", "rbac")}), 200},
-		{"deep json body", mk(req{method: "POST", body: strings.Repeat("[", 100000) + strings.Repeat("]", 100000), headers: map[string]string{"content-type": "application/json", "x-api-key": testKey}, ext: ext("r", "partner-keys", "body")}), 403},
-		{"body over the limit", mk(req{method: "POST", body: `{"amount": 1, "pad": "` + strings.Repeat("x", DefaultMaxBodyBytes) + `"}`, headers: map[string]string{"content-type": "application/json", "x-api-key": testKey}, ext: ext("r", "partner-keys", "body")}), 403},
+		{"deep json body", mk(req{method: "POST", body: strings.Repeat("[", 30000) + strings.Repeat("]", 30000), headers: map[string]string{"content-type": "application/json", "x-api-key": testKey}, ext: ext("r", "partner-keys", "body")}), 400},
+		{"deep json body over the limit", mk(req{method: "POST", body: strings.Repeat("[", 100000) + strings.Repeat("]", 100000), headers: map[string]string{"content-type": "application/json", "x-api-key": testKey}, ext: ext("r", "partner-keys", "body")}), 413},
+		{"body over the limit", mk(req{method: "POST", body: `{"amount": 1, "pad": "` + strings.Repeat("x", DefaultMaxBodyBytes) + `"}`, headers: map[string]string{"content-type": "application/json", "x-api-key": testKey}, ext: ext("r", "partner-keys", "body")}), 413},
 	}
 	// nil request: treated like a request on an unknown route; it names no
 	// Authentication, so it is anonymous and allowed; adjust the expectation.

@@ -32,7 +32,8 @@ type Config struct {
 	// Policies holds the Authorizations by name.
 	Policies map[string]Policy
 	// MaxBodyBytes caps the request body parsed into input.parsed_body;
-	// a longer body gives parsed_body null and truncated_body true.
+	// a longer body is denied with 413 when the policy reads the body
+	// (parsed_body null and truncated_body true for one that does not).
 	// Zero means DefaultMaxBodyBytes; negative disables body parsing.
 	MaxBodyBytes int
 }
@@ -86,8 +87,15 @@ type Policy struct {
 	Modules map[string]string
 	// Query defaults to DefaultQuery.
 	Query string
-	// FailOpen allows the request when no decision can be made (undefined,
-	// several results, a wrong type or an evaluation error).
+	// FailOpen allows the request when the policy could not be evaluated:
+	// an evaluation error (a conflict, a built-in error, an internal
+	// failure) or the evaluation time limit. It never covers what the
+	// client chooses: a request the input cannot be built from is denied
+	// (400, or 413 when the policy reads a body Envoy cut), and an
+	// undefined or malformed decision (several results, a value of another
+	// type) denies (403), because a policy that says nothing allows
+	// nothing. Nor does it cover authentication, which is decided first:
+	// no credential, an unknown key or a missing JWT is always a 401.
 	FailOpen bool
 }
 

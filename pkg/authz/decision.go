@@ -26,7 +26,7 @@ type Decision struct {
 	// Status is the HTTP status sent on denial (401, 403, ...); 200 when allowed.
 	Status int `json:"status"`
 	// FailedOpen is set when the request was allowed only because the policy
-	// says failOpen and no decision could be made.
+	// says failOpen and its evaluation failed (an error or the time limit).
 	FailedOpen bool `json:"failed_open,omitempty"`
 	// Engine is what evaluated the Rego: EngineIR or EngineTopdown ("" when
 	// no Rego ran).

@@ -91,7 +91,7 @@ func (s *Service) evalIR(ctx context.Context, st *state, p *compiledPolicy, req 
 	// One allocation for the decision's input and deadline.
 	x := scratchPool.Get().(*irScratch)
 	defer x.release()
-	if err := x.in.init(req, st.maxBody, gatehouseInfo{d.Gateway, d.Route, d.Policy, id}); err != nil {
+	if err := x.in.init(req, st.maxBody, gatehouseInfo{d.Gateway, d.Route, d.Policy, id}, p.need); err != nil {
 		return nil, fmt.Errorf("input: %w", err)
 	}
 	now := time.Now() // the deadline's start and time.now_ns: one clock read
@@ -107,7 +107,7 @@ func (s *Service) evalIR(ctx context.Context, st *state, p *compiledPolicy, req 
 		return nil, fmt.Errorf("evaluation error: %w", err)
 	}
 	if t == nil {
-		return nil, fmt.Errorf("decision %s is undefined", p.query)
+		return nil, noDecision("decision %s is undefined", p.query)
 	}
 	v := t.Value
 	if b, ok := v.(ast.Boolean); ok { // the common case, without the JSON round trip
@@ -115,11 +115,11 @@ func (s *Service) evalIR(ctx context.Context, st *state, p *compiledPolicy, req 
 	}
 	j, err := ast.JSON(v)
 	if err != nil {
-		return nil, fmt.Errorf("decision %s: %w", p.query, err)
+		return nil, noDecision("decision %s: %v", p.query, err)
 	}
 	res, err := parseResult(j)
 	if err != nil {
-		return nil, fmt.Errorf("decision %s: %w", p.query, err)
+		return nil, noDecision("decision %s: %v", p.query, err)
 	}
 	return res, nil
 }

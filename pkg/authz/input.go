@@ -2,12 +2,12 @@ package authz
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -29,9 +29,10 @@ var versionTerm = ast.ObjectTerm(
 	ast.Item(ast.StringTerm("ext_authz"), ast.StringTerm("v3")),
 )
 
-// errBadBody marks a body that claims to be JSON and is not. opa-envoy-plugin
-// refuses such requests; so does gatehouse, unless the policy fails open.
-var errBadBody = errors.New("request body is not valid JSON")
+// errBadBody marks a body that claims a media type it does not hold (JSON
+// that does not parse, has data after the value or a duplicate key; a form
+// that does not decode). opa-envoy-plugin refuses such requests (400).
+var errBadBody = errors.New("malformed request body")
 
 // buildInput builds the whole Rego input: opa-envoy-plugin's (attributes,
 // parsed_path, parsed_query, parsed_body, truncated_body, version) plus
@@ -64,6 +65,9 @@ func buildInputFor(req *authv3.CheckRequest, maxBody int, gh *ast.Term, need *in
 	}
 
 	h := attrs.GetRequest().GetHttp()
+	if err := checkHeaderSize(h); err != nil {
+		return in, err
+	}
 	needPath, needQuery := need.child("parsed_path") != nil, need.child("parsed_query") != nil
 	parsedPath, parsedQuery, err := parsePathFor(h.GetPath(), needPath, needQuery)
 	if err != nil {
@@ -76,14 +80,17 @@ func buildInputFor(req *authv3.CheckRequest, maxBody int, gh *ast.Term, need *in
 		in.Insert(ast.StringTerm("parsed_query"), parsedQuery)
 	}
 
-	body, truncated, err := parseBody(h, maxBody)
+	body, err := checkBody(h, maxBody, need)
+	if err != nil {
+		return in, err
+	}
 	if need.child("parsed_body") != nil {
-		in.Insert(ast.StringTerm("parsed_body"), body)
+		in.Insert(ast.StringTerm("parsed_body"), body.term)
 	}
 	if need.child("truncated_body") != nil {
-		in.Insert(ast.StringTerm("truncated_body"), ast.InternedTerm(truncated))
+		in.Insert(ast.StringTerm("truncated_body"), ast.InternedTerm(body.truncated))
 	}
-	return in, err
+	return in, nil
 }
 
 // parsePath splits the path as opa-envoy-plugin does: segments after the
@@ -99,7 +106,7 @@ func parsePathFor(p string, buildPath, buildQuery bool) (*ast.Term, *ast.Term, e
 	rawPath, rawQuery, _ := strings.Cut(p, "?")
 	decoded, err := url.PathUnescape(rawPath)
 	if err != nil {
-		return ast.ArrayTerm(), ast.ObjectTerm(), fmt.Errorf("unparsable path: %w", err)
+		return ast.ArrayTerm(), ast.ObjectTerm(), badRequest("unparsable path: %v", err)
 	}
 	var path, query *ast.Term
 	if buildPath {
@@ -118,7 +125,7 @@ func parsePathFor(p string, buildPath, buildQuery bool) (*ast.Term, *ast.Term, e
 	}
 	vals, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return ast.ArrayTerm(), ast.ObjectTerm(), fmt.Errorf("unparsable query: %w", err)
+		return ast.ArrayTerm(), ast.ObjectTerm(), badRequest("unparsable query: %v", err)
 	}
 	if !buildQuery {
 		return path, nil, nil
@@ -134,55 +141,79 @@ func parsePathFor(p string, buildPath, buildQuery bool) (*ast.Term, *ast.Term, e
 	return path, ast.NewTerm(q), nil
 }
 
-// parseBody parses the body as opa-envoy-plugin does: JSON, form-urlencoded
-// and multipart/form-data bodies by content type. A body that Envoy cut
-// short (x-envoy-auth-partial-body, or a content-length larger than what it
-// sent) or that exceeds maxBody is reported as truncated with parsed_body
-// null; other content types give null.
-func parseBody(h *authv3.AttributeContext_HttpRequest, maxBody int) (*ast.Term, bool, error) {
-	if maxBody < 0 {
-		return ast.InternedNullTerm, false, nil
+// parsedBody is what the input says of the request body.
+type parsedBody struct {
+	term      *ast.Term // input.parsed_body
+	truncated bool      // input.truncated_body, as opa-envoy-plugin sets it
+	// cut: the policy would see less than the client sent (Envoy cut the
+	// body, or it is larger than what gatehouse parses).
+	cut bool
+}
+
+// checkBody is parseBody, refusing (413) a body that was cut when the
+// policy reads the body: a policy must never decide on a part of it.
+func checkBody(h *authv3.AttributeContext_HttpRequest, maxBody int, need *inputNeed) (parsedBody, error) {
+	b, err := parseBody(h, maxBody)
+	if err != nil {
+		return b, err
 	}
-	if maxBody == 0 {
-		maxBody = DefaultMaxBodyBytes
+	if b.cut && readsBody(need) {
+		return b, &requestError{status: http.StatusRequestEntityTooLarge,
+			err: errors.New("the policy reads the request body and it was cut before authorization")}
 	}
+	return b, nil
+}
+
+// parseBody parses the body as opa-envoy-plugin does (JSON,
+// form-urlencoded and multipart/form-data bodies), but recognizes the media
+// type per RFC 9110 (case-insensitive, parameters apart, application/*+json
+// is JSON), refuses duplicate JSON object keys and data after the JSON
+// value, and reports a cut body. Other media types give null.
+func parseBody(h *authv3.AttributeContext_HttpRequest, maxBody int) (parsedBody, error) {
+	null := parsedBody{term: ast.InternedNullTerm}
 	headers := h.GetHeaders()
+	// Envoy sets this header itself (dropping any the client sent) when it
+	// forwards a body cut at max_request_bytes (allow_partial_message).
+	// Envoy: source/extensions/filters/common/ext_authz/check_request_utils.cc
 	if headers["x-envoy-auth-partial-body"] == "true" {
-		return ast.InternedNullTerm, true, nil
-	}
-	ct := headers["content-type"]
-	kind := ""
-	switch {
-	case strings.Contains(ct, "application/json"):
-		kind = "json"
-	case strings.Contains(ct, "application/x-www-form-urlencoded"):
-		kind = "form"
-	case strings.Contains(ct, "multipart/form-data"):
-		kind = "multipart"
-	default:
-		return ast.InternedNullTerm, false, nil
+		return parsedBody{term: ast.InternedNullTerm, truncated: true, cut: true}, nil
 	}
 	body := []byte(h.GetBody())
 	if len(body) == 0 {
 		body = h.GetRawBody()
 	}
 	if len(body) == 0 {
-		return ast.InternedNullTerm, false, nil
+		return null, nil
 	}
+	ct, hasCT := headers["content-type"]
+	kind, params, err := bodyKind(ct)
+	if err != nil && hasCT {
+		return null, badRequest("content-type %q: %v", ct, err)
+	}
+	longer := false // the client declared more than Envoy sent
 	if cl, ok := headers["content-length"]; ok {
 		n, err := strconv.ParseInt(cl, 10, 64)
-		if err != nil {
-			return ast.InternedNullTerm, false, fmt.Errorf("content-length %q: %w", cl, errBadBody)
+		if err != nil && kind != "" {
+			return null, badRequest("content-length %q: %v", cl, err)
 		}
-		if n > int64(len(body)) {
-			return ast.InternedNullTerm, true, nil
-		}
+		longer = err == nil && n > int64(len(body))
+	}
+	if kind == "" {
+		return parsedBody{term: ast.InternedNullTerm, cut: longer}, nil
+	}
+	if longer {
+		return parsedBody{term: ast.InternedNullTerm, truncated: true, cut: true}, nil
+	}
+	if maxBody < 0 {
+		return null, nil // body parsing disabled by configuration
+	}
+	if maxBody == 0 {
+		maxBody = DefaultMaxBodyBytes
 	}
 	if len(body) > maxBody {
-		return ast.InternedNullTerm, true, nil
+		return parsedBody{term: ast.InternedNullTerm, truncated: true, cut: true}, nil
 	}
 	var v any
-	var err error
 	switch kind {
 	case "json":
 		v, err = parseJSONBody(body)
@@ -191,29 +222,36 @@ func parseBody(h *authv3.AttributeContext_HttpRequest, maxBody int) (*ast.Term, 
 		q, err = url.ParseQuery(string(body))
 		v = queryToAny(q)
 	case "multipart":
-		v, err = parseMultipart(ct, body)
+		v, err = parseMultipart(params["boundary"], body)
 	}
-	if err != nil {
-		return ast.InternedNullTerm, false, fmt.Errorf("%w: %v", errBadBody, err)
+	if err == nil {
+		var val ast.Value
+		if val, err = ast.InterfaceToValue(v); err == nil {
+			return parsedBody{term: ast.NewTerm(val)}, nil
+		}
 	}
-	val, err := ast.InterfaceToValue(v)
-	if err != nil {
-		return ast.InternedNullTerm, false, fmt.Errorf("%w: %v", errBadBody, err)
-	}
-	return ast.NewTerm(val), false, nil
+	return null, &requestError{status: http.StatusBadRequest, err: fmt.Errorf("%w (%s): %v", errBadBody, kind, err)}
 }
 
-func parseJSONBody(body []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
+// bodyKind names the body parser for a Content-Type: "json", "form",
+// "multipart" or "" (not parsed). Media types compare as RFC 9110 says
+// (type and subtype case-insensitive, parameters apart), so
+// "Application/JSON; charset=utf-8" and "application/problem+json" are JSON.
+func bodyKind(contentType string) (string, map[string]string, error) {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
+		return "", nil, err
 	}
-	if dec.More() {
-		return nil, errors.New("data after the JSON value")
+	// ParseMediaType lower-cases the type and subtype.
+	switch {
+	case mt == "application/json", strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"):
+		return "json", params, nil
+	case mt == "application/x-www-form-urlencoded":
+		return "form", params, nil
+	case mt == "multipart/form-data":
+		return "multipart", params, nil
 	}
-	return v, nil
+	return "", params, nil
 }
 
 func queryToAny(q url.Values) map[string]any {
@@ -229,12 +267,7 @@ func queryToAny(q url.Values) map[string]any {
 }
 
 // parseMultipart gives each form field's values; JSON parts are parsed.
-func parseMultipart(contentType string, body []byte) (any, error) {
-	_, params, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return nil, err
-	}
-	boundary := params["boundary"]
+func parseMultipart(boundary string, body []byte) (any, error) {
 	if boundary == "" {
 		return nil, nil
 	}
@@ -257,7 +290,7 @@ func parseMultipart(contentType string, body []byte) (any, error) {
 			return nil, err
 		}
 		var v any = string(data)
-		if strings.Contains(p.Header.Get("Content-Type"), "application/json") {
+		if kind, _, _ := bodyKind(p.Header.Get("Content-Type")); kind == "json" {
 			if v, err = parseJSONBody(data); err != nil {
 				return nil, err
 			}

@@ -270,17 +270,20 @@ type gatehouseInfo struct {
 }
 
 // init makes l the lazy input of req, after checking its path, query and
-// body as buildInput does. The caller allocates (or reuses) the root.
-func (l *lazyRoot) init(req *authv3.CheckRequest, maxBody int, gh gatehouseInfo) error {
+// body as buildInput does for a policy with this input need. The caller allocates (or reuses) the root.
+func (l *lazyRoot) init(req *authv3.CheckRequest, maxBody int, gh gatehouseInfo, need *inputNeed) error {
 	h := req.GetAttributes().GetRequest().GetHttp()
+	if err := checkHeaderSize(h); err != nil {
+		return err
+	}
 	if _, _, err := parsePathFor(h.GetPath(), false, false); err != nil {
 		return err
 	}
-	body, truncated, err := parseBody(h, maxBody)
+	body, err := checkBody(h, maxBody, need)
 	if err != nil {
 		return err
 	}
-	l.req, l.gh, l.parsed = req, gh, parsedRequest{body: body, truncated: truncated}
+	l.req, l.gh, l.parsed = req, gh, parsedRequest{body: body.term, truncated: body.truncated}
 	l.hasPrinc = req.GetAttributes().GetSource().GetPrincipal() != ""
 	l.self = l
 	l.term.Value = l

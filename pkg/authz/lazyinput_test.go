@@ -106,5 +106,5 @@ func TestLazyInputChecksRequest(t *testing.T) {
 // newLazyInput is a fresh lazy input of req.
 func newLazyInput(req *authv3.CheckRequest, maxBody int, gh gatehouseInfo) (*lazyRoot, error) {
 	l := &lazyRoot{}
-	return l, l.init(req, maxBody, gh)
+	return l, l.init(req, maxBody, gh, needAll)
 }

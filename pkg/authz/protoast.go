@@ -1,25 +1,26 @@
 package authz
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"math"
 	"strconv"
 	"sync"
-	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/open-policy-agent/opa/v1/ast"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // protoToAST converts a message to a Rego value the way opa-envoy-plugin
-// exposes a CheckRequest: the protojson mapping (JSON field names such as
-// metadataContext, 64-bit integers as strings, bytes as base64, enums by
-// name, well-known types by their JSON form, unset fields omitted). It
+// (v1.19.1 and later) exposes a CheckRequest: it walks the message
+// (envoyauth/protomap.go) rather than going through protojson. Keys are
+// the JSON field names (metadataContext); unset fields are omitted; a
+// google.protobuf.Struct is its map (AsMap); every other message, the
+// well-known types included, is an object of its fields (request.time is
+// {"seconds": ..., "nanos": ...}); 64-bit integers and enums are numbers;
+// bytes are base64 (what OPA's JSON round trip of a []byte gives). It
 // builds the ast.Value directly because marshalling to JSON and parsing it
 // back costs more than the policy evaluation itself.
 func protoToAST(m protoreflect.Message) *ast.Term {
@@ -52,28 +53,11 @@ func protoToASTFor(m protoreflect.Message, need *inputNeed) *ast.Term {
 	return ast.NewTerm(obj)
 }
 
-// wholeMessages are the well-known types with a JSON form of their own:
-// they are converted whole, whatever a policy reads of them.
+// wholeMessages are the messages converted whole, whatever a policy reads
+// of them: only google.protobuf.Struct, which opa-envoy-plugin turns into
+// its map (AsMap) where it walks every other message field by field.
 var wholeMessages = map[protoreflect.FullName]func(protoreflect.Message) *ast.Term{
-	"google.protobuf.Struct":    func(m protoreflect.Message) *ast.Term { return structToAST(m.Interface().(*structpb.Struct)) },
-	"google.protobuf.Value":     func(m protoreflect.Message) *ast.Term { return valueToAST(m.Interface().(*structpb.Value)) },
-	"google.protobuf.ListValue": func(m protoreflect.Message) *ast.Term { return listToAST(m.Interface().(*structpb.ListValue)) },
-	"google.protobuf.Timestamp": wellKnownToAST,
-	"google.protobuf.Duration":  wellKnownToAST,
-	"google.protobuf.Any":       wellKnownToAST,
-	"google.protobuf.FieldMask": wellKnownToAST,
-	"google.protobuf.Empty":     wellKnownToAST,
-	"google.protobuf.BoolValue": wrapperToAST, "google.protobuf.StringValue": wrapperToAST,
-	"google.protobuf.BytesValue": wrapperToAST, "google.protobuf.Int32Value": wrapperToAST,
-	"google.protobuf.UInt32Value": wrapperToAST, "google.protobuf.Int64Value": wrapperToAST,
-	"google.protobuf.UInt64Value": wrapperToAST, "google.protobuf.FloatValue": wrapperToAST,
-	"google.protobuf.DoubleValue": wrapperToAST,
-}
-
-// wrapperToAST is a wrapper type's value, as protojson writes it.
-func wrapperToAST(m protoreflect.Message) *ast.Term {
-	fd := m.Descriptor().Fields().ByName("value")
-	return scalarToAST(fd, m.Get(fd))
+	"google.protobuf.Struct": func(m protoreflect.Message) *ast.Term { return structToAST(m.Interface().(*structpb.Struct)) },
 }
 
 // insertField adds field fd of m, converted as far as n reaches, to obj.
@@ -178,6 +162,10 @@ func fieldValueToASTFor(fd protoreflect.FieldDescriptor, v protoreflect.Value, n
 	return scalarToAST(fd, v)
 }
 
+// scalarToAST converts a scalar as OPA's ast.InterfaceToValue converts the
+// Go value protoreflect gives for it (opa-envoy-plugin's input): integers of
+// every width and enums are numbers, bytes go through encoding/json
+// (standard base64).
 func scalarToAST(fd protoreflect.FieldDescriptor, v protoreflect.Value) *ast.Term {
 	switch fd.Kind() {
 	case protoreflect.BoolKind:
@@ -187,25 +175,31 @@ func scalarToAST(fd protoreflect.FieldDescriptor, v protoreflect.Value) *ast.Ter
 	case protoreflect.BytesKind:
 		return ast.StringTerm(base64.StdEncoding.EncodeToString(v.Bytes()))
 	case protoreflect.EnumKind:
-		if ev := fd.Enum().Values().ByNumber(v.Enum()); ev != nil {
-			return ast.StringTerm(string(ev.Name()))
-		}
-		return ast.NumberTerm(json.Number(strconv.FormatInt(int64(v.Enum()), 10)))
-	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		return ast.InternedTerm(int(v.Enum()))
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
 		return ast.InternedTerm(int(v.Int()))
-	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		if u := v.Uint(); u <= math.MaxInt64 {
+			return ast.InternedTerm(int(u))
+		}
 		return ast.NumberTerm(json.Number(strconv.FormatUint(v.Uint(), 10)))
-	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-		return ast.StringTerm(strconv.FormatInt(v.Int(), 10))
-	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		return ast.StringTerm(strconv.FormatUint(v.Uint(), 10))
-	case protoreflect.FloatKind, protoreflect.DoubleKind:
+	case protoreflect.FloatKind:
+		// A float32 reaches OPA through encoding/json.
+		b, err := json.Marshal(float32(v.Float()))
+		if err != nil {
+			return floatToAST(v.Float())
+		}
+		return ast.NumberTerm(json.Number(b))
+	case protoreflect.DoubleKind:
 		return floatToAST(v.Float())
 	}
 	return ast.NullTerm()
 }
 
-// floatToAST follows protojson: NaN and infinities are strings.
+// floatToAST is OPA's conversion of a float64 (shortest 'g' form, so 2e9
+// is 2e+09). NaN and the infinities, which no JSON number can hold, are
+// strings; OPA would fail to build the input.
 func floatToAST(f float64) *ast.Term {
 	switch {
 	case math.IsNaN(f):
@@ -214,11 +208,6 @@ func floatToAST(f float64) *ast.Term {
 		return ast.StringTerm("Infinity")
 	case math.IsInf(f, -1):
 		return ast.StringTerm("-Infinity")
-	}
-	// Integral values (JWT exp, nbf, iat) print without an exponent, as
-	// protojson prints them, so string conversions in policies agree.
-	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
-		return ast.NumberTerm(json.Number(strconv.FormatFloat(f, 'f', -1, 64)))
 	}
 	return ast.NumberTerm(json.Number(strconv.FormatFloat(f, 'g', -1, 64)))
 }
@@ -253,39 +242,4 @@ func valueToAST(v *structpb.Value) *ast.Term {
 		return listToAST(k.ListValue)
 	}
 	return ast.NullTerm()
-}
-
-// wellKnownToAST handles the rare well-known types through protojson, which
-// defines their JSON form; a type it cannot encode (an Any of an unknown
-// type) becomes null rather than failing the whole request.
-func wellKnownToAST(m protoreflect.Message) *ast.Term {
-	if m.Descriptor().FullName() == "google.protobuf.Timestamp" {
-		fs := m.Descriptor().Fields()
-		sec, nanos := m.Get(fs.ByName("seconds")).Int(), m.Get(fs.ByName("nanos")).Int()
-		return ast.StringTerm(formatTimestamp(sec, nanos))
-	}
-	b, err := protojson.Marshal(m.Interface())
-	if err != nil {
-		return ast.NullTerm()
-	}
-	v, err := ast.ValueFromReader(bytes.NewReader(b))
-	if err != nil {
-		return ast.NullTerm()
-	}
-	return ast.NewTerm(v)
-}
-
-// formatTimestamp prints a Timestamp as protojson does: RFC 3339 in UTC
-// with 0, 3, 6 or 9 fractional digits.
-func formatTimestamp(sec, nanos int64) string {
-	t := time.Unix(sec, nanos).UTC()
-	switch {
-	case nanos == 0:
-		return t.Format("2006-01-02T15:04:05Z")
-	case nanos%1e6 == 0:
-		return t.Format("2006-01-02T15:04:05.000Z")
-	case nanos%1e3 == 0:
-		return t.Format("2006-01-02T15:04:05.000000Z")
-	}
-	return t.Format("2006-01-02T15:04:05.000000000Z")
 }

@@ -141,7 +141,7 @@ func TestRegoDecisions(t *testing.T) {
 		{"admin path without role", req{path: "/admin/x", jwt: jwt("guest"), ext: ext("r", "corp-jwt", "rbac")}, 403, ""},
 		{"admin path by key", req{path: "/admin/x", headers: key, ext: ext("r", keys, "rbac")}, 403, ""},
 		{"undefined", req{method: "POST", ext: ext("r", "", "undefined")}, 403, "undefined"},
-		{"undefined fail open", req{method: "POST", ext: ext("r", "", "undefined-open")}, 200, "fails open"},
+		{"undefined fail open", req{method: "POST", ext: ext("r", "", "undefined-open")}, 403, "decides nothing"},
 		{"eval error", req{path: "/boom", ext: ext("r", "", "err")}, 403, "evaluation error"},
 		{"eval error fail open", req{path: "/boom", ext: ext("r", "", "err-open")}, 200, "fails open"},
 		{"no error", req{path: "/ok", ext: ext("r", "", "err")}, 200, ""},
@@ -149,9 +149,9 @@ func TestRegoDecisions(t *testing.T) {
 		{"multiple results", req{headers: key, ext: ext("r", keys, "multi")}, 403, "2 results"},
 		{"body allows", req{method: "POST", body: `{"amount": 42}`, headers: jsonCT(key), ext: ext("r", keys, "body")}, 200, ""},
 		{"body denies", req{method: "POST", body: `{"amount": 420}`, headers: jsonCT(key), ext: ext("r", keys, "body")}, 403, ""},
-		{"malformed body", req{method: "POST", body: `{"amount": 4`, headers: jsonCT(key), ext: ext("r", keys, "body")}, 403, "not valid JSON"},
-		{"trailing garbage body", req{method: "POST", body: `{"amount": 4} x`, headers: jsonCT(key), ext: ext("r", keys, "body")}, 403, "not valid JSON"},
-		{"truncated body", req{method: "POST", body: `{"amount": 4}`, headers: jsonCT(map[string]string{"x-api-key": testKey, "content-length": "100000"}), ext: ext("r", keys, "body")}, 403, "policy denied"},
+		{"malformed body", req{method: "POST", body: `{"amount": 4`, headers: jsonCT(key), ext: ext("r", keys, "body")}, 400, "malformed request body"},
+		{"trailing garbage body", req{method: "POST", body: `{"amount": 4} x`, headers: jsonCT(key), ext: ext("r", keys, "body")}, 400, "malformed request body"},
+		{"truncated body", req{method: "POST", body: `{"amount": 4}`, headers: jsonCT(map[string]string{"x-api-key": testKey, "content-length": "100000"}), ext: ext("r", keys, "body")}, 413, "cut before authorization"},
 		{"body not json", req{method: "POST", body: `amount=4`, headers: key, ext: ext("r", keys, "body")}, 403, "policy denied"},
 	}
 	for _, tc := range tests {
@@ -297,7 +297,7 @@ func TestDerivedInput(t *testing.T) {
 		{"json body", req{method: "POST", body: `{"n": 1.5, "s": "x"}`, headers: map[string]string{"content-type": "application/json; charset=utf-8"}}, `{"parsed_body": {"n": 1.5, "s": "x"}, "truncated_body": false}`, true},
 		{"form body", req{method: "POST", body: "a=1&a=2&b=x+y", headers: map[string]string{"content-type": "application/x-www-form-urlencoded"}}, `{"parsed_body": {"a": ["1", "2"], "b": ["x y"]}}`, true},
 		{"multipart body", req{method: "POST", body: multipartBody, headers: map[string]string{"content-type": "multipart/form-data; boundary=" + boundary}}, `{"parsed_body": {"a": ["1", "2"], "j": [{"k": [true]}]}}`, true},
-		{"partial body", req{method: "POST", body: `{"n": 1`, headers: map[string]string{"content-type": "application/json", "x-envoy-auth-partial-body": "true"}}, `{"parsed_body": null, "truncated_body": true}`, true},
+		{"partial body", req{method: "POST", body: `{"n": 1`, headers: map[string]string{"content-type": "application/json", "x-envoy-auth-partial-body": "true"}}, `{"truncated_body": true}`, false}, // 413: the policy reads the body
 		{"other content type", req{method: "POST", body: "<x/>", headers: map[string]string{"content-type": "text/xml"}}, `{"parsed_body": null, "truncated_body": false}`, true},
 		{"version", req{}, `{"version": {"encoding": "protojson", "ext_authz": "v3"}}`, true},
 		{"bad query is an input error", req{path: "/x?a=%zz"}, `{}`, false},

@@ -27,8 +27,13 @@ type policyResult struct {
 	dynamic         *structpb.Struct
 }
 
-// parseResult checks every field's type; any wrong type makes the whole
-// decision invalid (fail closed), as in opa-envoy-plugin.
+// parseResult reads a decision as opa-envoy-plugin does
+// (internal/internal.go, envoyauth/response.go): "allowed", "headers" and
+// "dynamic_metadata" always; request_headers_to_remove,
+// response_headers_to_add and the query changes only on an allow; body and
+// http_status only on a deny. A member the decision does not use is not
+// read, so not validated; a wrong type in one it uses makes the whole
+// decision invalid (deny).
 func parseResult(v any) (*policyResult, error) {
 	switch d := v.(type) {
 	case bool:
@@ -52,45 +57,63 @@ func parseObjectResult(d map[string]any) (*policyResult, error) {
 	if r.headers, err = headerOptions(d, "headers"); err != nil {
 		return nil, err
 	}
-	if r.responseHeaders, err = headerOptions(d, "response_headers_to_add"); err != nil {
+	if r.dynamic, err = dynamicMetadata(d); err != nil {
 		return nil, err
+	}
+	if r.allowed {
+		return r, parseAllowMembers(d, r)
+	}
+	return r, parseDenyMembers(d, r)
+}
+
+func parseAllowMembers(d map[string]any, r *policyResult) error {
+	var err error
+	if r.responseHeaders, err = headerOptions(d, "response_headers_to_add"); err != nil {
+		return err
 	}
 	if r.removeHeaders, err = stringList(d, "request_headers_to_remove"); err != nil {
-		return nil, err
+		return err
 	}
 	if r.removeQuery, err = stringList(d, "query_parameters_to_remove"); err != nil {
-		return nil, err
+		return err
 	}
-	if r.setQuery, err = queryParams(d); err != nil {
-		return nil, err
-	}
+	r.setQuery, err = queryParams(d)
+	return err
+}
+
+func parseDenyMembers(d map[string]any, r *policyResult) error {
 	if s, ok := d["http_status"]; ok {
 		n, isNum := s.(json.Number)
 		code, err := n.Int64()
 		if !isNum || err != nil || http.StatusText(int(code)) == "" || typev3.StatusCode_name[int32(code)] == "" {
-			return nil, fmt.Errorf(`"http_status" %v is not an HTTP status code`, s)
+			return fmt.Errorf(`"http_status" %v is not an HTTP status code`, s)
 		}
 		r.status = int(code)
 	}
 	if b, ok := d["body"]; ok {
 		s, isStr := b.(string)
 		if !isStr {
-			return nil, fmt.Errorf(`"body" is %s, want a string`, typeName(b))
+			return fmt.Errorf(`"body" is %s, want a string`, typeName(b))
 		}
 		r.body = &s
 	}
-	if m, ok := d["dynamic_metadata"]; ok {
-		obj, isObj := m.(map[string]any)
-		if !isObj {
-			return nil, fmt.Errorf(`"dynamic_metadata" is %s, want an object`, typeName(m))
-		}
-		st, err := structpb.NewStruct(jsonNumbersToFloat(obj).(map[string]any))
-		if err != nil {
-			return nil, fmt.Errorf(`"dynamic_metadata": %w`, err)
-		}
-		r.dynamic = st
+	return nil
+}
+
+func dynamicMetadata(d map[string]any) (*structpb.Struct, error) {
+	m, ok := d["dynamic_metadata"]
+	if !ok {
+		return nil, nil
 	}
-	return r, nil
+	obj, isObj := m.(map[string]any)
+	if !isObj {
+		return nil, fmt.Errorf(`"dynamic_metadata" is %s, want an object`, typeName(m))
+	}
+	st, err := structpb.NewStruct(jsonNumbersToFloat(obj).(map[string]any))
+	if err != nil {
+		return nil, fmt.Errorf(`"dynamic_metadata": %w`, err)
+	}
+	return st, nil
 }
 
 // headerOptions reads an object of header -> string or list of strings, or

@@ -176,7 +176,18 @@ func (s *Service) decide(ctx context.Context, st *state, req *authv3.CheckReques
 		return s.deny(d, http.StatusForbidden, nil, nil)
 	}
 	res, err := s.evalRego(ctx, st, p, req, d, id)
-	if err != nil {
+	var bad *requestError
+	var none *noDecisionError
+	switch {
+	case errors.As(err, &bad):
+		// The client chose this request: decided, never failed open.
+		d.Reasons = append(d.Reasons, err.Error(), "denied: the request cannot be authorized as sent")
+		return s.deny(d, bad.status, nil, denyBody(bad.status, bad.err.Error()))
+	case errors.As(err, &none):
+		d.Reasons = append(d.Reasons, err.Error(), "denied: a policy that decides nothing allows nothing")
+		return s.deny(d, http.StatusForbidden, nil, nil)
+	case err != nil:
+		// An evaluation error or the time limit: failOpen applies.
 		d.Reasons = append(d.Reasons, err.Error())
 		if p.failOpen {
 			d.FailedOpen = true
@@ -234,13 +245,13 @@ func (s *Service) evalTopdown(ctx context.Context, st *state, p *compiledPolicy,
 	}
 	switch {
 	case len(rs) == 0:
-		return nil, fmt.Errorf("decision %s is undefined", p.query)
+		return nil, noDecision("decision %s is undefined", p.query)
 	case len(rs) > 1 || len(rs[0].Expressions) != 1:
-		return nil, fmt.Errorf("decision %s has %d results, want 1", p.query, len(rs))
+		return nil, noDecision("decision %s has %d results, want 1", p.query, len(rs))
 	}
 	res, err := parseResult(rs[0].Expressions[0].Value)
 	if err != nil {
-		return nil, fmt.Errorf("decision %s: %w", p.query, err)
+		return nil, noDecision("decision %s: %v", p.query, err)
 	}
 	return res, nil
 }

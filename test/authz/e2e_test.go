@@ -130,7 +130,7 @@ func TestEndToEnd(t *testing.T) {
 			}},
 		{name: "body allows", r: httpReq{method: "POST", path: "/refunds", body: `{"amount": 99.5}`, headers: jsonBody("gh_globx"), ext: keyRoute("shop")}, status: 200, consumer: "globx"},
 		{name: "body denies", r: httpReq{method: "POST", path: "/refunds", body: `{"amount": 250}`, headers: jsonBody("gh_globx"), ext: keyRoute("shop")}, status: 403, consumer: "globx"},
-		{name: "malformed body", r: httpReq{method: "POST", path: "/refunds", body: `{"amount":`, headers: jsonBody("gh_globx"), ext: keyRoute("shop")}, status: 403, consumer: "globx"},
+		{name: "malformed body", r: httpReq{method: "POST", path: "/refunds", body: `{"amount":`, headers: jsonBody("gh_globx"), ext: keyRoute("shop")}, status: 400, consumer: "globx"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

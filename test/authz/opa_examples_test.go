@@ -102,15 +102,82 @@ func TestOPAEnvoyDocumentedPolicies(t *testing.T) {
 		// The same request with another first name, a truncated body or another
 		// language is denied.
 		for name, mutate := range map[string]func(*authv3.AttributeContext_HttpRequest){
-			"other name": func(h *authv3.AttributeContext_HttpRequest) { h.Body = `{"firstname": "Dave"}` },
-			"truncated":  func(h *authv3.AttributeContext_HttpRequest) { h.Headers["content-length"] = "4096" },
+			"other name": func(h *authv3.AttributeContext_HttpRequest) {
+				h.Body = `{"firstname": "Dave"}`
+				h.Headers["content-length"] = "21"
+			},
+			"truncated":  func(h *authv3.AttributeContext_HttpRequest) { h.Headers["content-length"] = "4096" }, // 413: the policy reads the body
 			"other lang": func(h *authv3.AttributeContext_HttpRequest) { h.Path = "/people?lang=fr" },
 		} {
 			r := protoClone(&req)
 			mutate(r.GetAttributes().GetRequest().GetHttp())
-			if o := summarize(s.check(t, r)); o.status != 403 {
-				t.Errorf("%s: status %d, want 403", name, o.status)
+			want := 403
+			if name == "truncated" {
+				// The plugin gives parsed_body null and the policy denies;
+				// gatehouse refuses a cut body the policy reads.
+				want = 413
 			}
+			if o := summarize(s.check(t, r)); o.status != want {
+				t.Errorf("%s: status %d, want %d", name, o.status, want)
+			}
+		}
+	})
+}
+
+// What opa-envoy-plugin v1.19.1 does (envoyauth/request.go,
+// envoyauth/response.go, envoyauth/protomap.go, internal/internal.go) and
+// gatehouse once did differently: a body the plugin refuses, result
+// members read by decision, and the input built by walking the proto.
+func TestOPAEnvoyPluginDifferences(t *testing.T) {
+	mod := func(src string) map[string]string { return map[string]string{"p.rego": "package envoy.authz\n" + src} }
+	cfg := &authz.Config{Policies: map[string]authz.Policy{
+		"body": {Modules: mod(`default allow := false
+allow if input.parsed_body.a == 1`)},
+		// A deny-only member of a wrong type on an allow, and allow-only
+		// members of wrong types on a deny: the plugin never reads them.
+		"members": {Modules: mod(`allow := {"allowed": true, "body": {"x": 1}, "http_status": "200"} if input.parsed_path[0] == "allow"
+allow := {"allowed": false, "http_status": 429, "body": "later", "headers": {"retry-after": "1"},
+	"request_headers_to_remove": "x", "response_headers_to_add": 7, "query_parameters_to_set": [], "query_parameters_to_remove": {}} if input.parsed_path[0] == "deny"`)},
+		// The plugin walks the CheckRequest: request.time is {seconds,
+		// nanos} and http.size a number.
+		"shapes": {Modules: mod(`default allow := false
+allow if {
+	is_number(input.attributes.request.time.seconds)
+	input.attributes.request.time.nanos == 5000
+	is_number(input.attributes.request.http.size)
+	input.attributes.request.http.size == 1234
+}`)},
+	}}
+	s := startServer(t, cfg, nil)
+	route := func(p string) map[string]string {
+		return map[string]string{wire.CtxRoute: "r", wire.CtxAuthorization: p}
+	}
+	jsonCT := map[string]string{"content-type": "application/json"}
+
+	for _, tc := range []struct {
+		name   string
+		r      httpReq
+		status int
+		body   string
+	}{
+		{"JSON body", httpReq{method: "POST", body: `{"a":1}`, headers: jsonCT, ext: route("body")}, 200, ""},
+		{"JSON body with data after the value", httpReq{method: "POST", body: `{"a":1}}`, headers: jsonCT, ext: route("body")}, 400, ""},
+		{"allow with deny-only members", httpReq{path: "/allow", ext: route("members")}, 200, ""},
+		{"deny with allow-only members", httpReq{path: "/deny", ext: route("members")}, 429, "later"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := summarize(s.check(t, tc.r.build(t)))
+			if o.status != tc.status || (tc.body != "" && o.body != tc.body) {
+				t.Fatalf("got %+v, want %d %q", o, tc.status, tc.body)
+			}
+		})
+	}
+	t.Run("request.time and http.size", func(t *testing.T) {
+		r := httpReq{path: "/x", ext: route("shapes")}.build(t)
+		r.Attributes.Request.Time.Nanos = 5000
+		r.Attributes.Request.Http.Size = 1234
+		if o := summarize(s.check(t, r)); o.status != 200 {
+			t.Fatalf("got %+v, want 200", o)
 		}
 	})
 }
