@@ -132,7 +132,7 @@ Exit status: 0 if allowed, 2 if denied, 1 if the policy or request cannot be rea
 	fl.StringVar(&f.query, "query", "", "decision to query (default "+authz.DefaultQuery+")")
 	fl.StringVar(&f.consumer, "consumer", wire.AnonymousConsumer, "the caller's consumer name")
 	fl.StringSliceVar(&f.groups, "group", nil, "the consumer's groups (repeatable)")
-	fl.BoolVar(&f.failOpen, "fail-open", false, "allow when no decision can be made (as the policy's failOpen)")
+	fl.BoolVar(&f.failOpen, "fail-open", false, "allow on an evaluation error or the evaluation time limit (as the policy's failOpen; never on a malformed request or an undefined decision)")
 	fl.BoolVar(&f.asJSON, "json", false, "print the decision and the CheckResponse as JSON")
 	fl.IntVar(&f.maxBody, "max-body-bytes", 0, "largest body parsed into input.parsed_body (0: default)")
 	_ = cmd.MarkFlagRequired("policy")

@@ -121,7 +121,7 @@ type AuthorizationSpec struct {
 	Inline   string      `yaml:"inline"`   // Rego source
 	Allow    *AllowRules `yaml:"allow"`    // simple rules, all of which must hold
 	Query    string      `yaml:"query"`    // Rego only; "": DefaultRegoQuery
-	FailOpen bool        `yaml:"failOpen"` // allow when no decision can be made
+	FailOpen bool        `yaml:"failOpen"` // allow on an evaluation error or timeout only; never skips authentication
 
 	// Filled by Load for Rego and Inline (not YAML fields). The module has
 	// been parsed and compiled with RegoVersion: RegoV1, or RegoV0 for a
