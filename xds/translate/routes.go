@@ -8,6 +8,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -115,6 +116,11 @@ func routeMatch(m *policy.RouteMatch) *routev3.RouteMatch {
 		rm.PathSpecifier = &routev3.RouteMatch_Path{Path: m.Path.Exact}
 	case m.Path.Regex != "":
 		rm.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: m.Path.Regex}}
+	case m.Path.Prefix != "" && m.Path.Segments && m.Path.Prefix != "/":
+		// Envoy: source/common/router/config_impl.cc,
+		// PathSeparatedPrefixRouteEntryImpl::matches: the path without its
+		// query must equal the prefix or continue with '/'.
+		rm.PathSpecifier = &routev3.RouteMatch_PathSeparatedPrefix{PathSeparatedPrefix: m.Path.Prefix}
 	case m.Path.Prefix != "":
 		rm.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: m.Path.Prefix}
 	default:
@@ -145,6 +151,23 @@ func routeMatch(m *policy.RouteMatch) *routev3.RouteMatch {
 	}
 	return rm
 }
+
+// grpcMatch is match as a proxyless client takes it: grpc-go knows no
+// path_separated_prefix, so a segment-wise prefix becomes the equivalent
+// anchored regex (grpc-go matches safe_regex against the whole path).
+func grpcMatch(match *routev3.RouteMatch) *routev3.RouteMatch {
+	p := match.GetPathSeparatedPrefix()
+	if p == "" {
+		return match
+	}
+	m := proto.Clone(match).(*routev3.RouteMatch)
+	m.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: segmentRegex(p)}}
+	return m
+}
+
+// segmentRegex matches what path_separated_prefix p matches: p itself, or
+// p followed by '/' and anything.
+func segmentRegex(p string) string { return regexp.QuoteMeta(p) + "(/.*)?" }
 
 func stringMatch(h *policy.HeaderMatch) *matcherv3.StringMatcher {
 	switch {
@@ -242,7 +265,7 @@ func buildRoute(r *policy.Route, services map[string]*policy.Service) *builtRout
 	// grpc-go skips routes with query matchers; the group leaves them out
 	// and says so (Group.Skipped) instead of serving a route it ignores.
 	if len(s.Match.Query) == 0 {
-		br.grpc = grpcRoute(r, match, target, hp)
+		br.grpc = grpcRoute(r, grpcMatch(match), target, hp)
 	}
 	return br
 }
@@ -268,6 +291,18 @@ func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.Rout
 	}
 	if rw := s.Rewrite; rw != nil {
 		switch {
+		case rw.Prefix != "" && slashJoin(&s.Match.Path, rw.Prefix):
+			// Envoy replaces the matched prefix with prefix_rewrite as is
+			// (source/common/router/config_impl.cc, finalizePathHeader):
+			// /api/users with prefix /api and rewrite / would become
+			// //users. A regex rewrite eats the prefix and the slashes
+			// after it instead (Envoy Gateway rewrites to "/" the same
+			// way); regex_rewrite leaves the query alone.
+			ra.RegexRewrite = &matcherv3.RegexMatchAndSubstitute{
+				Pattern:      &matcherv3.RegexMatcher{Regex: "^" + regexp.QuoteMeta(matchedPrefix(&s.Match.Path)) + "/*"},
+				// RE2 substitutions read backslashes as escapes.
+				Substitution: strings.ReplaceAll(rw.Prefix, `\`, `\\`),
+			}
 		case rw.Prefix != "":
 			ra.PrefixRewrite = rw.Prefix
 		case rw.Regex != nil:
@@ -347,4 +382,24 @@ func envoyRouteConfig(gw string, l *policy.Listener, routes []*policy.Route, ix 
 		rc.VirtualHosts = append(rc.VirtualHosts, vh)
 	}
 	return rc
+}
+
+// matchedPrefix is the prefix a Route's path matches by ("/" when it
+// names none), or "" for exact and regex paths.
+func matchedPrefix(pm *policy.PathMatch) string {
+	switch {
+	case pm.Exact != "" || pm.Regex != "":
+		return ""
+	case pm.Prefix == "":
+		return "/"
+	}
+	return pm.Prefix
+}
+
+// slashJoin reports whether a prefix rewrite to rw would join two slashes:
+// rw ends with '/' and the matched prefix does not, so the '/' that follows
+// the prefix in the request path is kept after the rewrite's own.
+func slashJoin(pm *policy.PathMatch, rw string) bool {
+	p := matchedPrefix(pm)
+	return p != "" && strings.HasSuffix(rw, "/") && !strings.HasSuffix(p, "/")
 }
