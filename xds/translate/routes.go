@@ -299,7 +299,7 @@ func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.Rout
 			// after it instead (Envoy Gateway rewrites to "/" the same
 			// way); regex_rewrite leaves the query alone.
 			ra.RegexRewrite = &matcherv3.RegexMatchAndSubstitute{
-				Pattern:      &matcherv3.RegexMatcher{Regex: "^" + regexp.QuoteMeta(matchedPrefix(&s.Match.Path)) + "/*"},
+				Pattern: &matcherv3.RegexMatcher{Regex: "^" + regexp.QuoteMeta(matchedPrefix(&s.Match.Path)) + "/*"},
 				// RE2 substitutions read backslashes as escapes.
 				Substitution: strings.ReplaceAll(rw.Prefix, `\`, `\\`),
 			}
