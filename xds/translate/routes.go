@@ -296,8 +296,9 @@ func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.Rout
 			// (source/common/router/config_impl.cc, finalizePathHeader):
 			// /api/users with prefix /api and rewrite / would become
 			// //users. A regex rewrite eats the prefix and the slashes
-			// after it instead (Envoy Gateway rewrites to "/" the same
-			// way); regex_rewrite leaves the query alone.
+			// after it instead, as Envoy Gateway does for a rewrite to "/"
+			// (envoyproxy/envoy issue 26055); regex_rewrite leaves the
+			// query alone.
 			ra.RegexRewrite = &matcherv3.RegexMatchAndSubstitute{
 				Pattern: &matcherv3.RegexMatcher{Regex: "^" + regexp.QuoteMeta(matchedPrefix(&s.Match.Path)) + "/*"},
 				// RE2 substitutions read backslashes as escapes.
