@@ -90,16 +90,20 @@ func (o *serviceOptions) checkAdvertise(xdsAddr string) error {
 	if !o.runs(componentXDS) {
 		return nil
 	}
+	var missing []string
 	for _, a := range []struct{ flag, addr string }{
 		{"--authz-advertise-addr", o.authzAdvertise},
 		{"--ratelimit-advertise-addr", o.ratelimitAdvertise},
 	} {
 		switch {
 		case a.addr == "" && unspecifiedHost(xdsAddr):
-			return fmt.Errorf("--xds-addr %s listens on every address, which Envoy cannot dial: set %s (and the other of --authz-advertise-addr, --ratelimit-advertise-addr) to the host:port at which Envoy reaches gatehouse, e.g. gatehouse:18000", xdsAddr, a.flag)
+			missing = append(missing, a.flag)
 		case a.addr != "" && unspecifiedHost(a.addr):
 			return fmt.Errorf("%s %s: an unspecified address cannot be dialled; give the host:port at which Envoy reaches the service", a.flag, a.addr)
 		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("--xds-addr %s listens on every address, which Envoy cannot dial: set %s to the host:port at which Envoy reaches gatehouse (e.g. gatehouse:18000)", xdsAddr, strings.Join(missing, " and "))
 	}
 	return nil
 }
