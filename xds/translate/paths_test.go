@@ -125,8 +125,12 @@ func TestPrefixRewriteNeverDoubleSlash(t *testing.T) {
 		{"/api", true, "/", "/api/users", "/users"},
 		{"/api", true, "/", "/api", "/"},
 		{"/api", false, "/v2/", "/api/users", "/v2/users"},
-		{"/api", false, "/v2", "/api/users", "/v2/users"}, // plain prefix_rewrite
-		{"/api/", false, "/", "/api/users", "/users"},     // plain prefix_rewrite
+		{"/api", false, "/v2", "/api/users", "/v2/users"},  // plain prefix_rewrite
+		{"/api/", false, "/", "/api/users", "/users"},      // plain prefix_rewrite
+		{"/api/", false, "/v2", "/api/users", "/v2/users"}, // not /v2users
+		{"/api/", false, "/v2", "/api/", "/v2/"},
+		{"/", false, "/v2", "/users", "/v2/users"},
+		{"", false, "/v2", "/users?a=1", "/v2/users?a=1"},
 		{"/a.b", true, "/", "/a.b/c", "/c"},
 		{"/api", false, `/x\1/`, "/api/y", `/x\1/y`},
 	} {

@@ -304,6 +304,11 @@ func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.Rout
 				// RE2 substitutions read backslashes as escapes.
 				Substitution: strings.ReplaceAll(rw.Prefix, `\`, `\\`),
 			}
+		case rw.Prefix != "" && slashDrop(&s.Match.Path, rw.Prefix):
+			// The inverse: prefix /api/ rewritten to /v2 would forward
+			// /api/users as /v2users, another resource. Keep the
+			// separator the prefix consumed.
+			ra.PrefixRewrite = rw.Prefix + "/"
 		case rw.Prefix != "":
 			ra.PrefixRewrite = rw.Prefix
 		case rw.Regex != nil:
@@ -403,4 +408,12 @@ func matchedPrefix(pm *policy.PathMatch) string {
 func slashJoin(pm *policy.PathMatch, rw string) bool {
 	p := matchedPrefix(pm)
 	return p != "" && strings.HasSuffix(rw, "/") && !strings.HasSuffix(p, "/")
+}
+
+// slashDrop reports whether a prefix rewrite to rw would glue the next
+// segment onto rw: the matched prefix ends with '/' (the default "/" too:
+// /users rewritten to /v2 would be /v2users) and rw does not.
+func slashDrop(pm *policy.PathMatch, rw string) bool {
+	p := matchedPrefix(pm)
+	return strings.HasSuffix(p, "/") && !strings.HasSuffix(rw, "/")
 }
