@@ -15,4 +15,7 @@ COPY --from=build /out/gatehouse /usr/local/bin/gatehouse
 # 18000: xDS (ADS over gRPC); 18080: admin API, /metrics, /healthz, /readyz.
 EXPOSE 18000 18080
 ENTRYPOINT ["/usr/local/bin/gatehouse"]
-CMD ["serve", "--policy-dir", "/etc/gatehouse/policy", "--xds-addr", "0.0.0.0:18000", "--admin-addr", "0.0.0.0:18080"]
+# Envoy cannot dial 0.0.0.0: the advertise addresses name this container as
+# Envoy reaches it (the "gatehouse" service of docker-compose.yml); override
+# them in other deployments.
+CMD ["serve", "--policy-dir", "/etc/gatehouse/policy", "--xds-addr", "0.0.0.0:18000", "--authz-advertise-addr", "gatehouse:18000", "--ratelimit-advertise-addr", "gatehouse:18000", "--admin-addr", "0.0.0.0:18080"]

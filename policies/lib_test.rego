@@ -84,3 +84,76 @@ test_no_claims_without_jwt if {
 	not lib.claims with input as inp
 	not lib.claim_equals("sub", "alice") with input as inp
 }
+
+# Path confusion: every helper reads the path as an upstream would.
+
+test_path_params_stripped if {
+	lib.path == "/admin/users" with input as req("GET", "/admin;jsessionid=1/users;x=2")
+	lib.path_prefix("/admin") with input as req("GET", "/admin;x=1/secret")
+	lib.path_is("/admin") with input as req("GET", "/admin;")
+	lib.path_glob("/admin/*") with input as req("GET", "/admin;a=b/users")
+	not lib.path_prefix("/public") with input as req("GET", "/public;/../admin")
+}
+
+test_path_dot_params_resolved if {
+	# "..;" is ".." to Tomcat and Spring: the request is for /admin.
+	lib.path == "/admin" with input as req("GET", "/public/..;/admin")
+	lib.path_prefix("/admin") with input as req("GET", "/public/..;x=1/admin/")
+	not lib.path_prefix("/public") with input as req("GET", "/public/..;/admin")
+	lib.path == "/a/c" with input as req("GET", "/a/./b/..;/c")
+	lib.path == "/b" with input as req("GET", "/../..;/a/..;/b")
+	lib.path == "/c" with input as req("GET", "/a/b/..;/..;/c")
+}
+
+test_path_percent_decoded if {
+	lib.path == "/admin" with input as req("GET", "/%61dmin")
+	lib.path == "/admin" with input as req("GET", "/public/%2e%2e/admin")
+	lib.path == "/admin" with input as req("GET", "/public/%2E%2E;/admin")
+	lib.path == "/a+b" with input as req("GET", "/a+b")
+	lib.path == "/a b" with input as req("GET", "/a%20b")
+	not lib.path_prefix("/public") with input as req("GET", "/public%2F..%2Fadmin")
+}
+
+test_path_prefix_segments if {
+	not lib.path_prefix("/public") with input as req("GET", "/publicadmin")
+	not lib.path_prefix("/public") with input as req("GET", "/public.")
+	lib.path_prefix("/public") with input as req("GET", "/public/")
+	lib.path_prefix("/public/") with input as req("GET", "/public")
+	lib.path_prefix("/") with input as req("GET", "/anything")
+	lib.path_prefix("/") with input as req("GET", "/")
+	lib.path_prefix("/public") with input as req("GET", "//public//x")
+}
+
+test_path_trailing_slash_and_fragment if {
+	lib.path_is("/admin") with input as req("GET", "/admin/")
+	lib.path_is("/admin/") with input as req("GET", "/admin")
+	lib.path_is("/admin") with input as req("GET", "/admin#frag")
+	lib.path_is("/") with input as req("GET", "/")
+	lib.path_is("/") with input as req("GET", "/?x=1")
+	lib.raw_path == "/admin/" with input as req("GET", "/admin/?x=1")
+}
+
+test_path_case_is_kept if {
+	# Paths are case-sensitive, as in Envoy's route matching: a policy for
+	# a case-insensitive upstream must say so itself.
+	not lib.path_prefix("/admin") with input as req("GET", "/ADMIN")
+	lib.path == "/ADMIN" with input as req("GET", "/ADMIN")
+}
+
+test_path_ambiguous if {
+	lib.path_ambiguous with input as req("GET", "/admin/%zz")
+	not lib.path with input as req("GET", "/admin/%zz")
+	not lib.path_prefix("/admin") with input as req("GET", "/admin/%zz")
+	not lib.path_prefix("/") with input as req("GET", "/admin/%zz")
+	not lib.path_ambiguous with input as req("GET", "/admin/%41")
+	long := concat("", ["/x", concat("", [s | some _ in numbers.range(1, 130); s := "/a"]), "/.."])
+	lib.path_ambiguous with input as req("GET", long)
+	short := concat("", [s | some _ in numbers.range(1, 100); s := "/a"])
+	lib.path_prefix("/a/a") with input as req("GET", short)
+}
+
+test_path_decoded_separators if {
+	lib.path == "/admin" with input as req("GET", "/public%2F..%2Fadmin")
+	lib.path == "/admin" with input as req("GET", "/public%5C..%5Cadmin")
+	lib.path == "/a/b" with input as req("GET", "/a\\b")
+}

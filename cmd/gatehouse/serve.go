@@ -60,7 +60,9 @@ The same gRPC port also serves the two services Envoy calls per request: ext_aut
 global rate-limit service (envoy.service.ratelimit.v3: in-memory counters, or Redis
 with --redis-addr so that several replicas enforce one limit). --components runs
 only some of the three parts; point Envoy at separate replicas with
---authz-advertise-addr and --ratelimit-advertise-addr.
+--authz-advertise-addr and --ratelimit-advertise-addr. Those two are required
+when --xds-addr listens on every address (0.0.0.0, [::] or no host): Envoy
+cannot dial such an address.
 
 The directory is watched: an edit is live within a second. An object that fails
 validation is rejected on its own (the rest still updates) and, if it was valid
@@ -80,7 +82,7 @@ trusted network: the xDS port is plain gRPC, and so TLS private keys (SDS secret
 are sent only to proxies connecting from loopback; others see their HTTPS
 listeners wait, with the reason in "gatehouse status".`,
 		Example: `  gatehouse serve --policy-dir examples/quickstart
-  gatehouse serve --policy-dir /etc/gatehouse --xds-addr 0.0.0.0:18000 --log-format json
+  gatehouse serve --policy-dir /etc/gatehouse --xds-addr 0.0.0.0:18000 --authz-advertise-addr gatehouse:18000 --ratelimit-advertise-addr gatehouse:18000 --log-format json
   gatehouse serve --policy-dir /etc/gatehouse --components ratelimit --redis-addr redis:6379 --xds-addr 0.0.0.0:18001`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -112,7 +114,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	if err := o.services.validate(); err != nil {
+	if err := o.services.validate(o.xdsAddr); err != nil {
 		return err
 	}
 	svc, err := newServices(&o.services, reg, log)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -51,16 +53,18 @@ func (o *serviceOptions) addFlags(f *pflag.FlagSet) {
 		"parts to run in this process: xds, authz, ratelimit (run them as separate replicas when one machine is not enough; they share the policy directory)")
 	f.StringVar(&o.redisAddr, "redis-addr", "", "Redis host:port for rate-limit counters shared by several replicas (default: in-memory counters, one replica)")
 	f.DurationVar(&o.redisTimeout, "redis-timeout", ratelimit.DefaultTimeout, "bound on one rate-limit decision's Redis round trip; past it Envoy applies the RateLimit's failureMode")
-	f.StringVar(&o.authzAdvertise, "authz-advertise-addr", "", "host:port at which Envoy reaches the ext_authz service (default: --xds-addr)")
-	f.StringVar(&o.ratelimitAdvertise, "ratelimit-advertise-addr", "", "host:port at which Envoy reaches the rate-limit service (default: --xds-addr)")
+	f.StringVar(&o.authzAdvertise, "authz-advertise-addr", "", "host:port at which Envoy reaches the ext_authz service (default: --xds-addr; required when --xds-addr listens on all addresses)")
+	f.StringVar(&o.ratelimitAdvertise, "ratelimit-advertise-addr", "", "host:port at which Envoy reaches the rate-limit service (default: --xds-addr; required when --xds-addr listens on all addresses)")
 	f.DurationVar(&o.authzTimeout, "authz-timeout", translate.DefaultAuthzTimeout, "Envoy's timeout for one ext_authz call")
 	f.DurationVar(&o.ratelimitTimeout, "ratelimit-timeout", translate.DefaultRateLimitTimeout, "Envoy's timeout for one rate-limit call")
 	f.IntVar(&o.maxAuthzBody, "authz-max-body", translate.DefaultMaxAuthzBodyBytes, "request body bytes Envoy sends to ext_authz, and Rego sees as input.parsed_body")
-	f.StringVar(&o.systemCAFile, "system-ca-file", "", "CA bundle Envoy uses for remote JWKS servers (default: Envoy's system roots)")
+	f.StringVar(&o.systemCAFile, "system-ca-file", translate.DefaultSystemCAFile, "CA bundle file, on the Envoy host, that Envoy checks remote JWKS servers and Services with tls but no caFile against")
 	f.BoolVar(&o.decisionLog, "decision-log", true, "log every authorization decision (decision id, route, consumer, result; never credentials)")
 }
 
-func (o *serviceOptions) validate() error {
+// validate checks the flags; xdsAddr is --xds-addr, which the ext_authz
+// and rate-limit clusters default to.
+func (o *serviceOptions) validate(xdsAddr string) error {
 	if len(o.components) == 0 {
 		return errors.New("--components: name at least one of xds, authz, ratelimit")
 	}
@@ -72,16 +76,62 @@ func (o *serviceOptions) validate() error {
 	if o.maxAuthzBody < 0 {
 		return errors.New("--authz-max-body must not be negative")
 	}
+	if o.systemCAFile == "" {
+		return errors.New("--system-ca-file must name the CA bundle on the Envoy host (Envoy has no other source of system CAs)")
+	}
+	return o.checkAdvertise(xdsAddr)
+}
+
+// checkAdvertise refuses to tell Envoy to reach gatehouse's services at an
+// address that only means "every local address" to a listener: Envoy would
+// dial 0.0.0.0 or [::], i.e. itself. Only an xDS server publishes these
+// addresses, so a replica without the xds component needs none.
+func (o *serviceOptions) checkAdvertise(xdsAddr string) error {
+	if !o.runs(componentXDS) {
+		return nil
+	}
+	var missing []string
+	for _, a := range []struct{ flag, addr string }{
+		{"--authz-advertise-addr", o.authzAdvertise},
+		{"--ratelimit-advertise-addr", o.ratelimitAdvertise},
+	} {
+		switch {
+		case a.addr == "" && unspecifiedHost(xdsAddr):
+			missing = append(missing, a.flag)
+		case a.addr != "" && unspecifiedHost(a.addr):
+			return fmt.Errorf("%s %s: an unspecified address cannot be dialled; give the host:port at which Envoy reaches the service", a.flag, a.addr)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("--xds-addr %s listens on every address, which Envoy cannot dial: set %s to the host:port at which Envoy reaches gatehouse (e.g. gatehouse:18000)", xdsAddr, strings.Join(missing, " and "))
+	}
 	return nil
+}
+
+// unspecifiedHost reports whether addr's host is empty, 0.0.0.0 or ::
+// (in any spelling). Anything unparsable is left to the checks that use it.
+func unspecifiedHost(addr string) bool {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if h == "" {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.Unmap().IsUnspecified()
 }
 
 func (o *serviceOptions) runs(c string) bool { return slices.Contains(o.components, c) }
 
 // translateOptions are the translator's options: where Envoy finds the
-// services, by default on the xDS address the services share.
+// services, by default on the xDS address the services share. An
+// unspecified xDS address is never advertised (validate refuses it where
+// an xDS server publishes the result; elsewhere the translator's default
+// stands in, unpublished).
 func (o *serviceOptions) translateOptions(xdsAddr string) translate.Options {
 	or := func(a, b string) string {
-		if a != "" {
+		if a != "" || unspecifiedHost(b) {
 			return a
 		}
 		return b

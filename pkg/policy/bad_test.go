@@ -102,6 +102,17 @@ func TestBadInputs(t *testing.T) {
 		{"gateway default authentication missing", gateway + "    - {name: a, port: 8080, protocol: HTTP}\n  defaults:\n    authentication: [corp-jwt]\n",
 			7, "Gateway/g", "spec.defaults.authentication[0]", `Authentication "corp-jwt" does not exist`},
 
+		{"segments on exact", route + "  gateways: [gw]\n  backends: [{service: a}]\n  match:\n    path: {exact: /a, segments: true}\n",
+			7, "Route/r", "spec.match.path.segments", `only applies to prefix; exact and regex already say where the path ends`},
+		{"segments without prefix", route + "  gateways: [gw]\n  backends: [{service: a}]\n  match:\n    path:\n      segments: true\n",
+			8, "Route/r", "spec.match.path.segments", `needs a prefix, e.g. {prefix: /api, segments: true}`},
+		{"segments false", route + "  gateways: [gw]\n  backends: [{service: a}]\n  match:\n    path: {prefix: /a, segments: false}\n",
+			7, "Route/r", "spec.match.path.segments", `only true is allowed; omit segments for a plain string prefix`},
+		{"segments trailing slash", route + "  gateways: [gw]\n  backends: [{service: a}]\n  match:\n    path: {prefix: /public/, segments: true}\n",
+			7, "Route/r", "spec.match.path.prefix", `"/public/" must not end with / with segments: true; write /public, which matches /public, /public/ and /public/...`},
+		{"segments query", route + "  gateways: [gw]\n  backends: [{service: a}]\n  match:\n    path: {prefix: \"/a?b\", segments: true}\n",
+			7, "Route/r", "spec.match.path.prefix", `"/a?b" must not contain ? or # with segments: true`},
+
 		// Service
 		{"service protocol", service + "  protocol: TCP\n  discovery: {static: [{address: 127.0.0.1, port: 1}]}\n",
 			4, "Service/s", "spec.protocol", `"TCP" is not a service protocol; one of HTTP, HTTP2, GRPC`},
@@ -129,6 +140,10 @@ func TestBadInputs(t *testing.T) {
 			5, "Service/s", "spec.connectTimeout", `must be greater than 0`},
 		{"missing ca file", service + "  discovery: {static: [{address: 127.0.0.1, port: 1}]}\n  tls: {caFile: ../ca.pem}\n",
 			5, "Service/s", "spec.tls.caFile", `"../ca.pem" points outside the policy directory`},
+		{"tls verifying nothing", service + "  discovery: {static: [{address: 127.0.0.1, port: 1}]}\n  tls: {}\n",
+			5, "Service/s", "spec.tls", `verifies nothing: set sni (the DNS name the upstream's certificate must carry, checked against the system CA bundle) and/or caFile`},
+		{"tls null", service + "  discovery: {static: [{address: 127.0.0.1, port: 1}]}\n  tls:\n",
+			5, "Service/s", "spec.tls", `empty: set sni`},
 		{"max ejection percent", service + "  discovery: {static: [{address: 127.0.0.1, port: 1}]}\n  outlierDetection: {maxEjectionPercent: 150}\n",
 			5, "Service/s", "spec.outlierDetection.maxEjectionPercent", `150 is out of range; 0..100`},
 		{"circuit breaker zero", service + "  discovery: {static: [{address: 127.0.0.1, port: 1}]}\n  circuitBreaker:\n    maxRequests: 0\n",

@@ -127,6 +127,9 @@ func validateMatch(o *objErrs, m *RouteMatch) {
 	if pm.Prefix != "" && !strings.HasPrefix(pm.Prefix, "/") {
 		o.add("spec.match.path.prefix", "%q must start with /", pm.Prefix)
 	}
+	if o.has("spec.match.path.segments") {
+		validateSegments(o, pm)
+	}
 	if pm.Exact != "" && !strings.HasPrefix(pm.Exact, "/") {
 		o.add("spec.match.path.exact", "%q must start with /", pm.Exact)
 	}
@@ -161,6 +164,30 @@ func validateMatch(o *objErrs, m *RouteMatch) {
 			o.add(p+".name", "required")
 		}
 		validateValueMatch(o, p, q)
+	}
+}
+
+// validateSegments checks a segment-wise prefix. Envoy's
+// path_separated_prefix must not end with / and cannot hold ? or #
+// (its API's pattern ^[^?#]+[^?#/]$); "/" alone matches every path either
+// way and is sent as a plain prefix.
+func validateSegments(o *objErrs, pm *PathMatch) {
+	const p = "spec.match.path.segments"
+	switch {
+	case !pm.Segments:
+		o.add(p, "only true is allowed; omit segments for a plain string prefix")
+	case pm.Prefix == "" && (pm.Exact != "" || pm.Regex != ""):
+		o.add(p, "only applies to prefix; exact and regex already say where the path ends")
+	case pm.Prefix == "":
+		o.add(p, "needs a prefix, e.g. {prefix: /api, segments: true}")
+	case strings.ContainsAny(pm.Prefix, "?#"):
+		o.add("spec.match.path.prefix", "%q must not contain ? or # with segments: true (the query is never part of the matched path)", pm.Prefix)
+	case pm.Prefix != "/" && strings.HasSuffix(pm.Prefix, "/"):
+		t := strings.TrimRight(pm.Prefix, "/")
+		if t == "" {
+			t = "/"
+		}
+		o.add("spec.match.path.prefix", "%q must not end with / with segments: true; write %s, which matches %s, %s/ and %s/...", pm.Prefix, t, t, t, t)
 	}
 }
 

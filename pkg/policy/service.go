@@ -38,7 +38,16 @@ func validateService(files *fileReader, o *objErrs, s *Service) {
 		}
 	}
 	positiveDuration(o, "spec.connectTimeout", sp.ConnectTimeout)
+	if o.has("spec.tls") && sp.TLS == nil {
+		o.add("spec.tls", "empty: set sni (the DNS name the upstream's certificate must carry) and/or caFile, or remove tls for plaintext")
+	}
 	if t := sp.TLS; t != nil {
+		// Without a name and a CA of its own, TLS would accept any
+		// certificate a public CA signed, for any host: it would verify
+		// nothing about who the upstream is.
+		if t.SNI == "" && !o.has("spec.tls.caFile") {
+			o.add("spec.tls", "verifies nothing: set sni (the DNS name the upstream's certificate must carry, checked against the system CA bundle) and/or caFile (the CA that signs the upstream's certificate)")
+		}
 		if t.SNI != "" && !dnsName(t.SNI) {
 			o.add("spec.tls.sni", "%q is not a valid DNS name", t.SNI)
 		}

@@ -281,10 +281,13 @@ type RouteMatch struct {
 }
 
 // PathMatch has exactly one of Prefix, Exact or Regex. Omitted: prefix "/".
+// Segments makes Prefix match whole path segments only: /public matches
+// /public, /public/ and /public/x, never /publicadmin.
 type PathMatch struct {
-	Prefix string `yaml:"prefix"`
-	Exact  string `yaml:"exact"`
-	Regex  string `yaml:"regex"`
+	Prefix   string `yaml:"prefix"`
+	Exact    string `yaml:"exact"`
+	Regex    string `yaml:"regex"`
+	Segments bool   `yaml:"segments"`
 }
 
 // HeaderMatch has exactly one of Exact, Prefix, Regex or Present.

@@ -7,6 +7,7 @@ package translate
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"sort"
 	"time"
 
@@ -83,9 +84,11 @@ type Options struct {
 	// and sends to the authz service (default 8192), so that Rego can
 	// decide on input.parsed_body. Larger bodies are sent truncated.
 	MaxAuthzBodyBytes uint32
-	// SystemCAFile is the CA bundle Envoy checks remote JWKS servers
-	// against. Empty: Envoy's system_root_certs, as for Services without a
-	// CA of their own.
+	// SystemCAFile is the CA bundle file, on the Envoy host, that Envoy
+	// checks remote JWKS servers and Services with tls but no caFile
+	// against (default DefaultSystemCAFile). Envoy reads trust anchors only
+	// from trusted_ca: system_root_certs is not implemented in Envoy (gRPC
+	// only), and SAN matchers without a CA are refused at load.
 	SystemCAFile string
 }
 
@@ -95,6 +98,10 @@ const (
 	DefaultAuthzTimeout      = 250 * time.Millisecond
 	DefaultRateLimitTimeout  = 100 * time.Millisecond
 	DefaultMaxAuthzBodyBytes = 8192
+	// DefaultSystemCAFile is the CA bundle of Debian, Ubuntu (Envoy's
+	// official images) and Alpine with ca-certificates; Envoy Gateway
+	// uses the same file for its system trust store.
+	DefaultSystemCAFile = "/etc/ssl/certs/ca-certificates.crt"
 )
 
 // withDefaults fills zero fields and checks the addresses.
@@ -114,9 +121,17 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MaxAuthzBodyBytes == 0 {
 		o.MaxAuthzBodyBytes = DefaultMaxAuthzBodyBytes
 	}
+	if o.SystemCAFile == "" {
+		o.SystemCAFile = DefaultSystemCAFile
+	}
 	for _, a := range []struct{ name, addr string }{{"AuthzAddr", o.AuthzAddr}, {"RateLimitAddr", o.RateLimitAddr}} {
-		if _, _, err := splitHostPort(a.addr); err != nil {
+		h, _, err := splitHostPort(a.addr)
+		if err != nil {
 			return o, fmt.Errorf("translate: Options.%s: %w", a.name, err)
+		}
+		// 0.0.0.0 or :: as a cluster endpoint makes Envoy dial itself.
+		if ip, err := netip.ParseAddr(h); err == nil && ip.Unmap().IsUnspecified() {
+			return o, fmt.Errorf("translate: Options.%s: %q is an unspecified address, which Envoy cannot dial; advertise the address at which Envoy reaches the service", a.name, a.addr)
 		}
 	}
 	return o, nil
@@ -134,7 +149,7 @@ func Translate(p *policy.Snapshot, opts Options) (map[GroupKey]*Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	ix, err := newIndex(p)
+	ix, err := newIndex(p, opts)
 	if err != nil {
 		return nil, err
 	}

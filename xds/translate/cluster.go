@@ -81,8 +81,8 @@ func addClusters(g *Group, routes []*policy.Route, ix *index, kind ClientKind) {
 // gRPC cluster is a function of the same Service fields, all of which show
 // in the Envoy cluster (TestGRPCClusterFollowsEnvoyCluster holds that), so
 // hashing one marshal per Service is enough.
-func buildClusters(svc *policy.Service) (*builtCluster, error) {
-	bc := &builtCluster{envoy: buildCluster(svc, ClientEnvoy), grpc: buildCluster(svc, ClientGRPC)}
+func buildClusters(svc *policy.Service, systemCA string) (*builtCluster, error) {
+	bc := &builtCluster{envoy: buildCluster(svc, ClientEnvoy, systemCA), grpc: buildCluster(svc, ClientGRPC, systemCA)}
 	buf, err := proto.MarshalOptions{Deterministic: true}.Marshal(bc.envoy)
 	if err != nil {
 		return nil, fmt.Errorf("hash cluster: %w", err)
@@ -105,7 +105,7 @@ func buildClusters(svc *policy.Service) (*builtCluster, error) {
 	return bc, nil
 }
 
-func buildCluster(svc *policy.Service, kind ClientKind) *clusterv3.Cluster {
+func buildCluster(svc *policy.Service, kind ClientKind, systemCA string) *clusterv3.Cluster {
 	s := &svc.Spec
 	c := &clusterv3.Cluster{
 		Name:                 clusterName(svc.Name),
@@ -147,7 +147,7 @@ func buildCluster(svc *policy.Service, kind ClientKind) *clusterv3.Cluster {
 	if t := s.TLS; t != nil {
 		c.TransportSocket = &corev3.TransportSocket{
 			Name:       transportSocketTLS,
-			ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(upstreamTLS(svc, kind))},
+			ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(upstreamTLS(svc, kind, systemCA))},
 		}
 	}
 	if s.Protocol == policy.ServiceHTTP2 || s.Protocol == policy.ServiceGRPC {
@@ -235,12 +235,20 @@ func healthCheck(hc *policy.HealthCheck) *corev3.HealthCheck {
 	return out
 }
 
-// upstreamTLS: Envoy gets the CA inline (or the system roots) and checks
-// the certificate's DNS SAN against the SNI. grpc-go NACKs inline CAs, so a
-// proxyless client gets a certificate provider instance that its bootstrap
-// must define (grpcUpstreamCAInstance), with the Service name as the
-// certificate name.
-func upstreamTLS(svc *policy.Service, kind ClientKind) *tlsv3.UpstreamTlsContext {
+// upstreamTLS: Envoy gets the Service's CA inline, or else the system CA
+// bundle file (systemCA), and checks the certificate's DNS SAN against the
+// SNI. Envoy takes trust anchors only from trusted_ca: system_root_certs is
+// not implemented there (gRPC only), and a SAN matcher without trusted_ca
+// is refused at load ("SAN-based verification of peer certificates without
+// trusted CA is insecure and not allowed"; Envoy:
+// source/common/ssl/certificate_validation_context_config_impl.cc). Without
+// trusted_ca Envoy would not check the chain at all (Envoy:
+// source/common/tls/cert_validator/default_validator.cc,
+// initializeSslContexts), so trusted_ca is always set. grpc-go NACKs inline
+// CAs, so a proxyless client gets a certificate provider instance that its
+// bootstrap must define (grpcUpstreamCAInstance), with the Service name as
+// the certificate name.
+func upstreamTLS(svc *policy.Service, kind ClientKind, systemCA string) *tlsv3.UpstreamTlsContext {
 	t := svc.Spec.TLS
 	vc := &tlsv3.CertificateValidationContext{}
 	var sans []*matcherv3.StringMatcher
@@ -251,11 +259,7 @@ func upstreamTLS(svc *policy.Service, kind ClientKind) *tlsv3.UpstreamTlsContext
 		vc.CaCertificateProviderInstance = &tlsv3.CertificateProviderPluginInstance{InstanceName: grpcUpstreamCAInstance, CertificateName: svc.Name}
 		vc.MatchSubjectAltNames = sans //nolint:staticcheck // grpc-go reads this field
 	} else {
-		if len(t.CAPEM) > 0 {
-			vc.TrustedCa = &corev3.DataSource{Specifier: &corev3.DataSource_InlineBytes{InlineBytes: t.CAPEM}}
-		} else {
-			vc.SystemRootCerts = &tlsv3.CertificateValidationContext_SystemRootCerts{}
-		}
+		vc.TrustedCa = trustedCA(t.CAPEM, systemCA)
 		for _, m := range sans {
 			vc.MatchTypedSubjectAltNames = append(vc.MatchTypedSubjectAltNames, &tlsv3.SubjectAltNameMatcher{SanType: tlsv3.SubjectAltNameMatcher_DNS, Matcher: m})
 		}
@@ -320,4 +324,13 @@ func circuitBreakers(cb *policy.CircuitBreaker, kind ClientKind) *clusterv3.Circ
 		t.MaxRetries = wrapperspb.UInt32(uint32(maxRequests))
 	}
 	return &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{t}}
+}
+
+// trustedCA is the CA a TLS upstream is checked against: the PEM given, or
+// else the system bundle file on the Envoy host.
+func trustedCA(pem []byte, systemCA string) *corev3.DataSource {
+	if len(pem) > 0 {
+		return &corev3.DataSource{Specifier: &corev3.DataSource_InlineBytes{InlineBytes: pem}}
+	}
+	return &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: systemCA}}
 }

@@ -69,8 +69,9 @@ package translate
 // 1s connect timeout; a remote JWKS gets "jwks/<host>" (https on 443),
 // "jwks/<host>:<port>" (https elsewhere) or "jwks/http/<host>:<port>"
 // (the plain-http opt-in), LOGICAL_DNS preferring IPv4, TLS with SNI and a
-// DNS SAN check against the system roots (Options.SystemCAFile to name a
-// bundle instead).
+// DNS SAN check against the system CA bundle file as trusted_ca
+// (Options.SystemCAFile, default DefaultSystemCAFile; never
+// system_root_certs, which Envoy does not implement).
 //
 // Rate-limit descriptors: the two ratelimit instances use stages 1 (deny)
 // and 2 (allow); a Route's RouteAction.rate_limits carry its RateLimit's

@@ -33,7 +33,7 @@ type builtRoute struct {
 	streaming bool
 }
 
-func newIndex(p *policy.Snapshot) (*index, error) {
+func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 	ix := &index{
 		snap: p,
 		byGW: make(map[string][]*policy.Route, len(p.Gateways)),
@@ -74,7 +74,7 @@ func newIndex(p *policy.Snapshot) (*index, error) {
 
 	clusters := make([]*builtCluster, len(services))
 	err := parallel(len(services), func(i int) error {
-		bc, err := buildClusters(p.Services[services[i]])
+		bc, err := buildClusters(p.Services[services[i]], opts.SystemCAFile)
 		if err != nil {
 			return fmt.Errorf("cluster %s: %w", clusterName(services[i]), err)
 		}

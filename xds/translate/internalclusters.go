@@ -121,8 +121,9 @@ func parseJWKSURI(uri string) (jwksTarget, error) {
 	return t, nil
 }
 
-// jwksCluster fetches keys over TLS checked against the system CAs (or
-// Options.SystemCAFile), with SNI and the certificate's SAN both the URI's
+// jwksCluster fetches keys over TLS checked against the system CA bundle
+// (Options.SystemCAFile, as trusted_ca: see upstreamTLS for why never
+// system_root_certs), with SNI and the certificate's SAN both the URI's
 // host; plaintext only where the Authentication opted in.
 func jwksCluster(t jwksTarget, o Options) *clusterv3.Cluster {
 	// An identity provider may be far away: the usual connect timeout.
@@ -130,12 +131,7 @@ func jwksCluster(t jwksTarget, o Options) *clusterv3.Cluster {
 	if !t.tls {
 		return c
 	}
-	vc := &tlsv3.CertificateValidationContext{}
-	if o.SystemCAFile != "" {
-		vc.TrustedCa = &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: o.SystemCAFile}}
-	} else {
-		vc.SystemRootCerts = &tlsv3.CertificateValidationContext_SystemRootCerts{}
-	}
+	vc := &tlsv3.CertificateValidationContext{TrustedCa: trustedCA(nil, o.SystemCAFile)}
 	san := &tlsv3.SubjectAltNameMatcher{SanType: tlsv3.SubjectAltNameMatcher_DNS, Matcher: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: t.host}}}
 	ctx := &tlsv3.UpstreamTlsContext{Sni: t.host}
 	if _, err := netip.ParseAddr(t.host); err == nil {

@@ -222,20 +222,33 @@ func httpConnectionManager(gw *policy.Gateway, l *policy.Listener, httpFilters [
 			ConfigSource:    adsSource(),
 			RouteConfigName: routeConfigName(gw.Name, l.Name),
 		}},
-		HttpFilters:                  httpFilters,
-		AccessLog:                    accessLog,
-		UseRemoteAddress:             wrapperspb.Bool(true),
-		XffNumTrustedHops:            0,
+		HttpFilters:       httpFilters,
+		AccessLog:         accessLog,
+		UseRemoteAddress:  wrapperspb.Bool(true),
+		XffNumTrustedHops: 0,
+		// Path settings, applied before any filter or route reads :path
+		// (Envoy: source/common/http/conn_manager_utility.cc,
+		// maybeNormalizePath): %2F, %2f, %5C and %5c are decoded and the
+		// client redirected to the decoded path (gRPC gets 400), then
+		// dot segments are resolved (%2e too; ".;" and "..;" segments lose
+		// their parameters first, source/common/http/path_utility.cc), then
+		// repeated slashes merged. Routes, RBAC, ext_authz and the upstream
+		// all see that one path. test/security/paths models this.
 		NormalizePath:                wrapperspb.Bool(true),
 		MergeSlashes:                 true,
 		PathWithEscapedSlashesAction: hcmv3.HttpConnectionManager_UNESCAPE_AND_REDIRECT,
-		StripPortMode:                &hcmv3.HttpConnectionManager_StripAnyHostPort{StripAnyHostPort: true},
-		ServerName:                   serverName,
-		ServerHeaderTransformation:   hcmv3.HttpConnectionManager_OVERWRITE,
-		MaxRequestHeadersKb:          wrapperspb.UInt32(headersKB),
-		RequestTimeout:               requestTimeout,
-		StreamIdleTimeout:            streamIdle,
-		RequestHeadersTimeout:        durationpb.New(defaultRequestHeadersTimout),
+		// "api.example.com." is the same host as "api.example.com": strip
+		// the dot before virtual hosts are chosen, so it cannot reach
+		// another virtual host (or the "*" one) with other routes
+		// (Envoy: conn_manager_utility.cc, maybeNormalizeHost).
+		StripTrailingHostDot:       true,
+		StripPortMode:              &hcmv3.HttpConnectionManager_StripAnyHostPort{StripAnyHostPort: true},
+		ServerName:                 serverName,
+		ServerHeaderTransformation: hcmv3.HttpConnectionManager_OVERWRITE,
+		MaxRequestHeadersKb:        wrapperspb.UInt32(headersKB),
+		RequestTimeout:             requestTimeout,
+		StreamIdleTimeout:          streamIdle,
+		RequestHeadersTimeout:      durationpb.New(defaultRequestHeadersTimout),
 		CommonHttpProtocolOptions: &corev3.HttpProtocolOptions{
 			IdleTimeout:                  durationpb.New(defaultIdleTimeout),
 			HeadersWithUnderscoresAction: corev3.HttpProtocolOptions_REJECT_REQUEST,

@@ -9,6 +9,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -116,6 +117,11 @@ func routeMatch(m *policy.RouteMatch) *routev3.RouteMatch {
 		rm.PathSpecifier = &routev3.RouteMatch_Path{Path: m.Path.Exact}
 	case m.Path.Regex != "":
 		rm.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: m.Path.Regex}}
+	case m.Path.Prefix != "" && m.Path.Segments && m.Path.Prefix != "/":
+		// Envoy: source/common/router/config_impl.cc,
+		// PathSeparatedPrefixRouteEntryImpl::matches: the path without its
+		// query must equal the prefix or continue with '/'.
+		rm.PathSpecifier = &routev3.RouteMatch_PathSeparatedPrefix{PathSeparatedPrefix: m.Path.Prefix}
 	case m.Path.Prefix != "":
 		rm.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: m.Path.Prefix}
 	default:
@@ -146,6 +152,23 @@ func routeMatch(m *policy.RouteMatch) *routev3.RouteMatch {
 	}
 	return rm
 }
+
+// grpcMatch is match as a proxyless client takes it: grpc-go knows no
+// path_separated_prefix, so a segment-wise prefix becomes the equivalent
+// anchored regex (grpc-go matches safe_regex against the whole path).
+func grpcMatch(match *routev3.RouteMatch) *routev3.RouteMatch {
+	p := match.GetPathSeparatedPrefix()
+	if p == "" {
+		return match
+	}
+	m := proto.Clone(match).(*routev3.RouteMatch)
+	m.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: segmentRegex(p)}}
+	return m
+}
+
+// segmentRegex matches what path_separated_prefix p matches: p itself, or
+// p followed by '/' and anything.
+func segmentRegex(p string) string { return regexp.QuoteMeta(p) + "(/.*)?" }
 
 func stringMatch(h *policy.HeaderMatch) *matcherv3.StringMatcher {
 	switch {
@@ -244,7 +267,7 @@ func buildRoute(r *policy.Route, services map[string]*policy.Service) *builtRout
 	// grpc-go skips routes with query matchers; the group leaves them out
 	// and says so (Group.Skipped) instead of serving a route it ignores.
 	if len(s.Match.Query) == 0 {
-		br.grpc = grpcRoute(r, match, target, hp)
+		br.grpc = grpcRoute(r, grpcMatch(match), target, hp)
 	}
 	return br
 }
@@ -283,6 +306,24 @@ func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.Rout
 	}
 	if rw := s.Rewrite; rw != nil {
 		switch {
+		case rw.Prefix != "" && slashJoin(&s.Match.Path, rw.Prefix):
+			// Envoy replaces the matched prefix with prefix_rewrite as is
+			// (source/common/router/config_impl.cc, finalizePathHeader):
+			// /api/users with prefix /api and rewrite / would become
+			// //users. A regex rewrite eats the prefix and the slashes
+			// after it instead, as Envoy Gateway does for a rewrite to "/"
+			// (envoyproxy/envoy issue 26055); regex_rewrite leaves the
+			// query alone.
+			ra.RegexRewrite = &matcherv3.RegexMatchAndSubstitute{
+				Pattern: &matcherv3.RegexMatcher{Regex: "^" + regexp.QuoteMeta(matchedPrefix(&s.Match.Path)) + "/*"},
+				// RE2 substitutions read backslashes as escapes.
+				Substitution: strings.ReplaceAll(rw.Prefix, `\`, `\\`),
+			}
+		case rw.Prefix != "" && slashDrop(&s.Match.Path, rw.Prefix):
+			// The inverse: prefix /api/ rewritten to /v2 would forward
+			// /api/users as /v2users, another resource. Keep the
+			// separator the prefix consumed.
+			ra.PrefixRewrite = rw.Prefix + "/"
 		case rw.Prefix != "":
 			ra.PrefixRewrite = rw.Prefix
 		case rw.Regex != nil:
@@ -378,4 +419,32 @@ func streamingAction(ra *routev3.RouteAction, timeout time.Duration) {
 		ra.Timeout = durationpb.New(0)
 	}
 	ra.MaxStreamDuration = &routev3.RouteAction_MaxStreamDuration{GrpcTimeoutHeaderMax: durationpb.New(timeout)}
+}
+
+// matchedPrefix is the prefix a Route's path matches by ("/" when it
+// names none), or "" for exact and regex paths.
+func matchedPrefix(pm *policy.PathMatch) string {
+	switch {
+	case pm.Exact != "" || pm.Regex != "":
+		return ""
+	case pm.Prefix == "":
+		return "/"
+	}
+	return pm.Prefix
+}
+
+// slashJoin reports whether a prefix rewrite to rw would join two slashes:
+// rw ends with '/' and the matched prefix does not, so the '/' that follows
+// the prefix in the request path is kept after the rewrite's own.
+func slashJoin(pm *policy.PathMatch, rw string) bool {
+	p := matchedPrefix(pm)
+	return p != "" && strings.HasSuffix(rw, "/") && !strings.HasSuffix(p, "/")
+}
+
+// slashDrop reports whether a prefix rewrite to rw would glue the next
+// segment onto rw: the matched prefix ends with '/' (the default "/" too:
+// /users rewritten to /v2 would be /v2users) and rw does not.
+func slashDrop(pm *policy.PathMatch, rw string) bool {
+	p := matchedPrefix(pm)
+	return strings.HasSuffix(p, "/") && !strings.HasSuffix(rw, "/")
 }

@@ -250,7 +250,7 @@ func TestGRPCClusterFollowsEnvoyCluster(t *testing.T) {
 	for _, name := range sortedKeys(p.Services) {
 		svc := *p.Services[name]
 		svc.Name = "x" // compare specs, not names
-		e, g := buildCluster(&svc, ClientEnvoy), buildCluster(&svc, ClientGRPC)
+		e, g := buildCluster(&svc, ClientEnvoy, DefaultSystemCAFile), buildCluster(&svc, ClientGRPC, DefaultSystemCAFile)
 		eb, err := opts.Marshal(e)
 		if err != nil {
 			t.Fatal(err)
