@@ -287,9 +287,14 @@ func (c *Controller) reportRejected(snap *policy.Snapshot) {
 			c.cfg.Logger.Warn("policy object rejected", "object", r.Ref, "carried_over", r.CarriedOver, "err", e)
 		}
 	}
+	for _, gw := range sortedKeys(snap.Held) {
+		c.cfg.Logger.Error("gateway held back: it keeps its last good configuration (none after a restart) until this is fixed",
+			"gateway", gw, "reasons", strings.Join(snap.Held[gw], "; "))
+	}
 	c.cfg.Metrics.setRejected(len(snap.Rejected))
 	c.statusMu.Lock()
 	c.status.Rejected = snap.Rejected
+	c.status.Held = snap.Held
 	c.statusMu.Unlock()
 }
 
