@@ -16,9 +16,15 @@ import (
 // closed, and status says why.
 const withheldSecret = "gatehouse/secrets-withheld"
 
-// secretsWithheldNote is shown in the proxy's status: why, and what to do.
-const secretsWithheldNote = "TLS secrets withheld: this proxy is not on loopback and its xDS connection is not TLS, " +
-	"so its HTTPS listeners get no certificate and keep warming; connect it to gatehouse's xDS port over loopback (same host or pod)"
+// secretsWithheldNote is shown in the status of a proxy connecting from
+// addr whose secrets are withheld: why, and what to do.
+func secretsWithheldNote(addr string) string {
+	if addr == "" {
+		addr = "an unknown address"
+	}
+	return "TLS secrets withheld: this proxy connects from " + addr + ", not loopback, over plaintext xDS, " +
+		"so its HTTPS listeners get no certificate and keep warming; connect it to gatehouse's xDS port over loopback (same host or pod)"
+}
 
 // secretsAllowed reports whether private keys may be sent to a stream's
 // peer (ENVOY-MAPPING.md: never to a peer off loopback unless the xDS

@@ -157,7 +157,7 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 		p.status.Note = t.pub.unknownReason(p.key)
 	}
 	if p.noSecrets && withholdSecrets(req) {
-		p.status.Warning = secretsWithheldNote
+		p.status.Warning = secretsWithheldNote(p.status.Address)
 	}
 	ti := typeIndex(req.GetTypeUrl())
 	if ti < 0 {

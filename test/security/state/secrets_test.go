@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -212,7 +213,8 @@ func assertWithheld(t *testing.T, addr string, srv *server.Server, names []strin
 		for _, p := range srv.Proxies() {
 			if p.NodeID == id {
 				found = true
-				if p.Warning == "" || p.Types[server.TypeSecrets].Sent != "" {
+				if !strings.Contains(p.Warning, "TLS secrets withheld") || p.Address == "" || !strings.Contains(p.Warning, p.Address) ||
+					p.Types[server.TypeSecrets].Sent != "" {
 					t.Errorf("%s: status %+v", shape, p)
 				}
 			}
@@ -220,6 +222,19 @@ func assertWithheld(t *testing.T, addr string, srv *server.Server, names []strin
 		if !found {
 			t.Errorf("%s: proxy missing from status", shape)
 		}
+	}
+	// Every shape in turn on one stream: a later request must not undo
+	// the withholding of an earlier one.
+	c := dialADS(t, addr, "off-loopback sequence")
+	c.send(resource.ListenerType, nil)
+	if r := c.next(resource.ListenerType, 5*time.Second); r == nil {
+		t.Fatal("sequence: no listeners")
+	}
+	for _, req := range [][]string{names, nil, {"*"}, append([]string{"*"}, names...), {}} {
+		c.send(resource.SecretType, req)
+	}
+	if r := c.next(resource.SecretType, 500*time.Millisecond); r != nil {
+		t.Errorf("sequence: secrets sent off loopback: %d resources", len(r.Resources))
 	}
 }
 
