@@ -90,7 +90,7 @@ func (l *loader) build(results []*fileResult) *Snapshot {
 		l.carrySyntaxFiles(kind)
 	}
 	for _, o := range byKind[KindRoute] {
-		if r := o.val.(*Route); l.snap.Routes[r.Name] == nil && len(l.dangling[o.errs.ref]) > 0 {
+		if r := o.val.(*Route); o.name != "" && l.snap.Routes[r.Name] == nil {
 			l.holdGateways(r, o.errs)
 		}
 	}

@@ -14,10 +14,11 @@ import (
 //     reported as "deleted or renamed, but still referenced by ...". Without
 //     it a Route naming a deleted Authorization would be dropped and its
 //     paths would fall through to a catch-all Route.
-//  2. A Route that cannot be served because a reference does not resolve,
-//     and that has no last good version (a fresh start, or a new Route),
-//     holds back every Gateway it names (Snapshot.Held): its paths must not
-//     be served by another Route of that Gateway.
+//  2. A Route that is defined but cannot be served (a reference does not
+//     resolve, or it is invalid) and has no last good version (a fresh
+//     start, or a new Route) holds back every Gateway it names
+//     (Snapshot.Held): its paths must not be served by another Route of
+//     that Gateway.
 
 // keptRef is an object kept at its last good version by rule 1.
 type keptRef struct {
@@ -74,11 +75,14 @@ func (l *loader) reportKept() {
 	}
 }
 
-// holdGateways applies rule 2 for a Route that failed on a dangling
-// reference and is not served.
+// holdGateways applies rule 2 to a Route that is defined but not served.
 func (l *loader) holdGateways(r *Route, o *objErrs) {
-	why := fmt.Sprintf("%s (%s:%d) cannot be served (%s) and has no last good version; another Route could serve its paths",
-		r.Ref(), r.File, r.Line, strings.Join(l.dangling[o.ref], "; "))
+	why := "it is rejected (see its errors)"
+	if d := l.dangling[o.ref]; len(d) > 0 {
+		why = strings.Join(d, "; ")
+	}
+	msg := fmt.Sprintf("%s (%s:%d) cannot be served (%s) and has no last good version; another Route could serve its paths",
+		o.ref, o.file, o.line, why)
 	for _, g := range r.Spec.Gateways {
 		if l.snap.Gateways[g] == nil {
 			continue
@@ -86,6 +90,8 @@ func (l *loader) holdGateways(r *Route, o *objErrs) {
 		if l.snap.Held == nil {
 			l.snap.Held = map[string][]string{}
 		}
-		l.snap.Held[g] = append(l.snap.Held[g], why)
+		if !slices.Contains(l.snap.Held[g], msg) {
+			l.snap.Held[g] = append(l.snap.Held[g], msg)
+		}
 	}
 }

@@ -158,3 +158,24 @@ func TestDanglingRouteWithoutLastGoodHoldsGateway(t *testing.T) {
 		t.Fatalf("held %v", s.Held)
 	}
 }
+
+// A protected Route that is itself invalid and has no last good version
+// holds its Gateway back too; with a last good version it is carried over
+// and nothing is held.
+func TestInvalidRouteWithoutLastGoodHoldsGateway(t *testing.T) {
+	files := map[string]string{"r.yaml": protectedYAML, "z.yaml": authzYAML, "p.yaml": policiesYAML}
+	prev := Load(testFS(t, files), nil)
+	files["r.yaml"] = strings.Replace(protectedYAML, "  rateLimit: rl\n", "  rateLimit: rl\n  timeout: x\n", 1)
+	fresh := Load(testFS(t, files), nil)
+	if fresh.Routes["admin"] != nil || fresh.Routes["public"] == nil {
+		t.Fatalf("routes %v", keys(fresh.Routes))
+	}
+	want := "Route/admin (r.yaml:1) cannot be served (it is rejected (see its errors)) and has no last good version; another Route could serve its paths"
+	if h := fresh.Held["gw"]; len(h) != 1 || h[0] != want {
+		t.Fatalf("held %q", fresh.Held)
+	}
+	next := Load(testFS(t, files), prev)
+	if next.Routes["admin"] == nil || len(next.Held) != 0 {
+		t.Fatalf("routes %v held %q", keys(next.Routes), next.Held)
+	}
+}
