@@ -204,6 +204,7 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 	}
 	var stats server.PublishStats
 	if c.cfg.Publisher != nil { // nil when this replica serves no xDS (--components)
+		c.cfg.Publisher.SetHeld(sortedKeys(snap.Held))
 		stats, err = c.cfg.Publisher.Publish(ctx, res.Groups, res.CLAs)
 		if err != nil {
 			c.fail(start, fmt.Errorf("publishing: %w", err))

@@ -169,6 +169,14 @@ func TestFreshStartDanglingRouteNotServedByCatchAll(t *testing.T) {
 	if got := routeJSON(t, p.XDSAddr, "public"); got != "<none>" {
 		t.Fatalf("a proxy of the held Gateway got routes: public route %s", got)
 	}
+	var proxies []struct {
+		NodeID string `json:"node_id"`
+		Note   string `json:"note"`
+	}
+	p.GetJSON("/api/v1/proxies", &proxies)
+	if len(proxies) != 1 || !strings.Contains(proxies[0].Note, `Gateway "edge" is held back`) {
+		t.Errorf("proxies: %+v", proxies)
+	}
 	status, _ := gatehouseproc.Run(gatehouseBin, "status", "--server", p.AdminAddr)
 	if !strings.Contains(status, "Gateway edge HELD BACK") {
 		t.Errorf("gatehouse status:\n%s", status)
