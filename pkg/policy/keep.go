@@ -78,8 +78,15 @@ func (l *loader) reportKept() {
 // holdGateways applies rule 2 to a Route that is defined but not served.
 func (l *loader) holdGateways(r *Route, o *objErrs) {
 	why := "it is rejected (see its errors)"
-	if d := l.dangling[o.ref]; len(d) > 0 {
-		why = strings.Join(d, "; ")
+	// The new version and the previous one may report the same reference.
+	var reasons []string
+	for _, d := range l.dangling[o.ref] {
+		if !slices.Contains(reasons, d) {
+			reasons = append(reasons, d)
+		}
+	}
+	if len(reasons) > 0 {
+		why = strings.Join(reasons, "; ")
 	}
 	msg := fmt.Sprintf("%s (%s:%d) cannot be served (%s) and has no last good version; another Route could serve its paths",
 		o.ref, o.file, o.line, why)

@@ -179,3 +179,19 @@ func TestInvalidRouteWithoutLastGoodHoldsGateway(t *testing.T) {
 		t.Fatalf("routes %v held %q", keys(next.Routes), next.Held)
 	}
 }
+
+// A Route defined twice holds its Gateway once per definition, each naming
+// a dangling reference once.
+func TestDuplicateDanglingRouteHeldOnce(t *testing.T) {
+	admin := protectedYAML[:strings.Index(protectedYAML, "---")]
+	s := Load(testFS(t, map[string]string{"r.yaml": protectedYAML, "r2.yaml": admin, "p.yaml": policiesYAML}), nil)
+	h := s.Held["gw"]
+	if len(h) != 2 {
+		t.Fatalf("held %q", s.Held)
+	}
+	for _, m := range h {
+		if strings.Count(m, `Authorization "z" does not exist`) != 1 {
+			t.Errorf("reason not once: %q", m)
+		}
+	}
+}

@@ -93,3 +93,24 @@ func addrOf(p *peer.Peer) string {
 	}
 	return p.Addr.String()
 }
+
+// A request on a stream the tracker never saw open is treated as off
+// loopback: its secrets are withheld.
+func TestSecretsWithheldOnUnknownStream(t *testing.T) {
+	pub, err := NewPublisher(PublisherOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := newServerMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := newTracker(pub, m)
+	req := &discoveryv3.DiscoveryRequest{TypeUrl: resource.SecretType}
+	if err := tr.OnStreamRequest(99, req); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(req.ResourceNames, []string{withheldSecret}) {
+		t.Fatalf("names %v", req.ResourceNames)
+	}
+}

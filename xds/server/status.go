@@ -148,6 +148,9 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 	defer t.mu.Unlock()
 	p := t.proxies[id]
 	if p == nil {
+		// Not opened through OnStreamOpen: nothing says the peer may
+		// have secrets.
+		withholdSecrets(req)
 		return nil
 	}
 	if !p.hasNode && req.GetNode() != nil {
