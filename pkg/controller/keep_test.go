@@ -144,3 +144,33 @@ func TestDanglingRouteHoldsGateway(t *testing.T) {
 		t.Fatalf("held gateway's routes changed: %v -> %v", before, after)
 	}
 }
+
+// The same for a Gateway's defaults: deleting the Authentication and the
+// RateLimit they name leaves every Route of the Gateway protected.
+func TestDeletedGatewayDefaultKeepsProtection(t *testing.T) {
+	gw := strings.Replace(basePolicy, "listeners: [{name: http, port: 8080, protocol: HTTP}]\n",
+		"listeners: [{name: http, port: 8080, protocol: HTTP}]\n  defaults: {authentication: [keys], rateLimit: rl}\n", 1)
+	if gw == basePolicy {
+		t.Fatal("edit changed nothing")
+	}
+	f := start(t, map[string]string{"all.yaml": gw, "p.yaml": protectingPolicies})
+	check := func() {
+		t.Helper()
+		got := f.publishedRoute(t, "app")
+		for _, want := range []string{`"gatehouse.authentication":"keys"`, `"rl#0"`} {
+			if !strings.Contains(got, want) {
+				t.Errorf("published app route lacks %s: %s", want, got)
+			}
+		}
+	}
+	check()
+	f.dir.set(map[string]string{"all.yaml": gw, "p.yaml": "kind: Authorization\nname: z\nspec:\n  inline: |\n    package envoy.authz\n    default allow := false\n"})
+	f.ctrl.PolicyChanged()
+	f.waitFor(t, "the edit reported", func() bool { return len(f.ctrl.Status().Rejected) == 2 })
+	for _, r := range f.ctrl.Status().Rejected {
+		if !r.CarriedOver || !strings.Contains(r.Errors[0], "still referenced by Gateway/public (spec.defaults.") {
+			t.Errorf("rejected %+v", r)
+		}
+	}
+	check()
+}
