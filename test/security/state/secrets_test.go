@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry/static"
+	"github.com/gatehouse-dev/gatehouse/test/testutil/gatehouseproc"
 	"github.com/gatehouse-dev/gatehouse/xds/server"
 )
 
@@ -299,5 +300,38 @@ func TestDeltaADSNotServed(t *testing.T) {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		t.Fatal("timed out")
+	}
+}
+
+// The gatehouse binary itself, serving xDS on this machine's non-loopback
+// address: a wildcard Secret request from that address gets nothing, and
+// gatehouse status names the proxy, its address and what to do.
+func TestServeWithholdsSecretsOffLoopback(t *testing.T) {
+	ip := nonLoopbackAddr(t)
+	if ip == "" {
+		t.Skip("this machine has no non-loopback IPv4 address")
+	}
+	lis, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	xdsAddr := lis.Addr().String()
+	lis.Close()
+	p := gatehouseproc.Start(t, gatehouseBin, "--policy-dir", httpsPolicyDir(t), "--xds-addr", xdsAddr)
+	p.WaitReady(30 * time.Second)
+
+	c := dialADS(t, xdsAddr, "remote-envoy")
+	c.send(resource.ListenerType, nil)
+	if r := c.next(resource.ListenerType, 5*time.Second); r == nil || len(r.Resources) == 0 {
+		t.Fatalf("no listeners: %v", r)
+	}
+	c.send(resource.SecretType, nil)
+	if r := c.next(resource.SecretType, time.Second); r != nil {
+		t.Fatalf("gatehouse serve sent %d secrets to %s", len(r.Resources), ip)
+	}
+	out, err := gatehouseproc.Run(gatehouseBin, "status", "--server", p.AdminAddr)
+	if err != nil || !strings.Contains(out, "remote-envoy: TLS secrets withheld: this proxy connects from "+ip+":") ||
+		!strings.Contains(out, "connect it to gatehouse's xDS port over loopback") {
+		t.Fatalf("gatehouse status (err %v):\n%s", err, out)
 	}
 }
