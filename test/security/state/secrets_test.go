@@ -267,6 +267,7 @@ func TestSecretsWithheldFromInjectedPeer(t *testing.T) {
 		&net.TCPAddr{IP: net.IPv4zero, Port: 40000},
 	} {
 		t.Run(fake.String(), func(t *testing.T) {
+			t.Parallel() // mostly waiting for responses that must not come
 			addr, srv := xdsServer(t, "127.0.0.1:0", fake)
 			loop, _ := xdsServer(t, "127.0.0.1:0", nil)
 			assertWithheld(t, addr, srv, secretNames(t, loop))
