@@ -4,6 +4,7 @@
 package security_state
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -329,6 +330,20 @@ func TestServeWithholdsSecretsOffLoopback(t *testing.T) {
 	c.send(resource.SecretType, nil)
 	if r := c.next(resource.SecretType, time.Second); r != nil {
 		t.Fatalf("gatehouse serve sent %d secrets to %s", len(r.Resources), ip)
+	}
+	// No other type carries a key inline either.
+	for _, typ := range []string{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType} {
+		o := dialADS(t, xdsAddr, "remote-envoy-"+typ)
+		o.send(typ, nil)
+		r := o.next(typ, 5*time.Second)
+		if r == nil {
+			t.Fatalf("%s: no response", typ)
+		}
+		for _, a := range r.Resources {
+			if bytes.Contains(a.GetValue(), []byte("PRIVATE KEY")) {
+				t.Errorf("%s: a resource carries a private key inline", typ)
+			}
+		}
 	}
 	out, err := gatehouseproc.Run(gatehouseBin, "status", "--server", p.AdminAddr)
 	if err != nil || !strings.Contains(out, "remote-envoy: TLS secrets withheld: this proxy connects from "+ip+":") ||
