@@ -66,7 +66,10 @@ cannot dial such an address.
 
 The directory is watched: an edit is live within a second. An object that fails
 validation is rejected on its own (the rest still updates) and, if it was valid
-before, its last good version keeps being served. Nothing is published unless the
+before, its last good version keeps being served. An object deleted while others
+still name it keeps its last good version until the references are removed; a
+Gateway with a Route that cannot be served and never was is held back (its last
+good configuration stays, none after a restart). Nothing is published unless the
 whole result passes Envoy's validation and every reference resolves.
 
 The admin API on --admin-addr serves:
@@ -74,7 +77,7 @@ The admin API on --admin-addr serves:
   /readyz           200 once the first complete configuration was built
   /metrics          Prometheus metrics (gatehouse_*)
   /api/v1/proxies   every connected proxy, the versions sent and acknowledged, NACKs
-  /api/v1/status    rejected objects and the last build error
+  /api/v1/status    rejected objects, held-back Gateways and the last build error
 "gatehouse status" prints the last two.
 
 Both listen on loopback by default. Expose --xds-addr beyond loopback only on a

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -107,6 +108,7 @@ func printStatus(w io.Writer, full serverStatus, proxies []server.ProxyStatus, n
 	if st.LastError != "" {
 		fmt.Fprintf(w, "Last build FAILED (still serving the last good configuration): %s\n", st.LastError)
 	}
+	printHeld(w, st.Held)
 
 	printConsul(w, full.Consul, now)
 
@@ -157,6 +159,22 @@ func printStatus(w io.Writer, full serverStatus, proxies []server.ProxyStatus, n
 		fmt.Fprintf(w, "  %s (%s:%d; %s)\n", r.Ref, r.File, r.Line, note)
 		for _, e := range r.Errors {
 			fmt.Fprintf(w, "    %s\n", e)
+		}
+	}
+}
+
+// printHeld lists the Gateways whose configuration is held back
+// (policy.Snapshot.Held) and what to do.
+func printHeld(w io.Writer, held map[string][]string) {
+	gws := make([]string, 0, len(held))
+	for gw := range held {
+		gws = append(gws, gw)
+	}
+	sort.Strings(gws)
+	for _, gw := range gws {
+		fmt.Fprintf(w, "Gateway %s HELD BACK: it keeps its last good configuration (none since this server started) until these Routes resolve or are removed:\n", gw)
+		for _, why := range held[gw] {
+			fmt.Fprintf(w, "  %s\n", why)
 		}
 	}
 }

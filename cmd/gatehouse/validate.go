@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -80,6 +82,12 @@ func printValidation(w io.Writer, snap *policy.Snapshot, errs []string) error {
 		// The first three always show, so the common case reads the same.
 		if i < 3 || k.n > 0 {
 			parts = append(parts, plural(k.n, k.one, k.pl))
+		}
+	}
+	for _, gw := range slices.Sorted(maps.Keys(snap.Held)) {
+		fmt.Fprintf(&b, "Gateway %s would not be built (gatehouse serve keeps its last good configuration, none on a fresh start):\n", gw)
+		for _, why := range snap.Held[gw] {
+			fmt.Fprintf(&b, "  %s\n", why)
 		}
 	}
 	fmt.Fprintf(&b, "%s rejected, %d valid: %s\n",

@@ -90,6 +90,9 @@ spec:
 		"bad.yaml:6: Route/broken: spec.backends[0].service:",
 		"bad.yaml:13: Service/typo: spec.discovery.static[0].port:",
 		"bad.yaml:14: Service/typo: spec.colour:",
+		// A Route that cannot be served would leave its paths to others.
+		"Gateway public would not be built (gatehouse serve keeps its last good configuration, none on a fresh start):\n" +
+			`  Route/broken (bad.yaml:1) cannot be served (spec.backends[0].service: Service "missing" does not exist) and has no last good version`,
 	} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("errors lack %q:\n%s", want, errs)

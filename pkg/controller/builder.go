@@ -43,7 +43,7 @@ func (b *Builder) Build(snap *policy.Snapshot, eps registry.Snapshot, policyChan
 		if err != nil {
 			return nil, fmt.Errorf("translating policy: %w", err)
 		}
-		groups = g
+		groups = holdBack(g, b.groups, snap.Held)
 	}
 	r := &Result{Groups: groups}
 	var err error
@@ -56,6 +56,28 @@ func (b *Builder) Build(snap *policy.Snapshot, eps registry.Snapshot, policyChan
 		return nil, err
 	}
 	return r, nil
+}
+
+// holdBack replaces the groups of every held Gateway (policy.Snapshot.Held:
+// one of its Routes cannot be served and has no last good version) by the
+// groups last published for it, or leaves it out when none was (a fresh
+// start): another Route of the Gateway must not serve that Route's paths.
+func holdBack(groups, last map[translate.GroupKey]*translate.Group, held map[string][]string) map[translate.GroupKey]*translate.Group {
+	if len(held) == 0 {
+		return groups
+	}
+	out := make(map[translate.GroupKey]*translate.Group, len(groups))
+	for k, g := range groups {
+		if _, h := held[k.Gateway]; !h {
+			out[k] = g
+		}
+	}
+	for k, g := range last {
+		if _, h := held[k.Gateway]; h {
+			out[k] = g
+		}
+	}
+	return out
 }
 
 // Commit records r (built from eps) as the last published state.

@@ -204,6 +204,7 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 	}
 	var stats server.PublishStats
 	if c.cfg.Publisher != nil { // nil when this replica serves no xDS (--components)
+		c.cfg.Publisher.SetHeld(sortedKeys(snap.Held))
 		stats, err = c.cfg.Publisher.Publish(ctx, res.Groups, res.CLAs)
 		if err != nil {
 			c.fail(start, fmt.Errorf("publishing: %w", err))
@@ -294,9 +295,14 @@ func (c *Controller) reportRejected(snap *policy.Snapshot) {
 			c.cfg.Logger.Warn("policy object rejected", "object", r.Ref, "carried_over", r.CarriedOver, "err", e)
 		}
 	}
+	for _, gw := range sortedKeys(snap.Held) {
+		c.cfg.Logger.Error("gateway held back: it keeps its last good configuration (none after a restart) until this is fixed",
+			"gateway", gw, "reasons", strings.Join(snap.Held[gw], "; "))
+	}
 	c.cfg.Metrics.setRejected(len(snap.Rejected))
 	c.statusMu.Lock()
 	c.status.Rejected = snap.Rejected
+	c.status.Held = snap.Held
 	c.statusMu.Unlock()
 }
 

@@ -16,6 +16,10 @@ type Status struct {
 	LastErrorAt       time.Time         `json:"last_error_at,omitempty"`
 	Gateways          []string          `json:"gateways"`
 	Rejected          []policy.Rejected `json:"rejected"`
+	// Held lists Gateways whose configuration was not rebuilt, and why
+	// (policy.Snapshot.Held): they keep serving their last good
+	// configuration, or none if they never had one.
+	Held map[string][]string `json:"held,omitempty"`
 	// WaitingFor says why the first snapshot is held back (Config.Synced).
 	WaitingFor string `json:"waiting_for,omitempty"`
 	// Proxyless says which protected Routes the served policy withholds
@@ -32,6 +36,13 @@ func (c *Controller) Status() Status {
 	s.Rejected = append([]policy.Rejected(nil), s.Rejected...)
 	s.Gateways = append([]string(nil), s.Gateways...)
 	s.Proxyless = append([]string(nil), s.Proxyless...)
+	if s.Held != nil {
+		held := make(map[string][]string, len(s.Held))
+		for k, v := range s.Held {
+			held[k] = append([]string(nil), v...)
+		}
+		s.Held = held
+	}
 	return s
 }
 

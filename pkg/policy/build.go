@@ -21,6 +21,12 @@ type loader struct {
 	syntaxFiles map[string]int
 	// creds are the credentials of the Consumers served so far.
 	creds servedCredentials
+	// kept are objects this load does not define that are served at their
+	// last good version because served objects reference them (keep.go).
+	kept map[string]*keptRef
+	// dangling lists, by referrer Kind/name, its references that did not
+	// resolve ("spec.authorization: Authorization \"z\" does not exist").
+	dangling map[string][]string
 }
 
 // resolveOrder settles kinds so that every kind comes after the kinds it
@@ -36,6 +42,7 @@ var resolveOrder = []string{
 func (l *loader) build(results []*fileResult) *Snapshot {
 	l.snap = newSnapshot()
 	l.badRef, l.present, l.syntaxFiles = map[string]bool{}, map[string]bool{}, map[string]int{}
+	l.kept, l.dangling = map[string]*keptRef{}, map[string][]string{}
 	for _, e := range l.walkErrs {
 		l.reject(e, false)
 	}
@@ -82,6 +89,12 @@ func (l *loader) build(results []*fileResult) *Snapshot {
 		}
 		l.carrySyntaxFiles(kind)
 	}
+	for _, o := range byKind[KindRoute] {
+		if r := o.val.(*Route); o.name != "" && l.snap.Routes[r.Name] == nil {
+			l.holdGateways(r, o.errs)
+		}
+	}
+	l.reportKept()
 	sortRejected(l.rejected)
 	l.snap.Rejected = l.rejected
 	return l.snap
@@ -145,11 +158,19 @@ func (l *loader) resolve(o *objErrs, v any, carried bool) bool {
 }
 
 // ref reports on o a reference to kind/name that the Snapshot does not
-// serve; "" references nothing.
+// serve, after trying to keep its last good version (keep.go); "" references
+// nothing.
 func (l *loader) ref(o *objErrs, p, kind, name string) {
-	if name != "" && l.snap.get(kind, name) == nil {
-		o.add(p, "%s", l.missing(kind, name))
+	if name == "" {
+		return
 	}
+	if l.snap.get(kind, name) != nil || l.keepReferenced(kind, name) {
+		l.noteReferrer(kind+"/"+name, o.ref, p)
+		return
+	}
+	msg := l.missing(kind, name)
+	l.dangling[o.ref] = append(l.dangling[o.ref], p+": "+msg)
+	o.add(p, "%s", msg)
 }
 
 // markDuplicates rejects every object whose Kind/name is defined more than
@@ -199,7 +220,9 @@ func (l *loader) rejectObject(o *object) {
 	default:
 		if p := l.prev.get(o.kind, o.name); p != nil {
 			m := metaOf(p)
-			if l.resolve(newObjErrs(m.File, m.Line), p, true) {
+			po := newObjErrs(m.File, m.Line)
+			po.ref = o.errs.ref
+			if l.resolve(po, p, true) {
 				l.accept(p)
 				carried = true
 			} else {
@@ -227,7 +250,9 @@ func (l *loader) carrySyntaxFiles(kind string) {
 		}
 		o := newObjErrs(m.File, m.Line)
 		o.ref = m.Ref()
-		if l.resolve(newObjErrs(m.File, m.Line), v, true) {
+		po := newObjErrs(m.File, m.Line)
+		po.ref = o.ref
+		if l.resolve(po, v, true) {
 			l.accept(v)
 			o.addAt(m.Line, "", "not reloaded: %s has a YAML syntax error (line %d); serving the previous version", m.File, synLine)
 			l.reject(o, true)
@@ -258,9 +283,9 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 	var hash *HashOn
 	for i, b := range r.Spec.Backends {
 		p := fmt.Sprintf("spec.backends[%d].service", i)
+		l.ref(o, p, KindService, b.Service)
 		s := l.snap.Services[b.Service]
 		if s == nil {
-			o.add(p, "%s", l.missing(KindService, b.Service))
 			continue
 		}
 		lb := s.Spec.LoadBalancer

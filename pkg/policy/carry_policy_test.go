@@ -64,8 +64,9 @@ func TestCarryOverRejectedAuthorization(t *testing.T) {
 	assertConsistent(t, fresh)
 }
 
-// A Gateway whose default RateLimit is deleted is rejected; its previous
-// version cannot be carried over (it names a RateLimit that is gone).
+// A Gateway whose default RateLimit is deleted keeps it at its last good
+// version (its Routes must not lose the limit); on a fresh start the Gateway
+// is rejected, so none of its Routes is served.
 func TestGatewayDefaultsResolve(t *testing.T) {
 	gw := "kind: Gateway\nname: edge\nspec:\n  listeners: [{name: h, port: 9090, protocol: HTTP}]\n  defaults: {authentication: [keys], rateLimit: rl}\n"
 	files := map[string]string{"g.yaml": gw, "p.yaml": policiesYAML}
@@ -75,11 +76,19 @@ func TestGatewayDefaultsResolve(t *testing.T) {
 	}
 	files["p.yaml"] = "kind: Authentication\nname: keys\nspec:\n  apiKey: {header: x-api-key}\n"
 	next := Load(testFS(t, files), prev)
-	if next.Gateways["edge"] != nil {
+	if next.Gateways["edge"] == nil || next.RateLimits["rl"] != prev.RateLimits["rl"] {
+		t.Fatalf("gateways %v rate limits %v errors %q", keys(next.Gateways), keys(next.RateLimits), next.Errors())
+	}
+	if _, ok := findErr(next, "p.yaml:6: RateLimit/rl: ", "deleted or renamed, but still referenced by Gateway/edge (spec.defaults.rateLimit)"); !ok {
+		t.Errorf("errors: %q", next.Errors())
+	}
+	assertConsistent(t, next)
+	fresh := Load(testFS(t, files), nil)
+	if fresh.Gateways["edge"] != nil {
 		t.Fatalf("Gateway served with a dangling default")
 	}
-	if _, ok := findErr(next, "g.yaml:5: Gateway/edge: spec.defaults.rateLimit: ", `RateLimit "rl" does not exist`); !ok {
-		t.Errorf("errors: %q", next.Errors())
+	if _, ok := findErr(fresh, "g.yaml:5: Gateway/edge: spec.defaults.rateLimit: ", `RateLimit "rl" does not exist`); !ok {
+		t.Errorf("errors: %q", fresh.Errors())
 	}
 	// rateLimit: none and authentication: [] reference nothing.
 	files["g.yaml"] = strings.Replace(gw, "{authentication: [keys], rateLimit: rl}", "{authentication: [], rateLimit: none}", 1)

@@ -73,8 +73,8 @@ func TestCarryOverSyntaxError(t *testing.T) {
 
 func TestCarryOverDanglingPrevious(t *testing.T) {
 	// Route r is valid and served; then its Service is deleted and r is
-	// edited into something invalid. The old r cannot be kept (its Service
-	// is gone), so r is dropped and the Snapshot stays consistent.
+	// edited into something invalid. The old r is kept, and so is Service c
+	// it names: a served Route never loses what it references.
 	svc := "kind: Service\nname: c\nspec:\n  discovery: {static: [{address: 127.0.0.1, port: 7}]}\n"
 	rc := strings.Replace(routeR, "service: a", "service: c", 1)
 	prev := Load(testFS(t, map[string]string{"r.yaml": rc, "c.yaml": svc}), nil)
@@ -82,20 +82,22 @@ func TestCarryOverDanglingPrevious(t *testing.T) {
 		t.Fatalf("setup: %q", prev.Errors())
 	}
 	next := Load(testFS(t, map[string]string{"r.yaml": rc + "  timeout: x\n"}), prev)
-	if next.Routes["r"] != nil {
-		t.Fatalf("Route r kept although Service c is gone")
+	if next.Routes["r"] != prev.Routes["r"] || next.Services["c"] != prev.Services["c"] {
+		t.Fatalf("routes %v services %v errors %q", keys(next.Routes), keys(next.Services), next.Errors())
 	}
-	e := rejectedEntry(next, "Route/r")
-	if e == nil || e.CarriedOver {
+	if e := rejectedEntry(next, "Route/r"); e == nil || !e.CarriedOver {
 		t.Fatalf("entry %+v", e)
 	}
-	if _, ok := findErr(next, "r.yaml:5: Route/r: spec.backends[0].service: ", `Service "c" does not exist`); !ok {
-		t.Errorf("errors: %q", next.Errors())
-	}
-	if _, ok := findErr(next, "r.yaml:1: Route/r: ", "previous version cannot be kept"); !ok {
+	if _, ok := findErr(next, "c.yaml:1: Service/c: ", "deleted or renamed, but still referenced by Route/r (spec.backends[0].service)"); !ok {
 		t.Errorf("errors: %q", next.Errors())
 	}
 	assertConsistent(t, next)
+
+	// Once the reference is gone, so is the Service.
+	after := Load(testFS(t, map[string]string{"r.yaml": routeR}), next)
+	if after.Services["c"] != nil || len(after.Rejected) != 0 {
+		t.Fatalf("services %v errors %q", keys(after.Services), after.Errors())
+	}
 }
 
 func TestCarryOverRejectedService(t *testing.T) {
@@ -123,18 +125,30 @@ func TestDeletedFileRemovesObjects(t *testing.T) {
 	if len(next.Rejected) != 0 {
 		t.Errorf("unexpected rejections %q", next.Errors())
 	}
-	// Deleting the base file takes the Gateway away: a Route that is still
-	// defined must now be rejected, not served dangling.
+	// Deleting the base file while Route r still names its Gateway and
+	// Service keeps both at their last good version, and says so.
 	fsys := testFS(t, map[string]string{"routes.yaml": routeR})
 	delete(fsys, "base.yaml")
 	next = Load(fsys, prev)
-	if next.Routes["r"] != nil {
-		t.Fatalf("Route r served without its Gateway")
+	if next.Routes["r"] == nil || next.Gateways["gw"] != prev.Gateways["gw"] || next.Services["a"] != prev.Services["a"] {
+		t.Fatalf("routes %v errors %q", keys(next.Routes), next.Errors())
 	}
-	if _, ok := findErr(next, "routes.yaml:4: Route/r: spec.gateways[0]: ", `Gateway "gw" does not exist`); !ok {
+	if next.Services["b"] != nil {
+		t.Errorf("Service b kept although nothing names it")
+	}
+	if _, ok := findErr(next, "base.yaml:1: Gateway/gw: ", "deleted or renamed, but still referenced by Route/r (spec.gateways[0])"); !ok {
 		t.Errorf("errors: %q", next.Errors())
 	}
 	assertConsistent(t, next)
+	// On a fresh start there is nothing to keep: the Route is rejected.
+	fresh := Load(fsys, nil)
+	if fresh.Routes["r"] != nil {
+		t.Fatalf("Route r served without its Gateway")
+	}
+	if _, ok := findErr(fresh, "routes.yaml:4: Route/r: spec.gateways[0]: ", `Gateway "gw" does not exist`); !ok {
+		t.Errorf("errors: %q", fresh.Errors())
+	}
+	assertConsistent(t, fresh)
 }
 
 func TestDuplicateKeepsPrevious(t *testing.T) {
@@ -164,17 +178,18 @@ func assertConsistent(t testing.TB, s *Snapshot) {
 	}
 }
 
-func TestSyntaxErrorDropsDanglingPrevious(t *testing.T) {
+func TestSyntaxErrorKeepsReferencedPrevious(t *testing.T) {
 	svc := "kind: Service\nname: c\nspec:\n  discovery: {static: [{address: 127.0.0.1, port: 7}]}\n"
 	rc := strings.Replace(routeR, "service: a", "service: c", 1)
 	prev := Load(testFS(t, map[string]string{"r.yaml": rc, "c.yaml": svc}), nil)
-	// r.yaml breaks and c.yaml is deleted in the same load.
+	// r.yaml breaks and c.yaml is deleted in the same load: r is served at
+	// its last good version, and so is c, which it names.
 	next := Load(testFS(t, map[string]string{"r.yaml": rc + "x: [\n"}), prev)
-	if next.Routes["r"] != nil {
-		t.Fatalf("Route r carried over although Service c is gone")
+	if next.Routes["r"] != prev.Routes["r"] || next.Services["c"] != prev.Services["c"] {
+		t.Fatalf("routes %v services %v errors %q", keys(next.Routes), keys(next.Services), next.Errors())
 	}
 	e := rejectedEntry(next, "Route/r")
-	if e == nil || e.CarriedOver || !strings.Contains(e.Errors[0], "dropped: r.yaml has a YAML syntax error") {
+	if e == nil || !e.CarriedOver || !strings.Contains(e.Errors[0], "not reloaded: r.yaml has a YAML syntax error") {
 		t.Fatalf("entry %+v", e)
 	}
 	assertConsistent(t, next)

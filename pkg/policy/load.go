@@ -54,6 +54,11 @@ type fileResult struct {
 // Duplicate names are errors on every definition (not first-wins), so the
 // result never depends on file order; prev's version is carried over.
 //
+// An object no longer defined (deleted or renamed) that a served object
+// still references keeps prev's version and is listed as carried over; a
+// Route defined but not served with no version in prev holds back the
+// Gateways it names (Snapshot.Held). See keep.go.
+//
 // The Snapshot is internally consistent: every reference in it resolves,
 // and no API key hash or JWT (issuer, sub) belongs to two Consumers.
 // Defaults are not filled in (empty hosts mean ["*"], an empty path match

@@ -359,6 +359,13 @@ type Snapshot struct {
 	Plans           map[string]*Plan
 	RateLimits      map[string]*RateLimit
 	Rejected        []Rejected
+	// Held lists Gateways whose configuration must not be rebuilt from this
+	// Snapshot, with why: a Route naming the Gateway is defined but cannot
+	// be served (a reference does not resolve) and has no last good
+	// version, so another Route (a catch-all) would serve its paths. A
+	// builder keeps serving such a Gateway's last good configuration, or
+	// none on a fresh start. Keyed by Gateway name; nil when none.
+	Held map[string][]string
 	// ExternalFiles are the files policies name outside the policy
 	// directory (slash paths relative to it, such as "../policies/x.rego"),
 	// read or tried by this load: a watcher should watch them too.

@@ -56,6 +56,19 @@ type Publisher struct {
 	// known is read on every stream request, without taking mu (which
 	// Publish holds while answering watches).
 	known atomic.Pointer[knownGroups]
+	// held is the set of Gateways the controller holds back (SetHeld).
+	held atomic.Pointer[map[string]bool]
+}
+
+// SetHeld records the Gateways whose configuration is held back
+// (policy.Snapshot.Held), so that a proxy of one that has no snapshot is
+// told why instead of "no Gateway named".
+func (p *Publisher) SetHeld(gateways []string) {
+	m := make(map[string]bool, len(gateways))
+	for _, g := range gateways {
+		m[g] = true
+	}
+	p.held.Store(&m)
 }
 
 // knownGroups is the set of published groups, replaced on every change.
@@ -79,6 +92,9 @@ func (p *Publisher) unknownReason(k translate.GroupKey) string {
 	known := p.known.Load()
 	if _, ok := known.keys[k]; ok {
 		return ""
+	}
+	if h := p.held.Load(); h != nil && (*h)[k.Gateway] {
+		return fmt.Sprintf("Gateway %q is held back: a Route of it cannot be served (see gatehouse status)", k.Gateway)
 	}
 	if _, ok := known.gateways[k.Gateway]; ok {
 		return fmt.Sprintf("no snapshot for group %s", k)

@@ -16,8 +16,15 @@ import (
 // closed, and status says why.
 const withheldSecret = "gatehouse/secrets-withheld"
 
-// secretsWithheldNote is shown in the proxy's status.
-const secretsWithheldNote = "TLS secrets withheld: this proxy is not on loopback and the xDS connection is not TLS"
+// secretsWithheldNote is shown in the status of a proxy connecting from
+// addr whose secrets are withheld: why, and what to do.
+func secretsWithheldNote(addr string) string {
+	if addr == "" {
+		addr = "an unknown address"
+	}
+	return "TLS secrets withheld: this proxy connects from " + addr + ", not loopback, over plaintext xDS, " +
+		"so its HTTPS listeners get no certificate and keep warming; connect it to gatehouse's xDS port over loopback (same host or pod)"
+}
 
 // secretsAllowed reports whether private keys may be sent to a stream's
 // peer (ENVOY-MAPPING.md: never to a peer off loopback unless the xDS
@@ -38,10 +45,15 @@ func secretsAllowed(p *peer.Peer) bool {
 	return false
 }
 
-// withholdSecrets rewrites a secrets request of a stream that may not have
-// them; it reports whether it did.
+// withholdSecrets rewrites every secrets request of a stream that may not
+// have them, whatever it names: an empty list (legacy wildcard), "*"
+// (explicit wildcard), names, or a mix would otherwise each reach secrets.
+// go-control-plane builds the stream's subscription from the names after
+// this callback returns (pkg/server/sotw/v3/ads.go), so the rewritten
+// request subscribes to withheldSecret only. It reports whether it
+// rewrote.
 func withholdSecrets(req *discoveryv3.DiscoveryRequest) bool {
-	if req.GetTypeUrl() != resource.SecretType || len(req.ResourceNames) == 0 {
+	if req.GetTypeUrl() != resource.SecretType {
 		return false
 	}
 	req.ResourceNames = []string{withheldSecret}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"slices"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -15,8 +16,9 @@ import (
 
 // Private keys go only to proxies on loopback or over a TLS xDS connection:
 // any other stream's secrets requests are rewritten to a name no snapshot
-// has (the ADS cache then sends nothing), and its status says why. Other
-// types are untouched.
+// has (the ADS cache then sends nothing), whatever they name (the legacy
+// wildcard, "*", names, a mix), and its status says why. Other types are
+// untouched.
 func TestSecretsWithheldOffLoopback(t *testing.T) {
 	pub, err := NewPublisher(PublisherOptions{})
 	if err != nil {
@@ -39,39 +41,76 @@ func TestSecretsWithheldOffLoopback(t *testing.T) {
 		{"remote over TLS", &peer.Peer{Addr: remote, AuthInfo: credentials.TLSInfo{State: tls.ConnectionState{}}}, false},
 		{"no peer", nil, true},
 	}
-	for i, c := range cases {
-		id := int64(i + 1)
-		ctx := context.Background()
-		if c.peer != nil {
-			ctx = peer.NewContext(ctx, c.peer)
-		}
-		if err := tr.OnStreamOpen(ctx, id, resource.AnyType); err != nil {
-			t.Fatal(err)
-		}
-		node := &corev3.Node{Id: c.name, Cluster: "gw", UserAgentName: "envoy"}
-		sec := &discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resource.SecretType, ResourceNames: []string{"tls/gw/https"}}
-		lds := &discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resource.ListenerType}
-		if err := tr.OnStreamRequest(id, lds); err != nil {
-			t.Fatal(err)
-		}
-		if err := tr.OnStreamRequest(id, sec); err != nil {
-			t.Fatal(err)
-		}
-		gotWithheld := len(sec.ResourceNames) == 1 && sec.ResourceNames[0] == withheldSecret
-		if gotWithheld != c.withheld {
-			t.Errorf("%s: secrets request names %v, withheld = %v, want %v", c.name, sec.ResourceNames, gotWithheld, c.withheld)
-		}
-		if len(lds.ResourceNames) != 0 {
-			t.Errorf("%s: listener request rewritten: %v", c.name, lds.ResourceNames)
-		}
-		var warning string
-		for _, p := range tr.Proxies() {
-			if p.NodeID == c.name {
-				warning = p.Warning
+	shapes := [][]string{nil, {}, {"*"}, {"tls/gw/https"}, {"tls/gw/https", "*"}, {"*", "unknown"}}
+	id := int64(0)
+	for _, c := range cases {
+		for _, names := range shapes {
+			id++
+			ctx := context.Background()
+			if c.peer != nil {
+				ctx = peer.NewContext(ctx, c.peer)
 			}
+			if err := tr.OnStreamOpen(ctx, id, resource.AnyType); err != nil {
+				t.Fatal(err)
+			}
+			node := &corev3.Node{Id: c.name, Cluster: "gw", UserAgentName: "envoy"}
+			sec := &discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resource.SecretType, ResourceNames: slices.Clone(names)}
+			lds := &discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resource.ListenerType}
+			if err := tr.OnStreamRequest(id, lds); err != nil {
+				t.Fatal(err)
+			}
+			if err := tr.OnStreamRequest(id, sec); err != nil {
+				t.Fatal(err)
+			}
+			gotWithheld := len(sec.ResourceNames) == 1 && sec.ResourceNames[0] == withheldSecret
+			if gotWithheld != c.withheld {
+				t.Errorf("%s %q: secrets request names %v, withheld = %v, want %v", c.name, names, sec.ResourceNames, gotWithheld, c.withheld)
+			}
+			if len(lds.ResourceNames) != 0 {
+				t.Errorf("%s: listener request rewritten: %v", c.name, lds.ResourceNames)
+			}
+			var warning string
+			for _, p := range tr.Proxies() {
+				if p.NodeID == c.name {
+					warning = p.Warning
+				}
+			}
+			wantWarning := ""
+			if c.withheld {
+				wantWarning = secretsWithheldNote(addrOf(c.peer))
+			}
+			if warning != wantWarning {
+				t.Errorf("%s %q: status warning %q", c.name, names, warning)
+			}
+			tr.OnStreamClosed(id, node)
 		}
-		if (warning == secretsWithheldNote) != c.withheld {
-			t.Errorf("%s: status warning %q", c.name, warning)
-		}
+	}
+}
+
+func addrOf(p *peer.Peer) string {
+	if p == nil {
+		return ""
+	}
+	return p.Addr.String()
+}
+
+// A request on a stream the tracker never saw open is treated as off
+// loopback: its secrets are withheld.
+func TestSecretsWithheldOnUnknownStream(t *testing.T) {
+	pub, err := NewPublisher(PublisherOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := newServerMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := newTracker(pub, m)
+	req := &discoveryv3.DiscoveryRequest{TypeUrl: resource.SecretType}
+	if err := tr.OnStreamRequest(99, req); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(req.ResourceNames, []string{withheldSecret}) {
+		t.Fatalf("names %v", req.ResourceNames)
 	}
 }

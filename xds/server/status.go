@@ -148,6 +148,9 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 	defer t.mu.Unlock()
 	p := t.proxies[id]
 	if p == nil {
+		// Not opened through OnStreamOpen: nothing says the peer may
+		// have secrets.
+		withholdSecrets(req)
 		return nil
 	}
 	if !p.hasNode && req.GetNode() != nil {
@@ -157,7 +160,7 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 		p.status.Note = t.pub.unknownReason(p.key)
 	}
 	if p.noSecrets && withholdSecrets(req) {
-		p.status.Warning = secretsWithheldNote
+		p.status.Warning = secretsWithheldNote(p.status.Address)
 	}
 	ti := typeIndex(req.GetTypeUrl())
 	if ti < 0 {

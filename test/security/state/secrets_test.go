@@ -1,0 +1,353 @@
+// Package security_state holds the attacker's-view tests of gatehouse's
+// state handling: which proxies get TLS private keys, and what a policy edit
+// can take away from a served route.
+package security_state
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resource "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/controller"
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+	"github.com/gatehouse-dev/gatehouse/pkg/registry/static"
+	"github.com/gatehouse-dev/gatehouse/test/testutil/gatehouseproc"
+	"github.com/gatehouse-dev/gatehouse/xds/server"
+)
+
+// secretShapes are the resource-name lists a client can put in a Secret
+// request: the legacy wildcard (empty), the explicit wildcard, names, and
+// mixes. names are the secrets the gateway really has.
+func secretShapes(names []string) map[string][]string {
+	return map[string][]string{
+		"empty (legacy wildcard)": nil,
+		"explicit wildcard":       {"*"},
+		"named":                   names,
+		"named and wildcard":      append(append([]string{}, names...), "*"),
+		"wildcard and unknown":    {"*", "no-such-secret"},
+		"one name":                names[:1],
+	}
+}
+
+// xdsServer serves one HTTPS gateway's snapshot over ADS on a real gRPC
+// server listening on addr, as "gatehouse serve" wires it (GRPCServerOptions
+// and Register). If fakePeer is set, a stream interceptor makes every stream
+// look as if it came from that address: the server's own peer check then
+// decides, on the peer grpc-go hands it.
+func xdsServer(t *testing.T, addr string, fakePeer net.Addr) (string, *server.Server) {
+	t.Helper()
+	dir := httpsPolicyDir(t)
+	snap := policy.LoadDir(dir, nil)
+	if len(snap.Rejected) != 0 {
+		t.Fatalf("policy: %q", snap.Errors())
+	}
+	var b controller.Builder
+	res, err := b.Build(snap, static.Endpoints(snap), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := server.NewPublisher(server.PublisherOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if _, err := pub.Publish(ctx, res.Groups, res.CLAs); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.NewServer(ctx, pub, server.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := server.GRPCServerOptions()
+	if fakePeer != nil {
+		opts = append(opts, grpc.StreamInterceptor(func(s any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			return h(s, peerStream{ServerStream: ss, ctx: peer.NewContext(ss.Context(), &peer.Peer{Addr: fakePeer})})
+		}))
+	}
+	g := grpc.NewServer(opts...)
+	srv.Register(g)
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = g.Serve(lis) }()
+	t.Cleanup(g.Stop)
+	return lis.Addr().String(), srv
+}
+
+type peerStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (p peerStream) Context() context.Context { return p.ctx }
+
+// nonLoopbackAddr is a local, non-loopback IP address of this machine, or
+// "" if it has none.
+func nonLoopbackAddr(t *testing.T) string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
+
+// adsClient is a raw ADS stream of one node.
+type adsClient struct {
+	t    *testing.T
+	st   discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient
+	resp chan *discoveryv3.DiscoveryResponse
+	node *corev3.Node
+}
+
+func dialADS(t *testing.T, addr, nodeID string) *adsClient {
+	t.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); cc.Close() })
+	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(cc).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &adsClient{t: t, st: st, resp: make(chan *discoveryv3.DiscoveryResponse, 16),
+		node: &corev3.Node{Id: nodeID, Cluster: "edge", UserAgentName: "envoy"}}
+	go func() {
+		defer close(c.resp)
+		for {
+			r, err := st.Recv()
+			if err != nil {
+				return
+			}
+			c.resp <- r
+		}
+	}()
+	return c
+}
+
+func (c *adsClient) send(typeURL string, names []string) {
+	c.t.Helper()
+	req := &discoveryv3.DiscoveryRequest{Node: c.node, TypeUrl: typeURL, ResourceNames: names}
+	if err := c.st.Send(req); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// next waits up to d for a response of typeURL (others are skipped).
+func (c *adsClient) next(typeURL string, d time.Duration) *discoveryv3.DiscoveryResponse {
+	timeout := time.After(d)
+	for {
+		select {
+		case r, ok := <-c.resp:
+			if !ok {
+				return nil
+			}
+			if r.GetTypeUrl() == typeURL {
+				return r
+			}
+		case <-timeout:
+			return nil
+		}
+	}
+}
+
+// secretNames asks a loopback stream for every secret (the control: the
+// gateway has secrets, and a permitted peer gets them).
+func secretNames(t *testing.T, addr string) []string {
+	t.Helper()
+	c := dialADS(t, addr, "control")
+	c.send(resource.SecretType, nil)
+	r := c.next(resource.SecretType, 5*time.Second)
+	if r == nil || len(r.Resources) == 0 {
+		t.Fatalf("control: a loopback proxy got no secrets: %v", r)
+	}
+	names := make([]string, len(r.Resources))
+	for i, a := range r.Resources {
+		s := &tlsv3.Secret{}
+		if err := a.UnmarshalTo(s); err != nil || s.GetName() == "" {
+			t.Fatalf("secret %d: %v", i, err)
+		}
+		names[i] = s.GetName()
+	}
+	return names
+}
+
+// assertWithheld sends every request shape on its own stream from a peer
+// that may not get secrets and checks that no Secret response arrives,
+// while the same stream still gets its listeners (so silence is not a dead
+// stream), and that status names the proxy and says why.
+func assertWithheld(t *testing.T, addr string, srv *server.Server, names []string) {
+	t.Helper()
+	for shape, req := range secretShapes(names) {
+		id := "off-loopback " + shape
+		c := dialADS(t, addr, id)
+		c.send(resource.ListenerType, nil)
+		if r := c.next(resource.ListenerType, 5*time.Second); r == nil || len(r.Resources) == 0 {
+			t.Fatalf("%s: no listeners: %v", shape, r)
+		}
+		c.send(resource.SecretType, req)
+		if r := c.next(resource.SecretType, 500*time.Millisecond); r != nil {
+			t.Errorf("%s: secrets sent off loopback: %d resources", shape, len(r.Resources))
+		}
+		found := false
+		for _, p := range srv.Proxies() {
+			if p.NodeID == id {
+				found = true
+				if !strings.Contains(p.Warning, "TLS secrets withheld") || p.Address == "" || !strings.Contains(p.Warning, p.Address) ||
+					p.Types[server.TypeSecrets].Sent != "" {
+					t.Errorf("%s: status %+v", shape, p)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: proxy missing from status", shape)
+		}
+	}
+	// Every shape in turn on one stream: a later request must not undo
+	// the withholding of an earlier one.
+	c := dialADS(t, addr, "off-loopback sequence")
+	c.send(resource.ListenerType, nil)
+	if r := c.next(resource.ListenerType, 5*time.Second); r == nil {
+		t.Fatal("sequence: no listeners")
+	}
+	for _, req := range [][]string{names, nil, {"*"}, append([]string{"*"}, names...), {}} {
+		c.send(resource.SecretType, req)
+	}
+	if r := c.next(resource.SecretType, 500*time.Millisecond); r != nil {
+		t.Errorf("sequence: secrets sent off loopback: %d resources", len(r.Resources))
+	}
+}
+
+// A proxy connecting from a non-loopback address of this machine over
+// plaintext xDS gets no Secret, whatever its request names. The peer
+// address is real: the server listens on the machine's own non-loopback
+// address, so the kernel gives the connection that source address.
+func TestSecretsWithheldFromRealNonLoopbackPeer(t *testing.T) {
+	ip := nonLoopbackAddr(t)
+	if ip == "" {
+		t.Skip("this machine has no non-loopback IPv4 address; TestSecretsWithheldFromInjectedPeer covers the check")
+	}
+	addr, srv := xdsServer(t, net.JoinHostPort(ip, "0"), nil)
+	// The control needs a loopback peer: a second server for it.
+	loop, _ := xdsServer(t, "127.0.0.1:0", nil)
+	names := secretNames(t, loop)
+	assertWithheld(t, addr, srv, names)
+}
+
+// The same with the peer address injected by a gRPC interceptor, for
+// machines without a non-loopback address: the server's own peer check runs
+// on the peer grpc-go hands to the stream, as in production; only the
+// address differs. Loopback and unix-socket peers are the control.
+func TestSecretsWithheldFromInjectedPeer(t *testing.T) {
+	for _, fake := range []net.Addr{
+		&net.TCPAddr{IP: net.ParseIP("10.1.2.3"), Port: 40000},
+		&net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 40000},
+		&net.TCPAddr{IP: net.ParseIP("::ffff:10.1.2.3"), Port: 40000},
+		&net.TCPAddr{IP: net.IPv4zero, Port: 40000},
+	} {
+		t.Run(fake.String(), func(t *testing.T) {
+			t.Parallel() // mostly waiting for responses that must not come
+			addr, srv := xdsServer(t, "127.0.0.1:0", fake)
+			loop, _ := xdsServer(t, "127.0.0.1:0", nil)
+			assertWithheld(t, addr, srv, secretNames(t, loop))
+		})
+	}
+	// Control: the interceptor itself does not stop secrets.
+	addr, _ := xdsServer(t, "127.0.0.1:0", &net.TCPAddr{IP: net.ParseIP("127.0.0.2"), Port: 1})
+	secretNames(t, addr)
+}
+
+// Delta xDS is not served at all, so it cannot be a way around the
+// withholding.
+func TestDeltaADSNotServed(t *testing.T) {
+	addr, _ := xdsServer(t, "127.0.0.1:0", &net.TCPAddr{IP: net.ParseIP("10.1.2.3"), Port: 40000})
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(cc).DeltaAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = st.Send(&discoveryv3.DeltaDiscoveryRequest{Node: &corev3.Node{Id: "d", Cluster: "edge", UserAgentName: "envoy"},
+		TypeUrl: resource.SecretType, ResourceNamesSubscribe: []string{"*"}})
+	r, err := st.Recv()
+	if status.Code(err) != codes.Unimplemented {
+		t.Fatalf("delta stream: response %v, error %v; want Unimplemented", r, err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal("timed out")
+	}
+}
+
+// The gatehouse binary itself, serving xDS on this machine's non-loopback
+// address: a wildcard Secret request from that address gets nothing, and
+// gatehouse status names the proxy, its address and what to do.
+func TestServeWithholdsSecretsOffLoopback(t *testing.T) {
+	ip := nonLoopbackAddr(t)
+	if ip == "" {
+		t.Skip("this machine has no non-loopback IPv4 address")
+	}
+	lis, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	xdsAddr := lis.Addr().String()
+	lis.Close()
+	p := gatehouseproc.Start(t, gatehouseBin, "--policy-dir", httpsPolicyDir(t), "--xds-addr", xdsAddr)
+	p.WaitReady(30 * time.Second)
+
+	c := dialADS(t, xdsAddr, "remote-envoy")
+	c.send(resource.ListenerType, nil)
+	if r := c.next(resource.ListenerType, 5*time.Second); r == nil || len(r.Resources) == 0 {
+		t.Fatalf("no listeners: %v", r)
+	}
+	c.send(resource.SecretType, nil)
+	if r := c.next(resource.SecretType, time.Second); r != nil {
+		t.Fatalf("gatehouse serve sent %d secrets to %s", len(r.Resources), ip)
+	}
+	// No other type carries a key inline either.
+	for _, typ := range []string{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType} {
+		o := dialADS(t, xdsAddr, "remote-envoy-"+typ)
+		o.send(typ, nil)
+		r := o.next(typ, 5*time.Second)
+		if r == nil {
+			t.Fatalf("%s: no response", typ)
+		}
+		for _, a := range r.Resources {
+			if bytes.Contains(a.GetValue(), []byte("PRIVATE KEY")) {
+				t.Errorf("%s: a resource carries a private key inline", typ)
+			}
+		}
+	}
+	out, err := gatehouseproc.Run(gatehouseBin, "status", "--server", p.AdminAddr)
+	if err != nil || !strings.Contains(out, "remote-envoy: TLS secrets withheld: this proxy connects from "+ip+":") ||
+		!strings.Contains(out, "connect it to gatehouse's xDS port over loopback") {
+		t.Fatalf("gatehouse status (err %v):\n%s", err, out)
+	}
+}
