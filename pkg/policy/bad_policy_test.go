@@ -176,7 +176,7 @@ func TestBadPolicyInputs(t *testing.T) {
 		{"ratelimit missing unit", rlimit + "  limits:\n    - {key: [consumer], requests: 10}\n",
 			5, "RateLimit/l", "spec.limits[0].per", `required; one of second, minute, hour, day, month`},
 		{"unknown key kind", rlimit + "  limits:\n    - {key: [consumer, ip], requests: 10, per: minute}\n",
-			5, "RateLimit/l", "spec.limits[0].key[1]", `"ip" is not a key kind; one of consumer, route, remote_address, path, method, header:NAME, claim:NAME`},
+			5, "RateLimit/l", "spec.limits[0].key[1]", `"ip" is not a key kind; one of consumer, route, remote_address (or remote_address:v4=N,v6=M), path, method, header:NAME, claim:NAME`},
 		{"duplicate key kind", rlimit + "  limits:\n    - {key: [\"header:X-Tenant\", route, \"header:x-tenant\"], requests: 10, per: minute}\n",
 			5, "RateLimit/l", "spec.limits[0].key[2]", `duplicate key "header:x-tenant" (also spec.limits[0].key[0])`},
 		{"header key bad name", rlimit + "  limits:\n    - {key: [\"header::path\"], requests: 10, per: minute}\n",

@@ -32,6 +32,7 @@ type gwFilters struct {
 	rbacCfg  map[string]*anyT // by Authorization name
 	localCfg map[string]*anyT // by RateLimit name
 	rlShared map[string][]*routev3.RateLimit
+	pathKey  *bool // see usesPathKey
 	built    map[*policy.Route]*routev3.Route
 }
 
@@ -173,7 +174,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 // the filters no Route of the Gateway needs left out. One slice serves
 // every listener of the group.
 func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
-	out := []*hcmv3.HttpFilter{httpFilter(wire.FilterHeaderMutation, headerMutationConfig(f.removedHeaders()))}
+	out := []*hcmv3.HttpFilter{httpFilter(wire.FilterHeaderMutation, headerMutationConfig(f.removedHeaders(), f.pathHeaderMutations()...))}
 	if f.local {
 		out = append(out, httpFilter(wire.FilterLocalRateLimit, anyLocalRateLimitOff))
 	}
@@ -207,6 +208,9 @@ func httpFilter(name string, cfg *anyT) *hcmv3.HttpFilter {
 // which only gatehouse's filters may set.
 func (f *gwFilters) removedHeaders() []string {
 	set := map[string]bool{wire.ConsumerHeader: true}
+	if f.usesPathKey() {
+		set[wire.RateLimitPathHeader] = true
+	}
 	for _, n := range f.jwt {
 		for _, c := range f.snap.Authentications[n].Spec.JWT.ClaimsToHeaders {
 			set[strings.ToLower(c.Header)] = true
