@@ -212,7 +212,9 @@ func format(t *testing.T, f string, headers map[string]string) string {
 func populate(t *testing.T, actions []*routev3.RateLimit_Action, headers map[string]string, req request) *rlcommon.RateLimitDescriptor {
 	t.Helper()
 	d := &rlcommon.RateLimitDescriptor{}
-	add := func(k, v string) { d.Entries = append(d.Entries, &rlcommon.RateLimitDescriptor_Entry{Key: k, Value: v}) }
+	add := func(k, v string) {
+		d.Entries = append(d.Entries, &rlcommon.RateLimitDescriptor_Entry{Key: k, Value: v})
+	}
 	for _, a := range actions {
 		switch {
 		case a.GetGenericKey() != nil:
