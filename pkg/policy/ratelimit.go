@@ -11,6 +11,12 @@ import (
 // RateLimit with more would lose its last limits and its plan silently.
 const MaxServiceDescriptors = 16
 
+// MaxServiceEntries is how many entries of one descriptor the rate-limit
+// service reads (pkg/ratelimit DefaultMaxEntries); a longer descriptor is
+// ignored, so a limit has at most MaxServiceEntries-1 keys (its first
+// entry names the limit).
+const MaxServiceEntries = 16
+
 // MaxHeaderKeys bounds the header keys of one limit: each is sent as its
 // value or as "missing", two descriptor variants per header key.
 const MaxHeaderKeys = 3
@@ -108,6 +114,9 @@ func validateRateLimit(o *objErrs, rl *RateLimit) {
 
 func validateLimit(o *objErrs, p string, l *Limit) {
 	checkRate(o, p, Rate{Requests: l.Requests, Per: l.Per}, Units, unitsRule)
+	if len(l.Key) > MaxServiceEntries-1 {
+		o.add(p+".key", "%d keys; at most %d (the rate-limit service ignores a descriptor of more than %d entries, the first naming the limit)", len(l.Key), MaxServiceEntries-1, MaxServiceEntries)
+	}
 	seen := map[string]string{}
 	headers := 0
 	for i, k := range l.Key {

@@ -127,8 +127,8 @@ func TestOversizedDescriptorListsAndEntries(t *testing.T) {
 	}
 	// Policy validation refuses RateLimits that would need more
 	// descriptors than the service reads: the two bounds are one.
-	if ratelimit.DefaultMaxDescriptors != policy.MaxServiceDescriptors {
-		t.Fatalf("service reads %d descriptors, policy validation allows %d", ratelimit.DefaultMaxDescriptors, policy.MaxServiceDescriptors)
+	if ratelimit.DefaultMaxDescriptors != policy.MaxServiceDescriptors || ratelimit.DefaultMaxEntries != policy.MaxServiceEntries {
+		t.Fatalf("service reads %d descriptors of %d entries, policy validation allows %d of %d", ratelimit.DefaultMaxDescriptors, ratelimit.DefaultMaxEntries, policy.MaxServiceDescriptors, policy.MaxServiceEntries)
 	}
 }
 
