@@ -29,8 +29,10 @@ const (
 // one more than the largest limit (requests_per_unit is a uint32), so a
 // clamped addend is over every limit exactly when the real one is, and
 // counters fed by it stay far from the 64-bit ceiling, at which they
-// saturate anyway. envoyproxy/ratelimit does not cap it and counts in
-// uint32 (src/redis/fixed_cache_impl.go), where a large addend wraps.
+// saturate anyway. envoyproxy/ratelimit does not cap it: it sends it to
+// INCRBY as a uint64 (src/redis/fixed_cache_impl.go), so past 2^63-1 Redis
+// refuses the command and the call fails (checkError panics with a
+// RedisError, src/redis/driver_impl.go): Envoy's failure mode decides.
 const MaxHitsAddend = 1 << 32
 
 // Options configure a Service.
