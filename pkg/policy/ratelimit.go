@@ -5,6 +5,29 @@ import (
 	"strings"
 )
 
+// MaxServiceDescriptors is how many descriptors of one request the
+// rate-limit service reads (pkg/ratelimit DefaultMaxDescriptors): Envoy
+// sends one per limit counted by the service, and the plan's last, so a
+// RateLimit with more would lose its last limits and its plan silently.
+const MaxServiceDescriptors = 16
+
+// MaxServiceEntries is how many entries of one descriptor the rate-limit
+// service reads (pkg/ratelimit DefaultMaxEntries); a longer descriptor is
+// ignored, so a limit has at most MaxServiceEntries-1 keys (its first
+// entry names the limit).
+const MaxServiceEntries = 16
+
+// MaxHeaderKeys bounds the header keys of one limit: each is sent as its
+// value or as "missing", two descriptor variants per header key.
+const MaxHeaderKeys = 3
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 const unitsRule = "one of second, minute, hour, day, month"
 
 func validatePlan(o *objErrs, pl *Plan) {
@@ -64,8 +87,22 @@ func validateRateLimit(o *objErrs, rl *RateLimit) {
 	if len(sp.Limits) == 0 && !sp.Plan {
 		o.add("spec.limits", "required: list at least one limit (or set plan: true to apply only the caller's Consumer Plan)")
 	}
+	service := 0
 	for i := range sp.Limits {
 		validateLimit(o, fmt.Sprintf("spec.limits[%d]", i), &sp.Limits[i])
+		if !sp.Limits[i].Local {
+			service++
+		}
+	}
+	if sp.Plan {
+		service++
+	}
+	if service > MaxServiceDescriptors {
+		plan := ""
+		if sp.Plan {
+			plan = " plus the plan's descriptor"
+		}
+		o.add("spec.limits", "%d limits counted by the rate-limit service%s make %d descriptors per request; the service reads at most %d (the rest would silently not be counted): split the limits over RateLimits on different Routes, or count some locally", service-boolInt(sp.Plan), plan, service, MaxServiceDescriptors)
 	}
 	if !oneOf(sp.Algorithm, "", AlgorithmFixedWindow, AlgorithmSlidingWindow) {
 		o.add("spec.algorithm", "%q is not an algorithm; one of fixed-window, sliding-window", sp.Algorithm)
@@ -77,26 +114,39 @@ func validateRateLimit(o *objErrs, rl *RateLimit) {
 
 func validateLimit(o *objErrs, p string, l *Limit) {
 	checkRate(o, p, Rate{Requests: l.Requests, Per: l.Per}, Units, unitsRule)
+	if len(l.Key) > MaxServiceEntries-1 {
+		o.add(p+".key", "%d keys; at most %d (the rate-limit service ignores a descriptor of more than %d entries, the first naming the limit)", len(l.Key), MaxServiceEntries-1, MaxServiceEntries)
+	}
 	seen := map[string]string{}
+	headers := 0
 	for i, k := range l.Key {
 		kp := fmt.Sprintf("%s.key[%d]", p, i)
 		kind, arg := SplitKey(k)
 		norm := k
 		switch {
-		case oneOf(k, KeyConsumer, KeyRoute, KeyRemoteAddress, KeyPath, KeyMethod):
+		case oneOf(k, KeyConsumer, KeyRoute, KeyPath, KeyMethod):
+		case kind == KeyRemoteAddress:
+			if _, _, err := RemoteAddressMasks(k); err != nil {
+				o.add(kp, "%q: %v", k, err)
+				continue
+			}
+			norm = KeyRemoteAddress // Envoy sends one masked_remote_address entry whatever the masks
 		case kind == "header" && strings.Contains(k, ":"):
 			if !headerName(arg) {
 				o.add(kp, "%q: %q is not a valid HTTP header name (for the path or method use the path or method key)", k, arg)
 				continue
 			}
 			norm = KeyHeaderPrefix + strings.ToLower(arg)
+			if headers++; headers == MaxHeaderKeys+1 {
+				o.add(kp, "%q: at most %d header keys per limit: a request without a header is counted under %q, so each header key doubles the descriptors Envoy is configured with", k, MaxHeaderKeys, "missing")
+			}
 		case kind == "claim" && strings.Contains(k, ":"):
 			if strings.TrimSpace(arg) == "" || strings.ContainsAny(arg, " \t\r\n") {
 				o.add(kp, "%q: name the claim, such as claim:sub (no spaces)", k)
 				continue
 			}
 		default:
-			o.add(kp, "%q is not a key kind; one of consumer, route, remote_address, path, method, header:NAME, claim:NAME", k)
+			o.add(kp, "%q is not a key kind; one of consumer, route, remote_address (or remote_address:v4=N,v6=M), path, method, header:NAME, claim:NAME", k)
 			continue
 		}
 		if first := seen[norm]; first != "" {

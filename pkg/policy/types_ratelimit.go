@@ -1,6 +1,10 @@
 package policy
 
-import "strings"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // ---- Plan ----
 
@@ -87,12 +91,57 @@ type Limit struct {
 const (
 	KeyConsumer      = "consumer"
 	KeyRoute         = "route"
-	KeyRemoteAddress = "remote_address"
+	KeyRemoteAddress = "remote_address" // optionally ":v4=N,v6=M" (RemoteAddressMasks)
 	KeyPath          = "path"
 	KeyMethod        = "method"
 	KeyHeaderPrefix  = "header:" // + header name
 	KeyClaimPrefix   = "claim:"  // + claim name (of the verified JWT payload)
 )
+
+// Masks of the remote_address key when it names none. An IPv4 address is
+// one client; an IPv6 client is routinely given a whole /64 (RFC 4291's
+// 64-bit interface identifier, SLAAC privacy addresses), so counting per
+// /128 would give one client 2^64 counters. "remote_address:v4=N,v6=M"
+// (either part alone too) sets other masks.
+const (
+	DefaultIPv4Mask = 32
+	DefaultIPv6Mask = 64
+)
+
+// RemoteAddressMasks parses a remote_address key: "remote_address", or
+// "remote_address:" followed by "v4=N", "v6=M" or both, comma-separated
+// (N in 1..32, M in 1..128).
+func RemoteAddressMasks(k string) (v4, v6 int, err error) {
+	v4, v6 = DefaultIPv4Mask, DefaultIPv6Mask
+	kind, arg := SplitKey(k)
+	if kind != KeyRemoteAddress {
+		return 0, 0, fmt.Errorf("not a %s key", KeyRemoteAddress)
+	}
+	if k == KeyRemoteAddress {
+		return v4, v6, nil
+	}
+	seen := map[string]bool{}
+	for _, part := range strings.Split(arg, ",") {
+		name, num, ok := strings.Cut(strings.TrimSpace(part), "=")
+		n, nerr := strconv.Atoi(num)
+		limit := map[string]int{"v4": 32, "v6": 128}[name]
+		switch {
+		case !ok || limit == 0:
+			return 0, 0, fmt.Errorf("%q is not a mask; write v4=N and/or v6=M, such as remote_address:v4=24,v6=48", part)
+		case seen[name]:
+			return 0, 0, fmt.Errorf("%s given twice", name)
+		case nerr != nil || n < 1 || n > limit:
+			return 0, 0, fmt.Errorf("%s=%s is out of range; 1..%d", name, num, limit)
+		}
+		seen[name] = true
+		if name == "v4" {
+			v4 = n
+		} else {
+			v6 = n
+		}
+	}
+	return v4, v6, nil
+}
 
 // SplitKey splits a key kind into its kind and argument: "header:x-a" gives
 // ("header", "x-a"); "consumer" gives ("consumer", "").

@@ -14,8 +14,10 @@
 // not match the limit's keys, is answered OK with no limit applied and
 // counted in gatehouse_ratelimit_ignored_descriptors_total{reason}: a
 // configuration mismatch must never block traffic. Only the first
-// Options.MaxDescriptors descriptors of a request are read, and a
-// descriptor with more than Options.MaxEntries entries is ignored.
+// Options.MaxDescriptors descriptors of a request are read (16 by default;
+// policy validation refuses a RateLimit whose limits and plan would make
+// more), and a descriptor with more than Options.MaxEntries entries is
+// ignored.
 //
 // # Counting
 //
@@ -31,7 +33,24 @@
 // Envoy's ratelimit filter needs to add the draft-standard x-ratelimit-*
 // headers (enable_x_ratelimit_headers: DRAFT_VERSION_03). The overall code
 // is OVER_LIMIT when any status is. hits_addend is honoured per request (0
-// means 1) and per descriptor (0 there only checks).
+// means 1) and per descriptor (0 there only checks), clamped to
+// MaxHitsAddend (2^32, one more than the largest limit): a clamped request
+// is over every limit the real one would be over, and it is counted, not
+// refused, since an error would let Envoy's failure mode pass it. Counters
+// saturate (MemoryStore at 2^64-1; Redis refuses INCRBY past 2^63-1, which
+// the RedisStore reads as a saturated counter): they never wrap back under
+// a limit.
+//
+// # Keys Envoy sends
+//
+// The translator makes Envoy send keys a client cannot use to escape its
+// count: the path key is the path without its query string (a header the
+// first HTTP filter sets), a header key whose header is absent is sent as
+// ("header:NAME", "missing"), and remote_address is Envoy's
+// masked_remote_address entry, the client address as a CIDR masked to /32
+// for IPv4 and /64 for IPv6 by default; the policy key
+// remote_address:v4=N,v6=M sets other masks. The service maps a limit's
+// policy keys to the entry keys Envoy sends (wire.DescriptorKey).
 //
 // Shadow limits count and report but never reject: like envoyproxy/
 // ratelimit's shadow_mode, their status says OK, with 0 remaining once over,
@@ -53,6 +72,17 @@
 // store call once the whole request is allowed. Two replicas deciding at
 // the same instant may both allow the last request of a quota, so a quota
 // can be overshot by the requests in flight at its edge.
+//
+// # Memory store
+//
+// MemoryStore bounds the counters it keeps (MemoryOptions.MaxEntries) and
+// evicts the least recently used in O(1) when a shard is full, preferring
+// an expired one among the few at the LRU end; plan and quota counters
+// (Op.Pinned) are never evicted, and exist only for consumers with a Plan.
+// A flood of new keys can still evict other live counters (which then
+// restart at zero, erring towards allowing); size MaxEntries for the key
+// space, or use Redis (configured with maxmemory-policy noeviction or
+// volatile-ttl, so that it too does not drop live counters).
 //
 // # Store calls
 //

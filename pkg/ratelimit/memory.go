@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"hash/maphash"
+	"math"
 	"sync"
 	"time"
 )
@@ -12,9 +13,13 @@ type MemoryOptions struct {
 	// Clock is the time counters expire by; time.Now when nil. Give it the
 	// Service's clock.
 	Clock func() time.Time
-	// MaxEntries bounds the counters kept (default 1,000,000). When a shard
-	// is full, expired counters are dropped first, then arbitrary live ones:
-	// a dropped counter restarts at zero, which errs towards allowing.
+	// MaxEntries bounds the evictable counters kept (default 1,000,000).
+	// When a shard is full, a new counter takes the place of an expired one
+	// near the least recently used end, or else of the least recently used
+	// one: a dropped counter restarts at zero, which errs towards allowing.
+	// Pinned counters (Op.Pinned: plan limits and quotas) are never dropped
+	// and not bounded here; the Service creates them only for consumers with
+	// a Plan, so the policy bounds them.
 	MaxEntries int
 	// Shards is the number of independently locked maps (default 64).
 	Shards int
@@ -25,6 +30,11 @@ type MemoryOptions struct {
 }
 
 // MemoryStore keeps counters in this process: right for one replica.
+//
+// Every operation is O(1): a new counter in a full shard evicts from the
+// tail of the shard's LRU list (looking at no more than evictProbe
+// entries for an expired one first), never by scanning the shard, so a
+// flood of new keys costs each request the same small time.
 type MemoryStore struct {
 	clock    func() time.Time
 	seed     maphash.Seed
@@ -35,15 +45,24 @@ type MemoryStore struct {
 	once     sync.Once
 }
 
+// evictProbe is how many entries from the LRU end a full shard looks at
+// for an expired counter before it drops the least recently used one.
+const evictProbe = 8
+
 type memShard struct {
-	mu sync.Mutex
-	m  map[string]memEntry
-	_  [40]byte // keep shards on separate cache lines
+	mu  sync.Mutex
+	m   map[string]*memEntry
+	lru memEntry // sentinel of the circular LRU list of evictable entries; next is the most recent
+	n   int      // evictable entries in the list
+	_   [40]byte // keep shards on separate cache lines
 }
 
 type memEntry struct {
-	count   uint64
-	expires int64 // Unix nanoseconds
+	key        string
+	count      uint64
+	expires    int64 // Unix nanoseconds
+	pinned     bool
+	prev, next *memEntry
 }
 
 // NewMemoryStore returns a MemoryStore; Close stops its janitor.
@@ -69,7 +88,9 @@ func NewMemoryStore(o MemoryOptions) *MemoryStore {
 		done:     make(chan struct{}),
 	}
 	for i := range s.shards {
-		s.shards[i].m = make(map[string]memEntry)
+		sh := &s.shards[i]
+		sh.m = make(map[string]*memEntry)
+		sh.lru.next, sh.lru.prev = &sh.lru, &sh.lru
 	}
 	if o.JanitorInterval > 0 {
 		go s.janitor(o.JanitorInterval)
@@ -79,7 +100,8 @@ func NewMemoryStore(o MemoryOptions) *MemoryStore {
 	return s
 }
 
-// Apply performs ops under each counter's shard lock.
+// Apply performs ops under each counter's shard lock. Counters saturate at
+// the largest uint64: they never wrap back under a limit.
 func (s *MemoryStore) Apply(ctx context.Context, ops []Op, counts []uint64) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -88,28 +110,38 @@ func (s *MemoryStore) Apply(ctx context.Context, ops []Op, counts []uint64) erro
 	for i, op := range ops {
 		sh := &s.shards[maphash.String(s.seed, op.Key)%uint64(len(s.shards))]
 		sh.mu.Lock()
-		e, ok := sh.m[op.Key]
-		if ok && e.expires <= now {
-			delete(sh.m, op.Key)
-			ok = false
+		e := sh.m[op.Key]
+		if e != nil && e.expires <= now {
+			sh.remove(e)
+			e = nil
 		}
-		if op.Addend == 0 {
+		switch {
+		case e == nil && op.Addend == 0:
+			counts[i] = 0
 			sh.mu.Unlock()
-			counts[i] = e.count * boolToUint(ok)
 			continue
-		}
-		if !ok {
-			if len(sh.m) >= s.perShard {
-				sh.makeRoom(now)
+		case e == nil:
+			if !op.Pinned && sh.n >= s.perShard {
+				sh.evict(now)
 			}
-			e = memEntry{expires: now + int64(op.TTL)}
+			e = &memEntry{key: op.Key, expires: now + int64(op.TTL), pinned: op.Pinned}
+			sh.m[op.Key] = e
+			sh.pushFront(e)
+		default:
+			sh.touch(e)
 		}
-		e.count += op.Addend
-		sh.m[op.Key] = e
-		sh.mu.Unlock()
+		e.count = saturatingAdd(e.count, op.Addend)
 		counts[i] = e.count
+		sh.mu.Unlock()
 	}
 	return nil
+}
+
+func saturatingAdd(a, b uint64) uint64 {
+	if a > math.MaxUint64-b {
+		return math.MaxUint64
+	}
+	return a + b
 }
 
 func boolToUint(b bool) uint64 {
@@ -119,21 +151,49 @@ func boolToUint(b bool) uint64 {
 	return 0
 }
 
-// makeRoom drops expired counters, or failing that one arbitrary counter.
-func (sh *memShard) makeRoom(now int64) {
-	freed := false
-	for k, e := range sh.m {
+// pushFront links an evictable entry as the most recently used.
+func (sh *memShard) pushFront(e *memEntry) {
+	if e.pinned {
+		return
+	}
+	e.prev, e.next = &sh.lru, sh.lru.next
+	e.prev.next, e.next.prev = e, e
+	sh.n++
+}
+
+func (sh *memShard) unlink(e *memEntry) {
+	if e.pinned {
+		return
+	}
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+	sh.n--
+}
+
+func (sh *memShard) touch(e *memEntry) {
+	if !e.pinned && sh.lru.next != e {
+		sh.unlink(e)
+		sh.pushFront(e)
+	}
+}
+
+func (sh *memShard) remove(e *memEntry) {
+	sh.unlink(e)
+	delete(sh.m, e.key)
+}
+
+// evict drops an expired counter among the evictProbe least recently used,
+// or failing that the least recently used one.
+func (sh *memShard) evict(now int64) {
+	victim := sh.lru.prev
+	for e, i := sh.lru.prev, 0; e != &sh.lru && i < evictProbe; e, i = e.prev, i+1 {
 		if e.expires <= now {
-			delete(sh.m, k)
-			freed = true
+			victim = e
+			break
 		}
 	}
-	if freed {
-		return
-	}
-	for k := range sh.m { // map order is random: an arbitrary victim
-		delete(sh.m, k)
-		return
+	if victim != &sh.lru {
+		sh.remove(victim)
 	}
 }
 
@@ -149,15 +209,16 @@ func (s *MemoryStore) Len() int {
 	return n
 }
 
-// Sweep drops every expired counter now (the janitor calls it).
+// Sweep drops every expired counter now (the janitor calls it). It holds
+// one shard's lock at a time.
 func (s *MemoryStore) Sweep() {
 	now := s.clock().UnixNano()
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for k, e := range sh.m {
+		for _, e := range sh.m {
 			if e.expires <= now {
-				delete(sh.m, k)
+				sh.remove(e)
 			}
 		}
 		sh.mu.Unlock()

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -79,5 +80,74 @@ func TestCounterKeysDoNotCollide(t *testing.T) {
 	}
 	if counterKey('r', []string{"a"}, 60) == counterKey('r', []string{"a"}, 120) {
 		t.Fatal("windows share a key")
+	}
+}
+
+// A full shard must never drop a pinned counter (plan limits, quotas):
+// dropping one gives the consumer its allowance again.
+func TestMemoryStoreNeverEvictsPinnedCounters(t *testing.T) {
+	clock := newFakeClock(time.Unix(1_700_000_000, 0))
+	s := NewMemoryStore(MemoryOptions{Clock: clock.Now, MaxEntries: 8, Shards: 1, JanitorInterval: -1})
+	defer s.Close()
+	ctx := context.Background()
+	s.Apply(ctx, []Op{{Key: "quota", Addend: 1000, TTL: time.Hour, Pinned: true}}, make([]uint64, 1))
+	for i := 0; i < 10_000; i++ {
+		s.Apply(ctx, []Op{{Key: fmt.Sprint("flood", i), Addend: 1, TTL: time.Hour}}, make([]uint64, 1))
+	}
+	got := make([]uint64, 1)
+	s.Apply(ctx, []Op{{Key: "quota"}}, got)
+	if got[0] != 1000 {
+		t.Fatalf("pinned counter = %d after a flood of new keys, want 1000", got[0])
+	}
+	if n := s.Len(); n > 8+1 {
+		t.Fatalf("store holds %d counters, bound is 8 evictable + 1 pinned", n)
+	}
+}
+
+// The least recently used counter goes first: a counter in use survives a
+// flood that passes through the shard, as long as it is touched.
+func TestMemoryStoreEvictsLeastRecentlyUsed(t *testing.T) {
+	clock := newFakeClock(time.Unix(1_700_000_000, 0))
+	s := NewMemoryStore(MemoryOptions{Clock: clock.Now, MaxEntries: 4, Shards: 1, JanitorInterval: -1})
+	defer s.Close()
+	ctx := context.Background()
+	for i := 0; i < 100; i++ {
+		s.Apply(ctx, []Op{{Key: "hot", Addend: 1, TTL: time.Hour}, {Key: fmt.Sprint("cold", i), Addend: 1, TTL: time.Hour}}, make([]uint64, 2))
+	}
+	got := make([]uint64, 1)
+	s.Apply(ctx, []Op{{Key: "hot"}}, got)
+	if got[0] != 100 {
+		t.Fatalf("hot counter = %d, want 100", got[0])
+	}
+}
+
+// A full shard of live counters makes room in constant time: the old store
+// scanned the whole shard on every insert, so a flood of new keys made
+// each decision slower as the shard grew (1 shard of 100k: about a
+// millisecond per insert). The bound is generous for a shared machine.
+func TestMemoryStoreFullShardInsertIsConstantTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("floods 300k keys")
+	}
+	const size = 100_000
+	s := NewMemoryStore(MemoryOptions{MaxEntries: size, Shards: 1, JanitorInterval: -1})
+	defer s.Close()
+	ctx := context.Background()
+	counts := make([]uint64, 1)
+	for i := 0; i < size; i++ {
+		s.Apply(ctx, []Op{{Key: fmt.Sprint("fill", i), Addend: 1, TTL: time.Hour}}, counts)
+	}
+	const flood = 20_000
+	lat := make([]time.Duration, flood)
+	for i := range lat {
+		start := time.Now()
+		s.Apply(ctx, []Op{{Key: fmt.Sprint("flood", i), Addend: 1, TTL: time.Hour}}, counts)
+		lat[i] = time.Since(start)
+	}
+	slices.Sort(lat)
+	p99 := lat[len(lat)*99/100]
+	t.Logf("insert into a full shard of %d live counters: p50 %v, p99 %v", size, lat[len(lat)/2], p99)
+	if p99 > 200*time.Microsecond {
+		t.Fatalf("p99 insert into a full shard = %v, want under 200µs (eviction must not scan the shard)", p99)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -131,7 +132,15 @@ func (s *RedisStore) flush(batch []*redisCall) {
 		for i, op := range c.ops {
 			if cmd := all[j].incr[i]; cmd != nil {
 				if err = cmd.Err(); err != nil {
-					break
+					if !isOverflow(err) {
+						break
+					}
+					// INCRBY refuses to pass the int64 ceiling and leaves
+					// the counter as it was, near it: saturated, never
+					// wrapped, and still over every limit.
+					err = nil
+					c.res[i] = math.MaxInt64
+					continue
 				}
 				c.res[i] = uint64(max(cmd.Val(), 0))
 				if c.first[i] != 1 && c.res[i] == op.Addend {
@@ -159,6 +168,13 @@ func (s *RedisStore) flush(batch []*redisCall) {
 	if len(orphans) > 0 {
 		s.expire(ctx, orphans, orphanTTL)
 	}
+}
+
+// isOverflow reports Redis's refusal of an INCRBY past the int64 range
+// ("ERR increment or decrement would overflow", Redis: src/t_string.c,
+// incrDecrCommand).
+func isOverflow(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "would overflow")
 }
 
 // expire gives an expiry to keys this process thought had one but that

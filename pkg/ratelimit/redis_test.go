@@ -108,7 +108,7 @@ func TestRedisOneRoundTripPerRequest(t *testing.T) {
 	req := &rlsv3.RateLimitRequest{Domain: "gatehouse/gw", Descriptors: []*rlcommon.RateLimitDescriptor{
 		entries("ratelimit", "a#0", "consumer", "acme"),
 		entries("ratelimit", "a#1", "consumer", "acme", "route", "r"),
-		entries("ratelimit", "b#0", "remote_address", "127.0.0.1"),
+		entries("ratelimit", "b#0", "masked_remote_address", "127.0.0.1/32"),
 		entries("plan", "acme"),
 	}}
 	ctx := context.Background()

@@ -25,6 +25,16 @@ const (
 	DefaultMaxEntries     = 16
 )
 
+// MaxHitsAddend caps hits_addend (per request and per descriptor). It is
+// one more than the largest limit (requests_per_unit is a uint32), so a
+// clamped addend is over every limit exactly when the real one is, and
+// counters fed by it stay far from the 64-bit ceiling, at which they
+// saturate anyway. envoyproxy/ratelimit does not cap it: it sends it to
+// INCRBY as a uint64 (src/redis/fixed_cache_impl.go), so past 2^63-1 Redis
+// refuses the command and the call fails (checkError panics with a
+// RedisError, src/redis/driver_impl.go): Envoy's failure mode decides.
+const MaxHitsAddend = 1 << 32
+
 // Options configure a Service.
 type Options struct {
 	// Store keeps the counters (NewMemoryStore or NewRedisStore). Required.
@@ -159,6 +169,12 @@ func (s *Service) ShouldRateLimit(ctx context.Context, req *rlsv3.RateLimitReque
 		if h := d.GetHitsAddend(); h != nil {
 			hits = h.GetValue() // per descriptor; 0 only checks, as in envoyproxy/ratelimit
 		}
+		if hits > MaxHitsAddend {
+			// Clamped, not refused: an error would let Envoy's failure mode
+			// (allow, by default) pass the request uncounted.
+			s.metrics.ignored.WithLabelValues("hits_addend_clamped").Inc()
+			hits = MaxHitsAddend
+		}
 		checks, ops = s.resolve(snap, known, i, d.GetEntries(), hits, now, checks, ops)
 	}
 	if len(checks) == 0 {
@@ -189,7 +205,7 @@ func (s *Service) ShouldRateLimit(ctx context.Context, req *rlsv3.RateLimitReque
 		s.metrics.decision(req.GetDomain(), c.label, decision).Inc()
 		merge(resp.Statuses[c.desc], code, c.proto, remaining, c.win.end.Unix()-now.Unix())
 		if c.quota && c.hits > 0 {
-			quotaOps = append(quotaOps, Op{Key: ops[c.cur].Key, Addend: c.hits, TTL: keep(c.rate.Unit, false)})
+			quotaOps = append(quotaOps, Op{Key: ops[c.cur].Key, Addend: c.hits, TTL: keep(c.rate.Unit, false), Pinned: true})
 		}
 	}
 	// A quota counts only allowed requests, so it is read above and
@@ -287,10 +303,11 @@ func addCheck(c check, kind byte, parts []string, now time.Time, checks []check,
 	if c.quota {
 		addend = 0 // read now, increment once the request is allowed
 	}
-	ops = append(ops, Op{Key: counterKey(kind, parts, c.win.start.Unix()), Addend: addend, TTL: keep(c.rate.Unit, c.sliding)})
+	pinned := kind != 'r' // plan limits and quotas
+	ops = append(ops, Op{Key: counterKey(kind, parts, c.win.start.Unix()), Addend: addend, TTL: keep(c.rate.Unit, c.sliding), Pinned: pinned})
 	if c.sliding {
 		c.prev = len(ops)
-		ops = append(ops, Op{Key: counterKey(kind, parts, c.win.previous(c.rate.Unit).start.Unix())})
+		ops = append(ops, Op{Key: counterKey(kind, parts, c.win.previous(c.rate.Unit).start.Unix()), Pinned: pinned})
 	}
 	return append(checks, c), ops
 }

@@ -165,7 +165,7 @@ func TestEveryLimitCountsEvenWhenAnotherRejects(t *testing.T) {
 
 func TestShadowCountsButNeverRejects(t *testing.T) {
 	h := newHarness(t, basicConfig())
-	d := desc("ratelimit", "shadowed#0", "remote_address", "10.0.0.1")
+	d := desc("ratelimit", "shadowed#0", "masked_remote_address", "10.0.0.1/32")
 	for i := 0; i < 5; i++ {
 		r := h.call(t, "gatehouse/public", 0, d)
 		if r.OverallCode != OK || r.Statuses[0].Code != OK {
@@ -319,7 +319,7 @@ func TestUnknownAndOversizedInputIsAllowed(t *testing.T) {
 	}{
 		{"unknown domain", "gatehouse/nope", "unknown_domain", desc("ratelimit", "per-consumer#0", "consumer", "a")},
 		{"unknown limit", "gatehouse/public", "unknown_limit", desc("ratelimit", "per-consumer#9", "consumer", "a")},
-		{"limit of another gateway", "gatehouse/internal", "unknown_limit", desc("ratelimit", "shadowed#0", "remote_address", "a")},
+		{"limit of another gateway", "gatehouse/internal", "unknown_limit", desc("ratelimit", "shadowed#0", "masked_remote_address", "a")},
 		{"wrong key", "gatehouse/public", "key_mismatch", desc("ratelimit", "per-consumer#0", "route", "a")},
 		{"missing key", "gatehouse/public", "key_mismatch", desc("ratelimit", "per-consumer#0")},
 		{"unknown descriptor", "gatehouse/public", "unknown_descriptor", desc("generic_key", "x")},

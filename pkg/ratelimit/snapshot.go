@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	rlsv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
 // snapshot is a Config compiled for lookups on the request path. It is
@@ -59,7 +61,7 @@ func compile(c *Config) *snapshot {
 		s.limits[id] = &compiledLimit{
 			id:      id,
 			name:    name,
-			keys:    append([]string(nil), l.Keys...),
+			keys:    descriptorKeys(l.Keys),
 			rate:    Rate{l.Requests, l.Unit},
 			sliding: l.Algorithm == SlidingWindow,
 			shadow:  l.Shadow,
@@ -82,6 +84,16 @@ func compile(c *Config) *snapshot {
 		s.consumerPlan[consumer] = s.plans[plan]
 	}
 	return s
+}
+
+// descriptorKeys are the entry keys Envoy sends for a limit's policy keys
+// (remote_address arrives as masked_remote_address).
+func descriptorKeys(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = wire.DescriptorKey(k)
+	}
+	return out
 }
 
 func protoLimit(name string, r Rate) *rlsv3.RateLimitResponse_RateLimit {

@@ -17,6 +17,10 @@ type Op struct {
 	// names its window, so the TTL only bounds storage; it is set when the
 	// counter is created and not extended.
 	TTL time.Duration
+	// Pinned counters (plan limits and quotas) are never evicted by a
+	// store that bounds its memory (MemoryStore): dropping one would give
+	// a consumer its allowance again.
+	Pinned bool
 }
 
 // Store keeps the counters. Apply performs all of one request's operations

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -78,6 +79,20 @@ func StoreSuite(t *testing.T, newStore func(t *testing.T) Store) {
 		wg.Wait()
 		if got := apply(t, s, Op{Key: "shared"}); got[0] != workers*each {
 			t.Fatalf("count = %d, want %d", got[0], workers*each)
+		}
+	})
+	t.Run("counters saturate, never wrap", func(t *testing.T) {
+		s := newStore(t)
+		first := apply(t, s, Op{Key: "huge", Addend: math.MaxUint64, TTL: time.Minute})[0]
+		// Redis counts in int64: its ceiling is MaxInt64.
+		if first < math.MaxInt64 {
+			t.Fatalf("counter after a huge addend = %d, want at least MaxInt64", first)
+		}
+		for _, add := range []uint64{1, 5, math.MaxUint64} {
+			got := apply(t, s, Op{Key: "huge", Addend: add, TTL: time.Minute})[0]
+			if got < first {
+				t.Fatalf("counter went from %d down to %d after adding %d: it wrapped", first, got, add)
+			}
 		}
 	})
 	t.Run("cancelled context fails", func(t *testing.T) {

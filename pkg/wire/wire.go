@@ -4,6 +4,8 @@
 // changes the protocol between gatehouse and every proxy: keep them stable.
 package wire
 
+import "strings"
+
 // Clusters Envoy uses to reach gatehouse's own gRPC services.
 const (
 	AuthzCluster     = "gatehouse/authz"
@@ -63,6 +65,30 @@ const (
 	DescRateLimit = "ratelimit"
 	DescPlan      = "plan"
 )
+
+// Entries Envoy writes on its own terms. Envoy's masked_remote_address
+// action names its entry "masked_remote_address" whatever the policy key
+// (Envoy: source/common/router/router_ratelimit.cc,
+// MaskedRemoteAddressAction). A header key whose header the request lacks is
+// sent as (key, MissingValue), so that omitting the header does not escape
+// the limit. The path key reads RateLimitPathHeader, which the first HTTP
+// filter sets to the path without its query string (a client's copy is
+// removed first, and the route tables remove it before the upstream).
+const (
+	DescMaskedRemoteAddress = "masked_remote_address"
+	MissingValue            = "missing"
+	RateLimitPathHeader     = "x-gatehouse-ratelimit-path"
+)
+
+// DescriptorKey is the entry key Envoy sends for a key kind as written in
+// the policy: the key itself, except for remote_address (with or without
+// its mask option), which Envoy sends as DescMaskedRemoteAddress.
+func DescriptorKey(policyKey string) string {
+	if policyKey == "remote_address" || strings.HasPrefix(policyKey, "remote_address:") {
+		return DescMaskedRemoteAddress
+	}
+	return policyKey
+}
 
 // Domain is the rate-limit domain of a Gateway.
 func Domain(gateway string) string { return DomainPrefix + gateway }

@@ -58,7 +58,7 @@ func TestConformanceWithEnvoyRatelimit(t *testing.T) {
 		case 4:
 			return desc("ratelimit", "global#0")
 		case 5:
-			return desc("ratelimit", "watch#0", "remote_address", "192.0.2.7")
+			return desc("ratelimit", "watch#0", "masked_remote_address", "192.0.2.7/32")
 		default:
 			return desc("ratelimit", "nope#0", "consumer", c) // no limit in either
 		}

@@ -77,7 +77,7 @@ func TestEndToEndWithRedis(t *testing.T) {
 	}
 
 	for i := 0; i < 10; i++ {
-		resp := call(t, g.client, domain, 0, desc("ratelimit", "watch#0", "remote_address", "192.0.2.1"))
+		resp := call(t, g.client, domain, 0, desc("ratelimit", "watch#0", "masked_remote_address", "192.0.2.1/32"))
 		if resp.OverallCode != rlsv3.RateLimitResponse_OK {
 			t.Fatalf("shadow request %d rejected", i+1)
 		}

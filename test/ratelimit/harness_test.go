@@ -25,6 +25,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/pkg/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/pkg/ratelimit/ratelimittest"
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
 // peerVersion must match ENVOY_RATELIMIT_VERSION in the Makefile.
@@ -193,7 +194,7 @@ func peerConfig(domain string, cfg *ratelimit.Config) string {
 		fmt.Fprintf(&b, "  - key: ratelimit\n    value: %q\n", id)
 		indent := "    "
 		for _, k := range l.Keys {
-			fmt.Fprintf(&b, "%sdescriptors:\n%s  - key: %q\n", indent, indent, k)
+			fmt.Fprintf(&b, "%sdescriptors:\n%s  - key: %q\n", indent, indent, wire.DescriptorKey(k))
 			indent += "    "
 		}
 		fmt.Fprintf(&b, "%srate_limit:\n%s  unit: %s\n%s  requests_per_unit: %d\n", indent, indent, l.Unit, indent, l.Requests)

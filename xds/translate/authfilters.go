@@ -37,12 +37,14 @@ var (
 )
 
 // headerMutationConfig removes client-sent copies of the headers only
-// gatehouse may set, before any other filter reads them.
-func headerMutationConfig(remove []string) *anyT {
-	ms := make([]*mutationv3.HeaderMutation, len(remove))
+// gatehouse may set, before any other filter reads them, then applies
+// then (headers gatehouse sets for its own filters).
+func headerMutationConfig(remove []string, then ...*mutationv3.HeaderMutation) *anyT {
+	ms := make([]*mutationv3.HeaderMutation, len(remove), len(remove)+len(then))
 	for i, h := range remove {
 		ms[i] = &mutationv3.HeaderMutation{Action: &mutationv3.HeaderMutation_Remove{Remove: h}}
 	}
+	ms = append(ms, then...)
 	return mustAny(&headermutationv3.HeaderMutation{Mutations: &headermutationv3.Mutations{RequestMutations: ms}})
 }
 

@@ -75,13 +75,19 @@ package translate
 //
 // Rate-limit descriptors: the two ratelimit instances use stages 1 (deny)
 // and 2 (allow); a Route's RouteAction.rate_limits carry its RateLimit's
-// stage. Envoy drops a descriptor whose header or claim is missing, so a
-// header:NAME or claim:NAME limit does not count requests without it. A
-// claim limit gets one descriptor per JWT provider of the Route (payloads
-// sit under one metadata key per provider; only the verified one yields
-// a descriptor) and none on a Route without JWT providers; NAME is a
+// stage. Envoy drops a descriptor whose header or claim is missing, so
+// each header:NAME key gets a second variant of the descriptor that applies
+// only when the header is absent and sends (header:NAME, "missing"); a
+// claim:NAME limit does not count requests without the claim. A claim
+// limit gets one descriptor per JWT provider of the Route (payloads sit
+// under one metadata key per provider; only the verified one yields a
+// descriptor) and none on a Route without JWT providers; NAME is a
 // top-level payload field whose value must be a string. The path key is
-// :path with its query string. Local limits are per Route and per Envoy
+// the path without its query string, from a header the header_mutation
+// filter sets (and the route tables remove before the upstream);
+// remote_address is masked_remote_address, /32 and /64 unless the key says
+// otherwise. The access log writes paths without query strings. Local
+// limits are per Route and per Envoy
 // (per-route token buckets, the route key being implicit); keyed local
 // limits use wildcard descriptors with an LRU of 1024 values per limit:
 // approximate under high cardinality. Shadow RateLimits set shadow_mode

@@ -32,6 +32,7 @@ type gwFilters struct {
 	rbacCfg  map[string]*anyT // by Authorization name
 	localCfg map[string]*anyT // by RateLimit name
 	rlShared map[string][]*routev3.RateLimit
+	pathKey  *bool // see usesPathKey
 	built    map[*policy.Route]*routev3.Route
 }
 
@@ -183,7 +184,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 // the filters no Route of the Gateway needs left out. One slice serves
 // every listener of the group.
 func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
-	out := []*hcmv3.HttpFilter{httpFilter(wire.FilterHeaderMutation, headerMutationConfig(f.removedHeaders()))}
+	out := []*hcmv3.HttpFilter{httpFilter(wire.FilterHeaderMutation, headerMutationConfig(f.removedHeaders(), f.pathHeaderMutations()...))}
 	if f.local {
 		out = append(out, httpFilter(wire.FilterLocalRateLimit, anyLocalRateLimitOff))
 	}
@@ -228,6 +229,9 @@ const authFailureModeHeader = "x-envoy-auth-failure-mode-allowed"
 // http/jwt_authn/extractor.cc, sanitizeHeaders), but only where it runs.
 func (f *gwFilters) removedHeaders() []string {
 	set := map[string]bool{wire.ConsumerHeader: true, authFailureModeHeader: true}
+	if f.usesPathKey() {
+		set[wire.RateLimitPathHeader] = true
+	}
 	for _, a := range f.snap.Authentications {
 		if a.Spec.JWT == nil {
 			continue

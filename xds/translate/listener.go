@@ -262,11 +262,14 @@ func httpConnectionManager(gw *policy.Gateway, l *policy.Listener, httpFilters [
 }
 
 // accessLogFields are the JSON access-log keys; values are Envoy command
-// operators.
+// operators. The path is logged without its query string (%PATH(NQ)%, the
+// original path if a rewrite changed it: Envoy:
+// source/common/formatter/http_specific_formatter.cc, PathFormatter):
+// query strings carry API keys and tokens, and a log is no place for them.
 var accessLogFields = map[string]string{
 	"start_time":            "%START_TIME%",
 	"method":                "%REQ(:METHOD)%",
-	"path":                  "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+	"path":                  "%PATH(NQ)%",
 	"protocol":              "%PROTOCOL%",
 	"response_code":         "%RESPONSE_CODE%",
 	"response_flags":        "%RESPONSE_FLAGS%",
@@ -286,7 +289,7 @@ var accessLogFields = map[string]string{
 	"consumer":              "%REQ(X-GATEHOUSE-CONSUMER)%",
 }
 
-const accessLogText = "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%\" %RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% \"%REQ(X-FORWARDED-FOR)%\" \"%REQ(USER-AGENT)%\" \"%REQ(X-REQUEST-ID)%\" \"%REQ(:AUTHORITY)%\" \"%UPSTREAM_HOST%\" %ROUTE_NAME%\n"
+const accessLogText = "[%START_TIME%] \"%REQ(:METHOD)% %PATH(NQ)% %PROTOCOL%\" %RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% \"%REQ(X-FORWARDED-FOR)%\" \"%REQ(USER-AGENT)%\" \"%REQ(X-REQUEST-ID)%\" \"%REQ(:AUTHORITY)%\" \"%UPSTREAM_HOST%\" %ROUTE_NAME%\n"
 
 func accessLogs(al *policy.AccessLog) []*accesslogv3.AccessLog {
 	path := defaultAccessLogPath

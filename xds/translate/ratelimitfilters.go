@@ -2,10 +2,12 @@ package translate
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	mutationv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	ratelimitconfv3 "github.com/envoyproxy/go-control-plane/envoy/config/ratelimit/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -118,17 +120,17 @@ func (f *gwFilters) rateLimits(r *policy.Route, p *routePolicy) []*routev3.RateL
 	return out
 }
 
-// limitActions builds the actions of one limit: (ratelimit, <name>#<i>)
-// first, then one entry per key, keyed by the key kind as written.
+// limitActions builds the descriptors of one limit: (ratelimit, <name>#<i>)
+// first, then one entry per key, keyed by wire.DescriptorKey of the key.
 //
 // A claim comes from the verified payload of one of the Route's JWT
 // providers, each under its own metadata key. Only one token is verified
 // per request, so the limit gets one descriptor per provider and Envoy
 // sends the one whose payload is there (entries are identical otherwise,
 // so the counters are shared). On a Route with no JWT provider a claim
-// limit never applies and is left out. Envoy drops a descriptor whose
-// header or claim is missing: such a limit does not count requests that
-// lack it (as in envoyproxy/ratelimit).
+// limit never applies and is left out. Envoy drops a descriptor whose claim
+// is missing: a claim limit does not count requests without the claim.
+// Headers are different: see keyActions.
 func limitActions(rl string, i int, l *policy.Limit, route string, providers []string) [][]*routev3.RateLimit_Action {
 	hasClaim := false
 	for _, k := range l.Key {
@@ -137,49 +139,131 @@ func limitActions(rl string, i int, l *policy.Limit, route string, providers []s
 		}
 	}
 	if !hasClaim {
-		return [][]*routev3.RateLimit_Action{keyActions(rl, i, l, route, "")}
+		return keyActions(rl, i, l, route, "")
 	}
 	out := make([][]*routev3.RateLimit_Action, 0, len(providers))
 	for _, prov := range providers {
-		out = append(out, keyActions(rl, i, l, route, prov))
+		out = append(out, keyActions(rl, i, l, route, prov)...)
 	}
 	return out
 }
 
-// keyActions is one descriptor. route is "" for local limits: their
+// keyActions is one limit's descriptor, in as many variants as it has
+// header keys present or absent. route is "" for local limits: their
 // buckets are per Route already (a per-route config), so the route entry
 // would only split nothing.
-func keyActions(rl string, i int, l *policy.Limit, route, provider string) []*routev3.RateLimit_Action {
-	out := make([]*routev3.RateLimit_Action, 0, len(l.Key)+1)
-	out = append(out, genericKey(wire.DescRateLimit, limitID(rl, i)))
+//
+// Envoy drops the whole descriptor when a request_headers action finds no
+// header (Envoy: source/common/router/router_ratelimit.cc,
+// RequestHeadersAction::populateDescriptor returns skip_if_absent, false by
+// default, and populateDescriptors then emits nothing), so a client would
+// escape a header-keyed limit by omitting the header. Each header key
+// therefore forks the descriptor: one variant reads the header, the other
+// matches only when it is absent (header_value_match with present_match and
+// expect_match false, HeaderValueMatchAction) and sends (key, "missing").
+// Exactly one variant applies to a request; validation bounds header keys
+// per limit (policy.MaxHeaderKeys).
+func keyActions(rl string, i int, l *policy.Limit, route, provider string) [][]*routev3.RateLimit_Action {
+	variants := [][]*routev3.RateLimit_Action{make([]*routev3.RateLimit_Action, 0, len(l.Key)+1)}
+	add := func(a *routev3.RateLimit_Action) {
+		for j := range variants {
+			variants[j] = append(variants[j], a)
+		}
+	}
+	add(genericKey(wire.DescRateLimit, limitID(rl, i)))
 	for _, k := range l.Key {
 		kind, arg := policy.SplitKey(k)
 		switch {
 		case k == policy.KeyConsumer:
-			out = append(out, consumerAction(k))
+			add(consumerAction(k))
 		case k == policy.KeyRoute:
 			if route != "" {
-				out = append(out, genericKey(k, route))
+				add(genericKey(k, route))
 			}
-		case k == policy.KeyRemoteAddress:
-			// Envoy names this entry "remote_address", the key kind itself.
-			out = append(out, &routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_RemoteAddress_{RemoteAddress: &routev3.RateLimit_Action_RemoteAddress{}}})
+		case kind == policy.KeyRemoteAddress:
+			add(maskedRemoteAddress(k))
 		case k == policy.KeyPath:
-			// :path as the client sent it, query string included.
-			out = append(out, requestHeader(":path", k))
+			// The path without its query string, which the first filter
+			// copies into this header (pathHeaderMutations): a counter per
+			// ?n=i would let any client reset its count, and query strings
+			// may carry credentials.
+			add(requestHeader(wire.RateLimitPathHeader, k))
 		case k == policy.KeyMethod:
-			out = append(out, requestHeader(":method", k))
+			add(requestHeader(":method", k))
 		case kind == "header":
-			out = append(out, requestHeader(strings.ToLower(arg), k))
+			name := strings.ToLower(arg)
+			absent := make([][]*routev3.RateLimit_Action, len(variants))
+			for j, v := range variants {
+				absent[j] = append(slices.Clip(v), missingHeader(name, k))
+				variants[j] = append(v, requestHeader(name, k))
+			}
+			variants = append(variants, absent...)
 		case kind == "claim":
-			out = append(out, &routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_Metadata{Metadata: &routev3.RateLimit_Action_MetaData{
+			add(&routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_Metadata{Metadata: &routev3.RateLimit_Action_MetaData{
 				DescriptorKey: k,
 				MetadataKey:   &metadatav3.MetadataKey{Key: wire.JWTMetadataNamespace, Path: []*metadatav3.MetadataKey_PathSegment{metaKey(provider), metaKey(arg)}},
 				Source:        routev3.RateLimit_Action_MetaData_DYNAMIC,
 			}}})
 		}
 	}
-	return out
+	return variants
+}
+
+// maskedRemoteAddress counts the client address with its prefix masked
+// (Envoy: source/common/router/router_ratelimit.cc,
+// MaskedRemoteAddressAction; the entry is named "masked_remote_address" and
+// its value is the CIDR, e.g. 2001:db8:1:2::/64). Validation has checked
+// the key's masks.
+func maskedRemoteAddress(k string) *routev3.RateLimit_Action {
+	v4, v6, _ := policy.RemoteAddressMasks(k)
+	return &routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_MaskedRemoteAddress_{MaskedRemoteAddress: &routev3.RateLimit_Action_MaskedRemoteAddress{
+		V4PrefixMaskLen: wrapperspb.UInt32(uint32(v4)),
+		V6PrefixMaskLen: wrapperspb.UInt32(uint32(v6)),
+	}}}
+}
+
+// missingHeader gives (key, "missing") when the request has no such header.
+func missingHeader(header, key string) *routev3.RateLimit_Action {
+	return &routev3.RateLimit_Action{ActionSpecifier: &routev3.RateLimit_Action_HeaderValueMatch_{HeaderValueMatch: &routev3.RateLimit_Action_HeaderValueMatch{
+		DescriptorKey:   key,
+		DescriptorValue: wire.MissingValue,
+		ExpectMatch:     wrapperspb.Bool(false),
+		Headers:         []*routev3.HeaderMatcher{{Name: header, HeaderMatchSpecifier: &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}}},
+	}}}
+}
+
+// usesPathKey reports whether a limit of some Route of the Gateway is keyed
+// by path, so that the group sets wire.RateLimitPathHeader.
+func (f *gwFilters) usesPathKey() bool {
+	if f.pathKey == nil {
+		uses := false
+		for _, p := range f.routes {
+			for i := 0; p.rl != nil && i < len(p.rl.Spec.Limits); i++ {
+				uses = uses || slices.Contains(p.rl.Spec.Limits[i].Key, policy.KeyPath)
+			}
+		}
+		f.pathKey = &uses
+	}
+	return *f.pathKey
+}
+
+// pathHeaderMutations set wire.RateLimitPathHeader to the path without its
+// query string (the %PATH(NQ:PATH)% command: Envoy:
+// source/common/formatter/http_specific_formatter.cc, PathFormatter, cuts
+// :path at the first '?'), after the client's copy was removed
+// (removedHeaders): header_mutation's values are substitution formats
+// (Envoy: source/common/http/header_mutation.cc, AppendMutation). :path is
+// already normalized by the connection manager at this point. The route
+// tables remove the header before the upstream (request_headers_to_remove,
+// applied by the router).
+func (f *gwFilters) pathHeaderMutations() []*mutationv3.HeaderMutation {
+	if !f.usesPathKey() {
+		return nil
+	}
+	return []*mutationv3.HeaderMutation{{Action: &mutationv3.HeaderMutation_Append{Append: &corev3.HeaderValueOption{
+		Header:       &corev3.HeaderValue{Key: wire.RateLimitPathHeader, Value: "%PATH(NQ:PATH)%"},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	}}}}
 }
 
 func limitID(rl string, i int) string { return rl + "#" + strconv.Itoa(i) }
@@ -235,12 +319,12 @@ func (f *gwFilters) localConfig(p *routePolicy) *anyT {
 		if !l.Local {
 			continue
 		}
-		actions := keyActions(p.rlName, i, l, "", "")
-		entries := make([]*commonrlv3.RateLimitDescriptor_Entry, 0, len(actions))
+		entries := make([]*commonrlv3.RateLimitDescriptor_Entry, 0, len(l.Key)+1)
 		entries = append(entries, &commonrlv3.RateLimitDescriptor_Entry{Key: wire.DescRateLimit, Value: limitID(p.rlName, i)})
 		for _, k := range l.Key {
 			if k != policy.KeyRoute {
-				entries = append(entries, &commonrlv3.RateLimitDescriptor_Entry{Key: k}) // value omitted: one bucket per value
+				// Value omitted: one bucket per value, "missing" included.
+				entries = append(entries, &commonrlv3.RateLimitDescriptor_Entry{Key: wire.DescriptorKey(k)})
 			}
 		}
 		n := uint32(l.Requests)
@@ -249,7 +333,9 @@ func (f *gwFilters) localConfig(p *routePolicy) *anyT {
 			TokenBucket: &typev3.TokenBucket{MaxTokens: n, TokensPerFill: wrapperspb.UInt32(n), FillInterval: durationpb.New(unitDuration(l.Per))},
 			ShadowMode:  p.rl.Spec.Shadow,
 		})
-		cfg.RateLimits = append(cfg.RateLimits, &routev3.RateLimit{Actions: actions})
+		for _, actions := range keyActions(p.rlName, i, l, "", "") {
+			cfg.RateLimits = append(cfg.RateLimits, &routev3.RateLimit{Actions: actions})
+		}
 	}
 	a := mustAny(cfg)
 	f.localCfg[p.rlName] = a

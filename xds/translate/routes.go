@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
 // Path kinds in route order: exact first, then prefix, then regex.
@@ -392,6 +393,10 @@ func envoyRouteConfig(gw string, l *policy.Listener, routes []*policy.Route, ix 
 		// Routes always name clusters of the same snapshot; do not let a
 		// missing one fail the whole table at load.
 		ValidateClusters: wrapperspb.Bool(false),
+	}
+	if f.usesPathKey() {
+		// Set by the first filter for rate-limit descriptors only.
+		rc.RequestHeadersToRemove = []string{wire.RateLimitPathHeader}
 	}
 	for _, h := range sortedKeys(byHost) {
 		rs := byHost[h]
