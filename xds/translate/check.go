@@ -51,6 +51,18 @@ type checker struct {
 	// jwtRouteReqs caches per-route jwt_authn requirement names by
 	// serialized config: Routes share a few.
 	jwtRouteReqs map[string]string
+	// envoy is set for groups served to Envoy: only they are held to
+	// what Envoy ships (envoyapi.go).
+	envoy bool
+	// at and path locate the element being walked by shipped;
+	// anysWalked holds the typed configs already walked, by type URL
+	// and value.
+	at         string
+	atRoute    [3]string // route config, virtual host, route: when at is ""
+	path       []string
+	anysWalked map[string]map[string]struct{}
+	// walkMapValue walks one map value (typed_per_filter_config).
+	walkMapValue func(protoreflect.MapKey, protoreflect.Value) bool
 }
 
 // filterInfo is what Check needs from an HTTP filter's config.
@@ -80,6 +92,7 @@ func Check(g *Group, clas map[string]*endpointv3.ClusterLoadAssignment) error {
 		}
 		return c.result()
 	}
+	c.envoy = g.Key.Client != ClientGRPC
 	c.routes = c.names("route config", g.Routes)
 	c.clusters = c.names("cluster", g.Clusters)
 	c.secrets = c.names("secret", g.Secrets)
@@ -91,6 +104,7 @@ func Check(g *Group, clas map[string]*endpointv3.ClusterLoadAssignment) error {
 			continue
 		}
 		c.validate("secret", s.GetName(), s)
+		c.shipped("secret "+s.GetName(), s)
 	}
 	for _, r := range g.Listeners {
 		l, ok := r.(*listenerv3.Listener)
@@ -212,6 +226,7 @@ func (c *checker) listener(l *listenerv3.Listener) {
 	name := l.GetName()
 	where := "listener " + name
 	c.validate("listener", name, l)
+	c.shipped(where, l)
 	for _, lf := range l.GetListenerFilters() {
 		c.anyOf(where+" listener filter "+lf.GetName(), lf.GetTypedConfig(), pointListenerFilter)
 	}
@@ -467,6 +482,7 @@ func (c *checker) routeConfig(rc *routev3.RouteConfiguration) {
 func (c *checker) cluster(cl *clusterv3.Cluster) {
 	name := cl.GetName()
 	c.validate("cluster", name, cl)
+	c.shipped("cluster "+name, cl)
 	if ts := cl.GetTransportSocket(); ts != nil {
 		c.anyAt("cluster "+name, " transport socket", ts.GetTypedConfig(), pointUpstreamTransport)
 	}
@@ -565,6 +581,7 @@ func (c *checker) validateRouteConfig(rc *routev3.RouteConfiguration) {
 		shell.VirtualHosts[i] = vs
 	}
 	c.validate("route config", rc.GetName(), shell)
+	c.shipped("route config "+rc.GetName(), shell)
 	for _, vh := range rc.GetVirtualHosts() {
 		for _, r := range vh.GetRoutes() {
 			if c.validRoutes[r] {
@@ -574,6 +591,7 @@ func (c *checker) validateRouteConfig(rc *routev3.RouteConfiguration) {
 			if err := r.ValidateAll(); err != nil {
 				c.fail("route config %s virtual host %s route %s: invalid: %w", rc.GetName(), vh.GetName(), r.GetName(), err)
 			}
+			c.shippedRoute(rc.GetName(), vh.GetName(), r)
 		}
 	}
 }

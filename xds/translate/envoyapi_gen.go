@@ -5,6 +5,9 @@
 
 package translate
 
+// envoyAPISource names the module the tables come from.
+const envoyAPISource = "github.com/envoyproxy/go-control-plane/envoy v1.40.0"
+
 // envoyUnshippedMessages lists messages Envoy does not implement (or ships as alpha), by full name.
 var envoyUnshippedMessages = map[string]string{
 	"envoy.api.v2.CdsDummy":                                                                "not implemented",

@@ -15,6 +15,7 @@ func render(pkg string, mods []module, t *table) ([]byte, error) {
 		fmt.Fprintf(&b, "//   %s %s\n", m.Path, m.Version)
 	}
 	fmt.Fprintf(&b, "\npackage %s\n\n", pkg)
+	fmt.Fprintf(&b, "// envoyAPISource names the module the tables come from.\nconst envoyAPISource = %q\n\n", mods[0].Path+" "+mods[0].Version)
 	section := func(name, doc string, m map[string]string) {
 		fmt.Fprintf(&b, "// %s %s\nvar %s = map[string]string{\n", name, doc, name)
 		for _, k := range sortedKeys(m) {
