@@ -63,6 +63,19 @@ type checker struct {
 	anysWalked map[string]map[string]struct{}
 	// walkMapValue walks one map value (typed_per_filter_config).
 	walkMapValue func(protoreflect.MapKey, protoreflect.Value) bool
+	// listenerAddrs maps each bound address to its listener; regexes
+	// holds each regex checked (true: accepted); localRLDone the local
+	// rate limit configs checked, by serialized value.
+	listenerAddrs map[string]string
+	regexes       map[string]bool
+	localRLDone   map[string]bool
+	// routeAtFn is routeAt, bound once per Check.
+	routeAtFn func() string
+}
+
+// routeAt names the route being checked (see atRoute).
+func (c *checker) routeAt() string {
+	return "route config " + c.atRoute[0] + " virtual host " + c.atRoute[1] + " route " + c.atRoute[2]
 }
 
 // filterInfo is what Check needs from an HTTP filter's config.
@@ -93,6 +106,8 @@ func Check(g *Group, clas map[string]*endpointv3.ClusterLoadAssignment) error {
 		return c.result()
 	}
 	c.envoy = g.Key.Client != ClientGRPC
+	c.listenerAddrs = map[string]string{}
+	c.routeAtFn = c.routeAt
 	c.routes = c.names("route config", g.Routes)
 	c.clusters = c.names("cluster", g.Clusters)
 	c.secrets = c.names("secret", g.Secrets)
@@ -141,10 +156,20 @@ func (c *checker) result() error {
 	}
 	err := errors.Join(c.errs...)
 	if g.Key != (GroupKey{}) {
-		return fmt.Errorf("gateway %s (%s): %w", g.Key.Gateway, g.Key.Client, err)
+		err = fmt.Errorf("gateway %s (%s): %w", g.Key.Gateway, g.Key.Client, err)
 	}
-	return err
+	return checkError{err}
 }
+
+// errCheck matches (errors.Is) every error of Check: the translator built
+// something Envoy would refuse, a bug, where other errors of Translate are
+// about its input. The fuzz test tells them apart with it.
+var errCheck = errors.New("translator output fails Check")
+
+type checkError struct{ error }
+
+func (e checkError) Unwrap() error        { return e.error }
+func (e checkError) Is(target error) bool { return target == errCheck }
 
 func (c *checker) names(kind string, rs []types.Resource) map[string]bool {
 	set := make(map[string]bool, len(rs))
@@ -227,6 +252,7 @@ func (c *checker) listener(l *listenerv3.Listener) {
 	where := "listener " + name
 	c.validate("listener", name, l)
 	c.shipped(where, l)
+	c.listenerAddress(l, c.listenerAddrs)
 	for _, lf := range l.GetListenerFilters() {
 		c.anyOf(where+" listener filter "+lf.GetName(), lf.GetTypedConfig(), pointListenerFilter)
 	}
@@ -250,6 +276,7 @@ func (c *checker) listener(l *listenerv3.Listener) {
 			if c.anyOf(w+" transport socket", ts.GetTypedConfig(), pointDownstreamTransport) != nil {
 				d := &tlsv3.DownstreamTlsContext{}
 				if c.unmarshal(w, ts.GetTypedConfig(), d) {
+					c.tlsValidation(w+" transport socket", d.GetCommonTlsContext())
 					for _, sds := range d.GetCommonTlsContext().GetTlsCertificateSdsSecretConfigs() {
 						if !c.secrets[sds.GetName()] {
 							c.fail("%s: secret %q does not exist", w, sds.GetName())
@@ -305,6 +332,9 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 					jwtReqs[f.GetName()] = fi.requirements
 				}
 			}
+		}
+		if mt != nil && mt.Descriptor().FullName() == localRateLimitType {
+			c.localRateLimit(fw, f.GetTypedConfig())
 		}
 		if mt != nil && mt.Descriptor().FullName() == routerType {
 			routers++
@@ -369,6 +399,7 @@ func (c *checker) filterInfo(where string, t protoreflect.FullName, a *anypb.Any
 				fi.clusters = append(fi.clusters, u.GetCluster())
 			}
 		}
+		c.jwtProviders(where, m)
 		fi.requirements = make(map[string]bool, len(m.GetRequirementMap()))
 		for n := range m.GetRequirementMap() {
 			fi.requirements[n] = true
@@ -410,6 +441,9 @@ func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {
 				continue
 			}
 			pt := mt.Descriptor().FullName()
+			if pt == localRateLimitType && i == 0 {
+				c.localRateLimit(where+" typed_per_filter_config "+k, cfg[k])
+			}
 			if pt != filterConfigType && !perRouteOf[ft][pt] {
 				c.fail("%s: typed_per_filter_config %q: %s is not a per-route config of %s", where, k, pt, ft)
 				break
@@ -444,6 +478,14 @@ func (c *checker) jwtRequirement(where, filter string, a *anypb.Any, reqs map[st
 func (c *checker) routeConfig(rc *routev3.RouteConfiguration) {
 	name := rc.GetName()
 	c.validateRouteConfig(rc)
+	c.virtualHostDomains(rc)
+	c.headerOps(func() string { return "route config " + name }, rc.GetRequestHeadersToAdd(), rc.GetRequestHeadersToRemove())
+	c.headerOps(func() string { return "route config " + name }, rc.GetResponseHeadersToAdd(), rc.GetResponseHeadersToRemove())
+	for _, vh := range rc.GetVirtualHosts() {
+		at := func() string { return "route config " + name + " virtual host " + vh.GetName() }
+		c.headerOps(at, vh.GetRequestHeadersToAdd(), vh.GetRequestHeadersToRemove())
+		c.headerOps(at, vh.GetResponseHeadersToAdd(), vh.GetResponseHeadersToRemove())
+	}
 	if len(rc.GetTypedPerFilterConfig()) > 0 {
 		c.perFilter("route config "+name, name, rc.GetTypedPerFilterConfig())
 	}
@@ -484,7 +526,12 @@ func (c *checker) cluster(cl *clusterv3.Cluster) {
 	c.validate("cluster", name, cl)
 	c.shipped("cluster "+name, cl)
 	if ts := cl.GetTransportSocket(); ts != nil {
-		c.anyAt("cluster "+name, " transport socket", ts.GetTypedConfig(), pointUpstreamTransport)
+		if c.anyAt("cluster "+name, " transport socket", ts.GetTypedConfig(), pointUpstreamTransport) != nil {
+			u := &tlsv3.UpstreamTlsContext{}
+			if c.unmarshal("cluster "+name, ts.GetTypedConfig(), u) {
+				c.tlsValidation("cluster "+name+" transport socket", u.GetCommonTlsContext())
+			}
+		}
 	}
 	for k, a := range cl.GetTypedExtensionProtocolOptions() {
 		mt := c.anyAt("cluster "+name, " protocol options "+k, a, pointProtocolOptions)
@@ -592,6 +639,8 @@ func (c *checker) validateRouteConfig(rc *routev3.RouteConfiguration) {
 				c.fail("route config %s virtual host %s route %s: invalid: %w", rc.GetName(), vh.GetName(), r.GetName(), err)
 			}
 			c.shippedRoute(rc.GetName(), vh.GetName(), r)
+			c.atRoute = [3]string{rc.GetName(), vh.GetName(), r.GetName()}
+			c.routeRules(c.routeAtFn, r)
 		}
 	}
 }
