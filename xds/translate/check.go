@@ -69,8 +69,8 @@ type checker struct {
 	listenerAddrs map[string]string
 	regexes       map[string]bool
 	localRLDone   map[string]bool
-	// routeAtFn is routeAt, bound once per Check.
-	routeAtFn func() string
+	// routeAtFn and walkAtFn are routeAt and walkAt, bound once per Check.
+	routeAtFn, walkAtFn func() string
 }
 
 // routeAt names the route being checked (see atRoute).
@@ -92,11 +92,25 @@ func (c *checker) fail(format string, args ...any) {
 
 // Check runs the pre-publish checks on one group and, when clas is not nil,
 // its endpoints: every resource passes ValidateAll; every Any is a registered
-// type allowed at its extension point; the router is the one and last HTTP
+// type allowed at its extension point; an Envoy group sets nothing Envoy
+// does not ship (envoyapi.go); the router is the one and last HTTP
 // filter; per-route filter configs name a filter of their connection
 // manager; every cluster, route config, secret and EDS name referenced
-// exists; names are unique per type. Errors name the group (when Key is
-// set), the resource and the problem.
+// exists; names are unique per type; and the load-time rules of
+// checkrules.go and checkfilters.go hold. Errors name the group (when Key
+// is set), the resource and the problem.
+//
+// Where Envoy is laxer, Check is stricter on purpose: Envoy resolves a
+// per-route config by its type, so a name no filter of the chain has is
+// silently unused (source/common/router/per_filter_config.cc); an unknown
+// per-route jwt requirement_name is a 403 on every request, not a load
+// error (source/extensions/filters/http/jwt_authn/filter_config.cc); RDS
+// route tables do not validate clusters by default (config_impl.cc
+// validate_clusters), so a route to a missing cluster answers 503; and an
+// ext_authz or rate-limit cluster that is missing fails each call, which a
+// failure_mode_allow instance lets through. Duplicate names are Envoy
+// errors: "duplicate cluster/listener {} found" (source/common/upstream/
+// cds_api_helper.cc, source/common/listener_manager/lds_api.cc).
 func Check(g *Group, clas map[string]*endpointv3.ClusterLoadAssignment) error {
 	c := &checker{g: g, rdsFilters: map[string][]map[string]protoreflect.FullName{}, rdsJWTReqs: map[string][]map[string]map[string]bool{}, validRoutes: map[*routev3.Route]bool{}, types: map[string]protoreflect.MessageType{}}
 	if g.checked {

@@ -91,7 +91,10 @@ func statusOf(md protoreflect.MessageDescriptor) *apiStatus {
 	return apiStatuses[md.FullName()]
 }
 
-const anyName protoreflect.FullName = "google.protobuf.Any"
+const (
+	anyName          protoreflect.FullName = "google.protobuf.Any"
+	regexMatcherName protoreflect.FullName = "envoy.type.matcher.v3.RegexMatcher"
+)
 
 // buildAPIStatus computes every linked message type's status, then which
 // types can reach an unshipped element or an Any (a fixed point: the
@@ -187,7 +190,9 @@ func localStatus(md protoreflect.MessageDescriptor) *apiStatus {
 			}
 		}
 	}
-	s.visit = s.why != "" || s.fields != nil || s.enums != nil || md.FullName() == anyName
+	// Every RegexMatcher is visited too, wherever it is: its regex must
+	// compile within Envoy's limits (checkrules.go).
+	s.visit = s.why != "" || s.fields != nil || s.enums != nil || md.FullName() == anyName || md.FullName() == regexMatcherName
 	return s
 }
 

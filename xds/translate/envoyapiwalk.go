@@ -45,9 +45,15 @@ func (c *checker) walk(m protoreflect.Message) {
 	if s.why != "" {
 		c.failAPI("message", string(md.FullName()), s.why)
 	}
-	if md.FullName() == anyName {
+	switch md.FullName() {
+	case anyName:
 		c.walkAny(m)
 		return
+	case regexMatcherName:
+		if c.walkAtFn == nil {
+			c.walkAtFn = c.walkAt
+		}
+		c.regex(c.walkAtFn, m.Get(md.Fields().ByName("regex")).String())
 	}
 	for _, fd := range s.look {
 		if !m.Has(fd) {
@@ -147,18 +153,23 @@ func (c *checker) walkAny(m protoreflect.Message) {
 	c.path = c.path[:len(c.path)-1]
 }
 
+// walkAt is the location of the element being walked.
+func (c *checker) walkAt() string {
+	at := c.at
+	if at == "" {
+		at = c.routeAt()
+	}
+	if len(c.path) > 0 {
+		at += " at " + strings.Join(c.path, ".")
+	}
+	return at
+}
+
 // failAPI reports one element, with its location, unless it is one of the
 // deliberate exceptions.
 func (c *checker) failAPI(kind, name, why string) {
 	if unshippedExceptions[name] != "" {
 		return
 	}
-	at := c.at
-	if at == "" {
-		at = "route config " + c.atRoute[0] + " virtual host " + c.atRoute[1] + " route " + c.atRoute[2]
-	}
-	if len(c.path) > 0 {
-		at += " at " + strings.Join(c.path, ".")
-	}
-	c.fail("%s: %s %s is %s in Envoy (API of %s)", at, kind, name, why, envoyAPISource)
+	c.fail("%s: %s %s is %s in Envoy (API of %s)", c.walkAt(), kind, name, why, envoyAPISource)
 }
