@@ -441,6 +441,9 @@ func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {
 	}
 	for _, k := range sortedKeys(cfg) {
 		mt := c.anyOf(where+" typed_per_filter_config "+k, cfg[k], pointPerRoute)
+		if mt != nil && mt.Descriptor().FullName() == localRateLimitType {
+			c.localRateLimit(where+" typed_per_filter_config "+k, cfg[k])
+		}
 		users := c.rdsFilters[rc]
 		if len(users) == 0 {
 			c.fail("%s: typed_per_filter_config %q: no connection manager uses this route config", where, k)
@@ -455,9 +458,6 @@ func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {
 				continue
 			}
 			pt := mt.Descriptor().FullName()
-			if pt == localRateLimitType && i == 0 {
-				c.localRateLimit(where+" typed_per_filter_config "+k, cfg[k])
-			}
 			if pt != filterConfigType && !perRouteOf[ft][pt] {
 				c.fail("%s: typed_per_filter_config %q: %s is not a per-route config of %s", where, k, pt, ft)
 				break

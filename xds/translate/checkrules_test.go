@@ -16,6 +16,7 @@ import (
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -166,6 +167,10 @@ func TestCheckEnvoyLoadRules(t *testing.T) {
 			d := &commonratelimitv3.LocalRateLimitDescriptor{Entries: []*commonratelimitv3.RateLimitDescriptor_Entry{{Key: "k", Value: "v"}}, TokenBucket: bucket(1, time.Second)}
 			prependFilter(t, g, "test-local", &localratelimitv3.LocalRateLimit{StatPrefix: "l", TokenBucket: bucket(10, time.Second), Descriptors: []*commonratelimitv3.LocalRateLimitDescriptor{d, d}})
 		}, "twice"},
+		{"per-route local rate limit filling every 20ms", func(t *testing.T, g *Group) {
+			prependFilter(t, g, "test-local", &localratelimitv3.LocalRateLimit{StatPrefix: "l", TokenBucket: passThroughBucket})
+			newRoute(g, "lr").TypedPerFilterConfig = map[string]*anypb.Any{"test-local": mustAny(&localratelimitv3.LocalRateLimit{StatPrefix: "l", TokenBucket: bucket(5, 20*time.Millisecond)})}
+		}, "typed_per_filter_config test-local: local rate limit token bucket fills every 20ms"},
 		{"ok: the translator's pass-through bucket", func(t *testing.T, g *Group) {
 			prependFilter(t, g, "test-local", &localratelimitv3.LocalRateLimit{StatPrefix: "l", TokenBucket: passThroughBucket})
 		}, ""},
