@@ -82,13 +82,15 @@ type apiStatus struct {
 
 var (
 	apiStatusOnce sync.Once
-	apiStatuses   map[protoreflect.FullName]*apiStatus
+	// apiStatuses is keyed by descriptor (one per linked type, compared
+	// by pointer: cheaper than hashing full names on every message).
+	apiStatuses map[protoreflect.MessageDescriptor]*apiStatus
 )
 
 // statusOf returns the status of a message type (nil: nothing to report).
 func statusOf(md protoreflect.MessageDescriptor) *apiStatus {
 	apiStatusOnce.Do(buildAPIStatus)
-	return apiStatuses[md.FullName()]
+	return apiStatuses[md]
 }
 
 const (
@@ -152,7 +154,10 @@ func buildAPIStatus() {
 			}
 		}
 	}
-	apiStatuses = st
+	apiStatuses = make(map[protoreflect.MessageDescriptor]*apiStatus, len(all))
+	for name, md := range all {
+		apiStatuses[md] = st[name]
+	}
 }
 
 // localStatus reads one message type's own marks: the generated table and
