@@ -5,12 +5,16 @@ import (
 	"testing"
 	"time"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	rlconfv3 "github.com/envoyproxy/go-control-plane/envoy/config/ratelimit/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	commonratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/common/ratelimit/v3"
+	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	localratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
+	ratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ratelimit/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
@@ -171,6 +175,21 @@ func TestCheckEnvoyLoadRules(t *testing.T) {
 			prependFilter(t, g, "test-local", &localratelimitv3.LocalRateLimit{StatPrefix: "l", TokenBucket: passThroughBucket})
 			newRoute(g, "lr").TypedPerFilterConfig = map[string]*anypb.Any{"test-local": mustAny(&localratelimitv3.LocalRateLimit{StatPrefix: "l", TokenBucket: bucket(5, 20*time.Millisecond)})}
 		}, "typed_per_filter_config test-local: local rate limit token bucket fills every 20ms"},
+		// Reference rules Check had before: here so that every rule the
+		// hardening issue lists has its case in one table.
+		{"ext_authz naming a missing cluster", func(t *testing.T, g *Group) {
+			prependFilter(t, g, "test-authz", &extauthzv3.ExtAuthz{Services: &extauthzv3.ExtAuthz_GrpcService{GrpcService: &corev3.GrpcService{
+				TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: "gatehouse/gone"}},
+			}}, TransportApiVersion: corev3.ApiVersion_V3})
+		}, `cluster "gatehouse/gone" does not exist`},
+		{"rate limit service naming a missing cluster", func(t *testing.T, g *Group) {
+			prependFilter(t, g, "test-rl", &ratelimitv3.RateLimit{Domain: "d", RateLimitService: &rlconfv3.RateLimitServiceConfig{TransportApiVersion: corev3.ApiVersion_V3, GrpcService: &corev3.GrpcService{
+				TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: "gatehouse/gone"}},
+			}}})
+		}, `cluster "gatehouse/gone" does not exist`},
+		{"EDS cluster without eds_config", func(t *testing.T, g *Group) {
+			g.Clusters[0].(*clusterv3.Cluster).EdsClusterConfig.EdsConfig = nil
+		}, "EDS config source is not ADS"},
 		{"ok: the translator's pass-through bucket", func(t *testing.T, g *Group) {
 			prependFilter(t, g, "test-local", &localratelimitv3.LocalRateLimit{StatPrefix: "l", TokenBucket: passThroughBucket})
 		}, ""},
