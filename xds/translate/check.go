@@ -267,6 +267,7 @@ func (c *checker) listener(l *listenerv3.Listener) {
 	c.validate("listener", name, l)
 	c.shipped(where, l)
 	c.listenerAddress(l, c.listenerAddrs)
+	c.filterChainMatches(l)
 	for _, lf := range l.GetListenerFilters() {
 		c.anyOf(where+" listener filter "+lf.GetName(), lf.GetTypedConfig(), pointListenerFilter)
 	}

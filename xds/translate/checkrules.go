@@ -3,7 +3,9 @@ package translate
 import (
 	"fmt"
 	"math"
+	"net/netip"
 	"regexp/syntax"
+	"strconv"
 	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -11,6 +13,7 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/proto"
 )
 
 // Rules Envoy enforces when it loads a resource, beyond what the PGV
@@ -249,4 +252,54 @@ func (c *checker) routeRules(at func() string, r *routev3.Route) {
 			c.fail("%s: the weights of its weighted clusters add up to %d, over 2^32-1", at(), sum)
 		}
 	}
+}
+
+// filterChainMatches: no two filter chains of a listener may match the
+// same connection: equal matches, or matches equal but for server_names
+// that share a name.
+// Envoy: source/common/listener_manager/filter_chain_manager_impl.cc
+// ("multiple filter chains with the same matching rules are defined",
+// "... with overlapping matching rules are defined").
+func (c *checker) filterChainMatches(l *listenerv3.Listener) {
+	if len(l.GetFilterChains()) < 2 {
+		return
+	}
+	seen := map[string]string{}
+	for _, fc := range l.GetFilterChains() {
+		rest := &listenerv3.FilterChainMatch{}
+		if m := fc.GetFilterChainMatch(); m != nil {
+			rest = proto.Clone(m).(*listenerv3.FilterChainMatch)
+		}
+		names := rest.GetServerNames()
+		rest.ServerNames = nil
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(rest)
+		if err != nil {
+			c.fail("listener %s filter chain %s: %v", l.GetName(), fc.GetName(), err)
+			continue
+		}
+		if len(names) == 0 {
+			names = []string{""} // matches every server name
+		}
+		for _, n := range names {
+			k := string(b) + "\x00" + n
+			if other, dup := seen[k]; dup {
+				what := "server name " + strconv.Quote(n)
+				if n == "" {
+					what = "no server name"
+				}
+				c.fail("listener %s: filter chains %s and %s both match %s (Envoy refuses overlapping filter chain matches)", l.GetName(), other, fc.GetName(), what)
+				continue
+			}
+			seen[k] = fc.GetName()
+		}
+	}
+}
+
+// envoyIP reports whether Envoy parses s as an IP address for a CidrRange:
+// a bare IPv4 or IPv6 address, no zone, no brackets.
+// Envoy: source/common/network/cidr_range.cc (CidrRange::create: "malformed
+// IP address"), source/common/network/utility.cc (parseInternetAddressNoThrow).
+func envoyIP(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Zone() == ""
 }

@@ -9,12 +9,14 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	rlconfv3 "github.com/envoyproxy/go-control-plane/envoy/config/ratelimit/v3"
+	rbacconfv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	commonratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/common/ratelimit/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	localratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 	ratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ratelimit/v3"
+	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
@@ -96,6 +98,34 @@ func TestCheckEnvoyLoadRules(t *testing.T) {
 			l.Name = "listener/public/copy"
 			g.Listeners = append(g.Listeners, l)
 		}, "is also listener"},
+		{"two filter chains matching the same connections", func(t *testing.T, g *Group) {
+			l := g.Listeners[0].(*listenerv3.Listener)
+			fc := proto.Clone(l.FilterChains[0]).(*listenerv3.FilterChain)
+			fc.Name = "copy"
+			l.FilterChains = append(l.FilterChains, fc)
+		}, "both match"},
+		{"two filter chains sharing one server name", func(t *testing.T, g *Group) {
+			l := g.Listeners[0].(*listenerv3.Listener)
+			l.FilterChains[0].FilterChainMatch = &listenerv3.FilterChainMatch{ServerNames: []string{"a.example.com", "b.example.com"}}
+			fc := proto.Clone(l.FilterChains[0]).(*listenerv3.FilterChain)
+			fc.Name = "copy"
+			fc.FilterChainMatch.ServerNames = []string{"b.example.com", "c.example.com"}
+			l.FilterChains = append(l.FilterChains, fc)
+		}, `both match server name "b.example.com"`},
+		{"ok: filter chains with disjoint server names", func(t *testing.T, g *Group) {
+			l := g.Listeners[0].(*listenerv3.Listener)
+			l.FilterChains[0].FilterChainMatch = &listenerv3.FilterChainMatch{ServerNames: []string{"a.example.com"}}
+			fc := proto.Clone(l.FilterChains[0]).(*listenerv3.FilterChain)
+			fc.Name = "copy"
+			fc.FilterChainMatch.ServerNames = []string{"b.example.com"}
+			l.FilterChains = append(l.FilterChains, fc)
+		}, ""},
+		{"an RBAC source CIDR Envoy cannot parse", func(t *testing.T, g *Group) {
+			prependFilter(t, g, "test-rbac", &rbacv3.RBAC{Rules: &rbacconfv3.RBAC{Action: rbacconfv3.RBAC_ALLOW, Policies: map[string]*rbacconfv3.Policy{"p": {
+				Permissions: []*rbacconfv3.Permission{{Rule: &rbacconfv3.Permission_Any{Any: true}}},
+				Principals:  []*rbacconfv3.Principal{{Identifier: &rbacconfv3.Principal_RemoteIp{RemoteIp: &corev3.CidrRange{AddressPrefix: "fe80::1%eth0", PrefixLen: wrapperspb.UInt32(64)}}}},
+			}}}})
+		}, `CIDR address_prefix "fe80::1%eth0"`},
 		{"a domain in two virtual hosts", func(t *testing.T, g *Group) {
 			rc := g.Routes[0].(*routev3.RouteConfiguration)
 			vh := proto.Clone(rc.VirtualHosts[0]).(*routev3.VirtualHost)

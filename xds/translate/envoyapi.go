@@ -96,6 +96,7 @@ func statusOf(md protoreflect.MessageDescriptor) *apiStatus {
 const (
 	anyName          protoreflect.FullName = "google.protobuf.Any"
 	regexMatcherName protoreflect.FullName = "envoy.type.matcher.v3.RegexMatcher"
+	cidrRangeName    protoreflect.FullName = "envoy.config.core.v3.CidrRange"
 )
 
 // buildAPIStatus computes every linked message type's status, then which
@@ -195,9 +196,14 @@ func localStatus(md protoreflect.MessageDescriptor) *apiStatus {
 			}
 		}
 	}
-	// Every RegexMatcher is visited too, wherever it is: its regex must
-	// compile within Envoy's limits (checkrules.go).
-	s.visit = s.why != "" || s.fields != nil || s.enums != nil || md.FullName() == anyName || md.FullName() == regexMatcherName
+	// Every RegexMatcher and CidrRange is visited too, wherever it is:
+	// Envoy compiles or parses them at load time (checkrules.go).
+	switch md.FullName() {
+	case anyName, regexMatcherName, cidrRangeName:
+		s.visit = true
+	default:
+		s.visit = s.why != "" || s.fields != nil || s.enums != nil
+	}
 	return s
 }
 

@@ -54,6 +54,10 @@ func (c *checker) walk(m protoreflect.Message) {
 			c.walkAtFn = c.walkAt
 		}
 		c.regex(c.walkAtFn, m.Get(md.Fields().ByName("regex")).String())
+	case cidrRangeName:
+		if p := m.Get(md.Fields().ByName("address_prefix")).String(); !envoyIP(p) {
+			c.fail("%s: CIDR address_prefix %q is not an IP address Envoy parses", c.walkAt(), p)
+		}
 	}
 	for _, fd := range s.look {
 		if !m.Has(fd) {
