@@ -308,6 +308,7 @@ func (c *checker) listener(l *listenerv3.Listener) {
 			h := &hcmv3.HttpConnectionManager{}
 			if c.unmarshal(fw, f.GetTypedConfig(), h) {
 				c.hcm(fw, h)
+				c.hcmRules(fw, h, l.GetUdpListenerConfig().GetQuicOptions() != nil)
 			}
 		}
 	}

@@ -126,6 +126,29 @@ func TestCheckEnvoyLoadRules(t *testing.T) {
 				Principals:  []*rbacconfv3.Principal{{Identifier: &rbacconfv3.Principal_RemoteIp{RemoteIp: &corev3.CidrRange{AddressPrefix: "fe80::1%eth0", PrefixLen: wrapperspb.UInt32(64)}}}},
 			}}}})
 		}, `CIDR address_prefix "fe80::1%eth0"`},
+		{"connection manager stripping ports both ways", func(t *testing.T, g *Group) {
+			editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
+				h.StripMatchingHostPort = true
+			})
+		}, "strip_any_host_port and strip_matching_host_port are both set"},
+		{"connection manager with a duplicate upgrade type", func(t *testing.T, g *Group) {
+			editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
+				h.UpgradeConfigs = []*hcmv3.HttpConnectionManager_UpgradeConfig{{UpgradeType: "websocket"}, {UpgradeType: "WEBSOCKET"}}
+			})
+		}, `upgrade type "WEBSOCKET" twice`},
+		{"connection manager with max_response_headers_kb", func(t *testing.T, g *Group) {
+			editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
+				if h.CommonHttpProtocolOptions == nil {
+					h.CommonHttpProtocolOptions = &corev3.HttpProtocolOptions{}
+				}
+				h.CommonHttpProtocolOptions.MaxResponseHeadersKb = wrapperspb.UInt32(64)
+			})
+		}, "max_response_headers_kb cannot be set"},
+		{"HTTP/3 codec on a TCP listener", func(t *testing.T, g *Group) {
+			editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
+				h.CodecType = hcmv3.HttpConnectionManager_HTTP3
+			})
+		}, "codec HTTP3 on a listener that is not QUIC"},
 		{"a domain in two virtual hosts", func(t *testing.T, g *Group) {
 			rc := g.Routes[0].(*routev3.RouteConfiguration)
 			vh := proto.Clone(rc.VirtualHosts[0]).(*routev3.VirtualHost)
