@@ -541,6 +541,7 @@ func (c *checker) cluster(cl *clusterv3.Cluster) {
 	name := cl.GetName()
 	c.validate("cluster", name, cl)
 	c.shipped("cluster "+name, cl)
+	c.clusterRules(cl)
 	if ts := cl.GetTransportSocket(); ts != nil {
 		if c.anyAt("cluster "+name, " transport socket", ts.GetTypedConfig(), pointUpstreamTransport) != nil {
 			u := &tlsv3.UpstreamTlsContext{}
@@ -617,6 +618,13 @@ func checkCLA(cla *endpointv3.ClusterLoadAssignment) error {
 			sa := e.GetEndpoint().GetAddress().GetSocketAddress()
 			if sa.GetAddress() == "" {
 				return fmt.Errorf("locality %q: endpoint without an address", l.GetLocality().GetZone())
+			}
+			// Envoy resolves EDS endpoints with its IP resolver, which
+			// refuses a host name ("malformed IP address"; Envoy:
+			// source/common/network/resolver_impl.cc): a DNS name needs a
+			// STRICT_DNS cluster, not EDS.
+			if !envoyIP(sa.GetAddress()) {
+				return fmt.Errorf("locality %q: endpoint %q is not an IP address (Envoy's EDS takes IPs only)", l.GetLocality().GetZone(), sa.GetAddress())
 			}
 			if p := sa.GetPortValue(); p < 1 || p > 65535 {
 				return fmt.Errorf("locality %q: endpoint %s: port %d out of range", l.GetLocality().GetZone(), sa.GetAddress(), p)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -302,4 +303,28 @@ func (c *checker) filterChainMatches(l *listenerv3.Listener) {
 func envoyIP(s string) bool {
 	a, err := netip.ParseAddr(s)
 	return err == nil && a.Zone() == ""
+}
+
+// clusterRules: a LOGICAL_DNS cluster names exactly one host; a STATIC
+// cluster's endpoints are IP addresses.
+// Envoy: source/extensions/clusters/logical_dns/logical_dns_cluster.cc
+// ("LOGICAL_DNS clusters must have a single locality_lb_endpoint and a
+// single lb_endpoint"), source/common/network/resolver_impl.cc ("malformed
+// IP address" for a STATIC endpoint).
+func (c *checker) clusterRules(cl *clusterv3.Cluster) {
+	las := cl.GetLoadAssignment().GetEndpoints()
+	switch cl.GetType() {
+	case clusterv3.Cluster_LOGICAL_DNS:
+		if len(las) != 1 || len(las[0].GetLbEndpoints()) != 1 {
+			c.fail("cluster %s: a LOGICAL_DNS cluster needs exactly one locality with one endpoint", cl.GetName())
+		}
+	case clusterv3.Cluster_STATIC:
+		for _, la := range las {
+			for _, e := range la.GetLbEndpoints() {
+				if a := e.GetEndpoint().GetAddress().GetSocketAddress().GetAddress(); !envoyIP(a) {
+					c.fail("cluster %s: STATIC endpoint %q is not an IP address", cl.GetName(), a)
+				}
+			}
+		}
+	}
 }

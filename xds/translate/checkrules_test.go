@@ -7,6 +7,7 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	rlconfv3 "github.com/envoyproxy/go-control-plane/envoy/config/ratelimit/v3"
 	rbacconfv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
@@ -149,6 +150,14 @@ func TestCheckEnvoyLoadRules(t *testing.T) {
 				h.CodecType = hcmv3.HttpConnectionManager_HTTP3
 			})
 		}, "codec HTTP3 on a listener that is not QUIC"},
+		{"a LOGICAL_DNS cluster with two hosts", func(t *testing.T, g *Group) {
+			c := addressCluster("jwks/two", "idp.example.com", 443, clusterv3.Cluster_LOGICAL_DNS, defaultConnectTimeout)
+			c.LoadAssignment.Endpoints[0].LbEndpoints = append(c.LoadAssignment.Endpoints[0].LbEndpoints, proto.Clone(c.LoadAssignment.Endpoints[0].LbEndpoints[0]).(*endpointv3.LbEndpoint))
+			g.Clusters = append(g.Clusters, c)
+		}, "a LOGICAL_DNS cluster needs exactly one locality with one endpoint"},
+		{"a STATIC cluster with a host name", func(t *testing.T, g *Group) {
+			g.Clusters = append(g.Clusters, addressCluster("gatehouse/x", "authz.internal", 9000, clusterv3.Cluster_STATIC, defaultConnectTimeout))
+		}, `STATIC endpoint "authz.internal" is not an IP address`},
 		{"a domain in two virtual hosts", func(t *testing.T, g *Group) {
 			rc := g.Routes[0].(*routev3.RouteConfiguration)
 			vh := proto.Clone(rc.VirtualHosts[0]).(*routev3.VirtualHost)
