@@ -7,9 +7,11 @@ package security_check
 import (
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
@@ -21,6 +23,8 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+	"github.com/gatehouse-dev/gatehouse/pkg/registry/static"
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
@@ -156,5 +160,51 @@ func TestCheckCannotBeBypassed(t *testing.T) {
 				t.Errorf("error %q does not mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestStaticDNSEndpointNeverReachesEnvoyAsEDS: policy static discovery
+// accepts a DNS name, Envoy's EDS takes IPs only ("malformed IP address",
+// source/common/network/resolver_impl.cc). The check the publisher runs
+// with endpoints must refuse it rather than push an update Envoy NACKs.
+func TestStaticDNSEndpointNeverReachesEnvoyAsEDS(t *testing.T) {
+	const pol = `kind: Gateway
+name: public
+spec:
+  listeners:
+    - {name: http, port: 8080, protocol: HTTP}
+---
+kind: Service
+name: backend
+spec:
+  discovery:
+    static:
+      - {address: backend.internal, port: 9001}
+---
+kind: Route
+name: all
+spec:
+  gateways: [public]
+  hosts: [example.com]
+  match: {path: {prefix: /}}
+  backends: [{service: backend}]
+`
+	snap := policy.Load(fstest.MapFS{"p.yaml": &fstest.MapFile{Data: []byte(pol)}}, nil)
+	if len(snap.Rejected) > 0 {
+		t.Skipf("policy validation now refuses the DNS name itself: %v", snap.Rejected[0].Errors)
+	}
+	groups, err := translate.Translate(snap, translate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := static.Endpoints(snap)
+	g := groups[translate.GroupKey{Gateway: "public", Client: translate.ClientEnvoy}]
+	clas := map[string]*endpointv3.ClusterLoadAssignment{}
+	for eds, svc := range g.EDS {
+		clas[eds] = translate.Endpoints(eds, reg[svc])
+	}
+	err = translate.Check(g, clas)
+	if err == nil || !strings.Contains(err.Error(), `"backend.internal" is not an IP address`) {
+		t.Fatalf("Check with endpoints: %v", err)
 	}
 }
