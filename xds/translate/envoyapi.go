@@ -77,7 +77,16 @@ type apiStatus struct {
 	visit bool
 	// look lists the fields worth looking at: unshipped, with unshipped
 	// enum values, or holding messages to visit.
-	look []protoreflect.FieldDescriptor
+	look []lookField
+}
+
+// lookField is one field worth looking at, with what walk needs resolved
+// once (walk runs over every route of every table).
+type lookField struct {
+	fd    protoreflect.FieldDescriptor
+	why   string                             // set: the field is unshipped
+	enums map[protoreflect.EnumNumber]string // unshipped enum values
+	sub   *apiStatus                         // the message (or map value) to visit, if any
 }
 
 var (
@@ -150,8 +159,12 @@ func buildAPIStatus() {
 			if fd.IsMap() {
 				sub = fd.MapValue().Message()
 			}
-			if s.fields[fd.Number()] != "" || s.enums[fd.Number()] != nil || (sub != nil && st[sub.FullName()].visit) {
-				s.look = append(s.look, fd)
+			lf := lookField{fd: fd, why: s.fields[fd.Number()], enums: s.enums[fd.Number()]}
+			if sub != nil && st[sub.FullName()].visit {
+				lf.sub = st[sub.FullName()]
+			}
+			if lf.why != "" || lf.enums != nil || lf.sub != nil {
+				s.look = append(s.look, lf)
 			}
 		}
 	}

@@ -59,22 +59,20 @@ func (c *checker) walk(m protoreflect.Message) {
 			c.fail("%s: CIDR address_prefix %q is not an IP address Envoy parses", c.walkAt(), p)
 		}
 	}
-	for _, fd := range s.look {
+	for i := range s.look {
+		lf := &s.look[i]
+		fd := lf.fd
 		if !m.Has(fd) {
 			continue
 		}
 		v := m.Get(fd)
-		if why := s.fields[fd.Number()]; why != "" {
-			c.failAPI("field", string(fd.FullName()), why)
+		if lf.why != "" {
+			c.failAPI("field", string(fd.FullName()), lf.why)
 		}
-		if vals := s.enums[fd.Number()]; vals != nil {
-			c.enumValues(fd, v, vals)
+		if lf.enums != nil {
+			c.enumValues(fd, v, lf.enums)
 		}
-		sub := fd.Message()
-		if fd.IsMap() {
-			sub = fd.MapValue().Message()
-		}
-		if sub == nil || !statusOf(sub).visit {
+		if lf.sub == nil {
 			continue
 		}
 		c.path = append(c.path, string(fd.Name()))
