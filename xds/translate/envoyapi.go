@@ -28,8 +28,9 @@ var unshippedExceptions = map[string]string{
 	// Alpha in Envoy's source/extensions/extensions_metadata.yaml. It is
 	// the only filter that can remove client-sent headers before jwt_authn
 	// and ext_authz run: route and virtual host request_headers_to_remove
-	// are applied by the router, after ext_authz has set x-gatehouse-consumer
-	// (ENVOY-MAPPING.md, filter 1). Envoy Gateway uses it the same way.
+	// are applied by the router (source/common/router/config_impl.cc,
+	// finalizeRequestHeaders), after ext_authz has set x-gatehouse-consumer
+	// (ENVOY-MAPPING.md, filter 1).
 	"envoy.extensions.filters.http.header_mutation.v3.HeaderMutation":         "removes spoofable identity headers before the auth filters run; no stable filter can",
 	"envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute": "per-route part of the header_mutation exception",
 }
