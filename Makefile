@@ -14,7 +14,7 @@ BENCH        ?= .
 BENCH_PKGS   ?= ./...
 BENCH_TIME   ?= 1s
 
-.PHONY: build run test bench bench-short golden fmt lint consul
+.PHONY: build run test bench bench-short fuzz-short envoy-api golden fmt lint consul
 
 # The Consul agent the process tests run (v1.14.4, the last MPL release that
 # builds from the module proxy), built in its own module under test/tools/consul
@@ -43,6 +43,15 @@ bench:
 ## bench-short: every benchmark once, to prove they run (used by .ci/run)
 bench-short:
 	$(MAKE) --no-print-directory bench BENCH_TIME=1x
+
+## fuzz-short: every Fuzz target of the module, discovered, FUZZ_TIME each (default 5s; used by .ci/run)
+FUZZ_TIME ?= 5s
+fuzz-short:
+	GO=$(GO) FUZZ_TIME=$(FUZZ_TIME) bash .ci/fuzz-short
+
+## envoy-api: regenerate xds/translate/envoyapi_gen.go from the pinned go-control-plane API
+envoy-api:
+	$(GO) generate ./xds/translate
 
 ## golden: rewrite the translator's golden files (review the diff before committing)
 golden:
