@@ -1,6 +1,9 @@
 package policy
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // loader assembles a Snapshot from parsed files: local validation, duplicate
 // names, reference resolution and carry-over of last good versions.
@@ -69,6 +72,7 @@ func (l *loader) build(results []*fileResult) *Snapshot {
 	}
 	markDuplicates(objs)
 	markCredentialConflicts(objs)
+	markClaimHeaderConflicts(objs)
 
 	for _, kind := range resolveOrder {
 		// Resolve even objects with other errors, so one load reports all.
@@ -148,6 +152,10 @@ func (l *loader) resolve(o *objErrs, v any, carried bool) bool {
 				l.ref(o, "spec.defaults.rateLimit", KindRateLimit, d.RateLimit)
 			}
 		}
+	case *Authentication:
+		if carried {
+			servedAuthHeaderConflicts(o, x, l.snap.Authentications)
+		}
 	case *Consumer:
 		l.ref(o, "spec.plan", KindPlan, x.Spec.Plan)
 		if carried {
@@ -226,7 +234,7 @@ func (l *loader) rejectObject(o *object) {
 				l.accept(p)
 				carried = true
 			} else {
-				o.errs.addAt(o.errs.line, "", "the previous version cannot be kept either: its references no longer resolve")
+				o.errs.addAt(o.errs.line, "", "the previous version cannot be kept either: %s", strings.Join(po.messages(), "; "))
 			}
 		}
 	}

@@ -43,7 +43,10 @@ func (l *loader) keepReferenced(kind, name string) bool {
 	o := newObjErrs(m.File, m.Line)
 	o.ref = ref
 	if !l.resolve(o, p, true) {
+		// Say why, or the referrer's "was rejected" points at nothing.
 		l.badRef[ref] = true
+		o.addAt(m.Line, "", "deleted or renamed while still referenced, and its last good version cannot be kept")
+		l.reject(o, false)
 		return false
 	}
 	l.accept(p)
