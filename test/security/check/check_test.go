@@ -163,10 +163,14 @@ func TestCheckCannotBeBypassed(t *testing.T) {
 	}
 }
 
-// TestStaticDNSEndpointNeverReachesEnvoyAsEDS: policy static discovery
-// accepts a DNS name, Envoy's EDS takes IPs only ("malformed IP address",
-// source/common/network/resolver_impl.cc). The check the publisher runs
-// with endpoints must refuse it rather than push an update Envoy NACKs.
+// TestStaticDNSEndpointNeverReachesEnvoyAsEDS: static endpoints go to
+// Envoy (and proxyless gRPC clients) over EDS, which takes IPs only
+// ("malformed IP address", source/common/network/resolver_impl.cc): one
+// DNS name made Envoy refuse the update, and Check then held back the
+// whole Gateway. Policy validation now refuses the address itself, naming
+// file, line and field; the Service is not served, so no group of any
+// client kind gets a cluster or an EDS name for it, and Check (run with
+// endpoints, as the publisher does) stays the second line.
 func TestStaticDNSEndpointNeverReachesEnvoyAsEDS(t *testing.T) {
 	const pol = `kind: Gateway
 name: public
@@ -179,7 +183,14 @@ name: backend
 spec:
   discovery:
     static:
+      - {address: 10.0.0.7, port: 9001}
       - {address: backend.internal, port: 9001}
+---
+kind: Service
+name: ok
+spec:
+  discovery:
+    static: [{address: 10.0.0.8, port: 9001}]
 ---
 kind: Route
 name: all
@@ -187,24 +198,45 @@ spec:
   gateways: [public]
   hosts: [example.com]
   match: {path: {prefix: /}}
+  backends: [{service: ok}]
+---
+kind: Route
+name: dns
+spec:
+  gateways: [public]
+  hosts: [example.com]
+  match: {path: {prefix: /dns}}
   backends: [{service: backend}]
+  proxyless: {serveUnprotected: true}
 `
 	snap := policy.Load(fstest.MapFS{"p.yaml": &fstest.MapFile{Data: []byte(pol)}}, nil)
-	if len(snap.Rejected) > 0 {
-		t.Skipf("policy validation now refuses the DNS name itself: %v", snap.Rejected[0].Errors)
+	const want = `p.yaml:13: Service/backend: spec.discovery.static[1].address: static endpoint addresses must be IP addresses; "backend.internal" is a DNS name`
+	found := false
+	for _, e := range snap.Errors() {
+		found = found || strings.HasPrefix(e, want)
+	}
+	if !found || snap.Services["backend"] != nil {
+		t.Fatalf("a DNS name in static discovery is not refused at load (served: %v): %q", snap.Services["backend"] != nil, snap.Errors())
 	}
 	groups, err := translate.Translate(snap, translate.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := static.Endpoints(snap)
-	g := groups[translate.GroupKey{Gateway: "public", Client: translate.ClientEnvoy}]
-	clas := map[string]*endpointv3.ClusterLoadAssignment{}
-	for eds, svc := range g.EDS {
-		clas[eds] = translate.Endpoints(eds, reg[svc])
-	}
-	err = translate.Check(g, clas)
-	if err == nil || !strings.Contains(err.Error(), `"backend.internal" is not an IP address`) {
-		t.Fatalf("Check with endpoints: %v", err)
+	for _, client := range []translate.ClientKind{translate.ClientEnvoy, translate.ClientGRPC} {
+		g := groups[translate.GroupKey{Gateway: "public", Client: client}]
+		if g == nil {
+			t.Fatalf("no %s group", client)
+		}
+		clas := map[string]*endpointv3.ClusterLoadAssignment{}
+		for eds, svc := range g.EDS {
+			if svc == "backend" {
+				t.Errorf("%s group: EDS name %s for the refused Service", client, eds)
+			}
+			clas[eds] = translate.Endpoints(eds, reg[svc])
+		}
+		if err := translate.Check(g, clas); err != nil {
+			t.Errorf("%s group: Check with endpoints: %v", client, err)
+		}
 	}
 }
