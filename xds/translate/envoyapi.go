@@ -33,6 +33,14 @@ var unshippedExceptions = map[string]string{
 	// (ENVOY-MAPPING.md, filter 1).
 	"envoy.extensions.filters.http.header_mutation.v3.HeaderMutation":         "removes spoofable identity headers before the auth filters run; no stable filter can",
 	"envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute": "per-route part of the header_mutation exception",
+	// Alpha in extensions_metadata.yaml; in the Envoy bootstrap only (a
+	// resource monitor cannot appear in an xDS resource). Envoy's edge
+	// best practices configure it to shrink the heap and stop accepting
+	// requests under memory pressure
+	// (docs/root/configuration/best_practices/_include/edge.yaml, included
+	// by edge.rst); no stable resource monitor bounds memory (cgroup_memory
+	// is alpha too, global_downstream_max_connections bounds connections).
+	"envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig": "bootstrap: the memory bound of Envoy's edge best practices; no stable monitor replaces it",
 }
 
 // extensionStatus is the status Envoy gives each extension whose config
@@ -63,6 +71,9 @@ var extensionStatus = map[protoreflect.FullName]string{
 	"envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin":     "stable", // envoy.load_balancing_policies.round_robin
 	"envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest": "stable", // envoy.load_balancing_policies.least_request
 	filterConfigType: "core", // route API's per-filter wrapper, not an extension
+	// Bootstrap only (package envoy): resource monitors of the overload manager.
+	"envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig":                         "alpha",  // envoy.resource_monitors.fixed_heap
+	"envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig": "stable", // envoy.resource_monitors.global_downstream_max_connections
 }
 
 // apiStatus is what Check needs to know about one message type.

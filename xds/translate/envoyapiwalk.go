@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"errors"
 	"strings"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -22,6 +23,17 @@ func (c *checker) shipped(where string, m proto.Message) {
 	c.at, c.atRoute = where, [3]string{}
 	c.walk(m.ProtoReflect())
 	c.path = c.path[:0]
+}
+
+// Shipped reports every element of m that Envoy does not ship, found by
+// the walk Check runs over each resource of an Envoy group (typed configs
+// included, the same exceptions). It is for config gatehouse gives Envoy
+// outside xDS, which Check never sees: the bootstrap (package envoy's
+// tests walk it). where names m in the errors.
+func Shipped(where string, m proto.Message) error {
+	c := &checker{envoy: true}
+	c.shipped(where, m)
+	return errors.Join(c.errs...)
 }
 
 // shippedRoute is shipped for one Route, naming it only on failure (it
