@@ -30,10 +30,24 @@ func envoyHeaderText(v string) (text string, ok bool) {
 }
 
 func TestLiteralHeaderValue(t *testing.T) {
-	for _, v := range []string{
+	values := []string{
 		"", "no-store", "50%", "100%%", "%", "%%%", "%DOWNSTREAM_REMOTE_ADDRESS%",
 		"%REQ(authorization)%", "a%20b", "%START_TIME(%s)%", "%PROTOCOL", "x%",
-	} {
+	}
+	// Every string of up to 5 characters over the parser's special
+	// characters: no arrangement of '%' survives as a command.
+	var gen func(prefix string)
+	gen = func(prefix string) {
+		values = append(values, prefix)
+		if len(prefix) == 5 {
+			return
+		}
+		for _, c := range []string{"%", "A", "(", ")", ":"} {
+			gen(prefix + c)
+		}
+	}
+	gen("")
+	for _, v := range values {
 		got := literalHeaderValue(v)
 		if err := literalFormat(got); err != nil {
 			t.Errorf("%q -> %q: Check refuses it: %v", v, got, err)
