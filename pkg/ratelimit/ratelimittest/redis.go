@@ -82,6 +82,18 @@ func (r *Redis) Stop() {
 	r.cmd = nil
 }
 
+// Kill sends SIGKILL without resuming a paused server first, so that a
+// paused server dies without answering what it was sent, and waits for it
+// to exit. Start brings it back, empty, on the same port.
+func (r *Redis) Kill() {
+	r.t.Helper()
+	if err := r.cmd.Process.Kill(); err != nil {
+		r.t.Fatalf("kill redis: %v", err)
+	}
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
+
 // Pause freezes the server (SIGSTOP): connections stay open but nothing
 // answers, as with a hung or overloaded Redis. Resume undoes it.
 func (r *Redis) Pause() {
