@@ -339,6 +339,6 @@ func TestScaleFlapping(t *testing.T) {
 	t.Logf("flapping %d services x %d instances, %d flips every %v: %d EDS updates; %d flips seen as their own update, delay Consul change -> EDS p50 %v max %v",
 		scaleServices, scaleInstances, nflips, flapEvery, eds, len(delays), p50.Round(time.Millisecond), maxDelay.Round(time.Millisecond))
 	t.Logf("a new instance registered among %d watched services reached EDS in %v", scaleServices, regDelay.Round(time.Millisecond))
-	t.Logf("gatehouse during %v of flapping (+3s): CPU %v, %v snapshot publishes, at most %d connections to the Consul agent; LDS/RDS/CDS versions unchanged",
-		flapFor, cpu, publishes, maxConns)
+	t.Logf("gatehouse during %v of flapping (+3s): CPU %v, %v snapshot publishes, at most %d connections to the Consul agent (%d samples); LDS/RDS/CDS versions unchanged",
+		flapFor, cpu, publishes, maxConns, samples)
 }
