@@ -144,7 +144,7 @@ func (p *Proc) WaitReady(bound time.Duration) time.Duration {
 func (p *Proc) WaitHealthy(bound time.Duration) {
 	p.t.Helper()
 	for start := time.Now(); time.Since(start) < bound; time.Sleep(20 * time.Millisecond) {
-		if code, _ := p.Get("/healthz"); code == 200 {
+		if code, _ := p.get("/healthz", time.Second); code == 200 {
 			return
 		}
 	}
