@@ -175,8 +175,9 @@ func startPeerAddr(t testing.TB, redisAddr, configYAML string) string {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	health := fmt.Sprintf("http://127.0.0.1:%d/healthcheck", httpPort)
 	deadline := time.Now().Add(15 * time.Second)
+	hc := &http.Client{Timeout: time.Second} // a hung peer must not hang the wait
 	for {
-		resp, err := http.Get(health)
+		resp, err := hc.Get(health)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
