@@ -218,8 +218,11 @@ func (s *Service) ShouldRateLimit(ctx context.Context, req *rlsv3.RateLimitReque
 			// route, whatever its failure mode: with a store that reads but
 			// refuses writes (Redis out of memory) a quota would never run
 			// out. The call fails like a failed first call, so the route's
-			// failure mode (failure_mode_deny) decides, as it does for every
-			// other store error.
+			// failure mode decides, as for every other store error: Envoy
+			// reads any gRPC error as LimitStatus::Error and then continues
+			// (failure mode allow) or answers 500 (failure_mode_deny).
+			// Envoy: source/extensions/filters/http/ratelimit/ratelimit.cc,
+			// source/extensions/filters/common/ratelimit/ratelimit_impl.cc.
 			return nil, status.Errorf(codes.Unavailable, "rate-limit store: recording quota: %v", err)
 		}
 	}
