@@ -99,4 +99,10 @@
 // default); on error or timeout the request fails with codes.Unavailable so
 // that Envoy applies the route's failure mode (allow or deny), and the next
 // request tries again, so service resumes by itself when Redis returns.
+// Redis runs a pipeline's commands one by one, so an error reply part way
+// (a counter key holding something else than a number, out of memory) fails
+// the request whose command it was after its other counters may have been
+// incremented: a failed request can count, never the reverse. Requests
+// sharing the pipeline get their own answers. Increments are never retried,
+// so no request is counted twice.
 package ratelimit
