@@ -102,7 +102,7 @@
 // Redis runs a pipeline's commands one by one, so an error reply part way
 // (a counter key holding something else than a number, out of memory) fails
 // the request whose command it was after its other counters may have been
-// incremented: a failed request can count, never the reverse. Requests
-// sharing the pipeline get their own answers. Increments are never retried,
+// incremented, so a failed request may still count against some limits.
+// Requests sharing the pipeline get their own answers. Increments are never retried,
 // so no request is counted twice.
 package ratelimit
