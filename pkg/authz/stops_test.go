@@ -100,9 +100,9 @@ func TestCallerCancels(t *testing.T) {
 				}
 			})
 			t.Run(engine+"/"+policy+"/deadline mid-evaluation", func(t *testing.T) {
+				start := time.Now() // before the deadline is set: took cannot undercut it
 				ctx, cancel := context.WithTimeout(context.Background(), callerDeadline)
 				defer cancel()
-				start := time.Now()
 				resp, err := s.Check(ctx, cr)
 				took := time.Since(start)
 				if err != nil {
