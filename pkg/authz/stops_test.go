@@ -153,7 +153,7 @@ func TestSeveralResults(t *testing.T) {
 	}
 	for _, engine := range []string{EngineIR, EngineTopdown} {
 		logs := &decisions{}
-		s, err := New(Options{DecisionLogger: logs.log, topdownOnly: engine == EngineTopdown})
+		s, err := New(Options{DecisionLogger: logs.log, EvalTimeout: 10 * time.Second, topdownOnly: engine == EngineTopdown})
 		if err != nil {
 			t.Fatal(err)
 		}

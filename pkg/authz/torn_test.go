@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // tornConfig is version v: the one key belongs to consumer c<v>, and the
@@ -33,7 +34,11 @@ else := {"allowed": false, "http_status": 409, "body": "torn"}
 func TestNoTornReads(t *testing.T) {
 	for _, engine := range []string{EngineIR, EngineTopdown} {
 		t.Run(engine, func(t *testing.T) {
-			s, err := New(Options{topdownOnly: engine == EngineTopdown})
+			// The time limit is far away: under load it would deny, which is
+			// no torn read.
+			var last atomic.Value
+			s, err := New(Options{EvalTimeout: 10 * time.Second, topdownOnly: engine == EngineTopdown,
+				DecisionLogger: func(d Decision) { last.Store(d.Reasons) }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +76,7 @@ func TestNoTornReads(t *testing.T) {
 							}
 						}
 						if ok == nil || (v != "0" && v != "1") {
-							errs <- fmt.Errorf("check %d: a torn read: %v", i, resp)
+							errs <- fmt.Errorf("check %d: a torn read: %v (reasons of the last decision: %q)", i, resp, last.Load())
 							return
 						}
 						seen[v[0]-'0'].Add(1)

@@ -52,8 +52,15 @@ func (l *decisionLog) byID(id string) (authz.Decision, bool) {
 // startServer serves svc (wrapped by wrap, if given) and returns a client.
 func startServer(t testing.TB, cfg *authz.Config, wrap func(*authz.Service) authv3.AuthorizationServer) *server {
 	t.Helper()
+	return startServerWith(t, authz.Options{}, cfg, wrap)
+}
+
+// startServerWith is startServer with opts (its DecisionLogger is replaced).
+func startServerWith(t testing.TB, opts authz.Options, cfg *authz.Config, wrap func(*authz.Service) authv3.AuthorizationServer) *server {
+	t.Helper()
 	logs := &decisionLog{}
-	svc, err := authz.New(authz.Options{DecisionLogger: logs.log})
+	opts.DecisionLogger = logs.log
+	svc, err := authz.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
