@@ -52,15 +52,10 @@ func (l *decisionLog) byID(id string) (authz.Decision, bool) {
 // startServer serves svc (wrapped by wrap, if given) and returns a client.
 func startServer(t testing.TB, cfg *authz.Config, wrap func(*authz.Service) authv3.AuthorizationServer) *server {
 	t.Helper()
-	return startServerWith(t, authz.Options{}, cfg, wrap)
-}
-
-// startServerWith is startServer with opts (its DecisionLogger is replaced).
-func startServerWith(t testing.TB, opts authz.Options, cfg *authz.Config, wrap func(*authz.Service) authv3.AuthorizationServer) *server {
-	t.Helper()
 	logs := &decisionLog{}
-	opts.DecisionLogger = logs.log
-	svc, err := authz.New(opts)
+	// A time limit far away: under load the default 200 ms could stop an
+	// evaluation that was only waiting for a CPU.
+	svc, err := authz.New(authz.Options{DecisionLogger: logs.log, EvalTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
