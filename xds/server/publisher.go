@@ -314,9 +314,10 @@ func (p *Publisher) assemble(k translate.GroupKey, prev *groupState, g *translat
 			return nil, nil, fmt.Errorf("reference check: %w", err)
 		}
 	}
-	next.snap = &cache.Snapshot{}
+	next.snap = &cache.Snapshot{VersionMap: make(map[string]map[string]string, numTypes)}
 	for t := range numTypes {
 		next.snap.Resources[responseTypes[t]] = next.types[t].res
+		next.snap.VersionMap[typeURLs[t]] = next.types[t].versions
 	}
 	return next, changed, nil
 }
