@@ -72,8 +72,9 @@ func BenchmarkFleet(b *testing.B) {
 				}
 				res[i] = r
 			}
-			b.Logf("%d Envoys, %d Services x %d endpoints, %d change(s), %s", n, services, endpoints, b.N, proto)
-			b.Log("\n" + table(res[0], res[1]))
+			// Printed, not logged: the testing package cuts benchmark logs
+			// to a few lines.
+			fmt.Printf("\n%d Envoys, %d Services x %d endpoints, %d change(s), %s:\n%s\n", n, services, endpoints, b.N, proto, table(res[0], res[1]))
 			g := res[0]
 			b.ReportMetric(ms(g.p50), "p50-ms")
 			b.ReportMetric(ms(g.p99), "p99-ms")
@@ -141,6 +142,10 @@ type serverProc struct {
 func startServer(tb testing.TB, kind string, services, endpoints int) (*serverProc, error) {
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), serverEnv+"="+kind, fmt.Sprintf("%s=%d %d", configEnv, services, endpoints))
+	if p := os.Getenv(profileEnv); p != "" {
+		// One profile per server kind and protocol run; the last run wins.
+		cmd.Env = append(cmd.Env, profileEnv+"="+p+"."+kind)
+	}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,6 +41,31 @@ const (
 	kindGatehouse = "gatehouse"
 	kindStock     = "stock"
 )
+
+// profileEnv, if set in the benchmark's environment, names a file where
+// the gatehouse server writes a CPU profile of the changes (not of the
+// initial sync).
+const profileEnv = "FLEET_CPUPROFILE"
+
+// profileChanges starts a CPU profile into path on the first change
+// command; stop ends it.
+func profileChanges(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	started := false
+	startProfile = func() {
+		if !started {
+			started = true
+			_ = pprof.StartCPUProfile(f)
+		}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// startProfile is called before each change.
+var startProfile = func() {}
 
 // configEnv carries "services endpoints" to the child.
 const configEnv = "GATEHOUSE_FLEET_CONFIG"
@@ -79,6 +105,13 @@ func runServer(kind string) error {
 	be.register(g)
 	go g.Serve(lis) //nolint:errcheck // ends with the process
 	fmt.Printf("addr %s\n", lis.Addr())
+	if path := os.Getenv(profileEnv); path != "" {
+		stop, err := profileChanges(path)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		f := strings.Fields(in.Text())
@@ -88,6 +121,7 @@ func runServer(kind string) error {
 			if err != nil {
 				return err
 			}
+			startProfile()
 			svc, port := changeFor(services, endpoints, k)
 			if err := be.change(svc, cla(edsName(svc), port, endpoints)); err != nil {
 				return err
