@@ -295,3 +295,33 @@ func TestDeltaInitialVersionsStale(t *testing.T) {
 		t.Fatalf("removed %v, want [gone]", r.GetRemovedResources())
 	}
 }
+
+// The prebuilt name -> resource maps the caches serve hold exactly the
+// snapshot's resources, after a full build and after an endpoint patch, and
+// the cache serves them.
+func TestServedSnapshotMatchesSnapshot(t *testing.T) {
+	p := newTestPublisher(t)
+	f := newFixture("gw", "envoy", 5, 2)
+	mustPublish(t, p, f.groups(), f.clas)
+	f.clas[edsName(3)] = testCLA(edsName(3), 30000, 2)
+	mustPublish(t, p, f.groups(), f.clas)
+	served, err := p.envoy.GetSnapshot(f.key.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, _ := p.Snapshot(f.key)
+	for _, typ := range typeURLs {
+		got, want := served.GetResources(typ), snap.GetResources(typ)
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d resources served, snapshot has %d", typ, len(got), len(want))
+		}
+		for n, r := range want {
+			if got[n] != r {
+				t.Fatalf("%s %s: served %p, snapshot %p", typ, n, got[n], r)
+			}
+		}
+	}
+	if served.GetResources(resource.EndpointType)[edsName(3)] != f.clas[edsName(3)] {
+		t.Fatal("the patched CLA is not served")
+	}
+}
