@@ -325,3 +325,29 @@ func TestServedSnapshotMatchesSnapshot(t *testing.T) {
 		t.Fatal("the patched CLA is not served")
 	}
 }
+
+// Wildcard and explicit subscriptions mixed on one type: "*" plus a name
+// gets everything; once "*" is unsubscribed, only the named resource's
+// changes are sent; subscribing "*" again sends every resource the client
+// stopped tracking when it left the wildcard (a client forgets the
+// resources it unsubscribes from), not the one it kept by name.
+func TestDeltaWildcardAndExplicitMixed(t *testing.T) {
+	h := newHarness(t)
+	f := newFixture("gw", "envoy", 3, 1)
+	mustPublish(t, h.pub, f.groups(), f.clas)
+	d := h.openDelta(t, "mixed", "gw")
+	d.subscribe(resource.EndpointType, "*", edsName(1))
+	wantNames(t, "wildcard and a name", deltaNames(d.recv(resource.EndpointType)), edsName(0), edsName(1), edsName(2))
+
+	d.send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNamesUnsubscribe: []string{"*"}})
+	d.expectNone(200 * time.Millisecond)
+	f.clas[edsName(0)] = testCLA(edsName(0), 30000, 1) // not subscribed any more
+	mustPublish(t, h.pub, f.groups(), f.clas)
+	d.expectNone(300 * time.Millisecond)
+	f.clas[edsName(1)] = testCLA(edsName(1), 30000, 1) // still subscribed by name
+	mustPublish(t, h.pub, f.groups(), f.clas)
+	wantNames(t, "named after unsubscribing *", deltaNames(d.recv(resource.EndpointType)), edsName(1))
+
+	d.subscribe(resource.EndpointType, "*")
+	wantNames(t, "wildcard again", deltaNames(d.recv(resource.EndpointType)), edsName(0), edsName(2))
+}
