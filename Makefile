@@ -14,7 +14,7 @@ BENCH        ?= .
 BENCH_PKGS   ?= ./...
 BENCH_TIME   ?= 1s
 
-.PHONY: build run test bench bench-short golden fmt lint consul
+.PHONY: build run test bench bench-short bench-fleet golden fmt lint consul
 
 # The Consul agent the process tests run (v1.14.4, the last MPL release that
 # builds from the module proxy), built in its own module under test/tools/consul
@@ -43,6 +43,10 @@ bench:
 ## bench-short: every benchmark once, to prove they run (used by .ci/run)
 bench-short:
 	$(MAKE) --no-print-directory bench BENCH_TIME=1x
+
+## bench-fleet: simulated Envoys against gatehouse and stock go-control-plane, side by side (FLEET_N=1000 for the full fleet; see docs/performance.md)
+bench-fleet:
+	$(GO) test -count=1 -run '^$$' -bench Fleet -benchtime 5x -timeout 60m ./test/fleet
 
 ## golden: rewrite the translator's golden files (review the diff before committing)
 golden:
