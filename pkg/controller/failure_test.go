@@ -109,6 +109,12 @@ type failFixture struct {
 
 func startFailing(t *testing.T, files map[string]string) *failFixture {
 	t.Helper()
+	return startFailingWith(t, files, nil)
+}
+
+// startFailingWith uses services instead of the fake's update, if not nil.
+func startFailingWith(t *testing.T, files map[string]string, services func(context.Context, ServiceRules) error) *failFixture {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	pub, err := server.NewPublisher(server.PublisherOptions{})
 	if err != nil {
@@ -116,7 +122,10 @@ func startFailing(t *testing.T, files map[string]string) *failFixture {
 	}
 	f := &failFixture{fixture: &fixture{pub: pub, reg: reg, dir: &memFS{}}, svc: &fakeServices{}, flaky: &flakyPublisher{Publisher: pub}}
 	f.dir.set(files)
-	f.ctrl = New(Config{Load: f.dir.load, Publisher: f.flaky, Services: f.svc.update, Debounce: 5 * time.Millisecond,
+	if services == nil {
+		services = f.svc.update
+	}
+	f.ctrl = New(Config{Load: f.dir.load, Publisher: f.flaky, Services: services, Debounce: 5 * time.Millisecond,
 		MaxDelay: 50 * time.Millisecond, Metrics: NewMetrics(reg)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
