@@ -87,6 +87,9 @@ type Controller struct {
 	good    *policy.Snapshot
 	pending *policy.Snapshot // loaded, not published: waiting for Synced
 	builder Builder
+	// policyFailed: the newest policy's build failed; the last good one
+	// is served.
+	policyFailed bool
 	// served are the rules the services hold for the published
 	// configuration; nil until the first policy reached them.
 	served *ServiceRules
@@ -159,7 +162,13 @@ func (c *Controller) Run(ctx context.Context) {
 			external[k] = v
 		}
 		c.mu.Unlock()
-		c.build(ctx, policyDirty, registryDirty, external)
+		// A policy whose build failed is tried again on every trigger: an
+		// endpoint update may have removed the cause. If the policy fails,
+		// new endpoints go out on the last good policy all the same.
+		withPolicy := policyDirty || c.policyFailed
+		if !c.build(ctx, withPolicy, registryDirty, external) && withPolicy && registryDirty && c.good != nil {
+			c.build(ctx, false, true, external)
+		}
 	}
 }
 
@@ -188,10 +197,11 @@ func (c *Controller) debounce(ctx context.Context) bool {
 	}
 }
 
-// build does one pass. A policy change reloads and retranslates everything
-// (content-hash versions keep unchanged resources from being re-sent); an
-// endpoint-only change rebuilds only the affected ClusterLoadAssignments.
-func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool, external map[string]registry.Snapshot) {
+// build does one pass and reports whether it published. A policy change
+// reloads and retranslates everything (content-hash versions keep
+// unchanged resources from being re-sent); an endpoint-only change
+// rebuilds only the affected ClusterLoadAssignments.
+func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool, external map[string]registry.Snapshot) bool {
 	start := time.Now()
 	snap := c.good
 	if snap == nil && c.pending != nil {
@@ -202,34 +212,34 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 		c.reportRejected(snap)
 	}
 	if snap == nil {
-		return // nothing loaded yet (only registry updates so far)
+		return false // nothing loaded yet (only registry updates so far)
 	}
 	if policyDirty && c.cfg.OnPolicy != nil {
 		c.cfg.OnPolicy(snap)
 	}
 	if !c.Ready() && c.cfg.Synced != nil && !c.cfg.Synced() {
 		c.waitForSync(snap)
-		return
+		return false
 	}
 	eps := mergeEndpoints(static.Endpoints(snap), external)
 	res, err := c.builder.Build(snap, eps, policyDirty)
 	if err != nil {
 		c.fail(start, stageBuild, policyDirty, err)
-		return
+		return false
 	}
 	var rules *ServiceRules
 	if policyDirty && c.cfg.Services != nil {
 		r, err := Rules(snap, c.cfg.MaxAuthzBody)
 		if err != nil {
 			c.fail(start, stageServices, policyDirty, fmt.Errorf("building the authz and rate-limit rules: %w", err))
-			return
+			return false
 		}
 		rules = &r
 	}
 	stats, dropErr, failed := c.publish(ctx, snap, res, rules)
 	if failed != nil {
 		c.fail(start, failed.stage, policyDirty, failed)
-		return
+		return false
 	}
 	if len(stats.Absent) > 0 {
 		// Gateways that are gone: stop answering their proxies, which keep
@@ -251,7 +261,12 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 	c.status.Ready = true
 	c.status.LastBuild = start
 	c.status.LastBuildDuration = took
-	c.status.LastError = ""
+	if policyDirty {
+		c.policyFailed = false
+	}
+	if !c.policyFailed { // else the newest policy's error still stands
+		c.status.LastError = ""
+	}
 	if dropErr != nil {
 		c.status.LastError = dropErr.Error()
 		c.status.LastErrorAt = start
@@ -270,6 +285,7 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 	c.cfg.Logger.Info("published", "took", took.Round(time.Microsecond), "policy", policyDirty,
 		"registry", registryDirty, "endpoints_changed", res.EndpointsChanged, "changed", changedTypes(stats),
 		"rejected", len(snap.Rejected))
+	return true
 }
 
 // waitForSync holds back the first publish until the registry sources have
@@ -310,15 +326,12 @@ func mergeEndpoints(base registry.Snapshot, external map[string]registry.Snapsho
 	return out
 }
 
-// fail records a failed build. A failed policy build leaves the policy
-// marked changed, so the next trigger (an endpoint update that removes the
-// cause, say) retries it instead of building on the old policy for good.
-// Metrics come last: a reader that sees the count sees the status.
+// fail records a failed build; a failed policy build is retried on the
+// next trigger (Run). Metrics come last: a reader that sees the count sees
+// the status.
 func (c *Controller) fail(start time.Time, stage string, policyDirty bool, err error) {
 	if policyDirty {
-		c.mu.Lock()
-		c.policyDirty = true
-		c.mu.Unlock()
+		c.policyFailed = true
 	}
 	c.cfg.Logger.Error("build failed; still serving the last good configuration", "stage", stage, "err", err)
 	c.statusMu.Lock()

@@ -446,3 +446,42 @@ func dump(v any) string {
 	}
 	return fmt.Sprintf("%+v", v)
 }
+
+// A policy that keeps failing (here: the services refuse it) does not stop
+// endpoint updates: they go out on the last good policy, and the status
+// keeps saying why the newest policy is not served. Once the cause is
+// gone, the next trigger publishes that policy without another edit.
+func TestFailingPolicyLetsEndpointsThrough(t *testing.T) {
+	f := startFailing(t, policyV1)
+	f.svc.setFail(func(r ServiceRules) error {
+		if _, ok := r.Authz.Policies["z2"]; ok {
+			return errors.New("injected: z2 refused")
+		}
+		return nil
+	})
+	f.edit(t, policyV2)
+	before := f.versions(t)
+
+	n := buildCount(t, f.reg)
+	f.ctrl.SetEndpoints("consul", registry.Snapshot{"users": {{Address: "10.0.0.1", Port: 80, Weight: 1}}})
+	// Two attempts: the policy again (fails), then the endpoints alone.
+	f.waitFor(t, "two build attempts", func() bool { return buildCount(t, f.reg)-n >= 2 })
+	if after := f.versions(t); after["endpoints"] == before["endpoints"] || after["routes"] != before["routes"] {
+		t.Fatalf("want new endpoints on v1's routes: %v -> %v", before, after)
+	}
+	if got := f.failures(stageServices); got != 2 {
+		t.Errorf("gatehouse_build_failures_total{stage=services} = %v, want 2 (the edit and its retry)", got)
+	}
+	if st := f.ctrl.Status(); !strings.Contains(st.LastError, "injected: z2 refused") {
+		t.Fatalf("the policy's error was cleared by an endpoint-only build: %+v", st)
+	}
+
+	f.svc.setFail(nil)
+	f.ctrl.SetEndpoints("consul", registry.Snapshot{"users": {{Address: "10.0.0.2", Port: 80, Weight: 1}}})
+	f.waitFor(t, "v2 published on the next trigger", func() bool {
+		return strings.Contains(f.publishedRoute(t, "admin"), `"gatehouse.authorization":"z2"`)
+	})
+	if st := f.ctrl.Status(); st.LastError != "" {
+		t.Fatalf("LastError %q after v2 was published", st.LastError)
+	}
+}
