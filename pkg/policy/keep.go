@@ -29,7 +29,7 @@ type keptRef struct {
 // keepReferenced serves prev's version of kind/name if this load does not
 // define it at all and its own references resolve (keeping what they name,
 // too). Objects defined in this load but rejected are handled by
-// rejectObject and carrySyntaxFiles instead.
+// rejectObject and carryUnusable instead.
 func (l *loader) keepReferenced(kind, name string) bool {
 	ref := kind + "/" + name
 	if l.present[ref] || l.badRef[ref] {

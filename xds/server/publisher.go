@@ -112,6 +112,11 @@ type groupState struct {
 	snap  *cache.Snapshot
 	// served wraps snap for the caches (see servedSnapshot).
 	served *servedSnapshot
+	// unsettled: a later SetSnapshot failed, and the cache, which stores a
+	// snapshot before answering watches (go-control-plane
+	// pkg/cache/v3/simple.go, SetSnapshot), may hold that one instead of
+	// snap. The next Publish sets the group even if nothing changed.
+	unsettled bool
 }
 
 // servedSnapshot is what the caches serve: the snapshot, plus each type's
@@ -134,7 +139,9 @@ func (s *servedSnapshot) GetResources(typeURL string) map[string]types.Resource 
 type PublishStats struct {
 	// Changed has an entry for every group whose snapshot was set: the
 	// short type names (clusters, endpoints, listeners, routes, secrets)
-	// whose version changed, in ADS order. A new group lists every type.
+	// whose version changed, in ADS order. A new group lists every type;
+	// a group set again, unchanged, after a failed SetSnapshot (its proxies
+	// may have been sent the failed one) lists "resent".
 	Changed map[translate.GroupKey][]string
 	// Unchanged counts groups whose content did not change (no SetSnapshot).
 	Unchanged int
@@ -223,6 +230,9 @@ func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*
 		if err != nil {
 			return stats, fmt.Errorf("group %s: %w", k, err)
 		}
+		if len(changed) == 0 && prev != nil && prev.unsettled {
+			changed = []string{"resent"}
+		}
 		updates = append(updates, update{key: k, state: next, changed: changed})
 	}
 	added := false
@@ -241,6 +251,9 @@ func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*
 		if err := p.cacheFor(u.key.Client).SetSnapshot(ctx, u.key.String(), u.state.served); err != nil {
 			// SetSnapshot fails only when ctx ends while a watch is being
 			// answered; the groups set so far are consistent on their own.
+			if prev := p.groups[u.key]; prev != nil {
+				prev.unsettled = true
+			}
 			return stats, fmt.Errorf("group %s: set snapshot: %w", u.key, err)
 		}
 		p.groups[u.key] = u.state
