@@ -45,6 +45,8 @@ type deltaWatch struct {
 	// which it only does while no watch of the type is open.
 	sent map[string]string
 	snap *deltaSnap // the snapshot sent reflects; nil before any
+	// stray says sent may hold names outside an explicit subscription.
+	stray bool
 
 	// Set while a watch is open.
 	open bool
@@ -177,6 +179,19 @@ func (w *deltaWatch) respond(resp *deltaResponse, cur *deltaSnap, t typeIdx) {
 	if resp == nil {
 		resp = &deltaResponse{}
 	}
+	if w.stray && !w.sub.IsWildcard() {
+		// A response of an explicit subscription makes the stream forget
+		// what it holds outside it, as go-control-plane's next version map
+		// does (pkg/cache/v3/delta.go): subscribing the wildcard again
+		// sends those anew. Until then their removals are still sent.
+		subscribed := w.sub.SubscribedResources()
+		for n := range w.sent {
+			if _, ok := subscribed[n]; !ok {
+				delete(w.sent, n)
+			}
+		}
+		w.stray = false
+	}
 	resp.req, resp.returned, resp.version = w.req, w.sent, cur.types[t].version
 	w.open = false
 	w.out <- resp
@@ -220,15 +235,10 @@ func (w *deltaWatch) diffAll(cur *deltaSnap, t typeIdx) *deltaResponse {
 			}
 		}
 	} else {
-		// A stream that is not (or no longer) a wildcard forgets what it
-		// holds outside its subscription, as go-control-plane's next
-		// version map does: subscribing the wildcard again sends it anew.
+		// sent may hold names outside the subscription (initial versions,
+		// or the wildcard was left): respond drops them.
 		subscribed := w.sub.SubscribedResources()
-		for n := range w.sent {
-			if _, ok := subscribed[n]; !ok {
-				delete(w.sent, n)
-			}
-		}
+		w.stray = true
 		names = make([]string, 0, len(subscribed))
 		for n := range subscribed {
 			names = append(names, n)
