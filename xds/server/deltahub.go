@@ -106,12 +106,16 @@ func newDeltaSnap(prev *deltaSnap, st *[numTypes]typeState) *deltaSnap {
 	return s
 }
 
-// publish makes next the current snapshot of group k and answers the open
-// watches of its streams.
+// publish makes st the current snapshot of group k and answers the open
+// watches of its streams. Publishes are serialised by the Publisher (as is
+// remove), so g.cur does not change while next is built outside h.mu.
 func (h *deltaHub) publish(k translate.GroupKey, st *[numTypes]typeState) {
 	h.mu.Lock()
+	prev := h.group(k).cur
+	h.mu.Unlock()
+	next := newDeltaSnap(prev, st)
+	h.mu.Lock()
 	g := h.group(k)
-	next := newDeltaSnap(g.cur, st)
 	if g.cur != nil {
 		next.prev, next.depth = g.cur, g.cur.depth+1
 		if next.depth > snapChainMax {
