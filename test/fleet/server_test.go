@@ -127,6 +127,13 @@ func runServer(kind string) error {
 				return err
 			}
 			fmt.Println("ok")
+		case len(f) == 1 && f[0] == "live":
+			// Heap in use counts garbage not yet collected, which depends
+			// on when the last GC ran; this is what the server retains.
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Println(ms.HeapAlloc)
 		case len(f) == 1 && f[0] == "stats":
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
