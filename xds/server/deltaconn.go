@@ -136,10 +136,10 @@ func requestWildcardChange(req *discoveryv3.DeltaDiscoveryRequest) bool {
 // behind). s.mu must be held.
 func (s *deltaConn) catchUp(w *deltaWatch, cur *deltaSnap, t typeIdx) *deltaResponse {
 	if w.snap != nil {
-		if names, ok := s.hub.changedSince(w.snap, cur, t); ok {
-			if w.req != nil {
-				names = append(append(names, w.req.GetResourceNamesSubscribe()...), w.req.GetResourceNamesUnsubscribe()...)
-			}
+		if changed, ok := s.hub.changedSince(w.snap, cur, t); ok {
+			// changed may be a snapshot's own list: append to a copy.
+			names := make([]string, 0, len(changed)+len(w.req.GetResourceNamesSubscribe())+len(w.req.GetResourceNamesUnsubscribe()))
+			names = append(append(append(names, changed...), w.req.GetResourceNamesSubscribe()...), w.req.GetResourceNamesUnsubscribe()...)
 			return w.diffNames(cur, t, names)
 		}
 	}

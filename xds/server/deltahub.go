@@ -195,7 +195,8 @@ func (h *deltaHub) leave(k translate.GroupKey, s *deltaConn) {
 
 // changedSince returns the names of type t changed between from and to
 // (to reached from from through prev links), or ok false when from is not
-// in to's chain (the stream must be diffed in full).
+// in to's chain (the stream must be diffed in full). names may be a
+// snapshot's own list: read only.
 func (h *deltaHub) changedSince(from, to *deltaSnap, t typeIdx) (names []string, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
