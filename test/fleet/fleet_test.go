@@ -131,6 +131,7 @@ type result struct {
 	cpu            time.Duration // server CPU over all changes
 	syncCPU        time.Duration // server CPU for the fleet's initial sync
 	rss, heap      int64         // after the run, fleet connected
+	live           int64         // Go heap after a GC, after rss and heap
 	nonEDS         int64
 	resources      int64 // resources received by all clients after the sync
 	changes, fleet int
@@ -153,6 +154,7 @@ func table(g, s result) string {
 	row("server CPU initial sync", "ms", ms(g.syncCPU), ms(s.syncCPU))
 	row("server RSS", "MB", float64(g.rss)/(1<<20), float64(s.rss)/(1<<20))
 	row("server Go heap in use", "MB", float64(g.heap)/(1<<20), float64(s.heap)/(1<<20))
+	row("server Go heap live", "MB", float64(g.live)/(1<<20), float64(s.live)/(1<<20))
 	row("non-EDS responses", "count", float64(g.nonEDS), float64(s.nonEDS))
 	row("resources sent per change", "count", float64(g.resources)/float64(g.changes), float64(s.resources)/float64(s.changes))
 	return sb.String()
@@ -321,6 +323,13 @@ func runFleet(tb testing.TB, kind, proto string, n, services, endpoints, changes
 	}
 	res.cpu = after.cpu - synced.cpu
 	res.rss, res.heap = after.rss, after.heap
+	line, err := srv.command("live")
+	if err != nil {
+		return res, err
+	}
+	if _, err := fmt.Sscan(line, &res.live); err != nil {
+		return res, fmt.Errorf("live %q: %w", line, err)
+	}
 	slices.Sort(lat)
 	res.p50 = lat[len(lat)/2]
 	res.p99 = lat[min(len(lat)-1, len(lat)*99/100)]

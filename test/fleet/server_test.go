@@ -127,6 +127,16 @@ func runServer(kind string) error {
 				return err
 			}
 			fmt.Println("ok")
+		case len(f) == 1 && f[0] == "live":
+			// Heap in use counts garbage not yet collected, which depends
+			// on when the last GC ran; this is what the server retains.
+			// Two GCs: sync.Pool (gRPC's buffer pools) keeps what it held
+			// through one, so after one the peak's send buffers still count.
+			runtime.GC()
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Println(ms.HeapAlloc)
 		case len(f) == 1 && f[0] == "stats":
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)

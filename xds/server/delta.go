@@ -9,7 +9,7 @@ import (
 	resource "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 )
 
-// Delta (incremental) ADS callbacks. go-control-plane's delta server keeps,
+// Delta (incremental) ADS callbacks. The delta watcher (deltaconn.go) keeps,
 // per stream and type, the version of every resource it sent (content
 // hashes, see Publisher) and sends only resources whose version differs,
 // plus removals; it records what it sent when it sends, not when the client
@@ -80,7 +80,8 @@ func (t *tracker) OnStreamDeltaResponse(id int64, req *discoveryv3.DeltaDiscover
 }
 
 // wireVersionLen is the length of the resource versions go-control-plane
-// v0.14 sends in delta responses: it writes the hex SHA-256 of the
+// v0.14 sends in delta responses (and the delta watcher, deltaEncoding,
+// alike, so that clients reconnect across either): the hex SHA-256 of the
 // resource's deterministic encoding (pkg/cache/v3/cached_resource.go,
 // getResourceVersion), not the snapshot VersionMap entry it compares
 // against when deciding what to send (pkg/cache/v3/delta.go). Gatehouse's

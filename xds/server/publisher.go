@@ -50,6 +50,9 @@ type Publisher struct {
 	envoy cache.SnapshotCache
 	grpc  cache.SnapshotCache
 	mux   *cache.MuxCache
+	// delta serves Envoy groups over delta ADS (deltahub.go); the stock
+	// Envoy cache keeps serving them over state of the world.
+	delta *deltaHub
 
 	publishSeconds prometheus.Histogram
 
@@ -162,6 +165,7 @@ func NewPublisher(opts PublisherOptions) (*Publisher, error) {
 		groups: map[translate.GroupKey]*groupState{},
 		envoy:  cache.NewSnapshotCache(true, nodeHash{}, logger),
 		grpc:   cache.NewSnapshotCache(false, nodeHash{}, logger),
+		delta:  newDeltaHub(),
 		publishSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "gatehouse_snapshot_publish_seconds",
 			Help:    "Time to assemble and set the xDS snapshots of one Publish.",
@@ -255,6 +259,9 @@ func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*
 				prev.unsettled = true
 			}
 			return stats, fmt.Errorf("group %s: set snapshot: %w", u.key, err)
+		}
+		if u.key.Client == translate.ClientEnvoy {
+			p.delta.publish(u.key, &u.state.types)
 		}
 		p.groups[u.key] = u.state
 		stats.Changed[u.key] = u.changed
@@ -379,6 +386,9 @@ func (p *Publisher) Remove(keys ...translate.GroupKey) {
 	for _, k := range keys {
 		delete(p.groups, k)
 		p.cacheFor(k.Client).ClearSnapshot(k.String())
+		if k.Client == translate.ClientEnvoy {
+			p.delta.remove(k)
+		}
 	}
 	p.setKnown()
 }

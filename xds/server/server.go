@@ -3,10 +3,15 @@ package server
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/log"
+	resource "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/server/delta/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
 	xdsserver "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,8 +35,13 @@ type Options struct {
 // delta) and tracks every connected proxy.
 type Server struct {
 	pub     *Publisher
-	xds     xdsserver.Server
+	xds     xdsserver.Server // state of the world
 	tracker *tracker
+	ctx     context.Context
+	logger  log.Logger
+	// deltaIDs numbers delta streams for the tracker (each has its own
+	// go-control-plane delta server, whose ids all start at 1).
+	deltaIDs atomic.Int64
 }
 
 // NewServer builds the ADS server; ctx ends every stream when cancelled.
@@ -53,13 +63,13 @@ func NewServer(ctx context.Context, pub *Publisher, opts Options) (*Server, erro
 	// Ordered ADS sends each stream's responses through one queue in the
 	// order the cache produces them (CDS, EDS, LDS, RDS for Envoy groups).
 	xs := xdsserver.NewServer(ctx, pub.mux, tr, sotw.WithOrderedADS(), sotw.WithLogger(logger))
-	return &Server{pub: pub, xds: xs, tracker: tr}, nil
+	return &Server{pub: pub, xds: xs, tracker: tr, ctx: ctx, logger: logger}, nil
 }
 
 // Register adds the Aggregated Discovery Service to g: state of the world
 // and delta (incremental) ADS.
 func (s *Server) Register(g *grpc.Server) {
-	discoveryv3.RegisterAggregatedDiscoveryServiceServer(g, adsService{xds: s.xds})
+	discoveryv3.RegisterAggregatedDiscoveryServiceServer(g, adsService{s: s})
 }
 
 // Proxies returns the status of every open ADS stream, sorted by node id.
@@ -69,15 +79,44 @@ func (s *Server) Proxies() []ProxyStatus { return s.tracker.Proxies() }
 // server, not its per-type services.
 type adsService struct {
 	discoveryv3.UnimplementedAggregatedDiscoveryServiceServer
-	xds xdsserver.Server
+	s *Server
 }
 
 func (a adsService) StreamAggregatedResources(st discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesServer) error {
-	return a.xds.StreamAggregatedResources(st)
+	return a.s.xds.StreamAggregatedResources(st)
 }
 
+// DeltaAggregatedResources serves one delta stream with go-control-plane's
+// delta server around a deltaConn of its own, which holds what the stream
+// was sent and is dropped with it.
 func (a adsService) DeltaAggregatedResources(st discoveryv3.AggregatedDiscoveryService_DeltaAggregatedResourcesServer) error {
-	return a.xds.DeltaAggregatedResources(st)
+	ds := newDeltaConn(a.s.pub.delta, a.s.pub.grpc)
+	defer ds.close()
+	cb := deltaCallbacks{t: a.s.tracker, id: a.s.deltaIDs.Add(1)}
+	return delta.NewServer(a.s.ctx, ds, cb, delta.WithLogger(a.s.logger)).DeltaStreamHandler(st, resource.AnyType)
+}
+
+// deltaCallbacks hands the tracker the stream's server-wide id in place of
+// its per-stream server's.
+type deltaCallbacks struct {
+	t  *tracker
+	id int64
+}
+
+func (c deltaCallbacks) OnDeltaStreamOpen(ctx context.Context, _ int64, typeURL string) error {
+	return c.t.OnDeltaStreamOpen(ctx, c.id, typeURL)
+}
+
+func (c deltaCallbacks) OnDeltaStreamClosed(_ int64, n *corev3.Node) {
+	c.t.OnDeltaStreamClosed(c.id, n)
+}
+
+func (c deltaCallbacks) OnStreamDeltaRequest(_ int64, req *discoveryv3.DeltaDiscoveryRequest) error {
+	return c.t.OnStreamDeltaRequest(c.id, req)
+}
+
+func (c deltaCallbacks) OnStreamDeltaResponse(_ int64, req *discoveryv3.DeltaDiscoveryRequest, resp *discoveryv3.DeltaDiscoveryResponse) {
+	c.t.OnStreamDeltaResponse(c.id, req, resp)
 }
 
 // GRPCServerOptions are the grpc.Server options gatehouse uses for the port

@@ -1,0 +1,352 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
+)
+
+// deltaConn is the cache.ConfigWatcher of one delta ADS stream (the
+// Server builds a go-control-plane delta server per stream around it, so
+// that its state lives exactly as long as the stream). Envoy groups are
+// served from the deltaHub; proxyless gRPC clients, which have no delta
+// client today, from the publisher's stock cache as before.
+//
+// Watches are one-shot, as in go-control-plane's SnapshotCache: a type's
+// watch answers at most once and the stream's next request of that type
+// (its ACK or NACK) re-creates it. So at most two responses per type are in
+// the server's response channel at any time (one from a publish, one from
+// the re-created watch), well within its buffer of twice the number of
+// types (pkg/server/delta/v3/watches.go), and a push never blocks.
+type deltaConn struct {
+	hub   *deltaHub
+	stock cache.ConfigWatcher // for proxyless gRPC clients
+
+	mu     sync.Mutex
+	joined bool
+	key    translate.GroupKey
+	types  [numTypes]deltaWatch
+}
+
+// deltaWatch is one type's state on the stream.
+type deltaWatch struct {
+	// sent is what the client holds, name -> version: its
+	// initial_resource_versions, then what it was sent. It is the map the
+	// server keeps as the subscription's returned resources (every
+	// response hands it back as such), so the server's own bookkeeping on
+	// unsubscribe (pkg/server/stream/v3/subscription.go) edits it in place,
+	// which it only does while no watch of the type is open.
+	sent map[string]string
+	snap *deltaSnap // the snapshot sent reflects; nil before any
+	// stray says sent may hold names outside an explicit subscription.
+	stray bool
+
+	// Set while a watch is open.
+	open bool
+	req  *discoveryv3.DeltaDiscoveryRequest
+	sub  cache.Subscription
+	out  chan cache.DeltaResponse
+}
+
+var _ cache.ConfigWatcher = (*deltaConn)(nil)
+
+func newDeltaConn(hub *deltaHub, stock cache.ConfigWatcher) *deltaConn {
+	return &deltaConn{hub: hub, stock: stock}
+}
+
+// CreateDeltaWatch answers a request at once if the client lacks anything
+// of the current snapshot, or else leaves a watch open for the next one.
+func (s *deltaConn) CreateDeltaWatch(req *discoveryv3.DeltaDiscoveryRequest, sub cache.Subscription, out chan cache.DeltaResponse) (func(), error) {
+	if clientKind(req.GetNode()) != translate.ClientEnvoy {
+		return s.stock.CreateDeltaWatch(req, sub, out)
+	}
+	t := typeIndex(req.GetTypeUrl())
+	if t < 0 {
+		// A type gatehouse does not serve: nothing will ever answer it.
+		return func() {}, nil
+	}
+	key := nodeKey(req.GetNode())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.joined || s.key != key {
+		if s.joined {
+			s.hub.leave(s.key, s)
+			for i := range s.types {
+				s.types[i].snap = nil // another group: diff in full
+			}
+		}
+		s.key, s.joined = key, true
+		s.hub.join(key, s)
+	}
+	w := &s.types[t]
+	if w.sent == nil {
+		w.sent = sub.ReturnedResources() // initial_resource_versions
+		if w.sent == nil {
+			w.sent = map[string]string{}
+		}
+	}
+	w.open, w.req, w.sub, w.out = true, req, sub, out
+	cur := s.hub.current(key)
+	if cur == nil {
+		return s.cancelFunc(t), nil
+	}
+	var resp *deltaResponse
+	switch {
+	case requestWildcardChange(req):
+		resp = w.diffAll(cur, t)
+	case w.snap == cur:
+		// Up to date: only the names this request (un)subscribes can need
+		// sending (an ACK names none: O(1)).
+		names := make([]string, 0, len(req.GetResourceNamesSubscribe())+len(req.GetResourceNamesUnsubscribe()))
+		names = append(append(names, req.GetResourceNamesSubscribe()...), req.GetResourceNamesUnsubscribe()...)
+		resp = w.diffNames(cur, t, names)
+	default:
+		resp = s.catchUp(w, cur, t)
+	}
+	if resp != nil || (sub.IsWildcard() && req.GetResponseNonce() == "") {
+		// The first wildcard request is answered even when empty: Envoy
+		// waits for it to finish initialising (as go-control-plane does).
+		w.respond(resp, cur, t)
+	}
+	return s.cancelFunc(t), nil
+}
+
+// requestWildcardChange reports whether req subscribes or unsubscribes the
+// wildcard, which changes what every name of the type means to the stream.
+func requestWildcardChange(req *discoveryv3.DeltaDiscoveryRequest) bool {
+	for _, lists := range [2][]string{req.GetResourceNamesSubscribe(), req.GetResourceNamesUnsubscribe()} {
+		for _, n := range lists {
+			if n == "*" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// catchUp diffs w against cur: only the names changed since w's snapshot
+// when that is in cur's chain, else every name (a new stream, or one far
+// behind). s.mu must be held.
+func (s *deltaConn) catchUp(w *deltaWatch, cur *deltaSnap, t typeIdx) *deltaResponse {
+	if w.snap != nil {
+		if changed, ok := s.hub.changedSince(w.snap, cur, t); ok {
+			// changed may be a snapshot's own list: append to a copy.
+			names := make([]string, 0, len(changed)+len(w.req.GetResourceNamesSubscribe())+len(w.req.GetResourceNamesUnsubscribe()))
+			names = append(append(append(names, changed...), w.req.GetResourceNamesSubscribe()...), w.req.GetResourceNamesUnsubscribe()...)
+			return w.diffNames(cur, t, names)
+		}
+	}
+	return w.diffAll(cur, t)
+}
+
+// update answers the stream's open watches with snapshot cur, in ADS order
+// (CDS, EDS, LDS, RDS, SDS): pushed under s.mu, so that a watch re-created
+// concurrently cannot overtake them (make-before-break).
+func (s *deltaConn) update(cur *deltaSnap) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for t := range numTypes {
+		w := &s.types[t]
+		if !w.open || w.snap == cur {
+			continue
+		}
+		var resp *deltaResponse
+		if w.snap != nil {
+			if names, ok := s.hub.changedSince(w.snap, cur, t); ok {
+				resp = w.diffNames(cur, t, names)
+			} else {
+				resp = w.diffAll(cur, t)
+			}
+		} else {
+			resp = w.diffAll(cur, t)
+		}
+		if resp != nil || (w.sub.IsWildcard() && w.req.GetResponseNonce() == "") {
+			w.respond(resp, cur, t) // a first wildcard request waited for a snapshot
+		}
+	}
+}
+
+// respond sends resp (nil: an empty response) on the open watch and closes
+// the watch. s.mu must be held.
+func (w *deltaWatch) respond(resp *deltaResponse, cur *deltaSnap, t typeIdx) {
+	if resp == nil {
+		resp = &deltaResponse{}
+	}
+	if w.stray && !w.sub.IsWildcard() {
+		// A response of an explicit subscription makes the stream forget
+		// what it holds outside it, as go-control-plane's next version map
+		// does (pkg/cache/v3/delta.go): subscribing the wildcard again
+		// sends those anew. Until then their removals are still sent.
+		subscribed := w.sub.SubscribedResources()
+		for n := range w.sent {
+			if _, ok := subscribed[n]; !ok {
+				delete(w.sent, n)
+			}
+		}
+		w.stray = false
+	}
+	resp.req, resp.returned, resp.version = w.req, w.sent, cur.types[t].version
+	w.open = false
+	w.out <- resp
+}
+
+// cancelFunc closes type t's watch: the server calls it before every new
+// request of the type and when the stream ends.
+func (s *deltaConn) cancelFunc(t typeIdx) func() {
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.types[t].open = false
+	}
+}
+
+// close unregisters the stream once its server returned.
+func (s *deltaConn) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.joined {
+		s.hub.leave(s.key, s)
+		s.joined = false
+	}
+}
+
+// diffAll is go-control-plane's createDeltaResponse rule over every name
+// (pkg/cache/v3/delta.go): a wildcard stream gets every resource whose
+// version differs from what it holds and removals for whatever it holds
+// that is gone; an explicit one the same for its subscribed names only.
+func (w *deltaWatch) diffAll(cur *deltaSnap, t typeIdx) *deltaResponse {
+	ts := &cur.types[t]
+	var names []string
+	if w.sub.IsWildcard() {
+		names = make([]string, 0, len(ts.versions)+len(w.sent))
+		for n := range ts.versions {
+			names = append(names, n)
+		}
+		for n := range w.sent {
+			if _, ok := ts.versions[n]; !ok {
+				names = append(names, n)
+			}
+		}
+	} else {
+		// sent may hold names outside the subscription (initial versions,
+		// or the wildcard was left): respond drops them.
+		subscribed := w.sub.SubscribedResources()
+		w.stray = true
+		names = make([]string, 0, len(subscribed))
+		for n := range subscribed {
+			names = append(names, n)
+		}
+	}
+	return w.diffNames(cur, t, names)
+}
+
+// diffNames applies the same rule to the given names only (duplicates are
+// harmless), records what it sends in w.sent and moves w to cur. It
+// returns nil when there is nothing to send.
+func (w *deltaWatch) diffNames(cur *deltaSnap, t typeIdx, names []string) *deltaResponse {
+	ts := &cur.types[t]
+	wildcard := w.sub.IsWildcard()
+	subscribed := w.sub.SubscribedResources()
+	var resp *deltaResponse
+	for _, n := range names {
+		if n == "*" {
+			continue
+		}
+		_, explicit := subscribed[n]
+		if !wildcard && !explicit {
+			continue
+		}
+		held, has := w.sent[n]
+		if v, ok := ts.versions[n]; ok {
+			if has && held == v {
+				continue
+			}
+			if resp == nil {
+				resp = &deltaResponse{}
+			}
+			w.sent[n] = v
+			resp.resources = append(resp.resources, ts.enc[n])
+		} else if has {
+			if resp == nil {
+				resp = &deltaResponse{}
+			}
+			delete(w.sent, n)
+			resp.removed = append(resp.removed, n)
+		}
+	}
+	w.snap = cur
+	return resp
+}
+
+// CreateWatch is not used: state of the world is served by the stock caches.
+func (s *deltaConn) CreateWatch(*cache.Request, cache.Subscription, chan cache.Response) (func(), error) {
+	return nil, fmt.Errorf("delta stream: state of the world is not served here")
+}
+
+// deltaResponse is one response of the delta path: resources encoded once
+// per snapshot (shared with every stream), marshalled into the response by
+// the server's goroutine, outside any lock.
+type deltaResponse struct {
+	req       *discoveryv3.DeltaDiscoveryRequest
+	resources []*deltaEncoding
+	removed   []string
+	returned  map[string]string
+	version   string
+}
+
+var _ cache.DeltaResponse = (*deltaResponse)(nil)
+
+func (r *deltaResponse) GetDeltaDiscoveryResponse() (*discoveryv3.DeltaDiscoveryResponse, error) {
+	out := &discoveryv3.DeltaDiscoveryResponse{
+		Resources:         make([]*discoveryv3.Resource, 0, len(r.resources)),
+		RemovedResources:  r.removed,
+		TypeUrl:           r.req.GetTypeUrl(),
+		SystemVersionInfo: r.version,
+	}
+	for _, e := range r.resources {
+		res, err := e.get()
+		if err != nil {
+			return nil, err
+		}
+		out.Resources = append(out.Resources, res)
+	}
+	return out, nil
+}
+
+func (r *deltaResponse) GetDeltaRequest() *discoveryv3.DeltaDiscoveryRequest { return r.req }
+func (r *deltaResponse) GetSystemVersion() (string, error)                   { return r.version, nil }
+func (r *deltaResponse) GetResponseVersion() string                          { return r.version }
+func (r *deltaResponse) GetNextVersionMap() map[string]string                { return r.returned }
+func (r *deltaResponse) GetReturnedResources() map[string]string             { return r.returned }
+func (r *deltaResponse) GetContext() context.Context                         { return context.Background() }
+
+// deltaEncoding is one resource of one snapshot as delta responses carry
+// it, encoded on first use and then shared by every stream it goes to.
+// Its wire version is go-control-plane's for the same resource: the hex
+// SHA-256 of the deterministic encoding (pkg/cache/v3/cached_resource.go),
+// whose first 64 bits are the VersionMap version (see wireVersionLen), so
+// clients reconnecting from either path are recognised.
+type deltaEncoding struct {
+	get func() (*discoveryv3.Resource, error)
+}
+
+func newDeltaEncoding(name, typeURL string, r types.Resource) *deltaEncoding {
+	return &deltaEncoding{get: sync.OnceValues(func() (*discoveryv3.Resource, error) {
+		b, err := cache.MarshalResource(r)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s %q: %w", typeURL, name, err)
+		}
+		return &discoveryv3.Resource{
+			Name:     name,
+			Version:  cache.HashResource(b),
+			Resource: &anypb.Any{TypeUrl: typeURL, Value: b},
+		}, nil
+	})}
+}
