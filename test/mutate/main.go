@@ -1,34 +1,54 @@
-// Command mutate summarizes the JSON reports of a gremlins run (one per
-// package, written by test/mutate/run.sh) and fails when a mutant in the
-// security decisions survived.
+// Command mutate is gatehouse's mutation testing (docs/testing.md).
 //
-// A mutant is in the security decisions when its file is listed in
-// security.txt. It fails the run when it LIVED or was NOT COVERED (no test
-// runs its line, so nothing could kill it), unless equivalent.txt lists it
-// with a reason: a mutant that changes no behaviour cannot be killed.
-//
-//	go run ./test/mutate -reports DIR [-scope F] [-equivalent F] [-strict]
+//	go run ./test/mutate report -reports DIR
+//	    summarizes the gremlins JSON reports of `make mutate` (one per
+//	    package, written by test/mutate/run.sh): the score per package.
+//	go run ./test/mutate security [-workers N]
+//	    `make mutate-security`: mutates every function that security.txt
+//	    lists (a comparison or logical operator, a negation, a boolean
+//	    constant, an arithmetic operator), runs the package's tests on each
+//	    mutant and fails if one survives that equivalent.txt does not list
+//	    with a reason.
 package main
 
 import (
 	"flag"
 	"fmt"
-	"io"
 	"os"
+	"time"
 )
 
 func main() {
-	reports := flag.String("reports", "", "directory of gremlins JSON reports (*.json) and times.tsv")
-	scope := flag.String("scope", "test/mutate/security.txt", "files of the security decisions")
-	equiv := flag.String("equivalent", "test/mutate/equivalent.txt", "mutants known to be equivalent, with a reason each")
-	strict := flag.Bool("strict", false, "fail on a survivor in the security decisions")
-	root := flag.String("root", ".", "module root the reports' file names are relative to")
-	flag.Parse()
-	if *reports == "" {
-		fmt.Fprintln(os.Stderr, "mutate: -reports is required")
-		os.Exit(2)
+	if len(os.Args) < 2 {
+		usage()
 	}
-	ok, err := run(os.Stdout, *reports, *scope, *equiv, *root, *strict)
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	root := fs.String("root", ".", "module root")
+	var ok bool
+	var err error
+	switch os.Args[1] {
+	case "report":
+		dir := fs.String("reports", "", "directory of gremlins JSON reports (*.json) and times.tsv")
+		_ = fs.Parse(os.Args[2:])
+		if *dir == "" {
+			usage()
+		}
+		var rs []*report
+		if rs, err = readReports(*dir); err == nil {
+			printSummary(os.Stdout, rs)
+			ok = true
+		}
+	case "security":
+		targets := fs.String("targets", "test/mutate/security.txt", "functions of the security decisions")
+		equiv := fs.String("equivalent", "test/mutate/equivalent.txt", "surviving mutants that change no behaviour, with a reason each")
+		workers := fs.Int("workers", 2, "mutants tested at once")
+		limit := fs.Duration("timeout", 3*time.Minute, "limit of one mutant's test run (past it the mutant counts as killed)")
+		list := fs.Bool("list", false, "list the mutants; test none")
+		_ = fs.Parse(os.Args[2:])
+		ok, err = runSecurity(os.Stdout, *root, *targets, *equiv, *workers, *limit, *list)
+	default:
+		usage()
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mutate:", err)
 		os.Exit(2)
@@ -38,33 +58,7 @@ func main() {
 	}
 }
 
-func run(w io.Writer, reportDir, scopeFile, equivFile, root string, strict bool) (bool, error) {
-	scope, err := readScope(scopeFile)
-	if err != nil {
-		return false, err
-	}
-	equiv, err := readEquivalents(equivFile)
-	if err != nil {
-		return false, err
-	}
-	rs, err := readReports(reportDir)
-	if err != nil {
-		return false, err
-	}
-	printSummary(w, rs)
-	survivors, used, err := securitySurvivors(rs, scope, equiv, root)
-	if err != nil {
-		return false, err
-	}
-	fmt.Fprintf(w, "\nsecurity decisions (%s): %d mutants tested, %d equivalent listed, %d surviving\n",
-		scopeFile, countInScope(rs, scope), len(used), len(survivors))
-	for _, s := range survivors {
-		fmt.Fprintf(w, "  SURVIVED %s\n", s)
-	}
-	for _, e := range equiv {
-		if !used[e.key()] && scope.covers(e.file) && reportsCover(rs, e.file) {
-			fmt.Fprintf(w, "  stale equivalent.txt entry (no such surviving mutant): %s\n", e)
-		}
-	}
-	return !strict || len(survivors) == 0, nil
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: mutate report -reports DIR | mutate security [-workers N] [-timeout D]")
+	os.Exit(2)
 }

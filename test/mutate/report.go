@@ -16,11 +16,9 @@ type report struct {
 	pkg     string // from the report's file name
 	seconds string // wall time of the run, from times.tsv
 	Files   []struct {
-		Name      string     `json:"file_name"`
 		Mutations []mutation `json:"mutations"`
 	} `json:"files"`
 	Efficacy float64 `json:"test_efficacy"`
-	Coverage float64 `json:"mutations_coverage"`
 	Total    int     `json:"mutants_total"`
 	Killed   int     `json:"mutants_killed"`
 	Lived    int     `json:"mutants_lived"`
@@ -29,18 +27,12 @@ type report struct {
 }
 
 type mutation struct {
-	Type   string `json:"type"`
 	Status string `json:"status"`
-	Line   int    `json:"line"`
-	Column int    `json:"column"`
 }
 
-// Statuses gremlins writes (internal/mutator/mutator.go).
-const (
-	statusLived      = "LIVED"
-	statusNotCovered = "NOT COVERED"
-	statusTimedOut   = "TIMED OUT"
-)
+// statusTimedOut is how gremlins writes a mutant whose tests ran past its
+// limit (internal/mutator/mutator.go).
+const statusTimedOut = "TIMED OUT"
 
 // readReports reads every DIR/*.json, named after its package with "/"
 // written "_" (pkg_authz.json), and DIR/times.tsv (package, seconds).
@@ -96,38 +88,4 @@ func printSummary(w io.Writer, rs []*report) {
 		fmt.Fprintf(w, "%-16s %7d %7d %6d %8d %9d %8d %8.1f%% %8s\n",
 			r.pkg, r.Total, r.Killed, r.Lived, timedOut, r.Missed, r.Viable, r.Efficacy, r.seconds)
 	}
-}
-
-// fileOf is a report's file name relative to the module root: gremlins
-// names files relative to the directory it ran on.
-func fileOf(r *report, name string) string {
-	return filepath.ToSlash(filepath.Join(r.pkg, name))
-}
-
-func reportsCover(rs []*report, file string) bool {
-	for _, r := range rs {
-		for _, f := range r.Files {
-			if fileOf(r, f.Name) == file {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func countInScope(rs []*report, scope scopeSet) int {
-	n := 0
-	for _, r := range rs {
-		for _, f := range r.Files {
-			if !scope.covers(fileOf(r, f.Name)) {
-				continue
-			}
-			for _, m := range f.Mutations {
-				if m.Status != statusNotCovered {
-					n++
-				}
-			}
-		}
-	}
-	return n
 }
