@@ -1,9 +1,12 @@
 package authz
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc/codes"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
@@ -47,6 +50,67 @@ func TestDecisionReasonNamesTheAuthentication(t *testing.T) {
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: reasons %q, want the authentication reason %q", c.name, d.Reasons, want)
+		}
+	}
+}
+
+// A query with several results decides nothing, so it denies, on both
+// engines, even when every result would allow: which one counts is not
+// defined. Killed mutant: `len(rs) > 1 || len(rs[0].Expressions) != 1`
+// with && in evalTopdown (which then decided by the first result).
+func TestSeveralResultsDeny(t *testing.T) {
+	for _, engine := range []string{EngineIR, EngineTopdown} {
+		logs := &decisions{}
+		s, err := New(Options{DecisionLogger: logs.log, topdownOnly: engine == EngineTopdown})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := testConfig()
+		mod := map[string]string{"policy.rego": rbacPolicy}
+		cfg.Policies["booleans"] = Policy{Modules: mod, Query: "[true, true][_]"}
+		cfg.Policies["objects"] = Policy{Modules: mod, Query: `[{"allowed": true}, {"allowed": true, "headers": {"x": "y"}}][_]`}
+		cfg.Policies["one"] = Policy{Modules: mod, Query: "[true][_]"}
+		if err := s.Update(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"booleans", "objects"} {
+			o := check(t, s, req{ext: ext("r", "", p)}.build(t))
+			d := logs.last(t)
+			if o.status != 403 || d.Allowed {
+				t.Errorf("%s, policy %s: %v, want 403; reasons %q", engine, p, o, d.Reasons)
+			}
+			if d.Engine == EngineTopdown && !slices.ContainsFunc(d.Reasons, func(r string) bool { return strings.Contains(r, "has 2 results, want 1") }) {
+				t.Errorf("%s, policy %s: reasons %q, want the result count", engine, p, d.Reasons)
+			}
+		}
+		// The control: the same shape with one result decides.
+		if o := check(t, s, req{ext: ext("r", "", "one")}.build(t)); o.status != 200 {
+			t.Errorf("%s, one result: %v, want 200; reasons %q", engine, o, logs.last(t).Reasons)
+		}
+	}
+}
+
+// A denial carries the gRPC code of its HTTP status: UNAUTHENTICATED for a
+// 401 (no valid credential), PERMISSION_DENIED for every other denial, as
+// opa-envoy-plugin answers. Killed mutant: `status == http.StatusUnauthorized`
+// negated in denyWith.
+func TestDenialGRPCCode(t *testing.T) {
+	s, _ := newTestService(t, testConfig())
+	cases := []struct {
+		name       string
+		r          req
+		wantStatus int
+		wantCode   codes.Code
+	}{
+		{"no credential", req{ext: ext("r", "partner-keys", "")}, 401, codes.Unauthenticated},
+		{"unknown key", req{headers: map[string]string{"x-api-key": "gh_nope"}, ext: ext("r", "partner-keys", "")}, 401, codes.Unauthenticated},
+		{"not in the group", req{headers: map[string]string{"x-api-key": "gh_other"}, ext: ext("r", "partner-keys", "partners-only")}, 403, codes.PermissionDenied},
+		{"unknown authorization", req{ext: ext("r", "", "ghost")}, 403, codes.PermissionDenied},
+	}
+	for _, c := range cases {
+		o := check(t, s, c.r.build(t))
+		if o.status != c.wantStatus || codes.Code(o.resp.GetStatus().GetCode()) != c.wantCode {
+			t.Errorf("%s: %v with gRPC code %v, want %d with %v", c.name, o, codes.Code(o.resp.GetStatus().GetCode()), c.wantStatus, c.wantCode)
 		}
 	}
 }
