@@ -114,3 +114,33 @@ func TestDenialGRPCCode(t *testing.T) {
 		}
 	}
 }
+
+// A JWT names its consumer by issuer and subject. A payload without "iss"
+// takes the provider's issuer (jwt_authn verified it against that
+// provider); one whose "iss" is another issuer's names no consumer, even
+// with the subject of one; and an empty subject never names one. Killed
+// mutant: `iss == ""` negated in identify (which gave every token the
+// provider's issuer).
+func TestJWTConsumerByIssuerAndSubject(t *testing.T) {
+	cfg := testConfig()
+	cfg.Consumers["nosub"] = Consumer{JWTSubjects: []JWTSubject{{Issuer: "https://idp.example.com/", Subject: ""}}}
+	s, logs := newTestService(t, cfg)
+	cases := []struct {
+		name    string
+		payload map[string]any
+		want    string
+	}{
+		{"issuer and subject", map[string]any{"iss": "https://idp.example.com/", "sub": "acme-batch"}, "acme"},
+		{"no iss claim", map[string]any{"sub": "acme-batch"}, "acme"},
+		{"another issuer", map[string]any{"iss": "https://evil.example.com/", "sub": "acme-batch"}, wire.AnonymousConsumer},
+		{"empty subject", map[string]any{"iss": "https://idp.example.com/", "sub": ""}, wire.AnonymousConsumer},
+		{"no subject", map[string]any{"iss": "https://idp.example.com/"}, wire.AnonymousConsumer},
+	}
+	for _, c := range cases {
+		o := check(t, s, req{jwt: map[string]any{"corp-jwt": c.payload}, ext: ext("r", "corp-jwt", "")}.build(t))
+		d := logs.last(t)
+		if o.status != 200 || d.Consumer != c.want || o.headers[wire.ConsumerHeader] != c.want || d.AuthenticatedBy != "corp-jwt" {
+			t.Errorf("%s: %v, consumer %q by %q; want 200 for %q by corp-jwt", c.name, o, d.Consumer, d.AuthenticatedBy, c.want)
+		}
+	}
+}
