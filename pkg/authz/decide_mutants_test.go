@@ -144,3 +144,43 @@ func TestJWTConsumerByIssuerAndSubject(t *testing.T) {
 		}
 	}
 }
+
+// A denial's http_status must be a status both Go and Envoy's StatusCode
+// enum know (envoy/type/v3/http_status.proto): 0, or 418, 101, 451 (not in
+// Envoy's enum) make the decision invalid, which denies with 403 and says
+// why, never with the policy's status. Killed mutant: the last || of the
+// http_status check in parseDenyMembers turned into && (which let a status
+// known to only one of them through).
+func TestDenyStatusMustBeKnownToEnvoy(t *testing.T) {
+	cfg := testConfig()
+	for _, st := range []string{"0", "101", "418", "451", "429", "401", "1.5", "-403", "99999999999999999999", `"429"`} {
+		src := "package envoy.authz\n\nallow := {\"allowed\": false, \"http_status\": " + st + "}\n"
+		cfg.Policies["status-"+st] = Policy{Modules: map[string]string{"policy.rego": src}}
+	}
+	for _, engine := range []string{EngineIR, EngineTopdown} {
+		logs := &decisions{}
+		s, err := New(Options{DecisionLogger: logs.log, topdownOnly: engine == EngineTopdown})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Update(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			status string
+			want   int
+			valid  bool
+		}{
+			{"429", 429, true}, {"401", 401, true},
+			{"0", 403, false}, {"101", 403, false}, {"418", 403, false}, {"451", 403, false},
+			{"1.5", 403, false}, {"-403", 403, false}, {"99999999999999999999", 403, false}, {`"429"`, 403, false},
+		} {
+			o := check(t, s, req{ext: ext("r", "", "status-"+c.status)}.build(t))
+			d := logs.last(t)
+			invalid := slices.ContainsFunc(d.Reasons, func(r string) bool { return strings.Contains(r, "is not an HTTP status code") })
+			if o.status != c.want || d.Allowed || invalid == c.valid {
+				t.Errorf("%s, http_status %s: %v, reasons %q; want %d (decision valid: %v)", engine, c.status, o, d.Reasons, c.want, c.valid)
+			}
+		}
+	}
+}

@@ -21,15 +21,19 @@ type mutant struct {
 	col      int
 	offset   int // byte offset of the replaced text
 	old, new string
+	nth      int    // 1 for the first mutant of old to new on its line, 2 for the next...
 	code     string // the line, without indentation (how equivalent.txt names it)
 }
 
 func (m mutant) String() string {
-	return fmt.Sprintf("%s:%d:%d %s: %q -> %q in `%s`", m.file, m.line, m.col, m.fn, m.old, m.new, m.code)
+	return fmt.Sprintf("%s:%d:%d %s: %s in `%s`", m.file, m.line, m.col, m.fn, m.kind(), m.code)
 }
 
-// kind names the mutation for equivalent.txt.
-func (m mutant) kind() string { return m.old + "->" + m.new }
+// kind names the mutation for equivalent.txt: "||->&& #2" is the second
+// || of its line turned into &&.
+func (m mutant) kind() string {
+	return fmt.Sprintf("%s->%s #%d", m.old, strings.TrimSpace(m.new), m.nth)
+}
 
 // apply returns src with the mutation made.
 func (m mutant) apply(src []byte) []byte {
@@ -119,6 +123,12 @@ func findMutants(root, file string, funcs []string) ([]mutant, error) {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].offset < out[j].offset })
+	seen := map[string]int{}
+	for i := range out {
+		k := fmt.Sprintf("%d %s %s", out[i].line, out[i].old, out[i].new)
+		seen[k]++
+		out[i].nth = seen[k]
+	}
 	return out, nil
 }
 
