@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"time"
 )
 
@@ -44,8 +45,12 @@ func main() {
 		workers := fs.Int("workers", 2, "mutants tested at once")
 		limit := fs.Duration("timeout", 3*time.Minute, "limit of one mutant's test run (past it the mutant counts as killed)")
 		list := fs.Bool("list", false, "list the mutants; test none")
+		match := fs.String("match", "", "only the mutants whose description (as -list prints it) matches this regexp")
 		_ = fs.Parse(os.Args[2:])
-		ok, err = runSecurity(os.Stdout, *root, *targets, *equiv, *workers, *limit, *list)
+		var re *regexp.Regexp
+		if re, err = regexp.Compile(*match); err == nil {
+			ok, err = runSecurity(os.Stdout, *root, *targets, *equiv, *workers, *limit, *list, re)
+		}
 	default:
 		usage()
 	}
@@ -59,6 +64,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: mutate report -reports DIR | mutate security [-workers N] [-timeout D]")
+	fmt.Fprintln(os.Stderr, "usage: mutate report -reports DIR | mutate security [-workers N] [-timeout D] [-list] [-match REGEXP]")
 	os.Exit(2)
 }

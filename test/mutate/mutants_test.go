@@ -69,11 +69,11 @@ func TestSummarizeSecurity(t *testing.T) {
 	other.nth = 2
 	equiv := []equivalent{{file: "p.go", typ: "==->!= #1", code: "if a == b {", reason: "why"}}
 	var b strings.Builder
-	if !summarizeSecurity(&b, []result{{m, lived}, {other, killed}}, equiv, 0) {
+	if !summarizeSecurity(&b, []result{{m, lived}, {other, killed}}, equiv, 0, true) {
 		t.Errorf("listed equivalent failed the run:\n%s", b.String())
 	}
 	b.Reset()
-	if summarizeSecurity(&b, []result{{m, killed}, {other, lived}}, equiv, 0) {
+	if summarizeSecurity(&b, []result{{m, killed}, {other, lived}}, equiv, 0, true) {
 		t.Errorf("unlisted survivor passed the run:\n%s", b.String())
 	}
 	if !strings.Contains(b.String(), "stale equivalent.txt entry") || !strings.Contains(b.String(), "SURVIVED p.go") {
