@@ -117,3 +117,25 @@ func TestQuotaCounterExpiresAfterItsMonth(t *testing.T) {
 		t.Errorf("%d counters %v after the quota's month: want it expired", n, keep(Month, false)+time.Second)
 	}
 }
+
+// The tightest limit of a descriptor speaks for it, whatever the order of
+// its limits, and a limit that rejects speaks over any that allows. Killed
+// mutant: `code != OVER_LIMIT && remaining >= st.LimitRemaining` with || in
+// merge (which kept the first limit's status).
+func TestTightestLimitSpeaks(t *testing.T) {
+	cfg := basicConfig()
+	cfg.Plans["loose-first"] = Plan{Limits: []Rate{{Requests: 10, Unit: Minute}, {Requests: 3, Unit: Second}}}
+	cfg.ConsumerPlan["lf"] = "loose-first"
+	h := newHarness(t, cfg)
+	for i, want := range []struct {
+		code      rlsv3.RateLimitResponse_Code
+		remaining uint32
+	}{{OK, 2}, {OK, 1}, {OK, 0}, {OVER, 0}} {
+		r := h.call(t, "gatehouse/public", 0, desc("plan", "lf"))
+		st := r.Statuses[0]
+		if r.OverallCode != want.code || st.Code != want.code || st.LimitRemaining != want.remaining ||
+			st.CurrentLimit.GetUnit() != rlsv3.RateLimitResponse_RateLimit_SECOND || st.CurrentLimit.GetRequestsPerUnit() != 3 {
+			t.Fatalf("request %d: overall %v, status %v; want %v with %d remaining of 3 per second", i+1, r.OverallCode, st, want.code, want.remaining)
+		}
+	}
+}
