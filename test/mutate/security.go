@@ -131,7 +131,7 @@ func runSecurity(w io.Writer, root, targetsFile, equivFile string, workers int, 
 					o = lived // an error proves nothing: reported as a survivor
 				}
 				results[j.n] = result{j.m, o}
-				if o == lived {
+				if o == lived && !isEquivalent(equiv, j.m) {
 					fmt.Fprintf(w, "  lived %s\n", j.m)
 				}
 				mu.Unlock()
@@ -201,6 +201,16 @@ func testMutant(root, tmp string, t target, m mutant, n int, limit time.Duration
 	// A failing test, a panic, or a binary that exited non-zero by itself:
 	// the tests refused the mutant.
 	return killed, nil
+}
+
+func isEquivalent(equiv []equivalent, m mutant) bool {
+	k := equivalent{file: m.file, typ: m.kind(), code: m.code}.key()
+	for _, e := range equiv {
+		if e.key() == k {
+			return true
+		}
+	}
+	return false
 }
 
 func summarizeSecurity(w io.Writer, results []result, equiv []equivalent, took time.Duration, reportStale bool) bool {
