@@ -14,7 +14,7 @@ BENCH        ?= .
 BENCH_PKGS   ?= ./...
 BENCH_TIME   ?= 1s
 
-.PHONY: build run test bench bench-short golden fmt lint consul
+.PHONY: build run test bench bench-short bench-fleet fuzz-short envoy-api golden fmt lint consul
 
 # The Consul agent the process tests run (v1.14.4, the last MPL release that
 # builds from the module proxy), built in its own module under test/tools/consul
@@ -32,8 +32,14 @@ build:
 run: build
 	$(BIN) serve --policy-dir $(POLICY_DIR)
 
-## test: formatting and vet checks, then every test (unit, golden, process)
-test: lint
+# The process tests fail when Consul, Redis or envoyproxy/ratelimit is
+# missing, so `make test` installs or builds them first (cached after the
+# first time). GATEHOUSE_SKIP_MISSING=1 opts out of both: nothing is
+# installed and the tests that need a missing one are skipped.
+TEST_DEPS := $(if $(filter 1,$(GATEHOUSE_SKIP_MISSING)),,consul redis envoy-ratelimit)
+
+## test: formatting and vet checks, then every test (unit, golden, process); installs Consul, Redis and envoyproxy/ratelimit first
+test: lint $(TEST_DEPS)
 	$(GO) test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./...
 
 ## bench: benchmarks with allocation figures (BENCH=regexp BENCH_PKGS=./xds/... to narrow)
@@ -43,6 +49,19 @@ bench:
 ## bench-short: every benchmark once, to prove they run (used by .ci/run)
 bench-short:
 	$(MAKE) --no-print-directory bench BENCH_TIME=1x
+
+## fuzz-short: every Fuzz target of the module, discovered, FUZZ_TIME each (default 5s; used by .ci/run)
+FUZZ_TIME ?= 5s
+fuzz-short:
+	GO=$(GO) FUZZ_TIME=$(FUZZ_TIME) bash .ci/fuzz-short
+
+## envoy-api: regenerate xds/translate/envoyapi_gen.go from the pinned go-control-plane API
+envoy-api:
+	$(GO) generate ./xds/translate
+
+## bench-fleet: simulated Envoys against gatehouse and stock go-control-plane, side by side (FLEET_N=1000 for the full fleet; see docs/performance.md)
+bench-fleet:
+	$(GO) test -count=1 -run '^$$' -bench Fleet -benchtime 5x -timeout 60m ./test/fleet
 
 ## golden: rewrite the translator's golden files (review the diff before committing)
 golden:
@@ -66,9 +85,10 @@ ENVOY_RATELIMIT_BIN     ?= $(ENVOY_RATELIMIT_CACHE)/ratelimit
 
 .PHONY: redis envoy-ratelimit
 
-## redis: make sure redis-server is installed (Debian package; the rate-limit tests start their own)
+## redis: make sure redis-server is installed (Debian package, needs root; the rate-limit tests start their own)
 redis:
-	@command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
+	@command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server) || \
+	  (echo "redis: installing redis-server needs root (or set GATEHOUSE_SKIP_MISSING=1 to skip the Redis tests)"; exit 1)
 	@redis-server --version
 
 ## envoy-ratelimit: build envoyproxy/ratelimit for the tests into $(ENVOY_RATELIMIT_BIN) (skipped if present)

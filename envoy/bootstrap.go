@@ -24,6 +24,16 @@ const (
 	DefaultMaxConnections = 50000
 )
 
+// xDS protocols an Envoy bootstrap can select (Options.XDSProtocol).
+const (
+	// ProtocolDelta is incremental ADS (api_type DELTA_GRPC): after the
+	// initial sync a change sends only the resources that changed.
+	ProtocolDelta = "delta"
+	// ProtocolSotW is state-of-the-world ADS (api_type GRPC): a change
+	// re-sends every resource of its type.
+	ProtocolSotW = "sotw"
+)
+
 // Options describe one proxy's bootstrap.
 type Options struct {
 	Gateway        string // Gateway name; becomes node.cluster
@@ -35,6 +45,10 @@ type Options struct {
 	// UpstreamCAFile (grpc format only) is the CA bundle proxyless clients
 	// use to verify upstreams of Services with tls.
 	UpstreamCAFile string
+	// XDSProtocol (Envoy format only) is ProtocolDelta or ProtocolSotW;
+	// empty means ProtocolDelta. Proxyless gRPC clients always use state of
+	// the world (grpc-go has no delta client).
+	XDSProtocol string
 }
 
 // DefaultOptions returns the options `gatehouse bootstrap` uses without flags.
@@ -45,6 +59,7 @@ func DefaultOptions(gateway string) Options {
 		AdminPort:      DefaultAdminPort,
 		MaxHeapBytes:   DefaultMaxHeapBytes,
 		MaxConnections: DefaultMaxConnections,
+		XDSProtocol:    ProtocolDelta,
 	}
 }
 
@@ -72,6 +87,10 @@ type view struct {
 	XDSHost        string
 	XDSPort        int
 	XDSClusterType string
+	// ADSAPIType is ads_config.api_type. Envoy picks its delta or state-of-
+	// the-world mux from it alone (Envoy:
+	// source/common/config/xds_manager_impl.cc).
+	ADSAPIType string
 }
 
 func (o Options) resolve(defaultIDSuffix string) (view, error) {
@@ -107,7 +126,16 @@ func (o Options) resolve(defaultIDSuffix string) (view, error) {
 	if _, err := netip.ParseAddr(host); err == nil {
 		kind = "STATIC"
 	}
-	return view{Options: o, XDSHost: host, XDSPort: port, XDSClusterType: kind}, nil
+	api := ""
+	switch o.XDSProtocol {
+	case "", ProtocolDelta:
+		api = "DELTA_GRPC"
+	case ProtocolSotW:
+		api = "GRPC"
+	default:
+		return view{}, fmt.Errorf("xds protocol %q: want %s or %s", o.XDSProtocol, ProtocolDelta, ProtocolSotW)
+	}
+	return view{Options: o, XDSHost: host, XDSPort: port, XDSClusterType: kind, ADSAPIType: api}, nil
 }
 
 // EnvoyBootstrap renders a complete Envoy v3 bootstrap in YAML.

@@ -52,8 +52,8 @@ func TestEnvoyBootstrapDefaults(t *testing.T) {
 	}
 
 	ads := b.GetDynamicResources().GetAdsConfig()
-	if ads.GetApiType() != corev3.ApiConfigSource_GRPC || ads.GetTransportApiVersion() != corev3.ApiVersion_V3 {
-		t.Errorf("ads_config = %v, want GRPC over V3", ads)
+	if ads.GetApiType() != corev3.ApiConfigSource_DELTA_GRPC || ads.GetTransportApiVersion() != corev3.ApiVersion_V3 {
+		t.Errorf("ads_config = %v, want DELTA_GRPC over V3", ads)
 	}
 	if !ads.GetSetNodeOnFirstMessageOnly() {
 		t.Error("ads_config.set_node_on_first_message_only is not set")
@@ -178,6 +178,25 @@ func TestEnvoyBootstrapFlags(t *testing.T) {
 	}
 }
 
+// The xDS protocol selects ads_config.api_type; nothing else changes.
+func TestEnvoyBootstrapProtocol(t *testing.T) {
+	for proto, want := range map[string]corev3.ApiConfigSource_ApiType{
+		"":            corev3.ApiConfigSource_DELTA_GRPC,
+		ProtocolDelta: corev3.ApiConfigSource_DELTA_GRPC,
+		ProtocolSotW:  corev3.ApiConfigSource_GRPC,
+	} {
+		o := DefaultOptions("public")
+		o.XDSProtocol = proto
+		out, err := EnvoyBootstrap(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := parseEnvoy(t, out).GetDynamicResources().GetAdsConfig().GetApiType(); got != want {
+			t.Errorf("XDSProtocol %q: api_type %v, want %v", proto, got, want)
+		}
+	}
+}
+
 func TestBootstrapRejectsBadOptions(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -192,6 +211,7 @@ func TestBootstrapRejectsBadOptions(t *testing.T) {
 		{"admin port", func(o *Options) { o.AdminPort = 0 }, "admin port"},
 		{"heap", func(o *Options) { o.MaxHeapBytes = 0 }, "max heap"},
 		{"connections", func(o *Options) { o.MaxConnections = -1 }, "max connections"},
+		{"xds protocol", func(o *Options) { o.XDSProtocol = "rest" }, `xds protocol "rest": want delta or sotw`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := DefaultOptions("public")

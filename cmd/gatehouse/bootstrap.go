@@ -25,10 +25,13 @@ func newBootstrapCmd() *cobra.Command {
 is the Gateway, listeners and clusters come from gatehouse over ADS (gRPC), the
 admin interface listens on 127.0.0.1 only, and the overload manager bounds the heap
 and the number of downstream connections, as Envoy's edge best practices advise.
+Envoy uses delta (incremental) xDS by default: after the initial sync a change sends
+only the resources that changed; --xds-protocol sotw selects state of the world.
 
 --format grpc prints the xDS bootstrap JSON of grpc-go, for proxyless gRPC clients:
 set GRPC_XDS_BOOTSTRAP to the file (or GRPC_XDS_BOOTSTRAP_CONFIG to its content) and
-dial xds:///HOST for a host that a Route of the Gateway serves.
+dial xds:///HOST for a host that a Route of the Gateway serves. Proxyless clients
+use state of the world (grpc-go has no delta xDS client).
 
 Every proxy should have its own node id (--node-id, or Envoy's --service-node).`,
 		Example: `  gatehouse bootstrap --gateway public > envoy.yaml && envoy -c envoy.yaml
@@ -45,6 +48,9 @@ Every proxy should have its own node id (--node-id, or Envoy's --service-node).`
 			case "envoy":
 				out, err = envoy.EnvoyBootstrap(o)
 			case "grpc":
+				if cmd.Flags().Changed("xds-protocol") && o.XDSProtocol != envoy.ProtocolSotW {
+					return fmt.Errorf("--xds-protocol %q: proxyless gRPC clients use state of the world only (grpc-go has no delta xDS client)", o.XDSProtocol)
+				}
 				out, err = envoy.GRPCBootstrap(o)
 			default:
 				return fmt.Errorf("--format %q: want envoy or grpc", format)
@@ -63,6 +69,7 @@ Every proxy should have its own node id (--node-id, or Envoy's --service-node).`
 	f.IntVar(&o.AdminPort, "admin-port", envoy.DefaultAdminPort, "Envoy admin port, on 127.0.0.1")
 	f.Var(&maxHeap, "max-heap", "heap limit for Envoy's overload manager (bytes, or with a unit: 512MiB, 2GiB)")
 	f.Int64Var(&o.MaxConnections, "max-connections", envoy.DefaultMaxConnections, "global limit of downstream connections")
+	f.StringVar(&o.XDSProtocol, "xds-protocol", envoy.ProtocolDelta, "with --format envoy: delta (incremental xDS, api_type DELTA_GRPC) or sotw (state of the world, GRPC)")
 	f.StringVar(&format, "format", "envoy", "envoy (Envoy v3 YAML) or grpc (grpc-go xDS bootstrap JSON)")
 	f.StringVar(&o.UpstreamCAFile, "upstream-ca-file", "", "with --format grpc: CA bundle (PEM) the client uses to verify Services with tls (grpc-go takes no inline CA)")
 	_ = cmd.MarkFlagRequired("gateway") // the flag exists, so this cannot fail

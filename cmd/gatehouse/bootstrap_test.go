@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/gatehouse-dev/gatehouse/envoy"
 )
 
@@ -19,13 +21,35 @@ func TestBootstrapCommand(t *testing.T) {
 	}
 	want, err := envoy.EnvoyBootstrap(envoy.Options{
 		Gateway: "public", NodeID: "edge-7", XDSAddr: "10.0.0.5:18001", AdminPort: 9100,
-		MaxHeapBytes: 512 << 20, MaxConnections: envoy.DefaultMaxConnections,
+		MaxHeapBytes: 512 << 20, MaxConnections: envoy.DefaultMaxConnections, XDSProtocol: envoy.ProtocolDelta,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if out != string(want) {
 		t.Errorf("flags did not reach the renderer; got:\n%s\nwant:\n%s", out, want)
+	}
+
+	// Delta by default; --xds-protocol sotw keeps state of the world.
+	for args, want := range map[string]string{"": "DELTA_GRPC", "--xds-protocol=delta": "DELTA_GRPC", "--xds-protocol=sotw": "GRPC"} {
+		argv := []string{"bootstrap", "--gateway", "public"}
+		if args != "" {
+			argv = append(argv, args)
+		}
+		code, out, errOut = gatehouse(t, argv...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", argv, code, errOut)
+		}
+		var b struct {
+			DynamicResources struct {
+				AdsConfig struct {
+					APIType string `yaml:"api_type"`
+				} `yaml:"ads_config"`
+			} `yaml:"dynamic_resources"`
+		}
+		if err := yaml.Unmarshal([]byte(out), &b); err != nil || b.DynamicResources.AdsConfig.APIType != want {
+			t.Errorf("%v: api_type %q (err %v), want %s", argv, b.DynamicResources.AdsConfig.APIType, err, want)
+		}
 	}
 
 	code, out, errOut = gatehouse(t, "bootstrap", "--gateway", "public", "--format", "grpc")
@@ -50,6 +74,8 @@ func TestBootstrapCommandErrors(t *testing.T) {
 		{[]string{"bootstrap", "--gateway", "public", "--max-heap", "lots"}, "max-heap"},
 		{[]string{"bootstrap", "--gateway", "Bad_Name"}, "must be a Gateway name"},
 		{[]string{"bootstrap", "--gateway", "public", "--xds-addr", "nowhere"}, "xds address"},
+		{[]string{"bootstrap", "--gateway", "public", "--xds-protocol", "rest"}, `xds protocol "rest": want delta or sotw`},
+		{[]string{"bootstrap", "--gateway", "public", "--format", "grpc", "--xds-protocol", "delta"}, "proxyless gRPC clients use state of the world only"},
 	} {
 		code, out, errOut := gatehouse(t, tc.args...)
 		if code != 1 || out != "" || !strings.Contains(errOut, tc.want) {

@@ -172,15 +172,20 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		return err
 	}
 	reg.MustRegister(newRegistryUp(consulSrc))
+	var publisher controller.Publisher // a nil *server.Publisher must stay a nil interface
+	if pub != nil {
+		publisher = pub
+	}
 	ctrl = controller.New(controller.Config{
-		Load:      func(prev *policy.Snapshot) *policy.Snapshot { return policy.LoadDir(o.policyDir, prev) },
-		Publisher: pub,
-		Translate: o.services.translateOptions(xdsLis.Addr().String()),
-		Services:  svc.update,
-		Debounce:  o.debounce,
-		MaxDelay:  o.maxDelay,
-		Logger:    log,
-		Metrics:   controller.NewMetrics(reg),
+		Load:         func(prev *policy.Snapshot) *policy.Snapshot { return policy.LoadDir(o.policyDir, prev) },
+		Publisher:    publisher,
+		Translate:    o.services.translateOptions(xdsLis.Addr().String()),
+		Services:     svc.update,
+		MaxAuthzBody: o.services.maxAuthzBody,
+		Debounce:     o.debounce,
+		MaxDelay:     o.maxDelay,
+		Logger:       log,
+		Metrics:      controller.NewMetrics(reg),
 		OnPolicy: func(snap *policy.Snapshot) {
 			consulSrc.SetPolicy(snap)
 			sendLatest(externalDirs, dirsOf(o.policyDir, snap.ExternalFiles))

@@ -19,7 +19,6 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/pkg/authz"
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
-	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
@@ -208,15 +207,12 @@ func (s *services) register(g *grpc.Server) {
 	}
 }
 
-// update hands a newly loaded policy to the services (the controller calls
-// it before publishing the proxies' configuration).
-func (s *services) update(ctx context.Context, snap *policy.Snapshot) error {
+// update gives the services their rules (the controller calls it before
+// and after publishing the proxies' configuration: make-before-break).
+func (s *services) update(ctx context.Context, rules controller.ServiceRules) error {
 	var errs []error
 	if s.authz != nil {
-		cfg, err := controller.AuthzRules(snap, s.opts.maxAuthzBody)
-		if err == nil {
-			err = s.authz.Update(ctx, cfg)
-		}
+		err := s.authz.Update(ctx, rules.Authz)
 		if err == nil {
 			s.logEngines()
 		}
@@ -225,7 +221,7 @@ func (s *services) update(ctx context.Context, snap *policy.Snapshot) error {
 		}
 	}
 	if s.ratelimit != nil {
-		if err := s.ratelimit.Update(controller.RateLimitRules(snap)); err != nil {
+		if err := s.ratelimit.Update(rules.RateLimit); err != nil {
 			errs = append(errs, fmt.Errorf("ratelimit: %w", err))
 		}
 	}

@@ -115,13 +115,13 @@ func printStatus(w io.Writer, full serverStatus, proxies []server.ProxyStatus, n
 	fmt.Fprintf(w, "\nProxies (%d):\n", len(proxies))
 	if len(proxies) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprint(tw, "NODE\tGATEWAY\tCLIENT\tCONNECTED")
+		fmt.Fprint(tw, "NODE\tGATEWAY\tCLIENT\tXDS\tCONNECTED")
 		for _, t := range statusTypes {
 			fmt.Fprintf(tw, "\t%s", strings.ToUpper(t))
 		}
 		fmt.Fprintln(tw)
 		for _, p := range proxies {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s", p.NodeID, p.Gateway, p.Client, now.Sub(p.ConnectedSince).Round(time.Second))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", p.NodeID, p.Gateway, p.Client, p.Protocol, now.Sub(p.ConnectedSince).Round(time.Second))
 			for _, t := range statusTypes {
 				fmt.Fprintf(tw, "\t%s", typeCell(p.Types[t]))
 			}
@@ -138,7 +138,7 @@ func printStatus(w io.Writer, full serverStatus, proxies []server.ProxyStatus, n
 		}
 		for _, t := range statusTypes {
 			if n := p.Types[t].NACK; n != nil {
-				fmt.Fprintf(w, "  NACK %s %s version %s (%d on this stream): %s\n", p.NodeID, t, short(n.Version), p.Types[t].NACKs, n.Error)
+				fmt.Fprintf(w, "  NACK %s %s version %s (%d on this stream)%s: %s\n", p.NodeID, t, short(n.Version), p.Types[t].NACKs, nackedResources(n.Resources), n.Error)
 			}
 		}
 	}
@@ -177,6 +177,14 @@ func printHeld(w io.Writer, held map[string][]string) {
 			fmt.Fprintf(w, "  %s\n", why)
 		}
 	}
+}
+
+// nackedResources names the resources of a rejected delta response.
+func nackedResources(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return " rejecting " + strings.Join(names, ", ")
 }
 
 // typeCell is one resource type's state on one proxy: short version and

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
+	"github.com/gatehouse-dev/gatehouse/xds/server"
 )
 
 // gatehouse status prints the proxyless notes of the served policy.
@@ -19,6 +20,26 @@ func TestStatusPrintsProxylessNotes(t *testing.T) {
 	want := "\nProtected routes and proxyless gRPC clients (1):\n  Gateway/public: Route/admin is withheld from proxyless gRPC clients"
 	if !strings.Contains(b.String(), want) {
 		t.Errorf("status output lacks %q:\n%s", want, b.String())
+	}
+}
+
+// A delta proxy's row says "delta", and its NACK names the resources the
+// rejected response carried.
+func TestStatusPrintsDeltaNACK(t *testing.T) {
+	now := time.Now()
+	p := server.ProxyStatus{NodeID: "e1", Gateway: "public", Client: "envoy", Protocol: "delta", ConnectedSince: now,
+		Types: map[string]server.TypeStatus{server.TypeListeners: {Sent: "abcdef0123", Acked: "0123456789", NACKs: 1,
+			NACK: &server.NACK{Error: "port in use", Version: "abcdef0123", At: now, Resources: []string{"public-8443"}}}}}
+	var b strings.Builder
+	printStatus(&b, serverStatus{}, []server.ProxyStatus{p}, now)
+	for _, want := range []string{
+		"NODE  GATEWAY  CLIENT  XDS    CONNECTED",
+		"e1    public   envoy   delta  0s",
+		"NACK e1 listeners version abcdef01 (1 on this stream) rejecting public-8443: port in use",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status output lacks %q:\n%s", want, b.String())
+		}
 	}
 }
 

@@ -95,7 +95,8 @@ type Policy struct {
 	// undefined or malformed decision (several results, a value of another
 	// type) denies (403), because a policy that says nothing allows
 	// nothing. Nor does it cover authentication, which is decided first:
-	// no credential, an unknown key or a missing JWT is always a 401.
+	// no credential, an unknown key or a missing JWT is always a 401; nor
+	// an evaluation the caller cancelled (its context ended), which denies.
 	FailOpen bool
 }
 

@@ -148,7 +148,7 @@ func TestJWTConsumerByIssuerAndSubject(t *testing.T) {
 // A denial's http_status must be a status both Go and Envoy's StatusCode
 // enum know (envoy/type/v3/http_status.proto): 0, or 418, 101, 451 (not in
 // Envoy's enum) make the decision invalid, which denies with 403 and says
-// why, never with the policy's status. Killed mutant: the last || of the
+// why (naming "http_status"), never with the policy's status. Killed mutant: the last || of the
 // http_status check in parseDenyMembers turned into && (which let a status
 // known to only one of them through).
 func TestDenyStatusMustBeKnownToEnvoy(t *testing.T) {
@@ -177,7 +177,7 @@ func TestDenyStatusMustBeKnownToEnvoy(t *testing.T) {
 		} {
 			o := check(t, s, req{ext: ext("r", "", "status-"+c.status)}.build(t))
 			d := logs.last(t)
-			invalid := slices.ContainsFunc(d.Reasons, func(r string) bool { return strings.Contains(r, "is not an HTTP status code") })
+			invalid := slices.ContainsFunc(d.Reasons, func(r string) bool { return strings.Contains(r, `"http_status"`) })
 			if o.status != c.want || d.Allowed || invalid == c.valid {
 				t.Errorf("%s, http_status %s: %v, reasons %q; want %d (decision valid: %v)", engine, c.status, o, d.Reasons, c.want, c.valid)
 			}

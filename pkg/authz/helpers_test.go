@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -128,7 +129,10 @@ func (d *decisions) last(t testing.TB) Decision {
 func newTestService(t testing.TB, cfg *Config) (*Service, *decisions) {
 	t.Helper()
 	logs := &decisions{}
-	s, err := New(Options{DecisionLogger: logs.log})
+	// A time limit far away: on a loaded machine the default 200 ms can
+	// stop an evaluation that was only waiting for a CPU, and turn a
+	// decision into a time-limit deny. Time limits have their own tests.
+	s, err := New(Options{DecisionLogger: logs.log, EvalTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 )
 
 const rbacPolicy = `package envoy.authz
@@ -206,29 +205,6 @@ func TestRegoObjectResult(t *testing.T) {
 	if o.status != 429 || o.body != "slow down" || o.headers["x-why"] != "quota" {
 		t.Errorf("denied object result: %v; reasons %q", o, logs.last(t).Reasons)
 	}
-}
-
-func TestRegoTimeout(t *testing.T) {
-	logs := &decisions{}
-	s, err := New(Options{DecisionLogger: logs.log, EvalTimeout: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Update(context.Background(), regoConfig()); err != nil {
-		t.Fatal(err)
-	}
-	if e := s.Engines()["slow"]; e != EngineIR {
-		t.Fatalf("slow policy on %q: this test is for the IR engine's deadline", e)
-	}
-	start := time.Now()
-	o := check(t, s, req{ext: ext("r", "", "slow")}.build(t))
-	if el := time.Since(start); el > 5*time.Second {
-		t.Errorf("evaluation took %v despite a 50ms timeout", el)
-	}
-	if o.status != 403 {
-		t.Errorf("slow policy: %v, want 403", o)
-	}
-	t.Logf("reasons %q", logs.last(t).Reasons)
 }
 
 func TestUpdateCompileErrorNamesFileAndLine(t *testing.T) {

@@ -71,10 +71,10 @@ func parseAllowMembers(d map[string]any, r *policyResult) error {
 	if r.responseHeaders, err = headerOptions(d, "response_headers_to_add"); err != nil {
 		return err
 	}
-	if r.removeHeaders, err = stringList(d, "request_headers_to_remove"); err != nil {
+	if r.removeHeaders, err = stringList(d, "request_headers_to_remove", checkHeaderName); err != nil {
 		return err
 	}
-	if r.removeQuery, err = stringList(d, "query_parameters_to_remove"); err != nil {
+	if r.removeQuery, err = stringList(d, "query_parameters_to_remove", checkQueryKey); err != nil {
 		return err
 	}
 	r.setQuery, err = queryParams(d)
@@ -83,12 +83,11 @@ func parseAllowMembers(d map[string]any, r *policyResult) error {
 
 func parseDenyMembers(d map[string]any, r *policyResult) error {
 	if s, ok := d["http_status"]; ok {
-		n, isNum := s.(json.Number)
-		code, err := n.Int64()
-		if !isNum || err != nil || http.StatusText(int(code)) == "" || typev3.StatusCode_name[int32(code)] == "" {
-			return fmt.Errorf(`"http_status" %v is not an HTTP status code`, s)
+		code, err := denyStatus(s)
+		if err != nil {
+			return err
 		}
-		r.status = int(code)
+		r.status = code
 	}
 	if b, ok := d["body"]; ok {
 		s, isStr := b.(string)
@@ -98,6 +97,30 @@ func parseDenyMembers(d map[string]any, r *policyResult) error {
 		r.body = &s
 	}
 	return nil
+}
+
+// denyStatus reads "http_status" as opa-envoy-plugin does (an integer that
+// Go's net/http and Envoy's StatusCode enum both name), and further refuses
+// 1xx and 2xx: Envoy sends the denied response's code as the local reply's
+// status, whatever it is (Envoy: source/extensions/filters/common/ext_authz/
+// ext_authz_grpc_impl.cc, denied_response.status().code();
+// source/extensions/filters/http/ext_authz/ext_authz.cc, sendLocalReply),
+// so a deny answered 200 would tell the client and every log that a
+// request succeeded which never reached the upstream, and a 1xx is no
+// final response at all.
+func denyStatus(v any) (int, error) {
+	n, isNum := v.(json.Number)
+	if !isNum {
+		return 0, fmt.Errorf(`"http_status" is %s, want a number`, typeName(v))
+	}
+	code, err := n.Int64()
+	if err != nil {
+		return 0, fmt.Errorf(`"http_status" %s is not an integer`, n)
+	}
+	if code < 300 || code > 599 || http.StatusText(int(code)) == "" || typev3.StatusCode_name[int32(code)] == "" {
+		return 0, fmt.Errorf(`"http_status" %d is not a status a denial can have (3xx, 4xx or 5xx known to Envoy)`, code)
+	}
+	return int(code), nil
 }
 
 func dynamicMetadata(d map[string]any) (*structpb.Struct, error) {
@@ -141,19 +164,30 @@ func headerOptions(d map[string]any, field string) ([]*corev3.HeaderValueOption,
 	var out []*corev3.HeaderValueOption
 	for _, o := range objs {
 		for _, k := range sortedKeys(o) {
-			add := func(s string) {
+			if err := checkHeaderName(field, k); err != nil {
+				return nil, err
+			}
+			add := func(s string) error {
+				if strings.ContainsAny(s, "\x00\r\n") {
+					return fmt.Errorf("%q: header %q: value %q holds NUL, CR or LF", field, k, s)
+				}
 				out = append(out, &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: k, Value: s}})
+				return nil
 			}
 			switch val := o[k].(type) {
 			case string:
-				add(val)
+				if err := add(val); err != nil {
+					return nil, err
+				}
 			case []any:
 				for _, e := range val {
 					s, isStr := e.(string)
 					if !isStr {
 						return nil, fmt.Errorf("%q: header %q holds %s, want strings", field, k, typeName(e))
 					}
-					add(s)
+					if err := add(s); err != nil {
+						return nil, err
+					}
 				}
 			default:
 				return nil, fmt.Errorf("%q: header %q is %s, want a string", field, k, typeName(val))
@@ -163,7 +197,7 @@ func headerOptions(d map[string]any, field string) ([]*corev3.HeaderValueOption,
 	return out, nil
 }
 
-func stringList(d map[string]any, field string) ([]string, error) {
+func stringList(d map[string]any, field string, check func(field, s string) error) ([]string, error) {
 	v, ok := d[field]
 	if !ok {
 		return nil, nil
@@ -177,6 +211,9 @@ func stringList(d map[string]any, field string) ([]string, error) {
 		s, isStr := e.(string)
 		if !isStr {
 			return nil, fmt.Errorf("%q holds %s, want strings", field, typeName(e))
+		}
+		if err := check(field, s); err != nil {
+			return nil, err
 		}
 		out = append(out, s)
 	}
@@ -193,17 +230,31 @@ func queryParams(d map[string]any) ([]*corev3.QueryParameter, error) {
 		return nil, fmt.Errorf(`"query_parameters_to_set" is %s, want an object`, typeName(v))
 	}
 	var out []*corev3.QueryParameter
+	add := func(k, v string) error {
+		if err := checkQueryValue(k, v); err != nil {
+			return err
+		}
+		out = append(out, &corev3.QueryParameter{Key: k, Value: v})
+		return nil
+	}
 	for _, k := range sortedKeys(o) {
+		if err := checkQueryKey("query_parameters_to_set", k); err != nil {
+			return nil, err
+		}
 		switch val := o[k].(type) {
 		case string:
-			out = append(out, &corev3.QueryParameter{Key: k, Value: val})
+			if err := add(k, val); err != nil {
+				return nil, err
+			}
 		case []any:
 			for _, e := range val {
 				s, isStr := e.(string)
 				if !isStr {
 					return nil, fmt.Errorf(`"query_parameters_to_set": %q holds %s, want strings`, k, typeName(e))
 				}
-				out = append(out, &corev3.QueryParameter{Key: k, Value: s})
+				if err := add(k, s); err != nil {
+					return nil, err
+				}
 			}
 		default:
 			return nil, fmt.Errorf(`"query_parameters_to_set": %q is %s, want a string or a list`, k, typeName(val))

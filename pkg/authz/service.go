@@ -186,8 +186,18 @@ func (s *Service) decide(ctx context.Context, st *state, req *authv3.CheckReques
 	case errors.As(err, &none):
 		d.Reasons = append(d.Reasons, err.Error(), "denied: a policy that decides nothing allows nothing")
 		return s.deny(d, http.StatusForbidden, nil, nil)
+	case topdown.IsCancel(err) && ctx.Err() != nil:
+		// The caller went away (Envoy's call timed out, and Envoy applied
+		// its own failure mode, or the client left): nobody reads this
+		// answer, and a stop the caller chose is no evaluation failure.
+		d.Reasons = append(d.Reasons, fmt.Sprintf("evaluation stopped: the caller cancelled the check (%v)", ctx.Err()),
+			"denied: the caller is gone")
+		return s.deny(d, http.StatusForbidden, nil, nil)
 	case err != nil:
 		// An evaluation error or the time limit: failOpen applies.
+		if topdown.IsCancel(err) {
+			err = fmt.Errorf("evaluation time limit of %v reached", s.opts.EvalTimeout)
+		}
 		d.Reasons = append(d.Reasons, err.Error())
 		if p.failOpen {
 			d.FailedOpen = true
@@ -217,6 +227,7 @@ func (s *Service) evalRego(ctx context.Context, st *state, p *compiledPolicy, re
 		}
 		// A conflict the plan met building a whole document, where
 		// topdown looks up one key and may not: topdown decides.
+		d.Reasons = append(d.Reasons, "the IR engine handed the decision to topdown: "+err.Error())
 	}
 	d.Engine = EngineTopdown
 	return s.evalTopdown(ctx, st, p, req, d, id)
@@ -246,8 +257,10 @@ func (s *Service) evalTopdown(ctx context.Context, st *state, p *compiledPolicy,
 	switch {
 	case len(rs) == 0:
 		return nil, noDecision("decision %s is undefined", p.query)
-	case len(rs) > 1 || len(rs[0].Expressions) != 1:
+	case len(rs) > 1:
 		return nil, noDecision("decision %s has %d results, want 1", p.query, len(rs))
+	case len(rs[0].Expressions) != 1:
+		return nil, noDecision("decision %s has %d expressions, want 1", p.query, len(rs[0].Expressions))
 	}
 	res, err := parseResult(rs[0].Expressions[0].Value)
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry/static"
@@ -25,7 +27,7 @@ type Config struct {
 	// Load loads the policy store, given the last good snapshot for
 	// carry-over (policy.LoadDir for a directory); called on every change.
 	Load      func(prev *policy.Snapshot) *policy.Snapshot
-	Publisher *server.Publisher // nil: build for the services only
+	Publisher Publisher // nil: this replica serves no xDS (--components)
 	Translate translate.Options
 	// Debounce is how long the loop waits for quiet after a change; MaxDelay
 	// bounds the wait under a constant stream of changes.
@@ -44,11 +46,27 @@ type Config struct {
 	// least every SyncRecheck (default 250ms).
 	Synced      func() bool
 	SyncRecheck time.Duration
-	// Services, if set, hands every newly loaded policy to gatehouse's own
-	// gRPC services (ext_authz, rate limit) BEFORE the proxies get the
-	// configuration that sends them requests for it (make-before-break).
-	// An error fails the build: the last good configuration stays.
-	Services func(context.Context, *policy.Snapshot) error
+	// Services, if set, gives gatehouse's own gRPC services (ext_authz,
+	// rate limit) their rules, make-before-break with the proxies (see
+	// publish): first the served rules plus the names the new proxy
+	// configuration introduces, then, once it is published, the new rules.
+	// An error before publishing fails the build: the last good
+	// configuration stays.
+	Services func(context.Context, ServiceRules) error
+	// MaxAuthzBody caps input.parsed_body in the authz rules.
+	MaxAuthzBody int
+}
+
+// Publisher is where the controller sends the proxies' configuration
+// (*server.Publisher).
+type Publisher interface {
+	// SetHeld names the Gateways whose configuration is held back.
+	SetHeld(gateways []string)
+	// Publish sets the snapshot of every group; on error, Changed in the
+	// stats lists the groups set before it failed.
+	Publish(ctx context.Context, groups map[translate.GroupKey]*translate.Group, clas map[string]*endpointv3.ClusterLoadAssignment) (server.PublishStats, error)
+	// Remove stops serving groups that are gone.
+	Remove(keys ...translate.GroupKey)
 }
 
 // Controller runs the build loop. Create it with New, feed it with
@@ -69,6 +87,12 @@ type Controller struct {
 	good    *policy.Snapshot
 	pending *policy.Snapshot // loaded, not published: waiting for Synced
 	builder Builder
+	// policyFailed: the newest policy's build failed; the last good one
+	// is served.
+	policyFailed bool
+	// served are the rules the services hold for the published
+	// configuration; nil until the first policy reached them.
+	served *ServiceRules
 }
 
 // New returns a Controller that will do a first build as soon as it runs.
@@ -138,7 +162,13 @@ func (c *Controller) Run(ctx context.Context) {
 			external[k] = v
 		}
 		c.mu.Unlock()
-		c.build(ctx, policyDirty, registryDirty, external)
+		// A policy whose build failed is tried again on every trigger: an
+		// endpoint update may have removed the cause. If the policy fails,
+		// new endpoints go out on the last good policy all the same.
+		withPolicy := policyDirty || c.policyFailed
+		if !c.build(ctx, withPolicy, registryDirty, external) && withPolicy && registryDirty && c.good != nil {
+			c.build(ctx, false, true, external)
+		}
 	}
 }
 
@@ -167,10 +197,11 @@ func (c *Controller) debounce(ctx context.Context) bool {
 	}
 }
 
-// build does one pass. A policy change reloads and retranslates everything
-// (content-hash versions keep unchanged resources from being re-sent); an
-// endpoint-only change rebuilds only the affected ClusterLoadAssignments.
-func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool, external map[string]registry.Snapshot) {
+// build does one pass and reports whether it published. A policy change
+// reloads and retranslates everything (content-hash versions keep
+// unchanged resources from being re-sent); an endpoint-only change
+// rebuilds only the affected ClusterLoadAssignments.
+func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool, external map[string]registry.Snapshot) bool {
 	start := time.Now()
 	snap := c.good
 	if snap == nil && c.pending != nil {
@@ -181,35 +212,34 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 		c.reportRejected(snap)
 	}
 	if snap == nil {
-		return // nothing loaded yet (only registry updates so far)
+		return false // nothing loaded yet (only registry updates so far)
 	}
 	if policyDirty && c.cfg.OnPolicy != nil {
 		c.cfg.OnPolicy(snap)
 	}
 	if !c.Ready() && c.cfg.Synced != nil && !c.cfg.Synced() {
 		c.waitForSync(snap)
-		return
+		return false
 	}
 	eps := mergeEndpoints(static.Endpoints(snap), external)
 	res, err := c.builder.Build(snap, eps, policyDirty)
 	if err != nil {
-		c.fail(start, err)
-		return
+		c.fail(start, stageBuild, policyDirty, err)
+		return false
 	}
+	var rules *ServiceRules
 	if policyDirty && c.cfg.Services != nil {
-		if err := c.cfg.Services(ctx, snap); err != nil {
-			c.fail(start, fmt.Errorf("updating the authz and rate-limit services: %w", err))
-			return
-		}
-	}
-	var stats server.PublishStats
-	if c.cfg.Publisher != nil { // nil when this replica serves no xDS (--components)
-		c.cfg.Publisher.SetHeld(sortedKeys(snap.Held))
-		stats, err = c.cfg.Publisher.Publish(ctx, res.Groups, res.CLAs)
+		r, err := Rules(snap, c.cfg.MaxAuthzBody)
 		if err != nil {
-			c.fail(start, fmt.Errorf("publishing: %w", err))
-			return
+			c.fail(start, stageServices, policyDirty, fmt.Errorf("building the authz and rate-limit rules: %w", err))
+			return false
 		}
+		rules = &r
+	}
+	stats, dropErr, failed := c.publish(ctx, snap, res, rules)
+	if failed != nil {
+		c.fail(start, failed.stage, policyDirty, failed)
+		return false
 	}
 	if len(stats.Absent) > 0 {
 		// Gateways that are gone: stop answering their proxies, which keep
@@ -224,22 +254,38 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 		proxyless = snap.ProxylessNotes()
 	}
 	took := time.Since(start)
-	c.cfg.Metrics.observeBuild(took, true)
-	c.cfg.Metrics.setObjects(snap)
+	if dropErr != nil {
+		c.cfg.Logger.Error("published, but the services still hold the previous rules as well", "err", dropErr)
+	}
 	c.statusMu.Lock()
 	c.status.Ready = true
 	c.status.LastBuild = start
 	c.status.LastBuildDuration = took
-	c.status.LastError = ""
+	if policyDirty {
+		c.policyFailed = false
+	}
+	if !c.policyFailed { // else the newest policy's error still stands
+		c.status.LastError = ""
+	}
+	if dropErr != nil {
+		c.status.LastError = dropErr.Error()
+		c.status.LastErrorAt = start
+	}
 	c.status.WaitingFor = ""
 	c.status.Gateways = sortedKeys(snap.Gateways)
 	if policyDirty {
 		c.status.Proxyless = proxyless
 	}
 	c.statusMu.Unlock()
+	c.cfg.Metrics.setObjects(snap)
+	if dropErr != nil {
+		c.cfg.Metrics.failed(stageServices)
+	}
+	c.cfg.Metrics.observeBuild(took, true)
 	c.cfg.Logger.Info("published", "took", took.Round(time.Microsecond), "policy", policyDirty,
 		"registry", registryDirty, "endpoints_changed", res.EndpointsChanged, "changed", changedTypes(stats),
 		"rejected", len(snap.Rejected))
+	return true
 }
 
 // waitForSync holds back the first publish until the registry sources have
@@ -280,13 +326,20 @@ func mergeEndpoints(base registry.Snapshot, external map[string]registry.Snapsho
 	return out
 }
 
-func (c *Controller) fail(start time.Time, err error) {
-	c.cfg.Metrics.observeBuild(time.Since(start), false)
-	c.cfg.Logger.Error("build failed; still serving the last good configuration", "err", err)
+// fail records a failed build; a failed policy build is retried on the
+// next trigger (Run). Metrics come last: a reader that sees the count sees
+// the status.
+func (c *Controller) fail(start time.Time, stage string, policyDirty bool, err error) {
+	if policyDirty {
+		c.policyFailed = true
+	}
+	c.cfg.Logger.Error("build failed; still serving the last good configuration", "stage", stage, "err", err)
 	c.statusMu.Lock()
 	c.status.LastError = err.Error()
 	c.status.LastErrorAt = start
 	c.statusMu.Unlock()
+	c.cfg.Metrics.failed(stage)
+	c.cfg.Metrics.observeBuild(time.Since(start), false)
 }
 
 func (c *Controller) reportRejected(snap *policy.Snapshot) {

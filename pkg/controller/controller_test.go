@@ -131,9 +131,11 @@ func TestRegistryChangeTouchesOnlyEndpoints(t *testing.T) {
 			t.Errorf("%s version changed on a registry-only update: %s -> %s", typ, before[typ], after[typ])
 		}
 	}
-	// The same endpoints again change nothing at all.
+	// The same endpoints again change nothing at all: wait for the build
+	// they trigger, then compare.
+	n := buildCount(t, f.reg)
 	f.ctrl.SetEndpoints("consul", registry.Snapshot{"users": {{Address: "10.0.0.1", Port: 80, Weight: 1}}})
-	time.Sleep(50 * time.Millisecond)
+	f.waitFor(t, "the build of identical endpoints", func() bool { return buildCount(t, f.reg) > n })
 	if again := f.versions(t); again["endpoints"] != after["endpoints"] {
 		t.Errorf("identical endpoints changed the version: %s -> %s", after["endpoints"], again["endpoints"])
 	}

@@ -13,6 +13,7 @@ import (
 type Metrics struct {
 	buildSeconds *prometheus.HistogramVec
 	buildErrors  prometheus.Counter
+	failures     *prometheus.CounterVec
 	objects      *prometheus.GaugeVec
 	rejected     prometheus.Gauge
 }
@@ -27,8 +28,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"result"}),
 		buildErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gatehouse_translate_errors_total",
-			Help: "Builds that failed translation or checks; the last good snapshot kept being served.",
+			Help: "Builds that failed translation, checks or endpoints (gatehouse_build_failures_total{stage=\"build\"}); the last good snapshot kept being served.",
 		}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_build_failures_total",
+			Help: "Builds that failed, by stage (build: translate, checks, endpoints; services: the authz and rate-limit rules; publish: the proxies' snapshots). The last good configuration kept being served.",
+		}, []string{"stage"}),
 		objects: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gatehouse_policy_objects",
 			Help: "Valid policy objects in the served snapshot, by kind.",
@@ -38,7 +43,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Policy objects rejected by the last load (see gatehouse status for reasons).",
 		}),
 	}
-	reg.MustRegister(m.buildSeconds, m.buildErrors, m.objects, m.rejected)
+	reg.MustRegister(m.buildSeconds, m.buildErrors, m.failures, m.objects, m.rejected)
+	for _, stage := range []string{stageBuild, stageServices, stagePublish} {
+		m.failures.WithLabelValues(stage) // exported at 0 before the first failure
+	}
 	return m
 }
 
@@ -49,9 +57,18 @@ func (m *Metrics) observeBuild(d time.Duration, ok bool) {
 	result := "published"
 	if !ok {
 		result = "failed"
-		m.buildErrors.Inc()
 	}
 	m.buildSeconds.WithLabelValues(result).Observe(d.Seconds())
+}
+
+func (m *Metrics) failed(stage string) {
+	if m == nil {
+		return
+	}
+	m.failures.WithLabelValues(stage).Inc()
+	if stage == stageBuild {
+		m.buildErrors.Inc()
+	}
 }
 
 func (m *Metrics) setObjects(s *policy.Snapshot) {

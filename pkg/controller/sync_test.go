@@ -23,9 +23,11 @@ func TestFirstPublishWaitsForSync(t *testing.T) {
 	dir := &memFS{}
 	dir.set(map[string]string{"all.yaml": basePolicy})
 	var synced atomic.Bool
+	var checks atomic.Int32
 	var seen atomic.Pointer[policy.Snapshot]
 	ctrl := New(Config{Load: dir.load, Publisher: pub, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond,
-		OnPolicy: func(s *policy.Snapshot) { seen.Store(s) }, Synced: synced.Load, SyncRecheck: 20 * time.Millisecond})
+		OnPolicy: func(s *policy.Snapshot) { seen.Store(s) },
+		Synced:   func() bool { checks.Add(1); return synced.Load() }, SyncRecheck: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { ctrl.Run(ctx); close(done) }()
@@ -39,7 +41,12 @@ func TestFirstPublishWaitsForSync(t *testing.T) {
 	if s == nil || s.Services["users"] == nil || s.Services["users"].Spec.Discovery.Consul == nil {
 		t.Fatalf("OnPolicy not called with the loaded policy: %v", s)
 	}
-	time.Sleep(150 * time.Millisecond) // several rechecks
+	for checks.Load() < 3 && time.Now().Before(deadline) { // several rechecks, each a build pass
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := checks.Load(); n < 3 {
+		t.Fatalf("Synced checked %d times within 5s, want rechecks", n)
+	}
 	if ctrl.Ready() {
 		t.Fatal("ready before the registry synced")
 	}

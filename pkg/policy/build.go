@@ -1,13 +1,16 @@
 package policy
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // loader assembles a Snapshot from parsed files: local validation, duplicate
 // names, reference resolution and carry-over of last good versions.
 type loader struct {
 	files    *fileReader
 	prev     *Snapshot
-	walkErrs []*objErrs
+	walkErrs []walkError
 
 	snap     *Snapshot
 	rejected []Rejected
@@ -16,9 +19,10 @@ type loader struct {
 	badRef map[string]bool
 	// present records every Kind/name defined in this load, valid or not.
 	present map[string]bool
-	// syntaxFiles are files that did not parse; prev objects from them are
-	// carried over.
-	syntaxFiles map[string]int
+	// unusable are the files that gave no objects (syntax error, cannot be
+	// read) and why; prev objects from them, and from directories the walk
+	// could not read, are carried over (carryUnusable).
+	unusable map[string]string // file -> why
 	// creds are the credentials of the Consumers served so far.
 	creds servedCredentials
 	// kept are objects this load does not define that are served at their
@@ -41,15 +45,15 @@ var resolveOrder = []string{
 
 func (l *loader) build(results []*fileResult) *Snapshot {
 	l.snap = newSnapshot()
-	l.badRef, l.present, l.syntaxFiles = map[string]bool{}, map[string]bool{}, map[string]int{}
+	l.badRef, l.present, l.unusable = map[string]bool{}, map[string]bool{}, map[string]string{}
 	l.kept, l.dangling = map[string]*keptRef{}, map[string][]string{}
 	for _, e := range l.walkErrs {
-		l.reject(e, false)
+		l.reject(e.errs, false)
 	}
 	var objs []*object
 	for _, f := range results {
 		if f.syntax != nil {
-			l.syntaxFiles[f.name] = f.syntax.line
+			l.unusable[f.name] = f.unusable
 			l.reject(f.syntax, false)
 			continue
 		}
@@ -69,6 +73,7 @@ func (l *loader) build(results []*fileResult) *Snapshot {
 	}
 	markDuplicates(objs)
 	markCredentialConflicts(objs)
+	markClaimHeaderConflicts(objs)
 
 	for _, kind := range resolveOrder {
 		// Resolve even objects with other errors, so one load reports all.
@@ -87,7 +92,7 @@ func (l *loader) build(results []*fileResult) *Snapshot {
 				l.rejectObject(o)
 			}
 		}
-		l.carrySyntaxFiles(kind)
+		l.carryUnusable(kind)
 	}
 	for _, o := range byKind[KindRoute] {
 		if r := o.val.(*Route); o.name != "" && l.snap.Routes[r.Name] == nil {
@@ -147,6 +152,10 @@ func (l *loader) resolve(o *objErrs, v any, carried bool) bool {
 			if d.RateLimit != RateLimitNone {
 				l.ref(o, "spec.defaults.rateLimit", KindRateLimit, d.RateLimit)
 			}
+		}
+	case *Authentication:
+		if carried {
+			servedAuthHeaderConflicts(o, x, l.snap.Authentications)
 		}
 	case *Consumer:
 		l.ref(o, "spec.plan", KindPlan, x.Spec.Plan)
@@ -226,7 +235,7 @@ func (l *loader) rejectObject(o *object) {
 				l.accept(p)
 				carried = true
 			} else {
-				o.errs.addAt(o.errs.line, "", "the previous version cannot be kept either: its references no longer resolve")
+				o.errs.addAt(o.errs.line, "", "the previous version cannot be kept either: %s", strings.Join(po.messages(), "; "))
 			}
 		}
 	}
@@ -236,15 +245,18 @@ func (l *loader) rejectObject(o *object) {
 	l.reject(o.errs, carried)
 }
 
-// carrySyntaxFiles keeps prev objects of kind defined in files that did not
-// parse, unless this load defines the same Kind/name elsewhere.
-func (l *loader) carrySyntaxFiles(kind string) {
-	if len(l.syntaxFiles) == 0 {
+// carryUnusable keeps prev objects of kind defined in files that gave no
+// objects (a syntax error, unreadable) or that lie under a directory the
+// walk could not read, unless this load defines the same Kind/name
+// elsewhere: a file that cannot be read is not a deleted file, and a Route
+// dropped for it could let a catch-all serve its paths.
+func (l *loader) carryUnusable(kind string) {
+	if len(l.unusable) == 0 && len(l.walkErrs) == 0 {
 		return
 	}
 	for _, v := range l.prev.all(kind) {
 		m := metaOf(v)
-		synLine, ok := l.syntaxFiles[m.File]
+		why, ok := l.whyUnusable(m.File)
 		if !ok || l.present[m.Ref()] {
 			continue
 		}
@@ -254,14 +266,27 @@ func (l *loader) carrySyntaxFiles(kind string) {
 		po.ref = o.ref
 		if l.resolve(po, v, true) {
 			l.accept(v)
-			o.addAt(m.Line, "", "not reloaded: %s has a YAML syntax error (line %d); serving the previous version", m.File, synLine)
+			o.addAt(m.Line, "", "not reloaded: %s %s; serving the previous version", m.File, why)
 			l.reject(o, true)
 			continue
 		}
-		o.addAt(m.Line, "", "dropped: %s has a YAML syntax error (line %d) and the previous version's references no longer resolve", m.File, synLine)
+		o.addAt(m.Line, "", "dropped: %s %s and the previous version's references no longer resolve", m.File, why)
 		l.badRef[m.Ref()] = true
 		l.reject(o, false)
 	}
+}
+
+// whyUnusable says why file gave no objects in this load, if it did not.
+func (l *loader) whyUnusable(file string) (string, bool) {
+	if why, ok := l.unusable[file]; ok {
+		return why, true
+	}
+	for _, e := range l.walkErrs {
+		if e.path == "." || strings.HasPrefix(file, e.path+"/") || file == e.path {
+			return fmt.Sprintf("(under %s, which cannot be read)", e.path), true
+		}
+	}
+	return "", false
 }
 
 // resolveRoute checks a Route's references against the Snapshot being built

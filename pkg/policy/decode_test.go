@@ -28,7 +28,7 @@ spec:
 kind: Service
 name: hc
 spec:
-  discovery: {static: [{address: backend.internal, port: 80}]}
+  discovery: {static: [{address: 10.0.0.5, port: 80}]}
   healthCheck:
     tcp:
     interval: 1s

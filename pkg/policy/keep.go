@@ -29,7 +29,7 @@ type keptRef struct {
 // keepReferenced serves prev's version of kind/name if this load does not
 // define it at all and its own references resolve (keeping what they name,
 // too). Objects defined in this load but rejected are handled by
-// rejectObject and carrySyntaxFiles instead.
+// rejectObject and carryUnusable instead.
 func (l *loader) keepReferenced(kind, name string) bool {
 	ref := kind + "/" + name
 	if l.present[ref] || l.badRef[ref] {
@@ -43,7 +43,10 @@ func (l *loader) keepReferenced(kind, name string) bool {
 	o := newObjErrs(m.File, m.Line)
 	o.ref = ref
 	if !l.resolve(o, p, true) {
+		// Say why, or the referrer's "was rejected" points at nothing.
 		l.badRef[ref] = true
+		o.addAt(m.Line, "", "deleted or renamed while still referenced, and its last good version cannot be kept")
+		l.reject(o, false)
 		return false
 	}
 	l.accept(p)

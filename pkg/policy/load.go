@@ -37,7 +37,10 @@ type object struct {
 type fileResult struct {
 	name    string
 	objects []*object
-	syntax  *objErrs // set when the file is not valid YAML
+	syntax  *objErrs // set when the file is not valid YAML or cannot be read
+	// unusable says why the file gave no objects, for the previous
+	// objects it defined: "has a YAML syntax error (line N)" and the like.
+	unusable string
 }
 
 // Load reads every *.yaml / *.yml file under fsys (subdirectories included,
@@ -130,15 +133,23 @@ func LoadWith(fsys fs.FS, prev *Snapshot, opts Options) *Snapshot {
 	return snap
 }
 
-// policyFiles lists policy files in lexical order.
-func policyFiles(fsys fs.FS) ([]string, []*objErrs) {
+// walkError is a directory (or entry) the walk could not read: the files
+// under it are unknown, not deleted.
+type walkError struct {
+	path string
+	errs *objErrs
+}
+
+// policyFiles lists policy files in lexical order, and what could not be
+// read.
+func policyFiles(fsys fs.FS) ([]string, []walkError) {
 	var files []string
-	var errs []*objErrs
+	var errs []walkError
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			o := newObjErrs(p, 0)
 			o.addAt(0, "", "cannot read: %v", err)
-			errs = append(errs, o)
+			errs = append(errs, walkError{path: p, errs: o})
 			if d != nil && d.IsDir() {
 				return fs.SkipDir
 			}
@@ -160,7 +171,7 @@ func policyFiles(fsys fs.FS) ([]string, []*objErrs) {
 	if err != nil {
 		o := newObjErrs(".", 0)
 		o.addAt(0, "", "cannot read policy directory: %v", err)
-		errs = append(errs, o)
+		errs = append(errs, walkError{path: ".", errs: o})
 	}
 	return files, errs
 }
@@ -203,20 +214,41 @@ func syntaxPos(msg string, data []byte) (int, string) {
 
 // parseFile splits a file into documents and decodes each. A YAML syntax
 // error anywhere makes the whole file unusable: it cannot be split reliably.
-func parseFile(fsys fs.FS, file string) *fileResult {
-	res := &fileResult{name: file}
-	data, err := fs.ReadFile(fsys, file)
-	if err != nil {
-		res.syntax = newObjErrs(file, 0)
-		res.syntax.addAt(0, "", "cannot read: %v", err)
+// Only regular files are read (after following symlinks, as mounted
+// ConfigMaps need): opening a FIFO would block the build loop for good.
+//
+// The YAML parser and the decoder are fed with user input: a panic in
+// either (or in fsys) becomes this file's error, not the control plane's
+// end, and the file counts as unreadable (its previous objects stay).
+func parseFile(fsys fs.FS, file string) (res *fileResult) {
+	res = &fileResult{name: file}
+	unreadable := func(line int, why, format string, args ...any) *fileResult {
+		res.objects = nil
+		res.syntax = newObjErrs(file, line)
+		res.syntax.addAt(line, "", format, args...)
+		res.unusable = why
 		return res
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			res = unreadable(0, "could not be parsed", "cannot parse: internal error: %v", r)
+		}
+	}()
+	fi, err := fs.Stat(fsys, file)
+	if err == nil && !fi.Mode().IsRegular() {
+		return unreadable(0, "cannot be read", "cannot read: %s, not a regular file", fileKind(fi.Mode()))
+	}
+	var data []byte
+	if err == nil {
+		data, err = fs.ReadFile(fsys, file)
+	}
+	if err != nil {
+		return unreadable(0, "cannot be read", "cannot read: %v", err)
 	}
 	docs, err := splitDocs(data)
 	if err != nil {
 		line, msg := syntaxPos(err.Error(), data)
-		res.syntax = newObjErrs(file, line)
-		res.syntax.addAt(line, "", "%s", msg)
-		return res
+		return unreadable(line, fmt.Sprintf("has a YAML syntax error (line %d)", line), "%s", msg)
 	}
 	for _, doc := range docs {
 		if o := decodeObject(file, doc); o != nil {
@@ -226,14 +258,22 @@ func parseFile(fsys fs.FS, file string) *fileResult {
 	return res
 }
 
+// fileKind names what a non-regular directory entry is.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "of type " + m.Type().String()
+}
+
 func splitDocs(data []byte) (docs []*yaml.Node, err error) {
-	// The parser is third-party code fed with user input: a panic in it must
-	// become an error for this file, not take the control plane down.
-	defer func() {
-		if r := recover(); r != nil {
-			docs, err = nil, fmt.Errorf("yaml: parser failed: %v", r)
-		}
-	}()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var n yaml.Node

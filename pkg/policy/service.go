@@ -3,6 +3,7 @@ package policy
 import (
 	"crypto/x509"
 	"fmt"
+	"net/netip"
 	"strings"
 )
 
@@ -101,9 +102,7 @@ func validateDiscovery(o *objErrs, d *Discovery) {
 	seen := map[string]string{}
 	for i, e := range d.Static {
 		ep := fmt.Sprintf("%s.static[%d]", p, i)
-		if !validAddress(e.Address) {
-			o.add(ep+".address", "%q is not an IP address or hostname", e.Address)
-		}
+		staticAddress(o, ep+".address", e.Address)
 		if e.Port < 1 || e.Port > 65535 {
 			o.add(ep+".port", "%d is out of range; a port is 1..65535", e.Port)
 		}
@@ -117,6 +116,25 @@ func validateDiscovery(o *objErrs, d *Discovery) {
 			seen[key] = ep
 		}
 	}
+}
+
+// staticAddress: a static endpoint must be an IP address. Static
+// endpoints reach Envoy over EDS (and proxyless gRPC clients the same
+// way), which takes IP addresses only and refuses the whole update
+// otherwise (Envoy: source/common/network/resolver_impl.cc, "malformed IP
+// address"). A DNS name would need a STRICT_DNS cluster (what Envoy
+// Gateway emits for FQDN backends: internal/xds/translator/cluster.go),
+// which grpc-go does not implement.
+func staticAddress(o *objErrs, p, a string) {
+	if ip, err := netip.ParseAddr(a); err == nil && ip.Zone() == "" {
+		return
+	}
+	// All digits and dots: a malformed IPv4 address (10.0.0.010), not a name.
+	if validAddress(a) && strings.Trim(a, "0123456789.") != "" {
+		o.add(p, "static endpoint addresses must be IP addresses; %q is a DNS name, which Envoy's EDS does not resolve: give its IP address, or use consul discovery", a)
+		return
+	}
+	o.add(p, "static endpoint addresses must be IP addresses (without a zone); %q is not one", a)
 }
 
 func validateHealthCheck(o *objErrs, hc *HealthCheck) {

@@ -69,7 +69,13 @@
 // and quota, counted per consumer across all Routes and Gateways. The
 // descriptor's status is the tightest of them. A quota counts only allowed
 // requests: it is read with the other counters and incremented in a second
-// store call once the whole request is allowed. Two replicas deciding at
+// store call once the whole request is allowed. If that increment fails the
+// request fails with codes.Unavailable, like any store error, so the
+// route's failure mode decides it: answering OK would let it through
+// uncounted even on a fail-closed route (and a Redis that reads but refuses
+// writes, out of memory, would never exhaust a quota). A plan descriptor
+// with an empty consumer or more than one entry is ignored like any other
+// mismatch; a consumer without a Plan has no plan limits. Two replicas deciding at
 // the same instant may both allow the last request of a quota, so a quota
 // can be overshot by the requests in flight at its edge.
 //
@@ -93,4 +99,10 @@
 // default); on error or timeout the request fails with codes.Unavailable so
 // that Envoy applies the route's failure mode (allow or deny), and the next
 // request tries again, so service resumes by itself when Redis returns.
+// Redis runs a pipeline's commands one by one, so an error reply part way
+// (a counter key holding something else than a number, out of memory) fails
+// the request whose command it was after its other counters may have been
+// incremented, so a failed request may still count against some limits.
+// Requests sharing the pipeline get their own answers. Increments are never retried,
+// so no request is counted twice.
 package ratelimit

@@ -31,7 +31,13 @@ func (c countingConn) Write(b []byte) (int, error) {
 
 func newRedisStore(t *testing.T, addr string, writes *atomic.Int64) *ratelimit.RedisStore {
 	t.Helper()
-	opts := ratelimit.RedisOptions{Addr: addr, KeyPrefix: "t:" + strings.ReplaceAll(t.Name(), "/", ":") + ":"}
+	return newRedisStoreTimeout(t, addr, writes, 0)
+}
+
+// newRedisStoreTimeout is newRedisStore with RedisOptions.Timeout (0: the default).
+func newRedisStoreTimeout(t *testing.T, addr string, writes *atomic.Int64, timeout time.Duration) *ratelimit.RedisStore {
+	t.Helper()
+	opts := ratelimit.RedisOptions{Addr: addr, Timeout: timeout, KeyPrefix: "t:" + strings.ReplaceAll(t.Name(), "/", ":") + ":"}
 	if writes != nil {
 		opts.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			var d net.Dialer

@@ -214,9 +214,16 @@ func (s *Service) ShouldRateLimit(ctx context.Context, req *rlsv3.RateLimitReque
 	// overshoot is bounded by the requests in flight.
 	if resp.OverallCode == rlsv3.RateLimitResponse_OK && len(quotaOps) > 0 {
 		if err := s.apply(ctx, quotaOps, make([]uint64, len(quotaOps))); err != nil {
-			// The request is allowed either way; failing it now would turn a
-			// bookkeeping error into a rejection.
-			return resp, nil
+			// An OK here would let the request through uncounted, on every
+			// route, whatever its failure mode: with a store that reads but
+			// refuses writes (Redis out of memory) a quota would never run
+			// out. The call fails like a failed first call, so the route's
+			// failure mode decides, as for every other store error: Envoy
+			// reads any gRPC error as LimitStatus::Error and then continues
+			// (failure mode allow) or answers 500 (failure_mode_deny).
+			// Envoy: source/extensions/filters/http/ratelimit/ratelimit.cc,
+			// source/extensions/filters/common/ratelimit/ratelimit_impl.cc.
+			return nil, status.Errorf(codes.Unavailable, "rate-limit store: recording quota: %v", err)
 		}
 	}
 	return resp, nil
@@ -278,6 +285,12 @@ func (s *Service) resolve(snap *snapshot, known map[string]bool, i int, entries 
 			return checks, ops
 		}
 		consumer := entries[0].GetValue()
+		if consumer == "" {
+			// Envoy never sends one (the action's default is "anonymous"):
+			// a mismatched config, counted so that it shows.
+			s.metrics.ignored.WithLabelValues("empty_consumer").Inc()
+			return checks, ops
+		}
 		p := snap.consumerPlan[consumer]
 		if p == nil {
 			return checks, ops // no plan (anonymous callers included): no plan limits

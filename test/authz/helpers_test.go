@@ -53,7 +53,9 @@ func (l *decisionLog) byID(id string) (authz.Decision, bool) {
 func startServer(t testing.TB, cfg *authz.Config, wrap func(*authz.Service) authv3.AuthorizationServer) *server {
 	t.Helper()
 	logs := &decisionLog{}
-	svc, err := authz.New(authz.Options{DecisionLogger: logs.log})
+	// A time limit far away: under load the default 200 ms could stop an
+	// evaluation that was only waiting for a CPU.
+	svc, err := authz.New(authz.Options{DecisionLogger: logs.log, EvalTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,29 +113,45 @@ func (g *gatehouse) cpuTime() time.Duration {
 	return time.Duration(ut+st) * time.Second / hz
 }
 
-// connsTo counts the gatehouse process's established TCP connections to port.
-func (g *gatehouse) connsTo(port int) int {
+// connsTo counts the gatehouse process's established TCP connections to
+// port (see establishedTo).
+func (g *gatehouse) connsTo(port int) (int, error) { return establishedTo(g.Pid, port) }
+
+// establishedTo counts process pid's established IPv4 TCP connections to
+// 127.0.0.1:port, from /proc. Anything it cannot read is an error, never a
+// count: a probe that cannot see the connections must not report none.
+func establishedTo(pid, port int) (int, error) {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0, fmt.Errorf("listing the sockets of pid %d: %w", pid, err)
+	}
 	inodes := map[string]bool{}
-	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", g.Pid))
 	for _, fd := range fds {
-		l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", g.Pid, fd.Name()))
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
 		if err == nil && strings.HasPrefix(l, "socket:[") {
 			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
 		}
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", g.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
 	if err != nil {
-		return -1
+		return 0, fmt.Errorf("reading the TCP table of pid %d: %w", pid, err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) == 0 || !strings.Contains(lines[0], "rem_address") {
+		return 0, fmt.Errorf("/proc/%d/net/tcp: unexpected header %q", pid, lines[0])
 	}
 	n := 0
-	want := fmt.Sprintf(":%04X", port)
-	for _, line := range strings.Split(string(b), "\n")[1:] {
+	want := fmt.Sprintf("0100007F:%04X", port) // 127.0.0.1, as /proc prints it on little-endian machines
+	for _, line := range lines[1:] {
 		f := strings.Fields(line)
-		if len(f) > 9 && strings.HasSuffix(f[2], want) && f[3] == "01" && inodes[f[9]] {
+		if len(f) < 10 {
+			return 0, fmt.Errorf("/proc/%d/net/tcp: short line %q", pid, line)
+		}
+		if f[2] == want && f[3] == "01" && inodes[f[9]] { // 01: ESTABLISHED
 			n++
 		}
 	}
-	return n
+	return n, nil
 }
 
 func (g *gatehouse) cli(args ...string) string {

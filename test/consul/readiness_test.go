@@ -40,7 +40,19 @@ func TestReadinessWaitsForConsul(t *testing.T) {
 	g := launch(t, dir, agent.Addr)
 	g.WaitHealthy(10 * time.Second)
 	cds := rawCDS(t, g)
+	// First the state to check from: gatehouse has tried Consul and failed
+	// (on a loaded machine it may not have tried yet when /healthz answers,
+	// and silence before the first attempt would prove nothing).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if st := g.status(); st.Consul != nil && st.Consul.LastError != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed Consul read in the status within 10s: %s", g.statusJSON())
+		}
+	}
 
+	// Then nothing may be published while Consul stays down.
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
 		if code := g.Readyz(); code != 503 {

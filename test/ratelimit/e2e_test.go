@@ -165,12 +165,12 @@ func TestRedisOutage(t *testing.T) {
 	r.Pause()
 	for i := 0; i < 5; i++ {
 		start := time.Now()
-		_, err := g.client.ShouldRateLimit(context.Background(), &rlsv3.RateLimitRequest{Domain: domain, Descriptors: []*rlcommon.RateLimitDescriptor{d}})
+		_, err := try(g.client, d)
 		took := time.Since(start)
 		if status.Code(err) != codes.Unavailable {
 			t.Fatalf("call %d with Redis hung: %v, want Unavailable", i+1, err)
 		}
-		if took < 90*time.Millisecond || took > 300*time.Millisecond {
+		if took < 90*time.Millisecond || took > 500*time.Millisecond {
 			t.Fatalf("call %d with Redis hung answered after %v, want about the 100ms timeout", i+1, took)
 		}
 		t.Logf("call %d with Redis hung: Unavailable after %v", i+1, took)
@@ -180,14 +180,14 @@ func TestRedisOutage(t *testing.T) {
 	var slowest time.Duration
 	for i := 0; i < 20; i++ {
 		start := time.Now()
-		_, err := g.client.ShouldRateLimit(context.Background(), &rlsv3.RateLimitRequest{Domain: domain, Descriptors: []*rlcommon.RateLimitDescriptor{d}})
+		_, err := try(g.client, d)
 		took := time.Since(start)
 		slowest = max(slowest, took)
 		if status.Code(err) != codes.Unavailable {
 			t.Fatalf("call %d with Redis down: %v, want Unavailable", i+1, err)
 		}
 		// The service's timeout is 100ms; allow for gRPC and a busy machine.
-		if took > 300*time.Millisecond {
+		if took > 500*time.Millisecond {
 			t.Fatalf("call %d with Redis down took %v", i+1, took)
 		}
 	}
@@ -198,7 +198,7 @@ func TestRedisOutage(t *testing.T) {
 	r.Start() // an empty Redis: counters start again
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		resp, err := g.client.ShouldRateLimit(context.Background(), &rlsv3.RateLimitRequest{Domain: domain, Descriptors: []*rlcommon.RateLimitDescriptor{d}})
+		resp, err := try(g.client, d)
 		if err == nil {
 			if resp.OverallCode != rlsv3.RateLimitResponse_OK {
 				t.Fatalf("after recovery: %v", resp)
@@ -210,6 +210,13 @@ func TestRedisOutage(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// try makes one call within callBound and returns what it got.
+func try(c rlsv3.RateLimitServiceClient, d *rlcommon.RateLimitDescriptor) (*rlsv3.RateLimitResponse, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), callBound)
+	defer cancel()
+	return c.ShouldRateLimit(ctx, &rlsv3.RateLimitRequest{Domain: domain, Descriptors: []*rlcommon.RateLimitDescriptor{d}})
 }
 
 // TestTwoReplicasShareOneLimit runs two services on one Redis with
@@ -231,7 +238,7 @@ func TestTwoReplicasShareOneLimit(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 40; i++ {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), callBound)
 				resp, err := g.client.ShouldRateLimit(ctx, &rlsv3.RateLimitRequest{Domain: domain,
 					Descriptors: []*rlcommon.RateLimitDescriptor{desc("ratelimit", "per-consumer#0", "consumer", "shared")}})
 				cancel()

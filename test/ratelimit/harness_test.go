@@ -94,8 +94,15 @@ func newMemoryStore(t testing.TB) *ratelimit.MemoryStore {
 	return s
 }
 
-// relaxed is the store timeout of tests that are not about timeouts.
-const relaxed = 2 * time.Second
+// relaxed is the store timeout of tests that are not about timeouts: about
+// a second, so a hung Redis fails a call fast enough for the test's own
+// waits to retry. callBound bounds each gRPC call from a test; it is longer
+// than relaxed, so a store timeout comes back as the service's Unavailable,
+// not as the client's deadline.
+const (
+	relaxed   = time.Second
+	callBound = relaxed + 500*time.Millisecond
+)
 
 // midWindow returns a fixed clock 10 seconds into the current minute, so
 // that no fixed window up to a day ends during a test that uses it.
@@ -114,7 +121,7 @@ func desc(kv ...string) *rlcommon.RateLimitDescriptor {
 
 func call(t testing.TB, c rlsv3.RateLimitServiceClient, domain string, hits uint32, ds ...*rlcommon.RateLimitDescriptor) *rlsv3.RateLimitResponse {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), callBound)
 	defer cancel()
 	resp, err := c.ShouldRateLimit(ctx, &rlsv3.RateLimitRequest{Domain: domain, Descriptors: ds, HitsAddend: hits})
 	if err != nil {
@@ -168,8 +175,9 @@ func startPeerAddr(t testing.TB, redisAddr, configYAML string) string {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	health := fmt.Sprintf("http://127.0.0.1:%d/healthcheck", httpPort)
 	deadline := time.Now().Add(15 * time.Second)
+	hc := &http.Client{Timeout: time.Second} // a hung peer must not hang the wait
 	for {
-		resp, err := http.Get(health)
+		resp, err := hc.Get(health)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

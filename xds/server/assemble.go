@@ -1,6 +1,8 @@
 package server
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
@@ -18,13 +20,26 @@ type typeState struct {
 	items  []types.Resource // parallel to names; pointer identity says "unchanged"
 	hashes []uint64         // parallel to names
 	res    cache.Resources  // what the snapshot holds (Version + Items)
+	// versions is each resource's delta xDS version by name: its content
+	// hash, so replicas agree. The snapshot's VersionMap holds it, so that
+	// go-control-plane does not marshal every resource again to hash it.
+	versions map[string]string
+	// plain is res.Items without TTLs, for servedSnapshot.
+	plain map[string]types.Resource
+}
+
+// resourceVersion is a resource's delta xDS version: its content hash, as
+// 16 hex digits (the first 64 bits of the SHA-256 go-control-plane puts on
+// the wire, see wireVersionLen).
+func resourceVersion(h uint64) string {
+	return hex.EncodeToString(binary.BigEndian.AppendUint64(nil, h))
 }
 
 // emptyState is the state of a type with no resources. Its version is the
 // hash of the empty list, so that an empty type is still answered (an empty
 // LDS/CDS response is how a client learns it has nothing of that type).
 func emptyState(scratch *[]byte) typeState {
-	return typeState{res: cache.Resources{Version: typeVersion(nil, nil, scratch), Items: map[string]types.ResourceWithTTL{}}}
+	return typeState{res: cache.Resources{Version: typeVersion(nil, nil, scratch), Items: map[string]types.ResourceWithTTL{}}, versions: map[string]string{}, plain: map[string]types.Resource{}}
 }
 
 // samePointers reports whether items are, one by one, the very resources
@@ -169,20 +184,28 @@ func (st *typeState) next(names []string, items []types.Resource, scratch *[]byt
 		// Same content under new pointers: keep serving the old Items, which
 		// the cache may still be reading, and remember the new pointers so
 		// that the next Publish takes the fast path.
-		out.res = st.res
+		out.res, out.versions, out.plain = st.res, st.versions, st.plain
 		return out, false, nil
 	}
 	var itemsMap map[string]types.ResourceWithTTL
-	if sameNames && st.res.Items != nil {
-		// Few resources changed: patch a copy instead of rebuilding the map.
+	if sameNames && st.res.Items != nil && st.versions != nil {
+		// Few resources changed: patch copies instead of rebuilding the maps.
 		itemsMap = maps.Clone(st.res.Items)
+		out.versions = maps.Clone(st.versions)
+		out.plain = maps.Clone(st.plain)
 		for _, i := range changed {
 			itemsMap[names[i]] = types.ResourceWithTTL{Resource: items[i]}
+			out.versions[names[i]] = resourceVersion(out.hashes[i])
+			out.plain[names[i]] = items[i]
 		}
 	} else {
 		itemsMap = make(map[string]types.ResourceWithTTL, len(items))
+		out.versions = make(map[string]string, len(items))
+		out.plain = make(map[string]types.Resource, len(items))
 		for i, r := range items {
 			itemsMap[names[i]] = types.ResourceWithTTL{Resource: r}
+			out.versions[names[i]] = resourceVersion(out.hashes[i])
+			out.plain[names[i]] = r
 		}
 	}
 	out.res = cache.Resources{Version: version, Items: itemsMap}

@@ -70,14 +70,14 @@ func TestHashAllMatchesSequential(t *testing.T) {
 func TestProxyStatusJSON(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	b, err := json.Marshal(ProxyStatus{
-		NodeID: "n", Gateway: "gw", Client: "envoy", UserAgent: "envoy/1.36.0", Address: "127.0.0.1:5000", ConnectedSince: at,
+		NodeID: "n", Gateway: "gw", Client: "envoy", UserAgent: "envoy/1.36.0", Address: "127.0.0.1:5000", Protocol: "delta", ConnectedSince: at,
 		Types: map[string]TypeStatus{TypeListeners: {Sent: "b", Acked: "a", NACK: &NACK{Error: "bad", Version: "b", At: at}, NACKs: 1}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := `{"node_id":"n","gateway":"gw","client":"envoy","user_agent":"envoy/1.36.0","address":"127.0.0.1:5000",` +
-		`"connected_since":"2026-01-02T03:04:05Z","types":{"listeners":{"sent":"b","acked":"a",` +
+		`"protocol":"delta","connected_since":"2026-01-02T03:04:05Z","types":{"listeners":{"sent":"b","acked":"a",` +
 		`"nack":{"error":"bad","version":"b","at":"2026-01-02T03:04:05Z"},"nacks":1}}}`
 	if string(b) != want {
 		t.Fatalf("JSON:\n got %s\nwant %s", b, want)

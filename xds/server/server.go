@@ -26,8 +26,8 @@ type Options struct {
 	OnUnknownGateway func(nodeID, gateway, reason string)
 }
 
-// Server serves the Publisher's snapshots over ADS (state of the world)
-// and tracks every connected proxy.
+// Server serves the Publisher's snapshots over ADS (state of the world and
+// delta) and tracks every connected proxy.
 type Server struct {
 	pub     *Publisher
 	xds     xdsserver.Server
@@ -56,9 +56,8 @@ func NewServer(ctx context.Context, pub *Publisher, opts Options) (*Server, erro
 	return &Server{pub: pub, xds: xs, tracker: tr}, nil
 }
 
-// Register adds the Aggregated Discovery Service to g. Only state-of-the-
-// world ADS is served: delta streams get Unimplemented, so clients that try
-// delta first fall back.
+// Register adds the Aggregated Discovery Service to g: state of the world
+// and delta (incremental) ADS.
 func (s *Server) Register(g *grpc.Server) {
 	discoveryv3.RegisterAggregatedDiscoveryServiceServer(g, adsService{xds: s.xds})
 }
@@ -66,8 +65,8 @@ func (s *Server) Register(g *grpc.Server) {
 // Proxies returns the status of every open ADS stream, sorted by node id.
 func (s *Server) Proxies() []ProxyStatus { return s.tracker.Proxies() }
 
-// adsService exposes only StreamAggregatedResources of the go-control-plane
-// server.
+// adsService exposes only the aggregated streams of the go-control-plane
+// server, not its per-type services.
 type adsService struct {
 	discoveryv3.UnimplementedAggregatedDiscoveryServiceServer
 	xds xdsserver.Server
@@ -75,6 +74,10 @@ type adsService struct {
 
 func (a adsService) StreamAggregatedResources(st discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesServer) error {
 	return a.xds.StreamAggregatedResources(st)
+}
+
+func (a adsService) DeltaAggregatedResources(st discoveryv3.AggregatedDiscoveryService_DeltaAggregatedResourcesServer) error {
+	return a.xds.DeltaAggregatedResources(st)
 }
 
 // GRPCServerOptions are the grpc.Server options gatehouse uses for the port

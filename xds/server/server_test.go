@@ -1,7 +1,6 @@
 package server
 
 import (
-	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
-	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
@@ -273,23 +271,4 @@ func TestADSForgetsStatusOfUnknownGatewayOnDisconnect(t *testing.T) {
 	waitFor(t, "cache status", func() bool { return slices.Contains(h.pub.envoy.GetStatusKeys(), "ghost/envoy") })
 	a.close()
 	waitFor(t, "cache status dropped", func() bool { return !slices.Contains(h.pub.envoy.GetStatusKeys(), "ghost/envoy") })
-}
-
-func TestADSDeltaIsUnimplemented(t *testing.T) {
-	h := newHarness(t)
-	s, err := discoveryv3.NewAggregatedDiscoveryServiceClient(h.conn).DeltaAggregatedResources(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = s.Send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.ListenerType})
-	done := make(chan error, 1)
-	go func() { _, err := s.Recv(); done <- err }()
-	select {
-	case err := <-done:
-		if grpcstatus.Code(err) != codes.Unimplemented || err == io.EOF {
-			t.Fatalf("delta stream: %v, want Unimplemented", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("delta stream not refused within 5s")
-	}
 }

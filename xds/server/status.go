@@ -19,11 +19,14 @@ import (
 
 // ProxyStatus is what gatehouse knows about one connected ADS stream.
 type ProxyStatus struct {
-	NodeID         string    `json:"node_id"`
-	Gateway        string    `json:"gateway"`
-	Client         string    `json:"client"`
-	UserAgent      string    `json:"user_agent"`
-	Address        string    `json:"address"`
+	NodeID    string `json:"node_id"`
+	Gateway   string `json:"gateway"`
+	Client    string `json:"client"`
+	UserAgent string `json:"user_agent"`
+	Address   string `json:"address"`
+	// Protocol is the xDS variant of the stream: "sotw" (state of the
+	// world) or "delta".
+	Protocol       string    `json:"protocol"`
 	ConnectedSince time.Time `json:"connected_since"`
 	// Note explains why the proxy gets nothing, e.g. `no Gateway named "x"`.
 	Note string `json:"note,omitempty"`
@@ -47,6 +50,11 @@ type NACK struct {
 	Error   string    `json:"error"`
 	Version string    `json:"version"` // the version rejected ("" if unknown)
 	At      time.Time `json:"at"`
+	// Resources names what the rejected delta response carried (at most
+	// nackedNamesMax, then "+N more"), so an operator sees which resource
+	// the proxy refused; empty for state of the world, whose responses
+	// carry every resource of the type.
+	Resources []string `json:"resources,omitempty"`
 }
 
 // recentResponses is how many (nonce, version) pairs are kept per type to
@@ -54,7 +62,10 @@ type NACK struct {
 // few cover reordering.
 const recentResponses = 4
 
-type sentResponse struct{ nonce, version string }
+type sentResponse struct {
+	nonce, version string
+	names          []string // delta only: the resources it carried (see NACK.Resources)
+}
 
 type typeTrack struct {
 	TypeStatus
@@ -62,13 +73,21 @@ type typeTrack struct {
 	next   int
 }
 
-func (t *typeTrack) versionOf(nonce string) (string, bool) {
+// sentAs returns the response sent with nonce, if it is a recent one.
+func (t *typeTrack) sentAs(nonce string) (sentResponse, bool) {
 	for _, r := range t.recent {
 		if r.nonce == nonce && nonce != "" {
-			return r.version, true
+			return r, true
 		}
 	}
-	return "", false
+	return sentResponse{}, false
+}
+
+// sent records a response.
+func (t *typeTrack) sent(r sentResponse) {
+	t.Sent = r.version
+	t.recent[t.next] = r
+	t.next = (t.next + 1) % recentResponses
 }
 
 type proxy struct {
@@ -81,10 +100,10 @@ type proxy struct {
 	noSecrets bool
 }
 
-// errNotADS is returned for streams other than aggregated SotW ones, which
-// gatehouse does not register; it guards against a caller registering the
-// go-control-plane server's other services.
-var errNotADS = errors.New("gatehouse serves xDS over ADS (StreamAggregatedResources) only")
+// errNotADS is returned for streams other than aggregated ones (state of
+// the world or delta), which gatehouse does not register; it guards against
+// a caller registering the go-control-plane server's other services.
+var errNotADS = errors.New("gatehouse serves xDS over ADS (StreamAggregatedResources, DeltaAggregatedResources) only")
 
 // tracker implements go-control-plane's server callbacks: it records every
 // stream's node, what was sent, acknowledged and rejected, and feeds the
@@ -100,34 +119,54 @@ type tracker struct {
 	secretsAllowed func(*peer.Peer) bool
 
 	mu      sync.Mutex
-	proxies map[int64]*proxy
+	proxies map[streamKey]*proxy
 }
 
 func newTracker(pub *Publisher, m *serverMetrics) *tracker {
-	return &tracker{pub: pub, metrics: m, now: time.Now, proxies: map[int64]*proxy{}, secretsAllowed: secretsAllowed}
+	return &tracker{pub: pub, metrics: m, now: time.Now, proxies: map[streamKey]*proxy{}, secretsAllowed: secretsAllowed}
 }
 
 func (t *tracker) OnStreamOpen(ctx context.Context, id int64, typeURL string) error {
+	return t.open(ctx, id, typeURL, protoSotW)
+}
+
+func (t *tracker) OnStreamClosed(id int64, _ *corev3.Node) { t.closed(streamKey{protoSotW, id}) }
+
+// streamKey names a stream: go-control-plane numbers delta and state-of-
+// the-world streams with separate counters.
+type streamKey struct {
+	protocol string
+	id       int64
+}
+
+// Stream protocols, as ProxyStatus.Protocol shows them.
+const (
+	protoSotW  = "sotw"
+	protoDelta = "delta"
+)
+
+// open registers a stream.
+func (t *tracker) open(ctx context.Context, id int64, typeURL, protocol string) error {
 	if typeURL != resource.AnyType {
 		return errNotADS
 	}
-	p := &proxy{status: ProxyStatus{ConnectedSince: t.now().UTC()}}
+	p := &proxy{status: ProxyStatus{ConnectedSince: t.now().UTC(), Protocol: protocol}}
 	pr, _ := peer.FromContext(ctx)
 	if pr != nil && pr.Addr != nil {
 		p.status.Address = pr.Addr.String()
 	}
 	p.noSecrets = !t.secretsAllowed(pr)
 	t.mu.Lock()
-	t.proxies[id] = p
+	t.proxies[streamKey{protocol, id}] = p
 	t.mu.Unlock()
 	return nil
 }
 
-func (t *tracker) OnStreamClosed(id int64, _ *corev3.Node) {
+func (t *tracker) closed(k streamKey) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	p := t.proxies[id]
-	delete(t.proxies, id)
+	p := t.proxies[k]
+	delete(t.proxies, k)
 	if p == nil || !p.hasNode {
 		return
 	}
@@ -146,18 +185,12 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 	now := t.now().UTC()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	p := t.proxies[id]
+	p := t.requestProxy(streamKey{protoSotW, id}, req.GetNode())
 	if p == nil {
 		// Not opened through OnStreamOpen: nothing says the peer may
 		// have secrets.
 		withholdSecrets(req)
 		return nil
-	}
-	if !p.hasNode && req.GetNode() != nil {
-		t.setNode(p, req.GetNode())
-	} else if p.status.Note != "" {
-		// The Gateway may have been published since.
-		p.status.Note = t.pub.unknownReason(p.key)
 	}
 	if p.noSecrets && withholdSecrets(req) {
 		p.status.Warning = secretsWithheldNote(p.status.Address)
@@ -166,24 +199,18 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 	if ti < 0 {
 		return nil
 	}
-	tt := p.types[ti]
-	if tt == nil {
-		tt = &typeTrack{}
-		p.types[ti] = tt
-	}
+	tt := p.track(ti)
 	if req.GetErrorDetail() != nil {
-		rejected, known := tt.versionOf(req.GetResponseNonce())
-		tt.NACKs++
-		tt.NACK = &NACK{Error: req.GetErrorDetail().GetMessage(), Version: rejected, At: now}
+		rejected, known := tt.sentAs(req.GetResponseNonce())
+		t.nack(tt, ti, req.GetErrorDetail().GetMessage(), rejected, now)
 		tt.Acked = req.GetVersionInfo() // a NACK carries the last good version
-		t.metrics.nacks.WithLabelValues(typeNames[ti]).Inc()
 		if known {
 			// go-control-plane answers any request whose version differs
 			// from the snapshot's at once, so a NACK (which carries the old
 			// version) would get the rejected resources again, in a loop.
 			// Presenting the rejected version parks the request until the
 			// snapshot changes.
-			req.VersionInfo = rejected
+			req.VersionInfo = rejected.version
 		}
 		return nil
 	}
@@ -191,6 +218,37 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 		tt.Acked = v
 	}
 	return nil
+}
+
+// requestProxy returns the proxy of a stream that sent a request, noting
+// its node, or nil for a stream not opened through open. t.mu must be held.
+func (t *tracker) requestProxy(k streamKey, n *corev3.Node) *proxy {
+	p := t.proxies[k]
+	if p == nil {
+		return nil
+	}
+	if !p.hasNode && n != nil {
+		t.setNode(p, n)
+	} else if p.status.Note != "" {
+		// The Gateway may have been published since.
+		p.status.Note = t.pub.unknownReason(p.key)
+	}
+	return p
+}
+
+// track returns the tracking of one type, created on first use.
+func (p *proxy) track(ti typeIdx) *typeTrack {
+	if p.types[ti] == nil {
+		p.types[ti] = &typeTrack{}
+	}
+	return p.types[ti]
+}
+
+// nack records a rejection of the response rejected (zero if unknown).
+func (t *tracker) nack(tt *typeTrack, ti typeIdx, msg string, rejected sentResponse, now time.Time) {
+	tt.NACKs++
+	tt.NACK = &NACK{Error: msg, Version: rejected.version, At: now, Resources: rejected.names}
+	t.metrics.nacks.WithLabelValues(typeNames[ti]).Inc()
 }
 
 func (t *tracker) setNode(p *proxy, n *corev3.Node) {
@@ -234,29 +292,11 @@ func (t *tracker) OnStreamResponse(_ context.Context, id int64, req *discoveryv3
 	t.metrics.pushes.WithLabelValues(typeNames[ti]).Inc()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	p := t.proxies[id]
-	if p == nil {
-		return
+	if p := t.proxies[streamKey{protoSotW, id}]; p != nil {
+		p.track(ti).sent(sentResponse{nonce: resp.GetNonce(), version: resp.GetVersionInfo()})
 	}
-	tt := p.types[ti]
-	if tt == nil {
-		tt = &typeTrack{}
-		p.types[ti] = tt
-	}
-	tt.Sent = resp.GetVersionInfo()
-	tt.recent[tt.next] = sentResponse{nonce: resp.GetNonce(), version: resp.GetVersionInfo()}
-	tt.next = (tt.next + 1) % recentResponses
 }
 
-// Delta xDS is not served (the ADS service answers Unimplemented); these
-// complete the callbacks interface.
-func (t *tracker) OnDeltaStreamOpen(context.Context, int64, string) error { return errNotADS }
-func (t *tracker) OnDeltaStreamClosed(int64, *corev3.Node)                {}
-func (t *tracker) OnStreamDeltaRequest(int64, *discoveryv3.DeltaDiscoveryRequest) error {
-	return errNotADS
-}
-func (t *tracker) OnStreamDeltaResponse(int64, *discoveryv3.DeltaDiscoveryRequest, *discoveryv3.DeltaDiscoveryResponse) {
-}
 func (t *tracker) OnFetchRequest(context.Context, *discoveryv3.DiscoveryRequest) error {
 	return errNotADS
 }
@@ -266,12 +306,12 @@ func (t *tracker) OnFetchResponse(*discoveryv3.DiscoveryRequest, *discoveryv3.Di
 // by stream, for several streams of one node).
 func (t *tracker) Proxies() []ProxyStatus {
 	type entry struct {
-		id int64
-		s  ProxyStatus
+		k streamKey
+		s ProxyStatus
 	}
 	t.mu.Lock()
 	entries := make([]entry, 0, len(t.proxies))
-	for id, p := range t.proxies {
+	for k, p := range t.proxies {
 		s := p.status
 		s.Types = map[string]TypeStatus{}
 		for i, tt := range p.types {
@@ -285,11 +325,11 @@ func (t *tracker) Proxies() []ProxyStatus {
 			}
 			s.Types[typeNames[i]] = ts
 		}
-		entries = append(entries, entry{id, s})
+		entries = append(entries, entry{k, s})
 	}
 	t.mu.Unlock()
 	slices.SortFunc(entries, func(a, b entry) int {
-		return cmp.Or(cmp.Compare(a.s.NodeID, b.s.NodeID), cmp.Compare(a.id, b.id))
+		return cmp.Or(cmp.Compare(a.s.NodeID, b.s.NodeID), cmp.Compare(a.k.protocol, b.k.protocol), cmp.Compare(a.k.id, b.k.id))
 	})
 	out := make([]ProxyStatus, len(entries))
 	for i, e := range entries {

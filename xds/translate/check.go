@@ -51,6 +51,31 @@ type checker struct {
 	// jwtRouteReqs caches per-route jwt_authn requirement names by
 	// serialized config: Routes share a few.
 	jwtRouteReqs map[string]string
+	// envoy is set for groups served to Envoy: only they are held to
+	// what Envoy ships (envoyapi.go).
+	envoy bool
+	// at and path locate the element being walked by shipped;
+	// anysWalked holds the typed configs already walked, by type URL
+	// and value.
+	at         string
+	atRoute    [3]string // route config, virtual host, route: when at is ""
+	path       []string
+	anysWalked map[string]map[string]struct{}
+	// walkMapValue walks one map value (typed_per_filter_config).
+	walkMapValue func(protoreflect.MapKey, protoreflect.Value) bool
+	// listenerAddrs maps each bound address to its listener; regexes
+	// holds each regex checked (true: accepted); localRLDone the local
+	// rate limit configs checked, by serialized value.
+	listenerAddrs map[string]string
+	regexes       map[string]bool
+	localRLDone   map[string]bool
+	// routeAtFn and walkAtFn are routeAt and walkAt, bound once per Check.
+	routeAtFn, walkAtFn func() string
+}
+
+// routeAt names the route being checked (see atRoute).
+func (c *checker) routeAt() string {
+	return "route config " + c.atRoute[0] + " virtual host " + c.atRoute[1] + " route " + c.atRoute[2]
 }
 
 // filterInfo is what Check needs from an HTTP filter's config.
@@ -67,11 +92,25 @@ func (c *checker) fail(format string, args ...any) {
 
 // Check runs the pre-publish checks on one group and, when clas is not nil,
 // its endpoints: every resource passes ValidateAll; every Any is a registered
-// type allowed at its extension point; the router is the one and last HTTP
+// type allowed at its extension point; an Envoy group sets nothing Envoy
+// does not ship (envoyapi.go); the router is the one and last HTTP
 // filter; per-route filter configs name a filter of their connection
 // manager; every cluster, route config, secret and EDS name referenced
-// exists; names are unique per type. Errors name the group (when Key is
-// set), the resource and the problem.
+// exists; names are unique per type; and the load-time rules of
+// checkrules.go and checkfilters.go hold. Errors name the group (when Key
+// is set), the resource and the problem.
+//
+// Where Envoy is laxer, Check is stricter on purpose: Envoy resolves a
+// per-route config by its type, so a name no filter of the chain has is
+// silently unused (source/common/router/per_filter_config.cc); an unknown
+// per-route jwt requirement_name is a 403 on every request, not a load
+// error (source/extensions/filters/http/jwt_authn/filter_config.cc); RDS
+// route tables do not validate clusters by default (config_impl.cc
+// validate_clusters), so a route to a missing cluster answers 503; and an
+// ext_authz or rate-limit cluster that is missing fails each call, which a
+// failure_mode_allow instance lets through. Duplicate names are Envoy
+// errors: "duplicate cluster/listener {} found" (source/common/upstream/
+// cds_api_helper.cc, source/common/listener_manager/lds_api.cc).
 func Check(g *Group, clas map[string]*endpointv3.ClusterLoadAssignment) error {
 	c := &checker{g: g, rdsFilters: map[string][]map[string]protoreflect.FullName{}, rdsJWTReqs: map[string][]map[string]map[string]bool{}, validRoutes: map[*routev3.Route]bool{}, types: map[string]protoreflect.MessageType{}}
 	if g.checked {
@@ -80,6 +119,9 @@ func Check(g *Group, clas map[string]*endpointv3.ClusterLoadAssignment) error {
 		}
 		return c.result()
 	}
+	c.envoy = g.Key.Client != ClientGRPC
+	c.listenerAddrs = map[string]string{}
+	c.routeAtFn = c.routeAt
 	c.routes = c.names("route config", g.Routes)
 	c.clusters = c.names("cluster", g.Clusters)
 	c.secrets = c.names("secret", g.Secrets)
@@ -91,6 +133,7 @@ func Check(g *Group, clas map[string]*endpointv3.ClusterLoadAssignment) error {
 			continue
 		}
 		c.validate("secret", s.GetName(), s)
+		c.shipped("secret "+s.GetName(), s)
 	}
 	for _, r := range g.Listeners {
 		l, ok := r.(*listenerv3.Listener)
@@ -127,10 +170,20 @@ func (c *checker) result() error {
 	}
 	err := errors.Join(c.errs...)
 	if g.Key != (GroupKey{}) {
-		return fmt.Errorf("gateway %s (%s): %w", g.Key.Gateway, g.Key.Client, err)
+		err = fmt.Errorf("gateway %s (%s): %w", g.Key.Gateway, g.Key.Client, err)
 	}
-	return err
+	return checkError{err}
 }
+
+// errCheck matches (errors.Is) every error of Check: the translator built
+// something Envoy would refuse, a bug, where other errors of Translate are
+// about its input. The fuzz test tells them apart with it.
+var errCheck = errors.New("translator output fails Check")
+
+type checkError struct{ error }
+
+func (e checkError) Unwrap() error        { return e.error }
+func (e checkError) Is(target error) bool { return target == errCheck }
 
 func (c *checker) names(kind string, rs []types.Resource) map[string]bool {
 	set := make(map[string]bool, len(rs))
@@ -212,6 +265,9 @@ func (c *checker) listener(l *listenerv3.Listener) {
 	name := l.GetName()
 	where := "listener " + name
 	c.validate("listener", name, l)
+	c.shipped(where, l)
+	c.listenerAddress(l, c.listenerAddrs)
+	c.filterChainMatches(l)
 	for _, lf := range l.GetListenerFilters() {
 		c.anyOf(where+" listener filter "+lf.GetName(), lf.GetTypedConfig(), pointListenerFilter)
 	}
@@ -235,6 +291,7 @@ func (c *checker) listener(l *listenerv3.Listener) {
 			if c.anyOf(w+" transport socket", ts.GetTypedConfig(), pointDownstreamTransport) != nil {
 				d := &tlsv3.DownstreamTlsContext{}
 				if c.unmarshal(w, ts.GetTypedConfig(), d) {
+					c.tlsValidation(w+" transport socket", d.GetCommonTlsContext())
 					for _, sds := range d.GetCommonTlsContext().GetTlsCertificateSdsSecretConfigs() {
 						if !c.secrets[sds.GetName()] {
 							c.fail("%s: secret %q does not exist", w, sds.GetName())
@@ -251,6 +308,7 @@ func (c *checker) listener(l *listenerv3.Listener) {
 			h := &hcmv3.HttpConnectionManager{}
 			if c.unmarshal(fw, f.GetTypedConfig(), h) {
 				c.hcm(fw, h)
+				c.hcmRules(fw, h, l.GetUdpListenerConfig().GetQuicOptions() != nil)
 			}
 		}
 	}
@@ -290,6 +348,9 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 					jwtReqs[f.GetName()] = fi.requirements
 				}
 			}
+		}
+		if mt != nil && mt.Descriptor().FullName() == localRateLimitType {
+			c.localRateLimit(fw, f.GetTypedConfig())
 		}
 		if mt != nil && mt.Descriptor().FullName() == routerType {
 			routers++
@@ -354,6 +415,7 @@ func (c *checker) filterInfo(where string, t protoreflect.FullName, a *anypb.Any
 				fi.clusters = append(fi.clusters, u.GetCluster())
 			}
 		}
+		c.jwtProviders(where, m)
 		fi.requirements = make(map[string]bool, len(m.GetRequirementMap()))
 		for n := range m.GetRequirementMap() {
 			fi.requirements[n] = true
@@ -381,6 +443,9 @@ func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {
 	}
 	for _, k := range sortedKeys(cfg) {
 		mt := c.anyOf(where+" typed_per_filter_config "+k, cfg[k], pointPerRoute)
+		if mt != nil && mt.Descriptor().FullName() == localRateLimitType {
+			c.localRateLimit(where+" typed_per_filter_config "+k, cfg[k])
+		}
 		users := c.rdsFilters[rc]
 		if len(users) == 0 {
 			c.fail("%s: typed_per_filter_config %q: no connection manager uses this route config", where, k)
@@ -429,6 +494,14 @@ func (c *checker) jwtRequirement(where, filter string, a *anypb.Any, reqs map[st
 func (c *checker) routeConfig(rc *routev3.RouteConfiguration) {
 	name := rc.GetName()
 	c.validateRouteConfig(rc)
+	c.virtualHostDomains(rc)
+	c.headerOps(func() string { return "route config " + name }, rc.GetRequestHeadersToAdd(), rc.GetRequestHeadersToRemove())
+	c.headerOps(func() string { return "route config " + name }, rc.GetResponseHeadersToAdd(), rc.GetResponseHeadersToRemove())
+	for _, vh := range rc.GetVirtualHosts() {
+		at := func() string { return "route config " + name + " virtual host " + vh.GetName() }
+		c.headerOps(at, vh.GetRequestHeadersToAdd(), vh.GetRequestHeadersToRemove())
+		c.headerOps(at, vh.GetResponseHeadersToAdd(), vh.GetResponseHeadersToRemove())
+	}
 	if len(rc.GetTypedPerFilterConfig()) > 0 {
 		c.perFilter("route config "+name, name, rc.GetTypedPerFilterConfig())
 	}
@@ -467,8 +540,15 @@ func (c *checker) routeConfig(rc *routev3.RouteConfiguration) {
 func (c *checker) cluster(cl *clusterv3.Cluster) {
 	name := cl.GetName()
 	c.validate("cluster", name, cl)
+	c.shipped("cluster "+name, cl)
+	c.clusterRules(cl)
 	if ts := cl.GetTransportSocket(); ts != nil {
-		c.anyAt("cluster "+name, " transport socket", ts.GetTypedConfig(), pointUpstreamTransport)
+		if c.anyAt("cluster "+name, " transport socket", ts.GetTypedConfig(), pointUpstreamTransport) != nil {
+			u := &tlsv3.UpstreamTlsContext{}
+			if c.unmarshal("cluster "+name, ts.GetTypedConfig(), u) {
+				c.tlsValidation("cluster "+name+" transport socket", u.GetCommonTlsContext())
+			}
+		}
 	}
 	for k, a := range cl.GetTypedExtensionProtocolOptions() {
 		mt := c.anyAt("cluster "+name, " protocol options "+k, a, pointProtocolOptions)
@@ -539,6 +619,13 @@ func checkCLA(cla *endpointv3.ClusterLoadAssignment) error {
 			if sa.GetAddress() == "" {
 				return fmt.Errorf("locality %q: endpoint without an address", l.GetLocality().GetZone())
 			}
+			// Envoy resolves EDS endpoints with its IP resolver, which
+			// refuses a host name ("malformed IP address"; Envoy:
+			// source/common/network/resolver_impl.cc): a DNS name needs a
+			// STRICT_DNS cluster, not EDS.
+			if !envoyIP(sa.GetAddress()) {
+				return fmt.Errorf("locality %q: endpoint %q is not an IP address (Envoy's EDS takes IPs only)", l.GetLocality().GetZone(), sa.GetAddress())
+			}
 			if p := sa.GetPortValue(); p < 1 || p > 65535 {
 				return fmt.Errorf("locality %q: endpoint %s: port %d out of range", l.GetLocality().GetZone(), sa.GetAddress(), p)
 			}
@@ -565,6 +652,7 @@ func (c *checker) validateRouteConfig(rc *routev3.RouteConfiguration) {
 		shell.VirtualHosts[i] = vs
 	}
 	c.validate("route config", rc.GetName(), shell)
+	c.shipped("route config "+rc.GetName(), shell)
 	for _, vh := range rc.GetVirtualHosts() {
 		for _, r := range vh.GetRoutes() {
 			if c.validRoutes[r] {
@@ -574,6 +662,9 @@ func (c *checker) validateRouteConfig(rc *routev3.RouteConfiguration) {
 			if err := r.ValidateAll(); err != nil {
 				c.fail("route config %s virtual host %s route %s: invalid: %w", rc.GetName(), vh.GetName(), r.GetName(), err)
 			}
+			c.shippedRoute(rc.GetName(), vh.GetName(), r)
+			c.atRoute = [3]string{rc.GetName(), vh.GetName(), r.GetName()}
+			c.routeRules(c.routeAtFn, r)
 		}
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/registry"
 )
 
 // validGroups translates a small policy with HTTPS (so every reference kind
@@ -235,6 +237,11 @@ func TestCheckCLA(t *testing.T) {
 	}
 	bad[3] = Endpoints("x", nil)
 	bad[3].Endpoints = []*endpointv3.LocalityLbEndpoints{{Locality: &corev3.Locality{}, LoadBalancingWeight: wrapperspb.UInt32(1), LbEndpoints: []*endpointv3.LbEndpoint{{}}}}
+	// A host name, as static discovery allows: Envoy's EDS takes IPs only.
+	bad = append(bad, Endpoints("x", []registry.Endpoint{{Address: "backend.internal", Port: 80, Weight: 1}}))
+	if err := checkCLA(Endpoints("x", []registry.Endpoint{{Address: "2001:db8::1", Port: 80, Weight: 1}})); err != nil {
+		t.Errorf("checkCLA refused an IPv6 endpoint: %v", err)
+	}
 	for i, cla := range bad {
 		if err := checkCLA(cla); err == nil {
 			t.Errorf("case %d: checkCLA passed %v", i, cla)

@@ -1,3 +1,5 @@
+//go:generate go run ./internal/envoyapigen -o envoyapi_gen.go
+
 package translate
 
 // Choices this package makes (ENVOY-MAPPING.md decides the names and the

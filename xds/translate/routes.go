@@ -362,17 +362,30 @@ func headerOptions(c *policy.HeaderChanges) []*corev3.HeaderValueOption {
 	out := make([]*corev3.HeaderValueOption, 0, len(c.Set)+len(c.Add))
 	for _, k := range sortedKeys(c.Set) {
 		out = append(out, &corev3.HeaderValueOption{
-			Header:       &corev3.HeaderValue{Key: k, Value: c.Set[k]},
+			Header:       &corev3.HeaderValue{Key: k, Value: literalHeaderValue(c.Set[k])},
 			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
 		})
 	}
 	for _, k := range sortedKeys(c.Add) {
 		out = append(out, &corev3.HeaderValueOption{
-			Header:       &corev3.HeaderValue{Key: k, Value: c.Add[k]},
+			Header:       &corev3.HeaderValue{Key: k, Value: literalHeaderValue(c.Add[k])},
 			AppendAction: corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD,
 		})
 	}
 	return out
+}
+
+// literalHeaderValue makes a policy header value literal for Envoy, which
+// reads request and response header values as substitution format strings:
+// "%%" is a literal '%', a bare '%' is refused at load ("50%") and
+// "%NAME%" is a command ("%DOWNSTREAM_REMOTE_ADDRESS%" would send the
+// client's address, not the text the policy wrote). Policy values are
+// literal text, so every '%' is escaped.
+// Envoy: source/common/router/header_parser.cc (values are parsed by the
+// substitution formatter), source/common/formatter/substitution_formatter.cc
+// (SubstitutionFormatParser::parse: "%%" is an escaped '%').
+func literalHeaderValue(v string) string {
+	return strings.ReplaceAll(v, "%", "%%")
 }
 
 func sortedCopy(s []string) []string {

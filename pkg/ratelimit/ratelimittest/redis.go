@@ -1,17 +1,19 @@
 // Package ratelimittest starts the real processes rate-limit tests run
-// against: a redis-server per test on a free loopback port.
+// against: a redis-server per test on a free loopback port below the
+// ephemeral range.
 package ratelimittest
 
 import (
 	"bufio"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/test/testutil/testenv"
 )
 
 // Redis is a redis-server started for one test.
@@ -22,20 +24,15 @@ type Redis struct {
 	cmd  *exec.Cmd
 }
 
-// RequireBinary skips the test when name is not installed, unless CI is
-// set: there the project's own setup must have installed it, so a missing
-// binary is a failure.
+// RequireBinary returns the path of name, or fails the test when it is not
+// installed (skips it with GATEHOUSE_SKIP_MISSING=1).
 func RequireBinary(t testing.TB, name, install string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
+	if err != nil {
+		testenv.Missing(t, "%s not found: run %s", name, install)
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s not found and CI is set: run %s", name, install)
-	}
-	t.Skipf("%s not found: run %s (skipped outside CI)", name, install)
-	return ""
+	return path
 }
 
 // StartRedis starts redis-server without persistence on a free loopback
@@ -85,6 +82,18 @@ func (r *Redis) Stop() {
 	r.cmd = nil
 }
 
+// Kill sends SIGKILL without resuming a paused server first, so that a
+// paused server dies without answering what it was sent, and waits for it
+// to exit. Start brings it back, empty, on the same port.
+func (r *Redis) Kill() {
+	r.t.Helper()
+	if err := r.cmd.Process.Kill(); err != nil {
+		r.t.Fatalf("kill redis: %v", err)
+	}
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
+
 // Pause freezes the server (SIGSTOP): connections stay open but nothing
 // answers, as with a hung or overloaded Redis. Resume undoes it.
 func (r *Redis) Pause() {
@@ -122,13 +131,10 @@ func ping(addr string) error {
 	return nil
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort returns a loopback port that was free a moment ago, drawn below
+// the ephemeral range (testenv.FreePorts), so that no outgoing connection
+// can take it while a server restarts on it.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return testenv.FreePort(t)
 }

@@ -28,8 +28,11 @@ func endpointsOf(entries []*api.ServiceEntry) (eps []registry.Endpoint, skipped 
 		if addr == "" && e.Node != nil {
 			addr = e.Node.Address
 		}
+		// EDS takes IP addresses only, and Envoy refuses an IPv6 zone
+		// (Check would then hold the whole Gateway back): skip such an
+		// instance rather than publish nothing.
 		ip, err := netip.ParseAddr(addr)
-		if err != nil || e.Service.Port <= 0 || e.Service.Port > 65535 {
+		if err != nil || ip.Zone() != "" || e.Service.Port <= 0 || e.Service.Port > 65535 {
 			skipped++
 			continue
 		}

@@ -24,6 +24,7 @@ func TestEndpointsOf(t *testing.T) {
 		entry("10.0.0.3", map[string]string{"zone": "node-zone"}, "10.1.0.3", 81, 5, map[string]string{"zone": "svc-zone"}), // service wins
 		entry("10.0.0.4", nil, "not-an-ip.example", 80, 1, nil),                                                             // skipped: EDS needs IPs
 		entry("10.0.0.5", nil, "", 0, 1, nil),                                                                               // skipped: no port
+		entry("10.0.0.8", nil, "fe80::1%eth0", 80, 1, nil),                                                                  // skipped: Envoy refuses an IPv6 zone
 		entry("10.0.0.6", nil, "10.1.0.6", 82, 2, nil),
 		entry("10.0.0.7", nil, "10.1.0.6", 82, 3, nil), // same process twice: weights add
 		{Node: &api.Node{}}, // no service: skipped
@@ -36,8 +37,8 @@ func TestEndpointsOf(t *testing.T) {
 	if !registry.Equal(got, want) {
 		t.Fatalf("endpoints:\n got %+v\nwant %+v", got, want)
 	}
-	if skipped != 3 {
-		t.Fatalf("skipped %d, want 3", skipped)
+	if skipped != 4 {
+		t.Fatalf("skipped %d, want 4", skipped)
 	}
 }
 

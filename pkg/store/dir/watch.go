@@ -24,6 +24,12 @@ import (
 // edits there are as fast as edits inside. notify must not block for long;
 // the controller debounces.
 func Watch(ctx context.Context, root string, resync time.Duration, extra <-chan []string, notify func()) error {
+	return WatchReady(ctx, root, resync, extra, notify, nil)
+}
+
+// WatchReady is Watch, calling ready (if not nil) once every directory
+// under root is watched: a change made after ready returns is seen.
+func WatchReady(ctx context.Context, root string, resync time.Duration, extra <-chan []string, notify, ready func()) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return fmt.Errorf("watching %s: %w", root, err)
@@ -31,6 +37,9 @@ func Watch(ctx context.Context, root string, resync time.Duration, extra <-chan 
 	defer w.Close()
 	if err := addTree(w, root); err != nil {
 		return err
+	}
+	if ready != nil {
+		ready()
 	}
 	var tick <-chan time.Time
 	if resync > 0 {

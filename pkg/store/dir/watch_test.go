@@ -14,8 +14,9 @@ func TestWatchSeesEditsNewDirsAndRenames(t *testing.T) {
 	defer cancel()
 	events := make(chan struct{}, 100)
 	done := make(chan error, 1)
-	go func() { done <- Watch(ctx, root, 0, nil, func() { events <- struct{}{} }) }()
-	time.Sleep(100 * time.Millisecond) // let the watcher register
+	ready := make(chan struct{})
+	go func() { done <- WatchReady(ctx, root, 0, nil, func() { events <- struct{}{} }, readyFunc(t, ready)) }()
+	waitReady(t, ready)
 
 	wait := func(what string) {
 		t.Helper()
@@ -24,7 +25,9 @@ func TestWatchSeesEditsNewDirsAndRenames(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("no notification after %s", what)
 		}
-		// drain the burst that one change makes
+		// Drain the burst that one change makes (Create, Write...), so
+		// that the next step waits for its own. Too short a drain could
+		// only let a late event pass for the next step's, never fail it.
 		for {
 			select {
 			case <-events:
@@ -76,9 +79,10 @@ func TestWatchResyncTicks(t *testing.T) {
 }
 
 func TestWatchMissingDir(t *testing.T) {
-	err := Watch(context.Background(), filepath.Join(t.TempDir(), "nope"), 0, nil, func() {})
-	if err == nil {
-		t.Fatal("want an error for a missing directory")
+	missing := filepath.Join(t.TempDir(), "nope")
+	err := WatchReady(context.Background(), missing, 0, nil, func() {}, func() { t.Error("ready for a directory that is not watched") })
+	if err == nil || err.Error() != "watching "+missing+": lstat "+missing+": no such file or directory" {
+		t.Fatalf("err = %v, want the missing directory named", err)
 	}
 }
 
@@ -95,15 +99,46 @@ func TestWatchExtraDirs(t *testing.T) {
 	root, outside := t.TempDir(), t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	extra := make(chan []string, 1)
+	extra := make(chan []string) // unbuffered: a send returns once the watcher took the list
 	events := make(chan struct{}, 100)
-	go Watch(ctx, root, 0, extra, func() { events <- struct{}{} })
+	ready := make(chan struct{})
+	go WatchReady(ctx, root, 0, extra, func() { events <- struct{}{} }, readyFunc(t, ready))
+	waitReady(t, ready)
 	extra <- []string{outside, filepath.Join(outside, "missing")}
-	time.Sleep(100 * time.Millisecond) // let the watcher add it
+	// The watcher adds the directory right after taking the list; a second
+	// send returns only once that is done.
+	extra <- nil
+	select {
+	case <-events:
+		t.Fatal("a notification before any change")
+	default:
+	}
 	must(t, os.WriteFile(filepath.Join(outside, "users.rego"), []byte("package x"), 0o644))
 	select {
 	case <-events:
 	case <-time.After(5 * time.Second):
 		t.Fatal("no notification for a file in an extra directory")
+	}
+}
+
+// readyFunc returns a ready callback that closes ch, failing the test if
+// it is called twice.
+func readyFunc(t *testing.T, ch chan struct{}) func() {
+	return func() {
+		select {
+		case <-ch:
+			t.Error("ready called twice")
+		default:
+			close(ch)
+		}
+	}
+}
+
+func waitReady(t *testing.T, ch chan struct{}) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatal("watcher not ready within 5s")
 	}
 }

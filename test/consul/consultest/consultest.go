@@ -3,20 +3,17 @@
 //
 // The binary comes from `make consul` (cached under
 // ${XDG_CACHE_HOME:-$HOME/.cache}/gatehouse/consul-v1.14.4/consul) or from
-// $GATEHOUSE_CONSUL. When it is missing a test is skipped with a message
-// saying how to build it, unless CI is set: in CI a missing agent fails.
+// $GATEHOUSE_CONSUL. When it is missing a test fails with a message saying
+// how to build it (or is skipped with GATEHOUSE_SKIP_MISSING=1).
 package consultest
 
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,13 +23,14 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/gatehouse-dev/gatehouse/test/testutil/gatehouseproc"
+	"github.com/gatehouse-dev/gatehouse/test/testutil/testenv"
 )
 
 // Version is the Consul release the tests run.
 const Version = "v1.14.4"
 
 // Binary returns the path of the Consul agent ($GATEHOUSE_CONSUL, or where
-// `make consul` caches it), or skips (fails in CI) t.
+// `make consul` caches it), or fails t (skips it with GATEHOUSE_SKIP_MISSING=1).
 func Binary(t testing.TB) string {
 	t.Helper()
 	return gatehouseproc.CachedTool(t, "GATEHOUSE_CONSUL", "consul-"+Version, "consul", "consul")
@@ -94,7 +92,7 @@ func Start(t testing.TB, opts ...Option) *Agent {
 	for _, o := range opts {
 		o(a)
 	}
-	p := freePorts(t, 6)
+	p := testenv.FreePorts(t, 6) // below the ephemeral range: Restart reuses them
 	a.Ports = Ports{HTTP: p[0], DNS: p[1], Server: p[2], SerfLAN: p[3], SerfWAN: p[4], GRPC: p[5]}
 	a.Addr = fmt.Sprintf("127.0.0.1:%d", a.Ports.HTTP)
 	cfg := fmt.Sprintf(`node_name = "gatehouse-test-%d"
@@ -239,43 +237,4 @@ func get(c *http.Client, url, token string, ok func(string) bool) bool {
 		}
 	}
 	return resp.StatusCode == 200 && ok(b.String())
-}
-
-// freePorts returns n distinct loopback ports that were free a moment ago
-// (TCP and UDP: DNS and serf use both).
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var out []int
-	var closers []func()
-	defer func() {
-		for _, c := range closers {
-			c()
-		}
-	}()
-	// Ports are drawn below the kernel's ephemeral range (32768 and up on
-	// Linux), so that no listener on :0 or outgoing connection elsewhere in
-	// the test run can take one while an agent is stopped and restarted on
-	// the same ports (the outage test does that).
-	const lo, hi = 20000, 32000
-	for tries := 0; len(out) < n; tries++ {
-		if tries > 1000 {
-			t.Fatalf("no %d free loopback ports in [%d, %d)", n, lo, hi)
-		}
-		port := lo + rand.IntN(hi-lo)
-		if slices.Contains(out, port) {
-			continue
-		}
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		closers = append(closers, func() { l.Close() })
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue // UDP side taken: try another
-		}
-		closers = append(closers, func() { u.Close() })
-		out = append(out, port)
-	}
-	return out
 }

@@ -6,7 +6,6 @@ package security_state
 import (
 	"bytes"
 	"context"
-	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -17,10 +16,8 @@ import (
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resource "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
@@ -279,29 +276,140 @@ func TestSecretsWithheldFromInjectedPeer(t *testing.T) {
 	secretNames(t, addr)
 }
 
-// Delta xDS is not served at all, so it cannot be a way around the
-// withholding.
-func TestDeltaADSNotServed(t *testing.T) {
-	addr, _ := xdsServer(t, "127.0.0.1:0", &net.TCPAddr{IP: net.ParseIP("10.1.2.3"), Port: 40000})
+// deltaClient is a raw delta ADS stream of one node.
+type deltaClient struct {
+	t     *testing.T
+	st    discoveryv3.AggregatedDiscoveryService_DeltaAggregatedResourcesClient
+	resp  chan *discoveryv3.DeltaDiscoveryResponse
+	node  *corev3.Node
+	first bool
+}
+
+func dialDelta(t *testing.T, addr, nodeID string) *deltaClient {
+	t.Helper()
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); cc.Close() })
 	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(cc).DeltaAggregatedResources(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = st.Send(&discoveryv3.DeltaDiscoveryRequest{Node: &corev3.Node{Id: "d", Cluster: "edge", UserAgentName: "envoy"},
-		TypeUrl: resource.SecretType, ResourceNamesSubscribe: []string{"*"}})
-	r, err := st.Recv()
-	if status.Code(err) != codes.Unimplemented {
-		t.Fatalf("delta stream: response %v, error %v; want Unimplemented", r, err)
+	c := &deltaClient{t: t, st: st, resp: make(chan *discoveryv3.DeltaDiscoveryResponse, 16), first: true,
+		node: &corev3.Node{Id: nodeID, Cluster: "edge", UserAgentName: "envoy"}}
+	go func() {
+		defer close(c.resp)
+		for {
+			r, err := st.Recv()
+			if err != nil {
+				return
+			}
+			c.resp <- r
+		}
+	}()
+	return c
+}
+
+func (c *deltaClient) send(req *discoveryv3.DeltaDiscoveryRequest) {
+	c.t.Helper()
+	if c.first {
+		req.Node = c.node
+		c.first = false
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		t.Fatal("timed out")
+	if err := c.st.Send(req); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// next waits up to d for a response of typeURL (others are skipped) and
+// ACKs it.
+func (c *deltaClient) next(typeURL string, d time.Duration) *discoveryv3.DeltaDiscoveryResponse {
+	timeout := time.After(d)
+	for {
+		select {
+		case r, ok := <-c.resp:
+			if !ok {
+				return nil
+			}
+			c.send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: r.GetTypeUrl(), ResponseNonce: r.GetNonce()})
+			if r.GetTypeUrl() == typeURL {
+				return r
+			}
+		case <-timeout:
+			return nil
+		}
+	}
+}
+
+// deltaSecretShapes are the secrets requests a delta client can make, each
+// a sequence on one stream: the subscribe lists of secretShapes, and the
+// delta-only ways of asking: initial_resource_versions claiming (stale
+// versions of) the secrets, unsubscribing the name gatehouse substitutes,
+// and toggling the wildcard off and on.
+func deltaSecretShapes(names []string) map[string][]*discoveryv3.DeltaDiscoveryRequest {
+	out := map[string][]*discoveryv3.DeltaDiscoveryRequest{}
+	for shape, sub := range secretShapes(names) {
+		out[shape] = []*discoveryv3.DeltaDiscoveryRequest{{TypeUrl: resource.SecretType, ResourceNamesSubscribe: sub}}
+	}
+	stale := map[string]string{}
+	for _, n := range names {
+		stale[n] = "stale"
+	}
+	out["initial versions, legacy wildcard"] = []*discoveryv3.DeltaDiscoveryRequest{{TypeUrl: resource.SecretType, InitialResourceVersions: stale}}
+	out["initial versions, named"] = []*discoveryv3.DeltaDiscoveryRequest{{TypeUrl: resource.SecretType, ResourceNamesSubscribe: names, InitialResourceVersions: stale}}
+	out["unsubscribe the substitute"] = []*discoveryv3.DeltaDiscoveryRequest{
+		{TypeUrl: resource.SecretType, ResourceNamesSubscribe: names},
+		{TypeUrl: resource.SecretType, ResourceNamesUnsubscribe: []string{"gatehouse/secrets-withheld", "*"}},
+		{TypeUrl: resource.SecretType},
+	}
+	out["wildcard off and on"] = []*discoveryv3.DeltaDiscoveryRequest{
+		{TypeUrl: resource.SecretType, ResourceNamesSubscribe: []string{"*"}},
+		{TypeUrl: resource.SecretType, ResourceNamesUnsubscribe: []string{"*"}},
+		{TypeUrl: resource.SecretType, ResourceNamesSubscribe: append([]string{"*"}, names...)},
+	}
+	return out
+}
+
+// Delta xDS withholds secrets as state of the world does, for every
+// request shape; a loopback delta stream (the control) gets them.
+func TestSecretsWithheldFromDeltaStreams(t *testing.T) {
+	loop, _ := xdsServer(t, "127.0.0.1:0", nil)
+	names := secretNames(t, loop)
+	ctl := dialDelta(t, loop, "delta control")
+	ctl.send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.SecretType})
+	if r := ctl.next(resource.SecretType, 5*time.Second); r == nil || len(r.Resources) != len(names) {
+		t.Fatalf("control: a loopback delta stream got %v, want %d secrets", r, len(names))
+	}
+
+	addr, srv := xdsServer(t, "127.0.0.1:0", &net.TCPAddr{IP: net.ParseIP("10.1.2.3"), Port: 40000})
+	for shape, reqs := range deltaSecretShapes(names) {
+		t.Run(shape, func(t *testing.T) {
+			t.Parallel() // mostly waiting for responses that must not come
+			id := "delta off-loopback " + shape
+			c := dialDelta(t, addr, id)
+			c.send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.ListenerType})
+			if r := c.next(resource.ListenerType, 5*time.Second); r == nil || len(r.Resources) == 0 {
+				t.Fatalf("no listeners: %v", r)
+			}
+			for _, req := range reqs {
+				c.send(req)
+			}
+			if r := c.next(resource.SecretType, 500*time.Millisecond); r != nil {
+				t.Fatalf("secrets sent off loopback: %d resources, removed %v", len(r.Resources), r.RemovedResources)
+			}
+			for _, p := range srv.Proxies() {
+				if p.NodeID == id {
+					if p.Protocol != "delta" || !strings.Contains(p.Warning, "TLS secrets withheld") || !strings.Contains(p.Warning, p.Address) ||
+						p.Types[server.TypeSecrets].Sent != "" {
+						t.Errorf("status %+v", p)
+					}
+					return
+				}
+			}
+			t.Error("proxy missing from status")
+		})
 	}
 }
 

@@ -67,10 +67,11 @@ func XDSClient(t testing.TB, bin, xdsAddr, gateway, node, host string) testpb.Te
 	return testpb.NewTestServiceClient(cc)
 }
 
-// Call makes one UnaryCall (2s bound, md as outgoing metadata pairs) and
+// Call makes one UnaryCall (1s bound, so that a hung call leaves a
+// caller's wait loop time to retry; md as outgoing metadata pairs) and
 // returns the answering backend's name, or "error: ..." when it failed.
 func Call(c testpb.TestServiceClient, md ...string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if len(md) > 0 {
 		ctx = metadata.AppendToOutgoingContext(ctx, md...)

@@ -17,10 +17,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/test/testutil/testenv"
 )
 
 // mainPkg is built by import path so that Build works from any package
@@ -59,15 +62,13 @@ func Main(m *testing.M, bin *string) {
 	os.Exit(code)
 }
 
-// FreeAddr returns a loopback address that was free a moment ago.
+// FreeAddr returns a loopback address that was free a moment ago, its
+// port below the ephemeral range (testenv.FreePorts): a port the kernel
+// handed out for :0 can be taken by an outgoing connection before the
+// process that is meant to listen on it starts.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(t)))
 }
 
 // Proc is a running `gatehouse serve` child process. It is stopped (and its
@@ -91,7 +92,9 @@ func Start(t testing.TB, bin string, args ...string) *Proc {
 // StartEnv is Start with env appended to the inherited environment.
 func StartEnv(t testing.TB, bin string, env []string, args ...string) *Proc {
 	t.Helper()
-	p := &Proc{t: t, bin: bin, XDSAddr: FreeAddr(t), AdminAddr: FreeAddr(t), log: &LockedBuffer{}}
+	ports := testenv.FreePorts(t, 2) // distinct, unlike two FreeAddr calls
+	addr := func(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+	p := &Proc{t: t, bin: bin, XDSAddr: addr(ports[0]), AdminAddr: addr(ports[1]), log: &LockedBuffer{}}
 	argv := append([]string{"serve", "--xds-addr", p.XDSAddr, "--admin-addr", p.AdminAddr}, args...)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, argv...)
@@ -144,7 +147,7 @@ func (p *Proc) WaitReady(bound time.Duration) time.Duration {
 func (p *Proc) WaitHealthy(bound time.Duration) {
 	p.t.Helper()
 	for start := time.Now(); time.Since(start) < bound; time.Sleep(20 * time.Millisecond) {
-		if code, _ := p.Get("/healthz"); code == 200 {
+		if code, _ := p.get("/healthz", time.Second); code == 200 {
 			return
 		}
 	}

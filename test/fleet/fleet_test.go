@@ -1,0 +1,329 @@
+// Package fleet benchmarks gatehouse's ADS server against a fleet of
+// simulated Envoys over real gRPC on loopback, and, in the same run,
+// go-control-plane's stock SnapshotCache serving the same resources.
+package fleet
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	if kind := os.Getenv(serverEnv); kind != "" {
+		if err := runServer(kind); err != nil {
+			fmt.Fprintln(os.Stderr, "fleet server:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// envInt reads a positive integer knob, or def.
+func envInt(tb testing.TB, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		tb.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
+}
+
+// BenchmarkFleet: FLEET_N simulated Envoys (default 50) hold FLEET_SERVICES
+// Services (default 1,000) of FLEET_ENDPOINTS endpoints (default 10); each
+// op changes one Service's endpoints and waits until every Envoy has the
+// change. Per protocol it runs gatehouse, then stock go-control-plane, and
+// prints both with their ratios (gatehouse / stock: below 1 is better).
+// Metrics: change latency at the clients (p50, p99, max over all clients
+// and changes), server CPU per change, server RSS and Go heap after the
+// run, and responses of types other than EDS received after the initial
+// sync (re-sends an endpoint change should not cause).
+func BenchmarkFleet(b *testing.B) {
+	if _, err := os.Stat("/proc/self/statm"); err != nil {
+		b.Skip("needs /proc for the servers' RSS")
+	}
+	n := envInt(b, "FLEET_N", 50)
+	services := envInt(b, "FLEET_SERVICES", 1000)
+	endpoints := envInt(b, "FLEET_ENDPOINTS", 10)
+	protos := []string{protoSotW, protoDelta}
+	if p := os.Getenv("FLEET_PROTO"); p != "" {
+		protos = strings.Split(p, ",")
+	}
+	for _, proto := range protos {
+		b.Run(proto, func(b *testing.B) {
+			var res [2]result
+			for i, kind := range []string{kindGatehouse, kindStock} {
+				r, err := runFleet(b, kind, proto, n, services, endpoints, b.N)
+				if err != nil {
+					b.Fatalf("%s over %s: %v", kind, proto, err)
+				}
+				res[i] = r
+			}
+			// Printed, not logged: the testing package cuts benchmark logs
+			// to a few lines.
+			fmt.Printf("\n%d Envoys, %d Services x %d endpoints, %d change(s), %s:\n%s\n", n, services, endpoints, b.N, proto, table(res[0], res[1]))
+			g := res[0]
+			b.ReportMetric(ms(g.p50), "p50-ms")
+			b.ReportMetric(ms(g.p99), "p99-ms")
+			b.ReportMetric(ms(g.max), "max-ms")
+			b.ReportMetric(ms(g.cpu)/float64(b.N), "cpu-ms/change")
+			b.ReportMetric(float64(g.rss)/(1<<20), "rss-MB")
+			b.ReportMetric(float64(g.nonEDS), "non-eds-resends")
+			b.ReportMetric(ratio(g.p99, res[1].p99), "p99/stock")
+			b.ReportMetric(ratio(g.cpu, res[1].cpu), "cpu/stock")
+		})
+	}
+}
+
+// The harness itself, small: every simulated Envoy of both servers gets
+// every change over both protocols (the verifying client checks the
+// content), and gatehouse re-sends nothing but the changed endpoints: over
+// delta exactly one resource per Envoy per change, over state of the world
+// every CLA.
+func TestFleetSmall(t *testing.T) {
+	if _, err := os.Stat("/proc/self/statm"); err != nil {
+		t.Skip("needs /proc for the servers' RSS")
+	}
+	const n, services, endpoints, changes = 3, 20, 2, 3
+	for _, proto := range []string{protoSotW, protoDelta} {
+		for _, kind := range []string{kindGatehouse, kindStock} {
+			r, err := runFleet(t, kind, proto, n, services, endpoints, changes)
+			if err != nil {
+				t.Fatalf("%s over %s: %v", kind, proto, err)
+			}
+			perChange := int64(n)
+			if proto == protoSotW {
+				perChange *= services
+			}
+			if r.nonEDS != 0 || r.resources != perChange*changes {
+				t.Errorf("%s over %s: %d non-EDS responses, %d resources; want 0 and %d", kind, proto, r.nonEDS, r.resources, perChange*changes)
+			}
+		}
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func ratio[T int64 | time.Duration](a, b T) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// result is one server's figures over one fleet run.
+type result struct {
+	kind           string
+	p50, p99, max  time.Duration
+	cpu            time.Duration // server CPU over all changes
+	syncCPU        time.Duration // server CPU for the fleet's initial sync
+	rss, heap      int64         // after the run, fleet connected
+	nonEDS         int64
+	resources      int64 // resources received by all clients after the sync
+	changes, fleet int
+}
+
+func table(g, s result) string {
+	var sb strings.Builder
+	row := func(name, unit string, a, b float64) {
+		r := "-"
+		if b != 0 {
+			r = fmt.Sprintf("%.3f", a/b)
+		}
+		fmt.Fprintf(&sb, "%-28s %12.1f %12.1f %8s\n", name+" ("+unit+")", a, b, r)
+	}
+	fmt.Fprintf(&sb, "%-28s %12s %12s %8s\n", "", "gatehouse", "stock", "ratio")
+	row("change latency p50", "ms", ms(g.p50), ms(s.p50))
+	row("change latency p99", "ms", ms(g.p99), ms(s.p99))
+	row("change latency max", "ms", ms(g.max), ms(s.max))
+	row("server CPU per change", "ms", ms(g.cpu)/float64(g.changes), ms(s.cpu)/float64(s.changes))
+	row("server CPU initial sync", "ms", ms(g.syncCPU), ms(s.syncCPU))
+	row("server RSS", "MB", float64(g.rss)/(1<<20), float64(s.rss)/(1<<20))
+	row("server Go heap in use", "MB", float64(g.heap)/(1<<20), float64(s.heap)/(1<<20))
+	row("non-EDS responses", "count", float64(g.nonEDS), float64(s.nonEDS))
+	row("resources sent per change", "count", float64(g.resources)/float64(g.changes), float64(s.resources)/float64(s.changes))
+	return sb.String()
+}
+
+// serverProc is a running child server.
+type serverProc struct {
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  *bufio.Scanner
+	addr string
+}
+
+func startServer(tb testing.TB, kind string, services, endpoints int) (*serverProc, error) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), serverEnv+"="+kind, fmt.Sprintf("%s=%d %d", configEnv, services, endpoints))
+	if p := os.Getenv(profileEnv); p != "" {
+		// One profile per server kind and protocol run; the last run wins.
+		cmd.Env = append(cmd.Env, profileEnv+"="+p+"."+kind)
+	}
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &serverProc{cmd: cmd, in: in, out: bufio.NewScanner(outPipe)}
+	tb.Cleanup(func() { in.Close(); _ = cmd.Wait() })
+	line, err := p.read()
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(line, "addr ") {
+		return nil, fmt.Errorf("server said %q, want its address", line)
+	}
+	p.addr = strings.TrimPrefix(line, "addr ")
+	return p, nil
+}
+
+func (p *serverProc) read() (string, error) {
+	if !p.out.Scan() {
+		return "", fmt.Errorf("server ended: %v", p.out.Err())
+	}
+	return p.out.Text(), nil
+}
+
+func (p *serverProc) command(cmd string) (string, error) {
+	if _, err := fmt.Fprintln(p.in, cmd); err != nil {
+		return "", err
+	}
+	return p.read()
+}
+
+type serverStats struct {
+	cpu       time.Duration
+	rss, heap int64
+}
+
+func (p *serverProc) stats() (serverStats, error) {
+	line, err := p.command("stats")
+	if err != nil {
+		return serverStats{}, err
+	}
+	var s serverStats
+	var cpu int64
+	if _, err := fmt.Sscan(line, &cpu, &s.rss, &s.heap); err != nil {
+		return s, fmt.Errorf("stats %q: %w", line, err)
+	}
+	s.cpu = time.Duration(cpu)
+	return s, nil
+}
+
+// syncTimeout bounds the initial sync and each change.
+const syncTimeout = 5 * time.Minute
+
+// runFleet runs one fleet against one server kind; with a *testing.B, only
+// the changes are timed.
+func runFleet(tb testing.TB, kind, proto string, n, services, endpoints, changes int) (result, error) {
+	res := result{kind: kind, changes: changes, fleet: n}
+	srv, err := startServer(tb, kind, services, endpoints)
+	if err != nil {
+		return res, err
+	}
+	before, err := srv.stats()
+	if err != nil {
+		return res, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	errs := make(chan error, n)
+	fleet := make([]*envoy, n)
+	for i := range fleet {
+		e := &envoy{id: i, proto: proto, verify: i == 0, synced: make(chan struct{})}
+		fleet[i] = e
+		wg.Go(func() {
+			if err := e.run(ctx, srv.addr); err != nil {
+				errs <- fmt.Errorf("envoy %d: %w", e.id, err)
+			}
+		})
+	}
+	deadline := time.After(syncTimeout)
+	for _, e := range fleet {
+		select {
+		case <-e.synced:
+		case err := <-errs:
+			return res, err
+		case <-deadline:
+			return res, fmt.Errorf("initial sync: envoy %d not synced after %s", e.id, syncTimeout)
+		}
+	}
+	// Let the last ACKs reach the server before measuring.
+	time.Sleep(200 * time.Millisecond)
+	synced, err := srv.stats()
+	if err != nil {
+		return res, err
+	}
+	res.syncCPU = synced.cpu - before.cpu
+	var lat []time.Duration
+	b, _ := tb.(*testing.B)
+	if b != nil {
+		b.ResetTimer()
+	}
+	for k := range changes {
+		svc, port := changeFor(services, endpoints, k)
+		arrived := make(chan arrival, n)
+		for _, e := range fleet {
+			e.arm(edsName(svc), uint32(port), arrived)
+		}
+		start := time.Now()
+		if line, err := srv.command(fmt.Sprintf("change %d", k)); err != nil || line != "ok" {
+			return res, fmt.Errorf("change %d: %q %v", k, line, err)
+		}
+		for range n {
+			select {
+			case a := <-arrived:
+				if a.err != nil {
+					return res, a.err
+				}
+				lat = append(lat, a.at.Sub(start))
+			case err := <-errs:
+				return res, err
+			case <-time.After(syncTimeout):
+				return res, fmt.Errorf("change %d: not every Envoy got it after %s", k, syncTimeout)
+			}
+		}
+	}
+	if b != nil {
+		b.StopTimer()
+	}
+	time.Sleep(200 * time.Millisecond) // the ACKs of the last change
+	after, err := srv.stats()
+	if err != nil {
+		return res, err
+	}
+	for _, e := range fleet {
+		e.disarm()
+		res.nonEDS += e.nonEDS.Load()
+		res.resources += e.resources.Load()
+	}
+	res.cpu = after.cpu - synced.cpu
+	res.rss, res.heap = after.rss, after.heap
+	slices.Sort(lat)
+	res.p50 = lat[len(lat)/2]
+	res.p99 = lat[min(len(lat)-1, len(lat)*99/100)]
+	res.max = lat[len(lat)-1]
+	return res, nil
+}

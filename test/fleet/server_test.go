@@ -1,0 +1,238 @@
+package fleet
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	stockserver "github.com/envoyproxy/go-control-plane/pkg/server/v3"
+	"google.golang.org/grpc"
+
+	"github.com/gatehouse-dev/gatehouse/test/testutil/cpumeter"
+	xdsserver "github.com/gatehouse-dev/gatehouse/xds/server"
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
+)
+
+// The server under test runs in a child process (this test binary, started
+// with serverEnv set), so that its CPU time and memory are its own and not
+// the simulated fleet's. It talks to the benchmark over stdin/stdout, one
+// line per command:
+//
+//	change K  -> applies change number K, answers "ok" once published
+//	stats     -> answers "cpu_ns rss_bytes heap_inuse_bytes"
+//
+// and first prints "addr HOST:PORT" once serving.
+const serverEnv = "GATEHOUSE_FLEET_SERVER"
+
+// Server kinds.
+const (
+	kindGatehouse = "gatehouse"
+	kindStock     = "stock"
+)
+
+// profileEnv, if set in the benchmark's environment, names a file where
+// the gatehouse server writes a CPU profile of the changes (not of the
+// initial sync).
+const profileEnv = "FLEET_CPUPROFILE"
+
+// profileChanges starts a CPU profile into path on the first change
+// command; stop ends it.
+func profileChanges(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	started := false
+	startProfile = func() {
+		if !started {
+			started = true
+			_ = pprof.StartCPUProfile(f)
+		}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// startProfile is called before each change.
+var startProfile = func() {}
+
+// configEnv carries "services endpoints" to the child.
+const configEnv = "GATEHOUSE_FLEET_CONFIG"
+
+// backend is what a server kind must do: publish the initial
+// configuration, then apply endpoint changes.
+type backend interface {
+	register(g *grpc.Server)
+	change(svc int, next *endpointv3.ClusterLoadAssignment) error
+}
+
+func runServer(kind string) error {
+	var services, endpoints int
+	if _, err := fmt.Sscan(os.Getenv(configEnv), &services, &endpoints); err != nil {
+		return fmt.Errorf("%s: %w", configEnv, err)
+	}
+	cfg := newFleetConfig(services, endpoints)
+	ctx := context.Background()
+	var be backend
+	var err error
+	switch kind {
+	case kindGatehouse:
+		be, err = newGatehouseBackend(ctx, cfg)
+	case kindStock:
+		be, err = newStockBackend(ctx, cfg)
+	default:
+		err = fmt.Errorf("unknown server kind %q", kind)
+	}
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	g := grpc.NewServer(xdsserver.GRPCServerOptions()...)
+	be.register(g)
+	go g.Serve(lis) //nolint:errcheck // ends with the process
+	fmt.Printf("addr %s\n", lis.Addr())
+	if path := os.Getenv(profileEnv); path != "" {
+		stop, err := profileChanges(path)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		f := strings.Fields(in.Text())
+		switch {
+		case len(f) == 2 && f[0] == "change":
+			k, err := strconv.Atoi(f[1])
+			if err != nil {
+				return err
+			}
+			startProfile()
+			svc, port := changeFor(services, endpoints, k)
+			if err := be.change(svc, cla(edsName(svc), port, endpoints)); err != nil {
+				return err
+			}
+			fmt.Println("ok")
+		case len(f) == 1 && f[0] == "stats":
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Println(int64(cpumeter.ProcessCPU()), rssBytes(), ms.HeapInuse)
+		default:
+			return fmt.Errorf("unknown command %q", in.Text())
+		}
+	}
+	return in.Err()
+}
+
+// rssBytes is the process's resident set size now (Linux), or its peak
+// where /proc is missing.
+func rssBytes() int64 {
+	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
+		var size, resident int64
+		if _, err := fmt.Sscan(string(b), &size, &resident); err == nil {
+			return resident * int64(os.Getpagesize())
+		}
+	}
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Maxrss * 1024
+}
+
+// gatehouseBackend is gatehouse's Publisher and ADS server, as `gatehouse
+// serve` wires them.
+type gatehouseBackend struct {
+	pub    *xdsserver.Publisher
+	srv    *xdsserver.Server
+	groups map[translate.GroupKey]*translate.Group
+	clas   map[string]*endpointv3.ClusterLoadAssignment
+}
+
+func newGatehouseBackend(ctx context.Context, cfg *fleetConfig) (*gatehouseBackend, error) {
+	pub, err := xdsserver.NewPublisher(xdsserver.PublisherOptions{})
+	if err != nil {
+		return nil, err
+	}
+	srv, err := xdsserver.NewServer(ctx, pub, xdsserver.Options{})
+	if err != nil {
+		return nil, err
+	}
+	key := translate.GroupKey{Gateway: fleetGateway, Client: translate.ClientEnvoy}
+	g := &translate.Group{Listeners: cfg.listeners, Routes: cfg.routes, Clusters: cfg.clusters, EDS: map[string]string{}, Key: key}
+	b := &gatehouseBackend{pub: pub, srv: srv, groups: map[translate.GroupKey]*translate.Group{key: g}, clas: map[string]*endpointv3.ClusterLoadAssignment{}}
+	for i, c := range cfg.clas {
+		g.EDS[edsName(i)] = clusterName(i)
+		b.clas[edsName(i)] = c
+	}
+	if _, err := pub.Publish(ctx, b.groups, b.clas); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *gatehouseBackend) register(g *grpc.Server) { b.srv.Register(g) }
+
+func (b *gatehouseBackend) change(svc int, next *endpointv3.ClusterLoadAssignment) error {
+	b.clas[edsName(svc)] = next
+	_, err := b.pub.Publish(context.Background(), b.groups, b.clas)
+	return err
+}
+
+// stockBackend is go-control-plane's ADS SnapshotCache and server used as
+// its documentation shows, with two choices that favour it: one snapshot
+// for the whole gateway (keyed by node.cluster, not one per node id), and
+// per-type versions, so that an endpoint change re-sends EDS only.
+type stockBackend struct {
+	cache cache.SnapshotCache
+	srv   stockserver.Server
+	cfg   *fleetConfig
+	eds   []types.Resource
+	gen   int
+}
+
+type clusterHash struct{}
+
+func (clusterHash) ID(n *corev3.Node) string { return n.GetCluster() }
+
+func newStockBackend(ctx context.Context, cfg *fleetConfig) (*stockBackend, error) {
+	b := &stockBackend{cache: cache.NewSnapshotCache(true, clusterHash{}, nil), cfg: cfg}
+	b.srv = stockserver.NewServer(ctx, b.cache, nil)
+	for _, c := range cfg.clas {
+		b.eds = append(b.eds, c)
+	}
+	return b, b.set()
+}
+
+func (b *stockBackend) set() error {
+	b.gen++
+	snap := &cache.Snapshot{}
+	snap.Resources[types.Listener] = cache.NewResources("1", b.cfg.listeners)
+	snap.Resources[types.Route] = cache.NewResources("1", b.cfg.routes)
+	snap.Resources[types.Cluster] = cache.NewResources("1", b.cfg.clusters)
+	snap.Resources[types.Endpoint] = cache.NewResources(strconv.Itoa(b.gen), b.eds)
+	return b.cache.SetSnapshot(context.Background(), fleetGateway, snap)
+}
+
+func (b *stockBackend) register(g *grpc.Server) {
+	discoveryv3.RegisterAggregatedDiscoveryServiceServer(g, b.srv)
+}
+
+func (b *stockBackend) change(svc int, next *endpointv3.ClusterLoadAssignment) error {
+	eds := append([]types.Resource(nil), b.eds...)
+	eds[svc] = next
+	b.eds = eds
+	return b.set()
+}
