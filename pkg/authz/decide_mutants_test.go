@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"crypto/sha256"
 	"slices"
 	"strings"
 	"testing"
@@ -146,14 +147,15 @@ func TestJWTConsumerByIssuerAndSubject(t *testing.T) {
 }
 
 // A denial's http_status must be a status both Go and Envoy's StatusCode
-// enum know (envoy/type/v3/http_status.proto): 0, or 418, 101, 451 (not in
-// Envoy's enum) make the decision invalid, which denies with 403 and says
-// why (naming "http_status"), never with the policy's status. Killed mutant: the last || of the
-// http_status check in parseDenyMembers turned into && (which let a status
-// known to only one of them through).
+// enum know (envoy/type/v3/http_status.proto), from 300 to 599: 0, or 418,
+// 101, 451 (not in Envoy's enum) make the decision invalid, which denies
+// with 403 and says why (naming "http_status"), never with the policy's
+// status; 300, the lowest allowed, is taken. Killed mutants: the last || of
+// the status check turned into && (which let a status known to only one of
+// them through); `code < 300` moved to <= in denyStatus.
 func TestDenyStatusMustBeKnownToEnvoy(t *testing.T) {
 	cfg := testConfig()
-	for _, st := range []string{"0", "101", "418", "451", "429", "401", "1.5", "-403", "99999999999999999999", `"429"`} {
+	for _, st := range []string{"0", "101", "418", "451", "429", "401", "300", "599", "1.5", "-403", "99999999999999999999", `"429"`} {
 		src := "package envoy.authz\n\nallow := {\"allowed\": false, \"http_status\": " + st + "}\n"
 		cfg.Policies["status-"+st] = Policy{Modules: map[string]string{"policy.rego": src}}
 	}
@@ -171,7 +173,7 @@ func TestDenyStatusMustBeKnownToEnvoy(t *testing.T) {
 			want   int
 			valid  bool
 		}{
-			{"429", 429, true}, {"401", 401, true},
+			{"429", 429, true}, {"401", 401, true}, {"300", 300, true}, {"599", 403, false},
 			{"0", 403, false}, {"101", 403, false}, {"418", 403, false}, {"451", 403, false},
 			{"1.5", 403, false}, {"-403", 403, false}, {"99999999999999999999", 403, false}, {`"429"`, 403, false},
 		} {
@@ -182,5 +184,21 @@ func TestDenyStatusMustBeKnownToEnvoy(t *testing.T) {
 				t.Errorf("%s, http_status %s: %v, reasons %q; want %d (decision valid: %v)", engine, c.status, o, d.Reasons, c.want, c.valid)
 			}
 		}
+	}
+}
+
+// An API key's digest that the index maps to a consumer who does not hold
+// it (an index out of step with the consumers) names nobody: lookupKey
+// trusts only the consumer's own digests. Killed mutant: its last `return
+// "", false` returning true (an empty consumer, authenticated).
+func TestLookupKeyNeedsTheConsumersOwnDigest(t *testing.T) {
+	s, _ := newTestService(t, testConfig())
+	st := s.state.Load()
+	if c, ok := st.lookupKey(testKey); !ok || c != "acme" {
+		t.Fatalf("the real key: %q, %v", c, ok)
+	}
+	st.keys[sha256.Sum256([]byte("gh_forged"))] = "acme"
+	if c, ok := st.lookupKey("gh_forged"); ok || c != "" {
+		t.Errorf("a digest acme does not hold: %q, %v; want no consumer", c, ok)
 	}
 }
