@@ -62,8 +62,6 @@ const (
 	unbuilt                 // the mutant does not compile (not counted)
 )
 
-var outcomeNames = [...]string{"killed", "LIVED", "timed out", "not built"}
-
 type result struct {
 	m   mutant
 	out outcome
@@ -220,7 +218,7 @@ func summarizeSecurity(w io.Writer, results []result, equiv []equivalent, took t
 	}
 	used := map[string]bool{}
 	counts := map[outcome]int{}
-	perFile := map[string][2]int{} // killed (incl. timed out), lived
+	perFile := map[string][3]int{} // killed (incl. timed out), equivalent, lived
 	var survivors []string
 	for _, r := range results {
 		counts[r.out]++
@@ -232,10 +230,10 @@ func summarizeSecurity(w io.Writer, results []result, equiv []equivalent, took t
 			k := equivalent{file: r.m.file, typ: r.m.kind(), code: r.m.code}.key()
 			if _, ok := known[k]; ok {
 				used[k] = true
-				pf[0]++ // equivalent: nothing to kill
+				pf[1]++
 				break
 			}
-			pf[1]++
+			pf[2]++
 			survivors = append(survivors, r.m.String())
 		}
 		perFile[r.m.file] = pf
@@ -245,9 +243,9 @@ func summarizeSecurity(w io.Writer, results []result, equiv []equivalent, took t
 		files = append(files, f)
 	}
 	sort.Strings(files)
-	fmt.Fprintf(w, "\n%-36s %7s %6s\n", "file", "killed", "lived")
+	fmt.Fprintf(w, "\n%-36s %7s %10s %6s\n", "file", "killed", "equivalent", "lived")
 	for _, f := range files {
-		fmt.Fprintf(w, "%-36s %7d %6d\n", f, perFile[f][0], perFile[f][1])
+		fmt.Fprintf(w, "%-36s %7d %10d %6d\n", f, perFile[f][0], perFile[f][1], perFile[f][2])
 	}
 	fmt.Fprintf(w, "\n%d mutants: %d killed, %d timed out, %d not built, %d equivalent (equivalent.txt), %d survived; %s\n",
 		len(results), counts[killed], counts[timedOut], counts[unbuilt], len(used), len(survivors), took.Round(time.Second))
