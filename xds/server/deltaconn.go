@@ -146,12 +146,17 @@ func (s *deltaConn) catchUp(w *deltaWatch, cur *deltaSnap, t typeIdx) *deltaResp
 	return w.diffAll(cur, t)
 }
 
-// update answers the stream's open watches with snapshot cur, in ADS order
-// (CDS, EDS, LDS, RDS, SDS): pushed under s.mu, so that a watch re-created
-// concurrently cannot overtake them (make-before-break).
-func (s *deltaConn) update(cur *deltaSnap) {
+// update answers the stream's open watches with snapshot cur of group k,
+// in ADS order (CDS, EDS, LDS, RDS, SDS): pushed under s.mu, so that a
+// watch re-created concurrently cannot overtake them (make-before-break).
+// A stream that moved to another group since publish listed it (its node
+// changed) gets nothing: cur is not its group's.
+func (s *deltaConn) update(k translate.GroupKey, cur *deltaSnap) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.joined || s.key != k {
+		return
+	}
 	for t := range numTypes {
 		w := &s.types[t]
 		if !w.open || w.snap == cur {

@@ -222,3 +222,31 @@ func TestDeltaChangeCostPerStream(t *testing.T) {
 		t.Errorf("one change costs %d bytes per stream, want <= 4096 (independent of the %d subscribed names)", per, names)
 	}
 }
+
+// publish lists a group's streams, then updates each without the hub's
+// lock: a stream whose node moved it to another group meanwhile must get
+// nothing of the group it left (update checks the key under the stream's
+// lock). The interleaving is forced by calling update with the old group.
+func TestDeltaUpdateIgnoresAGroupTheStreamLeft(t *testing.T) {
+	p := newTestPublisher(t)
+	a, b := newFixture("gw", "envoy", 3, 1), newFixture("other", "envoy", 3, 1)
+	mustPublish(t, p, a.groups(), a.clas)
+	mustPublish(t, p, b.groups(), b.clas)
+	conn := newDeltaConn(p.delta, p.grpc)
+	c := newWatchClient(t, conn, resource.EndpointType)
+	c.node = &corev3.Node{Id: "n", Cluster: "other", UserAgentName: "envoy"}
+	c.request([]string{edsName(0)}, nil, nil)
+	before := c.sent
+	a = a.clone()
+	a.clas[edsName(0)] = testCLA(edsName(0), 20001, 1)
+	mustPublish(t, p, a.groups(), a.clas) // gw's stream list does not hold conn
+	cur := p.delta.current(a.key)
+	if cur == nil {
+		t.Fatal("no delta snapshot for gw")
+	}
+	conn.update(a.key, cur) // as if conn had been listed before it moved
+	c.drain()
+	if c.sent != before {
+		t.Fatalf("a stream of group other received %d resources of group gw", c.sent-before)
+	}
+}

@@ -3,8 +3,6 @@ package server
 import (
 	"sync"
 
-	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
-
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
@@ -41,7 +39,6 @@ type deltaSnap struct {
 type deltaTypeSnap struct {
 	version  string                    // the type's version (system_version_info)
 	versions map[string]string         // name -> resource version (content hash)
-	plain    map[string]types.Resource // name -> resource
 	enc      map[string]*deltaEncoding // name -> its encoding, shared by every stream
 	// changed lists the names whose version differs from the previous
 	// snapshot's, removed ones included; nil when the type did not change.
@@ -72,7 +69,7 @@ func newDeltaSnap(prev *deltaSnap, st *[numTypes]typeState) *deltaSnap {
 	for t := range numTypes {
 		ts := &st[t]
 		out := &s.types[t]
-		out.version, out.versions, out.plain = ts.res.Version, ts.versions, ts.plain
+		out.version, out.versions = ts.res.Version, ts.versions
 		if prev != nil && prev.types[t].version == out.version {
 			out.enc = prev.types[t].enc
 			continue
@@ -135,7 +132,7 @@ func (h *deltaHub) publish(k translate.GroupKey, st *[numTypes]typeState) {
 	}
 	h.mu.Unlock()
 	for _, s := range streams {
-		s.update(next)
+		s.update(k, next)
 	}
 }
 
