@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -73,26 +74,16 @@ func (s *Snapshot) ProxylessNotes() []string {
 	return out
 }
 
-func (r *Route) onGateway(g string) bool {
-	for _, n := range r.Spec.Gateways {
-		if n == g {
-			return true
-		}
-	}
-	return false
-}
+func (r *Route) onGateway(g string) bool { return slices.Contains(r.Spec.Gateways, g) }
 
-// proxylessHost: xds:///NAME needs an exact host, so Routes with only
-// "*" or wildcard hosts (or none, meaning "*") never reach proxyless
-// clients.
-func (r *Route) proxylessHost() bool {
-	for _, h := range r.Spec.Hosts {
-		if h != "*" && !strings.HasPrefix(h, "*.") {
-			return true
-		}
-	}
-	return false
-}
+// ProxylessHost reports whether a proxyless gRPC client can dial host:
+// xds:///NAME needs an exact name, so "*" and wildcard hosts are
+// Envoy-only. The translator and the status notes both decide by it.
+func ProxylessHost(h string) bool { return h != "*" && !strings.HasPrefix(h, "*.") }
+
+// proxylessHost: a Route with only "*" or wildcard hosts (or none, meaning
+// "*") never reaches proxyless clients.
+func (r *Route) proxylessHost() bool { return slices.ContainsFunc(r.Spec.Hosts, ProxylessHost) }
 
 // validateProxyless: a proxyless block must say serveUnprotected, so that
 // serving protected Routes without their protections is never implied.

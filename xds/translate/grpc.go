@@ -33,13 +33,12 @@ var grpcRetryOn = map[string]string{
 	"resource-exhausted": "resource-exhausted",
 }
 
-// grpcHosts are the hosts a proxyless client can dial: xds:///NAME needs an
-// exact name, so "*" and wildcard hosts are Envoy-only.
+// grpcHosts are the hosts a proxyless client can dial (policy.ProxylessHost).
 func grpcHosts(routes []*policy.Route) map[string][]*policy.Route {
 	out := map[string][]*policy.Route{}
 	for _, r := range routes {
 		for _, h := range routeHosts(r) {
-			if h == "*" || strings.HasPrefix(h, "*.") {
+			if !policy.ProxylessHost(h) {
 				continue
 			}
 			if rs := out[h]; len(rs) == 0 || rs[len(rs)-1] != r {
