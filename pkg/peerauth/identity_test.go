@@ -1,0 +1,65 @@
+package peerauth
+
+import (
+	"crypto/x509"
+	"net/url"
+	"testing"
+)
+
+func TestGatewayOf(t *testing.T) {
+	const td = "example.org"
+	cases := []struct {
+		name   string
+		uris   []string
+		dns    []string
+		want   string
+		reason string
+	}{
+		{"spiffe", []string{"spiffe://example.org/gateway/edge"}, nil, "edge", ""},
+		{"dns", nil, []string{"edge.gateway.example.org"}, "edge", ""},
+		{"both agree", []string{"spiffe://example.org/gateway/edge"}, []string{"edge.gateway.example.org"}, "edge", ""},
+		{"both disagree", []string{"spiffe://example.org/gateway/edge"}, []string{"other.gateway.example.org"}, "", reasonAmbiguousIdentity},
+		{"two spiffe", []string{"spiffe://example.org/gateway/a", "spiffe://example.org/gateway/b"}, nil, "", reasonAmbiguousIdentity},
+		{"other trust domain", []string{"spiffe://evil.org/gateway/edge"}, []string{"edge.gateway.evil.org"}, "", reasonNoIdentity},
+		{"trust domain as suffix", nil, []string{"edge.gateway.xexample.org", "edge.gateway.example.org.evil"}, "", reasonNoIdentity},
+		{"not a gateway path", []string{"spiffe://example.org/ns/default/sa/edge", "spiffe://example.org/gateway/"}, nil, "", reasonNoIdentity},
+		{"nested path", []string{"spiffe://example.org/gateway/edge/extra"}, nil, "", reasonNoIdentity},
+		{"uppercase name", []string{"spiffe://example.org/gateway/Edge"}, nil, "", reasonNoIdentity},
+		{"query", []string{"spiffe://example.org/gateway/edge?x=1"}, nil, "", reasonNoIdentity},
+		{"port", []string{"spiffe://example.org:443/gateway/edge"}, nil, "", reasonNoIdentity},
+		{"userinfo", []string{"spiffe://u@example.org/gateway/edge"}, nil, "", reasonNoIdentity},
+		{"other scheme", []string{"https://example.org/gateway/edge"}, nil, "", reasonNoIdentity},
+		{"dns two labels", nil, []string{"a.b.gateway.example.org"}, "", reasonNoIdentity},
+		{"dns wildcard", nil, []string{"*.gateway.example.org"}, "", reasonNoIdentity},
+		{"nothing", nil, nil, "", reasonNoIdentity},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cert := &x509.Certificate{DNSNames: c.dns}
+			for _, u := range c.uris {
+				pu, err := url.Parse(u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cert.URIs = append(cert.URIs, pu)
+			}
+			got, r := gatewayOf(cert, td)
+			reason := ""
+			if r != nil {
+				reason = r.reason
+			}
+			if got != c.want || reason != c.reason {
+				t.Fatalf("gatewayOf = %q, %q; want %q, %q", got, reason, c.want, c.reason)
+			}
+		})
+	}
+}
+
+func TestCheckTrustDomain(t *testing.T) {
+	for td, ok := range map[string]bool{"gatehouse": true, "example.org": true, "a_b-c.d": true,
+		"": false, "Example.org": false, ".example": false, "example.": false, "a/b": false, "a b": false} {
+		if err := CheckTrustDomain(td); (err == nil) != ok {
+			t.Errorf("CheckTrustDomain(%q) = %v, want ok=%v", td, err, ok)
+		}
+	}
+}
