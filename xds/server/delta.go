@@ -32,6 +32,9 @@ func (t *tracker) OnStreamDeltaRequest(id int64, req *discoveryv3.DeltaDiscovery
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	shortenWireVersions(req.GetInitialResourceVersions())
+	if err := t.admitRequest(t.proxies[streamKey{protoDelta, id}], req.GetNode()); err != nil {
+		return err
+	}
 	p := t.requestProxy(streamKey{protoDelta, id}, req.GetNode())
 	if p == nil {
 		withholdDeltaSecrets(req)

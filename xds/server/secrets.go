@@ -5,8 +5,9 @@ import (
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resource "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/peerauth"
 )
 
 // withheldSecret is the name a secrets request is rewritten to when its
@@ -22,18 +23,22 @@ func secretsWithheldNote(addr string) string {
 	if addr == "" {
 		addr = "an unknown address"
 	}
-	return "TLS secrets withheld: this proxy connects from " + addr + ", not loopback, over plaintext xDS, " +
-		"so its HTTPS listeners get no certificate and keep warming; connect it to gatehouse's xDS port over loopback (same host or pod)"
+	return "TLS secrets withheld: this proxy connects from " + addr + ", not loopback, without a client certificate naming its Gateway, " +
+		"so its HTTPS listeners get no certificate and keep warming; connect it to gatehouse's xDS port over loopback (same host or pod), " +
+		"or serve xDS with mTLS (--tls-cert, --tls-key, --client-ca) and give it a client certificate of its Gateway (docs/operations.md)"
 }
 
 // secretsAllowed reports whether private keys may be sent to a stream's
-// peer (ENVOY-MAPPING.md: never to a peer off loopback unless the xDS
-// connection uses TLS). Unix-socket peers are local.
+// peer: one on loopback or a Unix socket (local), or one that authenticated
+// with a client certificate naming a Gateway (mTLS; the tracker then
+// refuses every request whose node names another Gateway, so the keys go
+// to the owning Gateway's proxies only). TLS alone is not enough: anyone
+// can open a TLS connection.
 func secretsAllowed(p *peer.Peer) bool {
 	if p == nil {
 		return false
 	}
-	if _, ok := p.AuthInfo.(credentials.TLSInfo); ok {
+	if _, ok := peerauth.GatewayOf(p); ok {
 		return true
 	}
 	switch a := p.Addr.(type) {

@@ -12,6 +12,8 @@ import (
 	resource "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/peerauth"
 )
 
 // Private keys go only to proxies on loopback or over a TLS xDS connection:
@@ -30,8 +32,9 @@ func TestSecretsWithheldOffLoopback(t *testing.T) {
 	}
 	tr := newTracker(pub, m)
 	remote := &net.TCPAddr{IP: net.ParseIP("10.1.2.3"), Port: 40000}
-	const withheldTail = ", not loopback, over plaintext xDS, so its HTTPS listeners get no certificate and keep warming; " +
-		"connect it to gatehouse's xDS port over loopback (same host or pod)"
+	const withheldTail = ", not loopback, without a client certificate naming its Gateway, so its HTTPS listeners get no certificate and keep warming; " +
+		"connect it to gatehouse's xDS port over loopback (same host or pod), " +
+		"or serve xDS with mTLS (--tls-cert, --tls-key, --client-ca) and give it a client certificate of its Gateway (docs/operations.md)"
 	cases := []struct {
 		name     string
 		peer     *peer.Peer
@@ -41,7 +44,10 @@ func TestSecretsWithheldOffLoopback(t *testing.T) {
 		{"loopback v4", &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 1}}, false, ""},
 		{"loopback v6", &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP("::1"), Port: 1}}, false, ""},
 		{"remote plaintext", &peer.Peer{Addr: remote}, true, "TLS secrets withheld: this proxy connects from 10.1.2.3:40000" + withheldTail},
-		{"remote over TLS", &peer.Peer{Addr: remote, AuthInfo: credentials.TLSInfo{State: tls.ConnectionState{}}}, false, ""},
+		// TLS alone is not enough: anyone can open a TLS connection.
+		{"remote over TLS", &peer.Peer{Addr: remote, AuthInfo: credentials.TLSInfo{State: tls.ConnectionState{}}}, true, "TLS secrets withheld: this proxy connects from 10.1.2.3:40000" + withheldTail},
+		{"remote over TLS, unauthenticated", &peer.Peer{Addr: remote, AuthInfo: peerauth.AuthInfo{}}, true, "TLS secrets withheld: this proxy connects from 10.1.2.3:40000" + withheldTail},
+		{"remote over mTLS as gw", &peer.Peer{Addr: remote, AuthInfo: peerauth.AuthInfo{Gateway: "gw"}}, false, ""},
 		{"no peer", nil, true, "TLS secrets withheld: this proxy connects from an unknown address" + withheldTail},
 	}
 	shapes := [][]string{nil, {}, {"*"}, {"tls/gw/https"}, {"tls/gw/https", "*"}, {"*", "unknown"}}

@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/peerauth"
 )
 
 // Options configure a Server. The zero value is usable.
@@ -29,6 +31,10 @@ type Options struct {
 	// node.cluster names no published Gateway (the edge logs it; the
 	// server counts it in gatehouse_xds_unknown_gateway_total).
 	OnUnknownGateway func(nodeID, gateway, reason string)
+	// Auth is the gRPC port's TLS, nil when it serves plaintext. With mTLS,
+	// a stream must come from a peer whose client certificate names a
+	// Gateway, and every request's node.cluster must name that Gateway.
+	Auth *peerauth.Auth
 }
 
 // Server serves the Publisher's snapshots over ADS (state of the world and
@@ -60,6 +66,7 @@ func NewServer(ctx context.Context, pub *Publisher, opts Options) (*Server, erro
 	}
 	tr := newTracker(pub, m)
 	tr.onUnknown = opts.OnUnknownGateway
+	tr.auth = opts.Auth
 	// Ordered ADS sends each stream's responses through one queue in the
 	// order the cache produces them (CDS, EDS, LDS, RDS for Envoy groups).
 	xs := xdsserver.NewServer(ctx, pub.mux, tr, sotw.WithOrderedADS(), sotw.WithLogger(logger))

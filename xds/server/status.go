@@ -14,6 +14,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc/peer"
 
+	"github.com/gatehouse-dev/gatehouse/pkg/peerauth"
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
@@ -95,9 +96,13 @@ type proxy struct {
 	key     translate.GroupKey
 	hasNode bool
 	types   [numTypes]*typeTrack
-	// noSecrets: the peer is off loopback on a plaintext connection, so
-	// its secrets requests are withheld (see secrets.go).
+	// noSecrets: the peer is off loopback and did not authenticate as a
+	// Gateway, so its secrets requests are withheld (see secrets.go).
 	noSecrets bool
+	// identity is the Gateway the peer's client certificate names (mTLS),
+	// "" without one; every request's node must name it (identity.go).
+	identity string
+	peer     *peer.Peer
 }
 
 // errNotADS is returned for streams other than aggregated ones (state of
@@ -117,6 +122,9 @@ type tracker struct {
 	onUnknown func(nodeID, gateway, reason string)
 	// secretsAllowed decides per stream whether TLS keys may be sent.
 	secretsAllowed func(*peer.Peer) bool
+	// auth, when the port serves TLS, refuses streams and requests whose
+	// peer may not have the node's configuration (identity.go).
+	auth *peerauth.Auth
 
 	mu      sync.Mutex
 	proxies map[streamKey]*proxy
@@ -156,6 +164,11 @@ func (t *tracker) open(ctx context.Context, id int64, typeURL, protocol string) 
 		p.status.Address = pr.Addr.String()
 	}
 	p.noSecrets = !t.secretsAllowed(pr)
+	p.peer = pr
+	p.identity, _ = peerauth.GatewayOf(pr)
+	if err := t.admitStream(p); err != nil {
+		return err
+	}
 	t.mu.Lock()
 	t.proxies[streamKey{protocol, id}] = p
 	t.mu.Unlock()
@@ -185,6 +198,9 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 	now := t.now().UTC()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if err := t.admitRequest(t.proxies[streamKey{protoSotW, id}], req.GetNode()); err != nil {
+		return err
+	}
 	p := t.requestProxy(streamKey{protoSotW, id}, req.GetNode())
 	if p == nil {
 		// Not opened through OnStreamOpen: nothing says the peer may
