@@ -93,6 +93,16 @@ func DescriptorKey(policyKey string) string {
 // Domain is the rate-limit domain of a Gateway.
 func Domain(gateway string) string { return DomainPrefix + gateway }
 
+// Files of a proxy's client certificate on the proxy's host, when gatehouse's
+// gRPC port requires mTLS: `gatehouse bootstrap --tls` names them for the xDS
+// connection and `gatehouse serve` for the ext_authz and rate-limit
+// clusters, so that both agree unless told otherwise.
+const (
+	ProxyTLSCertFile = "/etc/gatehouse/tls/proxy.pem"
+	ProxyTLSKeyFile  = "/etc/gatehouse/tls/proxy-key.pem"
+	ProxyTLSCAFile   = "/etc/gatehouse/tls/ca.pem"
+)
+
 // GRPCUpstreamCAProvider is the certificate-provider instance that proxyless
 // gRPC clusters with upstream TLS name for their CA (grpc-go does not take
 // inline CA bytes); `gatehouse bootstrap --format grpc --upstream-ca-file`

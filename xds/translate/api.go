@@ -90,6 +90,19 @@ type Options struct {
 	// from trusted_ca: system_root_certs is not implemented in Envoy (gRPC
 	// only), and SAN matchers without a CA are refused at load.
 	SystemCAFile string
+	// ServiceTLS, when set, makes Envoy call the ext_authz and rate-limit
+	// services over TLS (gatehouse serve with --tls-cert): nil means
+	// plaintext.
+	ServiceTLS *ServiceTLS
+}
+
+// ServiceTLS are files on the Envoy host for Envoy's TLS connections to
+// gatehouse's own gRPC services. CAFile verifies gatehouse's certificate,
+// which must name the host Envoy dials (DNS or IP SAN); CertFile and
+// KeyFile, when set, are the proxy's client certificate (mTLS: gatehouse
+// then admits only calls of the Gateway the certificate names).
+type ServiceTLS struct {
+	CAFile, CertFile, KeyFile string
 }
 
 // Defaults of Options.
@@ -123,6 +136,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SystemCAFile == "" {
 		o.SystemCAFile = DefaultSystemCAFile
+	}
+	if t := o.ServiceTLS; t != nil && (t.CAFile == "" || (t.CertFile == "") != (t.KeyFile == "")) {
+		return o, fmt.Errorf("translate: Options.ServiceTLS: CAFile is required, and CertFile and KeyFile go together")
 	}
 	for _, a := range []struct{ name, addr string }{{"AuthzAddr", o.AuthzAddr}, {"RateLimitAddr", o.RateLimitAddr}} {
 		h, _, err := splitHostPort(a.addr)

@@ -69,11 +69,42 @@ func addressCluster(name, host string, port uint32, dnsType clusterv3.Cluster_Di
 
 // serviceCluster reaches one of gatehouse's gRPC services: HTTP/2 without
 // TLS (h2c), as gatehouse serves them next to xDS.
-func serviceCluster(name, addr string) *clusterv3.Cluster {
+func serviceCluster(name, addr string, st *ServiceTLS) *clusterv3.Cluster {
 	host, port, _ := splitHostPort(addr) // checked by Options.withDefaults
 	c := addressCluster(name, host, port, clusterv3.Cluster_STRICT_DNS, internalConnectTimeout)
 	c.TypedExtensionProtocolOptions = map[string]*anyT{httpProtocolOptionsKey: anyH2Explicit}
+	if st != nil {
+		c.TransportSocket = &corev3.TransportSocket{Name: transportSocketTLS, ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(serviceTLSContext(host, st))}}
+	}
 	return c
+}
+
+// serviceTLSContext is Envoy's side of a TLS connection to gatehouse's gRPC
+// port: gatehouse's certificate must chain to CAFile and name host; ALPN
+// offers h2, which grpc-go's server requires of TLS clients (Envoy sends no
+// ALPN unless alpn_protocols lists it: api/envoy/extensions/
+// transport_sockets/tls/v3/tls.proto, CommonTlsContext.alpn_protocols).
+// Envoy reads the files when the cluster is created.
+func serviceTLSContext(host string, st *ServiceTLS) *tlsv3.UpstreamTlsContext {
+	san := &tlsv3.SubjectAltNameMatcher{SanType: tlsv3.SubjectAltNameMatcher_DNS, Matcher: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: host}}}
+	ctx := &tlsv3.UpstreamTlsContext{Sni: host}
+	if _, err := netip.ParseAddr(host); err == nil {
+		ctx.Sni = "" // an IP is not a valid SNI name; its IP SAN is checked
+		san.SanType = tlsv3.SubjectAltNameMatcher_IP_ADDRESS
+	}
+	file := func(f string) *corev3.DataSource { return &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: f}} }
+	common := &tlsv3.CommonTlsContext{
+		AlpnProtocols: []string{"h2"},
+		ValidationContextType: &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: &tlsv3.CertificateValidationContext{
+			TrustedCa:                 file(st.CAFile),
+			MatchTypedSubjectAltNames: []*tlsv3.SubjectAltNameMatcher{san},
+		}},
+	}
+	if st.CertFile != "" {
+		common.TlsCertificates = []*tlsv3.TlsCertificate{{CertificateChain: file(st.CertFile), PrivateKey: file(st.KeyFile)}}
+	}
+	ctx.CommonTlsContext = common
+	return ctx
 }
 
 // jwksTarget is where a remote JWKS is fetched from.
@@ -150,10 +181,10 @@ func jwksCluster(t jwksTarget, o Options) *clusterv3.Cluster {
 func (f *gwFilters) clusters() ([]typesResource, error) {
 	var out []typesResource
 	if f.authzClosed || f.authzOpen {
-		out = append(out, serviceCluster(wire.AuthzCluster, f.opts.AuthzAddr))
+		out = append(out, serviceCluster(wire.AuthzCluster, f.opts.AuthzAddr, f.opts.ServiceTLS))
 	}
 	if f.rlDeny || f.rlAllow {
-		out = append(out, serviceCluster(wire.RateLimitCluster, f.opts.RateLimitAddr))
+		out = append(out, serviceCluster(wire.RateLimitCluster, f.opts.RateLimitAddr, f.opts.ServiceTLS))
 	}
 	seen := map[string]bool{}
 	for _, n := range f.jwt {
