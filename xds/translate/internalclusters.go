@@ -92,7 +92,9 @@ func serviceTLSContext(host string, st *ServiceTLS) *tlsv3.UpstreamTlsContext {
 		ctx.Sni = "" // an IP is not a valid SNI name; its IP SAN is checked
 		san.SanType = tlsv3.SubjectAltNameMatcher_IP_ADDRESS
 	}
-	file := func(f string) *corev3.DataSource { return &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: f}} }
+	file := func(f string) *corev3.DataSource {
+		return &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: f}}
+	}
 	common := &tlsv3.CommonTlsContext{
 		AlpnProtocols: []string{"h2"},
 		ValidationContextType: &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: &tlsv3.CertificateValidationContext{
