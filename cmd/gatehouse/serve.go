@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/store/dir"
 	"github.com/gatehouse-dev/gatehouse/xds/server"
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
 func init() { addVerb(newServeCmd) }
@@ -40,6 +41,8 @@ type serveOptions struct {
 	consulTokenFile string
 	// gatehouse's own ext_authz and rate-limit services.
 	services serviceOptions
+	// TLS and mTLS of the gRPC port.
+	tls tlsOptions
 }
 
 func newServeCmd() *cobra.Command {
@@ -80,13 +83,25 @@ The admin API on --admin-addr serves:
   /api/v1/status    rejected objects, held-back Gateways and the last build error
 "gatehouse status" prints the last two.
 
-Both listen on loopback by default. Expose --xds-addr beyond loopback only on a
-trusted network: the xDS port is plain gRPC, and so TLS private keys (SDS secrets)
-are sent only to proxies connecting from loopback; others see their HTTPS
-listeners wait, with the reason in "gatehouse status".`,
+Both listen on loopback by default. Without --tls-cert the gRPC port is plain
+gRPC: expose it beyond loopback only on a trusted network; TLS private keys (SDS
+secrets) then go only to proxies connecting from loopback, and others see their
+HTTPS listeners wait, with the reason in "gatehouse status".
+
+--tls-cert and --tls-key make the gRPC port speak TLS only (plaintext is refused).
+--client-ca also requires a client certificate (mTLS) signed by that CA and naming
+one Gateway of --trust-domain (URI SAN spiffe://<trust-domain>/gateway/<name> or
+DNS SAN <name>.gateway.<trust-domain>): a proxy then gets only that Gateway's
+configuration (any other node.cluster is PermissionDenied), secrets included from
+off loopback, and ext_authz and rate limit admit only such proxies (a rate-limit
+call only for the caller's own Gateway). Refusals are logged and counted in
+gatehouse_peer_*_refused_total. The files are re-read when they change on disk.
+"gatehouse bootstrap --tls" prints the matching proxy bootstraps; see
+docs/operations.md for a worked example.`,
 		Example: `  gatehouse serve --policy-dir examples/quickstart
   gatehouse serve --policy-dir /etc/gatehouse --xds-addr 0.0.0.0:18000 --authz-advertise-addr gatehouse:18000 --ratelimit-advertise-addr gatehouse:18000 --log-format json
-  gatehouse serve --policy-dir /etc/gatehouse --components ratelimit --redis-addr redis:6379 --xds-addr 0.0.0.0:18001`,
+  gatehouse serve --policy-dir /etc/gatehouse --components ratelimit --redis-addr redis:6379 --xds-addr 0.0.0.0:18001
+  gatehouse serve --policy-dir /etc/gatehouse --xds-addr 0.0.0.0:18000 --authz-advertise-addr gatehouse:18000 --ratelimit-advertise-addr gatehouse:18000 --tls-cert tls/gatehouse.pem --tls-key tls/gatehouse-key.pem --client-ca tls/ca.pem --trust-domain example.com`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return serve(cmd.Context(), o, cmd.OutOrStdout())
@@ -102,6 +117,7 @@ listeners wait, with the reason in "gatehouse status".`,
 	f.StringVar(&o.consulAddr, "consul-addr", "", "Consul agent for discovery.consul Services (default $CONSUL_HTTP_ADDR, else 127.0.0.1:8500; contacted only when a Service uses Consul)")
 	f.StringVar(&o.consulTokenFile, "consul-token-file", "", "file holding the Consul ACL token (default $CONSUL_HTTP_TOKEN)")
 	o.services.addFlags(f)
+	o.tls.addFlags(f)
 	cmd.MarkFlagRequired("policy-dir")
 	return cmd
 }
@@ -120,6 +136,10 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	if err := o.services.validate(o.xdsAddr); err != nil {
 		return err
 	}
+	auth, err := o.tls.auth(reg, log)
+	if err != nil {
+		return err
+	}
 	svc, err := newServices(&o.services, reg, log)
 	if err != nil {
 		return err
@@ -135,7 +155,8 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		xdsLis.Close()
 		return fmt.Errorf("admin listener (--admin-addr): %w", err)
 	}
-	grpcServer := grpc.NewServer(append(server.GRPCServerOptions(), svc.serverOptions()...)...)
+	grpcOpts := append(server.GRPCServerOptions(), svc.serverOptions()...)
+	grpcServer := grpc.NewServer(append(grpcOpts, grpcAuthOptions(auth)...)...)
 	svc.register(grpcServer)
 
 	var (
@@ -148,6 +169,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		}
 		xds, err = server.NewServer(ctx, pub, server.Options{
 			Registerer: reg,
+			Auth:       auth,
 			OnUnknownGateway: func(node, gateway, reason string) {
 				log.Warn("proxy connected for an unknown gateway; it gets no configuration until a Gateway of that name exists",
 					"node", node, "gateway", gateway, "reason", reason)
@@ -179,7 +201,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	ctrl = controller.New(controller.Config{
 		Load:         func(prev *policy.Snapshot) *policy.Snapshot { return policy.LoadDir(o.policyDir, prev) },
 		Publisher:    publisher,
-		Translate:    o.services.translateOptions(xdsLis.Addr().String()),
+		Translate:    o.translateOptions(xdsLis.Addr().String()),
 		Services:     svc.update,
 		MaxAuthzBody: o.services.maxAuthzBody,
 		Debounce:     o.debounce,
@@ -237,7 +259,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	}()
 
 	log.Info("gatehouse serving", "policy_dir", o.policyDir, "grpc", xdsLis.Addr().String(), "admin", adminLis.Addr().String(),
-		"components", strings.Join(o.services.components, ","), "services", svc.describe())
+		"components", strings.Join(o.services.components, ","), "services", svc.describe(), "grpc_tls", tlsMode(auth))
 	go printWelcome(ctx, out, o, ctrl, xdsLis.Addr().String(), adminLis.Addr().String())
 
 	var runErr error
@@ -249,6 +271,14 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	cancel()
 	wg.Wait()
 	return runErr
+}
+
+// translateOptions are the services' options with how Envoy reaches them
+// over TLS.
+func (o serveOptions) translateOptions(xdsAddr string) translate.Options {
+	t := o.services.translateOptions(xdsAddr)
+	t.ServiceTLS = o.tls.serviceTLS()
+	return t
 }
 
 // printWelcome tells a newcomer where gatehouse listens and what to try
