@@ -49,6 +49,17 @@ type Options struct {
 	// empty means ProtocolDelta. Proxyless gRPC clients always use state of
 	// the world (grpc-go has no delta client).
 	XDSProtocol string
+	// TLS, when set, makes the proxy connect to gatehouse over TLS with
+	// these files on its host (gatehouse serve --tls-cert, --client-ca).
+	TLS *TLSFiles
+}
+
+// TLSFiles are the proxy's TLS files. CAFile verifies gatehouse's
+// certificate, which must name the host of XDSAddr (DNS or IP SAN);
+// CertFile and KeyFile are the proxy's client certificate (mTLS), naming
+// its Gateway; both empty for TLS without client certificates.
+type TLSFiles struct {
+	CAFile, CertFile, KeyFile string
 }
 
 // DefaultOptions returns the options `gatehouse bootstrap` uses without flags.
@@ -87,6 +98,11 @@ type view struct {
 	XDSHost        string
 	XDSPort        int
 	XDSClusterType string
+	// XDSSNI is the server name Envoy sends (empty for an IP host, which is
+	// not a valid SNI name) and XDSSANType how the host is matched against
+	// gatehouse's certificate: DNS or IP_ADDRESS.
+	XDSSNI     string
+	XDSSANType string
 	// ADSAPIType is ads_config.api_type. Envoy picks its delta or state-of-
 	// the-world mux from it alone (Envoy:
 	// source/common/config/xds_manager_impl.cc).
@@ -122,9 +138,12 @@ func (o Options) resolve(defaultIDSuffix string) (view, error) {
 	}
 	// An IP needs no resolver; a name (a compose service, a k8s Service) is
 	// re-resolved by STRICT_DNS when gatehouse moves.
-	kind := "STRICT_DNS"
+	kind, sni, san := "STRICT_DNS", host, "DNS"
 	if _, err := netip.ParseAddr(host); err == nil {
-		kind = "STATIC"
+		kind, sni, san = "STATIC", "", "IP_ADDRESS"
+	}
+	if t := o.TLS; t != nil && (t.CAFile == "" || (t.CertFile == "") != (t.KeyFile == "")) {
+		return view{}, fmt.Errorf("tls: the CA file is required, and the certificate and key files go together")
 	}
 	api := ""
 	switch o.XDSProtocol {
@@ -135,7 +154,7 @@ func (o Options) resolve(defaultIDSuffix string) (view, error) {
 	default:
 		return view{}, fmt.Errorf("xds protocol %q: want %s or %s", o.XDSProtocol, ProtocolDelta, ProtocolSotW)
 	}
-	return view{Options: o, XDSHost: host, XDSPort: port, XDSClusterType: kind, ADSAPIType: api}, nil
+	return view{Options: o, XDSHost: host, XDSPort: port, XDSClusterType: kind, XDSSNI: sni, XDSSANType: san, ADSAPIType: api}, nil
 }
 
 // EnvoyBootstrap renders a complete Envoy v3 bootstrap in YAML.

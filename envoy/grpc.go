@@ -30,7 +30,8 @@ type grpcServer struct {
 }
 
 type grpcChannelCred struct {
-	Type string `json:"type"`
+	Type   string         `json:"type"`
+	Config map[string]any `json:"config,omitempty"`
 }
 
 type grpcNode struct {
@@ -40,16 +41,29 @@ type grpcNode struct {
 
 // GRPCBootstrap renders grpc-go's xDS bootstrap JSON for a proxyless client of
 // the Gateway. The Envoy-only options (admin port, heap and connection limits)
-// are ignored. The channel to gatehouse is plaintext, like the Envoy bootstrap.
+// are ignored. The channel to gatehouse is plaintext unless o.TLS is set.
 func GRPCBootstrap(o Options) ([]byte, error) {
 	v, err := o.resolve("-grpc")
 	if err != nil {
 		return nil, err
 	}
+	creds := grpcChannelCred{Type: "insecure"}
+	if t := o.TLS; t != nil {
+		// grpc-go's "tls" channel credentials (gRFC A65) watch these files
+		// with its file_watcher certificate provider (pemfile), so renewed
+		// certificates are picked up; they verify gatehouse's certificate
+		// against the server_uri host (grpc-go v1.85:
+		// internal/xds/bootstrap/tlscreds/bundle.go).
+		cfg := map[string]any{"ca_certificate_file": t.CAFile, "refresh_interval": "600s"}
+		if t.CertFile != "" {
+			cfg["certificate_file"], cfg["private_key_file"] = t.CertFile, t.KeyFile
+		}
+		creds = grpcChannelCred{Type: "tls", Config: cfg}
+	}
 	b := grpcBootstrap{
 		XDSServers: []grpcServer{{
 			ServerURI:      v.XDSAddr,
-			ChannelCreds:   []grpcChannelCred{{Type: "insecure"}},
+			ChannelCreds:   []grpcChannelCred{creds},
 			ServerFeatures: []string{"xds_v3"},
 		}},
 		Node: grpcNode{ID: v.NodeID, Cluster: v.Gateway},
