@@ -16,10 +16,12 @@ import (
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resource "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/peer"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
+	"github.com/gatehouse-dev/gatehouse/pkg/peerauth"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry/static"
 	"github.com/gatehouse-dev/gatehouse/test/testutil/gatehouseproc"
@@ -47,6 +49,14 @@ func secretShapes(names []string) map[string][]string {
 // decides, on the peer grpc-go hands it.
 func xdsServer(t *testing.T, addr string, fakePeer net.Addr) (string, *server.Server) {
 	t.Helper()
+	return xdsServerAuth(t, addr, fakePeer, nil)
+}
+
+// xdsServerAuth is xdsServer with the gRPC port's TLS as "gatehouse serve
+// --tls-cert" wires it (auth nil: plaintext). A fake peer keeps the
+// connection's real authentication.
+func xdsServerAuth(t *testing.T, addr string, fakePeer net.Addr, auth *peerauth.Auth) (string, *server.Server) {
+	t.Helper()
 	dir := httpsPolicyDir(t)
 	snap := policy.LoadDir(dir, nil)
 	if len(snap.Rejected) != 0 {
@@ -66,15 +76,22 @@ func xdsServer(t *testing.T, addr string, fakePeer net.Addr) (string, *server.Se
 	if _, err := pub.Publish(ctx, res.Groups, res.CLAs); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.NewServer(ctx, pub, server.Options{})
+	srv, err := server.NewServer(ctx, pub, server.Options{Auth: auth})
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts := server.GRPCServerOptions()
 	if fakePeer != nil {
-		opts = append(opts, grpc.StreamInterceptor(func(s any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-			return h(s, peerStream{ServerStream: ss, ctx: peer.NewContext(ss.Context(), &peer.Peer{Addr: fakePeer})})
+		opts = append(opts, grpc.ChainStreamInterceptor(func(s any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			fake := &peer.Peer{Addr: fakePeer}
+			if real, ok := peer.FromContext(ss.Context()); ok {
+				fake.AuthInfo = real.AuthInfo
+			}
+			return h(s, peerStream{ServerStream: ss, ctx: peer.NewContext(ss.Context(), fake)})
 		}))
+	}
+	if auth != nil {
+		opts = append(opts, grpc.Creds(auth.Credentials()), grpc.ChainStreamInterceptor(auth.StreamInterceptor()))
 	}
 	g := grpc.NewServer(opts...)
 	srv.Register(g)
@@ -115,11 +132,18 @@ type adsClient struct {
 	st   discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient
 	resp chan *discoveryv3.DiscoveryResponse
 	node *corev3.Node
+	err  error // why the stream ended
 }
 
 func dialADS(t *testing.T, addr, nodeID string) *adsClient {
 	t.Helper()
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return dialADSWith(t, addr, nodeID, insecure.NewCredentials())
+}
+
+// dialADSWith is dialADS over creds.
+func dialADSWith(t *testing.T, addr, nodeID string, creds credentials.TransportCredentials) *adsClient {
+	t.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +160,7 @@ func dialADS(t *testing.T, addr, nodeID string) *adsClient {
 		for {
 			r, err := st.Recv()
 			if err != nil {
+				c.err = err // read after resp is closed
 				return
 			}
 			c.resp <- r
@@ -197,9 +222,15 @@ func secretNames(t *testing.T, addr string) []string {
 // stream), and that status names the proxy and says why.
 func assertWithheld(t *testing.T, addr string, srv *server.Server, names []string) {
 	t.Helper()
+	assertWithheldWith(t, addr, srv, names, insecure.NewCredentials())
+}
+
+// assertWithheldWith is assertWithheld over creds.
+func assertWithheldWith(t *testing.T, addr string, srv *server.Server, names []string, creds credentials.TransportCredentials) {
+	t.Helper()
 	for shape, req := range secretShapes(names) {
 		id := "off-loopback " + shape
-		c := dialADS(t, addr, id)
+		c := dialADSWith(t, addr, id, creds)
 		c.send(resource.ListenerType, nil)
 		if r := c.next(resource.ListenerType, 5*time.Second); r == nil || len(r.Resources) == 0 {
 			t.Fatalf("%s: no listeners: %v", shape, r)
@@ -224,7 +255,7 @@ func assertWithheld(t *testing.T, addr string, srv *server.Server, names []strin
 	}
 	// Every shape in turn on one stream: a later request must not undo
 	// the withholding of an earlier one.
-	c := dialADS(t, addr, "off-loopback sequence")
+	c := dialADSWith(t, addr, "off-loopback sequence", creds)
 	c.send(resource.ListenerType, nil)
 	if r := c.next(resource.ListenerType, 5*time.Second); r == nil {
 		t.Fatal("sequence: no listeners")
@@ -283,11 +314,18 @@ type deltaClient struct {
 	resp  chan *discoveryv3.DeltaDiscoveryResponse
 	node  *corev3.Node
 	first bool
+	err   error // why the stream ended
 }
 
 func dialDelta(t *testing.T, addr, nodeID string) *deltaClient {
 	t.Helper()
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return dialDeltaWith(t, addr, nodeID, insecure.NewCredentials())
+}
+
+// dialDeltaWith is dialDelta over creds.
+func dialDeltaWith(t *testing.T, addr, nodeID string, creds credentials.TransportCredentials) *deltaClient {
+	t.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,6 +342,7 @@ func dialDelta(t *testing.T, addr, nodeID string) *deltaClient {
 		for {
 			r, err := st.Recv()
 			if err != nil {
+				c.err = err // read after resp is closed
 				return
 			}
 			c.resp <- r
@@ -455,7 +494,7 @@ func TestServeWithholdsSecretsOffLoopback(t *testing.T) {
 	}
 	out, err := gatehouseproc.Run(gatehouseBin, "status", "--server", p.AdminAddr)
 	if err != nil || !strings.Contains(out, "remote-envoy: TLS secrets withheld: this proxy connects from "+ip+":") ||
-		!strings.Contains(out, "connect it to gatehouse's xDS port over loopback") {
+		!strings.Contains(out, "connect it to gatehouse's xDS port over loopback") || !strings.Contains(out, "--client-ca") {
 		t.Fatalf("gatehouse status (err %v):\n%s", err, out)
 	}
 }
