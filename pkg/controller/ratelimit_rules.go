@@ -41,7 +41,13 @@ func RateLimitRules(snap *policy.Snapshot) *ratelimit.Config {
 			list = append(list, n)
 		}
 		sort.Strings(list)
-		cfg.Domains[d] = &ratelimit.Domain{RateLimits: list}
+		dom := &ratelimit.Domain{RateLimits: list}
+		for _, n := range list {
+			if rl := snap.RateLimits[n]; rl.Spec.Plan {
+				dom.PlanMaxHits = max(dom.PlanMaxHits, rl.Spec.HitsAllowed())
+			}
+		}
+		cfg.Domains[d] = dom
 	}
 	for name, rl := range snap.RateLimits {
 		alg := ratelimit.FixedWindow
@@ -57,6 +63,7 @@ func RateLimitRules(snap *policy.Snapshot) *ratelimit.Config {
 				Unit:      ratelimit.Unit(l.Per),
 				Algorithm: alg,
 				Shadow:    rl.Spec.Shadow,
+				MaxHits:   rl.Spec.HitsAllowed(),
 				Keys:      append([]string(nil), l.Key...),
 			}
 		}

@@ -213,6 +213,10 @@ func TestBadPolicyInputs(t *testing.T) {
 			5, "RateLimit/l", "spec.algorithm", `"token-bucket" is not an algorithm; one of fixed-window, sliding-window`},
 		{"ratelimit bad failure mode", rlimit + "  limits: [{requests: 1, per: second}]\n  failureMode: open\n",
 			5, "RateLimit/l", "spec.failureMode", `"open" is not a failure mode; one of allow, deny`},
+		{"ratelimit maxHitsAddend too large", rlimit + "  limits: [{requests: 1, per: second}]\n  maxHitsAddend: 4294967297\n",
+			5, "RateLimit/l", "spec.maxHitsAddend", `4294967297 is not between 1 and 4294967296 (2^32`},
+		{"ratelimit maxHitsAddend negative", rlimit + "  limits: [{requests: 1, per: second}]\n  maxHitsAddend: -1\n",
+			5, "RateLimit/l", "spec.maxHitsAddend", `-1 is not between 1 and 4294967296`},
 		{"ratelimit named none", "kind: RateLimit\nname: none\nspec: {limits: [{requests: 1, per: second}]}\n",
 			2, "RateLimit/none", "name", `"none" is reserved: rateLimit: none turns rate limiting off`},
 

@@ -110,6 +110,9 @@ func validateRateLimit(o *objErrs, rl *RateLimit) {
 	if !oneOf(sp.FailureMode, "", FailureModeAllow, FailureModeDeny) {
 		o.add("spec.failureMode", "%q is not a failure mode; one of allow, deny", sp.FailureMode)
 	}
+	if sp.MaxHitsAddend < 0 || sp.MaxHitsAddend > MaxHitsAddend {
+		o.add("spec.maxHitsAddend", "%d is not between 1 and %d (2^32, past which every count is over every limit); leave it out for 1", sp.MaxHitsAddend, MaxHitsAddend)
+	}
 }
 
 func validateLimit(o *objErrs, p string, l *Limit) {

@@ -67,7 +67,23 @@ type RateLimitSpec struct {
 	Plan        bool    `yaml:"plan"`        // also apply the caller's Consumer Plan
 	Shadow      bool    `yaml:"shadow"`      // count and report, never reject
 	FailureMode string  `yaml:"failureMode"` // "" (allow) | allow | deny: when the rate-limit service is unreachable
+	// MaxHitsAddend is the most one request may count as (Envoy's
+	// hits_addend, e.g. a cost set by another filter): 0 means 1. The
+	// rate-limit service refuses a larger hits_addend (OVER_LIMIT, nothing
+	// counted) so that a caller cannot spend a counter faster than one per
+	// request unless the RateLimit says so. At most MaxHitsAddend, which
+	// allows any (a larger hits_addend counts as MaxHitsAddend).
+	MaxHitsAddend int `yaml:"maxHitsAddend"`
 }
+
+// MaxHitsAddend bounds RateLimitSpec.MaxHitsAddend: one more than the
+// largest limit (requests is at most 2^32-1), beyond which every count is
+// over every limit anyway.
+const MaxHitsAddend = 1 << 32
+
+// HitsAllowed is the most one request may count as: MaxHitsAddend, 1 when
+// unset.
+func (s *RateLimitSpec) HitsAllowed() uint64 { return uint64(max(s.MaxHitsAddend, 1)) }
 
 // SlidingWindow reports whether the sliding-window algorithm applies.
 func (s *RateLimitSpec) SlidingWindow() bool { return s.Algorithm == AlgorithmSlidingWindow }

@@ -57,6 +57,10 @@ type Domain struct {
 	// RateLimits are RateLimit object names. A descriptor naming a
 	// RateLimit not in this list is treated as unknown (OK, not counted).
 	RateLimits []string
+	// PlanMaxHits is the largest hits_addend a plan descriptor of this
+	// domain may carry (the largest maxHitsAddend of its RateLimits that
+	// apply Plans); 0 means 1.
+	PlanMaxHits uint64
 }
 
 // Limit is one entry of a RateLimit's limits.
@@ -67,6 +71,10 @@ type Limit struct {
 	// Shadow counts and reports but never rejects: like envoyproxy/ratelimit's
 	// shadow_mode, the descriptor's status says OK even when over the limit.
 	Shadow bool
+	// MaxHits is the largest hits_addend a descriptor of this limit may
+	// carry (the RateLimit's maxHitsAddend); 0 means 1. A larger one makes
+	// the whole request OVER_LIMIT, nothing counted.
+	MaxHits uint64
 	// Keys are the entry keys the descriptor must carry after its first
 	// entry, in order ("consumer", "route", "header:x-tenant", ...). A
 	// descriptor whose entries do not match is treated as unknown.

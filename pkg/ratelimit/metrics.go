@@ -26,7 +26,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"domain", "limit", "decision"}),
 		ignored: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_ratelimit_ignored_descriptors_total",
-			Help: "Descriptors answered OK without counting, by reason (unknown_domain counts requests).",
+			Help: "Descriptors answered without counting, by reason: OK for all but hits_addend_refused, which is OVER_LIMIT (unknown_domain counts requests).",
 		}, []string{"reason"}),
 		backendErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gatehouse_ratelimit_backend_errors_total",

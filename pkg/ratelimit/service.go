@@ -161,6 +161,7 @@ func (s *Service) ShouldRateLimit(ctx context.Context, req *rlsv3.RateLimitReque
 	now := s.clock()
 	checks := make([]check, 0, len(descs)+2)
 	ops := make([]Op, 0, len(descs)+2)
+	refused := false
 	for i, d := range descs {
 		hits := uint64(req.GetHitsAddend())
 		if hits == 0 {
@@ -168,6 +169,17 @@ func (s *Service) ShouldRateLimit(ctx context.Context, req *rlsv3.RateLimitReque
 		}
 		if h := d.GetHitsAddend(); h != nil {
 			hits = h.GetValue() // per descriptor; 0 only checks, as in envoyproxy/ratelimit
+		}
+		if allowed := snap.hitsAllowed(req.GetDomain(), known, d.GetEntries()); hits > allowed && allowed < MaxHitsAddend {
+			// More than the RateLimit lets one request count as: refused
+			// (OVER_LIMIT, so Envoy's failure mode cannot let it pass) and
+			// nothing of the request is counted. A RateLimit allowing
+			// MaxHitsAddend allows any: larger values are clamped below.
+			s.metrics.ignored.WithLabelValues("hits_addend_refused").Inc()
+			resp.Statuses[i].Code = rlsv3.RateLimitResponse_OVER_LIMIT
+			resp.OverallCode = rlsv3.RateLimitResponse_OVER_LIMIT
+			refused = true
+			continue
 		}
 		if hits > MaxHitsAddend {
 			// Clamped, not refused: an error would let Envoy's failure mode
@@ -177,7 +189,7 @@ func (s *Service) ShouldRateLimit(ctx context.Context, req *rlsv3.RateLimitReque
 		}
 		checks, ops = s.resolve(snap, known, i, d.GetEntries(), hits, now, checks, ops)
 	}
-	if len(checks) == 0 {
+	if refused || len(checks) == 0 {
 		return resp, nil
 	}
 

@@ -67,17 +67,19 @@ func (h *harness) call(t *testing.T, domain string, hits uint32, ds ...*rlcommon
 	return resp
 }
 
+// basicConfig lets per-consumer, sliding and the plans take any
+// hits_addend (the tests use it to fill counters); shadowed takes 1.
 func basicConfig() *Config {
 	return &Config{
 		Domains: map[string]*Domain{
-			"gatehouse/public":   {RateLimits: []string{"per-consumer", "shadowed", "sliding"}},
-			"gatehouse/internal": {RateLimits: []string{"per-consumer"}},
+			"gatehouse/public":   {RateLimits: []string{"per-consumer", "shadowed", "sliding"}, PlanMaxHits: MaxHitsAddend},
+			"gatehouse/internal": {RateLimits: []string{"per-consumer"}, PlanMaxHits: MaxHitsAddend},
 		},
 		Limits: map[string]Limit{
-			"per-consumer#0": {Requests: 100, Unit: Minute, Keys: []string{"consumer"}},
-			"per-consumer#1": {Requests: 1000, Unit: Hour, Keys: []string{"consumer", "route"}},
+			"per-consumer#0": {Requests: 100, Unit: Minute, Keys: []string{"consumer"}, MaxHits: MaxHitsAddend},
+			"per-consumer#1": {Requests: 1000, Unit: Hour, Keys: []string{"consumer", "route"}, MaxHits: MaxHitsAddend},
 			"shadowed#0":     {Requests: 2, Unit: Minute, Shadow: true, Keys: []string{"remote_address"}},
-			"sliding#0":      {Requests: 100, Unit: Minute, Algorithm: SlidingWindow, Keys: []string{"consumer"}},
+			"sliding#0":      {Requests: 100, Unit: Minute, Algorithm: SlidingWindow, Keys: []string{"consumer"}, MaxHits: MaxHitsAddend},
 		},
 		Plans: map[string]Plan{
 			"gold":   {Limits: []Rate{{Requests: 5, Unit: Second}}, Quota: &Rate{Requests: 20, Unit: Month}},

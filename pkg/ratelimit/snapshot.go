@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 
+	rlcommon "github.com/envoyproxy/go-control-plane/envoy/extensions/common/ratelimit/v3"
 	rlsv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
@@ -13,6 +14,7 @@ import (
 // immutable once built and swapped in atomically.
 type snapshot struct {
 	domains      map[string]map[string]bool // domain → RateLimit names
+	planMaxHits  map[string]uint64          // domain → largest hits_addend of a plan descriptor
 	limits       map[string]*compiledLimit  // "<name>#<index>" → limit
 	plans        map[string]*compiledPlan
 	consumerPlan map[string]*compiledPlan
@@ -25,6 +27,7 @@ type compiledLimit struct {
 	rate    Rate
 	sliding bool
 	shadow  bool
+	maxHits uint64                             // largest hits_addend allowed, at least 1
 	proto   *rlsv3.RateLimitResponse_RateLimit // shared by responses; never mutated
 }
 
@@ -43,13 +46,16 @@ type compiledRate struct {
 func compile(c *Config) *snapshot {
 	s := &snapshot{
 		domains:      make(map[string]map[string]bool, len(c.Domains)),
+		planMaxHits:  make(map[string]uint64, len(c.Domains)),
 		limits:       make(map[string]*compiledLimit, len(c.Limits)),
 		plans:        make(map[string]*compiledPlan, len(c.Plans)),
 		consumerPlan: make(map[string]*compiledPlan, len(c.ConsumerPlan)),
 	}
 	for name, d := range c.Domains {
 		set := map[string]bool{}
+		s.planMaxHits[name] = 1
 		if d != nil {
+			s.planMaxHits[name] = max(d.PlanMaxHits, 1)
 			for _, rl := range d.RateLimits {
 				set[rl] = true
 			}
@@ -65,6 +71,7 @@ func compile(c *Config) *snapshot {
 			rate:    Rate{l.Requests, l.Unit},
 			sliding: l.Algorithm == SlidingWindow,
 			shadow:  l.Shadow,
+			maxHits: max(l.MaxHits, 1),
 			proto:   protoLimit(id, Rate{l.Requests, l.Unit}),
 		}
 	}
@@ -110,4 +117,23 @@ func itoa(i int) string {
 		return digits[i : i+1]
 	}
 	return itoa(i/10) + digits[i%10:i%10+1]
+}
+
+// hitsAllowed is the largest hits_addend a descriptor of domain may carry:
+// its limit's, or the domain's for a plan descriptor. A descriptor that
+// is not counted (unknown, or a limit the domain does not use) has no
+// bound: it costs nothing.
+func (s *snapshot) hitsAllowed(domain string, known map[string]bool, entries []*rlcommon.RateLimitDescriptor_Entry) uint64 {
+	if len(entries) == 0 {
+		return math.MaxUint64
+	}
+	switch entries[0].GetKey() {
+	case wire.DescRateLimit:
+		if l := s.limits[entries[0].GetValue()]; l != nil && known[l.name] {
+			return l.maxHits
+		}
+	case wire.DescPlan:
+		return s.planMaxHits[domain]
+	}
+	return math.MaxUint64
 }

@@ -13,15 +13,18 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/ratelimit/ratelimittest"
 )
 
+// conformanceConfig allows any hits_addend (maxHitsAddend 2^32), as
+// envoyproxy/ratelimit does, so that both count the same requests.
 func conformanceConfig(d string) *ratelimit.Config {
+	const anyHits = ratelimit.MaxHitsAddend
 	return &ratelimit.Config{
 		Domains: map[string]*ratelimit.Domain{d: {RateLimits: []string{"per-consumer", "per-route", "global", "watch"}}},
 		Limits: map[string]ratelimit.Limit{
-			"per-consumer#0": {Requests: 5, Unit: ratelimit.Minute, Keys: []string{"consumer"}},
-			"per-consumer#1": {Requests: 12, Unit: ratelimit.Hour, Keys: []string{"consumer"}},
-			"per-route#0":    {Requests: 7, Unit: ratelimit.Minute, Keys: []string{"consumer", "route"}},
-			"global#0":       {Requests: 40, Unit: ratelimit.Day},
-			"watch#0":        {Requests: 3, Unit: ratelimit.Minute, Shadow: true, Keys: []string{"remote_address"}},
+			"per-consumer#0": {Requests: 5, Unit: ratelimit.Minute, Keys: []string{"consumer"}, MaxHits: anyHits},
+			"per-consumer#1": {Requests: 12, Unit: ratelimit.Hour, Keys: []string{"consumer"}, MaxHits: anyHits},
+			"per-route#0":    {Requests: 7, Unit: ratelimit.Minute, Keys: []string{"consumer", "route"}, MaxHits: anyHits},
+			"global#0":       {Requests: 40, Unit: ratelimit.Day, MaxHits: anyHits},
+			"watch#0":        {Requests: 3, Unit: ratelimit.Minute, Shadow: true, Keys: []string{"remote_address"}, MaxHits: anyHits},
 		},
 	}
 }

@@ -70,9 +70,10 @@ func call(t *testing.T, g *gateway, hits uint32, ds []*rlcommon.RateLimitDescrip
 	return resp
 }
 
-// Anyone who reaches the rate-limit port can send any hits_addend; no
-// value, request-wide or per descriptor, wraps a counter back under its
-// limit.
+// A caller of the rate-limit port (with mTLS, a proxy of the Gateway) can
+// send any hits_addend; where the RateLimit allows any (maxHitsAddend
+// 2^32), no value, request-wide or per descriptor, wraps a counter back
+// under its limit.
 func TestHugeHitsAddendCannotWrapACounter(t *testing.T) {
 	g := start(t, policyYAML, "edge", nil)
 	base := g.descriptors(t, g.route(t, "tenant"), request{path: "/t", headers: map[string]string{"x-tenant": "victim"}, remote: "192.0.2.1"})
@@ -186,5 +187,38 @@ func TestKeyFloodKeepsPlansAndDecisionTime(t *testing.T) {
 	}
 	if g.send(t, "flood", acme) {
 		t.Fatal("after the flood the consumer's plan allows again: its counter was evicted")
+	}
+}
+
+// Where the RateLimit does not say otherwise, a request counts as one: a
+// larger hits_addend, request-wide or per descriptor, up to 2^64-1, is
+// refused (OVER_LIMIT, which no failure mode turns into a pass) and counts
+// nothing, so it cannot spend another caller's counter faster than one per
+// request either.
+func TestHitsAddendAboveOneRefusedUnlessTheRateLimitAllows(t *testing.T) {
+	g := start(t, policyYAML, "edge", nil)
+	base := g.descriptors(t, g.route(t, "tenant-client"), request{path: "/tc", headers: map[string]string{"x-tenant": "victim", "x-client": "c", ":method": "GET"}, remote: "192.0.2.1"})
+	if len(base) != 1 {
+		t.Fatalf("%d descriptors, want 1", len(base))
+	}
+	for _, h := range []uint32{2, 1 << 16, math.MaxUint32} {
+		if r := call(t, g, h, base); r.GetOverallCode() != rlsv3.RateLimitResponse_OVER_LIMIT {
+			t.Fatalf("hits_addend %d: %v, want OVER_LIMIT", h, r)
+		}
+	}
+	for _, h := range []uint64{2, 1 << 32, math.MaxUint64} {
+		d := &rlcommon.RateLimitDescriptor{Entries: base[0].GetEntries(), HitsAddend: wrapperspb.UInt64(h)}
+		if r := call(t, g, 0, []*rlcommon.RateLimitDescriptor{d}); r.GetOverallCode() != rlsv3.RateLimitResponse_OVER_LIMIT {
+			t.Fatalf("per-descriptor hits_addend %d: %v, want OVER_LIMIT", h, r)
+		}
+	}
+	// Nothing was counted: the victim still has its 3.
+	for i := 1; i <= 3; i++ {
+		if r := call(t, g, 1, base); r.GetOverallCode() != rlsv3.RateLimitResponse_OK {
+			t.Fatalf("request %d of 3 after the refusals: %v", i, r)
+		}
+	}
+	if r := call(t, g, 1, base); r.GetOverallCode() != rlsv3.RateLimitResponse_OVER_LIMIT {
+		t.Fatalf("request 4 of 3: %v", r)
 	}
 }

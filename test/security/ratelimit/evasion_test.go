@@ -33,6 +33,7 @@ name: per-tenant
 spec:
   limits:
     - {key: ["header:X-Tenant"], requests: 3, per: minute}
+  maxHitsAddend: 4294967296   # any: TestHugeHitsAddendCannotWrapACounter
 ---
 kind: RateLimit
 name: per-tenant-and-client
