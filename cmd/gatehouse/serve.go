@@ -43,6 +43,8 @@ type serveOptions struct {
 	services serviceOptions
 	// TLS and mTLS of the gRPC port.
 	tls tlsOptions
+	// Tokens and TLS of the admin API.
+	adminAuth adminAuthOptions
 }
 
 func newServeCmd() *cobra.Command {
@@ -118,6 +120,7 @@ docs/operations.md for a worked example.`,
 	f.StringVar(&o.consulTokenFile, "consul-token-file", "", "file holding the Consul ACL token (default $CONSUL_HTTP_TOKEN)")
 	o.services.addFlags(f)
 	o.tls.addFlags(f)
+	o.adminAuth.addFlags(f)
 	cmd.MarkFlagRequired("policy-dir")
 	return cmd
 }
@@ -138,6 +141,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	}
 	auth, err := o.tls.auth(reg, log)
 	if err != nil {
+		return err
+	}
+	if err := o.adminAuth.load(o.adminAddr); err != nil {
 		return err
 	}
 	svc, err := newServices(&o.services, reg, log)
@@ -215,17 +221,14 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		Synced: consulSrc.Synced,
 	})
 
-	adminServer := &http.Server{
-		Handler: admin.Handler(admin.Config{
-			Gatherer: reg,
-			Ready:    ctrl.Ready,
-			Proxies:  proxies,
-			Status: func() any {
-				return serverStatus{Status: ctrl.Status(), Consul: consulStatus(consulSrc)}
-			},
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
-	}
+	adminServer := &http.Server{Handler: o.adminAuth.wrap(admin.Handler(admin.Config{
+		Gatherer: reg,
+		Ready:    ctrl.Ready,
+		Proxies:  proxies,
+		Status: func() any {
+			return serverStatus{Status: ctrl.Status(), Consul: consulStatus(consulSrc)}
+		},
+	}), log), ReadHeaderTimeout: 5 * time.Second}
 
 	errs := make(chan error, 3)
 	var wg sync.WaitGroup
@@ -253,7 +256,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		}
 	}()
 	go func() {
-		if err := adminServer.Serve(adminLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := o.adminAuth.serve(adminServer, adminLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs <- fmt.Errorf("admin server: %w", err)
 		}
 	}()
