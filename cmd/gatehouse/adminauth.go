@@ -83,3 +83,11 @@ func loopbackAddr(addr string) bool {
 	ip, err := netip.ParseAddr(h)
 	return err == nil && ip.Unmap().IsLoopback()
 }
+
+// url is the admin API's base URL.
+func (o *adminAuthOptions) url(addr string) string {
+	if o.tlsCert != "" {
+		return "https://" + addr
+	}
+	return "http://" + addr
+}

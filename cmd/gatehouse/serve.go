@@ -301,16 +301,20 @@ func printWelcome(ctx context.Context, out io.Writer, o serveOptions, ctrl *cont
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	tlsFlag := ""
+	if o.tls.enabled() {
+		tlsFlag = " --tls"
+	}
 	fmt.Fprintf(out, `gatehouse is serving %s
   gRPC (xDS, ext_authz, rate limit)  %s
-  admin API        http://%s  (/healthz /readyz /metrics /api/v1/proxies /api/v1/status)
+  admin API        %s  (/healthz /readyz /metrics /api/v1/proxies /api/v1/status)
   gateways         %s
 
 Next, in another terminal:
   gatehouse status --server %s
-  gatehouse bootstrap --gateway %s --xds-addr %s > envoy.yaml   # then: envoy -c envoy.yaml
-  gatehouse bootstrap --gateway %s --xds-addr %s --format grpc  # proxyless gRPC clients
-`, o.policyDir, xdsAddr, adminAddr, strings.Join(ctrl.Status().Gateways, ", "), adminAddr, gateway, xdsAddr, gateway, xdsAddr)
+  gatehouse bootstrap --gateway %s --xds-addr %s%s > envoy.yaml   # then: envoy -c envoy.yaml
+  gatehouse bootstrap --gateway %s --xds-addr %s%s --format grpc  # proxyless gRPC clients
+`, o.policyDir, xdsAddr, o.adminAuth.url(adminAddr), strings.Join(ctrl.Status().Gateways, ", "), adminAddr, gateway, xdsAddr, tlsFlag, gateway, xdsAddr, tlsFlag)
 }
 
 // dirsOf returns the directories of files (slash paths relative to

@@ -33,7 +33,10 @@
 // Envoy's ratelimit filter needs to add the draft-standard x-ratelimit-*
 // headers (enable_x_ratelimit_headers: DRAFT_VERSION_03). The overall code
 // is OVER_LIMIT when any status is. hits_addend is honoured per request (0
-// means 1) and per descriptor (0 there only checks), clamped to
+// means 1) and per descriptor (0 there only checks) up to what the limit's
+// RateLimit allows (Limit.MaxHits, Domain.PlanMaxHits for plan
+// descriptors; 1 by default): above it the request is OVER_LIMIT and
+// nothing of it is counted. Where any is allowed (MaxHitsAddend) it is clamped to
 // MaxHitsAddend (2^32, one more than the largest limit): a clamped request
 // is over every limit the real one would be over, and it is counted, not
 // refused, since an error would let Envoy's failure mode pass it. Counters
