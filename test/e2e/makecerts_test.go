@@ -21,7 +21,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/test/testutil/testenv"
 )
 
-// The certificates and token examples/tls/make-certs.sh makes (with
+// The certificates and token examples/consul/make-certs.sh makes (with
 // openssl) work as docs/operations.md says: gatehouse serves its gRPC port
 // over mTLS with them, the proxy certificate authenticates as Gateway
 // public and gets its HTTPS certificate over SDS, and the admin token
@@ -32,12 +32,19 @@ func TestMakeCertsScriptOutputWorks(t *testing.T) {
 		testenv.Missing(t, "openssl is not installed (apt-get install openssl)")
 	}
 	dir := t.TempDir()
-	out, err := exec.Command("sh", "../../examples/tls/make-certs.sh", dir).CombinedOutput()
+	out, err := exec.Command("sh", "../../examples/consul/make-certs.sh", dir).CombinedOutput()
 	if err != nil {
 		t.Fatalf("make-certs.sh: %v\n%s", err, out)
 	}
 	f := func(name string) string { return filepath.Join(dir, name) }
 	policy := filepath.Join(dir, "policy")
+	for _, c := range []string{"localhost.pem", "localhost-key.pem"} {
+		b, err := os.ReadFile(filepath.Join("../../examples/consul/policy/certs", c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writePolicy(t, policy, map[string]string{"certs/" + c: string(b)})
+	}
 	writePolicy(t, policy, map[string]string{"gateway.yaml": `kind: Gateway
 name: public
 spec:
@@ -46,7 +53,7 @@ spec:
     - name: https
       port: 8443
       protocol: HTTPS
-      tls: {certificate: ../public.pem, key: ../public-key.pem}
+      tls: {certificate: certs/localhost.pem, key: certs/localhost-key.pem}
 `})
 	g := startGatehouse(t, policy, "--tls-cert", f("gatehouse.pem"), "--tls-key", f("gatehouse-key.pem"),
 		"--client-ca", f("ca.pem"), "--admin-tokens", f("admin-tokens"))

@@ -1,28 +1,30 @@
 #!/bin/sh
 # make-certs.sh [DIR] [TRUST_DOMAIN] [GATEWAY]
 #
-# Makes, with openssl, everything the docker-compose fleet needs to run
-# gatehouse's gRPC port over mTLS, Envoy's HTTPS listener and the admin API
-# with a token (docs/operations.md walks through it):
+# Makes, with openssl, what the docker-compose fleet needs to run gatehouse's
+# gRPC port over mTLS and the admin API with a token (docs/operations.md
+# walks through it):
 #
 #   ca.pem, ca-key.pem          a CA (keep ca-key.pem off the servers)
 #   gatehouse.pem, -key.pem     gatehouse's server certificate: DNS gatehouse,
 #                               localhost, IP 127.0.0.1 (what proxies dial)
 #   proxy.pem, proxy-key.pem    the Envoy's client certificate, naming its
 #                               Gateway: URI SAN spiffe://TRUST_DOMAIN/gateway/GATEWAY
-#   public.pem, public-key.pem  the Gateway's HTTPS certificate for localhost
-#                               (the policy's listener; sent to Envoy over SDS)
 #   admin-token, admin-tokens   an admin API token (secret) and the tokens
 #                               file line that admits it (its SHA-256)
 #
-# Defaults: DIR examples/tls/certs, TRUST_DOMAIN gatehouse, GATEWAY public.
+# The HTTPS listener's certificate is policy/certs/localhost.pem (committed,
+# self-signed, example only); Envoy receives it over SDS once it
+# authenticates with proxy.pem.
+#
+# Defaults: DIR examples/consul/tls, TRUST_DOMAIN gatehouse, GATEWAY public.
 # Certificates are valid for 30 days; run it again to renew (gatehouse
 # re-reads its files; restart Envoy, which reads its files at start).
 # Example only: keys are made readable by every user, because the
 # containers run as users other than yours. Do not do that in production.
 set -eu
 
-dir=${1:-examples/tls/certs}
+dir=${1:-examples/consul/tls}
 td=${2:-gatehouse}
 gw=${3:-public}
 days=30
@@ -55,11 +57,6 @@ keyUsage=critical,digitalSignature
 extendedKeyUsage=clientAuth
 subjectAltName=URI:spiffe://$td/gateway/$gw"
 
-sign "$gw" "/CN=localhost" "basicConstraints=CA:FALSE
-keyUsage=critical,digitalSignature
-extendedKeyUsage=serverAuth
-subjectAltName=DNS:localhost,IP:127.0.0.1"
-
 # The same token format as `gatehouse token create`: gh_ and 32 random
 # bytes in URL-safe base64; the file holds only its SHA-256.
 token="gh_$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=\n')"
@@ -69,4 +66,4 @@ printf 'sha256:%s admin compose\n' "$(printf '%s' "$token" | openssl dgst -sha25
 chmod 0644 ./*.pem admin-tokens
 chmod 0600 ca-key.pem admin-token
 rm -f ca.srl
-echo "wrote $(pwd): CA, gatehouse, proxy (spiffe://$td/gateway/$gw) and $gw certificates, an admin token"
+echo "wrote $(pwd): CA, gatehouse and proxy (spiffe://$td/gateway/$gw) certificates, an admin token"
