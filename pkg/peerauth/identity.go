@@ -42,8 +42,11 @@ func DNSName(trustDomain, name string) string {
 func gatewayOf(cert *x509.Certificate, trustDomain string) (string, *refusal) {
 	names := map[string]bool{}
 	for _, u := range cert.URIs {
-		if u.Scheme != "spiffe" || u.Host != trustDomain || u.User != nil || u.RawQuery != "" ||
-			u.Fragment != "" || u.Opaque != "" || u.Port() != "" {
+		// SPIFFE IDs carry no user, port, query, fragment or percent-
+		// encoding (RawPath is set when the path was escaped otherwise
+		// than its plain form): such a URI names nothing here.
+		if u.Scheme != "spiffe" || u.Host != trustDomain || u.User != nil || u.RawQuery != "" || u.ForceQuery ||
+			u.Fragment != "" || u.RawFragment != "" || u.Opaque != "" || u.Port() != "" || u.RawPath != "" {
 			continue
 		}
 		if name, ok := strings.CutPrefix(u.Path, gatewayPath); ok && nameRE.MatchString(name) {
