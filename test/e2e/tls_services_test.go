@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -123,5 +124,41 @@ func TestRequestPathServicesOverMTLS(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// A replica running only some components (--components) secures its gRPC
+// port the same way: a rate-limit-only replica refuses plaintext and holds
+// an authenticated proxy to its own Gateway's domain.
+func TestComponentReplicaOverMTLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writePolicy(t, dir, servicesPolicy("9001"))
+	ca := peerauthtest.NewCA(t, "replica CA")
+	srv := ca.WriteFiles(t, t.TempDir(), ca.Server(t))
+	g := startGatehouse(t, dir, "--components", "ratelimit", "--tls-cert", srv.Cert, "--tls-key", srv.Key, "--client-ca", srv.CA)
+	descs := []*rlcommon.RateLimitDescriptor{{Entries: []*rlcommon.RateLimitDescriptor_Entry{
+		{Key: wire.DescRateLimit, Value: "per-consumer#0"}, {Key: "consumer", Value: "acme"}}}}
+	call := func(creds credentials.TransportCredentials, domain string) error {
+		cc, err := grpc.NewClient(g.XDSAddr, grpc.WithTransportCredentials(creds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err = rlsv3.NewRateLimitServiceClient(cc).ShouldRateLimit(ctx, &rlsv3.RateLimitRequest{Domain: domain, Descriptors: descs})
+		return err
+	}
+	public := credentials.NewTLS(&tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{
+		ca.Issue(t, peerauthtest.Leaf{URIs: []string{peerauth.SPIFFEID(peerauth.DefaultTrustDomain, "public")}}).TLS}})
+	if err := call(public, wire.Domain("public")); err != nil {
+		t.Fatalf("own domain: %v", err)
+	}
+	if err := call(public, wire.Domain("other")); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("another domain: %v, want PermissionDenied", err)
+	}
+	if err := call(insecure.NewCredentials(), wire.Domain("public")); err == nil {
+		t.Fatal("plaintext admitted")
 	}
 }
