@@ -89,6 +89,18 @@ func TestAdminAuthRefusesBadCredentials(t *testing.T) {
 			}
 		}
 	}
+	// Why, in the answer: an empty or over-long value is malformed (not
+	// even hashed), anything else of the right shape unknown.
+	for _, c := range []struct{ value, why string }{
+		{"Bearer ", "malformed token"},
+		{"Bearer " + strings.Repeat("A", maxTokenLen), "unknown token"},
+		{"Bearer " + strings.Repeat("A", maxTokenLen+1), "malformed token"},
+		{"Basic x", "not a bearer token"},
+	} {
+		if w := do(h, "GET", "/api/v1/status", "Authorization", c.value); !strings.Contains(w.Body.String(), c.why) {
+			t.Errorf("%.20q: %q, want %q", c.value, w.Body.String(), c.why)
+		}
+	}
 	// RFC 9110: the scheme is case-insensitive, the token is not.
 	for _, scheme := range []string{"Bearer", "bearer", "BEARER"} {
 		if w := do(h, "GET", "/api/v1/objects", "Authorization", scheme+" "+adminTok); w.Code != 200 || w.Body.String() != "done by ops" {

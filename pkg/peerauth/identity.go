@@ -40,22 +40,23 @@ func DNSName(trustDomain, name string) string {
 // shapes are ignored, and a certificate naming no Gateway, or two
 // different ones, names none (fail closed: which one would it be?).
 func gatewayOf(cert *x509.Certificate, trustDomain string) (string, *refusal) {
-	names := map[string]bool{}
+	names := map[string]struct{}{}
 	for _, u := range cert.URIs {
 		// SPIFFE IDs carry no user, port, query, fragment or percent-
 		// encoding (RawPath is set when the path was escaped otherwise
-		// than its plain form): such a URI names nothing here.
+		// than its plain form): such a URI names nothing here. (An
+		// opaque URI has no host, so the host check refuses it.)
 		if u.Scheme != "spiffe" || u.Host != trustDomain || u.User != nil || u.RawQuery != "" || u.ForceQuery ||
-			u.Fragment != "" || u.RawFragment != "" || u.Opaque != "" || u.Port() != "" || u.RawPath != "" {
+			u.Fragment != "" || u.Port() != "" || u.RawPath != "" {
 			continue
 		}
 		if name, ok := strings.CutPrefix(u.Path, gatewayPath); ok && nameRE.MatchString(name) {
-			names[name] = true
+			names[name] = struct{}{}
 		}
 	}
 	for _, d := range cert.DNSNames {
 		if name, ok := strings.CutSuffix(d, ".gateway."+trustDomain); ok && nameRE.MatchString(name) {
-			names[name] = true
+			names[name] = struct{}{}
 		}
 	}
 	switch len(names) {
