@@ -23,6 +23,10 @@ type adsStream struct {
 	// last version and resource names seen per type
 	versions map[string]string
 	names    map[string][]string
+	// seen is every response received; onResponse (if set) is called
+	// with each.
+	seen       []*discoveryv3.DiscoveryResponse
+	onResponse func(*discoveryv3.DiscoveryResponse)
 }
 
 func dialADS(t *testing.T, g *gatehouse, nodeID, gateway string) *adsStream {
@@ -49,6 +53,10 @@ func (a *adsStream) next(bound time.Duration) *discoveryv3.DiscoveryResponse {
 		if !ok {
 			a.t.Fatal("ADS stream closed")
 		}
+		a.seen = append(a.seen, r)
+		if a.onResponse != nil {
+			a.onResponse(r)
+		}
 		a.versions[r.TypeUrl] = r.VersionInfo
 		a.send(r.TypeUrl, a.names[r.TypeUrl], r.VersionInfo, r.Nonce)
 		switch r.TypeUrl {
@@ -60,6 +68,23 @@ func (a *adsStream) next(bound time.Duration) *discoveryv3.DiscoveryResponse {
 		return r
 	case <-time.After(bound):
 		return nil
+	}
+}
+
+// ended waits until the server ends the stream, discarding responses;
+// past bound it fails the test.
+func (a *adsStream) ended(t *testing.T, bound time.Duration) {
+	t.Helper()
+	deadline := time.After(bound)
+	for {
+		select {
+		case _, ok := <-a.recv:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("the stream did not end within %v", bound)
+		}
 	}
 }
 
