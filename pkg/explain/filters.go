@@ -674,5 +674,3 @@ func routerEffect(info *RouteInfo, rt *routev3.Route) string {
 	}
 	return s
 }
-
-

@@ -4,7 +4,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"testing"
 
@@ -171,6 +173,12 @@ func explainUntil(t *testing.T, label string, in Inputs, key translate.GroupKey,
 			t.Errorf("%s: request %+v explained as %s, which is not before the route in its virtual host", label, req, res.Route.Name)
 			return removed
 		}
+		// Confirm the shadow independently of explain's matching: the
+		// policy Route it came from accepts the request too.
+		if r := in.Policy.Routes[res.Route.Name]; r == nil || !policyAccepts(t, r, req, key.Client) {
+			t.Errorf("%s: request %+v explained as %s, whose policy match does not accept it", label, req, res.Route.Name)
+			return removed
+		}
 		vh = proto.Clone(vh).(*routev3.VirtualHost)
 		vh.Routes = append(vh.Routes[:at], vh.Routes[at+1:]...)
 		target--
@@ -179,6 +187,77 @@ func explainUntil(t *testing.T, label string, in Inputs, key translate.GroupKey,
 		removed++
 		t.Logf("%s: shadowed by %s", label, res.Route.Name)
 	}
+}
+
+// policyAccepts evaluates a policy Route's match on req from
+// POLICY-MODEL.md's meaning of each field, without Envoy resources: the
+// test's independent oracle for shadowing. Proxyless groups drop query
+// conditions from withheld routes, so they are not checked for gRPC.
+func policyAccepts(t *testing.T, r *policy.Route, req Request, kind translate.ClientKind) bool {
+	m := r.Spec.Match
+	full := req.fullPath()
+	path := withoutQuery(full)
+	re := func(p, s string) bool { return regexp.MustCompile("^(?:" + p + ")$").MatchString(s) }
+	switch pm := m.Path; {
+	case pm.Exact != "":
+		if path != pm.Exact {
+			return false
+		}
+	case pm.Regex != "":
+		if !re(pm.Regex, path) {
+			return false
+		}
+	case pm.Prefix == "" || pm.Prefix == "/":
+	case pm.Segments:
+		if path != pm.Prefix && !strings.HasPrefix(path, pm.Prefix+"/") {
+			return false
+		}
+	default:
+		if !strings.HasPrefix(path, pm.Prefix) {
+			return false
+		}
+	}
+	method := req.Method
+	if method == "" {
+		method = "GET"
+	}
+	if len(m.Methods) > 0 && !slices.Contains(m.Methods, method) {
+		return false
+	}
+	cond := func(c policy.HeaderMatch, v string, ok bool) bool {
+		switch {
+		case c.Present:
+			return ok
+		case !ok:
+			return false
+		case c.Prefix != "":
+			return strings.HasPrefix(v, c.Prefix)
+		case c.Regex != "":
+			return re(c.Regex, v)
+		}
+		return v == c.Exact
+	}
+	for _, h := range m.Headers {
+		var vs []string
+		for _, kv := range req.Headers {
+			if strings.EqualFold(kv.Name, h.Name) {
+				vs = append(vs, kv.Value)
+			}
+		}
+		if !cond(h, strings.Join(vs, ","), len(vs) > 0) {
+			return false
+		}
+	}
+	if kind == translate.ClientGRPC {
+		return true
+	}
+	for _, q := range m.Query {
+		v, ok := parseQuery(full)[q.Name]
+		if !cond(q, v, ok) {
+			return false
+		}
+	}
+	return true
 }
 
 func withVirtualHost(rc *routev3.RouteConfiguration, vh *routev3.VirtualHost) *routev3.RouteConfiguration {
