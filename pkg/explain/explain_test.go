@@ -383,3 +383,42 @@ func TestResultIsJSON(t *testing.T) {
 		t.Fatalf("round trip: %v %+v", err, back.Route)
 	}
 }
+
+// A Route withheld from proxyless clients must catch its calls (they fail
+// UNAVAILABLE) rather than let them fall through to a less specific,
+// unprotected Route. With methods, its :method matcher would never match a
+// gRPC call (grpc-go matches metadata, which has no :method), so the
+// translator drops it when the methods include POST, the method of every
+// gRPC call.
+func TestProxylessWithheldRouteWithMethodsDoesNotFallThrough(t *testing.T) {
+	src := shopPolicy + `---
+kind: Route
+name: open
+spec:
+  gateways: [shop]
+  hosts: [api.example.com]
+  match: {path: {prefix: /}}
+  backends: [{service: site}]
+  authentication: []
+  rateLimit: none
+`
+	for _, c := range []struct {
+		methods, route, action string
+	}{
+		{"[POST]", "orders", "withheld"},
+		{"[GET, POST]", "orders", "withheld"},
+		// Without POST the route takes no gRPC call, through Envoy either.
+		{"[GET]", "open", "forward"},
+	} {
+		in := inputsOf(t, strings.Replace(src, "    methods: [POST]\n", "    methods: "+c.methods+"\n", 1))
+		res := explainOK(t, in, Request{Gateway: "shop", Client: translate.ClientGRPC, Host: "api.example.com", Path: "/orders/x"})
+		if res.Route == nil || res.Route.Name != c.route || !strings.HasPrefix(res.Route.Action, c.action) {
+			t.Errorf("methods %s: route %+v, considered %+v", c.methods, res.Route, res.Considered)
+		}
+		// Envoy agrees for a POST.
+		res = explainOK(t, in, Request{Gateway: "shop", Host: "api.example.com", Path: "/orders/x", Method: "POST"})
+		if want := map[string]string{"withheld": "orders", "forward": "open"}[c.action]; res.Route == nil || res.Route.Name != want {
+			t.Errorf("methods %s via Envoy: route %+v", c.methods, res.Route)
+		}
+	}
+}

@@ -94,3 +94,76 @@ spec:
 		})
 	}
 }
+
+// A withheld Route's :method matcher would never match a proxyless call
+// (grpc-go matches metadata, which has no :method), letting its calls fall
+// through to the catch-all: it is dropped when POST, the method of every
+// gRPC call, passes it, and kept (matching nothing, as through Envoy) when
+// POST does not.
+func TestProxylessWithheldRouteMethods(t *testing.T) {
+	const src = `kind: Gateway
+name: gw
+spec:
+  listeners: [{name: http, port: 8080, protocol: HTTP}]
+---
+kind: Service
+name: api
+spec:
+  protocol: GRPC
+  discovery: {static: [{address: 127.0.0.1, port: 9001}]}
+---
+kind: Authentication
+name: keys
+spec:
+  apiKey: {header: x-api-key}
+---
+kind: Route
+name: catch-all
+spec:
+  gateways: [gw]
+  hosts: [api.example.com]
+  backends: [{service: api}]
+  authentication: []
+---
+kind: Route
+name: admin
+spec:
+  gateways: [gw]
+  hosts: [api.example.com]
+  match: {path: {prefix: /admin.Admin/}, methods: METHODS, headers: [{name: x-tenant, present: true}]}
+  backends: [{service: api}]
+  authentication: [keys]
+`
+	for _, c := range []struct {
+		methods    string
+		keepMethod bool
+	}{
+		{"[POST]", false},
+		{"[GET, POST]", false},
+		{"[GET]", true},
+		{"[GET, PUT]", true},
+	} {
+		t.Run(c.methods, func(t *testing.T) {
+			groups := translateYAML(t, strings.Replace(src, "METHODS", c.methods, 1))
+			r := routeNamed(t, groups[GroupKey{"gw", ClientGRPC}], "admin")
+			if r.GetNonForwardingAction() == nil {
+				t.Fatalf("admin not withheld: %v", r)
+			}
+			var names []string
+			for _, h := range r.GetMatch().GetHeaders() {
+				names = append(names, h.GetName())
+			}
+			want := "x-tenant"
+			if c.keepMethod {
+				want = ":method x-tenant"
+			}
+			if got := strings.Join(names, " "); got != want {
+				t.Errorf("withheld match headers %q, want %q", got, want)
+			}
+			// Envoy's route keeps its method matcher.
+			if e := routeNamed(t, groups[GroupKey{"gw", ClientEnvoy}], "admin"); e.GetMatch().GetHeaders()[0].GetName() != ":method" {
+				t.Errorf("Envoy route lost its method matcher: %v", e.GetMatch())
+			}
+		})
+	}
+}
