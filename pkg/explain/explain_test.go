@@ -347,11 +347,10 @@ func TestExplainRejectsBadRequests(t *testing.T) {
 }
 
 func TestExplainProxyless(t *testing.T) {
-	in := shopInputs(t)
 	// orders needs protections proxyless clients cannot enforce: withheld,
-	// but kept in the table so calls do not fall through to site.
-	// A withheld route keeps its match with a non-forwarding action.
-	in = inputsOf(t, strings.Replace(shopPolicy, "    methods: [POST]\n", "", 1))
+	// kept in the table with a non-forwarding action so that its calls do
+	// not fall through.
+	in := shopInputs(t)
 	res := explainOK(t, in, Request{Gateway: "shop", Client: translate.ClientGRPC, Host: "api.example.com", Path: "/orders/x"})
 	if res.Route == nil || res.Route.Name != "orders" || !strings.HasPrefix(res.Route.Action, "withheld") || len(res.Route.Backends) != 0 {
 		t.Fatalf("route %+v: %s", res.Route, res.NoMatch)
@@ -362,10 +361,11 @@ func TestExplainProxyless(t *testing.T) {
 	if len(res.Route.Filters) != 1 || !strings.Contains(res.Route.Filters[0].Effect, "no HTTP filters") {
 		t.Errorf("filters %+v", res.Route.Filters)
 	}
-	// With methods, the withheld route keeps a :method matcher, which
-	// grpc-go never matches (a call's metadata has no :method): explain
-	// says so, and the call matches nothing.
-	res = explainOK(t, shopInputs(t), Request{Gateway: "shop", Client: translate.ClientGRPC, Host: "api.example.com", Path: "/orders/x"})
+	// A method POST fails keeps its :method matcher, which grpc-go never
+	// matches (a call's metadata has no :method): explain says so, and the
+	// call matches nothing.
+	in = inputsOf(t, strings.Replace(shopPolicy, "    methods: [POST]\n", "    methods: [PUT]\n", 1))
+	res = explainOK(t, in, Request{Gateway: "shop", Client: translate.ClientGRPC, Host: "api.example.com", Path: "/orders/x"})
 	if res.Route != nil || !strings.Contains(res.Considered[0].Reason, "not part of a proxyless gRPC call's metadata") ||
 		!strings.Contains(res.NoMatch, "UNAVAILABLE") {
 		t.Errorf("route %+v, considered %+v, no match %q", res.Route, res.Considered, res.NoMatch)

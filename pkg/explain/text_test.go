@@ -19,21 +19,23 @@ func assertFits(t *testing.T, text string) {
 
 func TestWriteTextFitsAndSays(t *testing.T) {
 	in := shopInputs(t)
+	put := inputsOf(t, strings.Replace(shopPolicy, "    methods: [POST]\n", "    methods: [PUT]\n", 1))
 	for _, c := range []struct {
+		in   Inputs
 		req  Request
 		says []string
 	}{
-		{Request{Gateway: "shop", Host: "api.example.com:8080", Path: "/orders/7", Method: "POST", Headers: []KV{{"x-tenant", strings.Repeat("t", 150)}}, Consumer: "acme", ClientIP: "10.1.2.3"},
+		{in, Request{Gateway: "shop", Host: "api.example.com:8080", Path: "/orders/7", Method: "POST", Headers: []KV{{"x-tenant", strings.Repeat("t", 150)}}, Consumer: "acme", ClientIP: "10.1.2.3"},
 			[]string{"MATCHED: path /orders/7 is /orders or under /orders/", "route orders (Route/orders, policy.yaml:72)",
 				"svc/orders (Service orders) weight 3, 75% of requests, 1 endpoint(s) now", "authentication: any one of",
 				"a request with none: 401", "authorization: partners-only (fails closed)", "[sent] ratelimit=strict#0",
 				"counts against Plan/gold of Consumer/acme", "bucket: 5 requests per 1s per Envoy"}},
-		{Request{Gateway: "shop", Host: "api.example.com", Path: "/orders", Method: "GET"},
+		{in, Request{Gateway: "shop", Host: "api.example.com", Path: "/orders", Method: "GET"},
 			[]string{"skipped: method GET does not match POST", "NO ROUTE: no route of virtual host api.example.com"}},
-		{Request{Gateway: "shop", Client: translate.ClientGRPC, Host: "api.example.com", Path: "/orders/" + strings.Repeat("x", 180)},
+		{put, Request{Gateway: "shop", Client: translate.ClientGRPC, Host: "api.example.com", Path: "/orders/" + strings.Repeat("x", 180)},
 			[]string{"not part of a proxyless gRPC call's metadata"}},
 	} {
-		res := explainOK(t, in, c.req)
+		res := explainOK(t, c.in, c.req)
 		var b bytes.Buffer
 		if err := WriteText(&b, res); err != nil {
 			t.Fatal(err)

@@ -207,11 +207,12 @@ func (w withheldRoutes) route(r *policy.Route, ix *index) *routev3.Route {
 // withoutPostMethod drops a :method matcher that accepts POST. grpc-go
 // matches a call's metadata, which carries no :method (grpc-go:
 // internal/xds/resolver/serviceconfig.go, SelectConfig), so such a matcher
-// never matches a proxyless call, and a withheld Route keeping one would
-// let its calls fall through to a less specific Route. Every gRPC call is a
-// POST: without the matcher the withheld Route takes exactly the calls
-// Envoy would route to it. A matcher POST fails is kept: that Route takes
-// no gRPC call, through Envoy either.
+// never matches a proxyless call: a served Route would never be used, and
+// a withheld Route would let its calls fall through to a less specific
+// Route. Every gRPC call is a POST: without the matcher the Route takes
+// exactly the calls Envoy would route to it. A matcher POST fails is kept:
+// that Route takes no gRPC call, through Envoy either. The result shares
+// hs's matchers (read-only) but never its backing array.
 func withoutPostMethod(hs []*routev3.HeaderMatcher) []*routev3.HeaderMatcher {
 	out := hs[:0:0]
 	for _, h := range hs {

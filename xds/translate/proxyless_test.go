@@ -1,9 +1,11 @@
 package translate
 
 import (
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"fmt"
 	"strings"
 	"testing"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 )
 
 // Item 14: a proxyless group never routes to a protected Route unless the
@@ -95,11 +97,11 @@ spec:
 	}
 }
 
-// A withheld Route's :method matcher would never match a proxyless call
-// (grpc-go matches metadata, which has no :method), letting its calls fall
-// through to the catch-all: it is dropped when POST, the method of every
-// gRPC call, passes it, and kept (matching nothing, as through Envoy) when
-// POST does not.
+// A :method matcher never matches a proxyless call (grpc-go matches
+// metadata, which has no :method): a withheld Route keeping one would let
+// its calls fall through to the catch-all, a served one would never be
+// used. It is dropped when POST, the method of every gRPC call, passes it,
+// and kept (matching nothing, as through Envoy) when POST does not.
 func TestProxylessWithheldRouteMethods(t *testing.T) {
 	const src = `kind: Gateway
 name: gw
@@ -137,17 +139,25 @@ spec:
 	for _, c := range []struct {
 		methods    string
 		keepMethod bool
+		served     bool
 	}{
-		{"[POST]", false},
-		{"[GET, POST]", false},
-		{"[GET]", true},
-		{"[GET, PUT]", true},
+		{"[POST]", false, false},
+		{"[GET, POST]", false, false},
+		{"[GET]", true, false},
+		{"[GET, PUT]", true, false},
+		// A served Route (opted in) is matched the same way.
+		{"[POST]", false, true},
+		{"[GET]", true, true},
 	} {
-		t.Run(c.methods, func(t *testing.T) {
-			groups := translateYAML(t, strings.Replace(src, "METHODS", c.methods, 1))
+		t.Run(fmt.Sprintf("%s served=%v", c.methods, c.served), func(t *testing.T) {
+			y := strings.Replace(src, "METHODS", c.methods, 1)
+			if c.served {
+				y += "  proxyless: {serveUnprotected: true}\n"
+			}
+			groups := translateYAML(t, y)
 			r := routeNamed(t, groups[GroupKey{"gw", ClientGRPC}], "admin")
-			if r.GetNonForwardingAction() == nil {
-				t.Fatalf("admin not withheld: %v", r)
+			if withheld := r.GetNonForwardingAction() != nil; withheld == c.served {
+				t.Fatalf("admin withheld = %v, want %v: %v", withheld, !c.served, r)
 			}
 			var names []string
 			for _, h := range r.GetMatch().GetHeaders() {
