@@ -52,7 +52,9 @@ type Result struct {
 type Considered struct {
 	Route   string `json:"route"`
 	Matched bool   `json:"matched"`
-	Reason  string `json:"reason"`
+	// PathMatched: the route's path matched; another condition did not.
+	PathMatched bool   `json:"path_matched,omitempty"`
+	Reason      string `json:"reason"`
 }
 
 // RouteInfo is the route a request takes and what happens on it.
@@ -322,6 +324,9 @@ func (e *explainer) matchTable(res *Result, rc *routev3.RouteConfiguration, hr *
 		}
 		res.NoMatch = fmt.Sprintf("%s: Envoy answers 404. Route hosts served here: %s; add %q to a Route's hosts (or use one of these)",
 			choice.why, strings.Join(ds, ", "), host)
+		if e.req.Client == translate.ClientGRPC {
+			res.NoMatch = fmt.Sprintf("%s: grpc-go fails the call. Hosts: %s", choice.why, strings.Join(ds, ", "))
+		}
 		return nil, nil, nil
 	}
 	res.VirtualHost, res.VirtualHostReason = choice.vh.GetName(), choice.why
@@ -331,25 +336,37 @@ func (e *explainer) matchTable(res *Result, rc *routev3.RouteConfiguration, hr *
 			return nil, nil, fmt.Errorf("virtual host %s, route %s: %w", choice.vh.GetName(), rt.GetName(), err)
 		}
 		if fail != "" {
-			res.Considered = append(res.Considered, Considered{Route: rt.GetName(), Reason: fail})
+			res.Considered = append(res.Considered, Considered{Route: rt.GetName(), PathMatched: len(held) > 0, Reason: fail})
 			continue
 		}
 		res.Considered = append(res.Considered, Considered{Route: rt.GetName(), Matched: true, Reason: strings.Join(held, "; ")})
 		return rt, choice.vh, nil
 	}
-	res.NoMatch = noMatch(res, choice.vh)
+	res.NoMatch = e.noMatch(res, choice.vh)
 	return nil, nil, nil
 }
 
 // noMatch says what would have to change for a request no route of vh
-// takes.
-func noMatch(res *Result, vh *routev3.VirtualHost) string {
-	if len(vh.GetRoutes()) == 0 {
-		return fmt.Sprintf("virtual host %s has no routes: Envoy answers 404", vh.GetName())
+// takes: the first route whose path matched and the condition that failed,
+// or, when no path matched, a Route for this path.
+func (e *explainer) noMatch(res *Result, vh *routev3.VirtualHost) string {
+	outcome := "Envoy answers 404 (a gRPC client sees UNIMPLEMENTED)"
+	if e.req.Client == translate.ClientGRPC {
+		outcome = "grpc-go fails the call with UNAVAILABLE"
 	}
-	return fmt.Sprintf("no route of virtual host %s matches: Envoy answers 404 (gRPC: UNIMPLEMENTED). "+
-		"Change the request to meet one route's conditions (each skipped route says what failed), "+
-		"or add a Route for host %s and this path", vh.GetName(), vh.GetName())
+	if len(vh.GetRoutes()) == 0 {
+		return fmt.Sprintf("virtual host %s has no routes: %s", vh.GetName(), outcome)
+	}
+	for _, c := range res.Considered {
+		if c.PathMatched {
+			return fmt.Sprintf("no route of virtual host %s matches: %s. Closest: route %s, whose path matches but %s: "+
+				"change the request to meet it, or add a Route for host %s and this path",
+				vh.GetName(), outcome, c.Route, c.Reason, vh.GetName())
+		}
+	}
+	return fmt.Sprintf("no route of virtual host %s matches: %s. No route's path matches %s: use a path a route serves "+
+		"(each skipped route says what it wants), or add a Route for host %s and this path",
+		vh.GetName(), outcome, withoutQuery(res.Path), vh.GetName())
 }
 
 // grpc explains a proxyless gRPC call: the client dials xds:///HOST, which
@@ -387,9 +404,6 @@ func (e *explainer) grpc() (*Result, error) {
 	addHeaders(hr, e.req.Headers)
 	rt, _, err := e.matchTable(res, rc, hr)
 	if err != nil || rt == nil {
-		if rt == nil && err == nil && res.NoMatch != "" {
-			res.NoMatch = strings.Replace(res.NoMatch, "Envoy answers 404 (gRPC: UNIMPLEMENTED)", "the call fails with UNAVAILABLE", 1)
-		}
 		return res, err
 	}
 	info, err := e.routeInfo(res, rt, hr)

@@ -312,7 +312,9 @@ func TestExplainNoMatch(t *testing.T) {
 		want string
 	}{
 		{"host", Request{Gateway: "shop", Host: "nowhere.example.com", Path: "/"}, `no virtual host has a domain matching "nowhere.example.com"`},
-		{"route", Request{Gateway: "shop", Host: "api.example.com", Path: "/orders", Method: "GET"}, "no route of virtual host api.example.com matches"},
+		{"route", Request{Gateway: "shop", Host: "api.example.com", Path: "/orders", Method: "GET"},
+			"Closest: route orders, whose path matches but method GET does not match POST"},
+		{"path", Request{Gateway: "shop", Host: "api.example.com", Path: "/other?x=1"}, "No route's path matches /other"},
 		{"port", Request{Gateway: "shop", Host: "api.example.com:9999", Path: "/"}, "no listener on port 9999 (its ports: 8080)"},
 		{"grpc host", Request{Gateway: "shop", Client: translate.ClientGRPC, Host: "nowhere", Path: "/a.B/C"}, "xds:///nowhere resolves to nothing"},
 	} {

@@ -93,12 +93,11 @@ func perFilter(name string, rc *routev3.RouteConfiguration, vh *routev3.VirtualH
 // what each does on this route, from its filter-level config and the
 // route's per-filter config.
 func (e *explainer) filters(info *RouteInfo, hcm *hcmv3.HttpConnectionManager, rc *routev3.RouteConfiguration, vh *routev3.VirtualHost, rt *routev3.Route, hr *httpRequest) error {
+	// Each filter sees what the filters before it left: header changes,
+	// and the dynamic metadata jwt_authn and ext_authz write (a ratelimit
+	// filter placed before ext_authz would find no consumer).
 	f := &facts{headers: cloneRequest(hr), unknownHeaders: map[string]bool{}, clientIP: e.req.ClientIP, consumer: e.req.Consumer, jwt: map[string]bool{}}
-	// ext_authz runs after jwt_authn but descriptors read its consumer:
-	// find out first whether the route makes a call.
-	var steps []func() (FilterStep, error)
 	for _, hf := range hcm.GetHttpFilters() {
-		hf := hf
 		a := hf.GetTypedConfig()
 		per, disabled, err := perFilter(hf.GetName(), rc, vh, rt)
 		if err != nil {
@@ -109,39 +108,28 @@ func (e *explainer) filters(info *RouteInfo, hcm *hcmv3.HttpConnectionManager, r
 			continue
 		}
 		var step FilterStep
-		var err2 error
 		switch {
 		case a.MessageIs(&headermutationv3.HeaderMutation{}):
-			step, err2 = e.headerMutation(hf.GetName(), a, f)
+			step, err = e.headerMutation(hf.GetName(), a, f)
 		case a.MessageIs(&localrlv3.LocalRateLimit{}):
-			step, err2 = e.localRateLimit(info, hf.GetName(), per, f)
+			step, err = e.localRateLimit(info, hf.GetName(), per, f)
 		case a.MessageIs(&rbacv3.RBAC{}):
-			step, err2 = e.rbac(info, hf.GetName(), per)
+			step, err = e.rbac(info, hf.GetName(), per)
 		case a.MessageIs(&jwtv3.JwtAuthentication{}):
-			step, err2 = e.jwt(info, hf.GetName(), a, per, f)
+			step, err = e.jwt(info, hf.GetName(), a, per, f)
 		case a.MessageIs(&extauthzv3.ExtAuthz{}):
-			step, err2 = e.extAuthz(info, hf.GetName(), a, per, f)
+			step, err = e.extAuthz(info, hf.GetName(), a, per, f)
 		case a.MessageIs(&ratelimitv3.RateLimit{}):
-			n := len(info.Filters)
-			steps = append(steps, func() (FilterStep, error) { return e.rateLimit(info, n, hf.GetName(), a, per, vh, rt, f) })
-			info.Filters = append(info.Filters, FilterStep{Filter: hf.GetName()})
-			continue
+			step, err = e.rateLimit(info, hf.GetName(), a, per, vh, rt, f)
 		case a.MessageIs(&routerv3.Router{}):
 			step = FilterStep{Filter: hf.GetName(), Effect: routerEffect(info, rt)}
 		default:
 			step = FilterStep{Filter: hf.GetName(), Effect: "not modelled by explain (" + a.GetTypeUrl() + ")"}
 		}
-		if err2 != nil {
-			return fmt.Errorf("filter %s: %w", hf.GetName(), err2)
+		if err != nil {
+			return fmt.Errorf("filter %s: %w", hf.GetName(), err)
 		}
 		info.Filters = append(info.Filters, step)
-	}
-	// Rate-limit filters come after ext_authz in the chain: their
-	// descriptors can read the consumer it identifies.
-	for _, s := range steps {
-		if _, err := s(); err != nil {
-			return err
-		}
 	}
 	e.describeAuthorization(info)
 	return nil
@@ -504,14 +492,13 @@ func inGroups(c *policy.Consumer, groups []string) bool {
 // ratelimit/ratelimit.cc, populateRateLimitDescriptors with
 // VhRateLimitOptions; source/common/router/config_impl.cc,
 // include_vh_rate_limits). No descriptor: no call.
-func (e *explainer) rateLimit(info *RouteInfo, at int, name string, a, per *anypb.Any, vh *routev3.VirtualHost, rt *routev3.Route, f *facts) (FilterStep, error) {
+func (e *explainer) rateLimit(info *RouteInfo, name string, a, per *anypb.Any, vh *routev3.VirtualHost, rt *routev3.Route, f *facts) (FilterStep, error) {
 	cfg := &ratelimitv3.RateLimit{}
 	if err := a.UnmarshalTo(cfg); err != nil {
 		return FilterStep{}, err
 	}
 	if per != nil {
-		info.Filters[at] = FilterStep{Filter: name, Effect: "per-route config (not modelled)"}
-		return info.Filters[at], nil
+		return FilterStep{Filter: name, Effect: "per-route config (not modelled)"}, nil
 	}
 	call := RateLimitCall{Filter: name, Domain: cfg.GetDomain(), Stage: cfg.GetStage(), FailureMode: "allow"}
 	if cfg.GetFailureModeDeny() {
@@ -558,7 +545,6 @@ func (e *explainer) rateLimit(info *RouteInfo, at int, name string, a, per *anyp
 			call.Domain, sent, map[string]string{"deny": "500 (fails closed)", "allow": "allowed (fails open)"}[call.FailureMode])
 		info.RateLimits = append(info.RateLimits, call)
 	}
-	info.Filters[at] = step
 	return step, nil
 }
 

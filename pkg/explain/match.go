@@ -140,8 +140,9 @@ func selectVirtualHost(rc *routev3.RouteConfiguration, host string) vhostChoice 
 	return vhostChoice{why: fmt.Sprintf("no virtual host has a domain matching %q", host)}
 }
 
-// routeMatch tells whether rt's match holds for req. On success it lists
-// the conditions that held; otherwise fail says the first that did not.
+// routeMatch tells whether rt's match holds for req. It lists the
+// conditions that held, path first; fail says the first that did not ("" on
+// a match).
 // It follows RouteEntryImplBase::matchRoute and the path matchers of each
 // RouteEntryImpl (Envoy: source/common/router/config_impl.cc); an error
 // means the route uses a matcher this package does not model.
@@ -157,7 +158,7 @@ func routeMatch(m *routev3.RouteMatch, req *httpRequest, re regexes) (held []str
 	for _, h := range m.GetHeaders() {
 		ok, why, err := headerMatch(h, req, re)
 		if err != nil || !ok {
-			return nil, why, err
+			return held, why, err
 		}
 		held = append(held, why)
 	}
@@ -166,7 +167,7 @@ func routeMatch(m *routev3.RouteMatch, req *httpRequest, re regexes) (held []str
 		for _, qm := range m.GetQueryParameters() {
 			ok, why, err := queryMatch(qm, q, re)
 			if err != nil || !ok {
-				return nil, why, err
+				return held, why, err
 			}
 			held = append(held, why)
 		}
