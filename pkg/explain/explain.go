@@ -235,11 +235,11 @@ func (e *explainer) onListener(l envoyListener) (*Result, error) {
 		":method":    {e.req.Method},
 	}}
 	addHeaders(hr, e.req.Headers)
-	rt, vh, err := e.matchTable(res, rc, hr)
+	rt, vh, held, err := e.matchTable(res, rc, hr)
 	if err != nil || rt == nil {
 		return res, err
 	}
-	info, err := e.routeInfo(res, rt, hr)
+	info, err := e.routeInfo(res, rt, held, hr)
 	if err != nil {
 		return nil, err
 	}
@@ -310,8 +310,9 @@ func connectionManager(fc *listenerv3.FilterChain) (*hcmv3.HttpConnectionManager
 
 // matchTable picks the virtual host and walks its routes in order: Envoy
 // takes the first route whose match holds (Envoy: source/common/router/
-// config_impl.cc, VirtualHostImpl::getRouteFromRoutes).
-func (e *explainer) matchTable(res *Result, rc *routev3.RouteConfiguration, hr *httpRequest) (*routev3.Route, *routev3.VirtualHost, error) {
+// config_impl.cc, VirtualHostImpl::getRouteFromRoutes). It returns the
+// route taken, its virtual host and the conditions that held.
+func (e *explainer) matchTable(res *Result, rc *routev3.RouteConfiguration, hr *httpRequest) (*routev3.Route, *routev3.VirtualHost, []string, error) {
 	host, _ := hr.header(":authority")
 	if e.req.Client == translate.ClientGRPC {
 		host = e.req.Host
@@ -327,23 +328,23 @@ func (e *explainer) matchTable(res *Result, rc *routev3.RouteConfiguration, hr *
 		if e.req.Client == translate.ClientGRPC {
 			res.NoMatch = fmt.Sprintf("%s: grpc-go fails the call. Hosts: %s", choice.why, strings.Join(ds, ", "))
 		}
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	res.VirtualHost, res.VirtualHostReason = choice.vh.GetName(), choice.why
 	for _, rt := range choice.vh.GetRoutes() {
 		held, fail, err := routeMatch(rt.GetMatch(), hr, e.re)
 		if err != nil {
-			return nil, nil, fmt.Errorf("virtual host %s, route %s: %w", choice.vh.GetName(), rt.GetName(), err)
+			return nil, nil, nil, fmt.Errorf("virtual host %s, route %s: %w", choice.vh.GetName(), rt.GetName(), err)
 		}
 		if fail != "" {
 			res.Considered = append(res.Considered, Considered{Route: rt.GetName(), PathMatched: len(held) > 0, Reason: fail})
 			continue
 		}
 		res.Considered = append(res.Considered, Considered{Route: rt.GetName(), Matched: true, Reason: strings.Join(held, "; ")})
-		return rt, choice.vh, nil
+		return rt, choice.vh, held, nil
 	}
 	res.NoMatch = e.noMatch(res, choice.vh)
-	return nil, nil, nil
+	return nil, nil, nil, nil
 }
 
 // noMatch says what would have to change for a request no route of vh
@@ -402,11 +403,11 @@ func (e *explainer) grpc() (*Result, error) {
 		"content-type": {"application/grpc"},
 	}}
 	addHeaders(hr, e.req.Headers)
-	rt, _, err := e.matchTable(res, rc, hr)
+	rt, _, held, err := e.matchTable(res, rc, hr)
 	if err != nil || rt == nil {
 		return res, err
 	}
-	info, err := e.routeInfo(res, rt, hr)
+	info, err := e.routeInfo(res, rt, held, hr)
 	if err != nil {
 		return nil, err
 	}

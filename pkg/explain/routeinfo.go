@@ -15,8 +15,8 @@ import (
 
 // routeInfo describes the matched route: where it came from, where it
 // sends the request and how.
-func (e *explainer) routeInfo(res *Result, rt *routev3.Route, hr *httpRequest) (*RouteInfo, error) {
-	info := &RouteInfo{Name: rt.GetName(), Conditions: strings.Split(res.Considered[len(res.Considered)-1].Reason, "; ")}
+func (e *explainer) routeInfo(res *Result, rt *routev3.Route, held []string, hr *httpRequest) (*RouteInfo, error) {
+	info := &RouteInfo{Name: rt.GetName(), Conditions: held}
 	res.Route = info
 	// The translator names every Envoy route after its policy Route.
 	if r := e.in.Policy.Routes[rt.GetName()]; r != nil {
