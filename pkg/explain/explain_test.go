@@ -424,3 +424,34 @@ spec:
 		}
 	}
 }
+
+// Claims come from tokens jwt_authn verifies at request time: never known
+// offline, and a descriptor that reads one is sent only when the claim is
+// there. IPv6 clients are counted by their /64.
+func TestExplainClaimAndIPv6Descriptors(t *testing.T) {
+	in := goldenCases(t)["ratelimit"]
+	res := explainOK(t, in, Request{Gateway: "edge", Host: "a.example.com", Path: "/strict/x",
+		Headers: []KV{{"X-Tenant", "t1"}}, ClientIP: "2001:db8:1:2::7", Consumer: "acme"})
+	if res.Route == nil || res.Route.Name != "strict" || len(res.Route.RateLimits) != 1 {
+		t.Fatalf("route %+v (%s)", res.Route, res.NoMatch)
+	}
+	got := strings.Join(descriptorText(res.Route.RateLimits[0].Descriptors), "\n")
+	for _, want := range []string{
+		"ratelimit=strict#0,route=strict,consumer=acme sent:yes",
+		"ratelimit=strict#1,masked_remote_address=2001:db8:1:2::/64,path=/strict/x,method=GET sent:yes",
+		"ratelimit=strict#2,header:X-Tenant=t1,claim:sub=? sent:only if present: (claim sub of a token verified by corp-jwt: not known offline)",
+		"ratelimit=strict#2,header:X-Tenant=t1,claim:sub=? sent:only if present: (claim sub of a token verified by other-jwt: not known offline)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("descriptors lack %q:\n%s", want, got)
+		}
+	}
+	// The path key reads the header the first filter sets from the path
+	// without its query; a client's own copy is removed first.
+	res = explainOK(t, in, Request{Gateway: "edge", Host: "a.example.com", Path: "/strict/x?token=1",
+		Headers: []KV{{"x-gatehouse-ratelimit-path", "/forged"}}})
+	got = strings.Join(descriptorText(res.Route.RateLimits[0].Descriptors), "\n")
+	if !strings.Contains(got, "path=/strict/x,method=GET") || strings.Contains(got, "forged") {
+		t.Errorf("path descriptor:\n%s", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -220,5 +221,33 @@ func TestNormalizePathAndHost(t *testing.T) {
 		if got := normalizeHost(c.in, c.port, h); got != c.want {
 			t.Errorf("normalizeHost(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+func TestSelectFilterChain(t *testing.T) {
+	fc := func(name string, sni ...string) *listenerv3.FilterChain {
+		c := &listenerv3.FilterChain{Name: name}
+		if len(sni) > 0 {
+			c.FilterChainMatch = &listenerv3.FilterChainMatch{ServerNames: sni}
+		}
+		return c
+	}
+	l := &listenerv3.Listener{FilterChains: []*listenerv3.FilterChain{
+		fc("api", "api.example.com"), fc("shops", "*.shop.example.com"), fc("wide", "*.example.com"), fc("default"),
+	}}
+	for _, c := range []struct{ sni, want string }{
+		{"api.example.com", "api"},
+		{"a.shop.example.com", "shops"}, // the longest wildcard
+		{"www.example.com", "wide"},
+		{"example.com", "default"}, // "*.example.com" needs a label before it
+		{"other.net", "default"},
+	} {
+		if got := selectFilterChain(l, c.sni); got.GetName() != c.want {
+			t.Errorf("SNI %q: chain %q, want %q", c.sni, got.GetName(), c.want)
+		}
+	}
+	// Without a chain for the name, and no default: no chain.
+	if got := selectFilterChain(&listenerv3.Listener{FilterChains: []*listenerv3.FilterChain{fc("api", "api.example.com")}}, "x.net"); got != nil {
+		t.Errorf("got %v", got.GetName())
 	}
 }
