@@ -118,10 +118,15 @@ func Explain(in Inputs, req Request) (*Result, error) {
 		return nil, fmt.Errorf("gateway %q: no such Gateway was translated (Gateways: %s)", req.Gateway, strings.Join(names, ", "))
 	}
 	e := &explainer{in: in, req: req, group: g, re: regexes{}}
+	explain := e.envoy
 	if req.Client == translate.ClientGRPC {
-		return e.grpc()
+		explain = e.grpc
 	}
-	return e.envoy()
+	res, err := explain()
+	if err == nil && req.Consumer != "" && in.Policy.Consumers[req.Consumer] == nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("Consumer %s is not in the policy: the authz service would not identify it; its name is used as given", req.Consumer))
+	}
+	return res, err
 }
 
 type explainer struct {

@@ -264,6 +264,10 @@ func TestExplainUnknownsAndAbsentHeaders(t *testing.T) {
 	if az := res.Route.Authorization; az.ClientIP != "outside: 403" || !strings.Contains(az.Rules, "consumer bob is not: 403") {
 		t.Errorf("authorization %+v", az)
 	}
+	res = explainOK(t, in, Request{Gateway: "shop", Host: "api.example.com", Path: "/orders", Method: "POST", Consumer: "nobody"})
+	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "Consumer nobody is not in the policy") {
+		t.Errorf("notes %v", res.Notes)
+	}
 }
 
 func TestExplainSkippedRoutesAndFallThrough(t *testing.T) {

@@ -378,6 +378,7 @@ func (e *explainer) extAuthz(info *RouteInfo, name string, a, per *anypb.Any, f 
 		return FilterStep{}, err
 	}
 	if per == nil {
+		f.extAuthz = true
 		return FilterStep{Filter: name, Effect: "checks every request (no per-route config)"}, nil
 	}
 	pr := &extauthzv3.ExtAuthzPerRoute{}
