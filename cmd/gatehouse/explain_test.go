@@ -119,3 +119,15 @@ func TestExplainCLIPolicyProblems(t *testing.T) {
 		t.Errorf("missing dir: exit %d, stderr %q", code, errOut)
 	}
 }
+
+func TestExplainHelpFits(t *testing.T) {
+	code, out, _ := gatehouse(t, "explain", "--help")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if len(l) > 100 {
+			t.Errorf("%d columns: %q", len(l), l)
+		}
+	}
+}
