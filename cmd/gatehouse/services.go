@@ -19,6 +19,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/pkg/authz"
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
@@ -47,6 +48,7 @@ type serviceOptions struct {
 	maxAuthzBody       int
 	systemCAFile       string
 	decisionLog        bool
+	zone               string
 }
 
 func (o *serviceOptions) addFlags(f *pflag.FlagSet) {
@@ -61,6 +63,7 @@ func (o *serviceOptions) addFlags(f *pflag.FlagSet) {
 	f.DurationVar(&o.ratelimitTimeout, "ratelimit-timeout", translate.DefaultRateLimitTimeout, "Envoy's timeout for one rate-limit call")
 	f.IntVar(&o.maxAuthzBody, "authz-max-body", translate.DefaultMaxAuthzBodyBytes, "request body bytes Envoy sends to ext_authz, and Rego sees as input.parsed_body")
 	f.StringVar(&o.systemCAFile, "system-ca-file", translate.DefaultSystemCAFile, "CA bundle file, on the Envoy host, that Envoy checks remote JWKS servers and Services with tls but no caFile against")
+	f.StringVar(&o.zone, "zone", "", "zone of the proxies of every Gateway without spec.zone: their endpoints in this zone get priority 0, the others priority 1, so traffic fails over zone by zone (default: none, every endpoint priority 0)")
 	f.BoolVar(&o.decisionLog, "decision-log", true, "log every authorization decision (decision id, route, consumer, result; never credentials)")
 }
 
@@ -83,6 +86,11 @@ func (o *serviceOptions) validate(xdsAddr string) error {
 	}
 	if err := o.parseRedis(); err != nil {
 		return err
+	}
+	if o.zone != "" {
+		if err := policy.CheckZone(o.zone); err != nil {
+			return fmt.Errorf("--zone: %w", err)
+		}
 	}
 	return o.checkAdvertise(xdsAddr)
 }
@@ -165,6 +173,7 @@ func (o *serviceOptions) translateOptions(xdsAddr string) translate.Options {
 		RateLimitTimeout:  o.ratelimitTimeout,
 		MaxAuthzBodyBytes: uint32(o.maxAuthzBody),
 		SystemCAFile:      o.systemCAFile,
+		Zone:              o.zone,
 	}
 }
 
