@@ -191,6 +191,15 @@ func failoverRun(t *testing.T, store ratelimit.Store, kill func(), bound time.Du
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// Counting resumed on the new master: over two quiet seconds far more
+	// than 10 calls per consumer were counted, so every consumer is over.
+	resp, err := svc.ShouldRateLimit(context.Background(), req)
+	if err != nil {
+		t.Fatalf("after the failover: %v", err)
+	}
+	if resp.OverallCode != rlsv3.RateLimitResponse_OVER_LIMIT {
+		t.Fatalf("after the failover the limit of 10 is not reached (%v): the calls were not counted", resp.OverallCode)
+	}
 	recovered := lastErr.Sub(start)
 	t.Logf("failover: %d of %d calls failed (Unavailable, each within %v); calls succeed again %v after the kill", failures, calls, callBound, recovered.Round(time.Millisecond))
 	return recovered
