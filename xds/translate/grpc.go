@@ -105,7 +105,7 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 		g.Skipped = append(g.Skipped, r.Meta.Ref()+": withheld from proxyless gRPC, which cannot enforce its "+
 			strings.Join(r.Protections(gw), ", ")+" (calls it matches fail with UNAVAILABLE; proxyless.serveUnprotected opts in)")
 	}
-	addClusters(g, used, ix, ClientGRPC)
+	addClusters(g, gw, used, ix, ClientGRPC)
 	for _, s := range servicesOf(used) {
 		lb := ix.snap.Services[s].Spec.LoadBalancer
 		if lb == nil {
