@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/authz"
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
 	"github.com/gatehouse-dev/gatehouse/pkg/ratelimit"
+	"github.com/gatehouse-dev/gatehouse/pkg/usage"
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
@@ -28,9 +30,10 @@ const (
 	componentXDS       = "xds"
 	componentAuthz     = "authz"
 	componentRateLimit = "ratelimit"
+	componentUsage     = "usage"
 )
 
-var allComponents = []string{componentXDS, componentAuthz, componentRateLimit}
+var allComponents = []string{componentXDS, componentAuthz, componentRateLimit, componentUsage}
 
 // serviceOptions configure gatehouse's own gRPC services and how Envoy
 // reaches them.
@@ -45,11 +48,13 @@ type serviceOptions struct {
 	maxAuthzBody       int
 	systemCAFile       string
 	decisionLog        bool
+	usageWindow        time.Duration
+	usageMaxConsumers  int
 }
 
 func (o *serviceOptions) addFlags(f *pflag.FlagSet) {
 	f.StringSliceVar(&o.components, "components", allComponents,
-		"parts to run in this process: xds, authz, ratelimit (run them as separate replicas when one machine is not enough; they share the policy directory)")
+		"parts to run in this process: xds, authz, ratelimit, usage (the access-log service for usage analytics) (run them as separate replicas when one machine is not enough; they share the policy directory)")
 	f.StringVar(&o.redisAddr, "redis-addr", "", "Redis host:port for rate-limit counters shared by several replicas (default: in-memory counters, one replica)")
 	f.DurationVar(&o.redisTimeout, "redis-timeout", ratelimit.DefaultTimeout, "bound on one rate-limit decision's Redis round trip; past it Envoy applies the RateLimit's failureMode")
 	f.StringVar(&o.authzAdvertise, "authz-advertise-addr", "", "host:port at which Envoy reaches the ext_authz service (default: --xds-addr; required when --xds-addr listens on all addresses)")
@@ -59,18 +64,26 @@ func (o *serviceOptions) addFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.maxAuthzBody, "authz-max-body", translate.DefaultMaxAuthzBodyBytes, "request body bytes Envoy sends to ext_authz, and Rego sees as input.parsed_body")
 	f.StringVar(&o.systemCAFile, "system-ca-file", translate.DefaultSystemCAFile, "CA bundle file, on the Envoy host, that Envoy checks remote JWKS servers and Services with tls but no caFile against")
 	f.BoolVar(&o.decisionLog, "decision-log", true, "log every authorization decision (decision id, route, consumer, result; never credentials)")
+	f.DurationVar(&o.usageWindow, "usage-window", usage.DefaultWindow, "how far back /api/v1/usage and `gatehouse usage` answer (older usage is in Prometheus)")
+	f.IntVar(&o.usageMaxConsumers, "usage-max-consumers", usage.DefaultMaxConsumers, "consumers per gateway with their own usage series; later ones count as _other")
 }
 
 // validate checks the flags; xdsAddr is --xds-addr, which the ext_authz
 // and rate-limit clusters default to.
 func (o *serviceOptions) validate(xdsAddr string) error {
 	if len(o.components) == 0 {
-		return errors.New("--components: name at least one of xds, authz, ratelimit")
+		return errors.New("--components: name at least one of xds, authz, ratelimit, usage")
 	}
 	for _, c := range o.components {
 		if !slices.Contains(allComponents, c) {
-			return fmt.Errorf("--components: unknown component %q (want xds, authz or ratelimit)", c)
+			return fmt.Errorf("--components: unknown component %q (want xds, authz, ratelimit or usage)", c)
 		}
+	}
+	if o.usageWindow < 0 || o.usageWindow > 0 && o.usageWindow < usage.DefaultBucket {
+		return fmt.Errorf("--usage-window %v: must be at least %v (one bucket)", o.usageWindow, usage.DefaultBucket)
+	}
+	if o.usageMaxConsumers < 0 {
+		return errors.New("--usage-max-consumers must not be negative")
 	}
 	if o.maxAuthzBody < 0 {
 		return errors.New("--authz-max-body must not be negative")
@@ -145,11 +158,13 @@ func (o *serviceOptions) translateOptions(xdsAddr string) translate.Options {
 	}
 }
 
-// services are the ext_authz and rate-limit services this process runs.
+// services are the ext_authz, rate-limit and access-log services this
+// process runs.
 type services struct {
 	opts      *serviceOptions
 	authz     *authz.Service
 	ratelimit *ratelimit.Service
+	usage     *usage.Service
 	close     func() error
 	log       *slog.Logger
 }
@@ -187,6 +202,13 @@ func newServices(o *serviceOptions, reg prometheus.Registerer, log *slog.Logger)
 		}
 		s.ratelimit = rl
 	}
+	if o.runs(componentUsage) {
+		u, err := usage.New(usage.Options{Registerer: reg, Window: o.usageWindow, MaxConsumers: o.usageMaxConsumers})
+		if err != nil {
+			return nil, err
+		}
+		s.usage = u
+	}
 	return s, nil
 }
 
@@ -205,6 +227,17 @@ func (s *services) register(g *grpc.Server) {
 	if s.ratelimit != nil {
 		s.ratelimit.Register(g)
 	}
+	if s.usage != nil {
+		s.usage.Register(g)
+	}
+}
+
+// usageHandler serves /api/v1/usage, nil when the usage service does not run here.
+func (s *services) usageHandler() http.Handler {
+	if s.usage == nil {
+		return nil
+	}
+	return s.usage.Handler()
 }
 
 // update gives the services their rules (the controller calls it before
@@ -224,6 +257,9 @@ func (s *services) update(ctx context.Context, rules controller.ServiceRules) er
 		if err := s.ratelimit.Update(rules.RateLimit); err != nil {
 			errs = append(errs, fmt.Errorf("ratelimit: %w", err))
 		}
+	}
+	if s.usage != nil && rules.RateLimit != nil {
+		s.usage.Update(rules.RateLimit.ConsumerPlan)
 	}
 	return errors.Join(errs...)
 }
@@ -250,6 +286,9 @@ func (s *services) describe() string {
 			store = "Redis " + s.opts.redisAddr
 		}
 		parts = append(parts, "rate limit (envoy.service.ratelimit.v3, "+store+")")
+	}
+	if s.usage != nil {
+		parts = append(parts, "access log for usage analytics (envoy.service.accesslog.v3)")
 	}
 	return strings.Join(parts, ", ")
 }
