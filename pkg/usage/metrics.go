@@ -6,6 +6,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// malformedReasons are the reason labels of gatehouse_usage_malformed_total.
+var malformedReasons = []string{"undecodable", "no_identifier", "no_gateway", "no_entries",
+	"no_common_properties", "bad_label", "bad_response_code", "bad_duration"}
+
 type metrics struct {
 	requests  *prometheus.CounterVec   // gateway, route, service, code_class
 	latency   *prometheus.HistogramVec // gateway, route, service
@@ -52,6 +56,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "gatehouse_usage_streams",
 			Help: "Open access-log streams (Envoy opens one per worker thread and log config).",
 		}),
+	}
+	// Every label value known in advance exists from the start at 0, so
+	// that increase() and rate() see the first malformed entry or overflow
+	// (a series that appears at 1 has no increase).
+	for _, r := range []string{"counted", "malformed", "tcp_ignored"} {
+		m.entries.WithLabelValues(r)
+	}
+	for _, r := range malformedReasons {
+		m.malformed.WithLabelValues(r)
+	}
+	for _, d := range []string{"gateway", "route", "consumer", "store"} {
+		m.overflow.WithLabelValues(d)
 	}
 	if reg == nil {
 		return m, nil

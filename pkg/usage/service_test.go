@@ -74,8 +74,13 @@ func TestStreamsGiveExactCounts(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	if n := series(t, reg, "gatehouse_usage_malformed_total"); n != 0 {
-		t.Errorf("%d malformed series after well-formed streams", n)
+	for _, r := range malformedReasons {
+		if got := value(t, reg, "gatehouse_usage_malformed_total", map[string]string{"reason": r}); got != 0 {
+			t.Errorf("malformed{reason=%s} = %v after well-formed streams", r, got)
+		}
+	}
+	if n := series(t, reg, "gatehouse_usage_malformed_total"); n != len(malformedReasons) {
+		t.Errorf("%d malformed series, want one per reason (%d), at 0 from the start", n, len(malformedReasons))
 	}
 
 	rep, err := s.Query(0, "bob")
