@@ -43,6 +43,7 @@ type serviceOptions struct {
 	redisTimeout       time.Duration
 	authzAdvertise     string
 	ratelimitAdvertise string
+	usageAdvertise     string
 	authzTimeout       time.Duration
 	ratelimitTimeout   time.Duration
 	maxAuthzBody       int
@@ -59,6 +60,7 @@ func (o *serviceOptions) addFlags(f *pflag.FlagSet) {
 	f.DurationVar(&o.redisTimeout, "redis-timeout", ratelimit.DefaultTimeout, "bound on one rate-limit decision's Redis round trip; past it Envoy applies the RateLimit's failureMode")
 	f.StringVar(&o.authzAdvertise, "authz-advertise-addr", "", "host:port at which Envoy reaches the ext_authz service (default: --xds-addr; required when --xds-addr listens on all addresses)")
 	f.StringVar(&o.ratelimitAdvertise, "ratelimit-advertise-addr", "", "host:port at which Envoy reaches the rate-limit service (default: --xds-addr; required when --xds-addr listens on all addresses)")
+	f.StringVar(&o.usageAdvertise, "usage-advertise-addr", "", "host:port at which Envoy reaches the access-log service, for Gateways with accessLog.usage (default: --xds-addr, or --authz-advertise-addr when --xds-addr listens on every address)")
 	f.DurationVar(&o.authzTimeout, "authz-timeout", translate.DefaultAuthzTimeout, "Envoy's timeout for one ext_authz call")
 	f.DurationVar(&o.ratelimitTimeout, "ratelimit-timeout", translate.DefaultRateLimitTimeout, "Envoy's timeout for one rate-limit call")
 	f.IntVar(&o.maxAuthzBody, "authz-max-body", translate.DefaultMaxAuthzBodyBytes, "request body bytes Envoy sends to ext_authz, and Rego sees as input.parsed_body")
@@ -114,6 +116,9 @@ func (o *serviceOptions) checkAdvertise(xdsAddr string) error {
 			return fmt.Errorf("%s %s: an unspecified address cannot be dialled; give the host:port at which Envoy reaches the service", a.flag, a.addr)
 		}
 	}
+	if o.usageAdvertise != "" && unspecifiedHost(o.usageAdvertise) {
+		return fmt.Errorf("--usage-advertise-addr %s: an unspecified address cannot be dialled; give the host:port at which Envoy reaches the service", o.usageAdvertise)
+	}
 	if len(missing) > 0 {
 		return fmt.Errorf("--xds-addr %s listens on every address, which Envoy cannot dial: set %s to the host:port at which Envoy reaches gatehouse (e.g. gatehouse:18000)", xdsAddr, strings.Join(missing, " and "))
 	}
@@ -151,11 +156,25 @@ func (o *serviceOptions) translateOptions(xdsAddr string) translate.Options {
 	return translate.Options{
 		AuthzAddr:         or(o.authzAdvertise, xdsAddr),
 		RateLimitAddr:     or(o.ratelimitAdvertise, xdsAddr),
+		UsageAddr:         o.usageAddr(xdsAddr),
 		AuthzTimeout:      o.authzTimeout,
 		RateLimitTimeout:  o.ratelimitTimeout,
 		MaxAuthzBodyBytes: uint32(o.maxAuthzBody),
 		SystemCAFile:      o.systemCAFile,
 	}
+}
+
+// usageAddr is where Envoy reaches the access-log service: the advertised
+// address, else the xDS address, else (the xDS server listening on every
+// address) the authz service's, which shares its port by default.
+func (o *serviceOptions) usageAddr(xdsAddr string) string {
+	switch {
+	case o.usageAdvertise != "":
+		return o.usageAdvertise
+	case !unspecifiedHost(xdsAddr):
+		return xdsAddr
+	}
+	return o.authzAdvertise
 }
 
 // services are the ext_authz, rate-limit and access-log services this
