@@ -3,7 +3,8 @@
 // PromQL expression parses with the Prometheus parser and names only series
 // a live gatehouse exports or that Envoy documents, the rules pass their
 // promtool unit tests, and a real Prometheus scrapes gatehouse and
-// evaluates the rules.
+// evaluates the rules. TestUsageEndToEnd runs usage analytics across the
+// process boundary (access logs in, gatehouse usage and /api/v1/usage out).
 package monitoring
 
 import (
