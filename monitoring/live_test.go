@@ -196,6 +196,8 @@ scrape_configs:
 	if err := sendAccessLog(sctx, cc, false); err == nil {
 		t.Fatal("an access log without identifier was accepted")
 	}
+	// The NACK was sent before Prometheus started: its counter appears at 1.
+	waitFor("GatehouseXDSNack fires on a first NACK", `ALERTS{alertname="GatehouseXDSNack", alertstate="firing", type="listeners"}`, 60*time.Second)
 	waitFor("GatehouseAccessLogMalformed fires", `ALERTS{alertname="GatehouseAccessLogMalformed", alertstate="firing", reason="no_identifier"}`, 60*time.Second)
 }
 
