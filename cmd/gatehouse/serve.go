@@ -272,8 +272,8 @@ func printWelcome(ctx context.Context, out io.Writer, o serveOptions, ctrl *cont
 		}
 	}
 	fmt.Fprintf(out, `gatehouse is serving %s
-  gRPC (xDS, ext_authz, rate limit)  %s
-  admin API        http://%s  (/healthz /readyz /metrics /api/v1/proxies /api/v1/status)
+  gRPC (xDS, ext_authz, rate limit, access log)  %s
+  admin API        http://%s  (/healthz /readyz /metrics /api/v1/proxies /api/v1/status /api/v1/usage)
   gateways         %s
 
 Next, in another terminal:
