@@ -79,7 +79,9 @@ The admin API on --admin-addr serves:
   /metrics          Prometheus metrics (gatehouse_*)
   /api/v1/proxies   every connected proxy, the versions sent and acknowledged, NACKs
   /api/v1/status    rejected objects, held-back Gateways and the last build error
-"gatehouse status" prints the last two.
+  /api/v1/usage     requests, errors and latency per gateway, route, consumer and
+                    plan over --usage-window, from Envoy's gRPC access log
+"gatehouse status" prints the two before it, "gatehouse usage" the last.
 
 Both listen on loopback by default. Expose --xds-addr beyond loopback only on a
 trusted network: the xDS port is plain gRPC, and so TLS private keys (SDS secrets)
@@ -202,6 +204,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 			Status: func() any {
 				return serverStatus{Status: ctrl.Status(), Consul: consulStatus(consulSrc)}
 			},
+			Usage: svc.usageHandler(),
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
@@ -270,8 +273,8 @@ func printWelcome(ctx context.Context, out io.Writer, o serveOptions, ctrl *cont
 		}
 	}
 	fmt.Fprintf(out, `gatehouse is serving %s
-  gRPC (xDS, ext_authz, rate limit)  %s
-  admin API        http://%s  (/healthz /readyz /metrics /api/v1/proxies /api/v1/status)
+  gRPC (xDS, ext_authz, rate limit, access log)  %s
+  admin API        http://%s  (/healthz /readyz /metrics /api/v1/proxies /api/v1/status /api/v1/usage)
   gateways         %s
 
 Next, in another terminal:

@@ -19,6 +19,9 @@ type Config struct {
 	Proxies func() any
 	// Status returns a JSON-encodable control-plane status (policy, builds).
 	Status func() any
+	// Usage serves /api/v1/usage (pkg/usage); nil when this process does
+	// not run the access-log service.
+	Usage http.Handler
 }
 
 // Handler returns the admin HTTP handler.
@@ -40,6 +43,13 @@ func Handler(cfg Config) http.Handler {
 	})
 	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, cfg.Status())
+	})
+	mux.HandleFunc("GET /api/v1/usage", func(w http.ResponseWriter, r *http.Request) {
+		if cfg.Usage == nil {
+			http.Error(w, "usage analytics do not run in this process: add usage to its --components", http.StatusNotFound)
+			return
+		}
+		cfg.Usage.ServeHTTP(w, r)
 	})
 	return mux
 }

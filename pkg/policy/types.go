@@ -102,6 +102,10 @@ type GatewayLimits struct {
 type AccessLog struct {
 	Format string `yaml:"format"` // json (default) | text
 	Path   string `yaml:"path"`   // default /dev/stdout
+	// Usage also streams every request's entry to gatehouse's access-log
+	// service (usage analytics: gatehouse usage, /api/v1/usage and the
+	// gatehouse_usage_* metrics). Off by default.
+	Usage bool `yaml:"usage"`
 }
 
 // GatewayDefaults apply to the Gateway's Routes that do not say otherwise.

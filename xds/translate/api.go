@@ -78,6 +78,10 @@ type Options struct {
 	// by default both share gatehouse's xDS port.
 	AuthzAddr     string
 	RateLimitAddr string
+	// UsageAddr is where Envoy reaches gatehouse's access-log service
+	// (cluster gatehouse/usage), used by Gateways with accessLog.usage.
+	// Default DefaultServiceAddr.
+	UsageAddr string
 	// AuthzTimeout bounds one ext_authz Check (default 250ms: a Rego
 	// decision takes microseconds, so this only covers the network and a
 	// busy authz service; past it the route's failure mode applies).
@@ -121,6 +125,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.RateLimitAddr == "" {
 		o.RateLimitAddr = DefaultServiceAddr
 	}
+	if o.UsageAddr == "" {
+		o.UsageAddr = DefaultServiceAddr
+	}
 	if o.AuthzTimeout <= 0 {
 		o.AuthzTimeout = DefaultAuthzTimeout
 	}
@@ -138,7 +145,7 @@ func (o Options) withDefaults() (Options, error) {
 			return o, fmt.Errorf("translate: Options.Zone: %w", err)
 		}
 	}
-	for _, a := range []struct{ name, addr string }{{"AuthzAddr", o.AuthzAddr}, {"RateLimitAddr", o.RateLimitAddr}} {
+	for _, a := range []struct{ name, addr string }{{"AuthzAddr", o.AuthzAddr}, {"RateLimitAddr", o.RateLimitAddr}, {"UsageAddr", o.UsageAddr}} {
 		h, _, err := splitHostPort(a.addr)
 		if err != nil {
 			return o, fmt.Errorf("translate: Options.%s: %w", a.name, err)

@@ -155,6 +155,9 @@ func (f *gwFilters) clusters() ([]typesResource, error) {
 	if f.rlDeny || f.rlAllow {
 		out = append(out, serviceCluster(wire.RateLimitCluster, f.opts.RateLimitAddr))
 	}
+	if al := f.gw.Spec.AccessLog; al != nil && al.Usage {
+		out = append(out, serviceCluster(wire.UsageCluster, f.opts.UsageAddr))
+	}
 	seen := map[string]bool{}
 	for _, n := range f.jwt {
 		uri := f.snap.Authentications[n].Spec.JWT.JWKS.URI
