@@ -55,8 +55,10 @@ func commit(t *testing.T, s store.Store, base string, msg string, changes ...sto
 	return rev
 }
 
-func put(path, content string) store.Change { return store.Change{Path: path, Content: []byte(content)} }
-func del(path string) store.Change          { return store.Change{Path: path} }
+func put(path, content string) store.Change {
+	return store.Change{Path: path, Content: []byte(content)}
+}
+func del(path string) store.Change { return store.Change{Path: path} }
 
 func wantFiles(t *testing.T, tr *store.Tree, want map[string]string) {
 	t.Helper()
