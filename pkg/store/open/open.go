@@ -93,6 +93,9 @@ func (o *Opened) Loader(ctx context.Context, h *store.Health, log *slog.Logger) 
 	}
 	return func(prev *policy.Snapshot) *policy.Snapshot {
 		t, err := o.Read(ctx)
+		if ctx.Err() != nil {
+			return prev // shutting down
+		}
 		h.Observe(t, err, time.Now())
 		if err != nil {
 			log.Error("cannot read the policy store: serving the last good policy", "store", o.Name, "err", err)
