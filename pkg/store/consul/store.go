@@ -123,9 +123,8 @@ func (s *Store) blobKey(id string) string { return s.prefix + "blobs/" + id }
 type state struct {
 	files map[string][]byte
 	// revIndex is the ModifyIndex of the revision key (0: absent), the
-	// index commits check; revValue is what it says.
+	// index commits check.
 	revIndex uint64
-	revValue string
 }
 
 // read reads the files and the revision key in one transaction, so they
@@ -152,7 +151,7 @@ func (s *Store) read(ctx context.Context) (*state, error) {
 			continue
 		}
 		if kv.Key == s.revisionKey() {
-			st.revIndex, st.revValue = kv.ModifyIndex, string(kv.Value)
+			st.revIndex = kv.ModifyIndex
 			continue
 		}
 		p := strings.TrimPrefix(kv.Key, s.filesPrefix())
@@ -166,9 +165,6 @@ func (s *Store) read(ctx context.Context) (*state, error) {
 			return nil, fmt.Errorf("consul %s: %w", s.Prefix(), err)
 		}
 		st.files[p] = kv.Value
-	}
-	if st.revIndex == 0 {
-		st.revValue = ""
 	}
 	return st, nil
 }
@@ -192,13 +188,13 @@ func (s *Store) fail(op string, err error) error {
 	var se api.StatusError
 	msg := err.Error()
 	switch {
+	case strings.Contains(msg, "Permission denied") || strings.Contains(msg, "ACL not found"),
+		errors.As(err, &se) && se.Code == 403:
+		return fmt.Errorf("consul %s: %s: %v: the token needs key_prefix %q read (and write to commit)", s.addr, op, err, s.prefix)
 	case errors.As(err, &ue), errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded),
 		errors.As(err, &se) && se.Code >= 500,
 		strings.Contains(msg, "No cluster leader"), strings.Contains(msg, "rpc error"):
 		return fmt.Errorf("%w: consul %s: %s: %v", store.ErrUnavailable, s.addr, op, err)
-	case strings.Contains(msg, "Permission denied") || strings.Contains(msg, "ACL not found"),
-		errors.As(err, &se) && se.Code == 403:
-		return fmt.Errorf("consul %s: %s: %v: the token needs key_prefix %q read (and write to commit)", s.addr, op, err, s.prefix)
 	}
 	return fmt.Errorf("consul %s: %s: %w", s.addr, op, err)
 }
