@@ -181,6 +181,10 @@ func (s *Store) trim(ctx context.Context) error {
 	if err != nil || rev == nil {
 		return err
 	}
+	keys, _, err := s.kv.Keys(s.historyPrefix(), "", q)
+	if err != nil || len(keys) <= s.cfg.HistoryLimit {
+		return err // nothing to trim: spare reading every record
+	}
 	recs, pairs, err := s.records(ctx)
 	if err != nil || len(recs) <= s.cfg.HistoryLimit {
 		return err

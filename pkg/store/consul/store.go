@@ -72,6 +72,11 @@ func New(cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("Consul KV prefix %q: empty, . or .. elements are not allowed", cfg.Prefix)
 		}
 	}
+	if i := strings.IndexFunc(prefix, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-", r))
+	}); i >= 0 {
+		return nil, fmt.Errorf("Consul KV prefix %q: %q is not allowed: use letters, digits, '/', '.', '_' and '-'", cfg.Prefix, prefix[i:i+1])
+	}
 	cfg.Limits = cfg.Limits.WithDefaults()
 	if cfg.Limits.MaxFileSize > maxValueSize {
 		cfg.Limits.MaxFileSize = maxValueSize

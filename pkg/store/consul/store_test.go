@@ -210,7 +210,7 @@ func TestACLDenied(t *testing.T) {
 }
 
 func TestNewChecksPrefix(t *testing.T) {
-	for _, p := range []string{"", "/", "a//b", "a/../b", "./a"} {
+	for _, p := range []string{"", "/", "a//b", "a/../b", "./a", "a?b", "a#b", "a b", "a%2fb"} {
 		if _, err := New(Config{Prefix: p}); err == nil {
 			t.Errorf("prefix %q accepted", p)
 		}
@@ -221,5 +221,16 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	base, ceiling := 200*time.Millisecond, 5*time.Second
+	for n, want := range map[int]time.Duration{1: base, 2: 2 * base, 3: 4 * base, 6: ceiling, 50: ceiling} {
+		for range 20 {
+			if d := backoff(n, base, ceiling); d < want/2 || d > want {
+				t.Fatalf("backoff(%d) = %v, want within [%v, %v]", n, d, want/2, want)
+			}
+		}
 	}
 }
