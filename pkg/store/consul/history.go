@@ -151,6 +151,9 @@ func (s *Store) blobs(ctx context.Context, r *tree.Record) (map[string][]byte, e
 		chunk := paths[start:min(start+maxTxnOps, len(paths))]
 		ops := make(api.TxnOps, 0, len(chunk))
 		for _, p := range chunk {
+			if !tree.ValidBlobID(r.Files[p]) || tree.CheckPath(p) != nil {
+				return nil, fmt.Errorf("consul %s: revision %s: the history entry is damaged (file %q, content %q): delete it", s.Prefix(), r.ID, p, r.Files[p])
+			}
 			ops = append(ops, &api.TxnOp{KV: &api.KVTxnOp{Verb: api.KVGet, Key: s.blobKey(r.Files[p])}})
 		}
 		cctx, cancel := context.WithTimeout(ctx, s.cfg.ReadTimeout)

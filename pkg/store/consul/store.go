@@ -160,8 +160,10 @@ func (s *Store) read(ctx context.Context) (*state, error) {
 			continue
 		}
 		p := strings.TrimPrefix(kv.Key, s.filesPrefix())
-		if strings.HasSuffix(kv.Key, "/") {
-			continue // a "folder" key made by the Consul UI: not a file
+		if strings.HasSuffix(kv.Key, "/") || tree.Hidden(p) {
+			// A "folder" key made by the Consul UI is no file; hidden
+			// files are skipped as in a directory.
+			continue
 		}
 		if err := tree.CheckPath(p); err != nil {
 			return nil, fmt.Errorf("consul key %s: %v: rename or delete it", kv.Key, err)

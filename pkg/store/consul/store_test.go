@@ -55,6 +55,8 @@ func TestHandEditsInKV(t *testing.T) {
 	must(t, err)
 	_, err = kv.Put(&api.KVPair{Key: "gh/files/folder/", Value: nil}, nil) // a UI folder: no file
 	must(t, err)
+	_, err = kv.Put(&api.KVPair{Key: "gh/files/.notes/todo", Value: []byte("x")}, nil) // hidden: skipped
+	must(t, err)
 	r1, err := s.Commit(bg(), "", []store.Change{{Path: "b.yaml", Content: []byte("2")}}, store.Meta{Author: "alice"})
 	must(t, err)
 	_, err = kv.Put(&api.KVPair{Key: "gh/files/a.yaml", Value: []byte("edited")}, nil)

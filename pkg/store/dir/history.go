@@ -234,6 +234,9 @@ func (s *Store) ReadAt(ctx context.Context, revision string) (*store.Tree, error
 		}
 		files := make(map[string][]byte, len(r.Files))
 		for p, id := range r.Files {
+			if !tree.ValidBlobID(id) || tree.CheckPath(p) != nil {
+				return nil, fmt.Errorf("revision %s: the history entry is damaged (file %q, content %q): remove it", revision, p, id)
+			}
 			data, err := os.ReadFile(filepath.Join(s.blobDir(), id))
 			if err != nil {
 				return nil, fmt.Errorf("revision %s: the content of %s is missing from the history: %w", revision, p, err)

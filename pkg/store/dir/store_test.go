@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
+	"github.com/gatehouse-dev/gatehouse/pkg/store/internal/tree"
 	"github.com/gatehouse-dev/gatehouse/pkg/store/storetest"
 )
 
@@ -295,5 +296,29 @@ func TestReadOnlyDirectory(t *testing.T) {
 	_, err = s.Commit(bg(), "", []store.Change{{Path: "b.yaml", Content: []byte("2")}}, store.Meta{})
 	if err == nil || !strings.Contains(err.Error(), "read-only") {
 		t.Fatalf("commit to a read-only directory: err = %v", err)
+	}
+}
+
+// A history entry edited to name a file outside the history is refused,
+// not followed.
+func TestReadAtRefusesTamperedHistory(t *testing.T) {
+	root := t.TempDir()
+	s := newStore(t, root, Options{})
+	r, err := s.Commit(bg(), "", []store.Change{{Path: "a.yaml", Content: []byte("1")}}, store.Meta{})
+	must(t, err)
+	secret := filepath.Join(t.TempDir(), "secret")
+	must(t, os.WriteFile(secret, []byte("key"), 0o600))
+	rel, err := filepath.Rel(filepath.Join(root, MetaDir, "blobs"), secret)
+	must(t, err)
+	names, err := s.recordNames()
+	must(t, err)
+	path := filepath.Join(root, MetaDir, "history", names[0])
+	data, err := os.ReadFile(path)
+	must(t, err)
+	id := tree.BlobID([]byte("1"))
+	must(t, os.WriteFile(path, bytes.Replace(data, []byte(id), []byte(rel), 1), 0o644))
+	_, err = s.ReadAt(bg(), r.ID)
+	if err == nil || !strings.Contains(err.Error(), "the history entry is damaged") {
+		t.Fatalf("ReadAt of a tampered entry: err = %v", err)
 	}
 }

@@ -41,6 +41,28 @@ func BlobID(content []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
+// ValidBlobID reports whether id can be a BlobID: history records are
+// read back from the store, and a tampered one must not name a file or
+// key outside the history's blobs.
+func ValidBlobID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil && strings.ToLower(id) == id
+}
+
+// Hidden reports whether an element of p starts with "." (files the
+// policy loader skips, as every store does).
+func Hidden(p string) bool {
+	for _, el := range strings.Split(p, "/") {
+		if strings.HasPrefix(el, ".") && el != "." && el != ".." {
+			return true
+		}
+	}
+	return false
+}
+
 // SortedPaths returns the paths of files in order.
 func SortedPaths[V any](files map[string]V) []string {
 	out := make([]string, 0, len(files))

@@ -116,3 +116,19 @@ func TestHandEditRecord(t *testing.T) {
 }
 
 var testTime = time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC)
+
+func TestValidBlobIDAndHidden(t *testing.T) {
+	if id := BlobID([]byte("x")); !ValidBlobID(id) {
+		t.Errorf("BlobID %s not valid", id)
+	}
+	for _, bad := range []string{"", "../../etc/shadow", strings.Repeat("A", 64), strings.Repeat("g", 64), strings.Repeat("a", 63)} {
+		if ValidBlobID(bad) {
+			t.Errorf("%q taken for a blob id", bad)
+		}
+	}
+	for p, want := range map[string]bool{".a": true, "d/.git/x": true, "a/b.yaml": false, "a..b": false, "../x": false} {
+		if Hidden(p) != want {
+			t.Errorf("Hidden(%q) = %v", p, !want)
+		}
+	}
+}
