@@ -69,7 +69,8 @@ cannot dial such an address.
 Policy can also live in Consul KV, for several replicas sharing one policy:
 --store consul://ADDR/PREFIX reads the files under PREFIX/files/ and watches
 them with blocking queries (ACL token: --consul-token-file or CONSUL_HTTP_TOKEN).
---store dir://DIR is the same as --policy-dir DIR. If the store cannot be read
+--store dir://DIR is the same as --policy-dir DIR; a writable directory keeps
+its revision history (last 100) in DIR/.gatehouse/. If the store cannot be read
 the last good policy keeps being served; /api/v1/status, "gatehouse status" and
 the gatehouse_store_up metric show it.
 
@@ -86,7 +87,8 @@ The admin API on --admin-addr serves:
   /readyz           200 once the first complete configuration was built
   /metrics          Prometheus metrics (gatehouse_*)
   /api/v1/proxies   every connected proxy, the versions sent and acknowledged, NACKs
-  /api/v1/status    rejected objects, held-back Gateways and the last build error
+  /api/v1/status    rejected objects, held-back Gateways, the last build error
+                    and the policy store's state
 "gatehouse status" prints the last two.
 
 Both listen on loopback by default. Expose --xds-addr beyond loopback only on a
