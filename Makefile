@@ -85,9 +85,9 @@ ENVOY_RATELIMIT_BIN     ?= $(ENVOY_RATELIMIT_CACHE)/ratelimit
 
 .PHONY: redis envoy-ratelimit
 
-## redis: make sure redis-server is installed (Debian package, needs root; the rate-limit tests start their own)
+## redis: make sure redis-server and redis-cli are installed (Debian packages, need root; the rate-limit tests start their own servers, clusters and sentinels)
 redis:
-	@command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server) || \
+	@(command -v redis-server && command -v redis-cli) >/dev/null || (apt-get update && apt-get install -y redis-server redis-tools) || \
 	  (echo "redis: installing redis-server needs root (or set GATEHOUSE_SKIP_MISSING=1 to skip the Redis tests)"; exit 1)
 	@redis-server --version
 

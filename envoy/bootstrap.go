@@ -36,9 +36,14 @@ const (
 
 // Options describe one proxy's bootstrap.
 type Options struct {
-	Gateway        string // Gateway name; becomes node.cluster
-	NodeID         string // node.id; empty means "<gateway>-envoy" or "<gateway>-grpc"
-	XDSAddr        string // host:port of gatehouse's ADS server
+	Gateway string // Gateway name; becomes node.cluster
+	NodeID  string // node.id; empty means "<gateway>-envoy" or "<gateway>-grpc"
+	// XDSAddrs are host:port of gatehouse's ADS server, one per replica.
+	// Envoy balances its one ADS stream over all of them and, when the
+	// replica it is connected to goes away, reconnects to another after its
+	// retry back-off; a grpc-go client uses the first and falls back to the
+	// next ones (see GRPCBootstrap).
+	XDSAddrs       []string
 	AdminPort      int    // Envoy admin port on 127.0.0.1
 	MaxHeapBytes   uint64 // overload manager fixed_heap limit
 	MaxConnections int64  // global downstream connection limit
@@ -55,7 +60,7 @@ type Options struct {
 func DefaultOptions(gateway string) Options {
 	return Options{
 		Gateway:        gateway,
-		XDSAddr:        DefaultXDSAddr,
+		XDSAddrs:       []string{DefaultXDSAddr},
 		AdminPort:      DefaultAdminPort,
 		MaxHeapBytes:   DefaultMaxHeapBytes,
 		MaxConnections: DefaultMaxConnections,
@@ -84,8 +89,7 @@ func quote(s string) string {
 // view is what the template sees: validated options plus derived fields.
 type view struct {
 	Options
-	XDSHost        string
-	XDSPort        int
+	XDS            []hostPort
 	XDSClusterType string
 	// ADSAPIType is ads_config.api_type. Envoy picks its delta or state-of-
 	// the-world mux from it alone (Envoy:
@@ -100,16 +104,21 @@ func (o Options) resolve(defaultIDSuffix string) (view, error) {
 	if o.NodeID == "" {
 		o.NodeID = o.Gateway + defaultIDSuffix
 	}
-	host, portText, err := net.SplitHostPort(o.XDSAddr)
-	if err != nil {
-		return view{}, fmt.Errorf("xds address %q: %w", o.XDSAddr, err)
+	if len(o.XDSAddrs) == 0 {
+		return view{}, fmt.Errorf("xds address: give at least one host:port")
 	}
-	port, err := strconv.Atoi(portText)
-	if err != nil || port < 1 || port > 65535 {
-		return view{}, fmt.Errorf("xds address %q: port must be 1-65535", o.XDSAddr)
-	}
-	if host == "" {
-		return view{}, fmt.Errorf("xds address %q: host is empty", o.XDSAddr)
+	xds := make([]hostPort, 0, len(o.XDSAddrs))
+	seen := map[string]bool{}
+	for _, a := range o.XDSAddrs {
+		hp, err := parseHostPort(a)
+		if err != nil {
+			return view{}, err
+		}
+		if seen[a] {
+			return view{}, fmt.Errorf("xds address %q: listed twice", a)
+		}
+		seen[a] = true
+		xds = append(xds, hp)
 	}
 	if o.AdminPort < 1 || o.AdminPort > 65535 {
 		return view{}, fmt.Errorf("admin port %d: must be 1-65535", o.AdminPort)
@@ -120,11 +129,14 @@ func (o Options) resolve(defaultIDSuffix string) (view, error) {
 	if o.MaxConnections <= 0 {
 		return view{}, fmt.Errorf("max connections %d: must be positive", o.MaxConnections)
 	}
-	// An IP needs no resolver; a name (a compose service, a k8s Service) is
-	// re-resolved by STRICT_DNS when gatehouse moves.
-	kind := "STRICT_DNS"
-	if _, err := netip.ParseAddr(host); err == nil {
-		kind = "STATIC"
+	// IPs need no resolver; a name (a compose service, a k8s Service) is
+	// re-resolved by STRICT_DNS when gatehouse moves (STRICT_DNS also takes
+	// IP literals, so one name among the addresses decides).
+	kind := "STATIC"
+	for _, hp := range xds {
+		if _, err := netip.ParseAddr(hp.Host); err != nil {
+			kind = "STRICT_DNS"
+		}
 	}
 	api := ""
 	switch o.XDSProtocol {
@@ -135,7 +147,28 @@ func (o Options) resolve(defaultIDSuffix string) (view, error) {
 	default:
 		return view{}, fmt.Errorf("xds protocol %q: want %s or %s", o.XDSProtocol, ProtocolDelta, ProtocolSotW)
 	}
-	return view{Options: o, XDSHost: host, XDSPort: port, XDSClusterType: kind, ADSAPIType: api}, nil
+	return view{Options: o, XDS: xds, XDSClusterType: kind, ADSAPIType: api}, nil
+}
+
+// hostPort is one xDS server address, validated.
+type hostPort struct {
+	Host string
+	Port int
+}
+
+func parseHostPort(a string) (hostPort, error) {
+	host, portText, err := net.SplitHostPort(a)
+	if err != nil {
+		return hostPort{}, fmt.Errorf("xds address %q: %w", a, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 1 || port > 65535 {
+		return hostPort{}, fmt.Errorf("xds address %q: port must be 1-65535", a)
+	}
+	if host == "" {
+		return hostPort{}, fmt.Errorf("xds address %q: host is empty", a)
+	}
+	return hostPort{Host: host, Port: port}, nil
 }
 
 // EnvoyBootstrap renders a complete Envoy v3 bootstrap in YAML.

@@ -20,7 +20,7 @@ func TestBootstrapCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	want, err := envoy.EnvoyBootstrap(envoy.Options{
-		Gateway: "public", NodeID: "edge-7", XDSAddr: "10.0.0.5:18001", AdminPort: 9100,
+		Gateway: "public", NodeID: "edge-7", XDSAddrs: []string{"10.0.0.5:18001"}, AdminPort: 9100,
 		MaxHeapBytes: 512 << 20, MaxConnections: envoy.DefaultMaxConnections, XDSProtocol: envoy.ProtocolDelta,
 	})
 	if err != nil {

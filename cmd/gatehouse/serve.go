@@ -60,7 +60,8 @@ node.cluster.
 The same gRPC port also serves the two services Envoy calls per request: ext_authz
 (envoy.service.auth.v3: API keys, JWT consumers, Rego and group rules) and the
 global rate-limit service (envoy.service.ratelimit.v3: in-memory counters, or Redis
-with --redis-addr so that several replicas enforce one limit). --components runs
+with --redis-addr or --redis-url, also Redis Cluster and Sentinel, so that several
+replicas enforce one limit). --components runs
 only some of the three parts; point Envoy at separate replicas with
 --authz-advertise-addr and --ratelimit-advertise-addr. Those two are required
 when --xds-addr listens on every address (0.0.0.0, [::] or no host): Envoy

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/pkg/authz"
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
@@ -37,6 +38,8 @@ var allComponents = []string{componentXDS, componentAuthz, componentRateLimit}
 type serviceOptions struct {
 	components         []string
 	redisAddr          string
+	redisURL           string
+	redis              *ratelimit.RedisOptions // from redisAddr or redisURL by validate; nil: in-memory counters
 	redisTimeout       time.Duration
 	authzAdvertise     string
 	ratelimitAdvertise string
@@ -45,12 +48,14 @@ type serviceOptions struct {
 	maxAuthzBody       int
 	systemCAFile       string
 	decisionLog        bool
+	zone               string
 }
 
 func (o *serviceOptions) addFlags(f *pflag.FlagSet) {
 	f.StringSliceVar(&o.components, "components", allComponents,
 		"parts to run in this process: xds, authz, ratelimit (run them as separate replicas when one machine is not enough; they share the policy directory)")
 	f.StringVar(&o.redisAddr, "redis-addr", "", "Redis host:port for rate-limit counters shared by several replicas (default: in-memory counters, one replica)")
+	f.StringVar(&o.redisURL, "redis-url", "", "Redis for rate-limit counters, one of "+ratelimit.RedisURLForms+" (instead of --redis-addr; Redis Cluster or Sentinel for counters that survive a Redis failure)")
 	f.DurationVar(&o.redisTimeout, "redis-timeout", ratelimit.DefaultTimeout, "bound on one rate-limit decision's Redis round trip; past it Envoy applies the RateLimit's failureMode")
 	f.StringVar(&o.authzAdvertise, "authz-advertise-addr", "", "host:port at which Envoy reaches the ext_authz service (default: --xds-addr; required when --xds-addr listens on all addresses)")
 	f.StringVar(&o.ratelimitAdvertise, "ratelimit-advertise-addr", "", "host:port at which Envoy reaches the rate-limit service (default: --xds-addr; required when --xds-addr listens on all addresses)")
@@ -58,6 +63,7 @@ func (o *serviceOptions) addFlags(f *pflag.FlagSet) {
 	f.DurationVar(&o.ratelimitTimeout, "ratelimit-timeout", translate.DefaultRateLimitTimeout, "Envoy's timeout for one rate-limit call")
 	f.IntVar(&o.maxAuthzBody, "authz-max-body", translate.DefaultMaxAuthzBodyBytes, "request body bytes Envoy sends to ext_authz, and Rego sees as input.parsed_body")
 	f.StringVar(&o.systemCAFile, "system-ca-file", translate.DefaultSystemCAFile, "CA bundle file, on the Envoy host, that Envoy checks remote JWKS servers and Services with tls but no caFile against")
+	f.StringVar(&o.zone, "zone", "", "zone of the proxies of every Gateway without spec.zone: their endpoints in this zone get priority 0, the others priority 1, so traffic fails over zone by zone (default: none, every endpoint priority 0)")
 	f.BoolVar(&o.decisionLog, "decision-log", true, "log every authorization decision (decision id, route, consumer, result; never credentials)")
 }
 
@@ -78,7 +84,32 @@ func (o *serviceOptions) validate(xdsAddr string) error {
 	if o.systemCAFile == "" {
 		return errors.New("--system-ca-file must name the CA bundle on the Envoy host (Envoy has no other source of system CAs)")
 	}
+	if err := o.parseRedis(); err != nil {
+		return err
+	}
+	if o.zone != "" {
+		if err := policy.CheckZone(o.zone); err != nil {
+			return fmt.Errorf("--zone: %w", err)
+		}
+	}
 	return o.checkAdvertise(xdsAddr)
+}
+
+// parseRedis reads --redis-addr or --redis-url into o.redis.
+func (o *serviceOptions) parseRedis() error {
+	switch {
+	case o.redisAddr != "" && o.redisURL != "":
+		return errors.New("--redis-addr and --redis-url both name a Redis: give one (--redis-addr host:port is --redis-url redis://host:port)")
+	case o.redisAddr != "":
+		o.redis = &ratelimit.RedisOptions{Addr: o.redisAddr}
+	case o.redisURL != "":
+		ro, err := ratelimit.ParseRedisURL(o.redisURL)
+		if err != nil {
+			return fmt.Errorf("--redis-url: %w", err)
+		}
+		o.redis = &ro
+	}
+	return nil
 }
 
 // checkAdvertise refuses to tell Envoy to reach gatehouse's services at an
@@ -142,6 +173,7 @@ func (o *serviceOptions) translateOptions(xdsAddr string) translate.Options {
 		RateLimitTimeout:  o.ratelimitTimeout,
 		MaxAuthzBodyBytes: uint32(o.maxAuthzBody),
 		SystemCAFile:      o.systemCAFile,
+		Zone:              o.zone,
 	}
 }
 
@@ -169,13 +201,15 @@ func newServices(o *serviceOptions, reg prometheus.Registerer, log *slog.Logger)
 	}
 	if o.runs(componentRateLimit) {
 		var store ratelimit.Store
-		if o.redisAddr != "" {
+		if o.redis != nil {
 			// go-redis logs dial errors through a process-wide logger to
 			// stderr; send them to the structured log instead.
 			redis.SetLogger(redisLogger{log})
-			rs, err := ratelimit.NewRedisStore(ratelimit.RedisOptions{Addr: o.redisAddr, Timeout: o.redisTimeout})
+			ro := *o.redis
+			ro.Timeout = o.redisTimeout
+			rs, err := ratelimit.NewRedisStore(ro)
 			if err != nil {
-				return nil, fmt.Errorf("--redis-addr: %w", err)
+				return nil, fmt.Errorf("--redis-addr/--redis-url: %w", err)
 			}
 			store, s.close = rs, rs.Close
 		} else {
@@ -246,12 +280,25 @@ func (s *services) describe() string {
 	}
 	if s.ratelimit != nil {
 		store := "in-memory counters"
-		if s.opts.redisAddr != "" {
-			store = "Redis " + s.opts.redisAddr
+		if r := s.opts.redis; r != nil {
+			store = redisDescription(r)
 		}
 		parts = append(parts, "rate limit (envoy.service.ratelimit.v3, "+store+")")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// redisDescription names the Redis topology for the startup log, without
+// credentials.
+func redisDescription(r *ratelimit.RedisOptions) string {
+	switch r.Mode {
+	case ratelimit.RedisCluster:
+		return "Redis Cluster " + strings.Join(r.Addrs, ",")
+	case ratelimit.RedisSentinel:
+		return "Redis master " + r.MasterName + " via sentinels " + strings.Join(r.Addrs, ",")
+	default:
+		return "Redis " + r.Addr
+	}
 }
 
 // redisLogger adapts go-redis's logger to slog.

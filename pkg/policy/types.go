@@ -52,6 +52,10 @@ type GatewaySpec struct {
 	// Proxyless: what proxyless gRPC clients of this Gateway get; a Route's
 	// own proxyless block overrides it.
 	Proxyless *Proxyless `yaml:"proxyless"`
+	// Zone is where this Gateway's proxies run (default: serve --zone).
+	// Endpoints in that zone get priority 0 and the others priority 1, so
+	// traffic leaves the zone only when none of its endpoints is left.
+	Zone string `yaml:"zone"`
 }
 
 // Proxyless says how proxyless gRPC clients treat protected Routes. They

@@ -46,6 +46,11 @@ type Group struct {
 	// EDS maps each EDS resource name that a Cluster of this group asks for
 	// to the Service whose endpoints it carries.
 	EDS map[string]string
+	// LocalZone maps each EDS name of a Gateway with a zone (spec.zone or
+	// Options.Zone) to that zone: Endpoints gives the endpoints in it
+	// priority 0 and the others priority 1. Names absent from it (or a nil
+	// map) get every endpoint at priority 0.
+	LocalZone map[string]string
 	// Hashes holds the ContentHash of resources of this group that
 	// Translate had to encode anyway (the Envoy clusters, for their EDS
 	// names), by pointer. The publisher uses them instead of encoding those
@@ -90,6 +95,10 @@ type Options struct {
 	// from trusted_ca: system_root_certs is not implemented in Envoy (gRPC
 	// only), and SAN matchers without a CA are refused at load.
 	SystemCAFile string
+	// Zone is the zone of the proxies of every Gateway without spec.zone
+	// (serve --zone); "" for none. Groups are per Gateway, not per proxy,
+	// so a proxy's own node locality cannot choose its priorities.
+	Zone string
 }
 
 // Defaults of Options.
@@ -123,6 +132,11 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SystemCAFile == "" {
 		o.SystemCAFile = DefaultSystemCAFile
+	}
+	if o.Zone != "" {
+		if err := policy.CheckZone(o.Zone); err != nil {
+			return o, fmt.Errorf("translate: Options.Zone: %w", err)
+		}
 	}
 	for _, a := range []struct{ name, addr string }{{"AuthzAddr", o.AuthzAddr}, {"RateLimitAddr", o.RateLimitAddr}} {
 		h, _, err := splitHostPort(a.addr)

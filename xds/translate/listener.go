@@ -100,7 +100,7 @@ func buildEnvoyGroup(gw *policy.Gateway, routes []*policy.Route, ix *index, opts
 			g.Routes = append(g.Routes, envoyRouteConfig(gw.Name, l, routes, ix, filters))
 		}
 	}
-	addClusters(g, routes, ix, ClientEnvoy)
+	addClusters(g, gw, routes, ix, ClientEnvoy)
 	internal, err := filters.clusters()
 	if err != nil {
 		return nil, err
