@@ -85,6 +85,14 @@ spec:
 		t.Fatalf("health %+v", h.Status())
 	}
 
+	// A store with no root (Consul KV) holds everything its policies may
+	// name: the same tree read through it does not reach the disk.
+	noRoot := &Opened{Store: o.Store, Name: "consul://x/y", Kind: "consul"}
+	kvSnap := noRoot.Loader(context.Background(), store.NewHealth(noRoot.Name), log)(nil)
+	if len(kvSnap.Authorizations) != 0 || len(kvSnap.Rejected) != 1 || !strings.Contains(kvSnap.Rejected[0].Errors[0], "../policies/users.rego") {
+		t.Fatalf("a policy in a store without a root read ../policies/users.rego from the disk: %+v", kvSnap.Rejected)
+	}
+
 	failing := &Opened{Store: failStore{}, Name: "consul://x/y", Kind: "consul"}
 	load = failing.Loader(context.Background(), h, log)
 	if got := load(snap); got != snap {
