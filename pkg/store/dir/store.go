@@ -67,9 +67,6 @@ func New(root string, opts Options) (*Store, error) {
 	return &Store{root: root, meta: filepath.Join(root, MetaDir), opts: opts}, nil
 }
 
-// Root is the directory of the store.
-func (s *Store) Root() string { return s.root }
-
 // Read returns the tree. It takes the lock shared, so it never sees half
 // of a commit; content that no commit made gets its history entry here
 // (see observe).
