@@ -80,8 +80,9 @@ func CheckPath(p string) error {
 
 // ParseObjects reads a stream of YAML documents (JSON is YAML) holding
 // policy objects. Every document must have a known kind and a valid name;
-// an object given twice is an error. JSON input loses its flow style so
-// that the stored file reads like hand-written YAML.
+// an object given twice is an error. YAML is kept as written (comments
+// too); a JSON object loses its flow style so that the stored file reads
+// like hand-written YAML.
 func ParseObjects(data []byte) ([]Object, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var objs []Object
@@ -140,7 +141,9 @@ func objectOf(n *yaml.Node, where string) (Object, error) {
 	if !nameRE.MatchString(name) {
 		return Object{}, fmt.Errorf("%s: %s: name: %q must match [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", where, kind, name)
 	}
-	plainStyle(n)
+	if n.Style&yaml.FlowStyle != 0 { // JSON, or YAML written as JSON
+		plainStyle(n)
+	}
 	return Object{Ref: Ref{kind, name}, Doc: n}, nil
 }
 
@@ -178,6 +181,29 @@ func scalar(m *yaml.Node, key string) string {
 		}
 	}
 	return ""
+}
+
+// Canonical renders an object the same way whatever its layout: block
+// style, no comments, fields in their order. Diffs compare these.
+func Canonical(doc *yaml.Node) string {
+	s, err := Encode(stripped(doc))
+	if err != nil {
+		return fmt.Sprintf("# cannot render: %v\n", err)
+	}
+	return s
+}
+
+func stripped(n *yaml.Node) *yaml.Node {
+	c := *n
+	c.HeadComment, c.LineComment, c.FootComment = "", "", ""
+	if c.Kind != yaml.ScalarNode || c.Style&(yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
+		c.Style = 0
+	}
+	c.Content = make([]*yaml.Node, len(n.Content))
+	for i, k := range n.Content {
+		c.Content[i] = stripped(k)
+	}
+	return &c
 }
 
 // Encode renders one object's document as YAML.
@@ -220,15 +246,16 @@ func PlanApply(t *Tree, objs []Object, dels []Ref) ([]Change, []ObjectDiff, erro
 	var errs []error
 	created := map[string][]byte{}
 	for _, o := range objs {
-		after, err := Encode(o.Doc)
+		text, err := Encode(o.Doc)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", o.Ref, err))
 			continue
 		}
+		after := Canonical(o.Doc)
 		loc, ok := idx.where[o.Ref]
 		if !ok {
 			p := idx.newPath(o.Ref, created)
-			created[p] = []byte(after)
+			created[p] = []byte(text)
 			diffs = append(diffs, ObjectDiff{Ref: o.Ref, Action: ActionCreated, File: p, After: after})
 			continue
 		}
@@ -237,12 +264,12 @@ func PlanApply(t *Tree, objs []Object, dels []Ref) ([]Change, []ObjectDiff, erro
 			continue
 		}
 		doc := loc.file.docs[loc.doc]
-		before, _ := Encode(doc.node)
+		before := Canonical(doc.node)
 		if sameContent(doc.node, o.Doc) {
 			diffs = append(diffs, ObjectDiff{Ref: o.Ref, Action: ActionUnchanged, File: loc.file.path, Before: before, After: before})
 			continue
 		}
-		loc.file.setDoc(loc.doc, after)
+		loc.file.setDoc(loc.doc, text)
 		edited[loc.file.path] = loc.file
 		diffs = append(diffs, ObjectDiff{Ref: o.Ref, Action: ActionConfigured, File: loc.file.path, Before: before, After: after})
 	}
@@ -256,7 +283,7 @@ func PlanApply(t *Tree, objs []Object, dels []Ref) ([]Change, []ObjectDiff, erro
 			errs = append(errs, loc.err)
 			continue
 		}
-		before, _ := Encode(loc.file.docs[loc.doc].node)
+		before := Canonical(loc.file.docs[loc.doc].node)
 		loc.file.setDoc(loc.doc, "")
 		edited[loc.file.path] = loc.file
 		diffs = append(diffs, ObjectDiff{Ref: r, Action: ActionDeleted, File: loc.file.path, Before: before})
