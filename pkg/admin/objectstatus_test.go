@@ -35,7 +35,7 @@ func TestObjectStatuses(t *testing.T) {
 	files["extra.yaml"] = "kind: Service\nname: unused\nspec:\n  discovery:\n    static: [{address: 127.0.0.1, port: 9009}]\n---\nkind: Consumer\nname: acme\nspec: {groups: [a]}\n"
 	snap := loadPolicy(t, files)
 	ready := controller.Status{Ready: true}
-	refs := []store.Ref{{"Gateway", "public"}, {"Route", "user-info"}, {"Service", "users"}, {"Service", "unused"}, {"Consumer", "acme"}}
+	refs := []store.Ref{{Kind: "Gateway", Name: "public"}, {Kind: "Route", Name: "user-info"}, {Kind: "Service", Name: "users"}, {Kind: "Service", Name: "unused"}, {Kind: "Consumer", Name: "acme"}}
 	// sotwNames is what the group of a state-of-the-world NACK is served.
 	sotwNames := func(k translate.GroupKey, typ string) []string {
 		if k != (translate.GroupKey{Gateway: "public", Client: "envoy"}) || typ != server.TypeRoutes {
@@ -78,7 +78,7 @@ func TestObjectStatuses(t *testing.T) {
 		},
 		{
 			name: "rejected by the controller, last good version carried over",
-			in: statusInput{build: controller.Status{Ready: true, Rejected: []policy.Rejected{{Ref: "Route/user-info", Errors: []string{"x.yaml:3: Route/user-info: spec.timeout: bad"}, CarriedOver: true}}}},
+			in:   statusInput{build: controller.Status{Ready: true, Rejected: []policy.Rejected{{Ref: "Route/user-info", Errors: []string{"x.yaml:3: Route/user-info: spec.timeout: bad"}, CarriedOver: true}}}},
 			want: []string{"t t 0 of 0", "f t 0 of 0", "t t 0 of 0", "t f no Route", "t t authz"},
 		},
 		{
