@@ -158,7 +158,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		}
 		xds.Register(grpcServer)
 	}
-	proxies := func() any {
+	proxies := func() []server.ProxyStatus {
 		if xds == nil {
 			return []server.ProxyStatus{}
 		}
