@@ -22,7 +22,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/admin"
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
-	"github.com/gatehouse-dev/gatehouse/pkg/store/dir"
+	"github.com/gatehouse-dev/gatehouse/pkg/store"
+	"github.com/gatehouse-dev/gatehouse/pkg/store/open"
 	"github.com/gatehouse-dev/gatehouse/xds/server"
 )
 
@@ -30,6 +31,7 @@ func init() { addVerb(newServeCmd) }
 
 type serveOptions struct {
 	policyDir string
+	store     string // --store URL; --policy-dir P is dir://P
 	xdsAddr   string
 	adminAddr string
 	debounce  time.Duration
@@ -45,8 +47,8 @@ type serveOptions struct {
 func newServeCmd() *cobra.Command {
 	o := serveOptions{}
 	cmd := &cobra.Command{
-		Use:   "serve --policy-dir DIR",
-		Short: "Run the control plane: watch a policy directory and serve it over xDS",
+		Use:   "serve --policy-dir DIR | --store dir://DIR|consul://ADDR/PREFIX",
+		Short: "Run the control plane: watch a policy store and serve it over xDS",
 		Long: `Run the Gatehouse control plane.
 
 gatehouse serve loads every *.yaml/*.yml file under --policy-dir, validates it,
@@ -63,6 +65,13 @@ only some of the three parts; point Envoy at separate replicas with
 --authz-advertise-addr and --ratelimit-advertise-addr. Those two are required
 when --xds-addr listens on every address (0.0.0.0, [::] or no host): Envoy
 cannot dial such an address.
+
+Policy can also live in Consul KV, for several replicas sharing one policy:
+--store consul://ADDR/PREFIX reads the files under PREFIX/files/ and watches
+them with blocking queries (ACL token: --consul-token-file or CONSUL_HTTP_TOKEN).
+--store dir://DIR is the same as --policy-dir DIR. If the store cannot be read
+the last good policy keeps being served; /api/v1/status, "gatehouse status" and
+the gatehouse_store_up metric show it.
 
 The directory is watched: an edit is live within a second. An object that fails
 validation is rejected on its own (the rest still updates) and, if it was valid
@@ -86,6 +95,7 @@ are sent only to proxies connecting from loopback; others see their HTTPS
 listeners wait, with the reason in "gatehouse status".`,
 		Example: `  gatehouse serve --policy-dir examples/quickstart
   gatehouse serve --policy-dir /etc/gatehouse --xds-addr 0.0.0.0:18000 --authz-advertise-addr gatehouse:18000 --ratelimit-advertise-addr gatehouse:18000 --log-format json
+  gatehouse serve --store consul://127.0.0.1:8500/gatehouse --consul-token-file /etc/gatehouse/consul.token
   gatehouse serve --policy-dir /etc/gatehouse --components ratelimit --redis-addr redis:6379 --xds-addr 0.0.0.0:18001`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -93,24 +103,35 @@ listeners wait, with the reason in "gatehouse status".`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.policyDir, "policy-dir", "", "directory of policy YAML files to serve (required)")
+	f.StringVar(&o.policyDir, "policy-dir", "", "directory of policy YAML files to serve (short for --store dir://DIR)")
+	f.StringVar(&o.store, "store", "", "policy store: dir://DIR or consul://ADDR/PREFIX (give it or --policy-dir)")
 	f.StringVar(&o.xdsAddr, "xds-addr", "127.0.0.1:18000", "address of the gRPC server: xDS (ADS), ext_authz and rate limit, as --components says")
 	f.StringVar(&o.adminAddr, "admin-addr", "127.0.0.1:18080", "address of the admin HTTP API (health, metrics, status)")
 	f.DurationVar(&o.debounce, "debounce", 50*time.Millisecond, "quiet time after a change before a build starts")
 	f.DurationVar(&o.maxDelay, "max-delay", 500*time.Millisecond, "longest a build waits under a constant stream of changes")
 	f.DurationVar(&o.resync, "resync", 30*time.Second, "reload the policy directory at least this often (0: only on file events)")
 	f.StringVar(&o.consulAddr, "consul-addr", "", "Consul agent for discovery.consul Services (default $CONSUL_HTTP_ADDR, else 127.0.0.1:8500; contacted only when a Service uses Consul)")
-	f.StringVar(&o.consulTokenFile, "consul-token-file", "", "file holding the Consul ACL token (default $CONSUL_HTTP_TOKEN)")
+	f.StringVar(&o.consulTokenFile, "consul-token-file", "", "file holding the Consul ACL token, for discovery and a consul:// store (default $CONSUL_HTTP_TOKEN)")
 	o.services.addFlags(f)
-	cmd.MarkFlagRequired("policy-dir")
 	return cmd
 }
 
 func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	log := slog.Default()
-	if st, err := os.Stat(o.policyDir); err != nil || !st.IsDir() {
-		return fmt.Errorf("--policy-dir %q is not a readable directory", o.policyDir)
+	storeURL, err := o.storeURL()
+	if err != nil {
+		return err
 	}
+	externalDirs := make(chan []string, 1)
+	token, err := consulToken(o.consulTokenFile)
+	if err != nil {
+		return err
+	}
+	st, err := open.Open(storeURL, open.Options{Resync: o.resync, ExtraDirs: externalDirs, ConsulToken: token})
+	if err != nil {
+		return err
+	}
+	health := store.NewHealth(st.Name)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -165,19 +186,18 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		return xds.Proxies()
 	}
 
-	externalDirs := make(chan []string, 1)
 	var ctrl *controller.Controller
 	consulSrc, err := newConsulSource(o.consulAddr, o.consulTokenFile, &ctrl)
 	if err != nil {
 		return err
 	}
-	reg.MustRegister(newRegistryUp(consulSrc))
+	reg.MustRegister(newRegistryUp(consulSrc), newStoreCollector(health))
 	var publisher controller.Publisher // a nil *server.Publisher must stay a nil interface
 	if pub != nil {
 		publisher = pub
 	}
 	ctrl = controller.New(controller.Config{
-		Load:         func(prev *policy.Snapshot) *policy.Snapshot { return policy.LoadDir(o.policyDir, prev) },
+		Load:         st.Loader(ctx, health, log),
 		Publisher:    publisher,
 		Translate:    o.services.translateOptions(xdsLis.Addr().String()),
 		Services:     svc.update,
@@ -188,7 +208,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		Metrics:      controller.NewMetrics(reg),
 		OnPolicy: func(snap *policy.Snapshot) {
 			consulSrc.SetPolicy(snap)
-			sendLatest(externalDirs, dirsOf(o.policyDir, snap.ExternalFiles))
+			if st.Root != "" {
+				sendLatest(externalDirs, dirsOf(st.Root, snap.ExternalFiles))
+			}
 		},
 		Synced: consulSrc.Synced,
 	})
@@ -199,7 +221,8 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 			Ready:    ctrl.Ready,
 			Proxies:  proxies,
 			Status: func() any {
-				return serverStatus{Status: ctrl.Status(), Consul: consulStatus(consulSrc)}
+				hs := health.Status()
+				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc)}
 			},
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -213,7 +236,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	go func() { defer wg.Done(); logConsul(ctx, consulSrc, log) }()
 	go func() {
 		defer wg.Done()
-		if err := dir.Watch(ctx, o.policyDir, o.resync, externalDirs, ctrl.PolicyChanged); err != nil {
+		if err := st.Watch(ctx, ctrl.PolicyChanged, nil); err != nil {
 			errs <- fmt.Errorf("policy watcher: %w", err)
 		}
 	}()
@@ -236,9 +259,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		}
 	}()
 
-	log.Info("gatehouse serving", "policy_dir", o.policyDir, "grpc", xdsLis.Addr().String(), "admin", adminLis.Addr().String(),
+	log.Info("gatehouse serving", "store", st.Name, "grpc", xdsLis.Addr().String(), "admin", adminLis.Addr().String(),
 		"components", strings.Join(o.services.components, ","), "services", svc.describe())
-	go printWelcome(ctx, out, o, ctrl, xdsLis.Addr().String(), adminLis.Addr().String())
+	go printWelcome(ctx, out, st.Name, ctrl, xdsLis.Addr().String(), adminLis.Addr().String())
 
 	var runErr error
 	select {
@@ -251,9 +274,25 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	return runErr
 }
 
+// storeURL is --store, or dir://--policy-dir: exactly one of them.
+func (o serveOptions) storeURL() (string, error) {
+	switch {
+	case o.store != "" && o.policyDir != "":
+		return "", fmt.Errorf("give either --policy-dir or --store, not both (--policy-dir DIR is --store dir://DIR)")
+	case o.store != "":
+		return o.store, nil
+	case o.policyDir != "":
+		if st, err := os.Stat(o.policyDir); err != nil || !st.IsDir() {
+			return "", fmt.Errorf("--policy-dir %q is not a readable directory", o.policyDir)
+		}
+		return "dir://" + o.policyDir, nil
+	}
+	return "", fmt.Errorf("say where policy lives: --policy-dir DIR or --store dir://DIR|consul://ADDR/PREFIX")
+}
+
 // printWelcome tells a newcomer where gatehouse listens and what to try
 // next, once the first build says which Gateways exist.
-func printWelcome(ctx context.Context, out io.Writer, o serveOptions, ctrl *controller.Controller, xdsAddr, adminAddr string) {
+func printWelcome(ctx context.Context, out io.Writer, storeName string, ctrl *controller.Controller, xdsAddr, adminAddr string) {
 	gateway := "NAME"
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		if ctrl.Ready() {
@@ -277,7 +316,7 @@ Next, in another terminal:
   gatehouse status --server %s
   gatehouse bootstrap --gateway %s --xds-addr %s > envoy.yaml   # then: envoy -c envoy.yaml
   gatehouse bootstrap --gateway %s --xds-addr %s --format grpc  # proxyless gRPC clients
-`, o.policyDir, xdsAddr, adminAddr, strings.Join(ctrl.Status().Gateways, ", "), adminAddr, gateway, xdsAddr, gateway, xdsAddr)
+`, storeName, xdsAddr, adminAddr, strings.Join(ctrl.Status().Gateways, ", "), adminAddr, gateway, xdsAddr, gateway, xdsAddr)
 }
 
 // dirsOf returns the directories of files (slash paths relative to

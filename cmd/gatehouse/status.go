@@ -147,6 +147,7 @@ func printStatus(w io.Writer, full serverStatus, proxies []server.ProxyStatus, n
 	}
 	printHeld(w, st.Held)
 
+	printStore(w, full.Store, now)
 	printConsul(w, full.Consul, now)
 
 	fmt.Fprintf(w, "\nProxies (%d):\n", len(proxies))
