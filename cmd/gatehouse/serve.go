@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -25,6 +26,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
 	"github.com/gatehouse-dev/gatehouse/pkg/store/open"
 	"github.com/gatehouse-dev/gatehouse/xds/server"
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
 func init() { addVerb(newServeCmd) }
@@ -186,6 +188,11 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		return xds.Proxies()
 	}
 
+	var snapshots func(translate.GroupKey) (*cache.Snapshot, bool) // config dumps; nil without xDS
+	if pub != nil {
+		snapshots = pub.Snapshot
+	}
+
 	var ctrl *controller.Controller
 	consulSrc, err := newConsulSource(o.consulAddr, o.consulTokenFile, &ctrl)
 	if err != nil {
@@ -220,6 +227,10 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 			Gatherer: reg,
 			Ready:    ctrl.Ready,
 			Proxies:  proxies,
+			Store:    st,
+			Policy:   st.PolicyOptions(),
+			Build:    ctrl.Status,
+			Snapshot: snapshots,
 			Status: func() any {
 				hs := health.Status()
 				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc)}

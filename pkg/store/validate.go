@@ -1,28 +1,13 @@
 package store
 
 import (
-	"io/fs"
-	"testing/fstest"
-
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 )
-
-// FS is a read-only fs.FS over a tree's files, for policy.LoadWith.
-// testing/fstest's MapFS is the standard library's complete in-memory
-// fs.FS (directories synthesized from paths, ReadDir, Stat); nothing of the
-// testing package comes with it.
-func FS(t *Tree) fs.FS {
-	m := make(fstest.MapFS, len(t.Files))
-	for p, b := range t.Files {
-		m[p] = &fstest.MapFile{Data: b, Mode: 0o444}
-	}
-	return m
-}
 
 // Load loads the policy of a tree on its own (no last good version
 // carried over), as validation needs it.
 func Load(t *Tree, opts policy.Options) *policy.Snapshot {
-	return policy.LoadWith(FS(t), nil, opts)
+	return policy.LoadWith(t.FS(), nil, opts)
 }
 
 // Validate decides whether the change from before to after may be stored
