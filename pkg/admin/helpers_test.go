@@ -6,19 +6,45 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/admin/api"
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
+	"github.com/gatehouse-dev/gatehouse/pkg/store/dir"
 	"github.com/gatehouse-dev/gatehouse/pkg/store/memory"
 )
 
-// newTestStore is the one place tests make a Store: the in-memory store
-// now, the directory store once it lands (both behave alike).
-func newTestStore(t *testing.T, files map[string]string) store.Store {
+// storeKinds are the stores the API tests run against (forEachStore).
+var storeKinds = []string{"memory", "dir"}
+
+// forEachStore runs test once per store kind.
+func forEachStore(t *testing.T, test func(t *testing.T, kind string)) {
+	for _, kind := range storeKinds {
+		t.Run(kind, func(t *testing.T) { test(t, kind) })
+	}
+}
+
+// newTestStore is the one place tests make a Store holding files: the
+// in-memory store or the directory store (a temporary directory).
+func newTestStore(t *testing.T, kind string, files map[string]string) store.Store {
 	t.Helper()
+	if kind == "dir" {
+		root := t.TempDir()
+		for p, s := range files {
+			if err := os.WriteFile(filepath.Join(root, p), []byte(s), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, err := dir.New(root, dir.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
 	m := map[string][]byte{}
 	for p, s := range files {
 		m[p] = []byte(s)
@@ -45,7 +71,12 @@ type testAPI struct {
 
 func newTestAPI(t *testing.T, files map[string]string, mod func(*Config)) *testAPI {
 	t.Helper()
-	st := newTestStore(t, files)
+	return newTestAPIOn(t, "memory", files, mod)
+}
+
+func newTestAPIOn(t *testing.T, kind string, files map[string]string, mod func(*Config)) *testAPI {
+	t.Helper()
+	st := newTestStore(t, kind, files)
 	cfg := Config{Gatherer: prometheus.NewRegistry(), Ready: func() bool { return true }, Store: st}
 	if mod != nil {
 		mod(&cfg)
