@@ -89,7 +89,11 @@ The admin API on --admin-addr serves:
   /metrics          Prometheus metrics (gatehouse_*)
   /api/v1/proxies   every connected proxy, the versions sent and acknowledged, NACKs
   /api/v1/status    rejected objects, held-back Gateways and the last build error
-"gatehouse status" prints the last two.
+  /api/v1/...       the policy objects: apply (all or nothing), get, delete, object
+                    status, history, rollback, config dump (docs/openapi.yaml)
+"gatehouse status" prints the proxies, the status and the object status; apply,
+get, delete, diff, history, rollback and config-dump use the rest. The admin API
+has no authentication yet: keep --admin-addr on loopback or a trusted network.
 
 Both listen on loopback by default. Expose --xds-addr beyond loopback only on a
 trusted network: the xDS port is plain gRPC, and so TLS private keys (SDS secrets)
