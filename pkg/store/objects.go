@@ -220,6 +220,24 @@ func Encode(doc *yaml.Node) (string, error) {
 	return buf.String(), nil
 }
 
+// encodeFaithful renders an object as written if that text reads back as
+// the same content, else in canonical block style (yaml.v3 writes an empty
+// value inside a flow collection as "", which reads back as a string), else
+// refuses: what is stored must mean what was applied.
+func encodeFaithful(doc *yaml.Node) (string, error) {
+	for _, n := range []*yaml.Node{doc, stripped(doc)} {
+		text, err := Encode(n)
+		if err != nil {
+			return "", err
+		}
+		var back yaml.Node
+		if yaml.Unmarshal([]byte(text), &back) == nil && docRoot(&back) != nil && sameContent(docRoot(&back), doc) {
+			return text, nil
+		}
+	}
+	return "", errors.New("cannot be written as YAML that reads back the same: write it in block style")
+}
+
 // sameContent compares two objects by what they mean, not how they are
 // written: re-applying a file with other comments or layout is unchanged.
 func sameContent(a, b *yaml.Node) bool {
@@ -246,7 +264,7 @@ func PlanApply(t *Tree, objs []Object, dels []Ref) ([]Change, []ObjectDiff, erro
 	var errs []error
 	created := map[string][]byte{}
 	for _, o := range objs {
-		text, err := Encode(o.Doc)
+		text, err := encodeFaithful(o.Doc)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", o.Ref, err))
 			continue

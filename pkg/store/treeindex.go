@@ -141,7 +141,7 @@ func indexTree(t *Tree) (*treeIndex, error) {
 			continue
 		}
 		f, splitErr := splitFile(p, t.Files[p])
-		if splitErr == nil && len(f.docs) != len(docs) {
+		if splitErr == nil && !sameDocs(f.docs, docs) {
 			splitErr = fmt.Errorf("%s: its documents cannot be told apart at its '---' lines", p)
 		}
 		for i, d := range docs {
@@ -165,6 +165,21 @@ func indexTree(t *Tree) (*treeIndex, error) {
 		}
 	}
 	return idx, nil
+}
+
+// sameDocs reports whether splitting at "---" lines found the documents
+// the YAML parser finds: same count, same content in the same order. Only
+// then may a document be edited by replacing its text.
+func sameDocs(split []policyDoc, parsed []*yaml.Node) bool {
+	if len(split) != len(parsed) {
+		return false
+	}
+	for i := range split {
+		if !sameContent(split[i].node, parsed[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func decodeAll(data []byte) ([]*yaml.Node, error) {
