@@ -234,6 +234,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 			Store:    st,
 			Policy:   st.PolicyOptions(),
 			Build:    ctrl.Status,
+			Served:   func() string { return health.Status().Revision },
 			Snapshot: snapshots,
 			Status: func() any {
 				hs := health.Status()

@@ -40,6 +40,10 @@ type Config struct {
 	// Build returns the controller's status: which objects it rejected,
 	// whether the newest policy is served.
 	Build func() controller.Status
+	// Served returns the revision of the store the controller last read
+	// (nil: not known); object status reports objects of a newer revision
+	// as not programmed yet.
+	Served func() string
 	// Snapshot returns what a group of clients is served; nil on a replica
 	// that serves no xDS.
 	Snapshot func(translate.GroupKey) (*cache.Snapshot, bool)

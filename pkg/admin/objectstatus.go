@@ -45,7 +45,10 @@ func (cfg *Config) objectStatus(w http.ResponseWriter, r *http.Request) {
 			refs = append(refs, o.Ref)
 		}
 	}
-	in := statusInput{snap: store.Load(t, cfg.Policy), names: cfg.resourceNames}
+	in := statusInput{snap: store.Load(t, cfg.Policy), names: cfg.resourceNames, storeRev: t.Revision}
+	if cfg.Served != nil {
+		in.servedRev = cfg.Served()
+	}
 	if cfg.Build != nil {
 		in.build = cfg.Build()
 	}
@@ -81,6 +84,9 @@ type statusInput struct {
 	build   controller.Status
 	proxies []server.ProxyStatus
 	names   func(k translate.GroupKey, typ string) []string
+	// storeRev is the revision statuses are for; servedRev the one the
+	// controller last read ("" if not known).
+	storeRev, servedRev string
 }
 
 // objectStatuses decides Accepted and Programmed per object. Accepted: the
@@ -126,6 +132,8 @@ func programmed(ref store.Ref, gateways []string, notServed bool, nacks []string
 		return no("not served: the object is rejected")
 	case !in.build.Ready:
 		return no("no configuration built yet")
+	case in.servedRev != "" && in.servedRev != in.storeRev:
+		return no("not built yet: the store is at revision %s, the control plane last read %s", in.storeRev, in.servedRev)
 	case in.build.LastError != "":
 		return no("the newest policy is not served (the last good one is): %s", in.build.LastError)
 	case ref.Kind == policy.KindConsumer || ref.Kind == policy.KindPlan:

@@ -82,6 +82,11 @@ func TestObjectStatuses(t *testing.T) {
 			want: []string{"t t 0 of 0", "f t 0 of 0", "t t 0 of 0", "t f no Route", "t t authz"},
 		},
 		{
+			name: "the controller has not read the newest revision yet",
+			in:   statusInput{build: ready, storeRev: "r2", servedRev: "r1"},
+			want: []string{"t f store is at revision r2, the control plane last read r1", "t f not built yet", "t f not built yet", "t f not built yet", "t f not built yet"},
+		},
+		{
 			name: "last build failed",
 			in:   statusInput{build: controller.Status{Ready: true, LastError: "translate: boom"}},
 			want: []string{"t f boom", "t f boom", "t f boom", "t f boom", "t f boom"},

@@ -152,7 +152,15 @@ func Run(t *testing.T, bin string, g *gatehouseproc.Proc, v1, v2 *gatehouseproc.
 		t.Errorf("an apply with an invalid object stored something:\n%s", out)
 	}
 
-	if out, code := s.cli("status", "--kind", "route"); code != 0 || !strings.Contains(out, "Route  cli   public    yes       yes") {
+	// The concurrent apply that won is programmed once the control plane
+	// has read it.
+	for start := time.Now(); time.Since(start) < bound; time.Sleep(50 * time.Millisecond) {
+		if out, code = s.cli("status", "--kind", "route"); code == 0 && strings.Contains(out, "Route  cli   public    yes       yes") {
+			t.Logf("status says Route/cli is programmed %v after asking", time.Since(start))
+			break
+		}
+	}
+	if !strings.Contains(out, "Route  cli   public    yes       yes") {
 		t.Errorf("status: exit %d\n%s", code, out)
 	}
 	if out, code := s.cli("config-dump", "--gateway", "public", "--client", "grpc"); code != 0 || !strings.Contains(out, `"`+Host+`"`) {
