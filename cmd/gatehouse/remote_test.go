@@ -50,9 +50,10 @@ func TestCLISession(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"gw.yaml": cliGateway, "app.yaml": cliService + "---\n" + cliRoute, ".hidden.yaml": "not: policy"})
 
 	code, out, errOut := gatehouse(t, "apply", "-f", dir, "-m", "first")
-	if code != 0 || !strings.Contains(out, "Route/user-info created\n") || !strings.Contains(out, "revision 2") {
+	if code != 0 || !strings.Contains(out, "Route/user-info created\n") || !strings.Contains(out, "revision ") {
 		t.Fatalf("apply: %d\n%s%s", code, out, errOut)
 	}
+	first, _ := st.Read(t.Context())
 	code, out, _ = gatehouse(t, "get", "routes")
 	if code != 0 || !strings.Contains(out, "KIND   NAME       LABELS  FILE") || !strings.Contains(out, "Route  user-info  -       routes/user-info.yaml:1") {
 		t.Errorf("get routes: %d\n%s", code, out)
@@ -68,7 +69,7 @@ func TestCLISession(t *testing.T) {
 	}
 	changed := writeFiles(t, map[string]string{"r.yaml": strings.Replace(cliRoute, "/user}", "/users}", 1)})
 	code, out, _ = gatehouse(t, "diff", "-f", changed)
-	if code != 0 || !strings.Contains(out, "--- Route/user-info (revision 2)\n+++ Route/user-info (configured)\n") || !strings.Contains(out, "-      prefix: /user\n+      prefix: /users\n") {
+	if code != 0 || !strings.Contains(out, "--- Route/user-info (revision "+first.Revision+")\n+++ Route/user-info (configured)\n") || !strings.Contains(out, "-      prefix: /user\n+      prefix: /users\n") {
 		t.Errorf("diff: %d\n%s", code, out)
 	}
 	if storedFiles(t, st)["routes/user-info.yaml"] != cliRoute {
@@ -85,7 +86,7 @@ func TestCLISession(t *testing.T) {
 		t.Error("an invalid apply stored something")
 	}
 	// A stale base revision: exit 4.
-	if code, _, errOut := gatehouse(t, "apply", "-f", changed, "--base-revision", "1"); code != exitConflict || !strings.Contains(errOut, "based on revision 1") {
+	if code, _, errOut := gatehouse(t, "apply", "-f", changed, "--base-revision", "0123456789abcdef"); code != exitConflict || !strings.Contains(errOut, "based on revision 0123456789abcdef") {
 		t.Errorf("stale apply: %d %s", code, errOut)
 	}
 	if code, _, errOut := gatehouse(t, "delete", "service", "users"); code != exitRejected || !strings.Contains(errOut, "Route/user-info") {
@@ -98,7 +99,7 @@ func TestCLISession(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "REVISION") || !strings.Contains(out, "first") {
 		t.Errorf("history: %d\n%s", code, out)
 	}
-	if code, out, _ := gatehouse(t, "rollback", "2"); code != 0 || !strings.Contains(out, "Route/user-info created") {
+	if code, out, _ := gatehouse(t, "rollback", first.Revision); code != 0 || !strings.Contains(out, "Route/user-info created") {
 		t.Errorf("rollback: %d %s", code, out)
 	}
 	if storedFiles(t, st)["routes/user-info.yaml"] != cliRoute {

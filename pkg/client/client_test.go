@@ -67,15 +67,19 @@ func TestClientAgainstServer(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Status != 422 || !strings.Contains(err.Error(), "spec.nope") {
 		t.Errorf("invalid apply: %v", err)
 	}
-	h, err := c.History(ctx, 10)
-	if err != nil || len(h.Revisions) != 2 || h.Revisions[0].Message != "add users" {
-		t.Fatalf("history: %+v %v", h, err)
-	}
-	if _, err := c.Rollback(ctx, apiRollback(h.Revisions[1].ID)); err != nil {
+	if _, err := c.Delete(ctx, "Service", "users", WriteOptions{Message: "drop users"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Delete(ctx, "Service", "users", WriteOptions{}); err == nil {
-		t.Error("deleting a rolled-back object succeeded")
+	h, err := c.History(ctx, 10)
+	if err != nil || len(h.Revisions) != 2 || h.Revisions[0].Message != "drop users" || h.Revisions[1].Message != "add users" {
+		t.Fatalf("history: %+v %v", h, err)
+	}
+	res, err = c.Rollback(ctx, apiRollback(h.Revisions[1].ID))
+	if err != nil || res.Objects[0].Action != "created" {
+		t.Fatalf("rollback: %+v %v", res, err)
+	}
+	if list, err := c.Get(ctx, "Service", "users"); err != nil || len(list.Items) != 1 {
+		t.Errorf("after the rollback: %+v %v", list, err)
 	}
 	// Flags win over the environment.
 	c2, _ := New(Options{Addr: srv.URL, Token: "from-flag"})

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"reflect"
 	"regexp"
 	"slices"
@@ -67,15 +66,6 @@ func CanonicalKind(s string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// CheckPath refuses a path that is not a clean, relative, slash-separated
-// path inside the store: stores must never write outside their root.
-func CheckPath(p string) error {
-	if p == "" || path.IsAbs(p) || path.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../") || strings.Contains(p, "\\") {
-		return fmt.Errorf("file path %q: want a clean relative path inside the store (no '..', no leading '/')", p)
-	}
-	return nil
 }
 
 // ParseObjects reads a stream of YAML documents (JSON is YAML) holding

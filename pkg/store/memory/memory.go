@@ -1,19 +1,18 @@
 // Package memory is a Store kept in memory: every revision's tree is kept,
 // so history and rollback work. It serves dry runs and offline diff and
-// validate, and tests of the code above the Store interface.
+// validate, and tests of the code above the Store interface. Revisions,
+// path rules and limits are those of every store (store/internal/tree).
 package memory
 
 import (
 	"bytes"
 	"context"
 	"fmt"
-	"maps"
-	"slices"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
+	"github.com/gatehouse-dev/gatehouse/pkg/store/internal/tree"
 )
 
 // Store is an in-memory store.Store. The zero value is not usable; use New.
@@ -31,12 +30,18 @@ type entry struct {
 	tree *store.Tree
 }
 
-// New returns a store holding files (copied) as its first revision.
+// New returns a store holding files (copied); unless files is empty they
+// are its first revision.
 func New(files map[string][]byte) *Store {
 	s := &Store{now: time.Now, waiters: map[chan struct{}]struct{}{}}
-	t := &store.Tree{Revision: "1", Files: copyFiles(files)}
-	s.current = t
-	s.history = []entry{{rev: store.Revision{ID: t.Revision, Time: s.now().UTC(), Message: "initial content", Changed: slices.Sorted(maps.Keys(t.Files))}, tree: t}}
+	copied := make(map[string][]byte, len(files))
+	for p, b := range files {
+		copied[p] = bytes.Clone(b)
+	}
+	s.current = &store.Tree{Revision: tree.Revision(copied), Files: copied}
+	if len(copied) > 0 {
+		s.history = []entry{{rev: store.Revision{ID: s.current.Revision, Time: s.now().UTC(), Message: "initial content", Changed: tree.SortedPaths(copied)}, tree: s.current}}
+	}
 	return s
 }
 
@@ -54,29 +59,22 @@ func (s *Store) Commit(ctx context.Context, base string, changes []store.Change,
 	if base != "" && base != s.current.Revision {
 		return store.Revision{}, fmt.Errorf("commit based on revision %s, current is %s: %w", base, s.current.Revision, store.ErrConflict)
 	}
-	files := copyFiles(s.current.Files)
-	var changed []string
-	for _, c := range changes {
-		if err := store.CheckPath(c.Path); err != nil {
-			return store.Revision{}, err
+	cloned := make([]store.Change, len(changes))
+	for i, c := range changes {
+		cloned[i] = store.Change{Path: c.Path, Content: bytes.Clone(c.Content)}
+		if c.Content != nil && cloned[i].Content == nil {
+			cloned[i].Content = []byte{} // an empty file, not a removal
 		}
-		old, had := files[c.Path]
-		switch {
-		case c.Content == nil && had:
-			delete(files, c.Path)
-		case c.Content != nil && (!had || !bytes.Equal(old, c.Content)):
-			files[c.Path] = bytes.Clone(c.Content)
-		default:
-			continue
-		}
-		changed = append(changed, c.Path)
+	}
+	files, changed, err := tree.Apply(s.current.Files, cloned, store.Limits{})
+	if err != nil {
+		return store.Revision{}, err
 	}
 	if len(changed) == 0 {
-		return s.history[len(s.history)-1].rev, nil
+		return store.Revision{ID: s.current.Revision}, nil
 	}
-	t := &store.Tree{Revision: strconv.Itoa(len(s.history) + 1), Files: files}
-	slices.Sort(changed)
-	rev := store.Revision{ID: t.Revision, Time: s.now().UTC(), Author: meta.Author, Message: meta.Message, Changed: slices.Compact(changed)}
+	t := &store.Tree{Revision: tree.Revision(files), Files: files}
+	rev := store.Revision{ID: t.Revision, Time: s.now().UTC(), Author: meta.Author, Message: meta.Message, Changed: changed}
 	s.current = t
 	s.history = append(s.history, entry{rev: rev, tree: t})
 	for w := range s.waiters {
@@ -120,21 +118,15 @@ func (s *Store) History(ctx context.Context, limit int) ([]store.Revision, error
 }
 
 // ReadAt returns the tree of a revision of the history. Revisions are
-// numbered from 1 in commit order.
+// content hashes, so restored content has an earlier revision's ID again;
+// either entry holds the same tree.
 func (s *Store) ReadAt(ctx context.Context, revision string) (*store.Tree, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, err := strconv.Atoi(revision)
-	if err != nil || n < 1 || n > len(s.history) {
-		return nil, fmt.Errorf("revision %q: %w", revision, store.ErrUnknownRevision)
+	for i := len(s.history) - 1; i >= 0; i-- {
+		if s.history[i].rev.ID == revision {
+			return s.history[i].tree, nil
+		}
 	}
-	return s.history[n-1].tree, nil
-}
-
-func copyFiles(in map[string][]byte) map[string][]byte {
-	out := make(map[string][]byte, len(in))
-	for p, b := range in {
-		out[p] = bytes.Clone(b)
-	}
-	return out
+	return nil, fmt.Errorf("revision %q: %w", revision, store.ErrUnknownRevision)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
+	"github.com/gatehouse-dev/gatehouse/pkg/store/storetest"
 )
 
 func TestCommitHistoryReadAt(t *testing.T) {
@@ -33,7 +34,7 @@ func TestCommitHistoryReadAt(t *testing.T) {
 	if err != nil || string(old.Files["a.yaml"]) != "1" || len(old.Files) != 1 {
 		t.Errorf("ReadAt(first) = %v, %v", old, err)
 	}
-	if _, err := s.ReadAt(ctx, "99"); !errors.Is(err, store.ErrUnknownRevision) {
+	if _, err := s.ReadAt(ctx, "0123456789abcdef"); !errors.Is(err, store.ErrUnknownRevision) {
 		t.Errorf("ReadAt(unknown) = %v", err)
 	}
 	h, _ := s.History(ctx, 0)
@@ -69,4 +70,13 @@ func TestWatch(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("Watch returned %v", err)
 	}
+}
+
+// The memory store passes the conformance test every store passes; both
+// clients share the one store, as two handlers of one process would.
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) (store.Store, store.Store) {
+		s := New(nil)
+		return s, s
+	})
 }
