@@ -114,10 +114,68 @@ func printObjects(w io.Writer, list *api.ObjectList, output string, one bool) er
 		for _, k := range slices.Sorted(maps.Keys(o.Labels)) {
 			ls = append(ls, k+"="+o.Labels[k])
 		}
-		rows[i] = []string{o.Kind, o.Name, orDash(strings.Join(ls, ",")), fmt.Sprintf("%s:%d", o.File, o.Line)}
+		rows[i] = []string{o.Kind, o.Name, orDash(summary(o)), orDash(strings.Join(ls, ",")), fmt.Sprintf("%s:%d", o.File, o.Line)}
 	}
-	printTable(w, []string{"KIND", "NAME", "LABELS", "FILE"}, rows)
+	printTable(w, []string{"KIND", "NAME", "SUMMARY", "LABELS", "FILE"}, rows)
 	return nil
+}
+
+// summary is the gist of an object for the table: a Gateway's listeners, a
+// Route's hosts, path and backends, where a Service's endpoints come from.
+func summary(o api.Object) string {
+	var v struct {
+		Spec struct {
+			Listeners []struct {
+				Name string `json:"name"`
+				Port int    `json:"port"`
+			} `json:"listeners"`
+			Hosts []string `json:"hosts"`
+			Match struct {
+				Path map[string]string `json:"path"`
+			} `json:"match"`
+			Backends []struct {
+				Service string `json:"service"`
+			} `json:"backends"`
+			Discovery struct {
+				Consul *struct {
+					Service string `json:"service"`
+				} `json:"consul"`
+				Static []any `json:"static"`
+			} `json:"discovery"`
+		} `json:"spec"`
+	}
+	if json.Unmarshal(o.Object, &v) != nil {
+		return ""
+	}
+	var parts []string
+	switch o.Kind {
+	case "Gateway":
+		for _, l := range v.Spec.Listeners {
+			parts = append(parts, fmt.Sprintf("%s:%d", l.Name, l.Port))
+		}
+	case "Route":
+		hosts := v.Spec.Hosts
+		if len(hosts) == 0 {
+			hosts = []string{"*"}
+		}
+		parts = append(parts, strings.Join(hosts, ","))
+		for k, p := range v.Spec.Match.Path {
+			parts = append(parts, k+" "+p)
+		}
+		var to []string
+		for _, b := range v.Spec.Backends {
+			to = append(to, b.Service)
+		}
+		parts = append(parts, "-> "+strings.Join(to, ","))
+	case "Service":
+		switch {
+		case v.Spec.Discovery.Consul != nil:
+			parts = append(parts, "consul "+v.Spec.Discovery.Consul.Service)
+		case len(v.Spec.Discovery.Static) > 0:
+			parts = append(parts, plural(len(v.Spec.Discovery.Static), "static endpoint", "static endpoints"))
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 func orDash(s string) string {

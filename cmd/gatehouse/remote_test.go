@@ -55,10 +55,14 @@ func TestCLISession(t *testing.T) {
 	}
 	first, _ := st.Read(t.Context())
 	code, out, _ = gatehouse(t, "get", "routes")
-	if code != 0 || !strings.Contains(out, "KIND   NAME       LABELS  FILE") || !strings.Contains(out, "Route  user-info  -       routes/user-info.yaml:1") {
+	if code != 0 || !strings.Contains(out, "KIND   NAME       SUMMARY                                LABELS  FILE\n") ||
+		!strings.Contains(out, "Route  user-info  api.example.com prefix /user -> users  -       routes/user-info.yaml:1\n") {
 		t.Errorf("get routes: %d\n%s", code, out)
 	}
 	// -o yaml gives back what apply takes: re-applying it changes nothing.
+	if code, out, _ := gatehouse(t, "get", "all", "-l", "team=users"); code != 0 || !strings.Contains(out, "Service  users  1 static endpoint  team=users") {
+		t.Errorf("get all -l team=users: %d\n%s", code, out)
+	}
 	code, yamlOut, _ := gatehouse(t, "get", "all", "-o", "yaml")
 	if code != 0 || strings.Count(yamlOut, "\n---\n") != 2 {
 		t.Fatalf("get -o yaml: %d\n%s", code, yamlOut)
