@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -152,20 +151,18 @@ func printStatus(w io.Writer, full serverStatus, proxies []server.ProxyStatus, n
 
 	fmt.Fprintf(w, "\nProxies (%d):\n", len(proxies))
 	if len(proxies) > 0 {
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprint(tw, "NODE\tGATEWAY\tCLIENT\tXDS\tCONNECTED")
+		header := []string{"NODE", "GATEWAY", "CLIENT", "XDS", "CONNECTED"}
 		for _, t := range statusTypes {
-			fmt.Fprintf(tw, "\t%s", strings.ToUpper(t))
+			header = append(header, strings.ToUpper(t))
 		}
-		fmt.Fprintln(tw)
-		for _, p := range proxies {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", p.NodeID, p.Gateway, p.Client, p.Protocol, now.Sub(p.ConnectedSince).Round(time.Second))
+		rows := make([][]string, len(proxies))
+		for i, p := range proxies {
+			rows[i] = []string{p.NodeID, p.Gateway, p.Client, p.Protocol, now.Sub(p.ConnectedSince).Round(time.Second).String()}
 			for _, t := range statusTypes {
-				fmt.Fprintf(tw, "\t%s", typeCell(p.Types[t]))
+				rows[i] = append(rows[i], typeCell(p.Types[t]))
 			}
-			fmt.Fprintln(tw)
 		}
-		tw.Flush()
+		printTable(w, header, rows)
 	}
 	for _, p := range proxies {
 		if p.Note != "" {
