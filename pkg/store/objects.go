@@ -243,7 +243,9 @@ func sameContent(a, b *yaml.Node) bool {
 // is replaced in that file (its other documents keep their bytes); a new
 // one gets a file of its own, <kind>s/<name>.yaml; a deletion removes the
 // document, and the file with its last document. Objects whose content is
-// unchanged leave their file alone.
+// unchanged leave their file alone. An object a file that is not valid
+// YAML may define is refused: it would be defined twice once that file is
+// fixed.
 func PlanApply(t *Tree, objs []Object, dels []Ref) ([]Change, []ObjectDiff, error) {
 	idx, err := indexTree(t)
 	if err != nil {
@@ -262,6 +264,10 @@ func PlanApply(t *Tree, objs []Object, dels []Ref) ([]Change, []ObjectDiff, erro
 		after := Canonical(o.Doc)
 		loc, ok := idx.where[o.Ref]
 		if !ok {
+			if f := idx.mayDefine(o.Ref); f != "" {
+				errs = append(errs, fmt.Errorf("%s may be defined in %s, which is not valid YAML: fix or remove that file first", o.Ref, f))
+				continue
+			}
 			p := idx.newPath(o.Ref, created)
 			created[p] = []byte(text)
 			diffs = append(diffs, ObjectDiff{Ref: o.Ref, Action: ActionCreated, File: p, After: after})

@@ -79,6 +79,19 @@ func TestPlanApply(t *testing.T) {
 			actions: []string{"Service/a created"},
 		},
 		{
+			name:    "a file that is not valid YAML may define it",
+			files:   map[string]string{"broken.yaml": "kind: Service\nname: a\nspec: [\n"},
+			apply:   svcA,
+			wantErr: "Service/a may be defined in broken.yaml, which is not valid YAML",
+		},
+		{
+			name:    "a broken file that does not mention it does not block",
+			files:   map[string]string{"broken.yaml": "kind: Route\nname: x\nspec: [\n"},
+			apply:   svcA,
+			want:    map[string]string{"services/a.yaml": "name: a"},
+			actions: []string{"Service/a created"},
+		},
+		{
 			name:    "deleting what is not there",
 			del:     []Ref{{"Route", "nope"}},
 			wantErr: "Route/nope: no such object",
@@ -128,9 +141,14 @@ func TestPlanApply(t *testing.T) {
 				t.Errorf("actions %v, want %v", got, tc.actions)
 			}
 			// Whatever was written must load as the policy it means.
-			after := Apply(tree(tc.files), changes)
-			if rej := Load(after, policy.Options{}).Rejected; len(rej) > 0 {
-				t.Errorf("written tree does not load: %+v", rej)
+			was := map[string]bool{}
+			for _, r := range Load(tree(tc.files), policy.Options{}).Rejected {
+				was[r.Ref] = true
+			}
+			for _, r := range Load(Apply(tree(tc.files), changes), policy.Options{}).Rejected {
+				if !was[r.Ref] {
+					t.Errorf("written tree does not load: %+v", r)
+				}
 			}
 		})
 	}

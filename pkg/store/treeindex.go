@@ -114,6 +114,9 @@ type treeIndex struct {
 	tree    *Tree
 	where   map[Ref]location
 	objects []StoredObject
+	// broken are the policy files that are not valid YAML: what they
+	// define is unknown.
+	broken []string
 }
 
 // isPolicyFile says whether the policy loader reads p: *.yaml and *.yml
@@ -138,6 +141,7 @@ func indexTree(t *Tree) (*treeIndex, error) {
 		}
 		docs, err := decodeAll(t.Files[p])
 		if err != nil {
+			idx.broken = append(idx.broken, p)
 			continue
 		}
 		f, splitErr := splitFile(p, t.Files[p])
@@ -197,6 +201,19 @@ func decodeAll(data []byte) ([]*yaml.Node, error) {
 			out = append(out, root)
 		}
 	}
+}
+
+// mayDefine names a file that is not valid YAML and mentions r's kind and
+// name: a new definition of r next to it could become a duplicate once
+// that file is fixed.
+func (idx *treeIndex) mayDefine(r Ref) string {
+	for _, p := range idx.broken {
+		data := idx.tree.Files[p]
+		if bytes.Contains(data, []byte(r.Kind)) && bytes.Contains(data, []byte(r.Name)) {
+			return p
+		}
+	}
+	return ""
 }
 
 // newPath is the file a new object goes to: <kind>s/<name>.yaml, or with a
