@@ -99,9 +99,13 @@ func objectStatuses(refs []store.Ref, in statusInput) []api.ObjectStatus {
 	for _, r := range in.snap.Rejected {
 		rejected[r.Ref] = r
 	}
-	for _, r := range in.build.Rejected {
-		if _, ok := rejected[r.Ref]; !ok || r.CarriedOver {
-			rejected[r.Ref] = r
+	// The controller's rejections speak for the revision it read; the
+	// carried-over flag only it knows.
+	if in.servedRev == "" || in.servedRev == in.storeRev {
+		for _, r := range in.build.Rejected {
+			if _, ok := rejected[r.Ref]; !ok || r.CarriedOver {
+				rejected[r.Ref] = r
+			}
 		}
 	}
 	reach := gatewaysOf(in.snap)

@@ -87,6 +87,11 @@ func TestObjectStatuses(t *testing.T) {
 			want: []string{"t f store is at revision r2, the control plane last read r1", "t f not built yet", "t f not built yet", "t f not built yet", "t f not built yet"},
 		},
 		{
+			name: "a rejection by an older build does not count once the store moved on",
+			in:   statusInput{storeRev: "r2", servedRev: "r1", build: controller.Status{Ready: true, Rejected: []policy.Rejected{{Ref: "Route/user-info", Errors: []string{"old"}}}}},
+			want: []string{"t f not built yet", "t f not built yet", "t f not built yet", "t f not built yet", "t f not built yet"},
+		},
+		{
 			name: "last build failed",
 			in:   statusInput{build: controller.Status{Ready: true, LastError: "translate: boom"}},
 			want: []string{"t f boom", "t f boom", "t f boom", "t f boom", "t f boom"},
