@@ -70,9 +70,11 @@ func (cfg *Config) configDump(w http.ResponseWriter, r *http.Request) {
 var redacted = &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: "[redacted]"}}
 
 // redactSecret returns a copy of a secret with everything secret replaced
-// by "[redacted]", as Envoy's own config dump shows secrets: certificates
-// and CAs stay (they are public), keys, passwords and generic secrets go.
-// Anything it does not know is reduced to its name.
+// by "[redacted]", as Envoy's own config dump shows fields annotated
+// sensitive (TlsCertificate.private_key, password): certificates and CAs
+// stay (they are public), keys, passwords and generic secrets go. Anything
+// it does not know is reduced to its name.
+// Envoy: source/common/protobuf/utility.h (MessageUtil::redact).
 func redactSecret(m proto.Message) proto.Message {
 	s, ok := m.(*tlsv3.Secret)
 	if !ok {
