@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/admin/api"
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
 )
 
@@ -141,7 +142,7 @@ func pathRef(r *http.Request) (store.Ref, error) {
 }
 
 func unknownKind(k string) error {
-	return fail(http.StatusBadRequest, fmt.Sprintf("kind %q: not a kind; one of Gateway, Service, Route, Authentication, Authorization, Consumer, Plan, RateLimit", k))
+	return fail(http.StatusBadRequest, fmt.Sprintf("kind %q: not a kind; one of %s (any case, singular or plural)", k, strings.Join(policy.Kinds, ", ")))
 }
 
 // apiObject renders a stored object as JSON.
