@@ -61,7 +61,7 @@ func newExplainCmd() *cobra.Command {
 		},
 	}
 	cmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return usageError(cmd, err.Error())
+		return explainUsage(cmd, err.Error())
 	})
 	fl := cmd.Flags()
 	fl.StringVar(&f.policyDir, "policy-dir", "", "policy directory or file to load and translate (required)")
@@ -78,8 +78,8 @@ func newExplainCmd() *cobra.Command {
 	return cmd
 }
 
-// usageError reports a usage mistake and ends with status 2.
-func usageError(cmd *cobra.Command, msg string) error {
+// explainUsage reports a usage mistake and ends with status 2.
+func explainUsage(cmd *cobra.Command, msg string) error {
 	fmt.Fprintf(cmd.ErrOrStderr(), "gatehouse %s: %s (see gatehouse %s --help)\n", cmd.Name(), msg, cmd.Name())
 	return exitError{code: 2}
 }
@@ -87,11 +87,11 @@ func usageError(cmd *cobra.Command, msg string) error {
 func runExplain(cmd *cobra.Command, f explainFlags) error {
 	for _, r := range []struct{ flag, v string }{{"--policy-dir", f.policyDir}, {"--gateway", f.gateway}, {"--host", f.host}, {"--path", f.path}} {
 		if r.v == "" {
-			return usageError(cmd, r.flag+" is required")
+			return explainUsage(cmd, r.flag+" is required")
 		}
 	}
 	if f.output != "text" && f.output != "json" {
-		return usageError(cmd, fmt.Sprintf("-o %q: want text or json", f.output))
+		return explainUsage(cmd, fmt.Sprintf("-o %q: want text or json", f.output))
 	}
 	req := explain.Request{
 		Gateway: f.gateway, Client: translate.ClientKind(f.client), Host: f.host, Path: f.path,
@@ -99,14 +99,14 @@ func runExplain(cmd *cobra.Command, f explainFlags) error {
 	}
 	var err error
 	if req.Headers, err = keyValues("--header", f.headers); err != nil {
-		return usageError(cmd, err.Error())
+		return explainUsage(cmd, err.Error())
 	}
 	if req.Query, err = keyValues("--query", f.query); err != nil {
-		return usageError(cmd, err.Error())
+		return explainUsage(cmd, err.Error())
 	}
 	fsys, dir, err := policyFS(f.policyDir)
 	if err != nil {
-		return usageError(cmd, err.Error())
+		return explainUsage(cmd, err.Error())
 	}
 	snap := policy.LoadWith(fsys, nil, policy.Options{ReadFile: policy.DirReader(dir)})
 	errOut := cmd.ErrOrStderr()
@@ -126,7 +126,7 @@ func runExplain(cmd *cobra.Command, f explainFlags) error {
 	}
 	res, err := explain.Explain(explain.Inputs{Policy: snap, Groups: groups, Endpoints: static.Endpoints(snap)}, req)
 	if err != nil {
-		return usageError(cmd, err.Error())
+		return explainUsage(cmd, err.Error())
 	}
 	if err := writeExplanation(cmd.OutOrStdout(), res, f.output); err != nil {
 		return err

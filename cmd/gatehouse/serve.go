@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -25,6 +26,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
 	"github.com/gatehouse-dev/gatehouse/pkg/store/open"
 	"github.com/gatehouse-dev/gatehouse/xds/server"
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
 func init() { addVerb(newServeCmd) }
@@ -92,7 +94,12 @@ The admin API on --admin-addr serves:
                     and the policy store's state
   /api/v1/usage     requests, errors and latency per gateway, route, consumer and
                     plan over --usage-window, from Envoy's gRPC access log
-"gatehouse status" prints proxies and status, "gatehouse usage" the usage.
+  /api/v1/...       the policy objects: apply (all or nothing), get, delete, object
+                    status, history, rollback, config dump (docs/openapi.yaml)
+"gatehouse status" prints the proxies, the status and the object status, "gatehouse
+usage" the usage; apply, get, delete, diff, history, rollback and config-dump use
+the rest. The admin API has no authentication yet: keep --admin-addr on loopback
+or a trusted network.
 
 Both listen on loopback by default. Expose --xds-addr beyond loopback only on a
 trusted network: the xDS port is plain gRPC, and so TLS private keys (SDS secrets)
@@ -184,11 +191,16 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		}
 		xds.Register(grpcServer)
 	}
-	proxies := func() any {
+	proxies := func() []server.ProxyStatus {
 		if xds == nil {
 			return []server.ProxyStatus{}
 		}
 		return xds.Proxies()
+	}
+
+	var snapshots func(translate.GroupKey) (*cache.Snapshot, bool) // config dumps; nil without xDS
+	if pub != nil {
+		snapshots = pub.Snapshot
 	}
 
 	var ctrl *controller.Controller
@@ -225,6 +237,11 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 			Gatherer: reg,
 			Ready:    ctrl.Ready,
 			Proxies:  proxies,
+			Store:    st,
+			Policy:   st.PolicyOptions(),
+			Build:    ctrl.Status,
+			Served:   func() string { return health.Status().Revision },
+			Snapshot: snapshots,
 			Status: func() any {
 				hs := health.Status()
 				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc)}

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"text/tabwriter"
 	"time"
 
@@ -17,8 +15,11 @@ import (
 func init() { addVerb(newUsageCmd) }
 
 func newUsageCmd() *cobra.Command {
-	var addr, output, consumer string
-	var since, timeout time.Duration
+	var (
+		remote           remoteFlags
+		output, consumer string
+		since            time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "usage",
 		Short: "Show API usage per gateway, route, consumer and plan (from Envoy's access log)",
@@ -30,31 +31,26 @@ requests, 4xx and 5xx responses and latency per gateway, route, service, consume
 the consumer's plan. The server keeps the last --usage-window (1h by default) in
 one-minute buckets; older usage is in Prometheus (gatehouse_usage_* series). Beyond
 --usage-max-consumers consumers per gateway, and beyond the route and store limits,
-usage is counted under "_other".`,
+usage is counted under "_other".
+
+` + exitCodesHelp,
 		Example: `  gatehouse usage
   gatehouse usage --consumer acme --since 15m
   gatehouse usage --server 10.0.0.5:18080 -o json`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "table" && output != "json" {
-				return fmt.Errorf("--output %q: want table or json", output)
+				return usageError{fmt.Errorf("--output %q: want table or json", output)}
 			}
 			if since < 0 {
-				return fmt.Errorf("--since %v: must not be negative", since)
+				return usageError{fmt.Errorf("--since %v: must not be negative", since)}
 			}
-			q := url.Values{}
-			if consumer != "" {
-				q.Set("consumer", consumer)
-			}
-			if since > 0 {
-				q.Set("since", since.String())
-			}
-			path := "/api/v1/usage"
-			if len(q) > 0 {
-				path += "?" + q.Encode()
+			c, err := remote.client()
+			if err != nil {
+				return err
 			}
 			var rep usage.Report
-			if err := getJSON(&http.Client{Timeout: timeout}, addr, path, &rep); err != nil {
+			if err := c.Usage(cmd.Context(), consumer, since, &rep); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
@@ -68,11 +64,10 @@ usage is counted under "_other".`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&addr, "server", "127.0.0.1:18080", "admin address of the gatehouse server (its --admin-addr)")
 	f.StringVar(&consumer, "consumer", "", "only this consumer (default: every consumer)")
 	f.DurationVar(&since, "since", 0, "only the last D, e.g. 15m (default: the server's whole --usage-window)")
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
-	f.DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for the server")
+	remote.add(f)
 	return cmd
 }
 

@@ -83,14 +83,23 @@ func redact(u *url.URL) string {
 	return c.String()
 }
 
-// Loader returns the controller's Load: it reads the store, records the
-// outcome in h, and loads the policy from the tree. When the store cannot
-// be read it returns prev, the last good policy, which keeps being served.
-func (o *Opened) Loader(ctx context.Context, h *store.Health, log *slog.Logger) func(prev *policy.Snapshot) *policy.Snapshot {
+// PolicyOptions say how a load of this store's tree reads the files
+// policies name: a dir store's from its directory (they may lie outside
+// the tree, as ../policies/x.rego), others' from the tree. The controller
+// and the admin API's validation of an apply use the same.
+func (o *Opened) PolicyOptions() policy.Options {
 	var opts policy.Options
 	if o.Root != "" {
 		opts.ReadFile = policy.DirReader(o.Root)
 	}
+	return opts
+}
+
+// Loader returns the controller's Load: it reads the store, records the
+// outcome in h, and loads the policy from the tree. When the store cannot
+// be read it returns prev, the last good policy, which keeps being served.
+func (o *Opened) Loader(ctx context.Context, h *store.Health, log *slog.Logger) func(prev *policy.Snapshot) *policy.Snapshot {
+	opts := o.PolicyOptions()
 	return func(prev *policy.Snapshot) *policy.Snapshot {
 		t, err := o.Read(ctx)
 		if ctx.Err() != nil {
