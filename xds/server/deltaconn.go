@@ -47,6 +47,12 @@ type deltaWatch struct {
 	snap *deltaSnap // the snapshot sent reflects; nil before any
 	// stray says sent may hold names outside an explicit subscription.
 	stray bool
+	// hold says the response being computed leaves removals out.
+	hold bool
+	// held says removals were left out of a response (still in sent)
+	// because a type that may name them was not yet sent the snapshot
+	// (removalsHeld); releaseHeld sends them once it was.
+	held bool
 
 	// Set while a watch is open.
 	open bool
@@ -97,6 +103,7 @@ func (s *deltaConn) CreateDeltaWatch(req *discoveryv3.DeltaDiscoveryRequest, sub
 	if cur == nil {
 		return s.cancelFunc(t), nil
 	}
+	w.hold = s.removalsHeld(t, cur)
 	var resp *deltaResponse
 	switch {
 	case requestWildcardChange(req):
@@ -115,6 +122,7 @@ func (s *deltaConn) CreateDeltaWatch(req *discoveryv3.DeltaDiscoveryRequest, sub
 		// waits for it to finish initialising (as go-control-plane does).
 		w.respond(resp, cur, t)
 	}
+	s.releaseHeld(cur)
 	return s.cancelFunc(t), nil
 }
 
@@ -162,6 +170,7 @@ func (s *deltaConn) update(k translate.GroupKey, cur *deltaSnap) {
 		if !w.open || w.snap == cur {
 			continue
 		}
+		w.hold = s.removalsHeld(t, cur)
 		var resp *deltaResponse
 		if w.snap != nil {
 			if names, ok := s.hub.changedSince(w.snap, cur, t); ok {
@@ -174,6 +183,64 @@ func (s *deltaConn) update(k translate.GroupKey, cur *deltaSnap) {
 		}
 		if resp != nil || (w.sub.IsWildcard() && w.req.GetResponseNonce() == "") {
 			w.respond(resp, cur, t) // a first wildcard request waited for a snapshot
+		}
+	}
+	s.releaseHeld(cur)
+}
+
+// removalParents lists, per type, the types whose resources can name it:
+// removals of a type wait until the stream's parents of it reflect the
+// snapshot (make-before-break on removal: Envoy's xDS protocol docs,
+// "Eventual consistency considerations", want RDS/LDS updates before the
+// CDS removals they allow, and a CLA removed only after its cluster). A
+// route naming a cluster Envoy no longer has fails its requests with 503
+// NC (Envoy: source/common/router/router.cc, Filter::decodeHeaders,
+// "unknown cluster": NoClusterFound and the route's not-found code).
+var removalParents = [numTypes][]typeIdx{
+	tClusters:  {tListeners, tRoutes},
+	tEndpoints: {tClusters},
+	tRoutes:    {tListeners},
+	tSecrets:   {tListeners, tClusters},
+}
+
+// releaseOrder visits parents before the types they name, so that one
+// pass of releaseHeld sends every removal that became due.
+var releaseOrder = [numTypes]typeIdx{tListeners, tRoutes, tClusters, tSecrets, tEndpoints}
+
+// removalsHeld reports whether removals of type t must wait: a parent type
+// the stream subscribes to was not yet sent cur, or still holds removals
+// of its own. s.mu must be held.
+func (s *deltaConn) removalsHeld(t typeIdx, cur *deltaSnap) bool {
+	for _, p := range removalParents[t] {
+		pw := &s.types[p]
+		if pw.sent == nil {
+			continue // not subscribed: nothing of it to wait for
+		}
+		if pw.snap != cur || pw.held {
+			return true
+		}
+	}
+	return false
+}
+
+// releaseHeld sends the removals held back on open watches whose parents
+// now reflect cur. s.mu must be held.
+func (s *deltaConn) releaseHeld(cur *deltaSnap) {
+	for _, t := range releaseOrder {
+		w := &s.types[t]
+		if !w.held || !w.open || w.snap != cur || s.removalsHeld(t, cur) {
+			continue
+		}
+		ts := &cur.types[t]
+		var gone []string
+		for n := range w.sent {
+			if _, ok := ts.versions[n]; !ok {
+				gone = append(gone, n)
+			}
+		}
+		w.held, w.hold = false, false
+		if resp := w.diffNames(cur, t, gone); resp != nil {
+			w.respond(resp, cur, t)
 		}
 	}
 }
@@ -279,6 +346,10 @@ func (w *deltaWatch) diffNames(cur *deltaSnap, t typeIdx, names []string) *delta
 			w.sent[n] = v
 			resp.resources = append(resp.resources, ts.enc[n])
 		} else if has {
+			if w.hold {
+				w.held = true // still in sent: releaseHeld sends it
+				continue
+			}
 			if resp == nil {
 				resp = &deltaResponse{}
 			}

@@ -252,6 +252,16 @@ func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*
 			stats.Unchanged++
 			continue
 		}
+		if u.key.Client == translate.ClientEnvoy {
+			if b := bridgeState(p.groups[u.key], u.state, &p.scratch[tClusters]); b != nil {
+				if err := p.envoy.SetSnapshot(ctx, u.key.String(), b.served); err != nil {
+					if prev := p.groups[u.key]; prev != nil {
+						prev.unsettled = true
+					}
+					return stats, fmt.Errorf("group %s: set snapshot: %w", u.key, err)
+				}
+			}
+		}
 		if err := p.cacheFor(u.key.Client).SetSnapshot(ctx, u.key.String(), u.state.served); err != nil {
 			// SetSnapshot fails only when ctx ends while a watch is being
 			// answered; the groups set so far are consistent on their own.
@@ -352,14 +362,19 @@ func (p *Publisher) assemble(k translate.GroupKey, prev *groupState, g *translat
 			return nil, nil, fmt.Errorf("reference check: %w", err)
 		}
 	}
-	next.snap = &cache.Snapshot{VersionMap: make(map[string]map[string]string, numTypes)}
-	next.served = &servedSnapshot{Snapshot: next.snap, plain: make(map[string]map[string]types.Resource, numTypes)}
-	for t := range numTypes {
-		next.snap.Resources[responseTypes[t]] = next.types[t].res
-		next.snap.VersionMap[typeURLs[t]] = next.types[t].versions
-		next.served.plain[typeURLs[t]] = next.types[t].plain
-	}
+	next.buildSnapshot()
 	return next, changed, nil
+}
+
+// buildSnapshot sets gs.snap and gs.served from gs.types.
+func (gs *groupState) buildSnapshot() {
+	gs.snap = &cache.Snapshot{VersionMap: make(map[string]map[string]string, numTypes)}
+	gs.served = &servedSnapshot{Snapshot: gs.snap, plain: make(map[string]map[string]types.Resource, numTypes)}
+	for t := range numTypes {
+		gs.snap.Resources[responseTypes[t]] = gs.types[t].res
+		gs.snap.VersionMap[typeURLs[t]] = gs.types[t].versions
+		gs.served.plain[typeURLs[t]] = gs.types[t].plain
+	}
 }
 
 // groupSlice returns the group's resources of a slice-backed type.
