@@ -43,11 +43,11 @@ type Options struct {
 // Server serves the Publisher's snapshots over ADS (state of the world and
 // delta) and tracks every connected proxy.
 type Server struct {
-	pub     *Publisher
-	xds     xdsserver.Server // state of the world
-	tracker *tracker
-	ctx     context.Context
-	logger  log.Logger
+	pub       *Publisher
+	xds       xdsserver.Server // state of the world
+	tracker   *tracker
+	ctx       context.Context
+	logger    log.Logger
 	admission *admission
 	// deltaIDs numbers delta streams for the tracker (each has its own
 	// go-control-plane delta server, whose ids all start at 1).
