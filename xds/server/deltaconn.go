@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -403,6 +404,11 @@ func (r *deltaResponse) GetNextVersionMap() map[string]string                { r
 func (r *deltaResponse) GetReturnedResources() map[string]string             { return r.returned }
 func (r *deltaResponse) GetContext() context.Context                         { return context.Background() }
 
+// resourceEncodings counts the resources encoded for responses, over both
+// protocols (gatehouse_xds_resource_encodings_total): once per resource
+// and snapshot, whatever the number of streams.
+var resourceEncodings atomic.Int64
+
 // deltaEncoding is one resource of one snapshot as delta responses carry
 // it, encoded on first use and then shared by every stream it goes to.
 // Its wire version is go-control-plane's for the same resource: the hex
@@ -415,6 +421,7 @@ type deltaEncoding struct {
 
 func newDeltaEncoding(name, typeURL string, r types.Resource) *deltaEncoding {
 	return &deltaEncoding{get: sync.OnceValues(func() (*discoveryv3.Resource, error) {
+		resourceEncodings.Add(1)
 		b, err := cache.MarshalResource(r)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s %q: %w", typeURL, name, err)

@@ -1,0 +1,146 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
+)
+
+// N state-of-the-world streams of a group cost one encoding per resource
+// and snapshot, not one per stream: the initial sync of 5 Envoys encodes
+// each of the group's resources once, and an endpoint change encodes the
+// changed CLA once, while every stream gets it.
+func TestSotWEncodesOncePerVersion(t *testing.T) {
+	h := newHarness(t)
+	f := newFixture("gw", translate.ClientEnvoy, 20, 3)
+	mustPublish(t, h.pub, f.groups(), f.clas)
+	resources := int64(20 + 20 + 1 + 1) // clusters, CLAs, listener, route config
+
+	before := resourceEncodings.Load()
+	var streams []*adsStream
+	for i := range 5 {
+		a := h.open(t, fmt.Sprintf("e%d", i), "gw", "envoy")
+		subscribeAll(t, a, f)
+		streams = append(streams, a)
+	}
+	if got := resourceEncodings.Load() - before; got != resources {
+		t.Fatalf("initial sync of 5 streams encoded %d resources, want %d (each once)", got, resources)
+	}
+	if m := h.metricValue(t, "gatehouse_xds_resource_encodings_total"); m < float64(resources) {
+		t.Fatalf("gatehouse_xds_resource_encodings_total %v, want at least %d", m, resources)
+	}
+
+	before = resourceEncodings.Load()
+	f.clas[edsName(4)] = testCLA(edsName(4), 30000, 3)
+	mustPublish(t, h.pub, f.groups(), f.clas)
+	edsNames := slices.Sorted(mapKeys(f.group.EDS))
+	for _, a := range streams {
+		r := a.recv(resource.EndpointType)
+		if got := firstPort(t, anyCLAs(t, r.GetResources()), edsName(4)); got != 30000 || len(r.GetResources()) != 20 {
+			t.Fatalf("EDS after the change: %d CLAs, %s at port %d; want 20 and 30000", len(r.GetResources()), edsName(4), got)
+		}
+		a.ack(r, edsNames)
+	}
+	if got := resourceEncodings.Load() - before; got != 1 {
+		t.Fatalf("an endpoint change sent to 5 streams encoded %d resources, want 1", got)
+	}
+}
+
+// The shared response is, byte for byte, what go-control-plane's own
+// response for the same request marshals to (resources in name order; the
+// stock cache lists them in map order).
+func TestSotWSharedResponseBytes(t *testing.T) {
+	p := newTestPublisher(t)
+	f := newFixture("gw", translate.ClientEnvoy, 30, 4)
+	mustPublish(t, p, f.groups(), f.clas)
+	for _, typ := range []string{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType} {
+		req := &cache.Request{Node: nodeFor("gw", "envoy"), TypeUrl: typ}
+		if typ == resource.EndpointType {
+			req.ResourceNames = slices.Sorted(mapKeys(f.group.EDS))
+		}
+		if typ == resource.RouteType {
+			req.ResourceNames = []string{"gw-http"}
+		}
+		out := make(chan cache.Response, 1)
+		if _, err := p.envoy.CreateWatch(req, stream.NewSotwSubscription(req.GetResourceNames(), true), out); err != nil {
+			t.Fatal(err)
+		}
+		raw := <-out
+		shared, ok := p.sotw.share(raw).(*sharedResponse)
+		if !ok {
+			t.Fatalf("%s: the whole type at the published version was not shared", typ)
+		}
+		want, err := raw.GetDiscoveryResponse()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = proto.Clone(want).(*discoveryv3.DiscoveryResponse)
+		slices.SortFunc(want.Resources, func(a, b *anypb.Any) int {
+			return compareNames(t, a, b)
+		})
+		got, err := shared.GetDiscoveryResponse()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Nonce, got.Nonce = "7", "7"
+		wb, err := proto.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gb, err := proto.Marshal(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(wb, gb) {
+			t.Fatalf("%s: shared response (%d bytes) differs from go-control-plane's (%d bytes)", typ, len(gb), len(wb))
+		}
+	}
+	// A response of a version the group's snapshot no longer has (the
+	// publisher moved on) keeps go-control-plane's own.
+	req := &cache.Request{Node: nodeFor("gw", "envoy"), TypeUrl: resource.ClusterType}
+	out := make(chan cache.Response, 1)
+	if _, err := p.envoy.CreateWatch(req, stream.NewSotwSubscription(nil, true), out); err != nil {
+		t.Fatal(err)
+	}
+	raw := <-out
+	g := f.clone()
+	g.group.Clusters = g.group.Clusters[1:]
+	g.group.Routes = []types.Resource{testRoute("gw-http", clusterNames(1, 30)...)}
+	delete(g.group.EDS, edsName(0))
+	mustPublish(t, p, g.groups(), g.clas)
+	if _, shared := p.sotw.share(raw).(*sharedResponse); shared {
+		t.Fatal("a response of an older version was shared")
+	}
+}
+
+func clusterNames(from, to int) []string {
+	var out []string
+	for i := from; i < to; i++ {
+		out = append(out, clusterName(i))
+	}
+	return out
+}
+
+func compareNames(t *testing.T, a, b *anypb.Any) int {
+	t.Helper()
+	name := func(x *anypb.Any) string {
+		m, err := x.UnmarshalNew()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cache.GetResourceName(m)
+	}
+	return strings.Compare(name(a), name(b))
+}
