@@ -416,7 +416,8 @@ var resourceEncodings atomic.Int64
 // whose first 64 bits are the VersionMap version (see wireVersionLen), so
 // clients reconnecting from either path are recognised.
 type deltaEncoding struct {
-	get func() (*discoveryv3.Resource, error)
+	get     func() (*discoveryv3.Resource, error)
+	typeURL string
 }
 
 func newDeltaEncoding(name, typeURL string, r types.Resource) *deltaEncoding {
@@ -431,5 +432,5 @@ func newDeltaEncoding(name, typeURL string, r types.Resource) *deltaEncoding {
 			Version:  cache.HashResource(b),
 			Resource: &anypb.Any{TypeUrl: typeURL, Value: b},
 		}, nil
-	})}
+	}), typeURL: typeURL}
 }

@@ -3,8 +3,6 @@ package server
 import (
 	"sync"
 
-	"google.golang.org/protobuf/types/known/anypb"
-
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
@@ -47,7 +45,7 @@ type deltaTypeSnap struct {
 	changed []string
 	// sotw is the type's resources as a state-of-the-world response
 	// carries them (sharedSotW), built once on first use.
-	sotw func() ([]*anypb.Any, error)
+	sotw func() (*sotwEncoding, error)
 }
 
 // deltaGroup is one group's current snapshot and its delta streams.

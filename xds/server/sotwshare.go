@@ -2,11 +2,15 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
@@ -188,36 +192,58 @@ type sharedResponse struct {
 }
 
 func (r *sharedResponse) GetDiscoveryResponse() (*discoveryv3.DiscoveryResponse, error) {
-	anys, err := r.ts.sotw()
+	enc, err := r.ts.sotw()
 	if err != nil {
 		return nil, err
 	}
-	return &discoveryv3.DiscoveryResponse{
-		VersionInfo: r.ts.version,
-		Resources:   anys,
-		TypeUrl:     r.GetRequest().GetTypeUrl(),
-	}, nil
+	out := &discoveryv3.DiscoveryResponse{VersionInfo: r.ts.version, TypeUrl: r.GetRequest().GetTypeUrl()}
+	// The resources travel as the type's encoded resources field, shared by
+	// every stream: gRPC's marshal of this message copies those bytes
+	// after the stream's own fields (version, type, nonce) and walks no
+	// resource. Field order on the wire does not matter to a parser.
+	out.ProtoReflect().SetUnknown(enc.body)
+	return out, nil
 }
 
 func (r *sharedResponse) GetContext() context.Context { return r.RawResponse.GetContext() }
 
-// sotwResources lists a type's encodings in name order, built once per
-// snapshot and type on first use (read only: every stream shares them).
-func sotwResources(ts *deltaTypeSnap) func() ([]*anypb.Any, error) {
-	return sync.OnceValues(func() ([]*anypb.Any, error) {
+// sotwEncoding is a type's resources as every state-of-the-world response
+// of a snapshot carries them, in name order: the Anys (shared with the
+// delta path's encodings) and, encoded from them once, the response's
+// repeated resources field (field 2 of DiscoveryResponse).
+type sotwEncoding struct {
+	anys []*anypb.Any
+	body protoreflect.RawFields // full capacity: never appended to in place
+}
+
+// sotwResources builds a type's sotwEncoding once per snapshot, on first
+// use (read only: every stream shares it).
+func sotwResources(ts *deltaTypeSnap) func() (*sotwEncoding, error) {
+	return sync.OnceValues(func() (*sotwEncoding, error) {
 		names := make([]string, 0, len(ts.enc))
 		for n := range ts.enc {
 			names = append(names, n)
 		}
 		slices.Sort(names)
-		out := make([]*anypb.Any, len(names))
+		out := &sotwEncoding{anys: make([]*anypb.Any, len(names))}
+		var body []byte
 		for i, n := range names {
 			res, err := ts.enc[n].get()
 			if err != nil {
 				return nil, err
 			}
-			out[i] = res.GetResource()
+			out.anys[i] = res.GetResource()
+			b, err := proto.MarshalOptions{Deterministic: true}.Marshal(out.anys[i])
+			if err != nil {
+				return nil, fmt.Errorf("encode %s %q: %w", ts.enc[n].typeURL, n, err)
+			}
+			body = protowire.AppendTag(body, sotwResourcesField, protowire.BytesType)
+			body = protowire.AppendBytes(body, b)
 		}
+		out.body = body[:len(body):len(body)]
 		return out, nil
 	})
 }
+
+// sotwResourcesField is DiscoveryResponse.resources' field number.
+const sotwResourcesField = 2

@@ -58,9 +58,10 @@ func TestSotWEncodesOncePerVersion(t *testing.T) {
 	}
 }
 
-// The shared response is, byte for byte, what go-control-plane's own
-// response for the same request marshals to (resources in name order; the
-// stock cache lists them in map order).
+// The shared response carries, byte for byte, what proto.Marshal gives
+// for go-control-plane's own response's resources (in name order; the
+// stock cache lists them in map order), the same bytes for every stream,
+// and decodes to the same response.
 func TestSotWSharedResponseBytes(t *testing.T) {
 	p := newTestPublisher(t)
 	f := newFixture("gw", translate.ClientEnvoy, 30, 4)
@@ -73,38 +74,50 @@ func TestSotWSharedResponseBytes(t *testing.T) {
 		if typ == resource.RouteType {
 			req.ResourceNames = []string{"gw-http"}
 		}
-		out := make(chan cache.Response, 1)
-		if _, err := p.envoy.CreateWatch(req, stream.NewSotwSubscription(req.GetResourceNames(), true), out); err != nil {
-			t.Fatal(err)
+		var got [2]*discoveryv3.DiscoveryResponse
+		var want *discoveryv3.DiscoveryResponse
+		for i := range got {
+			out := make(chan cache.Response, 1)
+			if _, err := p.envoy.CreateWatch(req, stream.NewSotwSubscription(req.GetResourceNames(), true), out); err != nil {
+				t.Fatal(err)
+			}
+			raw := <-out
+			shared, ok := p.sotw.share(raw).(*sharedResponse)
+			if !ok {
+				t.Fatalf("%s: the whole type at the published version was not shared", typ)
+			}
+			w, err := raw.GetDiscoveryResponse()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = proto.Clone(w).(*discoveryv3.DiscoveryResponse)
+			if got[i], err = shared.GetDiscoveryResponse(); err != nil {
+				t.Fatal(err)
+			}
 		}
-		raw := <-out
-		shared, ok := p.sotw.share(raw).(*sharedResponse)
-		if !ok {
-			t.Fatalf("%s: the whole type at the published version was not shared", typ)
-		}
-		want, err := raw.GetDiscoveryResponse()
+		slices.SortFunc(want.Resources, func(a, b *anypb.Any) int { return compareNames(t, a, b) })
+		canonical, err := proto.Marshal(&discoveryv3.DiscoveryResponse{Resources: want.Resources})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = proto.Clone(want).(*discoveryv3.DiscoveryResponse)
-		slices.SortFunc(want.Resources, func(a, b *anypb.Any) int {
-			return compareNames(t, a, b)
-		})
-		got, err := shared.GetDiscoveryResponse()
+		body0, body1 := got[0].ProtoReflect().GetUnknown(), got[1].ProtoReflect().GetUnknown()
+		if !bytes.Equal(body0, canonical) {
+			t.Fatalf("%s: shared resources (%d bytes) differ from proto.Marshal's (%d bytes)", typ, len(body0), len(canonical))
+		}
+		if &body0[0] != &body1[0] {
+			t.Fatalf("%s: two streams' responses do not share their bytes", typ)
+		}
+		got[0].Nonce, want.Nonce = "7", "7"
+		wire, err := proto.Marshal(got[0])
 		if err != nil {
 			t.Fatal(err)
 		}
-		want.Nonce, got.Nonce = "7", "7"
-		wb, err := proto.Marshal(want)
-		if err != nil {
+		var decoded discoveryv3.DiscoveryResponse
+		if err := proto.Unmarshal(wire, &decoded); err != nil {
 			t.Fatal(err)
 		}
-		gb, err := proto.Marshal(got)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(wb, gb) {
-			t.Fatalf("%s: shared response (%d bytes) differs from go-control-plane's (%d bytes)", typ, len(gb), len(wb))
+		if !proto.Equal(&decoded, want) {
+			t.Fatalf("%s: the shared response decodes to something else than go-control-plane's", typ)
 		}
 	}
 	// A response of a version the group's snapshot no longer has (the
