@@ -68,7 +68,7 @@ func profileChanges(path string) (stop func(), err error) {
 
 // heapProfileEnv, if set in the benchmark's environment, names a file where
 // each server writes a heap profile (allocations since start, initial sync
-// included, and what is in use) when asked for its live heap.
+// included, and what is live) when asked for its live heap.
 const heapProfileEnv = "FLEET_HEAPPROFILE"
 
 // startProfile is called before each change.
@@ -135,17 +135,18 @@ func runServer(kind string) error {
 			}
 			fmt.Println("ok")
 		case len(f) == 1 && f[0] == "live":
-			if path := os.Getenv(heapProfileEnv); path != "" {
-				if err := writeHeapProfile(path); err != nil {
-					return err
-				}
-			}
 			// Heap in use counts garbage not yet collected, which depends
 			// on when the last GC ran; this is what the server retains.
 			// Two GCs: sync.Pool (gRPC's buffer pools) keeps what it held
 			// through one, so after one the peak's send buffers still count.
 			runtime.GC()
 			runtime.GC()
+			if path := os.Getenv(heapProfileEnv); path != "" {
+				// In use: what is live now; allocated: since start.
+				if err := writeHeapProfile(path); err != nil {
+					return err
+				}
+			}
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			fmt.Println(ms.HeapAlloc)
