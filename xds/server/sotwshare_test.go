@@ -56,6 +56,15 @@ func TestSotWEncodesOncePerVersion(t *testing.T) {
 	if got := resourceEncodings.Load() - before; got != 1 {
 		t.Fatalf("an endpoint change sent to 5 streams encoded %d resources, want 1", got)
 	}
+	// Closed streams leave nothing behind in sharedSotW.
+	for _, a := range streams {
+		a.close()
+	}
+	waitFor(t, "closed streams forgotten", func() bool {
+		h.pub.sotw.mu.Lock()
+		defer h.pub.sotw.mu.Unlock()
+		return len(h.pub.sotw.streams) == 0 && len(h.pub.sotw.groups) == 0
+	})
 }
 
 // The shared response carries, byte for byte, what proto.Marshal gives
