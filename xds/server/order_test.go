@@ -131,3 +131,46 @@ func TestSotWRemovalAfterRouteUpdate(t *testing.T) {
 		}
 	}
 }
+
+// A cluster replaced by another in one publish, with the route moved to
+// the new one: the new cluster first (make-before-break), then the route,
+// then, once the client answered the new cluster's response, the old
+// cluster's removal and its CLA's.
+func TestDeltaReplaceClusterOrder(t *testing.T) {
+	h := newHarness(t)
+	f := newFixture("gw", translate.ClientEnvoy, 3, 2)
+	mustPublish(t, h.pub, f.groups(), f.clas)
+	d := h.openDelta(t, "d1", "gw")
+	d.subscribe(resource.ClusterType)
+	d.recv(resource.ClusterType)
+	d.subscribe(resource.EndpointType, edsName(0), edsName(1), edsName(2))
+	d.recv(resource.EndpointType)
+	d.subscribe(resource.ListenerType)
+	d.recv(resource.ListenerType)
+	d.subscribe(resource.RouteType, "gw-http")
+	d.recv(resource.RouteType)
+	d.expectNone(quiet)
+
+	g := withoutCluster(f, 2)
+	g.group.Clusters = append(g.group.Clusters, testCluster(clusterName(5), edsName(5)))
+	g.group.EDS[edsName(5)] = "svc-5"
+	g.clas[edsName(5)] = testCLA(edsName(5), 10000, 2)
+	g.group.Routes = []types.Resource{testRoute("gw-http", clusterName(0), clusterName(1), clusterName(5))}
+	mustPublish(t, h.pub, g.groups(), g.clas)
+
+	r := d.recv(resource.ClusterType)
+	wantNames(t, "CDS first", deltaNames(r), clusterName(5))
+	if len(r.GetRemovedResources()) != 0 {
+		t.Fatalf("the new cluster's response removes %v before the route moved", r.GetRemovedResources())
+	}
+	wantNames(t, "RDS second", deltaNames(d.recv(resource.RouteType)), "gw-http")
+	r = d.recv(resource.ClusterType)
+	if len(r.GetResources()) != 0 || !slices.Equal(r.GetRemovedResources(), []string{clusterName(2)}) {
+		t.Fatalf("CDS third: sent %v removed %v, want %s removed", deltaNames(r), r.GetRemovedResources(), clusterName(2))
+	}
+	r = d.recv(resource.EndpointType)
+	if len(r.GetResources()) != 0 || !slices.Equal(r.GetRemovedResources(), []string{edsName(2)}) {
+		t.Fatalf("EDS last: sent %v removed %v, want %s removed", deltaNames(r), r.GetRemovedResources(), edsName(2))
+	}
+	d.expectNone(quiet)
+}
