@@ -159,7 +159,8 @@ func (s *deltaConn) catchUp(w *deltaWatch, cur *deltaSnap, t typeIdx) *deltaResp
 // in ADS order (CDS, EDS, LDS, RDS, SDS): pushed under s.mu, so that a
 // watch re-created concurrently cannot overtake them (make-before-break).
 // A stream that moved to another group since publish listed it (its node
-// changed) gets nothing: cur is not its group's.
+// changed) gets nothing: cur is not its group's. Removals a type's parents
+// do not reflect yet are held and follow (releaseHeld).
 func (s *deltaConn) update(k translate.GroupKey, cur *deltaSnap) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

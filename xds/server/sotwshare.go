@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -204,8 +203,6 @@ func (r *sharedResponse) GetDiscoveryResponse() (*discoveryv3.DiscoveryResponse,
 	out.ProtoReflect().SetUnknown(enc.body)
 	return out, nil
 }
-
-func (r *sharedResponse) GetContext() context.Context { return r.RawResponse.GetContext() }
 
 // sotwEncoding is a type's resources as every state-of-the-world response
 // of a snapshot carries them, in name order: the Anys (shared with the
