@@ -29,16 +29,26 @@ type Options struct {
 	// node.cluster names no published Gateway (the edge logs it; the
 	// server counts it in gatehouse_xds_unknown_gateway_total).
 	OnUnknownGateway func(nodeID, gateway, reason string)
+	// InitialSyncs bounds the streams sending their initial responses at
+	// once (admission.go): 0 is the default (32), negative is unbounded.
+	InitialSyncs int
+	// InitialSyncWait bounds how long a stream waits for a sync slot
+	// before it goes ahead without one (0: 30 s).
+	InitialSyncWait time.Duration
+	// InitialSyncHold bounds how long a stream keeps its slot while its
+	// client does not answer its initial responses (0: 10 s).
+	InitialSyncHold time.Duration
 }
 
 // Server serves the Publisher's snapshots over ADS (state of the world and
 // delta) and tracks every connected proxy.
 type Server struct {
-	pub     *Publisher
-	xds     xdsserver.Server // state of the world
-	tracker *tracker
-	ctx     context.Context
-	logger  log.Logger
+	pub       *Publisher
+	xds       xdsserver.Server // state of the world
+	tracker   *tracker
+	ctx       context.Context
+	logger    log.Logger
+	admission *admission
 	// deltaIDs numbers delta streams for the tracker (each has its own
 	// go-control-plane delta server, whose ids all start at 1).
 	deltaIDs atomic.Int64
@@ -63,7 +73,18 @@ func NewServer(ctx context.Context, pub *Publisher, opts Options) (*Server, erro
 	// Ordered ADS sends each stream's responses through one queue in the
 	// order the cache produces them (CDS, EDS, LDS, RDS for Envoy groups).
 	xs := xdsserver.NewServer(ctx, pub.mux, tr, sotw.WithOrderedADS(), sotw.WithLogger(logger))
-	return &Server{pub: pub, xds: xs, tracker: tr, ctx: ctx, logger: logger}, nil
+	syncs, wait, hold := opts.InitialSyncs, opts.InitialSyncWait, opts.InitialSyncHold
+	if syncs == 0 {
+		syncs = defaultInitialSyncs
+	}
+	if wait <= 0 {
+		wait = defaultInitialSyncWait
+	}
+	if hold <= 0 {
+		hold = defaultInitialSyncHold
+	}
+	adm := newAdmission(syncs, wait, hold, m)
+	return &Server{pub: pub, xds: xs, tracker: tr, ctx: ctx, logger: logger, admission: adm}, nil
 }
 
 // Register adds the Aggregated Discovery Service to g: state of the world
@@ -83,7 +104,9 @@ type adsService struct {
 }
 
 func (a adsService) StreamAggregatedResources(st discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesServer) error {
-	return a.s.xds.StreamAggregatedResources(st)
+	t := a.s.admission.ticket()
+	defer t.close()
+	return a.s.xds.StreamAggregatedResources(admittedSotW{st, t})
 }
 
 // DeltaAggregatedResources serves one delta stream with go-control-plane's
@@ -93,7 +116,9 @@ func (a adsService) DeltaAggregatedResources(st discoveryv3.AggregatedDiscoveryS
 	ds := newDeltaConn(a.s.pub.delta, a.s.pub.grpc)
 	defer ds.close()
 	cb := deltaCallbacks{t: a.s.tracker, id: a.s.deltaIDs.Add(1)}
-	return delta.NewServer(a.s.ctx, ds, cb, delta.WithLogger(a.s.logger)).DeltaStreamHandler(st, resource.AnyType)
+	t := a.s.admission.ticket()
+	defer t.close()
+	return delta.NewServer(a.s.ctx, ds, cb, delta.WithLogger(a.s.logger)).DeltaStreamHandler(admittedDelta{st, t}, resource.AnyType)
 }
 
 // deltaCallbacks hands the tracker the stream's server-wide id in place of
