@@ -57,6 +57,10 @@ type Publisher struct {
 	// Envoy cache keeps serving them over state of the world.
 	delta *deltaHub
 
+	// removed hears of groups Remove drops (the server ends their
+	// state-of-the-world streams: orphans.go).
+	removed []func(...translate.GroupKey)
+
 	publishSeconds prometheus.Histogram
 
 	// known is read on every stream request, without taking mu (which
@@ -425,6 +429,17 @@ func (p *Publisher) Remove(keys ...translate.GroupKey) {
 		}
 	}
 	p.setKnown()
+	for _, f := range p.removed {
+		f(keys...)
+	}
+}
+
+// onRemove registers f to hear of the groups Remove drops, after their
+// snapshots are gone.
+func (p *Publisher) onRemove(f func(...translate.GroupKey)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.removed = append(p.removed, f)
 }
 
 // Has reports whether a snapshot is published for the group.

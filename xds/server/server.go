@@ -52,6 +52,9 @@ type Server struct {
 	// deltaIDs numbers delta streams for the tracker (each has its own
 	// go-control-plane delta server, whose ids all start at 1).
 	deltaIDs atomic.Int64
+	// sotw are the state-of-the-world streams by group, for Remove to end
+	// (orphans.go).
+	sotw *sotwStreams
 }
 
 // NewServer builds the ADS server; ctx ends every stream when cancelled.
@@ -84,7 +87,9 @@ func NewServer(ctx context.Context, pub *Publisher, opts Options) (*Server, erro
 		hold = defaultInitialSyncHold
 	}
 	adm := newAdmission(syncs, wait, hold, m)
-	return &Server{pub: pub, xds: xs, tracker: tr, ctx: ctx, logger: logger, admission: adm}, nil
+	streams := newSotWStreams()
+	pub.onRemove(streams.end)
+	return &Server{pub: pub, xds: xs, tracker: tr, ctx: ctx, logger: logger, admission: adm, sotw: streams}, nil
 }
 
 // Register adds the Aggregated Discovery Service to g: state of the world
@@ -106,7 +111,9 @@ type adsService struct {
 func (a adsService) StreamAggregatedResources(st discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesServer) error {
 	t := a.s.admission.ticket()
 	defer t.close()
-	return a.s.xds.StreamAggregatedResources(admittedSotW{st, t})
+	e := newEndable(st, a.s.sotw)
+	defer e.close()
+	return a.s.xds.StreamAggregatedResources(admittedSotW{e, t})
 }
 
 // DeltaAggregatedResources serves one delta stream with go-control-plane's
