@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/pkg/admin/api"
 	"github.com/gatehouse-dev/gatehouse/pkg/client"
+	"github.com/gatehouse-dev/gatehouse/pkg/explain"
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
 	"github.com/gatehouse-dev/gatehouse/pkg/textdiff"
 )
@@ -69,6 +71,13 @@ func printDiff(w io.Writer, res *api.ApplyResult) {
 		fmt.Fprintf(w, "no changes: the server already has these objects (revision %s)\n", res.Revision)
 	}
 	if len(res.Envoy) > 0 {
-		fmt.Fprintf(w, "\nEnvoy resources per Gateway:\n%s\n", res.Envoy)
+		var cs []explain.Change
+		if err := json.Unmarshal(res.Envoy, &cs); err != nil {
+			// A server that speaks another format: show what it sent.
+			fmt.Fprintf(w, "\nEnvoy resources per Gateway:\n%s\n", res.Envoy)
+			return
+		}
+		fmt.Fprintf(w, "\nEnvoy resources per Gateway (%s):\n", explain.Summary(cs))
+		explain.WriteDiffText(w, cs)
 	}
 }

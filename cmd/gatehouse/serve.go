@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/pkg/admin"
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
+	"github.com/gatehouse-dev/gatehouse/pkg/explain"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
 	"github.com/gatehouse-dev/gatehouse/pkg/store/open"
@@ -213,10 +215,11 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	if pub != nil {
 		publisher = pub
 	}
+	topts := o.services.translateOptions(xdsLis.Addr().String())
 	ctrl = controller.New(controller.Config{
 		Load:         st.Loader(ctx, health, log),
 		Publisher:    publisher,
-		Translate:    o.services.translateOptions(xdsLis.Addr().String()),
+		Translate:    topts,
 		Services:     svc.update,
 		MaxAuthzBody: o.services.maxAuthzBody,
 		Debounce:     o.debounce,
@@ -247,6 +250,13 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc)}
 			},
 			Usage: svc.usageHandler(),
+			EnvoyDiff: func(before, after *store.Tree) (json.RawMessage, error) {
+				cs, err := explain.PolicyDiff(before.FS(), after.FS(), st.PolicyOptions(), topts)
+				if err != nil {
+					return nil, err
+				}
+				return json.Marshal(cs)
+			},
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 	}

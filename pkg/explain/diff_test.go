@@ -5,11 +5,15 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
 func TestDiffNothing(t *testing.T) {
@@ -137,4 +141,35 @@ func cloneSecretWithKey(t *testing.T, r types.Resource, key string) types.Resour
 	s := proto.Clone(r).(*tlsv3.Secret)
 	s.GetTlsCertificate().PrivateKey = &corev3.DataSource{Specifier: &corev3.DataSource_InlineBytes{InlineBytes: []byte(key)}}
 	return s
+}
+
+// PolicyDiff translates two policy trees and diffs them: adding a Route
+// shows as the changed route table of its Gateway, nothing else.
+func TestPolicyDiff(t *testing.T) {
+	before := fstest.MapFS{
+		"gw.yaml":  {Data: []byte("kind: Gateway\nname: public\nspec:\n  listeners:\n    - {name: http, port: 8080, protocol: HTTP}\n")},
+		"svc.yaml": {Data: []byte("kind: Service\nname: app\nspec:\n  discovery:\n    static:\n      - {address: 127.0.0.1, port: 9000}\n")},
+		"r1.yaml":  {Data: []byte("kind: Route\nname: r1\nspec:\n  gateways: [public]\n  match: {path: {prefix: /a}}\n  backends: [{service: app}]\n")},
+	}
+	after := fstest.MapFS{}
+	for k, v := range before {
+		after[k] = v
+	}
+	after["r2.yaml"] = &fstest.MapFile{Data: []byte("kind: Route\nname: r2\nspec:\n  gateways: [public]\n  match: {path: {prefix: /b}}\n  backends: [{service: app}]\n")}
+	cs, err := PolicyDiff(before, after, policy.Options{}, translate.Options{AuthzAddr: "127.0.0.1:18000", RateLimitAddr: "127.0.0.1:18000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) == 0 {
+		t.Fatal("adding a Route changed no Envoy resource")
+	}
+	for _, c := range cs {
+		if c.Type != "route" || c.Op != "changed" || c.Group != "public/envoy" && c.Group != "public/grpc" {
+			t.Errorf("unexpected change %+v: adding a Route changes only the route tables of its Gateway", c)
+		}
+	}
+	same, err := PolicyDiff(before, before, policy.Options{}, translate.Options{AuthzAddr: "127.0.0.1:18000", RateLimitAddr: "127.0.0.1:18000"})
+	if err != nil || len(same) != 0 {
+		t.Fatalf("the same policy twice: %v, %v", same, err)
+	}
 }

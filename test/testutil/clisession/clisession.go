@@ -104,6 +104,10 @@ func Run(t *testing.T, bin string, g *gatehouseproc.Proc, v1, v2 *gatehouseproc.
 	if code != 0 || !strings.Contains(out, "-    - service: v1") || !strings.Contains(out, "+    - service: v2") {
 		t.Fatalf("diff: exit %d\n%s", code, out)
 	}
+	// The plan: the Envoy resources the change would alter, per Gateway.
+	if !strings.Contains(out, "Envoy resources per Gateway (") || !strings.Contains(out, "public/") || !strings.Contains(out, "svc/v2") {
+		t.Fatalf("diff shows no Envoy resource change for moving the Route to v2:\n%s", out)
+	}
 	if got := gatehouseproc.Call(c); got != "v1" {
 		t.Fatalf("after diff the client reached %q: a diff changed the policy", got)
 	}
