@@ -29,14 +29,17 @@ following Envoy's own matching, so it says what a proxy does, not what the polic
 meant. Values that depend on the live request and are not given (a JWT claim, the
 consumer without --consumer, the address without --client-ip) are marked as such.
 
-It works offline on --policy-dir, loading and translating it as "gatehouse serve"
-would (objects that fail validation are left out, as serve leaves them out).
+With --policy-dir it works offline, loading and translating the directory as
+"gatehouse serve" would (objects that fail validation are left out, as serve leaves
+them out). Without it, it asks a running server (--server, $GATEHOUSE_ADDR), which
+explains the request against what its proxies are served now.
 
 Exit status: 0 a route matched, 1 no route matched (the output says what would
 have to change) or the policy cannot be served, 2 usage (bad flags, an unreadable
 policy directory, an unknown Gateway).`
 
 type explainFlags struct {
+	remote                                 remoteFlags
 	policyDir, gateway, host, path, method string
 	headers, query                         []string
 	consumer, client, clientIP, output     string
@@ -45,10 +48,11 @@ type explainFlags struct {
 func newExplainCmd() *cobra.Command {
 	var f explainFlags
 	cmd := &cobra.Command{
-		Use:   "explain --policy-dir DIR --gateway G --host H --path P [flags]",
+		Use:   "explain [--policy-dir DIR] --gateway G --host H --path P [flags]",
 		Short: "Explain which route a request takes and which policies apply to it",
 		Long:  explainLong,
-		Example: `  gatehouse explain --policy-dir examples/quickstart --gateway public \
+		Example: `  gatehouse explain --gateway public --host api.example.com --path /users/42
+  gatehouse explain --policy-dir examples/quickstart --gateway public \
       --host api.example.com --path /users/42
   gatehouse explain --policy-dir policy --gateway edge --host api.example.com:8443 \
       --path '/orders?page=2' --method POST --header x-tenant=acme \
@@ -64,7 +68,7 @@ func newExplainCmd() *cobra.Command {
 		return explainUsage(cmd, err.Error())
 	})
 	fl := cmd.Flags()
-	fl.StringVar(&f.policyDir, "policy-dir", "", "policy directory or file to load and translate (required)")
+	fl.StringVar(&f.policyDir, "policy-dir", "", "policy directory or file to translate offline (default: ask the server)")
 	fl.StringVar(&f.gateway, "gateway", "", "the Gateway whose proxies receive the request (required)")
 	fl.StringVar(&f.host, "host", "", "Host header, :PORT picks a listener; gRPC: host dialled (required)")
 	fl.StringVar(&f.path, "path", "", "path with query; gRPC: /package.Service/Method (required)")
@@ -75,6 +79,7 @@ func newExplainCmd() *cobra.Command {
 	fl.StringVar(&f.clientIP, "client-ip", "", "client address, Envoy's TCP peer (source CIDRs, address keys)")
 	fl.StringVar(&f.client, "client", "envoy", "client kind: envoy or grpc (proxyless)")
 	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	f.remote.add(fl)
 	return cmd
 }
 
@@ -85,7 +90,7 @@ func explainUsage(cmd *cobra.Command, msg string) error {
 }
 
 func runExplain(cmd *cobra.Command, f explainFlags) error {
-	for _, r := range []struct{ flag, v string }{{"--policy-dir", f.policyDir}, {"--gateway", f.gateway}, {"--host", f.host}, {"--path", f.path}} {
+	for _, r := range []struct{ flag, v string }{{"--gateway", f.gateway}, {"--host", f.host}, {"--path", f.path}} {
 		if r.v == "" {
 			return explainUsage(cmd, r.flag+" is required")
 		}
@@ -103,6 +108,9 @@ func runExplain(cmd *cobra.Command, f explainFlags) error {
 	}
 	if req.Query, err = keyValues("--query", f.query); err != nil {
 		return explainUsage(cmd, err.Error())
+	}
+	if f.policyDir == "" {
+		return explainRemote(cmd, f, req)
 	}
 	fsys, dir, err := policyFS(f.policyDir)
 	if err != nil {
@@ -127,6 +135,25 @@ func runExplain(cmd *cobra.Command, f explainFlags) error {
 	res, err := explain.Explain(explain.Inputs{Policy: snap, Groups: groups, Endpoints: static.Endpoints(snap)}, req)
 	if err != nil {
 		return explainUsage(cmd, err.Error())
+	}
+	if err := writeExplanation(cmd.OutOrStdout(), res, f.output); err != nil {
+		return err
+	}
+	if res.Route == nil {
+		return exitError{code: 1}
+	}
+	return nil
+}
+
+// explainRemote asks the server named by the remote flags.
+func explainRemote(cmd *cobra.Command, f explainFlags, req explain.Request) error {
+	c, err := f.remote.client()
+	if err != nil {
+		return err
+	}
+	res, err := c.Explain(cmd.Context(), req)
+	if err != nil {
+		return err
 	}
 	if err := writeExplanation(cmd.OutOrStdout(), res, f.output); err != nil {
 		return err

@@ -87,7 +87,7 @@ type remoteFlags struct {
 }
 
 func (r *remoteFlags) add(f *pflag.FlagSet) {
-	f.StringVarP(&r.server, "server", "s", "", "admin address of the gatehouse server, its --admin-addr (default $"+client.EnvAddr+", else "+client.DefaultAddr+")")
+	f.StringVarP(&r.server, "server", "s", "", "server's admin API address (default $"+client.EnvAddr+" or "+client.DefaultAddr+")")
 	f.StringVar(&r.token, "token", "", "bearer token for the admin API (default $"+client.EnvToken+")")
 	f.DurationVar(&r.timeout, "timeout", 30*time.Second, "how long to wait for the server")
 }

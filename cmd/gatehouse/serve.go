@@ -250,6 +250,13 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc)}
 			},
 			Usage: svc.usageHandler(),
+			Explain: func(req explain.Request) (*explain.Result, error) {
+				s := ctrl.Served()
+				if s.Policy == nil {
+					return nil, errors.New("no configuration is built yet: see gatehouse status")
+				}
+				return explain.Explain(explain.Inputs{Policy: s.Policy, Groups: s.Groups, Endpoints: s.Endpoints}, req)
+			},
 			EnvoyDiff: func(before, after *store.Tree) (json.RawMessage, error) {
 				cs, err := explain.PolicyDiff(before.FS(), after.FS(), st.PolicyOptions(), topts)
 				if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/pkg/admin/api"
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
+	"github.com/gatehouse-dev/gatehouse/pkg/explain"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
 	"github.com/gatehouse-dev/gatehouse/xds/server"
@@ -54,6 +55,10 @@ type Config struct {
 	// Gateway between two trees (pkg/explain); it fills
 	// ApplyResult.Envoy of dry runs.
 	EnvoyDiff func(before, after *store.Tree) (json.RawMessage, error)
+	// Explain explains a request against what the proxies are served
+	// (pkg/explain over the controller's last published build); nil on a
+	// replica that serves no xDS.
+	Explain func(explain.Request) (*explain.Result, error)
 	// MaxBody caps request bodies (default api.MaxBodyBytes).
 	MaxBody int64
 }
@@ -90,6 +95,7 @@ func routes(cfg *Config) []route {
 		{"GET /api/v1/proxies", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, cfg.Proxies()) }},
 		{"GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, cfg.Status()) }},
 		{"GET /api/v1/config-dump", cfg.configDump},
+		{"POST /api/v1/explain", cfg.explain},
 		{"GET /api/v1/usage", func(w http.ResponseWriter, r *http.Request) {
 			if cfg.Usage == nil {
 				http.Error(w, "usage analytics do not run in this process: add usage to its --components", http.StatusNotFound)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/admin/api"
+	"github.com/gatehouse-dev/gatehouse/pkg/explain"
 	"github.com/gatehouse-dev/gatehouse/xds/server"
 )
 
@@ -288,4 +289,15 @@ func (c *Client) Usage(ctx context.Context, consumer string, since time.Duration
 		q.Set("since", since.String())
 	}
 	return c.do(ctx, http.MethodGet, "/api/v1/usage", q, nil, "", out)
+}
+
+// Explain asks the server which route a request would take on what its
+// proxies are served now.
+func (c *Client) Explain(ctx context.Context, req explain.Request) (*explain.Result, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	var res explain.Result
+	return &res, c.do(ctx, http.MethodPost, "/api/v1/explain", nil, body, "application/json", &res)
 }

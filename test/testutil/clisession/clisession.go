@@ -119,6 +119,25 @@ func Run(t *testing.T, bin string, g *gatehouseproc.Proc, v1, v2 *gatehouseproc.
 	if out, code := s.cli("get", "route", "cli", "-o", "yaml"); code != 0 || !strings.Contains(out, "service: v2") {
 		t.Errorf("get: exit %d\n%s", code, out)
 	}
+	// explain asks the server: the call the client makes takes Route cli
+	// to v2 on what the proxies are served now; a host no Route serves
+	// matches nothing (exit 1).
+	out, code = s.cli("explain", "--gateway", "public", "--client", "grpc", "--host", Host, "--path", "/grpc.testing.TestService/UnaryCall", "-o", "json")
+	var ex struct {
+		Route *struct {
+			Policy   string `json:"policy"`
+			Backends []struct {
+				Service string `json:"service"`
+			} `json:"backends"`
+		} `json:"route"`
+	}
+	if err := json.Unmarshal([]byte(out), &ex); code != 0 || err != nil || ex.Route == nil || !strings.Contains(ex.Route.Policy, "cli") ||
+		len(ex.Route.Backends) != 1 || ex.Route.Backends[0].Service != "v2" {
+		t.Errorf("explain against the server: exit %d, %v\n%s", code, err, out)
+	}
+	if out, code := s.cli("explain", "--gateway", "public", "--client", "grpc", "--host", "nothing.test", "--path", "/x.Y/Z"); code != 1 {
+		t.Errorf("explain of a host no Route serves: exit %d, want 1\n%s", code, out)
+	}
 
 	// Two applies based on the same revision: one is stored, the other is
 	// refused as stale (exit 4).
