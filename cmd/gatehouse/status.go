@@ -76,16 +76,28 @@ Versions are content hashes, shortened to 8 characters.
 			if errors.As(err, &ae) && ae.Status == http.StatusNotFound && statusKind == "" {
 				objects, err = nil, nil // a server without the policy store API
 			}
-			if err != nil {
-				return err
-			}
+			// The object status reads the policy store; when the store is
+			// down the control plane's status is what matters most, so it
+			// is printed anyway and the error (exit 3) follows it.
+			objErr := err
 			out := cmd.OutOrStdout()
 			if output == "json" {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"control_plane": st, "proxies": proxies, "objects": objects})
+				doc := map[string]any{"control_plane": st, "proxies": proxies, "objects": objects}
+				if objErr != nil {
+					doc["objects_error"] = objErr.Error()
+				}
+				if err := enc.Encode(doc); err != nil {
+					return err
+				}
+				return objErr
 			}
 			printStatus(out, st, proxies, time.Now())
+			if objErr != nil {
+				fmt.Fprintf(out, "\nPolicy objects: cannot be listed now: %v\n", objErr)
+				return objErr
+			}
 			if objects != nil {
 				printObjectStatus(out, objects)
 			}
