@@ -36,9 +36,9 @@ run: build
 # missing, so `make test` installs or builds them first (cached after the
 # first time). GATEHOUSE_SKIP_MISSING=1 opts out of both: nothing is
 # installed and the tests that need a missing one are skipped.
-TEST_DEPS := $(if $(filter 1,$(GATEHOUSE_SKIP_MISSING)),,consul redis envoy-ratelimit)
+TEST_DEPS := $(if $(filter 1,$(GATEHOUSE_SKIP_MISSING)),,consul redis envoy-ratelimit prometheus promql-check)
 
-## test: formatting and vet checks, then every test (unit, golden, process); installs Consul, Redis and envoyproxy/ratelimit first
+## test: formatting and vet checks, then every test (unit, golden, process); installs Consul, Redis, envoyproxy/ratelimit, Prometheus and the PromQL checker first
 test: lint $(TEST_DEPS)
 	$(GO) test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./...
 
@@ -83,13 +83,35 @@ ENVOY_RATELIMIT_VERSION ?= v1.4.1-0.20260122083618-3fb702589d36
 ENVOY_RATELIMIT_CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gatehouse/envoy-ratelimit-$(ENVOY_RATELIMIT_VERSION)
 ENVOY_RATELIMIT_BIN     ?= $(ENVOY_RATELIMIT_CACHE)/ratelimit
 
-.PHONY: redis envoy-ratelimit
+.PHONY: redis envoy-ratelimit prometheus promql-check
 
-## redis: make sure redis-server is installed (Debian package, needs root; the rate-limit tests start their own)
+## redis: make sure redis-server and redis-cli are installed (Debian packages, need root; the rate-limit tests start their own servers, clusters and sentinels)
 redis:
-	@command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server) || \
+	@(command -v redis-server && command -v redis-cli) >/dev/null || (apt-get update && apt-get install -y redis-server redis-tools) || \
 	  (echo "redis: installing redis-server needs root (or set GATEHOUSE_SKIP_MISSING=1 to skip the Redis tests)"; exit 1)
 	@redis-server --version
+
+## prometheus: make sure prometheus and promtool are installed (Debian package, needs root; the monitoring tests run both)
+prometheus:
+	@(command -v prometheus && command -v promtool) >/dev/null || (apt-get update && apt-get install -y prometheus) || \
+	  (echo "prometheus: installing Debian's prometheus package needs root (or set GATEHOUSE_SKIP_MISSING=1 to skip the monitoring tests)"; exit 1)
+	@promtool --version | sed -n 1p
+
+# The PromQL checker the monitoring tests run on every dashboard and rule
+# expression: Prometheus's own parser, built in its own module under
+# test/tools/promql so that Prometheus's dependencies never enter go.mod.
+# Cached like Consul; the tests find it there (or at $$GATEHOUSE_PROMQL_CHECK).
+PROMQL_CHECK_VERSION ?= v0.316.0
+PROMQL_CHECK_CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gatehouse/promql-check-$(PROMQL_CHECK_VERSION)
+PROMQL_CHECK_BIN     ?= $(PROMQL_CHECK_CACHE)/promql-check
+
+## promql-check: build the PromQL checker for the monitoring tests into $(PROMQL_CHECK_BIN) (skipped if present)
+promql-check:
+	@if [ -x "$(PROMQL_CHECK_BIN)" ]; then echo "promql-check: $(PROMQL_CHECK_BIN) (cached)"; else \
+	  mkdir -p "$(PROMQL_CHECK_CACHE)" && \
+	  echo "promql-check: building the Prometheus $(PROMQL_CHECK_VERSION) parser into $(PROMQL_CHECK_BIN)" && \
+	  cd test/tools/promql && $(GO) build -o "$(PROMQL_CHECK_BIN).tmp" . && \
+	  mv "$(PROMQL_CHECK_BIN).tmp" "$(PROMQL_CHECK_BIN)"; fi
 
 ## envoy-ratelimit: build envoyproxy/ratelimit for the tests into $(ENVOY_RATELIMIT_BIN) (skipped if present)
 envoy-ratelimit:

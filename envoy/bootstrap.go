@@ -36,9 +36,14 @@ const (
 
 // Options describe one proxy's bootstrap.
 type Options struct {
-	Gateway        string // Gateway name; becomes node.cluster
-	NodeID         string // node.id; empty means "<gateway>-envoy" or "<gateway>-grpc"
-	XDSAddr        string // host:port of gatehouse's ADS server
+	Gateway string // Gateway name; becomes node.cluster
+	NodeID  string // node.id; empty means "<gateway>-envoy" or "<gateway>-grpc"
+	// XDSAddrs are host:port of gatehouse's ADS server, one per replica.
+	// Envoy balances its one ADS stream over all of them and, when the
+	// replica it is connected to goes away, reconnects to another after its
+	// retry back-off; a grpc-go client uses the first and falls back to the
+	// next ones (see GRPCBootstrap).
+	XDSAddrs       []string
 	AdminPort      int    // Envoy admin port on 127.0.0.1
 	MaxHeapBytes   uint64 // overload manager fixed_heap limit
 	MaxConnections int64  // global downstream connection limit
@@ -66,7 +71,7 @@ type TLSFiles struct {
 func DefaultOptions(gateway string) Options {
 	return Options{
 		Gateway:        gateway,
-		XDSAddr:        DefaultXDSAddr,
+		XDSAddrs:       []string{DefaultXDSAddr},
 		AdminPort:      DefaultAdminPort,
 		MaxHeapBytes:   DefaultMaxHeapBytes,
 		MaxConnections: DefaultMaxConnections,
@@ -95,14 +100,12 @@ func quote(s string) string {
 // view is what the template sees: validated options plus derived fields.
 type view struct {
 	Options
-	XDSHost        string
-	XDSPort        int
+	XDS            []hostPort
 	XDSClusterType string
-	// XDSSNI is the server name Envoy sends (empty for an IP host, which is
-	// not a valid SNI name) and XDSSANType how the host is matched against
-	// gatehouse's certificate: DNS or IP_ADDRESS.
-	XDSSNI     string
-	XDSSANType string
+	// XDSSNI is the server name Envoy sends to gatehouse and XDSSANs the
+	// names its certificate may carry (tlsNames).
+	XDSSNI  string
+	XDSSANs []san
 	// ADSAPIType is ads_config.api_type. Envoy picks its delta or state-of-
 	// the-world mux from it alone (Envoy:
 	// source/common/config/xds_manager_impl.cc).
@@ -116,16 +119,21 @@ func (o Options) resolve(defaultIDSuffix string) (view, error) {
 	if o.NodeID == "" {
 		o.NodeID = o.Gateway + defaultIDSuffix
 	}
-	host, portText, err := net.SplitHostPort(o.XDSAddr)
-	if err != nil {
-		return view{}, fmt.Errorf("xds address %q: %w", o.XDSAddr, err)
+	if len(o.XDSAddrs) == 0 {
+		return view{}, fmt.Errorf("xds address: give at least one host:port")
 	}
-	port, err := strconv.Atoi(portText)
-	if err != nil || port < 1 || port > 65535 {
-		return view{}, fmt.Errorf("xds address %q: port must be 1-65535", o.XDSAddr)
-	}
-	if host == "" {
-		return view{}, fmt.Errorf("xds address %q: host is empty", o.XDSAddr)
+	xds := make([]hostPort, 0, len(o.XDSAddrs))
+	seen := map[string]bool{}
+	for _, a := range o.XDSAddrs {
+		hp, err := parseHostPort(a)
+		if err != nil {
+			return view{}, err
+		}
+		if seen[a] {
+			return view{}, fmt.Errorf("xds address %q: listed twice", a)
+		}
+		seen[a] = true
+		xds = append(xds, hp)
 	}
 	if o.AdminPort < 1 || o.AdminPort > 65535 {
 		return view{}, fmt.Errorf("admin port %d: must be 1-65535", o.AdminPort)
@@ -136,15 +144,19 @@ func (o Options) resolve(defaultIDSuffix string) (view, error) {
 	if o.MaxConnections <= 0 {
 		return view{}, fmt.Errorf("max connections %d: must be positive", o.MaxConnections)
 	}
-	// An IP needs no resolver; a name (a compose service, a k8s Service) is
-	// re-resolved by STRICT_DNS when gatehouse moves.
-	kind, sni, san := "STRICT_DNS", host, "DNS"
-	if _, err := netip.ParseAddr(host); err == nil {
-		kind, sni, san = "STATIC", "", "IP_ADDRESS"
+	// IPs need no resolver; a name (a compose service, a k8s Service) is
+	// re-resolved by STRICT_DNS when gatehouse moves (STRICT_DNS also takes
+	// IP literals, so one name among the addresses decides).
+	kind := "STATIC"
+	for _, hp := range xds {
+		if _, err := netip.ParseAddr(hp.Host); err != nil {
+			kind = "STRICT_DNS"
+		}
 	}
 	if t := o.TLS; t != nil && (t.CAFile == "" || (t.CertFile == "") != (t.KeyFile == "")) {
 		return view{}, fmt.Errorf("tls: the CA file is required, and the certificate and key files go together")
 	}
+	sni, sans := tlsNames(xds)
 	api := ""
 	switch o.XDSProtocol {
 	case "", ProtocolDelta:
@@ -154,7 +166,55 @@ func (o Options) resolve(defaultIDSuffix string) (view, error) {
 	default:
 		return view{}, fmt.Errorf("xds protocol %q: want %s or %s", o.XDSProtocol, ProtocolDelta, ProtocolSotW)
 	}
-	return view{Options: o, XDSHost: host, XDSPort: port, XDSClusterType: kind, XDSSNI: sni, XDSSANType: san, ADSAPIType: api}, nil
+	return view{Options: o, XDS: xds, XDSClusterType: kind, XDSSNI: sni, XDSSANs: sans, ADSAPIType: api}, nil
+}
+
+// san is one subject alt name a gatehouse certificate may carry.
+type san struct {
+	Type string // DNS or IP_ADDRESS
+	Host string
+}
+
+// tlsNames are the SNI Envoy sends to gatehouse (a single DNS host's name;
+// none for an IP, which is not a valid SNI name, or for several replicas,
+// whose endpoints share one cluster) and the SANs it accepts: every
+// address's host, so each replica's certificate names its own.
+func tlsNames(xds []hostPort) (string, []san) {
+	var sans []san
+	dns := 0
+	for _, hp := range xds {
+		if _, err := netip.ParseAddr(hp.Host); err == nil {
+			sans = append(sans, san{"IP_ADDRESS", hp.Host})
+		} else {
+			sans = append(sans, san{"DNS", hp.Host})
+			dns++
+		}
+	}
+	if len(xds) == 1 && dns == 1 {
+		return xds[0].Host, sans
+	}
+	return "", sans
+}
+
+// hostPort is one xDS server address, validated.
+type hostPort struct {
+	Host string
+	Port int
+}
+
+func parseHostPort(a string) (hostPort, error) {
+	host, portText, err := net.SplitHostPort(a)
+	if err != nil {
+		return hostPort{}, fmt.Errorf("xds address %q: %w", a, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 1 || port > 65535 {
+		return hostPort{}, fmt.Errorf("xds address %q: port must be 1-65535", a)
+	}
+	if host == "" {
+		return hostPort{}, fmt.Errorf("xds address %q: host is empty", a)
+	}
+	return hostPort{Host: host, Port: port}, nil
 }
 
 // EnvoyBootstrap renders a complete Envoy v3 bootstrap in YAML.

@@ -2,8 +2,10 @@ package envoy
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -140,7 +142,7 @@ func TestEnvoyBootstrapFlags(t *testing.T) {
 	o := Options{
 		Gateway:        "edge-1",
 		NodeID:         `node "with" quotes: and # hash`,
-		XDSAddr:        "gatehouse:18001",
+		XDSAddrs:       []string{"gatehouse:18001"},
 		AdminPort:      19000,
 		MaxHeapBytes:   512 << 20,
 		MaxConnections: 1000,
@@ -166,7 +168,7 @@ func TestEnvoyBootstrapFlags(t *testing.T) {
 	}
 
 	// IPv6 literal: STATIC, brackets removed.
-	o.XDSAddr = "[::1]:18000"
+	o.XDSAddrs = []string{"[::1]:18000"}
 	out, err = EnvoyBootstrap(o)
 	if err != nil {
 		t.Fatal(err)
@@ -205,9 +207,12 @@ func TestBootstrapRejectsBadOptions(t *testing.T) {
 	}{
 		{"empty gateway", func(o *Options) { o.Gateway = "" }, "must be a Gateway name"},
 		{"upper-case gateway", func(o *Options) { o.Gateway = "Public" }, "must be a Gateway name"},
-		{"no port", func(o *Options) { o.XDSAddr = "127.0.0.1" }, "xds address"},
-		{"port out of range", func(o *Options) { o.XDSAddr = "127.0.0.1:70000" }, "port must be 1-65535"},
-		{"empty host", func(o *Options) { o.XDSAddr = ":18000" }, "host is empty"},
+		{"no port", func(o *Options) { o.XDSAddrs = []string{"127.0.0.1"} }, "xds address"},
+		{"port out of range", func(o *Options) { o.XDSAddrs = []string{"127.0.0.1:70000"} }, "port must be 1-65535"},
+		{"empty host", func(o *Options) { o.XDSAddrs = []string{":18000"} }, "host is empty"},
+		{"no address", func(o *Options) { o.XDSAddrs = nil }, "at least one host:port"},
+		{"address twice", func(o *Options) { o.XDSAddrs = []string{"a:1", "b:1", "a:1"} }, `"a:1": listed twice`},
+		{"bad second address", func(o *Options) { o.XDSAddrs = []string{"a:1", "b"} }, `xds address "b"`},
 		{"admin port", func(o *Options) { o.AdminPort = 0 }, "admin port"},
 		{"heap", func(o *Options) { o.MaxHeapBytes = 0 }, "max heap"},
 		{"connections", func(o *Options) { o.MaxConnections = -1 }, "max connections"},
@@ -223,5 +228,46 @@ func TestBootstrapRejectsBadOptions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Every replica listed becomes an endpoint of the ADS cluster, in order, and
+// the ADS stream reconnects with a short back-off, so that losing the
+// replica a stream is on moves it to another one within seconds.
+func TestEnvoyBootstrapReplicas(t *testing.T) {
+	for _, tc := range []struct {
+		addrs []string
+		kind  clusterv3.Cluster_DiscoveryType
+	}{
+		{[]string{"10.0.0.1:18000", "10.0.0.2:18000", "[::1]:18001"}, clusterv3.Cluster_STATIC},
+		{[]string{"10.0.0.1:18000", "gatehouse-2:18000"}, clusterv3.Cluster_STRICT_DNS},
+	} {
+		o := DefaultOptions("public")
+		o.XDSAddrs = tc.addrs
+		out, err := EnvoyBootstrap(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := parseEnvoy(t, out)
+		c := b.GetStaticResources().GetClusters()[0]
+		if c.GetType() != tc.kind {
+			t.Errorf("%v: cluster type %v, want %v", tc.addrs, c.GetType(), tc.kind)
+		}
+		var got []string
+		for _, le := range c.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints() {
+			sa := le.GetEndpoint().GetAddress().GetSocketAddress()
+			host := sa.GetAddress()
+			if strings.Contains(host, ":") {
+				host = "[" + host + "]"
+			}
+			got = append(got, fmt.Sprintf("%s:%d", host, sa.GetPortValue()))
+		}
+		if strings.Join(got, ",") != strings.Join(tc.addrs, ",") {
+			t.Errorf("ADS cluster endpoints %v, want %v", got, tc.addrs)
+		}
+		rb := b.GetDynamicResources().GetAdsConfig().GetGrpcServices()[0].GetEnvoyGrpc().GetRetryPolicy().GetRetryBackOff()
+		if rb.GetBaseInterval().AsDuration() != 250*time.Millisecond || rb.GetMaxInterval().AsDuration() != 2*time.Second {
+			t.Errorf("ADS retry back-off %v, want 0.25s growing to 2s", rb)
+		}
 	}
 }

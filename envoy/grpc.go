@@ -42,6 +42,14 @@ type grpcNode struct {
 // GRPCBootstrap renders grpc-go's xDS bootstrap JSON for a proxyless client of
 // the Gateway. The Envoy-only options (admin port, heap and connection limits)
 // are ignored. The channel to gatehouse is plaintext unless o.TLS is set.
+//
+// Several addresses become several xds_servers, which grpc-go uses as gRFC
+// A71 says (grpc-go internal/xds/clients/xdsclient/authority.go): the first
+// while it answers; the next ones only while it does not AND a resource the
+// client watches is not cached. A client that has its configuration keeps
+// it and its calls working when its replica goes away, and gets changes
+// again when that replica is back; a client that starts meanwhile is served
+// by the next replica.
 func GRPCBootstrap(o Options) ([]byte, error) {
 	v, err := o.resolve("-grpc")
 	if err != nil {
@@ -61,12 +69,14 @@ func GRPCBootstrap(o Options) ([]byte, error) {
 		creds = grpcChannelCred{Type: "tls", Config: cfg}
 	}
 	b := grpcBootstrap{
-		XDSServers: []grpcServer{{
-			ServerURI:      v.XDSAddr,
+		Node: grpcNode{ID: v.NodeID, Cluster: v.Gateway},
+	}
+	for _, a := range v.XDSAddrs {
+		b.XDSServers = append(b.XDSServers, grpcServer{
+			ServerURI:      a,
 			ChannelCreds:   []grpcChannelCred{creds},
 			ServerFeatures: []string{"xds_v3"},
-		}},
-		Node: grpcNode{ID: v.NodeID, Cluster: v.Gateway},
+		})
 	}
 	if o.UpstreamCAFile != "" {
 		b.CertificateProviders = map[string]grpcCertProv{wire.GRPCUpstreamCAProvider: {

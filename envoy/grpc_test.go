@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/url"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/resolver"
@@ -45,7 +46,7 @@ func TestGRPCBootstrap(t *testing.T) {
 	o := DefaultOptions("public")
 	// Port 1 on loopback: the resolver's xDS client may try to connect
 	// before it is closed, and must find nothing there.
-	o.XDSAddr = "127.0.0.1:1"
+	o.XDSAddrs = []string{"127.0.0.1:1"}
 	out, err := GRPCBootstrap(o)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +102,7 @@ func TestGRPCBootstrap(t *testing.T) {
 // the definition.
 func TestGRPCBootstrapUpstreamCA(t *testing.T) {
 	o := DefaultOptions("public")
-	o.XDSAddr = "127.0.0.1:1"
+	o.XDSAddrs = []string{"127.0.0.1:1"}
 	o.UpstreamCAFile = "/etc/gatehouse/upstream-ca.pem"
 	out, err := GRPCBootstrap(o)
 	if err != nil {
@@ -129,5 +130,30 @@ func TestGRPCBootstrapUpstreamCA(t *testing.T) {
 	out, _ = GRPCBootstrap(o)
 	if bytes.Contains(out, []byte("certificate_providers")) {
 		t.Fatalf("provider defined without --upstream-ca-file:\n%s", out)
+	}
+}
+
+// Every replica becomes an xds_server, the first one first (grpc-go's
+// primary; the others are its fallbacks).
+func TestGRPCBootstrapReplicas(t *testing.T) {
+	o := DefaultOptions("public")
+	o.XDSAddrs = []string{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"}
+	out, err := GRPCBootstrap(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := grpcParse(t, out); err != nil {
+		t.Fatalf("grpc-go rejects the bootstrap: %v\n%s", err, out)
+	}
+	var got grpcBootstrap
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	var uris []string
+	for _, s := range got.XDSServers {
+		uris = append(uris, s.ServerURI)
+	}
+	if strings.Join(uris, ",") != strings.Join(o.XDSAddrs, ",") {
+		t.Fatalf("xds_servers %v, want %v in that order", uris, o.XDSAddrs)
 	}
 }

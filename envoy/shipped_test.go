@@ -26,10 +26,10 @@ import (
 func TestBootstrapShipsOnlyWhatEnvoyImplements(t *testing.T) {
 	rendered := map[string]Options{"defaults": DefaultOptions("public")}
 	host := DefaultOptions("edge-1")
-	host.XDSAddr = "gatehouse:18000" // STRICT_DNS
+	host.XDSAddrs = []string{"gatehouse:18000"} // STRICT_DNS
 	rendered["dns xds address"] = host
 	v6 := DefaultOptions("edge-1")
-	v6.XDSAddr = "[::1]:18000"
+	v6.XDSAddrs = []string{"[::1]:18000"}
 	rendered["ipv6 xds address"] = v6
 	for name, o := range rendered {
 		out, err := EnvoyBootstrap(o)

@@ -24,7 +24,7 @@ func TestEnvoyBootstrapTLS(t *testing.T) {
 		{"[2001:db8::1]:18000", "", tlsv3.SubjectAltNameMatcher_IP_ADDRESS, &TLSFiles{CAFile: "/tls/ca.pem"}},
 	} {
 		o := DefaultOptions("edge")
-		o.XDSAddr, o.TLS = c.addr, c.files
+		o.XDSAddrs, o.TLS = []string{c.addr}, c.files
 		out, err := EnvoyBootstrap(o)
 		if err != nil {
 			t.Fatal(err)
@@ -52,8 +52,25 @@ func TestEnvoyBootstrapTLS(t *testing.T) {
 			t.Errorf("%s: client certificate %v", c.addr, certs)
 		}
 	}
+	// Replicas share one cluster: no SNI, and any replica's host may be
+	// named by the certificate it presents.
+	o := DefaultOptions("edge")
+	o.XDSAddrs, o.TLS = []string{"gh-1:18000", "10.0.0.6:18000"}, files
+	out, err := EnvoyBootstrap(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := &tlsv3.UpstreamTlsContext{}
+	if err := parseEnvoy(t, out).GetStaticResources().GetClusters()[0].GetTransportSocket().GetTypedConfig().UnmarshalTo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sans := ctx.GetCommonTlsContext().GetValidationContext().GetMatchTypedSubjectAltNames()
+	if ctx.GetSni() != "" || len(sans) != 2 || sans[0].GetMatcher().GetExact() != "gh-1" || sans[0].GetSanType() != tlsv3.SubjectAltNameMatcher_DNS ||
+		sans[1].GetMatcher().GetExact() != "10.0.0.6" || sans[1].GetSanType() != tlsv3.SubjectAltNameMatcher_IP_ADDRESS {
+		t.Errorf("replicas: SNI %q, SANs %v", ctx.GetSni(), sans)
+	}
 	// Without TLS nothing changes.
-	out, err := EnvoyBootstrap(DefaultOptions("edge"))
+	out, err = EnvoyBootstrap(DefaultOptions("edge"))
 	if err != nil {
 		t.Fatal(err)
 	}

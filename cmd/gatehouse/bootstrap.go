@@ -67,6 +67,7 @@ them at start; grpc-go watches them (file_watcher) and picks up renewals.
 Every proxy should have its own node id (--node-id, or Envoy's --service-node).`,
 		Example: `  gatehouse bootstrap --gateway public > envoy.yaml && envoy -c envoy.yaml
   gatehouse bootstrap --gateway public --xds-addr gatehouse:18000 --node-id edge-1
+  gatehouse bootstrap --gateway public --xds-addr gh-1:18000,gh-2:18000,gh-3:18000
   gatehouse bootstrap --gateway public --format grpc > xds-bootstrap.json
   gatehouse bootstrap --gateway public --xds-addr gatehouse:18000 --tls > envoy.yaml`,
 		Args: cobra.NoArgs,
@@ -103,7 +104,7 @@ Every proxy should have its own node id (--node-id, or Envoy's --service-node).`
 	f := cmd.Flags()
 	f.StringVar(&o.Gateway, "gateway", "", "Gateway this proxy belongs to (its node.cluster); required")
 	f.StringVar(&o.NodeID, "node-id", "", `node id of this proxy (default "<gateway>-envoy", or "<gateway>-grpc" with --format grpc)`)
-	f.StringVar(&o.XDSAddr, "xds-addr", envoy.DefaultXDSAddr, "host:port of gatehouse's xDS server, as the proxy reaches it")
+	f.StringSliceVar(&o.XDSAddrs, "xds-addr", o.XDSAddrs, "host:port of gatehouse's xDS server, as the proxy reaches it; repeat it (or separate with commas) to list every replica")
 	f.IntVar(&o.AdminPort, "admin-port", envoy.DefaultAdminPort, "Envoy admin port, on 127.0.0.1")
 	f.Var(&maxHeap, "max-heap", "heap limit for Envoy's overload manager (bytes, or with a unit: 512MiB, 2GiB)")
 	f.Int64Var(&o.MaxConnections, "max-connections", envoy.DefaultMaxConnections, "global limit of downstream connections")

@@ -20,7 +20,7 @@ func TestBootstrapCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	want, err := envoy.EnvoyBootstrap(envoy.Options{
-		Gateway: "public", NodeID: "edge-7", XDSAddr: "10.0.0.5:18001", AdminPort: 9100,
+		Gateway: "public", NodeID: "edge-7", XDSAddrs: []string{"10.0.0.5:18001"}, AdminPort: 9100,
 		MaxHeapBytes: 512 << 20, MaxConnections: envoy.DefaultMaxConnections, XDSProtocol: envoy.ProtocolDelta,
 	})
 	if err != nil {
@@ -68,18 +68,19 @@ func TestBootstrapCommandErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string
+		code int // 2: cobra's usage errors (missing flag, unparsable value); 1: refused values
 	}{
-		{[]string{"bootstrap"}, `required flag(s) "gateway"`},
-		{[]string{"bootstrap", "--gateway", "public", "--format", "xml"}, "--format"},
-		{[]string{"bootstrap", "--gateway", "public", "--max-heap", "lots"}, "max-heap"},
-		{[]string{"bootstrap", "--gateway", "Bad_Name"}, "must be a Gateway name"},
-		{[]string{"bootstrap", "--gateway", "public", "--xds-addr", "nowhere"}, "xds address"},
-		{[]string{"bootstrap", "--gateway", "public", "--xds-protocol", "rest"}, `xds protocol "rest": want delta or sotw`},
-		{[]string{"bootstrap", "--gateway", "public", "--format", "grpc", "--xds-protocol", "delta"}, "proxyless gRPC clients use state of the world only"},
+		{[]string{"bootstrap"}, `required flag(s) "gateway"`, exitUsage},
+		{[]string{"bootstrap", "--gateway", "public", "--format", "xml"}, "--format", exitRejected},
+		{[]string{"bootstrap", "--gateway", "public", "--max-heap", "lots"}, "max-heap", exitUsage},
+		{[]string{"bootstrap", "--gateway", "Bad_Name"}, "must be a Gateway name", exitRejected},
+		{[]string{"bootstrap", "--gateway", "public", "--xds-addr", "nowhere"}, "xds address", exitRejected},
+		{[]string{"bootstrap", "--gateway", "public", "--xds-protocol", "rest"}, `xds protocol "rest": want delta or sotw`, exitRejected},
+		{[]string{"bootstrap", "--gateway", "public", "--format", "grpc", "--xds-protocol", "delta"}, "proxyless gRPC clients use state of the world only", exitRejected},
 	} {
 		code, out, errOut := gatehouse(t, tc.args...)
-		if code != 1 || out != "" || !strings.Contains(errOut, tc.want) {
-			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 1, nothing on stdout, and %q", tc.args, code, out, errOut, tc.want)
+		if code != tc.code || out != "" || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %d, nothing on stdout, and %q", tc.args, code, out, errOut, tc.code, tc.want)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry/consul"
+	"github.com/gatehouse-dev/gatehouse/pkg/store"
 )
 
 // consulAddr is the agent address: --consul-addr, else CONSUL_HTTP_ADDR,
@@ -127,10 +128,12 @@ func (r *registryUp) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(r.desc, prometheus.GaugeValue, v, "consul")
 }
 
-// serverStatus is /api/v1/status: the controller's state plus Consul's.
+// serverStatus is /api/v1/status: the controller's state plus the policy
+// store's and Consul discovery's.
 type serverStatus struct {
 	controller.Status
-	Consul *consul.Status `json:"consul,omitempty"`
+	Store  *store.HealthStatus `json:"store,omitempty"`
+	Consul *consul.Status      `json:"consul,omitempty"`
 }
 
 // printConsul is the Consul section of `gatehouse status`.

@@ -27,8 +27,8 @@ func newConsumerCmd() *cobra.Command {
 		Short: "Manage API consumers (keys)",
 	}
 	key := &cobra.Command{Use: "key", Short: "Manage a consumer's API keys"}
-	key.AddCommand(newConsumerKeyCreateCmd())
-	c.AddCommand(key)
+	key.AddCommand(newConsumerKeyCreateCmd(), newConsumerKeyListCmd(), newConsumerKeyRevokeCmd())
+	c.AddCommand(key, newConsumerListCmd())
 	return c
 }
 
@@ -37,22 +37,35 @@ func newConsumerCmd() *cobra.Command {
 const apiKeyPrefix = "gh_"
 
 func newConsumerKeyCreateCmd() *cobra.Command {
-	var dir, id string
+	var (
+		dir, id string
+		remote  remoteFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create an API key for a consumer; print it once, store only its hash",
 		Long: `Generate a random API key (32 bytes, base64url, prefixed "gh_") for the
 Consumer NAME, print it once on standard output, and add only its SHA-256 to
-the Consumer's spec.apiKeys in the policy directory. The key itself is never
-written anywhere: copy it now, it cannot be shown again.
+the Consumer's spec.apiKeys. The key itself is never sent or written anywhere:
+copy it now, it cannot be shown again.
 
-The file that defines "kind: Consumer, name: NAME" is edited in place (other
-objects in it are left as they are); if no file defines it, consumers/NAME.yaml
-is created. A running "gatehouse serve" picks the change up like any other
-policy edit.`,
-		Example: `  gatehouse consumer key create acme --policy-dir policies
-  gatehouse consumer key create acme --id acme-ci > acme-ci.key`,
-		Args: cobra.ExactArgs(1),
+By default the key's hash is applied to a running server (--server or
+GATEHOUSE_ADDR): the Consumer is read, the key added, and the Consumer applied
+based on the revision read, so a concurrent change is never overwritten; the
+Consumer is created if there is none. The key is printed only once the server
+stored its hash.
+
+With --policy-dir the policy directory is edited instead (offline): the file
+that defines "kind: Consumer, name: NAME" is edited in place (other objects in
+it are left as they are); if no file defines it, consumers/NAME.yaml is
+created. A running "gatehouse serve" picks the change up like any other
+policy edit.
+
+` + exitCodesHelp,
+		Example: `  gatehouse consumer key create acme > acme.key
+  gatehouse consumer key create acme --id acme-ci --server 10.0.0.5:18080
+  gatehouse consumer key create acme --policy-dir policies`,
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			if !objectNameRE.MatchString(name) {
@@ -62,22 +75,39 @@ policy edit.`,
 				id = defaultKeyID(name, time.Now())
 			}
 			key, digest := newAPIKey()
-			file, created, err := addConsumerKey(dir, name, id, digest)
-			if err != nil {
-				return err
-			}
-			verb := "added to"
-			if created {
-				verb = "created"
+			var where, verb string
+			if cmd.Flags().Changed("policy-dir") {
+				file, created, err := addConsumerKey(dir, name, id, digest)
+				if err != nil {
+					return err
+				}
+				where, verb = file, "added to"
+				if created {
+					verb = "created"
+				}
+			} else {
+				c, err := remote.client()
+				if err != nil {
+					return err
+				}
+				rev, created, err := serverAddKey(cmd.Context(), c, name, id, digest)
+				if err != nil {
+					return err
+				}
+				where, verb = c.Addr()+" revision "+rev, "Consumer updated"
+				if created {
+					verb = "Consumer created"
+				}
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "key %q of consumer %s: sha256 %s in %s (%s); the key below is shown only once\n",
-				id, name, digest, file, verb)
-			_, err = fmt.Fprintln(cmd.OutOrStdout(), key)
+				id, name, digest, where, verb)
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), key)
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&dir, "policy-dir", ".", "policy directory")
+	cmd.Flags().StringVar(&dir, "policy-dir", ".", "edit this policy directory instead of applying to a server")
 	cmd.Flags().StringVar(&id, "id", "", "key id (default NAME-YYYYMMDD-XXXX)")
+	remote.add(cmd.Flags())
 	return cmd
 }
 

@@ -43,8 +43,16 @@ Getting started:
   gatehouse bootstrap --gateway public > envoy.yaml  connect an Envoy
   gatehouse validate examples/quickstart             check policy files offline
 
+Managing policy on a running server (its admin API; --server or
+GATEHOUSE_ADDR, --token or GATEHOUSE_TOKEN):
+  gatehouse apply -f routes.yaml    diff -f, get KIND [NAME], delete KIND NAME
+  gatehouse status                  history, rollback REV, config-dump --gateway G
+
 Policy objects are YAML files; examples/quickstart in the source repository is a
-complete, commented example. Documentation: README.md (a 5-minute tour) and
+complete, commented example.
+
+` + exitCodesHelp + `
+ Documentation: README.md (a 5-minute tour) and
 docs/design.md; "gatehouse <command> --help" for each command.`
 
 // newRootCmd builds the whole command tree with out and errOut as the
@@ -61,7 +69,7 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
 			if err != nil {
-				return err
+				return usageError{err}
 			}
 			slog.SetDefault(logger)
 			return nil
@@ -69,6 +77,9 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 	}
 	root.SetOut(out)
 	root.SetErr(errOut)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w; see %s --help", err, cmd.CommandPath())}
+	})
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	for _, newCmd := range verbs {
@@ -100,12 +111,11 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
-		return 0
+		return exitOK
 	}
 	var exit exitError
-	if errors.As(err, &exit) {
-		return exit.code
+	if !errors.As(err, &exit) {
+		fmt.Fprintf(errOut, "gatehouse: %v\n", err)
 	}
-	fmt.Fprintf(errOut, "gatehouse: %v\n", err)
-	return 1
+	return exitCode(err)
 }

@@ -40,8 +40,8 @@ func TestLogFlagsAreChecked(t *testing.T) {
 		{"--log-format", "xml", "version"},
 	} {
 		code, _, errOut := gatehouse(t, args...)
-		if code != 1 || !strings.Contains(errOut, args[0]) {
-			t.Errorf("%v: exit %d, stderr %q; want 1 and a message naming the flag", args, code, errOut)
+		if code != exitUsage || !strings.Contains(errOut, args[0]) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 (usage) and a message naming the flag", args, code, errOut)
 		}
 	}
 	if code, _, errOut := gatehouse(t, "--log-level", "debug", "--log-format", "json", "version"); code != 0 {
@@ -51,7 +51,7 @@ func TestLogFlagsAreChecked(t *testing.T) {
 
 func TestUnknownVerbFails(t *testing.T) {
 	code, _, errOut := gatehouse(t, "frobnicate")
-	if code != 1 || !strings.Contains(errOut, "unknown command") {
+	if code != exitUsage || !strings.Contains(errOut, "unknown command") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -21,8 +23,10 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/pkg/admin"
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
+	"github.com/gatehouse-dev/gatehouse/pkg/explain"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
-	"github.com/gatehouse-dev/gatehouse/pkg/store/dir"
+	"github.com/gatehouse-dev/gatehouse/pkg/store"
+	"github.com/gatehouse-dev/gatehouse/pkg/store/open"
 	"github.com/gatehouse-dev/gatehouse/xds/server"
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
@@ -31,6 +35,7 @@ func init() { addVerb(newServeCmd) }
 
 type serveOptions struct {
 	policyDir string
+	store     string // --store URL; --policy-dir P is dir://P
 	xdsAddr   string
 	adminAddr string
 	debounce  time.Duration
@@ -50,8 +55,8 @@ type serveOptions struct {
 func newServeCmd() *cobra.Command {
 	o := serveOptions{}
 	cmd := &cobra.Command{
-		Use:   "serve --policy-dir DIR",
-		Short: "Run the control plane: watch a policy directory and serve it over xDS",
+		Use:   "serve --policy-dir DIR | --store dir://DIR|consul://ADDR/PREFIX",
+		Short: "Run the control plane: watch a policy store and serve it over xDS",
 		Long: `Run the Gatehouse control plane.
 
 gatehouse serve loads every *.yaml/*.yml file under --policy-dir, validates it,
@@ -63,11 +68,20 @@ node.cluster.
 The same gRPC port also serves the two services Envoy calls per request: ext_authz
 (envoy.service.auth.v3: API keys, JWT consumers, Rego and group rules) and the
 global rate-limit service (envoy.service.ratelimit.v3: in-memory counters, or Redis
-with --redis-addr so that several replicas enforce one limit). --components runs
+with --redis-addr or --redis-url, also Redis Cluster and Sentinel, so that several
+replicas enforce one limit). --components runs
 only some of the three parts; point Envoy at separate replicas with
 --authz-advertise-addr and --ratelimit-advertise-addr. Those two are required
 when --xds-addr listens on every address (0.0.0.0, [::] or no host): Envoy
 cannot dial such an address.
+
+Policy can also live in Consul KV, for several replicas sharing one policy:
+--store consul://ADDR/PREFIX reads the files under PREFIX/files/ and watches
+them with blocking queries (ACL token: --consul-token-file or CONSUL_HTTP_TOKEN).
+--store dir://DIR is the same as --policy-dir DIR; a writable directory keeps
+its revision history (last 100) in DIR/.gatehouse/. If the store cannot be read
+the last good policy keeps being served; /api/v1/status, "gatehouse status" and
+the gatehouse_store_up metric show it.
 
 The directory is watched: an edit is live within a second. An object that fails
 validation is rejected on its own (the rest still updates) and, if it was valid
@@ -82,8 +96,16 @@ The admin API on --admin-addr serves:
   /readyz           200 once the first complete configuration was built
   /metrics          Prometheus metrics (gatehouse_*)
   /api/v1/proxies   every connected proxy, the versions sent and acknowledged, NACKs
-  /api/v1/status    rejected objects, held-back Gateways and the last build error
-"gatehouse status" prints the last two.
+  /api/v1/status    rejected objects, held-back Gateways, the last build error
+                    and the policy store's state
+  /api/v1/usage     requests, errors and latency per gateway, route, consumer and
+                    plan over --usage-window, from Envoy's gRPC access log
+  /api/v1/...       the policy objects: apply (all or nothing), get, delete, object
+                    status, history, rollback, config dump (docs/openapi.yaml)
+"gatehouse status" prints the proxies, the status and the object status, "gatehouse
+usage" the usage; apply, get, delete, diff, history, rollback and config-dump use
+the rest. The admin API has no authentication yet: keep --admin-addr on loopback
+or a trusted network.
 
 Both listen on loopback by default. Without --tls-cert the gRPC port is plain
 gRPC: expose it beyond loopback only on a trusted network; TLS private keys (SDS
@@ -102,6 +124,7 @@ gatehouse_peer_*_refused_total. The files are re-read when they change on disk.
 docs/operations.md for a worked example.`,
 		Example: `  gatehouse serve --policy-dir examples/quickstart
   gatehouse serve --policy-dir /etc/gatehouse --xds-addr 0.0.0.0:18000 --authz-advertise-addr gatehouse:18000 --ratelimit-advertise-addr gatehouse:18000 --log-format json
+  gatehouse serve --store consul://127.0.0.1:8500/gatehouse --consul-token-file /etc/gatehouse/consul.token
   gatehouse serve --policy-dir /etc/gatehouse --components ratelimit --redis-addr redis:6379 --xds-addr 0.0.0.0:18001
   gatehouse serve --policy-dir /etc/gatehouse --xds-addr 0.0.0.0:18000 --authz-advertise-addr gatehouse:18000 --ratelimit-advertise-addr gatehouse:18000 --tls-cert tls/gatehouse.pem --tls-key tls/gatehouse-key.pem --client-ca tls/ca.pem --trust-domain example.com`,
 		Args: cobra.NoArgs,
@@ -110,26 +133,37 @@ docs/operations.md for a worked example.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.policyDir, "policy-dir", "", "directory of policy YAML files to serve (required)")
+	f.StringVar(&o.policyDir, "policy-dir", "", "directory of policy YAML files to serve (short for --store dir://DIR)")
+	f.StringVar(&o.store, "store", "", "policy store: dir://DIR or consul://ADDR/PREFIX (give it or --policy-dir)")
 	f.StringVar(&o.xdsAddr, "xds-addr", "127.0.0.1:18000", "address of the gRPC server: xDS (ADS), ext_authz and rate limit, as --components says")
 	f.StringVar(&o.adminAddr, "admin-addr", "127.0.0.1:18080", "address of the admin HTTP API (health, metrics, status)")
 	f.DurationVar(&o.debounce, "debounce", 50*time.Millisecond, "quiet time after a change before a build starts")
 	f.DurationVar(&o.maxDelay, "max-delay", 500*time.Millisecond, "longest a build waits under a constant stream of changes")
 	f.DurationVar(&o.resync, "resync", 30*time.Second, "reload the policy directory at least this often (0: only on file events)")
 	f.StringVar(&o.consulAddr, "consul-addr", "", "Consul agent for discovery.consul Services (default $CONSUL_HTTP_ADDR, else 127.0.0.1:8500; contacted only when a Service uses Consul)")
-	f.StringVar(&o.consulTokenFile, "consul-token-file", "", "file holding the Consul ACL token (default $CONSUL_HTTP_TOKEN)")
+	f.StringVar(&o.consulTokenFile, "consul-token-file", "", "file holding the Consul ACL token, for discovery and a consul:// store (default $CONSUL_HTTP_TOKEN)")
 	o.services.addFlags(f)
 	o.tls.addFlags(f)
 	o.adminAuth.addFlags(f)
-	cmd.MarkFlagRequired("policy-dir")
 	return cmd
 }
 
 func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	log := slog.Default()
-	if st, err := os.Stat(o.policyDir); err != nil || !st.IsDir() {
-		return fmt.Errorf("--policy-dir %q is not a readable directory", o.policyDir)
+	storeURL, err := o.storeURL()
+	if err != nil {
+		return err
 	}
+	externalDirs := make(chan []string, 1)
+	token, err := consulToken(o.consulTokenFile)
+	if err != nil {
+		return err
+	}
+	st, err := open.Open(storeURL, open.Options{Resync: o.resync, ExtraDirs: externalDirs, ConsulToken: token})
+	if err != nil {
+		return err
+	}
+	health := store.NewHealth(st.Name)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -186,28 +220,33 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		}
 		xds.Register(grpcServer)
 	}
-	proxies := func() any {
+	proxies := func() []server.ProxyStatus {
 		if xds == nil {
 			return []server.ProxyStatus{}
 		}
 		return xds.Proxies()
 	}
 
-	externalDirs := make(chan []string, 1)
+	var snapshots func(translate.GroupKey) (*cache.Snapshot, bool) // config dumps; nil without xDS
+	if pub != nil {
+		snapshots = pub.Snapshot
+	}
+
 	var ctrl *controller.Controller
 	consulSrc, err := newConsulSource(o.consulAddr, o.consulTokenFile, &ctrl)
 	if err != nil {
 		return err
 	}
-	reg.MustRegister(newRegistryUp(consulSrc))
+	reg.MustRegister(newRegistryUp(consulSrc), newStoreCollector(health))
 	var publisher controller.Publisher // a nil *server.Publisher must stay a nil interface
 	if pub != nil {
 		publisher = pub
 	}
+	topts := o.translateOptions(xdsLis.Addr().String())
 	ctrl = controller.New(controller.Config{
-		Load:         func(prev *policy.Snapshot) *policy.Snapshot { return policy.LoadDir(o.policyDir, prev) },
+		Load:         st.Loader(ctx, health, log),
 		Publisher:    publisher,
-		Translate:    o.translateOptions(xdsLis.Addr().String()),
+		Translate:    topts,
 		Services:     svc.update,
 		MaxAuthzBody: o.services.maxAuthzBody,
 		Debounce:     o.debounce,
@@ -216,19 +255,45 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		Metrics:      controller.NewMetrics(reg),
 		OnPolicy: func(snap *policy.Snapshot) {
 			consulSrc.SetPolicy(snap)
-			sendLatest(externalDirs, dirsOf(o.policyDir, snap.ExternalFiles))
+			if st.Root != "" {
+				sendLatest(externalDirs, dirsOf(st.Root, snap.ExternalFiles))
+			}
 		},
 		Synced: consulSrc.Synced,
 	})
 
-	adminServer := &http.Server{Handler: o.adminAuth.wrap(admin.Handler(admin.Config{
-		Gatherer: reg,
-		Ready:    ctrl.Ready,
-		Proxies:  proxies,
-		Status: func() any {
-			return serverStatus{Status: ctrl.Status(), Consul: consulStatus(consulSrc)}
-		},
-	}), log), ReadHeaderTimeout: 5 * time.Second}
+	adminServer := &http.Server{
+		Handler: o.adminAuth.wrap(admin.Handler(admin.Config{
+			Gatherer: reg,
+			Ready:    ctrl.Ready,
+			Proxies:  proxies,
+			Store:    st,
+			Policy:   st.PolicyOptions(),
+			Build:    ctrl.Status,
+			Served:   func() string { return health.Status().Revision },
+			Snapshot: snapshots,
+			Status: func() any {
+				hs := health.Status()
+				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc)}
+			},
+			Usage: svc.usageHandler(),
+			Explain: func(req explain.Request) (*explain.Result, error) {
+				s := ctrl.Served()
+				if s.Policy == nil {
+					return nil, errors.New("no configuration is built yet: see gatehouse status")
+				}
+				return explain.Explain(explain.Inputs{Policy: s.Policy, Groups: s.Groups, Endpoints: s.Endpoints}, req)
+			},
+			EnvoyDiff: func(before, after *store.Tree) (json.RawMessage, error) {
+				cs, err := explain.PolicyDiff(before.FS(), after.FS(), st.PolicyOptions(), topts)
+				if err != nil {
+					return nil, err
+				}
+				return json.Marshal(cs)
+			},
+		}), log),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
 
 	errs := make(chan error, 3)
 	var wg sync.WaitGroup
@@ -238,7 +303,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	go func() { defer wg.Done(); logConsul(ctx, consulSrc, log) }()
 	go func() {
 		defer wg.Done()
-		if err := dir.Watch(ctx, o.policyDir, o.resync, externalDirs, ctrl.PolicyChanged); err != nil {
+		if err := st.Watch(ctx, ctrl.PolicyChanged, nil); err != nil {
 			errs <- fmt.Errorf("policy watcher: %w", err)
 		}
 	}()
@@ -261,9 +326,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		}
 	}()
 
-	log.Info("gatehouse serving", "policy_dir", o.policyDir, "grpc", xdsLis.Addr().String(), "admin", adminLis.Addr().String(),
+	log.Info("gatehouse serving", "store", st.Name, "grpc", xdsLis.Addr().String(), "admin", adminLis.Addr().String(),
 		"components", strings.Join(o.services.components, ","), "services", svc.describe(), "grpc_tls", tlsMode(auth))
-	go printWelcome(ctx, out, o, ctrl, xdsLis.Addr().String(), adminLis.Addr().String())
+	go printWelcome(ctx, out, o, st.Name, ctrl, xdsLis.Addr().String(), adminLis.Addr().String())
 
 	var runErr error
 	select {
@@ -284,9 +349,25 @@ func (o serveOptions) translateOptions(xdsAddr string) translate.Options {
 	return t
 }
 
+// storeURL is --store, or dir://--policy-dir: exactly one of them.
+func (o serveOptions) storeURL() (string, error) {
+	switch {
+	case o.store != "" && o.policyDir != "":
+		return "", fmt.Errorf("give either --policy-dir or --store, not both (--policy-dir DIR is --store dir://DIR)")
+	case o.store != "":
+		return o.store, nil
+	case o.policyDir != "":
+		if st, err := os.Stat(o.policyDir); err != nil || !st.IsDir() {
+			return "", fmt.Errorf("--policy-dir %q is not a readable directory", o.policyDir)
+		}
+		return "dir://" + o.policyDir, nil
+	}
+	return "", fmt.Errorf("say where policy lives: --policy-dir DIR or --store dir://DIR|consul://ADDR/PREFIX")
+}
+
 // printWelcome tells a newcomer where gatehouse listens and what to try
 // next, once the first build says which Gateways exist.
-func printWelcome(ctx context.Context, out io.Writer, o serveOptions, ctrl *controller.Controller, xdsAddr, adminAddr string) {
+func printWelcome(ctx context.Context, out io.Writer, o serveOptions, storeName string, ctrl *controller.Controller, xdsAddr, adminAddr string) {
 	gateway := "NAME"
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		if ctrl.Ready() {
@@ -306,15 +387,15 @@ func printWelcome(ctx context.Context, out io.Writer, o serveOptions, ctrl *cont
 		tlsFlag = " --tls"
 	}
 	fmt.Fprintf(out, `gatehouse is serving %s
-  gRPC (xDS, ext_authz, rate limit)  %s
-  admin API        %s  (/healthz /readyz /metrics /api/v1/proxies /api/v1/status)
+  gRPC (xDS, ext_authz, rate limit, access log)  %s
+  admin API        %s  (/healthz /readyz /metrics /api/v1/proxies /api/v1/status /api/v1/usage)
   gateways         %s
 
 Next, in another terminal:
   gatehouse status --server %s
   gatehouse bootstrap --gateway %s --xds-addr %s%s > envoy.yaml   # then: envoy -c envoy.yaml
   gatehouse bootstrap --gateway %s --xds-addr %s%s --format grpc  # proxyless gRPC clients
-`, o.policyDir, xdsAddr, o.adminAuth.url(adminAddr), strings.Join(ctrl.Status().Gateways, ", "), adminAddr, gateway, xdsAddr, tlsFlag, gateway, xdsAddr, tlsFlag)
+`, storeName, xdsAddr, o.adminAuth.url(adminAddr), strings.Join(ctrl.Status().Gateways, ", "), adminAddr, gateway, xdsAddr, tlsFlag, gateway, xdsAddr, tlsFlag)
 }
 
 // dirsOf returns the directories of files (slash paths relative to

@@ -2,16 +2,18 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-dev/gatehouse/pkg/admin/api"
+	"github.com/gatehouse-dev/gatehouse/pkg/client"
 	"github.com/gatehouse-dev/gatehouse/xds/server"
 )
 
@@ -21,11 +23,14 @@ func init() { addVerb(newStatusCmd) }
 var statusTypes = []string{"clusters", "endpoints", "listeners", "routes", "secrets"}
 
 func newStatusCmd() *cobra.Command {
-	var addr, output string
-	var timeout time.Duration
+	var (
+		remote     remoteFlags
+		output     string
+		statusKind string
+	)
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show every connected proxy's sync state, NACKs and rejected policy objects",
+		Short: "Show every connected proxy's sync state, NACKs and the status of every policy object",
 		Long: `Show the state of a running gatehouse server (from its admin API).
 
 For every connected proxy (Envoy or proxyless gRPC client): its node id, Gateway,
@@ -37,61 +42,104 @@ being served when there is one), which protected Routes proxyless gRPC clients d
 get (or get without their protections) and why, and every rejected policy object with
 its reasons.
 
-Versions are content hashes, shortened to 8 characters.`,
+Last, every stored policy object with two conditions: ACCEPTED (it validates)
+and PROGRAMMED (its configuration is served to the proxies of the Gateways it
+reaches and none of them rejects it; a NACK is mapped back to the objects that
+produced the rejected resources), each with its reason. --kind narrows it.
+
+Versions are content hashes, shortened to 8 characters.
+
+` + exitCodesHelp,
 		Example: `  gatehouse status
+  gatehouse status --kind route
   gatehouse status --server 10.0.0.5:18080 --output json`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			client := &http.Client{Timeout: timeout}
+			if output != "table" && output != "json" {
+				return usageError{fmt.Errorf("--output %q: want table or json", output)}
+			}
+			c, err := remote.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
 			var st serverStatus
-			if err := getJSON(client, addr, "/api/v1/status", &st); err != nil {
+			if err := c.Status(ctx, &st); err != nil {
 				return err
 			}
-			var proxies []server.ProxyStatus
-			if err := getJSON(client, addr, "/api/v1/proxies", &proxies); err != nil {
+			proxies, err := c.Proxies(ctx)
+			if err != nil {
 				return err
 			}
+			objects, err := c.ObjectStatus(ctx, statusKind, "")
+			var ae *client.APIError
+			if errors.As(err, &ae) && ae.Status == http.StatusNotFound && statusKind == "" {
+				objects, err = nil, nil // a server without the policy store API
+			}
+			// The object status reads the policy store; when the store is
+			// down the control plane's status is what matters most, so it
+			// is printed anyway and the error (exit 3) follows it.
+			objErr := err
 			out := cmd.OutOrStdout()
-			switch output {
-			case "json":
+			if output == "json" {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"control_plane": st, "proxies": proxies})
-			case "table":
-				printStatus(out, st, proxies, time.Now())
-				return nil
-			default:
-				return fmt.Errorf("--output %q: want table or json", output)
+				doc := map[string]any{"control_plane": st, "proxies": proxies, "objects": objects}
+				if objErr != nil {
+					doc["objects_error"] = objErr.Error()
+				}
+				if err := enc.Encode(doc); err != nil {
+					return err
+				}
+				return objErr
 			}
+			printStatus(out, st, proxies, time.Now())
+			if objErr != nil {
+				fmt.Fprintf(out, "\nPolicy objects: cannot be listed now: %v\n", objErr)
+				return objErr
+			}
+			if objects != nil {
+				printObjectStatus(out, objects)
+			}
+			return nil
 		},
 	}
-	cmd.Flags().StringVar(&addr, "server", "127.0.0.1:18080", "admin address of the gatehouse server (its --admin-addr)")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for the server")
+	cmd.Flags().StringVar(&statusKind, "kind", "", "only objects of this kind")
+	remote.add(cmd.Flags())
 	return cmd
 }
 
-func getJSON(c *http.Client, addr, path string, v any) error {
-	url := addr
-	if !strings.Contains(url, "://") {
-		url = "http://" + url
+// printObjectStatus prints one row per object, then the reason of every
+// condition that is not met.
+func printObjectStatus(w io.Writer, list *api.StatusList) {
+	fmt.Fprintf(w, "\nPolicy objects (%d, revision %s):\n", len(list.Items), list.Revision)
+	if len(list.Items) == 0 {
+		return
 	}
-	resp, err := c.Get(url + path)
-	if err != nil {
-		return fmt.Errorf("cannot reach gatehouse at %s (is `gatehouse serve` running? set --server to its --admin-addr): %w", addr, err)
+	rows := make([][]string, len(list.Items))
+	var why []string
+	for i, o := range list.Items {
+		row := []string{o.Kind, o.Name, orDash(strings.Join(o.Gateways, ","))}
+		for _, c := range o.Conditions {
+			row = append(row, yesNo(c.Status))
+			if !c.Status {
+				why = append(why, fmt.Sprintf("  %s/%s not %s: %s", o.Kind, o.Name, c.Type, c.Reason))
+			}
+		}
+		rows[i] = row
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("reading %s%s: %w", addr, path, err)
+	printTable(w, []string{"KIND", "NAME", "GATEWAYS", "ACCEPTED", "PROGRAMMED"}, rows)
+	for _, l := range why {
+		fmt.Fprintln(w, l)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s%s: %s: %s", addr, path, resp.Status, strings.TrimSpace(string(body)))
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("%s%s: unexpected answer: %w", addr, path, err)
-	}
-	return nil
+	return "no"
 }
 
 func printStatus(w io.Writer, full serverStatus, proxies []server.ProxyStatus, now time.Time) {
@@ -110,24 +158,23 @@ func printStatus(w io.Writer, full serverStatus, proxies []server.ProxyStatus, n
 	}
 	printHeld(w, st.Held)
 
+	printStore(w, full.Store, now)
 	printConsul(w, full.Consul, now)
 
 	fmt.Fprintf(w, "\nProxies (%d):\n", len(proxies))
 	if len(proxies) > 0 {
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprint(tw, "NODE\tGATEWAY\tCLIENT\tXDS\tCONNECTED")
+		header := []string{"NODE", "GATEWAY", "CLIENT", "XDS", "CONNECTED"}
 		for _, t := range statusTypes {
-			fmt.Fprintf(tw, "\t%s", strings.ToUpper(t))
+			header = append(header, strings.ToUpper(t))
 		}
-		fmt.Fprintln(tw)
-		for _, p := range proxies {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", p.NodeID, p.Gateway, p.Client, p.Protocol, now.Sub(p.ConnectedSince).Round(time.Second))
+		rows := make([][]string, len(proxies))
+		for i, p := range proxies {
+			rows[i] = []string{p.NodeID, p.Gateway, p.Client, p.Protocol, now.Sub(p.ConnectedSince).Round(time.Second).String()}
 			for _, t := range statusTypes {
-				fmt.Fprintf(tw, "\t%s", typeCell(p.Types[t]))
+				rows[i] = append(rows[i], typeCell(p.Types[t]))
 			}
-			fmt.Fprintln(tw)
 		}
-		tw.Flush()
+		printTable(w, header, rows)
 	}
 	for _, p := range proxies {
 		if p.Note != "" {

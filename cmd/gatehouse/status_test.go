@@ -61,3 +61,18 @@ func TestPrintHeld(t *testing.T) {
 		t.Errorf("nothing held printed %q", b.String())
 	}
 }
+
+// The proxy table fits 100 columns, however long node ids are.
+func TestStatusProxyTableFits(t *testing.T) {
+	now := time.Now()
+	ts := server.TypeStatus{Sent: "abcdef0123", Acked: "0123456789"}
+	p := server.ProxyStatus{NodeID: strings.Repeat("envoy-node-", 8), Gateway: "public-gateway-eu-west", Client: "envoy", Protocol: "delta", ConnectedSince: now,
+		Types: map[string]server.TypeStatus{server.TypeClusters: ts, server.TypeEndpoints: ts, server.TypeListeners: ts, server.TypeRoutes: ts, server.TypeSecrets: ts}}
+	var b strings.Builder
+	printStatus(&b, serverStatus{}, []server.ProxyStatus{p}, now)
+	for _, line := range strings.Split(b.String(), "\n") {
+		if len(line) > tableWidth {
+			t.Errorf("%d columns: %q", len(line), line)
+		}
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse-dev/gatehouse/xds/server"
 )
 
 func TestAdminEndpoints(t *testing.T) {
@@ -21,7 +23,7 @@ func TestAdminEndpoints(t *testing.T) {
 	srv := httptest.NewServer(Handler(Config{
 		Gatherer: reg,
 		Ready:    ready.Load,
-		Proxies:  func() any { return []map[string]string{{"node_id": "n1"}} },
+		Proxies:  func() []server.ProxyStatus { return []server.ProxyStatus{{NodeID: "n1"}} },
 		Status:   func() any { return map[string]bool{"ready": ready.Load()} },
 	}))
 	defer srv.Close()
@@ -50,7 +52,7 @@ func TestAdminEndpoints(t *testing.T) {
 		t.Fatalf("metrics = %d %q", code, body)
 	}
 	code, body := get("/api/v1/proxies")
-	var proxies []map[string]string
+	var proxies []map[string]any
 	if code != 200 || json.Unmarshal([]byte(body), &proxies) != nil || proxies[0]["node_id"] != "n1" {
 		t.Fatalf("proxies = %d %q", code, body)
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse-dev/gatehouse/xds/server"
 )
 
 func tokensFor(t *testing.T, lines ...string) *Tokens {
@@ -34,7 +36,7 @@ func authServer(t *testing.T, metricsPublic bool) (http.Handler, string, string,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", Handler(Config{Gatherer: prometheus.NewRegistry(), Ready: func() bool { return true },
-		Proxies: func() any { return []string{} }, Status: func() any { return map[string]string{} }}))
+		Proxies: func() []server.ProxyStatus { return nil }, Status: func() any { return map[string]string{} }}))
 	mux.HandleFunc("/api/v1/objects", func(w http.ResponseWriter, r *http.Request) {
 		c, _ := CallerOf(r.Context())
 		w.Write([]byte("done by " + c.Name))

@@ -23,6 +23,7 @@ type Builder struct {
 	endpoints registry.Snapshot
 	clas      map[string]*endpointv3.ClusterLoadAssignment
 	edsOf     map[string][]string // service -> EDS names that carry it
+	zoneOf    map[string]string   // EDS name -> local zone (translate.Group.LocalZone)
 }
 
 // Result is one build's output.
@@ -83,7 +84,7 @@ func holdBack(groups, last map[translate.GroupKey]*translate.Group, held map[str
 // Commit records r (built from eps) as the last published state.
 func (b *Builder) Commit(r *Result, eps registry.Snapshot) {
 	if !sameGroups(b.groups, r.Groups) {
-		b.edsOf = edsIndex(r.Groups)
+		b.edsOf, b.zoneOf = edsIndex(r.Groups)
 	}
 	b.groups, b.endpoints, b.clas = r.Groups, eps, r.CLAs
 }
@@ -103,7 +104,7 @@ func (b *Builder) allEndpoints(groups map[translate.GroupKey]*translate.Group, e
 				continue
 			}
 			out[eds] = nil // claimed: built below
-			todo = append(todo, claJob{eds: eds, svc: svc, eps: eps[svc]})
+			todo = append(todo, claJob{eds: eds, svc: svc, zone: g.LocalZone[eds], eps: eps[svc]})
 		}
 	}
 	if err := buildCLAs(todo); err != nil {
@@ -117,9 +118,9 @@ func (b *Builder) allEndpoints(groups map[translate.GroupKey]*translate.Group, e
 
 // claJob is one ClusterLoadAssignment to build.
 type claJob struct {
-	eds, svc string
-	eps      []registry.Endpoint
-	cla      *endpointv3.ClusterLoadAssignment
+	eds, svc, zone string
+	eps            []registry.Endpoint
+	cla            *endpointv3.ClusterLoadAssignment
 }
 
 // parallelCLAMin is the number of CLAs below which spreading the work over
@@ -140,7 +141,7 @@ func buildCLAs(todo []claJob) error {
 		errPart := errs[min(w*chunk, len(todo)):min((w+1)*chunk, len(todo))]
 		run := func() {
 			for i := range part {
-				part[i].cla, errPart[i] = buildCLA(part[i].eds, part[i].svc, part[i].eps)
+				part[i].cla, errPart[i] = buildCLA(part[i].eds, part[i].svc, part[i].zone, part[i].eps)
 			}
 		}
 		if w == workers-1 {
@@ -175,7 +176,7 @@ func (b *Builder) changedEndpoints(eps registry.Snapshot) (map[string]*endpointv
 			continue
 		}
 		for _, eds := range names {
-			cla, err := buildCLA(eds, svc, eps[svc])
+			cla, err := buildCLA(eds, svc, b.zoneOf[eds], eps[svc])
 			if err != nil {
 				return nil, 0, err
 			}
@@ -186,16 +187,20 @@ func (b *Builder) changedEndpoints(eps registry.Snapshot) (map[string]*endpointv
 	return out, changed, nil
 }
 
-func buildCLA(eds, svc string, eps []registry.Endpoint) (*endpointv3.ClusterLoadAssignment, error) {
-	cla := translate.Endpoints(eds, eps)
+func buildCLA(eds, svc, zone string, eps []registry.Endpoint) (*endpointv3.ClusterLoadAssignment, error) {
+	cla := translate.Endpoints(eds, zone, eps)
 	if err := cla.ValidateAll(); err != nil {
 		return nil, fmt.Errorf("endpoints of Service %q: %w", svc, err)
 	}
 	return cla, nil
 }
 
-func edsIndex(groups map[translate.GroupKey]*translate.Group) map[string][]string {
+// edsIndex maps each Service to the EDS names that carry it, and each EDS
+// name with a local zone to that zone (the zone ends the name, so every
+// group asking for a name agrees on it).
+func edsIndex(groups map[translate.GroupKey]*translate.Group) (map[string][]string, map[string]string) {
 	idx := map[string][]string{}
+	zones := map[string]string{}
 	seen := map[string]bool{}
 	for _, g := range groups {
 		for eds, svc := range g.EDS {
@@ -204,8 +209,11 @@ func edsIndex(groups map[translate.GroupKey]*translate.Group) map[string][]strin
 				idx[svc] = append(idx[svc], eds)
 			}
 		}
+		for eds, z := range g.LocalZone {
+			zones[eds] = z
+		}
 	}
-	return idx
+	return idx, zones
 }
 
 func sameGroups(a, b map[translate.GroupKey]*translate.Group) bool {

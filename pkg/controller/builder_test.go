@@ -56,7 +56,7 @@ func TestBuildAllEndpoints(t *testing.T) {
 	}
 	for _, g := range res.Groups {
 		for eds, svc := range g.EDS {
-			if want := translate.Endpoints(eds, eps[svc]); !proto.Equal(res.CLAs[eds], want) {
+			if want := translate.Endpoints(eds, g.LocalZone[eds], eps[svc]); !proto.Equal(res.CLAs[eds], want) {
 				t.Fatalf("CLA %s of %s differs from translate.Endpoints", eds, svc)
 			}
 		}
@@ -79,5 +79,75 @@ func TestBuildAllEndpoints(t *testing.T) {
 	bad["svc-150"] = []registry.Endpoint{{Address: "10.9.9.9", Port: 70000, Weight: 1}}
 	if _, err := (&Builder{}).Build(p, bad, true); err == nil || !strings.Contains(err.Error(), `"svc-150"`) {
 		t.Fatalf("bad endpoint: err = %v, want one naming svc-150", err)
+	}
+}
+
+// With a zone, an endpoint-only change rebuilds only the changed Service's
+// CLA, keeps the groups as they were (no listener, route or cluster
+// rebuild), and the new CLA carries the zone's priorities: here the local
+// zone's endpoints go away and come back.
+func TestZoneEndpointChangeStaysEndpointOnly(t *testing.T) {
+	p, eps := builderPolicy(3)
+	b := &Builder{Options: translate.Options{Zone: "a"}}
+	zoned := func(local bool) []registry.Endpoint {
+		out := []registry.Endpoint{{Address: "10.1.0.2", Port: 8080, Weight: 1, Zone: "b"}}
+		if local {
+			out = append([]registry.Endpoint{{Address: "10.1.0.1", Port: 8080, Weight: 1, Zone: "a"}}, out...)
+		}
+		return out
+	}
+	eps["svc-001"] = zoned(true)
+	res, err := b.Build(p, eps, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Commit(res, eps)
+	priorities := func(res *Result) string {
+		t.Helper()
+		for _, g := range res.Groups {
+			for eds, svc := range g.EDS {
+				if svc != "svc-001" {
+					continue
+				}
+				if !strings.HasSuffix(eds, "@a") {
+					t.Fatalf("EDS name %q does not name the zone", eds)
+				}
+				var out []string
+				for _, l := range res.CLAs[eds].GetEndpoints() {
+					out = append(out, fmt.Sprintf("%s=%d", l.GetLocality().GetZone(), l.GetPriority()))
+				}
+				return strings.Join(out, " ")
+			}
+		}
+		t.Fatal("no EDS name for svc-001")
+		return ""
+	}
+	if got := priorities(res); got != "a=0 b=1" {
+		t.Fatalf("first build: priorities %q, want a=0 b=1", got)
+	}
+	for _, step := range []struct {
+		local bool
+		want  string
+	}{{false, "b=0"}, {true, "a=0 b=1"}} {
+		next := registry.Snapshot{}
+		for k, v := range eps {
+			next[k] = v
+		}
+		next["svc-001"] = zoned(step.local)
+		r2, err := b.Build(p, next, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameGroups(r2.Groups, res.Groups) {
+			t.Fatal("an endpoint-only change rebuilt the groups")
+		}
+		if r2.EndpointsChanged != 1 {
+			t.Fatalf("%d CLAs rebuilt, want 1", r2.EndpointsChanged)
+		}
+		if got := priorities(r2); got != step.want {
+			t.Fatalf("local endpoints present=%v: priorities %q, want %q", step.local, got, step.want)
+		}
+		b.Commit(r2, next)
+		eps = next
 	}
 }

@@ -69,11 +69,30 @@ type Publisher interface {
 	Remove(keys ...translate.GroupKey)
 }
 
+// Served is what the last successful build published: the policy, the
+// translated groups and the endpoints. All of it is read-only.
+type Served struct {
+	Policy    *policy.Snapshot
+	Groups    map[translate.GroupKey]*translate.Group
+	Endpoints registry.Snapshot
+}
+
+// Served returns what the last successful build published (zero before
+// the first), for explaining requests against what proxies have.
+func (c *Controller) Served() Served {
+	c.publishedMu.Lock()
+	defer c.publishedMu.Unlock()
+	return c.published
+}
+
 // Controller runs the build loop. Create it with New, feed it with
 // PolicyChanged and SetEndpoints, run it with Run.
 type Controller struct {
 	cfg     Config
 	trigger chan struct{}
+
+	publishedMu sync.Mutex
+	published   Served
 
 	mu            sync.Mutex // guards the pending flags and external endpoints
 	policyDirty   bool
@@ -249,6 +268,9 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 	}
 	c.builder.Commit(res, eps)
 	c.good, c.pending = snap, nil
+	c.publishedMu.Lock()
+	c.published = Served{Policy: snap, Groups: res.Groups, Endpoints: eps}
+	c.publishedMu.Unlock()
 	var proxyless []string
 	if policyDirty {
 		proxyless = snap.ProxylessNotes()

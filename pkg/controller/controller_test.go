@@ -241,3 +241,21 @@ spec:
 		t.Fatalf("note %q", n)
 	}
 }
+
+// Served is what the last successful build published, for explain: the
+// policy and the groups the proxies have, kept when a later build fails.
+func TestServedIsTheLastPublished(t *testing.T) {
+	f := start(t, map[string]string{"all.yaml": basePolicy})
+	s := f.ctrl.Served()
+	if s.Policy == nil || len(s.Groups) == 0 {
+		t.Fatalf("after the first build: Served() = %+v", s)
+	}
+	if _, ok := s.Policy.Gateways["public"]; !ok {
+		t.Fatalf("served policy has no Gateway public: %v", sortedKeys(s.Policy.Gateways))
+	}
+	for k := range s.Groups {
+		if !f.pub.Has(k) {
+			t.Errorf("served group %v is not published", k)
+		}
+	}
+}

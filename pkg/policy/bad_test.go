@@ -99,6 +99,10 @@ func TestBadInputs(t *testing.T) {
 			7, "Gateway/g", "spec.limits.requestTimeout", `must be greater than 0`},
 		{"access log format", gateway + "    - {name: a, port: 8080, protocol: HTTP}\n  accessLog: {format: xml}\n",
 			6, "Gateway/g", "spec.accessLog.format", `"xml" is not an access log format; one of json, text`},
+		{"zone with a space", gateway + "    - {name: a, port: 8080, protocol: HTTP}\n  zone: us east\n",
+			6, "Gateway/g", "spec.zone", `"us east" is not a zone name: 1-128 letters, digits`},
+		{"empty zone", gateway + "    - {name: a, port: 8080, protocol: HTTP}\n  zone: \"\"\n",
+			6, "Gateway/g", "spec.zone", `"" is not a zone name`},
 		{"gateway default authentication missing", gateway + "    - {name: a, port: 8080, protocol: HTTP}\n  defaults:\n    authentication: [corp-jwt]\n",
 			7, "Gateway/g", "spec.defaults.authentication[0]", `Authentication "corp-jwt" does not exist`},
 

@@ -62,6 +62,7 @@ func validateGateway(files *fileReader, o *objErrs, g *Gateway) {
 		checkNameList(o, "spec.defaults.authentication", KindAuthentication, *d.Authentication)
 	}
 	validateProxyless(o, "spec.proxyless")
+	validateZone(o, g)
 }
 
 // positiveDuration: when the field is present it must be > 0 (omitted means

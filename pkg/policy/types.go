@@ -52,6 +52,10 @@ type GatewaySpec struct {
 	// Proxyless: what proxyless gRPC clients of this Gateway get; a Route's
 	// own proxyless block overrides it.
 	Proxyless *Proxyless `yaml:"proxyless"`
+	// Zone is where this Gateway's proxies run (default: serve --zone).
+	// Endpoints in that zone get priority 0 and the others priority 1, so
+	// traffic leaves the zone only when none of its endpoints is left.
+	Zone string `yaml:"zone"`
 }
 
 // Proxyless says how proxyless gRPC clients treat protected Routes. They
@@ -98,6 +102,10 @@ type GatewayLimits struct {
 type AccessLog struct {
 	Format string `yaml:"format"` // json (default) | text
 	Path   string `yaml:"path"`   // default /dev/stdout
+	// Usage also streams every request's entry to gatehouse's access-log
+	// service (usage analytics: gatehouse usage, /api/v1/usage and the
+	// gatehouse_usage_* metrics). Off by default.
+	Usage bool `yaml:"usage"`
 }
 
 // GatewayDefaults apply to the Gateway's Routes that do not say otherwise.

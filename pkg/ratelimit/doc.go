@@ -106,6 +106,11 @@
 // (a counter key holding something else than a number, out of memory) fails
 // the request whose command it was after its other counters may have been
 // incremented, so a failed request may still count against some limits.
-// Requests sharing the pipeline get their own answers. Increments are never retried,
-// so no request is counted twice.
+// Requests sharing the pipeline get their own answers. Increments are never retried
+// on one Redis or through Sentinel, so no request is counted twice. On a
+// Redis Cluster (RedisOptions.Mode) the pipeline is split by master and sent
+// to each at once; MOVED and ASK replies are followed, and a pipeline whose
+// connection broke after sending may be sent again, which can count its
+// requests twice (stricter, never more lenient). docs/operations.md lists
+// the topologies and what each failure does.
 package ratelimit

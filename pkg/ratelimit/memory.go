@@ -6,6 +6,7 @@ import (
 	"math"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // MemoryOptions configure a MemoryStore.
@@ -49,12 +50,22 @@ type MemoryStore struct {
 // for an expired counter before it drops the least recently used one.
 const evictProbe = 8
 
+// memShard is a shard padded to a multiple of 64 bytes, so that shards
+// side by side in the slice never share a cache line (a counter update on
+// one core would otherwise invalidate its neighbour's line on another).
+// The padding follows the fields' size, whatever they become.
 type memShard struct {
+	memShardState
+	_ [(cacheLine - unsafe.Sizeof(memShardState{})%cacheLine) % cacheLine]byte
+}
+
+const cacheLine = 64
+
+type memShardState struct {
 	mu  sync.Mutex
 	m   map[string]*memEntry
 	lru memEntry // sentinel of the circular LRU list of evictable entries; next is the most recent
 	n   int      // evictable entries in the list
-	_   [40]byte // keep shards on separate cache lines
 }
 
 type memEntry struct {

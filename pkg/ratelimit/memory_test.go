@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestMemoryStoreIsBounded(t *testing.T) {
@@ -149,5 +150,12 @@ func TestMemoryStoreFullShardInsertIsConstantTime(t *testing.T) {
 	t.Logf("insert into a full shard of %d live counters: p50 %v, p99 %v", size, lat[len(lat)/2], p99)
 	if p99 > 200*time.Microsecond {
 		t.Fatalf("p99 insert into a full shard = %v, want under 200µs (eviction must not scan the shard)", p99)
+	}
+}
+
+// Shards fill whole cache lines, so two never share one.
+func TestMemShardFillsCacheLines(t *testing.T) {
+	if n := unsafe.Sizeof(memShard{}); n%cacheLine != 0 {
+		t.Fatalf("memShard is %d bytes, not a multiple of %d", n, cacheLine)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -13,7 +14,18 @@ import (
 
 // RedisOptions configure a RedisStore.
 type RedisOptions struct {
-	Addr     string // host:port
+	// Mode is the topology (default RedisSingle). ParseRedisURL fills the
+	// connection fields from a URL.
+	Mode RedisMode
+	// Addr is the host:port of a single Redis (RedisSingle).
+	Addr string
+	// Addrs are a Redis Cluster's seed nodes (RedisCluster: any reachable
+	// one gives the slot map) or the sentinels (RedisSentinel).
+	Addrs []string
+	// MasterName is the master the sentinels watch (RedisSentinel).
+	MasterName string
+	// Username and Password authenticate to the Redis servers (not to the
+	// sentinels, which run without authentication here).
 	Username string
 	Password string
 	DB       int
@@ -45,8 +57,17 @@ type RedisOptions struct {
 // Requests waiting at the same moment share pipelines (up to Flushers in
 // flight): under load that cuts system calls and Redis wake-ups per request
 // several times, and each request still costs exactly one round trip.
+//
+// On a Redis Cluster a request's counters may live on several masters:
+// go-redis splits the pipeline by node and sends the parts at once, so a
+// request still waits for one round trip per master it touches, in
+// parallel. Keys need no hash tags: a pipeline is not a transaction, and
+// each counter's commands (INCRBY and its PEXPIRE) name the same key, so
+// they land on one slot. Through Sentinel the store talks to the current
+// master only; go-redis follows a promotion.
 type RedisStore struct {
-	client  *redis.Client
+	client  redis.UniversalClient
+	name    string // what errors name: the address(es), never credentials
 	prefix  string
 	timeout time.Duration
 	seen    atomic.Pointer[MemoryStore] // keys whose expiry this process set
@@ -57,41 +78,105 @@ type RedisStore struct {
 // every Apply dials again if Redis was down, so the store recovers by
 // itself when Redis returns.
 func NewRedisStore(o RedisOptions) (*RedisStore, error) {
-	if o.Addr == "" {
-		return nil, errors.New("ratelimit: RedisOptions.Addr is required")
-	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
 	if o.KeyPrefix == "" {
 		o.KeyPrefix = "gatehouse:rl:"
 	}
-	c := redis.NewClient(&redis.Options{
-		Addr:                  o.Addr,
-		Username:              o.Username,
-		Password:              o.Password,
-		DB:                    o.DB,
-		Dialer:                o.Dialer,
-		PoolSize:              o.PoolSize,
-		DialTimeout:           o.Timeout,
-		ReadTimeout:           o.Timeout,
-		WriteTimeout:          o.Timeout,
-		PoolTimeout:           o.Timeout,
-		ContextTimeoutEnabled: true,
-		// A retried increment could count a request twice; the caller
-		// (Envoy) decides what a failure means instead.
-		MaxRetries:    -1,
-		DialerRetries: 1,
-		// No CLIENT SETINFO on connect: one command less per new connection.
-		DisableIdentity: true,
-	})
-	st := &RedisStore{client: c, prefix: o.KeyPrefix, timeout: o.Timeout}
+	c, name, err := newRedisClient(o)
+	if err != nil {
+		return nil, err
+	}
+	st := &RedisStore{client: c, name: name, prefix: o.KeyPrefix, timeout: o.Timeout}
 	st.seen.Store(newSeen())
 	if o.Flushers <= 0 {
 		o.Flushers = 4
 	}
 	st.batch = newBatcher(o.Flushers, st.flush)
 	return st, nil
+}
+
+// newRedisClient builds the go-redis client of o's topology. Every mode
+// gets the same bounds: the timeout on dialing, reading and writing, and no
+// retry of a command that may have run (a retried increment could count a
+// request twice; the caller, Envoy, decides what a failure means).
+func newRedisClient(o RedisOptions) (redis.UniversalClient, string, error) {
+	switch o.Mode {
+	case RedisSingle:
+		if o.Addr == "" {
+			return nil, "", errors.New("ratelimit: RedisOptions.Addr is required")
+		}
+		return redis.NewClient(&redis.Options{
+			Addr:                  o.Addr,
+			Username:              o.Username,
+			Password:              o.Password,
+			DB:                    o.DB,
+			Dialer:                o.Dialer,
+			PoolSize:              o.PoolSize,
+			DialTimeout:           o.Timeout,
+			ReadTimeout:           o.Timeout,
+			WriteTimeout:          o.Timeout,
+			PoolTimeout:           o.Timeout,
+			ContextTimeoutEnabled: true,
+			MaxRetries:            -1,
+			DialerRetries:         1,
+			// No CLIENT SETINFO on connect: one command less per new connection.
+			DisableIdentity: true,
+		}), o.Addr, nil
+	case RedisCluster:
+		if len(o.Addrs) == 0 {
+			return nil, "", errors.New("ratelimit: RedisOptions.Addrs (cluster seed nodes) is required")
+		}
+		if o.DB != 0 {
+			return nil, "", errors.New("ratelimit: a Redis Cluster has database 0 only")
+		}
+		return redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:                 o.Addrs,
+			Username:              o.Username,
+			Password:              o.Password,
+			Dialer:                o.Dialer,
+			PoolSize:              o.PoolSize,
+			DialTimeout:           o.Timeout,
+			ReadTimeout:           o.Timeout,
+			WriteTimeout:          o.Timeout,
+			PoolTimeout:           o.Timeout,
+			ContextTimeoutEnabled: true,
+			MaxRetries:            -1,
+			DialerRetries:         1,
+			// MaxRedirects is left at go-redis's default (3): a MOVED or
+			// ASK reply (a slot moved, a replica promoted) means the
+			// command did not run, so following it is safe; it is the only
+			// way to reach a slot's new master without an error. A
+			// pipeline whose connection breaks after sending is sent again
+			// too (go-redis retries it within the same bound): a counter
+			// may then count a request twice, never fewer times.
+			DisableIdentity: true,
+		}), "cluster " + strings.Join(o.Addrs, ","), nil
+	case RedisSentinel:
+		if len(o.Addrs) == 0 || o.MasterName == "" {
+			return nil, "", errors.New("ratelimit: RedisOptions.Addrs (sentinels) and MasterName are required")
+		}
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:            o.MasterName,
+			SentinelAddrs:         o.Addrs,
+			Username:              o.Username,
+			Password:              o.Password,
+			DB:                    o.DB,
+			Dialer:                o.Dialer,
+			PoolSize:              o.PoolSize,
+			DialTimeout:           o.Timeout,
+			ReadTimeout:           o.Timeout,
+			WriteTimeout:          o.Timeout,
+			PoolTimeout:           o.Timeout,
+			ContextTimeoutEnabled: true,
+			MaxRetries:            -1,
+			DialerRetries:         1,
+			DisableIdentity:       true,
+		}), "sentinel master " + o.MasterName + " via " + strings.Join(o.Addrs, ","), nil
+	default:
+		return nil, "", fmt.Errorf("ratelimit: unknown Redis mode %q (want %q, %q or %q)", o.Mode, RedisSingle, RedisCluster, RedisSentinel)
+	}
 }
 
 func newSeen() *MemoryStore {
@@ -124,12 +209,12 @@ func (s *RedisStore) Apply(ctx context.Context, ops []Op, counts []uint64) error
 	select {
 	case err := <-c.done:
 		if err != nil {
-			return fmt.Errorf("redis %s: %w", s.client.Options().Addr, err)
+			return fmt.Errorf("redis %s: %w", s.name, err)
 		}
 		copy(counts, c.res)
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("redis %s: %w", s.client.Options().Addr, ctx.Err())
+		return fmt.Errorf("redis %s: %w", s.name, ctx.Err())
 	}
 }
 
@@ -137,7 +222,7 @@ func (s *RedisStore) Apply(ctx context.Context, ops []Op, counts []uint64) error
 // for a new connection within its short timeout. For startup and readiness.
 func (s *RedisStore) Ping(ctx context.Context) error {
 	if err := s.client.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis %s: %w", s.client.Options().Addr, err)
+		return fmt.Errorf("redis %s: %w", s.name, err)
 	}
 	return nil
 }

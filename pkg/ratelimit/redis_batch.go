@@ -164,6 +164,13 @@ func (s *RedisStore) flush(batch []*redisCall) {
 	if failed {
 		// A restarted Redis has lost the keys and their expiries.
 		s.forget()
+		// A cluster client keeps its slot map until a MOVED reply or a
+		// minute passes; a master that died answers nothing, so ask for
+		// the map again (at most every 200ms; go-redis coalesces) to find
+		// the replica promoted in its place.
+		if cc, ok := s.client.(*redis.ClusterClient); ok {
+			cc.ReloadState(ctx)
+		}
 	}
 	if len(orphans) > 0 {
 		s.expire(ctx, orphans, orphanTTL)

@@ -10,6 +10,11 @@ import "strings"
 const (
 	AuthzCluster     = "gatehouse/authz"
 	RateLimitCluster = "gatehouse/ratelimit"
+	// UsageCluster is gatehouse's access-log service (pkg/usage), which a
+	// Gateway with accessLog.usage sends every request's entry to, under
+	// UsageLogName.
+	UsageCluster = "gatehouse/usage"
+	UsageLogName = "gatehouse-usage"
 )
 
 // HTTP filter names (the keys of typed_per_filter_config). Two instances of

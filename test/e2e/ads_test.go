@@ -23,6 +23,10 @@ type adsStream struct {
 	// last version and resource names seen per type
 	versions map[string]string
 	names    map[string][]string
+	// seen is every response received; onResponse (if set) is called
+	// with each.
+	seen       []*discoveryv3.DiscoveryResponse
+	onResponse func(*discoveryv3.DiscoveryResponse)
 }
 
 func dialADS(t *testing.T, g *gatehouse, nodeID, gateway string) *adsStream {
@@ -49,6 +53,10 @@ func (a *adsStream) next(bound time.Duration) *discoveryv3.DiscoveryResponse {
 		if !ok {
 			a.t.Fatal("ADS stream closed")
 		}
+		a.seen = append(a.seen, r)
+		if a.onResponse != nil {
+			a.onResponse(r)
+		}
 		a.versions[r.TypeUrl] = r.VersionInfo
 		a.send(r.TypeUrl, a.names[r.TypeUrl], r.VersionInfo, r.Nonce)
 		switch r.TypeUrl {
@@ -63,6 +71,23 @@ func (a *adsStream) next(bound time.Duration) *discoveryv3.DiscoveryResponse {
 	}
 }
 
+// ended waits until the server ends the stream, discarding responses;
+// past bound it fails the test.
+func (a *adsStream) ended(t *testing.T, bound time.Duration) {
+	t.Helper()
+	deadline := time.After(bound)
+	for {
+		select {
+		case _, ok := <-a.recv:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("the stream did not end within %v", bound)
+		}
+	}
+}
+
 func (a *adsStream) subscribe(typ string, names []string) {
 	sort.Strings(names)
 	if old, ok := a.names[typ]; ok && equalStrings(old, names) {
@@ -72,12 +97,31 @@ func (a *adsStream) subscribe(typ string, names []string) {
 	a.send(typ, names, a.versions[typ], "")
 }
 
-// settle reads and ACKs responses until none arrives for quiet, and
-// returns the type URLs received.
-func (a *adsStream) settle(quiet time.Duration) []string {
+// until reads and ACKs responses until done holds (checked after each),
+// failing the test if it does not within bound, and returns the type URLs
+// received.
+func (a *adsStream) until(t *testing.T, what string, bound time.Duration, done func() bool) []string {
+	t.Helper()
 	var types []string
+	deadline := time.Now().Add(bound)
+	for !done() {
+		r := a.next(time.Until(deadline))
+		if r == nil {
+			t.Fatalf("%s: not within %v (received %v)", what, bound, types)
+		}
+		types = append(types, r.TypeUrl)
+	}
+	return types
+}
+
+// nothingMore reads and ACKs responses for window after the expected ones
+// arrived and returns their type URLs: a test asserts this is empty, so a
+// stray re-send is caught without the test ever waiting for silence.
+func (a *adsStream) nothingMore(window time.Duration) []string {
+	var types []string
+	deadline := time.Now().Add(window)
 	for {
-		r := a.next(quiet)
+		r := a.next(time.Until(deadline))
 		if r == nil {
 			return types
 		}
@@ -127,11 +171,17 @@ func TestEndpointOnlyChangeSendsOnlyEDS(t *testing.T) {
 	s := dialADS(t, g, "raw-eds", "public")
 	s.subscribe(resourcev3.ClusterType, nil)
 	s.subscribe(resourcev3.ListenerType, nil)
-	got := s.settle(500 * time.Millisecond)
-	for _, typ := range []string{resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.ListenerType, resourcev3.RouteType} {
-		if s.versions[typ] == "" {
-			t.Fatalf("initial sync: no %s received (got %v)", typ, got)
+	all := []string{resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.ListenerType, resourcev3.RouteType}
+	s.until(t, "initial sync of every type", 10*time.Second, func() bool {
+		for _, typ := range all {
+			if s.versions[typ] == "" {
+				return false
+			}
 		}
+		return true
+	})
+	if more := s.nothingMore(300 * time.Millisecond); len(more) != 0 {
+		t.Fatalf("initial sync: more responses after every type was received: %v", more)
 	}
 	before := map[string]string{}
 	for k, v := range s.versions {
@@ -139,7 +189,10 @@ func TestEndpointOnlyChangeSendsOnlyEDS(t *testing.T) {
 	}
 
 	writePolicy(t, dir, map[string]string{"app.yaml": staticService("app", a1, a2)})
-	got = s.settle(1500 * time.Millisecond)
+	got := s.until(t, "the endpoint change", 10*time.Second, func() bool {
+		return s.versions[resourcev3.EndpointType] != before[resourcev3.EndpointType]
+	})
+	got = append(got, s.nothingMore(500*time.Millisecond)...)
 	if len(got) != 1 || got[0] != resourcev3.EndpointType {
 		t.Fatalf("endpoint-only change: got responses %v, want exactly one EDS response", got)
 	}
@@ -157,7 +210,11 @@ func TestEndpointOnlyChangeSendsOnlyEDS(t *testing.T) {
 	oldEDS := s.names[resourcev3.EndpointType]
 	svc := staticService("app", a1, a2) + "  connectTimeout: 3s\n"
 	writePolicy(t, dir, map[string]string{"app.yaml": svc})
-	got = s.settle(1500 * time.Millisecond)
+	edsBefore := s.versions[resourcev3.EndpointType]
+	got = s.until(t, "the cluster change and the endpoints of its new EDS name", 10*time.Second, func() bool {
+		return !equalStrings(oldEDS, s.names[resourcev3.EndpointType]) && s.versions[resourcev3.EndpointType] != edsBefore
+	})
+	got = append(got, s.nothingMore(300*time.Millisecond)...)
 	if equalStrings(oldEDS, s.names[resourcev3.EndpointType]) {
 		t.Fatalf("changed cluster kept its EDS name %v", oldEDS)
 	}

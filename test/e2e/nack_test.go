@@ -73,4 +73,16 @@ func TestNACKIsVisible(t *testing.T) {
 	if err != nil || !strings.Contains(out, "raw-envoy") || !strings.Contains(out, "injected by the e2e test") {
 		t.Fatalf("gatehouse status does not show the NACK (err %v):\n%s", err, out)
 	}
+	// The object status maps the NACKed listeners back to the Gateway that
+	// produced them; the Route, whose resources were not rejected, stays
+	// programmed.
+	for _, want := range []string{
+		"Gateway  public  public    yes       no",
+		"Route    r       public    yes       yes",
+		"Gateway/public not Programmed: rejected by proxies: raw-envoy (public, envoy) NACKed listeners: " + reason,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("gatehouse status lacks %q:\n%s", want, out)
+		}
+	}
 }

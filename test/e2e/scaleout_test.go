@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,6 +26,20 @@ import (
 func TestTwoRateLimitReplicasShareOneLimit(t *testing.T) {
 	t.Parallel()
 	redis := ratelimittest.StartRedis(t)
+	twoReplicasShareOneLimit(t, "--redis-addr", redis.Addr)
+}
+
+// The same on a three-master Redis Cluster named by --redis-url (a replica
+// that ignored the flag would count in memory, and both would allow 50).
+func TestTwoRateLimitReplicasShareOneLimitOnRedisCluster(t *testing.T) {
+	t.Parallel()
+	c := ratelimittest.StartCluster(t, 3, false)
+	twoReplicasShareOneLimit(t, "--redis-url", "redis+cluster://"+strings.Join(c.Addrs(), ","))
+}
+
+// twoReplicasShareOneLimit runs two ratelimit-only replicas with
+// redisArgs and checks that together they allow exactly the limit.
+func twoReplicasShareOneLimit(t *testing.T, redisArgs ...string) {
 	dir := t.TempDir()
 	writePolicy(t, dir, map[string]string{
 		"gateway.yaml": gatewayYAML,
@@ -43,7 +58,7 @@ spec:
 	}
 	var clients []rlsv3.RateLimitServiceClient
 	for i := 0; i < 2; i++ {
-		g := startGatehouse(t, dir, "--components", "ratelimit", "--redis-addr", redis.Addr)
+		g := startGatehouse(t, dir, append([]string{"--components", "ratelimit"}, redisArgs...)...)
 		cc, err := grpc.NewClient(g.XDSAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			t.Fatal(err)

@@ -62,10 +62,14 @@ func BenchmarkFleet(b *testing.B) {
 	if p := os.Getenv("FLEET_PROTO"); p != "" {
 		protos = strings.Split(p, ",")
 	}
+	kinds := []string{kindGatehouse, kindStock}
+	if k := os.Getenv("FLEET_KINDS"); k != "" {
+		kinds = strings.Split(k, ",")
+	}
 	for _, proto := range protos {
 		b.Run(proto, func(b *testing.B) {
 			var res [2]result
-			for i, kind := range []string{kindGatehouse, kindStock} {
+			for i, kind := range kinds {
 				r, err := runFleet(b, kind, proto, n, services, endpoints, b.N)
 				if err != nil {
 					b.Fatalf("%s over %s: %v", kind, proto, err)
@@ -130,7 +134,9 @@ type result struct {
 	p50, p99, max  time.Duration
 	cpu            time.Duration // server CPU over all changes
 	syncCPU        time.Duration // server CPU for the fleet's initial sync
+	syncTime       time.Duration // from the first connection to the last Envoy synced
 	rss, heap      int64         // after the run, fleet connected
+	rssPeak        int64         // the server's peak RSS (initial sync included)
 	live           int64         // Go heap after a GC, after rss and heap
 	nonEDS         int64
 	resources      int64 // resources received by all clients after the sync
@@ -151,7 +157,9 @@ func table(g, s result) string {
 	row("change latency p99", "ms", ms(g.p99), ms(s.p99))
 	row("change latency max", "ms", ms(g.max), ms(s.max))
 	row("server CPU per change", "ms", ms(g.cpu)/float64(g.changes), ms(s.cpu)/float64(s.changes))
+	row("initial sync, all Envoys", "ms", ms(g.syncTime), ms(s.syncTime))
 	row("server CPU initial sync", "ms", ms(g.syncCPU), ms(s.syncCPU))
+	row("server RSS peak", "MB", float64(g.rssPeak)/(1<<20), float64(s.rssPeak)/(1<<20))
 	row("server RSS", "MB", float64(g.rss)/(1<<20), float64(s.rss)/(1<<20))
 	row("server Go heap in use", "MB", float64(g.heap)/(1<<20), float64(s.heap)/(1<<20))
 	row("server Go heap live", "MB", float64(g.live)/(1<<20), float64(s.live)/(1<<20))
@@ -174,6 +182,9 @@ func startServer(tb testing.TB, kind string, services, endpoints int) (*serverPr
 	if p := os.Getenv(profileEnv); p != "" {
 		// One profile per server kind and protocol run; the last run wins.
 		cmd.Env = append(cmd.Env, profileEnv+"="+p+"."+kind)
+	}
+	if p := os.Getenv(heapProfileEnv); p != "" {
+		cmd.Env = append(cmd.Env, heapProfileEnv+"="+p+"."+kind)
 	}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
@@ -215,8 +226,8 @@ func (p *serverProc) command(cmd string) (string, error) {
 }
 
 type serverStats struct {
-	cpu       time.Duration
-	rss, heap int64
+	cpu                time.Duration
+	rss, heap, rssPeak int64
 }
 
 func (p *serverProc) stats() (serverStats, error) {
@@ -226,7 +237,7 @@ func (p *serverProc) stats() (serverStats, error) {
 	}
 	var s serverStats
 	var cpu int64
-	if _, err := fmt.Sscan(line, &cpu, &s.rss, &s.heap); err != nil {
+	if _, err := fmt.Sscan(line, &cpu, &s.rss, &s.heap, &s.rssPeak); err != nil {
 		return s, fmt.Errorf("stats %q: %w", line, err)
 	}
 	s.cpu = time.Duration(cpu)
@@ -253,6 +264,7 @@ func runFleet(tb testing.TB, kind, proto string, n, services, endpoints, changes
 	defer func() { cancel(); wg.Wait() }()
 	errs := make(chan error, n)
 	fleet := make([]*envoy, n)
+	syncStart := time.Now()
 	for i := range fleet {
 		e := &envoy{id: i, proto: proto, verify: i == 0, synced: make(chan struct{})}
 		fleet[i] = e
@@ -272,6 +284,7 @@ func runFleet(tb testing.TB, kind, proto string, n, services, endpoints, changes
 			return res, fmt.Errorf("initial sync: envoy %d not synced after %s", e.id, syncTimeout)
 		}
 	}
+	res.syncTime = time.Since(syncStart)
 	// Let the last ACKs reach the server before measuring.
 	time.Sleep(200 * time.Millisecond)
 	synced, err := srv.stats()
@@ -322,7 +335,7 @@ func runFleet(tb testing.TB, kind, proto string, n, services, endpoints, changes
 		res.resources += e.resources.Load()
 	}
 	res.cpu = after.cpu - synced.cpu
-	res.rss, res.heap = after.rss, after.heap
+	res.rss, res.heap, res.rssPeak = after.rss, after.heap, after.rssPeak
 	line, err := srv.command("live")
 	if err != nil {
 		return res, err

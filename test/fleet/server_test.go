@@ -31,7 +31,9 @@ import (
 // line per command:
 //
 //	change K  -> applies change number K, answers "ok" once published
-//	stats     -> answers "cpu_ns rss_bytes heap_inuse_bytes"
+//	stats     -> answers "cpu_ns rss_bytes heap_inuse_bytes rss_peak_bytes"
+//	live      -> answers the Go heap after two GCs (and writes the heap
+//	             profile, when asked for)
 //
 // and first prints "addr HOST:PORT" once serving.
 const serverEnv = "GATEHOUSE_FLEET_SERVER"
@@ -63,6 +65,11 @@ func profileChanges(path string) (stop func(), err error) {
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
+
+// heapProfileEnv, if set in the benchmark's environment, names a file where
+// each server writes a heap profile (allocations since start, initial sync
+// included, and what is live) when asked for its live heap.
+const heapProfileEnv = "FLEET_HEAPPROFILE"
 
 // startProfile is called before each change.
 var startProfile = func() {}
@@ -134,13 +141,19 @@ func runServer(kind string) error {
 			// through one, so after one the peak's send buffers still count.
 			runtime.GC()
 			runtime.GC()
+			if path := os.Getenv(heapProfileEnv); path != "" {
+				// In use: what is live now; allocated: since start.
+				if err := writeHeapProfile(path); err != nil {
+					return err
+				}
+			}
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			fmt.Println(ms.HeapAlloc)
 		case len(f) == 1 && f[0] == "stats":
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
-			fmt.Println(int64(cpumeter.ProcessCPU()), rssBytes(), ms.HeapInuse)
+			fmt.Println(int64(cpumeter.ProcessCPU()), rssBytes(), ms.HeapInuse, rssPeakBytes())
 		default:
 			return fmt.Errorf("unknown command %q", in.Text())
 		}
@@ -245,4 +258,23 @@ func (b *stockBackend) change(svc int, next *endpointv3.ClusterLoadAssignment) e
 	eds[svc] = next
 	b.eds = eds
 	return b.set()
+}
+
+// rssPeakBytes is the process's peak resident set size.
+func rssPeakBytes() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Maxrss * 1024 // kilobytes on Linux
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -191,9 +191,11 @@ func TestDeltaADSLifecycle(t *testing.T) {
 	wantNames(t, "EDS of the new cluster", deltaNames(d.recv(resource.EndpointType)), edsName(3))
 	d.expectNone(200 * time.Millisecond)
 
-	// The cluster removed again: it and its CLA are removed by name, no
-	// other cluster or CLA is sent, and the route stops naming it.
+	// The cluster removed again: the route stops naming it first, then it
+	// and its CLA are removed by name (make-before-break on removal), and
+	// no other cluster or CLA is sent.
 	mustPublish(t, h.pub, f.groups(), f.clas)
+	wantNames(t, "RDS after removing a cluster", deltaNames(d.recv(resource.RouteType)), "gw-http")
 	r = d.recv(resource.ClusterType)
 	if len(r.GetResources()) != 0 || !slices.Equal(r.GetRemovedResources(), []string{clusterName(3)}) {
 		t.Fatalf("CDS after removing a cluster: sent %v, removed %v; want only %s removed", deltaNames(r), r.GetRemovedResources(), clusterName(3))
@@ -202,7 +204,6 @@ func TestDeltaADSLifecycle(t *testing.T) {
 	if len(r.GetResources()) != 0 || !slices.Equal(r.GetRemovedResources(), []string{edsName(3)}) {
 		t.Fatalf("EDS after removing a cluster: sent %v, removed %v; want only %s removed", deltaNames(r), r.GetRemovedResources(), edsName(3))
 	}
-	wantNames(t, "RDS after removing a cluster", deltaNames(d.recv(resource.RouteType)), "gw-http")
 	d.send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNamesUnsubscribe: []string{edsName(3)}})
 	d.expectNone(200 * time.Millisecond)
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -47,6 +48,12 @@ type deltaWatch struct {
 	snap *deltaSnap // the snapshot sent reflects; nil before any
 	// stray says sent may hold names outside an explicit subscription.
 	stray bool
+	// hold says the response being computed leaves removals out.
+	hold bool
+	// held says removals were left out of a response (still in sent)
+	// because a type that may name them was not yet sent the snapshot
+	// (removalsHeld); releaseHeld sends them once it was.
+	held bool
 
 	// Set while a watch is open.
 	open bool
@@ -97,6 +104,7 @@ func (s *deltaConn) CreateDeltaWatch(req *discoveryv3.DeltaDiscoveryRequest, sub
 	if cur == nil {
 		return s.cancelFunc(t), nil
 	}
+	w.hold = s.removalsHeld(t, cur)
 	var resp *deltaResponse
 	switch {
 	case requestWildcardChange(req):
@@ -115,6 +123,7 @@ func (s *deltaConn) CreateDeltaWatch(req *discoveryv3.DeltaDiscoveryRequest, sub
 		// waits for it to finish initialising (as go-control-plane does).
 		w.respond(resp, cur, t)
 	}
+	s.releaseHeld(cur)
 	return s.cancelFunc(t), nil
 }
 
@@ -150,7 +159,8 @@ func (s *deltaConn) catchUp(w *deltaWatch, cur *deltaSnap, t typeIdx) *deltaResp
 // in ADS order (CDS, EDS, LDS, RDS, SDS): pushed under s.mu, so that a
 // watch re-created concurrently cannot overtake them (make-before-break).
 // A stream that moved to another group since publish listed it (its node
-// changed) gets nothing: cur is not its group's.
+// changed) gets nothing: cur is not its group's. Removals a type's parents
+// do not reflect yet are held and follow (releaseHeld).
 func (s *deltaConn) update(k translate.GroupKey, cur *deltaSnap) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -162,6 +172,7 @@ func (s *deltaConn) update(k translate.GroupKey, cur *deltaSnap) {
 		if !w.open || w.snap == cur {
 			continue
 		}
+		w.hold = s.removalsHeld(t, cur)
 		var resp *deltaResponse
 		if w.snap != nil {
 			if names, ok := s.hub.changedSince(w.snap, cur, t); ok {
@@ -174,6 +185,64 @@ func (s *deltaConn) update(k translate.GroupKey, cur *deltaSnap) {
 		}
 		if resp != nil || (w.sub.IsWildcard() && w.req.GetResponseNonce() == "") {
 			w.respond(resp, cur, t) // a first wildcard request waited for a snapshot
+		}
+	}
+	s.releaseHeld(cur)
+}
+
+// removalParents lists, per type, the types whose resources can name it:
+// removals of a type wait until the stream's parents of it reflect the
+// snapshot (make-before-break on removal: Envoy's xDS protocol docs,
+// "Eventual consistency considerations", want RDS/LDS updates before the
+// CDS removals they allow, and a CLA removed only after its cluster). A
+// route naming a cluster Envoy no longer has fails its requests with 503
+// NC (Envoy: source/common/router/router.cc, Filter::decodeHeaders,
+// "unknown cluster": NoClusterFound and the route's not-found code).
+var removalParents = [numTypes][]typeIdx{
+	tClusters:  {tListeners, tRoutes},
+	tEndpoints: {tClusters},
+	tRoutes:    {tListeners},
+	tSecrets:   {tListeners, tClusters},
+}
+
+// releaseOrder visits parents before the types they name, so that one
+// pass of releaseHeld sends every removal that became due.
+var releaseOrder = [numTypes]typeIdx{tListeners, tRoutes, tClusters, tSecrets, tEndpoints}
+
+// removalsHeld reports whether removals of type t must wait: a parent type
+// the stream subscribes to was not yet sent cur, or still holds removals
+// of its own. s.mu must be held.
+func (s *deltaConn) removalsHeld(t typeIdx, cur *deltaSnap) bool {
+	for _, p := range removalParents[t] {
+		pw := &s.types[p]
+		if pw.sent == nil {
+			continue // not subscribed: nothing of it to wait for
+		}
+		if pw.snap != cur || pw.held {
+			return true
+		}
+	}
+	return false
+}
+
+// releaseHeld sends the removals held back on open watches whose parents
+// now reflect cur. s.mu must be held.
+func (s *deltaConn) releaseHeld(cur *deltaSnap) {
+	for _, t := range releaseOrder {
+		w := &s.types[t]
+		if !w.held || !w.open || w.snap != cur || s.removalsHeld(t, cur) {
+			continue
+		}
+		ts := &cur.types[t]
+		var gone []string
+		for n := range w.sent {
+			if _, ok := ts.versions[n]; !ok {
+				gone = append(gone, n)
+			}
+		}
+		w.held, w.hold = false, false
+		if resp := w.diffNames(cur, t, gone); resp != nil {
+			w.respond(resp, cur, t)
 		}
 	}
 }
@@ -279,6 +348,10 @@ func (w *deltaWatch) diffNames(cur *deltaSnap, t typeIdx, names []string) *delta
 			w.sent[n] = v
 			resp.resources = append(resp.resources, ts.enc[n])
 		} else if has {
+			if w.hold {
+				w.held = true // still in sent: releaseHeld sends it
+				continue
+			}
 			if resp == nil {
 				resp = &deltaResponse{}
 			}
@@ -332,6 +405,11 @@ func (r *deltaResponse) GetNextVersionMap() map[string]string                { r
 func (r *deltaResponse) GetReturnedResources() map[string]string             { return r.returned }
 func (r *deltaResponse) GetContext() context.Context                         { return context.Background() }
 
+// resourceEncodings counts the resources encoded for responses, over both
+// protocols (gatehouse_xds_resource_encodings_total): once per resource
+// and snapshot, whatever the number of streams.
+var resourceEncodings atomic.Int64
+
 // deltaEncoding is one resource of one snapshot as delta responses carry
 // it, encoded on first use and then shared by every stream it goes to.
 // Its wire version is go-control-plane's for the same resource: the hex
@@ -339,11 +417,13 @@ func (r *deltaResponse) GetContext() context.Context                         { r
 // whose first 64 bits are the VersionMap version (see wireVersionLen), so
 // clients reconnecting from either path are recognised.
 type deltaEncoding struct {
-	get func() (*discoveryv3.Resource, error)
+	get     func() (*discoveryv3.Resource, error)
+	typeURL string
 }
 
 func newDeltaEncoding(name, typeURL string, r types.Resource) *deltaEncoding {
 	return &deltaEncoding{get: sync.OnceValues(func() (*discoveryv3.Resource, error) {
+		resourceEncodings.Add(1)
 		b, err := cache.MarshalResource(r)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s %q: %w", typeURL, name, err)
@@ -353,5 +433,5 @@ func newDeltaEncoding(name, typeURL string, r types.Resource) *deltaEncoding {
 			Version:  cache.HashResource(b),
 			Resource: &anypb.Any{TypeUrl: typeURL, Value: b},
 		}, nil
-	})}
+	}), typeURL: typeURL}
 }

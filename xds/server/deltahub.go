@@ -43,6 +43,9 @@ type deltaTypeSnap struct {
 	// changed lists the names whose version differs from the previous
 	// snapshot's, removed ones included; nil when the type did not change.
 	changed []string
+	// sotw is the type's resources as a state-of-the-world response
+	// carries them (sharedSotW), built once on first use.
+	sotw func() (*sotwEncoding, error)
 }
 
 // deltaGroup is one group's current snapshot and its delta streams.
@@ -71,10 +74,11 @@ func newDeltaSnap(prev *deltaSnap, st *[numTypes]typeState) *deltaSnap {
 		out := &s.types[t]
 		out.version, out.versions = ts.res.Version, ts.versions
 		if prev != nil && prev.types[t].version == out.version {
-			out.enc = prev.types[t].enc
+			out.enc, out.sotw = prev.types[t].enc, prev.types[t].sotw
 			continue
 		}
 		out.enc = make(map[string]*deltaEncoding, len(ts.versions))
+		out.sotw = sotwResources(out)
 		var old *deltaTypeSnap
 		if prev != nil {
 			old = &prev.types[t]

@@ -21,11 +21,19 @@ type harness struct {
 	srv  *Server
 	reg  *prometheus.Registry
 	conn *grpc.ClientConn
+	addr string // the server's address, for clients of their own
 	// unknown receives "node gateway" for every OnUnknownGateway call.
 	unknown chan string
 }
 
 func newHarness(t *testing.T) *harness {
+	t.Helper()
+	return newHarnessOpts(t, Options{})
+}
+
+// newHarnessOpts is newHarness with server options (registry and
+// OnUnknownGateway are the harness's own).
+func newHarnessOpts(t *testing.T, opts Options) *harness {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	pub, err := NewPublisher(PublisherOptions{Registerer: reg})
@@ -35,12 +43,14 @@ func newHarness(t *testing.T) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	unknown := make(chan string, 16)
-	srv, err := NewServer(ctx, pub, Options{Registerer: reg, OnUnknownGateway: func(node, gw, _ string) {
+	opts.Registerer = reg
+	opts.OnUnknownGateway = func(node, gw, _ string) {
 		select {
 		case unknown <- node + " " + gw:
 		default:
 		}
-	}})
+	}
+	srv, err := NewServer(ctx, pub, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +67,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return &harness{pub: pub, srv: srv, reg: reg, conn: conn, unknown: unknown}
+	return &harness{pub: pub, srv: srv, reg: reg, conn: conn, addr: lis.Addr().String(), unknown: unknown}
 }
 
 // adsStream is a raw ADS stream: it shows versions and nonces, which the

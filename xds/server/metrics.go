@@ -12,6 +12,10 @@ type serverMetrics struct {
 	nacks          *prometheus.CounterVec // type
 	pushes         *prometheus.CounterVec // type
 	unknownGateway prometheus.Counter
+	// Initial-sync admission (admission.go).
+	syncWaiting     prometheus.Gauge
+	syncWaitExpired prometheus.Counter
+	syncHoldExpired prometheus.Counter
 }
 
 func newServerMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
@@ -32,6 +36,18 @@ func newServerMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
 			Name: "gatehouse_xds_unknown_gateway_total",
 			Help: "ADS streams whose node named a Gateway (node.cluster) with no published snapshot.",
 		}),
+		syncWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gatehouse_xds_initial_syncs_waiting",
+			Help: "ADS streams waiting for a slot to send their initial responses.",
+		}),
+		syncWaitExpired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatehouse_xds_initial_sync_wait_expired_total",
+			Help: "ADS streams that waited the whole initial-sync wait bound and went ahead without a slot.",
+		}),
+		syncHoldExpired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatehouse_xds_initial_sync_hold_expired_total",
+			Help: "Initial-sync slots taken back because the client did not answer its initial responses within the hold bound.",
+		}),
 	}
 	// Start every type at zero so that rate() works from the first scrape.
 	for _, t := range typeNames {
@@ -41,7 +57,7 @@ func newServerMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.connected, m.nacks, m.pushes, m.unknownGateway} {
+	for _, c := range []prometheus.Collector{m.connected, m.nacks, m.pushes, m.unknownGateway, m.syncWaiting, m.syncWaitExpired, m.syncHoldExpired} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register xds metrics: %w", err)
 		}

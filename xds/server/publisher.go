@@ -50,9 +50,16 @@ type Publisher struct {
 	envoy cache.SnapshotCache
 	grpc  cache.SnapshotCache
 	mux   *cache.MuxCache
+	// sotw passes the Envoy cache's state-of-the-world responses to the
+	// streams with shared encodings (sotwshare.go).
+	sotw *sharedSotW
 	// delta serves Envoy groups over delta ADS (deltahub.go); the stock
 	// Envoy cache keeps serving them over state of the world.
 	delta *deltaHub
+
+	// removed hears of groups Remove drops (the server ends their
+	// state-of-the-world streams: orphans.go).
+	removed []func(...translate.GroupKey)
 
 	publishSeconds prometheus.Histogram
 
@@ -173,17 +180,24 @@ func NewPublisher(opts PublisherOptions) (*Publisher, error) {
 		}),
 	}
 	p.setKnown()
+	p.sotw = newSharedSotW(p.envoy, p.delta)
 	p.mux = &cache.MuxCache{
 		Classify:      func(r *cache.Request) string { return string(clientKind(r.GetNode())) },
 		ClassifyDelta: func(r *cache.DeltaRequest) string { return string(clientKind(r.GetNode())) },
 		Caches: map[string]cache.Cache{
-			string(translate.ClientEnvoy): p.envoy,
+			string(translate.ClientEnvoy): p.sotw,
 			string(translate.ClientGRPC):  p.grpc,
 		},
 	}
 	if opts.Registerer != nil {
-		if err := opts.Registerer.Register(p.publishSeconds); err != nil {
-			return nil, fmt.Errorf("register publish metrics: %w", err)
+		encodings := prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gatehouse_xds_resource_encodings_total",
+			Help: "Resources encoded for xDS responses (once per resource and snapshot, shared by every stream of a group).",
+		}, func() float64 { return float64(resourceEncodings.Load()) })
+		for _, c := range []prometheus.Collector{p.publishSeconds, encodings} {
+			if err := opts.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("register publish metrics: %w", err)
+			}
 		}
 	}
 	return p, nil
@@ -252,7 +266,23 @@ func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*
 			stats.Unchanged++
 			continue
 		}
-		if err := p.cacheFor(u.key.Client).SetSnapshot(ctx, u.key.String(), u.state.served); err != nil {
+		if u.key.Client == translate.ClientEnvoy {
+			if b := bridgeState(p.groups[u.key], u.state, &p.scratch[tClusters]); b != nil {
+				err := p.envoy.SetSnapshot(ctx, u.key.String(), b.served)
+				p.sotw.flush(u.key)
+				if err != nil {
+					if prev := p.groups[u.key]; prev != nil {
+						prev.unsettled = true
+					}
+					return stats, fmt.Errorf("group %s: set snapshot: %w", u.key, err)
+				}
+			}
+		}
+		err := p.cacheFor(u.key.Client).SetSnapshot(ctx, u.key.String(), u.state.served)
+		if err != nil && u.key.Client == translate.ClientEnvoy {
+			p.sotw.flush(u.key)
+		}
+		if err != nil {
 			// SetSnapshot fails only when ctx ends while a watch is being
 			// answered; the groups set so far are consistent on their own.
 			if prev := p.groups[u.key]; prev != nil {
@@ -261,7 +291,10 @@ func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*
 			return stats, fmt.Errorf("group %s: set snapshot: %w", u.key, err)
 		}
 		if u.key.Client == translate.ClientEnvoy {
+			// The delta hub first: sotw shares the encodings of the
+			// snapshot it holds.
 			p.delta.publish(u.key, &u.state.types)
+			p.sotw.flush(u.key)
 		}
 		p.groups[u.key] = u.state
 		stats.Changed[u.key] = u.changed
@@ -352,14 +385,19 @@ func (p *Publisher) assemble(k translate.GroupKey, prev *groupState, g *translat
 			return nil, nil, fmt.Errorf("reference check: %w", err)
 		}
 	}
-	next.snap = &cache.Snapshot{VersionMap: make(map[string]map[string]string, numTypes)}
-	next.served = &servedSnapshot{Snapshot: next.snap, plain: make(map[string]map[string]types.Resource, numTypes)}
-	for t := range numTypes {
-		next.snap.Resources[responseTypes[t]] = next.types[t].res
-		next.snap.VersionMap[typeURLs[t]] = next.types[t].versions
-		next.served.plain[typeURLs[t]] = next.types[t].plain
-	}
+	next.buildSnapshot()
 	return next, changed, nil
+}
+
+// buildSnapshot sets gs.snap and gs.served from gs.types.
+func (gs *groupState) buildSnapshot() {
+	gs.snap = &cache.Snapshot{VersionMap: make(map[string]map[string]string, numTypes)}
+	gs.served = &servedSnapshot{Snapshot: gs.snap, plain: make(map[string]map[string]types.Resource, numTypes)}
+	for t := range numTypes {
+		gs.snap.Resources[responseTypes[t]] = gs.types[t].res
+		gs.snap.VersionMap[typeURLs[t]] = gs.types[t].versions
+		gs.served.plain[typeURLs[t]] = gs.types[t].plain
+	}
 }
 
 // groupSlice returns the group's resources of a slice-backed type.
@@ -391,6 +429,17 @@ func (p *Publisher) Remove(keys ...translate.GroupKey) {
 		}
 	}
 	p.setKnown()
+	for _, f := range p.removed {
+		f(keys...)
+	}
+}
+
+// onRemove registers f to hear of the groups Remove drops, after their
+// snapshots are gone.
+func (p *Publisher) onRemove(f func(...translate.GroupKey)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.removed = append(p.removed, f)
 }
 
 // Has reports whether a snapshot is published for the group.

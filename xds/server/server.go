@@ -35,19 +35,32 @@ type Options struct {
 	// a stream must come from a peer whose client certificate names a
 	// Gateway, and every request's node.cluster must name that Gateway.
 	Auth *peerauth.Auth
+	// InitialSyncs bounds the streams sending their initial responses at
+	// once (admission.go): 0 is the default (32), negative is unbounded.
+	InitialSyncs int
+	// InitialSyncWait bounds how long a stream waits for a sync slot
+	// before it goes ahead without one (0: 30 s).
+	InitialSyncWait time.Duration
+	// InitialSyncHold bounds how long a stream keeps its slot while its
+	// client does not answer its initial responses (0: 10 s).
+	InitialSyncHold time.Duration
 }
 
 // Server serves the Publisher's snapshots over ADS (state of the world and
 // delta) and tracks every connected proxy.
 type Server struct {
-	pub     *Publisher
-	xds     xdsserver.Server // state of the world
-	tracker *tracker
-	ctx     context.Context
-	logger  log.Logger
+	pub       *Publisher
+	xds       xdsserver.Server // state of the world
+	tracker   *tracker
+	ctx       context.Context
+	logger    log.Logger
+	admission *admission
 	// deltaIDs numbers delta streams for the tracker (each has its own
 	// go-control-plane delta server, whose ids all start at 1).
 	deltaIDs atomic.Int64
+	// sotw are the state-of-the-world streams by group, for Remove to end
+	// (orphans.go).
+	sotw *sotwStreams
 }
 
 // NewServer builds the ADS server; ctx ends every stream when cancelled.
@@ -70,7 +83,20 @@ func NewServer(ctx context.Context, pub *Publisher, opts Options) (*Server, erro
 	// Ordered ADS sends each stream's responses through one queue in the
 	// order the cache produces them (CDS, EDS, LDS, RDS for Envoy groups).
 	xs := xdsserver.NewServer(ctx, pub.mux, tr, sotw.WithOrderedADS(), sotw.WithLogger(logger))
-	return &Server{pub: pub, xds: xs, tracker: tr, ctx: ctx, logger: logger}, nil
+	syncs, wait, hold := opts.InitialSyncs, opts.InitialSyncWait, opts.InitialSyncHold
+	if syncs == 0 {
+		syncs = defaultInitialSyncs
+	}
+	if wait <= 0 {
+		wait = defaultInitialSyncWait
+	}
+	if hold <= 0 {
+		hold = defaultInitialSyncHold
+	}
+	adm := newAdmission(syncs, wait, hold, m)
+	streams := newSotWStreams()
+	pub.onRemove(streams.end)
+	return &Server{pub: pub, xds: xs, tracker: tr, ctx: ctx, logger: logger, admission: adm, sotw: streams}, nil
 }
 
 // Register adds the Aggregated Discovery Service to g: state of the world
@@ -90,7 +116,11 @@ type adsService struct {
 }
 
 func (a adsService) StreamAggregatedResources(st discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesServer) error {
-	return a.s.xds.StreamAggregatedResources(st)
+	t := a.s.admission.ticket()
+	defer t.close()
+	e := newEndable(st, a.s.sotw)
+	defer e.close()
+	return a.s.xds.StreamAggregatedResources(admittedSotW{e, t})
 }
 
 // DeltaAggregatedResources serves one delta stream with go-control-plane's
@@ -100,7 +130,9 @@ func (a adsService) DeltaAggregatedResources(st discoveryv3.AggregatedDiscoveryS
 	ds := newDeltaConn(a.s.pub.delta, a.s.pub.grpc)
 	defer ds.close()
 	cb := deltaCallbacks{t: a.s.tracker, id: a.s.deltaIDs.Add(1)}
-	return delta.NewServer(a.s.ctx, ds, cb, delta.WithLogger(a.s.logger)).DeltaStreamHandler(st, resource.AnyType)
+	t := a.s.admission.ticket()
+	defer t.close()
+	return delta.NewServer(a.s.ctx, ds, cb, delta.WithLogger(a.s.logger)).DeltaStreamHandler(admittedDelta{st, t}, resource.AnyType)
 }
 
 // deltaCallbacks hands the tracker the stream's server-wide id in place of

@@ -77,7 +77,8 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 		"envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute":             true,
 	},
 	pointAccessLogger: {
-		"envoy.extensions.access_loggers.file.v3.FileAccessLog": true,
+		"envoy.extensions.access_loggers.file.v3.FileAccessLog":           true,
+		"envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig": true,
 	},
 	pointProtocolOptions: {
 		"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": true,

@@ -46,6 +46,11 @@ type Group struct {
 	// EDS maps each EDS resource name that a Cluster of this group asks for
 	// to the Service whose endpoints it carries.
 	EDS map[string]string
+	// LocalZone maps each EDS name of a Gateway with a zone (spec.zone or
+	// Options.Zone) to that zone: Endpoints gives the endpoints in it
+	// priority 0 and the others priority 1. Names absent from it (or a nil
+	// map) get every endpoint at priority 0.
+	LocalZone map[string]string
 	// Hashes holds the ContentHash of resources of this group that
 	// Translate had to encode anyway (the Envoy clusters, for their EDS
 	// names), by pointer. The publisher uses them instead of encoding those
@@ -73,6 +78,10 @@ type Options struct {
 	// by default both share gatehouse's xDS port.
 	AuthzAddr     string
 	RateLimitAddr string
+	// UsageAddr is where Envoy reaches gatehouse's access-log service
+	// (cluster gatehouse/usage), used by Gateways with accessLog.usage.
+	// Default DefaultServiceAddr.
+	UsageAddr string
 	// AuthzTimeout bounds one ext_authz Check (default 250ms: a Rego
 	// decision takes microseconds, so this only covers the network and a
 	// busy authz service; past it the route's failure mode applies).
@@ -90,9 +99,13 @@ type Options struct {
 	// from trusted_ca: system_root_certs is not implemented in Envoy (gRPC
 	// only), and SAN matchers without a CA are refused at load.
 	SystemCAFile string
-	// ServiceTLS, when set, makes Envoy call the ext_authz and rate-limit
-	// services over TLS (gatehouse serve with --tls-cert): nil means
-	// plaintext.
+	// Zone is the zone of the proxies of every Gateway without spec.zone
+	// (serve --zone); "" for none. Groups are per Gateway, not per proxy,
+	// so a proxy's own node locality cannot choose its priorities.
+	Zone string
+	// ServiceTLS, when set, makes Envoy call gatehouse's own gRPC services
+	// (ext_authz, rate limit, the usage access log) over TLS (gatehouse
+	// serve with --tls-cert): nil means plaintext.
 	ServiceTLS *ServiceTLS
 }
 
@@ -125,6 +138,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.RateLimitAddr == "" {
 		o.RateLimitAddr = DefaultServiceAddr
 	}
+	if o.UsageAddr == "" {
+		o.UsageAddr = DefaultServiceAddr
+	}
 	if o.AuthzTimeout <= 0 {
 		o.AuthzTimeout = DefaultAuthzTimeout
 	}
@@ -137,10 +153,15 @@ func (o Options) withDefaults() (Options, error) {
 	if o.SystemCAFile == "" {
 		o.SystemCAFile = DefaultSystemCAFile
 	}
+	if o.Zone != "" {
+		if err := policy.CheckZone(o.Zone); err != nil {
+			return o, fmt.Errorf("translate: Options.Zone: %w", err)
+		}
+	}
 	if t := o.ServiceTLS; t != nil && (t.CAFile == "" || (t.CertFile == "") != (t.KeyFile == "")) {
 		return o, fmt.Errorf("translate: Options.ServiceTLS: CAFile is required, and CertFile and KeyFile go together")
 	}
-	for _, a := range []struct{ name, addr string }{{"AuthzAddr", o.AuthzAddr}, {"RateLimitAddr", o.RateLimitAddr}} {
+	for _, a := range []struct{ name, addr string }{{"AuthzAddr", o.AuthzAddr}, {"RateLimitAddr", o.RateLimitAddr}, {"UsageAddr", o.UsageAddr}} {
 		h, _, err := splitHostPort(a.addr)
 		if err != nil {
 			return o, fmt.Errorf("translate: Options.%s: %w", a.name, err)

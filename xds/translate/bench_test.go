@@ -27,7 +27,7 @@ func BenchmarkTranslate(b *testing.B) {
 		for _, g := range groups {
 			for eds, svc := range g.EDS {
 				if clas[eds] == nil {
-					clas[eds] = Endpoints(eds, reg[svc])
+					clas[eds] = Endpoints(eds, g.LocalZone[eds], reg[svc])
 				}
 			}
 		}
@@ -45,7 +45,7 @@ func BenchmarkEndpoints(b *testing.B) {
 	eps := bigRegistry(p, 10)["svc-0000"]
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		Endpoints("svc/svc-0000/00000000", eps)
+		Endpoints("svc/svc-0000/00000000", "", eps)
 	}
 }
 

@@ -607,7 +607,15 @@ func checkCLA(cla *endpointv3.ClusterLoadAssignment) error {
 	if cla.GetClusterName() == "" {
 		return errors.New("empty cluster_name")
 	}
+	// Priorities must run from 0 without a gap (see Endpoints): Envoy
+	// would leave the missing level empty, grpc-go NACKs the assignment.
+	var prios uint64 // bit p set: priority p is used (Endpoints uses 0 and 1)
 	for i, l := range cla.GetEndpoints() {
+		p := l.GetPriority()
+		if p >= 64 {
+			return fmt.Errorf("locality %q: priority %d (at most 63)", l.GetLocality().GetZone(), p)
+		}
+		prios |= 1 << p
 		if l.GetLocality() == nil {
 			return fmt.Errorf("locality %d: no locality (grpc-go rejects it)", i)
 		}
@@ -633,6 +641,9 @@ func checkCLA(cla *endpointv3.ClusterLoadAssignment) error {
 				return fmt.Errorf("locality %q: endpoint %s:%d: load_balancing_weight must be >= 1", l.GetLocality().GetZone(), sa.GetAddress(), sa.GetPortValue())
 			}
 		}
+	}
+	if prios&(prios+1) != 0 { // not of the form 0...01...1
+		return fmt.Errorf("priorities %b (bit p: priority p used) skip a level; they must run from 0 without a gap", prios)
 	}
 	return nil
 }

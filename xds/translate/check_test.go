@@ -54,7 +54,7 @@ func cloneGroup(g *Group) *Group {
 func clasOf(g *Group) map[string]*endpointv3.ClusterLoadAssignment {
 	out := map[string]*endpointv3.ClusterLoadAssignment{}
 	for eds := range g.EDS {
-		out[eds] = Endpoints(eds, nil)
+		out[eds] = Endpoints(eds, "", nil)
 	}
 	return out
 }
@@ -233,14 +233,26 @@ func TestCheckCLA(t *testing.T) {
 		{ClusterName: ""},
 		{ClusterName: "x", Endpoints: []*endpointv3.LocalityLbEndpoints{{LoadBalancingWeight: wrapperspb.UInt32(1)}}},
 		{ClusterName: "x", Endpoints: []*endpointv3.LocalityLbEndpoints{{Locality: &corev3.Locality{}}}},
-		Endpoints("x", nil),
+		Endpoints("x", "", nil),
 	}
-	bad[3] = Endpoints("x", nil)
+	bad[3] = Endpoints("x", "", nil)
 	bad[3].Endpoints = []*endpointv3.LocalityLbEndpoints{{Locality: &corev3.Locality{}, LoadBalancingWeight: wrapperspb.UInt32(1), LbEndpoints: []*endpointv3.LbEndpoint{{}}}}
 	// A host name, as static discovery allows: Envoy's EDS takes IPs only.
-	bad = append(bad, Endpoints("x", []registry.Endpoint{{Address: "backend.internal", Port: 80, Weight: 1}}))
-	if err := checkCLA(Endpoints("x", []registry.Endpoint{{Address: "2001:db8::1", Port: 80, Weight: 1}})); err != nil {
+	bad = append(bad, Endpoints("x", "", []registry.Endpoint{{Address: "backend.internal", Port: 80, Weight: 1}}))
+	if err := checkCLA(Endpoints("x", "", []registry.Endpoint{{Address: "2001:db8::1", Port: 80, Weight: 1}})); err != nil {
 		t.Errorf("checkCLA refused an IPv6 endpoint: %v", err)
+	}
+	// Priorities with a gap (0 and 2) or none at 0: grpc-go NACKs them.
+	twoZones := []registry.Endpoint{{Address: "10.0.0.1", Port: 80, Weight: 1, Zone: "a"}, {Address: "10.0.0.2", Port: 80, Weight: 1, Zone: "b"}}
+	gap := Endpoints("x", "a", twoZones)
+	gap.Endpoints[1].Priority = 2
+	noZero := Endpoints("x", "a", twoZones)
+	noZero.Endpoints[0].Priority = 1
+	huge := Endpoints("x", "", twoZones[:1])
+	huge.Endpoints[0].Priority = 64
+	bad = append(bad, gap, noZero, huge)
+	if err := checkCLA(Endpoints("x", "a", twoZones)); err != nil {
+		t.Errorf("checkCLA refused priorities 0 and 1: %v", err)
 	}
 	for i, cla := range bad {
 		if err := checkCLA(cla); err == nil {

@@ -57,17 +57,24 @@ func (b *builtCluster) of(kind ClientKind) *clusterv3.Cluster {
 
 // addClusters adds one Cluster per Service the routes send to (newIndex has
 // built them, and checked that every Service exists).
-func addClusters(g *Group, routes []*policy.Route, ix *index, kind ClientKind) {
+func addClusters(g *Group, gw *policy.Gateway, routes []*policy.Route, ix *index, kind ClientKind) {
 	names := servicesOf(routes)
 	g.Clusters = make([]typesResource, 0, len(names))
 	if kind == ClientEnvoy && g.Hashes == nil {
 		g.Hashes = make(map[typesResource]uint64, len(names))
 	}
+	zone := ix.zoneOf(gw)
 	for _, s := range names {
-		bc := ix.clusters[s]
+		bc := ix.clusters[clusterKey{s, zone}]
 		c := bc.of(kind)
 		g.Clusters = append(g.Clusters, c)
 		g.EDS[bc.eds] = s
+		if zone != "" {
+			if g.LocalZone == nil {
+				g.LocalZone = make(map[string]string, len(names))
+			}
+			g.LocalZone[bc.eds] = zone
+		}
 		if kind == ClientEnvoy {
 			g.Hashes[c] = bc.envoyHash
 		}
@@ -80,8 +87,10 @@ func addClusters(g *Group, routes []*policy.Route, ix *index, kind ClientKind) {
 // changed cluster asks for a new EDS resource and never stays warming. The
 // gRPC cluster is a function of the same Service fields, all of which show
 // in the Envoy cluster (TestGRPCClusterFollowsEnvoyCluster holds that), so
-// hashing one marshal per Service is enough.
-func buildClusters(svc *policy.Service, systemCA string) (*builtCluster, error) {
+// hashing one marshal per Service is enough. A zone (that of the Gateways
+// using the cluster) ends the EDS name: its endpoints get priorities from
+// it, so each zone needs its own ClusterLoadAssignment.
+func buildClusters(svc *policy.Service, systemCA, zone string) (*builtCluster, error) {
 	bc := &builtCluster{envoy: buildCluster(svc, ClientEnvoy, systemCA), grpc: buildCluster(svc, ClientGRPC, systemCA)}
 	buf, err := proto.MarshalOptions{Deterministic: true}.Marshal(bc.envoy)
 	if err != nil {
@@ -91,6 +100,11 @@ func buildClusters(svc *policy.Service, systemCA string) (*builtCluster, error) 
 	h.Write(buf)
 	var sum [4]byte
 	bc.eds = bc.envoy.Name + "/" + hex.EncodeToString(h.Sum(sum[:0]))
+	if zone != "" {
+		// Zone names have no '@' (policy.CheckZone), so the name stays
+		// unambiguous.
+		bc.eds += "@" + zone
+	}
 	bc.envoy.EdsClusterConfig.ServiceName = bc.eds
 	bc.grpc.EdsClusterConfig.ServiceName = bc.eds
 	// The publisher needs the content hash of the final Cluster: derive

@@ -16,9 +16,25 @@ import (
 // first-seen order. A repeated address:port is kept once (grpc-go NACKs
 // duplicates); a weight below 1 counts as 1.
 //
+// localZone is the zone of the proxies the assignment is for (Group.LocalZone;
+// "" for none). When some endpoints are in it and some are not, those in it
+// get priority 0 and all others (other zones, no zone) priority 1, so Envoy
+// and grpc-go send everything to the local zone and fail over to the rest
+// only as local endpoints go unhealthy or away. Otherwise every endpoint is
+// at priority 0: priorities must run from 0 without a gap (Envoy:
+// api/envoy/config/endpoint/v3/endpoint_components.proto, priority: "should
+// range from 0 (highest) to N (lowest) without skipping"; grpc-go NACKs a
+// gap: xds/internal/xdsclient/xdsresource/unmarshal_eds.go, "priority %v
+// missing"), so a zone with no endpoints of its own must not leave
+// priority 0 empty. The overprovisioning factor is Envoy's default (1.4):
+// traffic starts to spill over once fewer than about 71% of the local
+// endpoints are healthy (Envoy:
+// source/extensions/load_balancing_policies/common/load_balancer_impl.cc,
+// recalculatePerPriorityState).
+//
 // It runs for every endpoint change, so all messages are allocated in a
 // few slabs (two passes: count per zone, then fill) rather than one by one.
-func Endpoints(edsName string, eps []registry.Endpoint) *endpointv3.ClusterLoadAssignment {
+func Endpoints(edsName, localZone string, eps []registry.Endpoint) *endpointv3.ClusterLoadAssignment {
 	cla := &endpointv3.ClusterLoadAssignment{ClusterName: edsName}
 	n := len(eps)
 	if n == 0 {
@@ -107,7 +123,31 @@ func Endpoints(edsName string, eps []registry.Endpoint) *endpointv3.ClusterLoadA
 		lbes[i].LoadBalancingWeight = &weights[i]
 		locs[z].LbEndpoints = append(locs[z].LbEndpoints, &lbes[i])
 	}
+	setPriorities(locs, localZone)
 	return cla
+}
+
+// setPriorities puts the localities outside localZone at priority 1 when
+// localZone has a locality of its own and is not the only one.
+func setPriorities(locs []endpointv3.LocalityLbEndpoints, localZone string) {
+	if localZone == "" || len(locs) < 2 {
+		return
+	}
+	local := false
+	for i := range locs {
+		if locs[i].Locality.Zone == localZone {
+			local = true
+			break
+		}
+	}
+	if !local {
+		return
+	}
+	for i := range locs {
+		if locs[i].Locality.Zone != localZone {
+			locs[i].Priority = 1
+		}
+	}
 }
 
 // smallEndpointSet is the size up to which duplicates are found by a scan

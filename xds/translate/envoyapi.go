@@ -66,6 +66,7 @@ var extensionStatus = map[protoreflect.FullName]string{
 	"envoy.extensions.filters.http.ratelimit.v3.RateLimitPerRoute": "stable", // envoy.filters.http.ratelimit
 	routerType: "stable", // envoy.filters.http.router
 	"envoy.extensions.access_loggers.file.v3.FileAccessLog":                  "stable", // envoy.access_loggers.file
+	"envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig":        "stable", // envoy.access_loggers.http_grpc
 	"envoy.extensions.upstreams.http.v3.HttpProtocolOptions":                 "stable", // envoy.upstreams.http.http_protocol_options
 	"envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash":         "stable", // envoy.load_balancing_policies.ring_hash
 	"envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin":     "stable", // envoy.load_balancing_policies.round_robin

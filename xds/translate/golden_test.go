@@ -101,7 +101,7 @@ func (h hideFS) ReadDir(name string) ([]fs.DirEntry, error) {
 func groupCLAs(g *Group, reg registry.Snapshot) map[string]*endpointv3.ClusterLoadAssignment {
 	out := make(map[string]*endpointv3.ClusterLoadAssignment, len(g.EDS))
 	for eds, svc := range g.EDS {
-		out[eds] = Endpoints(eds, reg[svc])
+		out[eds] = Endpoints(eds, g.LocalZone[eds], reg[svc])
 	}
 	return out
 }

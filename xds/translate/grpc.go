@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"regexp"
 	"sort"
 	"strings"
 
@@ -104,7 +105,7 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 		g.Skipped = append(g.Skipped, r.Meta.Ref()+": withheld from proxyless gRPC, which cannot enforce its "+
 			strings.Join(r.Protections(gw), ", ")+" (calls it matches fail with UNAVAILABLE; proxyless.serveUnprotected opts in)")
 	}
-	addClusters(g, used, ix, ClientGRPC)
+	addClusters(g, gw, used, ix, ClientGRPC)
 	for _, s := range servicesOf(used) {
 		lb := ix.snap.Services[s].Spec.LoadBalancer
 		if lb == nil {
@@ -187,7 +188,8 @@ const grpcChannelIDKey = "io.grpc.channel_id"
 // serviceconfig.go, errUnsupportedClientRouteAction). Query matchers
 // are dropped from the match, so the Route is withheld for every query
 // (grpc-go ignores routes with query matchers: the group would not hold
-// the Route at all).
+// the Route at all), and so is a method matcher that POST passes (see
+// withoutPostMethod).
 type withheldRoutes map[*policy.Route]*routev3.Route
 
 func (w withheldRoutes) route(r *policy.Route, ix *index) *routev3.Route {
@@ -196,7 +198,41 @@ func (w withheldRoutes) route(r *policy.Route, ix *index) *routev3.Route {
 	}
 	m := proto.Clone(ix.routes[r].envoy.GetMatch()).(*routev3.RouteMatch)
 	m.QueryParameters = nil
+	m.Headers = withoutPostMethod(m.Headers)
 	rt := &routev3.Route{Name: r.Name, Match: m, Action: &routev3.Route_NonForwardingAction{NonForwardingAction: &routev3.NonForwardingAction{}}}
 	w[r] = rt
 	return rt
+}
+
+// withoutPostMethod drops a :method matcher that accepts POST. grpc-go
+// matches a call's metadata, which carries no :method (grpc-go:
+// internal/xds/resolver/serviceconfig.go, SelectConfig), so such a matcher
+// never matches a proxyless call: a served Route would never be used, and
+// a withheld Route would let its calls fall through to a less specific
+// Route. Every gRPC call is a POST: without the matcher the Route takes
+// exactly the calls Envoy would route to it. A matcher POST fails is kept:
+// that Route takes no gRPC call, through Envoy either. The result shares
+// hs's matchers (read-only) but never its backing array.
+func withoutPostMethod(hs []*routev3.HeaderMatcher) []*routev3.HeaderMatcher {
+	out := hs[:0:0]
+	for _, h := range hs {
+		if h.GetName() == ":method" && acceptsPost(h) {
+			continue
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// acceptsPost evaluates a :method matcher from methodMatcher on "POST".
+func acceptsPost(h *routev3.HeaderMatcher) bool {
+	sm := h.GetStringMatch()
+	if sm == nil || h.GetInvertMatch() {
+		return false
+	}
+	if re := sm.GetSafeRegex().GetRegex(); re != "" {
+		ok, err := regexp.MatchString(re, "POST")
+		return err == nil && ok
+	}
+	return sm.GetExact() == "POST"
 }

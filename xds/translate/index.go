@@ -19,7 +19,23 @@ type index struct {
 	snap     *policy.Snapshot
 	byGW     map[string][]*policy.Route // sorted by name
 	routes   map[*policy.Route]*builtRoute
-	clusters map[string]*builtCluster // by Service name
+	clusters map[clusterKey]*builtCluster
+	// zone is Options.Zone: the zone of Gateways without spec.zone.
+	zone string
+}
+
+// clusterKey names one built cluster: a Service as the Gateways of one
+// zone see it ("" for Gateways with no zone). Zones differ only in the
+// priorities of the endpoints, so they differ only in the EDS name.
+type clusterKey struct{ service, zone string }
+
+// zoneOf is the zone of a Gateway's proxies: its spec.zone, else the
+// default (serve --zone), else "" (no zone: every endpoint priority 0).
+func (ix *index) zoneOf(gw *policy.Gateway) string {
+	if gw.Spec.Zone != "" {
+		return gw.Spec.Zone
+	}
+	return ix.zone
 }
 
 // builtRoute is one policy Route as each client kind gets it. The two
@@ -37,6 +53,7 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 	ix := &index{
 		snap: p,
 		byGW: make(map[string][]*policy.Route, len(p.Gateways)),
+		zone: opts.Zone,
 	}
 	var attached []*policy.Route
 	for _, name := range sortedKeys(p.Routes) {
@@ -53,7 +70,6 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 			attached = append(attached, r)
 		}
 	}
-	services := servicesOf(attached)
 	for _, r := range attached { // sorted: the first offender is reported
 		for _, b := range r.Spec.Backends {
 			if p.Services[b.Service] == nil {
@@ -72,11 +88,12 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 		ix.routes[r] = routes[i]
 	}
 
-	clusters := make([]*builtCluster, len(services))
-	err := parallel(len(services), func(i int) error {
-		bc, err := buildClusters(p.Services[services[i]], opts.SystemCAFile)
+	keys := clusterKeys(p, ix)
+	clusters := make([]*builtCluster, len(keys))
+	err := parallel(len(keys), func(i int) error {
+		bc, err := buildClusters(p.Services[keys[i].service], opts.SystemCAFile, keys[i].zone)
 		if err != nil {
-			return fmt.Errorf("cluster %s: %w", clusterName(services[i]), err)
+			return fmt.Errorf("cluster %s: %w", clusterName(keys[i].service), err)
 		}
 		clusters[i] = bc
 		return nil
@@ -84,11 +101,34 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 	if err != nil {
 		return nil, err
 	}
-	ix.clusters = make(map[string]*builtCluster, len(services))
-	for i, s := range services {
-		ix.clusters[s] = clusters[i]
+	ix.clusters = make(map[clusterKey]*builtCluster, len(keys))
+	for i, k := range keys {
+		ix.clusters[k] = clusters[i]
 	}
 	return ix, nil
+}
+
+// clusterKeys lists, sorted, the clusters the Gateways need: each Service
+// their Routes send to, in each zone of a Gateway sending to it.
+func clusterKeys(p *policy.Snapshot, ix *index) []clusterKey {
+	set := map[clusterKey]struct{}{}
+	for gw, routes := range ix.byGW {
+		z := ix.zoneOf(p.Gateways[gw])
+		for _, s := range servicesOf(routes) {
+			set[clusterKey{s, z}] = struct{}{}
+		}
+	}
+	keys := make([]clusterKey, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].service != keys[j].service {
+			return keys[i].service < keys[j].service
+		}
+		return keys[i].zone < keys[j].zone
+	})
+	return keys
 }
 
 // firstGateway is the first existing Gateway a Route names, for errors.

@@ -9,6 +9,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	filev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
+	grpcalsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/grpc/v3"
 	tlsinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
 // Filter names (ENVOY-MAPPING.md "HTTP filter order").
@@ -29,6 +31,7 @@ const (
 	filterTLSInspector   = "envoy.filters.listener.tls_inspector"
 	transportSocketTLS   = "envoy.transport_sockets.tls"
 	accessLoggerFile     = "envoy.access_loggers.file"
+	accessLoggerGRPC     = "envoy.access_loggers.http_grpc"
 )
 
 func listenerName(gw string, port int) string { return "listener/" + gw + "/" + strconv.Itoa(port) }
@@ -100,7 +103,7 @@ func buildEnvoyGroup(gw *policy.Gateway, routes []*policy.Route, ix *index, opts
 			g.Routes = append(g.Routes, envoyRouteConfig(gw.Name, l, routes, ix, filters))
 		}
 	}
-	addClusters(g, routes, ix, ClientEnvoy)
+	addClusters(g, gw, routes, ix, ClientEnvoy)
 	internal, err := filters.clusters()
 	if err != nil {
 		return nil, err
@@ -318,7 +321,28 @@ func accessLogs(al *policy.AccessLog) []*accesslogv3.AccessLog {
 			Format: &corev3.SubstitutionFormatString_JsonFormat{JsonFormat: &structpb.Struct{Fields: fields}},
 		}}
 	}
-	return []*accesslogv3.AccessLog{{Name: accessLoggerFile, ConfigType: &accesslogv3.AccessLog_TypedConfig{TypedConfig: mustAny(fal)}}}
+	out := []*accesslogv3.AccessLog{{Name: accessLoggerFile, ConfigType: &accesslogv3.AccessLog_TypedConfig{TypedConfig: mustAny(fal)}}}
+	if al != nil && al.Usage {
+		out = append(out, &accesslogv3.AccessLog{Name: accessLoggerGRPC, ConfigType: &accesslogv3.AccessLog_TypedConfig{TypedConfig: mustAny(usageAccessLog())}})
+	}
+	return out
+}
+
+// usageAccessLog streams every entry to gatehouse's access-log service
+// (pkg/usage). The entry carries the route name, upstream cluster and the
+// request's dynamic metadata, where ext_authz put the consumer (Envoy:
+// source/extensions/access_loggers/grpc/grpc_access_log_utils.cc), and the
+// x-ratelimit headers the ratelimit filter adds, for the quota used. No
+// timeout: it is one long-lived stream per worker.
+func usageAccessLog() *grpcalsv3.HttpGrpcAccessLogConfig {
+	return &grpcalsv3.HttpGrpcAccessLogConfig{
+		CommonConfig: &grpcalsv3.CommonGrpcAccessLogConfig{
+			LogName:             wire.UsageLogName,
+			GrpcService:         &corev3.GrpcService{TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: wire.UsageCluster}}},
+			TransportApiVersion: corev3.ApiVersion_V3,
+		},
+		AdditionalResponseHeadersToLog: []string{"x-ratelimit-limit", "x-ratelimit-remaining"},
+	}
 }
 
 // servesStreams reports whether listener l serves a streaming Route: one

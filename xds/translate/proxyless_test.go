@@ -1,9 +1,11 @@
 package translate
 
 import (
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"fmt"
 	"strings"
 	"testing"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 )
 
 // Item 14: a proxyless group never routes to a protected Route unless the
@@ -90,6 +92,87 @@ spec:
 			eachRoute(g, func(_ string, r *routev3.Route) { order = append(order, r.GetName()) })
 			if len(order) != 2 || order[0] != "admin" {
 				t.Errorf("route order %v, want admin before catch-all", order)
+			}
+		})
+	}
+}
+
+// A :method matcher never matches a proxyless call (grpc-go matches
+// metadata, which has no :method): a withheld Route keeping one would let
+// its calls fall through to the catch-all, a served one would never be
+// used. It is dropped when POST, the method of every gRPC call, passes it,
+// and kept (matching nothing, as through Envoy) when POST does not.
+func TestProxylessWithheldRouteMethods(t *testing.T) {
+	const src = `kind: Gateway
+name: gw
+spec:
+  listeners: [{name: http, port: 8080, protocol: HTTP}]
+---
+kind: Service
+name: api
+spec:
+  protocol: GRPC
+  discovery: {static: [{address: 127.0.0.1, port: 9001}]}
+---
+kind: Authentication
+name: keys
+spec:
+  apiKey: {header: x-api-key}
+---
+kind: Route
+name: catch-all
+spec:
+  gateways: [gw]
+  hosts: [api.example.com]
+  backends: [{service: api}]
+  authentication: []
+---
+kind: Route
+name: admin
+spec:
+  gateways: [gw]
+  hosts: [api.example.com]
+  match: {path: {prefix: /admin.Admin/}, methods: METHODS, headers: [{name: x-tenant, present: true}]}
+  backends: [{service: api}]
+  authentication: [keys]
+`
+	for _, c := range []struct {
+		methods    string
+		keepMethod bool
+		served     bool
+	}{
+		{"[POST]", false, false},
+		{"[GET, POST]", false, false},
+		{"[GET]", true, false},
+		{"[GET, PUT]", true, false},
+		// A served Route (opted in) is matched the same way.
+		{"[POST]", false, true},
+		{"[GET]", true, true},
+	} {
+		t.Run(fmt.Sprintf("%s served=%v", c.methods, c.served), func(t *testing.T) {
+			y := strings.Replace(src, "METHODS", c.methods, 1)
+			if c.served {
+				y += "  proxyless: {serveUnprotected: true}\n"
+			}
+			groups := translateYAML(t, y)
+			r := routeNamed(t, groups[GroupKey{"gw", ClientGRPC}], "admin")
+			if withheld := r.GetNonForwardingAction() != nil; withheld == c.served {
+				t.Fatalf("admin withheld = %v, want %v: %v", withheld, !c.served, r)
+			}
+			var names []string
+			for _, h := range r.GetMatch().GetHeaders() {
+				names = append(names, h.GetName())
+			}
+			want := "x-tenant"
+			if c.keepMethod {
+				want = ":method x-tenant"
+			}
+			if got := strings.Join(names, " "); got != want {
+				t.Errorf("withheld match headers %q, want %q", got, want)
+			}
+			// Envoy's route keeps its method matcher.
+			if e := routeNamed(t, groups[GroupKey{"gw", ClientEnvoy}], "admin"); e.GetMatch().GetHeaders()[0].GetName() != ":method" {
+				t.Errorf("Envoy route lost its method matcher: %v", e.GetMatch())
 			}
 		})
 	}

@@ -156,14 +156,20 @@ func routeMatch(m *policy.RouteMatch) *routev3.RouteMatch {
 
 // grpcMatch is match as a proxyless client takes it: grpc-go knows no
 // path_separated_prefix, so a segment-wise prefix becomes the equivalent
-// anchored regex (grpc-go matches safe_regex against the whole path).
+// anchored regex (grpc-go matches safe_regex against the whole path); and a
+// :method matcher that POST passes is dropped (withoutPostMethod: grpc-go
+// would never match it).
 func grpcMatch(match *routev3.RouteMatch) *routev3.RouteMatch {
 	p := match.GetPathSeparatedPrefix()
-	if p == "" {
+	hs := withoutPostMethod(match.GetHeaders())
+	if p == "" && len(hs) == len(match.GetHeaders()) {
 		return match
 	}
 	m := proto.Clone(match).(*routev3.RouteMatch)
-	m.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: segmentRegex(p)}}
+	m.Headers = hs
+	if p != "" {
+		m.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: segmentRegex(p)}}
+	}
 	return m
 }
 

@@ -39,7 +39,7 @@ func TestServiceClustersOverTLS(t *testing.T) {
 			for _, g := range groups {
 				for _, r := range g.Clusters {
 					cl := r.(*clusterv3.Cluster)
-					if cl.GetName() != wire.AuthzCluster && cl.GetName() != wire.RateLimitCluster {
+					if cl.GetName() != wire.AuthzCluster && cl.GetName() != wire.RateLimitCluster && cl.GetName() != wire.UsageCluster {
 						continue
 					}
 					found++

@@ -177,7 +177,7 @@ func TestEDSNameFollowsClusterSpec(t *testing.T) {
 }
 
 func TestEndpoints(t *testing.T) {
-	cla := Endpoints("svc/a/00000000", []registry.Endpoint{
+	cla := Endpoints("svc/a/00000000", "", []registry.Endpoint{
 		{Address: "10.0.0.9", Port: 80, Weight: 0},
 		{Address: "10.0.0.1", Port: 80, Weight: 2, Zone: "a"},
 		{Address: "10.0.0.2", Port: 80, Weight: 3, Zone: "a"},
@@ -207,7 +207,7 @@ func TestEndpoints(t *testing.T) {
 	if err := checkCLA(cla); err != nil {
 		t.Errorf("checkCLA: %v", err)
 	}
-	if empty := Endpoints("svc/a/00000000", nil); len(empty.Endpoints) != 0 || empty.ClusterName != "svc/a/00000000" {
+	if empty := Endpoints("svc/a/00000000", "", nil); len(empty.Endpoints) != 0 || empty.ClusterName != "svc/a/00000000" {
 		t.Errorf("empty endpoints: %v", empty)
 	}
 	// Many endpoints take the map path for duplicates.
@@ -215,7 +215,7 @@ func TestEndpoints(t *testing.T) {
 	for i := 0; i < 3*smallEndpointSet; i++ {
 		many = append(many, registry.Endpoint{Address: "10.1.0.1", Port: 1000 + i%(2*smallEndpointSet), Weight: 1})
 	}
-	if n := len(Endpoints("x", many).Endpoints[0].LbEndpoints); n != 2*smallEndpointSet {
+	if n := len(Endpoints("x", "", many).Endpoints[0].LbEndpoints); n != 2*smallEndpointSet {
 		t.Errorf("kept %d endpoints, want %d distinct", n, 2*smallEndpointSet)
 	}
 }

@@ -57,6 +57,7 @@
 //
 // Address: the service address, else the node address (an address that is
 // not an IP is skipped, since EDS needs IPs). Weight: Service.Weights.Passing
-// (1 if unset). Zone (the Envoy locality): service meta `zone`, else node meta
-// `zone`.
+// (1 if unset). Zone (the Envoy locality): service meta `zone`, else the
+// service's Consul Locality.Zone, else node meta `zone`, else the node's
+// Locality.Zone.
 package consul

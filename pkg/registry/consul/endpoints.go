@@ -37,10 +37,7 @@ func endpointsOf(entries []*api.ServiceEntry) (eps []registry.Endpoint, skipped 
 			continue
 		}
 		addr = ip.String()
-		zone := e.Service.Meta["zone"]
-		if zone == "" && e.Node != nil {
-			zone = e.Node.Meta["zone"]
-		}
+		zone := zoneOf(e)
 		w := e.Service.Weights.Passing
 		if w <= 0 {
 			w = 1
@@ -55,4 +52,27 @@ func endpointsOf(entries []*api.ServiceEntry) (eps []registry.Endpoint, skipped 
 	}
 	registry.Sort(eps)
 	return eps, skipped
+}
+
+// zoneOf is an instance's zone: the service meta `zone` (what operators
+// set today), else the service's Consul locality (Consul 1.17+ registers a
+// Locality with a service), else the node meta `zone`, else the node's
+// locality. The instance's own word comes before its node's.
+func zoneOf(e *api.ServiceEntry) string {
+	if z := e.Service.Meta["zone"]; z != "" {
+		return z
+	}
+	if l := e.Service.Locality; l != nil && l.Zone != "" {
+		return l.Zone
+	}
+	if e.Node == nil {
+		return ""
+	}
+	if z := e.Node.Meta["zone"]; z != "" {
+		return z
+	}
+	if l := e.Node.Locality; l != nil {
+		return l.Zone
+	}
+	return ""
 }

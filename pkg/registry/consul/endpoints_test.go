@@ -42,6 +42,42 @@ func TestEndpointsOf(t *testing.T) {
 	}
 }
 
+func TestZoneOf(t *testing.T) {
+	loc := func(z string) *api.Locality { return &api.Locality{Region: "r", Zone: z} }
+	for _, tc := range []struct {
+		name        string
+		svcMeta     string
+		svcLocality *api.Locality
+		nodeMeta    string
+		nodeLoc     *api.Locality
+		want        string
+	}{
+		{name: "none"},
+		{name: "service meta first", svcMeta: "sm", svcLocality: loc("sl"), nodeMeta: "nm", nodeLoc: loc("nl"), want: "sm"},
+		{name: "service locality next", svcLocality: loc("sl"), nodeMeta: "nm", nodeLoc: loc("nl"), want: "sl"},
+		{name: "service locality without zone", svcLocality: loc(""), nodeMeta: "nm", want: "nm"},
+		{name: "node meta next", nodeMeta: "nm", nodeLoc: loc("nl"), want: "nm"},
+		{name: "node locality last", nodeLoc: loc("nl"), want: "nl"},
+	} {
+		e := &api.ServiceEntry{
+			Node:    &api.Node{Locality: tc.nodeLoc},
+			Service: &api.AgentService{Locality: tc.svcLocality},
+		}
+		if tc.svcMeta != "" {
+			e.Service.Meta = map[string]string{"zone": tc.svcMeta}
+		}
+		if tc.nodeMeta != "" {
+			e.Node.Meta = map[string]string{"zone": tc.nodeMeta}
+		}
+		if got := zoneOf(e); got != tc.want {
+			t.Errorf("%s: zone %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if got := zoneOf(&api.ServiceEntry{Service: &api.AgentService{}}); got != "" {
+		t.Errorf("no node: zone %q", got)
+	}
+}
+
 func TestBackoff(t *testing.T) {
 	base, max := 100*time.Millisecond, 2*time.Second
 	for attempt, want := range []time.Duration{100, 200, 400, 800, 1600, 2000, 2000, 2000} {

@@ -233,7 +233,7 @@ spec:
 			if svc == "backend" {
 				t.Errorf("%s group: EDS name %s for the refused Service", client, eds)
 			}
-			clas[eds] = translate.Endpoints(eds, reg[svc])
+			clas[eds] = translate.Endpoints(eds, g.LocalZone[eds], reg[svc])
 		}
 		if err := translate.Check(g, clas); err != nil {
 			t.Errorf("%s group: Check with endpoints: %v", client, err)

@@ -20,7 +20,12 @@ type Backend struct {
 	Name string
 	Addr string // host:port
 	Port int
+	stop func()
 }
+
+// Stop stops the server at once, closing its connections, as a crashed
+// backend would (tests of failover take a backend down with it).
+func (b *Backend) Stop() { b.stop() }
 
 func (b *Backend) UnaryCall(context.Context, *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
 	return &testpb.SimpleResponse{ServerId: b.Name}, nil
@@ -42,6 +47,7 @@ func StartBackend(t testing.TB, name string) *Backend {
 	s := grpc.NewServer()
 	testpb.RegisterTestServiceServer(s, b)
 	go s.Serve(l)
+	b.stop = s.Stop
 	t.Cleanup(s.Stop)
 	return b
 }

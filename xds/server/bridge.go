@@ -1,0 +1,88 @@
+package server
+
+import (
+	"maps"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+)
+
+// Make-before-break on removal for state of the world. A publish that
+// drops clusters while it changes the routes that named them would, in
+// one snapshot, have go-control-plane's ordered ADS send the CDS response
+// (which removes the clusters) before the RDS response (which stops naming
+// them): CDS, EDS, LDS, RDS is its order. In between, Envoy's routes name
+// clusters it no longer has and fail with 503 NC. Envoy's xDS protocol
+// docs ("Eventual consistency considerations") ask for the RDS/LDS updates
+// first. So such a publish first sets a bridge snapshot, the new one with
+// the dropped clusters still in CDS, then the new one: the open watches
+// get the bridge's responses (RDS and LDS included) at once, and a
+// stream's CDS watch, one-shot, only sees the final CDS after the stream
+// ACKed the bridge's CDS, or, when the bridge left CDS as it was, right
+// behind the bridge's RDS in the stream's queue. A stream whose RDS watch
+// was not open at that moment (a previous RDS response not yet ACKed) can
+// still get the removal first; the delta path orders removals per stream
+// (deltaConn.removalsHeld) and has no such gap.
+
+// bridgeState returns the state to serve before next, or nil when next
+// keeps every cluster of prev. Only CDS differs from next: it is the union
+// of both, the dropped clusters as prev had them. scratch is a typeVersion
+// buffer.
+func bridgeState(prev, next *groupState, scratch *[]byte) *groupState {
+	if prev == nil {
+		return nil
+	}
+	u, ok := unionState(&prev.types[tClusters], &next.types[tClusters], scratch)
+	if !ok {
+		return nil
+	}
+	b := &groupState{group: next.group, types: next.types}
+	b.types[tClusters] = u
+	b.buildSnapshot()
+	return b
+}
+
+// unionState is next plus the resources of prev whose names next lacks;
+// ok is false when there are none.
+func unionState(prev, next *typeState, scratch *[]byte) (typeState, bool) {
+	out := typeState{}
+	i, j := 0, 0
+	dropped := false
+	for i < len(prev.names) || j < len(next.names) {
+		switch {
+		case j == len(next.names) || (i < len(prev.names) && prev.names[i] < next.names[j]):
+			dropped = true
+			out.names = append(out.names, prev.names[i])
+			out.items = append(out.items, prev.items[i])
+			out.hashes = append(out.hashes, prev.hashes[i])
+			i++
+		default:
+			if i < len(prev.names) && prev.names[i] == next.names[j] {
+				i++
+			}
+			out.names = append(out.names, next.names[j])
+			out.items = append(out.items, next.items[j])
+			out.hashes = append(out.hashes, next.hashes[j])
+			j++
+		}
+	}
+	if !dropped {
+		return typeState{}, false
+	}
+	items := maps.Clone(next.res.Items)
+	if items == nil {
+		items = map[string]types.ResourceWithTTL{}
+	}
+	out.versions = maps.Clone(next.versions)
+	out.plain = maps.Clone(next.plain)
+	for k, n := range out.names {
+		if _, ok := next.versions[n]; ok {
+			continue
+		}
+		items[n] = prev.res.Items[n]
+		out.versions[n] = prev.versions[n]
+		out.plain[n] = out.items[k]
+	}
+	out.res.Items = items
+	out.res.Version = typeVersion(out.names, out.hashes, scratch)
+	return out, true
+}
