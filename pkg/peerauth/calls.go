@@ -19,6 +19,7 @@ const (
 	ServiceXDS       = "xds"
 	ServiceAuthz     = "authz"
 	ServiceRateLimit = "ratelimit"
+	ServiceUsage     = "usage"
 	serviceOther     = "other"
 )
 
@@ -91,6 +92,8 @@ func serviceOf(method string) string {
 		return ServiceAuthz
 	case strings.HasPrefix(method, "/envoy.service.ratelimit.v3.RateLimitService/"):
 		return ServiceRateLimit
+	case strings.HasPrefix(method, "/envoy.service.accesslog.v3.AccessLogService/"):
+		return ServiceUsage
 	}
 	return serviceOther
 }

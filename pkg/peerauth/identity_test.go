@@ -121,3 +121,17 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+func TestServiceOf(t *testing.T) {
+	for method, want := range map[string]string{
+		"/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources": ServiceXDS,
+		"/envoy.service.auth.v3.Authorization/Check":                                       ServiceAuthz,
+		"/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit":                     ServiceRateLimit,
+		"/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs":                    ServiceUsage,
+		"/grpc.health.v1.Health/Check":                                                     serviceOther,
+	} {
+		if got := serviceOf(method); got != want {
+			t.Errorf("serviceOf(%s) = %s, want %s", method, got, want)
+		}
+	}
+}

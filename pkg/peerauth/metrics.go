@@ -19,7 +19,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"reason"}),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_peer_calls_refused_total",
-			Help: "Calls and xDS streams refused with PermissionDenied because of who the caller is, by service (xds, authz, ratelimit) and reason (unauthenticated, node_mismatch, no_node, domain_mismatch).",
+			Help: "Calls and xDS streams refused with PermissionDenied because of who the caller is, by service (xds, authz, ratelimit, usage, other) and reason (unauthenticated, node_mismatch, no_node, domain_mismatch).",
 		}, []string{"service", "reason"}),
 	}
 	if reg == nil {
