@@ -39,7 +39,7 @@ func CallerOf(ctx context.Context) (Caller, bool) {
 // Authenticate admits requests to next by bearer token: /healthz and
 // /readyz are open, /metrics too with MetricsPublic; anything else needs
 // "Authorization: Bearer <token>" of a token in cfg.Tokens (401 without
-// one), and a reader may only GET or HEAD (403 otherwise).
+// one), and a reader may only read: GET, HEAD and explain (403 otherwise).
 func Authenticate(next http.Handler, cfg AuthConfig) http.Handler {
 	log := cfg.Logger
 	if log == nil {
@@ -58,7 +58,7 @@ func Authenticate(next http.Handler, cfg AuthConfig) http.Handler {
 			http.Error(w, "unauthorized: "+why+"; send Authorization: Bearer <token> (gatehouse token create; GATEHOUSE_TOKEN for the CLI)", http.StatusUnauthorized)
 			return
 		}
-		if tok.Role != RoleAdmin && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if tok.Role != RoleAdmin && !readOnly(r) {
 			log.Info("admin API request refused", "status", http.StatusForbidden, "reason", "reader token on a write",
 				"caller", tok.Name, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 			http.Error(w, "forbidden: token "+tok.Name+" has role reader, which may only read (GET); this needs an admin token", http.StatusForbidden)
@@ -66,6 +66,20 @@ func Authenticate(next http.Handler, cfg AuthConfig) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, Caller{Name: tok.Name, Role: tok.Role})))
 	})
+}
+
+// readOnly reports whether a request only reads: GET and HEAD, and the
+// one POST that changes nothing, explain (its request is a JSON body). The
+// path is compared exactly as sent, so no spelling of another path (a
+// trailing slash, "..", a doubled slash) passes for it.
+func readOnly(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return true
+	case http.MethodPost:
+		return r.URL.Path == "/api/v1/explain" && r.URL.RawPath == ""
+	}
+	return false
 }
 
 // authenticate returns the request's token, or why there is none. The

@@ -37,10 +37,12 @@ func authServer(t *testing.T, metricsPublic bool) (http.Handler, string, string,
 	mux := http.NewServeMux()
 	mux.Handle("/", Handler(Config{Gatherer: prometheus.NewRegistry(), Ready: func() bool { return true },
 		Proxies: func() []server.ProxyStatus { return nil }, Status: func() any { return map[string]string{} }}))
-	mux.HandleFunc("/api/v1/objects", func(w http.ResponseWriter, r *http.Request) {
-		c, _ := CallerOf(r.Context())
-		w.Write([]byte("done by " + c.Name))
-	})
+	for _, p := range []string{"/api/v1/objects", "/api/v1/explain"} {
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			c, _ := CallerOf(r.Context())
+			w.Write([]byte("done by " + c.Name))
+		})
+	}
 	var log bytes.Buffer
 	h := Authenticate(mux, AuthConfig{Tokens: tokensFor(t, adminLine, readerLine), MetricsPublic: metricsPublic,
 		Logger: slog.New(slog.NewTextHandler(&log, nil))})
@@ -136,6 +138,15 @@ func TestAdminAuthRoles(t *testing.T) {
 	for _, m := range []string{"GET", "HEAD"} {
 		if w := do(h, m, "/api/v1/objects", "Authorization", "Bearer "+readerTok); w.Code != 200 {
 			t.Errorf("reader %s: %d, want 200", m, w.Code)
+		}
+	}
+	// explain is a POST that only reads; no other path passes for it.
+	if w := do(h, "POST", "/api/v1/explain", "Authorization", "Bearer "+readerTok); w.Code != 200 {
+		t.Errorf("reader POST /api/v1/explain: %d, want 200", w.Code)
+	}
+	for _, p := range []string{"/api/v1/explain/", "/api/v1/explain/../apply", "//api/v1/explain", "/api/v1/Explain", "/api/v1/%65xplain", "/api/v1/apply?x=/api/v1/explain"} {
+		if w := do(h, "POST", p, "Authorization", "Bearer "+readerTok); w.Code != http.StatusForbidden {
+			t.Errorf("reader POST %s: %d, want 403", p, w.Code)
 		}
 	}
 	if w := do(h, "GET", "/metrics", "Authorization", "Bearer "+readerTok); w.Code != 200 {
