@@ -104,8 +104,9 @@ The admin API on --admin-addr serves:
                     status, history, rollback, config dump (docs/openapi.yaml)
 "gatehouse status" prints the proxies, the status and the object status, "gatehouse
 usage" the usage; apply, get, delete, diff, history, rollback and config-dump use
-the rest. The admin API has no authentication yet: keep --admin-addr on loopback
-or a trusted network.
+the rest. --admin-tokens makes every path but /healthz and /readyz (and /metrics
+with --metrics-public) need a bearer token (roles reader and admin; see
+"gatehouse token create"); without it the admin API must stay on loopback.
 
 Both listen on loopback by default. Without --tls-cert the gRPC port is plain
 gRPC: expose it beyond loopback only on a trusted network; TLS private keys (SDS
