@@ -240,14 +240,8 @@ func startReplicas(t *testing.T, dir string, n int) []*gatehouse {
 func replicaOf(t *testing.T, gs []*gatehouse, node string) *gatehouse {
 	t.Helper()
 	for _, g := range gs {
-		var ps []struct {
-			NodeID string `json:"node_id"`
-		}
-		g.GetJSON("/api/v1/proxies", &ps)
-		for _, p := range ps {
-			if p.NodeID == node {
-				return g
-			}
+		if lists(g, node) {
+			return g
 		}
 	}
 	t.Fatalf("no replica lists proxy %s", node)
@@ -260,15 +254,23 @@ func listedWithin(t *testing.T, gs []*gatehouse, node string, bound time.Duratio
 	t.Helper()
 	for start := time.Now(); time.Since(start) < bound; time.Sleep(50 * time.Millisecond) {
 		for _, g := range gs {
-			var ps []struct {
-				NodeID string `json:"node_id"`
+			if lists(g, node) {
+				return true
 			}
-			g.GetJSON("/api/v1/proxies", &ps)
-			for _, p := range ps {
-				if p.NodeID == node {
-					return true
-				}
-			}
+		}
+	}
+	return false
+}
+
+// lists reports whether g's /api/v1/proxies lists node.
+func lists(g *gatehouse, node string) bool {
+	var ps []struct {
+		NodeID string `json:"node_id"`
+	}
+	g.GetJSON("/api/v1/proxies", &ps)
+	for _, p := range ps {
+		if p.NodeID == node {
+			return true
 		}
 	}
 	return false
