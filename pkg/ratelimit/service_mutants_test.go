@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -137,5 +138,69 @@ func TestTightestLimitSpeaks(t *testing.T) {
 			st.CurrentLimit.GetUnit() != rlsv3.RateLimitResponse_RateLimit_SECOND || st.CurrentLimit.GetRequestsPerUnit() != 3 {
 			t.Fatalf("request %d: overall %v, status %v; want %v with %d remaining of 3 per second", i+1, r.OverallCode, st, want.code, want.remaining)
 		}
+	}
+}
+
+// Other consumers' traffic cannot evict a consumer's plan limit or quota
+// from a full memory store: those counters are pinned (bounded by the
+// policy's consumers, not by the store), so what is spent stays spent.
+// Killed mutant: `kind != 'r'` negated in addCheck (which left plan-limit
+// counters evictable, so a busy store reset a spent per-second limit).
+func TestOtherConsumersDoNotResetAPlanQuota(t *testing.T) {
+	clock := newFakeClock(t0)
+	store := NewMemoryStore(MemoryOptions{Clock: clock.Now, JanitorInterval: -1, MaxEntries: 8, Shards: 1})
+	t.Cleanup(func() { store.Close() })
+	svc, err := New(Options{Store: store, Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := basicConfig()
+	for i := 0; i < 50; i++ {
+		cfg.ConsumerPlan[fmt.Sprintf("other-%d", i)] = "gold"
+	}
+	if err := svc.Update(cfg); err != nil {
+		t.Fatal(err)
+	}
+	call := func(d *rlcommon.RateLimitDescriptor) rlsv3.RateLimitResponse_Code {
+		t.Helper()
+		r, err := svc.ShouldRateLimit(context.Background(), &rlsv3.RateLimitRequest{Domain: "gatehouse/public", Descriptors: []*rlcommon.RateLimitDescriptor{d}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.OverallCode
+	}
+	// Spend acme's 20/month quota (5 a second for 4 seconds).
+	for s := 0; s < 4; s++ {
+		clock.Set(t0.Add(time.Duration(s) * time.Second))
+		for i := 0; i < 5; i++ {
+			if got := call(desc("plan", "acme")); got != OK {
+				t.Fatalf("second %d, call %d: %v, want OK within the plan", s, i, got)
+			}
+		}
+	}
+	clock.Set(t0.Add(10 * time.Second))
+	if got := call(desc("plan", "acme")); got != OVER {
+		t.Fatalf("after the quota: %v, want OVER", got)
+	}
+	// tiny's plan allows 1 a second: spent for this second.
+	if got := call(desc("plan", "tiny")); got != OK {
+		t.Fatalf("tiny's first call: %v", got)
+	}
+	if got := call(desc("plan", "tiny")); got != OVER {
+		t.Fatalf("tiny's second call in one second: %v, want OVER", got)
+	}
+	// 50 other consumers' plan counters, and 100 route-limit counters,
+	// into a store that keeps 8 evictable ones.
+	for i := 0; i < 50; i++ {
+		call(desc("plan", fmt.Sprintf("other-%d", i)))
+	}
+	for i := 0; i < 100; i++ {
+		call(desc("ratelimit", "per-consumer#0", "consumer", fmt.Sprintf("flood-%d", i)))
+	}
+	if got := call(desc("plan", "acme")); got != OVER {
+		t.Fatalf("after other consumers' traffic: %v, want OVER (a spent quota must not be evicted)", got)
+	}
+	if got := call(desc("plan", "tiny")); got != OVER {
+		t.Fatalf("tiny, same second, after other consumers' traffic: %v, want OVER (a plan limit's counter must not be evicted)", got)
 	}
 }
