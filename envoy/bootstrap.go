@@ -20,6 +20,8 @@ import (
 const (
 	DefaultXDSAddr        = "127.0.0.1:18000"
 	DefaultAdminPort      = 9901
+	DefaultStatsPort      = 19001
+	DefaultStatsAddr      = "0.0.0.0"
 	DefaultMaxHeapBytes   = 1 << 30 // 1 GiB
 	DefaultMaxConnections = 50000
 )
@@ -43,8 +45,12 @@ type Options struct {
 	// replica it is connected to goes away, reconnects to another after its
 	// retry back-off; a grpc-go client uses the first and falls back to the
 	// next ones (see GRPCBootstrap).
-	XDSAddrs       []string
-	AdminPort      int    // Envoy admin port on 127.0.0.1
+	XDSAddrs  []string
+	AdminPort int // Envoy admin port on 127.0.0.1
+	// StatsPort (Envoy format only) is the port of a listener serving only
+	// GET /stats/prometheus, on StatsAddr; 0 leaves it out.
+	StatsPort      int
+	StatsAddr      string
 	MaxHeapBytes   uint64 // overload manager fixed_heap limit
 	MaxConnections int64  // global downstream connection limit
 	// UpstreamCAFile (grpc format only) is the CA bundle proxyless clients
@@ -73,6 +79,8 @@ func DefaultOptions(gateway string) Options {
 		Gateway:        gateway,
 		XDSAddrs:       []string{DefaultXDSAddr},
 		AdminPort:      DefaultAdminPort,
+		StatsPort:      DefaultStatsPort,
+		StatsAddr:      DefaultStatsAddr,
 		MaxHeapBytes:   DefaultMaxHeapBytes,
 		MaxConnections: DefaultMaxConnections,
 		XDSProtocol:    ProtocolDelta,
@@ -137,6 +145,17 @@ func (o Options) resolve(defaultIDSuffix string) (view, error) {
 	}
 	if o.AdminPort < 1 || o.AdminPort > 65535 {
 		return view{}, fmt.Errorf("admin port %d: must be 1-65535", o.AdminPort)
+	}
+	if o.StatsPort != 0 {
+		if o.StatsPort < 1 || o.StatsPort > 65535 {
+			return view{}, fmt.Errorf("stats port %d: must be 1-65535, or 0 for no stats listener", o.StatsPort)
+		}
+		if o.StatsPort == o.AdminPort {
+			return view{}, fmt.Errorf("stats port %d: is the admin port; pick another", o.StatsPort)
+		}
+		if _, err := netip.ParseAddr(o.StatsAddr); err != nil {
+			return view{}, fmt.Errorf("stats address %q: must be an IP address (0.0.0.0 for every interface)", o.StatsAddr)
+		}
 	}
 	if o.MaxHeapBytes == 0 {
 		return view{}, fmt.Errorf("max heap: must be positive")

@@ -10,6 +10,7 @@ import (
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	downstreamv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/resource_monitors/downstream_connections/v3"
 	fixedheapv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/resource_monitors/fixed_heap/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
@@ -73,8 +74,8 @@ func TestEnvoyBootstrapDefaults(t *testing.T) {
 	}
 
 	clusters := b.GetStaticResources().GetClusters()
-	if len(clusters) != 1 || clusters[0].GetName() != "gatehouse_xds" {
-		t.Fatalf("static clusters = %v, want only gatehouse_xds", clusters)
+	if len(clusters) != 2 || clusters[0].GetName() != "gatehouse_xds" || clusters[1].GetName() != "gatehouse-stats" {
+		t.Fatalf("static clusters = %v, want gatehouse_xds and gatehouse-stats", clusters)
 	}
 	c := clusters[0]
 	if c.GetType() != clusterv3.Cluster_STATIC {
@@ -268,6 +269,74 @@ func TestEnvoyBootstrapReplicas(t *testing.T) {
 		rb := b.GetDynamicResources().GetAdsConfig().GetGrpcServices()[0].GetEnvoyGrpc().GetRetryPolicy().GetRetryBackOff()
 		if rb.GetBaseInterval().AsDuration() != 250*time.Millisecond || rb.GetMaxInterval().AsDuration() != 2*time.Second {
 			t.Errorf("ADS retry back-off %v, want 0.25s growing to 2s", rb)
+		}
+	}
+}
+
+// The stats listener serves Envoy's Prometheus stats and nothing else of
+// the admin interface: one route, exact path, GET only, to a cluster that
+// is the loopback admin port; every stat carries the Gateway's tag. Port 0
+// leaves it out; clashing with the admin port or a bad address is refused.
+func TestEnvoyBootstrapStatsListener(t *testing.T) {
+	o := DefaultOptions("public")
+	out, err := EnvoyBootstrap(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := parseEnvoy(t, out)
+	ls := b.GetStaticResources().GetListeners()
+	if len(ls) != 1 || ls[0].GetName() != "gatehouse-stats" || !ls[0].GetBypassOverloadManager() {
+		t.Fatalf("static listeners = %v, want gatehouse-stats bypassing the overload manager", ls)
+	}
+	sa := ls[0].GetAddress().GetSocketAddress()
+	if sa.GetAddress() != DefaultStatsAddr || sa.GetPortValue() != DefaultStatsPort {
+		t.Errorf("stats listener on %s:%d", sa.GetAddress(), sa.GetPortValue())
+	}
+	var hcm hcmv3.HttpConnectionManager
+	if err := ls[0].GetFilterChains()[0].GetFilters()[0].GetTypedConfig().UnmarshalTo(&hcm); err != nil {
+		t.Fatal(err)
+	}
+	vhs := hcm.GetRouteConfig().GetVirtualHosts()
+	if len(vhs) != 1 || len(vhs[0].GetRoutes()) != 1 {
+		t.Fatalf("stats route table: %v", vhs)
+	}
+	r := vhs[0].GetRoutes()[0]
+	if r.GetMatch().GetPath() != "/stats/prometheus" || len(r.GetMatch().GetHeaders()) != 1 ||
+		r.GetMatch().GetHeaders()[0].GetName() != ":method" || r.GetMatch().GetHeaders()[0].GetStringMatch().GetExact() != "GET" ||
+		r.GetRoute().GetCluster() != "gatehouse-stats" {
+		t.Errorf("stats route = %v, want exactly GET /stats/prometheus to gatehouse-stats", r)
+	}
+	admin := b.GetStaticResources().GetClusters()[1].GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress()
+	if admin.GetAddress() != "127.0.0.1" || admin.GetPortValue() != DefaultAdminPort {
+		t.Errorf("stats cluster points at %s:%d, want the admin port on loopback", admin.GetAddress(), admin.GetPortValue())
+	}
+	tags := b.GetStatsConfig().GetStatsTags()
+	if len(tags) != 1 || tags[0].GetTagName() != "gateway" || tags[0].GetFixedValue() != "public" {
+		t.Errorf("stats tags = %v, want gateway=public", tags)
+	}
+
+	o.StatsPort = 0
+	out, err = EnvoyBootstrap(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = parseEnvoy(t, out)
+	if len(b.GetStaticResources().GetListeners()) != 0 || len(b.GetStaticResources().GetClusters()) != 1 || b.GetStatsConfig() != nil {
+		t.Errorf("--stats-port 0 still renders the stats listener:\n%s", out)
+	}
+
+	for _, tc := range []struct {
+		mutate func(*Options)
+		want   string
+	}{
+		{func(o *Options) { o.StatsPort = o.AdminPort }, "is the admin port"},
+		{func(o *Options) { o.StatsPort = 70000 }, "must be 1-65535"},
+		{func(o *Options) { o.StatsAddr = "stats.local" }, "must be an IP address"},
+	} {
+		o := DefaultOptions("public")
+		tc.mutate(&o)
+		if _, err := EnvoyBootstrap(o); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("err = %v, want %q", err, tc.want)
 		}
 	}
 }

@@ -106,6 +106,8 @@ Every proxy should have its own node id (--node-id, or Envoy's --service-node).`
 	f.StringVar(&o.NodeID, "node-id", "", `node id of this proxy (default "<gateway>-envoy", or "<gateway>-grpc" with --format grpc)`)
 	f.StringSliceVar(&o.XDSAddrs, "xds-addr", o.XDSAddrs, "host:port of gatehouse's xDS server, as the proxy reaches it; repeat it (or separate with commas) to list every replica")
 	f.IntVar(&o.AdminPort, "admin-port", envoy.DefaultAdminPort, "Envoy admin port, on 127.0.0.1")
+	f.IntVar(&o.StatsPort, "stats-port", envoy.DefaultStatsPort, "with --format envoy: port of a listener that serves only Envoy's Prometheus stats (GET /stats/prometheus); 0: none. Keep it out of your Gateways' listener ports")
+	f.StringVar(&o.StatsAddr, "stats-addr", envoy.DefaultStatsAddr, "with --format envoy: address of the stats listener")
 	f.Var(&maxHeap, "max-heap", "heap limit for Envoy's overload manager (bytes, or with a unit: 512MiB, 2GiB)")
 	f.Int64Var(&o.MaxConnections, "max-connections", envoy.DefaultMaxConnections, "global limit of downstream connections")
 	f.StringVar(&o.XDSProtocol, "xds-protocol", envoy.ProtocolDelta, "with --format envoy: delta (incremental xDS, api_type DELTA_GRPC) or sotw (state of the world, GRPC)")

@@ -15,13 +15,14 @@ import (
 
 func TestBootstrapCommand(t *testing.T) {
 	code, out, errOut := gatehouse(t, "bootstrap", "--gateway", "public", "--node-id", "edge-7",
-		"--xds-addr", "10.0.0.5:18001", "--admin-port", "9100", "--max-heap", "512MiB")
+		"--xds-addr", "10.0.0.5:18001", "--admin-port", "9100", "--max-heap", "512MiB", "--stats-port", "9200", "--stats-addr", "10.0.0.9")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	want, err := envoy.EnvoyBootstrap(envoy.Options{
 		Gateway: "public", NodeID: "edge-7", XDSAddrs: []string{"10.0.0.5:18001"}, AdminPort: 9100,
 		MaxHeapBytes: 512 << 20, MaxConnections: envoy.DefaultMaxConnections, XDSProtocol: envoy.ProtocolDelta,
+		StatsPort: 9200, StatsAddr: "10.0.0.9",
 	})
 	if err != nil {
 		t.Fatal(err)
