@@ -61,6 +61,9 @@ func validateGateway(files *fileReader, o *objErrs, g *Gateway) {
 	if d := g.Spec.Defaults; d != nil && d.Authentication != nil {
 		checkNameList(o, "spec.defaults.authentication", KindAuthentication, *d.Authentication)
 	}
+	if d := g.Spec.Defaults; d != nil {
+		validateCORS(o, "spec.defaults.cors", d.CORS, false)
+	}
 	validateProxyless(o, "spec.proxyless")
 	validateZone(o, g)
 }

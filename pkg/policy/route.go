@@ -95,6 +95,7 @@ func validateRoute(o *objErrs, r *Route) {
 		o.add("spec.rateLimit", "must name a RateLimit, or be none to turn the Gateway default off")
 	}
 	validateProxyless(o, "spec.proxyless")
+	validateCORS(o, "spec.cors", sp.CORS, true)
 }
 
 // checkNameList checks a list of references to objects of kind: names, each

@@ -112,6 +112,7 @@ type AccessLog struct {
 type GatewayDefaults struct {
 	Authentication *[]string `yaml:"authentication"` // Authentication names; nil or []: none
 	RateLimit      string    `yaml:"rateLimit"`      // RateLimit name; "" or RateLimitNone: none
+	CORS           *CORS     `yaml:"cors"`           // CORS of Routes without their own (cors.go)
 }
 
 // ---- Service ----
@@ -249,6 +250,8 @@ type RouteSpec struct {
 	WebSocket bool `yaml:"websocket"`
 	// Proxyless overrides the Gateway's proxyless block for this Route.
 	Proxyless *Proxyless `yaml:"proxyless"`
+	// CORS replaces the Gateway's default CORS for this Route (cors.go).
+	CORS *CORS `yaml:"cors"`
 }
 
 // RateLimitNone as a Route's rateLimit turns the Gateway default off. It is
