@@ -21,6 +21,7 @@ const (
 // ext_authz and of ratelimit exist because their failure mode is filter-wide.
 const (
 	FilterHeaderMutation = "envoy.filters.http.header_mutation"
+	FilterCORS           = "envoy.filters.http.cors"
 	FilterLocalRateLimit = "envoy.filters.http.local_ratelimit"
 	FilterRBAC           = "envoy.filters.http.rbac"
 	FilterJWT            = "envoy.filters.http.jwt_authn"

@@ -28,6 +28,8 @@ const (
 	localRateLimitType protoreflect.FullName = "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
 	jwtPerRouteType    protoreflect.FullName = "envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig"
 	filterConfigType   protoreflect.FullName = "envoy.config.route.v3.FilterConfig"
+	corsType           protoreflect.FullName = "envoy.extensions.filters.http.cors.v3.Cors"
+	corsPolicyType     protoreflect.FullName = "envoy.extensions.filters.http.cors.v3.CorsPolicy"
 )
 
 // perRouteOf lists, per HTTP filter type, the per-route config types it
@@ -41,6 +43,7 @@ var perRouteOf = map[protoreflect.FullName]map[protoreflect.FullName]bool{
 	extAuthzType:                                 {"envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute": true},
 	rateLimitType:                                {},
 	routerType:                                   {},
+	corsType:                                     {corsPolicyType: true},
 }
 
 // allowed is the explicit allow-list of message types per extension point.
@@ -67,6 +70,7 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 		extAuthzType:                                 true,
 		rateLimitType:                                true,
 		routerType:                                   true,
+		corsType:                                     true,
 	},
 	pointPerRoute: {
 		"envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute": true,
@@ -75,6 +79,7 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 		"envoy.extensions.filters.http.rbac.v3.RBACPerRoute":                      true,
 		"envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig":               true,
 		"envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute":             true,
+		corsPolicyType: true,
 	},
 	pointAccessLogger: {
 		"envoy.extensions.access_loggers.file.v3.FileAccessLog":           true,

@@ -362,6 +362,7 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 	if routers != 1 {
 		c.fail("%s: want exactly one router HTTP filter (last), have %d", where, routers)
 	}
+	c.corsOrder(where, filters)
 	rds := h.GetRds()
 	if rds == nil {
 		c.fail("%s: no RDS route config", where)

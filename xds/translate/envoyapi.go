@@ -64,7 +64,9 @@ var extensionStatus = map[protoreflect.FullName]string{
 	"envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute": "stable", // envoy.filters.http.ext_authz
 	rateLimitType: "stable", // envoy.filters.http.ratelimit
 	"envoy.extensions.filters.http.ratelimit.v3.RateLimitPerRoute": "stable", // envoy.filters.http.ratelimit
-	routerType: "stable", // envoy.filters.http.router
+	routerType:     "stable", // envoy.filters.http.router
+	corsType:       "stable", // envoy.filters.http.cors
+	corsPolicyType: "stable", // envoy.filters.http.cors
 	"envoy.extensions.access_loggers.file.v3.FileAccessLog":                  "stable", // envoy.access_loggers.file
 	"envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig":        "stable", // envoy.access_loggers.http_grpc
 	"envoy.extensions.upstreams.http.v3.HttpProtocolOptions":                 "stable", // envoy.upstreams.http.http_protocol_options

@@ -26,12 +26,14 @@ type gwFilters struct {
 	jwt    []string // JWT Authentication names used by some Route, sorted
 
 	local, rbac, authzClosed, authzOpen, rlDeny, rlAllow bool
+	cors                                                 bool // some Route has a CORS policy (cors.go)
 
 	// Per-route configs shared between Routes, built on first use.
 	jwtReq   map[string]*anyT // by requirement name
 	rbacCfg  map[string]*anyT // by Authorization name
 	localCfg map[string]*anyT // by RateLimit name
 	rlShared map[string][]*routev3.RateLimit
+	corsCfg  map[*policy.CORS]*anyT
 	pathKey  *bool // see usesPathKey
 	built    map[*policy.Route]*routev3.Route
 }
@@ -145,6 +147,7 @@ func (p *routePolicy) hasGlobal() bool {
 // is left out, and so is its cluster.
 func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapshot, opts Options) (*gwFilters, error) {
 	f := &gwFilters{gw: gw, snap: snap, opts: opts, routes: make(map[*policy.Route]*routePolicy, len(routes))}
+	f.cors = usesCORS(gw, routes)
 	jwt := map[string]bool{}
 	for _, r := range routes {
 		if r.Spec.Authorization == "" && len(r.EffectiveAuthentication(gw)) == 0 && r.EffectiveRateLimit(gw) == "" {
@@ -170,7 +173,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 		}
 	}
 	f.jwt = sortedKeys(jwt)
-	if len(f.routes) > 0 {
+	if len(f.routes) > 0 || f.cors {
 		f.jwtReq = map[string]*anyT{}
 		f.rbacCfg = map[string]*anyT{}
 		f.localCfg = map[string]*anyT{}
@@ -185,6 +188,11 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 // every listener of the group.
 func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
 	out := []*hcmv3.HttpFilter{httpFilter(wire.FilterHeaderMutation, headerMutationConfig(f.removedHeaders(), f.pathHeaderMutations()...))}
+	// CORS before every filter that can refuse a request: a preflight
+	// carries no credential and must be answered, not refused (cors.go).
+	if f.cors {
+		out = append(out, httpFilter(wire.FilterCORS, anyCORS))
+	}
 	if f.local {
 		out = append(out, httpFilter(wire.FilterLocalRateLimit, anyLocalRateLimitOff))
 	}
@@ -249,7 +257,8 @@ func (f *gwFilters) removedHeaders() []string {
 // several virtual hosts or listeners is decorated once.
 func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 	p := f.routes[r]
-	if p == nil && !f.anyPerRoute() {
+	cors := r.EffectiveCORS(f.gw)
+	if p == nil && cors == nil && !f.anyPerRoute() {
 		return base
 	}
 	if rt := f.built[r]; rt != nil {
@@ -261,6 +270,9 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 		p = &routePolicy{}
 	}
 	cfg := map[string]*anyT{}
+	if cors != nil {
+		cfg[wire.FilterCORS] = f.corsConfig(cors)
+	}
 	if f.local && p.hasLocal() {
 		cfg[wire.FilterLocalRateLimit] = f.localConfig(p)
 	}
