@@ -50,7 +50,11 @@ package translate
 // header_mutation strips the claim headers of every JWT Authentication of
 // the snapshot, the consumer header and x-envoy-auth-failure-mode-allowed.
 // jwt_authn providers always forward the token; forwardToken: false is the
-// route's request_headers_to_remove: authorization.
+// route's request_headers_to_remove: authorization. The CORS filter, where
+// some Route has CORS, comes right after header_mutation (ENVOY-MAPPING.md
+// predates it): preflights are answered before any filter that could
+// refuse them; each Route's effective policy is its own per-route
+// CorsPolicy (cors.go).
 //
 // Streaming Routes (policy.Route.IsStreaming) get timeout 0 and
 // max_stream_duration.grpc_timeout_header_max (the Route's timeout, or 0:
