@@ -24,6 +24,11 @@ import (
 var anyCORS = mustAny(&corsv3.Cors{})
 
 // usesCORS reports whether some Route of the Gateway has a CORS policy.
+// Only Envoy groups ask: proxyless gRPC groups are built without any
+// per-route filter configs (grpc.go), and must stay so, since grpc-go
+// NACKs a non-optional per-route config of a filter it does not implement
+// ("no filter implementation found", grpc-go xdsresource,
+// validateHTTPFilterConfig) and has no CORS filter.
 func usesCORS(gw *policy.Gateway, routes []*policy.Route) bool {
 	for _, r := range routes {
 		if r.EffectiveCORS(gw) != nil {

@@ -26,7 +26,8 @@ type gwFilters struct {
 	jwt    []string // JWT Authentication names used by some Route, sorted
 
 	local, rbac, authzClosed, authzOpen, rlDeny, rlAllow bool
-	cors                                                 bool // some Route has a CORS policy (cors.go)
+
+	cors bool // some Route has a CORS policy (cors.go)
 
 	// Per-route configs shared between Routes, built on first use.
 	jwtReq   map[string]*anyT // by requirement name
