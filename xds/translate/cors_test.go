@@ -105,3 +105,31 @@ func TestCORSPerRoute(t *testing.T) {
 		}
 	}
 }
+
+// TestCORSOriginRegexSizeChecked: a CORS origin regex is held to Envoy's
+// RE2 program size limit like every other regex (Check walks the
+// per-route CorsPolicy too), so a policy that loads cannot be NACKed for it.
+func TestCORSOriginRegexSizeChecked(t *testing.T) {
+	web := translateCase(t, "cors", Options{})[GroupKey{"web", ClientEnvoy}]
+	g := cloneGroup(web)
+	big := "https://(" + strings.Repeat("a", 80) + "|" + strings.Repeat("b", 80) + ")\\.example\\.com"
+	var r *routev3.Route
+	for _, rc := range g.Routes {
+		for _, vh := range rc.(*routev3.RouteConfiguration).GetVirtualHosts() {
+			for _, x := range vh.GetRoutes() {
+				if x.GetName() == "app" {
+					r = x
+				}
+			}
+		}
+	}
+	p := &corsv3.CorsPolicy{}
+	if err := r.GetTypedPerFilterConfig()[wire.FilterCORS].UnmarshalTo(p); err != nil {
+		t.Fatal(err)
+	}
+	p.AllowOriginStringMatch[len(p.AllowOriginStringMatch)-1].GetSafeRegex().Regex = big
+	r.TypedPerFilterConfig[wire.FilterCORS] = mustAny(p)
+	if err := Check(g, clasOf(g)); err == nil || !strings.Contains(err.Error(), "over Envoy's default RE2 program size limit") {
+		t.Fatalf("Check = %v, want the origin regex refused for its size", err)
+	}
+}
