@@ -4,8 +4,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 )
 
 // redirectGroups translates the redirects golden case.
@@ -94,5 +98,65 @@ func TestHTTPSRedirectListener(t *testing.T) {
 	rts := rc.GetVirtualHosts()[0].GetRoutes()
 	if len(rts) != 1 || !rts[0].GetRedirect().GetHttpsRedirect() || rts[0].GetRedirect().GetPortRedirect() != 8443 || rts[0].GetMatch().GetPrefix() != "/" {
 		t.Errorf("routes = %v; want only the https redirect to 8443", rts)
+	}
+}
+
+// TestHTTPSRedirectOnProtectedGateway: on a Gateway whose Routes need a
+// credential, the redirect of an httpsRedirect listener needs none (it
+// only sends the client to https, where the Routes are protected); its
+// per-route configs turn ext_authz off like any unprotected Route's.
+func TestHTTPSRedirectOnProtectedGateway(t *testing.T) {
+	snap := policy.Load(fstest.MapFS{"p.yaml": {Data: []byte(`kind: Gateway
+name: gw
+spec:
+  listeners:
+    - {name: http, port: 8080, protocol: HTTP, httpsRedirect: true}
+  defaults: {authentication: [keys]}
+---
+kind: Authentication
+name: keys
+spec:
+  apiKey: {header: x-api-key}
+---
+kind: Service
+name: a
+spec:
+  discovery: {static: [{address: 127.0.0.1, port: 9001}]}
+---
+kind: Route
+name: r
+spec:
+  gateways: [gw]
+  backends: [{service: a}]
+`)}}, nil)
+	if errs := snap.Errors(); len(errs) > 0 {
+		t.Fatalf("policy: %v", errs)
+	}
+	groups, err := Translate(snap, Options{})
+	if err != nil {
+		t.Fatalf("Translate: %v", err)
+	}
+	rc := routeConfig(t, groups[GroupKey{"gw", ClientEnvoy}], "routes/gw/http")
+	rts := rc.GetVirtualHosts()[0].GetRoutes()
+	if len(rts) != 1 || !rts[0].GetRedirect().GetHttpsRedirect() {
+		t.Fatalf("routes = %v; want only the https redirect", rts)
+	}
+	cfg := rts[0].GetTypedPerFilterConfig()
+	if len(cfg) == 0 {
+		t.Fatalf("the redirect carries no per-route filter configs; want ext_authz turned off")
+	}
+	disabled := 0
+	for name, a := range cfg {
+		pr := &extauthzv3.ExtAuthzPerRoute{}
+		if a.UnmarshalTo(pr) != nil {
+			continue
+		}
+		if !pr.GetDisabled() {
+			t.Errorf("%s on the redirect: %v; want disabled", name, pr)
+		}
+		disabled++
+	}
+	if disabled == 0 {
+		t.Errorf("no ext_authz per-route config on the redirect: %v", cfg)
 	}
 }
