@@ -149,8 +149,10 @@ func readBodyFile(files *fileReader, o *objErrs, p, file, name string) ([]byte, 
 // direct response), so authorization and those limits would silently not
 // apply (Envoy: source/extensions/filters/http/ext_authz/ext_authz.cc and
 // source/extensions/filters/http/ratelimit/ratelimit.cc, initiateCall:
-// "route->routeEntry() == nullptr" returns without a check). Failing
-// closed here beats answering unchecked.
+// "route->routeEntry() == nullptr" returns without a check; the ratelimit
+// filter needs the route entry's rate_limits in every version, ext_authz's
+// check has varied across versions). Failing closed here is right for any
+// Envoy version and beats answering unchecked.
 func validateProtectedAnswer(o *objErrs, r *Route, gateways map[string]*Gateway) {
 	if !r.Answers() {
 		return
