@@ -120,6 +120,10 @@ func validateDirectResponse(files *fileReader, o *objErrs, file string, dr *Dire
 	default:
 		dr.BodyText = dr.Body
 	}
+	if o.has(p+".contentType") && dr.BodyText == "" && !o.has(p+".bodyFile") {
+		// Envoy drops content-type from a local reply without a body.
+		o.add(p+".contentType", "needs a body (Envoy sends no content-type with an empty body)")
+	}
 	if len(dr.BodyText) > MaxDirectResponseBody {
 		o.add(p+".body", "is %d bytes; at most %d", len(dr.BodyText), MaxDirectResponseBody)
 	}

@@ -114,6 +114,8 @@ func TestBadRedirects(t *testing.T) {
 			5, "Route/r", "spec.directResponse.body", fmt.Sprintf("is %d bytes; at most %d", MaxDirectResponseBody+1, MaxDirectResponseBody)},
 		{"content type injection", route + "  gateways: [gw]\n  directResponse: {status: 200, contentType: \"text/html\\r\\nx: y\"}\n",
 			5, "Route/r", "spec.directResponse.contentType", "must not contain CR, LF or NUL"},
+		{"content type without body", route + "  gateways: [gw]\n  directResponse: {status: 204, contentType: text/plain}\n",
+			5, "Route/r", "spec.directResponse.contentType", "needs a body"},
 		{"protected direct response", gwAuth + "---\n" + route + "  gateways: [gw]\n  authentication: [jwt]\n  directResponse: {status: 200}\n",
 			11, "Route/r", "spec", "a redirect or direct response cannot be protected (it would have authentication on Gateway/gw)"},
 		{"https listener redirect", gateway + "    - {name: h, port: 8081, protocol: HTTPS, httpsRedirect: true, tls: {certificate: certs/api.pem, key: certs/api-key.pem}}\n",

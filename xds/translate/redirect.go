@@ -54,12 +54,20 @@ func answerRoute(r *policy.Route, match *routev3.RouteMatch) *routev3.Route {
 			da.Body = &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: dr.BodyText}}
 		}
 		out.Action = &routev3.Route_DirectResponse{DirectResponse: da}
-		if dr.ContentType != "" {
-			out.ResponseHeadersToAdd = []*corev3.HeaderValueOption{{
-				Header:       &corev3.HeaderValue{Key: "content-type", Value: literalHeaderValue(dr.ContentType)},
-				AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
-			}}
-		}
+	}
+	routeHeaders(out, r.Spec.Headers)
+	if dr := r.Spec.DirectResponse; dr != nil && dr.ContentType != "" {
+		// Last, so it wins over a content-type in headers.response. The
+		// router applies the route's response headers before the local
+		// reply sets text/plain, which it does only when no content-type
+		// is set, and drops content-type when the body is empty (Envoy:
+		// source/common/router/router.cc, direct_response
+		// finalizeResponseHeaders; source/common/http/utility.cc,
+		// prepareLocalReply).
+		out.ResponseHeadersToAdd = append(out.ResponseHeadersToAdd, &corev3.HeaderValueOption{
+			Header:       &corev3.HeaderValue{Key: "content-type", Value: literalHeaderValue(dr.ContentType)},
+			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+		})
 	}
 	return out
 }

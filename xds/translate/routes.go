@@ -352,17 +352,23 @@ func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.Rout
 		Match:  match,
 		Action: &routev3.Route_Route{Route: ra},
 	}
-	if h := s.Headers; h != nil {
-		if c := h.Request; c != nil {
-			out.RequestHeadersToAdd = headerOptions(c)
-			out.RequestHeadersToRemove = sortedCopy(c.Remove)
-		}
-		if c := h.Response; c != nil {
-			out.ResponseHeadersToAdd = headerOptions(c)
-			out.ResponseHeadersToRemove = sortedCopy(c.Remove)
-		}
-	}
+	routeHeaders(out, s.Headers)
 	return out
+}
+
+// routeHeaders sets a Route's request and response header changes on out.
+func routeHeaders(out *routev3.Route, h *policy.RouteHeaders) {
+	if h == nil {
+		return
+	}
+	if c := h.Request; c != nil {
+		out.RequestHeadersToAdd = headerOptions(c)
+		out.RequestHeadersToRemove = sortedCopy(c.Remove)
+	}
+	if c := h.Response; c != nil {
+		out.ResponseHeadersToAdd = headerOptions(c)
+		out.ResponseHeadersToRemove = sortedCopy(c.Remove)
+	}
 }
 
 func headerOptions(c *policy.HeaderChanges) []*corev3.HeaderValueOption {
