@@ -112,7 +112,7 @@ func (l *loader) validate(o *object) {
 	case *Service:
 		validateService(l.files, o.errs, v)
 	case *Route:
-		validateRoute(o.errs, v)
+		validateRoute(l.files, o.errs, v)
 	case *Authentication:
 		validateAuthentication(l.files, o.errs, v)
 	case *Authorization:
@@ -304,6 +304,7 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 	if r.Spec.RateLimit != RateLimitNone {
 		l.ref(o, "spec.rateLimit", KindRateLimit, r.Spec.RateLimit)
 	}
+	validateProtectedAnswer(o, r, l.snap.Gateways)
 	hashFrom := ""
 	var hash *HashOn
 	for i, b := range r.Spec.Backends {

@@ -29,6 +29,7 @@ func validateGateway(files *fileReader, o *objErrs, g *Gateway) {
 			o.add(p+".port", "%d is out of range; a port is 1..65535", l.Port)
 		}
 		validateListenerHostnames(o, p, l.Hostnames)
+		validateHTTPSRedirect(o, p, l)
 		switch l.Protocol {
 		case ProtocolHTTP:
 			if l.TLS != nil {

@@ -53,6 +53,11 @@ func (s *Snapshot) ProxylessNotes() []string {
 			if !r.onGateway(gn) || !r.proxylessHost() {
 				continue
 			}
+			if r.Answers() {
+				out = append(out, fmt.Sprintf("%s: %s is withheld from proxyless gRPC clients (their calls to it fail with UNAVAILABLE): grpc-go cannot redirect or answer directly",
+					g.Meta.Ref(), r.Meta.Ref()))
+				continue
+			}
 			prot := r.Protections(g)
 			if len(prot) == 0 {
 				continue

@@ -22,7 +22,7 @@ const (
 
 // validateRoute checks everything a Route can get wrong on its own;
 // references to other objects are resolved later (resolveRoute).
-func validateRoute(o *objErrs, r *Route) {
+func validateRoute(files *fileReader, o *objErrs, r *Route) {
 	sp := &r.Spec
 	if len(sp.Gateways) == 0 {
 		o.add("spec.gateways", "required: list at least one Gateway")
@@ -47,7 +47,7 @@ func validateRoute(o *objErrs, r *Route) {
 		seenHost[h] = true
 	}
 	validateMatch(o, &sp.Match)
-	validateBackends(o, sp.Backends)
+	validateAnswer(files, o, r)
 	if rt := sp.Retries; rt != nil {
 		if rt.Attempts < 1 || rt.Attempts > maxRetryAttempts {
 			o.add("spec.retries.attempts", "%d is out of range; 1..%d", rt.Attempts, maxRetryAttempts)

@@ -81,6 +81,9 @@ type Listener struct {
 	Protocol  string       `yaml:"protocol"` // HTTP | HTTPS
 	Hostnames []string     `yaml:"hostnames"`
 	TLS       *ListenerTLS `yaml:"tls"`
+	// HTTPSRedirect makes an HTTP listener answer every request with a
+	// redirect to https (same host and path) instead of serving Routes.
+	HTTPSRedirect bool `yaml:"httpsRedirect"`
 }
 
 type ListenerTLS struct {
@@ -229,17 +232,20 @@ type Route struct {
 }
 
 type RouteSpec struct {
-	Gateways       []string      `yaml:"gateways"`
-	Hosts          []string      `yaml:"hosts"` // default ["*"]
-	Match          RouteMatch    `yaml:"match"`
-	Backends       []Backend     `yaml:"backends"`
-	Timeout        Duration      `yaml:"timeout"`
-	Retries        *Retries      `yaml:"retries"`
-	Rewrite        *Rewrite      `yaml:"rewrite"`
-	Headers        *RouteHeaders `yaml:"headers"`
-	Authentication *[]string     `yaml:"authentication"` // Authentication names, any one of which suffices; nil: Gateway default; []: off
-	Authorization  string        `yaml:"authorization"`  // Authorization name; "": none
-	RateLimit      string        `yaml:"rateLimit"`      // RateLimit name; "": Gateway default; RateLimitNone: off
+	Gateways []string   `yaml:"gateways"`
+	Hosts    []string   `yaml:"hosts"` // default ["*"]
+	Match    RouteMatch `yaml:"match"`
+	Backends []Backend  `yaml:"backends"`
+	// Redirect or DirectResponse answer instead of Backends (redirect.go).
+	Redirect       *Redirect       `yaml:"redirect"`
+	DirectResponse *DirectResponse `yaml:"directResponse"`
+	Timeout        Duration        `yaml:"timeout"`
+	Retries        *Retries        `yaml:"retries"`
+	Rewrite        *Rewrite        `yaml:"rewrite"`
+	Headers        *RouteHeaders   `yaml:"headers"`
+	Authentication *[]string       `yaml:"authentication"` // Authentication names, any one of which suffices; nil: Gateway default; []: off
+	Authorization  string          `yaml:"authorization"`  // Authorization name; "": none
+	RateLimit      string          `yaml:"rateLimit"`      // RateLimit name; "": Gateway default; RateLimitNone: off
 	// Streaming marks a Route whose calls are long-lived streams (server-
 	// sent events, streaming gRPC, long polls): Envoy gives it no request
 	// timeout (see StreamingRoute). Routes whose every backend is a GRPC

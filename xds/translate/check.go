@@ -496,6 +496,12 @@ func (c *checker) routeConfig(rc *routev3.RouteConfiguration) {
 	name := rc.GetName()
 	c.validateRouteConfig(rc)
 	c.virtualHostDomains(rc)
+	if err := checkDirectBodies(rc); err != nil {
+		c.fail("route config %s: %v", name, err)
+	}
+	if !c.envoy {
+		checkGRPCForwards(c, rc)
+	}
 	c.headerOps(func() string { return "route config " + name }, rc.GetRequestHeadersToAdd(), rc.GetRequestHeadersToRemove())
 	c.headerOps(func() string { return "route config " + name }, rc.GetResponseHeadersToAdd(), rc.GetResponseHeadersToRemove())
 	for _, vh := range rc.GetVirtualHosts() {

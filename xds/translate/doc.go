@@ -37,7 +37,9 @@ package translate
 // becomes grpc-go's per-channel hash; retries keep only gRPC status
 // conditions (5xx, gateway-error, reset, connect-failure and refused-stream
 // become "unavailable"), and a Route with none keeps no retry policy;
-// rewrites, header changes and active health checks are Envoy-only.
+// rewrites, header changes and active health checks are Envoy-only;
+// redirects and direct responses are withheld like protected Routes
+// (redirect.go).
 //
 // Authentication, authorization and rate limits (Envoy groups only; a
 // proxyless group gets none of these filters, since grpc-go NACKs filters

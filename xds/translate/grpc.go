@@ -60,6 +60,7 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 	var used []*policy.Route
 	usedSet := map[*policy.Route]bool{}
 	withheld := withheldRoutes{}
+	answering := withheldRoutes{}
 	for _, host := range sortedKeys(byHost) {
 		rs := byHost[host]
 		ix.sortRoutes(rs)
@@ -68,6 +69,11 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 		for _, r := range rs {
 			if r.ProxylessWithheld(gw) {
 				vh.Routes = append(vh.Routes, withheld.route(r, ix))
+				continue
+			}
+			if r.Answers() {
+				// grpc-go cannot redirect or answer: withheld the same way.
+				vh.Routes = append(vh.Routes, answering.route(r, ix))
 				continue
 			}
 			gr := ix.routes[r].grpc
@@ -104,6 +110,9 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 	for r := range withheld {
 		g.Skipped = append(g.Skipped, r.Meta.Ref()+": withheld from proxyless gRPC, which cannot enforce its "+
 			strings.Join(r.Protections(gw), ", ")+" (calls it matches fail with UNAVAILABLE; proxyless.serveUnprotected opts in)")
+	}
+	for r := range answering {
+		g.Skipped = append(g.Skipped, r.Meta.Ref()+": a redirect or direct response is Envoy-only; proxyless gRPC calls it matches fail with UNAVAILABLE")
 	}
 	addClusters(g, gw, used, ix, ClientGRPC)
 	for _, s := range servicesOf(used) {

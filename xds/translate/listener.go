@@ -100,7 +100,7 @@ func buildEnvoyGroup(gw *policy.Gateway, routes []*policy.Route, ix *index, opts
 		g.Listeners = append(g.Listeners, lis)
 		g.Secrets = append(g.Secrets, secrets...)
 		for _, l := range ls {
-			g.Routes = append(g.Routes, envoyRouteConfig(gw.Name, l, routes, ix, filters))
+			g.Routes = append(g.Routes, envoyRouteConfig(gw, l, routes, ix, filters))
 		}
 	}
 	addClusters(g, gw, routes, ix, ClientEnvoy)

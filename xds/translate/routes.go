@@ -270,6 +270,10 @@ func buildRoute(r *policy.Route, services map[string]*policy.Service) *builtRout
 	clusterTarget(target, s.Backends)
 	hp := hashPolicy(s.Backends, services)
 	streaming := r.IsStreaming(services)
+	if r.Answers() {
+		// No proxyless form: buildGRPCGroup withholds it (answerRoute).
+		return &builtRoute{key: keyOf(r), envoy: answerRoute(r, match)}
+	}
 	br := &builtRoute{key: keyOf(r), envoy: envoyRoute(r, match, target, hp, streaming), streaming: streaming}
 	// grpc-go skips routes with query matchers; the group leaves them out
 	// and says so (Group.Skipped) instead of serving a route it ignores.
@@ -348,17 +352,23 @@ func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.Rout
 		Match:  match,
 		Action: &routev3.Route_Route{Route: ra},
 	}
-	if h := s.Headers; h != nil {
-		if c := h.Request; c != nil {
-			out.RequestHeadersToAdd = headerOptions(c)
-			out.RequestHeadersToRemove = sortedCopy(c.Remove)
-		}
-		if c := h.Response; c != nil {
-			out.ResponseHeadersToAdd = headerOptions(c)
-			out.ResponseHeadersToRemove = sortedCopy(c.Remove)
-		}
-	}
+	routeHeaders(out, s.Headers)
 	return out
+}
+
+// routeHeaders sets a Route's request and response header changes on out.
+func routeHeaders(out *routev3.Route, h *policy.RouteHeaders) {
+	if h == nil {
+		return
+	}
+	if c := h.Request; c != nil {
+		out.RequestHeadersToAdd = headerOptions(c)
+		out.RequestHeadersToRemove = sortedCopy(c.Remove)
+	}
+	if c := h.Response; c != nil {
+		out.ResponseHeadersToAdd = headerOptions(c)
+		out.ResponseHeadersToRemove = sortedCopy(c.Remove)
+	}
 }
 
 func headerOptions(c *policy.HeaderChanges) []*corev3.HeaderValueOption {
@@ -404,10 +414,10 @@ func sortedCopy(s []string) []string {
 }
 
 // envoyRouteConfig builds the route table of one Gateway listener.
-func envoyRouteConfig(gw string, l *policy.Listener, routes []*policy.Route, ix *index, f *gwFilters) *routev3.RouteConfiguration {
+func envoyRouteConfig(gw *policy.Gateway, l *policy.Listener, routes []*policy.Route, ix *index, f *gwFilters) *routev3.RouteConfiguration {
 	byHost := vhostRoutes(l.Hostnames, routes)
 	rc := &routev3.RouteConfiguration{
-		Name:         routeConfigName(gw, l.Name),
+		Name:         routeConfigName(gw.Name, l.Name),
 		VirtualHosts: make([]*routev3.VirtualHost, 0, len(byHost)),
 		// Routes always name clusters of the same snapshot; do not let a
 		// missing one fail the whole table at load.
@@ -416,6 +426,10 @@ func envoyRouteConfig(gw string, l *policy.Listener, routes []*policy.Route, ix 
 	if f.usesPathKey() {
 		// Set by the first filter for rate-limit descriptors only.
 		rc.RequestHeadersToRemove = []string{wire.RateLimitPathHeader}
+	}
+	if l.HTTPSRedirect {
+		httpsRedirectHosts(rc, gw, l, f)
+		return rc
 	}
 	for _, h := range sortedKeys(byHost) {
 		rs := byHost[h]
@@ -426,6 +440,7 @@ func envoyRouteConfig(gw string, l *policy.Listener, routes []*policy.Route, ix 
 		}
 		rc.VirtualHosts = append(rc.VirtualHosts, vh)
 	}
+	directBodyLimit(rc)
 	return rc
 }
 
