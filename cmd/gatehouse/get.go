@@ -136,6 +136,12 @@ func summary(o api.Object) string {
 			Backends []struct {
 				Service string `json:"service"`
 			} `json:"backends"`
+			Redirect *struct {
+				Code int `json:"code"`
+			} `json:"redirect"`
+			DirectResponse *struct {
+				Status int `json:"status"`
+			} `json:"directResponse"`
 			Discovery struct {
 				Consul *struct {
 					Service string `json:"service"`
@@ -162,11 +168,22 @@ func summary(o api.Object) string {
 		for k, p := range v.Spec.Match.Path {
 			parts = append(parts, k+" "+p)
 		}
-		var to []string
-		for _, b := range v.Spec.Backends {
-			to = append(to, b.Service)
+		switch {
+		case v.Spec.Redirect != nil:
+			code := v.Spec.Redirect.Code
+			if code == 0 {
+				code = 301
+			}
+			parts = append(parts, fmt.Sprintf("redirect %d", code))
+		case v.Spec.DirectResponse != nil:
+			parts = append(parts, fmt.Sprintf("answers %d", v.Spec.DirectResponse.Status))
+		default:
+			var to []string
+			for _, b := range v.Spec.Backends {
+				to = append(to, b.Service)
+			}
+			parts = append(parts, "-> "+strings.Join(to, ","))
 		}
-		parts = append(parts, "-> "+strings.Join(to, ","))
 	case "Service":
 		switch {
 		case v.Spec.Discovery.Consul != nil:
