@@ -105,6 +105,9 @@ func newEndable(st discoveryv3.AggregatedDiscoveryService_StreamAggregatedResour
 
 func (e *endable) read() {
 	defer close(e.reqs)
+	// The stream's context ends when its handler returns, for whatever
+	// reason, so this goroutine never outlives the stream.
+	done := e.Context().Done()
 	for {
 		r, err := e.AggregatedDiscoveryService_StreamAggregatedResourcesServer.Recv()
 		if err != nil {
@@ -118,6 +121,9 @@ func (e *endable) read() {
 		case e.reqs <- r:
 		case <-e.ended:
 			e.err = errEnded
+			return
+		case <-done:
+			e.err = e.Context().Err()
 			return
 		}
 	}
