@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -12,18 +13,29 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
 )
 
+// kindParam is the canonical kind named by the kind= parameter, "" when
+// there is none; an unknown kind is an error that lists the kinds.
+func kindParam(q url.Values) (string, error) {
+	k := q.Get("kind")
+	if k == "" {
+		return "", nil
+	}
+	kind, ok := store.CanonicalKind(k)
+	if !ok {
+		return "", unknownKind(k)
+	}
+	return kind, nil
+}
+
 // listObjects lists the stored objects, filtered by kind, labels
 // (label=k=v, repeatable, all must match) and gateway (the objects that
 // reach its proxies).
 func (cfg *Config) listObjects(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	kind := ""
-	if k := q.Get("kind"); k != "" {
-		var ok bool
-		if kind, ok = store.CanonicalKind(k); !ok {
-			writeError(w, unknownKind(k))
-			return
-		}
+	kind, err := kindParam(q)
+	if err != nil {
+		writeError(w, err)
+		return
 	}
 	labels := map[string]string{}
 	for _, l := range q["label"] {

@@ -21,13 +21,10 @@ import (
 // (kind= and name= narrow it).
 func (cfg *Config) objectStatus(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	kind := ""
-	if k := q.Get("kind"); k != "" {
-		var ok bool
-		if kind, ok = store.CanonicalKind(k); !ok {
-			writeError(w, unknownKind(k))
-			return
-		}
+	kind, err := kindParam(q)
+	if err != nil {
+		writeError(w, err)
+		return
 	}
 	t, err := cfg.Store.Read(r.Context())
 	if err != nil {
