@@ -51,3 +51,37 @@ func TestMissingFailsUnlessOptedOut(t *testing.T) {
 		}
 	}
 }
+
+// A port reserved by one process is never handed out by another while the
+// first still holds it, even when nothing listens on it (the Consul outage
+// test leaves its port unbound for seconds). The child process asks for
+// every port of the range but the held ones could still be drawn: it must
+// draw none of them.
+func TestFreePortsSkipsPortsReservedElsewhere(t *testing.T) {
+	if os.Getenv("TESTENV_RESERVE_CHILD") != "" {
+		held := map[string]bool{}
+		for _, p := range strings.Split(os.Getenv("TESTENV_RESERVE_CHILD"), ",") {
+			held[p] = true
+		}
+		for i := 0; i < 200; i++ {
+			for _, p := range FreePorts(t, 20) {
+				if held[strconv.Itoa(p)] {
+					t.Fatalf("port %d handed out while another process holds it", p)
+				}
+			}
+		}
+		return
+	}
+	// Hold a good share of the range so that a child ignoring the
+	// reservations would draw one of them (4,000 draws over 1,500 of 12,000
+	// ports: the chance of missing every one is nil).
+	var held []string
+	for _, p := range FreePorts(t, 1500) {
+		held = append(held, strconv.Itoa(p))
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFreePortsSkipsPortsReservedElsewhere$", "-test.v")
+	cmd.Env = append(os.Environ(), "TESTENV_RESERVE_CHILD="+strings.Join(held, ","))
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
