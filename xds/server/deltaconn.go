@@ -48,7 +48,7 @@ type deltaWatch struct {
 	// unsubscribe (pkg/server/stream/v3/subscription.go,
 	// UpdateResourceSubscriptions: "" to have a name re-sent, or delete),
 	// and CreateDeltaWatch reads those edits back into sent (unsubscribed).
-	ret map[string]string
+	ret  map[string]string
 	snap *deltaSnap // the snapshot sent reflects; nil before any
 	// stray says sent may hold names outside an explicit subscription.
 	stray bool
