@@ -4,11 +4,15 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"unsafe"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/genproto/googleapis/rpc/status"
+
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
 // The overlay holds exactly what a plain map would through random sets,
@@ -203,4 +207,32 @@ func TestDeltaReconnectWithInitialVersions(t *testing.T) {
 	if third.sent != 1 || !maps.Equal(third.have, first.have) {
 		t.Fatalf("reconnect with one stale version sent %d resources (want 1); holds the snapshot: %v", third.sent, maps.Equal(third.have, first.have))
 	}
+}
+
+// A request's names that the group's snapshot has are replaced by the
+// snapshot's own strings (shared by every stream); others, which a client
+// may invent at will, stay its own and are recorded nowhere.
+func TestDeltaHubInternsRequestNames(t *testing.T) {
+	p := newTestPublisher(t)
+	f := newFixture("gw", "envoy", 10, 1)
+	mustPublish(t, p, f.groups(), f.clas)
+	snapNames := p.delta.current(f.key).types[tEndpoints].names
+	own := func(s string) string { return string([]byte(s)) } // a fresh copy, as decoding makes
+	req := []string{own(edsName(3)), own("invented"), own(edsName(7))}
+	invented := unsafe.StringData(req[1])
+	p.delta.intern(f.key, tEndpoints, req)
+	for _, i := range []int{0, 2} {
+		j, _ := slices.BinarySearch(snapNames, req[i])
+		if unsafe.StringData(req[i]) != unsafe.StringData(snapNames[j]) {
+			t.Errorf("%s not interned", req[i])
+		}
+	}
+	if req[1] != "invented" || unsafe.StringData(req[1]) != invented {
+		t.Errorf("an unknown name was replaced: %q", req[1])
+	}
+	if got := len(p.delta.current(f.key).types[tEndpoints].names); got != 10 {
+		t.Errorf("interning changed the snapshot's names: %d", got)
+	}
+	// No snapshot for the group: nothing happens.
+	p.delta.intern(translate.GroupKey{Gateway: "none", Client: translate.ClientEnvoy}, tEndpoints, req)
 }
