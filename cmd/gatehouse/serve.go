@@ -50,6 +50,8 @@ type serveOptions struct {
 	tls tlsOptions
 	// Tokens and TLS of the admin API.
 	adminAuth adminAuthOptions
+	// Initial-sync admission of ADS streams.
+	syncs syncOptions
 }
 
 func newServeCmd() *cobra.Command {
@@ -146,6 +148,7 @@ docs/operations.md for a worked example.`,
 	o.services.addFlags(f)
 	o.tls.addFlags(f)
 	o.adminAuth.addFlags(f)
+	o.syncs.addFlags(f)
 	return cmd
 }
 
@@ -153,6 +156,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	log := slog.Default()
 	storeURL, err := o.storeURL()
 	if err != nil {
+		return err
+	}
+	if err := o.syncs.validate(); err != nil {
 		return err
 	}
 	externalDirs := make(chan []string, 1)
@@ -208,14 +214,16 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		if pub, err = server.NewPublisher(server.PublisherOptions{Registerer: reg}); err != nil {
 			return err
 		}
-		xds, err = server.NewServer(ctx, pub, server.Options{
+		xopts := server.Options{
 			Registerer: reg,
 			Auth:       auth,
 			OnUnknownGateway: func(node, gateway, reason string) {
 				log.Warn("proxy connected for an unknown gateway; it gets no configuration until a Gateway of that name exists",
 					"node", node, "gateway", gateway, "reason", reason)
 			},
-		})
+		}
+		o.syncs.apply(&xopts)
+		xds, err = server.NewServer(ctx, pub, xopts)
 		if err != nil {
 			return err
 		}

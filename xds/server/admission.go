@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -35,12 +36,15 @@ type admission struct {
 	slots      chan struct{} // nil: unlimited
 	wait, hold time.Duration
 	m          *serverMetrics
+	waiting    atomic.Int64 // streams waiting for a slot
+	settle     *stormSettle // nil: unlimited slots, no storm to settle
 }
 
 func newAdmission(n int, wait, hold time.Duration, m *serverMetrics) *admission {
 	a := &admission{wait: wait, hold: hold, m: m}
 	if n > 0 {
 		a.slots = make(chan struct{}, n)
+		a.settle = newStormSettle(settleQuiet, func() bool { return len(a.slots) > 0 || a.waiting.Load() > 0 })
 	}
 	return a
 }
@@ -94,6 +98,12 @@ func (t *syncTicket) acquire(ctx context.Context) bool {
 	}
 	t.a.m.syncWaiting.Inc()
 	defer t.a.m.syncWaiting.Dec()
+	t.a.waiting.Add(1)
+	t.a.settle.waited()
+	defer func() {
+		t.a.waiting.Add(-1)
+		t.a.settle.released() // a waiter that gave up may have been the last
+	}()
 	timer := time.NewTimer(t.a.wait)
 	defer timer.Stop()
 	select {
@@ -146,6 +156,7 @@ func (t *syncTicket) releaseLocked() {
 	clear(t.outstanding)
 	t.timer.Stop()
 	<-t.a.slots
+	t.a.settle.released()
 }
 
 // admittedSotW and admittedDelta pass a stream's responses and requests through

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,4 +93,91 @@ func TestAdmissionBounds(t *testing.T) {
 	if len(a.slots) != 1 {
 		t.Fatalf("%d slots held, want the first stream's only", len(a.slots))
 	}
+}
+
+// A storm (streams waiting for slots) returns its memory to the OS once,
+// after the pool stayed idle for the quiet time; a stream that connects
+// with a slot free, and a busy pool, do not.
+func TestAdmissionFreesMemoryOnceAfterAStorm(t *testing.T) {
+	a := testAdmission(t, 1, time.Minute, time.Minute)
+	frees := make(chan struct{}, 8)
+	var freedAt atomic.Int64
+	a.settle.quiet = 100 * time.Millisecond
+	a.settle.free = func() { freedAt.Store(time.Now().UnixNano()); frees <- struct{}{} }
+	expectFrees := func(want int, within time.Duration) {
+		t.Helper()
+		got := 0
+		deadline := time.After(within)
+		for {
+			select {
+			case <-frees:
+				got++
+				continue
+			case <-deadline:
+			}
+			break
+		}
+		if got != want {
+			t.Fatalf("memory returned %d times, want %d", got, want)
+		}
+	}
+	// No storm: one stream, a free slot.
+	lone := a.ticket()
+	if !sendWithin(lone, "cds", "1", time.Second) {
+		t.Fatal("a lone stream waited")
+	}
+	lone.answered("1")
+	expectFrees(0, 400*time.Millisecond)
+
+	// A storm of five streams through one slot, which a first stream holds
+	// until all five wait.
+	first := a.ticket()
+	if !sendWithin(first, "cds", "1", time.Second) {
+		t.Fatal("the first stream waited")
+	}
+	tickets := make([]*syncTicket, 5)
+	done := make(chan struct{}, len(tickets))
+	for i := range tickets {
+		tickets[i] = a.ticket()
+		go func() { tickets[i].beforeSend(context.Background(), "cds", "1"); done <- struct{}{} }()
+	}
+	waitFor(t, "five streams wait", func() bool { return a.waiting.Load() == 5 })
+	start := time.Now()
+	first.answered("1")
+	for range tickets {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a stream of the storm never got a slot")
+		}
+		for _, tk := range tickets {
+			tk.answered("1") // whoever holds the slot answers
+		}
+	}
+	expectFrees(1, 2*time.Second)
+	t.Logf("storm of %d streams: memory returned %s after it began (quiet time 100ms)", len(tickets), time.Duration(freedAt.Load()-start.UnixNano()).Round(time.Millisecond))
+	// Quiet afterwards: nothing more.
+	expectFrees(0, 400*time.Millisecond)
+}
+
+// While slots are still held, the storm has not settled.
+func TestAdmissionDoesNotFreeWhileBusy(t *testing.T) {
+	a := testAdmission(t, 1, time.Minute, time.Minute)
+	var frees atomic.Int32
+	a.settle.quiet = 50 * time.Millisecond
+	a.settle.free = func() { frees.Add(1) }
+	holder, waiter := a.ticket(), a.ticket()
+	if !sendWithin(holder, "cds", "1", time.Second) {
+		t.Fatal("first stream waited")
+	}
+	if sendWithin(waiter, "cds", "1", 100*time.Millisecond) {
+		t.Fatal("second stream did not wait")
+	}
+	holder.answered("1") // the waiter takes the slot: still busy
+	time.Sleep(300 * time.Millisecond)
+	if n := frees.Load(); n != 0 {
+		t.Fatalf("memory returned %d times while a slot was held", n)
+	}
+	waiter.answered("1")
+	waitFor(t, "the storm settled", func() bool { return frees.Load() == 1 })
 }

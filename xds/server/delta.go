@@ -44,6 +44,9 @@ func (t *tracker) OnStreamDeltaRequest(id int64, req *discoveryv3.DeltaDiscovery
 		p.status.Warning = secretsWithheldNote(p.status.Address)
 	}
 	ti := typeIndex(req.GetTypeUrl())
+	if ti >= 0 {
+		t.pub.delta.intern(p.key, ti, req.GetResourceNamesSubscribe())
+	}
 	if ti < 0 || req.GetResponseNonce() == "" {
 		return nil // a subscription change, not an answer to a response
 	}

@@ -39,12 +39,16 @@ type deltaConn struct {
 // deltaWatch is one type's state on the stream.
 type deltaWatch struct {
 	// sent is what the client holds, name -> version: its
-	// initial_resource_versions, then what it was sent. It is the map the
-	// server keeps as the subscription's returned resources (every
-	// response hands it back as such), so the server's own bookkeeping on
-	// unsubscribe (pkg/server/stream/v3/subscription.go) edits it in place,
-	// which it only does while no watch of the type is open.
-	sent map[string]string
+	// initial_resource_versions, then what it was sent, as an overlay over
+	// the snapshot's versions (sentset.go), so that a stream holds no copy
+	// of the thousands of names every stream holds alike.
+	sent *sentVersions
+	// ret is the map responses hand go-control-plane's server as the
+	// subscription's returned resources. The server only edits it on
+	// unsubscribe (pkg/server/stream/v3/subscription.go,
+	// UpdateResourceSubscriptions: "" to have a name re-sent, or delete),
+	// and CreateDeltaWatch reads those edits back into sent (unsubscribed).
+	ret  map[string]string
 	snap *deltaSnap // the snapshot sent reflects; nil before any
 	// stray says sent may hold names outside an explicit subscription.
 	stray bool
@@ -94,10 +98,12 @@ func (s *deltaConn) CreateDeltaWatch(req *discoveryv3.DeltaDiscoveryRequest, sub
 	}
 	w := &s.types[t]
 	if w.sent == nil {
-		w.sent = sub.ReturnedResources() // initial_resource_versions
-		if w.sent == nil {
-			w.sent = map[string]string{}
-		}
+		// initial_resource_versions, with this request's unsubscribes
+		// already applied by the server.
+		w.sent = newSentVersions(sub.ReturnedResources())
+		w.ret = map[string]string{}
+	} else {
+		w.unsubscribed(req, sub)
 	}
 	w.open, w.req, w.sub, w.out = true, req, sub, out
 	cur := s.hub.current(key)
@@ -125,6 +131,27 @@ func (s *deltaConn) CreateDeltaWatch(req *discoveryv3.DeltaDiscoveryRequest, sub
 	}
 	s.releaseHeld(cur)
 	return s.cancelFunc(t), nil
+}
+
+// unsubscribed applies to sent what the server did to the subscription's
+// returned resources for this request's unsubscribes: a name it marked ""
+// (unsubscribed while the wildcard still covers it: the client dropped it
+// and must get it again, or its removal) is held at version "", any other
+// is forgotten. The server wrote every unsubscribed name, so the map's
+// final state for it says which. s.mu must be held.
+func (w *deltaWatch) unsubscribed(req *discoveryv3.DeltaDiscoveryRequest, sub cache.Subscription) {
+	ret := sub.ReturnedResources()
+	for _, n := range req.GetResourceNamesUnsubscribe() {
+		if n == "*" {
+			continue
+		}
+		if v, ok := ret[n]; ok && v == "" {
+			w.sent.set(n, "")
+		} else {
+			w.sent.del(n)
+		}
+	}
+	clear(w.ret) // read: keep it small
 }
 
 // requestWildcardChange reports whether req subscribes or unsubscribes the
@@ -235,11 +262,11 @@ func (s *deltaConn) releaseHeld(cur *deltaSnap) {
 		}
 		ts := &cur.types[t]
 		var gone []string
-		for n := range w.sent {
+		w.sent.each(func(n, _ string) {
 			if _, ok := ts.versions[n]; !ok {
 				gone = append(gone, n)
 			}
-		}
+		})
 		w.held, w.hold = false, false
 		if resp := w.diffNames(cur, t, gone); resp != nil {
 			w.respond(resp, cur, t)
@@ -259,14 +286,14 @@ func (w *deltaWatch) respond(resp *deltaResponse, cur *deltaSnap, t typeIdx) {
 		// does (pkg/cache/v3/delta.go): subscribing the wildcard again
 		// sends those anew. Until then their removals are still sent.
 		subscribed := w.sub.SubscribedResources()
-		for n := range w.sent {
+		for _, n := range w.sent.names() {
 			if _, ok := subscribed[n]; !ok {
-				delete(w.sent, n)
+				w.sent.del(n)
 			}
 		}
 		w.stray = false
 	}
-	resp.req, resp.returned, resp.version = w.req, w.sent, cur.types[t].version
+	resp.req, resp.returned, resp.version = w.req, w.ret, cur.types[t].version
 	w.open = false
 	w.out <- resp
 }
@@ -299,15 +326,15 @@ func (w *deltaWatch) diffAll(cur *deltaSnap, t typeIdx) *deltaResponse {
 	ts := &cur.types[t]
 	var names []string
 	if w.sub.IsWildcard() {
-		names = make([]string, 0, len(ts.versions)+len(w.sent))
+		names = make([]string, 0, len(ts.versions)+w.sent.len())
 		for n := range ts.versions {
 			names = append(names, n)
 		}
-		for n := range w.sent {
+		w.sent.each(func(n, _ string) {
 			if _, ok := ts.versions[n]; !ok {
 				names = append(names, n)
 			}
-		}
+		})
 	} else {
 		// sent may hold names outside the subscription (initial versions,
 		// or the wildcard was left): respond drops them.
@@ -337,7 +364,7 @@ func (w *deltaWatch) diffNames(cur *deltaSnap, t typeIdx, names []string) *delta
 		if !wildcard && !explicit {
 			continue
 		}
-		held, has := w.sent[n]
+		held, has := w.sent.get(n)
 		if v, ok := ts.versions[n]; ok {
 			if has && held == v {
 				continue
@@ -345,7 +372,7 @@ func (w *deltaWatch) diffNames(cur *deltaSnap, t typeIdx, names []string) *delta
 			if resp == nil {
 				resp = &deltaResponse{}
 			}
-			w.sent[n] = v
+			w.sent.set(n, v)
 			resp.resources = append(resp.resources, ts.enc[n])
 		} else if has {
 			if w.hold {
@@ -355,11 +382,12 @@ func (w *deltaWatch) diffNames(cur *deltaSnap, t typeIdx, names []string) *delta
 			if resp == nil {
 				resp = &deltaResponse{}
 			}
-			delete(w.sent, n)
+			w.sent.del(n)
 			resp.removed = append(resp.removed, n)
 		}
 	}
 	w.snap = cur
+	w.sent.compact(ts.versions)
 	return resp
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
@@ -38,6 +39,7 @@ type deltaSnap struct {
 
 type deltaTypeSnap struct {
 	version  string                    // the type's version (system_version_info)
+	names    []string                  // the names of versions, sorted (the publisher's own strings)
 	versions map[string]string         // name -> resource version (content hash)
 	enc      map[string]*deltaEncoding // name -> its encoding, shared by every stream
 	// changed lists the names whose version differs from the previous
@@ -72,7 +74,7 @@ func newDeltaSnap(prev *deltaSnap, st *[numTypes]typeState) *deltaSnap {
 	for t := range numTypes {
 		ts := &st[t]
 		out := &s.types[t]
-		out.version, out.versions = ts.res.Version, ts.versions
+		out.version, out.versions, out.names = ts.res.Version, ts.versions, ts.names
 		if prev != nil && prev.types[t].version == out.version {
 			out.enc, out.sotw = prev.types[t].enc, prev.types[t].sotw
 			continue
@@ -190,6 +192,26 @@ func (h *deltaHub) leave(k translate.GroupKey, s *deltaConn) {
 		delete(g.streams, s)
 		if len(g.streams) == 0 && g.cur == nil {
 			delete(h.groups, k)
+		}
+	}
+}
+
+// intern replaces, in place, the names of a request that group k's
+// current snapshot has with the snapshot's own strings. Every proxy
+// subscribes to the same thousands of names, and the decoded request holds
+// a fresh copy of each, which go-control-plane keeps in the stream's
+// subscription for as long as the stream lives: interned, 1,000 streams
+// share one copy. Names the snapshot lacks stay the client's own (an
+// interning table filled from requests would let a client grow it).
+func (h *deltaHub) intern(k translate.GroupKey, t typeIdx, names []string) {
+	cur := h.current(k)
+	if cur == nil || len(names) == 0 {
+		return
+	}
+	sorted := cur.types[t].names
+	for i, n := range names {
+		if j, ok := slices.BinarySearch(sorted, n); ok {
+			names[i] = sorted[j]
 		}
 	}
 }

@@ -215,6 +215,7 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 	if ti < 0 {
 		return nil
 	}
+	t.pub.delta.intern(p.key, ti, req.GetResourceNames())
 	tt := p.track(ti)
 	if req.GetErrorDetail() != nil {
 		rejected, known := tt.sentAs(req.GetResponseNonce())

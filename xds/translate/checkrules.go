@@ -156,7 +156,7 @@ func (c *checker) regex(at func() string, re string) {
 	if c.regexes == nil {
 		c.regexes = map[string]bool{}
 	}
-	size, err := re2ProgramSize(re)
+	size, err := re2ProgramSizeMemo(re)
 	switch {
 	case err != nil:
 		c.fail("%s: regex %q is not valid RE2: %v", at(), re, err)

@@ -1,7 +1,6 @@
 package translate
 
 import (
-	"regexp"
 	"sort"
 	"strings"
 
@@ -240,8 +239,7 @@ func acceptsPost(h *routev3.HeaderMatcher) bool {
 		return false
 	}
 	if re := sm.GetSafeRegex().GetRegex(); re != "" {
-		ok, err := regexp.MatchString(re, "POST")
-		return err == nil && ok
+		return matchesPost(re)
 	}
 	return sm.GetExact() == "POST"
 }
