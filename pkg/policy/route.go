@@ -48,6 +48,7 @@ func validateRoute(files *fileReader, o *objErrs, r *Route) {
 	}
 	validateMatch(o, &sp.Match)
 	validateAnswer(files, o, r)
+	validateTraffic(o, r)
 	if rt := sp.Retries; rt != nil {
 		if rt.Attempts < 1 || rt.Attempts > maxRetryAttempts {
 			o.add("spec.retries.attempts", "%d is out of range; 1..%d", rt.Attempts, maxRetryAttempts)
