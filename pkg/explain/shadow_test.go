@@ -3,9 +3,9 @@ package explain
 import (
 	"testing"
 
-	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
@@ -29,7 +29,9 @@ func TestShadowed(t *testing.T) {
 	regex := func(r string) *routev3.RouteMatch {
 		return &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: r}}}
 	}
-	exact := func(p string) *routev3.RouteMatch { return &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Path{Path: p}} }
+	exact := func(p string) *routev3.RouteMatch {
+		return &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Path{Path: p}}
+	}
 	seg := func(p string) *routev3.RouteMatch {
 		return &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_PathSeparatedPrefix{PathSeparatedPrefix: p}}
 	}
