@@ -132,6 +132,13 @@ func validateMatch(o *objErrs, m *RouteMatch) {
 	if o.has("spec.match.path.segments") {
 		validateSegments(o, pm)
 	}
+	switch {
+	case o.has("spec.match.path.caseInsensitive") && !pm.CaseInsensitive:
+		o.add("spec.match.path.caseInsensitive", "only true is allowed; omit caseInsensitive for a case-sensitive match")
+	case pm.CaseInsensitive && pm.Regex != "":
+		// Envoy's case_sensitive does not apply to safe_regex.
+		o.add("spec.match.path.caseInsensitive", "does not apply to a regex; start the regex with (?i) instead")
+	}
 	if pm.Exact != "" && !strings.HasPrefix(pm.Exact, "/") {
 		o.add("spec.match.path.exact", "%q must start with /", pm.Exact)
 	}

@@ -33,8 +33,8 @@ spec:
 	}
 }
 
-// TestBadTraffic: every contradictory or out-of-range mirror and fault is
-// rejected with file, line and field.
+// TestBadTraffic: every contradictory or out-of-range mirror, fault and
+// caseInsensitive is rejected with file, line and field.
 func TestBadTraffic(t *testing.T) {
 	fwd := route + "  gateways: [gw]\n  backends: [{service: a}]\n" // lines 4-5
 	for _, tc := range []badCase{
@@ -92,6 +92,10 @@ func TestBadTraffic(t *testing.T) {
 			6, "Route/r", "spec.fault.whenHeader", "set exactly one of exact, prefix, regex, present: true"},
 		{"header bad regex", fwd + "  fault: {abort: {status: 503, percent: 1}, whenHeader: {name: x, regex: \"(\"}}\n",
 			6, "Route/r", "spec.fault.whenHeader.regex", "missing closing )"},
+		{"caseInsensitive on regex", fwd + "  match: {path: {regex: /a.*, caseInsensitive: true}}\n",
+			6, "Route/r", "spec.match.path.caseInsensitive", "does not apply to a regex; start the regex with (?i) instead"},
+		{"caseInsensitive false", fwd + "  match: {path: {prefix: /a, caseInsensitive: false}}\n",
+			6, "Route/r", "spec.match.path.caseInsensitive", "only true is allowed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := Load(testFS(t, map[string]string{"bad.yaml": tc.yaml}), nil)

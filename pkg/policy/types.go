@@ -309,6 +309,9 @@ type PathMatch struct {
 	Exact    string `yaml:"exact"`
 	Regex    string `yaml:"regex"`
 	Segments bool   `yaml:"segments"`
+	// CaseInsensitive makes Prefix or Exact ignore ASCII case (a regex
+	// says so itself, with (?i)).
+	CaseInsensitive bool `yaml:"caseInsensitive"`
 }
 
 // HeaderMatch has exactly one of Exact, Prefix, Regex or Present.

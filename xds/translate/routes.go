@@ -128,6 +128,12 @@ func routeMatch(m *policy.RouteMatch) *routev3.RouteMatch {
 	default:
 		rm.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/"}
 	}
+	if m.Path.CaseInsensitive {
+		// Applies to prefix, path and path_separated_prefix, never to
+		// safe_regex (Envoy: source/common/router/config_impl.cc,
+		// RouteEntryImplBase's case_sensitive_).
+		rm.CaseSensitive = wrapperspb.Bool(false)
+	}
 	if len(m.Methods) > 0 {
 		rm.Headers = append(rm.Headers, methodMatcher(m.Methods))
 	}
@@ -168,7 +174,12 @@ func grpcMatch(match *routev3.RouteMatch) *routev3.RouteMatch {
 	m := proto.Clone(match).(*routev3.RouteMatch)
 	m.Headers = hs
 	if p != "" {
-		m.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: segmentRegex(p)}}
+		re := segmentRegex(p)
+		if m.GetCaseSensitive() != nil && !m.GetCaseSensitive().GetValue() {
+			// grpc-go, like Envoy, ignores case_sensitive on a regex.
+			re = "(?i)" + re
+		}
+		m.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: re}}
 	}
 	return m
 }
