@@ -12,7 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-dev/gatehouse/pkg/explain"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
 func init() { addVerb(newValidateCmd) }
@@ -60,6 +62,11 @@ func printValidation(w io.Writer, snap *policy.Snapshot, errs []string) error {
 	for _, n := range snap.ProxylessNotes() {
 		b.WriteString("note: ")
 		b.WriteString(n)
+		b.WriteByte('\n')
+	}
+	for _, w := range shadowWarnings(snap) {
+		b.WriteString("warning: ")
+		b.WriteString(w)
 		b.WriteByte('\n')
 	}
 	kinds := []struct {
@@ -138,4 +145,20 @@ func (s singleFileFS) ReadDir(dir string) ([]fs.DirEntry, error) {
 		return nil, err
 	}
 	return []fs.DirEntry{fs.FileInfoToDirEntry(info)}, nil
+}
+
+// shadowWarnings lists the Routes no request reaches (explain.Shadowed on
+// the translated Envoy tables). Not errors: the policy model's order is
+// deliberate, but a shadowed Route is almost always a mistake. A snapshot
+// the translator refuses has its errors reported already.
+func shadowWarnings(snap *policy.Snapshot) []string {
+	groups, err := translate.Translate(snap, translate.Options{})
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, s := range explain.Shadowed(groups) {
+		out = append(out, s.String())
+	}
+	return out
 }

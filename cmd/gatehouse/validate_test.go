@@ -225,3 +225,51 @@ spec:
 		}
 	}
 }
+
+// validate warns about every Route no request reaches, naming the Route
+// that takes its requests; warnings are not errors (exit 0).
+func TestValidateWarnsShadowedRoutes(t *testing.T) {
+	root := writeFiles(t, map[string]string{
+		"p.yaml": `kind: Gateway
+name: gw
+spec:
+  listeners: [{name: h, port: 8080, protocol: HTTP}]
+---
+kind: Service
+name: a
+spec:
+  discovery: {static: [{address: 127.0.0.1, port: 1}]}
+---
+kind: Route
+name: all
+spec:
+  gateways: [gw]
+  backends: [{service: a}]
+---
+kind: Route
+name: versioned
+spec:
+  gateways: [gw]
+  match: {path: {regex: "/v[0-9]+/.*"}}
+  backends: [{service: a}]
+---
+kind: Route
+name: beta
+spec:
+  gateways: [gw]
+  match: {path: {prefix: /beta}, headers: [{name: x-beta, present: true}]}
+  backends: [{service: a}]
+`,
+	})
+	code, out, errOut := gatehouse(t, "validate", root)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	want := "warning: Gateway/gw host *: Route/versioned is never reached: Route/all comes first and takes every request it matches\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("validate lacks %q:\n%s", want, out)
+	}
+	if strings.Count(out, "warning: ") != 1 {
+		t.Errorf("want exactly one warning (beta is more specific, so it comes first):\n%s", out)
+	}
+}

@@ -305,6 +305,9 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 		l.ref(o, "spec.rateLimit", KindRateLimit, r.Spec.RateLimit)
 	}
 	validateProtectedAnswer(o, r, l.snap.Gateways)
+	for i, m := range r.Spec.Mirror {
+		l.ref(o, fmt.Sprintf("spec.mirror[%d].service", i), KindService, m.Service)
+	}
 	hashFrom := ""
 	var hash *HashOn
 	for i, b := range r.Spec.Backends {

@@ -58,6 +58,12 @@ func (s *Snapshot) ProxylessNotes() []string {
 					g.Meta.Ref(), r.Meta.Ref()))
 				continue
 			}
+			if len(r.Spec.Mirror) > 0 {
+				out = append(out, fmt.Sprintf("%s: %s's mirror is not applied to proxyless gRPC clients: grpc-go does not mirror", g.Meta.Ref(), r.Meta.Ref()))
+			}
+			if f := r.Spec.Fault; f != nil && f.WhenHeader != nil {
+				out = append(out, fmt.Sprintf("%s: %s's fault is not applied to proxyless gRPC clients: grpc-go's fault filter ignores whenHeader and would hit every call", g.Meta.Ref(), r.Meta.Ref()))
+			}
 			prot := r.Protections(g)
 			if len(prot) == 0 {
 				continue

@@ -48,6 +48,7 @@ func validateRoute(files *fileReader, o *objErrs, r *Route) {
 	}
 	validateMatch(o, &sp.Match)
 	validateAnswer(files, o, r)
+	validateTraffic(o, r)
 	if rt := sp.Retries; rt != nil {
 		if rt.Attempts < 1 || rt.Attempts > maxRetryAttempts {
 			o.add("spec.retries.attempts", "%d is out of range; 1..%d", rt.Attempts, maxRetryAttempts)
@@ -130,6 +131,13 @@ func validateMatch(o *objErrs, m *RouteMatch) {
 	}
 	if o.has("spec.match.path.segments") {
 		validateSegments(o, pm)
+	}
+	switch {
+	case o.has("spec.match.path.caseInsensitive") && !pm.CaseInsensitive:
+		o.add("spec.match.path.caseInsensitive", "only true is allowed; omit caseInsensitive for a case-sensitive match")
+	case pm.CaseInsensitive && pm.Regex != "":
+		// Envoy's case_sensitive does not apply to safe_regex.
+		o.add("spec.match.path.caseInsensitive", "does not apply to a regex; start the regex with (?i) instead")
 	}
 	if pm.Exact != "" && !strings.HasPrefix(pm.Exact, "/") {
 		o.add("spec.match.path.exact", "%q must start with /", pm.Exact)

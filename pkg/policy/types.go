@@ -258,6 +258,10 @@ type RouteSpec struct {
 	Proxyless *Proxyless `yaml:"proxyless"`
 	// CORS replaces the Gateway's default CORS for this Route (cors.go).
 	CORS *CORS `yaml:"cors"`
+	// Mirror copies requests to other Services, answers discarded; Fault
+	// injects delays and aborts for testing (traffic.go).
+	Mirror []Mirror `yaml:"mirror"`
+	Fault  *Fault   `yaml:"fault"`
 }
 
 // RateLimitNone as a Route's rateLimit turns the Gateway default off. It is
@@ -305,6 +309,9 @@ type PathMatch struct {
 	Exact    string `yaml:"exact"`
 	Regex    string `yaml:"regex"`
 	Segments bool   `yaml:"segments"`
+	// CaseInsensitive makes Prefix or Exact ignore ASCII case (a regex
+	// says so itself, with (?i)).
+	CaseInsensitive bool `yaml:"caseInsensitive"`
 }
 
 // HeaderMatch has exactly one of Exact, Prefix, Regex or Present.

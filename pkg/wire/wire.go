@@ -29,6 +29,7 @@ const (
 	FilterExtAuthzOpen   = "envoy.filters.http.ext_authz/fail-open"
 	FilterRateLimitDeny  = "envoy.filters.http.ratelimit/failure-deny"
 	FilterRateLimitAllow = "envoy.filters.http.ratelimit/failure-allow"
+	FilterFault          = "envoy.filters.http.fault"
 	FilterRouter         = "envoy.filters.http.router"
 )
 

@@ -30,6 +30,7 @@ const (
 	filterConfigType   protoreflect.FullName = "envoy.config.route.v3.FilterConfig"
 	corsType           protoreflect.FullName = "envoy.extensions.filters.http.cors.v3.Cors"
 	corsPolicyType     protoreflect.FullName = "envoy.extensions.filters.http.cors.v3.CorsPolicy"
+	faultType          protoreflect.FullName = "envoy.extensions.filters.http.fault.v3.HTTPFault"
 )
 
 // perRouteOf lists, per HTTP filter type, the per-route config types it
@@ -44,6 +45,7 @@ var perRouteOf = map[protoreflect.FullName]map[protoreflect.FullName]bool{
 	rateLimitType:                                {},
 	routerType:                                   {},
 	corsType:                                     {corsPolicyType: true},
+	faultType:                                    {faultType: true},
 }
 
 // allowed is the explicit allow-list of message types per extension point.
@@ -71,6 +73,7 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 		rateLimitType:                                true,
 		routerType:                                   true,
 		corsType:                                     true,
+		faultType:                                    true,
 	},
 	pointPerRoute: {
 		"envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute": true,
@@ -80,6 +83,7 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 		"envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig":               true,
 		"envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute":             true,
 		corsPolicyType: true,
+		faultType:      true,
 	},
 	pointAccessLogger: {
 		"envoy.extensions.access_loggers.file.v3.FileAccessLog":           true,

@@ -363,6 +363,7 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 		c.fail("%s: want exactly one router HTTP filter (last), have %d", where, routers)
 	}
 	c.corsOrder(where, filters)
+	c.faultOrder(where, filters)
 	rds := h.GetRds()
 	if rds == nil {
 		c.fail("%s: no RDS route config", where)
@@ -531,6 +532,13 @@ func (c *checker) routeConfig(rc *routev3.RouteConfiguration) {
 			}
 			if cl := ra.GetCluster(); cl != "" && !c.clusters[cl] {
 				c.fail("%s: cluster %q does not exist", at(), cl)
+			}
+			for _, mp := range ra.GetRequestMirrorPolicies() {
+				// A missing mirror cluster is not a load error (validate_
+				// clusters is off) but silently drops every copy.
+				if !c.clusters[mp.GetCluster()] {
+					c.fail("%s: mirror cluster %q does not exist", at(), mp.GetCluster())
+				}
 			}
 			for _, wc := range ra.GetWeightedClusters().GetClusters() {
 				if !c.clusters[wc.GetName()] {

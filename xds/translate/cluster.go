@@ -59,6 +59,9 @@ func (b *builtCluster) of(kind ClientKind) *clusterv3.Cluster {
 // built them, and checked that every Service exists).
 func addClusters(g *Group, gw *policy.Gateway, routes []*policy.Route, ix *index, kind ClientKind) {
 	names := servicesOf(routes)
+	if kind == ClientGRPC {
+		names = backendsOf(routes)
+	}
 	g.Clusters = make([]typesResource, 0, len(names))
 	if kind == ClientEnvoy && g.Hashes == nil {
 		g.Hashes = make(map[typesResource]uint64, len(names))

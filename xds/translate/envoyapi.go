@@ -67,6 +67,7 @@ var extensionStatus = map[protoreflect.FullName]string{
 	routerType:     "stable", // envoy.filters.http.router
 	corsType:       "stable", // envoy.filters.http.cors
 	corsPolicyType: "stable", // envoy.filters.http.cors
+	faultType:      "stable", // envoy.filters.http.fault
 	"envoy.extensions.access_loggers.file.v3.FileAccessLog":                  "stable", // envoy.access_loggers.file
 	"envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig":        "stable", // envoy.access_loggers.http_grpc
 	"envoy.extensions.upstreams.http.v3.HttpProtocolOptions":                 "stable", // envoy.upstreams.http.http_protocol_options

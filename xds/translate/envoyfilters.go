@@ -27,7 +27,8 @@ type gwFilters struct {
 
 	local, rbac, authzClosed, authzOpen, rlDeny, rlAllow bool
 
-	cors bool // some Route has a CORS policy (cors.go)
+	cors  bool // some Route has a CORS policy (cors.go)
+	fault bool // some Route has a fault (fault.go)
 
 	// Per-route configs shared between Routes, built on first use.
 	jwtReq   map[string]*anyT // by requirement name
@@ -149,6 +150,7 @@ func (p *routePolicy) hasGlobal() bool {
 func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapshot, opts Options) (*gwFilters, error) {
 	f := &gwFilters{gw: gw, snap: snap, opts: opts, routes: make(map[*policy.Route]*routePolicy, len(routes))}
 	f.cors = usesCORS(gw, routes)
+	f.fault = usesFault(routes)
 	jwt := map[string]bool{}
 	for _, r := range routes {
 		if r.Spec.Authorization == "" && len(r.EffectiveAuthentication(gw)) == 0 && r.EffectiveRateLimit(gw) == "" {
@@ -174,7 +176,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 		}
 	}
 	f.jwt = sortedKeys(jwt)
-	if len(f.routes) > 0 || f.cors {
+	if len(f.routes) > 0 || f.cors || f.fault {
 		f.jwtReq = map[string]*anyT{}
 		f.rbacCfg = map[string]*anyT{}
 		f.localCfg = map[string]*anyT{}
@@ -214,6 +216,11 @@ func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
 	}
 	if f.rlAllow {
 		out = append(out, httpFilter(wire.FilterRateLimitAllow, rateLimitConfig(f.gw.Name, false, f.opts)))
+	}
+	// Fault last: it only ever delays or aborts what every filter above
+	// let through (fault.go, faultOrder).
+	if f.fault {
+		out = append(out, httpFilter(wire.FilterFault, anyFault))
 	}
 	return append(out, httpFilter(wire.FilterRouter, anyRouter))
 }
@@ -259,7 +266,7 @@ func (f *gwFilters) removedHeaders() []string {
 func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 	p := f.routes[r]
 	cors := r.EffectiveCORS(f.gw)
-	if p == nil && cors == nil && !f.anyPerRoute() {
+	if p == nil && cors == nil && r.Spec.Fault == nil && !f.anyPerRoute() {
 		return base
 	}
 	if rt := f.built[r]; rt != nil {
@@ -273,6 +280,9 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 	cfg := map[string]*anyT{}
 	if cors != nil {
 		cfg[wire.FilterCORS] = f.corsConfig(cors)
+	}
+	if f.fault && r.Spec.Fault != nil {
+		cfg[wire.FilterFault] = faultConfig(r.Spec.Fault)
 	}
 	if f.local && p.hasLocal() {
 		cfg[wire.FilterLocalRateLimit] = f.localConfig(p)

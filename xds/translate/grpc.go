@@ -65,6 +65,7 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 		ix.sortRoutes(rs)
 		rcName := grpcRouteConfigName(gw.Name, host)
 		vh := &routev3.VirtualHost{Name: host, Domains: []string{host}, Routes: make([]*routev3.Route, 0, len(rs))}
+		faults := false // some Route of the host injects faults: the table needs the filter
 		for _, r := range rs {
 			if r.ProxylessWithheld(gw) {
 				vh.Routes = append(vh.Routes, withheld.route(r, ix))
@@ -81,6 +82,7 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 				continue
 			}
 			vh.Routes = append(vh.Routes, gr)
+			faults = faults || gr.GetTypedPerFilterConfig()[filterFault] != nil
 			if !usedSet[r] {
 				usedSet[r] = true
 				used = append(used, r)
@@ -89,13 +91,19 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 		g.Routes = append(g.Routes, &routev3.RouteConfiguration{Name: rcName, VirtualHosts: []*routev3.VirtualHost{vh}})
 		a := hcmAny[rcName]
 		if a == nil {
+			filters := []*hcmv3.HttpFilter{{Name: filterRouter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: anyRouter}}}
+			if faults {
+				// grpc-go implements the fault filter (gRFC A33); only
+				// hosts with a fault get it, so older clients see no change.
+				filters = append([]*hcmv3.HttpFilter{{Name: filterFault, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: anyFault}}}, filters...)
+			}
 			a = mustAny(&hcmv3.HttpConnectionManager{
 				StatPrefix: host,
 				RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
 					ConfigSource:    adsSource(),
 					RouteConfigName: rcName,
 				}},
-				HttpFilters: []*hcmv3.HttpFilter{{Name: filterRouter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: anyRouter}}},
+				HttpFilters: filters,
 			})
 		}
 		g.Listeners = append(g.Listeners, &listenerv3.Listener{Name: host, ApiListener: &listenerv3.ApiListener{ApiListener: a}})
@@ -104,6 +112,12 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 	for _, r := range used {
 		if s := grpcSkipped(gw, r); s != "" {
 			g.Skipped = append(g.Skipped, s)
+		}
+		if len(r.Spec.Mirror) > 0 {
+			g.Skipped = append(g.Skipped, r.Meta.Ref()+": mirror is Envoy-only; grpc-go does not mirror, so proxyless calls are not copied")
+		}
+		if f := r.Spec.Fault; f != nil && f.WhenHeader != nil {
+			g.Skipped = append(g.Skipped, r.Meta.Ref()+": fault with whenHeader is not served to proxyless gRPC: grpc-go's fault filter ignores header matchers and would inject it into every call")
 		}
 	}
 	for r := range withheld {
@@ -114,7 +128,7 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 		g.Skipped = append(g.Skipped, r.Meta.Ref()+": a redirect or direct response is Envoy-only; proxyless gRPC calls it matches fail with UNAVAILABLE")
 	}
 	addClusters(g, gw, used, ix, ClientGRPC)
-	for _, s := range servicesOf(used) {
+	for _, s := range backendsOf(used) {
 		lb := ix.snap.Services[s].Spec.LoadBalancer
 		if lb == nil {
 			continue
@@ -167,7 +181,15 @@ func grpcRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.Route
 			ra.RetryPolicy = rp
 		}
 	}
-	return &routev3.Route{Name: r.Name, Match: match, Action: &routev3.Route_Route{Route: ra}}
+	out := &routev3.Route{Name: r.Name, Match: match, Action: &routev3.Route_Route{Route: ra}}
+	// grpc-go's fault filter ignores HTTPFault.headers (grpc-go:
+	// internal/xds/httpfilter/fault/fault.go, BuildClientInterceptor reads
+	// only delay, abort and max_active_faults): a fault meant for calls
+	// with a header would hit every call, so it is left out (and noted).
+	if f := s.Fault; f != nil && f.WhenHeader == nil {
+		out.TypedPerFilterConfig = map[string]*anyT{filterFault: faultConfig(f)}
+	}
+	return out
 }
 
 // grpcHashPolicy keeps header hashing, which grpc-go implements, and turns

@@ -71,9 +71,9 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 		}
 	}
 	for _, r := range attached { // sorted: the first offender is reported
-		for _, b := range r.Spec.Backends {
-			if p.Services[b.Service] == nil {
-				return nil, fmt.Errorf("gateway %s: %s: cluster %s: Service/%s does not exist", firstGateway(p, r), r.Meta.Ref(), clusterName(b.Service), b.Service)
+		for _, s := range forwardServices(r) {
+			if p.Services[s] == nil {
+				return nil, fmt.Errorf("gateway %s: %s: cluster %s: Service/%s does not exist", firstGateway(p, r), r.Meta.Ref(), clusterName(s), s)
 			}
 		}
 	}
@@ -199,11 +199,32 @@ func (ix *index) sortRoutes(rs []*policy.Route) {
 }
 
 // servicesOf returns the sorted names of the Services the routes send to.
-func servicesOf(routes []*policy.Route) []string {
+func servicesOf(routes []*policy.Route) []string { return servicesOfKind(routes, true) }
+
+// backendsOf is servicesOf without mirrors: what proxyless clients, which
+// do not mirror, send to.
+func backendsOf(routes []*policy.Route) []string { return servicesOfKind(routes, false) }
+
+// forwardServices lists every Service r sends requests to: backends, then
+// mirrors.
+func forwardServices(r *policy.Route) []string {
+	out := make([]string, 0, len(r.Spec.Backends)+len(r.Spec.Mirror))
+	for _, b := range r.Spec.Backends {
+		out = append(out, b.Service)
+	}
+	return append(out, r.MirrorServices()...)
+}
+
+func servicesOfKind(routes []*policy.Route, mirrors bool) []string {
 	set := make(map[string]struct{}, len(routes))
 	for _, r := range routes {
 		for _, b := range r.Spec.Backends {
 			set[b.Service] = struct{}{}
+		}
+		if mirrors {
+			for _, m := range r.Spec.Mirror {
+				set[m.Service] = struct{}{}
+			}
 		}
 	}
 	out := make([]string, 0, len(set))

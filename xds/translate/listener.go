@@ -27,6 +27,7 @@ import (
 const (
 	filterHeaderMutation = "envoy.filters.http.header_mutation"
 	filterRouter         = "envoy.filters.http.router"
+	filterFault          = "envoy.filters.http.fault"
 	filterHCM            = "envoy.filters.network.http_connection_manager"
 	filterTLSInspector   = "envoy.filters.listener.tls_inspector"
 	transportSocketTLS   = "envoy.transport_sockets.tls"

@@ -128,6 +128,12 @@ func routeMatch(m *policy.RouteMatch) *routev3.RouteMatch {
 	default:
 		rm.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/"}
 	}
+	if m.Path.CaseInsensitive {
+		// Applies to prefix, path and path_separated_prefix, never to
+		// safe_regex (Envoy: source/common/router/config_impl.cc,
+		// RouteEntryImplBase's case_sensitive_).
+		rm.CaseSensitive = wrapperspb.Bool(false)
+	}
 	if len(m.Methods) > 0 {
 		rm.Headers = append(rm.Headers, methodMatcher(m.Methods))
 	}
@@ -168,7 +174,12 @@ func grpcMatch(match *routev3.RouteMatch) *routev3.RouteMatch {
 	m := proto.Clone(match).(*routev3.RouteMatch)
 	m.Headers = hs
 	if p != "" {
-		m.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: segmentRegex(p)}}
+		re := segmentRegex(p)
+		if m.GetCaseSensitive() != nil && !m.GetCaseSensitive().GetValue() {
+			// grpc-go, like Envoy, ignores case_sensitive on a regex.
+			re = "(?i)" + re
+		}
+		m.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: re}}
 	}
 	return m
 }
@@ -347,6 +358,7 @@ func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.Rout
 			ra.HostRewriteSpecifier = &routev3.RouteAction_HostRewriteLiteral{HostRewriteLiteral: rw.Host}
 		}
 	}
+	ra.RequestMirrorPolicies = mirrorPolicies(s.Mirror)
 	out := &routev3.Route{
 		Name:   r.Name,
 		Match:  match,
@@ -486,4 +498,25 @@ func slashJoin(pm *policy.PathMatch, rw string) bool {
 func slashDrop(pm *policy.PathMatch, rw string) bool {
 	p := matchedPrefix(pm)
 	return strings.HasSuffix(p, "/") && !strings.HasSuffix(rw, "/")
+}
+
+// mirrorPolicies sends a copy of a share of the Route's requests to each
+// mirror's cluster. Envoy's router sends the copy once the request has
+// passed every filter (so only requests the Route's protections let
+// through are mirrored, with the headers they had then), appends -shadow
+// to its Host and discards the answer (Envoy: source/common/router/
+// router.cc, Filter::decodeHeaders, shadow_policies). The runtime key is
+// left empty, so no runtime layer can change the share.
+func mirrorPolicies(ms []policy.Mirror) []*routev3.RouteAction_RequestMirrorPolicy {
+	if len(ms) == 0 {
+		return nil
+	}
+	out := make([]*routev3.RouteAction_RequestMirrorPolicy, len(ms))
+	for i, m := range ms {
+		out[i] = &routev3.RouteAction_RequestMirrorPolicy{Cluster: clusterName(m.Service)}
+		if p := m.P(); p < 100 {
+			out[i].RuntimeFraction = &corev3.RuntimeFractionalPercent{DefaultValue: percent(p)}
+		}
+	}
+	return out
 }
