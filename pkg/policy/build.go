@@ -143,6 +143,9 @@ func (l *loader) resolve(o *objErrs, v any, carried bool) bool {
 	case *Route:
 		l.resolveRoute(o, x)
 	case *Gateway:
+		if al := x.Spec.AccessLog; al != nil && al.OpenTelemetry != nil {
+			l.grpcServiceRef(o, "spec.accessLog.openTelemetry.service", al.OpenTelemetry.Service)
+		}
 		if d := x.Spec.Defaults; d != nil {
 			if d.Authentication != nil {
 				for i, a := range *d.Authentication {
@@ -341,5 +344,19 @@ func describeHash(h *HashOn) string {
 		return "cookie " + h.Cookie
 	default:
 		return "sourceIP"
+	}
+}
+
+// grpcServiceRef resolves a reference to a collector's Service, which
+// Envoy reaches over gRPC: the Service must have protocol GRPC, or its
+// cluster would speak HTTP/1.1 and every export would fail.
+func (l *loader) grpcServiceRef(o *objErrs, p, name string) {
+	l.ref(o, p, KindService, name)
+	if s := l.snap.Services[name]; s != nil && s.Spec.Protocol != ServiceGRPC {
+		proto := s.Spec.Protocol
+		if proto == "" {
+			proto = ServiceHTTP
+		}
+		o.add(p, "Service %q has protocol %s; a collector is reached over gRPC, so it needs protocol GRPC", name, proto)
 	}
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"crypto/tls"
 	"fmt"
+	"math"
 	"path"
 	"strings"
 )
@@ -57,6 +58,12 @@ func validateGateway(files *fileReader, o *objErrs, g *Gateway) {
 		}
 		if o.has("spec.accessLog.path") && !path.IsAbs(al.Path) {
 			o.add("spec.accessLog.path", "%q must be an absolute path on the proxy host, such as /dev/stdout", al.Path)
+		}
+		if p := al.SuccessSamplePercent; p != nil && !validPercent(*p) {
+			o.add("spec.accessLog.successSamplePercent", "%v is out of range; 0..100 in steps of 0.0001", *p)
+		}
+		if s := al.OpenTelemetry; s != nil && s.Service == "" {
+			o.add("spec.accessLog.openTelemetry.service", "required: the Service of the OpenTelemetry collector (protocol GRPC)")
 		}
 	}
 	if d := g.Spec.Defaults; d != nil && d.Authentication != nil {
@@ -176,4 +183,14 @@ func anyName(h string) string {
 		return "any"
 	}
 	return h
+}
+
+// validPercent: 0..100 with at most four decimals, which Envoy's
+// FractionalPercent per million carries exactly.
+func validPercent(p float64) bool {
+	if p < 0 || p > 100 || p != p {
+		return false
+	}
+	m := p * 10000
+	return math.Abs(m-math.Round(m)) < 1e-6
 }

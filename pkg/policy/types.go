@@ -109,6 +109,20 @@ type AccessLog struct {
 	// service (usage analytics: gatehouse usage, /api/v1/usage and the
 	// gatehouse_usage_* metrics). Off by default.
 	Usage bool `yaml:"usage"`
+	// OpenTelemetry also sends every entry, with the same fields as the
+	// JSON log, to an OpenTelemetry collector's logs service (OTLP over
+	// gRPC): Service names a Service of protocol GRPC.
+	OpenTelemetry *TelemetrySink `yaml:"openTelemetry"`
+	// SuccessSamplePercent is the share of successful requests logged
+	// (0-100, default 100) to the file and OpenTelemetry sinks; a request
+	// with status 400 or more, or with a response flag, is always logged.
+	// The usage stream is never sampled (its counts must be exact).
+	SuccessSamplePercent *float64 `yaml:"successSamplePercent"`
+}
+
+// TelemetrySink is a collector that Envoy reaches through a Service.
+type TelemetrySink struct {
+	Service string `yaml:"service"`
 }
 
 // GatewayDefaults apply to the Gateway's Routes that do not say otherwise.

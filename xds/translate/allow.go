@@ -84,6 +84,7 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 	pointAccessLogger: {
 		"envoy.extensions.access_loggers.file.v3.FileAccessLog":           true,
 		"envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig": true,
+		otelAccessLogType: true,
 	},
 	pointProtocolOptions: {
 		"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": true,

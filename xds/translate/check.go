@@ -316,7 +316,10 @@ func (c *checker) listener(l *listenerv3.Listener) {
 
 func (c *checker) accessLogs(where string, als []*accesslogv3.AccessLog) {
 	for _, al := range als {
-		c.anyOf(where+" access log "+al.GetName(), al.GetTypedConfig(), pointAccessLogger)
+		w := where + " access log " + al.GetName()
+		if mt := c.anyOf(w, al.GetTypedConfig(), pointAccessLogger); mt != nil {
+			c.accessLogRules(w, mt.Descriptor().FullName(), al.GetTypedConfig())
+		}
 	}
 }
 

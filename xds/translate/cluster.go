@@ -59,6 +59,9 @@ func (b *builtCluster) of(kind ClientKind) *clusterv3.Cluster {
 // built them, and checked that every Service exists).
 func addClusters(g *Group, gw *policy.Gateway, routes []*policy.Route, ix *index, kind ClientKind) {
 	names := servicesOf(routes)
+	if kind == ClientEnvoy {
+		names = unionSorted(names, telemetryServices(gw))
+	}
 	g.Clusters = make([]typesResource, 0, len(names))
 	if kind == ClientEnvoy && g.Hashes == nil {
 		g.Hashes = make(map[typesResource]uint64, len(names))
@@ -347,4 +350,19 @@ func trustedCA(pem []byte, systemCA string) *corev3.DataSource {
 		return &corev3.DataSource{Specifier: &corev3.DataSource_InlineBytes{InlineBytes: pem}}
 	}
 	return &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: systemCA}}
+}
+
+// unionSorted merges two sorted name lists without duplicates.
+func unionSorted(a, b []string) []string {
+	if len(b) == 0 {
+		return a
+	}
+	set := make(map[string]struct{}, len(a)+len(b))
+	for _, s := range a {
+		set[s] = struct{}{}
+	}
+	for _, s := range b {
+		set[s] = struct{}{}
+	}
+	return sortedKeys(set)
 }

@@ -67,8 +67,9 @@ var extensionStatus = map[protoreflect.FullName]string{
 	routerType:     "stable", // envoy.filters.http.router
 	corsType:       "stable", // envoy.filters.http.cors
 	corsPolicyType: "stable", // envoy.filters.http.cors
-	"envoy.extensions.access_loggers.file.v3.FileAccessLog":                  "stable", // envoy.access_loggers.file
-	"envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig":        "stable", // envoy.access_loggers.http_grpc
+	"envoy.extensions.access_loggers.file.v3.FileAccessLog":           "stable", // envoy.access_loggers.file
+	"envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig": "stable", // envoy.access_loggers.http_grpc
+	otelAccessLogType: "stable", // envoy.access_loggers.open_telemetry
 	"envoy.extensions.upstreams.http.v3.HttpProtocolOptions":                 "stable", // envoy.upstreams.http.http_protocol_options
 	"envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash":         "stable", // envoy.load_balancing_policies.ring_hash
 	"envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin":     "stable", // envoy.load_balancing_policies.round_robin

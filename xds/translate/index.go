@@ -78,6 +78,14 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 		}
 	}
 
+	for _, name := range sortedKeys(p.Gateways) {
+		for _, s := range telemetryServices(p.Gateways[name]) {
+			if p.Services[s] == nil {
+				return nil, fmt.Errorf("gateway %s: cluster %s: Service/%s does not exist", name, clusterName(s), s)
+			}
+		}
+	}
+
 	routes := make([]*builtRoute, len(attached))
 	parallel(len(attached), func(i int) error {
 		routes[i] = buildRoute(attached[i], p.Services)
@@ -116,6 +124,11 @@ func clusterKeys(p *policy.Snapshot, ix *index) []clusterKey {
 		z := ix.zoneOf(p.Gateways[gw])
 		for _, s := range servicesOf(routes) {
 			set[clusterKey{s, z}] = struct{}{}
+		}
+	}
+	for _, gw := range p.Gateways { // collectors, also of Gateways without Routes
+		for _, s := range telemetryServices(gw) {
+			set[clusterKey{s, ix.zoneOf(gw)}] = struct{}{}
 		}
 	}
 	keys := make([]clusterKey, 0, len(set))
@@ -209,6 +222,18 @@ func servicesOf(routes []*policy.Route) []string {
 	out := make([]string, 0, len(set))
 	for s := range set {
 		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// telemetryServices returns the sorted names of the Services a Gateway's
+// proxies send telemetry to (collectors), which need clusters whether or
+// not a Route uses them. Envoy only: proxyless clients get none.
+func telemetryServices(gw *policy.Gateway) []string {
+	var out []string
+	if al := gw.Spec.AccessLog; al != nil && al.OpenTelemetry != nil {
+		out = append(out, al.OpenTelemetry.Service)
 	}
 	sort.Strings(out)
 	return out
