@@ -36,7 +36,7 @@ run: build
 # missing, so `make test` installs or builds them first (cached after the
 # first time). GATEHOUSE_SKIP_MISSING=1 opts out of both: nothing is
 # installed and the tests that need a missing one are skipped.
-TEST_DEPS := $(if $(filter 1,$(GATEHOUSE_SKIP_MISSING)),,consul redis envoy-ratelimit prometheus promql-check)
+TEST_DEPS := $(if $(filter 1,$(GATEHOUSE_SKIP_MISSING)),,consul redis envoy-ratelimit prometheus promql-check docker-compose)
 
 ## test: formatting and vet checks, then every test (unit, golden, process); installs Consul, Redis, envoyproxy/ratelimit, Prometheus and the PromQL checker first
 test: lint $(TEST_DEPS)
@@ -83,13 +83,19 @@ ENVOY_RATELIMIT_VERSION ?= v1.4.1-0.20260122083618-3fb702589d36
 ENVOY_RATELIMIT_CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gatehouse/envoy-ratelimit-$(ENVOY_RATELIMIT_VERSION)
 ENVOY_RATELIMIT_BIN     ?= $(ENVOY_RATELIMIT_CACHE)/ratelimit
 
-.PHONY: redis envoy-ratelimit prometheus promql-check
+.PHONY: redis envoy-ratelimit prometheus promql-check docker-compose
 
 ## redis: make sure redis-server and redis-cli are installed (Debian packages, need root; the rate-limit tests start their own servers, clusters and sentinels)
 redis:
 	@(command -v redis-server && command -v redis-cli) >/dev/null || (apt-get update && apt-get install -y redis-server redis-tools) || \
 	  (echo "redis: installing redis-server needs root (or set GATEHOUSE_SKIP_MISSING=1 to skip the Redis tests)"; exit 1)
 	@redis-server --version
+
+## docker-compose: make sure Debian's docker-compose is installed (needs root) and check docker-compose.yml with `docker-compose config -q` (no Docker engine needed)
+docker-compose:
+	@command -v docker-compose >/dev/null || (apt-get update && apt-get install -y docker-compose) || \
+	  (echo "docker-compose: installing Debian's docker-compose package needs root (or set GATEHOUSE_SKIP_MISSING=1 to skip the compose check)"; exit 1)
+	@docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml: valid (docker-compose config -q)"
 
 ## prometheus: make sure prometheus and promtool are installed (Debian package, needs root; the monitoring tests run both)
 prometheus:
