@@ -41,3 +41,33 @@ func TestBadAccessLogSinks(t *testing.T) {
 			7, "Gateway/g", "spec.accessLog.openTelemetry.service", `Service "plain" has protocol HTTP; a collector is reached over gRPC, so it needs protocol GRPC`},
 	})
 }
+
+// A Gateway's tracing block: provider, collector Service (and its
+// protocol), sampling and tags, each refused with its field.
+func TestBadTracing(t *testing.T) {
+	gw := gateway + "    - {name: a, port: 8080, protocol: HTTP}\n  tracing:\n"
+	grpcSvc := "---\nkind: Service\nname: otel\nspec:\n  protocol: GRPC\n  discovery:\n    static: [{address: 10.0.0.1, port: 4317}]\n"
+	httpSvc := "---\nkind: Service\nname: plain\nspec:\n  discovery:\n    static: [{address: 10.0.0.1, port: 4317}]\n"
+	runBadCases(t, []badCase{
+		{"no provider", gw + "    service: plain\n" + httpSvc,
+			6, "Gateway/g", "spec.tracing.provider", "required; one of openTelemetry, zipkin"},
+		{"unknown provider", gw + "    provider: jaeger\n    service: plain\n" + httpSvc,
+			7, "Gateway/g", "spec.tracing.provider", `"jaeger" is not a tracing provider; one of openTelemetry, zipkin`},
+		{"no service", gw + "    provider: zipkin\n",
+			6, "Gateway/g", "spec.tracing.service", "required: the Service of the trace collector"},
+		{"unknown service", gw + "    provider: zipkin\n    service: nowhere\n",
+			8, "Gateway/g", "spec.tracing.service", `Service "nowhere" does not exist`},
+		{"otel to an HTTP service", gw + "    provider: openTelemetry\n    service: plain\n" + httpSvc,
+			8, "Gateway/g", "spec.tracing.service", `Service "plain" has protocol HTTP; a collector is reached over gRPC, so it needs protocol GRPC`},
+		{"zipkin to a gRPC service", gw + "    provider: zipkin\n    service: otel\n" + grpcSvc,
+			8, "Gateway/g", "spec.tracing.service", `Service "otel" has protocol GRPC; a Zipkin collector is reached over HTTP, so it needs protocol HTTP`},
+		{"sample above 100", gw + "    provider: zipkin\n    service: plain\n    samplePercent: 101\n" + httpSvc,
+			9, "Gateway/g", "spec.tracing.samplePercent", "101 is out of range"},
+		{"bad tag name", gw + "    provider: zipkin\n    service: plain\n    tags: {\"a b\": x}\n" + httpSvc,
+			9, "Gateway/g", "spec.tracing.tags.a b", `"a b" is not a tag name`},
+		{"tag not a string", gw + "    provider: zipkin\n    service: plain\n    tags: {env: [a]}\n" + httpSvc,
+			9, "Gateway/g", "spec.tracing.tags.env", "expected a string"},
+		{"misspelt field", gw + "    provider: zipkin\n    service: plain\n    sampel: 5\n" + httpSvc,
+			9, "Gateway/g", "spec.tracing.sampel", `unknown field "sampel"; allowed: provider, samplePercent, service, tags`},
+	})
+}

@@ -48,6 +48,7 @@ type GatewaySpec struct {
 	Listeners []Listener       `yaml:"listeners"`
 	Limits    *GatewayLimits   `yaml:"limits"`
 	AccessLog *AccessLog       `yaml:"accessLog"`
+	Tracing   *Tracing         `yaml:"tracing"`
 	Defaults  *GatewayDefaults `yaml:"defaults"`
 	// Proxyless: what proxyless gRPC clients of this Gateway get; a Route's
 	// own proxyless block overrides it.
@@ -119,6 +120,26 @@ type AccessLog struct {
 	// The usage stream is never sampled (its counts must be exact).
 	SuccessSamplePercent *float64 `yaml:"successSamplePercent"`
 }
+
+// Tracing makes the Gateway's Envoys trace requests and send the spans to
+// a collector Service: openTelemetry (OTLP over gRPC, W3C trace context,
+// a Service of protocol GRPC) or zipkin (JSON over HTTP to
+// /api/v2/spans, B3 headers).
+type Tracing struct {
+	Provider string `yaml:"provider"` // openTelemetry | zipkin
+	Service  string `yaml:"service"`
+	// SamplePercent is the share of requests without a sampling decision
+	// that are traced (0-100, default 100).
+	SamplePercent *float64 `yaml:"samplePercent"`
+	// Tags are literal tags added to every span (an environment, a region).
+	Tags map[string]string `yaml:"tags"`
+}
+
+// Tracing providers.
+const (
+	TracingOpenTelemetry = "openTelemetry"
+	TracingZipkin        = "zipkin"
+)
 
 // TelemetrySink is a collector that Envoy reaches through a Service.
 type TelemetrySink struct {

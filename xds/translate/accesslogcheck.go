@@ -5,9 +5,11 @@ import (
 	"sort"
 	"strings"
 
+	tracev3 "github.com/envoyproxy/go-control-plane/envoy/config/trace/v3"
 	filev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
 	grpcalsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/grpc/v3"
 	otelalsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/open_telemetry/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	otlpcommon "go.opentelemetry.io/proto/otlp/common/v1"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -212,4 +214,43 @@ func anyValueFormats(v *otlpcommon.AnyValue) []string {
 		return out
 	}
 	return nil
+}
+
+// tracer checks that a connection manager's tracer sends to a cluster that
+// exists: spans to a missing one are dropped (counted in a stat no one
+// reads) while tracing looks configured.
+func (c *checker) tracer(where string, t *hcmv3.HttpConnectionManager_Tracing) {
+	p := t.GetProvider()
+	if p == nil {
+		return
+	}
+	w := where + " tracer " + p.GetName()
+	if c.anyOf(w, p.GetTypedConfig(), pointTracer) == nil {
+		return
+	}
+	var cluster string
+	switch {
+	case p.GetTypedConfig().MessageIs(&tracev3.OpenTelemetryConfig{}):
+		m := &tracev3.OpenTelemetryConfig{}
+		if !c.unmarshal(w, p.GetTypedConfig(), m) {
+			return
+		}
+		cl := grpcCluster(w, m.GetGrpcService(), c)
+		if len(cl) == 0 {
+			return
+		}
+		cluster = cl[0]
+	case p.GetTypedConfig().MessageIs(&tracev3.ZipkinConfig{}):
+		m := &tracev3.ZipkinConfig{}
+		if !c.unmarshal(w, p.GetTypedConfig(), m) {
+			return
+		}
+		cluster = m.GetCollectorCluster()
+	default:
+		c.fail("%s: tracer type %s is not one gatehouse emits", w, p.GetTypedConfig().GetTypeUrl())
+		return
+	}
+	if !c.clusters[cluster] {
+		c.fail("%s: cluster %q does not exist", w, cluster)
+	}
 }

@@ -325,6 +325,7 @@ func (c *checker) accessLogs(where string, als []*accesslogv3.AccessLog) {
 
 func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 	c.accessLogs(where, h.GetAccessLog())
+	c.tracer(where, h.GetTracing())
 	filters := h.GetHttpFilters()
 	names := make(map[string]protoreflect.FullName, len(filters))
 	var jwtReqs map[string]map[string]bool

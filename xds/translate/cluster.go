@@ -354,9 +354,6 @@ func trustedCA(pem []byte, systemCA string) *corev3.DataSource {
 
 // unionSorted merges two sorted name lists without duplicates.
 func unionSorted(a, b []string) []string {
-	if len(b) == 0 {
-		return a
-	}
 	set := make(map[string]struct{}, len(a)+len(b))
 	for _, s := range a {
 		set[s] = struct{}{}

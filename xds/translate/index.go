@@ -235,6 +235,10 @@ func telemetryServices(gw *policy.Gateway) []string {
 	if al := gw.Spec.AccessLog; al != nil && al.OpenTelemetry != nil {
 		out = append(out, al.OpenTelemetry.Service)
 	}
+	if tr := gw.Spec.Tracing; tr != nil {
+		out = append(out, tr.Service)
+	}
+	out = unionSorted(nil, out) // both may name one collector
 	sort.Strings(out)
 	return out
 }

@@ -225,6 +225,7 @@ func httpConnectionManager(gw *policy.Gateway, l *policy.Listener, httpFilters [
 		}},
 		HttpFilters:       httpFilters,
 		AccessLog:         accessLog,
+		Tracing:           tracing(gw),
 		UseRemoteAddress:  wrapperspb.Bool(true),
 		XffNumTrustedHops: 0,
 		// Path settings, applied before any filter or route reads :path
