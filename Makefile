@@ -97,7 +97,7 @@ redis:
 
 ## docker-compose: make sure Debian's docker-compose is installed (needs root) and check docker-compose.yml with `docker-compose config -q` (no Docker engine needed)
 docker-compose:
-	@command -v docker-compose >/dev/null || (apt-get update && apt-get install -y docker-compose) || \
+	@command -v docker-compose >/dev/null || ($(APT_GET) update && $(APT_GET) install -y docker-compose) || \
 	  (echo "docker-compose: installing Debian's docker-compose package needs root (or set GATEHOUSE_SKIP_MISSING=1 to skip the compose check)"; exit 1)
 	@docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml: valid (docker-compose config -q)"
 
