@@ -36,7 +36,7 @@ run: build
 # missing, so `make test` installs or builds them first (cached after the
 # first time). GATEHOUSE_SKIP_MISSING=1 opts out of both: nothing is
 # installed and the tests that need a missing one are skipped.
-TEST_DEPS := $(if $(filter 1,$(GATEHOUSE_SKIP_MISSING)),,consul redis envoy-ratelimit prometheus promql-check)
+TEST_DEPS := $(if $(filter 1,$(GATEHOUSE_SKIP_MISSING)),,consul redis envoy-ratelimit prometheus promql-check docker-compose)
 
 ## test: formatting and vet checks, then every test (unit, golden, process); installs Consul, Redis, envoyproxy/ratelimit, Prometheus and the PromQL checker first
 test: lint $(TEST_DEPS)
@@ -83,7 +83,7 @@ ENVOY_RATELIMIT_VERSION ?= v1.4.1-0.20260122083618-3fb702589d36
 ENVOY_RATELIMIT_CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gatehouse/envoy-ratelimit-$(ENVOY_RATELIMIT_VERSION)
 ENVOY_RATELIMIT_BIN     ?= $(ENVOY_RATELIMIT_CACHE)/ratelimit
 
-.PHONY: redis envoy-ratelimit prometheus promql-check
+.PHONY: redis envoy-ratelimit prometheus promql-check docker-compose
 
 # Debian installs wait up to 5 minutes for a dpkg lock another install holds
 # (two make targets, or an unattended upgrade) instead of failing at once.
@@ -94,6 +94,12 @@ redis:
 	@(command -v redis-server && command -v redis-cli) >/dev/null || ($(APT_GET) update && $(APT_GET) install -y redis-server redis-tools) || \
 	  (echo "redis: installing redis-server needs root (or set GATEHOUSE_SKIP_MISSING=1 to skip the Redis tests)"; exit 1)
 	@redis-server --version
+
+## docker-compose: make sure Debian's docker-compose is installed (needs root) and check docker-compose.yml with `docker-compose config -q` (no Docker engine needed)
+docker-compose:
+	@command -v docker-compose >/dev/null || ($(APT_GET) update && $(APT_GET) install -y docker-compose) || \
+	  (echo "docker-compose: installing Debian's docker-compose package needs root (or set GATEHOUSE_SKIP_MISSING=1 to skip the compose check)"; exit 1)
+	@docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml: valid (docker-compose config -q)"
 
 ## prometheus: make sure prometheus and promtool are installed (Debian package, needs root; the monitoring tests run both)
 prometheus:

@@ -62,8 +62,14 @@ subjectAltName=URI:spiffe://$td/gateway/$gw"
 token="gh_$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=\n')"
 printf '%s\n' "$token" >admin-token
 printf 'sha256:%s admin compose\n' "$(printf '%s' "$token" | openssl dgst -sha256 -r | cut -d' ' -f1)" >admin-tokens
+# A reader token for the compose Prometheus to scrape /metrics with (the
+# reader role cannot change anything). World-readable: the Prometheus image
+# runs as nobody and reads it from the mounted directory.
+mtoken="gh_$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=\n')"
+printf '%s\n' "$mtoken" >metrics-token
+printf 'sha256:%s reader prometheus\n' "$(printf '%s' "$mtoken" | openssl dgst -sha256 -r | cut -d' ' -f1)" >>admin-tokens
 
-chmod 0644 ./*.pem admin-tokens
+chmod 0644 ./*.pem admin-tokens metrics-token
 chmod 0600 ca-key.pem admin-token
 rm -f ca.srl
-echo "wrote $(pwd): CA, gatehouse and proxy (spiffe://$td/gateway/$gw) certificates, an admin token"
+echo "wrote $(pwd): CA, gatehouse and proxy (spiffe://$td/gateway/$gw) certificates, an admin token, a metrics reader token"

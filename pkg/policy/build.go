@@ -143,6 +143,17 @@ func (l *loader) resolve(o *objErrs, v any, carried bool) bool {
 	case *Route:
 		l.resolveRoute(o, x)
 	case *Gateway:
+		if al := x.Spec.AccessLog; al != nil && al.OpenTelemetry != nil {
+			l.grpcServiceRef(o, "spec.accessLog.openTelemetry.service", al.OpenTelemetry.Service)
+		}
+		if tr := x.Spec.Tracing; tr != nil {
+			switch tr.Provider {
+			case TracingOpenTelemetry:
+				l.grpcServiceRef(o, "spec.tracing.service", tr.Service)
+			case TracingZipkin:
+				l.httpServiceRef(o, "spec.tracing.service", tr.Service)
+			}
+		}
 		if d := x.Spec.Defaults; d != nil {
 			if d.Authentication != nil {
 				for i, a := range *d.Authentication {
@@ -344,5 +355,28 @@ func describeHash(h *HashOn) string {
 		return "cookie " + h.Cookie
 	default:
 		return "sourceIP"
+	}
+}
+
+// grpcServiceRef resolves a reference to a collector's Service, which
+// Envoy reaches over gRPC: the Service must have protocol GRPC, or its
+// cluster would speak HTTP/1.1 and every export would fail.
+func (l *loader) grpcServiceRef(o *objErrs, p, name string) {
+	l.ref(o, p, KindService, name)
+	if s := l.snap.Services[name]; s != nil && s.Spec.Protocol != ServiceGRPC {
+		proto := s.Spec.Protocol
+		if proto == "" {
+			proto = ServiceHTTP
+		}
+		o.add(p, "Service %q has protocol %s; a collector is reached over gRPC, so it needs protocol GRPC", name, proto)
+	}
+}
+
+// httpServiceRef resolves a reference to a collector Envoy posts to over
+// HTTP/1.1 (Zipkin's JSON API): a gRPC or HTTP2 Service would not answer.
+func (l *loader) httpServiceRef(o *objErrs, p, name string) {
+	l.ref(o, p, KindService, name)
+	if s := l.snap.Services[name]; s != nil && s.Spec.Protocol != "" && s.Spec.Protocol != ServiceHTTP {
+		o.add(p, "Service %q has protocol %s; a Zipkin collector is reached over HTTP, so it needs protocol HTTP", name, s.Spec.Protocol)
 	}
 }

@@ -94,6 +94,8 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 		v.SetString(n.Value)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		d.decodeInt(n, v, path)
+	case reflect.Float64:
+		d.decodeFloat(n, v, path)
 	case reflect.Bool:
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
 			d.obj.decodeErr(n.Line, path, "expected true or false, got %s", describe(n))
@@ -123,6 +125,21 @@ func (d *decoder) decodeInt(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	v.SetInt(i)
+}
+
+// decodeFloat takes a YAML number (12, 12.5); not .inf or .nan, which
+// no policy field means.
+func (d *decoder) decodeFloat(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!float" && n.ShortTag() != "!!int") {
+		d.obj.decodeErr(n.Line, path, "expected a number, got %s", describe(n))
+		return
+	}
+	f, err := strconv.ParseFloat(n.Value, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		d.obj.decodeErr(n.Line, path, "%s is not a finite number", n.Value)
+		return
+	}
+	v.SetFloat(f)
 }
 
 func (d *decoder) decodeDuration(n *yaml.Node, v reflect.Value, path string) {

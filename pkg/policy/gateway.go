@@ -3,6 +3,7 @@ package policy
 import (
 	"crypto/tls"
 	"fmt"
+	"math"
 	"path"
 	"strings"
 )
@@ -58,7 +59,14 @@ func validateGateway(files *fileReader, o *objErrs, g *Gateway) {
 		if o.has("spec.accessLog.path") && !path.IsAbs(al.Path) {
 			o.add("spec.accessLog.path", "%q must be an absolute path on the proxy host, such as /dev/stdout", al.Path)
 		}
+		if p := al.SuccessSamplePercent; p != nil && !validPercent(*p) {
+			o.add("spec.accessLog.successSamplePercent", "%v is out of range; 0..100 in steps of 0.0001", *p)
+		}
+		if s := al.OpenTelemetry; s != nil && s.Service == "" {
+			o.add("spec.accessLog.openTelemetry.service", "required: the Service of the OpenTelemetry collector (protocol GRPC)")
+		}
 	}
+	validateTracing(o, g.Spec.Tracing)
 	if d := g.Spec.Defaults; d != nil && d.Authentication != nil {
 		checkNameList(o, "spec.defaults.authentication", KindAuthentication, *d.Authentication)
 	}
@@ -176,4 +184,60 @@ func anyName(h string) string {
 		return "any"
 	}
 	return h
+}
+
+// validPercent: 0..100 with at most four decimals, which Envoy's
+// FractionalPercent per million carries exactly.
+func validPercent(p float64) bool {
+	if p < 0 || p > 100 || p != p {
+		return false
+	}
+	m := p * 10000
+	return math.Abs(m-math.Round(m)) < 1e-6
+}
+
+// maxTracingTags bounds the literal span tags of a Gateway.
+const maxTracingTags = 32
+
+func validateTracing(o *objErrs, t *Tracing) {
+	if t == nil {
+		return
+	}
+	switch t.Provider {
+	case TracingOpenTelemetry, TracingZipkin:
+	case "":
+		o.add("spec.tracing.provider", "required; one of openTelemetry, zipkin")
+	default:
+		o.add("spec.tracing.provider", "%q is not a tracing provider; one of openTelemetry, zipkin", t.Provider)
+	}
+	if t.Service == "" {
+		o.add("spec.tracing.service", "required: the Service of the trace collector")
+	}
+	if p := t.SamplePercent; p != nil && !validPercent(*p) {
+		o.add("spec.tracing.samplePercent", "%v is out of range; 0..100 in steps of 0.0001", *p)
+	}
+	if len(t.Tags) > maxTracingTags {
+		o.add("spec.tracing.tags", "%d tags; at most %d", len(t.Tags), maxTracingTags)
+	}
+	for _, k := range sortedKeys(t.Tags) {
+		v := t.Tags[k]
+		if !validTagName(k) {
+			o.add("spec.tracing.tags."+k, "%q is not a tag name: 1-64 of letters, digits, '.', '_', '-'", k)
+		}
+		if len(v) > 256 {
+			o.add("spec.tracing.tags."+k, "value of %d bytes; at most 256", len(v))
+		}
+	}
+}
+
+func validTagName(k string) bool {
+	if k == "" || len(k) > 64 {
+		return false
+	}
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

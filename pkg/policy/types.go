@@ -48,6 +48,7 @@ type GatewaySpec struct {
 	Listeners []Listener       `yaml:"listeners"`
 	Limits    *GatewayLimits   `yaml:"limits"`
 	AccessLog *AccessLog       `yaml:"accessLog"`
+	Tracing   *Tracing         `yaml:"tracing"`
 	Defaults  *GatewayDefaults `yaml:"defaults"`
 	// Proxyless: what proxyless gRPC clients of this Gateway get; a Route's
 	// own proxyless block overrides it.
@@ -109,6 +110,40 @@ type AccessLog struct {
 	// service (usage analytics: gatehouse usage, /api/v1/usage and the
 	// gatehouse_usage_* metrics). Off by default.
 	Usage bool `yaml:"usage"`
+	// OpenTelemetry also sends every entry, with the same fields as the
+	// JSON log, to an OpenTelemetry collector's logs service (OTLP over
+	// gRPC): Service names a Service of protocol GRPC.
+	OpenTelemetry *TelemetrySink `yaml:"openTelemetry"`
+	// SuccessSamplePercent is the share of successful requests logged
+	// (0-100, default 100) to the file and OpenTelemetry sinks; a request
+	// with status 400 or more, or with a response flag, is always logged.
+	// The usage stream is never sampled (its counts must be exact).
+	SuccessSamplePercent *float64 `yaml:"successSamplePercent"`
+}
+
+// Tracing makes the Gateway's Envoys trace requests and send the spans to
+// a collector Service: openTelemetry (OTLP over gRPC, W3C trace context,
+// a Service of protocol GRPC) or zipkin (JSON over HTTP to
+// /api/v2/spans, B3 headers).
+type Tracing struct {
+	Provider string `yaml:"provider"` // openTelemetry | zipkin
+	Service  string `yaml:"service"`
+	// SamplePercent is the share of requests without a sampling decision
+	// that are traced (0-100, default 100).
+	SamplePercent *float64 `yaml:"samplePercent"`
+	// Tags are literal tags added to every span (an environment, a region).
+	Tags map[string]string `yaml:"tags"`
+}
+
+// Tracing providers.
+const (
+	TracingOpenTelemetry = "openTelemetry"
+	TracingZipkin        = "zipkin"
+)
+
+// TelemetrySink is a collector that Envoy reaches through a Service.
+type TelemetrySink struct {
+	Service string `yaml:"service"`
 }
 
 // GatewayDefaults apply to the Gateway's Routes that do not say otherwise.

@@ -15,6 +15,7 @@ const (
 	pointHTTPFilter          extensionPoint = "HTTP filter"
 	pointPerRoute            extensionPoint = "per-route filter config"
 	pointAccessLogger        extensionPoint = "access logger"
+	pointTracer              extensionPoint = "tracer"
 	pointProtocolOptions     extensionPoint = "cluster protocol options"
 	pointLBPolicy            extensionPoint = "load balancing policy"
 )
@@ -88,6 +89,11 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 	pointAccessLogger: {
 		"envoy.extensions.access_loggers.file.v3.FileAccessLog":           true,
 		"envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig": true,
+		otelAccessLogType: true,
+	},
+	pointTracer: {
+		otelTracerType:   true,
+		zipkinTracerType: true,
 	},
 	pointProtocolOptions: {
 		"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": true,

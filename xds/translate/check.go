@@ -316,12 +316,16 @@ func (c *checker) listener(l *listenerv3.Listener) {
 
 func (c *checker) accessLogs(where string, als []*accesslogv3.AccessLog) {
 	for _, al := range als {
-		c.anyOf(where+" access log "+al.GetName(), al.GetTypedConfig(), pointAccessLogger)
+		w := where + " access log " + al.GetName()
+		if mt := c.anyOf(w, al.GetTypedConfig(), pointAccessLogger); mt != nil {
+			c.accessLogRules(w, mt.Descriptor().FullName(), al.GetTypedConfig())
+		}
 	}
 }
 
 func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 	c.accessLogs(where, h.GetAccessLog())
+	c.tracer(where, h.GetTracing())
 	filters := h.GetHttpFilters()
 	names := make(map[string]protoreflect.FullName, len(filters))
 	var jwtReqs map[string]map[string]bool

@@ -62,6 +62,9 @@ func addClusters(g *Group, gw *policy.Gateway, routes []*policy.Route, ix *index
 	if kind == ClientGRPC {
 		names = backendsOf(routes)
 	}
+	if kind == ClientEnvoy {
+		names = unionSorted(names, telemetryServices(gw))
+	}
 	g.Clusters = make([]typesResource, 0, len(names))
 	if kind == ClientEnvoy && g.Hashes == nil {
 		g.Hashes = make(map[typesResource]uint64, len(names))
@@ -350,4 +353,16 @@ func trustedCA(pem []byte, systemCA string) *corev3.DataSource {
 		return &corev3.DataSource{Specifier: &corev3.DataSource_InlineBytes{InlineBytes: pem}}
 	}
 	return &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: systemCA}}
+}
+
+// unionSorted merges two sorted name lists without duplicates.
+func unionSorted(a, b []string) []string {
+	set := make(map[string]struct{}, len(a)+len(b))
+	for _, s := range a {
+		set[s] = struct{}{}
+	}
+	for _, s := range b {
+		set[s] = struct{}{}
+	}
+	return sortedKeys(set)
 }

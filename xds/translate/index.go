@@ -78,6 +78,14 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 		}
 	}
 
+	for _, name := range sortedKeys(p.Gateways) {
+		for _, s := range telemetryServices(p.Gateways[name]) {
+			if p.Services[s] == nil {
+				return nil, fmt.Errorf("gateway %s: cluster %s: Service/%s does not exist", name, clusterName(s), s)
+			}
+		}
+	}
+
 	routes := make([]*builtRoute, len(attached))
 	parallel(len(attached), func(i int) error {
 		routes[i] = buildRoute(attached[i], p.Services)
@@ -116,6 +124,11 @@ func clusterKeys(p *policy.Snapshot, ix *index) []clusterKey {
 		z := ix.zoneOf(p.Gateways[gw])
 		for _, s := range servicesOf(routes) {
 			set[clusterKey{s, z}] = struct{}{}
+		}
+	}
+	for _, gw := range p.Gateways { // collectors, also of Gateways without Routes
+		for _, s := range telemetryServices(gw) {
+			set[clusterKey{s, ix.zoneOf(gw)}] = struct{}{}
 		}
 	}
 	keys := make([]clusterKey, 0, len(set))
@@ -231,6 +244,22 @@ func servicesOfKind(routes []*policy.Route, mirrors bool) []string {
 	for s := range set {
 		out = append(out, s)
 	}
+	sort.Strings(out)
+	return out
+}
+
+// telemetryServices returns the sorted names of the Services a Gateway's
+// proxies send telemetry to (collectors), which need clusters whether or
+// not a Route uses them. Envoy only: proxyless clients get none.
+func telemetryServices(gw *policy.Gateway) []string {
+	var out []string
+	if al := gw.Spec.AccessLog; al != nil && al.OpenTelemetry != nil {
+		out = append(out, al.OpenTelemetry.Service)
+	}
+	if tr := gw.Spec.Tracing; tr != nil {
+		out = append(out, tr.Service)
+	}
+	out = unionSorted(nil, out) // both may name one collector
 	sort.Strings(out)
 	return out
 }

@@ -8,7 +8,6 @@ import (
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	filev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
 	grpcalsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/grpc/v3"
 	tlsinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -16,7 +15,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
@@ -90,7 +88,7 @@ func buildEnvoyGroup(gw *policy.Gateway, routes []*policy.Route, ix *index, opts
 	}
 	sort.Ints(ports)
 	httpFilters := filters.httpFilters()
-	accessLog := accessLogs(gw.Spec.AccessLog)
+	accessLog := accessLogs(gw)
 	for _, port := range ports {
 		ls := byPort[port]
 		sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
@@ -228,6 +226,7 @@ func httpConnectionManager(gw *policy.Gateway, l *policy.Listener, httpFilters [
 		}},
 		HttpFilters:       httpFilters,
 		AccessLog:         accessLog,
+		Tracing:           tracing(gw),
 		UseRemoteAddress:  wrapperspb.Bool(true),
 		XffNumTrustedHops: 0,
 		// Path settings, applied before any filter or route reads :path
@@ -263,70 +262,6 @@ func httpConnectionManager(gw *policy.Gateway, l *policy.Listener, httpFilters [
 			InitialConnectionWindowSize: wrapperspb.UInt32(edgeInitialConnectionWindowSize),
 		},
 	}
-}
-
-// accessLogFields are the JSON access-log keys; values are Envoy command
-// operators. The path is logged without its query string (%PATH(NQ)%, the
-// original path if a rewrite changed it: Envoy:
-// source/common/formatter/http_specific_formatter.cc, PathFormatter):
-// query strings carry API keys and tokens, and a log is no place for them.
-var accessLogFields = map[string]string{
-	"start_time":            "%START_TIME%",
-	"method":                "%REQ(:METHOD)%",
-	"path":                  "%PATH(NQ)%",
-	"protocol":              "%PROTOCOL%",
-	"response_code":         "%RESPONSE_CODE%",
-	"response_flags":        "%RESPONSE_FLAGS%",
-	"response_code_details": "%RESPONSE_CODE_DETAILS%",
-	"bytes_received":        "%BYTES_RECEIVED%",
-	"bytes_sent":            "%BYTES_SENT%",
-	"duration":              "%DURATION%",
-	"upstream_service_time": "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%",
-	"x_forwarded_for":       "%REQ(X-FORWARDED-FOR)%",
-	"user_agent":            "%REQ(USER-AGENT)%",
-	"request_id":            "%REQ(X-REQUEST-ID)%",
-	"authority":             "%REQ(:AUTHORITY)%",
-	"upstream_host":         "%UPSTREAM_HOST%",
-	"upstream_cluster":      "%UPSTREAM_CLUSTER%",
-	"route_name":            "%ROUTE_NAME%",
-	"downstream_remote":     "%DOWNSTREAM_REMOTE_ADDRESS%",
-	"consumer":              "%REQ(X-GATEHOUSE-CONSUMER)%",
-}
-
-const accessLogText = "[%START_TIME%] \"%REQ(:METHOD)% %PATH(NQ)% %PROTOCOL%\" %RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% \"%REQ(X-FORWARDED-FOR)%\" \"%REQ(USER-AGENT)%\" \"%REQ(X-REQUEST-ID)%\" \"%REQ(:AUTHORITY)%\" \"%UPSTREAM_HOST%\" %ROUTE_NAME%\n"
-
-func accessLogs(al *policy.AccessLog) []*accesslogv3.AccessLog {
-	path := defaultAccessLogPath
-	format := "json"
-	if al != nil {
-		if al.Path != "" {
-			path = al.Path
-		}
-		if al.Format != "" {
-			format = al.Format
-		}
-	}
-	fal := &filev3.FileAccessLog{Path: path}
-	if format == "text" {
-		fal.AccessLogFormat = &filev3.FileAccessLog_LogFormat{LogFormat: &corev3.SubstitutionFormatString{
-			Format: &corev3.SubstitutionFormatString_TextFormatSource{TextFormatSource: &corev3.DataSource{
-				Specifier: &corev3.DataSource_InlineString{InlineString: accessLogText},
-			}},
-		}}
-	} else {
-		fields := make(map[string]*structpb.Value, len(accessLogFields))
-		for k, v := range accessLogFields {
-			fields[k] = structpb.NewStringValue(v)
-		}
-		fal.AccessLogFormat = &filev3.FileAccessLog_LogFormat{LogFormat: &corev3.SubstitutionFormatString{
-			Format: &corev3.SubstitutionFormatString_JsonFormat{JsonFormat: &structpb.Struct{Fields: fields}},
-		}}
-	}
-	out := []*accesslogv3.AccessLog{{Name: accessLoggerFile, ConfigType: &accesslogv3.AccessLog_TypedConfig{TypedConfig: mustAny(fal)}}}
-	if al != nil && al.Usage {
-		out = append(out, &accesslogv3.AccessLog{Name: accessLoggerGRPC, ConfigType: &accesslogv3.AccessLog_TypedConfig{TypedConfig: mustAny(usageAccessLog())}})
-	}
-	return out
 }
 
 // usageAccessLog streams every entry to gatehouse's access-log service
