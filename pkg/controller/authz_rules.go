@@ -32,8 +32,15 @@ func AuthzRules(snap *policy.Snapshot, maxBody int) (*authz.Config, error) {
 		ac := authz.Consumer{Groups: c.Spec.Groups, Plan: c.Spec.Plan}
 		for _, k := range c.Spec.APIKeys {
 			var sum [32]byte
-			// Validated as 64 hex digits by the policy loader.
-			if n, err := hex.Decode(sum[:], []byte(k.SHA256)); err != nil || n != len(sum) {
+			// Validated as 64 hex digits by the policy loader, but this is
+			// exported: check the length before decoding, since hex.Decode
+			// writes past a destination too short for its input (a panic
+			// from the 33rd byte on).
+			if len(k.SHA256) != hex.EncodedLen(len(sum)) {
+				return nil, fmt.Errorf("Consumer/%s: key %s: not a SHA-256 hex digest (%d characters, want %d)",
+					name, k.ID, len(k.SHA256), hex.EncodedLen(len(sum)))
+			}
+			if _, err := hex.Decode(sum[:], []byte(k.SHA256)); err != nil {
 				return nil, fmt.Errorf("Consumer/%s: key %s: not a SHA-256 hex digest", name, k.ID)
 			}
 			ac.APIKeys = append(ac.APIKeys, authz.APIKey{ID: k.ID, SHA256: sum})
