@@ -113,4 +113,3 @@ func (t Token) HasScopes(want []string) bool {
 	}
 	return true
 }
-
