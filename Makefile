@@ -36,9 +36,9 @@ run: build
 # missing, so `make test` installs or builds them first (cached after the
 # first time). GATEHOUSE_SKIP_MISSING=1 opts out of both: nothing is
 # installed and the tests that need a missing one are skipped.
-TEST_DEPS := $(if $(filter 1,$(GATEHOUSE_SKIP_MISSING)),,consul redis envoy-ratelimit prometheus promql-check docker-compose)
+TEST_DEPS := $(if $(filter 1,$(GATEHOUSE_SKIP_MISSING)),,consul redis envoy-ratelimit prometheus promql-check docker-compose hydra)
 
-## test: formatting and vet checks, then every test (unit, golden, process); installs Consul, Redis, envoyproxy/ratelimit, Prometheus and the PromQL checker first
+## test: formatting and vet checks, then every test (unit, golden, process); installs Consul, Redis, envoyproxy/ratelimit, Prometheus, the PromQL checker, docker-compose and ORY Hydra first
 test: lint $(TEST_DEPS)
 	$(GO) test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./...
 
@@ -74,6 +74,25 @@ consul:
 	  echo "consul: building $(CONSUL_VERSION) into $(CONSUL_BIN) (several minutes)" && \
 	  cd test/tools/consul && $(GO) build -o "$(CONSUL_BIN).tmp" github.com/hashicorp/consul && \
 	  mv "$(CONSUL_BIN).tmp" "$(CONSUL_BIN)" && "$(CONSUL_BIN)" version | sed -n 1p; fi
+
+# The identity provider of the OAuth2 tests (pkg/introspect, test/idp):
+# ORY Hydra, built in its own module under test/tools/hydra so that its
+# dependencies never enter go.mod. The build tags are Hydra's own (its
+# Makefile): sqlite support without loadable extensions. Cached outside the
+# repository like Consul; the tests find it there (or at $$GATEHOUSE_HYDRA).
+HYDRA_VERSION ?= v2.3.0
+HYDRA_CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gatehouse/hydra-$(HYDRA_VERSION)
+HYDRA_BIN     ?= $(HYDRA_CACHE)/hydra
+
+.PHONY: hydra
+
+## hydra: build ORY Hydra for the OAuth2 tests into $(HYDRA_BIN) (skipped if present; ~35 min the first time)
+hydra:
+	@if [ -x "$(HYDRA_BIN)" ]; then echo "hydra: $(HYDRA_BIN) (cached)"; else \
+	  mkdir -p "$(HYDRA_CACHE)" && \
+	  echo "hydra: building $(HYDRA_VERSION) into $(HYDRA_BIN) (a long build)" && \
+	  cd test/tools/hydra && CGO_ENABLED=1 $(GO) build -tags sqlite,sqlite_omit_load_extension -o "$(HYDRA_BIN).tmp" github.com/ory/hydra/v2 && \
+	  mv "$(HYDRA_BIN).tmp" "$(HYDRA_BIN)"; fi
 
 # The peer the rate-limit conformance test and benchmark compare against:
 # envoyproxy/ratelimit, built in its own module under test/tools/ratelimit
