@@ -7,8 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 
-	coraza "github.com/corazawaf/coraza/v3"
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
+	coraza "github.com/corazawaf/coraza/v3"
 	"github.com/corazawaf/coraza/v3/types"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
