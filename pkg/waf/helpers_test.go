@@ -12,6 +12,11 @@ import (
 // startService serves s on a real loopback gRPC server and returns a client.
 func startService(t testing.TB, s *Service) extprocv3.ExternalProcessorClient {
 	t.Helper()
+	return startRegistrar(t, s)
+}
+
+func startRegistrar(t testing.TB, s interface{ Register(*grpc.Server) }) extprocv3.ExternalProcessorClient {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
