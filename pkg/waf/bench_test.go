@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	coraza "github.com/corazawaf/coraza/v3"
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
+	coraza "github.com/corazawaf/coraza/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/grpc"
 )

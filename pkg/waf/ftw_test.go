@@ -158,7 +158,7 @@ func buildCase(c *ftwCase, st ftwStage) string {
 	uri := strOr(in.URI, "/")
 	version := strOr(in.Version, "HTTP/1.1")
 	if version != "HTTP/1.1" && version != "HTTP/1.0" && version != "HTTP/2" && version != "HTTP/2.0" {
-		return "HTTP version " + version + " that Envoy's codecs reject"
+		return "HTTP version " + strconv.Quote(version) + " that Envoy's codecs reject"
 	}
 	if !validPath(uri) {
 		return "request target Envoy's HTTP/1 codec rejects (control characters or spaces)"
