@@ -75,7 +75,18 @@ func compile(p Policy) (coraza.WAF, error) {
 func (s *Service) Register(g *grpc.Server) { extprocv3.RegisterExternalProcessorServer(g, s) }
 
 // Process handles one HTTP request/response exchange.
-func (s *Service) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
+func (s *Service) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			// A bug must cost one request, not the process: the request is
+			// refused (fail closed), the stream ends with an error Envoy
+			// counts, and gatehouse keeps serving.
+			_ = stream.Send(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{ImmediateResponse: &extprocv3.ImmediateResponse{
+				Status: &typev3.HttpStatus{Code: typev3.StatusCode_Forbidden}, Body: []byte("request refused: web application firewall internal error\n"), Details: "waf_internal_error",
+			}}})
+			err = status.Errorf(codes.Internal, "waf: internal error: %v", p)
+		}
+	}()
 	name := ""
 	if md, ok := metadata.FromIncomingContext(stream.Context()); ok {
 		if v := md.Get(PolicyMetadataKey); len(v) == 1 {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	coraza "github.com/corazawaf/coraza/v3"
+	"github.com/corazawaf/coraza/v3/types"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -181,5 +183,44 @@ func TestBadPolicy(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "firewall p") {
 			t.Errorf("%+v: err %v, want %q", tc.p, err, tc.want)
 		}
+	}
+}
+
+// panicking stands in for a bug in the rule engine.
+type panicking struct{ coraza.WAF }
+
+func (panicking) NewTransaction() types.Transaction { panic("engine bug") }
+
+// TestPanicRefusesTheRequest: a panic while evaluating refuses the one
+// request (403) and the service keeps serving the next stream.
+func TestPanicRefusesTheRequest(t *testing.T) {
+	svc, err := New(map[string]Policy{"edge": {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wafs := map[string]coraza.WAF{"edge": (*svc.wafs.Load())["edge"], "buggy": panicking{}}
+	svc.wafs.Store(&wafs)
+	client := startService(t, svc)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, blocked, _ := envoyExchange(ctx, client, "buggy", "", get("/"), nil, 200, nil, nil, 1024)
+	if blocked == nil || blocked.Status.Code != 403 {
+		t.Fatalf("panic: answer %v, want 403", blocked)
+	}
+	if _, blocked, err := envoyExchange(ctx, client, "edge", "", get("/"), nil, 200, nil, nil, 1024); err != nil || blocked != nil {
+		t.Fatalf("next stream after a panic: err %v blocked %v", err, blocked)
+	}
+}
+
+// TestClientCannotChoosePolicy: a request header named like the policy
+// metadata key does not select a policy (only Envoy's gRPC metadata does).
+func TestClientCannotChoosePolicy(t *testing.T) {
+	svc, err := New(map[string]Policy{"edge": {}, "lax": {DetectionOnly: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := append(get(sqli), [2]string{PolicyMetadataKey, "lax"})
+	if _, blocked, _ := run(t, svc, "edge", hs, nil, "ok"); !blocked {
+		t.Error("a request header switched the stream to the detection-only policy")
 	}
 }
