@@ -89,15 +89,19 @@ ENVOY_RATELIMIT_BIN     ?= $(ENVOY_RATELIMIT_CACHE)/ratelimit
 
 .PHONY: redis envoy-ratelimit prometheus promql-check
 
+# Debian installs wait up to 5 minutes for a dpkg lock another install holds
+# (two make targets, or an unattended upgrade) instead of failing at once.
+APT_GET ?= apt-get -o DPkg::Lock::Timeout=300
+
 ## redis: make sure redis-server and redis-cli are installed (Debian packages, need root; the rate-limit tests start their own servers, clusters and sentinels)
 redis:
-	@(command -v redis-server && command -v redis-cli) >/dev/null || (apt-get update && apt-get install -y redis-server redis-tools) || \
+	@(command -v redis-server && command -v redis-cli) >/dev/null || ($(APT_GET) update && $(APT_GET) install -y redis-server redis-tools) || \
 	  (echo "redis: installing redis-server needs root (or set GATEHOUSE_SKIP_MISSING=1 to skip the Redis tests)"; exit 1)
 	@redis-server --version
 
 ## prometheus: make sure prometheus and promtool are installed (Debian package, needs root; the monitoring tests run both)
 prometheus:
-	@(command -v prometheus && command -v promtool) >/dev/null || (apt-get update && apt-get install -y prometheus) || \
+	@(command -v prometheus && command -v promtool) >/dev/null || ($(APT_GET) update && $(APT_GET) install -y prometheus) || \
 	  (echo "prometheus: installing Debian's prometheus package needs root (or set GATEHOUSE_SKIP_MISSING=1 to skip the monitoring tests)"; exit 1)
 	@promtool --version | sed -n 1p
 
