@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -300,7 +301,9 @@ func envoyExchange(ctx context.Context, client extprocv3.ExternalProcessorClient
 	}
 	var last *extprocv3.ProcessingResponse
 	send := func(r *extprocv3.ProcessingRequest) (bool, error) {
-		if err := stream.Send(r); err != nil {
+		if err := stream.Send(r); err != nil && !errors.Is(err, io.EOF) {
+			// io.EOF: the server already ended the stream; Recv gives its
+			// answer or status, as Envoy's client would see them.
 			return false, err
 		}
 		resp, err := stream.Recv()
