@@ -14,7 +14,7 @@ BENCH        ?= .
 BENCH_PKGS   ?= ./...
 BENCH_TIME   ?= 1s
 
-.PHONY: build run test bench bench-short bench-fleet fuzz-short envoy-api golden fmt lint consul
+.PHONY: build run test bench bench-short bench-fleet fuzz-short envoy-api golden fmt lint consul crs-full
 
 # The Consul agent the process tests run (v1.14.4, the last MPL release that
 # builds from the module proxy), built in its own module under test/tools/consul
@@ -62,6 +62,10 @@ envoy-api:
 ## bench-fleet: simulated Envoys against gatehouse and stock go-control-plane, side by side (FLEET_N=1000 for the full fleet; see docs/performance.md)
 bench-fleet:
 	$(GO) test -count=1 -run '^$$' -bench Fleet -benchtime 5x -timeout 60m ./test/fleet
+
+## crs-full: the OWASP Core Rule Set's whole regression suite through the WAF service (make test runs a subset; see docs/security/waf.md)
+crs-full:
+	GATEHOUSE_CRS_FULL=1 $(GO) test -count=1 -run '^TestCRSRegression$$' -v ./pkg/waf
 
 ## golden: rewrite the translator's golden files (review the diff before committing)
 golden:
