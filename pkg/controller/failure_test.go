@@ -115,12 +115,21 @@ func startFailing(t *testing.T, files map[string]string) *failFixture {
 // startFailingWith uses services instead of the fake's update, if not nil.
 func startFailingWith(t *testing.T, files map[string]string, services func(context.Context, ServiceRules) error) *failFixture {
 	t.Helper()
+	f := runFailing(t, files, services, nil)
+	f.waitFor(t, "first build", func() bool { return f.ctrl.Ready() })
+	return f
+}
+
+// runFailing starts the loop without waiting for the first build, whose
+// Publish fails with publishErr if that is not nil.
+func runFailing(t *testing.T, files map[string]string, services func(context.Context, ServiceRules) error, publishErr error) *failFixture {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	pub, err := server.NewPublisher(server.PublisherOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &failFixture{fixture: &fixture{pub: pub, reg: reg, dir: &memFS{}}, svc: &fakeServices{}, flaky: &flakyPublisher{Publisher: pub}}
+	f := &failFixture{fixture: &fixture{pub: pub, reg: reg, dir: &memFS{}}, svc: &fakeServices{}, flaky: &flakyPublisher{Publisher: pub, fail: publishErr}}
 	f.dir.set(files)
 	if services == nil {
 		services = f.svc.update
@@ -131,7 +140,6 @@ func startFailingWith(t *testing.T, files map[string]string, services func(conte
 	done := make(chan struct{})
 	go func() { f.ctrl.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	f.waitFor(t, "first build", func() bool { return f.ctrl.Ready() })
 	return f
 }
 
@@ -248,7 +256,7 @@ func TestPublishFailureRollsServicesBack(t *testing.T) {
 	f.edit(t, policyV2)
 
 	st := f.ctrl.Status()
-	if !st.Ready || !strings.Contains(st.LastError, "publishing: injected publish failure") || st.LastErrorAt.IsZero() {
+	if !st.Ready || st.LastError != "publishing: injected publish failure" || st.LastErrorAt.IsZero() {
 		t.Fatalf("status after a failed publish: %+v", st)
 	}
 	if after := f.versions(t); !reflect.DeepEqual(after, before) {
@@ -304,7 +312,7 @@ func TestServicesFailureKeepsLastGood(t *testing.T) {
 	})
 	f.edit(t, policyV2)
 	st := f.ctrl.Status()
-	if !strings.Contains(st.LastError, `updating the authz and rate-limit services: injected: authz config: authorization "z2": bad`) {
+	if st.LastError != `updating the authz and rate-limit services: injected: authz config: authorization "z2": bad` {
 		t.Fatalf("LastError %q", st.LastError)
 	}
 	if n := f.flaky.count(); n != published {

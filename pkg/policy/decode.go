@@ -269,7 +269,11 @@ func (d *decoder) eachPair(n *yaml.Node, path string, fn func(key string, kn, vn
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		kn, vn := n.Content[i], n.Content[i+1]
 		if kn.Kind == yaml.AliasNode && kn.Alias != nil {
-			kn = kn.Alias
+			// The anchored scalar is the key, but errors about it belong
+			// on the alias's line, where it is used.
+			k := *kn.Alias
+			k.Line, k.Column = kn.Line, kn.Column
+			kn = &k
 		}
 		if kn.Kind != yaml.ScalarNode {
 			d.obj.decodeErr(kn.Line, path, "mapping keys must be strings, got %s", describe(kn))
