@@ -268,3 +268,13 @@ func TestDecoderNullIsOmitted(t *testing.T) {
 		}
 	}
 }
+
+// A number field takes YAML floats and integers alike.
+func TestDecoderFloat(t *testing.T) {
+	for text, want := range map[string]float64{"float: 1.5": 1.5, "float: 2": 2, "float: -0.25": -0.25, "float: 1e3": 1000} {
+		v, errs, _ := decodeYAML(t, text)
+		if len(errs) != 0 || v.Float != want {
+			t.Errorf("%q: %v, errors %q; want %v", text, v.Float, errs, want)
+		}
+	}
+}
