@@ -56,3 +56,23 @@ func TestAuthzRulesRejectsBadKeyDigests(t *testing.T) {
 		t.Fatalf("keys = %+v, want k1 with sha256(secret)", keys)
 	}
 }
+
+// Each Authentication reaches the authz service under its kind: an API key
+// one with its header or query parameter, a JWT one with its issuer (the
+// service maps the verified token's issuer and subject to a Consumer).
+func TestAuthzRulesAuthentications(t *testing.T) {
+	snap := &policy.Snapshot{Authentications: map[string]*policy.Authentication{
+		"keys": {Spec: policy.AuthenticationSpec{APIKey: &policy.APIKeyAuth{Header: "x-api-key"}}},
+		"jwt":  {Spec: policy.AuthenticationSpec{JWT: &policy.JWTAuth{Issuer: "https://idp.example.com/"}}},
+	}}
+	cfg, err := AuthzRules(snap, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.APIKeyAuth) != 1 || cfg.APIKeyAuth["keys"].Header != "x-api-key" {
+		t.Errorf("API key authentications %+v, want keys (header x-api-key) alone", cfg.APIKeyAuth)
+	}
+	if len(cfg.JWTAuth) != 1 || cfg.JWTAuth["jwt"].Issuer != "https://idp.example.com/" {
+		t.Errorf("JWT authentications %+v, want jwt (issuer https://idp.example.com/) alone", cfg.JWTAuth)
+	}
+}
