@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"maps"
 	"runtime"
 	"sync"
 
@@ -166,9 +167,9 @@ func buildCLAs(todo []claJob) error {
 // changedEndpoints copies the previous CLAs and rebuilds only those of the
 // Services whose endpoints differ.
 func (b *Builder) changedEndpoints(eps registry.Snapshot) (map[string]*endpointv3.ClusterLoadAssignment, int, error) {
-	out := make(map[string]*endpointv3.ClusterLoadAssignment, len(b.clas))
-	for k, v := range b.clas {
-		out[k] = v
+	out := maps.Clone(b.clas) // a table copy, cheaper than re-inserting every name
+	if out == nil {
+		out = map[string]*endpointv3.ClusterLoadAssignment{}
 	}
 	changed := 0
 	for svc, names := range b.edsOf {

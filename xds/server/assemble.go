@@ -90,7 +90,7 @@ type hashMemo map[types.Resource]uint64
 // receives the hashes of CLAs other groups of the same Publish hashed.
 // sameEDS says eds is the very map st was built from (the same immutable
 // Group), so its names need no comparing: an endpoint-only change.
-func (st *typeState) fromEDS(eds map[string]string, sameEDS bool, clas map[string]*endpointv3.ClusterLoadAssignment, scratch *[]byte, memo hashMemo) (typeState, bool, error) {
+func (st *typeState) fromEDS(eds map[string]string, sameEDS bool, clas map[string]*endpointv3.ClusterLoadAssignment, scratch *[]byte, memo *publishMemo) (typeState, bool, error) {
 	names := st.names
 	if !sameEDS && !sameKeys(eds, names) {
 		names = slices.Sorted(maps.Keys(eds))
@@ -113,7 +113,43 @@ func (st *typeState) fromEDS(eds map[string]string, sameEDS bool, clas map[strin
 			return typeState{}, false, fmt.Errorf("ClusterLoadAssignment for EDS name %q is named %q", n, got)
 		}
 	}
-	return st.next(names, items, scratch, nil, memo)
+	var hashes hashMemo
+	if memo != nil {
+		if out, ok := memo.sharedEDS(names, items); ok {
+			return out, out.res.Version != st.res.Version, nil
+		}
+		hashes = memo.hashes
+	}
+	out, changed, err := st.next(names, items, scratch, nil, hashes)
+	if err == nil && memo != nil {
+		memo.eds = append(memo.eds, out)
+	}
+	return out, changed, err
+}
+
+// publishMemo is what one Publish shares between the groups it assembles.
+type publishMemo struct {
+	hashes hashMemo
+	// eds holds the endpoints states built so far. Both client kinds of a
+	// Gateway ask for the same EDS names and so get the same CLAs: the
+	// second group takes the first one's state (its maps included) instead
+	// of copying and patching three maps of every EDS name again, most of
+	// an endpoint-only change's cost. States are never modified once built
+	// (see typeState), so sharing them is safe.
+	eds []typeState
+}
+
+func newPublishMemo() *publishMemo { return &publishMemo{hashes: hashMemo{}} }
+
+// sharedEDS returns a state built in this Publish from exactly names and
+// items (the same resources by pointer, so the same content and hashes).
+func (m *publishMemo) sharedEDS(names []string, items []types.Resource) (typeState, bool) {
+	for _, s := range m.eds {
+		if sameStrings(names, s.names) && s.samePointers(items) {
+			return s, true
+		}
+	}
+	return typeState{}, false
 }
 
 // sameKeys reports whether m's keys are exactly names.

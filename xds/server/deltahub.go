@@ -1,6 +1,7 @@
 package server
 
 import (
+	"maps"
 	"slices"
 	"sync"
 
@@ -79,12 +80,28 @@ func newDeltaSnap(prev *deltaSnap, st *[numTypes]typeState) *deltaSnap {
 			out.enc, out.sotw = prev.types[t].enc, prev.types[t].sotw
 			continue
 		}
-		out.enc = make(map[string]*deltaEncoding, len(ts.versions))
 		out.sotw = sotwResources(out)
 		var old *deltaTypeSnap
 		if prev != nil {
 			old = &prev.types[t]
 		}
+		if old != nil && old.enc != nil && sameStrings(ts.names, old.names) {
+			// The same names (an endpoint-only change): copy the previous
+			// encodings and replace those whose version moved, rather than
+			// re-inserting every name.
+			out.enc = maps.Clone(old.enc)
+			for _, name := range ts.names {
+				if v := ts.versions[name]; old.versions[name] != v || out.enc[name] == nil {
+					out.enc[name] = newDeltaEncoding(name, typeURLs[t], ts.plain[name])
+					out.changed = append(out.changed, name)
+				}
+			}
+			if out.changed == nil {
+				out.changed = []string{} // the version changed: mark the type changed
+			}
+			continue
+		}
+		out.enc = make(map[string]*deltaEncoding, len(ts.versions))
 		for name, v := range ts.versions {
 			if old != nil && old.versions[name] == v {
 				if e := old.enc[name]; e != nil {

@@ -234,7 +234,7 @@ func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*
 	}
 	var updates []update
 	stats := PublishStats{Changed: map[translate.GroupKey][]string{}}
-	memo := hashMemo{}
+	memo := newPublishMemo()
 	for _, k := range keys {
 		if err := validKey(k); err != nil {
 			return stats, err
@@ -312,7 +312,7 @@ func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*
 
 // assemble builds a group's next state from its previous one. changed is
 // empty when no type's content changed.
-func (p *Publisher) assemble(k translate.GroupKey, prev *groupState, g *translate.Group, clas map[string]*endpointv3.ClusterLoadAssignment, memo hashMemo) (*groupState, []string, error) {
+func (p *Publisher) assemble(k translate.GroupKey, prev *groupState, g *translate.Group, clas map[string]*endpointv3.ClusterLoadAssignment, memo *publishMemo) (*groupState, []string, error) {
 	isNew := prev == nil
 	if isNew {
 		prev = &groupState{}

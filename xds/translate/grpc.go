@@ -7,7 +7,6 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -226,9 +225,9 @@ func (w withheldRoutes) route(r *policy.Route, ix *index) *routev3.Route {
 	if rt := w[r]; rt != nil {
 		return rt
 	}
-	m := proto.Clone(ix.routes[r].envoy.GetMatch()).(*routev3.RouteMatch)
-	m.QueryParameters = nil
-	m.Headers = withoutPostMethod(m.Headers)
+	envoy := ix.routes[r].envoy.GetMatch()
+	m := shallowMatch(envoy, "headers", "query_parameters")
+	m.Headers = withoutPostMethod(envoy.GetHeaders())
 	rt := &routev3.Route{Name: r.Name, Match: m, Action: &routev3.Route_NonForwardingAction{NonForwardingAction: &routev3.NonForwardingAction{}}}
 	w[r] = rt
 	return rt
