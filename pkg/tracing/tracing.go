@@ -103,6 +103,7 @@ func New(opts Options) (*Tracing, error) {
 	if opts.BatchTimeout > 0 {
 		bo = append(bo, sdktrace.WithBatchTimeout(opts.BatchTimeout))
 	}
+	logErrors()
 	res := resource.NewSchemaless(attribute.String("service.name", opts.ServiceName))
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exp, bo...),
