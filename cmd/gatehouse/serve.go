@@ -52,6 +52,8 @@ type serveOptions struct {
 	adminAuth adminAuthOptions
 	// Initial-sync admission of ADS streams.
 	syncs syncOptions
+	// gatehouse's own tracing (--otlp-endpoint).
+	tracing tracingOptions
 }
 
 func newServeCmd() *cobra.Command {
@@ -149,6 +151,7 @@ docs/operations.md for a worked example.`,
 	o.tls.addFlags(f)
 	o.adminAuth.addFlags(f)
 	o.syncs.addFlags(f)
+	o.tracing.addFlags(f)
 	return cmd
 }
 
@@ -187,6 +190,17 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	if err := o.adminAuth.load(o.adminAddr); err != nil {
 		return err
 	}
+	tr, err := o.tracing.start()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Bounded: a collector that is down must not hold up the exit.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tr.Shutdown(ctx)
+	}()
+	o.services.tracer = tr.Provider()
 	svc, err := newServices(&o.services, reg, log)
 	if err != nil {
 		return err
@@ -207,16 +221,19 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	svc.register(grpcServer)
 
 	var (
-		pub *server.Publisher
-		xds *server.Server
+		pub  *server.Publisher
+		xds  *server.Server
+		acks *server.AckTracer
 	)
 	if o.services.runs(componentXDS) {
 		if pub, err = server.NewPublisher(server.PublisherOptions{Registerer: reg}); err != nil {
 			return err
 		}
+		acks = server.NewAckTracer(tr.Provider(), pub)
 		xopts := server.Options{
 			Registerer: reg,
 			Auth:       auth,
+			Acks:       acks,
 			OnUnknownGateway: func(node, gateway, reason string) {
 				log.Warn("proxy connected for an unknown gateway; it gets no configuration until a Gateway of that name exists",
 					"node", node, "gateway", gateway, "reason", reason)
@@ -268,7 +285,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 				sendLatest(externalDirs, dirsOf(st.Root, snap.ExternalFiles))
 			}
 		},
-		Synced: consulSrc.Synced,
+		Synced:      consulSrc.Synced,
+		Tracer:      tr.Provider(),
+		OnPublished: acks.Published,
 	})
 
 	adminServer := &http.Server{
