@@ -126,7 +126,13 @@ off loopback, and ext_authz and rate limit admit only such proxies (a rate-limit
 call only for the caller's own Gateway). Refusals are logged and counted in
 gatehouse_peer_*_refused_total. The files are re-read when they change on disk.
 "gatehouse bootstrap --tls" prints the matching proxy bootstraps; see
-docs/operations.md for a worked example.`,
+docs/operations.md for a worked example.
+
+--otlp-endpoint sends gatehouse's own spans to an OpenTelemetry collector
+(OTLP/gRPC): each ext_authz and rate-limit decision as a child of the trace
+Envoy propagates (never a credential), and each control-plane change (store,
+build, publish, the proxies' ACKs) as a trace. --trace-sample-percent samples
+the traces gatehouse starts; see docs/tracing.md.`,
 		Example: `  gatehouse serve --policy-dir examples/quickstart
   gatehouse serve --policy-dir /etc/gatehouse --xds-addr 0.0.0.0:18000 --authz-advertise-addr gatehouse:18000 --ratelimit-advertise-addr gatehouse:18000 --log-format json
   gatehouse serve --store consul://127.0.0.1:8500/gatehouse --consul-token-file /etc/gatehouse/consul.token
