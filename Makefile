@@ -36,9 +36,9 @@ run: build
 # missing, so `make test` installs or builds them first (cached after the
 # first time). GATEHOUSE_SKIP_MISSING=1 opts out of both: nothing is
 # installed and the tests that need a missing one are skipped.
-TEST_DEPS := $(if $(filter 1,$(GATEHOUSE_SKIP_MISSING)),,consul redis envoy-ratelimit prometheus promql-check docker-compose hydra)
+TEST_DEPS := $(if $(filter 1,$(GATEHOUSE_SKIP_MISSING)),,consul redis envoy-ratelimit prometheus promql-check docker-compose hydra otlpreceiver)
 
-## test: formatting and vet checks, then every test (unit, golden, process); installs Consul, Redis, envoyproxy/ratelimit, Prometheus, the PromQL checker, docker-compose and ORY Hydra first
+## test: formatting and vet checks, then every test (unit, golden, process); installs Consul, Redis, envoyproxy/ratelimit, Prometheus, the PromQL checker, docker-compose, ORY Hydra and the OTLP receiver first
 test: lint $(TEST_DEPS)
 	$(GO) test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./...
 
@@ -145,6 +145,26 @@ promql-check:
 	  echo "promql-check: building the Prometheus $(PROMQL_CHECK_VERSION) parser into $(PROMQL_CHECK_BIN)" && \
 	  cd test/tools/promql && $(GO) build -o "$(PROMQL_CHECK_BIN).tmp" . && \
 	  mv "$(PROMQL_CHECK_BIN).tmp" "$(PROMQL_CHECK_BIN)"; fi
+
+# The real OTLP receiver of the tracing tests (pkg/tracing, pkg/authz,
+# pkg/ratelimit, the control-plane trace): the OpenTelemetry Collector's own
+# otlpreceiver, built in its own module under test/tools/otlpreceiver so that
+# the Collector's dependencies never enter go.mod; it prints what it receives
+# as OTLP/JSON. Cached outside the repository like Consul; the tests find it
+# there (or at $$GATEHOUSE_OTLPRECEIVER).
+OTLPRECEIVER_VERSION ?= v0.165.0
+OTLPRECEIVER_CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gatehouse/otlpreceiver-$(OTLPRECEIVER_VERSION)
+OTLPRECEIVER_BIN     ?= $(OTLPRECEIVER_CACHE)/otlpreceiver
+
+.PHONY: otlpreceiver
+
+## otlpreceiver: build the OpenTelemetry Collector's OTLP receiver for the tracing tests into $(OTLPRECEIVER_BIN) (skipped if present)
+otlpreceiver:
+	@if [ -x "$(OTLPRECEIVER_BIN)" ]; then echo "otlpreceiver: $(OTLPRECEIVER_BIN) (cached)"; else \
+	  mkdir -p "$(OTLPRECEIVER_CACHE)" && \
+	  echo "otlpreceiver: building the Collector's otlpreceiver $(OTLPRECEIVER_VERSION) into $(OTLPRECEIVER_BIN)" && \
+	  cd test/tools/otlpreceiver && $(GO) build -o "$(OTLPRECEIVER_BIN).tmp" . && \
+	  mv "$(OTLPRECEIVER_BIN).tmp" "$(OTLPRECEIVER_BIN)"; fi
 
 ## envoy-ratelimit: build envoyproxy/ratelimit for the tests into $(ENVOY_RATELIMIT_BIN) (skipped if present)
 envoy-ratelimit:

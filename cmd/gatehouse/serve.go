@@ -52,6 +52,8 @@ type serveOptions struct {
 	adminAuth adminAuthOptions
 	// Initial-sync admission of ADS streams.
 	syncs syncOptions
+	// gatehouse's own tracing (--otlp-endpoint).
+	tracing tracingOptions
 }
 
 func newServeCmd() *cobra.Command {
@@ -124,7 +126,13 @@ off loopback, and ext_authz and rate limit admit only such proxies (a rate-limit
 call only for the caller's own Gateway). Refusals are logged and counted in
 gatehouse_peer_*_refused_total. The files are re-read when they change on disk.
 "gatehouse bootstrap --tls" prints the matching proxy bootstraps; see
-docs/operations.md for a worked example.`,
+docs/operations.md for a worked example.
+
+--otlp-endpoint sends gatehouse's own spans to an OpenTelemetry collector
+(OTLP/gRPC): each ext_authz and rate-limit decision as a child of the trace
+Envoy propagates (never a credential), and each control-plane change (store,
+build, publish, the proxies' ACKs) as a trace. --trace-sample-percent samples
+the traces gatehouse starts; see docs/tracing.md.`,
 		Example: `  gatehouse serve --policy-dir examples/quickstart
   gatehouse serve --policy-dir /etc/gatehouse --xds-addr 0.0.0.0:18000 --authz-advertise-addr gatehouse:18000 --ratelimit-advertise-addr gatehouse:18000 --log-format json
   gatehouse serve --store consul://127.0.0.1:8500/gatehouse --consul-token-file /etc/gatehouse/consul.token
@@ -149,6 +157,7 @@ docs/operations.md for a worked example.`,
 	o.tls.addFlags(f)
 	o.adminAuth.addFlags(f)
 	o.syncs.addFlags(f)
+	o.tracing.addFlags(f)
 	return cmd
 }
 
@@ -187,6 +196,17 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	if err := o.adminAuth.load(o.adminAddr); err != nil {
 		return err
 	}
+	tr, err := o.tracing.start()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Bounded: a collector that is down must not hold up the exit.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tr.Shutdown(ctx)
+	}()
+	o.services.tracer = tr.Provider()
 	svc, err := newServices(&o.services, reg, log)
 	if err != nil {
 		return err
@@ -207,16 +227,19 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	svc.register(grpcServer)
 
 	var (
-		pub *server.Publisher
-		xds *server.Server
+		pub  *server.Publisher
+		xds  *server.Server
+		acks *server.AckTracer
 	)
 	if o.services.runs(componentXDS) {
 		if pub, err = server.NewPublisher(server.PublisherOptions{Registerer: reg}); err != nil {
 			return err
 		}
+		acks = server.NewAckTracer(tr.Provider(), pub)
 		xopts := server.Options{
 			Registerer: reg,
 			Auth:       auth,
+			Acks:       acks,
 			OnUnknownGateway: func(node, gateway, reason string) {
 				log.Warn("proxy connected for an unknown gateway; it gets no configuration until a Gateway of that name exists",
 					"node", node, "gateway", gateway, "reason", reason)
@@ -268,7 +291,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 				sendLatest(externalDirs, dirsOf(st.Root, snap.ExternalFiles))
 			}
 		},
-		Synced: consulSrc.Synced,
+		Synced:      consulSrc.Synced,
+		Tracer:      tr.Provider(),
+		OnPublished: acks.Published,
 	})
 
 	adminServer := &http.Server{

@@ -18,6 +18,8 @@ import (
 	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gatehouse-dev/gatehouse/pkg/authz"
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
@@ -55,6 +57,8 @@ type serviceOptions struct {
 	zone               string
 	usageWindow        time.Duration
 	usageMaxConsumers  int
+	// tracer gets the decision spans (--otlp-endpoint); nil: none.
+	tracer trace.TracerProvider
 }
 
 func (o *serviceOptions) addFlags(f *pflag.FlagSet) {
@@ -227,7 +231,7 @@ func newServices(o *serviceOptions, reg prometheus.Registerer, log *slog.Logger)
 		if o.decisionLog {
 			logger = func(d authz.Decision) { log.Info("authz decision", "decision", d) }
 		}
-		a, err := authz.New(authz.Options{DecisionLogger: logger, Registerer: reg})
+		a, err := authz.New(authz.Options{DecisionLogger: logger, Registerer: reg, TracerProvider: o.tracer})
 		if err != nil {
 			return nil, err
 		}
@@ -249,7 +253,7 @@ func newServices(o *serviceOptions, reg prometheus.Registerer, log *slog.Logger)
 		} else {
 			store = ratelimit.NewMemoryStore(ratelimit.MemoryOptions{})
 		}
-		rl, err := ratelimit.New(ratelimit.Options{Store: store, Timeout: o.redisTimeout, Registerer: reg})
+		rl, err := ratelimit.New(ratelimit.Options{Store: store, Timeout: o.redisTimeout, Registerer: reg, TracerProvider: o.tracer})
 		if err != nil {
 			return nil, err
 		}

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"strings"
 	"time"
 )
@@ -120,6 +121,9 @@ type Options struct {
 	Now func() time.Time
 	// Registerer receives the service's metrics; none are registered when nil.
 	Registerer prometheus.Registerer
+	// TracerProvider, if set, gets a span per Check, a child of the trace
+	// Envoy propagates (pkg/tracing); nil traces nothing.
+	TracerProvider trace.TracerProvider
 
 	// topdownOnly evaluates every policy with OPA's topdown (tests compare
 	// the two engines).

@@ -18,12 +18,14 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/topdown/cache"
+	"go.opentelemetry.io/otel/trace"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/authz/regovm"
+	"github.com/gatehouse-dev/gatehouse/pkg/tracing"
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
@@ -33,6 +35,7 @@ type Service struct {
 
 	opts    Options
 	metrics *decisionMetrics
+	tracer  trace.Tracer               // nil: tracing off
 	cache   cache.InterQueryValueCache // shared by evaluations: verified JWTs (io_jwt) and parsed keys
 	state   atomic.Pointer[state]
 	mu      sync.Mutex // serializes Update
@@ -55,7 +58,7 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authz: metrics: %w", err)
 	}
-	s := &Service{opts: opts, cache: newValueCache(), metrics: m}
+	s := &Service{opts: opts, cache: newValueCache(), metrics: m, tracer: tracing.Tracer(opts.TracerProvider, TracerName)}
 	st, _ := buildState(context.Background(), nil, nil)
 	s.state.Store(st)
 	return s, nil
@@ -83,7 +86,13 @@ func (s *Service) Register(g *grpc.Server) { authv3.RegisterAuthorizationServer(
 // returns an error, because Envoy would then apply the filter's failure
 // mode rather than the policy's.
 func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
-	resp, _ := s.check(ctx, req, nil)
+	if s.tracer == nil {
+		resp, _ := s.check(ctx, req, nil)
+		return resp, nil
+	}
+	ctx, span := s.startSpan(ctx, req)
+	resp, d := s.check(ctx, req, nil)
+	endSpan(span, &d)
 	return resp, nil
 }
 

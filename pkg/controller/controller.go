@@ -14,10 +14,13 @@ import (
 	"time"
 
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry/static"
+	"github.com/gatehouse-dev/gatehouse/pkg/tracing"
 	"github.com/gatehouse-dev/gatehouse/xds/server"
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
@@ -55,6 +58,13 @@ type Config struct {
 	Services func(context.Context, ServiceRules) error
 	// MaxAuthzBody caps input.parsed_body in the authz rules.
 	MaxAuthzBody int
+	// Tracer, if set, makes every build a trace (pkg/tracing): a root span
+	// with children for loading the store, building and publishing.
+	Tracer trace.TracerProvider
+	// OnPublished, if set, is called after every successful publish with
+	// the context of the publish span, so that the proxies' ACKs can join
+	// the trace.
+	OnPublished func(ctx context.Context, stats server.PublishStats)
 }
 
 // Publisher is where the controller sends the proxies' configuration
@@ -106,6 +116,7 @@ type Controller struct {
 	good    *policy.Snapshot
 	pending *policy.Snapshot // loaded, not published: waiting for Synced
 	builder Builder
+	tracer  trace.Tracer // nil: no traces
 	// policyFailed: the newest policy's build failed; the last good one
 	// is served.
 	policyFailed bool
@@ -131,6 +142,7 @@ func New(cfg Config) *Controller {
 		policyDirty: true,
 		external:    map[string]registry.Snapshot{},
 		builder:     Builder{Options: cfg.Translate},
+		tracer:      tracing.Tracer(cfg.Tracer, TracerName),
 	}
 	c.kick()
 	return c
@@ -220,15 +232,22 @@ func (c *Controller) debounce(ctx context.Context) bool {
 // reloads and retranslates everything (content-hash versions keep
 // unchanged resources from being re-sent); an endpoint-only change
 // rebuilds only the affected ClusterLoadAssignments.
-func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool, external map[string]registry.Snapshot) bool {
+func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool, external map[string]registry.Snapshot) (published bool) {
 	start := time.Now()
+	ctx, span := c.span(ctx, SpanChange, attribute.Bool(AttrPolicy, policyDirty), attribute.Bool(AttrRegistry, registryDirty))
+	defer func() { endSpan(span, published) }()
 	snap := c.good
 	if snap == nil && c.pending != nil {
 		snap = c.pending // loaded before the registry was synced
 	}
 	if policyDirty {
+		_, load := c.span(ctx, SpanLoad)
 		snap = c.cfg.Load(c.good)
 		c.reportRejected(snap)
+		if snap != nil {
+			load.SetAttributes(attribute.Int(AttrRejected, len(snap.Rejected)))
+		}
+		endSpan(load, snap != nil)
 	}
 	if snap == nil {
 		return false // nothing loaded yet (only registry updates so far)
@@ -240,9 +259,11 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 		c.waitForSync(snap)
 		return false
 	}
+	_, bspan := c.span(ctx, SpanBuild)
 	eps := mergeEndpoints(static.Endpoints(snap), external)
 	res, err := c.builder.Build(snap, eps, policyDirty)
 	if err != nil {
+		failSpan(bspan, stageBuild)
 		c.fail(start, stageBuild, policyDirty, err)
 		return false
 	}
@@ -250,16 +271,26 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 	if policyDirty && c.cfg.Services != nil {
 		r, err := Rules(snap, c.cfg.MaxAuthzBody)
 		if err != nil {
+			failSpan(bspan, stageServices)
 			c.fail(start, stageServices, policyDirty, fmt.Errorf("building the authz and rate-limit rules: %w", err))
 			return false
 		}
 		rules = &r
 	}
-	stats, dropErr, failed := c.publish(ctx, snap, res, rules)
+	bspan.SetAttributes(attribute.Int(AttrGroups, len(res.Groups)))
+	endSpan(bspan, true)
+	pctx, pspan := c.span(ctx, SpanPublish)
+	stats, dropErr, failed := c.publish(pctx, snap, res, rules)
 	if failed != nil {
+		failSpan(pspan, failed.stage)
 		c.fail(start, failed.stage, policyDirty, failed)
 		return false
 	}
+	pspan.SetAttributes(attribute.Int(AttrChanged, len(stats.Changed)))
+	if c.cfg.OnPublished != nil {
+		c.cfg.OnPublished(pctx, stats)
+	}
+	endSpan(pspan, true)
 	if len(stats.Absent) > 0 {
 		// Gateways that are gone: stop answering their proxies, which keep
 		// their last configuration (Envoy does not drop config on silence).

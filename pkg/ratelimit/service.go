@@ -10,11 +10,13 @@ import (
 	rlcommon "github.com/envoyproxy/go-control-plane/envoy/extensions/common/ratelimit/v3"
 	rlsv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/gatehouse-dev/gatehouse/pkg/tracing"
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
@@ -51,6 +53,9 @@ type Options struct {
 	// descriptor; a longer descriptor is treated as unknown.
 	MaxDescriptors int
 	MaxEntries     int
+	// TracerProvider, if set, gets a span per ShouldRateLimit, a child of
+	// the trace Envoy propagates (pkg/tracing); nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Service implements envoy.service.ratelimit.v3.RateLimitService.
@@ -64,6 +69,7 @@ type Service struct {
 	maxEntries     int
 	metrics        *metrics
 	cfg            atomic.Pointer[snapshot]
+	tracer         trace.Tracer // nil: tracing off
 }
 
 // New returns a Service that enforces nothing until the first Update.
@@ -77,6 +83,7 @@ func New(opts Options) (*Service, error) {
 		timeout:        opts.Timeout,
 		maxDescriptors: opts.MaxDescriptors,
 		maxEntries:     opts.MaxEntries,
+		tracer:         tracing.Tracer(opts.TracerProvider, TracerName),
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -137,6 +144,16 @@ type check struct {
 
 // ShouldRateLimit answers Envoy's ratelimit filter.
 func (s *Service) ShouldRateLimit(ctx context.Context, req *rlsv3.RateLimitRequest) (*rlsv3.RateLimitResponse, error) {
+	if s.tracer == nil {
+		return s.shouldRateLimit(ctx, req)
+	}
+	ctx, span := s.startSpan(ctx)
+	resp, err := s.shouldRateLimit(ctx, req)
+	s.endSpan(span, req, resp, err)
+	return resp, err
+}
+
+func (s *Service) shouldRateLimit(ctx context.Context, req *rlsv3.RateLimitRequest) (*rlsv3.RateLimitResponse, error) {
 	snap := s.cfg.Load()
 	descs := req.GetDescriptors()
 	resp := &rlsv3.RateLimitResponse{

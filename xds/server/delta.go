@@ -60,6 +60,7 @@ func (t *tracker) OnStreamDeltaRequest(id int64, req *discoveryv3.DeltaDiscovery
 		// A delta ACK names no version: it accepts the response of its
 		// nonce, whose system version is the type's version then.
 		tt.Acked = answered.version
+		t.acks.acked(p.key, ti, answered.version, p.status.NodeID)
 	}
 	return nil
 }

@@ -31,6 +31,8 @@ type Options struct {
 	// node.cluster names no published Gateway (the edge logs it; the
 	// server counts it in gatehouse_xds_unknown_gateway_total).
 	OnUnknownGateway func(nodeID, gateway, reason string)
+	// Acks, if set, makes proxies' ACKs spans of the control-plane trace.
+	Acks *AckTracer
 	// Auth is the gRPC port's TLS, nil when it serves plaintext. With mTLS,
 	// a stream must come from a peer whose client certificate names a
 	// Gateway, and every request's node.cluster must name that Gateway.
@@ -79,6 +81,7 @@ func NewServer(ctx context.Context, pub *Publisher, opts Options) (*Server, erro
 	}
 	tr := newTracker(pub, m)
 	tr.onUnknown = opts.OnUnknownGateway
+	tr.acks = opts.Acks
 	tr.auth = opts.Auth
 	// Ordered ADS sends each stream's responses through one queue in the
 	// order the cache produces them (CDS, EDS, LDS, RDS for Envoy groups).

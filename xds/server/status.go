@@ -120,6 +120,8 @@ type tracker struct {
 	// onUnknown, if set, hears of every stream whose node names no
 	// published group (called with the tracker's lock held: keep it short).
 	onUnknown func(nodeID, gateway, reason string)
+	// acks, if set, hears of every ACK (spans of the change's trace).
+	acks *AckTracer
 	// secretsAllowed decides per stream whether TLS keys may be sent.
 	secretsAllowed func(*peer.Peer) bool
 	// auth, when the port serves TLS, refuses streams and requests whose
@@ -233,6 +235,7 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 	}
 	if v := req.GetVersionInfo(); v != "" {
 		tt.Acked = v
+		t.acks.acked(p.key, ti, v, p.status.NodeID)
 	}
 	return nil
 }
