@@ -126,6 +126,10 @@ func (e *exchange) headers(s *Side, st *sideState, h *extprocv3.HttpHeaders, res
 		if !isScalar {
 			str = ""
 		}
+		if strings.ContainsAny(str, "\r\n\x00") {
+			// Envoy would reject the mutation (a 500); say why instead.
+			return e.fail(response, errShape{"header " + n + ": value has control characters"})
+		}
 		set(m, strings.ToLower(n), str)
 	}
 	for _, n := range s.RemoveHeaders {
