@@ -193,8 +193,13 @@ func (e *exchange) query(s *Side, path string) (string, error) {
 }
 
 func (e *exchange) body(s *Side, st *sideState, b *extprocv3.HttpBody, response bool) (*extprocv3.ProcessingResponse, bool) {
-	if s == nil || s.Body == nil || st.done {
+	if s == nil || s.Body == nil {
 		return wrapBody(nil, response), false
+	}
+	if st.done {
+		// Body after its end (Envoy never sends one): refuse rather than
+		// let an untransformed chunk through.
+		return e.fail(response, errShape{"body data after the end of the body"})
 	}
 	st.pending = true
 	if len(st.buf)+len(b.GetBody()) > s.Body.max() {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -309,4 +310,26 @@ func TestHeaderValueInjection(t *testing.T) {
 		t.Errorf("err %v immediate %v headers %v", err, res.immediate, res.reqHeaders)
 	}
 	_ = fmt.Sprint
+}
+
+// TestDuplicateKeysLeaveNoCopy: a removed field given twice (the parser
+// differential trick: the backend might read the other copy) leaves no
+// copy in what is forwarded.
+func TestDuplicateKeysLeaveNoCopy(t *testing.T) {
+	s := svc(t, map[string]Transformation{"t": {Request: &Side{Body: &Body{Ops: []Op{{Remove: "role"}, {Set: "sub", Value: &Value{Claim: "sub"}}}}}}})
+	res, err := play(ctx(t), start(t, s), "t", envoyMetadata(t), msg{headers: post("application/json"), body: []byte(`{"role":"admin","sub":"x","role":"user","sub":"y"}`)}, okJSON, 3)
+	if err != nil || res.immediate != nil || string(res.reqBody) != `{"sub":"u-42"}` {
+		t.Errorf("err %v immediate %v body %s", err, res.immediate, res.reqBody)
+	}
+}
+
+// TestBodyAfterEndRefused: a body message after the end of the body is
+// refused, not passed through untransformed.
+func TestBodyAfterEndRefused(t *testing.T) {
+	e := &exchange{t: &Transformation{Request: &Side{Body: &Body{Ops: []Op{{Remove: "pw"}}}}}}
+	e.handle(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(`{}`), EndOfStream: true}}})
+	out, done := e.handle(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(`{"pw":"x"}`), EndOfStream: true}}})
+	if !done || out.GetImmediateResponse().GetStatus().GetCode() != 400 {
+		t.Errorf("second body passed: %v", out)
+	}
 }
