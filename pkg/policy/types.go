@@ -53,6 +53,10 @@ type GatewaySpec struct {
 	// Proxyless: what proxyless gRPC clients of this Gateway get; a Route's
 	// own proxyless block overrides it.
 	Proxyless *Proxyless `yaml:"proxyless"`
+	// ClientIP says how the client's address is found behind trusted
+	// proxies (clientip.go); without it the client is the TCP peer (or
+	// the PROXY protocol's source on a proxyProtocol listener).
+	ClientIP *ClientIP `yaml:"clientIP"`
 	// Zone is where this Gateway's proxies run (default: serve --zone).
 	// Endpoints in that zone get priority 0 and the others priority 1, so
 	// traffic leaves the zone only when none of its endpoints is left.
@@ -85,6 +89,10 @@ type Listener struct {
 	// HTTPSRedirect makes an HTTP listener answer every request with a
 	// redirect to https (same host and path) instead of serving Routes.
 	HTTPSRedirect bool `yaml:"httpsRedirect"`
+	// ProxyProtocol requires a PROXY protocol header (v1 or v2) at the
+	// start of every connection, as a TCP load balancer in front sends it;
+	// its source address becomes the client's (clientip.go).
+	ProxyProtocol bool `yaml:"proxyProtocol"`
 }
 
 type ListenerTLS struct {
