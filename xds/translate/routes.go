@@ -439,6 +439,11 @@ func envoyRouteConfig(gw *policy.Gateway, l *policy.Listener, routes []*policy.R
 		// Set by the first filter for rate-limit descriptors only.
 		rc.RequestHeadersToRemove = []string{wire.RateLimitPathHeader}
 	}
+	if gw.Spec.ClientIP != nil {
+		// Set by the first filter for the authz service only; the upstream
+		// has X-Forwarded-For or the trusted header.
+		rc.RequestHeadersToRemove = append(rc.RequestHeadersToRemove, wire.ClientIPHeader)
+	}
 	if l.HTTPSRedirect {
 		httpsRedirectHosts(rc, gw, l, f)
 		return rc
