@@ -105,9 +105,7 @@ func (c *checker) hcmRules(where string, h *hcmv3.HttpConnectionManager, quic bo
 		c.fail("%s: original IP detection extensions cannot be mixed with use_remote_address or xff_num_trusted_hops", where)
 	}
 	for _, e := range h.GetOriginalIpDetectionExtensions() {
-		// Envoy: config.cc, "Original IP detection extension not found"
-		// for an unknown type; the allow-list holds the one gatehouse emits.
-		c.anyOf(where+" original IP detection "+e.GetName(), e.GetTypedConfig(), pointIPDetection)
+		c.ipDetection(where+" original IP detection "+e.GetName(), e.GetTypedConfig())
 	}
 	if h.GetAccessLogOptions() != nil && (h.GetFlushAccessLogOnNewRequest() || h.GetAccessLogFlushInterval() != nil) { //nolint:staticcheck // Envoy still reads the deprecated fields
 		c.fail("%s: access_log_options cannot be mixed with the deprecated access log flush fields", where)

@@ -9,6 +9,7 @@ import (
 	proxyprotocolv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/proxy_protocol/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	customheaderv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/http/original_ip_detection/custom_header/v3"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
@@ -134,5 +135,21 @@ func (c *checker) listenerFilterOrder(where string, lfs []*listenerv3.ListenerFi
 		if i > 0 && lf.GetTypedConfig().GetTypeUrl() == "type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol" {
 			c.fail("%s: listener filter %s must come first (it is #%d): the filters before it would read the PROXY header as data", where, lf.GetName(), i+1)
 		}
+	}
+}
+
+// ipDetection: Envoy refuses an unknown detection type ("Original IP
+// detection extension not found", http_connection_manager/config.cc; the
+// allow-list holds the one gatehouse emits) and validates the config when
+// it builds the extension (custom_header/config.cc, createExtension:
+// MessageUtil::downcastAndValidate), which Check's ValidateAll of the
+// listener does not reach inside an Any.
+func (c *checker) ipDetection(where string, a *anypb.Any) {
+	if c.anyOf(where, a, pointIPDetection) == nil {
+		return
+	}
+	m := &customheaderv3.CustomHeaderConfig{}
+	if c.unmarshal(where, a, m) {
+		c.validate("original IP detection", where, m)
 	}
 }
