@@ -69,7 +69,8 @@ package translate
 // instances whenever those filters are present: a Route that needs no call
 // disables them. A Route calls ext_authz when it has any Authentication or
 // an Authorization other than sourceCIDRs alone (rbac enforces those, on
-// remote_ip: the TCP peer, as use_remote_address trusts no XFF hop). API
+// remote_ip: the TCP peer, or the client the Gateway's clientIP detects,
+// clientip.go). API
 // key and JWT-only Routes still call ext_authz: it decides "any one of"
 // and sets the consumer. jwt_authn requirements are named after their
 // sorted provider list ("a,b"). Clusters: gatehouse/authz and
