@@ -294,9 +294,12 @@ type RouteSpec struct {
 	// timeout (see StreamingRoute). Routes whose every backend is a GRPC
 	// Service are streaming without saying so.
 	Streaming bool `yaml:"streaming"`
-	// WebSocket allows the HTTP/1.1 Upgrade: websocket handshake on this
-	// Route (off by default: Envoy refuses upgrades elsewhere).
-	WebSocket bool `yaml:"websocket"`
+	// WebSocket says whether the HTTP/1.1 Upgrade: websocket handshake is
+	// accepted on this Route (Route.WebSocketAllowed): unset, it is on for
+	// Routes that can be HTTP/1.1 (not every backend a GRPC Service);
+	// false turns it off; true also makes the Route streaming (no route
+	// timeout), for sockets that stay open longer than it.
+	WebSocket *bool `yaml:"websocket"`
 	// Proxyless overrides the Gateway's proxyless block for this Route.
 	Proxyless *Proxyless `yaml:"proxyless"`
 	// CORS replaces the Gateway's default CORS for this Route (cors.go).
