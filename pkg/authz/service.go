@@ -109,6 +109,7 @@ func (s *Service) CheckAs(ctx context.Context, req *authv3.CheckRequest, consume
 
 func (s *Service) check(ctx context.Context, req *authv3.CheckRequest, preset *identity) (resp *authv3.CheckResponse, d Decision) {
 	start := s.opts.Now()
+	useDetectedClient(req)
 	st := s.state.Load()
 	h := req.GetAttributes().GetRequest().GetHttp()
 	ext := req.GetAttributes().GetContextExtensions()

@@ -45,6 +45,7 @@ func validateGateway(files *fileReader, o *objErrs, g *Gateway) {
 		}
 	}
 	validatePorts(o, g.Spec.Listeners)
+	validateClientIP(o, g)
 	if lim := g.Spec.Limits; lim != nil {
 		if o.has("spec.limits.maxRequestHeadersKB") && (lim.MaxRequestHeadersKB < 1 || lim.MaxRequestHeadersKB > maxRequestHeadersKB) {
 			o.add("spec.limits.maxRequestHeadersKB", "%d is out of range; 1..%d", lim.MaxRequestHeadersKB, maxRequestHeadersKB)
@@ -152,6 +153,10 @@ func portConflict(a, b *Listener) string {
 		return fmt.Sprintf("is already used by OTHER with protocol %s; a port serves one protocol", a.Protocol)
 	case a.Protocol == ProtocolHTTP:
 		return "is already used by HTTP OTHER; merge them into one listener"
+	case a.ProxyProtocol != b.ProxyProtocol:
+		// One Envoy listener per port, and listener filters are per
+		// listener: a port either requires the PROXY protocol or not.
+		return "is shared with OTHER, which differs in proxyProtocol; listeners on one port must all set it or none"
 	case a.Protocol == ProtocolHTTPS:
 		if h1, h2, ok := overlap(a.Hostnames, b.Hostnames); ok {
 			return fmt.Sprintf("is shared with OTHER and hostnames overlap (%s and %s); HTTPS listeners on one port need disjoint hostnames", h1, h2)

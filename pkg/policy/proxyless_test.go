@@ -86,6 +86,7 @@ spec:
 }
 
 func TestIsStreaming(t *testing.T) {
+	yes, no := true, false
 	services := map[string]*Service{
 		"g": {Spec: ServiceSpec{Protocol: ServiceGRPC}},
 		"h": {Spec: ServiceSpec{Protocol: ServiceHTTP}},
@@ -99,12 +100,43 @@ func TestIsStreaming(t *testing.T) {
 		{"GRPC backend", RouteSpec{Backends: []Backend{{Service: "g"}}}, true},
 		{"mixed backends", RouteSpec{Backends: []Backend{{Service: "g"}, {Service: "h"}}}, false},
 		{"streaming", RouteSpec{Backends: []Backend{{Service: "h"}}, Streaming: true}, true},
-		{"websocket", RouteSpec{Backends: []Backend{{Service: "h"}}, WebSocket: true}, true},
+		{"websocket", RouteSpec{Backends: []Backend{{Service: "h"}}, WebSocket: &yes}, true},
+		{"websocket off", RouteSpec{Backends: []Backend{{Service: "h"}}, WebSocket: &no}, false},
 		{"unknown service", RouteSpec{Backends: []Backend{{Service: "x"}}}, false},
 	} {
 		r := &Route{Spec: c.spec}
 		if got := r.IsStreaming(services); got != c.want {
 			t.Errorf("%s: IsStreaming = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestWebSocketAllowed: on by default for Routes that can be HTTP/1.1,
+// off for gRPC-only ones, and as written when the Route says.
+func TestWebSocketAllowed(t *testing.T) {
+	yes, no := true, false
+	services := map[string]*Service{
+		"g": {Spec: ServiceSpec{Protocol: ServiceGRPC}},
+		"h": {Spec: ServiceSpec{Protocol: ServiceHTTP}},
+	}
+	for _, c := range []struct {
+		name string
+		spec RouteSpec
+		want bool
+	}{
+		{"HTTP default", RouteSpec{Backends: []Backend{{Service: "h"}}}, true},
+		{"HTTP opted out", RouteSpec{Backends: []Backend{{Service: "h"}}, WebSocket: &no}, false},
+		{"GRPC default", RouteSpec{Backends: []Backend{{Service: "g"}}}, false},
+		{"GRPC asked", RouteSpec{Backends: []Backend{{Service: "g"}}, WebSocket: &yes}, true},
+		{"mixed default", RouteSpec{Backends: []Backend{{Service: "g"}, {Service: "h"}}}, true},
+		{"no backends", RouteSpec{}, false},
+	} {
+		r := &Route{Spec: c.spec}
+		if got := r.WebSocketAllowed(services); got != c.want {
+			t.Errorf("%s: WebSocketAllowed = %v, want %v", c.name, got, c.want)
+		}
+		if c.spec.WebSocket == nil && r.IsStreaming(services) && c.name != "GRPC default" {
+			t.Errorf("%s: a default WebSocket made the Route streaming", c.name)
 		}
 	}
 }

@@ -267,9 +267,14 @@ func validateHeaderChanges(o *objErrs, p string, hc *HeaderChanges) {
 // call until they run long). The translator gives such Routes no request
 // timeout and honours the client's grpc-timeout instead.
 func (r *Route) IsStreaming(services map[string]*Service) bool {
-	if r.Spec.Streaming || r.Spec.WebSocket {
+	if r.Spec.Streaming || (r.Spec.WebSocket != nil && *r.Spec.WebSocket) {
 		return true
 	}
+	return r.allGRPC(services)
+}
+
+// allGRPC: every backend is a GRPC Service (none: false).
+func (r *Route) allGRPC(services map[string]*Service) bool {
 	if len(r.Spec.Backends) == 0 {
 		return false
 	}
@@ -279,4 +284,15 @@ func (r *Route) IsStreaming(services map[string]*Service) bool {
 		}
 	}
 	return true
+}
+
+// WebSocketAllowed reports whether r accepts the WebSocket upgrade: as its
+// websocket field says, else on for a Route that can serve HTTP/1.1, that
+// is one with a backend that is not a GRPC Service (gRPC runs on HTTP/2
+// and never upgrades).
+func (r *Route) WebSocketAllowed(services map[string]*Service) bool {
+	if r.Spec.WebSocket != nil {
+		return *r.Spec.WebSocket
+	}
+	return len(r.Spec.Backends) > 0 && !r.allGRPC(services)
 }

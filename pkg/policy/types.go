@@ -53,6 +53,10 @@ type GatewaySpec struct {
 	// Proxyless: what proxyless gRPC clients of this Gateway get; a Route's
 	// own proxyless block overrides it.
 	Proxyless *Proxyless `yaml:"proxyless"`
+	// ClientIP says how the client's address is found behind trusted
+	// proxies (clientip.go); without it the client is the TCP peer (or
+	// the PROXY protocol's source on a proxyProtocol listener).
+	ClientIP *ClientIP `yaml:"clientIP"`
 	// Zone is where this Gateway's proxies run (default: serve --zone).
 	// Endpoints in that zone get priority 0 and the others priority 1, so
 	// traffic leaves the zone only when none of its endpoints is left.
@@ -85,6 +89,10 @@ type Listener struct {
 	// HTTPSRedirect makes an HTTP listener answer every request with a
 	// redirect to https (same host and path) instead of serving Routes.
 	HTTPSRedirect bool `yaml:"httpsRedirect"`
+	// ProxyProtocol requires a PROXY protocol header (v1 or v2) at the
+	// start of every connection, as a TCP load balancer in front sends it;
+	// its source address becomes the client's (clientip.go).
+	ProxyProtocol bool `yaml:"proxyProtocol"`
 }
 
 type ListenerTLS struct {
@@ -286,9 +294,12 @@ type RouteSpec struct {
 	// timeout (see StreamingRoute). Routes whose every backend is a GRPC
 	// Service are streaming without saying so.
 	Streaming bool `yaml:"streaming"`
-	// WebSocket allows the HTTP/1.1 Upgrade: websocket handshake on this
-	// Route (off by default: Envoy refuses upgrades elsewhere).
-	WebSocket bool `yaml:"websocket"`
+	// WebSocket says whether the HTTP/1.1 Upgrade: websocket handshake is
+	// accepted on this Route (Route.WebSocketAllowed): unset, it is on for
+	// Routes that can be HTTP/1.1 (not every backend a GRPC Service);
+	// false turns it off; true also makes the Route streaming (no route
+	// timeout), for sockets that stay open longer than it.
+	WebSocket *bool `yaml:"websocket"`
 	// Proxyless overrides the Gateway's proxyless block for this Route.
 	Proxyless *Proxyless `yaml:"proxyless"`
 	// CORS replaces the Gateway's default CORS for this Route (cors.go).

@@ -59,7 +59,23 @@ const (
 	CtxAuthentication = "gatehouse.authentication"  // comma-separated Authentication names ("any one of"); empty: none required
 	CtxAuthorization  = "gatehouse.authorization"   // Authorization name; empty: none
 	CtxAllowAnonymous = "gatehouse.allow_anonymous" // "true" when the route requires no credential
+	// CtxClientIPHeader is "true" on the routes of a Gateway with clientIP:
+	// the request's ClientIPHeader, which that Gateway's first filter
+	// always overwrites, is the client's address. Envoy fills a
+	// CheckRequest's attributes.source from the connection, never from the
+	// detected address (source/extensions/filters/common/ext_authz/
+	// check_request_utils.cc, setAttrContextPeer), so the service puts it
+	// there. Without this entry the header means nothing: a Gateway without
+	// clientIP does not strip it.
+	CtxClientIPHeader = "gatehouse.client_ip_header"
 )
+
+// ClientIPHeader carries the client address Envoy detected (X-Forwarded-For
+// hops or a trusted header) from the Gateway's header_mutation filter,
+// which sets it from %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT% after
+// removing a client's copy, to the authz service. The route tables remove
+// it before the upstream.
+const ClientIPHeader = "x-gatehouse-client-ip"
 
 // Rate-limit descriptors (ENVOY-MAPPING.md). The domain is per Gateway.
 // Each limit of a RateLimit is one descriptor whose first entry is

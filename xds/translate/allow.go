@@ -18,6 +18,7 @@ const (
 	pointTracer              extensionPoint = "tracer"
 	pointProtocolOptions     extensionPoint = "cluster protocol options"
 	pointLBPolicy            extensionPoint = "load balancing policy"
+	pointIPDetection         extensionPoint = "original IP detection"
 )
 
 // HTTP filter types Check looks into (router order, cluster references).
@@ -54,7 +55,11 @@ var perRouteOf = map[protoreflect.FullName]map[protoreflect.FullName]bool{
 // imports of the building code make sure of that.
 var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 	pointListenerFilter: {
-		"envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector": true,
+		"envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector":   true,
+		"envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol": true,
+	},
+	pointIPDetection: {
+		"envoy.extensions.http.original_ip_detection.custom_header.v3.CustomHeaderConfig": true,
 	},
 	pointNetworkFilter: {
 		"envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager": true,

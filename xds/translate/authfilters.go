@@ -185,13 +185,17 @@ func (f *gwFilters) extAuthzPerRoute(cfg map[string]*anyT, r *policy.Route, p *r
 		anon = "true"
 	}
 	// Streaming gRPC calls must not wait for a body to be buffered.
-	a := extAuthzCheckAny([]kv{
+	ctx := []kv{
 		{wire.CtxGateway, f.gw.Name},
 		{wire.CtxRoute, r.Name},
 		{wire.CtxAuthentication, strings.Join(p.authn, ",")},
 		{wire.CtxAuthorization, p.authzName},
 		{wire.CtxAllowAnonymous, anon},
-	}, p.grpcOnly)
+	}
+	if f.gw.Spec.ClientIP != nil {
+		ctx = append(ctx, kv{wire.CtxClientIPHeader, "true"})
+	}
+	a := extAuthzCheckAny(ctx, p.grpcOnly)
 	if p.failOpen {
 		cfg[wire.FilterExtAuthzOpen] = a
 	} else {
@@ -200,12 +204,12 @@ func (f *gwFilters) extAuthzPerRoute(cfg map[string]*anyT, r *policy.Route, p *r
 }
 
 // rbacConfig allows only the Authorization's source CIDRs. It matches
-// remote_ip, the client address as the connection manager derives it:
-// with use_remote_address and no trusted XFF hops (defaults.go) that is
-// the TCP peer, so a client cannot spoof it with X-Forwarded-For, and it
-// stays the address the remote_address rate-limit key counts should
-// trusted hops ever be configured (direct_remote_ip would then be the
-// nearest proxy).
+// remote_ip, the client address as the connection manager derives it
+// (clientip.go): without the Gateway's clientIP that is the TCP peer (or
+// the PROXY protocol's source), so a client cannot spoof it with
+// X-Forwarded-For; with it, the address the trusted proxies reported, the
+// same one remote_address rate-limit keys count (direct_remote_ip would
+// be the nearest proxy).
 func (f *gwFilters) rbacConfig(p *routePolicy) *anyT {
 	if a := f.rbacCfg[p.authzName]; a != nil {
 		return a

@@ -271,6 +271,7 @@ func (c *checker) listener(l *listenerv3.Listener) {
 	for _, lf := range l.GetListenerFilters() {
 		c.anyOf(where+" listener filter "+lf.GetName(), lf.GetTypedConfig(), pointListenerFilter)
 	}
+	c.listenerFilterOrder(where, l.GetListenerFilters())
 	c.accessLogs(where, l.GetAccessLog())
 	if al := l.GetApiListener(); al != nil {
 		w := where + " api_listener"

@@ -104,6 +104,9 @@ func (c *checker) hcmRules(where string, h *hcmv3.HttpConnectionManager, quic bo
 	if len(h.GetOriginalIpDetectionExtensions()) > 0 && (h.GetUseRemoteAddress().GetValue() || h.GetXffNumTrustedHops() > 0) {
 		c.fail("%s: original IP detection extensions cannot be mixed with use_remote_address or xff_num_trusted_hops", where)
 	}
+	for _, e := range h.GetOriginalIpDetectionExtensions() {
+		c.ipDetection(where+" original IP detection "+e.GetName(), e.GetTypedConfig())
+	}
 	if h.GetAccessLogOptions() != nil && (h.GetFlushAccessLogOnNewRequest() || h.GetAccessLogFlushInterval() != nil) { //nolint:staticcheck // Envoy still reads the deprecated fields
 		c.fail("%s: access_log_options cannot be mixed with the deprecated access log flush fields", where)
 	}

@@ -208,7 +208,8 @@ func (c *checker) routeRules(at func() string, r *routev3.Route) {
 	}
 	// Envoy: source/common/router/config_impl.cc (RouteEntryImplBase:
 	// "Specify only one of prefix_rewrite, regex_rewrite or
-	// path_rewrite_policy", "Duplicate upgrade", retry_policy
+	// path_rewrite_policy", "Duplicate upgrade", "Non-CONNECT upgrade type
+	// has ConnectConfig", retry_policy
 	// "max_interval must greater than or equal to the base_interval").
 	rewrites := 0
 	if ra.GetPrefixRewrite() != "" {
@@ -231,6 +232,10 @@ func (c *checker) routeRules(at func() string, r *routev3.Route) {
 			c.fail("%s: upgrade type %q twice (Envoy refuses a duplicate upgrade)", at(), u.GetUpgradeType())
 		}
 		upgrades[t] = true
+		// config_impl.cc: "Non-CONNECT upgrade type X has ConnectConfig".
+		if u.GetConnectConfig() != nil && t != "connect" && t != "connect-udp" {
+			c.fail("%s: upgrade type %q has a connect_config (only CONNECT takes one)", at(), u.GetUpgradeType())
+		}
 	}
 	if bo := ra.GetRetryPolicy().GetRetryBackOff(); bo != nil && bo.GetMaxInterval() != nil &&
 		bo.GetMaxInterval().AsDuration() < bo.GetBaseInterval().AsDuration() {

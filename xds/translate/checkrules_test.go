@@ -199,6 +199,9 @@ func TestCheckEnvoyLoadRules(t *testing.T) {
 		{"a duplicate upgrade type", func(t *testing.T, g *Group) {
 			newRoute(g, "up").GetRoute().UpgradeConfigs = []*routev3.RouteAction_UpgradeConfig{{UpgradeType: "websocket"}, {UpgradeType: "WebSocket"}}
 		}, "twice"},
+		{"a connect_config on a websocket upgrade", func(t *testing.T, g *Group) {
+			newRoute(g, "cc").GetRoute().UpgradeConfigs = []*routev3.RouteAction_UpgradeConfig{{UpgradeType: "websocket", ConnectConfig: &routev3.RouteAction_UpgradeConfig_ConnectConfig{}}}
+		}, "has a connect_config"},
 		{"retry back-off max below base", func(t *testing.T, g *Group) {
 			newRoute(g, "rt").GetRoute().RetryPolicy = &routev3.RetryPolicy{RetryOn: "5xx", RetryBackOff: &routev3.RetryPolicy_RetryBackOff{BaseInterval: durationpb.New(2e9), MaxInterval: durationpb.New(1e9)}}
 		}, "max_interval is below base_interval"},

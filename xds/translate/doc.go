@@ -61,15 +61,17 @@ package translate
 // Streaming Routes (policy.Route.IsStreaming) get timeout 0 and
 // max_stream_duration.grpc_timeout_header_max (the Route's timeout, or 0:
 // grpc-timeout as sent), and listeners serving one no request_timeout
-// unless the Gateway sets it. websocket: true enables the upgrade on that
-// route only. Listener certificates come over SDS with
+// unless the Gateway sets it. WebSocket is enabled per route
+// (policy.Route.WebSocketAllowed: on unless websocket: false or every
+// backend is GRPC), never on the connection manager. Listener certificates come over SDS with
 // initial_fetch_timeout 0. Envoy clusters get max_retries = max_requests
 // unless the Service sets maxRetries (Envoy's default is 3).
 // Routes get explicit per-route configs for jwt_authn and both ext_authz
 // instances whenever those filters are present: a Route that needs no call
 // disables them. A Route calls ext_authz when it has any Authentication or
 // an Authorization other than sourceCIDRs alone (rbac enforces those, on
-// remote_ip: the TCP peer, as use_remote_address trusts no XFF hop). API
+// remote_ip: the TCP peer, or the client the Gateway's clientIP detects,
+// clientip.go). API
 // key and JWT-only Routes still call ext_authz: it decides "any one of"
 // and sets the consumer. jwt_authn requirements are named after their
 // sorted provider list ("a,b"). Clusters: gatehouse/authz and

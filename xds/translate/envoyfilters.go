@@ -190,7 +190,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 // the filters no Route of the Gateway needs left out. One slice serves
 // every listener of the group.
 func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
-	out := []*hcmv3.HttpFilter{httpFilter(wire.FilterHeaderMutation, headerMutationConfig(f.removedHeaders(), f.pathHeaderMutations()...))}
+	out := []*hcmv3.HttpFilter{httpFilter(wire.FilterHeaderMutation, headerMutationConfig(f.removedHeaders(), append(f.pathHeaderMutations(), f.clientIPHeaderMutations()...)...))}
 	// CORS before every filter that can refuse a request: a preflight
 	// carries no credential and must be answered, not refused (cors.go).
 	if f.cors {
@@ -247,6 +247,9 @@ func (f *gwFilters) removedHeaders() []string {
 	set := map[string]bool{wire.ConsumerHeader: true, authFailureModeHeader: true}
 	if f.usesPathKey() {
 		set[wire.RateLimitPathHeader] = true
+	}
+	if f.gw.Spec.ClientIP != nil {
+		set[wire.ClientIPHeader] = true
 	}
 	for _, a := range f.snap.Authentications {
 		if a.Spec.JWT == nil {

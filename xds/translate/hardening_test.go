@@ -297,7 +297,8 @@ spec:
 
 // Item 13a/b: streaming Routes (GRPC backends, streaming, websocket) get
 // no route timeout, honour grpc-timeout, and their listeners no
-// request_timeout; WebSocket is enabled on the websocket Route only.
+// request_timeout; WebSocket is enabled per route (on by default for
+// HTTP routes), never on the connection manager.
 func TestStreamingAndWebSocketRoutes(t *testing.T) {
 	groups := translateCase(t, "auth", Options{})
 	internal := groups[GroupKey{"internal", ClientEnvoy}]
@@ -313,11 +314,19 @@ func TestStreamingAndWebSocketRoutes(t *testing.T) {
 	if u := routeNamed(t, internal, "events").GetRoute().GetUpgradeConfigs(); len(u) != 1 || u[0].GetUpgradeType() != "websocket" || !u[0].GetEnabled().GetValue() {
 		t.Errorf("events: upgrade configs %v, want websocket enabled", u)
 	}
+	// Plain HTTP Routes accept WebSocket by default (issue 14 item 4)
+	// without becoming streaming: they keep Envoy's route timeout.
 	for _, name := range []string{"users", "public"} {
 		ra := routeNamed(t, internal, name).GetRoute()
-		if ra.GetTimeout() != nil || ra.GetMaxStreamDuration() != nil || len(ra.GetUpgradeConfigs()) > 0 {
+		if ra.GetTimeout() != nil || ra.GetMaxStreamDuration() != nil {
 			t.Errorf("plain route %s: %v", name, ra)
 		}
+		if u := ra.GetUpgradeConfigs(); len(u) != 1 || u[0].GetUpgradeType() != "websocket" || !u[0].GetEnabled().GetValue() {
+			t.Errorf("plain route %s: upgrade configs %v, want websocket enabled by default", name, u)
+		}
+	}
+	if u := routeNamed(t, internal, "grpc").GetRoute().GetUpgradeConfigs(); len(u) > 0 {
+		t.Errorf("gRPC route: upgrade configs %v, want none (HTTP/2 only)", u)
 	}
 	for _, h := range hcmsOf(t, internal) {
 		if h.GetRequestTimeout() != nil {

@@ -165,11 +165,15 @@ func envoyListener(gw *policy.Gateway, port int, ls []*policy.Listener, httpFilt
 		}
 		lis.FilterChains = append(lis.FilterChains, fc)
 	}
+	// Validation gives every listener of a port the same proxyProtocol.
+	if ls[0].ProxyProtocol {
+		lis.ListenerFilters = append(lis.ListenerFilters, proxyProtocolFilter())
+	}
 	if proto0 == policy.ProtocolHTTPS {
-		lis.ListenerFilters = []*listenerv3.ListenerFilter{{
+		lis.ListenerFilters = append(lis.ListenerFilters, &listenerv3.ListenerFilter{
 			Name:       filterTLSInspector,
 			ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: mustAny(&tlsinspectorv3.TlsInspector{})},
-		}}
+		})
 	}
 	return lis, secrets, nil
 }
@@ -217,16 +221,18 @@ func httpConnectionManager(gw *policy.Gateway, l *policy.Listener, httpFilters [
 			streamIdle = durationpb.New(lim.StreamIdleTimeout.D())
 		}
 	}
-	return &hcmv3.HttpConnectionManager{
+	h := &hcmv3.HttpConnectionManager{
 		StatPrefix: gw.Name + "_" + l.Name,
 		CodecType:  hcmv3.HttpConnectionManager_AUTO,
 		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
 			ConfigSource:    adsSource(),
 			RouteConfigName: routeConfigName(gw.Name, l.Name),
 		}},
-		HttpFilters:       httpFilters,
-		AccessLog:         accessLog,
-		Tracing:           tracing(gw),
+		HttpFilters: httpFilters,
+		AccessLog:   accessLog,
+		Tracing:     tracing(gw),
+		// The client is the TCP peer unless the Gateway's clientIP says
+		// otherwise (applyClientIP).
 		UseRemoteAddress:  wrapperspb.Bool(true),
 		XffNumTrustedHops: 0,
 		// Path settings, applied before any filter or route reads :path
@@ -262,6 +268,8 @@ func httpConnectionManager(gw *policy.Gateway, l *policy.Listener, httpFilters [
 			InitialConnectionWindowSize: wrapperspb.UInt32(edgeInitialConnectionWindowSize),
 		},
 	}
+	applyClientIP(gw, h)
+	return h
 }
 
 // usageAccessLog streams every entry to gatehouse's access-log service

@@ -289,7 +289,7 @@ func buildRoute(r *policy.Route, services map[string]*policy.Service) *builtRout
 		// No proxyless form: buildGRPCGroup withholds it (answerRoute).
 		return &builtRoute{key: keyOf(r), envoy: answerRoute(r, match)}
 	}
-	br := &builtRoute{key: keyOf(r), envoy: envoyRoute(r, match, target, hp, streaming), streaming: streaming}
+	br := &builtRoute{key: keyOf(r), envoy: envoyRoute(r, match, target, hp, streaming, r.WebSocketAllowed(services)), streaming: streaming}
 	// grpc-go skips routes with query matchers; the group leaves them out
 	// and says so (Group.Skipped) instead of serving a route it ignores.
 	if len(s.Match.Query) == 0 {
@@ -301,7 +301,7 @@ func buildRoute(r *policy.Route, services map[string]*policy.Service) *builtRout
 // envoyRoute builds a Route for Envoy. A zero timeout leaves
 // RouteAction.timeout unset, i.e. Envoy's default of 15s per request: the
 // safer choice at the edge than "no timeout", except on streaming Routes.
-func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.RouteAction, hp []*routev3.RouteAction_HashPolicy, streaming bool) *routev3.Route {
+func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.RouteAction, hp []*routev3.RouteAction_HashPolicy, streaming, websocket bool) *routev3.Route {
 	s := &r.Spec
 	ra := &routev3.RouteAction{ClusterSpecifier: target.ClusterSpecifier, HashPolicy: hp}
 	if s.Timeout > 0 {
@@ -310,7 +310,7 @@ func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.Rout
 	if streaming {
 		streamingAction(ra, s.Timeout.D())
 	}
-	if s.WebSocket {
+	if websocket {
 		// Upgrades are refused unless the connection manager or the route
 		// enables them; a route's enabled: true suffices (Envoy:
 		// source/extensions/filters/network/http_connection_manager/
@@ -318,6 +318,16 @@ func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.Rout
 		// a body on an upgrade request (Envoy: source/extensions/filters/
 		// http/ext_authz/ext_authz.cc, isWebSocketUpgradeRequest), so the
 		// handshake is authorized like any request.
+		//
+		// On by default (policy.Route.WebSocketAllowed) without making the
+		// Route streaming: neither timeout cuts an open socket. The route
+		// timeout starts only when the downstream request is complete
+		// (source/common/router/router.cc, Filter::onRequestComplete arms
+		// response_timeout_), which an upgraded stream is not until the
+		// client closes it; the listener's request_timeout is disarmed
+		// when the response starts (the 101; http_connection_manager.proto,
+		// request_timeout). stream_idle_timeout still closes idle sockets;
+		// websocket: true lifts the route timeout as well.
 		ra.UpgradeConfigs = []*routev3.RouteAction_UpgradeConfig{{UpgradeType: "websocket", Enabled: wrapperspb.Bool(true)}}
 	}
 	if rt := s.Retries; rt != nil && len(rt.On) > 0 {
@@ -442,6 +452,11 @@ func envoyRouteConfig(gw *policy.Gateway, l *policy.Listener, routes []*policy.R
 	if f.usesPathKey() {
 		// Set by the first filter for rate-limit descriptors only.
 		rc.RequestHeadersToRemove = []string{wire.RateLimitPathHeader}
+	}
+	if gw.Spec.ClientIP != nil {
+		// Set by the first filter for the authz service only; the upstream
+		// has X-Forwarded-For or the trusted header.
+		rc.RequestHeadersToRemove = append(rc.RequestHeadersToRemove, wire.ClientIPHeader)
 	}
 	if l.HTTPSRedirect {
 		httpsRedirectHosts(rc, gw, l, f)

@@ -117,14 +117,18 @@ func pick[T any](r *rand.Rand, xs ...T) T { return xs[r.Intn(len(xs))] }
 // policies, hosts, backends and opt-ins.
 func genPolicy(seed int64) string {
 	r := rand.New(rand.NewSource(seed))
+	// Client IP settings come from their own source, so that the other
+	// choices of a seed stay what they were before them.
+	rc := rand.New(rand.NewSource(^seed))
 	var b strings.Builder
 	b.WriteString(fixed)
 	for g := 0; g < 3; g++ {
 		fmt.Fprintf(&b, "---\nkind: Gateway\nname: g%d\nspec:\n  listeners:\n", g)
-		fmt.Fprintf(&b, "    - {name: main, port: %d, protocol: HTTP}\n", 8000+10*g)
+		fmt.Fprintf(&b, "    - {name: main, port: %d, protocol: HTTP%s}\n", 8000+10*g, pick(rc, "", "", ", proxyProtocol: true"))
 		if r.Intn(2) == 0 {
 			fmt.Fprintf(&b, "    - {name: side, port: %d, protocol: HTTP, hostnames: [api.example.com]}\n", 8001+10*g)
 		}
+		b.WriteString(pick(rc, "", "", "  clientIP: {xffTrustedHops: 2}\n", "  clientIP: {trustedHeader: x-real-ip}\n"))
 		b.WriteString(pick(r, "", "  defaults: {authentication: [jwt-a]}\n", "  defaults: {authentication: [keys, jwt-b], rateLimit: rl}\n", "  defaults: {rateLimit: rl}\n"))
 		b.WriteString(pick(r, "", "", "  proxyless: {serveUnprotected: true}\n", "  proxyless: {serveUnprotected: false}\n"))
 	}
