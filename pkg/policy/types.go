@@ -282,8 +282,8 @@ type RouteSpec struct {
 	Authorization  string          `yaml:"authorization"`  // Authorization name; "": none
 	// Require: scopes and claims the caller's token must carry (a JWT or
 	// an introspected token); checked by the ext_authz service.
-	Require *RouteRequire `yaml:"require"`
-	RateLimit      string          `yaml:"rateLimit"`      // RateLimit name; "": Gateway default; RateLimitNone: off
+	Require   *RouteRequire `yaml:"require"`
+	RateLimit string        `yaml:"rateLimit"` // RateLimit name; "": Gateway default; RateLimitNone: off
 	// Streaming marks a Route whose calls are long-lived streams (server-
 	// sent events, streaming gRPC, long polls): Envoy gives it no request
 	// timeout (see StreamingRoute). Routes whose every backend is a GRPC
