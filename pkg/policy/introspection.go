@@ -26,8 +26,16 @@ func validateIntrospection(files *fileReader, o *objErrs, file string, in *Intro
 	}
 	if o.has(p + ".clientSecret") {
 		o.add(p+".clientSecret", "a client secret is never written in the policy; put it in a file and name it with clientSecretFile")
-	} else if _, full, ok := files.readRelative(o, p+".clientSecretFile", file, in.ClientSecretFile); ok {
-		in.ClientSecretPath = full
+	} else if data, full, ok := files.readRelative(o, p+".clientSecretFile", file, in.ClientSecretFile); ok {
+		secret := strings.TrimRight(string(data), "\r\n")
+		switch {
+		case secret == "":
+			o.add(p+".clientSecretFile", "%s is empty", full)
+		case strings.ContainsAny(secret, "\r\n"):
+			o.add(p+".clientSecretFile", "%s has more than one line; it must hold only the client secret", full)
+		default:
+			in.ClientSecretPath, in.ClientSecretValue = full, NewSecret(secret)
+		}
 	}
 	positiveDuration(o, p+".cacheTTL", in.CacheTTL)
 	positiveDuration(o, p+".negativeCacheTTL", in.NegativeCacheTTL)

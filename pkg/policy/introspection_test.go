@@ -1,7 +1,12 @@
 package policy
 
 import (
+	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // introAuth is a valid oauth2Introspection Authentication (lines 1-8).
@@ -80,8 +85,16 @@ func TestIntrospectionLoads(t *testing.T) {
 		t.Fatal(errs)
 	}
 	in := s.Authentications["opaque"].Spec.OAuth2Introspection
-	if in.ClientSecretPath != "secrets/introspect" || in.ClientSecret != "" {
-		t.Errorf("secret path %q secret %q", in.ClientSecretPath, in.ClientSecret)
+	if in.ClientSecretPath != "secrets/introspect" || in.ClientSecret != "" || in.ClientSecretValue.Reveal() != "s3cret" {
+		t.Errorf("secret path %q secret %q value %q", in.ClientSecretPath, in.ClientSecret, in.ClientSecretValue.Reveal())
+	}
+	// The secret never shows in what prints or marshals the object.
+	js, _ := json.Marshal(s.Authentications["opaque"])
+	ys, _ := yaml.Marshal(s.Authentications["opaque"])
+	for _, out := range []string{fmt.Sprintf("%v %+v %#v", in, in, in), string(js), string(ys)} {
+		if strings.Contains(out, "s3cret") {
+			t.Errorf("secret leaks: %s", out)
+		}
 	}
 	rq := s.Routes["r"].Spec.Require
 	if rq == nil || len(rq.Scopes) != 1 || rq.Claims["tenant"] != "acme" {

@@ -44,11 +44,27 @@ type IntrospectionAuth struct {
 	NegativeCacheTTL Duration `yaml:"negativeCacheTTL"` // inactive tokens; 0: 10s
 	Timeout          Duration `yaml:"timeout"`          // one introspection call; 0: 1s
 
-	// ClientSecretPath is filled by Load: the secret file's path relative
-	// to the policy directory (the secret itself is read by whoever calls
-	// the endpoint, never kept in the Snapshot).
-	ClientSecretPath string `yaml:"-"`
+	// Filled by Load: the secret file's path relative to the policy
+	// directory, and the secret (trailing newline removed), which prints
+	// and marshals as "[redacted]" so that no API output or log shows it.
+	ClientSecretPath  string `yaml:"-" json:"-"`
+	ClientSecretValue Secret `yaml:"-" json:"-"`
 }
+
+// Secret is a credential read from a file. Only Reveal gives its value.
+type Secret struct{ v string }
+
+// NewSecret wraps v.
+func NewSecret(v string) Secret { return Secret{v} }
+
+// Reveal returns the secret itself, for the one caller that sends it.
+func (s Secret) Reveal() string { return s.v }
+
+func (Secret) String() string               { return "[redacted]" }
+func (Secret) GoString() string             { return "[redacted]" }
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
+func (Secret) MarshalYAML() (any, error)    { return "[redacted]", nil }
+func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
 
 // Introspection defaults (IntrospectionAuth).
 const (

@@ -59,6 +59,10 @@ const (
 	CtxAuthentication = "gatehouse.authentication"  // comma-separated Authentication names ("any one of"); empty: none required
 	CtxAuthorization  = "gatehouse.authorization"   // Authorization name; empty: none
 	CtxAllowAnonymous = "gatehouse.allow_anonymous" // "true" when the route requires no credential
+	// A Route's require block: scopes space-separated (RFC 6749 3.3 scope
+	// syntax), claims as a JSON object of string values. Absent: none.
+	CtxRequireScopes = "gatehouse.require.scopes"
+	CtxRequireClaims = "gatehouse.require.claims"
 )
 
 // Rate-limit descriptors (ENVOY-MAPPING.md). The domain is per Gateway.
