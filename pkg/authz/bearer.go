@@ -105,10 +105,26 @@ func jwtToken(payload map[string]any) *tokenInfo {
 // URLs end up in logs. present is false when the request carries no
 // Bearer credential at all; malformed says why a present one is refused
 // (two Authorization headers, which Envoy joins with a comma, end up here).
+//
+// Envoy merges repeated headers into one comma-separated value in headers
+// (go-control-plane envoy/service/auth/v3/attribute_context.pb.go,
+// AttributeContext_HttpRequest.Headers: "merged according to the HTTP
+// spec"), which is not a b64token; with encode_raw_headers they come as
+// separate header_map entries, which are refused here, so that a second
+// Authorization header is never silently ignored.
 func bearer(h *authv3.AttributeContext_HttpRequest) (token string, present bool, malformed string) {
 	v := headerValue(h, "authorization")
 	if v == "" {
 		return "", false, ""
+	}
+	n := 0
+	for _, hv := range h.GetHeaderMap().GetHeaders() {
+		if strings.EqualFold(hv.GetKey(), "authorization") {
+			n++
+		}
+	}
+	if n > 1 {
+		return "", true, "more than one Authorization header"
 	}
 	scheme, rest, _ := strings.Cut(v, " ")
 	if !strings.EqualFold(scheme, "bearer") {

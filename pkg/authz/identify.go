@@ -121,11 +121,17 @@ func (st *state) challenge(names []string, realm, extra string) string {
 	var parts []string
 	bearer := false
 	for _, n := range names {
-		if j, ok := st.jwtAuth[n]; ok && !bearer {
+		tokenRealm, isToken := "", false
+		if j, ok := st.jwtAuth[n]; ok {
+			tokenRealm, isToken = j.Realm, true
+		} else if a, ok := st.intro[n]; ok {
+			tokenRealm, isToken = a.cfg.Realm, true
+		}
+		if isToken && !bearer {
 			bearer = true
 			r := realm
-			if j.Realm != "" {
-				r = j.Realm
+			if tokenRealm != "" {
+				r = tokenRealm
 			}
 			parts = append(parts, fmt.Sprintf("Bearer realm=%q", r))
 		}
