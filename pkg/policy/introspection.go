@@ -108,7 +108,11 @@ func scopeToken(s string) bool {
 // (jwt or oauth2Introspection) and no apiKey one (a key carries no scopes:
 // it would either pass unchecked or always fail), and one Route cannot mix
 // jwt with oauth2Introspection: Envoy's jwt_authn runs first and rejects a
-// bearer token that is not a JWT (ENVOY-MAPPING.md, "any one of").
+// bearer token that is not a JWT (ENVOY-MAPPING.md, "any one of"): the
+// allow_missing alternative lets a missing token through, never a failed
+// one (Envoy: source/extensions/filters/http/jwt_authn/verifier.cc,
+// AllowMissingVerifierImpl creates its authenticator with allow_failed
+// false).
 func resolveRequire(o *objErrs, r *Route, gateways map[string]*Gateway, authns map[string]*Authentication) {
 	for _, gn := range r.Spec.Gateways {
 		g := gateways[gn]

@@ -143,7 +143,10 @@ func (f *gwFilters) jwtPerRoute(p *routePolicy) *anyT {
 }
 
 // requireExt is a Route's require block as context extensions (pkg/wire):
-// the authz service checks it against the caller's token. Scopes are
+// the authz service checks it against the caller's token, JWTs included,
+// because jwt_authn's requirements name providers and audiences only, no
+// claim or scope (go-control-plane envoy/extensions/filters/http/
+// jwt_authn/v3/config.pb.go, JwtRequirement.RequiresType). Scopes are
 // validated RFC 6749 scope-tokens (no spaces), so a space joins them;
 // claims go as JSON, whose map keys encoding/json sorts, so the same Route
 // always gives the same bytes.
