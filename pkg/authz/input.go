@@ -21,9 +21,9 @@ import (
 type identity struct {
 	consumer string
 	groups   []string
-	by       string // Authentication name, "" when none
-	subject  string // token sub, when identified by a JWT or an introspected token
-	token    *tokenInfo      // an introspected token
+	by       string           // Authentication name, "" when none
+	subject  string           // token sub, when identified by a JWT or an introspected token
+	token    *tokenInfo       // an introspected token
 	payload  *structpb.Struct // a verified JWT payload, read on demand (tok)
 }
 

@@ -251,7 +251,9 @@ func TestIntrospectionHydraErrorAnswerFailsClosed(t *testing.T) {
 	}
 }
 
-func x404(endpoint string) string { return strings.TrimSuffix(endpoint, "/introspect") + "/no-such-endpoint" }
+func x404(endpoint string) string {
+	return strings.TrimSuffix(endpoint, "/introspect") + "/no-such-endpoint"
+}
 
 // TestIntrospectionAttacks: ways around the token check.
 func TestIntrospectionAttacks(t *testing.T) {
