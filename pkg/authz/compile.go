@@ -20,6 +20,7 @@ import (
 type state struct {
 	apiKeyAuth map[string]APIKeyAuth
 	jwtAuth    map[string]JWTAuth
+	intro      map[string]*introAuth
 	consumers  map[string]Consumer
 	keys       map[[32]byte]string // key digest -> consumer
 	subjects   map[JWTSubject]string
@@ -45,6 +46,7 @@ func buildState(ctx context.Context, cfg *Config, prev *state) (*state, error) {
 	st := &state{
 		apiKeyAuth: map[string]APIKeyAuth{},
 		jwtAuth:    map[string]JWTAuth{},
+		intro:      map[string]*introAuth{},
 		consumers:  map[string]Consumer{},
 		keys:       map[[32]byte]string{},
 		subjects:   map[JWTSubject]string{},
@@ -65,6 +67,18 @@ func buildState(ctx context.Context, cfg *Config, prev *state) (*state, error) {
 	}
 	for name, j := range cfg.JWTAuth {
 		st.jwtAuth[name] = j
+	}
+	for _, name := range sortedKeys(cfg.IntrospectAuth) {
+		var old *introAuth
+		if prev != nil {
+			old = prev.intro[name]
+		}
+		a, err := buildIntroAuth(cfg.IntrospectAuth[name], old)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("authentication %q: %w", name, err))
+			continue
+		}
+		st.intro[name] = a
 	}
 	for _, name := range sortedKeys(cfg.Consumers) {
 		c := cfg.Consumers[name]

@@ -12,10 +12,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/otel/trace"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/introspect"
 )
 
 // Config is everything the service decides with. It is replaced as a whole
@@ -28,6 +31,9 @@ type Config struct {
 	// jwt_authn provider name and the key of its verified payload in
 	// metadata_context (namespace wire.JWTMetadataNamespace).
 	JWTAuth map[string]JWTAuth
+	// IntrospectAuth holds the oauth2Introspection Authentications by name:
+	// bearer tokens checked with an RFC 7662 endpoint (pkg/introspect).
+	IntrospectAuth map[string]IntrospectAuth
 	// Consumers by name.
 	Consumers map[string]Consumer
 	// Policies holds the Authorizations by name.
@@ -56,6 +62,17 @@ type JWTAuth struct {
 	Issuer string
 	// Realm is used in the WWW-Authenticate challenge; empty means the gateway name.
 	Realm string
+}
+
+// IntrospectAuth is an oauth2Introspection Authentication: an active
+// token's (Issuer, sub) is looked up among the Consumers' JWTSubjects, as
+// for a JWT. Its Introspector (cache and circuit breaker) is kept across
+// Updates as long as Introspect and Issuer do not change.
+type IntrospectAuth struct {
+	Issuer string
+	// Realm is used in the WWW-Authenticate challenge; empty means the gateway name.
+	Realm      string
+	Introspect introspect.Config
 }
 
 // Consumer is a known caller.

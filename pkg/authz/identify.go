@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
@@ -16,14 +17,19 @@ import (
 type authFailure struct {
 	reason    string
 	challenge string // WWW-Authenticate value
+	status    int    // 0: 401; 503 when an introspection endpoint cannot answer
+	body      string // "": the default 401 body
 }
 
 // identify implements "any one of" (POLICY-MODEL.md): a verified JWT of one
 // of the route's JWT providers, else a valid key of one of its apiKey
 // Authentications. A key that is present but unknown is a 401 even if the
 // route would let anonymous callers in: a caller that sends a wrong key
-// wants to know. Without Authentications the caller is anonymous.
-func (st *state) identify(attrs *authv3.AttributeContext, names []string, allowAnon bool, realm string) (identity, *authFailure) {
+// wants to know. A bearer token for an oauth2Introspection Authentication
+// comes after JWTs (a Route never has both: jwt_authn would reject an
+// opaque token) and before API keys; a present one decides, like a key.
+// Without Authentications the caller is anonymous.
+func (st *state) identify(ctx context.Context, attrs *authv3.AttributeContext, names []string, allowAnon bool, realm string) (identity, *authFailure) {
 	anon := identity{consumer: wire.AnonymousConsumer}
 	if len(names) == 0 {
 		return anon, nil
@@ -46,7 +52,7 @@ func (st *state) identify(attrs *authv3.AttributeContext, names []string, allowA
 		if iss == "" {
 			iss = j.Issuer
 		}
-		id := identity{consumer: wire.AnonymousConsumer, by: n, subject: sub}
+		id := identity{consumer: wire.AnonymousConsumer, by: n, subject: sub, payload: payload}
 		if c, ok := st.subjects[JWTSubject{Issuer: iss, Subject: sub}]; ok && sub != "" {
 			id.consumer = c
 			id.groups = st.consumers[c].Groups
@@ -54,6 +60,9 @@ func (st *state) identify(attrs *authv3.AttributeContext, names []string, allowA
 		return id, nil
 	}
 	h := attrs.GetRequest().GetHttp()
+	if id, fail, ok := st.identifyIntrospected(ctx, h, names, realm); ok {
+		return id, fail
+	}
 	var query url.Values
 	for _, n := range names {
 		a, ok := st.apiKeyAuth[n]
@@ -112,11 +121,17 @@ func (st *state) challenge(names []string, realm, extra string) string {
 	var parts []string
 	bearer := false
 	for _, n := range names {
-		if j, ok := st.jwtAuth[n]; ok && !bearer {
+		tokenRealm, isToken := "", false
+		if j, ok := st.jwtAuth[n]; ok {
+			tokenRealm, isToken = j.Realm, true
+		} else if a, ok := st.intro[n]; ok {
+			tokenRealm, isToken = a.cfg.Realm, true
+		}
+		if isToken && !bearer {
 			bearer = true
 			r := realm
-			if j.Realm != "" {
-				r = j.Realm
+			if tokenRealm != "" {
+				r = tokenRealm
 			}
 			parts = append(parts, fmt.Sprintf("Bearer realm=%q", r))
 		}

@@ -14,14 +14,26 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/open-policy-agent/opa/v1/ast"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // identity is who the caller turned out to be.
 type identity struct {
 	consumer string
 	groups   []string
-	by       string // Authentication name, "" when none
-	subject  string // JWT sub, when identified by a JWT
+	by       string           // Authentication name, "" when none
+	subject  string           // token sub, when identified by a JWT or an introspected token
+	token    *tokenInfo       // an introspected token
+	payload  *structpb.Struct // a verified JWT payload, read on demand (tok)
+}
+
+// tok is what the caller's token says, nil without a token. A JWT payload
+// is converted only here, when require or input.gatehouse needs it.
+func (id *identity) tok() *tokenInfo {
+	if id.token == nil && id.payload != nil {
+		id.token = jwtToken(id.payload.AsMap())
+	}
+	return id.token
 }
 
 var versionTerm = ast.ObjectTerm(
@@ -314,5 +326,7 @@ func gatehouseTerm(gateway, route, policy string, id identity) *ast.Term {
 		ast.Item(ast.StringTerm("groups"), ast.ArrayTerm(groups...)),
 		ast.Item(ast.StringTerm("authenticated_by"), ast.StringTerm(id.by)),
 		ast.Item(ast.StringTerm("subject"), ast.StringTerm(id.subject)),
+		ast.Item(ast.StringTerm("client_id"), ast.StringTerm(id.tok().clientIDOrEmpty())),
+		ast.Item(ast.StringTerm("scopes"), ast.ArrayTerm(scopeTerms(id.tok())...)),
 	)
 }

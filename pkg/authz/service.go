@@ -157,16 +157,22 @@ func (s *Service) decide(ctx context.Context, st *state, req *authv3.CheckReques
 		id = *preset
 		d.Reasons = append(d.Reasons, "dry run: identified as "+id.consumer)
 	} else {
-		id, fail = st.identify(attrs, names, ext[wire.CtxAllowAnonymous] == "true", realm)
+		id, fail = st.identify(ctx, attrs, names, ext[wire.CtxAllowAnonymous] == "true", realm)
 	}
 	if fail != nil {
 		d.Consumer = wire.AnonymousConsumer
 		d.Reasons = append(d.Reasons, fail.reason)
+		if fail.status != 0 {
+			return s.deny(d, fail.status, nil, ptr(fail.body))
+		}
 		return s.deny(d, http.StatusUnauthorized, []*corev3.HeaderValueOption{header("www-authenticate", fail.challenge)}, ptr("401 Unauthorized: no valid credential\n"))
 	}
 	d.Consumer, d.AuthenticatedBy = id.consumer, id.by
 	if id.by != "" {
 		d.Reasons = append(d.Reasons, "authenticated by "+id.by)
+	}
+	if resp := s.checkRequire(d, ext, &id, preset != nil, realm); resp != nil {
+		return resp
 	}
 
 	if d.Policy == "" {
@@ -226,6 +232,38 @@ func (s *Service) decide(ctx context.Context, st *state, req *authv3.CheckReques
 		status = res.status
 	}
 	return s.denyWith(d, status, res)
+}
+
+// checkRequire enforces the Route's require block (scopes and claims of
+// the caller's token): 403 with RFC 6750's insufficient_scope challenge
+// when the token lacks any of it. A dry run (CheckAs) has no token and
+// skips it, saying so.
+func (s *Service) checkRequire(d *Decision, ext map[string]string, id *identity, dry bool, realm string) *authv3.CheckResponse {
+	rq, err := parseRequirement(ext)
+	if err != nil {
+		// Gatehouse wrote it: a bad one is a bug, and a bug denies.
+		d.Reasons = append(d.Reasons, err.Error())
+		return s.deny(d, http.StatusForbidden, nil, nil)
+	}
+	if rq == nil {
+		return nil
+	}
+	if dry {
+		d.Reasons = append(d.Reasons, "dry run: the route's require (scopes, claims) is not checked")
+		return nil
+	}
+	scopes, claims := rq.unmet(id.tok())
+	if len(scopes)+len(claims) == 0 {
+		return nil
+	}
+	if len(scopes) > 0 {
+		d.Reasons = append(d.Reasons, fmt.Sprintf("token lacks required scopes %v", scopes))
+	}
+	if len(claims) > 0 {
+		d.Reasons = append(d.Reasons, fmt.Sprintf("token claims %v do not hold the required values", claims))
+	}
+	return s.deny(d, http.StatusForbidden, []*corev3.HeaderValueOption{header("www-authenticate", insufficientScope(realm, rq))},
+		ptr("403 Forbidden: the access token lacks the scope or claims this route requires\n"))
 }
 
 func (s *Service) evalRego(ctx context.Context, st *state, p *compiledPolicy, req *authv3.CheckRequest, d *Decision, id identity) (*policyResult, error) {

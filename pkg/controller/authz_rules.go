@@ -3,8 +3,10 @@ package controller
 import (
 	"encoding/hex"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/authz"
+	"github.com/gatehouse-dev/gatehouse/pkg/introspect"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 )
 
@@ -14,11 +16,12 @@ import (
 // subjects, and the Authorizations. maxBody caps input.parsed_body.
 func AuthzRules(snap *policy.Snapshot, maxBody int) (*authz.Config, error) {
 	cfg := &authz.Config{
-		APIKeyAuth:   map[string]authz.APIKeyAuth{},
-		JWTAuth:      map[string]authz.JWTAuth{},
-		Consumers:    map[string]authz.Consumer{},
-		Policies:     map[string]authz.Policy{},
-		MaxBodyBytes: maxBody,
+		APIKeyAuth:     map[string]authz.APIKeyAuth{},
+		JWTAuth:        map[string]authz.JWTAuth{},
+		IntrospectAuth: map[string]authz.IntrospectAuth{},
+		Consumers:      map[string]authz.Consumer{},
+		Policies:       map[string]authz.Policy{},
+		MaxBodyBytes:   maxBody,
 	}
 	for name, a := range snap.Authentications {
 		switch {
@@ -26,6 +29,8 @@ func AuthzRules(snap *policy.Snapshot, maxBody int) (*authz.Config, error) {
 			cfg.APIKeyAuth[name] = authz.APIKeyAuth{Header: a.Spec.APIKey.Header, Query: a.Spec.APIKey.Query}
 		case a.Spec.JWT != nil:
 			cfg.JWTAuth[name] = authz.JWTAuth{Issuer: a.Spec.JWT.Issuer}
+		case a.Spec.OAuth2Introspection != nil:
+			cfg.IntrospectAuth[name] = IntrospectAuth(a.Spec.OAuth2Introspection)
 		}
 	}
 	for name, c := range snap.Consumers {
@@ -64,4 +69,28 @@ func AuthzRules(snap *policy.Snapshot, maxBody int) (*authz.Config, error) {
 		cfg.Policies[name] = p
 	}
 	return cfg, nil
+}
+
+// IntrospectAuth is what the ext_authz service needs of an
+// oauth2Introspection Authentication; unset durations take the policy's
+// defaults.
+func IntrospectAuth(in *policy.IntrospectionAuth) authz.IntrospectAuth {
+	or := func(d policy.Duration, def time.Duration) time.Duration {
+		if d > 0 {
+			return d.D()
+		}
+		return def
+	}
+	return authz.IntrospectAuth{
+		Issuer: in.Issuer,
+		Introspect: introspect.Config{
+			Endpoint:     in.Endpoint,
+			AllowHTTP:    in.AllowInsecureHTTP,
+			ClientID:     in.ClientID,
+			ClientSecret: in.ClientSecretValue.Reveal(),
+			Timeout:      or(in.Timeout, policy.DefaultIntrospectionTimeout),
+			CacheTTL:     or(in.CacheTTL, policy.DefaultIntrospectionCacheTTL),
+			NegativeTTL:  or(in.NegativeCacheTTL, policy.DefaultIntrospectionNegativeTTL),
+		},
+	}
 }

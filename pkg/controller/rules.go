@@ -48,18 +48,20 @@ func withNames(base, other ServiceRules) ServiceRules {
 
 func authzWithNames(base, other *authz.Config) *authz.Config {
 	out := &authz.Config{
-		APIKeyAuth:   maps.Clone(base.APIKeyAuth),
-		JWTAuth:      maps.Clone(base.JWTAuth),
-		Consumers:    base.Consumers,
-		Policies:     maps.Clone(base.Policies),
-		MaxBodyBytes: base.MaxBodyBytes,
+		APIKeyAuth:     maps.Clone(base.APIKeyAuth),
+		JWTAuth:        maps.Clone(base.JWTAuth),
+		IntrospectAuth: maps.Clone(base.IntrospectAuth),
+		Consumers:      base.Consumers,
+		Policies:       maps.Clone(base.Policies),
+		MaxBodyBytes:   base.MaxBodyBytes,
 	}
 	// Authentications are one namespace across both kinds: a name that
 	// changed kind keeps base's.
 	known := func(name string) bool {
 		_, k := base.APIKeyAuth[name]
 		_, j := base.JWTAuth[name]
-		return k || j
+		_, i := base.IntrospectAuth[name]
+		return k || j || i
 	}
 	for name, a := range other.APIKeyAuth {
 		if !known(name) {
@@ -69,6 +71,11 @@ func authzWithNames(base, other *authz.Config) *authz.Config {
 	for name, j := range other.JWTAuth {
 		if !known(name) {
 			out.JWTAuth[name] = j
+		}
+	}
+	for name, a := range other.IntrospectAuth {
+		if !known(name) {
+			out.IntrospectAuth[name] = a
 		}
 	}
 	addMissing(out.Policies, other.Policies)

@@ -247,6 +247,8 @@ func (e *explainer) credential(name string) Credential {
 		return Credential{Name: name, Kind: "apiKey", Detail: "header " + a.Spec.APIKey.Header}
 	case a.Spec.APIKey != nil:
 		return Credential{Name: name, Kind: "apiKey", Detail: "query parameter " + a.Spec.APIKey.Query}
+	case a.Spec.OAuth2Introspection != nil:
+		return Credential{Name: name, Kind: "oauth2Introspection", Detail: fmt.Sprintf("bearer token introspected at %s, issuer %s", a.Spec.OAuth2Introspection.Endpoint, a.Spec.OAuth2Introspection.Issuer)}
 	}
 	return Credential{Name: name, Kind: "?"}
 }

@@ -12,8 +12,11 @@ import (
 
 func validateAuthentication(files *fileReader, o *objErrs, a *Authentication) {
 	sp := &a.Spec
-	if countSet(sp.JWT != nil, sp.APIKey != nil) != 1 {
-		o.add("spec", "set exactly one of jwt, apiKey")
+	if countSet(sp.JWT != nil, sp.APIKey != nil, sp.OAuth2Introspection != nil) != 1 {
+		o.add("spec", "set exactly one of jwt, apiKey, oauth2Introspection")
+	}
+	if in := sp.OAuth2Introspection; in != nil {
+		validateIntrospection(files, o, a.File, in)
 	}
 	if j := sp.JWT; j != nil {
 		validateJWT(files, o, a.File, j)

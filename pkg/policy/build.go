@@ -316,6 +316,7 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 		l.ref(o, "spec.rateLimit", KindRateLimit, r.Spec.RateLimit)
 	}
 	validateProtectedAnswer(o, r, l.snap.Gateways)
+	resolveRequire(o, r, l.snap.Gateways, l.snap.Authentications)
 	for i, m := range r.Spec.Mirror {
 		l.ref(o, fmt.Sprintf("spec.mirror[%d].service", i), KindService, m.Service)
 	}

@@ -89,6 +89,9 @@ func validateRoute(files *fileReader, o *objErrs, r *Route) {
 	if sp.Authentication != nil {
 		checkNameList(o, "spec.authentication", KindAuthentication, *sp.Authentication)
 	}
+	if sp.Require != nil {
+		validateRequire(o, sp.Require)
+	}
 	if o.has("spec.authorization") && sp.Authorization == "" {
 		o.add("spec.authorization", "must name an Authorization (omit it for none)")
 	}

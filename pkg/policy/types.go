@@ -288,7 +288,10 @@ type RouteSpec struct {
 	Headers        *RouteHeaders   `yaml:"headers"`
 	Authentication *[]string       `yaml:"authentication"` // Authentication names, any one of which suffices; nil: Gateway default; []: off
 	Authorization  string          `yaml:"authorization"`  // Authorization name; "": none
-	RateLimit      string          `yaml:"rateLimit"`      // RateLimit name; "": Gateway default; RateLimitNone: off
+	// Require: scopes and claims the caller's token must carry (a JWT or
+	// an introspected token); checked by the ext_authz service.
+	Require   *RouteRequire `yaml:"require"`
+	RateLimit string        `yaml:"rateLimit"` // RateLimit name; "": Gateway default; RateLimitNone: off
 	// Streaming marks a Route whose calls are long-lived streams (server-
 	// sent events, streaming gRPC, long polls): Envoy gives it no request
 	// timeout (see StreamingRoute). Routes whose every backend is a GRPC
@@ -308,6 +311,14 @@ type RouteSpec struct {
 	// injects delays and aborts for testing (traffic.go).
 	Mirror []Mirror `yaml:"mirror"`
 	Fault  *Fault   `yaml:"fault"`
+}
+
+// RouteRequire lists what a Route's bearer token must carry: every scope
+// (exact, case-sensitive: RFC 6749 3.3) and every claim (a string claim
+// equal to the value, or a list claim containing it).
+type RouteRequire struct {
+	Scopes []string          `yaml:"scopes"`
+	Claims map[string]string `yaml:"claims"`
 }
 
 // RateLimitNone as a Route's rateLimit turns the Gateway default off. It is

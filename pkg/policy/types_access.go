@@ -15,11 +15,63 @@ type Authentication struct {
 	Spec AuthenticationSpec `yaml:"spec"`
 }
 
-// AuthenticationSpec has exactly one of JWT or APIKey.
+// AuthenticationSpec has exactly one of JWT, APIKey or OAuth2Introspection.
 type AuthenticationSpec struct {
-	JWT    *JWTAuth    `yaml:"jwt"`
-	APIKey *APIKeyAuth `yaml:"apiKey"`
+	JWT                 *JWTAuth           `yaml:"jwt"`
+	APIKey              *APIKeyAuth        `yaml:"apiKey"`
+	OAuth2Introspection *IntrospectionAuth `yaml:"oauth2Introspection"`
 }
+
+// IntrospectionAuth checks opaque OAuth2 access tokens (Authorization:
+// Bearer) with the authorization server's RFC 7662 introspection endpoint,
+// from gatehouse's ext_authz service (pkg/introspect). An active token's
+// (Issuer, sub) is looked up among the Consumers' jwtSubjects, as for a JWT.
+type IntrospectionAuth struct {
+	Endpoint string `yaml:"endpoint"` // https URL; http only with AllowInsecureHTTP
+	// AllowInsecureHTTP is the explicit opt-in for a plain-http endpoint
+	// (tokens and the client secret would cross the network in clear).
+	AllowInsecureHTTP bool `yaml:"allowInsecureHTTP"`
+	// Issuer names the authorization server: it maps (Issuer, sub) to a
+	// Consumer, and an answer whose "iss" differs is refused.
+	Issuer   string `yaml:"issuer"`
+	ClientID string `yaml:"clientId"` // gatehouse's own credentials at the endpoint
+	// ClientSecretFile holds the client secret (relative to the file
+	// naming it). The secret is never inline: ClientSecret exists only to
+	// reject it with a clear message.
+	ClientSecretFile string   `yaml:"clientSecretFile"`
+	ClientSecret     string   `yaml:"clientSecret"`
+	CacheTTL         Duration `yaml:"cacheTTL"`         // active tokens, bounded by their exp; 0: 60s
+	NegativeCacheTTL Duration `yaml:"negativeCacheTTL"` // inactive tokens; 0: 10s
+	Timeout          Duration `yaml:"timeout"`          // one introspection call; 0: 1s
+
+	// Filled by Load: the secret file's path relative to the policy
+	// directory, and the secret (trailing newline removed), which prints
+	// and marshals as "[redacted]" so that no API output or log shows it.
+	ClientSecretPath  string `yaml:"-" json:"-"`
+	ClientSecretValue Secret `yaml:"-" json:"-"`
+}
+
+// Secret is a credential read from a file. Only Reveal gives its value.
+type Secret struct{ v string }
+
+// NewSecret wraps v.
+func NewSecret(v string) Secret { return Secret{v} }
+
+// Reveal returns the secret itself, for the one caller that sends it.
+func (s Secret) Reveal() string { return s.v }
+
+func (Secret) String() string               { return "[redacted]" }
+func (Secret) GoString() string             { return "[redacted]" }
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
+func (Secret) MarshalYAML() (any, error)    { return "[redacted]", nil }
+func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
+// Introspection defaults (IntrospectionAuth).
+const (
+	DefaultIntrospectionCacheTTL    = 60 * time.Second
+	DefaultIntrospectionNegativeTTL = 10 * time.Second
+	DefaultIntrospectionTimeout     = time.Second
+)
 
 // JWTAuth is one jwt_authn provider; its name is the Authentication's name.
 type JWTAuth struct {

@@ -68,6 +68,10 @@ const (
 	// there. Without this entry the header means nothing: a Gateway without
 	// clientIP does not strip it.
 	CtxClientIPHeader = "gatehouse.client_ip_header"
+	// A Route's require block: scopes space-separated (RFC 6749 3.3 scope
+	// syntax), claims as a JSON object of string values. Absent: none.
+	CtxRequireScopes = "gatehouse.require.scopes"
+	CtxRequireClaims = "gatehouse.require.claims"
 )
 
 // ClientIPHeader carries the client address Envoy detected (X-Forwarded-For

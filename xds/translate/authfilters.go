@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"encoding/json"
 	"net/netip"
 	"sort"
 	"strings"
@@ -141,11 +142,46 @@ func (f *gwFilters) jwtPerRoute(p *routePolicy) *anyT {
 	return a
 }
 
+// requireExt is a Route's require block as context extensions (pkg/wire):
+// the authz service checks it against the caller's token, JWTs included,
+// because jwt_authn's requirements name providers and audiences only, no
+// claim or scope (go-control-plane envoy/extensions/filters/http/
+// jwt_authn/v3/config.pb.go, JwtRequirement.RequiresType). Scopes are
+// validated RFC 6749 scope-tokens (no spaces), so a space joins them;
+// claims go as JSON, whose map keys encoding/json sorts, so the same Route
+// always gives the same bytes.
+func requireExt(rq *policy.RouteRequire) []kv {
+	if rq == nil {
+		return nil
+	}
+	var out []kv
+	if len(rq.Scopes) > 0 {
+		out = append(out, kv{wire.CtxRequireScopes, strings.Join(rq.Scopes, " ")})
+	}
+	if len(rq.Claims) > 0 {
+		b, _ := json.Marshal(rq.Claims) // a map of strings always marshals
+		out = append(out, kv{wire.CtxRequireClaims, string(b)})
+	}
+	return out
+}
+
+// introspectionMargin is added to the longest introspection timeout of a
+// Gateway's Routes for its fail-closed ext_authz call: the authz service
+// must get to answer (503, fail closed, with its reason) before Envoy gives
+// up on the call.
+const introspectionMargin = 250 * time.Millisecond
+
 // extAuthzConfig is one of the two ext_authz instances: failure_mode_allow
 // is filter-wide, so fail-closed and fail-open Routes need one each.
-func extAuthzConfig(failOpen bool, o Options) *anyT {
+// introspect is the longest introspection timeout among the Routes that
+// use the instance (0: none); the call's timeout covers it.
+func extAuthzConfig(failOpen bool, o Options, introspect time.Duration) *anyT {
+	timeout := o.AuthzTimeout
+	if introspect > 0 && introspect+introspectionMargin > timeout {
+		timeout = introspect + introspectionMargin
+	}
 	cfg := &extauthzv3.ExtAuthz{
-		Services: &extauthzv3.ExtAuthz_GrpcService{GrpcService: envoyGRPC(wire.AuthzCluster, o.AuthzTimeout)},
+		Services: &extauthzv3.ExtAuthz_GrpcService{GrpcService: envoyGRPC(wire.AuthzCluster, timeout)},
 		// The authz service reads the verified JWT payloads from here.
 		MetadataContextNamespaces: []string{wire.JWTMetadataNamespace},
 		TransportApiVersion:       corev3.ApiVersion_V3,
@@ -184,8 +220,7 @@ func (f *gwFilters) extAuthzPerRoute(cfg map[string]*anyT, r *policy.Route, p *r
 	if len(p.authn) == 0 {
 		anon = "true"
 	}
-	// Streaming gRPC calls must not wait for a body to be buffered.
-	ctx := []kv{
+	ext := []kv{
 		{wire.CtxGateway, f.gw.Name},
 		{wire.CtxRoute, r.Name},
 		{wire.CtxAuthentication, strings.Join(p.authn, ",")},
@@ -193,9 +228,11 @@ func (f *gwFilters) extAuthzPerRoute(cfg map[string]*anyT, r *policy.Route, p *r
 		{wire.CtxAllowAnonymous, anon},
 	}
 	if f.gw.Spec.ClientIP != nil {
-		ctx = append(ctx, kv{wire.CtxClientIPHeader, "true"})
+		ext = append(ext, kv{wire.CtxClientIPHeader, "true"})
 	}
-	a := extAuthzCheckAny(ctx, p.grpcOnly)
+	ext = append(ext, requireExt(r.Spec.Require)...)
+	// Streaming gRPC calls must not wait for a body to be buffered.
+	a := extAuthzCheckAny(ext, p.grpcOnly)
 	if p.failOpen {
 		cfg[wire.FilterExtAuthzOpen] = a
 	} else {

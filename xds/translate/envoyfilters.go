@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"time"
+
 	"fmt"
 	"sort"
 	"strings"
@@ -24,6 +26,9 @@ type gwFilters struct {
 
 	routes map[*policy.Route]*routePolicy
 	jwt    []string // JWT Authentication names used by some Route, sorted
+	// introspect is the longest introspection timeout of the
+	// oauth2Introspection Authentications some Route uses (0: none).
+	introspect time.Duration
 
 	local, rbac, authzClosed, authzOpen, rlDeny, rlAllow bool
 
@@ -164,6 +169,15 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 		for _, n := range p.jwt {
 			jwt[n] = true
 		}
+		for _, n := range p.authn {
+			if in := snap.Authentications[n].Spec.OAuth2Introspection; in != nil {
+				t := in.Timeout.D()
+				if t <= 0 {
+					t = policy.DefaultIntrospectionTimeout
+				}
+				f.introspect = max(f.introspect, t)
+			}
+		}
 		f.rbac = f.rbac || len(p.sourceCIDRs()) > 0
 		f.local = f.local || p.hasLocal()
 		if p.call {
@@ -206,10 +220,10 @@ func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
 		out = append(out, httpFilter(wire.FilterJWT, f.jwtConfig()))
 	}
 	if f.authzClosed {
-		out = append(out, httpFilter(wire.FilterExtAuthzClosed, extAuthzConfig(false, f.opts)))
+		out = append(out, httpFilter(wire.FilterExtAuthzClosed, extAuthzConfig(false, f.opts, f.introspect)))
 	}
 	if f.authzOpen {
-		out = append(out, httpFilter(wire.FilterExtAuthzOpen, extAuthzConfig(true, f.opts)))
+		out = append(out, httpFilter(wire.FilterExtAuthzOpen, extAuthzConfig(true, f.opts, 0)))
 	}
 	if f.rlDeny {
 		out = append(out, httpFilter(wire.FilterRateLimitDeny, rateLimitConfig(f.gw.Name, true, f.opts)))

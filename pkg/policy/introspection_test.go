@@ -1,0 +1,103 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// introAuth is a valid oauth2Introspection Authentication (lines 1-8).
+const introAuth = `kind: Authentication
+name: opaque
+spec:
+  oauth2Introspection:
+    endpoint: https://idp.example.com/oauth2/introspect
+    issuer: https://idp.example.com/
+    clientId: gatehouse
+    clientSecretFile: secrets/introspect
+`
+
+const introHead = "kind: Authentication\nname: x\nspec:\n  oauth2Introspection:\n" // lines 1-4
+
+const introOK = "    issuer: https://idp.example.com/\n    clientId: gatehouse\n    clientSecretFile: secrets/introspect\n"
+
+const jwtAuth = `kind: Authentication
+name: corp-jwt
+spec:
+  jwt:
+    issuer: https://idp.example.com/
+    audiences: [api]
+    jwks: {file: keys/jwks.json}
+`
+
+const keyAuth = "kind: Authentication\nname: keys\nspec:\n  apiKey: {header: x-api-key}\n"
+
+// TestIntrospectionBadInputs: the issue's bad inputs (plain HTTP, an inline
+// secret, scopes without token authentication) and the rest.
+func TestIntrospectionBadInputs(t *testing.T) {
+	r := "---\n" + route + "  gateways: [gw]\n  backends: [{service: a}]\n"
+	runBadCases(t, []badCase{
+		{"introspection over plain http", introHead + "    endpoint: http://idp.example.com/introspect\n" + introOK,
+			5, "Authentication/x", "spec.oauth2Introspection.endpoint", `"http://idp.example.com/introspect" uses plain http: every token and the client secret would cross the network in clear; use https, or set allowInsecureHTTP: true`},
+		{"introspection inline secret", introHead + "    endpoint: https://idp.example.com/i\n    issuer: https://idp.example.com/\n    clientId: gatehouse\n    clientSecret: hunter2\n",
+			8, "Authentication/x", "spec.oauth2Introspection.clientSecret", `a client secret is never written in the policy; put it in a file and name it with clientSecretFile`},
+		{"introspection secret file missing", introHead + "    endpoint: https://idp.example.com/i\n    issuer: https://idp.example.com/\n    clientId: gatehouse\n    clientSecretFile: secrets/nope\n",
+			8, "Authentication/x", "spec.oauth2Introspection.clientSecretFile", `cannot read secrets/nope`},
+		{"introspection no endpoint", introHead + introOK,
+			4, "Authentication/x", "spec.oauth2Introspection.endpoint", `required: the RFC 7662 introspection URL`},
+		{"introspection no issuer", introHead + "    endpoint: https://idp.example.com/i\n    clientId: gatehouse\n    clientSecretFile: secrets/introspect\n",
+			4, "Authentication/x", "spec.oauth2Introspection.issuer", `required`},
+		{"introspection no client id", introHead + "    endpoint: https://idp.example.com/i\n    issuer: https://idp.example.com/\n    clientSecretFile: secrets/introspect\n",
+			4, "Authentication/x", "spec.oauth2Introspection.clientId", `required`},
+		{"introspection credentials in url", introHead + "    endpoint: https://u:p@idp.example.com/i\n" + introOK,
+			5, "Authentication/x", "spec.oauth2Introspection.endpoint", `must not carry credentials`},
+		{"introspection zero timeout", introHead + "    endpoint: https://idp.example.com/i\n" + introOK + "    timeout: 0s\n",
+			9, "Authentication/x", "spec.oauth2Introspection.timeout", `must be greater than 0`},
+		{"introspection and jwt", introHead + "    endpoint: https://idp.example.com/i\n" + introOK + "  apiKey: {header: x-k}\n",
+			3, "Authentication/x", "spec", `set exactly one of jwt, apiKey, oauth2Introspection`},
+
+		{"require without token authentication", introAuth + r + "  require: {scopes: [orders:read]}\n",
+			15, "Route/r", "spec.require", `on Gateway/gw the Route has no token authentication (jwt or oauth2Introspection)`},
+		{"require with api keys", introAuth + "---\n" + keyAuth + r + "  authentication: [opaque, keys]\n  require: {scopes: [orders:read]}\n",
+			21, "Route/r", "spec.require", `also accepts API keys (keys), which carry no scopes or claims`},
+		{"jwt and introspection on one route", introAuth + "---\n" + jwtAuth + r + "  authentication: [opaque, corp-jwt]\n",
+			23, "Route/r", "spec.authentication", `accepts jwt (corp-jwt) and oauth2Introspection (opaque) tokens`},
+		{"require empty", introAuth + r + "  authentication: [opaque]\n  require: {}\n",
+			16, "Route/r", "spec.require", `list scopes or claims, or omit require`},
+		{"require bad scope", introAuth + r + "  authentication: [opaque]\n  require: {scopes: [\"a b\"]}\n",
+			16, "Route/r", "spec.require.scopes[0]", `"a b" is not a scope`},
+		{"require duplicate scope", introAuth + r + "  authentication: [opaque]\n  require: {scopes: [a, a]}\n",
+			16, "Route/r", "spec.require.scopes[1]", `duplicate scope "a"`},
+		{"require empty claim", introAuth + r + "  authentication: [opaque]\n  require: {claims: {tenant: \"\"}}\n",
+			16, "Route/r", "spec.require.claims.tenant", `must not be empty`},
+	})
+}
+
+// A valid introspection Authentication loads, with the secret's path (not
+// the secret) in the Snapshot, and a Route may require scopes with it.
+func TestIntrospectionLoads(t *testing.T) {
+	s := Load(testFS(t, map[string]string{"ok.yaml": introAuth + "---\n" + route +
+		"  gateways: [gw]\n  backends: [{service: a}]\n  authentication: [opaque]\n  require: {scopes: [orders:read], claims: {tenant: acme}}\n"}), nil)
+	if errs := s.Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	in := s.Authentications["opaque"].Spec.OAuth2Introspection
+	if in.ClientSecretPath != "secrets/introspect" || in.ClientSecret != "" || in.ClientSecretValue.Reveal() != "s3cret" {
+		t.Errorf("secret path %q secret %q value %q", in.ClientSecretPath, in.ClientSecret, in.ClientSecretValue.Reveal())
+	}
+	// The secret never shows in what prints or marshals the object.
+	js, _ := json.Marshal(s.Authentications["opaque"])
+	ys, _ := yaml.Marshal(s.Authentications["opaque"])
+	for _, out := range []string{fmt.Sprintf("%v %+v %#v", in, in, in), string(js), string(ys)} {
+		if strings.Contains(out, "s3cret") {
+			t.Errorf("secret leaks: %s", out)
+		}
+	}
+	rq := s.Routes["r"].Spec.Require
+	if rq == nil || len(rq.Scopes) != 1 || rq.Claims["tenant"] != "acme" {
+		t.Errorf("require %+v", rq)
+	}
+}
