@@ -17,6 +17,7 @@ const (
 	KindConsumer       = "Consumer"
 	KindPlan           = "Plan"
 	KindRateLimit      = "RateLimit"
+	KindFirewall       = "Firewall"
 )
 
 // Meta is common to every object. File and Line say where the object starts.
@@ -151,6 +152,7 @@ type GatewayDefaults struct {
 	Authentication *[]string `yaml:"authentication"` // Authentication names; nil or []: none
 	RateLimit      string    `yaml:"rateLimit"`      // RateLimit name; "" or RateLimitNone: none
 	CORS           *CORS     `yaml:"cors"`           // CORS of Routes without their own (cors.go)
+	Firewall       string    `yaml:"firewall"`       // Firewall name; "" or FirewallNone: none
 }
 
 // ---- Service ----
@@ -281,6 +283,7 @@ type RouteSpec struct {
 	Authentication *[]string       `yaml:"authentication"` // Authentication names, any one of which suffices; nil: Gateway default; []: off
 	Authorization  string          `yaml:"authorization"`  // Authorization name; "": none
 	RateLimit      string          `yaml:"rateLimit"`      // RateLimit name; "": Gateway default; RateLimitNone: off
+	Firewall       string          `yaml:"firewall"`       // Firewall name; "": Gateway default; FirewallNone: off
 	// Streaming marks a Route whose calls are long-lived streams (server-
 	// sent events, streaming gRPC, long polls): Envoy gives it no request
 	// timeout (see StreamingRoute). Routes whose every backend is a GRPC
@@ -417,6 +420,7 @@ type Snapshot struct {
 	Consumers       map[string]*Consumer
 	Plans           map[string]*Plan
 	RateLimits      map[string]*RateLimit
+	Firewalls       map[string]*Firewall
 	Rejected        []Rejected
 	// Held lists Gateways whose configuration must not be rebuilt from this
 	// Snapshot, with why: a Route naming the Gateway is defined but cannot
