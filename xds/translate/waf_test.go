@@ -50,9 +50,13 @@ func TestWAFCheckRules(t *testing.T) {
 		want string
 	}{
 		{"fail open", func(m *extprocv3.ExternalProcessor) { m.FailureModeAllow = true }, "the WAF must fail closed"},
-		{"streamed body", func(m *extprocv3.ExternalProcessor) { m.ProcessingMode.RequestBodyMode = extprocv3.ProcessingMode_STREAMED }, "request_body_mode must be BUFFERED"},
+		{"streamed body", func(m *extprocv3.ExternalProcessor) {
+			m.ProcessingMode.RequestBodyMode = extprocv3.ProcessingMode_STREAMED
+		}, "request_body_mode must be BUFFERED"},
 		{"no body", func(m *extprocv3.ExternalProcessor) { m.ProcessingMode.RequestBodyMode = extprocv3.ProcessingMode_NONE }, "request_body_mode must be BUFFERED"},
-		{"trailers skipped", func(m *extprocv3.ExternalProcessor) { m.ProcessingMode.RequestTrailerMode = extprocv3.ProcessingMode_SKIP }, "request_trailer_mode must be SEND"},
+		{"trailers skipped", func(m *extprocv3.ExternalProcessor) {
+			m.ProcessingMode.RequestTrailerMode = extprocv3.ProcessingMode_SKIP
+		}, "request_trailer_mode must be SEND"},
 		{"no decision namespace", func(m *extprocv3.ExternalProcessor) { m.MetadataOptions = nil }, "must list gatehouse.waf"},
 		{"other processor", func(m *extprocv3.ExternalProcessor) { m.GrpcService.InitialMetadata[0].Value = "transform" }, `want "waf"`},
 		{"filter-wide Firewall", func(m *extprocv3.ExternalProcessor) {
@@ -100,7 +104,9 @@ func TestWAFPerRouteCheck(t *testing.T) {
 		"two Firewalls": func(o *extprocv3.ExtProcOverrides) {
 			o.GrpcInitialMetadata = append(o.GrpcInitialMetadata, &corev3.HeaderValue{Key: wire.WAFPolicyMetadataKey, Value: "strict"})
 		},
-		"streamed": func(o *extprocv3.ExtProcOverrides) { o.ProcessingMode.RequestBodyMode = extprocv3.ProcessingMode_STREAMED },
+		"streamed": func(o *extprocv3.ExtProcOverrides) {
+			o.ProcessingMode.RequestBodyMode = extprocv3.ProcessingMode_STREAMED
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			g := wafGroup(t)
