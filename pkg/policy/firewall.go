@@ -25,6 +25,11 @@ func validateFirewall(o *objErrs, fw *Firewall) {
 	if o.has("spec.paranoiaLevel") && (sp.ParanoiaLevel < 1 || sp.ParanoiaLevel > 4) {
 		o.add("spec.paranoiaLevel", "%d is not a paranoia level; 1 (default) to 4", sp.ParanoiaLevel)
 	}
+	switch sp.FailureMode {
+	case "", FailureModeDeny, FailureModeAllow:
+	default:
+		o.add("spec.failureMode", "%q is not a failure mode; one of deny (default: refuse the request when the WAF cannot answer), allow", sp.FailureMode)
+	}
 	if t := sp.AnomalyThresholds; t != nil {
 		// CRS adds 2 to 5 per matched rule; 0 would block every request
 		// with any score, and 10000 is far beyond any real total.

@@ -51,6 +51,8 @@ func TestBadFirewall(t *testing.T) {
 		// Contradictory: a response limit for responses that are not inspected.
 		{"firewall response limit without inspection", firewall + "  limits: {responseBodyKB: 64}\n",
 			4, "Firewall/f", "spec.limits.responseBodyKB", `responses are not inspected; set inspectResponse: true`},
+		{"firewall bad failure mode", firewall + "  failureMode: open\n",
+			4, "Firewall/f", "spec.failureMode", `"open" is not a failure mode; one of deny`},
 		{"firewall named none", "kind: Firewall\nname: none\nspec: {}\n",
 			2, "Firewall/none", "name", `"none" is reserved: firewall: none turns the firewall off`},
 

@@ -25,6 +25,10 @@ type FirewallSpec struct {
 	// InspectResponse also sends response headers and bodies to the WAF
 	// (CRS's RESPONSE-95x data-leakage rules).
 	InspectResponse bool `yaml:"inspectResponse"`
+	// FailureMode is what Envoy does when the WAF cannot be reached or
+	// does not answer in time: "" or deny refuses the request (fail
+	// closed), allow lets it through uninspected.
+	FailureMode string `yaml:"failureMode"`
 }
 
 type AnomalyThresholds struct {

@@ -133,8 +133,9 @@ func (c *checker) wafModeRules(where string, pm *extprocv3.ProcessingMode) {
 }
 
 // wafPerRoute: a Route either disables the WAF or names exactly one
-// Firewall, and does not redirect the stream to another processor or turn
-// fail-open on. Checked once per distinct config.
+// Firewall, and does not redirect the stream to another processor or
+// service. (failure_mode_allow per route is a Firewall's failureMode:
+// allow.) Checked once per distinct config.
 func (c *checker) wafPerRoute(where string, a *anypb.Any) {
 	if c.wafRouteDone[string(a.GetValue())] {
 		return
@@ -169,9 +170,6 @@ func (c *checker) wafPerRoute(where string, a *anypb.Any) {
 	}
 	if names != 1 {
 		c.fail("%s: a WAF route must name exactly one Firewall (%s), names %d", where, wire.WAFPolicyMetadataKey, names)
-	}
-	if ov.GetFailureModeAllow().GetValue() {
-		c.fail("%s: the WAF must fail closed on every route (failure_mode_allow)", where)
 	}
 	if ov.GetGrpcService() != nil {
 		c.fail("%s: a WAF route must not point the filter at another service", where)

@@ -7,6 +7,7 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
@@ -87,10 +88,17 @@ func wafConfig(o Options) *anyT {
 // (merged over the filter's by key: ext_proc.cc mergeGrpcInitialMetadata)
 // and its processing mode.
 func wafPerRoute(name string, fw *policy.Firewall) *anyT {
-	return mustAny(&extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Overrides{Overrides: &extprocv3.ExtProcOverrides{
+	ov := &extprocv3.ExtProcOverrides{
 		ProcessingMode:      wafMode(fw.Spec.InspectResponse),
 		GrpcInitialMetadata: []*corev3.HeaderValue{{Key: wire.WAFPolicyMetadataKey, Value: name}},
-	}}})
+	}
+	// failureMode: allow is the Firewall's explicit choice; the filter
+	// itself stays fail-closed (ext_proc.cc FilterConfigPerRoute reads
+	// overrides.failure_mode_allow per route).
+	if fw.Spec.FailureMode == policy.FailureModeAllow {
+		ov.FailureModeAllow = wrapperspb.Bool(true)
+	}
+	return mustAny(&extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Overrides{Overrides: ov}})
 }
 
 // DefaultWAFTimeout bounds one message exchange with the WAF. CRS takes

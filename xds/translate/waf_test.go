@@ -134,3 +134,28 @@ func TestWAFPerRouteCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestWAFFailureModePerRoute: only the Route whose Firewall says
+// failureMode: allow fails open; every other WAF route, and the filter,
+// stay fail-closed.
+func TestWAFFailureModePerRoute(t *testing.T) {
+	g := wafGroup(t)
+	got := map[string]bool{}
+	for _, rc := range g.Routes {
+		for _, vh := range rc.(*routev3.RouteConfiguration).GetVirtualHosts() {
+			for _, r := range vh.GetRoutes() {
+				pr := &extprocv3.ExtProcPerRoute{}
+				if a := r.GetTypedPerFilterConfig()[wire.FilterWAF]; a == nil || a.UnmarshalTo(pr) != nil || pr.GetOverrides() == nil {
+					continue
+				}
+				got[r.GetName()] = pr.GetOverrides().GetFailureModeAllow().GetValue()
+			}
+		}
+	}
+	want := map[string]bool{"shop": false, "api": false, "search": true}
+	for name, w := range want {
+		if g, ok := got[name]; !ok || g != w {
+			t.Errorf("route %s: failure_mode_allow %v (present %v), want %v", name, g, ok, w)
+		}
+	}
+}
