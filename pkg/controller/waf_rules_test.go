@@ -64,6 +64,7 @@ func TestFirewallReachesTheWAF(t *testing.T) {
 	t.Cleanup(func() { conn.Close() })
 	client := extprocv3.NewExternalProcessorClient(conn)
 
+	spoof := false
 	// call sends an SQL injection GET and returns the immediate response
 	// status (0: passed) or the stream's error.
 	call := func(firewall string) (int, error) {
@@ -76,6 +77,9 @@ func TestFirewallReachesTheWAF(t *testing.T) {
 		}
 		hs := []*corev3.HeaderValue{{Key: ":method", RawValue: []byte("GET")}, {Key: ":path", RawValue: []byte("/search?q=1%27%20UNION%20SELECT%20password%20FROM%20users--")},
 			{Key: ":authority", RawValue: []byte("shop.example")}, {Key: ":scheme", RawValue: []byte("http")}, {Key: "user-agent", RawValue: []byte("Mozilla/5.0")}, {Key: "accept", RawValue: []byte("text/html")}}
+		if spoof {
+			hs = append(hs, &corev3.HeaderValue{Key: wire.WAFPolicyMetadataKey, RawValue: []byte("edge2")}, &corev3.HeaderValue{Key: wire.ProcessorMetadataKey, RawValue: []byte("none")})
+		}
 		if err := s.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{
 			Headers: &corev3.HeaderMap{Headers: hs}, EndOfStream: true}}}); err != nil {
 			return 0, err
@@ -104,6 +108,13 @@ func TestFirewallReachesTheWAF(t *testing.T) {
 	if code, err := call("edge2"); err != nil || code != 0 {
 		t.Errorf("during the transition, edge2 (detection only): status %d, err %v; want passed", code, err)
 	}
+	// A client cannot pick the lenient Firewall with a request header of
+	// the metadata's name: only the gRPC metadata Envoy sets counts.
+	spoof = true
+	if code, err := call("edge"); err != nil || code != 403 {
+		t.Errorf("edge with a spoofed %s: edge2 header: status %d, err %v; want 403", wire.WAFPolicyMetadataKey, code, err)
+	}
+	spoof = false
 	// break: the dropped Firewall is refused (fail closed), never passed.
 	if err := svc.Update(next.WAF); err != nil {
 		t.Fatal(err)
