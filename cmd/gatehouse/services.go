@@ -22,9 +22,12 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/pkg/authz"
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
+	"github.com/gatehouse-dev/gatehouse/pkg/extproc"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/pkg/usage"
+	"github.com/gatehouse-dev/gatehouse/pkg/waf"
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
@@ -189,9 +192,11 @@ func (o *serviceOptions) translateOptions(xdsAddr string) translate.Options {
 		return b
 	}
 	return translate.Options{
-		AuthzAddr:         or(o.authzAdvertise, xdsAddr),
-		RateLimitAddr:     or(o.ratelimitAdvertise, xdsAddr),
-		UsageAddr:         o.usageAddr(xdsAddr),
+		AuthzAddr:     or(o.authzAdvertise, xdsAddr),
+		RateLimitAddr: or(o.ratelimitAdvertise, xdsAddr),
+		UsageAddr:     o.usageAddr(xdsAddr),
+		// The WAF runs with the authz component, on its port.
+		ExtProcAddr:       or(o.authzAdvertise, xdsAddr),
 		AuthzTimeout:      o.authzTimeout,
 		RateLimitTimeout:  o.ratelimitTimeout,
 		MaxAuthzBodyBytes: uint32(o.maxAuthzBody),
@@ -220,8 +225,12 @@ type services struct {
 	authz     *authz.Service
 	ratelimit *ratelimit.Service
 	usage     *usage.Service
-	close     func() error
-	log       *slog.Logger
+	// waf runs with the authz component, behind the external processing
+	// dispatcher (one ExternalProcessor per gRPC server).
+	waf     *waf.Service
+	extproc *extproc.Dispatcher
+	close   func() error
+	log     *slog.Logger
 }
 
 func newServices(o *serviceOptions, reg prometheus.Registerer, log *slog.Logger) (*services, error) {
@@ -236,6 +245,12 @@ func newServices(o *serviceOptions, reg prometheus.Registerer, log *slog.Logger)
 			return nil, err
 		}
 		s.authz = a
+		w, err := waf.New(nil)
+		if err != nil {
+			return nil, err
+		}
+		s.waf, s.extproc = w, extproc.New()
+		s.extproc.Handle(wire.ProcessorWAF, w)
 	}
 	if o.runs(componentRateLimit) {
 		var store ratelimit.Store
@@ -281,6 +296,9 @@ func (s *services) register(g *grpc.Server) {
 	if s.authz != nil {
 		s.authz.Register(g)
 	}
+	if s.extproc != nil {
+		s.extproc.Register(g)
+	}
 	if s.ratelimit != nil {
 		s.ratelimit.Register(g)
 	}
@@ -308,6 +326,11 @@ func (s *services) update(ctx context.Context, rules controller.ServiceRules) er
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("authz: %w", err))
+		}
+	}
+	if s.waf != nil && rules.WAF != nil {
+		if err := s.waf.Update(rules.WAF); err != nil {
+			errs = append(errs, fmt.Errorf("waf: %w", err))
 		}
 	}
 	if s.ratelimit != nil {

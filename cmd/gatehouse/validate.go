@@ -81,6 +81,7 @@ func printValidation(w io.Writer, snap *policy.Snapshot, errs []string) error {
 		{len(snap.Consumers), "Consumer", "Consumers"},
 		{len(snap.Plans), "Plan", "Plans"},
 		{len(snap.RateLimits), "RateLimit", "RateLimits"},
+		{len(snap.Firewalls), "Firewall", "Firewalls"},
 	}
 	total := 0
 	var parts []string

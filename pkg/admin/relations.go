@@ -40,6 +40,7 @@ func gatewaysOf(snap *policy.Snapshot) map[store.Ref][]string {
 			}
 			add(policy.KindAuthorization, rt.Spec.Authorization, gw)
 			add(policy.KindRateLimit, rt.EffectiveRateLimit(g), gw)
+			add(policy.KindFirewall, rt.EffectiveFirewall(g), gw)
 		}
 	}
 	for r := range out {

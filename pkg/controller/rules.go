@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/authz"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/ratelimit"
+	"github.com/gatehouse-dev/gatehouse/pkg/waf"
 )
 
 // ServiceRules is what gatehouse's own gRPC services decide with: the
@@ -15,6 +16,8 @@ import (
 type ServiceRules struct {
 	Authz     *authz.Config
 	RateLimit *ratelimit.Config
+	// WAF are the WAF's policies by Firewall name (waf_rules.go).
+	WAF map[string]waf.Policy
 }
 
 // Rules are the services' rules for snap (maxBody caps input.parsed_body).
@@ -23,7 +26,7 @@ func Rules(snap *policy.Snapshot, maxBody int) (ServiceRules, error) {
 	if err != nil {
 		return ServiceRules{}, err
 	}
-	return ServiceRules{Authz: a, RateLimit: RateLimitRules(snap)}, nil
+	return ServiceRules{Authz: a, RateLimit: RateLimitRules(snap), WAF: WAFRules(snap)}, nil
 }
 
 // withNames returns base plus every name that other's proxy configuration
@@ -43,6 +46,7 @@ func withNames(base, other ServiceRules) ServiceRules {
 	return ServiceRules{
 		Authz:     authzWithNames(base.Authz, other.Authz),
 		RateLimit: rateLimitWithNames(base.RateLimit, other.RateLimit),
+		WAF:       wafWithNames(base.WAF, other.WAF),
 	}
 }
 
@@ -108,6 +112,16 @@ func rateLimitWithNames(base, other *ratelimit.Config) *ratelimit.Config {
 		out.Domains[d] = &ratelimit.Domain{RateLimits: names}
 	}
 	addMissing(out.Limits, other.Limits)
+	return out
+}
+
+// wafWithNames: base's Firewalls plus other's that base lacks.
+func wafWithNames(base, other map[string]waf.Policy) map[string]waf.Policy {
+	out := maps.Clone(base)
+	if out == nil {
+		out = map[string]waf.Policy{}
+	}
+	addMissing(out, other)
 	return out
 }
 

@@ -37,10 +37,10 @@ type loader struct {
 // references: a reference is checked against exactly what the Snapshot
 // serves (including carried-over versions).
 var resolveOrder = []string{
-	KindService, KindAuthentication, KindAuthorization, KindPlan, KindRateLimit, // reference nothing
+	KindService, KindAuthentication, KindAuthorization, KindPlan, KindRateLimit, KindFirewall, // reference nothing
 	KindConsumer, // Plan
-	KindGateway,  // Authentication, RateLimit
-	KindRoute,    // Gateway, Service, Authentication, Authorization, RateLimit
+	KindGateway,  // Authentication, RateLimit, Firewall
+	KindRoute,    // Gateway, Service, Authentication, Authorization, RateLimit, Firewall
 }
 
 func (l *loader) build(results []*fileResult) *Snapshot {
@@ -123,6 +123,8 @@ func (l *loader) validate(o *object) {
 		validatePlan(o.errs, v)
 	case *RateLimit:
 		validateRateLimit(o.errs, v)
+	case *Firewall:
+		validateFirewall(o.errs, v)
 	}
 }
 
@@ -162,6 +164,9 @@ func (l *loader) resolve(o *objErrs, v any, carried bool) bool {
 			}
 			if d.RateLimit != RateLimitNone {
 				l.ref(o, "spec.defaults.rateLimit", KindRateLimit, d.RateLimit)
+			}
+			if d.Firewall != FirewallNone {
+				l.ref(o, "spec.defaults.firewall", KindFirewall, d.Firewall)
 			}
 		}
 	case *Authentication:
@@ -314,6 +319,9 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 	l.ref(o, "spec.authorization", KindAuthorization, r.Spec.Authorization)
 	if r.Spec.RateLimit != RateLimitNone {
 		l.ref(o, "spec.rateLimit", KindRateLimit, r.Spec.RateLimit)
+	}
+	if r.Spec.Firewall != FirewallNone {
+		l.ref(o, "spec.firewall", KindFirewall, r.Spec.Firewall)
 	}
 	validateProtectedAnswer(o, r, l.snap.Gateways)
 	resolveRequire(o, r, l.snap.Gateways, l.snap.Authentications)

@@ -23,6 +23,8 @@ func newObject(kind string) any {
 		return &Plan{}
 	case KindRateLimit:
 		return &RateLimit{}
+	case KindFirewall:
+		return &Firewall{}
 	}
 	return nil
 }
@@ -45,6 +47,8 @@ func metaOf(v any) *Meta {
 		return &o.Meta
 	case *RateLimit:
 		return &o.Meta
+	case *Firewall:
+		return &o.Meta
 	}
 	return nil
 }
@@ -54,6 +58,7 @@ func newSnapshot() *Snapshot {
 		Gateways: map[string]*Gateway{}, Services: map[string]*Service{}, Routes: map[string]*Route{},
 		Authentications: map[string]*Authentication{}, Authorizations: map[string]*Authorization{},
 		Consumers: map[string]*Consumer{}, Plans: map[string]*Plan{}, RateLimits: map[string]*RateLimit{},
+		Firewalls: map[string]*Firewall{},
 	}
 }
 
@@ -76,6 +81,8 @@ func (s *Snapshot) put(v any) {
 		s.Plans[o.Name] = o
 	case *RateLimit:
 		s.RateLimits[o.Name] = o
+	case *Firewall:
+		s.Firewalls[o.Name] = o
 	}
 }
 
@@ -103,6 +110,8 @@ func (s *Snapshot) get(kind, name string) any {
 		v, ok = s.Plans[name]
 	case KindRateLimit:
 		v, ok = s.RateLimits[name]
+	case KindFirewall:
+		v, ok = s.Firewalls[name]
 	}
 	if !ok {
 		return nil
@@ -134,6 +143,8 @@ func (s *Snapshot) all(kind string) []any {
 		eachSorted(s.Plans, add)
 	case KindRateLimit:
 		eachSorted(s.RateLimits, add)
+	case KindFirewall:
+		eachSorted(s.Firewalls, add)
 	}
 	return out
 }

@@ -7,7 +7,8 @@ import (
 )
 
 // Protections lists what r asks Envoy to enforce on Gateway g, in a fixed
-// order: "authentication", "authorization", "rate limiting". Gateway
+// order: "authentication", "authorization", "rate limiting",
+// "web application firewall". Gateway
 // defaults count: a Route that inherits an Authentication is protected.
 func (r *Route) Protections(g *Gateway) []string {
 	var what []string
@@ -19,6 +20,11 @@ func (r *Route) Protections(g *Gateway) []string {
 	}
 	if r.EffectiveRateLimit(g) != "" {
 		what = append(what, "rate limiting")
+	}
+	// grpc-go has no external processing filter: a proxyless client
+	// cannot send its calls through the WAF.
+	if r.EffectiveFirewall(g) != "" {
+		what = append(what, "web application firewall")
 	}
 	return what
 }

@@ -98,6 +98,9 @@ func validateRoute(files *fileReader, o *objErrs, r *Route) {
 	if o.has("spec.rateLimit") && sp.RateLimit == "" {
 		o.add("spec.rateLimit", "must name a RateLimit, or be none to turn the Gateway default off")
 	}
+	if o.has("spec.firewall") && sp.Firewall == "" {
+		o.add("spec.firewall", "must name a Firewall, or be none to turn the Gateway default off")
+	}
 	validateProxyless(o, "spec.proxyless")
 	validateCORS(o, "spec.cors", sp.CORS, true)
 }

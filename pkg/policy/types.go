@@ -17,6 +17,7 @@ const (
 	KindConsumer       = "Consumer"
 	KindPlan           = "Plan"
 	KindRateLimit      = "RateLimit"
+	KindFirewall       = "Firewall"
 )
 
 // Meta is common to every object. File and Line say where the object starts.
@@ -159,6 +160,7 @@ type GatewayDefaults struct {
 	Authentication *[]string `yaml:"authentication"` // Authentication names; nil or []: none
 	RateLimit      string    `yaml:"rateLimit"`      // RateLimit name; "" or RateLimitNone: none
 	CORS           *CORS     `yaml:"cors"`           // CORS of Routes without their own (cors.go)
+	Firewall       string    `yaml:"firewall"`       // Firewall name; "" or FirewallNone: none
 }
 
 // ---- Service ----
@@ -292,6 +294,7 @@ type RouteSpec struct {
 	// an introspected token); checked by the ext_authz service.
 	Require   *RouteRequire `yaml:"require"`
 	RateLimit string        `yaml:"rateLimit"` // RateLimit name; "": Gateway default; RateLimitNone: off
+	Firewall  string        `yaml:"firewall"`  // Firewall name; "": Gateway default; FirewallNone: off
 	// Streaming marks a Route whose calls are long-lived streams (server-
 	// sent events, streaming gRPC, long polls): Envoy gives it no request
 	// timeout (see StreamingRoute). Routes whose every backend is a GRPC
@@ -439,6 +442,7 @@ type Snapshot struct {
 	Consumers       map[string]*Consumer
 	Plans           map[string]*Plan
 	RateLimits      map[string]*RateLimit
+	Firewalls       map[string]*Firewall
 	Rejected        []Rejected
 	// Held lists Gateways whose configuration must not be rebuilt from this
 	// Snapshot, with why: a Route naming the Gateway is defined but cannot

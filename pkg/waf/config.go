@@ -10,14 +10,12 @@ package waf
 
 import (
 	"fmt"
-	"io/fs"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
-	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
+	"github.com/gatehouse-dev/gatehouse/pkg/waf/crs"
 )
 
 // Policy is one compiled WAF configuration, selected per route.
@@ -171,33 +169,10 @@ func orDefault(v, d int) int {
 	return v
 }
 
-var (
-	ruleIDsOnce sync.Once
-	ruleIDs     map[int]bool
-)
-
 // crsRuleIDs lists every rule id defined by the embedded CRS, so an
 // exclusion naming a rule that does not exist (a typo, or a rule removed in
 // a CRS upgrade) is an error at load time instead of a silent no-op.
-func crsRuleIDs() map[int]bool {
-	ruleIDsOnce.Do(func() {
-		ruleIDs = map[int]bool{}
-		re := regexp.MustCompile(`\bid:(\d+)`)
-		files, _ := fs.Glob(coreruleset.FS, "@owasp_crs/*.conf")
-		for _, f := range files {
-			src, err := fs.ReadFile(coreruleset.FS, f)
-			if err != nil {
-				continue
-			}
-			for _, m := range re.FindAllSubmatch(src, -1) {
-				if id, err := strconv.Atoi(string(m[1])); err == nil {
-					ruleIDs[id] = true
-				}
-			}
-		}
-	})
-	return ruleIDs
-}
+func crsRuleIDs() map[int]bool { return crs.RuleIDs() }
 
 // sortedIDs returns ids in ascending order (deterministic logs and metadata).
 func sortedIDs(set map[int]bool) []int {

@@ -18,16 +18,18 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
 // PolicyMetadataKey is the gRPC initial metadata key naming the policy of a
 // stream. Envoy sets it from the route's ext_proc configuration, so a client
 // cannot choose it: it is not a request header.
-const PolicyMetadataKey = "x-gatehouse-waf-policy"
+const PolicyMetadataKey = wire.WAFPolicyMetadataKey
 
 // MetadataNamespace is the dynamic metadata namespace of the decisions; the
 // access log reads %DYNAMIC_METADATA(gatehouse.waf:rule_ids)%.
-const MetadataNamespace = "gatehouse.waf"
+const MetadataNamespace = wire.WAFMetadataNamespace
 
 // Service is the ext_proc server. Policies are swapped atomically by Update;
 // a stream keeps the WAF it started with.

@@ -15,6 +15,25 @@ const (
 	// UsageLogName.
 	UsageCluster = "gatehouse/usage"
 	UsageLogName = "gatehouse-usage"
+	// ExtProcCluster is gatehouse's external processing service (pkg/extproc),
+	// which dispatches each stream to a processor (the WAF, ...) by the
+	// gRPC initial metadata ProcessorMetadataKey.
+	ExtProcCluster = "gatehouse/extproc"
+)
+
+// External processing: Envoy's ext_proc filter sends these as gRPC initial
+// metadata (grpc_service.initial_metadata, and per route
+// ExtProcPerRoute.overrides.grpc_initial_metadata). They are set by the
+// translator, never taken from the client's request.
+const (
+	ProcessorMetadataKey = "x-gatehouse-processor"
+	// ProcessorWAF is the web application firewall (pkg/waf).
+	ProcessorWAF = "waf"
+	// WAFPolicyMetadataKey names the Firewall object a stream runs.
+	WAFPolicyMetadataKey = "x-gatehouse-waf-policy"
+	// WAFMetadataNamespace is the dynamic metadata namespace of the WAF's
+	// decisions (action, policy, rule_ids), which the access log reads.
+	WAFMetadataNamespace = "gatehouse.waf"
 )
 
 // HTTP filter names (the keys of typed_per_filter_config). Two instances of
@@ -30,6 +49,7 @@ const (
 	FilterRateLimitDeny  = "envoy.filters.http.ratelimit/failure-deny"
 	FilterRateLimitAllow = "envoy.filters.http.ratelimit/failure-allow"
 	FilterFault          = "envoy.filters.http.fault"
+	FilterWAF            = "envoy.filters.http.ext_proc/waf"
 	FilterRouter         = "envoy.filters.http.router"
 )
 

@@ -55,10 +55,14 @@ var AccessLogFields = map[string]string{
 	"bytes_sent":               "%BYTES_SENT%",
 	"consumer":                 "%DYNAMIC_METADATA(" + wire.ConsumerMetadataNamespace + ":" + wire.ConsumerMetadataKey + ")%",
 	"decision_id":              "%DYNAMIC_METADATA(" + wire.ConsumerMetadataNamespace + ":" + wire.DecisionIDMetadataKey + ")%",
-	"ratelimit_limit":          "%RESP(X-RATELIMIT-LIMIT)%",
-	"ratelimit_remaining":      "%RESP(X-RATELIMIT-REMAINING)%",
-	"client_ip":                "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%",
-	"user_agent":               "%REQ(USER-AGENT)%",
+	// The WAF's decision (pkg/waf), in the namespace only the WAF filter
+	// writes (receiving_namespaces), never from a request header.
+	"waf_action":          "%DYNAMIC_METADATA(" + wire.WAFMetadataNamespace + ":action)%",
+	"waf_rule_ids":        "%DYNAMIC_METADATA(" + wire.WAFMetadataNamespace + ":rule_ids)%",
+	"ratelimit_limit":     "%RESP(X-RATELIMIT-LIMIT)%",
+	"ratelimit_remaining": "%RESP(X-RATELIMIT-REMAINING)%",
+	"client_ip":           "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%",
+	"user_agent":          "%REQ(USER-AGENT)%",
 }
 
 const accessLogText = "[%START_TIME%] \"%REQ(:METHOD)% %PATH(NQ)% %PROTOCOL%\" %RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% \"%REQ(X-FORWARDED-FOR)%\" \"%REQ(USER-AGENT)%\" \"%REQ(X-REQUEST-ID)%\" \"%REQ(:AUTHORITY)%\" \"%UPSTREAM_HOST%\" %ROUTE_NAME%\n"

@@ -183,6 +183,8 @@ var accessLogSamples = map[string]any{
 	"%BYTES_SENT%":                          512,
 	"%DYNAMIC_METADATA(envoy.filters.http.ext_authz:consumer)%":    "acme-mobile",
 	"%DYNAMIC_METADATA(envoy.filters.http.ext_authz:decision_id)%": "01JEZ8Q9V2K7M3N4P5R6S7T8V9",
+	"%DYNAMIC_METADATA(gatehouse.waf:action)%":                     "detect",
+	"%DYNAMIC_METADATA(gatehouse.waf:rule_ids)%":                   "920350",
 	"%RESP(X-RATELIMIT-LIMIT)%":                                    "100, 100;w=60",
 	"%RESP(X-RATELIMIT-REMAINING)%":                                "57",
 	"%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%":                     "203.0.113.9",

@@ -48,6 +48,7 @@ var perRouteOf = map[protoreflect.FullName]map[protoreflect.FullName]bool{
 	routerType:                                   {},
 	corsType:                                     {corsPolicyType: true},
 	faultType:                                    {faultType: true},
+	extProcType:                                  {extProcPerRouteType: true},
 }
 
 // allowed is the explicit allow-list of message types per extension point.
@@ -80,6 +81,7 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 		routerType:                                   true,
 		corsType:                                     true,
 		faultType:                                    true,
+		extProcType:                                  true,
 	},
 	pointPerRoute: {
 		"envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute": true,
@@ -88,8 +90,9 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 		"envoy.extensions.filters.http.rbac.v3.RBACPerRoute":                      true,
 		"envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig":               true,
 		"envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute":             true,
-		corsPolicyType: true,
-		faultType:      true,
+		corsPolicyType:      true,
+		faultType:           true,
+		extProcPerRouteType: true,
 	},
 	pointAccessLogger: {
 		"envoy.extensions.access_loggers.file.v3.FileAccessLog":           true,

@@ -82,6 +82,14 @@ type Options struct {
 	// (cluster gatehouse/usage), used by Gateways with accessLog.usage.
 	// Default DefaultServiceAddr.
 	UsageAddr string
+	// ExtProcAddr is where Envoy reaches gatehouse's external processing
+	// service (cluster gatehouse/extproc: the WAF), used by Gateways with
+	// a Firewall. Default DefaultServiceAddr.
+	ExtProcAddr string
+	// WAFTimeout bounds one message exchange with the WAF (ext_proc
+	// message_timeout, default DefaultWAFTimeout); past it the request is
+	// refused.
+	WAFTimeout time.Duration
 	// AuthzTimeout bounds one ext_authz Check (default 250ms: a Rego
 	// decision takes microseconds, so this only covers the network and a
 	// busy authz service; past it the route's failure mode applies).
@@ -141,6 +149,12 @@ func (o Options) withDefaults() (Options, error) {
 	if o.UsageAddr == "" {
 		o.UsageAddr = DefaultServiceAddr
 	}
+	if o.ExtProcAddr == "" {
+		o.ExtProcAddr = DefaultServiceAddr
+	}
+	if o.WAFTimeout <= 0 {
+		o.WAFTimeout = DefaultWAFTimeout
+	}
 	if o.AuthzTimeout <= 0 {
 		o.AuthzTimeout = DefaultAuthzTimeout
 	}
@@ -161,7 +175,7 @@ func (o Options) withDefaults() (Options, error) {
 	if t := o.ServiceTLS; t != nil && (t.CAFile == "" || (t.CertFile == "") != (t.KeyFile == "")) {
 		return o, fmt.Errorf("translate: Options.ServiceTLS: CAFile is required, and CertFile and KeyFile go together")
 	}
-	for _, a := range []struct{ name, addr string }{{"AuthzAddr", o.AuthzAddr}, {"RateLimitAddr", o.RateLimitAddr}, {"UsageAddr", o.UsageAddr}} {
+	for _, a := range []struct{ name, addr string }{{"AuthzAddr", o.AuthzAddr}, {"RateLimitAddr", o.RateLimitAddr}, {"UsageAddr", o.UsageAddr}, {"ExtProcAddr", o.ExtProcAddr}} {
 		h, _, err := splitHostPort(a.addr)
 		if err != nil {
 			return o, fmt.Errorf("translate: Options.%s: %w", a.name, err)

@@ -11,6 +11,7 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	ratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ratelimit/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -20,6 +21,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
 // maxCheckErrors bounds how many problems one Check reports.
@@ -69,6 +72,8 @@ type checker struct {
 	listenerAddrs map[string]string
 	regexes       map[string]bool
 	localRLDone   map[string]bool
+	// wafRouteDone: WAF per-route configs checked, by serialized value.
+	wafRouteDone map[string]bool
 	// routeAtFn and walkAtFn are routeAt and walkAt, bound once per Check.
 	routeAtFn, walkAtFn func() string
 }
@@ -357,6 +362,9 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 		if mt != nil && mt.Descriptor().FullName() == localRateLimitType {
 			c.localRateLimit(fw, f.GetTypedConfig())
 		}
+		if f.GetName() == wire.FilterWAF {
+			c.wafFilter(fw, mt, f.GetTypedConfig())
+		}
 		if mt != nil && mt.Descriptor().FullName() == routerType {
 			routers++
 			if i != len(filters)-1 {
@@ -369,6 +377,7 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 	}
 	c.corsOrder(where, filters)
 	c.faultOrder(where, filters)
+	c.wafOrder(where, filters)
 	rds := h.GetRds()
 	if rds == nil {
 		c.fail("%s: no RDS route config", where)
@@ -398,6 +407,8 @@ func (c *checker) filterInfo(where string, t protoreflect.FullName, a *anypb.Any
 		m = &ratelimitv3.RateLimit{}
 	case jwtAuthnType:
 		m = &jwtv3.JwtAuthentication{}
+	case extProcType:
+		m = &extprocv3.ExternalProcessor{}
 	default:
 		return nil
 	}
@@ -416,6 +427,11 @@ func (c *checker) filterInfo(where string, t protoreflect.FullName, a *anypb.Any
 		}
 	case *ratelimitv3.RateLimit:
 		fi.clusters = grpcCluster(where, m.GetRateLimitService().GetGrpcService(), c)
+	case *extprocv3.ExternalProcessor:
+		c.extProcRules(where, m)
+		if m.GetGrpcService() != nil {
+			fi.clusters = grpcCluster(where, m.GetGrpcService(), c)
+		}
 	case *jwtv3.JwtAuthentication:
 		for _, n := range sortedKeys(m.GetProviders()) {
 			if u := m.GetProviders()[n].GetRemoteJwks().GetHttpUri(); u != nil {
@@ -473,6 +489,9 @@ func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {
 			}
 			if pt == jwtPerRouteType {
 				c.jwtRequirement(where, k, cfg[k], c.rdsJWTReqs[rc][i])
+			}
+			if pt == extProcPerRouteType && k == wire.FilterWAF {
+				c.wafPerRoute(where+" typed_per_filter_config "+k, cfg[k])
 			}
 		}
 	}

@@ -88,6 +88,7 @@ var refusingFilters = map[protoreflect.FullName]bool{
 	rateLimitType:      true,
 	localRateLimitType: true,
 	"envoy.extensions.filters.http.rbac.v3.RBAC": true,
+	extProcType: true, // the WAF
 }
 
 // corsOrder: a CORS filter comes before every filter that can refuse a

@@ -76,6 +76,10 @@ var extensionStatus = map[protoreflect.FullName]string{
 	corsType:       "stable", // envoy.filters.http.cors
 	corsPolicyType: "stable", // envoy.filters.http.cors
 	faultType:      "stable", // envoy.filters.http.fault
+	// envoy.filters.http.ext_proc: stable downstream (status_upstream is
+	// alpha; gatehouse uses it downstream only).
+	extProcType:         "stable",
+	extProcPerRouteType: "stable",
 	"envoy.extensions.access_loggers.file.v3.FileAccessLog":           "stable", // envoy.access_loggers.file
 	"envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig": "stable", // envoy.access_loggers.http_grpc
 	otelAccessLogType: "stable", // envoy.access_loggers.open_telemetry

@@ -34,6 +34,7 @@ type gwFilters struct {
 
 	cors  bool // some Route has a CORS policy (cors.go)
 	fault bool // some Route has a fault (fault.go)
+	waf   bool // some Route runs a Firewall (waf.go)
 
 	// Per-route configs shared between Routes, built on first use.
 	jwtReq   map[string]*anyT // by requirement name
@@ -53,6 +54,8 @@ type routePolicy struct {
 	authz     *policy.Authorization
 	rlName    string
 	rl        *policy.RateLimit
+	fwName    string
+	fw        *policy.Firewall
 	// call: the Route needs ext_authz (any Authentication, or an
 	// Authorization beyond sourceCIDRs); failOpen selects the instance.
 	call, failOpen bool
@@ -102,6 +105,13 @@ func resolveRoute(gw *policy.Gateway, r *policy.Route, snap *policy.Snapshot) (*
 			return nil, fmt.Errorf("%s: RateLimit/%s does not exist", r.Meta.Ref(), n)
 		}
 		p.rlName, p.rl = n, rl
+	}
+	if n := r.EffectiveFirewall(gw); n != "" {
+		fw := snap.Firewalls[n]
+		if fw == nil {
+			return nil, fmt.Errorf("%s: Firewall/%s does not exist", r.Meta.Ref(), n)
+		}
+		p.fwName, p.fw = n, fw
 	}
 	// An allow rule with only sourceCIDRs is enforced by rbac alone.
 	cidrsOnly := p.authz != nil && p.authz.Spec.Allow != nil && len(p.authz.Spec.Allow.Groups) == 0
@@ -158,7 +168,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 	f.fault = usesFault(routes)
 	jwt := map[string]bool{}
 	for _, r := range routes {
-		if r.Spec.Authorization == "" && len(r.EffectiveAuthentication(gw)) == 0 && r.EffectiveRateLimit(gw) == "" {
+		if r.Spec.Authorization == "" && len(r.EffectiveAuthentication(gw)) == 0 && r.EffectiveRateLimit(gw) == "" && r.EffectiveFirewall(gw) == "" {
 			continue // the common case without policies allocates nothing
 		}
 		p, err := resolveRoute(gw, r, snap)
@@ -184,6 +194,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 			f.authzOpen = f.authzOpen || p.failOpen
 			f.authzClosed = f.authzClosed || !p.failOpen
 		}
+		f.waf = f.waf || p.fw != nil
 		if p.hasGlobal() {
 			f.rlDeny = f.rlDeny || p.rl.Spec.FailClosed()
 			f.rlAllow = f.rlAllow || !p.rl.Spec.FailClosed()
@@ -230,6 +241,14 @@ func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
 	}
 	if f.rlAllow {
 		out = append(out, httpFilter(wire.FilterRateLimitAllow, rateLimitConfig(f.gw.Name, false, f.opts)))
+	}
+	// The WAF after every filter that can refuse a request, so that
+	// unauthenticated, unauthorized or rate-limited traffic is refused by
+	// the cheaper filters before CRS spends CPU on it, and so that it
+	// inspects the request as forwarded; only fault (test injection) and
+	// the router follow (waf.go, wafOrder).
+	if f.waf {
+		out = append(out, httpFilter(wire.FilterWAF, wafConfig(f.opts)))
 	}
 	// Fault last: it only ever delays or aborts what every filter above
 	// let through (fault.go, faultOrder).
@@ -311,6 +330,13 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 		cfg[wire.FilterJWT] = f.jwtPerRoute(p)
 	}
 	f.extAuthzPerRoute(cfg, r, p)
+	if f.waf {
+		if p.fw != nil {
+			cfg[wire.FilterWAF] = wafPerRoute(p.fwName, p.fw)
+		} else {
+			cfg[wire.FilterWAF] = anyWAFDisabled
+		}
+	}
 	if len(cfg) > 0 {
 		rt.TypedPerFilterConfig = cfg
 	}
@@ -330,10 +356,10 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 }
 
 // anyPerRoute reports whether every Route needs per-route configs, even
-// one with no policy: a jwt_authn or ext_authz filter must be disabled
-// explicitly on Routes that do not use it.
+// one with no policy: a jwt_authn, ext_authz or WAF filter must be
+// disabled explicitly on Routes that do not use it.
 func (f *gwFilters) anyPerRoute() bool {
-	return len(f.jwt) > 0 || f.authzClosed || f.authzOpen
+	return len(f.jwt) > 0 || f.authzClosed || f.authzOpen || f.waf
 }
 
 // grpcSkipped says, for a proxyless gRPC group, that a protected Route is
