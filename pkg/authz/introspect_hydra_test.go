@@ -4,19 +4,17 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/introspect"
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 	"github.com/gatehouse-dev/gatehouse/test/idp/hydratest"
+	"github.com/gatehouse-dev/gatehouse/test/testutil/grpctest"
 )
 
 // hydraAuthz is the ext_authz service served over real gRPC on loopback,
@@ -76,19 +74,7 @@ func startHydraAuthz(t *testing.T, mod func(*IntrospectAuth)) *hydraAuthz {
 	}
 	s, logs := newTestService(t, cfg)
 	x.logs = logs
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer()
-	s.Register(g)
-	go g.Serve(lis)
-	t.Cleanup(g.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := grpctest.Serve(t, s)
 	x.client = authv3.NewAuthorizationClient(conn)
 	return x
 }

@@ -2,16 +2,13 @@ package controller
 
 import (
 	"context"
-	"net"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -19,6 +16,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/waf"
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
+	"github.com/gatehouse-dev/gatehouse/test/testutil/grpctest"
 )
 
 // TestFirewallReachesTheWAF: a Firewall loaded from a policy directory
@@ -49,19 +47,7 @@ func TestFirewallReachesTheWAF(t *testing.T) {
 	}
 	d := extproc.New()
 	d.Handle(wire.ProcessorWAF, svc)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer()
-	d.Register(g)
-	go g.Serve(lis)
-	t.Cleanup(g.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := grpctest.Serve(t, d)
 	client := extprocv3.NewExternalProcessorClient(conn)
 
 	spoof := false

@@ -2,19 +2,17 @@ package extproc
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
+	"github.com/gatehouse-dev/gatehouse/test/testutil/grpctest"
 )
 
 // tagger is a processor that answers every message with a header mutation
@@ -39,19 +37,7 @@ func (tg tagger) Process(s extprocv3.ExternalProcessor_ProcessServer) error {
 
 func serve(t *testing.T, d *Dispatcher) extprocv3.ExternalProcessorClient {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer()
-	d.Register(g)
-	go g.Serve(lis)
-	t.Cleanup(g.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := grpctest.Serve(t, d)
 	return extprocv3.NewExternalProcessorClient(conn)
 }
 
