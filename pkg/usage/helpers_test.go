@@ -2,8 +2,6 @@ package usage
 
 import (
 	"context"
-	"net"
-	"strconv"
 	"testing"
 	"time"
 
@@ -12,14 +10,13 @@ import (
 	alsv3 "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
-	"github.com/gatehouse-dev/gatehouse/test/testutil/testenv"
+	"github.com/gatehouse-dev/gatehouse/test/testutil/grpctest"
 )
 
 // entry builds an HTTP entry the way Envoy's gRPC access logger fills one
@@ -84,20 +81,7 @@ func withID(gateway string, m *alsv3.StreamAccessLogsMessage) *alsv3.StreamAcces
 // server runs s on a loopback gRPC server and returns a connection to it.
 func server(t *testing.T, s *Service) *grpc.ClientConn {
 	t.Helper()
-	lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(t))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer()
-	s.Register(g)
-	go g.Serve(lis)
-	t.Cleanup(g.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
+	return grpctest.Serve(t, s)
 }
 
 // send opens a stream, sends msgs, closes it and returns the server's answer.
