@@ -25,6 +25,9 @@ type Builder struct {
 	clas      map[string]*endpointv3.ClusterLoadAssignment
 	edsOf     map[string][]string // service -> EDS names that carry it
 	zoneOf    map[string]string   // EDS name -> local zone (translate.Group.LocalZone)
+	// memo carries translated resources from one build to the next
+	// (translate.Memo), unless Options.Memo is set.
+	memo *translate.Memo
 }
 
 // Result is one build's output.
@@ -41,7 +44,14 @@ type Result struct {
 func (b *Builder) Build(snap *policy.Snapshot, eps registry.Snapshot, policyChanged bool) (*Result, error) {
 	groups := b.groups
 	if policyChanged || groups == nil {
-		g, err := translate.Translate(snap, b.Options)
+		opts := b.Options
+		if opts.Memo == nil {
+			if b.memo == nil {
+				b.memo = translate.NewMemo()
+			}
+			opts.Memo = b.memo
+		}
+		g, err := translate.Translate(snap, opts)
 		if err != nil {
 			return nil, fmt.Errorf("translating policy: %w", err)
 		}

@@ -63,6 +63,9 @@ type Group struct {
 	// after Translate (their resources go to the snapshot cache as they
 	// are), so a later Check with endpoints only checks the endpoints.
 	checked bool
+	// memo is Options.Memo of the Translate that built the group: Check
+	// skips the per-resource rules of resources it already passed.
+	memo *Memo
 	// Skipped lists, sorted, what a proxyless gRPC group leaves out because
 	// grpc-go cannot honour it (e.g. "Route/x: query matching"). Always empty
 	// for Envoy groups. It is informational: nothing checks it.
@@ -115,6 +118,10 @@ type Options struct {
 	// (ext_authz, rate limit, the usage access log) over TLS (gatehouse
 	// serve with --tls-cert): nil means plaintext.
 	ServiceTLS *ServiceTLS
+	// Memo, when set, carries resources from one Translate to the next,
+	// reused where their inputs are unchanged (see Memo); the output is
+	// the same with or without it. Nil: everything is built anew.
+	Memo *Memo
 }
 
 // ServiceTLS are files on the Envoy host for Envoy's TLS connections to
@@ -200,6 +207,10 @@ func Translate(p *policy.Snapshot, opts Options) (map[GroupKey]*Group, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Memo != nil {
+		opts.Memo.mu.Lock()
+		defer opts.Memo.mu.Unlock()
+	}
 	ix, err := newIndex(p, opts)
 	if err != nil {
 		return nil, err
@@ -221,6 +232,7 @@ func Translate(p *policy.Snapshot, opts Options) (map[GroupKey]*Group, error) {
 				return
 			}
 			g.Key = GroupKey{Gateway: name, Client: ClientGRPC}
+			g.memo = opts.Memo
 			if err := Check(g, nil); err != nil {
 				grpcErr = err
 				return
@@ -237,6 +249,7 @@ func Translate(p *policy.Snapshot, opts Options) (map[GroupKey]*Group, error) {
 			break
 		}
 		g.Key = GroupKey{Gateway: name, Client: ClientEnvoy}
+		g.memo = opts.Memo
 		if err := Check(g, nil); err != nil {
 			envoyErr = err
 			break

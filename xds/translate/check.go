@@ -44,6 +44,9 @@ type checker struct {
 	// validRoutes holds routes already validated: listeners of one group
 	// share Route messages, and validating each once halves the cost.
 	validRoutes map[*routev3.Route]bool
+	// failures counts every fail, past maxCheckErrors too: a resource
+	// passed its rules when it did not move.
+	failures int
 	// types caches type URL lookups in the global registry.
 	types   map[string]protoreflect.MessageType
 	secrets map[string]bool
@@ -90,6 +93,7 @@ type filterInfo struct {
 }
 
 func (c *checker) fail(format string, args ...any) {
+	c.failures++
 	if len(c.errs) < maxCheckErrors {
 		c.errs = append(c.errs, fmt.Errorf(format, args...))
 	}
@@ -162,7 +166,13 @@ func Check(g *Group, clas map[string]*endpointv3.ClusterLoadAssignment) error {
 			c.fail("cluster: unexpected type %T", r)
 			continue
 		}
-		c.cluster(cl)
+		if !c.g.memo.wasChecked(cl, c.envoy) {
+			before := c.failures
+			c.cluster(cl)
+			if c.failures == before {
+				c.g.memo.passed(cl, c.envoy)
+			}
+		}
 		c.clusterEDS(cl, clas)
 	}
 	return c.result()
@@ -709,12 +719,19 @@ func (c *checker) validateRouteConfig(rc *routev3.RouteConfiguration) {
 				continue
 			}
 			c.validRoutes[r] = true
+			if c.g.memo.wasChecked(r, c.envoy) {
+				continue
+			}
+			before := c.failures
 			if err := r.ValidateAll(); err != nil {
 				c.fail("route config %s virtual host %s route %s: invalid: %w", rc.GetName(), vh.GetName(), r.GetName(), err)
 			}
 			c.shippedRoute(rc.GetName(), vh.GetName(), r)
 			c.atRoute = [3]string{rc.GetName(), vh.GetName(), r.GetName()}
 			c.routeRules(c.routeAtFn, r)
+			if c.failures == before {
+				c.g.memo.passed(r, c.envoy)
+			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 
@@ -86,8 +87,17 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 		}
 	}
 
+	// Only the memo's previous generation is read here (side by side);
+	// keep replaces it once everything is built.
+	memo := opts.Memo
+	var hits atomic.Int64
 	routes := make([]*builtRoute, len(attached))
 	parallel(len(attached), func(i int) error {
+		if br := memo.route(attached[i], p.Services); br != nil {
+			routes[i] = br
+			hits.Add(1)
+			return nil
+		}
 		routes[i] = buildRoute(attached[i], p.Services)
 		return nil
 	})
@@ -99,6 +109,11 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 	keys := clusterKeys(p, ix)
 	clusters := make([]*builtCluster, len(keys))
 	err := parallel(len(keys), func(i int) error {
+		if bc := memo.cluster(keys[i], p.Services[keys[i].service], opts.SystemCAFile); bc != nil {
+			clusters[i] = bc
+			hits.Add(1)
+			return nil
+		}
 		bc, err := buildClusters(p.Services[keys[i].service], opts.SystemCAFile, keys[i].zone)
 		if err != nil {
 			return fmt.Errorf("cluster %s: %w", clusterName(keys[i].service), err)
@@ -112,6 +127,9 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 	ix.clusters = make(map[clusterKey]*builtCluster, len(keys))
 	for i, k := range keys {
 		ix.clusters[k] = clusters[i]
+	}
+	if memo != nil {
+		memo.keep(attached, routes, p.Services, keys, clusters, opts.SystemCAFile, int(hits.Load()))
 	}
 	return ix, nil
 }

@@ -1,0 +1,171 @@
+package translate
+
+import (
+	"reflect"
+	"sync"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+)
+
+// Memo carries what one Translate built over to the next, keyed by the
+// inputs that made it, so that a policy edit rebuilds only what it touched
+// (issue 10, item 5). Translate stays a pure function of its input: a
+// resource comes from the memo only when the inputs it was built from are
+// equal (reflect.DeepEqual) to this call's, so the output is the same with
+// or without a Memo (TestMemoMatchesFreshTranslate), and goldens do not
+// change. What is reused is the very proto, so the publisher, which knows a
+// resource by pointer, keeps its hash (and the encoding derived from it)
+// instead of marshalling it again, and Check does not check it again.
+//
+// Kept per built unit:
+//   - a Service's clusters (both client kinds) and the content hash of the
+//     Envoy one, by (Service, zone): inputs the Service object and
+//     Options.SystemCAFile;
+//   - a Route's protos (both client kinds), by Route name: inputs the
+//     Route object and the Services its backends name (hash policy,
+//     streaming and WebSocket come from them);
+//   - which of those protos passed Check's per-resource rules (pure:
+//     ValidateAll, the walk for unshipped fields, the load-time rules),
+//     by pointer and client kind. Rules across resources (references,
+//     names, EDS) still run on every Check.
+//
+// Only what the last Translate used is kept, so the Memo stays as large as
+// one policy. Inputs are compared with the objects of the previous call:
+// like Translate itself, it relies on a policy snapshot not being modified
+// once handed over (the loader builds a new one for every change).
+// A Memo may be shared by sequential calls only; Translate holds its lock.
+type Memo struct {
+	mu       sync.Mutex
+	clusters map[clusterKey]memoCluster
+	routes   map[string]memoRoute
+	// checked holds the resources that passed Check's per-resource rules;
+	// live the resources of the last generation (only those are recorded).
+	ckMu    sync.Mutex
+	checked map[checkKey]struct{}
+	live    map[any]struct{}
+	// hits and misses count reuses in the last Translate (tests, figures).
+	hits, misses int
+}
+
+type memoCluster struct {
+	svc      *policy.Service
+	systemCA string
+	bc       *builtCluster
+}
+
+type memoRoute struct {
+	r    *policy.Route
+	svcs []*policy.Service // services[b.Service] for each backend b
+	br   *builtRoute
+}
+
+type checkKey struct {
+	res   any // *clusterv3.Cluster or *routev3.Route
+	envoy bool
+}
+
+// NewMemo returns an empty Memo.
+func NewMemo() *Memo { return &Memo{} }
+
+// Stats returns how many Routes and clusters the last Translate reused
+// and built anew.
+func (m *Memo) Stats() (hits, misses int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.hits, m.misses
+}
+
+// route returns the Route built last time from inputs equal to r's, or nil.
+func (m *Memo) route(r *policy.Route, services map[string]*policy.Service) *builtRoute {
+	if m == nil {
+		return nil
+	}
+	e, ok := m.routes[r.Name]
+	if !ok || len(e.svcs) != len(r.Spec.Backends) {
+		return nil
+	}
+	for i, b := range r.Spec.Backends {
+		if !reflect.DeepEqual(e.svcs[i], services[b.Service]) {
+			return nil
+		}
+	}
+	if !reflect.DeepEqual(e.r, r) {
+		return nil
+	}
+	return e.br
+}
+
+// cluster returns the clusters built last time from inputs equal to these,
+// or nil.
+func (m *Memo) cluster(k clusterKey, svc *policy.Service, systemCA string) *builtCluster {
+	if m == nil {
+		return nil
+	}
+	e, ok := m.clusters[k]
+	if !ok || e.systemCA != systemCA || !reflect.DeepEqual(e.svc, svc) {
+		return nil
+	}
+	return e.bc
+}
+
+// keep replaces the memo's content by what this Translate built, and
+// forgets check results of resources no longer used.
+func (m *Memo) keep(attached []*policy.Route, routes []*builtRoute, services map[string]*policy.Service, keys []clusterKey, clusters []*builtCluster, systemCA string, hits int) {
+	m.routes = make(map[string]memoRoute, len(attached))
+	m.clusters = make(map[clusterKey]memoCluster, len(keys))
+	live := make(map[any]struct{}, 2*(len(routes)+len(clusters)))
+	for i, r := range attached {
+		svcs := make([]*policy.Service, len(r.Spec.Backends))
+		for j, b := range r.Spec.Backends {
+			svcs[j] = services[b.Service]
+		}
+		m.routes[r.Name] = memoRoute{r: r, svcs: svcs, br: routes[i]}
+		live[routes[i].envoy] = struct{}{}
+		if routes[i].grpc != nil {
+			live[routes[i].grpc] = struct{}{}
+		}
+	}
+	for i, k := range keys {
+		m.clusters[k] = memoCluster{svc: services[k.service], systemCA: systemCA, bc: clusters[i]}
+		live[clusters[i].envoy] = struct{}{}
+		live[clusters[i].grpc] = struct{}{}
+	}
+	m.ckMu.Lock()
+	for k := range m.checked {
+		if _, ok := live[k.res]; !ok {
+			delete(m.checked, k)
+		}
+	}
+	m.live = live
+	m.ckMu.Unlock()
+	m.hits, m.misses = hits, len(attached)+len(keys)-hits
+}
+
+// wasChecked reports whether res passed Check's per-resource rules for
+// this client kind in an earlier Check.
+func (m *Memo) wasChecked(res any, envoy bool) bool {
+	if m == nil {
+		return false
+	}
+	m.ckMu.Lock()
+	defer m.ckMu.Unlock()
+	_, ok := m.checked[checkKey{res, envoy}]
+	return ok
+}
+
+// passed records that res passed Check's per-resource rules, if it is one
+// of the memo's resources (others are not kept: the memo stays bounded).
+func (m *Memo) passed(res any, envoy bool) {
+	if m == nil {
+		return
+	}
+	m.ckMu.Lock()
+	defer m.ckMu.Unlock()
+	if _, ok := m.live[res]; !ok {
+		return
+	}
+	if m.checked == nil {
+		m.checked = map[checkKey]struct{}{}
+	}
+	m.checked[checkKey{res, envoy}] = struct{}{}
+}
