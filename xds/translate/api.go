@@ -53,7 +53,8 @@ type Group struct {
 	LocalZone map[string]string
 	// Hashes holds the ContentHash of resources of this group that
 	// Translate had to encode anyway (the Envoy clusters, for their EDS
-	// names), by pointer. The publisher uses them instead of encoding those
+	// names) or composed from encodings it keeps (the route tables, see
+	// routehash.go), by pointer. The publisher uses them instead of encoding those
 	// resources again; anything not in it (or a nil map) it hashes itself.
 	// Like the resources, it is read-only once Translate returns.
 	Hashes map[types.Resource]uint64
@@ -233,6 +234,10 @@ func Translate(p *policy.Snapshot, opts Options) (map[GroupKey]*Group, error) {
 			}
 			g.Key = GroupKey{Gateway: name, Client: ClientGRPC}
 			g.memo = opts.Memo
+			if err := hashRouteConfigs(g, ix.routeEnc); err != nil {
+				grpcErr = fmt.Errorf("gateway %s (grpc): %w", name, err)
+				return
+			}
 			if err := Check(g, nil); err != nil {
 				grpcErr = err
 				return
@@ -250,6 +255,10 @@ func Translate(p *policy.Snapshot, opts Options) (map[GroupKey]*Group, error) {
 		}
 		g.Key = GroupKey{Gateway: name, Client: ClientEnvoy}
 		g.memo = opts.Memo
+		if err := hashRouteConfigs(g, ix.routeEnc); err != nil {
+			envoyErr = fmt.Errorf("gateway %s (envoy): %w", name, err)
+			break
+		}
 		if err := Check(g, nil); err != nil {
 			envoyErr = err
 			break

@@ -21,6 +21,8 @@ type index struct {
 	byGW     map[string][]*policy.Route // sorted by name
 	routes   map[*policy.Route]*builtRoute
 	clusters map[clusterKey]*builtCluster
+	// routeEnc holds the encodings of the Route protos of routes.
+	routeEnc routeEncodings
 	// zone is Options.Zone: the zone of Gateways without spec.zone.
 	zone string
 }
@@ -48,6 +50,10 @@ type builtRoute struct {
 	// streaming: policy.Route.IsStreaming; the listeners serving it get no
 	// request_timeout.
 	streaming bool
+	// encEnvoy and encGRPC are the deterministic encodings of envoy and
+	// grpc (nil if encoding failed): route tables are hashed from them
+	// (routehash.go), and Memo keeps them with the Route.
+	encEnvoy, encGRPC []byte
 }
 
 func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
@@ -98,12 +104,25 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 			hits.Add(1)
 			return nil
 		}
-		routes[i] = buildRoute(attached[i], p.Services)
+		br := buildRoute(attached[i], p.Services)
+		br.encEnvoy, _ = deterministic.Marshal(br.envoy)
+		if br.grpc != nil {
+			br.encGRPC, _ = deterministic.Marshal(br.grpc)
+		}
+		routes[i] = br
 		return nil
 	})
 	ix.routes = make(map[*policy.Route]*builtRoute, len(attached))
+	ix.routeEnc = make(routeEncodings, 2*len(attached))
 	for i, r := range attached {
-		ix.routes[r] = routes[i]
+		br := routes[i]
+		ix.routes[r] = br
+		if br.encEnvoy != nil {
+			ix.routeEnc[br.envoy] = br.encEnvoy
+		}
+		if br.grpc != nil && br.encGRPC != nil {
+			ix.routeEnc[br.grpc] = br.encGRPC
+		}
 	}
 
 	keys := clusterKeys(p, ix)
