@@ -34,6 +34,7 @@ import (
 //	stats     -> answers "cpu_ns rss_bytes heap_inuse_bytes rss_peak_bytes"
 //	live      -> answers the Go heap after two GCs (and writes the heap
 //	             profile, when asked for)
+//	settled   -> answers how many storms' memory was returned (-1: stock)
 //
 // and first prints "addr HOST:PORT" once serving.
 const serverEnv = "GATEHOUSE_FLEET_SERVER"
@@ -165,6 +166,13 @@ func runServer(kind string) error {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			fmt.Println(ms.HeapAlloc)
+		case len(f) == 1 && f[0] == "settled":
+			// Storms whose memory was returned; -1: the kind has no such step.
+			n := int64(-1)
+			if gb, ok := be.(*gatehouseBackend); ok {
+				n = gb.srv.SettledStorms()
+			}
+			fmt.Println(n)
 		case len(f) == 1 && f[0] == "stats":
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)

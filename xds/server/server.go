@@ -111,6 +111,11 @@ func (s *Server) Register(g *grpc.Server) {
 // Proxies returns the status of every open ADS stream, sorted by node id.
 func (s *Server) Proxies() []ProxyStatus { return s.tracker.Proxies() }
 
+// SettledStorms is how many reconnect storms' memory the server has
+// returned to the OS so far (settle.go): the fleet benchmark waits for it
+// so that this one-off cost of a storm is not counted in a change.
+func (s *Server) SettledStorms() int64 { return s.admission.settle.settled() }
+
 // adsService exposes only the aggregated streams of the go-control-plane
 // server, not its per-type services.
 type adsService struct {

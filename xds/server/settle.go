@@ -3,6 +3,7 @@ package server
 import (
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +31,8 @@ type stormSettle struct {
 	timer  *time.Timer
 	frees  int
 	active func() bool // reports whether a slot is held or awaited
+	// done counts frees that returned (Server.SettledStorms).
+	done atomic.Int64
 }
 
 func newStormSettle(quiet time.Duration, active func() bool) *stormSettle {
@@ -74,4 +77,13 @@ func (s *stormSettle) fire() {
 	free := s.free
 	s.mu.Unlock()
 	free()
+	s.done.Add(1)
+}
+
+// settled is how many storms' memory was returned so far (nil: none).
+func (s *stormSettle) settled() int64 {
+	if s == nil {
+		return 0
+	}
+	return s.done.Load()
 }
