@@ -96,10 +96,11 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 	// Only the memo's previous generation is read here (side by side);
 	// keep replaces it once everything is built.
 	memo := opts.Memo
+	memo.sameServices(p.Services)
 	var hits atomic.Int64
 	routes := make([]*builtRoute, len(attached))
 	parallel(len(attached), func(i int) error {
-		if br := memo.route(attached[i], p.Services); br != nil {
+		if br := memo.route(attached[i]); br != nil {
 			routes[i] = br
 			hits.Add(1)
 			return nil
@@ -128,7 +129,7 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 	keys := clusterKeys(p, ix)
 	clusters := make([]*builtCluster, len(keys))
 	err := parallel(len(keys), func(i int) error {
-		if bc := memo.cluster(keys[i], p.Services[keys[i].service], opts.SystemCAFile); bc != nil {
+		if bc := memo.cluster(keys[i], opts.SystemCAFile); bc != nil {
 			clusters[i] = bc
 			hits.Add(1)
 			return nil

@@ -35,7 +35,13 @@ import (
 // once handed over (the loader builds a new one for every change).
 // A Memo may be shared by sequential calls only; Translate holds its lock.
 type Memo struct {
-	mu       sync.Mutex
+	mu sync.Mutex
+	// services are the Services of the last Translate; same (built by
+	// sameServices at the start of each Translate) says which of this
+	// call's are equal to them, each compared once however many Routes
+	// and clusters use it.
+	services map[string]*policy.Service
+	same     map[string]bool
 	clusters map[clusterKey]memoCluster
 	routes   map[string]memoRoute
 	// checked holds the resources that passed Check's per-resource rules;
@@ -48,15 +54,13 @@ type Memo struct {
 }
 
 type memoCluster struct {
-	svc      *policy.Service
 	systemCA string
 	bc       *builtCluster
 }
 
 type memoRoute struct {
-	r    *policy.Route
-	svcs []*policy.Service // services[b.Service] for each backend b
-	br   *builtRoute
+	r  *policy.Route
+	br *builtRoute
 }
 
 type checkKey struct {
@@ -75,17 +79,38 @@ func (m *Memo) Stats() (hits, misses int) {
 	return m.hits, m.misses
 }
 
-// route returns the Route built last time from inputs equal to r's, or nil.
-func (m *Memo) route(r *policy.Route, services map[string]*policy.Service) *builtRoute {
+// sameServices sets m.same: which of services are equal to the Service of
+// the same name in the last Translate. A Service absent from either is
+// not the same.
+func (m *Memo) sameServices(services map[string]*policy.Service) {
+	if m == nil {
+		return
+	}
+	names := sortedKeys(services)
+	same := make([]bool, len(names))
+	parallel(len(names), func(i int) error {
+		prev, ok := m.services[names[i]]
+		same[i] = ok && reflect.DeepEqual(prev, services[names[i]])
+		return nil
+	})
+	m.same = make(map[string]bool, len(names))
+	for i, n := range names {
+		m.same[n] = same[i]
+	}
+}
+
+// route returns the Route built last time from inputs equal to r's, or nil:
+// the same Route (by content) whose backends' Services are the same.
+func (m *Memo) route(r *policy.Route) *builtRoute {
 	if m == nil {
 		return nil
 	}
 	e, ok := m.routes[r.Name]
-	if !ok || len(e.svcs) != len(r.Spec.Backends) {
+	if !ok {
 		return nil
 	}
-	for i, b := range r.Spec.Backends {
-		if !reflect.DeepEqual(e.svcs[i], services[b.Service]) {
+	for _, b := range r.Spec.Backends {
+		if !m.same[b.Service] {
 			return nil
 		}
 	}
@@ -97,12 +122,12 @@ func (m *Memo) route(r *policy.Route, services map[string]*policy.Service) *buil
 
 // cluster returns the clusters built last time from inputs equal to these,
 // or nil.
-func (m *Memo) cluster(k clusterKey, svc *policy.Service, systemCA string) *builtCluster {
+func (m *Memo) cluster(k clusterKey, systemCA string) *builtCluster {
 	if m == nil {
 		return nil
 	}
 	e, ok := m.clusters[k]
-	if !ok || e.systemCA != systemCA || !reflect.DeepEqual(e.svc, svc) {
+	if !ok || e.systemCA != systemCA || !m.same[k.service] {
 		return nil
 	}
 	return e.bc
@@ -114,19 +139,16 @@ func (m *Memo) keep(attached []*policy.Route, routes []*builtRoute, services map
 	m.routes = make(map[string]memoRoute, len(attached))
 	m.clusters = make(map[clusterKey]memoCluster, len(keys))
 	live := make(map[any]struct{}, 2*(len(routes)+len(clusters)))
+	m.services, m.same = services, nil
 	for i, r := range attached {
-		svcs := make([]*policy.Service, len(r.Spec.Backends))
-		for j, b := range r.Spec.Backends {
-			svcs[j] = services[b.Service]
-		}
-		m.routes[r.Name] = memoRoute{r: r, svcs: svcs, br: routes[i]}
+		m.routes[r.Name] = memoRoute{r: r, br: routes[i]}
 		live[routes[i].envoy] = struct{}{}
 		if routes[i].grpc != nil {
 			live[routes[i].grpc] = struct{}{}
 		}
 	}
 	for i, k := range keys {
-		m.clusters[k] = memoCluster{svc: services[k.service], systemCA: systemCA, bc: clusters[i]}
+		m.clusters[k] = memoCluster{systemCA: systemCA, bc: clusters[i]}
 		live[clusters[i].envoy] = struct{}{}
 		live[clusters[i].grpc] = struct{}{}
 	}
