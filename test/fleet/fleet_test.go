@@ -363,18 +363,18 @@ func runFleet(tb testing.TB, kind, proto string, n, services, endpoints, changes
 	return res, nil
 }
 
-// waitSettled waits until the server returned a storm's memory (stock,
-// which has no such step: 3 s), at most limit (then it goes on: the
-// figures then include it).
+// waitSettled waits until the server has no storm's memory left to
+// return (stock, which has no such step: 3 s), at most limit (then it
+// goes on: the figures then include it).
 func waitSettled(srv *serverProc, limit time.Duration) error {
 	start := time.Now()
 	for {
-		line, err := srv.command("settled")
+		line, err := srv.command("pending")
 		if err != nil {
 			return err
 		}
 		waited := time.Since(start)
-		if (line != "0" && line != "-1") || (line == "-1" && waited >= 3*time.Second) {
+		if line == "no" || (line == "none" && waited >= 3*time.Second) {
 			return nil
 		}
 		if waited > limit {

@@ -34,7 +34,8 @@ import (
 //	stats     -> answers "cpu_ns rss_bytes heap_inuse_bytes rss_peak_bytes"
 //	live      -> answers the Go heap after two GCs (and writes the heap
 //	             profile, when asked for)
-//	settled   -> answers how many storms' memory was returned (-1: stock)
+//	pending   -> answers whether a storm's memory is still to be returned
+//	             ("yes", "no"; stock: "none", it has no such step)
 //
 // and first prints "addr HOST:PORT" once serving.
 const serverEnv = "GATEHOUSE_FLEET_SERVER"
@@ -166,13 +167,15 @@ func runServer(kind string) error {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			fmt.Println(ms.HeapAlloc)
-		case len(f) == 1 && f[0] == "settled":
-			// Storms whose memory was returned; -1: the kind has no such step.
-			n := int64(-1)
+		case len(f) == 1 && f[0] == "pending":
+			answer := "none"
 			if gb, ok := be.(*gatehouseBackend); ok {
-				n = gb.srv.SettledStorms()
+				answer = "no"
+				if gb.srv.StormPending() {
+					answer = "yes"
+				}
 			}
-			fmt.Println(n)
+			fmt.Println(answer)
 		case len(f) == 1 && f[0] == "stats":
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)

@@ -111,10 +111,10 @@ func (s *Server) Register(g *grpc.Server) {
 // Proxies returns the status of every open ADS stream, sorted by node id.
 func (s *Server) Proxies() []ProxyStatus { return s.tracker.Proxies() }
 
-// SettledStorms is how many reconnect storms' memory the server has
-// returned to the OS so far (settle.go): the fleet benchmark waits for it
-// so that this one-off cost of a storm is not counted in a change.
-func (s *Server) SettledStorms() int64 { return s.admission.settle.settled() }
+// StormPending reports whether a reconnect storm's memory is still to be
+// returned to the OS (settle.go): the fleet benchmark waits until it is
+// not, so that this one-off cost of a storm is not counted in a change.
+func (s *Server) StormPending() bool { return s.admission.settle.pending() }
 
 // adsService exposes only the aggregated streams of the go-control-plane
 // server, not its per-type services.

@@ -31,8 +31,8 @@ type stormSettle struct {
 	timer  *time.Timer
 	frees  int
 	active func() bool // reports whether a slot is held or awaited
-	// done counts frees that returned (Server.SettledStorms).
-	done atomic.Int64
+	// freeing is set while free runs (Server.StormPending).
+	freeing atomic.Bool
 }
 
 func newStormSettle(quiet time.Duration, active func() bool) *stormSettle {
@@ -75,15 +75,19 @@ func (s *stormSettle) fire() {
 	s.storm = false
 	s.frees++
 	free := s.free
+	s.freeing.Store(true)
 	s.mu.Unlock()
 	free()
-	s.done.Add(1)
+	s.freeing.Store(false)
 }
 
-// settled is how many storms' memory was returned so far (nil: none).
-func (s *stormSettle) settled() int64 {
+// pending reports whether a storm's memory is still to be returned: some
+// stream waited for a slot since the last free, or the free is running.
+func (s *stormSettle) pending() bool {
 	if s == nil {
-		return 0
+		return false
 	}
-	return s.done.Load()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.storm || s.freeing.Load()
 }
