@@ -154,9 +154,7 @@ func writePolicy(t *testing.T, dir, body string) {
 	}
 }
 
-// ep is one endpoint of a slice: a backend on 127.0.0.1 (the port is the
-// slice's: every endpoint of a slice shares it, so tests give each backend
-// its own slice or use backends' real ports via portOf).
+// ep is one endpoint of a slice (its port is the slice's).
 type ep struct {
 	ip                        string
 	ready, serving, terminate *bool

@@ -1,28 +1,43 @@
 package kubeproc
 
 import (
-	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/test/testutil/gatehouseproc"
-	"github.com/gatehouse-dev/gatehouse/test/testutil/testenv"
 )
 
-// pods starts one backend per name on 127.0.0.2, 127.0.0.3, ... sharing one
-// port (pods behind a Service share the target port), and returns the port
-// and each name's address.
-func pods(t *testing.T, names ...string) (int, map[string]string) {
+// pods starts one backend per name on this machine's non-loopback address
+// (the API server refuses loopback endpoint addresses), each on its own
+// port, and returns each name's port. A slice carries one port for all its
+// endpoints, so each pod gets a slice of its own here; the EndpointSlice
+// controller does the same when a named target port differs between pods.
+func pods(t *testing.T, names ...string) (string, map[string]int) {
 	t.Helper()
-	port := testenv.FreePort(t)
-	ips := map[string]string{}
-	for i, n := range names {
-		ip := fmt.Sprintf("127.0.0.%d", i+2)
-		gatehouseproc.StartBackendAt(t, n, fmt.Sprintf("%s:%d", ip, port))
-		ips[n] = ip
+	ip := hostIP(t)
+	ports := map[string]int{}
+	for _, n := range names {
+		ports[n] = gatehouseproc.StartBackendAt(t, n, net.JoinHostPort(ip, "0")).Port
 	}
-	return port, ips
+	return ip, ports
+}
+
+// hostIP is a global unicast IPv4 address of this machine.
+func hostIP(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsGlobalUnicast() {
+			return n.IP.String()
+		}
+	}
+	t.Fatalf("no non-loopback IPv4 address on this machine: the API server refuses loopback endpoint addresses")
+	return ""
 }
 
 // TestScaleUpDown: a Deployment-like scale up and down (the EndpointSlice
@@ -31,8 +46,8 @@ func pods(t *testing.T, names ...string) (int, map[string]string) {
 // examples/kubernetes/rbac.yaml only.
 func TestScaleUpDown(t *testing.T) {
 	c := startCluster(t)
-	port, ip := pods(t, "cart-a", "cart-b", "cart-c")
-	c.put(t, "shop", slice("cart-1", "cart", "grpc", port, ep{ip: ip["cart-a"]}))
+	ip, port := pods(t, "cart-a", "cart-b", "cart-c")
+	c.put(t, "shop", slice("cart-a", "cart", "grpc", port["cart-a"], ep{ip: ip}))
 	dir := t.TempDir()
 	writePolicy(t, dir, policy("shop", "grpc", "cart"))
 	g := launch(t, dir, c.kubeconfig)
@@ -40,21 +55,25 @@ func TestScaleUpDown(t *testing.T) {
 	cl := xdsClient(t, g, "node-1", "cart.test")
 	waitAnswer(t, cl, "cart-a", 20*time.Second)
 
-	start := time.Now()
-	c.put(t, "shop", slice("cart-1", "cart", "grpc", port, ep{ip: ip["cart-a"]}, ep{ip: ip["cart-b"]}, ep{ip: ip["cart-c"]}))
-	waitAnswer(t, cl, "cart-b", 20*time.Second)
+	// Scale up: b created not ready (starting), then updated to ready; c
+	// created ready.
+	c.put(t, "shop", slice("cart-b", "cart", "grpc", port["cart-b"], ep{ip: ip, ready: no()}))
+	c.put(t, "shop", slice("cart-c", "cart", "grpc", port["cart-c"], ep{ip: ip}))
 	waitAnswer(t, cl, "cart-c", 20*time.Second)
-	t.Logf("scale 1 -> 3 reached the client in %v", time.Since(start).Round(time.Millisecond))
+	c.put(t, "shop", slice("cart-b", "cart", "grpc", port["cart-b"], ep{ip: ip, ready: yes()}))
+	t.Logf("endpoint ready -> first call to it: %v", waitAnswer(t, cl, "cart-b", 20*time.Second).Round(time.Millisecond))
 	g.waitStatus("3 endpoints", 10*time.Second, func(st kubeStatus) bool {
 		s, ok := st.only()
-		return ok && s.Endpoints == 3 && s.State == "ok"
+		return ok && s.Endpoints == 3 && s.Slices == 3 && s.State == "ok"
 	})
 
-	c.put(t, "shop", slice("cart-1", "cart", "grpc", port, ep{ip: ip["cart-c"]}))
+	// Scale down to c.
+	c.del(t, "shop", "cart-a")
+	c.del(t, "shop", "cart-b")
 	took := waitOnly(t, cl, 20*time.Second, "cart-c")
 	t.Logf("scale 3 -> 1 reached the client in %v (including 40 quiet calls)", took.Round(time.Millisecond))
 
-	c.del(t, "shop", "cart-1")
+	c.del(t, "shop", "cart-c")
 	g.waitStatus("no slices", 10*time.Second, func(st kubeStatus) bool {
 		s, ok := st.only()
 		return ok && s.Endpoints == 0 && s.Slices == 0 && strings.HasPrefix(s.State, "no EndpointSlices")
@@ -74,8 +93,9 @@ func TestScaleUpDown(t *testing.T) {
 // no new calls), and one that stopped serving leaves.
 func TestNotReadyAndTerminating(t *testing.T) {
 	c := startCluster(t)
-	port, ip := pods(t, "a", "b")
-	c.put(t, "shop", slice("cart-1", "cart", "grpc", port, ep{ip: ip["a"]}, ep{ip: ip["b"], ready: no()}))
+	ip, port := pods(t, "a", "b")
+	c.put(t, "shop", slice("cart-a", "cart", "grpc", port["a"], ep{ip: ip}))
+	c.put(t, "shop", slice("cart-b", "cart", "grpc", port["b"], ep{ip: ip, ready: no()}))
 	dir := t.TempDir()
 	writePolicy(t, dir, policy("shop", "grpc", "cart"))
 	g := launch(t, dir, c.kubeconfig)
@@ -87,12 +107,11 @@ func TestNotReadyAndTerminating(t *testing.T) {
 		return ok && s.Endpoints == 1 && s.NotReady == 1
 	})
 
-	c.put(t, "shop", slice("cart-1", "cart", "grpc", port, ep{ip: ip["a"]}, ep{ip: ip["b"], ready: yes()}))
+	c.put(t, "shop", slice("cart-b", "cart", "grpc", port["b"], ep{ip: ip, ready: yes()}))
 	waitAnswer(t, cl, "b", 20*time.Second)
 
 	// a terminates but still serves: drained, not cut.
-	c.put(t, "shop", slice("cart-1", "cart", "grpc", port,
-		ep{ip: ip["a"], ready: no(), serving: yes(), terminate: yes()}, ep{ip: ip["b"]}))
+	c.put(t, "shop", slice("cart-a", "cart", "grpc", port["a"], ep{ip: ip, ready: no(), serving: yes(), terminate: yes()}))
 	waitOnly(t, cl, 20*time.Second, "b")
 	g.waitStatus("a draining", 10*time.Second, func(st kubeStatus) bool {
 		s, ok := st.only()
@@ -100,8 +119,7 @@ func TestNotReadyAndTerminating(t *testing.T) {
 	})
 
 	// a stopped serving: gone.
-	c.put(t, "shop", slice("cart-1", "cart", "grpc", port,
-		ep{ip: ip["a"], ready: no(), serving: no(), terminate: yes()}, ep{ip: ip["b"]}))
+	c.put(t, "shop", slice("cart-a", "cart", "grpc", port["a"], ep{ip: ip, ready: no(), serving: no(), terminate: yes()}))
 	g.waitStatus("a gone", 10*time.Second, func(st kubeStatus) bool {
 		s, ok := st.only()
 		return ok && s.Endpoints == 1 && s.Draining == 0 && s.NotReady == 1
@@ -115,9 +133,9 @@ func TestNotReadyAndTerminating(t *testing.T) {
 // cluster elsewhere.
 func TestSliceSplit(t *testing.T) {
 	c := startCluster(t)
-	port, ip := pods(t, "a", "b")
-	c.put(t, "shop", slice("cart-1", "cart", "grpc", port, ep{ip: ip["a"], zone: "z1"}))
-	c.put(t, "shop", slice("cart-2", "cart", "grpc", port, ep{ip: ip["b"], zone: "z2"}))
+	ip, port := pods(t, "a", "b")
+	c.put(t, "shop", slice("cart-1", "cart", "grpc", port["a"], ep{ip: ip, zone: "z1"}))
+	c.put(t, "shop", slice("cart-2", "cart", "grpc", port["b"], ep{ip: ip, zone: "z2"}))
 	dir := t.TempDir()
 	writePolicy(t, dir, policy("shop", "grpc", "cart"))
 	g := launch(t, dir, c.kubeconfig)
@@ -149,8 +167,8 @@ func TestSliceSplit(t *testing.T) {
 // back.
 func TestAPIServerOutage(t *testing.T) {
 	c := startCluster(t)
-	port, ip := pods(t, "a", "b")
-	c.put(t, "shop", slice("cart-1", "cart", "grpc", port, ep{ip: ip["a"]}))
+	ip, port := pods(t, "a", "b")
+	c.put(t, "shop", slice("cart-1", "cart", "grpc", port["a"], ep{ip: ip}))
 	dir := t.TempDir()
 	writePolicy(t, dir, policy("shop", "grpc", "cart"))
 	g := launch(t, dir, c.kubeconfig)
@@ -186,7 +204,7 @@ func TestAPIServerOutage(t *testing.T) {
 	t.Logf("second gatehouse ready %v after the API server came back", g2.WaitReady(60*time.Second).Round(time.Millisecond))
 	g.waitStatus("up again", 30*time.Second, func(st kubeStatus) bool { return st.Kube != nil && st.Kube.Reachable })
 	start := time.Now()
-	c.put(t, "shop", slice("cart-1", "cart", "grpc", port, ep{ip: ip["b"]}))
+	c.put(t, "shop", slice("cart-1", "cart", "grpc", port["b"], ep{ip: ip}))
 	waitOnly(t, cl, 60*time.Second, "b")
 	t.Logf("change after the restart reached the client in %v", time.Since(start).Round(time.Millisecond))
 	if v := g.metric(`gatehouse_registry_up{source="kubernetes"}`); v != 1 {

@@ -64,7 +64,8 @@ type Source struct {
 	lastErr   string
 	lastErrAt time.Time
 
-	emitCh chan struct{}
+	emitCh  chan struct{}
+	probeCh chan struct{} // probe now (the policy started referencing Kubernetes)
 }
 
 // New returns a Source. It does not contact the API server, nor read the
@@ -75,7 +76,7 @@ func New(cfg Config) *Source {
 	return &Source{
 		cfg: cfg, byPolicy: map[string]target{}, informers: map[string]*nsInformer{},
 		emitted: registry.Snapshot{}, counts: map[string]counts{},
-		emitCh: make(chan struct{}, 1),
+		emitCh: make(chan struct{}, 1), probeCh: make(chan struct{}, 1),
 	}
 }
 
@@ -111,6 +112,10 @@ func (s *Source) SetServices(services map[string]policy.KubernetesDiscovery) {
 	stopped := s.reconcileLocked()
 	s.mu.Unlock()
 	s.kick()
+	select {
+	case s.probeCh <- struct{}{}:
+	default:
+	}
 	// Stopped in the background: a policy change must not wait on an
 	// informer's goroutines.
 	go wait(stopped)
@@ -213,6 +218,10 @@ func (s *Source) startInformerLocked(ns string) *nsInformer {
 	go func() {
 		// A sync completes without an event when the namespace is empty.
 		if cache.WaitForCacheSync(stop, inf.HasSynced) {
+			// A completed list is an answer from the API server.
+			s.mu.Lock()
+			s.probeOK, s.lastOK = true, time.Now()
+			s.mu.Unlock()
 			s.kick()
 		}
 	}()
@@ -273,6 +282,8 @@ func (s *Source) Run(ctx context.Context) {
 		case <-ctx.Done():
 			done = true
 		case <-t.C:
+			s.probe(ctx)
+		case <-s.probeCh:
 			s.probe(ctx)
 		}
 	}
