@@ -3,7 +3,7 @@
 // gRPC backends and real proxyless grpc-go xDS clients. The tests create,
 // change and delete EndpointSlices through client-go, the way the
 // EndpointSlice controller does when a Deployment scales, and gatehouse reads
-// them with the RBAC rights of examples/kubernetes/rbac.yaml only.
+// them with the RBAC rights of deploy/kubernetes/rbac.yaml only.
 package kubeproc
 
 import (
@@ -41,7 +41,7 @@ type cluster struct {
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
 	s := kubetest.Start(t)
-	s.ApplyRBAC(filepath.Join("..", "..", "examples", "kubernetes", "rbac.yaml"))
+	s.ApplyRBAC(filepath.Join("..", "..", "deploy", "kubernetes", "rbac.yaml"))
 	s.EnsureNamespace("shop")
 	return &cluster{Server: s, kubeconfig: s.Kubeconfig(s.GatehouseToken)}
 }

@@ -43,7 +43,7 @@ func hostIP(t *testing.T) string {
 // TestScaleUpDown: a Deployment-like scale up and down (the EndpointSlice
 // created, updated, then deleted through client-go) reaches a proxyless gRPC
 // client through gatehouse, which reads with the RBAC rights of
-// examples/kubernetes/rbac.yaml only.
+// deploy/kubernetes/rbac.yaml only.
 func TestScaleUpDown(t *testing.T) {
 	c := startCluster(t)
 	ip, port := pods(t, "cart-a", "cart-b", "cart-c")

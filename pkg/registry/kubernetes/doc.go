@@ -11,7 +11,7 @@
 // EndpointSlices that carry the kubernetes.io/service-name label. An
 // informer starts when the first policy Service in its namespace appears and
 // stops when the last one goes. Only get, list and watch on endpointslices
-// are needed (see examples/kubernetes/rbac.yaml); Service objects are not
+// are needed (see deploy/kubernetes/rbac.yaml); Service objects are not
 // read, so a port number is matched against the EndpointSlice ports, which
 // are the target (pod) ports.
 //

@@ -44,7 +44,7 @@ const (
 )
 
 // GatehouseUser is the user the gatehouse token authenticates as: the
-// ServiceAccount of examples/kubernetes/rbac.yaml, so that binding that
+// ServiceAccount of deploy/kubernetes/rbac.yaml, so that binding that
 // manifest gives gatehouse exactly the rights it gives in a cluster.
 const GatehouseUser = "system:serviceaccount:gatehouse:gatehouse"
 
