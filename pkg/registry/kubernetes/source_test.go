@@ -148,6 +148,21 @@ func TestSourceInformers(t *testing.T) {
 		}
 	})
 
+	t.Run("unknown namespace", func(t *testing.T) {
+		rec := &recorder{}
+		s := New(Config{REST: srv.REST(srv.AdminToken), OnUpdate: rec.set})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { s.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		s.SetServices(map[string]policy.KubernetesDiscovery{"cart": {Service: "cart", Namespace: "no-such-namespace", Port: "grpc"}})
+		eventually(t, "synced", 30*time.Second, s.Synced)
+		eventually(t, "status line", 5*time.Second, func() bool {
+			st := s.Status()
+			return len(st.Services) == 1 && st.Services[0].State == "no EndpointSlices (Service or namespace not found?)"
+		})
+	})
+
 	t.Run("no kubeconfig", func(t *testing.T) {
 		t.Setenv("KUBECONFIG", "")
 		t.Setenv("KUBERNETES_SERVICE_HOST", "")
