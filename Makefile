@@ -14,7 +14,7 @@ BENCH        ?= .
 BENCH_PKGS   ?= ./...
 BENCH_TIME   ?= 1s
 
-.PHONY: build run test bench bench-short bench-fleet fuzz-short envoy-api golden fmt lint consul crs-full
+.PHONY: build run test bench bench-short bench-fleet fuzz-short envoy-api golden fmt lint consul kube crs-full
 
 # The Consul agent the process tests run (v1.14.4, the last MPL release that
 # builds from the module proxy), built in its own module under test/tools/consul
@@ -23,6 +23,18 @@ BENCH_TIME   ?= 1s
 CONSUL_VERSION ?= v1.14.4
 CONSUL_CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gatehouse/consul-$(CONSUL_VERSION)
 CONSUL_BIN     ?= $(CONSUL_CACHE)/consul
+
+# kube-apiserver and etcd for the Kubernetes discovery tests (test/kube), built
+# in the throwaway module test/tools/kube (Kubernetes's staging modules pinned
+# there by replace directives) so their dependencies never enter go.mod. Cached
+# like Consul; the tests find them there (or at $$GATEHOUSE_KUBE_APISERVER and
+# $$GATEHOUSE_ETCD).
+KUBE_VERSION   ?= v1.36.3
+ETCD_VERSION   ?= v3.6.16
+KUBE_CACHE     ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gatehouse/kube-apiserver-$(KUBE_VERSION)
+KUBE_BIN       ?= $(KUBE_CACHE)/kube-apiserver
+ETCD_CACHE     ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gatehouse/etcd-$(ETCD_VERSION)
+ETCD_BIN       ?= $(ETCD_CACHE)/etcd
 
 ## build: compile bin/gatehouse
 build:
@@ -36,7 +48,7 @@ run: build
 # missing, so `make test` installs or builds them first (cached after the
 # first time). GATEHOUSE_SKIP_MISSING=1 opts out of both: nothing is
 # installed and the tests that need a missing one are skipped.
-TEST_DEPS := $(if $(filter 1,$(GATEHOUSE_SKIP_MISSING)),,consul redis envoy-ratelimit prometheus promql-check docker-compose hydra otlpreceiver)
+TEST_DEPS := $(if $(filter 1,$(GATEHOUSE_SKIP_MISSING)),,consul kube redis envoy-ratelimit prometheus promql-check docker-compose hydra otlpreceiver)
 
 ## test: formatting and vet checks, then every test (unit, golden, process); installs Consul, Redis, envoyproxy/ratelimit, Prometheus, the PromQL checker, docker-compose, ORY Hydra and the OTLP receiver first
 test: lint $(TEST_DEPS)
@@ -70,6 +82,19 @@ crs-full:
 ## golden: rewrite the translator's golden files (review the diff before committing)
 golden:
 	$(GO) test ./xds/translate -update
+
+## kube: build kube-apiserver and etcd for the Kubernetes tests into $(KUBE_BIN) and $(ETCD_BIN) (each skipped if present; ~10 min the first time)
+kube:
+	@if [ -x "$(ETCD_BIN)" ]; then echo "etcd: $(ETCD_BIN) (cached)"; else \
+	  mkdir -p "$(ETCD_CACHE)" && \
+	  echo "etcd: building $(ETCD_VERSION) into $(ETCD_BIN) (about a minute)" && \
+	  cd test/tools/kube && $(GO) build -o "$(ETCD_BIN).tmp" go.etcd.io/etcd/server/v3 && \
+	  mv "$(ETCD_BIN).tmp" "$(ETCD_BIN)"; fi
+	@if [ -x "$(KUBE_BIN)" ]; then echo "kube-apiserver: $(KUBE_BIN) (cached)"; else \
+	  mkdir -p "$(KUBE_CACHE)" && \
+	  echo "kube-apiserver: building $(KUBE_VERSION) into $(KUBE_BIN) (8-10 minutes)" && \
+	  cd test/tools/kube && $(GO) build -o "$(KUBE_BIN).tmp" k8s.io/kubernetes/cmd/kube-apiserver && \
+	  mv "$(KUBE_BIN).tmp" "$(KUBE_BIN)"; fi
 
 ## consul: build the Consul agent for the tests into $(CONSUL_BIN) (skipped if present; ~6 min the first time)
 consul:

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry/consul"
+	"github.com/gatehouse-dev/gatehouse/pkg/registry/kubernetes"
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
 )
 
@@ -103,29 +104,31 @@ func logConsul(ctx context.Context, src *consul.Source, log *slog.Logger) {
 	}
 }
 
-// registryUp is gatehouse_registry_up{source="consul"}: 1 when Consul
-// answers, 0 when not; absent while no Service uses Consul.
+// registryUp is gatehouse_registry_up{source=...}: per discovery source, 1
+// when its backend answers, 0 when not; absent while no Service uses it.
 type registryUp struct {
-	src  *consul.Source
+	srcs []registry.Source
 	desc *prometheus.Desc
 }
 
-func newRegistryUp(src *consul.Source) *registryUp {
-	return &registryUp{src: src, desc: prometheus.NewDesc("gatehouse_registry_up",
+func newRegistryUp(srcs ...registry.Source) *registryUp {
+	return &registryUp{srcs: srcs, desc: prometheus.NewDesc("gatehouse_registry_up",
 		"Whether the service registry answered its last requests (1) or not (0); the last known endpoints keep being served.", []string{"source"}, nil)}
 }
 
 func (r *registryUp) Describe(ch chan<- *prometheus.Desc) { ch <- r.desc }
 
 func (r *registryUp) Collect(ch chan<- prometheus.Metric) {
-	if r.src.Watching() == 0 {
-		return
+	for _, src := range r.srcs {
+		if src.Watching() == 0 {
+			continue
+		}
+		v := 0.0
+		if src.Up() {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(r.desc, prometheus.GaugeValue, v, src.Name())
 	}
-	v := 0.0
-	if r.src.Up() {
-		v = 1
-	}
-	ch <- prometheus.MustNewConstMetric(r.desc, prometheus.GaugeValue, v, "consul")
 }
 
 // serverStatus is /api/v1/status: the controller's state plus the policy
@@ -134,6 +137,7 @@ type serverStatus struct {
 	controller.Status
 	Store  *store.HealthStatus `json:"store,omitempty"`
 	Consul *consul.Status      `json:"consul,omitempty"`
+	Kube   *kubernetes.Status  `json:"kubernetes,omitempty"`
 }
 
 // printConsul is the Consul section of `gatehouse status`.

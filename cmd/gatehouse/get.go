@@ -146,6 +146,10 @@ func summary(o api.Object) string {
 				Consul *struct {
 					Service string `json:"service"`
 				} `json:"consul"`
+				Kubernetes *struct {
+					Service   string `json:"service"`
+					Namespace string `json:"namespace"`
+				} `json:"kubernetes"`
 				Static []any `json:"static"`
 			} `json:"discovery"`
 		} `json:"spec"`
@@ -188,6 +192,13 @@ func summary(o api.Object) string {
 		switch {
 		case v.Spec.Discovery.Consul != nil:
 			parts = append(parts, "consul "+v.Spec.Discovery.Consul.Service)
+		case v.Spec.Discovery.Kubernetes != nil:
+			k := v.Spec.Discovery.Kubernetes
+			ns := k.Namespace
+			if ns == "" {
+				ns = "default"
+			}
+			parts = append(parts, "kubernetes "+ns+"/"+k.Service)
 		case len(v.Spec.Discovery.Static) > 0:
 			parts = append(parts, plural(len(v.Spec.Discovery.Static), "static endpoint", "static endpoints"))
 		}

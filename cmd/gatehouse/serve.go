@@ -44,6 +44,9 @@ type serveOptions struct {
 	// Consul discovery (issue 3): contacted only when a Service uses it.
 	consulAddr      string
 	consulTokenFile string
+	// Kubernetes discovery (issue 17): read only when a Service uses it.
+	kubeconfig        string
+	kubeAllNamespaces bool
 	// gatehouse's own ext_authz and rate-limit services.
 	services serviceOptions
 	// TLS and mTLS of the gRPC port.
@@ -153,6 +156,8 @@ the traces gatehouse starts; see docs/tracing.md.`,
 	f.DurationVar(&o.resync, "resync", 30*time.Second, "reload the policy directory at least this often (0: only on file events)")
 	f.StringVar(&o.consulAddr, "consul-addr", "", "Consul agent for discovery.consul Services (default $CONSUL_HTTP_ADDR, else 127.0.0.1:8500; contacted only when a Service uses Consul)")
 	f.StringVar(&o.consulTokenFile, "consul-token-file", "", "file holding the Consul ACL token, for discovery and a consul:// store (default $CONSUL_HTTP_TOKEN)")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for discovery.kubernetes Services (default $KUBECONFIG, else the in-cluster service account; read only when a Service uses Kubernetes)")
+	f.BoolVar(&o.kubeAllNamespaces, "kubernetes-all-namespaces", false, "watch EndpointSlices cluster-wide with one informer instead of one per referenced namespace")
 	o.services.addFlags(f)
 	o.tls.addFlags(f)
 	o.adminAuth.addFlags(f)
@@ -269,7 +274,8 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	reg.MustRegister(newRegistryUp(consulSrc), newStoreCollector(health))
+	kubeSrc := newKubeSource(o.kubeconfig, o.kubeAllNamespaces, &ctrl)
+	reg.MustRegister(newRegistryUp(consulSrc, kubeSrc), newStoreCollector(health))
 	var publisher controller.Publisher // a nil *server.Publisher must stay a nil interface
 	if pub != nil {
 		publisher = pub
@@ -287,11 +293,12 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		Metrics:      controller.NewMetrics(reg),
 		OnPolicy: func(snap *policy.Snapshot) {
 			consulSrc.SetPolicy(snap)
+			kubeSrc.SetPolicy(snap)
 			if st.Root != "" {
 				sendLatest(externalDirs, dirsOf(st.Root, snap.ExternalFiles))
 			}
 		},
-		Synced:      consulSrc.Synced,
+		Synced:      func() bool { return consulSrc.Synced() && kubeSrc.Synced() },
 		Tracer:      tr.Provider(),
 		OnPublished: acks.Published,
 	})
@@ -308,7 +315,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 			Snapshot: snapshots,
 			Status: func() any {
 				hs := health.Status()
-				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc)}
+				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc), Kube: kubeStatus(kubeSrc)}
 			},
 			Usage: svc.usageHandler(),
 			Explain: func(req explain.Request) (*explain.Result, error) {
@@ -331,10 +338,12 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 
 	errs := make(chan error, 3)
 	var wg sync.WaitGroup
-	wg.Add(5)
+	wg.Add(7)
 	go func() { defer wg.Done(); ctrl.Run(ctx) }()
 	go func() { defer wg.Done(); consulSrc.Run(ctx) }()
 	go func() { defer wg.Done(); logConsul(ctx, consulSrc, log) }()
+	go func() { defer wg.Done(); kubeSrc.Run(ctx) }()
+	go func() { defer wg.Done(); logKube(ctx, kubeSrc, log) }()
 	go func() {
 		defer wg.Done()
 		if err := st.Watch(ctx, ctrl.PolicyChanged, nil); err != nil {

@@ -83,8 +83,11 @@ func validateService(files *fileReader, o *objErrs, s *Service) {
 
 func validateDiscovery(o *objErrs, d *Discovery) {
 	p := "spec.discovery"
-	if countSet(d.Consul != nil, d.Static != nil) != 1 {
-		o.add(p, "set exactly one of consul, static")
+	if countSet(d.Consul != nil, d.Kubernetes != nil, d.Static != nil) != 1 {
+		o.add(p, "set exactly one of consul, kubernetes, static")
+	}
+	if k := d.Kubernetes; k != nil {
+		validateKubernetes(o, p+".kubernetes", k)
 	}
 	if c := d.Consul; c != nil {
 		if c.Service == "" {

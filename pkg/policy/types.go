@@ -188,10 +188,21 @@ type ServiceSpec struct {
 	HealthCheck      *HealthCheck      `yaml:"healthCheck"`
 }
 
-// Discovery has exactly one of Consul or Static.
+// Discovery has exactly one of Consul, Kubernetes or Static.
 type Discovery struct {
-	Consul *ConsulDiscovery `yaml:"consul"`
-	Static []StaticEndpoint `yaml:"static"`
+	Consul     *ConsulDiscovery     `yaml:"consul"`
+	Kubernetes *KubernetesDiscovery `yaml:"kubernetes"`
+	Static     []StaticEndpoint     `yaml:"static"`
+}
+
+// KubernetesDiscovery reads a Kubernetes Service's EndpointSlices.
+type KubernetesDiscovery struct {
+	Service   string `yaml:"service"`   // the Kubernetes Service name
+	Namespace string `yaml:"namespace"` // default "default"
+	// Port is the EndpointSlice port: a name (the Service port's name) or a
+	// number (the endpoints' port, i.e. the target port, since EndpointSlices
+	// carry target ports only). Required when the Service has several ports.
+	Port string `yaml:"port"`
 }
 
 type ConsulDiscovery struct {

@@ -11,6 +11,10 @@ type Endpoint struct {
 	Port    int
 	Weight  int    // >= 1
 	Zone    string // Envoy locality zone; "" for none
+	// Draining: the instance is shutting down but still serving (a
+	// terminating Kubernetes endpoint). It is published with health status
+	// DRAINING: no new requests, but open ones finish.
+	Draining bool
 }
 
 // Snapshot maps a Service name to its endpoints, sorted by (Zone, Address, Port).

@@ -121,6 +121,13 @@ func Endpoints(edsName, localZone string, eps []registry.Endpoint) *endpointv3.C
 		weights[i].Value = uint32(w)
 		lbes[i].HostIdentifier = &hosts[i]
 		lbes[i].LoadBalancingWeight = &weights[i]
+		if ep.Draining {
+			// Envoy excludes a DRAINING host from load balancing but keeps
+			// it (and its connections) in the host set, so in-flight
+			// requests finish (source/common/upstream/upstream_impl.cc,
+			// HostImplBase::setEdsHealthFlag).
+			lbes[i].HealthStatus = corev3.HealthStatus_DRAINING
+		}
 		locs[z].LbEndpoints = append(locs[z].LbEndpoints, &lbes[i])
 	}
 	setPriorities(locs, localZone)

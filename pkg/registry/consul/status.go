@@ -3,6 +3,8 @@ package consul
 import (
 	"sort"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/registry"
 )
 
 // Status is what `gatehouse status` and /api/v1/status show about Consul.
@@ -106,3 +108,8 @@ func (s *Source) Watching() int {
 	defer s.mu.Unlock()
 	return len(s.watches)
 }
+
+// Name is the source's label in gatehouse_registry_up and logs.
+func (s *Source) Name() string { return "consul" }
+
+var _ registry.Source = (*Source)(nil)

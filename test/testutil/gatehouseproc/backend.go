@@ -39,7 +39,15 @@ func (b *Backend) EmptyCall(ctx context.Context, _ *testpb.Empty) (*testpb.Empty
 // StartBackend serves a Backend named name until the test ends.
 func StartBackend(t testing.TB, name string) *Backend {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return StartBackendAt(t, name, "127.0.0.1:0")
+}
+
+// StartBackendAt is StartBackend on addr: several backends can share a port
+// on different loopback addresses (127.0.0.2, 127.0.0.3, ...), as the pods
+// behind a Kubernetes EndpointSlice share its port.
+func StartBackendAt(t testing.TB, name, addr string) *Backend {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
