@@ -115,6 +115,11 @@ type Options struct {
 	// (ext_authz, rate limit, the usage access log) over TLS (gatehouse
 	// serve with --tls-cert): nil means plaintext.
 	ServiceTLS *ServiceTLS
+	// DiscoveredJWKS returns the jwks_uri OpenID Connect discovery found
+	// for a JWT Authentication without jwks (pkg/oidc), "" while it never
+	// succeeded: the provider then accepts no token (fail closed, see
+	// jwtDiscoveryProvider). Nil: nothing is discovered.
+	DiscoveredJWKS func(*policy.JWTAuth) string
 }
 
 // ServiceTLS are files on the Envoy host for Envoy's TLS connections to
