@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
+	"github.com/gatehouse-dev/gatehouse/pkg/oidc"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry/consul"
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
@@ -134,6 +135,9 @@ type serverStatus struct {
 	controller.Status
 	Store  *store.HealthStatus `json:"store,omitempty"`
 	Consul *consul.Status      `json:"consul,omitempty"`
+	// OIDC is the OpenID Connect discovery of every issuer named without
+	// a JWKS.
+	OIDC []oidc.IssuerStatus `json:"oidc,omitempty"`
 }
 
 // printConsul is the Consul section of `gatehouse status`.

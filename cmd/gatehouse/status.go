@@ -160,6 +160,7 @@ func printStatus(w io.Writer, full serverStatus, proxies []server.ProxyStatus, n
 
 	printStore(w, full.Store, now)
 	printConsul(w, full.Consul, now)
+	printOIDC(w, full.OIDC, now)
 
 	fmt.Fprintf(w, "\nProxies (%d):\n", len(proxies))
 	if len(proxies) > 0 {
