@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 )
 
 // Bounds of one discovery fetch.
@@ -130,7 +132,7 @@ func checkJWKSURI(s string, allowHTTP bool) error {
 		return fmt.Errorf("jwks_uri %q uses plain http, and the Authentication does not set discovery.allowInsecureHTTP", s)
 	case u.Scheme != "https" && u.Scheme != "http":
 		return fmt.Errorf("jwks_uri %q must be an https URL", s)
-	case u.Hostname() == "" || strings.ContainsAny(u.Hostname(), " \t"):
+	case u.Hostname() == "" || !policy.ValidAddress(u.Hostname()):
 		return fmt.Errorf("jwks_uri %q has no valid host", s)
 	case u.User != nil:
 		return fmt.Errorf("jwks_uri %q must not carry credentials", s)

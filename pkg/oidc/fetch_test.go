@@ -29,6 +29,15 @@ func TestFetchRefuses(t *testing.T) {
 		{"jwks_uri with credentials", func(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(`{"issuer":"` + issuer + `","jwks_uri":"https://u:p@idp.example.com/keys"}`))
 		}, "must not carry credentials"},
+		{"jwks_uri host not a DNS name", func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"issuer":"` + issuer + `","jwks_uri":"https://idp_x.example.com/keys"}`))
+		}, "has no valid host"},
+		{"jwks_uri port 0", func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"issuer":"` + issuer + `","jwks_uri":"https://idp.example.com:0/keys"}`))
+		}, "bad port"},
+		{"jwks_uri port out of range", func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"issuer":"` + issuer + `","jwks_uri":"https://idp.example.com:70000/keys"}`))
+		}, "bad port"},
 		{"jwks_uri not http", func(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(`{"issuer":"` + issuer + `","jwks_uri":"file:///etc/passwd"}`))
 		}, "must be an https URL"},

@@ -31,3 +31,9 @@ func validateOIDCDiscovery(o *objErrs, p string, j *JWTAuth) {
 		o.add(ip, "%q must not have a query or #fragment (OpenID Connect Discovery 1.0, section 2)", j.Issuer)
 	}
 }
+
+// ValidAddress reports whether a is an IP address or a DNS name, as the
+// policy requires of every host it names; pkg/oidc holds a discovered
+// jwks_uri's host to the same rule, since the translator makes a cluster
+// of it.
+func ValidAddress(a string) bool { return validAddress(a) }
