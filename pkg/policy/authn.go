@@ -12,8 +12,8 @@ import (
 
 func validateAuthentication(files *fileReader, o *objErrs, a *Authentication) {
 	sp := &a.Spec
-	if countSet(sp.JWT != nil, sp.APIKey != nil, sp.OAuth2Introspection != nil) != 1 {
-		o.add("spec", "set exactly one of jwt, apiKey, oauth2Introspection")
+	if countSet(sp.JWT != nil, sp.APIKey != nil, sp.OAuth2Introspection != nil, sp.ClientCertificate != nil) != 1 {
+		o.add("spec", "set exactly one of jwt, apiKey, oauth2Introspection, clientCertificate")
 	}
 	if in := sp.OAuth2Introspection; in != nil {
 		validateIntrospection(files, o, a.File, in)

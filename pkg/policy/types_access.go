@@ -20,7 +20,14 @@ type AuthenticationSpec struct {
 	JWT                 *JWTAuth           `yaml:"jwt"`
 	APIKey              *APIKeyAuth        `yaml:"apiKey"`
 	OAuth2Introspection *IntrospectionAuth `yaml:"oauth2Introspection"`
+	// ClientCertificate: a client certificate the listener verified
+	// (listeners[].tls.clientCertificates) identifies the Consumer whose
+	// certificates entry matches it.
+	ClientCertificate *ClientCertAuth `yaml:"clientCertificate"`
 }
+
+// ClientCertAuth has no settings: trust is the listener's.
+type ClientCertAuth struct{}
 
 // IntrospectionAuth checks opaque OAuth2 access tokens (Authorization:
 // Bearer) with the authorization server's RFC 7662 introspection endpoint,
@@ -184,8 +191,10 @@ type Consumer struct {
 type ConsumerSpec struct {
 	APIKeys     []ConsumerAPIKey `yaml:"apiKeys"`
 	JWTSubjects []JWTSubject     `yaml:"jwtSubjects"`
-	Groups      []string         `yaml:"groups"` // group names (object-name syntax)
-	Plan        string           `yaml:"plan"`   // Plan name; "": none
+	// Certificates identify the Consumer by a verified client certificate.
+	Certificates []ConsumerCertificate `yaml:"certificates"`
+	Groups       []string              `yaml:"groups"` // group names (object-name syntax)
+	Plan         string                `yaml:"plan"`   // Plan name; "": none
 }
 
 // ConsumerAPIKey is one key of a Consumer: only its SHA-256 is stored.

@@ -178,7 +178,9 @@ const introspectionMargin = 250 * time.Millisecond
 // is filter-wide, so fail-closed and fail-open Routes need one each.
 // introspect is the longest introspection timeout among the Routes that
 // use the instance (0: none); the call's timeout covers it.
-func extAuthzConfig(failOpen bool, o Options, introspect time.Duration) *anyT {
+// peerCert: the Gateway asks for client certificates, and the verified
+// one goes to the authz service (source.certificate).
+func extAuthzConfig(failOpen bool, o Options, introspect time.Duration, peerCert bool) *anyT {
 	timeout := o.AuthzTimeout
 	if introspect > 0 && introspect+introspectionMargin > timeout {
 		timeout = introspect + introspectionMargin
@@ -191,8 +193,9 @@ func extAuthzConfig(failOpen bool, o Options, introspect time.Duration) *anyT {
 		FailureModeAllow:          failOpen,
 		// Body-based Rego (input.parsed_body): at most this much is
 		// buffered; a larger body is sent cut, never rejected here.
-		WithRequestBody: &extauthzv3.BufferSettings{MaxRequestBytes: o.MaxAuthzBodyBytes, AllowPartialMessage: true},
-		StatPrefix:      "fail_closed",
+		WithRequestBody:        &extauthzv3.BufferSettings{MaxRequestBytes: o.MaxAuthzBodyBytes, AllowPartialMessage: true},
+		StatPrefix:             "fail_closed",
+		IncludePeerCertificate: peerCert,
 	}
 	if failOpen {
 		cfg.StatPrefix = "fail_open"
