@@ -24,7 +24,9 @@ import (
 )
 
 // consulPolicy is a Service discovered in Consul, for a gatehouse whose
-// Consul does not answer: it exports gatehouse_registry_up 0.
+// Consul does not answer: it exports gatehouse_registry_up 0. Its JWT
+// Authentication discovers its keys from an issuer nothing listens at:
+// gatehouse_oidc_discovery_up 0 and failures.
 const consulPolicy = `kind: Gateway
 name: edge
 spec:
@@ -36,6 +38,13 @@ name: inventory
 spec:
   discovery:
     consul: {service: inventory}
+---
+kind: Authentication
+name: unreachable-idp
+spec:
+  jwt:
+    issuer: https://127.0.0.1:1/
+    audiences: [inventory]
 ---
 kind: Route
 name: inventory
@@ -68,6 +77,22 @@ func TestDashboardsAndRulesAgainstLiveGatehouse(t *testing.T) {
 	t.Logf("gatehouse ready in %v", a.WaitReady(60*time.Second))
 	b.WaitHealthy(60 * time.Second)
 	feed(t, a)
+	// The discovery error of b's issuer is in its status.
+	var st struct {
+		OIDC []struct {
+			Issuer    string `json:"issuer"`
+			LastError string `json:"last_error"`
+		} `json:"oidc"`
+	}
+	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		b.GetJSON("/api/v1/status", &st)
+		if len(st.OIDC) == 1 && st.OIDC[0].LastError != "" || time.Since(start) > 10*time.Second {
+			break
+		}
+	}
+	if len(st.OIDC) != 1 || st.OIDC[0].Issuer != "https://127.0.0.1:1/" || !strings.Contains(st.OIDC[0].LastError, "connection refused") {
+		t.Errorf("status oidc = %+v, want the unreachable issuer's error within 10s", st.OIDC)
+	}
 
 	// Every metric is exported by one of them, or documented by Envoy.
 	live := map[string]bool{}
@@ -183,8 +208,8 @@ scrape_configs:
 			}
 		}
 	}
-	if n != 8 {
-		t.Errorf("Prometheus loaded %d rules, want 8", n)
+	if n != 9 {
+		t.Errorf("Prometheus loaded %d rules, want 9", n)
 	}
 	cc, err := grpc.NewClient(a.XDSAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

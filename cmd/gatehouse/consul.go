@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
+	"github.com/gatehouse-dev/gatehouse/pkg/oidc"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry/consul"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry/kubernetes"
@@ -138,6 +139,9 @@ type serverStatus struct {
 	Store  *store.HealthStatus `json:"store,omitempty"`
 	Consul *consul.Status      `json:"consul,omitempty"`
 	Kube   *kubernetes.Status  `json:"kubernetes,omitempty"`
+	// OIDC is the OpenID Connect discovery of every issuer named without
+	// a JWKS.
+	OIDC []oidc.IssuerStatus `json:"oidc,omitempty"`
 }
 
 // printConsul is the Consul section of `gatehouse status`.

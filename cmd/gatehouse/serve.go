@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/admin"
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
 	"github.com/gatehouse-dev/gatehouse/pkg/explain"
+	"github.com/gatehouse-dev/gatehouse/pkg/oidc"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
 	"github.com/gatehouse-dev/gatehouse/pkg/store/open"
@@ -281,6 +282,10 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		publisher = pub
 	}
 	topts := o.translateOptions(xdsLis.Addr().String())
+	// OpenID Connect discovery for JWT Authentications that name only
+	// their issuer: a new or changed jwks_uri rebuilds the configuration.
+	disc := oidc.New(oidc.Config{OnChange: func() { ctrl.PolicyChanged() }, Logger: log, Registerer: reg})
+	topts.DiscoveredJWKS = func(j *policy.JWTAuth) string { return disc.JWKSURI(oidc.TargetOf(j)) }
 	ctrl = controller.New(controller.Config{
 		Load:         st.Loader(ctx, health, log),
 		Publisher:    publisher,
@@ -292,6 +297,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		Logger:       log,
 		Metrics:      controller.NewMetrics(reg),
 		OnPolicy: func(snap *policy.Snapshot) {
+			disc.Set(oidc.Targets(snap))
 			consulSrc.SetPolicy(snap)
 			kubeSrc.SetPolicy(snap)
 			if st.Root != "" {
@@ -315,7 +321,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 			Snapshot: snapshots,
 			Status: func() any {
 				hs := health.Status()
-				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc), Kube: kubeStatus(kubeSrc)}
+				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc), Kube: kubeStatus(kubeSrc), OIDC: disc.Status()}
 			},
 			Usage: svc.usageHandler(),
 			Explain: func(req explain.Request) (*explain.Result, error) {
@@ -338,8 +344,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 
 	errs := make(chan error, 3)
 	var wg sync.WaitGroup
-	wg.Add(7)
+	wg.Add(8)
 	go func() { defer wg.Done(); ctrl.Run(ctx) }()
+	go func() { defer wg.Done(); disc.Run(ctx) }()
 	go func() { defer wg.Done(); consulSrc.Run(ctx) }()
 	go func() { defer wg.Done(); logConsul(ctx, consulSrc, log) }()
 	go func() { defer wg.Done(); kubeSrc.Run(ctx) }()

@@ -84,10 +84,19 @@ func resourceObjects(snap *policy.Snapshot, gw, name string) []store.Ref {
 	case "jwks":
 		var out []store.Ref
 		for _, a := range snap.Authentications {
-			if a.Spec.JWT == nil || a.Spec.JWT.JWKS.URI == "" {
+			if a.Spec.JWT == nil {
 				continue
 			}
-			u, err := url.Parse(a.Spec.JWT.JWKS.URI)
+			uri := a.Spec.JWT.JWKS.URI
+			if a.Spec.JWT.UseDiscovery {
+				// The discovered jwks_uri is not in the policy; it is
+				// on the issuer's host far more often than not.
+				uri = a.Spec.JWT.Issuer
+			}
+			if uri == "" {
+				continue
+			}
+			u, err := url.Parse(uri)
 			if err != nil {
 				continue
 			}

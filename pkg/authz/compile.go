@@ -24,6 +24,8 @@ type state struct {
 	consumers  map[string]Consumer
 	keys       map[[32]byte]string // key digest -> consumer
 	subjects   map[JWTSubject]string
+	certAuth   map[string]bool
+	certs      map[string]string // certificate identity -> consumer
 	policies   map[string]*compiledPolicy
 	maxBody    int
 }
@@ -50,6 +52,8 @@ func buildState(ctx context.Context, cfg *Config, prev *state) (*state, error) {
 		consumers:  map[string]Consumer{},
 		keys:       map[[32]byte]string{},
 		subjects:   map[JWTSubject]string{},
+		certAuth:   map[string]bool{},
+		certs:      map[string]string{},
 		policies:   map[string]*compiledPolicy{},
 	}
 	if cfg == nil {
@@ -67,6 +71,11 @@ func buildState(ctx context.Context, cfg *Config, prev *state) (*state, error) {
 	}
 	for name, j := range cfg.JWTAuth {
 		st.jwtAuth[name] = j
+	}
+	for name, on := range cfg.CertAuth {
+		if on {
+			st.certAuth[name] = true
+		}
 	}
 	for _, name := range sortedKeys(cfg.IntrospectAuth) {
 		var old *introAuth
@@ -97,6 +106,13 @@ func buildState(ctx context.Context, cfg *Config, prev *state) (*state, error) {
 				continue
 			}
 			st.subjects[s] = name
+		}
+		for _, id := range c.Certificates {
+			if other, dup := st.certs[id]; dup && other != name {
+				errs = append(errs, fmt.Errorf("consumer %q: certificate identity %q already belongs to consumer %q", name, id, other))
+				continue
+			}
+			st.certs[id] = name
 		}
 	}
 	// Prepared queries are shared by content hash, with the previous

@@ -34,6 +34,10 @@ type Config struct {
 	// IntrospectAuth holds the oauth2Introspection Authentications by name:
 	// bearer tokens checked with an RFC 7662 endpoint (pkg/introspect).
 	IntrospectAuth map[string]IntrospectAuth
+	// CertAuth names the clientCertificate Authentications: a client
+	// certificate Envoy verified (sent as source.certificate, with
+	// include_peer_certificate) identifies the Consumer.
+	CertAuth map[string]bool
 	// Consumers by name.
 	Consumers map[string]Consumer
 	// Policies holds the Authorizations by name.
@@ -79,8 +83,12 @@ type IntrospectAuth struct {
 type Consumer struct {
 	APIKeys     []APIKey
 	JWTSubjects []JWTSubject
-	Groups      []string
-	Plan        string
+	// Certificates are client certificate identities ("uri:...",
+	// "dns:..." lower-case, "subject:..." as Go's pkix.Name.String
+	// prints it): policy.ConsumerCertificate.Key.
+	Certificates []string
+	Groups       []string
+	Plan         string
 }
 
 // APIKey is one key of a Consumer: only its SHA-256 is ever held.

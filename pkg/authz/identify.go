@@ -59,6 +59,9 @@ func (st *state) identify(ctx context.Context, attrs *authv3.AttributeContext, n
 		}
 		return id, nil
 	}
+	if id, ok := st.identifyCertificate(attrs, names); ok {
+		return id, nil
+	}
 	h := attrs.GetRequest().GetHttp()
 	if id, fail, ok := st.identifyIntrospected(ctx, h, names, realm); ok {
 		return id, fail

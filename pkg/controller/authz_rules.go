@@ -18,6 +18,7 @@ func AuthzRules(snap *policy.Snapshot, maxBody int) (*authz.Config, error) {
 	cfg := &authz.Config{
 		APIKeyAuth:     map[string]authz.APIKeyAuth{},
 		JWTAuth:        map[string]authz.JWTAuth{},
+		CertAuth:       map[string]bool{},
 		IntrospectAuth: map[string]authz.IntrospectAuth{},
 		Consumers:      map[string]authz.Consumer{},
 		Policies:       map[string]authz.Policy{},
@@ -27,6 +28,8 @@ func AuthzRules(snap *policy.Snapshot, maxBody int) (*authz.Config, error) {
 		switch {
 		case a.Spec.APIKey != nil:
 			cfg.APIKeyAuth[name] = authz.APIKeyAuth{Header: a.Spec.APIKey.Header, Query: a.Spec.APIKey.Query}
+		case a.Spec.ClientCertificate != nil:
+			cfg.CertAuth[name] = true
 		case a.Spec.JWT != nil:
 			cfg.JWTAuth[name] = authz.JWTAuth{Issuer: a.Spec.JWT.Issuer}
 		case a.Spec.OAuth2Introspection != nil:
@@ -52,6 +55,9 @@ func AuthzRules(snap *policy.Snapshot, maxBody int) (*authz.Config, error) {
 		}
 		for _, s := range c.Spec.JWTSubjects {
 			ac.JWTSubjects = append(ac.JWTSubjects, authz.JWTSubject{Issuer: s.Issuer, Subject: s.Sub})
+		}
+		for _, cc := range c.Spec.Certificates {
+			ac.Certificates = append(ac.Certificates, cc.Key())
 		}
 		cfg.Consumers[name] = ac
 	}

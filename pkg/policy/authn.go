@@ -12,8 +12,8 @@ import (
 
 func validateAuthentication(files *fileReader, o *objErrs, a *Authentication) {
 	sp := &a.Spec
-	if countSet(sp.JWT != nil, sp.APIKey != nil, sp.OAuth2Introspection != nil) != 1 {
-		o.add("spec", "set exactly one of jwt, apiKey, oauth2Introspection")
+	if countSet(sp.JWT != nil, sp.APIKey != nil, sp.OAuth2Introspection != nil, sp.ClientCertificate != nil) != 1 {
+		o.add("spec", "set exactly one of jwt, apiKey, oauth2Introspection, clientCertificate")
 	}
 	if in := sp.OAuth2Introspection; in != nil {
 		validateIntrospection(files, o, a.File, in)
@@ -53,7 +53,15 @@ func validateJWT(files *fileReader, o *objErrs, file string, j *JWTAuth) {
 		}
 		seen[aud] = true
 	}
-	validateJWKS(files, o, p+".jwks", file, &j.JWKS)
+	if o.has(p + ".jwks") {
+		validateJWKS(files, o, p+".jwks", file, &j.JWKS)
+		if o.has(p + ".discovery") {
+			o.add(p+".discovery", "only applies without jwks: discovery finds the keys from the issuer; remove one of them")
+		}
+	} else {
+		j.UseDiscovery = true
+		validateOIDCDiscovery(o, p, j)
+	}
 	headers := map[string]bool{}
 	for i, c := range j.ClaimsToHeaders {
 		cp := fmt.Sprintf("%s.claimsToHeaders[%d]", p, i)

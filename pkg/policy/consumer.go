@@ -44,6 +44,7 @@ func validateConsumer(o *objErrs, c *Consumer) {
 			hashes[k.SHA256] = p
 		}
 	}
+	validateConsumerCertificates(o, sp.Certificates)
 	subs := map[JWTSubject]string{}
 	for i, s := range sp.JWTSubjects {
 		p := fmt.Sprintf("spec.jwtSubjects[%d]", i)
@@ -94,7 +95,7 @@ func (c credential) describe() string {
 // subject defined in two Consumers of this load: which one a credential
 // identifies must not depend on file order.
 func markCredentialConflicts(objs []*object) {
-	keys, subs := map[string]credential{}, map[JWTSubject]credential{}
+	keys, subs, certs := map[string]credential{}, map[JWTSubject]credential{}, map[string]credential{}
 	// Repeats within one Consumer are validateConsumer's to report.
 	conflict := func(first, me credential, what string) {
 		if first.obj.ref == me.obj.ref {
@@ -128,6 +129,14 @@ func markCredentialConflicts(objs []*object) {
 				subs[s] = me
 			}
 		}
+		for i, cc := range c.Spec.Certificates {
+			me := credential{ob.errs, fmt.Sprintf("spec.certificates[%d]", i)}
+			if first, dup := certs[cc.Key()]; dup {
+				conflict(first, me, fmt.Sprintf("certificate identity %q", cc.Key()))
+			} else {
+				certs[cc.Key()] = me
+			}
+		}
 	}
 }
 
@@ -135,13 +144,17 @@ func markCredentialConflicts(objs []*object) {
 // to their owner, so a carried-over Consumer cannot take one that a newly
 // loaded Consumer now holds.
 type servedCredentials struct {
-	keys map[string]string
-	subs map[JWTSubject]string
+	keys  map[string]string
+	subs  map[JWTSubject]string
+	certs map[string]string
 }
 
 func (s *servedCredentials) add(c *Consumer) {
 	if s.keys == nil {
-		s.keys, s.subs = map[string]string{}, map[JWTSubject]string{}
+		s.keys, s.subs, s.certs = map[string]string{}, map[JWTSubject]string{}, map[string]string{}
+	}
+	for _, cc := range c.Spec.Certificates {
+		s.certs[cc.Key()] = c.Name
 	}
 	for _, k := range c.Spec.APIKeys {
 		s.keys[k.SHA256] = c.Name
@@ -164,6 +177,12 @@ func (s *servedCredentials) conflicts(o *objErrs, c *Consumer) bool {
 	for i, sub := range c.Spec.JWTSubjects {
 		if other, dup := s.subs[sub]; dup && other != c.Name {
 			o.add(fmt.Sprintf("spec.jwtSubjects[%d]", i), "the same JWT subject now belongs to Consumer %q", other)
+			ok = false
+		}
+	}
+	for i, cc := range c.Spec.Certificates {
+		if other, dup := s.certs[cc.Key()]; dup && other != c.Name {
+			o.add(fmt.Sprintf("spec.certificates[%d]", i), "the same certificate identity now belongs to Consumer %q", other)
 			ok = false
 		}
 	}

@@ -121,6 +121,9 @@ func validateListenerTLS(files *fileReader, o *objErrs, p, file string, t *Liste
 		return
 	}
 	t.CertificatePEM, t.KeyPEM = cert, key
+	if t.ClientCertificates != nil {
+		validateClientCertificates(files, o, p+".clientCertificates", file, t.ClientCertificates)
+	}
 }
 
 // validatePorts rejects listeners that cannot share a port: different

@@ -119,7 +119,7 @@ func resolveRequire(o *objErrs, r *Route, gateways map[string]*Gateway, authns m
 		if g == nil {
 			continue
 		}
-		var jwt, intro, keys []string
+		var jwt, intro, keys, certs []string
 		for _, n := range r.EffectiveAuthentication(g) {
 			a := authns[n]
 			switch {
@@ -128,6 +128,12 @@ func resolveRequire(o *objErrs, r *Route, gateways map[string]*Gateway, authns m
 				jwt = append(jwt, n)
 			case a.Spec.OAuth2Introspection != nil:
 				intro = append(intro, n)
+			case a.Spec.ClientCertificate != nil:
+				if !asksClientCertificates(g) {
+					o.add("spec.authentication", "on %s the Route accepts client certificates (%s), but no listener of the Gateway asks for them: set tls.clientCertificates on its HTTPS listeners", g.Meta.Ref(), n)
+					return
+				}
+				certs = append(certs, n)
 			default:
 				keys = append(keys, n)
 			}
@@ -142,6 +148,10 @@ func resolveRequire(o *objErrs, r *Route, gateways map[string]*Gateway, authns m
 		}
 		if len(jwt)+len(intro) == 0 {
 			o.add("spec.require", "on %s the Route has no token authentication (jwt or oauth2Introspection) whose scopes and claims could be checked", g.Meta.Ref())
+			return
+		}
+		if len(certs) > 0 {
+			o.add("spec.require", "on %s the Route also accepts client certificates (%s), which carry no scopes or claims: a certificate would always fail require; drop the clientCertificate Authentication or require", g.Meta.Ref(), strings.Join(certs, ", "))
 			return
 		}
 		if len(keys) > 0 {

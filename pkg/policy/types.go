@@ -100,6 +100,9 @@ type ListenerTLS struct {
 	Certificate string `yaml:"certificate"` // path relative to the file naming it
 	Key         string `yaml:"key"`
 	MinVersion  string `yaml:"minVersion"` // "1.2" | "1.3"; default 1.2
+	// ClientCertificates asks clients for a certificate (mTLS), checked
+	// against trusted CAs; nil: none asked for.
+	ClientCertificates *ClientCertificates `yaml:"clientCertificates"`
 	// Filled by Load from the files above (not YAML fields). Secret material:
 	// never log or print KeyPEM.
 	CertificatePEM []byte `yaml:"-"`

@@ -20,7 +20,14 @@ type AuthenticationSpec struct {
 	JWT                 *JWTAuth           `yaml:"jwt"`
 	APIKey              *APIKeyAuth        `yaml:"apiKey"`
 	OAuth2Introspection *IntrospectionAuth `yaml:"oauth2Introspection"`
+	// ClientCertificate: a client certificate the listener verified
+	// (listeners[].tls.clientCertificates) identifies the Consumer whose
+	// certificates entry matches it.
+	ClientCertificate *ClientCertAuth `yaml:"clientCertificate"`
 }
+
+// ClientCertAuth has no settings: trust is the listener's.
+type ClientCertAuth struct{}
 
 // IntrospectionAuth checks opaque OAuth2 access tokens (Authorization:
 // Bearer) with the authorization server's RFC 7662 introspection endpoint,
@@ -75,14 +82,59 @@ const (
 
 // JWTAuth is one jwt_authn provider; its name is the Authentication's name.
 type JWTAuth struct {
-	Issuer          string          `yaml:"issuer"`    // required
-	Audiences       []string        `yaml:"audiences"` // required, at least one
-	JWKS            JWKS            `yaml:"jwks"`
+	Issuer    string   `yaml:"issuer"`    // required
+	Audiences []string `yaml:"audiences"` // required, at least one
+	// JWKS is where the signing keys are. Omitted: OpenID Connect
+	// discovery (Discovery) finds them from the issuer.
+	JWKS JWKS `yaml:"jwks"`
+	// Discovery tunes OpenID Connect discovery; it applies only when jwks
+	// is omitted (UseDiscovery).
+	Discovery       OIDCDiscovery   `yaml:"discovery"`
 	ClaimsToHeaders []ClaimToHeader `yaml:"claimsToHeaders"`
 	// ForwardToken false (the default) removes the Authorization header
 	// before the upstream, after ext_authz has seen it. A token sent as
 	// the access_token query parameter is not removed.
 	ForwardToken bool `yaml:"forwardToken"`
+	// UseDiscovery is set by Load when jwks is omitted: gatehouse reads
+	// <issuer>/.well-known/openid-configuration for the JWKS URI.
+	UseDiscovery bool `yaml:"-"`
+}
+
+// Defaults of OpenID Connect discovery.
+const (
+	DefaultDiscoveryRefresh = 5 * time.Minute
+)
+
+// OIDCDiscovery tunes how gatehouse finds an issuer's JWKS URI from its
+// OpenID Connect discovery document, and how Envoy caches the keys.
+type OIDCDiscovery struct {
+	// AllowInsecureHTTP is the explicit opt-in for a plain-http issuer
+	// (and JWKS URI): a document or keys fetched without TLS can be
+	// replaced by anyone on the path.
+	AllowInsecureHTTP bool `yaml:"allowInsecureHTTP"`
+	// RefreshInterval is how often gatehouse re-reads the discovery
+	// document (0: DefaultDiscoveryRefresh).
+	RefreshInterval Duration `yaml:"refreshInterval"`
+	// CacheDuration is how long Envoy keeps the keys before fetching the
+	// JWKS again (0: DefaultJWKSCacheDuration); a rotated-in key is
+	// accepted at the latest this long after the issuer publishes it.
+	CacheDuration Duration `yaml:"cacheDuration"`
+}
+
+// Refresh returns the discovery refresh interval, defaulted.
+func (d *OIDCDiscovery) Refresh() time.Duration {
+	if d.RefreshInterval <= 0 {
+		return DefaultDiscoveryRefresh
+	}
+	return d.RefreshInterval.D()
+}
+
+// Cache returns the JWKS cache duration, defaulted.
+func (d *OIDCDiscovery) Cache() time.Duration {
+	if d.CacheDuration <= 0 {
+		return DefaultJWKSCacheDuration
+	}
+	return d.CacheDuration.D()
 }
 
 // DefaultJWKSCacheDuration is how long a remote JWKS is cached when
@@ -139,8 +191,10 @@ type Consumer struct {
 type ConsumerSpec struct {
 	APIKeys     []ConsumerAPIKey `yaml:"apiKeys"`
 	JWTSubjects []JWTSubject     `yaml:"jwtSubjects"`
-	Groups      []string         `yaml:"groups"` // group names (object-name syntax)
-	Plan        string           `yaml:"plan"`   // Plan name; "": none
+	// Certificates identify the Consumer by a verified client certificate.
+	Certificates []ConsumerCertificate `yaml:"certificates"`
+	Groups       []string              `yaml:"groups"` // group names (object-name syntax)
+	Plan         string                `yaml:"plan"`   // Plan name; "": none
 }
 
 // ConsumerAPIKey is one key of a Consumer: only its SHA-256 is stored.

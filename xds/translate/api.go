@@ -123,6 +123,11 @@ type Options struct {
 	// reused where their inputs are unchanged (see Memo); the output is
 	// the same with or without it. Nil: everything is built anew.
 	Memo *Memo
+	// DiscoveredJWKS returns the jwks_uri OpenID Connect discovery found
+	// for a JWT Authentication without jwks (pkg/oidc), "" while it never
+	// succeeded: the provider then accepts no token (fail closed, see
+	// jwtDiscoveryProvider). Nil: nothing is discovered.
+	DiscoveredJWKS func(*policy.JWTAuth) string
 }
 
 // ServiceTLS are files on the Envoy host for Envoy's TLS connections to

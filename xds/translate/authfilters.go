@@ -59,7 +59,7 @@ func (f *gwFilters) jwtConfig() *anyT {
 		RequirementMap: map[string]*jwtv3.JwtRequirement{},
 	}
 	for _, n := range f.jwt {
-		cfg.Providers[n] = jwtProvider(n, f.snap.Authentications[n].Spec.JWT)
+		cfg.Providers[n] = f.jwtProvider(n, f.snap.Authentications[n].Spec.JWT)
 	}
 	for _, p := range f.routes {
 		if len(p.jwt) == 0 {
@@ -96,7 +96,7 @@ func (f *gwFilters) jwtConfig() *anyT {
 // before ext_authz runs, and Rego written for opa-envoy-plugin reads the
 // Authorization header. forwardToken: false is enforced for the upstream
 // by the route instead (authorizationRemoved).
-func jwtProvider(name string, j *policy.JWTAuth) *jwtv3.JwtProvider {
+func (f *gwFilters) jwtProvider(name string, j *policy.JWTAuth) *jwtv3.JwtProvider {
 	p := &jwtv3.JwtProvider{
 		Issuer:            j.Issuer,
 		Audiences:         append([]string(nil), j.Audiences...),
@@ -106,7 +106,10 @@ func jwtProvider(name string, j *policy.JWTAuth) *jwtv3.JwtProvider {
 	for _, c := range j.ClaimsToHeaders {
 		p.ClaimToHeaders = append(p.ClaimToHeaders, &jwtv3.JwtClaimToHeader{HeaderName: strings.ToLower(c.Header), ClaimName: c.Claim})
 	}
-	if j.JWKS.URI != "" {
+	switch {
+	case j.UseDiscovery:
+		setDiscoveryJWKS(p, f.discoveredURI(j), j.Discovery.Cache())
+	case j.JWKS.URI != "":
 		t, _ := parseJWKSURI(j.JWKS.URI) // checked by jwksClusters first
 		p.JwksSourceSpecifier = &jwtv3.JwtProvider_RemoteJwks{RemoteJwks: &jwtv3.RemoteJwks{
 			HttpUri: &corev3.HttpUri{
@@ -121,7 +124,7 @@ func jwtProvider(name string, j *policy.JWTAuth) *jwtv3.JwtProvider {
 			// verified rather than rejected.
 			AsyncFetch: &jwtv3.JwksAsyncFetch{},
 		}}
-	} else {
+	default:
 		p.JwksSourceSpecifier = &jwtv3.JwtProvider_LocalJwks{LocalJwks: &corev3.DataSource{
 			Specifier: &corev3.DataSource_InlineString{InlineString: string(j.JWKS.JWKSJSON)},
 		}}
@@ -175,7 +178,9 @@ const introspectionMargin = 250 * time.Millisecond
 // is filter-wide, so fail-closed and fail-open Routes need one each.
 // introspect is the longest introspection timeout among the Routes that
 // use the instance (0: none); the call's timeout covers it.
-func extAuthzConfig(failOpen bool, o Options, introspect time.Duration) *anyT {
+// peerCert: the Gateway asks for client certificates, and the verified
+// one goes to the authz service (source.certificate).
+func extAuthzConfig(failOpen bool, o Options, introspect time.Duration, peerCert bool) *anyT {
 	timeout := o.AuthzTimeout
 	if introspect > 0 && introspect+introspectionMargin > timeout {
 		timeout = introspect + introspectionMargin
@@ -188,8 +193,9 @@ func extAuthzConfig(failOpen bool, o Options, introspect time.Duration) *anyT {
 		FailureModeAllow:          failOpen,
 		// Body-based Rego (input.parsed_body): at most this much is
 		// buffered; a larger body is sent cut, never rejected here.
-		WithRequestBody: &extauthzv3.BufferSettings{MaxRequestBytes: o.MaxAuthzBodyBytes, AllowPartialMessage: true},
-		StatPrefix:      "fail_closed",
+		WithRequestBody:        &extauthzv3.BufferSettings{MaxRequestBytes: o.MaxAuthzBodyBytes, AllowPartialMessage: true},
+		StatPrefix:             "fail_closed",
+		IncludePeerCertificate: peerCert,
 	}
 	if failOpen {
 		cfg.StatPrefix = "fail_open"

@@ -308,6 +308,7 @@ func (c *checker) listener(l *listenerv3.Listener) {
 				d := &tlsv3.DownstreamTlsContext{}
 				if c.unmarshal(w, ts.GetTypedConfig(), d) {
 					c.tlsValidation(w+" transport socket", d.GetCommonTlsContext())
+					c.clientCertRequirement(w+" transport socket", d)
 					for _, sds := range d.GetCommonTlsContext().GetTlsCertificateSdsSecretConfigs() {
 						if !c.secrets[sds.GetName()] {
 							c.fail("%s: secret %q does not exist", w, sds.GetName())

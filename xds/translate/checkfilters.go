@@ -37,6 +37,30 @@ func (c *checker) jwtProviders(where string, m *jwtv3.JwtAuthentication) {
 	for _, r := range m.GetRules() {
 		req("rule", r.GetRequires())
 	}
+	for _, n := range sortedKeys(m.GetProviders()) {
+		c.jwksRetry(where+": provider "+n, m.GetProviders()[n].GetRemoteJwks())
+	}
+}
+
+// jwksRetry: a remote JWKS retry backoff has a base interval and a max
+// interval no shorter than it. Envoy:
+// source/extensions/filters/http/jwt_authn/jwks_cache.cc calls
+// Http::Utility::validateCoreRetryPolicy (source/common/http/utility.cc:
+// base_interval is required, "max_interval must be greater than or equal
+// to the base_interval").
+func (c *checker) jwksRetry(where string, r *jwtv3.RemoteJwks) {
+	b := r.GetRetryPolicy().GetRetryBackOff()
+	if b == nil {
+		return
+	}
+	base := b.GetBaseInterval()
+	if base == nil {
+		c.fail("%s: remote_jwks retry_back_off needs a base_interval", where)
+		return
+	}
+	if mx := b.GetMaxInterval(); mx != nil && mx.AsDuration().Milliseconds() < base.AsDuration().Milliseconds() {
+		c.fail("%s: remote_jwks retry_back_off max_interval %v is shorter than base_interval %v", where, mx.AsDuration(), base.AsDuration())
+	}
 }
 
 // minFillInterval is the shortest token bucket fill interval Envoy accepts.

@@ -53,6 +53,28 @@ func jwtWith(req *jwtv3.JwtRequirement) *jwtv3.JwtAuthentication {
 	}
 }
 
+// remoteJWKSRetry adds a jwt_authn filter whose provider fetches a remote
+// JWKS (from a cluster of the group) with the given retry backoff; 0
+// leaves base_interval out.
+func remoteJWKSRetry(base, max time.Duration) func(t *testing.T, g *Group) {
+	return func(t *testing.T, g *Group) {
+		g.Clusters = append(g.Clusters, addressCluster("jwks/idp.example.com", "idp.example.com", 443, clusterv3.Cluster_LOGICAL_DNS, time.Second))
+		b := &corev3.BackoffStrategy{MaxInterval: durationpb.New(max)}
+		if base > 0 {
+			b.BaseInterval = durationpb.New(base)
+		}
+		cfg := jwtWith(&jwtv3.JwtRequirement{RequiresType: &jwtv3.JwtRequirement_ProviderName{ProviderName: "idp"}})
+		cfg.Providers["idp"].JwksSourceSpecifier = &jwtv3.JwtProvider_RemoteJwks{RemoteJwks: &jwtv3.RemoteJwks{
+			HttpUri: &corev3.HttpUri{
+				Uri: "https://idp.example.com/jwks", HttpUpstreamType: &corev3.HttpUri_Cluster{Cluster: "jwks/idp.example.com"},
+				Timeout: durationpb.New(time.Second),
+			},
+			RetryPolicy: &corev3.RetryPolicy{RetryBackOff: b},
+		}}
+		prependFilter(t, g, "test-jwt", cfg)
+	}
+}
+
 func bucket(max uint32, every time.Duration) *typev3.TokenBucket {
 	return &typev3.TokenBucket{MaxTokens: max, TokensPerFill: wrapperspb.UInt32(1), FillInterval: durationpb.New(every)}
 }
@@ -224,6 +246,9 @@ func TestCheckEnvoyLoadRules(t *testing.T) {
 		{"ok: jwt requirement naming its provider", func(t *testing.T, g *Group) {
 			prependFilter(t, g, "test-jwt", jwtWith(&jwtv3.JwtRequirement{RequiresType: &jwtv3.JwtRequirement_ProviderName{ProviderName: "idp"}}))
 		}, ""},
+		{"remote JWKS retry max_interval under base_interval", remoteJWKSRetry(2*time.Second, time.Second), "max_interval 1s is shorter than base_interval 2s"},
+		{"remote JWKS retry without base_interval", remoteJWKSRetry(0, time.Second), "retry_back_off needs a base_interval"},
+		{"ok: remote JWKS retry max_interval equal to base_interval", remoteJWKSRetry(time.Second, time.Second), ""},
 		{"local rate limit filling every 10ms", func(t *testing.T, g *Group) {
 			prependFilter(t, g, "test-local", &localratelimitv3.LocalRateLimit{StatPrefix: "l", TokenBucket: bucket(10, 10*time.Millisecond)})
 		}, "under Envoy's 50ms minimum"},

@@ -231,10 +231,10 @@ func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
 		out = append(out, httpFilter(wire.FilterJWT, f.jwtConfig()))
 	}
 	if f.authzClosed {
-		out = append(out, httpFilter(wire.FilterExtAuthzClosed, extAuthzConfig(false, f.opts, f.introspect)))
+		out = append(out, httpFilter(wire.FilterExtAuthzClosed, extAuthzConfig(false, f.opts, f.introspect, gatewayAsksClientCertificates(f.gw))))
 	}
 	if f.authzOpen {
-		out = append(out, httpFilter(wire.FilterExtAuthzOpen, extAuthzConfig(true, f.opts, 0)))
+		out = append(out, httpFilter(wire.FilterExtAuthzOpen, extAuthzConfig(true, f.opts, 0, gatewayAsksClientCertificates(f.gw))))
 	}
 	if f.rlDeny {
 		out = append(out, httpFilter(wire.FilterRateLimitDeny, rateLimitConfig(f.gw.Name, true, f.opts)))

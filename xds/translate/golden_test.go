@@ -223,7 +223,7 @@ func TestGolden(t *testing.T) {
 		}
 		t.Run(c.Name(), func(t *testing.T) {
 			snap, reg := loadCase(t, filepath.Join("testdata", "in", c.Name()))
-			groups, err := Translate(snap, Options{})
+			groups, err := Translate(snap, Options{DiscoveredJWKS: goldenDiscovered})
 			if err != nil {
 				t.Fatalf("Translate: %v", err)
 			}
@@ -253,6 +253,15 @@ func TestGolden(t *testing.T) {
 			}
 		}
 	}
+}
+
+// goldenDiscovered stands for pkg/oidc in the golden cases: the jwks_uri
+// of login.example.com is known; any other issuer was never discovered.
+func goldenDiscovered(j *policy.JWTAuth) string {
+	if j.Issuer == "https://login.example.com/" {
+		return "https://login.example.com/oauth2/keys"
+	}
+	return ""
 }
 
 func sortedGroupKeys(m map[GroupKey]*Group) []GroupKey {

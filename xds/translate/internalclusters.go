@@ -196,7 +196,7 @@ func (f *gwFilters) clusters() ([]typesResource, error) {
 	}
 	seen := map[string]bool{}
 	for _, n := range f.jwt {
-		uri := f.snap.Authentications[n].Spec.JWT.JWKS.URI
+		uri := f.jwksURI(f.snap.Authentications[n].Spec.JWT)
 		if uri == "" {
 			continue
 		}

@@ -34,7 +34,7 @@ func TestExtAuthzTimeoutCoversIntrospection(t *testing.T) {
 		{3100 * time.Millisecond, 3 * time.Second, 3250 * time.Millisecond}, // longer than authz, shorter than introspection + margin
 		{5 * time.Second, 3 * time.Second, 5 * time.Second},                 // never shortened
 	} {
-		got := extAuthzTimeout(t, extAuthzConfig(false, Options{AuthzTimeout: c.authz}, c.introspect))
+		got := extAuthzTimeout(t, extAuthzConfig(false, Options{AuthzTimeout: c.authz}, c.introspect, false))
 		if got != c.want {
 			t.Errorf("authz %v, introspection %v: call timeout %v, want %v", c.authz, c.introspect, got, c.want)
 		}

@@ -141,6 +141,7 @@ func envoyListener(gw *policy.Gateway, port int, ls []*policy.Listener, httpFilt
 	}
 	for _, l := range ls {
 		hcm := httpConnectionManager(gw, l, httpFilters, accessLog, streams(l))
+		setForwardClientCert(hcm, l)
 		fc := &listenerv3.FilterChain{
 			Name:    l.Name,
 			Filters: []*listenerv3.Filter{{Name: filterHCM, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)}}},
@@ -150,7 +151,9 @@ func envoyListener(gw *policy.Gateway, port int, ls []*policy.Listener, httpFilt
 				return nil, nil, fmt.Errorf("listener %s: HTTPS listener %q has no tls", name, l.Name)
 			}
 			sn := secretName(gw.Name, l.Name)
-			fc.TransportSocket = &corev3.TransportSocket{Name: transportSocketTLS, ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(downstreamTLS(sn, l.TLS))}}
+			dt := downstreamTLS(sn, l.TLS)
+			setClientCertificates(dt, l.TLS.ClientCertificates)
+			fc.TransportSocket = &corev3.TransportSocket{Name: transportSocketTLS, ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(dt)}}
 			if len(l.Hostnames) > 0 {
 				fc.FilterChainMatch = &listenerv3.FilterChainMatch{ServerNames: append([]string(nil), l.Hostnames...)}
 				sort.Strings(fc.FilterChainMatch.ServerNames)

@@ -271,3 +271,30 @@ func randomHex(t testing.TB, n int) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// AccessTokenKeySet is the JSON Web Key Set Hydra signs JWT access tokens
+// with; IDTokenKeySet the one of ID tokens. Both are published at the
+// discovery document's jwks_uri.
+const (
+	AccessTokenKeySet = "hydra.jwt.access-token"
+	IDTokenKeySet     = "hydra.openid.id-token"
+)
+
+// RotateKey creates a new RS256 signing key in a key set through Hydra's
+// admin API (POST /admin/keys/{set}) and returns its kid: Hydra signs with
+// the newest key of a set and publishes the public key at once.
+func (s *Server) RotateKey(set string) string {
+	s.t.Helper()
+	kid := "rotated-" + randomHex(s.t, 6)
+	b, _ := json.Marshal(map[string]string{"alg": "RS256", "kid": kid, "use": "sig"})
+	resp, err := http.Post(s.Admin+"/admin/keys/"+url.PathEscape(set), "application/json", bytes.NewReader(b))
+	if err != nil {
+		s.t.Fatalf("hydra: creating key: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		out, _ := io.ReadAll(resp.Body)
+		s.t.Fatalf("hydra: creating key in %s: %s: %s", set, resp.Status, out)
+	}
+	return kid
+}

@@ -1,0 +1,33 @@
+package oidc
+
+import (
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+)
+
+// TargetOf is the discovery target of a JWT Authentication that uses
+// discovery.
+func TargetOf(j *policy.JWTAuth) Target {
+	return Target{Issuer: j.Issuer, AllowInsecureHTTP: j.Discovery.AllowInsecureHTTP}
+}
+
+// Targets lists the issuers the snapshot's JWT Authentications discover,
+// each with the shortest refresh interval asked for.
+func Targets(snap *policy.Snapshot) map[Target]time.Duration {
+	out := map[Target]time.Duration{}
+	if snap == nil {
+		return out
+	}
+	for _, a := range snap.Authentications {
+		j := a.Spec.JWT
+		if j == nil || !j.UseDiscovery {
+			continue
+		}
+		t, r := TargetOf(j), j.Discovery.Refresh()
+		if old, ok := out[t]; !ok || r < old {
+			out[t] = r
+		}
+	}
+	return out
+}
