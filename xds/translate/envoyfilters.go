@@ -216,14 +216,15 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 // every listener of the group.
 func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
 	out := []*hcmv3.HttpFilter{httpFilter(wire.FilterHeaderMutation, headerMutationConfig(f.removedHeaders(), append(f.pathHeaderMutations(), f.clientIPHeaderMutations()...)...))}
-	// The edge protections next: an IP list or per-client limit refuses
-	// before anything spends work on the request (ddos.go).
-	out = append(out, edgeFilters(f.gw)...)
 	// CORS before every filter that can refuse a request: a preflight
 	// carries no credential and must be answered, not refused (cors.go).
 	if f.cors {
 		out = append(out, httpFilter(wire.FilterCORS, anyCORS))
 	}
+	// The edge protections next: an IP list or per-client limit refuses
+	// before anything spends work on the request (ddos.go). After CORS,
+	// whose preflight answers are Envoy's own and reach no upstream.
+	out = append(out, edgeFilters(f.gw)...)
 	if f.local {
 		out = append(out, httpFilter(wire.FilterLocalRateLimit, anyLocalRateLimitOff))
 	}
