@@ -74,6 +74,10 @@ func validateEdgeLimits(o *objErrs, lim *GatewayLimits) {
 		}
 		return
 	}
+	if !o.has(p+".disabled") && !o.has(p+".requestsPerSecond") && !o.has(p+".burst") && !o.has(p+".exempt") {
+		o.add(p, "empty; set requestsPerSecond, burst, exempt or disabled: true, or omit perClient for the default")
+		return
+	}
 	if o.has(p+".disabled") && !pc.Disabled {
 		o.add(p+".disabled", "only true is allowed; omit disabled to keep the limit on")
 	}

@@ -1,0 +1,157 @@
+package translate
+
+import (
+	"strings"
+	"testing"
+
+	matcherv3 "github.com/cncf/xds/go/xds/type/matcher/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
+	localrlv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
+	rbacfv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
+)
+
+// TestEdgeDefaultsEmitted: a Gateway that says nothing gets the per-client
+// limit (100/s, burst 200, per IPv4 address and IPv6 /64, no header in the
+// key), the header-count and HTTP/2 flood limits, and no edge RBAC.
+func TestEdgeDefaultsEmitted(t *testing.T) {
+	g := translateCase(t, "basic", Options{})[GroupKey{"edge", ClientEnvoy}]
+	for _, h := range hcmsOf(t, g) {
+		if n := filterNames(h); n[1] != wire.FilterEdgeLocalRateLimit {
+			t.Fatalf("filters %v: no per-client limit second", n)
+		}
+		lr := &localrlv3.LocalRateLimit{}
+		if err := h.GetHttpFilters()[1].GetTypedConfig().UnmarshalTo(lr); err != nil {
+			t.Fatal(err)
+		}
+		d := lr.GetDescriptors()
+		if len(d) != 1 || d[0].GetTokenBucket().GetMaxTokens() != 200 || d[0].GetTokenBucket().GetTokensPerFill().GetValue() != 100 || d[0].GetTokenBucket().GetFillInterval().AsDuration().Seconds() != 1 {
+			t.Errorf("descriptors %v, want one bucket of 200 refilled by 100 a second", d)
+		}
+		acts := lr.GetRateLimits()[0].GetActions()
+		m := acts[len(acts)-1].GetMaskedRemoteAddress()
+		if m == nil || m.GetV4PrefixMaskLen().GetValue() != 32 || m.GetV6PrefixMaskLen().GetValue() != 64 {
+			t.Errorf("client key %v, want masked_remote_address /32 and /64", acts)
+		}
+		for _, a := range acts {
+			if a.GetRequestHeaders() != nil || a.GetHeaderValueMatch() != nil {
+				t.Errorf("per-client key reads a header the client sends: %v", a)
+			}
+		}
+		if lr.GetFilterEnforced().GetDefaultValue().GetNumerator() != 100 {
+			t.Errorf("limit not enforced: %v", lr.GetFilterEnforced())
+		}
+		if h.GetCommonHttpProtocolOptions().GetMaxHeadersCount().GetValue() != 100 {
+			t.Errorf("max_headers_count %v", h.GetCommonHttpProtocolOptions().GetMaxHeadersCount())
+		}
+		h2 := h.GetHttp2ProtocolOptions()
+		if h2.GetMaxConcurrentStreams().GetValue() != 100 || h2.GetMaxOutboundFrames().GetValue() != 10000 || h2.GetMaxInboundPriorityFramesPerStream().GetValue() != 100 || h2.GetMaxConsecutiveInboundFramesWithEmptyPayload().GetValue() != 1 {
+			t.Errorf("http2 options %v", h2)
+		}
+		if h.GetRequestHeadersTimeout().AsDuration().Seconds() != 10 {
+			t.Errorf("request_headers_timeout %v", h.GetRequestHeadersTimeout())
+		}
+	}
+}
+
+// TestEdgeIPListsFollowDetection: the IP lists and exemptions match
+// remote_ip (the detected client), never direct_remote_ip (the nearest
+// proxy) or a header.
+func TestEdgeIPListsFollowDetection(t *testing.T) {
+	g := translateCase(t, "ddos", Options{})[GroupKey{"edge", ClientEnvoy}]
+	h := hcmsOf(t, g)[0]
+	var r *rbacfv3.RBAC
+	for _, f := range h.GetHttpFilters() {
+		if f.GetName() == wire.FilterEdgeRBAC {
+			r = &rbacfv3.RBAC{}
+			if err := f.GetTypedConfig().UnmarshalTo(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if r == nil {
+		t.Fatal("no edge RBAC")
+	}
+	n := 0
+	var walk func(p *rbacv3.Principal)
+	walk = func(p *rbacv3.Principal) {
+		switch {
+		case p.GetRemoteIp() != nil:
+			n++
+		case p.GetNotId() != nil:
+			walk(p.GetNotId())
+		case p.GetAndIds() != nil || p.GetOrIds() != nil:
+			for _, q := range append(p.GetAndIds().GetIds(), p.GetOrIds().GetIds()...) {
+				walk(q)
+			}
+		default:
+			t.Errorf("principal %v: only remote_ip follows the client IP detection", p)
+		}
+	}
+	for _, rules := range []*rbacv3.RBAC{r.GetRules(), r.GetShadowRules()} {
+		for _, p := range rules.GetPolicies() {
+			for _, pc := range p.GetPrincipals() {
+				walk(pc)
+			}
+		}
+	}
+	if n != 5 {
+		t.Errorf("%d remote_ip principals, want 5 (2 allow, 1 deny, 2 exempt)", n)
+	}
+}
+
+// TestCheckEdgeRules: Check refuses a per-client limit whose exemption
+// metadata no RBAC filter before it writes, and an RBAC filter whose rules
+// Envoy would ignore for a matcher.
+func TestCheckEdgeRules(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(h *hcmv3.HttpConnectionManager)
+		want string
+	}{
+		{"limit before the RBAC", func(h *hcmv3.HttpConnectionManager) {
+			h.HttpFilters[1], h.HttpFilters[2] = h.HttpFilters[2], h.HttpFilters[1]
+		}, "reads RBAC shadow metadata [gatehouse_edge_shadow_effective_policy_id] that no RBAC filter before it writes"},
+		{"RBAC removed", func(h *hcmv3.HttpConnectionManager) {
+			h.HttpFilters = append(h.HttpFilters[:1], h.HttpFilters[2:]...)
+		}, "that no RBAC filter before it writes"},
+		{"other prefix", func(h *hcmv3.HttpConnectionManager) {
+			editRBAC(t, h, func(r *rbacfv3.RBAC) { r.ShadowRulesStatPrefix = "other_" })
+		}, "that no RBAC filter before it writes"},
+		{"rules and matcher", func(h *hcmv3.HttpConnectionManager) {
+			editRBAC(t, h, func(r *rbacfv3.RBAC) { r.Matcher = &matcherv3.Matcher{} })
+		}, "has rules and a matcher; Envoy would ignore the rules"},
+		{"shadow rules and shadow matcher", func(h *hcmv3.HttpConnectionManager) {
+			editRBAC(t, h, func(r *rbacfv3.RBAC) { r.ShadowMatcher = &matcherv3.Matcher{} })
+		}, "has shadow_rules and a shadow_matcher"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := cloneGroup(translateCase(t, "ddos", Options{})[GroupKey{"edge", ClientEnvoy}])
+			if err := Check(g, nil); err != nil {
+				t.Fatalf("valid group: %v", err)
+			}
+			editHCM(t, g.Listeners[0].(*listenerv3.Listener), tc.edit)
+			err := Check(g, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Check = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func editRBAC(t *testing.T, h *hcmv3.HttpConnectionManager, edit func(*rbacfv3.RBAC)) {
+	t.Helper()
+	f := h.HttpFilters[1]
+	if f.GetName() != wire.FilterEdgeRBAC {
+		t.Fatalf("filter 1 is %s", f.GetName())
+	}
+	r := &rbacfv3.RBAC{}
+	if err := f.GetTypedConfig().UnmarshalTo(r); err != nil {
+		t.Fatal(err)
+	}
+	edit(r)
+	h.HttpFilters[1] = httpFilter(f.GetName(), mustAny(r))
+}
