@@ -36,16 +36,18 @@ import (
 // so a client cannot spoof it; direct_remote_ip would be the nearest proxy
 // behind a load balancer, and would count every client as one.
 //
-// Per-client connection limits: Envoy has none. The connection_limit
-// network filter and the listener's runtime connection_limit count all of
-// a listener's connections together (source/extensions/filters/network/
-// connection_limit/connection_limit.cc keeps one counter per filter
-// config), and the global_downstream_max_connections monitor of the
-// bootstrap's overload manager counts every listener's; a per-IP
-// connection count would need a listener filter Envoy does not ship. The
-// bootstrap bounds connections globally (overload manager) and this file
-// bounds what each client can ask for over them (requests, HTTP/2 streams
-// through max_concurrent_streams per connection).
+// Per-client connection limits: Envoy has none (the API of the pinned
+// go-control-plane has no such filter). The connection_limit network
+// filter (source/extensions/filters/network/connection_limit/
+// connection_limit.cc: one atomic counter per filter config), the
+// local_ratelimit listener filter (one token bucket of new connections
+// per listener) and the listener's runtime connection_limit count all of
+// a listener's connections together, and the
+// global_downstream_max_connections monitor of the bootstrap's overload
+// manager counts every listener's. So the bootstrap bounds connections
+// globally and this file bounds what each client can ask for over them
+// (requests, and HTTP/2 streams per connection through
+// max_concurrent_streams).
 
 const (
 	// edgeShadowPrefix prefixes the edge RBAC filter's shadow metadata
