@@ -253,4 +253,9 @@ func applyEdgeLimits(gw *policy.Gateway, h *hcmv3.HttpConnectionManager) {
 	h2.MaxConsecutiveInboundFramesWithEmptyPayload = wrapperspb.UInt32(edgeMaxConsecutiveEmptyFrames)
 	h2.MaxInboundPriorityFramesPerStream = wrapperspb.UInt32(edgeMaxInboundPriorityFramesPerStream)
 	h2.MaxInboundWindowUpdateFramesPerDataFrameSent = wrapperspb.UInt32(edgeMaxInboundWindowUpdatesPerData)
+	// An invalid HEADERS frame closes the whole connection, not only its
+	// stream (Envoy's default, stated): a client that sends malformed
+	// requests pays a new handshake for each (api/envoy/config/core/v3/
+	// protocol.proto, override_stream_error_on_invalid_http_message).
+	h2.OverrideStreamErrorOnInvalidHttpMessage = wrapperspb.Bool(false)
 }
