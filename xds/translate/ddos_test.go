@@ -1,15 +1,19 @@
 package translate
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	matcherv3 "github.com/cncf/xds/go/xds/type/matcher/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	localrlv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 	rbacfv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
@@ -154,4 +158,48 @@ func editRBAC(t *testing.T, h *hcmv3.HttpConnectionManager, edit func(*rbacfv3.R
 	}
 	edit(r)
 	h.HttpFilters[1] = httpFilter(f.GetName(), mustAny(r))
+}
+
+// TestEdgeFiltersHaveNoPerRouteConfig: Envoy lets a route's (or virtual
+// host's) typed_per_filter_config replace a filter's config by instance
+// name (local_ratelimit.cc and rbac_filter.cc resolve the most specific
+// per-filter config first), so no route of any golden case may carry one
+// for the edge filters: no path, host or method escapes the per-client
+// limit or the IP lists.
+func TestEdgeFiltersHaveNoPerRouteConfig(t *testing.T) {
+	cases, err := os.ReadDir(filepath.Join("testdata", "in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		for k, g := range translateCase(t, c.Name(), Options{}) {
+			if k.Client != ClientEnvoy {
+				continue
+			}
+			for _, res := range g.Routes {
+				rc := res.(*routev3.RouteConfiguration)
+				check := func(where string, m map[string]*anypb.Any) {
+					for _, n := range []string{wire.FilterEdgeRBAC, wire.FilterEdgeLocalRateLimit} {
+						if _, ok := m[n]; ok {
+							t.Errorf("%s %s %s: per-filter config for %s", c.Name(), k, where, n)
+						}
+					}
+				}
+				check(rc.GetName(), rc.GetTypedPerFilterConfig())
+				for _, vh := range rc.GetVirtualHosts() {
+					check(vh.GetName(), vh.GetTypedPerFilterConfig())
+					for _, r := range vh.GetRoutes() {
+						check(r.GetName(), r.GetTypedPerFilterConfig())
+					}
+				}
+			}
+			for _, h := range hcmsOf(t, g) {
+				for _, f := range h.GetHttpFilters() {
+					if (f.GetName() == wire.FilterEdgeRBAC || f.GetName() == wire.FilterEdgeLocalRateLimit) && (f.GetDisabled() || f.GetIsOptional()) {
+						t.Errorf("%s %s: %s disabled or optional", c.Name(), k, f.GetName())
+					}
+				}
+			}
+		}
+	}
 }
