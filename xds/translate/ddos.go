@@ -69,6 +69,17 @@ const (
 	edgeMaxClients = 65536
 )
 
+// Both edge filters are separate instances with their own names and no
+// per-route config: Envoy resolves a filter's per-route config by the
+// instance's name (source/extensions/filters/http/rbac/rbac_filter.cc,
+// RoleBasedAccessControlFilterConfig::engine and source/extensions/
+// filters/http/local_ratelimit/local_ratelimit.cc, decodeHeaders: both
+// Http::Utility::resolveMostSpecificPerFilterConfig(callbacks)), so the
+// RBACPerRoute of a Route's sourceCIDRs (envoy.filters.http.rbac) never
+// replaces the IP lists, and the Routes' local limits never replace the
+// per-client one; the filter-level rate_limits are used when no per-route
+// config has its own. The two ext_authz instances rely on the same lookup.
+
 // rbacMetadataNamespace: the HTTP RBAC filter writes its shadow result
 // under this namespace whatever its instance name (rbac_filter.cc).
 const rbacMetadataNamespace = "envoy.filters.http.rbac"
