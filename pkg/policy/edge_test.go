@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -98,7 +99,57 @@ func TestEdgeBadInputs(t *testing.T) {
 			6, "Gateway/g", "spec.limits.maxConcurrentStreams", `-1 is out of range; 1..2147483647`},
 		{"zero header timeout", l + "  limits: {requestHeadersTimeout: 0s}\n",
 			6, "Gateway/g", "spec.limits.requestHeadersTimeout", `must be greater than 0`},
+		{"too many headers", l + "  limits: {maxHeadersCount: 10001}\n",
+			6, "Gateway/g", "spec.limits.maxHeadersCount", `10001 is out of range; 1..10000`},
+		{"too many streams", l + "  limits: {maxConcurrentStreams: 2147483648}\n",
+			6, "Gateway/g", "spec.limits.maxConcurrentStreams", `2147483648 is out of range`},
+		{"rate too high", l + "  limits: {perClient: {requestsPerSecond: 1000001}}\n",
+			6, "Gateway/g", "spec.limits.perClient.requestsPerSecond", `1000001 is out of range; 1..1000000`},
+		{"burst too high", l + "  limits: {perClient: {burst: 1000001}}\n",
+			6, "Gateway/g", "spec.limits.perClient.burst", `1000001 is out of range; 1..1000000`},
+		{"zoned CIDR", l + "  ipAccess: {deny: [\"fe80::%eth0/64\"]}\n",
+			6, "Gateway/g", "spec.ipAccess.deny[0]", `is not a CIDR`},
+		{"too many CIDRs", l + "  ipAccess:\n    deny: [" + manyCIDRs(1025) + "]\n",
+			7, "Gateway/g", "spec.ipAccess.deny", `1025 CIDRs; at most 1024`},
 		{"unknown perClient field", l + "  limits: {perClient: {rps: 5}}\n",
 			6, "Gateway/g", "spec.limits.perClient.rps", `unknown field "rps"; allowed: burst, disabled, exempt, requestsPerSecond`},
 	})
+}
+
+// manyCIDRs lists n distinct /32s.
+func manyCIDRs(n int) string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("10.0.%d.%d/32", i/256, i%256)
+	}
+	return strings.Join(out, ", ")
+}
+
+// TestEdgeLimitsAtTheirBounds: the largest values allowed load.
+func TestEdgeLimitsAtTheirBounds(t *testing.T) {
+	s := Load(testFS(t, map[string]string{"g.yaml": `kind: Gateway
+name: edge
+spec:
+  listeners:
+    - {name: http, port: 8080, protocol: HTTP}
+  ipAccess:
+    deny: [` + manyCIDRs(1024) + `]
+  limits:
+    maxHeadersCount: 10000
+    maxConcurrentStreams: 2147483647
+    perClient: {requestsPerSecond: 1000000, burst: 1000000}
+---
+kind: Gateway
+name: low
+spec:
+  listeners:
+    - {name: http, port: 8081, protocol: HTTP}
+  limits:
+    maxHeadersCount: 1
+    maxConcurrentStreams: 1
+    perClient: {requestsPerSecond: 1, burst: 1, exempt: [0.0.0.0/0]}
+`}), nil)
+	if errs := s.Errors(); len(errs) > 0 {
+		t.Fatalf("errors: %s", strings.Join(errs, "\n"))
+	}
 }
