@@ -96,10 +96,11 @@ func validateEdgeLimits(o *objErrs, lim *GatewayLimits) {
 		switch {
 		case pc.Burst < 1 || pc.Burst > MaxPerClientRequestsPerSecond:
 			o.add(p+".burst", "%d is out of range; 1..%d", pc.Burst, MaxPerClientRequestsPerSecond)
-		case pc.RequestsPerSecond > 0 && pc.Burst < pc.RequestsPerSecond:
+		case pc.Burst < pc.PerSecond():
 			// The bucket is refilled once a second up to burst: a burst
-			// below the rate would cap the rate at burst.
-			o.add(p+".burst", "%d is below requestsPerSecond (%d); the bucket holds at most burst, so the rate would be %d", pc.Burst, pc.RequestsPerSecond, pc.Burst)
+			// below the rate (the default one included) would cap the
+			// rate at burst.
+			o.add(p+".burst", "%d is below requestsPerSecond (%d); the bucket holds at most burst, so the rate would be %d", pc.Burst, pc.PerSecond(), pc.Burst)
 		}
 	}
 	if o.has(p+".exempt") && len(pc.Exempt) == 0 {

@@ -49,6 +49,9 @@ spec:
 	if def.PerSecond() != DefaultPerClientRequestsPerSecond || def.PerClientBurst() != 2*DefaultPerClientRequestsPerSecond {
 		t.Errorf("defaults: %d/s burst %d", def.PerSecond(), def.PerClientBurst())
 	}
+	if r, b := (&PerClientLimit{Exempt: []string{"10.0.0.0/8"}}).PerSecond(), (&PerClientLimit{}).PerClientBurst(); r != 100 || b != 200 {
+		t.Errorf("a limit that sets neither: %d/s burst %d, want 100 and 200", r, b)
+	}
 	if b := (&PerClientLimit{RequestsPerSecond: 7}).PerClientBurst(); b != 14 {
 		t.Errorf("burst of 7/s = %d, want 14", b)
 	}
@@ -83,6 +86,8 @@ func TestEdgeBadInputs(t *testing.T) {
 			6, "Gateway/g", "spec.limits.perClient.burst", `0 is out of range`},
 		{"burst below rate", l + "  limits: {perClient: {requestsPerSecond: 50, burst: 10}}\n",
 			6, "Gateway/g", "spec.limits.perClient.burst", `10 is below requestsPerSecond (50)`},
+		{"burst below the default rate", l + "  limits: {perClient: {burst: 99}}\n",
+			6, "Gateway/g", "spec.limits.perClient.burst", `99 is below requestsPerSecond (100)`},
 		{"disabled with a rate", l + "  limits:\n    perClient:\n      disabled: true\n      requestsPerSecond: 10\n",
 			9, "Gateway/g", "spec.limits.perClient.requestsPerSecond", `contradicts disabled: true; remove one of them`},
 		{"disabled with exempt", l + "  limits: {perClient: {disabled: true, exempt: [10.0.0.0/8]}}\n",
@@ -148,6 +153,8 @@ spec:
     maxHeadersCount: 1
     maxConcurrentStreams: 1
     perClient: {requestsPerSecond: 1, burst: 1, exempt: [0.0.0.0/0]}
+  # A deny range inside an allowed one is a hole, not a contradiction.
+  ipAccess: {allow: [10.0.0.0/8], deny: [10.0.0.0/16]}
 `}), nil)
 	if errs := s.Errors(); len(errs) > 0 {
 		t.Fatalf("errors: %s", strings.Join(errs, "\n"))

@@ -13,6 +13,7 @@ import (
 	localrlv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 	rbacfv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	metadatav3 "github.com/envoyproxy/go-control-plane/envoy/type/metadata/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
@@ -131,6 +132,19 @@ func TestCheckEdgeRules(t *testing.T) {
 		{"shadow rules and shadow matcher", func(h *hcmv3.HttpConnectionManager) {
 			editRBAC(t, h, func(r *rbacfv3.RBAC) { r.ShadowMatcher = &matcherv3.Matcher{} })
 		}, "has shadow_rules and a shadow_matcher"},
+		{"shadow rules removed", func(h *hcmv3.HttpConnectionManager) {
+			editRBAC(t, h, func(r *rbacfv3.RBAC) { r.ShadowRules = nil })
+		}, "that no RBAC filter before it writes"},
+		// Metadata of another namespace is not the RBAC filter's to write.
+		{"other namespace", func(h *hcmv3.HttpConnectionManager) {
+			editLimit(t, h, func(l *localrlv3.LocalRateLimit) {
+				l.RateLimits = append(l.RateLimits, &routev3.RateLimit{Actions: []*routev3.RateLimit_Action{{ActionSpecifier: &routev3.RateLimit_Action_Metadata{Metadata: &routev3.RateLimit_Action_MetaData{
+					DescriptorKey: "k",
+					MetadataKey:   &metadatav3.MetadataKey{Key: "envoy.filters.http.ext_authz", Path: []*metadatav3.MetadataKey_PathSegment{{Segment: &metadatav3.MetadataKey_PathSegment_Key{Key: "x"}}}},
+					Source:        routev3.RateLimit_Action_MetaData_DYNAMIC,
+				}}}}})
+			})
+		}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := cloneGroup(translateCase(t, "ddos", Options{})[GroupKey{"edge", ClientEnvoy}])
@@ -139,6 +153,12 @@ func TestCheckEdgeRules(t *testing.T) {
 			}
 			editHCM(t, g.Listeners[0].(*listenerv3.Listener), tc.edit)
 			err := Check(g, nil)
+			if tc.want == "" {
+				if err != nil {
+					t.Errorf("Check = %v, want it to pass", err)
+				}
+				return
+			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Check = %v, want %q", err, tc.want)
 			}
@@ -200,6 +220,43 @@ func TestEdgeFiltersHaveNoPerRouteConfig(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+func editLimit(t *testing.T, h *hcmv3.HttpConnectionManager, edit func(*localrlv3.LocalRateLimit)) {
+	t.Helper()
+	f := h.HttpFilters[2]
+	if f.GetName() != wire.FilterEdgeLocalRateLimit {
+		t.Fatalf("filter 2 is %s", f.GetName())
+	}
+	l := &localrlv3.LocalRateLimit{}
+	if err := f.GetTypedConfig().UnmarshalTo(l); err != nil {
+		t.Fatal(err)
+	}
+	edit(l)
+	h.HttpFilters[2] = httpFilter(f.GetName(), mustAny(l))
+}
+
+// TestEdgeUnparsableCIDRsFailClosed: a hand-built Snapshot (validation
+// rejects these) whose allow list holds nothing Envoy can parse allows
+// nobody, and the config still passes Check.
+func TestEdgeUnparsableCIDRsFailClosed(t *testing.T) {
+	snap := loadYAML(t, hardeningBase[:strings.Index(hardeningBase, "%DEFAULTS%")]+"  ipAccess: {allow: [10.0.0.0/8]}\n")
+	snap.Gateways["gw"].Spec.IPAccess.Allow = []string{"not-a-cidr"}
+	groups, err := Translate(snap, Options{})
+	if err != nil {
+		t.Fatalf("Translate: %v", err)
+	}
+	g := groups[GroupKey{"gw", ClientEnvoy}]
+	r := &rbacfv3.RBAC{}
+	if err := hcmsOf(t, g)[0].GetHttpFilters()[1].GetTypedConfig().UnmarshalTo(r); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range r.GetRules().GetPolicies() {
+		allow := p.GetPrincipals()[0].GetAndIds().GetIds()[0]
+		if !allow.GetNotId().GetAny() {
+			t.Errorf("allow list of unparsable CIDRs: %v, want not any (nobody)", allow)
 		}
 	}
 }
