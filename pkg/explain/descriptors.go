@@ -46,6 +46,10 @@ type facts struct {
 	// route, whose payloads it writes there.
 	extAuthz bool
 	jwt      map[string]bool
+	// edgeShadow: the edge RBAC's shadow metadata (edge.go), known when
+	// the client address is.
+	edgeShadow      map[string]string
+	edgeShadowKnown bool
 }
 
 // populate builds one descriptor from a rate-limit entry's actions,

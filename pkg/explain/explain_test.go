@@ -231,7 +231,7 @@ func TestExplainFullRequest(t *testing.T) {
 	for _, f := range r.Filters {
 		filters = append(filters, f.Filter)
 	}
-	if strings.Join(filters, " ") != "envoy.filters.http.header_mutation envoy.filters.http.local_ratelimit envoy.filters.http.rbac envoy.filters.http.jwt_authn envoy.filters.http.ext_authz/fail-closed envoy.filters.http.ratelimit/failure-deny envoy.filters.http.router" {
+	if strings.Join(filters, " ") != "envoy.filters.http.header_mutation envoy.filters.http.local_ratelimit/edge envoy.filters.http.local_ratelimit envoy.filters.http.rbac envoy.filters.http.jwt_authn envoy.filters.http.ext_authz/fail-closed envoy.filters.http.ratelimit/failure-deny envoy.filters.http.router" {
 		t.Errorf("filters %s", strings.Join(filters, " "))
 	}
 }

@@ -15,6 +15,8 @@ import (
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
 // perFilter returns the most specific per-filter config of a filter: the
@@ -59,6 +61,10 @@ func (e *explainer) filters(info *RouteInfo, hcm *hcmv3.HttpConnectionManager, r
 		}
 		var step FilterStep
 		switch {
+		case hf.GetName() == wire.FilterEdgeRBAC:
+			step, err = e.edgeRBAC(hf.GetName(), a, f)
+		case hf.GetName() == wire.FilterEdgeLocalRateLimit:
+			step, err = e.edgeLimit(hf.GetName(), a, f)
 		case a.MessageIs(&headermutationv3.HeaderMutation{}):
 			step, err = e.headerMutation(hf.GetName(), a, f)
 		case a.MessageIs(&localrlv3.LocalRateLimit{}):

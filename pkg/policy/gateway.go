@@ -52,7 +52,9 @@ func validateGateway(files *fileReader, o *objErrs, g *Gateway) {
 		}
 		positiveDuration(o, "spec.limits.requestTimeout", lim.RequestTimeout)
 		positiveDuration(o, "spec.limits.streamIdleTimeout", lim.StreamIdleTimeout)
+		validateEdgeLimits(o, lim)
 	}
+	validateIPAccess(o, g.Spec.IPAccess)
 	if al := g.Spec.AccessLog; al != nil {
 		if !oneOf(al.Format, "", "json", "text") {
 			o.add("spec.accessLog.format", "%q is not an access log format; one of json, text", al.Format)

@@ -58,6 +58,9 @@ type GatewaySpec struct {
 	// proxies (clientip.go); without it the client is the TCP peer (or
 	// the PROXY protocol's source on a proxyProtocol listener).
 	ClientIP *ClientIP `yaml:"clientIP"`
+	// IPAccess allows or denies clients by address before any other
+	// filter runs (edge.go).
+	IPAccess *IPAccess `yaml:"ipAccess"`
 	// Zone is where this Gateway's proxies run (default: serve --zone).
 	// Endpoints in that zone get priority 0 and the others priority 1, so
 	// traffic leaves the zone only when none of its endpoints is left.
@@ -113,6 +116,11 @@ type GatewayLimits struct {
 	MaxRequestHeadersKB int      `yaml:"maxRequestHeadersKB"`
 	RequestTimeout      Duration `yaml:"requestTimeout"`
 	StreamIdleTimeout   Duration `yaml:"streamIdleTimeout"`
+	// Edge limits (edge.go); omitted means the translator's default.
+	RequestHeadersTimeout Duration        `yaml:"requestHeadersTimeout"`
+	MaxHeadersCount       int             `yaml:"maxHeadersCount"`
+	MaxConcurrentStreams  int             `yaml:"maxConcurrentStreams"`
+	PerClient             *PerClientLimit `yaml:"perClient"`
 }
 
 type AccessLog struct {

@@ -43,14 +43,18 @@ const (
 	FilterCORS           = "envoy.filters.http.cors"
 	FilterLocalRateLimit = "envoy.filters.http.local_ratelimit"
 	FilterRBAC           = "envoy.filters.http.rbac"
-	FilterJWT            = "envoy.filters.http.jwt_authn"
-	FilterExtAuthzClosed = "envoy.filters.http.ext_authz/fail-closed"
-	FilterExtAuthzOpen   = "envoy.filters.http.ext_authz/fail-open"
-	FilterRateLimitDeny  = "envoy.filters.http.ratelimit/failure-deny"
-	FilterRateLimitAllow = "envoy.filters.http.ratelimit/failure-allow"
-	FilterFault          = "envoy.filters.http.fault"
-	FilterWAF            = "envoy.filters.http.ext_proc/waf"
-	FilterRouter         = "envoy.filters.http.router"
+	// The Gateway's edge protections (xds/translate/ddos.go): its IP
+	// allow/deny lists and the per-client request limit.
+	FilterEdgeRBAC           = "envoy.filters.http.rbac/edge"
+	FilterEdgeLocalRateLimit = "envoy.filters.http.local_ratelimit/edge"
+	FilterJWT                = "envoy.filters.http.jwt_authn"
+	FilterExtAuthzClosed     = "envoy.filters.http.ext_authz/fail-closed"
+	FilterExtAuthzOpen       = "envoy.filters.http.ext_authz/fail-open"
+	FilterRateLimitDeny      = "envoy.filters.http.ratelimit/failure-deny"
+	FilterRateLimitAllow     = "envoy.filters.http.ratelimit/failure-allow"
+	FilterFault              = "envoy.filters.http.fault"
+	FilterWAF                = "envoy.filters.http.ext_proc/waf"
+	FilterRouter             = "envoy.filters.http.router"
 )
 
 // JWT: verified payloads are written by jwt_authn into dynamic metadata

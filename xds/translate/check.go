@@ -389,6 +389,8 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 	c.corsOrder(where, filters)
 	c.faultOrder(where, filters)
 	c.wafOrder(where, filters)
+	c.rbacRules(where, filters)
+	c.metadataFromRBAC(where, filters)
 	rds := h.GetRds()
 	if rds == nil {
 		c.fail("%s: no RDS route config", where)

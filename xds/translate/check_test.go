@@ -134,7 +134,8 @@ func TestCheckDetects(t *testing.T) {
 		}, want: "not allowed at upstream transport socket"},
 		{name: "router not last", break_: func(t *testing.T, g *Group) {
 			editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
-				h.HttpFilters[0], h.HttpFilters[1] = h.HttpFilters[1], h.HttpFilters[0]
+				n := len(h.HttpFilters)
+				h.HttpFilters[0], h.HttpFilters[n-1] = h.HttpFilters[n-1], h.HttpFilters[0]
 			})
 		}, want: "router must be the last"},
 		{name: "no router", break_: func(t *testing.T, g *Group) {

@@ -221,6 +221,10 @@ func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
 	if f.cors {
 		out = append(out, httpFilter(wire.FilterCORS, anyCORS))
 	}
+	// The edge protections next: an IP list or per-client limit refuses
+	// before anything spends work on the request (ddos.go). After CORS,
+	// whose preflight answers are Envoy's own and reach no upstream.
+	out = append(out, edgeFilters(f.gw)...)
 	if f.local {
 		out = append(out, httpFilter(wire.FilterLocalRateLimit, anyLocalRateLimitOff))
 	}

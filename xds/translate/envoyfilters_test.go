@@ -78,7 +78,7 @@ func eachRoute(g *Group, fn func(rc string, r *routev3.Route)) {
 
 // wireOrder is ENVOY-MAPPING.md's filter order.
 var wireOrder = []string{
-	wire.FilterHeaderMutation, wire.FilterLocalRateLimit, wire.FilterRBAC, wire.FilterJWT,
+	wire.FilterHeaderMutation, wire.FilterEdgeRBAC, wire.FilterEdgeLocalRateLimit, wire.FilterLocalRateLimit, wire.FilterRBAC, wire.FilterJWT,
 	wire.FilterExtAuthzClosed, wire.FilterExtAuthzOpen, wire.FilterRateLimitDeny, wire.FilterRateLimitAllow,
 	wire.FilterRouter,
 }
@@ -175,8 +175,9 @@ func TestGatewayWithoutPoliciesGetsNoPolicyFilters(t *testing.T) {
 	groups := translateCase(t, "basic", Options{})
 	g := groups[GroupKey{"edge", ClientEnvoy}]
 	for _, h := range hcmsOf(t, g) {
-		if names := filterNames(h); len(names) != 2 {
-			t.Errorf("filters %v, want header_mutation and router", names)
+		// The per-client limit is on by default (ddos.go).
+		if names := filterNames(h); len(names) != 3 || names[1] != wire.FilterEdgeLocalRateLimit {
+			t.Errorf("filters %v, want header_mutation, the per-client limit and router", names)
 		}
 	}
 	for _, r := range g.Clusters {

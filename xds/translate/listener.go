@@ -272,6 +272,7 @@ func httpConnectionManager(gw *policy.Gateway, l *policy.Listener, httpFilters [
 		},
 	}
 	applyClientIP(gw, h)
+	applyEdgeLimits(gw, h)
 	return h
 }
 
