@@ -12,16 +12,18 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
 // MetadataKey is the gRPC initial metadata naming a stream's
 // Transformation; Envoy sets it from the route's ExtProcPerRoute
 // grpc_service, so a client cannot choose it (it is not a request header).
-const MetadataKey = "x-gatehouse-transformation"
+const MetadataKey = wire.TransformMetadataKey
 
 // ProcessorName is this service's value of the dispatcher's
 // x-gatehouse-processor metadata (pkg/extproc).
-const ProcessorName = "transform"
+const ProcessorName = wire.ProcessorTransform
 
 // Service is the ext_proc server. Update swaps the set atomically; a
 // stream keeps the Transformation it started with.
