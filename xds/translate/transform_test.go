@@ -167,9 +167,13 @@ func TestTransformPerRouteCheck(t *testing.T) {
 		"two Transformations": func(o *extprocv3.ExtProcOverrides) {
 			o.GrpcInitialMetadata = append(o.GrpcInitialMetadata, &corev3.HeaderValue{Key: wire.TransformMetadataKey, Value: "other"})
 		},
-		"fail open":   func(o *extprocv3.ExtProcOverrides) { o.FailureModeAllow = wrapperspb.Bool(true) },
-		"streamed":    func(o *extprocv3.ExtProcOverrides) { o.ProcessingMode.ResponseBodyMode = extprocv3.ProcessingMode_STREAMED },
-		"no trailers": func(o *extprocv3.ExtProcOverrides) { o.ProcessingMode.ResponseTrailerMode = extprocv3.ProcessingMode_SKIP },
+		"fail open": func(o *extprocv3.ExtProcOverrides) { o.FailureModeAllow = wrapperspb.Bool(true) },
+		"streamed": func(o *extprocv3.ExtProcOverrides) {
+			o.ProcessingMode.ResponseBodyMode = extprocv3.ProcessingMode_STREAMED
+		},
+		"no trailers": func(o *extprocv3.ExtProcOverrides) {
+			o.ProcessingMode.ResponseTrailerMode = extprocv3.ProcessingMode_SKIP
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			g := transformGroup(t)
