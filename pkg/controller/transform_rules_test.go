@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/extproc"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
@@ -148,5 +151,86 @@ spec:
 	}
 	if _, _, err := call("user-info"); status.Code(err) != codes.FailedPrecondition {
 		t.Errorf("dropped Transformation: err %v, want FAILED_PRECONDITION", err)
+	}
+}
+
+// TestExampleUserInfo: examples/transformations' user-info, as the
+// controller hands it to the service, does what docs/transformations.md's
+// worked example says, over real gRPC with the messages Envoy sends for
+// that Route's processing mode (request headers; response headers, then
+// the buffered body) and the verified JWT payload as Envoy forwards it.
+func TestExampleUserInfo(t *testing.T) {
+	snap := policy.Load(os.DirFS("../../examples/transformations"), nil)
+	if errs := snap.Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	rules, err := Rules(snap, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := transform.New(rules.Transform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := extproc.New()
+	d.Handle(wire.ProcessorTransform, svc)
+	client := extprocv3.NewExternalProcessorClient(grpctest.Serve(t, d))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	s, err := client.Process(metadata.AppendToOutgoingContext(ctx, wire.ProcessorMetadataKey, wire.ProcessorTransform, wire.TransformMetadataKey, "user-info"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := structpb.NewStruct(map[string]any{"users-jwt": map[string]any{"sub": "u-42", "iss": "https://idp.example.com/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{wire.JWTMetadataNamespace: payload}}
+	hv := func(kv ...string) *corev3.HeaderMap {
+		m := &corev3.HeaderMap{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m.Headers = append(m.Headers, &corev3.HeaderValue{Key: kv[i], RawValue: []byte(kv[i+1])})
+		}
+		return m
+	}
+	exchange := func(req *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
+		t.Helper()
+		req.MetadataContext = md
+		if err := s.Send(req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := s.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	set := func(m *extprocv3.HeaderMutation) map[string]string {
+		out := map[string]string{}
+		for _, h := range m.GetSetHeaders() {
+			out[h.GetHeader().GetKey()] = string(h.GetHeader().GetRawValue())
+		}
+		return out
+	}
+	// A client's own x-user-id is overwritten by the verified subject.
+	r := exchange(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{
+		Headers: hv(":method", "GET", ":path", "/user/info", ":authority", "api.example", "x-user-id", "admin"), EndOfStream: true}}})
+	if got := set(r.GetRequestHeaders().GetResponse().GetHeaderMutation())["x-user-id"]; got != "u-42" {
+		t.Errorf("request x-user-id %q, want the claim u-42", got)
+	}
+	r = exchange(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseHeaders{ResponseHeaders: &extprocv3.HttpHeaders{
+		Headers: hv(":status", "404", "content-type", "application/json", "content-length", "60", "x-powered-by", "users/1.0")}}})
+	hm := r.GetResponseHeaders().GetResponse().GetHeaderMutation()
+	if got := set(hm)[":status"]; got != "200" {
+		t.Errorf("status %q, want 404 mapped to 200", got)
+	}
+	if rm := strings.Join(hm.GetRemoveHeaders(), ","); !strings.Contains(rm, "x-powered-by") || !strings.Contains(rm, "content-length") {
+		t.Errorf("removed headers %q, want x-powered-by and content-length", rm)
+	}
+	r = exchange(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{ResponseBody: &extprocv3.HttpBody{
+		Body: []byte(`{"id":7,"mail":"ann@example.com","password_hash":"$2b$10$x"}`), EndOfStream: true}}})
+	want := `{"user":{"email":"ann@example.com","id":7,"subject":"u-42"}}`
+	if got := string(r.GetResponseBody().GetResponse().GetBodyMutation().GetBody()); got != want {
+		t.Errorf("response body %s, want %s", got, want)
 	}
 }
