@@ -212,9 +212,12 @@ func TestExampleUserInfo(t *testing.T) {
 		}
 		return out
 	}
-	// A client's own x-user-id is overwritten by the verified subject.
+	// A client's own x-user-id is overwritten by the verified subject, and
+	// a request header naming another Transformation (or processor)
+	// changes nothing: only the gRPC metadata Envoy sets counts.
 	r := exchange(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{
-		Headers: hv(":method", "GET", ":path", "/user/info", ":authority", "api.example", "x-user-id", "admin"), EndOfStream: true}}})
+		Headers: hv(":method", "GET", ":path", "/user/info", ":authority", "api.example", "x-user-id", "admin",
+			wire.TransformMetadataKey, "signup-form", wire.ProcessorMetadataKey, "waf"), EndOfStream: true}}})
 	if got := set(r.GetRequestHeaders().GetResponse().GetHeaderMutation())["x-user-id"]; got != "u-42" {
 		t.Errorf("request x-user-id %q, want the claim u-42", got)
 	}
