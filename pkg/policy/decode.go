@@ -427,7 +427,8 @@ func (d *decoder) decodeAny(n *yaml.Node, path string, depth int) (any, bool) {
 				return nil, false
 			}
 			return f, true
-		case "!!str":
+		case "!!str", "!!timestamp":
+			// An unquoted date is a string in JSON.
 			return n.Value, true
 		}
 	}

@@ -75,7 +75,7 @@ func TestTransformationLoads(t *testing.T) {
 name: users
 spec:
   request:
-    setQuery: {v: {literal: 2}}
+    setQuery: {v: {literal: 2}, since: {literal: 2024-01-31}}
     body:
       ops:
         - {set: meta, value: {literal: {source: gw, tags: [a, 1, true, null, 2.5]}}}
@@ -128,6 +128,9 @@ spec:
 	tags, _ := meta["tags"].([]any)
 	if meta["source"] != "gw" || len(tags) != 5 || tags[1] != 1 || tags[2] != true || tags[3] != nil || tags[4] != 2.5 {
 		t.Errorf("literal decoded as %#v", x.Spec.Request.Body.Ops[0].Value.Literal)
+	}
+	if d := x.Spec.Request.SetQuery["since"].Literal; d != "2024-01-31" {
+		t.Errorf("date literal decoded as %#v, want the string", d)
 	}
 	if v := x.Spec.Response.SetHeaders["x-by"]; !v.Consumer || !v.Required {
 		t.Errorf("value %+v", v)
