@@ -26,11 +26,11 @@ type Handler func(*extprocv3.ProcessingRequest) (resp *extprocv3.ProcessingRespo
 // the stream ends with INTERNAL "<name>: internal error: ...", which Envoy
 // counts and, with failure_mode_allow false, answers with a refusal too
 // (fail closed).
-func Serve(stream extprocv3.ExternalProcessor_ProcessServer, name string, refusal *extprocv3.ProcessingResponse,
+func Serve(stream extprocv3.ExternalProcessor_ProcessServer, name string, refusal func() *extprocv3.ProcessingResponse,
 	start func(metadata.MD) (Handler, func(), error)) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			_ = stream.Send(refusal)
+			_ = stream.Send(refusal())
 			err = status.Errorf(codes.Internal, "%s: internal error: %v", name, p)
 		}
 	}()

@@ -21,8 +21,10 @@ import (
 type looper struct{ cleaned atomic.Int32 }
 
 func (l *looper) Process(s extprocv3.ExternalProcessor_ProcessServer) error {
-	refusal := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{ImmediateResponse: &extprocv3.ImmediateResponse{
-		Status: &typev3.HttpStatus{Code: typev3.StatusCode_InternalServerError}}}}
+	refusal := func() *extprocv3.ProcessingResponse {
+		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{ImmediateResponse: &extprocv3.ImmediateResponse{
+			Status: &typev3.HttpStatus{Code: typev3.StatusCode_InternalServerError}}}}
+	}
 	return Serve(s, "looper", refusal, func(md metadata.MD) (Handler, func(), error) {
 		mode := One(md, "x-mode")
 		if mode == "none" {

@@ -61,8 +61,7 @@ func (s *Service) Register(g *grpc.Server) { extprocv3.RegisterExternalProcessor
 // Process handles one HTTP exchange; a dispatcher may call it directly.
 func (s *Service) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
 	// A bug costs one request (fail closed), not the process (extproc.Serve).
-	refusal := immediate(typev3.StatusCode_InternalServerError, "transformation failed", "transform_internal_error")
-	return extproc.Serve(stream, "transform", refusal, func(md metadata.MD) (extproc.Handler, func(), error) {
+	return extproc.Serve(stream, "transform", internalErrorRefusal, func(md metadata.MD) (extproc.Handler, func(), error) {
 		name := extproc.One(md, MetadataKey)
 		t := (*s.set.Load())[name]
 		if t == nil {
@@ -73,4 +72,8 @@ func (s *Service) Process(stream extprocv3.ExternalProcessor_ProcessServer) erro
 		ex := &exchange{t: t}
 		return ex.handle, nil, nil
 	})
+}
+
+func internalErrorRefusal() *extprocv3.ProcessingResponse {
+	return immediate(typev3.StatusCode_InternalServerError, "transformation failed", "transform_internal_error")
 }

@@ -80,10 +80,7 @@ func (s *Service) Process(stream extprocv3.ExternalProcessor_ProcessServer) erro
 	// A bug must cost one request, not the process: the request is
 	// refused (fail closed), the stream ends with an error Envoy counts,
 	// and gatehouse keeps serving (extproc.Serve).
-	refusal := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{ImmediateResponse: &extprocv3.ImmediateResponse{
-		Status: &typev3.HttpStatus{Code: typev3.StatusCode_Forbidden}, Body: []byte("request refused: web application firewall internal error\n"), Details: "waf_internal_error",
-	}}}
-	return extproc.Serve(stream, "waf", refusal, func(md metadata.MD) (extproc.Handler, func(), error) {
+	return extproc.Serve(stream, "waf", internalErrorRefusal, func(md metadata.MD) (extproc.Handler, func(), error) {
 		name := extproc.One(md, PolicyMetadataKey)
 		w := (*s.wafs.Load())[name]
 		if w == nil {
@@ -94,6 +91,12 @@ func (s *Service) Process(stream extprocv3.ExternalProcessor_ProcessServer) erro
 		ex := newExchange(w, name)
 		return ex.handle, ex.close, nil
 	})
+}
+
+func internalErrorRefusal() *extprocv3.ProcessingResponse {
+	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{ImmediateResponse: &extprocv3.ImmediateResponse{
+		Status: &typev3.HttpStatus{Code: typev3.StatusCode_Forbidden}, Body: []byte("request refused: web application firewall internal error\n"), Details: "waf_internal_error",
+	}}}
 }
 
 // exchange is the Coraza transaction of one stream.
