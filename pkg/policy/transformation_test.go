@@ -143,3 +143,22 @@ spec:
 		t.Errorf("service refuses a loaded Transformation: %v", err)
 	}
 }
+
+// TestDeletedTransformationStillReferencedIsKept: deleting a Transformation
+// a served Route names (one that hides a field from clients) keeps its last
+// good version, so the Route never starts serving raw responses.
+func TestDeletedTransformationStillReferencedIsKept(t *testing.T) {
+	x := xform + "  response:\n    body:\n      ops: [{remove: password_hash}]\n"
+	r := route + "  gateways: [gw]\n  backends: [{service: a}]\n  transformation: x\n"
+	first := Load(testFS(t, map[string]string{"x.yaml": x, "r.yaml": r}), nil)
+	if errs := first.Errors(); len(errs) > 0 || first.Routes["r"] == nil {
+		t.Fatalf("first load: %v", errs)
+	}
+	next := Load(testFS(t, map[string]string{"r.yaml": r}), first)
+	if next.Routes["r"] == nil || next.Transformations["x"] == nil {
+		t.Fatalf("deleting x: route %v, transformation %v; want both served", next.Routes["r"] != nil, next.Transformations["x"] != nil)
+	}
+	if _, ok := findErr(next, "x.yaml:1: Transformation/x: ", "still referenced by Route/r (spec.transformation)"); !ok {
+		t.Errorf("no error saying x is kept: %v", next.Errors())
+	}
+}
