@@ -65,6 +65,9 @@ func transformMode(x *policy.Transformation) *extprocv3.ProcessingMode {
 // transformNamespaces are the dynamic metadata namespaces the service
 // reads values from: verified JWT payloads (claim values) and the authz
 // service's consumer. Metadata, not headers: a client cannot forge them.
+// Envoy sends them with every headers message, request and response
+// (source/extensions/filters/http/ext_proc/ext_proc.cc, buildHeaderRequest
+// calls addDynamicMetadata), so a response side can read claims too.
 var transformNamespaces = []string{wire.JWTMetadataNamespace, wire.ConsumerMetadataNamespace}
 
 // transformConfig is the Gateway's transformation filter. It fails
