@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/extproc"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/ratelimit"
+	"github.com/gatehouse-dev/gatehouse/pkg/transform"
 	"github.com/gatehouse-dev/gatehouse/pkg/usage"
 	"github.com/gatehouse-dev/gatehouse/pkg/waf"
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
@@ -195,7 +196,7 @@ func (o *serviceOptions) translateOptions(xdsAddr string) translate.Options {
 		AuthzAddr:     or(o.authzAdvertise, xdsAddr),
 		RateLimitAddr: or(o.ratelimitAdvertise, xdsAddr),
 		UsageAddr:     o.usageAddr(xdsAddr),
-		// The WAF runs with the authz component, on its port.
+		// The WAF and transformations run with the authz component, on its port.
 		ExtProcAddr:       or(o.authzAdvertise, xdsAddr),
 		AuthzTimeout:      o.authzTimeout,
 		RateLimitTimeout:  o.ratelimitTimeout,
@@ -227,10 +228,11 @@ type services struct {
 	usage     *usage.Service
 	// waf runs with the authz component, behind the external processing
 	// dispatcher (one ExternalProcessor per gRPC server).
-	waf     *waf.Service
-	extproc *extproc.Dispatcher
-	close   func() error
-	log     *slog.Logger
+	waf       *waf.Service
+	transform *transform.Service
+	extproc   *extproc.Dispatcher
+	close     func() error
+	log       *slog.Logger
 }
 
 func newServices(o *serviceOptions, reg prometheus.Registerer, log *slog.Logger) (*services, error) {
@@ -251,6 +253,13 @@ func newServices(o *serviceOptions, reg prometheus.Registerer, log *slog.Logger)
 		}
 		s.waf, s.extproc = w, extproc.New()
 		s.extproc.Handle(wire.ProcessorWAF, w)
+		// Transformations run with the WAF, behind the same dispatcher.
+		x, err := transform.New(nil)
+		if err != nil {
+			return nil, err
+		}
+		s.transform = x
+		s.extproc.Handle(wire.ProcessorTransform, x)
 	}
 	if o.runs(componentRateLimit) {
 		var store ratelimit.Store
@@ -331,6 +340,11 @@ func (s *services) update(ctx context.Context, rules controller.ServiceRules) er
 	if s.waf != nil && rules.WAF != nil {
 		if err := s.waf.Update(rules.WAF); err != nil {
 			errs = append(errs, fmt.Errorf("waf: %w", err))
+		}
+	}
+	if s.transform != nil && rules.Transform != nil {
+		if err := s.transform.Update(rules.Transform); err != nil {
+			errs = append(errs, fmt.Errorf("transform: %w", err))
 		}
 	}
 	if s.ratelimit != nil {

@@ -82,6 +82,7 @@ func printValidation(w io.Writer, snap *policy.Snapshot, errs []string) error {
 		{len(snap.Plans), "Plan", "Plans"},
 		{len(snap.RateLimits), "RateLimit", "RateLimits"},
 		{len(snap.Firewalls), "Firewall", "Firewalls"},
+		{len(snap.Transformations), "Transformation", "Transformations"},
 	}
 	total := 0
 	var parts []string

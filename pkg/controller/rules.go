@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/authz"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/ratelimit"
+	"github.com/gatehouse-dev/gatehouse/pkg/transform"
 	"github.com/gatehouse-dev/gatehouse/pkg/waf"
 )
 
@@ -18,6 +19,9 @@ type ServiceRules struct {
 	RateLimit *ratelimit.Config
 	// WAF are the WAF's policies by Firewall name (waf_rules.go).
 	WAF map[string]waf.Policy
+	// Transform are the transformation service's Transformations by name
+	// (transform_rules.go).
+	Transform map[string]transform.Transformation
 }
 
 // Rules are the services' rules for snap (maxBody caps input.parsed_body).
@@ -26,7 +30,7 @@ func Rules(snap *policy.Snapshot, maxBody int) (ServiceRules, error) {
 	if err != nil {
 		return ServiceRules{}, err
 	}
-	return ServiceRules{Authz: a, RateLimit: RateLimitRules(snap), WAF: WAFRules(snap)}, nil
+	return ServiceRules{Authz: a, RateLimit: RateLimitRules(snap), WAF: WAFRules(snap), Transform: TransformRules(snap)}, nil
 }
 
 // withNames returns base plus every name that other's proxy configuration
@@ -47,6 +51,7 @@ func withNames(base, other ServiceRules) ServiceRules {
 		Authz:     authzWithNames(base.Authz, other.Authz),
 		RateLimit: rateLimitWithNames(base.RateLimit, other.RateLimit),
 		WAF:       wafWithNames(base.WAF, other.WAF),
+		Transform: transformWithNames(base.Transform, other.Transform),
 	}
 }
 
@@ -120,6 +125,16 @@ func wafWithNames(base, other map[string]waf.Policy) map[string]waf.Policy {
 	out := maps.Clone(base)
 	if out == nil {
 		out = map[string]waf.Policy{}
+	}
+	addMissing(out, other)
+	return out
+}
+
+// transformWithNames: base's Transformations plus other's that base lacks.
+func transformWithNames(base, other map[string]transform.Transformation) map[string]transform.Transformation {
+	out := maps.Clone(base)
+	if out == nil {
+		out = map[string]transform.Transformation{}
 	}
 	addMissing(out, other)
 	return out

@@ -4,7 +4,8 @@
 // a grpc.Server can register a service only once, so each stream is
 // handed to the processor named by its gRPC initial metadata
 // wire.ProcessorMetadataKey, which the translator sets in the ext_proc
-// filter's grpc_service.initial_metadata.
+// filter's grpc_service.initial_metadata. Serve is the stream loop the
+// processors share.
 package extproc
 
 import (

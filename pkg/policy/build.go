@@ -37,10 +37,10 @@ type loader struct {
 // references: a reference is checked against exactly what the Snapshot
 // serves (including carried-over versions).
 var resolveOrder = []string{
-	KindService, KindAuthentication, KindAuthorization, KindPlan, KindRateLimit, KindFirewall, // reference nothing
+	KindService, KindAuthentication, KindAuthorization, KindPlan, KindRateLimit, KindFirewall, KindTransformation, // reference nothing
 	KindConsumer, // Plan
 	KindGateway,  // Authentication, RateLimit, Firewall
-	KindRoute,    // Gateway, Service, Authentication, Authorization, RateLimit, Firewall
+	KindRoute,    // Gateway, Service, Authentication, Authorization, RateLimit, Firewall, Transformation
 }
 
 func (l *loader) build(results []*fileResult) *Snapshot {
@@ -125,6 +125,8 @@ func (l *loader) validate(o *object) {
 		validateRateLimit(o.errs, v)
 	case *Firewall:
 		validateFirewall(o.errs, v)
+	case *Transformation:
+		validateTransformation(o.errs, v)
 	}
 }
 
@@ -323,6 +325,8 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 	if r.Spec.Firewall != FirewallNone {
 		l.ref(o, "spec.firewall", KindFirewall, r.Spec.Firewall)
 	}
+	l.ref(o, "spec.transformation", KindTransformation, r.Spec.Transformation)
+	validateRouteTransformation(o, r, l.snap.Transformations[r.Spec.Transformation], l.snap.Services)
 	validateProtectedAnswer(o, r, l.snap.Gateways)
 	resolveRequire(o, r, l.snap.Gateways, l.snap.Authentications)
 	for i, m := range r.Spec.Mirror {

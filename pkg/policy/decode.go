@@ -96,6 +96,15 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 		d.decodeInt(n, v, path)
 	case reflect.Float64:
 		d.decodeFloat(n, v, path)
+	case reflect.Interface:
+		// Free-form values (a Transformation's literal): JSON's shapes only.
+		if v.NumMethod() != 0 {
+			d.obj.decodeErr(n.Line, path, "internal: cannot decode into %s", v.Type())
+			return
+		}
+		if x, ok := d.decodeAny(n, path, depth); ok {
+			v.Set(reflect.ValueOf(&x).Elem())
+		}
 	case reflect.Bool:
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
 			d.obj.decodeErr(n.Line, path, "expected true or false, got %s", describe(n))
@@ -256,9 +265,19 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string, depth in
 		}
 		seen[key] = kn.Line
 		d.obj.setLine(join(path, key), kn.Line)
+		kv := reflect.ValueOf(key)
+		if v.Type().Key().Kind() == reflect.Int {
+			// Integer keys (a Transformation's status mapping, 404: 200).
+			i, err := strconv.Atoi(key)
+			if err != nil {
+				d.obj.decodeErr(kn.Line, join(path, key), "key %q is not an integer", key)
+				return
+			}
+			kv = reflect.ValueOf(i)
+		}
 		ev := reflect.New(v.Type().Elem()).Elem()
 		d.decode(vn, ev, join(path, key), depth+1)
-		v.SetMapIndex(reflect.ValueOf(key).Convert(v.Type().Key()), ev)
+		v.SetMapIndex(kv.Convert(v.Type().Key()), ev)
 	})
 }
 
@@ -345,3 +364,74 @@ func join(path, key string) string {
 
 // maxUint32 bounds fields that Envoy carries as uint32.
 const maxUint32 = math.MaxUint32
+
+// decodeAny decodes a free-form value into what encoding/json would give
+// for the same document (map[string]any, []any, string, float64 or int,
+// bool, nil), so the value means the same written in YAML or JSON.
+func (d *decoder) decodeAny(n *yaml.Node, path string, depth int) (any, bool) {
+	d.nodes++
+	if d.nodes > maxDecodeNodes || depth > maxDecodeDepth {
+		d.obj.decodeErr(n.Line, path, "value too large or nested too deeply")
+		return nil, false
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		if n.Alias == nil {
+			d.obj.decodeErr(n.Line, path, "unresolved alias")
+			return nil, false
+		}
+		return d.decodeAny(n.Alias, path, depth+1)
+	case yaml.MappingNode:
+		m := map[string]any{}
+		ok := true
+		d.eachPair(n, path, func(key string, kn, vn *yaml.Node) {
+			if _, dup := m[key]; dup {
+				d.obj.decodeErr(kn.Line, join(path, key), "duplicate key %q", key)
+				ok = false
+				return
+			}
+			x, good := d.decodeAny(vn, join(path, key), depth+1)
+			m[key], ok = x, ok && good
+		})
+		return m, ok
+	case yaml.SequenceNode:
+		out := make([]any, len(n.Content))
+		for i, en := range n.Content {
+			x, good := d.decodeAny(en, fmt.Sprintf("%s[%d]", path, i), depth+1)
+			if !good {
+				return nil, false
+			}
+			out[i] = x
+		}
+		return out, true
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return nil, true
+		case "!!bool":
+			b, err := strconv.ParseBool(n.Value)
+			if err != nil {
+				d.obj.decodeErr(n.Line, path, "expected true or false, got %s", describe(n))
+				return nil, false
+			}
+			return b, true
+		case "!!int":
+			if i, err := strconv.ParseInt(n.Value, 0, 64); err == nil && i >= math.MinInt32 && i <= math.MaxInt32 {
+				return int(i), true
+			}
+			fallthrough
+		case "!!float":
+			f, err := strconv.ParseFloat(n.Value, 64)
+			if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+				d.obj.decodeErr(n.Line, path, "%s is not a finite number", n.Value)
+				return nil, false
+			}
+			return f, true
+		case "!!str", "!!timestamp":
+			// An unquoted date is a string in JSON.
+			return n.Value, true
+		}
+	}
+	d.obj.decodeErr(n.Line, path, "expected a JSON value (string, number, boolean, null, list or mapping), got %s", describe(n))
+	return nil, false
+}

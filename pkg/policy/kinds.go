@@ -25,6 +25,8 @@ func newObject(kind string) any {
 		return &RateLimit{}
 	case KindFirewall:
 		return &Firewall{}
+	case KindTransformation:
+		return &Transformation{}
 	}
 	return nil
 }
@@ -49,6 +51,8 @@ func metaOf(v any) *Meta {
 		return &o.Meta
 	case *Firewall:
 		return &o.Meta
+	case *Transformation:
+		return &o.Meta
 	}
 	return nil
 }
@@ -58,7 +62,7 @@ func newSnapshot() *Snapshot {
 		Gateways: map[string]*Gateway{}, Services: map[string]*Service{}, Routes: map[string]*Route{},
 		Authentications: map[string]*Authentication{}, Authorizations: map[string]*Authorization{},
 		Consumers: map[string]*Consumer{}, Plans: map[string]*Plan{}, RateLimits: map[string]*RateLimit{},
-		Firewalls: map[string]*Firewall{},
+		Firewalls: map[string]*Firewall{}, Transformations: map[string]*Transformation{},
 	}
 }
 
@@ -83,6 +87,8 @@ func (s *Snapshot) put(v any) {
 		s.RateLimits[o.Name] = o
 	case *Firewall:
 		s.Firewalls[o.Name] = o
+	case *Transformation:
+		s.Transformations[o.Name] = o
 	}
 }
 
@@ -112,6 +118,8 @@ func (s *Snapshot) get(kind, name string) any {
 		v, ok = s.RateLimits[name]
 	case KindFirewall:
 		v, ok = s.Firewalls[name]
+	case KindTransformation:
+		v, ok = s.Transformations[name]
 	}
 	if !ok {
 		return nil
@@ -145,6 +153,8 @@ func (s *Snapshot) all(kind string) []any {
 		eachSorted(s.RateLimits, add)
 	case KindFirewall:
 		eachSorted(s.Firewalls, add)
+	case KindTransformation:
+		eachSorted(s.Transformations, add)
 	}
 	return out
 }

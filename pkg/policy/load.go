@@ -19,7 +19,7 @@ import (
 )
 
 // Kinds lists every kind the model defines, in the order errors list them.
-var Kinds = []string{KindGateway, KindService, KindRoute, KindAuthentication, KindAuthorization, KindConsumer, KindPlan, KindRateLimit, KindFirewall}
+var Kinds = []string{KindGateway, KindService, KindRoute, KindAuthentication, KindAuthorization, KindConsumer, KindPlan, KindRateLimit, KindFirewall, KindTransformation}
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 

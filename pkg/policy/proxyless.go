@@ -8,7 +8,7 @@ import (
 
 // Protections lists what r asks Envoy to enforce on Gateway g, in a fixed
 // order: "authentication", "authorization", "rate limiting",
-// "web application firewall". Gateway
+// "web application firewall", "transformation". Gateway
 // defaults count: a Route that inherits an Authentication is protected.
 func (r *Route) Protections(g *Gateway) []string {
 	var what []string
@@ -25,6 +25,11 @@ func (r *Route) Protections(g *Gateway) []string {
 	// cannot send its calls through the WAF.
 	if r.EffectiveFirewall(g) != "" {
 		what = append(what, "web application firewall")
+	}
+	// Nor through the transformation service: a proxyless client would
+	// send and receive the shapes the transformation exists to change.
+	if r.Spec.Transformation != "" {
+		what = append(what, "transformation")
 	}
 	return what
 }

@@ -101,6 +101,7 @@ func validateRoute(files *fileReader, o *objErrs, r *Route) {
 	if o.has("spec.firewall") && sp.Firewall == "" {
 		o.add("spec.firewall", "must name a Firewall, or be none to turn the Gateway default off")
 	}
+	transformationName(o, r)
 	validateProxyless(o, "spec.proxyless")
 	validateCORS(o, "spec.cors", sp.CORS, true)
 }

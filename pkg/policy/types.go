@@ -18,6 +18,7 @@ const (
 	KindPlan           = "Plan"
 	KindRateLimit      = "RateLimit"
 	KindFirewall       = "Firewall"
+	KindTransformation = "Transformation"
 )
 
 // Meta is common to every object. File and Line say where the object starts.
@@ -317,6 +318,9 @@ type RouteSpec struct {
 	Require   *RouteRequire `yaml:"require"`
 	RateLimit string        `yaml:"rateLimit"` // RateLimit name; "": Gateway default; RateLimitNone: off
 	Firewall  string        `yaml:"firewall"`  // Firewall name; "": Gateway default; FirewallNone: off
+	// Transformation names the Transformation reshaping this Route's
+	// requests and responses; "": none.
+	Transformation string `yaml:"transformation"`
 	// Streaming marks a Route whose calls are long-lived streams (server-
 	// sent events, streaming gRPC, long polls): Envoy gives it no request
 	// timeout (see StreamingRoute). Routes whose every backend is a GRPC
@@ -465,6 +469,7 @@ type Snapshot struct {
 	Plans           map[string]*Plan
 	RateLimits      map[string]*RateLimit
 	Firewalls       map[string]*Firewall
+	Transformations map[string]*Transformation
 	Rejected        []Rejected
 	// Held lists Gateways whose configuration must not be rebuilt from this
 	// Snapshot, with why: a Route naming the Gateway is defined but cannot

@@ -1,9 +1,7 @@
 package transform
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"sync/atomic"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -12,16 +10,19 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/extproc"
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
 // MetadataKey is the gRPC initial metadata naming a stream's
 // Transformation; Envoy sets it from the route's ExtProcPerRoute
 // grpc_service, so a client cannot choose it (it is not a request header).
-const MetadataKey = "x-gatehouse-transformation"
+const MetadataKey = wire.TransformMetadataKey
 
 // ProcessorName is this service's value of the dispatcher's
 // x-gatehouse-processor metadata (pkg/extproc).
-const ProcessorName = "transform"
+const ProcessorName = wire.ProcessorTransform
 
 // Service is the ext_proc server. Update swaps the set atomically; a
 // stream keeps the Transformation it started with.
@@ -58,41 +59,21 @@ func (s *Service) Update(ts map[string]Transformation) error {
 func (s *Service) Register(g *grpc.Server) { extprocv3.RegisterExternalProcessorServer(g, s) }
 
 // Process handles one HTTP exchange; a dispatcher may call it directly.
-func (s *Service) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			// A bug costs one request (fail closed), not the process.
-			_ = stream.Send(immediate(typev3.StatusCode_InternalServerError, "transformation failed", "transform_internal_error"))
-			err = status.Errorf(codes.Internal, "transform: internal error: %v", p)
+func (s *Service) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
+	// A bug costs one request (fail closed), not the process (extproc.Serve).
+	return extproc.Serve(stream, "transform", internalErrorRefusal, func(md metadata.MD) (extproc.Handler, func(), error) {
+		name := extproc.One(md, MetadataKey)
+		t := (*s.set.Load())[name]
+		if t == nil {
+			// Fail closed: forwarding untransformed would hand the upstream
+			// (or the client) a shape it was promised it would not see.
+			return nil, nil, status.Errorf(codes.FailedPrecondition, "no transformation %q", name)
 		}
-	}()
-	name := ""
-	if md, ok := metadata.FromIncomingContext(stream.Context()); ok {
-		if v := md.Get(MetadataKey); len(v) == 1 {
-			name = v[0]
-		}
-	}
-	t := (*s.set.Load())[name]
-	if t == nil {
-		// Fail closed: forwarding untransformed would hand the upstream
-		// (or the client) a shape it was promised it would not see.
-		return status.Errorf(codes.FailedPrecondition, "no transformation %q", name)
-	}
-	ex := &exchange{t: t}
-	for {
-		req, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		resp, done := ex.handle(req)
-		if err := stream.Send(resp); err != nil {
-			return err
-		}
-		if done {
-			return nil
-		}
-	}
+		ex := &exchange{t: t}
+		return ex.handle, nil, nil
+	})
+}
+
+func internalErrorRefusal() *extprocv3.ProcessingResponse {
+	return immediate(typev3.StatusCode_InternalServerError, "transformation failed", "transform_internal_error")
 }

@@ -1,9 +1,7 @@
 package waf
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync/atomic"
 
@@ -19,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/gatehouse-dev/gatehouse/pkg/extproc"
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
@@ -77,48 +76,27 @@ func compile(p Policy) (coraza.WAF, error) {
 func (s *Service) Register(g *grpc.Server) { extprocv3.RegisterExternalProcessorServer(g, s) }
 
 // Process handles one HTTP request/response exchange.
-func (s *Service) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			// A bug must cost one request, not the process: the request is
-			// refused (fail closed), the stream ends with an error Envoy
-			// counts, and gatehouse keeps serving.
-			_ = stream.Send(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{ImmediateResponse: &extprocv3.ImmediateResponse{
-				Status: &typev3.HttpStatus{Code: typev3.StatusCode_Forbidden}, Body: []byte("request refused: web application firewall internal error\n"), Details: "waf_internal_error",
-			}}})
-			err = status.Errorf(codes.Internal, "waf: internal error: %v", p)
+func (s *Service) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
+	// A bug must cost one request, not the process: the request is
+	// refused (fail closed), the stream ends with an error Envoy counts,
+	// and gatehouse keeps serving (extproc.Serve).
+	return extproc.Serve(stream, "waf", internalErrorRefusal, func(md metadata.MD) (extproc.Handler, func(), error) {
+		name := extproc.One(md, PolicyMetadataKey)
+		w := (*s.wafs.Load())[name]
+		if w == nil {
+			// Fail closed: a stream without a known policy is a configuration
+			// error, and letting it through would turn the WAF off silently.
+			return nil, nil, status.Errorf(codes.FailedPrecondition, "no firewall policy %q", name)
 		}
-	}()
-	name := ""
-	if md, ok := metadata.FromIncomingContext(stream.Context()); ok {
-		if v := md.Get(PolicyMetadataKey); len(v) == 1 {
-			name = v[0]
-		}
-	}
-	w := (*s.wafs.Load())[name]
-	if w == nil {
-		// Fail closed: a stream without a known policy is a configuration
-		// error, and letting it through would turn the WAF off silently.
-		return status.Errorf(codes.FailedPrecondition, "no firewall policy %q", name)
-	}
-	ex := newExchange(w, name)
-	defer ex.close()
-	for {
-		req, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		resp, done := ex.handle(req)
-		if err := stream.Send(resp); err != nil {
-			return err
-		}
-		if done {
-			return nil
-		}
-	}
+		ex := newExchange(w, name)
+		return ex.handle, ex.close, nil
+	})
+}
+
+func internalErrorRefusal() *extprocv3.ProcessingResponse {
+	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{ImmediateResponse: &extprocv3.ImmediateResponse{
+		Status: &typev3.HttpStatus{Code: typev3.StatusCode_Forbidden}, Body: []byte("request refused: web application firewall internal error\n"), Details: "waf_internal_error",
+	}}}
 }
 
 // exchange is the Coraza transaction of one stream.

@@ -34,6 +34,10 @@ const (
 	// WAFMetadataNamespace is the dynamic metadata namespace of the WAF's
 	// decisions (action, policy, rule_ids), which the access log reads.
 	WAFMetadataNamespace = "gatehouse.waf"
+	// ProcessorTransform is the transformation service (pkg/transform).
+	ProcessorTransform = "transform"
+	// TransformMetadataKey names the Transformation object a stream runs.
+	TransformMetadataKey = "x-gatehouse-transformation"
 )
 
 // HTTP filter names (the keys of typed_per_filter_config). Two instances of
@@ -54,6 +58,7 @@ const (
 	FilterRateLimitAllow     = "envoy.filters.http.ratelimit/failure-allow"
 	FilterFault              = "envoy.filters.http.fault"
 	FilterWAF                = "envoy.filters.http.ext_proc/waf"
+	FilterTransform          = "envoy.filters.http.ext_proc/transform"
 	FilterRouter             = "envoy.filters.http.router"
 )
 

@@ -87,13 +87,18 @@ type Options struct {
 	// Default DefaultServiceAddr.
 	UsageAddr string
 	// ExtProcAddr is where Envoy reaches gatehouse's external processing
-	// service (cluster gatehouse/extproc: the WAF), used by Gateways with
-	// a Firewall. Default DefaultServiceAddr.
+	// service (cluster gatehouse/extproc: the WAF, transformations), used
+	// by Gateways with a Firewall or a Transformation. Default
+	// DefaultServiceAddr.
 	ExtProcAddr string
 	// WAFTimeout bounds one message exchange with the WAF (ext_proc
 	// message_timeout, default DefaultWAFTimeout); past it the request is
 	// refused.
 	WAFTimeout time.Duration
+	// TransformTimeout bounds one message exchange with the
+	// transformation service (default DefaultTransformTimeout); past it
+	// the request is refused.
+	TransformTimeout time.Duration
 	// AuthzTimeout bounds one ext_authz Check (default 250ms: a Rego
 	// decision takes microseconds, so this only covers the network and a
 	// busy authz service; past it the route's failure mode applies).
@@ -167,6 +172,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.WAFTimeout <= 0 {
 		o.WAFTimeout = DefaultWAFTimeout
+	}
+	if o.TransformTimeout <= 0 {
+		o.TransformTimeout = DefaultTransformTimeout
 	}
 	if o.AuthzTimeout <= 0 {
 		o.AuthzTimeout = DefaultAuthzTimeout

@@ -77,6 +77,8 @@ type checker struct {
 	localRLDone   map[string]bool
 	// wafRouteDone: WAF per-route configs checked, by serialized value.
 	wafRouteDone map[string]bool
+	// transformRouteDone: the same for the transformation filter.
+	transformRouteDone map[string]bool
 	// routeAtFn and walkAtFn are routeAt and walkAt, bound once per Check.
 	routeAtFn, walkAtFn func() string
 }
@@ -376,6 +378,9 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 		if f.GetName() == wire.FilterWAF {
 			c.wafFilter(fw, mt, f.GetTypedConfig())
 		}
+		if f.GetName() == wire.FilterTransform {
+			c.transformFilter(fw, mt, f.GetTypedConfig())
+		}
 		if mt != nil && mt.Descriptor().FullName() == routerType {
 			routers++
 			if i != len(filters)-1 {
@@ -391,6 +396,7 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 	c.wafOrder(where, filters)
 	c.rbacRules(where, filters)
 	c.metadataFromRBAC(where, filters)
+	c.transformOrder(where, filters)
 	rds := h.GetRds()
 	if rds == nil {
 		c.fail("%s: no RDS route config", where)
@@ -505,6 +511,9 @@ func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {
 			}
 			if pt == extProcPerRouteType && k == wire.FilterWAF {
 				c.wafPerRoute(where+" typed_per_filter_config "+k, cfg[k])
+			}
+			if pt == extProcPerRouteType && k == wire.FilterTransform {
+				c.transformPerRoute(where+" typed_per_filter_config "+k, cfg[k])
 			}
 		}
 	}

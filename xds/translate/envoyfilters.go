@@ -35,6 +35,7 @@ type gwFilters struct {
 	cors  bool // some Route has a CORS policy (cors.go)
 	fault bool // some Route has a fault (fault.go)
 	waf   bool // some Route runs a Firewall (waf.go)
+	xform bool // some Route runs a Transformation (transform.go)
 
 	// Per-route configs shared between Routes, built on first use.
 	jwtReq   map[string]*anyT // by requirement name
@@ -56,6 +57,8 @@ type routePolicy struct {
 	rl        *policy.RateLimit
 	fwName    string
 	fw        *policy.Firewall
+	xName     string
+	x         *policy.Transformation
 	// call: the Route needs ext_authz (any Authentication, or an
 	// Authorization beyond sourceCIDRs); failOpen selects the instance.
 	call, failOpen bool
@@ -113,6 +116,13 @@ func resolveRoute(gw *policy.Gateway, r *policy.Route, snap *policy.Snapshot) (*
 		}
 		p.fwName, p.fw = n, fw
 	}
+	if n := r.Spec.Transformation; n != "" {
+		x := snap.Transformations[n]
+		if x == nil {
+			return nil, fmt.Errorf("%s: Transformation/%s does not exist", r.Meta.Ref(), n)
+		}
+		p.xName, p.x = n, x
+	}
 	// An allow rule with only sourceCIDRs is enforced by rbac alone.
 	cidrsOnly := p.authz != nil && p.authz.Spec.Allow != nil && len(p.authz.Spec.Allow.Groups) == 0
 	p.call = len(p.authn) > 0 || (p.authz != nil && !cidrsOnly)
@@ -168,7 +178,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 	f.fault = usesFault(routes)
 	jwt := map[string]bool{}
 	for _, r := range routes {
-		if r.Spec.Authorization == "" && len(r.EffectiveAuthentication(gw)) == 0 && r.EffectiveRateLimit(gw) == "" && r.EffectiveFirewall(gw) == "" {
+		if r.Spec.Authorization == "" && len(r.EffectiveAuthentication(gw)) == 0 && r.EffectiveRateLimit(gw) == "" && r.EffectiveFirewall(gw) == "" && r.Spec.Transformation == "" {
 			continue // the common case without policies allocates nothing
 		}
 		p, err := resolveRoute(gw, r, snap)
@@ -195,6 +205,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 			f.authzClosed = f.authzClosed || !p.failOpen
 		}
 		f.waf = f.waf || p.fw != nil
+		f.xform = f.xform || p.x != nil
 		if p.hasGlobal() {
 			f.rlDeny = f.rlDeny || p.rl.Spec.FailClosed()
 			f.rlAllow = f.rlAllow || !p.rl.Spec.FailClosed()
@@ -253,6 +264,13 @@ func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
 	// the router follow (waf.go, wafOrder).
 	if f.waf {
 		out = append(out, httpFilter(wire.FilterWAF, wafConfig(f.opts)))
+	}
+	// Transformation after the WAF: the WAF inspects what the client
+	// sent, and the upstream gets the reshaped request; on the response
+	// path it runs before the WAF, which then inspects what the client
+	// gets (transform.go, transformOrder).
+	if f.xform {
+		out = append(out, httpFilter(wire.FilterTransform, transformConfig(f.opts)))
 	}
 	// Fault last: it only ever delays or aborts what every filter above
 	// let through (fault.go, faultOrder).
@@ -341,6 +359,13 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 			cfg[wire.FilterWAF] = anyWAFDisabled
 		}
 	}
+	if f.xform {
+		if p.x != nil {
+			cfg[wire.FilterTransform] = transformPerRoute(p.xName, p.x)
+		} else {
+			cfg[wire.FilterTransform] = anyTransformDisabled
+		}
+	}
 	if len(cfg) > 0 {
 		rt.TypedPerFilterConfig = cfg
 	}
@@ -360,10 +385,10 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 }
 
 // anyPerRoute reports whether every Route needs per-route configs, even
-// one with no policy: a jwt_authn, ext_authz or WAF filter must be
+// one with no policy: a jwt_authn, ext_authz, WAF or transformation filter must be
 // disabled explicitly on Routes that do not use it.
 func (f *gwFilters) anyPerRoute() bool {
-	return len(f.jwt) > 0 || f.authzClosed || f.authzOpen || f.waf
+	return len(f.jwt) > 0 || f.authzClosed || f.authzOpen || f.waf || f.xform
 }
 
 // grpcSkipped says, for a proxyless gRPC group, that a protected Route is
