@@ -34,6 +34,15 @@ const (
 	// WAFMetadataNamespace is the dynamic metadata namespace of the WAF's
 	// decisions (action, policy, rule_ids), which the access log reads.
 	WAFMetadataNamespace = "gatehouse.waf"
+	// ProcessorOpenAPI validates requests against an OpenAPI document
+	// (pkg/openapi).
+	ProcessorOpenAPI = "openapi"
+	// OpenAPIPolicyMetadataKey names the validation (the document and its
+	// modes) a stream runs.
+	OpenAPIPolicyMetadataKey = "x-gatehouse-openapi-policy"
+	// OpenAPIMetadataNamespace is the dynamic metadata namespace of the
+	// validator's decisions (action, policy, location, field).
+	OpenAPIMetadataNamespace = "gatehouse.openapi"
 )
 
 // HTTP filter names (the keys of typed_per_filter_config). Two instances of
