@@ -103,6 +103,7 @@ func validateRoute(files *fileReader, o *objErrs, r *Route) {
 	}
 	validateProxyless(o, "spec.proxyless")
 	validateCORS(o, "spec.cors", sp.CORS, true)
+	validateValidation(files, o, "spec.validation", r.File, sp.Validation)
 }
 
 // checkNameList checks a list of references to objects of kind: names, each

@@ -186,6 +186,9 @@ type ServiceSpec struct {
 	CircuitBreaker   *CircuitBreaker   `yaml:"circuitBreaker"`
 	OutlierDetection *OutlierDetection `yaml:"outlierDetection"`
 	HealthCheck      *HealthCheck      `yaml:"healthCheck"`
+	// Validation applies to the Routes sending to this Service that do not
+	// set their own (validation.go).
+	Validation *Validation `yaml:"validation"`
 }
 
 // Discovery has exactly one of Consul or Static.
@@ -295,6 +298,9 @@ type RouteSpec struct {
 	Require   *RouteRequire `yaml:"require"`
 	RateLimit string        `yaml:"rateLimit"` // RateLimit name; "": Gateway default; RateLimitNone: off
 	Firewall  string        `yaml:"firewall"`  // Firewall name; "": Gateway default; FirewallNone: off
+	// Validation checks requests against an OpenAPI document
+	// (validation.go); nil: the backends' Services' validation, if any.
+	Validation *Validation `yaml:"validation"`
 	// Streaming marks a Route whose calls are long-lived streams (server-
 	// sent events, streaming gRPC, long polls): Envoy gives it no request
 	// timeout (see StreamingRoute). Routes whose every backend is a GRPC
