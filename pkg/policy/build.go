@@ -347,7 +347,6 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 		}
 		hash, hashFrom = lb.HashOn, b.Service
 	}
-	resolveValidation(o, r, l.snap.Services)
 }
 
 func (l *loader) missing(kind, name string) string {

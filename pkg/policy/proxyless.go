@@ -26,6 +26,10 @@ func (r *Route) Protections(g *Gateway) []string {
 	if r.EffectiveFirewall(g) != "" {
 		what = append(what, "web application firewall")
 	}
+	// Request validation is an external processing filter too.
+	if r.Spec.Validation != nil {
+		what = append(what, "request validation")
+	}
 	return what
 }
 

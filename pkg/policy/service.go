@@ -79,7 +79,6 @@ func validateService(files *fileReader, o *objErrs, s *Service) {
 	if hc := sp.HealthCheck; hc != nil {
 		validateHealthCheck(o, hc)
 	}
-	validateValidation(files, o, "spec.validation", s.File, sp.Validation)
 }
 
 func validateDiscovery(o *objErrs, d *Discovery) {

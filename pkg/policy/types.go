@@ -186,9 +186,6 @@ type ServiceSpec struct {
 	CircuitBreaker   *CircuitBreaker   `yaml:"circuitBreaker"`
 	OutlierDetection *OutlierDetection `yaml:"outlierDetection"`
 	HealthCheck      *HealthCheck      `yaml:"healthCheck"`
-	// Validation applies to the Routes sending to this Service that do not
-	// set their own (validation.go).
-	Validation *Validation `yaml:"validation"`
 }
 
 // Discovery has exactly one of Consul or Static.
@@ -299,7 +296,7 @@ type RouteSpec struct {
 	RateLimit string        `yaml:"rateLimit"` // RateLimit name; "": Gateway default; RateLimitNone: off
 	Firewall  string        `yaml:"firewall"`  // Firewall name; "": Gateway default; FirewallNone: off
 	// Validation checks requests against an OpenAPI document
-	// (validation.go); nil: the backends' Services' validation, if any.
+	// (validation.go); nil: none.
 	Validation *Validation `yaml:"validation"`
 	// Streaming marks a Route whose calls are long-lived streams (server-
 	// sent events, streaming gRPC, long polls): Envoy gives it no request

@@ -1,16 +1,13 @@
 package policy
 
 import (
-	"bytes"
-	"fmt"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/openapi"
 )
 
 // Validation checks a Route's requests against an OpenAPI 3 document in
-// gatehouse's validator (pkg/openapi, an ext_proc processor). A Route sets
-// it, or inherits it from its backends' Service.
+// gatehouse's validator (pkg/openapi, an ext_proc processor).
 type Validation struct {
 	// OpenAPI is the document's path, relative to the policy file.
 	OpenAPI string `yaml:"openapi"`
@@ -55,15 +52,6 @@ func (v *Validation) Policy() openapi.Policy {
 		p.Responses = openapi.LogOnly
 	}
 	return p
-}
-
-// Equal says whether two validations run the same document the same way.
-func (v *Validation) Equal(w *Validation) bool {
-	if v == nil || w == nil {
-		return v == w
-	}
-	return v.DocumentFile == w.DocumentFile && bytes.Equal(v.Document, w.Document) && v.Mode == w.Mode &&
-		v.Responses == w.Responses && v.MaxBodyKB == w.MaxBodyKB && v.MaxDepth == w.MaxDepth
 }
 
 // validateValidation checks the fields and loads and compiles the
@@ -114,41 +102,6 @@ func firstLines(s string, n int) string {
 	return strings.Join(lines, " ")
 }
 
-// EffectiveValidation is the validation that applies to r: its own, else
-// the one its backends' Services share (resolveValidation rejects Routes
-// whose backends disagree), else nil.
-func (r *Route) EffectiveValidation(services map[string]*Service) *Validation {
-	if r.Spec.Validation != nil {
-		return r.Spec.Validation
-	}
-	for _, b := range r.Spec.Backends {
-		if s := services[b.Service]; s != nil && s.Spec.Validation != nil {
-			return s.Spec.Validation
-		}
-	}
-	return nil
-}
-
-// resolveValidation rejects a Route without its own validation whose
-// backends' Services disagree: some requests would be validated against
-// one document, others against another or none, depending on the weight
-// draw.
-func resolveValidation(o *objErrs, r *Route, services map[string]*Service) {
-	if r.Spec.Validation != nil || len(r.Spec.Backends) < 2 {
-		return
-	}
-	first := services[r.Spec.Backends[0].Service]
-	if first == nil {
-		return
-	}
-	for i, b := range r.Spec.Backends[1:] {
-		s := services[b.Service]
-		if s == nil {
-			continue
-		}
-		if !first.Spec.Validation.Equal(s.Spec.Validation) {
-			o.add(fmt.Sprintf("spec.backends[%d].service", i+1), "Service %q validates requests differently from Service %q; backends of one Route must agree, or the Route sets its own validation", b.Service, first.Name)
-			return
-		}
-	}
-}
+// ValidationName is the name the validator knows r's validation by
+// (pkg/openapi policies; the ext_proc stream names it).
+func (r *Route) ValidationName() string { return r.Meta.Ref() }

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -49,9 +50,6 @@ func TestBadValidation(t *testing.T) {
 		{"body limit zero", validatedRoute + "    openapi: api/petstore.yaml\n    maxBodyKB: 0\n", 8, "Route/r", "spec.validation.maxBodyKB", "0 is out of range"},
 		{"depth huge", validatedRoute + "    openapi: api/petstore.yaml\n    maxDepth: 100000\n", 8, "Route/r", "spec.validation.maxDepth", "100000 is out of range"},
 		{"unknown field", validatedRoute + "    openapi: api/petstore.yaml\n    strict: true\n", 8, "Route/r", "spec.validation.strict", "unknown field"},
-		{"service document missing", "kind: Service\nname: s\nspec:\n  discovery:\n    static: [{address: 127.0.0.1, port: 9001}]\n  validation:\n    openapi: api/nope.yaml\n", 7, "Service/s", "spec.validation.openapi", "cannot read"},
-		{"backends disagree", "kind: Service\nname: v\nspec:\n  discovery:\n    static: [{address: 127.0.0.1, port: 9001}]\n  validation: {openapi: api/petstore.yaml}\n---\n" +
-			route + "  gateways: [gw]\n  backends: [{service: v}, {service: a}]\n", 12, "Route/r", "spec.backends[1].service", `Service "a" validates requests differently from Service "v"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := map[string]string{"bad.yaml": tc.yaml}
@@ -67,30 +65,26 @@ func TestBadValidation(t *testing.T) {
 	}
 }
 
-// TestValidationAttachment: a Route's own validation wins; without one it
-// inherits its Service's; the document is loaded into the Snapshot.
-func TestValidationAttachment(t *testing.T) {
+// TestValidationLoaded: the document is loaded into the Snapshot, the
+// defaults apply, and a validated Route counts as protected (withheld
+// from proxyless gRPC, which has no external processing filter).
+func TestValidationLoaded(t *testing.T) {
 	s := Load(testFS(t, map[string]string{
 		"api/petstore.yaml": petstoreDoc(t),
-		"v.yaml": "kind: Service\nname: v\nspec:\n  discovery:\n    static: [{address: 127.0.0.1, port: 9001}]\n  validation: {openapi: api/petstore.yaml, mode: logOnly}\n---\n" +
-			"kind: Route\nname: own\nspec:\n  gateways: [gw]\n  backends: [{service: v}]\n  validation: {openapi: api/petstore.yaml, responses: logOnly}\n---\n" +
-			"kind: Route\nname: inherits\nspec:\n  gateways: [gw]\n  match: {path: {prefix: /x}}\n  backends: [{service: v}]\n---\n" +
-			"kind: Route\nname: plain\nspec:\n  gateways: [gw]\n  match: {path: {prefix: /y}}\n  backends: [{service: a}]\n",
+		"v.yaml":            "kind: Route\nname: own\nspec:\n  gateways: [gw]\n  backends: [{service: a}]\n  validation: {openapi: api/petstore.yaml, responses: logOnly}\n",
 	}), nil)
 	if errs := s.Errors(); len(errs) > 0 {
 		t.Fatal(strings.Join(errs, "\n"))
 	}
-	own := s.Routes["own"].EffectiveValidation(s.Services)
-	if own == nil || own.Mode != "" || own.Responses != ValidationLogOnly || len(own.Document) == 0 || own.DocumentFile != "api/petstore.yaml" {
-		t.Errorf("own validation: %+v", own)
+	r := s.Routes["own"]
+	v := r.Spec.Validation
+	if v == nil || len(v.Document) == 0 || v.DocumentFile != "api/petstore.yaml" {
+		t.Fatalf("validation not loaded: %+v", v)
 	}
-	if p := own.Policy(); p.Mode != "enforce" || p.Responses != "logOnly" {
-		t.Errorf("own policy modes %s/%s", p.Mode, p.Responses)
+	if p := v.Policy(); p.Mode != "enforce" || p.Responses != "logOnly" {
+		t.Errorf("policy modes %s/%s, want enforce/logOnly", p.Mode, p.Responses)
 	}
-	if inh := s.Routes["inherits"].EffectiveValidation(s.Services); inh == nil || inh.Mode != ValidationLogOnly {
-		t.Errorf("inherited validation: %+v", inh)
-	}
-	if v := s.Routes["plain"].EffectiveValidation(s.Services); v != nil {
-		t.Errorf("plain route validates: %+v", v)
+	if prot := r.Protections(s.Gateways["gw"]); !slices.Contains(prot, "request validation") {
+		t.Errorf("protections %v lack request validation", prot)
 	}
 }
