@@ -49,6 +49,7 @@ func TestBadValidation(t *testing.T) {
 		{"unknown responses", validatedRoute + "    openapi: api/petstore.yaml\n    responses: always\n", 8, "Route/r", "spec.validation.responses", `"always" is not a response validation mode`},
 		{"body limit zero", validatedRoute + "    openapi: api/petstore.yaml\n    maxBodyKB: 0\n", 8, "Route/r", "spec.validation.maxBodyKB", "0 is out of range"},
 		{"depth huge", validatedRoute + "    openapi: api/petstore.yaml\n    maxDepth: 100000\n", 8, "Route/r", "spec.validation.maxDepth", "100000 is out of range"},
+		{"validation with a path rewrite", route + "  gateways: [gw]\n  backends: [{service: a}]\n  rewrite: {prefix: /v2}\n  validation:\n    openapi: api/petstore.yaml\n", 7, "Route/r", "spec.validation", "cannot be combined with a path rewrite"},
 		{"unknown field", validatedRoute + "    openapi: api/petstore.yaml\n    strict: true\n", 8, "Route/r", "spec.validation.strict", "unknown field"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -59,6 +59,7 @@ const (
 	FilterRateLimitAllow = "envoy.filters.http.ratelimit/failure-allow"
 	FilterFault          = "envoy.filters.http.fault"
 	FilterWAF            = "envoy.filters.http.ext_proc/waf"
+	FilterOpenAPI        = "envoy.filters.http.ext_proc/openapi"
 	FilterRouter         = "envoy.filters.http.router"
 )
 

@@ -74,6 +74,8 @@ type checker struct {
 	localRLDone   map[string]bool
 	// wafRouteDone: WAF per-route configs checked, by serialized value.
 	wafRouteDone map[string]bool
+	// openAPIRouteDone: validation per-route configs checked, likewise.
+	openAPIRouteDone map[string]bool
 	// routeAtFn and walkAtFn are routeAt and walkAt, bound once per Check.
 	routeAtFn, walkAtFn func() string
 }
@@ -365,6 +367,9 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 		if f.GetName() == wire.FilterWAF {
 			c.wafFilter(fw, mt, f.GetTypedConfig())
 		}
+		if f.GetName() == wire.FilterOpenAPI {
+			c.openAPIFilter(fw, mt, f.GetTypedConfig())
+		}
 		if mt != nil && mt.Descriptor().FullName() == routerType {
 			routers++
 			if i != len(filters)-1 {
@@ -378,6 +383,7 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 	c.corsOrder(where, filters)
 	c.faultOrder(where, filters)
 	c.wafOrder(where, filters)
+	c.openAPIOrder(where, filters)
 	rds := h.GetRds()
 	if rds == nil {
 		c.fail("%s: no RDS route config", where)
@@ -492,6 +498,9 @@ func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {
 			}
 			if pt == extProcPerRouteType && k == wire.FilterWAF {
 				c.wafPerRoute(where+" typed_per_filter_config "+k, cfg[k])
+			}
+			if pt == extProcPerRouteType && k == wire.FilterOpenAPI {
+				c.openAPIPerRoute(where+" typed_per_filter_config "+k, cfg[k])
 			}
 		}
 	}

@@ -195,6 +195,10 @@ func (c *checker) wafOrder(where string, fs []*hcmv3.HttpFilter) {
 	}
 	for i, f := range fs {
 		t := protoreflect.FullName(strings.TrimPrefix(f.GetTypedConfig().GetTypeUrl(), "type.googleapis.com/"))
+		if i > wafAt && f.GetName() == wire.FilterOpenAPI {
+			// Request validation follows the WAF (openAPIOrder).
+			continue
+		}
 		switch {
 		case i < wafAt || i == wafAt:
 		case t == faultType || t == routerType:

@@ -35,6 +35,9 @@ type gwFilters struct {
 	cors  bool // some Route has a CORS policy (cors.go)
 	fault bool // some Route has a fault (fault.go)
 	waf   bool // some Route runs a Firewall (waf.go)
+	// openapi: some Route validates requests against an OpenAPI document
+	// (openapi.go).
+	openapi bool
 
 	// Per-route configs shared between Routes, built on first use.
 	jwtReq   map[string]*anyT // by requirement name
@@ -168,6 +171,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 	f.fault = usesFault(routes)
 	jwt := map[string]bool{}
 	for _, r := range routes {
+		f.openapi = f.openapi || r.Spec.Validation != nil
 		if r.Spec.Authorization == "" && len(r.EffectiveAuthentication(gw)) == 0 && r.EffectiveRateLimit(gw) == "" && r.EffectiveFirewall(gw) == "" {
 			continue // the common case without policies allocates nothing
 		}
@@ -249,6 +253,12 @@ func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
 	// the router follow (waf.go, wafOrder).
 	if f.waf {
 		out = append(out, httpFilter(wire.FilterWAF, wafConfig(f.opts)))
+	}
+	// Request validation after the WAF (which inspects the client's raw
+	// request) and before transformation, which reshapes the request for
+	// the upstream (openapi.go, openAPIOrder).
+	if f.openapi {
+		out = append(out, httpFilter(wire.FilterOpenAPI, openAPIConfig()))
 	}
 	// Fault last: it only ever delays or aborts what every filter above
 	// let through (fault.go, faultOrder).
@@ -337,6 +347,13 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 			cfg[wire.FilterWAF] = anyWAFDisabled
 		}
 	}
+	if f.openapi {
+		if r.Spec.Validation != nil {
+			cfg[wire.FilterOpenAPI] = openAPIPerRoute(r)
+		} else {
+			cfg[wire.FilterOpenAPI] = anyOpenAPIDisabled
+		}
+	}
 	if len(cfg) > 0 {
 		rt.TypedPerFilterConfig = cfg
 	}
@@ -359,7 +376,7 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 // one with no policy: a jwt_authn, ext_authz or WAF filter must be
 // disabled explicitly on Routes that do not use it.
 func (f *gwFilters) anyPerRoute() bool {
-	return len(f.jwt) > 0 || f.authzClosed || f.authzOpen || f.waf
+	return len(f.jwt) > 0 || f.authzClosed || f.authzOpen || f.waf || f.openapi
 }
 
 // grpcSkipped says, for a proxyless gRPC group, that a protected Route is
