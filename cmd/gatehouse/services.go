@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/authz"
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
 	"github.com/gatehouse-dev/gatehouse/pkg/extproc"
+	"github.com/gatehouse-dev/gatehouse/pkg/openapi"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/pkg/usage"
@@ -228,6 +229,7 @@ type services struct {
 	// waf runs with the authz component, behind the external processing
 	// dispatcher (one ExternalProcessor per gRPC server).
 	waf     *waf.Service
+	openapi *openapi.Service
 	extproc *extproc.Dispatcher
 	close   func() error
 	log     *slog.Logger
@@ -251,6 +253,12 @@ func newServices(o *serviceOptions, reg prometheus.Registerer, log *slog.Logger)
 		}
 		s.waf, s.extproc = w, extproc.New()
 		s.extproc.Handle(wire.ProcessorWAF, w)
+		v, err := openapi.New(nil)
+		if err != nil {
+			return nil, err
+		}
+		s.openapi = v
+		s.extproc.Handle(wire.ProcessorOpenAPI, v)
 	}
 	if o.runs(componentRateLimit) {
 		var store ratelimit.Store
@@ -331,6 +339,11 @@ func (s *services) update(ctx context.Context, rules controller.ServiceRules) er
 	if s.waf != nil && rules.WAF != nil {
 		if err := s.waf.Update(rules.WAF); err != nil {
 			errs = append(errs, fmt.Errorf("waf: %w", err))
+		}
+	}
+	if s.openapi != nil && rules.OpenAPI != nil {
+		if err := s.openapi.Update(rules.OpenAPI); err != nil {
+			errs = append(errs, fmt.Errorf("openapi: %w", err))
 		}
 	}
 	if s.ratelimit != nil {

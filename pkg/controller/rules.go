@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/authz"
+	"github.com/gatehouse-dev/gatehouse/pkg/openapi"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/pkg/waf"
@@ -18,6 +19,9 @@ type ServiceRules struct {
 	RateLimit *ratelimit.Config
 	// WAF are the WAF's policies by Firewall name (waf_rules.go).
 	WAF map[string]waf.Policy
+	// OpenAPI are the request validator's policies by Route
+	// (openapi_rules.go).
+	OpenAPI map[string]openapi.Policy
 }
 
 // Rules are the services' rules for snap (maxBody caps input.parsed_body).
@@ -26,7 +30,7 @@ func Rules(snap *policy.Snapshot, maxBody int) (ServiceRules, error) {
 	if err != nil {
 		return ServiceRules{}, err
 	}
-	return ServiceRules{Authz: a, RateLimit: RateLimitRules(snap), WAF: WAFRules(snap)}, nil
+	return ServiceRules{Authz: a, RateLimit: RateLimitRules(snap), WAF: WAFRules(snap), OpenAPI: OpenAPIRules(snap)}, nil
 }
 
 // withNames returns base plus every name that other's proxy configuration
@@ -47,6 +51,7 @@ func withNames(base, other ServiceRules) ServiceRules {
 		Authz:     authzWithNames(base.Authz, other.Authz),
 		RateLimit: rateLimitWithNames(base.RateLimit, other.RateLimit),
 		WAF:       wafWithNames(base.WAF, other.WAF),
+		OpenAPI:   openAPIWithNames(base.OpenAPI, other.OpenAPI),
 	}
 }
 

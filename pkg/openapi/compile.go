@@ -13,6 +13,7 @@
 package openapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -81,7 +82,9 @@ func (p Policy) Validate() error {
 // compiled is a document loaded, validated and routed once per policy
 // version, shared by every stream that runs it.
 type compiled struct {
-	name      string
+	name string
+	// orig is the policy as given (before defaults), policy with them.
+	orig      Policy
 	policy    Policy
 	router    routers.Router
 	basePaths []string
@@ -98,6 +101,7 @@ func compile(p Policy) (*compiled, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	orig := p
 	if p.MaxBodyBytes == 0 {
 		p.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -126,7 +130,13 @@ func compile(p Policy) (*compiled, error) {
 	if err != nil {
 		return nil, fmt.Errorf("route document: %w", err)
 	}
-	return &compiled{policy: p, router: r, basePaths: bases}, nil
+	return &compiled{orig: orig, policy: p, router: r, basePaths: bases}, nil
+}
+
+// same says whether q is p (same document bytes, modes and limits).
+func (p Policy) same(q Policy) bool {
+	return bytes.Equal(p.Document, q.Document) && p.Mode == q.Mode && p.Responses == q.Responses &&
+		p.MaxBodyBytes == q.MaxBodyBytes && p.MaxDepth == q.MaxDepth
 }
 
 // basePaths are the path parts of the servers' URLs ("" for a server at

@@ -33,10 +33,20 @@ func New(policies map[string]Policy) (*Service, error) {
 
 // Update compiles a new set of policies (once per policy version, not per
 // request) and swaps it in; on error the previous set stays
-// (make-before-break).
+// (make-before-break). A policy unchanged since the running set keeps its
+// compiled document: the controller updates twice per change (make, then
+// break), and most changes do not touch the documents.
 func (s *Service) Update(policies map[string]Policy) error {
+	var prev map[string]*compiled
+	if p := s.docs.Load(); p != nil {
+		prev = *p
+	}
 	docs := make(map[string]*compiled, len(policies))
 	for name, p := range policies {
+		if c := prev[name]; c != nil && c.orig.same(p) {
+			docs[name] = c
+			continue
+		}
 		c, err := compile(p)
 		if err != nil {
 			return fmt.Errorf("openapi validation %s: %w", name, err)

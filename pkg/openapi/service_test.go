@@ -174,3 +174,27 @@ func TestCheckRejectsBadDocuments(t *testing.T) {
 		t.Errorf("petstore: %v", err)
 	}
 }
+
+// TestUpdateReusesUnchanged: an unchanged policy keeps its compiled
+// document across updates; a changed one is compiled again.
+func TestUpdateReusesUnchanged(t *testing.T) {
+	pol := testPolicies(t)
+	svc, err := New(pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := (*svc.docs.Load())["petstore"]
+	changed := pol["kinds"]
+	changed.Mode = LogOnly
+	pol["kinds"] = changed
+	if err := svc.Update(pol); err != nil {
+		t.Fatal(err)
+	}
+	after := *svc.docs.Load()
+	if after["petstore"] != before {
+		t.Error("unchanged petstore compiled again")
+	}
+	if after["kinds"].policy.Mode != LogOnly {
+		t.Error("changed kinds kept its old mode")
+	}
+}
