@@ -116,7 +116,10 @@ type problem struct {
 	RequestID string `json:"request_id,omitempty"`
 }
 
-// refuse answers the client itself: Envoy does not forward the request.
+// refuse answers the client itself: Envoy does not forward the request,
+// and applies the answer's dynamic metadata before its local reply
+// (Envoy: source/extensions/filters/http/ext_proc/ext_proc.cc,
+// onReceiveMessage, kImmediateResponse), so the access log sees it.
 func (e *exchange) refuse(f *failure) *extprocv3.ProcessingResponse {
 	p := problem{Type: "about:blank", Title: http.StatusText(f.status), Status: f.status, Detail: f.reason, Location: f.location, Field: f.field, RequestID: clip(e.requestID)}
 	body, _ := json.Marshal(p)
