@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -16,6 +15,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/extproc"
 	"github.com/gatehouse-dev/gatehouse/pkg/openapi"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+	"github.com/gatehouse-dev/gatehouse/pkg/store"
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 	"github.com/gatehouse-dev/gatehouse/test/testutil/grpctest"
 )
@@ -32,8 +32,8 @@ spec:
     static: [{address: 127.0.0.1, port: 9001}]
 `
 
-// TestValidationReachesTheValidator: a Route's validation loaded from a
-// policy directory (its OpenAPI document next to it) becomes the
+// TestValidationReachesTheValidator: a Route's validation applied to a
+// store tree (its OpenAPI document a file of the tree) becomes the
 // validator's rules (Rules, as the controller hands them to the services)
 // and is enforced over real gRPC through the dispatcher, as Envoy calls
 // it; a validation the next load drops keeps answering during
@@ -44,9 +44,21 @@ func TestValidationReachesTheValidator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	load := func(routes string) ServiceRules {
+	// The policy goes through the store as the admin API applies it: the
+	// document is a file of the tree, the Route an object applied to it
+	// (the store writes it to routes/, so the path is relative to that).
+	tree := &store.Tree{Files: map[string][]byte{"base.yaml": []byte(openAPIBase), "api/petstore.yaml": doc}}
+	load := func(route string) ServiceRules {
 		t.Helper()
-		snap := policy.Load(fstest.MapFS{"base.yaml": {Data: []byte(openAPIBase + routes)}, "api/petstore.yaml": {Data: doc}}, nil)
+		objs, err := store.ParseObjects([]byte(route))
+		if err != nil {
+			t.Fatal(err)
+		}
+		changes, _, err := store.PlanApply(tree, objs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap := policy.Load(store.Apply(tree, changes).FS(), nil)
 		if errs := snap.Errors(); len(errs) > 0 {
 			t.Fatal(errs)
 		}
@@ -56,8 +68,8 @@ func TestValidationReachesTheValidator(t *testing.T) {
 		}
 		return r
 	}
-	first := load("---\nkind: Route\nname: pets\nspec:\n  gateways: [gw]\n  backends: [{service: pets}]\n  validation: {openapi: api/petstore.yaml}\n")
-	next := load("---\nkind: Route\nname: pets-lax\nspec:\n  gateways: [gw]\n  backends: [{service: pets}]\n  validation: {openapi: api/petstore.yaml, mode: logOnly}\n")
+	first := load("kind: Route\nname: pets\nspec:\n  gateways: [gw]\n  backends: [{service: pets}]\n  validation: {openapi: ../api/petstore.yaml}\n")
+	next := load("kind: Route\nname: pets-lax\nspec:\n  gateways: [gw]\n  backends: [{service: pets}]\n  validation: {openapi: ../api/petstore.yaml, mode: logOnly}\n")
 
 	svc, err := openapi.New(nil)
 	if err != nil {
