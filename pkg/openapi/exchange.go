@@ -34,6 +34,9 @@ type exchange struct {
 	status  int
 	rhdr    http.Header
 	rbody   []byte
+	// rTooBig: the response body passed MaxBodyBytes; a truncated body
+	// would be reported as a mismatch it is not, so it is not validated.
+	rTooBig bool
 }
 
 func options() *openapi3filter.Options {
@@ -211,9 +214,11 @@ func (e *exchange) responseHeaders(h *extprocv3.HttpHeaders) {
 }
 
 func (e *exchange) responseBody(b []byte) {
-	if len(e.rbody)+len(b) <= e.c.policy.MaxBodyBytes {
-		e.rbody = append(e.rbody, b...)
+	if e.rTooBig || len(e.rbody)+len(b) > e.c.policy.MaxBodyBytes {
+		e.rTooBig, e.rbody = true, nil
+		return
 	}
+	e.rbody = append(e.rbody, b...)
 }
 
 // endResponse validates the response (log-only: the upstream has acted
@@ -221,6 +226,10 @@ func (e *exchange) responseBody(b []byte) {
 func (e *exchange) endResponse() *structpb.Struct {
 	if e.input == nil || e.rhdr == nil || e.c.policy.Responses != LogOnly {
 		return nil
+	}
+	if e.rTooBig {
+		e.rhdr = nil
+		return e.metadata("", nil, "not validated: the body is larger than "+strconv.Itoa(e.c.policy.MaxBodyBytes)+" bytes")
 	}
 	opts := options()
 	opts.IncludeResponseStatus = true

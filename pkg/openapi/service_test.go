@@ -58,6 +58,12 @@ func TestResponseValidationLogOnly(t *testing.T) {
 		// logout declares a default response: 418 is allowed.
 		t.Errorf("status covered by default reported: %v", undeclared.respMetadata)
 	}
+	// A response over the body limit is not validated (a truncated body
+	// would be a false mismatch), and says so.
+	big := exchangeOnce(t, c, "petstore-log", r, &resp{status: "200", headers: ct(jsonCT), body: []byte(`{"name":"` + strings.Repeat("a", DefaultMaxBodyBytes) + `","photoUrls":[]}`)})
+	if got := field(big.respMetadata, "response"); !strings.Contains(got, "not validated") {
+		t.Errorf("oversized response recorded %q, want not validated", got)
+	}
 	// Responses: off (the enforce policy) validates nothing.
 	off := exchangeOnce(t, c, "petstore", r, &resp{status: "200", headers: ct(jsonCT), body: []byte(`not json`)})
 	if off.respMetadata != nil {
