@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -203,4 +204,34 @@ func TestUpdateReusesUnchanged(t *testing.T) {
 	if after["kinds"].policy.Mode != LogOnly {
 		t.Error("changed kinds kept its old mode")
 	}
+}
+
+// TestTrailersEndTheRequest: with request trailers the body's message is
+// not end_of_stream; validation runs when the trailers arrive, so an
+// invalid body followed by trailers is still refused.
+func TestTrailersEndTheRequest(t *testing.T) {
+	ex := &exchange{c: mustCompile(t, "petstore"), ctx: context.Background()}
+	hs := []*corev3.HeaderValue{{Key: ":method", RawValue: []byte("POST")}, {Key: ":path", RawValue: []byte("/api/v3/pet")}, {Key: "content-type", RawValue: []byte(jsonCT)}}
+	for i, m := range []*extprocv3.ProcessingRequest{
+		{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{Headers: &corev3.HeaderMap{Headers: hs}}}},
+		{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(`{"name":{"$ne":1},"photoUrls":[]}`)}}},
+	} {
+		if out, done := ex.handle(m); done || out.GetImmediateResponse() != nil {
+			t.Fatalf("message %d refused before the request ended", i)
+		}
+	}
+	out, done := ex.handle(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestTrailers{RequestTrailers: &extprocv3.HttpTrailers{}}})
+	if !done || out.GetImmediateResponse().GetStatus().GetCode() != 400 {
+		t.Fatalf("invalid body with trailers: %v, want 400 at the trailers", out)
+	}
+}
+
+func mustCompile(t *testing.T, name string) *compiled {
+	t.Helper()
+	c, err := compile(testPolicies(t)[name])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.name = name
+	return c
 }
