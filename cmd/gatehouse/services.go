@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/authz"
 	"github.com/gatehouse-dev/gatehouse/pkg/controller"
 	"github.com/gatehouse-dev/gatehouse/pkg/extproc"
+	"github.com/gatehouse-dev/gatehouse/pkg/openapi"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/pkg/transform"
@@ -233,6 +234,7 @@ type services struct {
 	extproc   *extproc.Dispatcher
 	close     func() error
 	log       *slog.Logger
+	openapi   *openapi.Service
 }
 
 func newServices(o *serviceOptions, reg prometheus.Registerer, log *slog.Logger) (*services, error) {
@@ -260,6 +262,12 @@ func newServices(o *serviceOptions, reg prometheus.Registerer, log *slog.Logger)
 		}
 		s.transform = x
 		s.extproc.Handle(wire.ProcessorTransform, x)
+		v, err := openapi.New(nil)
+		if err != nil {
+			return nil, err
+		}
+		s.openapi = v
+		s.extproc.Handle(wire.ProcessorOpenAPI, v)
 	}
 	if o.runs(componentRateLimit) {
 		var store ratelimit.Store
@@ -345,6 +353,11 @@ func (s *services) update(ctx context.Context, rules controller.ServiceRules) er
 	if s.transform != nil && rules.Transform != nil {
 		if err := s.transform.Update(rules.Transform); err != nil {
 			errs = append(errs, fmt.Errorf("transform: %w", err))
+		}
+	}
+	if s.openapi != nil && rules.OpenAPI != nil {
+		if err := s.openapi.Update(rules.OpenAPI); err != nil {
+			errs = append(errs, fmt.Errorf("openapi: %w", err))
 		}
 	}
 	if s.ratelimit != nil {

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/authz"
+	"github.com/gatehouse-dev/gatehouse/pkg/openapi"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/pkg/transform"
@@ -22,6 +23,9 @@ type ServiceRules struct {
 	// Transform are the transformation service's Transformations by name
 	// (transform_rules.go).
 	Transform map[string]transform.Transformation
+	// OpenAPI are the request validator's policies by Route
+	// (openapi_rules.go).
+	OpenAPI map[string]openapi.Policy
 }
 
 // Rules are the services' rules for snap (maxBody caps input.parsed_body).
@@ -30,7 +34,7 @@ func Rules(snap *policy.Snapshot, maxBody int) (ServiceRules, error) {
 	if err != nil {
 		return ServiceRules{}, err
 	}
-	return ServiceRules{Authz: a, RateLimit: RateLimitRules(snap), WAF: WAFRules(snap), Transform: TransformRules(snap)}, nil
+	return ServiceRules{Authz: a, RateLimit: RateLimitRules(snap), WAF: WAFRules(snap), Transform: TransformRules(snap), OpenAPI: OpenAPIRules(snap)}, nil
 }
 
 // withNames returns base plus every name that other's proxy configuration
@@ -52,6 +56,7 @@ func withNames(base, other ServiceRules) ServiceRules {
 		RateLimit: rateLimitWithNames(base.RateLimit, other.RateLimit),
 		WAF:       wafWithNames(base.WAF, other.WAF),
 		Transform: transformWithNames(base.Transform, other.Transform),
+		OpenAPI:   openAPIWithNames(base.OpenAPI, other.OpenAPI),
 	}
 }
 

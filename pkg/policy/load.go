@@ -307,6 +307,11 @@ func decodeObject(file string, doc *yaml.Node) *object {
 	}
 	// Name the object before decoding, so every error carries its Kind/name.
 	kindNode, nameNode := topScalar(root, "kind"), topScalar(root, "name")
+	if kindNode == nil && topScalar(root, "openapi") != nil {
+		// An OpenAPI document (a Validation's openapi file, which users keep
+		// next to their policies, often as YAML) is data, not an object.
+		return nil
+	}
 	if kindNode != nil {
 		o.kind = kindNode.Value
 	}

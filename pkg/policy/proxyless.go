@@ -31,6 +31,10 @@ func (r *Route) Protections(g *Gateway) []string {
 	if r.Spec.Transformation != "" {
 		what = append(what, "transformation")
 	}
+	// Request validation is an external processing filter too.
+	if r.Spec.Validation != nil {
+		what = append(what, "request validation")
+	}
 	return what
 }
 

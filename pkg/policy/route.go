@@ -104,6 +104,12 @@ func validateRoute(files *fileReader, o *objErrs, r *Route) {
 	transformationName(o, r)
 	validateProxyless(o, "spec.proxyless")
 	validateCORS(o, "spec.cors", sp.CORS, true)
+	validateValidation(files, o, "spec.validation", r.File, sp.Validation)
+	if sp.Validation != nil && sp.Rewrite != nil && (sp.Rewrite.Prefix != "" || sp.Rewrite.Regex != nil) {
+		// The validator sees the client's path (it runs before the router
+		// rewrites it), so the document would describe other paths.
+		o.add("spec.validation", "cannot be combined with a path rewrite: requests are validated with the path the client sent, before the rewrite; describe the client-facing paths in the document (servers: url) instead")
+	}
 }
 
 // checkNameList checks a list of references to objects of kind: names, each

@@ -321,6 +321,9 @@ type RouteSpec struct {
 	// Transformation names the Transformation reshaping this Route's
 	// requests and responses; "": none.
 	Transformation string `yaml:"transformation"`
+	// Validation checks requests against an OpenAPI document
+	// (validation.go); nil: none.
+	Validation *Validation `yaml:"validation"`
 	// Streaming marks a Route whose calls are long-lived streams (server-
 	// sent events, streaming gRPC, long polls): Envoy gives it no request
 	// timeout (see StreamingRoute). Routes whose every backend is a GRPC

@@ -38,6 +38,15 @@ const (
 	ProcessorTransform = "transform"
 	// TransformMetadataKey names the Transformation object a stream runs.
 	TransformMetadataKey = "x-gatehouse-transformation"
+	// ProcessorOpenAPI validates requests against an OpenAPI document
+	// (pkg/openapi).
+	ProcessorOpenAPI = "openapi"
+	// OpenAPIPolicyMetadataKey names the validation (the document and its
+	// modes) a stream runs.
+	OpenAPIPolicyMetadataKey = "x-gatehouse-openapi-policy"
+	// OpenAPIMetadataNamespace is the dynamic metadata namespace of the
+	// validator's decisions (action, policy, location, field).
+	OpenAPIMetadataNamespace = "gatehouse.openapi"
 )
 
 // HTTP filter names (the keys of typed_per_filter_config). Two instances of
@@ -58,6 +67,7 @@ const (
 	FilterRateLimitAllow     = "envoy.filters.http.ratelimit/failure-allow"
 	FilterFault              = "envoy.filters.http.fault"
 	FilterWAF                = "envoy.filters.http.ext_proc/waf"
+	FilterOpenAPI            = "envoy.filters.http.ext_proc/openapi"
 	FilterTransform          = "envoy.filters.http.ext_proc/transform"
 	FilterRouter             = "envoy.filters.http.router"
 )

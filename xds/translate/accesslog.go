@@ -57,8 +57,13 @@ var AccessLogFields = map[string]string{
 	"decision_id":              "%DYNAMIC_METADATA(" + wire.ConsumerMetadataNamespace + ":" + wire.DecisionIDMetadataKey + ")%",
 	// The WAF's decision (pkg/waf), in the namespace only the WAF filter
 	// writes (receiving_namespaces), never from a request header.
-	"waf_action":          "%DYNAMIC_METADATA(" + wire.WAFMetadataNamespace + ":action)%",
-	"waf_rule_ids":        "%DYNAMIC_METADATA(" + wire.WAFMetadataNamespace + ":rule_ids)%",
+	"waf_action":   "%DYNAMIC_METADATA(" + wire.WAFMetadataNamespace + ":action)%",
+	"waf_rule_ids": "%DYNAMIC_METADATA(" + wire.WAFMetadataNamespace + ":rule_ids)%",
+	// Request validation's decision (pkg/openapi), likewise: refuse or
+	// log, and where the request did not match the OpenAPI document.
+	"openapi_action":      "%DYNAMIC_METADATA(" + wire.OpenAPIMetadataNamespace + ":action)%",
+	"openapi_location":    "%DYNAMIC_METADATA(" + wire.OpenAPIMetadataNamespace + ":location)%",
+	"openapi_field":       "%DYNAMIC_METADATA(" + wire.OpenAPIMetadataNamespace + ":field)%",
 	"ratelimit_limit":     "%RESP(X-RATELIMIT-LIMIT)%",
 	"ratelimit_remaining": "%RESP(X-RATELIMIT-REMAINING)%",
 	"client_ip":           "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%",

@@ -79,6 +79,8 @@ type checker struct {
 	wafRouteDone map[string]bool
 	// transformRouteDone: the same for the transformation filter.
 	transformRouteDone map[string]bool
+	// openAPIRouteDone: validation per-route configs checked, likewise.
+	openAPIRouteDone map[string]bool
 	// routeAtFn and walkAtFn are routeAt and walkAt, bound once per Check.
 	routeAtFn, walkAtFn func() string
 }
@@ -381,6 +383,9 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 		if f.GetName() == wire.FilterTransform {
 			c.transformFilter(fw, mt, f.GetTypedConfig())
 		}
+		if f.GetName() == wire.FilterOpenAPI {
+			c.openAPIFilter(fw, mt, f.GetTypedConfig())
+		}
 		if mt != nil && mt.Descriptor().FullName() == routerType {
 			routers++
 			if i != len(filters)-1 {
@@ -397,6 +402,7 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 	c.rbacRules(where, filters)
 	c.metadataFromRBAC(where, filters)
 	c.transformOrder(where, filters)
+	c.openAPIOrder(where, filters)
 	rds := h.GetRds()
 	if rds == nil {
 		c.fail("%s: no RDS route config", where)
@@ -514,6 +520,9 @@ func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {
 			}
 			if pt == extProcPerRouteType && k == wire.FilterTransform {
 				c.transformPerRoute(where+" typed_per_filter_config "+k, cfg[k])
+			}
+			if pt == extProcPerRouteType && k == wire.FilterOpenAPI {
+				c.openAPIPerRoute(where+" typed_per_filter_config "+k, cfg[k])
 			}
 		}
 	}

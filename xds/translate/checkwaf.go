@@ -182,7 +182,7 @@ func (c *checker) wafPerRoute(where string, a *anypb.Any) {
 // wafOrder: the WAF filter comes after every filter that can refuse a
 // request (authentication, authorization, rate limits: they are cheaper,
 // and the WAF then inspects what is forwarded), and only the processors
-// that reshape the request for the upstream (afterWAF: transformation),
+// that reshape the request for the upstream (afterWAF: request validation and transformation),
 // fault injection and the router come after it.
 func (c *checker) wafOrder(where string, fs []*hcmv3.HttpFilter) {
 	wafAt := -1
@@ -202,7 +202,7 @@ func (c *checker) wafOrder(where string, fs []*hcmv3.HttpFilter) {
 		case afterWAF[f.GetName()] && t == extProcType:
 			continue
 		default:
-			c.fail("%s http filter %q: comes after the WAF %q; the WAF must be the last filter before the transformation filter, fault injection and the router", where, f.GetName(), wireFilterWAF)
+			c.fail("%s http filter %q: comes after the WAF %q; the WAF must be the last filter before request validation, transformation, fault injection and the router", where, f.GetName(), wireFilterWAF)
 		}
 		if i > wafAt && refusingFilters[t] {
 			c.fail("%s http filter %q: can refuse a request but runs after the WAF; put authentication, authorization and rate limits before it", where, f.GetName())
@@ -213,5 +213,5 @@ func (c *checker) wafOrder(where string, fs []*hcmv3.HttpFilter) {
 const wireFilterWAF = wire.FilterWAF
 
 // afterWAF are the ext_proc filters that may follow the WAF (the agreed
-// order, from the router backwards: fault, transform, ..., waf).
-var afterWAF = map[string]bool{wire.FilterTransform: true}
+// order, from the router backwards: fault, transform, openapi, waf).
+var afterWAF = map[string]bool{wire.FilterOpenAPI: true, wire.FilterTransform: true}

@@ -36,6 +36,9 @@ type gwFilters struct {
 	fault bool // some Route has a fault (fault.go)
 	waf   bool // some Route runs a Firewall (waf.go)
 	xform bool // some Route runs a Transformation (transform.go)
+	// openapi: some Route validates requests against an OpenAPI document
+	// (openapi.go).
+	openapi bool
 
 	// Per-route configs shared between Routes, built on first use.
 	jwtReq   map[string]*anyT // by requirement name
@@ -178,6 +181,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 	f.fault = usesFault(routes)
 	jwt := map[string]bool{}
 	for _, r := range routes {
+		f.openapi = f.openapi || r.Spec.Validation != nil
 		if r.Spec.Authorization == "" && len(r.EffectiveAuthentication(gw)) == 0 && r.EffectiveRateLimit(gw) == "" && r.EffectiveFirewall(gw) == "" && r.Spec.Transformation == "" {
 			continue // the common case without policies allocates nothing
 		}
@@ -264,6 +268,12 @@ func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
 	// the router follow (waf.go, wafOrder).
 	if f.waf {
 		out = append(out, httpFilter(wire.FilterWAF, wafConfig(f.opts)))
+	}
+	// Request validation after the WAF (which inspects the client's raw
+	// request) and before transformation, which reshapes the request for
+	// the upstream (openapi.go, openAPIOrder).
+	if f.openapi {
+		out = append(out, httpFilter(wire.FilterOpenAPI, openAPIConfig()))
 	}
 	// Transformation after the WAF: the WAF inspects what the client
 	// sent, and the upstream gets the reshaped request; on the response
@@ -366,6 +376,13 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 			cfg[wire.FilterTransform] = anyTransformDisabled
 		}
 	}
+	if f.openapi {
+		if r.Spec.Validation != nil {
+			cfg[wire.FilterOpenAPI] = openAPIPerRoute(r)
+		} else {
+			cfg[wire.FilterOpenAPI] = anyOpenAPIDisabled
+		}
+	}
 	if len(cfg) > 0 {
 		rt.TypedPerFilterConfig = cfg
 	}
@@ -388,7 +405,7 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 // one with no policy: a jwt_authn, ext_authz, WAF or transformation filter must be
 // disabled explicitly on Routes that do not use it.
 func (f *gwFilters) anyPerRoute() bool {
-	return len(f.jwt) > 0 || f.authzClosed || f.authzOpen || f.waf || f.xform
+	return len(f.jwt) > 0 || f.authzClosed || f.authzOpen || f.waf || f.openapi || f.xform
 }
 
 // grpcSkipped says, for a proxyless gRPC group, that a protected Route is

@@ -188,7 +188,7 @@ func (f *gwFilters) clusters() ([]typesResource, error) {
 	if f.rlDeny || f.rlAllow {
 		out = append(out, serviceCluster(wire.RateLimitCluster, f.opts.RateLimitAddr, f.opts.ServiceTLS))
 	}
-	if f.waf || f.xform {
+	if f.waf || f.xform || f.openapi {
 		out = append(out, serviceCluster(wire.ExtProcCluster, f.opts.ExtProcAddr, f.opts.ServiceTLS))
 	}
 	if al := f.gw.Spec.AccessLog; al != nil && al.Usage {
