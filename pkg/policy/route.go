@@ -65,6 +65,7 @@ func validateRoute(files *fileReader, o *objErrs, r *Route) {
 			seen[on] = true
 		}
 	}
+	validateTimeouts(o, r)
 	if rw := sp.Rewrite; rw != nil {
 		if rw.Prefix != "" && rw.Regex != nil {
 			o.add("spec.rewrite", "set at most one of prefix, regex")

@@ -330,16 +330,9 @@ func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.Rout
 		// websocket: true lifts the route timeout as well.
 		ra.UpgradeConfigs = []*routev3.RouteAction_UpgradeConfig{{UpgradeType: "websocket", Enabled: wrapperspb.Bool(true)}}
 	}
-	if rt := s.Retries; rt != nil && len(rt.On) > 0 {
-		rp := &routev3.RetryPolicy{RetryOn: strings.Join(rt.On, ",")}
-		if rt.Attempts > 0 {
-			rp.NumRetries = wrapperspb.UInt32(uint32(rt.Attempts))
-		}
-		if rt.PerTryTimeout > 0 {
-			rp.PerTryTimeout = durationpb.New(rt.PerTryTimeout.D())
-		}
-		ra.RetryPolicy = rp
-	}
+	routeTimeouts(ra, r, streaming)
+	ra.RetryPolicy = envoyRetryPolicy(s.Retries)
+	ra.HedgePolicy = hedgePolicy(s.Retries)
 	if rw := s.Rewrite; rw != nil {
 		switch {
 		case rw.Prefix != "" && slashJoin(&s.Match.Path, rw.Prefix):
