@@ -65,7 +65,8 @@ package translate
 // (policy.Route.WebSocketAllowed: on unless websocket: false or every
 // backend is GRPC), never on the connection manager. Listener certificates come over SDS with
 // initial_fetch_timeout 0. Envoy clusters get max_retries = max_requests
-// unless the Service sets maxRetries (Envoy's default is 3).
+// unless the Service sets maxRetries (Envoy's default is 3) or a retryBudget
+// (retry_budget instead, retries.go).
 // Routes get explicit per-route configs for jwt_authn and both ext_authz
 // instances whenever those filters are present: a Route that needs no call
 // disables them. A Route calls ext_authz when it has any Authentication or
