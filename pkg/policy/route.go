@@ -46,6 +46,7 @@ func validateRoute(files *fileReader, o *objErrs, r *Route) {
 		}
 		seenHost[h] = true
 	}
+	validateVersion(o, r)
 	validateMatch(o, &sp.Match)
 	validateAnswer(files, o, r)
 	validateTraffic(o, r)

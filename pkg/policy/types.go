@@ -321,6 +321,9 @@ type RouteSpec struct {
 	// injects delays and aborts for testing (traffic.go).
 	Mirror []Mirror `yaml:"mirror"`
 	Fault  *Fault   `yaml:"fault"`
+	// Version: which API version the Route serves and its deprecation
+	// (version.go).
+	Version *RouteVersion `yaml:"version"`
 }
 
 // RouteRequire lists what a Route's bearer token must carry: every scope

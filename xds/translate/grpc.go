@@ -115,6 +115,9 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 		if n := grpcIgnoredTimeouts(r); len(n) > 0 {
 			g.Skipped = append(g.Skipped, r.Meta.Ref()+": "+strings.Join(n, ", ")+" not honoured by proxyless gRPC (grpc-go has no such setting); Envoy applies them")
 		}
+		if v := r.Spec.Version; v != nil && (!v.DeprecatedAt.IsZero() || !v.SunsetAt.IsZero()) {
+			g.Skipped = append(g.Skipped, r.Meta.Ref()+": version "+v.Name+"'s Deprecation/Sunset/Link headers are Envoy-only; grpc-go adds no response headers")
+		}
 		if len(r.Spec.Mirror) > 0 {
 			g.Skipped = append(g.Skipped, r.Meta.Ref()+": mirror is Envoy-only; grpc-go does not mirror, so proxyless calls are not copied")
 		}

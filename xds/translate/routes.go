@@ -372,6 +372,7 @@ func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.Rout
 		Action: &routev3.Route_Route{Route: ra},
 	}
 	routeHeaders(out, s.Headers)
+	versionHeaders(out, s.Version)
 	return out
 }
 
