@@ -121,7 +121,7 @@ func printDeprecated(w io.Writer, list []deprecatedRoute, rep usage.Report, usag
 		for i, d := range list {
 			names[i] = d.Route
 		}
-		fmt.Fprintf(w, "\nDeprecated routes: %s; whether they still receive traffic is unknown: usage analytics unavailable (%v)\n", strings.Join(names, ", "), usageErr)
+		fmt.Fprintf(w, "\nDeprecated routes: %s; whether they still receive traffic is unknown: usage analytics unavailable (%v); Envoy's envoy_vhost_upstream_rq_xx{route=...} counts their requests\n", strings.Join(names, ", "), usageErr)
 		return
 	}
 	if len(list) == 0 {
