@@ -60,7 +60,9 @@ package translate
 //
 // Streaming Routes (policy.Route.IsStreaming) get timeout 0 and
 // max_stream_duration.grpc_timeout_header_max (the Route's timeout, or 0:
-// grpc-timeout as sent), and listeners serving one no request_timeout
+// grpc-timeout as sent; a timeout also becomes max_stream_duration, as
+// Envoy reads no route timeout once that block is set: retries.go), and
+// listeners serving one no request_timeout
 // unless the Gateway sets it. WebSocket is enabled per route
 // (policy.Route.WebSocketAllowed: on unless websocket: false or every
 // backend is GRPC), never on the connection manager. Listener certificates come over SDS with

@@ -86,15 +86,19 @@ func hedgePolicy(rt *policy.Retries) *routev3.HedgePolicy {
 // (source/common/http/conn_manager_impl.cc, refreshDurationTimeout). So
 // when grpcTimeout turns it on for a Route that is not streaming, the
 // Route's timeout (or Envoy's default 15s) moves to max_stream_duration,
-// and calls without grpc-timeout stay bounded as before.
+// and calls without grpc-timeout stay bounded as before. The same holds
+// for a streaming Route with a timeout (streamingAction sets
+// grpc_timeout_header_max): without this its timeout would be read by
+// nobody.
 func routeTimeouts(ra *routev3.RouteAction, r *policy.Route, streaming bool) {
 	s := &r.Spec
 	if s.IdleTimeout > 0 {
 		ra.IdleTimeout = durationpb.New(s.IdleTimeout.D())
 	}
-	if s.GRPCTimeout == nil && s.StreamTimeout <= 0 {
+	if s.GRPCTimeout == nil && s.StreamTimeout <= 0 && (ra.MaxStreamDuration == nil || s.Timeout <= 0) {
 		return
 	}
+	// From here max_stream_duration is set (by streamingAction, or below).
 	msd := ra.MaxStreamDuration
 	if msd == nil {
 		msd = &routev3.RouteAction_MaxStreamDuration{}

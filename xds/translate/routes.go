@@ -482,8 +482,9 @@ func envoyRouteConfig(gw *policy.Gateway, l *policy.Listener, routes []*policy.R
 // end of the response, which a stream reaches only when it closes.
 // Without its own timeout the Route's calls are bounded by the client's
 // grpc-timeout, when it sends one (grpc_timeout_header_max: 0 takes it
-// as is; with a Route timeout, capped by it), and otherwise only by the
-// connection manager's stream_idle_timeout (Envoy: source/common/router/
+// as is; with a Route timeout, capped by it, and the timeout moves to
+// max_stream_duration for calls without one: routeTimeouts), and otherwise
+// only by the connection manager's stream_idle_timeout (Envoy: source/common/router/
 // router.cc, FilterUtility::finalTimeout; api/envoy/config/route/v3/
 // route_components.proto, MaxStreamDuration).
 func streamingAction(ra *routev3.RouteAction, timeout time.Duration) {
