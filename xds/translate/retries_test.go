@@ -1,9 +1,12 @@
 package translate
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 )
 
 func clusterNamed(t *testing.T, g *Group, name string) *clusterv3.Cluster {
@@ -65,5 +68,41 @@ func TestGRPCTimeoutKeepsRouteTimeout(t *testing.T) {
 	}
 	if ra := routeNamed(t, e, "orders").GetRoute(); ra.GetTimeout().AsDuration().String() != "3s" || ra.GetMaxStreamDuration() != nil {
 		t.Errorf("orders: timeout %v, max_stream_duration %v; want 3s and none", ra.GetTimeout(), ra.GetMaxStreamDuration())
+	}
+}
+
+// TestNoIgnoredRouteTimeout: in every golden case, no Envoy route keeps a
+// non-zero timeout beside max_stream_duration, which Envoy would not read
+// (source/common/router/router.cc, FilterUtility::finalTimeout,
+// usingNewTimeouts), and no per-try timeout is at or above the route's
+// timeout (ignored the same way). Every forwarding route has its stat
+// prefix, the Route's name.
+func TestNoIgnoredRouteTimeout(t *testing.T) {
+	cases, err := os.ReadDir(filepath.Join("testdata", "in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		for k, g := range translateCase(t, c.Name(), Options{}) {
+			if k.Client != ClientEnvoy {
+				continue
+			}
+			eachRoute(g, func(rc string, r *routev3.Route) {
+				ra := r.GetRoute()
+				if ra == nil {
+					return
+				}
+				where := c.Name() + " " + rc + " " + r.GetName()
+				if ra.GetMaxStreamDuration() != nil && ra.GetTimeout().AsDuration() > 0 {
+					t.Errorf("%s: timeout %v beside max_stream_duration", where, ra.GetTimeout().AsDuration())
+				}
+				if pt, to := ra.GetRetryPolicy().GetPerTryTimeout().AsDuration(), ra.GetTimeout().AsDuration(); pt > 0 && to > 0 && pt >= to {
+					t.Errorf("%s: per-try timeout %v not below timeout %v", where, pt, to)
+				}
+				if r.GetStatPrefix() != r.GetName() {
+					t.Errorf("%s: stat_prefix %q", where, r.GetStatPrefix())
+				}
+			})
+		}
 	}
 }
