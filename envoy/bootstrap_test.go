@@ -311,8 +311,9 @@ func TestEnvoyBootstrapStatsListener(t *testing.T) {
 		t.Errorf("stats cluster points at %s:%d, want the admin port on loopback", admin.GetAddress(), admin.GetPortValue())
 	}
 	tags := b.GetStatsConfig().GetStatsTags()
-	if len(tags) != 1 || tags[0].GetTagName() != "gateway" || tags[0].GetFixedValue() != "public" {
-		t.Errorf("stats tags = %v, want gateway=public", tags)
+	if len(tags) != 3 || tags[0].GetTagName() != "gateway" || tags[0].GetFixedValue() != "public" ||
+		tags[1].GetTagName() != "route" || tags[2].GetTagName() != "virtual_host" {
+		t.Errorf("stats tags = %v, want gateway=public, route, virtual_host", tags)
 	}
 
 	o.StatsPort = 0

@@ -41,6 +41,11 @@ const promqlCheckVersion = "v0.316.0"
 var envoyStats = map[string]string{
 	"envoy_cluster_membership_healthy": "docs/root/configuration/upstream/cluster_manager/cluster_stats.rst (cluster.<name>.membership_healthy)",
 	"envoy_http_downstream_rq_xx":      "docs/root/configuration/http/http_conn_man/stats.rst (http.<prefix>.downstream_rq_<N>xx)",
+	// Route stats (Route.stat_prefix, set by the translator), whose host
+	// and Route the bootstrap's stats_config turns into the labels
+	// virtual_host and route (envoy/bootstrap.yaml.tmpl).
+	"envoy_vhost_upstream_rq_xx":          "docs/root/configuration/http/http_filters/router_filter.rst (vhost.<host>.route.<prefix>.upstream_rq_<N>xx, as virtual cluster stats)",
+	"envoy_vhost_upstream_rq_time_bucket": "docs/root/configuration/http/http_filters/router_filter.rst (vhost.<host>.route.<prefix>.upstream_rq_time, as virtual cluster stats)",
 }
 
 // expr is one PromQL expression and where it is.

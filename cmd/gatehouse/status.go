@@ -40,7 +40,9 @@ Envoy's error text below the table). Then the control plane's own state: whether
 the first build is done, the last build error (the last good configuration is still
 being served when there is one), which protected Routes proxyless gRPC clients do not
 get (or get without their protections) and why, and every rejected policy object with
-its reasons.
+its reasons. Then the Routes whose version is deprecated (spec.version.deprecation
+has passed) that still received requests in the usage analytics' window, most
+requests first, with their sunset and successor.
 
 Last, every stored policy object with two conditions: ACCEPTED (it validates)
 and PROGRAMMED (its configuration is served to the proxies of the Gateways it
@@ -80,11 +82,15 @@ Versions are content hashes, shortened to 8 characters.
 			// down the control plane's status is what matters most, so it
 			// is printed anyway and the error (exit 3) follows it.
 			objErr := err
+			deprecated, rep, usageErr := deprecatedStatus(ctx, c, time.Now())
 			out := cmd.OutOrStdout()
 			if output == "json" {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				doc := map[string]any{"control_plane": st, "proxies": proxies, "objects": objects}
+				doc := map[string]any{"control_plane": st, "proxies": proxies, "objects": objects, "deprecated_routes": deprecated}
+				if usageErr != nil {
+					doc["deprecated_routes_error"] = usageErr.Error()
+				}
 				if objErr != nil {
 					doc["objects_error"] = objErr.Error()
 				}
@@ -94,6 +100,7 @@ Versions are content hashes, shortened to 8 characters.
 				return objErr
 			}
 			printStatus(out, st, proxies, time.Now())
+			printDeprecated(out, deprecated, rep, usageErr, time.Now())
 			if objErr != nil {
 				fmt.Fprintf(out, "\nPolicy objects: cannot be listed now: %v\n", objErr)
 				return objErr

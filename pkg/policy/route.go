@@ -46,6 +46,7 @@ func validateRoute(files *fileReader, o *objErrs, r *Route) {
 		}
 		seenHost[h] = true
 	}
+	validateVersion(o, r)
 	validateMatch(o, &sp.Match)
 	validateAnswer(files, o, r)
 	validateTraffic(o, r)
@@ -65,6 +66,7 @@ func validateRoute(files *fileReader, o *objErrs, r *Route) {
 			seen[on] = true
 		}
 	}
+	validateTimeouts(o, r)
 	if rw := sp.Rewrite; rw != nil {
 		if rw.Prefix != "" && rw.Regex != nil {
 			o.add("spec.rewrite", "set at most one of prefix, regex")

@@ -67,6 +67,7 @@ func validateService(files *fileReader, o *objErrs, s *Service) {
 		uint32Field(o, "spec.circuitBreaker.maxPendingRequests", cb.MaxPendingRequests, 1)
 		uint32Field(o, "spec.circuitBreaker.maxRequests", cb.MaxRequests, 1)
 		uint32Field(o, "spec.circuitBreaker.maxRetries", cb.MaxRetries, 0)
+		validateRetryBudget(o, cb)
 	}
 	if od := sp.OutlierDetection; od != nil {
 		uint32Field(o, "spec.outlierDetection.consecutive5xx", od.Consecutive5xx, 1)

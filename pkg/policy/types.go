@@ -263,6 +263,9 @@ type CircuitBreaker struct {
 	MaxPendingRequests int `yaml:"maxPendingRequests"`
 	MaxRequests        int `yaml:"maxRequests"`
 	MaxRetries         int `yaml:"maxRetries"`
+	// RetryBudget bounds retries in flight as a share of the requests in
+	// flight (timeouts.go); Envoy then ignores maxRetries.
+	RetryBudget *RetryBudget `yaml:"retryBudget"`
 }
 
 type OutlierDetection struct {
@@ -308,11 +311,15 @@ type RouteSpec struct {
 	Redirect       *Redirect       `yaml:"redirect"`
 	DirectResponse *DirectResponse `yaml:"directResponse"`
 	Timeout        Duration        `yaml:"timeout"`
-	Retries        *Retries        `yaml:"retries"`
-	Rewrite        *Rewrite        `yaml:"rewrite"`
-	Headers        *RouteHeaders   `yaml:"headers"`
-	Authentication *[]string       `yaml:"authentication"` // Authentication names, any one of which suffices; nil: Gateway default; []: off
-	Authorization  string          `yaml:"authorization"`  // Authorization name; "": none
+	// IdleTimeout, StreamTimeout and GRPCTimeout: see timeouts.go.
+	IdleTimeout    Duration      `yaml:"idleTimeout"`
+	StreamTimeout  Duration      `yaml:"streamTimeout"`
+	GRPCTimeout    *GRPCTimeout  `yaml:"grpcTimeout"`
+	Retries        *Retries      `yaml:"retries"`
+	Rewrite        *Rewrite      `yaml:"rewrite"`
+	Headers        *RouteHeaders `yaml:"headers"`
+	Authentication *[]string     `yaml:"authentication"` // Authentication names, any one of which suffices; nil: Gateway default; []: off
+	Authorization  string        `yaml:"authorization"`  // Authorization name; "": none
 	// Require: scopes and claims the caller's token must carry (a JWT or
 	// an introspected token); checked by the ext_authz service.
 	Require   *RouteRequire `yaml:"require"`
@@ -343,6 +350,9 @@ type RouteSpec struct {
 	// injects delays and aborts for testing (traffic.go).
 	Mirror []Mirror `yaml:"mirror"`
 	Fault  *Fault   `yaml:"fault"`
+	// Version: which API version the Route serves and its deprecation
+	// (version.go).
+	Version *RouteVersion `yaml:"version"`
 }
 
 // RouteRequire lists what a Route's bearer token must carry: every scope
@@ -432,6 +442,12 @@ type Retries struct {
 	Attempts      int      `yaml:"attempts"`
 	On            []string `yaml:"on"` // 5xx, gateway-error, reset, connect-failure, retriable-4xx, refused-stream, cancelled, deadline-exceeded, internal, resource-exhausted, unavailable
 	PerTryTimeout Duration `yaml:"perTryTimeout"`
+	// StatusCodes, PerTryIdleTimeout, Backoff and HedgeOnPerTryTimeout:
+	// see timeouts.go.
+	StatusCodes          []int         `yaml:"statusCodes"`
+	PerTryIdleTimeout    Duration      `yaml:"perTryIdleTimeout"`
+	Backoff              *RetryBackoff `yaml:"backoff"`
+	HedgeOnPerTryTimeout bool          `yaml:"hedgeOnPerTryTimeout"`
 }
 
 // Rewrite: at most one of Prefix or Regex, plus optionally Host.

@@ -340,6 +340,13 @@ func circuitBreakers(cb *policy.CircuitBreaker, kind ClientKind) *clusterv3.Circ
 			t.MaxRetries = wrapperspb.UInt32(uint32(cb.MaxRetries))
 		}
 	}
+	if cb != nil && cb.RetryBudget != nil && kind == ClientEnvoy {
+		// The budget replaces max_retries (policy.validateRetryBudget);
+		// grpc-go reads only max_requests, so proxyless clusters never
+		// get it.
+		t.RetryBudget = retryBudget(cb.RetryBudget)
+		return &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{t}}
+	}
 	if t.MaxRetries == nil && kind == ClientEnvoy {
 		t.MaxRetries = wrapperspb.UInt32(uint32(maxRequests))
 	}

@@ -60,12 +60,15 @@ package translate
 //
 // Streaming Routes (policy.Route.IsStreaming) get timeout 0 and
 // max_stream_duration.grpc_timeout_header_max (the Route's timeout, or 0:
-// grpc-timeout as sent), and listeners serving one no request_timeout
+// grpc-timeout as sent; a timeout also becomes max_stream_duration, as
+// Envoy reads no route timeout once that block is set: retries.go), and
+// listeners serving one no request_timeout
 // unless the Gateway sets it. WebSocket is enabled per route
 // (policy.Route.WebSocketAllowed: on unless websocket: false or every
 // backend is GRPC), never on the connection manager. Listener certificates come over SDS with
 // initial_fetch_timeout 0. Envoy clusters get max_retries = max_requests
-// unless the Service sets maxRetries (Envoy's default is 3).
+// unless the Service sets maxRetries (Envoy's default is 3) or a retryBudget
+// (retry_budget instead, retries.go).
 // Routes get explicit per-route configs for jwt_authn and both ext_authz
 // instances whenever those filters are present: a Route that needs no call
 // disables them. A Route calls ext_authz when it has any Authentication or

@@ -112,6 +112,12 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 		if s := grpcSkipped(gw, r); s != "" {
 			g.Skipped = append(g.Skipped, s)
 		}
+		if n := grpcIgnoredTimeouts(r); len(n) > 0 {
+			g.Skipped = append(g.Skipped, r.Meta.Ref()+": "+strings.Join(n, ", ")+" not honoured by proxyless gRPC (grpc-go has no such setting); Envoy applies them")
+		}
+		if v := r.Spec.Version; v != nil && (!v.DeprecatedAt.IsZero() || !v.SunsetAt.IsZero()) {
+			g.Skipped = append(g.Skipped, r.Meta.Ref()+": version "+v.Name+"'s Deprecation/Sunset/Link headers are Envoy-only; grpc-go adds no response headers")
+		}
 		if len(r.Spec.Mirror) > 0 {
 			g.Skipped = append(g.Skipped, r.Meta.Ref()+": mirror is Envoy-only; grpc-go does not mirror, so proxyless calls are not copied")
 		}
@@ -152,12 +158,7 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 func grpcRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.RouteAction, hp []*routev3.RouteAction_HashPolicy) *routev3.Route {
 	s := &r.Spec
 	ra := &routev3.RouteAction{ClusterSpecifier: target.ClusterSpecifier, HashPolicy: grpcHashPolicy(hp)}
-	if s.Timeout > 0 {
-		ra.MaxStreamDuration = &routev3.RouteAction_MaxStreamDuration{
-			MaxStreamDuration:    durationpb.New(s.Timeout.D()),
-			GrpcTimeoutHeaderMax: durationpb.New(s.Timeout.D()),
-		}
-	}
+	ra.MaxStreamDuration = grpcTimeouts(r)
 	if rt := s.Retries; rt != nil {
 		var on []string
 		seen := map[string]bool{}
@@ -177,6 +178,7 @@ func grpcRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.Route
 			if rt.PerTryTimeout > 0 {
 				rp.PerTryTimeout = durationpb.New(rt.PerTryTimeout.D())
 			}
+			rp.RetryBackOff = retryBackOff(rt.Backoff)
 			ra.RetryPolicy = rp
 		}
 	}

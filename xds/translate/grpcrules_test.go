@@ -77,6 +77,10 @@ func grpcRules(t *testing.T, g *Group) {
 					if n := rp.GetNumRetries(); n != nil && n.GetValue() < 1 {
 						t.Errorf("%s: num_retries %d", where, n.GetValue())
 					}
+					// generateRetryConfig: base_interval and max_interval > 0.
+					if bo := rp.GetRetryBackOff(); bo != nil && (bo.GetBaseInterval().AsDuration() <= 0 || (bo.GetMaxInterval() != nil && bo.GetMaxInterval().AsDuration() <= 0)) {
+						t.Errorf("%s: retry back-off %v", where, bo)
+					}
 					for _, c := range strings.Split(rp.GetRetryOn(), ",") {
 						if !grpcStatus[c] {
 							t.Errorf("%s: retry_on %q is not a gRPC status", where, c)

@@ -56,6 +56,7 @@ func answerRoute(r *policy.Route, match *routev3.RouteMatch) *routev3.Route {
 		out.Action = &routev3.Route_DirectResponse{DirectResponse: da}
 	}
 	routeHeaders(out, r.Spec.Headers)
+	versionHeaders(out, r.Spec.Version)
 	if dr := r.Spec.DirectResponse; dr != nil && dr.ContentType != "" {
 		// Last, so it wins over a content-type in headers.response. The
 		// router applies the route's response headers before the local
