@@ -42,7 +42,12 @@ func TestRemovedGatewayIsDropped(t *testing.T) {
 	before := f.versions(t)
 	f.dir.set(map[string]string{"all.yaml": basePolicy})
 	f.ctrl.PolicyChanged()
-	f.waitFor(t, "gateway internal dropped", func() bool { _, ok := f.pub.Versions(internal); return !ok })
+	// The controller notes its status just after Publish returns: wait for
+	// both (a bounded wait), then check what each says.
+	f.waitFor(t, "gateway internal dropped and status updated", func() bool {
+		_, ok := f.pub.Versions(internal)
+		return !ok && len(f.ctrl.Status().Gateways) == 1
+	})
 	if after := f.versions(t); after["routes"] != before["routes"] {
 		t.Errorf("gateway public's routes changed by removing another Gateway: %v -> %v", before, after)
 	}
