@@ -21,8 +21,6 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/anypb"
-
-	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
 // maxCheckErrors bounds how many problems one Check reports.
@@ -75,12 +73,10 @@ type checker struct {
 	listenerAddrs map[string]string
 	regexes       map[string]bool
 	localRLDone   map[string]bool
-	// wafRouteDone: WAF per-route configs checked, by serialized value.
-	wafRouteDone map[string]bool
-	// transformRouteDone: the same for the transformation filter.
-	transformRouteDone map[string]bool
-	// openAPIRouteDone: validation per-route configs checked, likewise.
-	openAPIRouteDone map[string]bool
+	// procFilters are gatehouse's ext_proc filters (the WAF, request
+	// validation, transformation) by filter name, each with the per-route
+	// configs it checked (checkextproc.go).
+	procFilters map[string]*processorFilter
 	// routeAtFn and walkAtFn are routeAt and walkAt, bound once per Check.
 	routeAtFn, walkAtFn func() string
 }
@@ -377,14 +373,8 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 		if mt != nil && mt.Descriptor().FullName() == localRateLimitType {
 			c.localRateLimit(fw, f.GetTypedConfig())
 		}
-		if f.GetName() == wire.FilterWAF {
-			c.wafFilter(fw, mt, f.GetTypedConfig())
-		}
-		if f.GetName() == wire.FilterTransform {
-			c.transformFilter(fw, mt, f.GetTypedConfig())
-		}
-		if f.GetName() == wire.FilterOpenAPI {
-			c.openAPIFilter(fw, mt, f.GetTypedConfig())
+		if p := c.processorFilters()[f.GetName()]; p != nil {
+			c.processorFilter(p, fw, mt, f.GetTypedConfig())
 		}
 		if mt != nil && mt.Descriptor().FullName() == routerType {
 			routers++
@@ -515,14 +505,8 @@ func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {
 			if pt == jwtPerRouteType {
 				c.jwtRequirement(where, k, cfg[k], c.rdsJWTReqs[rc][i])
 			}
-			if pt == extProcPerRouteType && k == wire.FilterWAF {
-				c.wafPerRoute(where+" typed_per_filter_config "+k, cfg[k])
-			}
-			if pt == extProcPerRouteType && k == wire.FilterTransform {
-				c.transformPerRoute(where+" typed_per_filter_config "+k, cfg[k])
-			}
-			if pt == extProcPerRouteType && k == wire.FilterOpenAPI {
-				c.openAPIPerRoute(where+" typed_per_filter_config "+k, cfg[k])
+			if p := c.processorFilters()[k]; p != nil && pt == extProcPerRouteType {
+				c.processorPerRoute(p, where+" typed_per_filter_config "+k, cfg[k])
 			}
 		}
 	}

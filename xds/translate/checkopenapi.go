@@ -6,60 +6,17 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
-// openAPIFilter checks the filter named wire.FilterOpenAPI: an ext_proc
-// filter held to openAPIFilterRules (Envoy's own load-time rules for
-// ext_proc are extProcRules, checked for every ext_proc filter).
-func (c *checker) openAPIFilter(where string, mt protoreflect.MessageType, a *anypb.Any) {
-	if mt == nil || mt.Descriptor().FullName() != extProcType {
-		c.fail("%s: the request validation filter must be an ext_proc filter", where)
-		return
-	}
-	m := &extprocv3.ExternalProcessor{}
-	if c.unmarshal(where, a, m) {
-		c.openAPIFilterRules(where, m)
-	}
-}
-
-// openAPIFilterRules: gatehouse's rules for its validation filter, each
-// closing a way around validation. It fails closed, it names the openapi
-// processor once (pkg/extproc dispatches on it) and no validation for the
-// whole filter (Routes choose theirs), it receives the decision namespace,
-// and its processing mode is openAPIModeRules'.
-func (c *checker) openAPIFilterRules(where string, m *extprocv3.ExternalProcessor) {
-	if m.GetFailureModeAllow() {
-		c.fail("%s: request validation must fail closed (failure_mode_allow: false): a validator that is down would let every request through unchecked", where)
-	}
-	if eg := m.GetGrpcService().GetEnvoyGrpc(); eg == nil || eg.GetClusterName() != wire.ExtProcCluster {
-		c.fail("%s: request validation must call gatehouse's external processing cluster %q", where, wire.ExtProcCluster)
-	}
-	procs := 0
-	for _, h := range m.GetGrpcService().GetInitialMetadata() {
-		switch strings.ToLower(h.GetKey()) {
-		case wire.ProcessorMetadataKey:
-			procs++
-			if h.GetValue() != wire.ProcessorOpenAPI {
-				c.fail("%s: initial metadata %s is %q, want %q", where, wire.ProcessorMetadataKey, h.GetValue(), wire.ProcessorOpenAPI)
-			}
-		case wire.OpenAPIPolicyMetadataKey:
-			c.fail("%s: the validation is chosen per route (ExtProcPerRoute), not for the whole filter", where)
-		}
-	}
-	if procs != 1 {
-		c.fail("%s: initial metadata must name the processor once (%s: %s), has %d", where, wire.ProcessorMetadataKey, wire.ProcessorOpenAPI, procs)
-	}
-	found := false
-	for _, n := range m.GetMetadataOptions().GetReceivingNamespaces().GetUntyped() {
-		found = found || n == wire.OpenAPIMetadataNamespace
-	}
-	if !found {
-		c.fail("%s: metadata_options.receiving_namespaces.untyped must list %s, or Envoy drops the validator's decisions", where, wire.OpenAPIMetadataNamespace)
-	}
-	c.openAPIModeRules(where, m.GetProcessingMode())
+// openAPIProcessor: request validation fails closed on the filter and on
+// every Route, and its decisions (location, field) reach the access log.
+var openAPIProcessor = processorFilter{
+	filter: wire.FilterOpenAPI, what: "request validation", processor: wire.ProcessorOpenAPI,
+	policyKey: wire.OpenAPIPolicyMetadataKey, policy: "validation", namespace: wire.OpenAPIMetadataNamespace,
+	whyClosed: "a validator that is down would let every request through unchecked",
+	modes:     (*checker).openAPIModeRules,
 }
 
 // openAPIModeRules: the whole request goes to the validator before any of
@@ -88,52 +45,6 @@ func (c *checker) openAPIModeRules(where string, pm *extprocv3.ProcessingMode) {
 		c.fail("%s: response validation needs the whole response: response_body_mode STREAMED or BUFFERED and response_trailer_mode SEND (is %s, %s)", where, body, pm.GetResponseTrailerMode())
 	case !respHeaders && (body != extprocv3.ProcessingMode_NONE || pm.GetResponseTrailerMode() == extprocv3.ProcessingMode_SEND):
 		c.fail("%s: request validation that skips response headers must not ask for the response body or trailers", where)
-	}
-}
-
-// openAPIPerRoute: a Route either disables validation or names exactly
-// one, and does not redirect the stream to another processor or service
-// or let it fail open. Checked once per distinct config.
-func (c *checker) openAPIPerRoute(where string, a *anypb.Any) {
-	if c.openAPIRouteDone[string(a.GetValue())] {
-		return
-	}
-	if c.openAPIRouteDone == nil {
-		c.openAPIRouteDone = map[string]bool{}
-	}
-	c.openAPIRouteDone[string(a.GetValue())] = true
-	pr := &extprocv3.ExtProcPerRoute{}
-	if !c.unmarshal(where, a, pr) || pr.GetDisabled() {
-		return
-	}
-	ov := pr.GetOverrides()
-	if ov == nil {
-		c.fail("%s: a request validation per-route config either disables the filter or names a validation in overrides", where)
-		return
-	}
-	names := 0
-	for _, h := range ov.GetGrpcInitialMetadata() {
-		switch strings.ToLower(h.GetKey()) {
-		case wire.OpenAPIPolicyMetadataKey:
-			names++
-			if h.GetValue() == "" {
-				c.fail("%s: empty %s", where, wire.OpenAPIPolicyMetadataKey)
-			}
-		case wire.ProcessorMetadataKey:
-			c.fail("%s: a route must not change the processor (%s)", where, wire.ProcessorMetadataKey)
-		}
-	}
-	if names != 1 {
-		c.fail("%s: a validated route must name exactly one validation (%s), names %d", where, wire.OpenAPIPolicyMetadataKey, names)
-	}
-	if ov.GetGrpcService() != nil {
-		c.fail("%s: a validated route must not point the filter at another service", where)
-	}
-	if ov.GetFailureModeAllow().GetValue() {
-		c.fail("%s: request validation must fail closed on every route", where)
-	}
-	if ov.GetProcessingMode() != nil {
-		c.openAPIModeRules(where, ov.GetProcessingMode())
 	}
 }
 

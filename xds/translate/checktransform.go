@@ -6,60 +6,32 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
-// transformFilter checks the filter named wire.FilterTransform: an
-// ext_proc filter held to transformFilterRules (and Envoy's own,
-// extProcRules, which every ext_proc filter gets).
-func (c *checker) transformFilter(where string, mt protoreflect.MessageType, a *anypb.Any) {
-	if mt == nil || mt.Descriptor().FullName() != extProcType {
-		c.fail("%s: the transformation filter must be an ext_proc filter", where)
-		return
-	}
-	m := &extprocv3.ExternalProcessor{}
-	if c.unmarshal(where, a, m) {
-		c.transformFilterRules(where, m)
-	}
+// transformProcessor: the transformation filter fails closed on the filter
+// and on every Route (an upstream must never get the shape the
+// transformation exists to change), and transformExtra holds what only it
+// needs.
+var transformProcessor = processorFilter{
+	filter: wire.FilterTransform, what: "the transformation filter", processor: wire.ProcessorTransform,
+	policyKey: wire.TransformMetadataKey, policy: "Transformation",
+	whyClosed: "the upstream would get requests the transformation exists to change",
+	modes:     (*checker).transformModeRules,
+	extra:     (*checker).transformExtra,
 }
 
-// transformFilterRules: gatehouse's own rules for its transformation
-// filter. It fails closed (an upstream must never get the shape the
-// transformation exists to change), names the transform processor and
-// nothing else, never re-routes after a header change (RETAIN: the
-// request keeps the Route whose checks it passed), and its mode is
-// transformModeRules'.
-func (c *checker) transformFilterRules(where string, m *extprocv3.ExternalProcessor) {
-	if m.GetFailureModeAllow() {
-		c.fail("%s: the transformation filter must fail closed (failure_mode_allow: false)", where)
-	}
-	if eg := m.GetGrpcService().GetEnvoyGrpc(); eg == nil || eg.GetClusterName() != wire.ExtProcCluster {
-		c.fail("%s: the transformation filter must call gatehouse's external processing cluster %q", where, wire.ExtProcCluster)
-	}
-	procs := 0
-	for _, h := range m.GetGrpcService().GetInitialMetadata() {
-		switch strings.ToLower(h.GetKey()) {
-		case wire.ProcessorMetadataKey:
-			procs++
-			if h.GetValue() != wire.ProcessorTransform {
-				c.fail("%s: initial metadata %s is %q, want %q", where, wire.ProcessorMetadataKey, h.GetValue(), wire.ProcessorTransform)
-			}
-		case wire.TransformMetadataKey:
-			c.fail("%s: the Transformation is chosen per route (ExtProcPerRoute), not for the whole filter", where)
-		}
-	}
-	if procs != 1 {
-		c.fail("%s: initial metadata must name the processor once (%s: %s), has %d", where, wire.ProcessorMetadataKey, wire.ProcessorTransform, procs)
-	}
+// transformExtra: the transformation filter never re-routes after a
+// header change (RETAIN: the request keeps the Route whose checks it
+// passed), and the processor cannot change its processing mode.
+func (c *checker) transformExtra(where string, m *extprocv3.ExternalProcessor) {
 	if m.GetRouteCacheAction() != extprocv3.ExternalProcessor_RETAIN {
 		c.fail("%s: the transformation filter must set route_cache_action RETAIN (is %s): a changed header would otherwise re-route the request past its Route's checks", where, m.GetRouteCacheAction())
 	}
 	if m.GetAllowModeOverride() {
 		c.fail("%s: the transformation filter must not let the processor change its processing mode", where)
 	}
-	c.transformModeRules(where, m.GetProcessingMode())
 }
 
 // transformModeRules: bodies whole or not at all (the service holds the
@@ -94,52 +66,6 @@ func (c *checker) transformModeRules(where string, pm *extprocv3.ProcessingMode)
 		default:
 			c.fail("%s: the transformation filter's %s_body_mode must be NONE or BUFFERED (is %s): the service transforms whole bodies", where, s.side, s.body)
 		}
-	}
-}
-
-// transformPerRoute: a Route either disables the filter or names exactly
-// one Transformation, without changing the processor, the service or the
-// failure mode. Checked once per distinct config.
-func (c *checker) transformPerRoute(where string, a *anypb.Any) {
-	if c.transformRouteDone[string(a.GetValue())] {
-		return
-	}
-	if c.transformRouteDone == nil {
-		c.transformRouteDone = map[string]bool{}
-	}
-	c.transformRouteDone[string(a.GetValue())] = true
-	pr := &extprocv3.ExtProcPerRoute{}
-	if !c.unmarshal(where, a, pr) || pr.GetDisabled() {
-		return
-	}
-	ov := pr.GetOverrides()
-	if ov == nil {
-		c.fail("%s: a transformation per-route config either disables the filter or names a Transformation in overrides", where)
-		return
-	}
-	names := 0
-	for _, h := range ov.GetGrpcInitialMetadata() {
-		switch strings.ToLower(h.GetKey()) {
-		case wire.TransformMetadataKey:
-			names++
-			if h.GetValue() == "" {
-				c.fail("%s: empty %s", where, wire.TransformMetadataKey)
-			}
-		case wire.ProcessorMetadataKey:
-			c.fail("%s: a route must not change the processor (%s)", where, wire.ProcessorMetadataKey)
-		}
-	}
-	if names != 1 {
-		c.fail("%s: a transformation route must name exactly one Transformation (%s), names %d", where, wire.TransformMetadataKey, names)
-	}
-	if ov.GetGrpcService() != nil {
-		c.fail("%s: a transformation route must not point the filter at another service", where)
-	}
-	if ov.GetFailureModeAllow().GetValue() {
-		c.fail("%s: a transformation route must not fail open", where)
-	}
-	if ov.GetProcessingMode() != nil {
-		c.transformModeRules(where, ov.GetProcessingMode())
 	}
 }
 

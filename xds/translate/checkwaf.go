@@ -6,7 +6,6 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
@@ -53,55 +52,14 @@ func (c *checker) extProcRules(where string, m *extprocv3.ExternalProcessor) {
 	}
 }
 
-// wafFilter checks the filter named wire.FilterWAF: an ext_proc filter
-// held to wafFilterRules.
-func (c *checker) wafFilter(where string, mt protoreflect.MessageType, a *anypb.Any) {
-	if mt == nil || mt.Descriptor().FullName() != extProcType {
-		c.fail("%s: the WAF filter must be an ext_proc filter", where)
-		return
-	}
-	m := &extprocv3.ExternalProcessor{}
-	if c.unmarshal(where, a, m) {
-		c.wafFilterRules(where, m)
-	}
-}
-
-// wafFilterRules: gatehouse's own rules for its WAF filter, each closing a
-// way around the firewall. It fails closed (failure_mode_allow false), it
-// names the WAF processor and nothing else (pkg/extproc dispatches on it),
-// it receives the decision namespace (or the rule ids never reach the
-// access log), and its processing mode is wafModeRules'.
-func (c *checker) wafFilterRules(where string, m *extprocv3.ExternalProcessor) {
-	if m.GetFailureModeAllow() {
-		c.fail("%s: the WAF must fail closed (failure_mode_allow: false): a WAF that is down would let every attack through", where)
-	}
-	if eg := m.GetGrpcService().GetEnvoyGrpc(); eg == nil || eg.GetClusterName() != wire.ExtProcCluster {
-		c.fail("%s: the WAF must call gatehouse's external processing cluster %q", where, wire.ExtProcCluster)
-	}
-	procs := 0
-	for _, h := range m.GetGrpcService().GetInitialMetadata() {
-		switch strings.ToLower(h.GetKey()) {
-		case wire.ProcessorMetadataKey:
-			procs++
-			if h.GetValue() != wire.ProcessorWAF {
-				c.fail("%s: initial metadata %s is %q, want %q", where, wire.ProcessorMetadataKey, h.GetValue(), wire.ProcessorWAF)
-			}
-		case wire.WAFPolicyMetadataKey:
-			c.fail("%s: the Firewall is chosen per route (ExtProcPerRoute), not for the whole filter", where)
-		}
-	}
-	if procs != 1 {
-		c.fail("%s: initial metadata must name the processor once (%s: %s), has %d", where, wire.ProcessorMetadataKey, wire.ProcessorWAF, procs)
-	}
-	ns := m.GetMetadataOptions().GetReceivingNamespaces().GetUntyped()
-	found := false
-	for _, n := range ns {
-		found = found || n == wire.WAFMetadataNamespace
-	}
-	if !found {
-		c.fail("%s: metadata_options.receiving_namespaces.untyped must list %s, or Envoy drops the WAF's decisions", where, wire.WAFMetadataNamespace)
-	}
-	c.wafModeRules(where, m.GetProcessingMode())
+// wafProcessor: the WAF fails closed and its rule ids reach the access
+// log; a Firewall's failureMode: allow is the one per-route fail-open.
+var wafProcessor = processorFilter{
+	filter: wire.FilterWAF, what: "the WAF", processor: wire.ProcessorWAF,
+	policyKey: wire.WAFPolicyMetadataKey, policy: "Firewall", namespace: wire.WAFMetadataNamespace,
+	whyClosed:        "a WAF that is down would let every attack through",
+	routeMayFailOpen: true,
+	modes:            (*checker).wafModeRules,
 }
 
 // wafModeRules: the request goes to the WAF whole before any of it goes
@@ -129,53 +87,6 @@ func (c *checker) wafModeRules(where string, pm *extprocv3.ProcessingMode) {
 		c.fail("%s: a WAF inspecting responses needs response_body_mode BUFFERED and response_trailer_mode SEND (is %s, %s)", where, pm.GetResponseBodyMode(), pm.GetResponseTrailerMode())
 	case !respHeaders && (pm.GetResponseBodyMode() != extprocv3.ProcessingMode_NONE || pm.GetResponseTrailerMode() == extprocv3.ProcessingMode_SEND):
 		c.fail("%s: a WAF that skips response headers must not ask for the response body or trailers", where)
-	}
-}
-
-// wafPerRoute: a Route either disables the WAF or names exactly one
-// Firewall, and does not redirect the stream to another processor or
-// service. (failure_mode_allow per route is a Firewall's failureMode:
-// allow.) Checked once per distinct config.
-func (c *checker) wafPerRoute(where string, a *anypb.Any) {
-	if c.wafRouteDone[string(a.GetValue())] {
-		return
-	}
-	if c.wafRouteDone == nil {
-		c.wafRouteDone = map[string]bool{}
-	}
-	c.wafRouteDone[string(a.GetValue())] = true
-	pr := &extprocv3.ExtProcPerRoute{}
-	if !c.unmarshal(where, a, pr) {
-		return
-	}
-	if pr.GetDisabled() {
-		return
-	}
-	ov := pr.GetOverrides()
-	if ov == nil {
-		c.fail("%s: a WAF per-route config either disables the filter or names a Firewall in overrides", where)
-		return
-	}
-	names := 0
-	for _, h := range ov.GetGrpcInitialMetadata() {
-		switch strings.ToLower(h.GetKey()) {
-		case wire.WAFPolicyMetadataKey:
-			names++
-			if h.GetValue() == "" {
-				c.fail("%s: empty %s", where, wire.WAFPolicyMetadataKey)
-			}
-		case wire.ProcessorMetadataKey:
-			c.fail("%s: a route must not change the processor (%s)", where, wire.ProcessorMetadataKey)
-		}
-	}
-	if names != 1 {
-		c.fail("%s: a WAF route must name exactly one Firewall (%s), names %d", where, wire.WAFPolicyMetadataKey, names)
-	}
-	if ov.GetGrpcService() != nil {
-		c.fail("%s: a WAF route must not point the filter at another service", where)
-	}
-	if ov.GetProcessingMode() != nil {
-		c.wafModeRules(where, ov.GetProcessingMode())
 	}
 }
 
