@@ -402,8 +402,9 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 }
 
 // anyPerRoute reports whether every Route needs per-route configs, even
-// one with no policy: a jwt_authn, ext_authz, WAF or transformation filter must be
-// disabled explicitly on Routes that do not use it.
+// one with no policy: a jwt_authn, ext_authz, WAF, validation or
+// transformation filter must be disabled explicitly on Routes that do not
+// use it.
 func (f *gwFilters) anyPerRoute() bool {
 	return len(f.jwt) > 0 || f.authzClosed || f.authzOpen || f.waf || f.openapi || f.xform
 }
