@@ -72,6 +72,30 @@ func consulStatus(src *consul.Source) *consul.Status {
 // logConsul logs changes of the Consul source's reachability and errors
 // (the library does not log), at most once a second.
 func logConsul(ctx context.Context, src *consul.Source, log *slog.Logger) {
+	logSource(ctx, src, log, sourceLog{
+		what: "consul",
+		state: func() (string, bool, bool, []any) {
+			st := src.Status()
+			return st.LastError, st.Reachable, st.Synced, []any{"address", st.Address}
+		},
+		synced: func() (string, []any) {
+			return "consul: every referenced service read", []any{"services", len(src.Status().Services)}
+		},
+	})
+}
+
+// sourceLog is what logSource needs of a discovery source: its name in
+// messages, its state (last error, reachable, synced, and the attributes
+// naming its backend) and the line that says it has synced.
+type sourceLog struct {
+	what   string
+	state  func() (lastErr string, reachable, synced bool, where []any)
+	synced func() (msg string, attrs []any)
+}
+
+// logSource logs changes of a discovery source's reachability and errors,
+// at most once a second, while the source is in use.
+func logSource(ctx context.Context, src registry.Source, log *slog.Logger, l sourceLog) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	var lastErr string
@@ -85,23 +109,24 @@ func logConsul(ctx context.Context, src *consul.Source, log *slog.Logger) {
 		if src.Watching() == 0 {
 			continue
 		}
-		st := src.Status()
-		if st.LastError != lastErr && st.LastError != "" {
-			log.Error("consul", "err", st.LastError, "address", st.Address, "reachable", st.Reachable)
+		err, up, ok, where := l.state()
+		if err != lastErr && err != "" {
+			log.Error(src.Name(), append([]any{"err", err}, append(where, "reachable", up)...)...)
 		}
-		lastErr = st.LastError
-		if st.Reachable != reachable {
-			if st.Reachable {
-				log.Info("consul reachable again", "address", st.Address)
+		lastErr = err
+		if up != reachable {
+			if up {
+				log.Info(l.what+" reachable again", where...)
 			} else {
-				log.Warn("consul unreachable: serving the last known endpoints", "address", st.Address)
+				log.Warn(l.what+" unreachable: serving the last known endpoints", where...)
 			}
-			reachable = st.Reachable
+			reachable = up
 		}
-		if st.Synced && !synced {
-			log.Info("consul: every referenced service read", "services", len(st.Services))
+		if ok && !synced {
+			msg, attrs := l.synced()
+			log.Info(msg, attrs...)
 		}
-		synced = st.Synced
+		synced = ok
 	}
 }
 

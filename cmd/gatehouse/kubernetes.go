@@ -39,37 +39,17 @@ func kubeStatus(src *kubernetes.Source) *kubernetes.Status {
 // (client-go's own reflector errors go to its klog output), at most once a
 // second.
 func logKube(ctx context.Context, src *kubernetes.Source, log *slog.Logger) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	var lastErr string
-	reachable, synced := true, false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if src.Watching() == 0 {
-			continue
-		}
-		st := src.Status()
-		if st.LastError != lastErr && st.LastError != "" {
-			log.Error("kubernetes", "err", st.LastError, "api_server", st.APIServer, "reachable", st.Reachable)
-		}
-		lastErr = st.LastError
-		if st.Reachable != reachable {
-			if st.Reachable {
-				log.Info("kubernetes API server reachable again", "api_server", st.APIServer)
-			} else {
-				log.Warn("kubernetes API server unreachable: serving the last known endpoints", "api_server", st.APIServer)
-			}
-			reachable = st.Reachable
-		}
-		if st.Synced && !synced {
-			log.Info("kubernetes: every referenced namespace listed", "services", len(st.Services), "namespaces", strings.Join(st.Namespaces, ","))
-		}
-		synced = st.Synced
-	}
+	logSource(ctx, src, log, sourceLog{
+		what: "kubernetes API server",
+		state: func() (string, bool, bool, []any) {
+			st := src.Status()
+			return st.LastError, st.Reachable, st.Synced, []any{"api_server", st.APIServer}
+		},
+		synced: func() (string, []any) {
+			st := src.Status()
+			return "kubernetes: every referenced namespace listed", []any{"services", len(st.Services), "namespaces", strings.Join(st.Namespaces, ",")}
+		},
+	})
 }
 
 // printKube is the Kubernetes section of `gatehouse status`.
