@@ -14,33 +14,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
-// openAPIGroup is the Envoy group of the openapi golden case, checked clean.
-func openAPIGroup(t *testing.T) *Group {
-	t.Helper()
-	edge := translateCase(t, "openapi", Options{})[GroupKey{"edge", ClientEnvoy}]
-	if err := Check(cloneGroup(edge), clasOf(edge)); err != nil {
-		t.Fatalf("openapi: %v", err)
-	}
-	return cloneGroup(edge)
-}
-
-func editOpenAPI(t *testing.T, g *Group, edit func(*extprocv3.ExternalProcessor)) {
-	t.Helper()
-	editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
-		for _, f := range h.GetHttpFilters() {
-			if f.GetName() != wire.FilterOpenAPI {
-				continue
-			}
-			m := &extprocv3.ExternalProcessor{}
-			if err := f.GetTypedConfig().UnmarshalTo(m); err != nil {
-				t.Fatal(err)
-			}
-			edit(m)
-			f.ConfigType = &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(m)}
-		}
-	})
-}
-
 // TestOpenAPICheckRules: each filter change that would let a request
 // around validation fails Check.
 func TestOpenAPICheckRules(t *testing.T) {
@@ -70,8 +43,8 @@ func TestOpenAPICheckRules(t *testing.T) {
 		}, "external processing cluster"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := openAPIGroup(t)
-			editOpenAPI(t, g, tc.edit)
+			g := checkedEdge(t, "openapi")
+			editExtProc(t, g, wire.FilterOpenAPI, tc.edit)
 			if err := Check(g, clasOf(g)); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Check = %v, want %q", err, tc.want)
 			}
@@ -82,7 +55,7 @@ func TestOpenAPICheckRules(t *testing.T) {
 // TestOpenAPIOrderCheck: validation after the WAF is required; the WAF
 // moved after validation is refused.
 func TestOpenAPIOrderCheck(t *testing.T) {
-	g := openAPIGroup(t)
+	g := checkedEdge(t, "openapi")
 	editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
 		fs := h.HttpFilters
 		wi, oi := -1, -1
@@ -125,7 +98,7 @@ func TestOpenAPIPerRouteCheck(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			g := openAPIGroup(t)
+			g := checkedEdge(t, "openapi")
 			edited := false
 			for _, rc := range g.Routes {
 				for _, vh := range rc.(*routev3.RouteConfiguration).GetVirtualHosts() {

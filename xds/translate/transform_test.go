@@ -14,34 +14,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
-// transformGroup is the Envoy group of the transform golden case, checked
-// clean.
-func transformGroup(t *testing.T) *Group {
-	t.Helper()
-	edge := translateCase(t, "transform", Options{})[GroupKey{"edge", ClientEnvoy}]
-	if err := Check(cloneGroup(edge), clasOf(edge)); err != nil {
-		t.Fatalf("transform: %v", err)
-	}
-	return cloneGroup(edge)
-}
-
-func editTransform(t *testing.T, g *Group, edit func(*extprocv3.ExternalProcessor)) {
-	t.Helper()
-	editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
-		for _, f := range h.GetHttpFilters() {
-			if f.GetName() != wire.FilterTransform {
-				continue
-			}
-			m := &extprocv3.ExternalProcessor{}
-			if err := f.GetTypedConfig().UnmarshalTo(m); err != nil {
-				t.Fatal(err)
-			}
-			edit(m)
-			f.ConfigType = &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(m)}
-		}
-	})
-}
-
 // transformRoutes returns the per-route transformation configs by route name.
 func transformRoutes(t *testing.T, g *Group) map[string]*extprocv3.ExtProcPerRoute {
 	t.Helper()
@@ -67,7 +39,7 @@ func transformRoutes(t *testing.T, g *Group) map[string]*extprocv3.ExtProcPerRou
 // TestTransformModes: each Route gets only the processing its
 // Transformation needs, and a Route without one disables the filter.
 func TestTransformModes(t *testing.T) {
-	rs := transformRoutes(t, transformGroup(t))
+	rs := transformRoutes(t, checkedEdge(t, "transform"))
 	type mode struct{ reqH, reqB, reqT, respH, respB, respT string }
 	want := map[string]*mode{
 		"*/user-info": {"SEND", "NONE", "SKIP", "SEND", "BUFFERED", "SEND"}, // headers in, body out
@@ -129,8 +101,8 @@ func TestTransformCheckRules(t *testing.T) {
 		{"no mode", func(m *extprocv3.ExternalProcessor) { m.ProcessingMode = nil }, "explicit processing_mode"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := transformGroup(t)
-			editTransform(t, g, tc.edit)
+			g := checkedEdge(t, "transform")
+			editExtProc(t, g, wire.FilterTransform, tc.edit)
 			err := Check(g, clasOf(g))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Check = %v, want %q", err, tc.want)
@@ -146,7 +118,7 @@ func TestTransformCheckRules(t *testing.T) {
 func TestTransformOrderCheck(t *testing.T) {
 	for _, before := range []string{wire.FilterExtAuthzClosed, wire.FilterWAF} {
 		t.Run(before, func(t *testing.T) {
-			g := transformGroup(t)
+			g := checkedEdge(t, "transform")
 			editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
 				moveAfter(t, h, before, wire.FilterTransform)
 			})
@@ -176,7 +148,7 @@ func TestTransformPerRouteCheck(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			g := transformGroup(t)
+			g := checkedEdge(t, "transform")
 			edited := false
 			for _, rc := range g.Routes {
 				for _, vh := range rc.(*routev3.RouteConfiguration).GetVirtualHosts() {

@@ -13,34 +13,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
-// wafGroup is the Envoy group of the waf golden case, checked clean.
-func wafGroup(t *testing.T) *Group {
-	t.Helper()
-	edge := translateCase(t, "waf", Options{})[GroupKey{"edge", ClientEnvoy}]
-	if err := Check(cloneGroup(edge), clasOf(edge)); err != nil {
-		t.Fatalf("waf: %v", err)
-	}
-	return cloneGroup(edge)
-}
-
-// editWAF rewrites the WAF filter of the first listener.
-func editWAF(t *testing.T, g *Group, edit func(*extprocv3.ExternalProcessor)) {
-	t.Helper()
-	editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
-		for _, f := range h.GetHttpFilters() {
-			if f.GetName() != wire.FilterWAF {
-				continue
-			}
-			m := &extprocv3.ExternalProcessor{}
-			if err := f.GetTypedConfig().UnmarshalTo(m); err != nil {
-				t.Fatal(err)
-			}
-			edit(m)
-			f.ConfigType = &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(m)}
-		}
-	})
-}
-
 // TestWAFCheckRules: each config change that would open a way around the
 // firewall (or that Envoy refuses at load) fails Check.
 func TestWAFCheckRules(t *testing.T) {
@@ -71,8 +43,8 @@ func TestWAFCheckRules(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			g := wafGroup(t)
-			editWAF(t, g, tc.edit)
+			g := checkedEdge(t, "waf")
+			editExtProc(t, g, wire.FilterWAF, tc.edit)
 			err := Check(g, clasOf(g))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Check = %v, want %q", err, tc.want)
@@ -84,7 +56,7 @@ func TestWAFCheckRules(t *testing.T) {
 // TestWAFOrderCheck: the WAF after ext_authz is required; moving the
 // authorization after the WAF is refused.
 func TestWAFOrderCheck(t *testing.T) {
-	g := wafGroup(t)
+	g := checkedEdge(t, "waf")
 	editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
 		moveAfter(t, h, wire.FilterExtAuthzClosed, wire.FilterWAF)
 	})
@@ -109,7 +81,7 @@ func TestWAFPerRouteCheck(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			g := wafGroup(t)
+			g := checkedEdge(t, "waf")
 			edited := false
 			for _, rc := range g.Routes {
 				for _, vh := range rc.(*routev3.RouteConfiguration).GetVirtualHosts() {
@@ -139,7 +111,7 @@ func TestWAFPerRouteCheck(t *testing.T) {
 // failureMode: allow fails open; every other WAF route, and the filter,
 // stay fail-closed.
 func TestWAFFailureModePerRoute(t *testing.T) {
-	g := wafGroup(t)
+	g := checkedEdge(t, "waf")
 	got := map[string]bool{}
 	for _, rc := range g.Routes {
 		for _, vh := range rc.(*routev3.RouteConfiguration).GetVirtualHosts() {
