@@ -1,15 +1,12 @@
 package controller
 
 import (
-	"context"
 	"os"
 	"testing"
-	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/extproc"
@@ -83,27 +80,11 @@ func TestValidationReachesTheValidator(t *testing.T) {
 	// call sends a GET with an injection in the petId path parameter and
 	// returns the immediate response status (0: forwarded) or the error.
 	call := func(name string) (int, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		ctx = metadata.AppendToOutgoingContext(ctx, wire.ProcessorMetadataKey, wire.ProcessorOpenAPI, wire.OpenAPIPolicyMetadataKey, name)
-		s, err := client.Process(ctx)
-		if err != nil {
-			return 0, err
-		}
 		hs := []*corev3.HeaderValue{{Key: ":method", RawValue: []byte("GET")}, {Key: ":path", RawValue: []byte("/api/v3/pet/1%20OR%201=1")}, {Key: ":authority", RawValue: []byte("pets.example")}}
 		if spoof {
 			hs = append(hs, &corev3.HeaderValue{Key: wire.OpenAPIPolicyMetadataKey, RawValue: []byte("Route/pets-lax")})
 		}
-		// A Send error (io.EOF when the validator has already ended the
-		// stream) is not the verdict: the stream's status comes from Recv.
-		_ = s.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{
-			Headers: &corev3.HeaderMap{Headers: hs}, EndOfStream: true}}})
-		resp, err := s.Recv()
-		if err != nil {
-			return 0, err
-		}
-		_ = s.CloseSend()
-		return int(resp.GetImmediateResponse().GetStatus().GetCode()), nil
+		return headersVerdict(client, []string{wire.ProcessorMetadataKey, wire.ProcessorOpenAPI, wire.OpenAPIPolicyMetadataKey, name}, hs)
 	}
 
 	if err := svc.Update(first.OpenAPI); err != nil {

@@ -1,16 +1,12 @@
 package controller
 
 import (
-	"context"
-	"io"
 	"testing"
 	"testing/fstest"
-	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/extproc"
@@ -55,30 +51,12 @@ func TestFirewallReachesTheWAF(t *testing.T) {
 	// call sends an SQL injection GET and returns the immediate response
 	// status (0: passed) or the stream's error.
 	call := func(firewall string) (int, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		ctx = metadata.AppendToOutgoingContext(ctx, wire.ProcessorMetadataKey, wire.ProcessorWAF, wire.WAFPolicyMetadataKey, firewall)
-		s, err := client.Process(ctx)
-		if err != nil {
-			return 0, err
-		}
 		hs := []*corev3.HeaderValue{{Key: ":method", RawValue: []byte("GET")}, {Key: ":path", RawValue: []byte("/search?q=1%27%20UNION%20SELECT%20password%20FROM%20users--")},
 			{Key: ":authority", RawValue: []byte("shop.example")}, {Key: ":scheme", RawValue: []byte("http")}, {Key: "user-agent", RawValue: []byte("Mozilla/5.0")}, {Key: "accept", RawValue: []byte("text/html")}}
 		if spoof {
 			hs = append(hs, &corev3.HeaderValue{Key: wire.WAFPolicyMetadataKey, RawValue: []byte("edge2")}, &corev3.HeaderValue{Key: wire.ProcessorMetadataKey, RawValue: []byte("none")})
 		}
-		if err := s.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{
-			Headers: &corev3.HeaderMap{Headers: hs}, EndOfStream: true}}}); err != nil && err != io.EOF {
-			// io.EOF: the server already ended the stream (a refused
-			// Firewall); its status is what Recv returns.
-			return 0, err
-		}
-		resp, err := s.Recv()
-		if err != nil {
-			return 0, err
-		}
-		_ = s.CloseSend()
-		return int(resp.GetImmediateResponse().GetStatus().GetCode()), nil
+		return headersVerdict(client, []string{wire.ProcessorMetadataKey, wire.ProcessorWAF, wire.WAFPolicyMetadataKey, firewall}, hs)
 	}
 
 	if err := svc.Update(first.WAF); err != nil {
