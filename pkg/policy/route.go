@@ -104,6 +104,7 @@ func validateRoute(files *fileReader, o *objErrs, r *Route) {
 		o.add("spec.firewall", "must name a Firewall, or be none to turn the Gateway default off")
 	}
 	transformationName(o, r)
+	validateCache(o, "spec.cache", sp.Cache, true)
 	validateProxyless(o, "spec.proxyless")
 	validateCORS(o, "spec.cors", sp.CORS, true)
 	validateValidation(files, o, "spec.validation", r.File, sp.Validation)

@@ -173,6 +173,7 @@ type GatewayDefaults struct {
 	RateLimit      string    `yaml:"rateLimit"`      // RateLimit name; "" or RateLimitNone: none
 	CORS           *CORS     `yaml:"cors"`           // CORS of Routes without their own (cors.go)
 	Firewall       string    `yaml:"firewall"`       // Firewall name; "" or FirewallNone: none
+	Cache          *Cache    `yaml:"cache"`          // Cache of Routes without their own (types_cache.go)
 }
 
 // ---- Service ----
@@ -328,6 +329,9 @@ type RouteSpec struct {
 	// Transformation names the Transformation reshaping this Route's
 	// requests and responses; "": none.
 	Transformation string `yaml:"transformation"`
+	// Cache stores the Route's responses in Envoy's HTTP cache
+	// (types_cache.go); nil: the Gateway default.
+	Cache *Cache `yaml:"cache"`
 	// Validation checks requests against an OpenAPI document
 	// (validation.go); nil: none.
 	Validation *Validation `yaml:"validation"`

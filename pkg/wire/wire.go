@@ -69,6 +69,7 @@ const (
 	FilterWAF                = "envoy.filters.http.ext_proc/waf"
 	FilterOpenAPI            = "envoy.filters.http.ext_proc/openapi"
 	FilterTransform          = "envoy.filters.http.ext_proc/transform"
+	FilterCache              = "envoy.filters.http.cache"
 	FilterRouter             = "envoy.filters.http.router"
 )
 

@@ -19,6 +19,7 @@ const (
 	pointProtocolOptions     extensionPoint = "cluster protocol options"
 	pointLBPolicy            extensionPoint = "load balancing policy"
 	pointIPDetection         extensionPoint = "original IP detection"
+	pointHTTPCache           extensionPoint = "HTTP cache store"
 )
 
 // HTTP filter types Check looks into (router order, cluster references).
@@ -33,6 +34,8 @@ const (
 	corsType           protoreflect.FullName = "envoy.extensions.filters.http.cors.v3.Cors"
 	corsPolicyType     protoreflect.FullName = "envoy.extensions.filters.http.cors.v3.CorsPolicy"
 	faultType          protoreflect.FullName = "envoy.extensions.filters.http.fault.v3.HTTPFault"
+	cacheType          protoreflect.FullName = "envoy.extensions.filters.http.cache.v3.CacheConfig"
+	simpleCacheType    protoreflect.FullName = "envoy.extensions.http.cache.simple_http_cache.v3.SimpleHttpCacheConfig"
 )
 
 // perRouteOf lists, per HTTP filter type, the per-route config types it
@@ -49,6 +52,7 @@ var perRouteOf = map[protoreflect.FullName]map[protoreflect.FullName]bool{
 	corsType:                                     {corsPolicyType: true},
 	faultType:                                    {faultType: true},
 	extProcType:                                  {extProcPerRouteType: true},
+	cacheType:                                    {}, // no per-route config: FilterConfig disables it
 }
 
 // allowed is the explicit allow-list of message types per extension point.
@@ -82,6 +86,10 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 		corsType:                                     true,
 		faultType:                                    true,
 		extProcType:                                  true,
+		cacheType:                                    true,
+	},
+	pointHTTPCache: {
+		simpleCacheType: true,
 	},
 	pointPerRoute: {
 		"envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute": true,

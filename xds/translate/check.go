@@ -376,6 +376,9 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 		if p := c.processorFilters()[f.GetName()]; p != nil {
 			c.processorFilter(p, fw, mt, f.GetTypedConfig())
 		}
+		if mt != nil && mt.Descriptor().FullName() == cacheType {
+			c.cacheFilter(fw, f.GetTypedConfig())
+		}
 		if mt != nil && mt.Descriptor().FullName() == routerType {
 			routers++
 			if i != len(filters)-1 {
@@ -393,6 +396,7 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 	c.metadataFromRBAC(where, filters)
 	c.transformOrder(where, filters)
 	c.openAPIOrder(where, filters)
+	c.cacheOrder(where, filters)
 	rds := h.GetRds()
 	if rds == nil {
 		c.fail("%s: no RDS route config", where)
@@ -565,6 +569,7 @@ func (c *checker) routeConfig(rc *routev3.RouteConfiguration) {
 			if len(r.GetTypedPerFilterConfig()) > 0 {
 				c.perFilter(at(), name, r.GetTypedPerFilterConfig())
 			}
+			c.cachedRoute(at, name, r)
 			ra := r.GetRoute()
 			if ra == nil {
 				continue

@@ -36,6 +36,10 @@ type gwFilters struct {
 	fault bool // some Route has a fault (fault.go)
 	waf   bool // some Route runs a Firewall (waf.go)
 	xform bool // some Route runs a Transformation (transform.go)
+	// cache: some Route is cached (cache.go); cacheVary is what its
+	// filter allows in Vary.
+	cache     bool
+	cacheVary []string
 	// openapi: some Route validates requests against an OpenAPI document
 	// (openapi.go).
 	openapi bool
@@ -179,6 +183,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 	f := &gwFilters{gw: gw, snap: snap, opts: opts, routes: make(map[*policy.Route]*routePolicy, len(routes))}
 	f.cors = usesCORS(gw, routes)
 	f.fault = usesFault(routes)
+	f.cache, f.cacheVary = usesCache(gw, routes)
 	jwt := map[string]bool{}
 	for _, r := range routes {
 		f.openapi = f.openapi || r.Spec.Validation != nil
@@ -216,7 +221,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 		}
 	}
 	f.jwt = sortedKeys(jwt)
-	if len(f.routes) > 0 || f.cors || f.fault {
+	if len(f.routes) > 0 || f.cors || f.fault || f.cache {
 		f.jwtReq = map[string]*anyT{}
 		f.rbacCfg = map[string]*anyT{}
 		f.localCfg = map[string]*anyT{}
@@ -274,6 +279,12 @@ func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
 	// the upstream (openapi.go, openAPIOrder).
 	if f.openapi {
 		out = append(out, httpFilter(wire.FilterOpenAPI, openAPIConfig()))
+	}
+	// The cache after every filter that can refuse a request and before
+	// the transformation, so that it holds transformed responses (cache.go,
+	// cacheOrder).
+	if f.cache {
+		out = append(out, httpFilter(wire.FilterCache, cacheConfig(f.cacheVary)))
 	}
 	// Transformation after the WAF: the WAF inspects what the client
 	// sent, and the upstream gets the reshaped request; on the response
@@ -334,7 +345,11 @@ func (f *gwFilters) removedHeaders() []string {
 func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 	p := f.routes[r]
 	cors := r.EffectiveCORS(f.gw)
-	if p == nil && cors == nil && r.Spec.Fault == nil && !f.anyPerRoute() {
+	cached := false
+	if f.cache {
+		cached, _ = r.CachedOn(f.gw)
+	}
+	if p == nil && cors == nil && r.Spec.Fault == nil && !cached && !f.anyPerRoute() {
 		return base
 	}
 	if rt := f.built[r]; rt != nil {
@@ -383,6 +398,13 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 			cfg[wire.FilterOpenAPI] = anyOpenAPIDisabled
 		}
 	}
+	if f.cache {
+		if cached {
+			cacheRoute(rt, base, r.EffectiveCache(f.gw), p.call)
+		} else {
+			cfg[wire.FilterCache] = anyCacheDisabled
+		}
+	}
 	if len(cfg) > 0 {
 		rt.TypedPerFilterConfig = cfg
 	}
@@ -402,11 +424,11 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 }
 
 // anyPerRoute reports whether every Route needs per-route configs, even
-// one with no policy: a jwt_authn, ext_authz, WAF, validation or
-// transformation filter must be disabled explicitly on Routes that do not
-// use it.
+// one with no policy: a jwt_authn, ext_authz, WAF, validation,
+// transformation or cache filter must be disabled explicitly on Routes
+// that do not use it.
 func (f *gwFilters) anyPerRoute() bool {
-	return len(f.jwt) > 0 || f.authzClosed || f.authzOpen || f.waf || f.openapi || f.xform
+	return len(f.jwt) > 0 || f.authzClosed || f.authzOpen || f.waf || f.openapi || f.xform || f.cache
 }
 
 // grpcSkipped says, for a proxyless gRPC group, that a protected Route is
