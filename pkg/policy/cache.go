@@ -72,12 +72,12 @@ func resolveCache(o *objErrs, r *Route, gateways map[string]*Gateway, x *Transfo
 		if !cached {
 			continue
 		}
-		field := "spec.cache"
+		field := "spec.cache.ttl"
 		if r.Spec.Cache == nil {
-			field = "spec.gateways"
+			field = "spec.gateways" // the Gateway default's ttl
 		}
 		if perConsumer && r.EffectiveCache(g).TTL > 0 {
-			o.add(field+".ttl", "on %s the Route requires authentication and is cached per consumer: a ttl would add Cache-Control max-age to its responses, which a cache in front (a CDN) would share between consumers; let the upstream send Cache-Control", g.Meta.Ref())
+			o.add(field, "on %s the Route requires authentication and is cached per consumer: a ttl would add Cache-Control max-age to its responses, which a cache in front (a CDN) would share between consumers; let the upstream send Cache-Control", g.Meta.Ref())
 			return
 		}
 		if h := r.Spec.Headers; h != nil && h.Response != nil {
