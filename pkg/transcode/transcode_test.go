@@ -173,10 +173,12 @@ func TestLoadRefusesWhatEnvoyRefuses(t *testing.T) {
 		data []byte
 		want string
 	}{
-		"garbage":        {[]byte("not a descriptor set"), "not a serialized FileDescriptorSet"},
-		"empty":          {nil, "holds no files"},
-		"no imports":     {mutate(func(s *descriptorpb.FileDescriptorSet) { s.File = s.File[len(s.File)-1:] }), "which is not earlier in the set"},
-		"reversed":       {mutate(func(s *descriptorpb.FileDescriptorSet) { s.File[0], s.File[len(s.File)-1] = s.File[len(s.File)-1], s.File[0] }), "which is not earlier in the set"},
+		"garbage":    {[]byte("not a descriptor set"), "not a serialized FileDescriptorSet"},
+		"empty":      {nil, "holds no files"},
+		"no imports": {mutate(func(s *descriptorpb.FileDescriptorSet) { s.File = s.File[len(s.File)-1:] }), "which is not earlier in the set"},
+		"reversed": {mutate(func(s *descriptorpb.FileDescriptorSet) {
+			s.File[0], s.File[len(s.File)-1] = s.File[len(s.File)-1], s.File[0]
+		}), "which is not earlier in the set"},
 		"duplicate file": {mutate(func(s *descriptorpb.FileDescriptorSet) { s.File = append(s.File, s.File[0]) }), "in the set twice"},
 		"unlinkable": {mutate(func(s *descriptorpb.FileDescriptorSet) {
 			s.File[len(s.File)-1].MessageType[0].Field[0].TypeName = proto.String(".bookstore.v1.Nothing")
