@@ -102,6 +102,15 @@ func (t *Transcoding) summary() string {
 	if len(from) > 0 {
 		s += ": " + strings.Join(from, ", ")
 	}
+	if t.Body != "" && len(t.PathFields) > 0 {
+		// reject_binding_body_field_collisions (the translator sets it).
+		s += "; a body value for a path field that differs from the path's is refused 400"
+	}
+	for _, k := range sortedMapKeys(t.QueryFields) {
+		if _, ok := t.PathFields[k]; ok {
+			s += fmt.Sprintf("; WARNING: the query parameter %s names a field the path already binds: do not rely on the path alone for decisions about it", k)
+		}
+	}
 	return s + "; the upstream gets POST " + t.GRPCMethod + " (application/grpc), the client JSON"
 }
 

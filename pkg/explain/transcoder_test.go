@@ -88,6 +88,11 @@ func TestExplainTranscoding(t *testing.T) {
 		{"POST", "/v1/shelves/7/books", nil, `/bookstore.v1.Bookstore/CreateBook (rule POST /v1/{parent=shelves/*}/books): parent="shelves/7" from the path, the JSON body fills book`},
 		{"PATCH", "/v1/shelves/7/books/9", nil, `/bookstore.v1.Bookstore/UpdateBook (rule PATCH /v1/{book.name=shelves/*/books/*}): book.name="shelves/7/books/9" from the path, the JSON body fills book`},
 		{"POST", "/v1/shelves/7:archive", nil, `/bookstore.v1.Bookstore/ArchiveShelf (rule POST /v1/{name=shelves/*}:archive): name="shelves/7" from the path, the JSON body fills the rest of the request`},
+		{"POST", "/v1/shelves/7:archive", nil, "a body value for a path field that differs from the path's is refused 400"},
+		{"GET", "/v1/shelves/7?name=shelves/8", nil, "WARNING: the query parameter name names a field the path already binds"},
+		// A method without an annotation cannot be reached over REST, even
+		// by its gRPC name under the REST prefix.
+		{"POST", "/v1/bookstore.v1.Bookstore/Reindex", nil, "refuses 404"},
 		{"DELETE", "/v1/shelves/7", nil, "refuses 404: no google.api.http rule of bookstore.v1.Bookstore maps DELETE /v1/shelves/7"},
 		{"GET", "/v1/shelves?color=red", nil, "refuses 400: query parameter(s) color are no field of the request of /bookstore.v1.Bookstore/ListShelves"},
 		{"POST", "/v1/shelves/7", []KV{{Name: "content-type", Value: "application/grpc"}}, "passes the gRPC call through untranscoded"},

@@ -36,7 +36,7 @@ func (c *checker) transcoderFilter(where string, a *anypb.Any) {
 // an embedded set (no file on the proxies), no ambiguous mappings, the
 // incoming route kept (no re-routing by the gRPC path past the Route's
 // checks), unknown methods and query parameters refused rather than
-// passed through, and no auto_mapping (it would publish every method).
+// passed through, a body never overriding a path-bound field, and no auto_mapping (it would publish every method).
 func (c *checker) transcoderRoute(where string, a *anypb.Any) {
 	if c.transcoderDone[string(a.GetValue())] {
 		return
@@ -60,6 +60,8 @@ func (c *checker) transcoderRoute(where string, a *anypb.Any) {
 		c.fail("%s: the transcoder must not set auto_mapping: it publishes every method of the services as POST /package.Service/Method", where)
 	case !vo.GetRejectUnknownMethod() || !vo.GetRejectUnknownQueryParameters():
 		c.fail("%s: the transcoder must reject unknown methods and query parameters (reject_unknown_method, reject_unknown_query_parameters): otherwise they pass through untranscoded to a gRPC server", where)
+	case !vo.GetRejectBindingBodyFieldCollisions():
+		c.fail("%s: the transcoder must set reject_binding_body_field_collisions: a body field would otherwise override the value the path bound, which authorization judged", where)
 	case m.GetIgnoreUnknownQueryParameters() || m.GetCaptureUnknownQueryParameters() || len(m.GetIgnoredQueryParameters()) > 0:
 		c.fail("%s: the transcoder must not ignore or capture query parameters (they take priority over rejecting unknown ones)", where)
 	}

@@ -39,6 +39,12 @@ var anyTranscoderDisabled = mustAny(&transcoderv3.GrpcJsonTranscoder{
 //     call that maps to no method, or with a query parameter that is no
 //     field, is refused (404, 400) instead of passed through untranscoded
 //     to a gRPC server that resets it (a 503 that retries would repeat).
+//   - reject_binding_body_field_collisions: a body field that differs
+//     from the value the path bound is refused (400). By default the body
+//     wins (transcoder.proto, RequestValidationOptions), so a client
+//     authorized for POST /v1/shelves/7:archive could archive shelf 8 by
+//     sending {"name": "shelves/8"}: authorization, rate-limit keys and
+//     the WAF judge the path, the upstream would act on the body.
 //   - convert_grpc_status: a gRPC error reaches the REST client as a
 //     JSON google.rpc.Status body with the mapped HTTP status.
 func transcoderPerRoute(t *policy.Transcoding) *anyT {
@@ -48,8 +54,9 @@ func transcoderPerRoute(t *policy.Transcoding) *anyT {
 		MatchIncomingRequestRoute: true,
 		ConvertGrpcStatus:         true,
 		RequestValidationOptions: &transcoderv3.GrpcJsonTranscoder_RequestValidationOptions{
-			RejectUnknownMethod:          true,
-			RejectUnknownQueryParameters: true,
+			RejectUnknownMethod:              true,
+			RejectUnknownQueryParameters:     true,
+			RejectBindingBodyFieldCollisions: true,
 		},
 	}
 	if p := t.Print; p != nil {

@@ -105,7 +105,10 @@ func TestTranscoderCheckRules(t *testing.T) {
 		"auto mapping":               {func(m *transcoderv3.GrpcJsonTranscoder) { m.AutoMapping = true }, "auto_mapping"},
 		"unknown methods pass":       {func(m *transcoderv3.GrpcJsonTranscoder) { m.RequestValidationOptions.RejectUnknownMethod = false }, "reject unknown methods"},
 		"unknown query passes":       {func(m *transcoderv3.GrpcJsonTranscoder) { m.RequestValidationOptions = nil }, "reject unknown methods"},
-		"query ignored":              {func(m *transcoderv3.GrpcJsonTranscoder) { m.IgnoreUnknownQueryParameters = true }, "must not ignore or capture"},
+		"body overrides the path": {func(m *transcoderv3.GrpcJsonTranscoder) {
+			m.RequestValidationOptions.RejectBindingBodyFieldCollisions = false
+		}, "reject_binding_body_field_collisions"},
+		"query ignored": {func(m *transcoderv3.GrpcJsonTranscoder) { m.IgnoreUnknownQueryParameters = true }, "must not ignore or capture"},
 		"descriptor file": {func(m *transcoderv3.GrpcJsonTranscoder) {
 			m.DescriptorSet = &transcoderv3.GrpcJsonTranscoder_ProtoDescriptor{ProtoDescriptor: "/etc/bookstore.pb"}
 		}, "must be embedded"},
