@@ -21,12 +21,12 @@ type Transcoding struct {
 	// Print shapes the JSON of responses.
 	Print *TranscodingPrint `yaml:"print"`
 
-	// Filled by Load (not YAML fields): the descriptor set's bytes, its
-	// path relative to the policy directory, and the REST bindings of
-	// the services.
-	Descriptor     []byte              `yaml:"-"`
-	DescriptorFile string              `yaml:"-"`
-	Bindings       []transcode.Binding `yaml:"-"`
+	// Filled by Load (not YAML fields): the descriptor set's bytes and
+	// its path relative to the policy directory. Plain data only: the
+	// translator's Memo compares Routes with reflect.DeepEqual, so no
+	// linked descriptors are kept here (pkg/transcode reloads them).
+	Descriptor     []byte `yaml:"-"`
+	DescriptorFile string `yaml:"-"`
 }
 
 // TranscodingPrint are the JSON print options of responses (Envoy's
@@ -106,9 +106,7 @@ func validateTranscoding(files *fileReader, o *objErrs, p, policyFile string, t 
 	}
 	if err := transcode.Ambiguous(all); err != nil {
 		o.add(p+".services", "%v: Envoy would keep one and the other method could not be reached; change one template", err)
-		return
 	}
-	t.Bindings = all
 }
 
 // validateTranscodingRoute: what a transcoding block cannot be combined
