@@ -43,6 +43,13 @@ type TranscodingPrint struct {
 	AddWhitespace bool `yaml:"addWhitespace"`
 }
 
+// MaxDescriptorSetBytes bounds a transcoding descriptor set: it is
+// embedded in the per-route config of every Route naming it, in the route
+// table every proxy of the Gateway is sent, so one oversized set (a
+// whole API repository with source info) would bloat every RDS update.
+// A service's protos and their imports are tens of KiB.
+const MaxDescriptorSetBytes = 1 << 20
+
 // validateTranscoding checks the block and loads the descriptor set, so a
 // set Envoy would refuse (and with it the whole listener update) rejects
 // the Route at load time, with file, line and field.
@@ -78,6 +85,10 @@ func validateTranscoding(files *fileReader, o *objErrs, p, policyFile string, t 
 	}
 	data, full, ok := files.readRelative(o, p+".descriptorSet", policyFile, t.DescriptorSet)
 	if !ok {
+		return
+	}
+	if len(data) > MaxDescriptorSetBytes {
+		o.add(p+".descriptorSet", "%s is %d bytes, over the %d-byte limit (it is sent to every proxy in each transcoding Route's config): include only the services' protos and their imports, without --include_source_info", full, len(data), MaxDescriptorSetBytes)
 		return
 	}
 	set, err := transcode.Load(data)

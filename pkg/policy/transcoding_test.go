@@ -52,6 +52,7 @@ service S {
 		"pb/bookstore.pb": set,
 		"pb/broken.pb":    "this is not a descriptor set",
 		"pb/amb.pb":       string(ambiguous),
+		"pb/huge.pb":      strings.Repeat("x", MaxDescriptorSetBytes+1),
 	}
 	for _, tc := range []struct {
 		name, yaml string
@@ -62,6 +63,7 @@ service S {
 		{"missing set", transcodedRoute + "    descriptorSet: pb/nope.pb\n    services: [bookstore.v1.Bookstore]\n", 7, "spec.transcoding.descriptorSet", "cannot read pb/nope.pb"},
 		{"no set", transcodedRoute + "    services: [bookstore.v1.Bookstore]\n", 6, "spec.transcoding.descriptorSet", "required: a file path"},
 		{"outside the directory", transcodedRoute + "    descriptorSet: ../x.pb\n    services: [bookstore.v1.Bookstore]\n", 7, "spec.transcoding.descriptorSet", "outside the policy directory"},
+		{"oversized set", transcodedRoute + "    descriptorSet: pb/huge.pb\n    services: [bookstore.v1.Bookstore]\n", 7, "spec.transcoding.descriptorSet", "over the 1048576-byte limit"},
 		{"unparsable set", transcodedRoute + "    descriptorSet: pb/broken.pb\n    services: [bookstore.v1.Bookstore]\n", 7, "spec.transcoding.descriptorSet", "pb/broken.pb: not a serialized FileDescriptorSet"},
 		{"no services", transcodedRoute + "    descriptorSet: pb/bookstore.pb\n", 6, "spec.transcoding.services", "required: list at least one gRPC service"},
 		{"service not in the set", transcodedRoute + "    descriptorSet: pb/bookstore.pb\n    services:\n      - bookstore.v1.Bookstore\n      - bookstore.v1.Library\n", 10, "spec.transcoding.services[1]", "service bookstore.v1.Library is not in the descriptor set"},
