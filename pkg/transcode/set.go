@@ -244,9 +244,10 @@ func Ambiguous(bs []Binding) error {
 // A Match is the gRPC method a REST request maps to.
 type Match struct {
 	Binding *Binding
-	// Path binds path variables to their (percent-decoded) values;
-	// Query binds query parameters to request fields; UnknownQuery lists
-	// query parameters that are no field of the request.
+	// Path binds path variables to their values (percent-decoded as
+	// Envoy decodes them by default); Query binds query parameters to
+	// request fields; UnknownQuery lists query parameters that are no
+	// field of the request.
 	Path         map[string]string
 	Query        map[string]string
 	UnknownQuery []string
@@ -286,11 +287,6 @@ func Lookup(bs []Binding, method, rawPath string) *Match {
 		vals, prio, ok := b.Template.match(segs, verb)
 		if !ok || (best != nil && !morePrecise(prio, bestPrio)) {
 			continue
-		}
-		for k, v := range vals {
-			if u, err := url.PathUnescape(v); err == nil {
-				vals[k] = u
-			}
 		}
 		best, bestPrio = &Match{Binding: b, Path: vals}, prio
 	}

@@ -256,9 +256,38 @@ func (t *Template) match(segs []string, verb string) (vals map[string]string, pr
 	}
 	vals = map[string]string{}
 	for _, v := range t.vars {
-		vals[v.field] = strings.Join(segs[pos[v.start]:pos[v.end]], "/")
+		raw := strings.Join(segs[pos[v.start]:pos[v.end]], "/")
+		// Envoy's default url_unescape_spec, ALL_CHARACTERS_EXCEPT_RESERVED:
+		// a one-segment variable is fully decoded, a multi-segment one
+		// keeps RFC 6570 reserved characters (%2F stays) encoded
+		// (transcoder.proto, UrlUnescapeSpec).
+		if v.end-v.start == 1 && t.segs[v.start].kind == segSingle {
+			if u, err := url.PathUnescape(raw); err == nil {
+				raw = u
+			}
+		} else {
+			raw = unescapeUnreserved(raw)
+		}
+		vals[v.field] = raw
 	}
 	return vals, prio, true
+}
+
+// unescapeUnreserved decodes %XX escapes except those of RFC 6570
+// reserved characters.
+func unescapeUnreserved(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			if u, err := url.PathUnescape(s[i : i+3]); err == nil && !strings.Contains(":/?#[]@!$&'()*+,;=", u) {
+				b.WriteString(u)
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // morePrecise reports whether priority a beats b (grpc-httpjson-

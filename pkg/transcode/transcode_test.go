@@ -118,6 +118,9 @@ func TestLookup(t *testing.T) {
 		// {author} is {author=*}: one segment, percent-decoded.
 		{"GET", "/v1/authors/ann%20lee", "/bookstore.v1.Bookstore/GetAuthor", map[string]string{"author": "ann lee"}, nil, nil},
 		{"GET", "/v1/authors/ann/lee", "", nil, nil, nil},
+		// A multi-segment variable keeps an escaped slash escaped.
+		{"GET", "/v1/books/a%2Fb/c%20d", "/bookstore.v1.Bookstore/GetBook", map[string]string{"name": "a%2Fb/c d"}, nil, nil},
+		{"GET", "/v1/covers/a%2Fb", "/bookstore.v1.Bookstore/GetCover", map[string]string{"name": "a/b"}, nil, nil},
 		{"GET", "/v1/covers/x", "/bookstore.v1.Bookstore/GetCover", map[string]string{"name": "x"}, nil, nil},
 		{"DELETE", "/v1/shelves/7", "", nil, nil, nil},
 		{"GET", "/v2/shelves", "", nil, nil, nil},
