@@ -1,8 +1,10 @@
 package translate
 
 import (
+	"os"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -12,6 +14,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/gatehouse-dev/gatehouse/internal/protoset"
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
@@ -193,5 +197,52 @@ func TestTranscoderOrderCheck(t *testing.T) {
 				t.Fatalf("Check = %v, want the order refused", err)
 			}
 		})
+	}
+}
+
+// TestTranscoderAlone: a Gateway whose only special Route transcodes
+// (no policy, CORS or fault anywhere) gets the transcoder and the Route
+// its config, and passes Check.
+func TestTranscoderAlone(t *testing.T) {
+	src, err := os.ReadFile("testdata/in/transcoding/bookstore.proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := protoset.Compile(map[string]string{"bookstore.proto": string(src)}, "bookstore.proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := policy.Load(fstest.MapFS{"bookstore.pb": {Data: set}, "p.yaml": {Data: []byte(`kind: Gateway
+name: edge
+spec:
+  listeners: [{name: http, port: 8080, protocol: HTTP}]
+---
+kind: Service
+name: bookstore
+spec:
+  protocol: GRPC
+  discovery: {static: [{address: 127.0.0.1, port: 9001}]}
+---
+kind: Route
+name: rest
+spec:
+  gateways: [edge]
+  backends: [{service: bookstore}]
+  transcoding: {descriptorSet: bookstore.pb, services: [bookstore.v1.Bookstore]}
+`)}}, nil)
+	if errs := snap.Errors(); len(errs) > 0 {
+		t.Fatal(strings.Join(errs, "\n"))
+	}
+	groups, err := Translate(snap, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := groups[GroupKey{"edge", ClientEnvoy}]
+	if err := Check(g, clasOf(g)); err != nil {
+		t.Fatal(err)
+	}
+	rs := routesOf(g)
+	if len(rs) != 1 || rs[0].GetTypedPerFilterConfig()[wire.FilterTranscoder] == nil {
+		t.Fatalf("the Route lacks its transcoder config: %v", rs)
 	}
 }
