@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 
 	mdns "github.com/miekg/dns"
@@ -53,7 +54,11 @@ func (r *resolver) resolve(ctx context.Context, name, family string) (answer, er
 		if err != nil {
 			return answer{}, err
 		}
+		owners := chain(mdns.Fqdn(name), msg.Answer)
 		for _, rr := range msg.Answer {
+			if !owners[strings.ToLower(rr.Header().Name)] {
+				continue // not about the name asked (nor its aliases)
+			}
 			var ip net.IP
 			switch rec := rr.(type) {
 			case *mdns.A:
@@ -79,6 +84,29 @@ func (r *resolver) resolve(ctx context.Context, name, family string) (answer, er
 		}
 	}
 	return out, nil
+}
+
+// chain is the set of owner names an answer about name may use: name and
+// the targets of the CNAME records that lead from it (lowercase, fully
+// qualified). A record of any other owner (a server's extra, or an
+// injected, record) is ignored. The chain is followed at most 8 steps.
+func chain(name string, rrs []mdns.RR) map[string]bool {
+	owners := map[string]bool{strings.ToLower(name): true}
+	for range 8 {
+		grew := false
+		for _, rr := range rrs {
+			c, ok := rr.(*mdns.CNAME)
+			if !ok || !owners[strings.ToLower(c.Hdr.Name)] || owners[strings.ToLower(c.Target)] {
+				continue
+			}
+			owners[strings.ToLower(c.Target)] = true
+			grew = true
+		}
+		if !grew {
+			break
+		}
+	}
+	return owners
 }
 
 func minTTL(cur time.Duration, ttl uint32) time.Duration {
