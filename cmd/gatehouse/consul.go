@@ -166,6 +166,8 @@ type serverStatus struct {
 	Consul *consul.Status      `json:"consul,omitempty"`
 	Kube   *kubernetes.Status  `json:"kubernetes,omitempty"`
 	DNS    *dns.Status         `json:"dns,omitempty"`
+	// Registries is every discovery source in use, one line each.
+	Registries []registryHealth `json:"registries,omitempty"`
 	// OIDC is the OpenID Connect discovery of every issuer named without
 	// a JWKS.
 	OIDC []oidc.IssuerStatus `json:"oidc,omitempty"`

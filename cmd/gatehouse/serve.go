@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/explain"
 	"github.com/gatehouse-dev/gatehouse/pkg/oidc"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+	"github.com/gatehouse-dev/gatehouse/pkg/registry/static"
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
 	"github.com/gatehouse-dev/gatehouse/pkg/store/open"
 	"github.com/gatehouse-dev/gatehouse/xds/server"
@@ -283,7 +284,8 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	reg.MustRegister(newRegistryUp(consulSrc, kubeSrc, dnsSrc), newStoreCollector(health))
+	staticSrc := &static.Source{}
+	reg.MustRegister(newRegistryUp(staticSrc, consulSrc, kubeSrc, dnsSrc), newStoreCollector(health))
 	var publisher controller.Publisher // a nil *server.Publisher must stay a nil interface
 	if pub != nil {
 		publisher = pub
@@ -308,6 +310,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 			consulSrc.SetPolicy(snap)
 			kubeSrc.SetPolicy(snap)
 			dnsSrc.SetPolicy(snap)
+			staticSrc.SetPolicy(snap)
 			if st.Root != "" {
 				sendLatest(externalDirs, dirsOf(st.Root, snap.ExternalFiles))
 			}
@@ -329,7 +332,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 			Snapshot: snapshots,
 			Status: func() any {
 				hs := health.Status()
-				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc), Kube: kubeStatus(kubeSrc), DNS: dnsStatus(dnsSrc), OIDC: disc.Status()}
+				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc), Kube: kubeStatus(kubeSrc), DNS: dnsStatus(dnsSrc), Registries: registriesHealth(staticSrc, consulSrc, kubeSrc, dnsSrc), OIDC: disc.Status()}
 			},
 			Usage: svc.usageHandler(),
 			Explain: func(req explain.Request) (*explain.Result, error) {

@@ -299,7 +299,7 @@ func (s *Source) snapshot(prev registry.Snapshot) (registry.Snapshot, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(registry.Snapshot, len(s.targets))
-	changed := prev == nil
+	changed := false
 	for name, t := range s.targets {
 		if !t.resolved {
 			continue
