@@ -50,7 +50,7 @@ spec: {discovery: {dns: {name: dn.test, port: 80}}}
 	if err != nil {
 		t.Fatal(err)
 	}
-	kubeSrc := newKubeSource(filepath.Join(t.TempDir(), "missing-kubeconfig"), false, &ctrl)
+	kubeSrc := newKubeSource(filepath.Join(t.TempDir(), "missing-kubeconfig"), "", false, &ctrl)
 	dnsSrc, err := newDNSSource([]string{"127.0.0.1:1"}, &ctrl)
 	if err != nil {
 		t.Fatal(err)

@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/explain"
 	"github.com/gatehouse-dev/gatehouse/pkg/oidc"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+	"github.com/gatehouse-dev/gatehouse/pkg/registry/kubernetes"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry/static"
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
 	"github.com/gatehouse-dev/gatehouse/pkg/store/open"
@@ -49,6 +50,7 @@ type serveOptions struct {
 	// Kubernetes discovery (issue 17): read only when a Service uses it.
 	kubeconfig        string
 	kubeAllNamespaces bool
+	kubeSADir         string
 	// DNS discovery for proxyless clients (issue 17): the servers asked.
 	dnsServers []string
 	// gatehouse's own ext_authz and rate-limit services.
@@ -162,6 +164,7 @@ the traces gatehouse starts; see docs/tracing.md.`,
 	f.StringVar(&o.consulTokenFile, "consul-token-file", "", "file holding the Consul ACL token, for discovery and a consul:// store (default $CONSUL_HTTP_TOKEN)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for discovery.kubernetes Services (default $KUBECONFIG, else the in-cluster service account; read only when a Service uses Kubernetes)")
 	f.StringSliceVar(&o.dnsServers, "dns-server", nil, "DNS server (host or host:port) gatehouse asks for discovery.dns names on behalf of proxyless gRPC clients; repeat for fallbacks (default: the nameservers of /etc/resolv.conf; Envoy resolves with its own resolver)")
+	f.StringVar(&o.kubeSADir, "kubernetes-service-account-dir", kubernetes.DefaultServiceAccountDir, "in-cluster credentials (token, ca.crt) used when neither --kubeconfig nor KUBECONFIG is given; the API server is $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT")
 	f.BoolVar(&o.kubeAllNamespaces, "kubernetes-all-namespaces", false, "watch EndpointSlices cluster-wide with one informer instead of one per referenced namespace")
 	o.services.addFlags(f)
 	o.tls.addFlags(f)
@@ -279,7 +282,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	kubeSrc := newKubeSource(o.kubeconfig, o.kubeAllNamespaces, &ctrl)
+	kubeSrc := newKubeSource(o.kubeconfig, o.kubeSADir, o.kubeAllNamespaces, &ctrl)
 	dnsSrc, err := newDNSSource(o.dnsServers, &ctrl)
 	if err != nil {
 		return err
