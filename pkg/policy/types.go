@@ -200,9 +200,10 @@ type ServiceSpec struct {
 	HealthCheck      *HealthCheck      `yaml:"healthCheck"`
 }
 
-// Discovery has exactly one of Consul, Kubernetes or Static.
+// Discovery has exactly one of Consul, DNS, Kubernetes or Static.
 type Discovery struct {
 	Consul     *ConsulDiscovery     `yaml:"consul"`
+	DNS        *DNSDiscovery        `yaml:"dns"` // pkg/policy/dns.go
 	Kubernetes *KubernetesDiscovery `yaml:"kubernetes"`
 	Static     []StaticEndpoint     `yaml:"static"`
 }
