@@ -116,6 +116,8 @@ func TestFleetSmall(t *testing.T) {
 			if r.nonEDS != 0 || r.resources != perChange*changes {
 				t.Errorf("%s over %s: %d non-EDS responses, %d resources; want 0 and %d", kind, proto, r.nonEDS, r.resources, perChange*changes)
 			}
+			t.Logf("%s over %s: server syscalls per Envoy per change: %.1f reads, %.1f writes", kind, proto,
+				float64(r.sysReads)/changes/n, float64(r.sysWrites)/changes/n)
 		}
 	}
 }
