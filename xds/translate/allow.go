@@ -36,6 +36,7 @@ const (
 	faultType          protoreflect.FullName = "envoy.extensions.filters.http.fault.v3.HTTPFault"
 	cacheType          protoreflect.FullName = "envoy.extensions.filters.http.cache.v3.CacheConfig"
 	simpleCacheType    protoreflect.FullName = "envoy.extensions.http.cache.simple_http_cache.v3.SimpleHttpCacheConfig"
+	transcoderType     protoreflect.FullName = "envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder"
 )
 
 // perRouteOf lists, per HTTP filter type, the per-route config types it
@@ -51,6 +52,7 @@ var perRouteOf = map[protoreflect.FullName]map[protoreflect.FullName]bool{
 	routerType:                                   {},
 	corsType:                                     {corsPolicyType: true},
 	faultType:                                    {faultType: true},
+	transcoderType:                               {transcoderType: true},
 	extProcType:                                  {extProcPerRouteType: true},
 	cacheType:                                    {}, // no per-route config: FilterConfig disables it
 }
@@ -85,6 +87,7 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 		routerType:                                   true,
 		corsType:                                     true,
 		faultType:                                    true,
+		transcoderType:                               true,
 		extProcType:                                  true,
 		cacheType:                                    true,
 	},
@@ -101,6 +104,7 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 		corsPolicyType:      true,
 		faultType:           true,
 		extProcPerRouteType: true,
+		transcoderType:      true,
 	},
 	pointAccessLogger: {
 		"envoy.extensions.access_loggers.file.v3.FileAccessLog":           true,

@@ -17,10 +17,6 @@ import (
 
 // Check rules for the cache filter (cache.go says why each holds).
 
-// grpcJSONTranscoderType may follow the cache: it turns the gRPC answer
-// into the JSON the cache then stores under the REST URL.
-const grpcJSONTranscoderType protoreflect.FullName = "envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder"
-
 // cacheFilter: the in-memory store, enabled, and a Vary allow list of
 // exact names that admits the headers gatehouse varies on.
 func (c *checker) cacheFilter(where string, a *anypb.Any) {
@@ -51,8 +47,8 @@ func (c *checker) cacheFilter(where string, a *anypb.Any) {
 // a request (a hit is answered by the cache filter itself: a filter after
 // it never sees the request), and the first filter removes the client's
 // x-gatehouse-consumer, on which the cache keys consumers. Only the
-// transformation and transcoder (whose output the cache stores), fault
-// and the router may follow it.
+// transformation and the gRPC-JSON transcoder (whose output, JSON under
+// the REST URL, the cache stores), fault and the router may follow it.
 func (c *checker) cacheOrder(where string, fs []*hcmv3.HttpFilter) {
 	at := -1
 	for i, f := range fs {
@@ -68,7 +64,7 @@ func (c *checker) cacheOrder(where string, fs []*hcmv3.HttpFilter) {
 	}
 	for _, f := range fs[at+1:] {
 		t := protoreflect.FullName(strings.TrimPrefix(f.GetTypedConfig().GetTypeUrl(), "type.googleapis.com/"))
-		if f.GetName() != wire.FilterTransform && t != faultType && t != routerType && t != grpcJSONTranscoderType {
+		if f.GetName() != wire.FilterTransform && t != faultType && t != routerType && t != transcoderType {
 			c.fail("%s http filter %q: comes after the cache filter %q; a cached answer would skip it (only the transformation, the gRPC-JSON transcoder, fault and the router may follow)", where, f.GetName(), wire.FilterCache)
 		}
 	}

@@ -34,8 +34,10 @@ type gwFilters struct {
 
 	cors  bool // some Route has a CORS policy (cors.go)
 	fault bool // some Route has a fault (fault.go)
-	waf   bool // some Route runs a Firewall (waf.go)
-	xform bool // some Route runs a Transformation (transform.go)
+	// transcode: some Route transcodes REST to gRPC (transcoder.go).
+	transcode bool
+	waf       bool // some Route runs a Firewall (waf.go)
+	xform     bool // some Route runs a Transformation (transform.go)
 	// cache: some Route is cached (cache.go); cacheVary is what its
 	// filter allows in Vary.
 	cache     bool
@@ -187,6 +189,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 	jwt := map[string]bool{}
 	for _, r := range routes {
 		f.openapi = f.openapi || r.Spec.Validation != nil
+		f.transcode = f.transcode || r.Spec.Transcoding != nil
 		if r.Spec.Authorization == "" && len(r.EffectiveAuthentication(gw)) == 0 && r.EffectiveRateLimit(gw) == "" && r.EffectiveFirewall(gw) == "" && r.Spec.Transformation == "" {
 			continue // the common case without policies allocates nothing
 		}
@@ -221,7 +224,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 		}
 	}
 	f.jwt = sortedKeys(jwt)
-	if len(f.routes) > 0 || f.cors || f.fault || f.cache {
+	if len(f.routes) > 0 || f.cors || f.fault || f.transcode || f.cache {
 		f.jwtReq = map[string]*anyT{}
 		f.rbacCfg = map[string]*anyT{}
 		f.localCfg = map[string]*anyT{}
@@ -298,6 +301,14 @@ func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
 	if f.fault {
 		out = append(out, httpFilter(wire.FilterFault, anyFault))
 	}
+	// The transcoder last before the router: it turns the REST call into
+	// the gRPC call the upstream speaks, so every filter before it (the
+	// WAF, validation, transformation, fault) sees the REST request, and
+	// on the response path every one of them sees the JSON it makes
+	// (transcoder.go, transcoderOrder).
+	if f.transcode {
+		out = append(out, httpFilter(wire.FilterTranscoder, anyTranscoderDisabled))
+	}
 	return append(out, httpFilter(wire.FilterRouter, anyRouter))
 }
 
@@ -349,7 +360,7 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 	if f.cache {
 		cached, _ = r.CachedOn(f.gw)
 	}
-	if p == nil && cors == nil && r.Spec.Fault == nil && !cached && !f.anyPerRoute() {
+	if p == nil && cors == nil && r.Spec.Fault == nil && r.Spec.Transcoding == nil && !cached && !f.anyPerRoute() {
 		return base
 	}
 	if rt := f.built[r]; rt != nil {
@@ -397,6 +408,9 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 		} else {
 			cfg[wire.FilterOpenAPI] = anyOpenAPIDisabled
 		}
+	}
+	if f.transcode && r.Spec.Transcoding != nil {
+		cfg[wire.FilterTranscoder] = transcoderPerRoute(r.Spec.Transcoding)
 	}
 	if f.cache {
 		if cached {
