@@ -122,6 +122,10 @@ type GatewayLimits struct {
 	MaxHeadersCount       int             `yaml:"maxHeadersCount"`
 	MaxConcurrentStreams  int             `yaml:"maxConcurrentStreams"`
 	PerClient             *PerClientLimit `yaml:"perClient"`
+	// MaxConnectionsPerListener bounds the connections open at once on
+	// each of the Gateway's listeners (edge.go); 0: the translator's
+	// default.
+	MaxConnectionsPerListener int `yaml:"maxConnectionsPerListener"`
 }
 
 type AccessLog struct {
