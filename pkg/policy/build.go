@@ -329,7 +329,6 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 	validateRouteTransformation(o, r, l.snap.Transformations[r.Spec.Transformation], l.snap.Services)
 	validateProtectedAnswer(o, r, l.snap.Gateways)
 	resolveRequire(o, r, l.snap.Gateways, l.snap.Authentications)
-	resolveLogin(o, r, l.snap.Gateways, l.snap.Authentications)
 	for i, m := range r.Spec.Mirror {
 		l.ref(o, fmt.Sprintf("spec.mirror[%d].service", i), KindService, m.Service)
 	}
