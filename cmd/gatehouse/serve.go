@@ -48,6 +48,8 @@ type serveOptions struct {
 	// Kubernetes discovery (issue 17): read only when a Service uses it.
 	kubeconfig        string
 	kubeAllNamespaces bool
+	// Eureka discovery (issue 17): contacted only when a Service uses it.
+	eureka eurekaOptions
 	// gatehouse's own ext_authz and rate-limit services.
 	services serviceOptions
 	// TLS and mTLS of the gRPC port.
@@ -159,6 +161,7 @@ the traces gatehouse starts; see docs/tracing.md.`,
 	f.StringVar(&o.consulTokenFile, "consul-token-file", "", "file holding the Consul ACL token, for discovery and a consul:// store (default $CONSUL_HTTP_TOKEN)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for discovery.kubernetes Services (default $KUBECONFIG, else the in-cluster service account; read only when a Service uses Kubernetes)")
 	f.BoolVar(&o.kubeAllNamespaces, "kubernetes-all-namespaces", false, "watch EndpointSlices cluster-wide with one informer instead of one per referenced namespace")
+	o.eureka.addFlags(f)
 	o.services.addFlags(f)
 	o.tls.addFlags(f)
 	o.adminAuth.addFlags(f)
@@ -276,7 +279,11 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		return err
 	}
 	kubeSrc := newKubeSource(o.kubeconfig, o.kubeAllNamespaces, &ctrl)
-	reg.MustRegister(newRegistryUp(consulSrc, kubeSrc), newStoreCollector(health))
+	eurekaSrc, err := newEurekaSource(o.eureka, &ctrl)
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(newRegistryUp(consulSrc, kubeSrc, eurekaSrc), newStoreCollector(health))
 	var publisher controller.Publisher // a nil *server.Publisher must stay a nil interface
 	if pub != nil {
 		publisher = pub
@@ -300,11 +307,12 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 			disc.Set(oidc.Targets(snap))
 			consulSrc.SetPolicy(snap)
 			kubeSrc.SetPolicy(snap)
+			eurekaSrc.SetPolicy(snap)
 			if st.Root != "" {
 				sendLatest(externalDirs, dirsOf(st.Root, snap.ExternalFiles))
 			}
 		},
-		Synced:      func() bool { return consulSrc.Synced() && kubeSrc.Synced() },
+		Synced:      func() bool { return consulSrc.Synced() && kubeSrc.Synced() && eurekaSrc.Synced() },
 		Tracer:      tr.Provider(),
 		OnPublished: acks.Published,
 	})
@@ -321,7 +329,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 			Snapshot: snapshots,
 			Status: func() any {
 				hs := health.Status()
-				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc), Kube: kubeStatus(kubeSrc), OIDC: disc.Status()}
+				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc), Kube: kubeStatus(kubeSrc), Eureka: eurekaStatus(eurekaSrc), OIDC: disc.Status()}
 			},
 			Usage: svc.usageHandler(),
 			Explain: func(req explain.Request) (*explain.Result, error) {
@@ -344,13 +352,15 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 
 	errs := make(chan error, 3)
 	var wg sync.WaitGroup
-	wg.Add(8)
+	wg.Add(10)
 	go func() { defer wg.Done(); ctrl.Run(ctx) }()
 	go func() { defer wg.Done(); disc.Run(ctx) }()
 	go func() { defer wg.Done(); consulSrc.Run(ctx) }()
 	go func() { defer wg.Done(); logConsul(ctx, consulSrc, log) }()
 	go func() { defer wg.Done(); kubeSrc.Run(ctx) }()
 	go func() { defer wg.Done(); logKube(ctx, kubeSrc, log) }()
+	go func() { defer wg.Done(); eurekaSrc.Run(ctx) }()
+	go func() { defer wg.Done(); logEureka(ctx, eurekaSrc, log) }()
 	go func() {
 		defer wg.Done()
 		if err := st.Watch(ctx, ctrl.PolicyChanged, nil); err != nil {

@@ -168,6 +168,7 @@ func printStatus(w io.Writer, full serverStatus, proxies []server.ProxyStatus, n
 	printStore(w, full.Store, now)
 	printConsul(w, full.Consul, now)
 	printKube(w, full.Kube, now)
+	printEureka(w, full.Eureka, now)
 	printOIDC(w, full.OIDC, now)
 
 	fmt.Fprintf(w, "\nProxies (%d):\n", len(proxies))
