@@ -327,6 +327,7 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 	}
 	l.ref(o, "spec.transformation", KindTransformation, r.Spec.Transformation)
 	validateRouteTransformation(o, r, l.snap.Transformations[r.Spec.Transformation], l.snap.Services)
+	resolveTranscoding(o, r, l.snap.Services)
 	validateProtectedAnswer(o, r, l.snap.Gateways)
 	resolveRequire(o, r, l.snap.Gateways, l.snap.Authentications)
 	for i, m := range r.Spec.Mirror {

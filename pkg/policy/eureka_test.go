@@ -7,7 +7,7 @@ import "testing"
 func TestBadEurekaDiscovery(t *testing.T) {
 	runBadCases(t, []badCase{
 		{"eureka and static", service + "  discovery:\n    eureka: {app: cart}\n    static: [{address: 127.0.0.1, port: 1}]\n",
-			4, "Service/s", "spec.discovery", `set exactly one of consul, eureka, kubernetes, static`},
+			4, "Service/s", "spec.discovery", `set exactly one of consul, dns, eureka, kubernetes, static`},
 		{"eureka without app", service + "  discovery:\n    eureka: {vip: cart}\n",
 			5, "Service/s", "spec.discovery.eureka.app", `required: the Eureka application name`},
 		{"eureka app with space", service + "  discovery:\n    eureka:\n      app: my cart\n",

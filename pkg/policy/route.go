@@ -107,6 +107,8 @@ func validateRoute(files *fileReader, o *objErrs, r *Route) {
 	validateProxyless(o, "spec.proxyless")
 	validateCORS(o, "spec.cors", sp.CORS, true)
 	validateValidation(files, o, "spec.validation", r.File, sp.Validation)
+	validateTranscoding(files, o, "spec.transcoding", r.File, sp.Transcoding)
+	validateTranscodingRoute(o, r)
 	if sp.Validation != nil && sp.Rewrite != nil && (sp.Rewrite.Prefix != "" || sp.Rewrite.Regex != nil) {
 		// The validator sees the client's path (it runs before the router
 		// rewrites it), so the document would describe other paths.

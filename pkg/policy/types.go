@@ -200,9 +200,10 @@ type ServiceSpec struct {
 	HealthCheck      *HealthCheck      `yaml:"healthCheck"`
 }
 
-// Discovery has exactly one of Consul, Eureka, Kubernetes or Static.
+// Discovery has exactly one of Consul, DNS, Eureka, Kubernetes or Static.
 type Discovery struct {
 	Consul     *ConsulDiscovery     `yaml:"consul"`
+	DNS        *DNSDiscovery        `yaml:"dns"` // pkg/policy/dns.go
 	Eureka     *EurekaDiscovery     `yaml:"eureka"`
 	Kubernetes *KubernetesDiscovery `yaml:"kubernetes"`
 	Static     []StaticEndpoint     `yaml:"static"`
@@ -341,6 +342,9 @@ type RouteSpec struct {
 	// Validation checks requests against an OpenAPI document
 	// (validation.go); nil: none.
 	Validation *Validation `yaml:"validation"`
+	// Transcoding serves the Route's GRPC backends to REST clients
+	// through Envoy's gRPC-JSON transcoder (transcoding.go); nil: none.
+	Transcoding *Transcoding `yaml:"transcoding"`
 	// Streaming marks a Route whose calls are long-lived streams (server-
 	// sent events, streaming gRPC, long polls): Envoy gives it no request
 	// timeout (see StreamingRoute). Routes whose every backend is a GRPC

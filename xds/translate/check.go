@@ -73,6 +73,9 @@ type checker struct {
 	listenerAddrs map[string]string
 	regexes       map[string]bool
 	localRLDone   map[string]bool
+	// transcoderDone: the per-route transcoder configs checked, by
+	// serialized value (a descriptor set is linked once).
+	transcoderDone map[string]bool
 	// procFilters are gatehouse's ext_proc filters (the WAF, request
 	// validation, transformation) by filter name, each with the per-route
 	// configs it checked (checkextproc.go).
@@ -373,6 +376,9 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 		if mt != nil && mt.Descriptor().FullName() == localRateLimitType {
 			c.localRateLimit(fw, f.GetTypedConfig())
 		}
+		if mt != nil && mt.Descriptor().FullName() == transcoderType {
+			c.transcoderFilter(fw, f.GetTypedConfig())
+		}
 		if p := c.processorFilters()[f.GetName()]; p != nil {
 			c.processorFilter(p, fw, mt, f.GetTypedConfig())
 		}
@@ -393,6 +399,7 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 	c.metadataFromRBAC(where, filters)
 	c.transformOrder(where, filters)
 	c.openAPIOrder(where, filters)
+	c.transcoderOrder(where, filters)
 	rds := h.GetRds()
 	if rds == nil {
 		c.fail("%s: no RDS route config", where)
@@ -483,6 +490,9 @@ func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {
 		mt := c.anyOf(where+" typed_per_filter_config "+k, cfg[k], pointPerRoute)
 		if mt != nil && mt.Descriptor().FullName() == localRateLimitType {
 			c.localRateLimit(where+" typed_per_filter_config "+k, cfg[k])
+		}
+		if mt != nil && mt.Descriptor().FullName() == transcoderType {
+			c.transcoderRoute(where+" typed_per_filter_config "+k, cfg[k])
 		}
 		users := c.rdsFilters[rc]
 		if len(users) == 0 {

@@ -318,6 +318,14 @@ func envoyIP(s string) bool {
 // IP address" for a STATIC endpoint).
 func (c *checker) clusterRules(cl *clusterv3.Cluster) {
 	las := cl.GetLoadAssignment().GetEndpoints()
+	if cl.GetEdsClusterConfig() != nil && cl.GetType() != clusterv3.Cluster_EDS {
+		// Envoy: source/common/upstream/upstream_impl.cc.
+		c.fail("cluster %s: eds_cluster_config set in a non-EDS cluster (%s)", cl.GetName(), cl.GetType())
+	}
+	switch cl.GetType() {
+	case clusterv3.Cluster_LOGICAL_DNS, clusterv3.Cluster_STRICT_DNS:
+		c.dnsClusterRules(cl)
+	}
 	switch cl.GetType() {
 	case clusterv3.Cluster_LOGICAL_DNS:
 		if len(las) != 1 || len(las[0].GetLbEndpoints()) != 1 {

@@ -76,6 +76,7 @@ var extensionStatus = map[protoreflect.FullName]string{
 	corsType:       "stable", // envoy.filters.http.cors
 	corsPolicyType: "stable", // envoy.filters.http.cors
 	faultType:      "stable", // envoy.filters.http.fault
+	transcoderType: "stable", // envoy.filters.http.grpc_json_transcoder (robust_to_untrusted_downstream)
 	// envoy.filters.http.ext_proc: stable downstream (status_upstream is
 	// alpha; gatehouse uses it downstream only).
 	extProcType:         "stable",

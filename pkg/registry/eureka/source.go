@@ -126,14 +126,12 @@ func (s *Source) Up() bool {
 	return s.up
 }
 
-// Watching is 1 while a policy Service uses Eureka (one poll loop), else 0.
+// Watching is how many policy Services use Eureka (all served by one poll
+// loop); 0 means the source is not in use.
 func (s *Source) Watching() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.byPolicy) > 0 {
-		return 1
-	}
-	return 0
+	return len(s.byPolicy)
 }
 
 // Run polls until ctx ends: a full fetch first (and after any failure),
