@@ -56,7 +56,7 @@ func TestEurekaScaleUpDown(t *testing.T) {
 		t.Errorf("fetches %+v: want 1 full, the rest deltas, no hash mismatch", st.Eureka.Fetches)
 	}
 	out, err := gatehouseproc.Run(gatehouseBin, "status", "--server", g.AdminAddr)
-	if err != nil || !strings.Contains(out, "Eureka "+srv.URL) || !strings.Contains(out, "CART") {
+	if err != nil || !strings.Contains(out, "Eureka "+srv.URL) || !strings.Contains(out, "CART") || !strings.Contains(out, "eureka: up, synced, 1 in use") {
 		t.Errorf("gatehouse status (err %v) lacks the Eureka section:\n%s", err, out)
 	}
 	t.Logf("gatehouse status:\n%s", out)
