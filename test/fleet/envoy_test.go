@@ -163,6 +163,9 @@ func dependents(typeURL string, anys []*anypb.Any) ([]string, error) {
 			}
 			for _, fc := range l.GetFilterChains() {
 				for _, f := range fc.GetFilters() {
+					if f.GetName() != "envoy.filters.network.http_connection_manager" {
+						continue // the connection limit
+					}
 					h := &hcmv3.HttpConnectionManager{}
 					if err := f.GetTypedConfig().UnmarshalTo(h); err != nil {
 						return nil, err

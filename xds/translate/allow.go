@@ -66,6 +66,7 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 	},
 	pointNetworkFilter: {
 		"envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager": true,
+		connectionLimitType: true,
 	},
 	pointDownstreamTransport: {
 		"envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext": true,

@@ -3,6 +3,7 @@ package translate
 import (
 	"errors"
 	"fmt"
+	connlimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/connection_limit/v3"
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -320,9 +321,21 @@ func (c *checker) listener(l *listenerv3.Listener) {
 				}
 			}
 		}
+		c.networkFilterRules(w, fc.GetFilters())
 		for _, f := range fc.GetFilters() {
 			fw := w + " filter " + f.GetName()
-			if c.anyOf(fw, f.GetTypedConfig(), pointNetworkFilter) == nil {
+			mt := c.anyOf(fw, f.GetTypedConfig(), pointNetworkFilter)
+			if mt == nil {
+				continue
+			}
+			if mt.Descriptor().FullName() == connectionLimitType {
+				// ValidateAll of the listener does not reach inside the
+				// Any; Envoy validates it when it builds the filter
+				// (source/extensions/filters/network/common/factory_base.h,
+				// createFilterFactoryFromProto: downcastAndValidate).
+				if cl := (&connlimitv3.ConnectionLimit{}); c.unmarshal(fw, f.GetTypedConfig(), cl) {
+					c.validate("connection limit", fw, cl)
+				}
 				continue
 			}
 			h := &hcmv3.HttpConnectionManager{}

@@ -68,6 +68,9 @@ type routePolicy struct {
 	// Authorization beyond sourceCIDRs); failOpen selects the instance.
 	call, failOpen bool
 	grpcOnly       bool // every backend is a gRPC Service: no body buffering
+	// bodylessUpgrade: CONNECT or an upgrade other than WebSocket, whose
+	// stream never ends: no body buffering either.
+	bodylessUpgrade bool
 	// stripAuthorization: one of the Route's JWT Authentications says
 	// forwardToken: false, so the Authorization header is removed for the
 	// upstream by the route (see authorizationRemoved).
@@ -131,6 +134,7 @@ func resolveRoute(gw *policy.Gateway, r *policy.Route, snap *policy.Snapshot) (*
 	// An allow rule with only sourceCIDRs is enforced by rbac alone.
 	cidrsOnly := p.authz != nil && p.authz.Spec.Allow != nil && len(p.authz.Spec.Allow.Groups) == 0
 	p.call = len(p.authn) > 0 || (p.authz != nil && !cidrsOnly)
+	p.bodylessUpgrade = bodylessUpgrade(r, snap.Services)
 	p.grpcOnly = len(r.Spec.Backends) > 0
 	for _, b := range r.Spec.Backends {
 		if s := snap.Services[b.Service]; s == nil || s.Spec.Protocol != policy.ServiceGRPC {
