@@ -14,7 +14,7 @@ BENCH        ?= .
 BENCH_PKGS   ?= ./...
 BENCH_TIME   ?= 1s
 
-.PHONY: build run test bench bench-short bench-fleet fuzz-short envoy-api golden fmt lint consul kube coredns crs-full
+.PHONY: build run test bench bench-short bench-fleet fuzz-short envoy-api golden fmt lint consul kube coredns eureka-js-client crs-full
 
 # The Consul agent the process tests run (v1.14.4, the last MPL release that
 # builds from the module proxy), built in its own module under test/tools/consul
@@ -45,6 +45,16 @@ COREDNS_VERSION ?= v1.15.0
 COREDNS_CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gatehouse/coredns-$(COREDNS_VERSION)
 COREDNS_BIN     ?= $(COREDNS_CACHE)/coredns
 
+# The official JavaScript Eureka client (eureka-js-client from npm), which the
+# Eureka discovery tests (test/eureka) register instances with: a real client
+# producing real payloads. No Java Eureka server runs in the tests; they run a
+# Eureka-protocol server written in Go (test/eureka/eurekatest). Installed with
+# npm from the lock file in test/tools/eureka-js-client into the cache; the
+# tests find it there (or at $$GATEHOUSE_EUREKA_JS, a node_modules folder's
+# parent).
+EUREKA_JS_VERSION ?= 4.5.0
+EUREKA_JS_CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gatehouse/eureka-js-client-$(EUREKA_JS_VERSION)
+
 ## build: compile bin/gatehouse
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/gatehouse
@@ -57,9 +67,9 @@ run: build
 # missing, so `make test` installs or builds them first (cached after the
 # first time). GATEHOUSE_SKIP_MISSING=1 opts out of both: nothing is
 # installed and the tests that need a missing one are skipped.
-TEST_DEPS := $(if $(filter 1,$(GATEHOUSE_SKIP_MISSING)),,consul kube coredns redis envoy-ratelimit prometheus promql-check docker-compose hydra otlpreceiver)
+TEST_DEPS := $(if $(filter 1,$(GATEHOUSE_SKIP_MISSING)),,consul kube coredns eureka-js-client redis envoy-ratelimit prometheus promql-check docker-compose hydra otlpreceiver)
 
-## test: formatting and vet checks, then every test (unit, golden, process); installs Consul, kube-apiserver and etcd, CoreDNS, Redis, envoyproxy/ratelimit, Prometheus, the PromQL checker, docker-compose, ORY Hydra and the OTLP receiver first
+## test: formatting and vet checks, then every test (unit, golden, process); installs Consul, kube-apiserver and etcd, CoreDNS, eureka-js-client, Redis, envoyproxy/ratelimit, Prometheus, the PromQL checker, docker-compose, ORY Hydra and the OTLP receiver first
 test: lint $(TEST_DEPS)
 	$(GO) test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./...
 
@@ -112,6 +122,14 @@ coredns:
 	  echo "coredns: building $(COREDNS_VERSION) into $(COREDNS_BIN)" && \
 	  cd test/tools/coredns && $(GO) build -o "$(COREDNS_BIN).tmp" . && \
 	  mv "$(COREDNS_BIN).tmp" "$(COREDNS_BIN)" && "$(COREDNS_BIN)" -version | sed -n 1p; fi
+
+## eureka-js-client: npm install eureka-js-client $(EUREKA_JS_VERSION) for the Eureka tests into $(EUREKA_JS_CACHE) (skipped if present; needs node and npm)
+eureka-js-client:
+	@if [ -f "$(EUREKA_JS_CACHE)/node_modules/eureka-js-client/package.json" ]; then echo "eureka-js-client: $(EUREKA_JS_CACHE) (cached)"; else \
+	  mkdir -p "$(EUREKA_JS_CACHE)" && \
+	  cp test/tools/eureka-js-client/package.json test/tools/eureka-js-client/package-lock.json "$(EUREKA_JS_CACHE)/" && \
+	  echo "eureka-js-client: npm ci into $(EUREKA_JS_CACHE)" && \
+	  cd "$(EUREKA_JS_CACHE)" && npm ci --no-audit --no-fund --ignore-scripts; fi
 
 ## consul: build the Consul agent for the tests into $(CONSUL_BIN) (skipped if present; ~6 min the first time)
 consul:

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/registry"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry/consul"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry/dns"
+	"github.com/gatehouse-dev/gatehouse/pkg/registry/eureka"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry/kubernetes"
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
 )
@@ -166,6 +167,7 @@ type serverStatus struct {
 	Consul *consul.Status      `json:"consul,omitempty"`
 	Kube   *kubernetes.Status  `json:"kubernetes,omitempty"`
 	DNS    *dns.Status         `json:"dns,omitempty"`
+	Eureka *eureka.Status      `json:"eureka,omitempty"`
 	// Registries is every discovery source in use, one line each.
 	Registries []registryHealth `json:"registries,omitempty"`
 	// OIDC is the OpenID Connect discovery of every issuer named without

@@ -146,6 +146,9 @@ func summary(o api.Object) string {
 				Consul *struct {
 					Service string `json:"service"`
 				} `json:"consul"`
+				Eureka *struct {
+					App string `json:"app"`
+				} `json:"eureka"`
 				Kubernetes *struct {
 					Service   string `json:"service"`
 					Namespace string `json:"namespace"`
@@ -192,6 +195,8 @@ func summary(o api.Object) string {
 		switch {
 		case v.Spec.Discovery.Consul != nil:
 			parts = append(parts, "consul "+v.Spec.Discovery.Consul.Service)
+		case v.Spec.Discovery.Eureka != nil:
+			parts = append(parts, "eureka "+v.Spec.Discovery.Eureka.App)
 		case v.Spec.Discovery.Kubernetes != nil:
 			k := v.Spec.Discovery.Kubernetes
 			ns := k.Namespace

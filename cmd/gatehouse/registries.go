@@ -11,7 +11,7 @@ import (
 // every source (the per-source sections add details).
 type registryHealth struct {
 	Source   string `json:"source"`
-	Services int    `json:"in_use"` // Services (static), queries (Consul), informers (Kubernetes), names (DNS)
+	Services int    `json:"in_use"` // Services (static), queries (Consul), informers (Kubernetes), names (DNS), Services (Eureka)
 	Up       bool   `json:"up"`
 	Synced   bool   `json:"synced"`
 }

@@ -53,6 +53,8 @@ type serveOptions struct {
 	kubeSADir         string
 	// DNS discovery for proxyless clients (issue 17): the servers asked.
 	dnsServers []string
+	// Eureka discovery (issue 17): contacted only when a Service uses it.
+	eureka eurekaOptions
 	// gatehouse's own ext_authz and rate-limit services.
 	services serviceOptions
 	// TLS and mTLS of the gRPC port.
@@ -166,6 +168,7 @@ the traces gatehouse starts; see docs/tracing.md.`,
 	f.StringSliceVar(&o.dnsServers, "dns-server", nil, "DNS server (host or host:port) gatehouse asks for discovery.dns names on behalf of proxyless gRPC clients; repeat for fallbacks (default: the nameservers of /etc/resolv.conf; Envoy resolves with its own resolver)")
 	f.StringVar(&o.kubeSADir, "kubernetes-service-account-dir", kubernetes.DefaultServiceAccountDir, "in-cluster credentials (token, ca.crt) used when neither --kubeconfig nor KUBECONFIG is given; the API server is $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT")
 	f.BoolVar(&o.kubeAllNamespaces, "kubernetes-all-namespaces", false, "watch EndpointSlices cluster-wide with one informer instead of one per referenced namespace")
+	o.eureka.addFlags(f)
 	o.services.addFlags(f)
 	o.tls.addFlags(f)
 	o.adminAuth.addFlags(f)
@@ -287,8 +290,12 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	eurekaSrc, err := newEurekaSource(o.eureka, &ctrl)
+	if err != nil {
+		return err
+	}
 	staticSrc := &static.Source{}
-	reg.MustRegister(newRegistryUp(staticSrc, consulSrc, kubeSrc, dnsSrc), newStoreCollector(health))
+	reg.MustRegister(newRegistryUp(staticSrc, consulSrc, kubeSrc, dnsSrc, eurekaSrc), newStoreCollector(health))
 	var publisher controller.Publisher // a nil *server.Publisher must stay a nil interface
 	if pub != nil {
 		publisher = pub
@@ -314,11 +321,12 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 			kubeSrc.SetPolicy(snap)
 			dnsSrc.SetPolicy(snap)
 			staticSrc.SetPolicy(snap)
+			eurekaSrc.SetPolicy(snap)
 			if st.Root != "" {
 				sendLatest(externalDirs, dirsOf(st.Root, snap.ExternalFiles))
 			}
 		},
-		Synced:      func() bool { return consulSrc.Synced() && kubeSrc.Synced() && dnsSrc.Synced() },
+		Synced:      func() bool { return consulSrc.Synced() && kubeSrc.Synced() && dnsSrc.Synced() && eurekaSrc.Synced() },
 		Tracer:      tr.Provider(),
 		OnPublished: acks.Published,
 	})
@@ -335,7 +343,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 			Snapshot: snapshots,
 			Status: func() any {
 				hs := health.Status()
-				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc), Kube: kubeStatus(kubeSrc), DNS: dnsStatus(dnsSrc), Registries: registriesHealth(staticSrc, consulSrc, kubeSrc, dnsSrc), OIDC: disc.Status()}
+				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc), Kube: kubeStatus(kubeSrc), DNS: dnsStatus(dnsSrc), Eureka: eurekaStatus(eurekaSrc), Registries: registriesHealth(staticSrc, consulSrc, kubeSrc, dnsSrc, eurekaSrc), OIDC: disc.Status()}
 			},
 			Usage: svc.usageHandler(),
 			Explain: func(req explain.Request) (*explain.Result, error) {
@@ -358,7 +366,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 
 	errs := make(chan error, 3)
 	var wg sync.WaitGroup
-	wg.Add(10)
+	wg.Add(12)
 	go func() { defer wg.Done(); ctrl.Run(ctx) }()
 	go func() { defer wg.Done(); disc.Run(ctx) }()
 	go func() { defer wg.Done(); consulSrc.Run(ctx) }()
@@ -367,6 +375,8 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	go func() { defer wg.Done(); logKube(ctx, kubeSrc, log) }()
 	go func() { defer wg.Done(); dnsSrc.Run(ctx) }()
 	go func() { defer wg.Done(); logDNS(ctx, dnsSrc, log) }()
+	go func() { defer wg.Done(); eurekaSrc.Run(ctx) }()
+	go func() { defer wg.Done(); logEureka(ctx, eurekaSrc, log) }()
 	go func() {
 		defer wg.Done()
 		if err := st.Watch(ctx, ctrl.PolicyChanged, nil); err != nil {

@@ -170,6 +170,7 @@ func printStatus(w io.Writer, full serverStatus, proxies []server.ProxyStatus, n
 	printConsul(w, full.Consul, now)
 	printKube(w, full.Kube, now)
 	printDNS(w, full.DNS, now)
+	printEureka(w, full.Eureka, now)
 	printOIDC(w, full.OIDC, now)
 
 	fmt.Fprintf(w, "\nProxies (%d):\n", len(proxies))

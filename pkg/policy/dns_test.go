@@ -11,9 +11,9 @@ func TestBadDNSDiscovery(t *testing.T) {
 	dns := service + "  discovery:\n    dns:\n"
 	runBadCases(t, []badCase{
 		{"dns and static", service + "  discovery:\n    dns: {name: api.example, port: 80}\n    static: [{address: 127.0.0.1, port: 1}]\n",
-			4, "Service/s", "spec.discovery", `set exactly one of consul, dns, kubernetes, static`},
+			4, "Service/s", "spec.discovery", `set exactly one of consul, dns, eureka, kubernetes, static`},
 		{"dns and consul", service + "  discovery:\n    consul: {service: x}\n    dns: {name: api.example, port: 80}\n",
-			4, "Service/s", "spec.discovery", `set exactly one of consul, dns, kubernetes, static`},
+			4, "Service/s", "spec.discovery", `set exactly one of consul, dns, eureka, kubernetes, static`},
 		{"no name", dns + "      port: 80\n",
 			5, "Service/s", "spec.discovery.dns.name", `required: the host name to resolve`},
 		{"ip address", dns + "      name: 10.0.0.1\n      port: 80\n",

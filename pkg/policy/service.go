@@ -87,8 +87,11 @@ func validateService(files *fileReader, o *objErrs, s *Service) {
 
 func validateDiscovery(o *objErrs, d *Discovery) {
 	p := "spec.discovery"
-	if countSet(d.Consul != nil, d.DNS != nil, d.Kubernetes != nil, d.Static != nil) != 1 {
-		o.add(p, "set exactly one of consul, dns, kubernetes, static")
+	if countSet(d.Consul != nil, d.DNS != nil, d.Eureka != nil, d.Kubernetes != nil, d.Static != nil) != 1 {
+		o.add(p, "set exactly one of consul, dns, eureka, kubernetes, static")
+	}
+	if e := d.Eureka; e != nil {
+		validateEureka(o, p+".eureka", e)
 	}
 	if k := d.Kubernetes; k != nil {
 		validateKubernetes(o, p+".kubernetes", k)

@@ -208,10 +208,11 @@ type ServiceSpec struct {
 	HealthCheck      *HealthCheck      `yaml:"healthCheck"`
 }
 
-// Discovery has exactly one of Consul, DNS, Kubernetes or Static.
+// Discovery has exactly one of Consul, DNS, Eureka, Kubernetes or Static.
 type Discovery struct {
 	Consul     *ConsulDiscovery     `yaml:"consul"`
 	DNS        *DNSDiscovery        `yaml:"dns"` // pkg/policy/dns.go
+	Eureka     *EurekaDiscovery     `yaml:"eureka"`
 	Kubernetes *KubernetesDiscovery `yaml:"kubernetes"`
 	Static     []StaticEndpoint     `yaml:"static"`
 }
@@ -224,6 +225,15 @@ type KubernetesDiscovery struct {
 	// number (the endpoints' port, i.e. the target port, since EndpointSlices
 	// carry target ports only). Required when the Service has several ports.
 	Port string `yaml:"port"`
+}
+
+// EurekaDiscovery reads a Eureka application's instances (the servers are
+// gatehouse flags: --eureka-url).
+type EurekaDiscovery struct {
+	App string `yaml:"app"` // the Eureka application name (matched case-insensitively)
+	// VIP, if set, keeps only the instances whose vipAddress (secure or
+	// not, a comma-separated list in Eureka) names it.
+	VIP string `yaml:"vip"`
 }
 
 type ConsulDiscovery struct {
