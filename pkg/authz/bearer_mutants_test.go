@@ -1,8 +1,10 @@
 package authz
 
 import (
+	"fmt"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,7 +97,11 @@ func TestBuildIntroAuthKeepsOnlyAnUnchangedIntrospector(t *testing.T) {
 // Authorization header there is a bearer token like any other, two are
 // refused (never one of them silently ignored). Killed mutant: bearer's
 // `n > 1` turned into `n >= 1` (which refused every raw-header request's
-// token; only the two-entry case was tested).
+// token; only the two-entry case was tested). The empty and oversized
+// cases: gremlins counts a case clause's condition as not covered (Go's
+// coverage gives it no block of its own), so `rest == ""` and
+// `len(rest) > MaxBearerTokenBytes` negated or moved to `>=` are killed
+// here, next to the code's other forms.
 func TestBearerHeaderMapForms(t *testing.T) {
 	entry := func(k, v string) *corev3.HeaderValue { return &corev3.HeaderValue{Key: k, Value: v} }
 	raw := func(k, v string) *corev3.HeaderValue { return &corev3.HeaderValue{Key: k, RawValue: []byte(v)} }
@@ -114,6 +120,9 @@ func TestBearerHeaderMapForms(t *testing.T) {
 		{name: "two header_map entries", entries: []*corev3.HeaderValue{entry("authorization", "Bearer abc"), raw("AUTHORIZATION", "Bearer def")}, present: true, malformed: "more than one Authorization header"},
 		{name: "no Authorization", entries: []*corev3.HeaderValue{entry("x-a", "1")}},
 		{name: "another scheme", entries: []*corev3.HeaderValue{entry("authorization", "Basic Zm9vOmJhcg==")}},
+		{name: "empty token", headers: map[string]string{"authorization": "Bearer "}, present: true, malformed: "empty bearer token"},
+		{name: "token at the size limit", headers: map[string]string{"authorization": "Bearer " + strings.Repeat("a", MaxBearerTokenBytes)}, token: strings.Repeat("a", MaxBearerTokenBytes), present: true},
+		{name: "token past the size limit", headers: map[string]string{"authorization": "Bearer " + strings.Repeat("a", MaxBearerTokenBytes+1)}, present: true, malformed: fmt.Sprintf("bearer token longer than %d bytes", MaxBearerTokenBytes)},
 	}
 	for _, c := range cases {
 		h := &authv3.AttributeContext_HttpRequest{Headers: c.headers}
