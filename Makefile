@@ -14,7 +14,7 @@ BENCH        ?= .
 BENCH_PKGS   ?= ./...
 BENCH_TIME   ?= 1s
 
-.PHONY: build run test bench bench-short bench-fleet fuzz-short envoy-api golden fmt lint consul kube crs-full
+.PHONY: build run test bench bench-short bench-fleet fuzz-short envoy-api golden fmt lint consul kube coredns crs-full
 
 # The Consul agent the process tests run (v1.14.4, the last MPL release that
 # builds from the module proxy), built in its own module under test/tools/consul
@@ -36,6 +36,15 @@ KUBE_BIN       ?= $(KUBE_CACHE)/kube-apiserver
 ETCD_CACHE     ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gatehouse/etcd-$(ETCD_VERSION)
 ETCD_BIN       ?= $(ETCD_CACHE)/etcd
 
+# CoreDNS for the DNS discovery tests (test/dns), built in the throwaway
+# module test/tools/coredns with only the plugins the tests use (its
+# main.go), so its dependencies never enter go.mod. Cached like Consul; the
+# tests find it there (or at $$GATEHOUSE_COREDNS). About 2 minutes the first
+# time.
+COREDNS_VERSION ?= v1.15.0
+COREDNS_CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gatehouse/coredns-$(COREDNS_VERSION)
+COREDNS_BIN     ?= $(COREDNS_CACHE)/coredns
+
 ## build: compile bin/gatehouse
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/gatehouse
@@ -48,9 +57,9 @@ run: build
 # missing, so `make test` installs or builds them first (cached after the
 # first time). GATEHOUSE_SKIP_MISSING=1 opts out of both: nothing is
 # installed and the tests that need a missing one are skipped.
-TEST_DEPS := $(if $(filter 1,$(GATEHOUSE_SKIP_MISSING)),,consul kube redis envoy-ratelimit prometheus promql-check docker-compose hydra otlpreceiver)
+TEST_DEPS := $(if $(filter 1,$(GATEHOUSE_SKIP_MISSING)),,consul kube coredns redis envoy-ratelimit prometheus promql-check docker-compose hydra otlpreceiver)
 
-## test: formatting and vet checks, then every test (unit, golden, process); installs Consul, Redis, envoyproxy/ratelimit, Prometheus, the PromQL checker, docker-compose, ORY Hydra and the OTLP receiver first
+## test: formatting and vet checks, then every test (unit, golden, process); installs Consul, kube-apiserver and etcd, CoreDNS, Redis, envoyproxy/ratelimit, Prometheus, the PromQL checker, docker-compose, ORY Hydra and the OTLP receiver first
 test: lint $(TEST_DEPS)
 	$(GO) test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./...
 
@@ -95,6 +104,14 @@ kube:
 	  echo "kube-apiserver: building $(KUBE_VERSION) into $(KUBE_BIN) (8-10 minutes)" && \
 	  cd test/tools/kube && $(GO) build -o "$(KUBE_BIN).tmp" k8s.io/kubernetes/cmd/kube-apiserver && \
 	  mv "$(KUBE_BIN).tmp" "$(KUBE_BIN)"; fi
+
+## coredns: build CoreDNS for the DNS discovery tests into $(COREDNS_BIN) (skipped if present; ~2 min the first time)
+coredns:
+	@if [ -x "$(COREDNS_BIN)" ]; then echo "coredns: $(COREDNS_BIN) (cached)"; else \
+	  mkdir -p "$(COREDNS_CACHE)" && \
+	  echo "coredns: building $(COREDNS_VERSION) into $(COREDNS_BIN)" && \
+	  cd test/tools/coredns && $(GO) build -o "$(COREDNS_BIN).tmp" . && \
+	  mv "$(COREDNS_BIN).tmp" "$(COREDNS_BIN)" && "$(COREDNS_BIN)" -version | sed -n 1p; fi
 
 ## consul: build the Consul agent for the tests into $(CONSUL_BIN) (skipped if present; ~6 min the first time)
 consul:

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/oidc"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry/consul"
+	"github.com/gatehouse-dev/gatehouse/pkg/registry/dns"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry/kubernetes"
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
 )
@@ -164,6 +165,9 @@ type serverStatus struct {
 	Store  *store.HealthStatus `json:"store,omitempty"`
 	Consul *consul.Status      `json:"consul,omitempty"`
 	Kube   *kubernetes.Status  `json:"kubernetes,omitempty"`
+	DNS    *dns.Status         `json:"dns,omitempty"`
+	// Registries is every discovery source in use, one line each.
+	Registries []registryHealth `json:"registries,omitempty"`
 	// OIDC is the OpenID Connect discovery of every issuer named without
 	// a JWKS.
 	OIDC []oidc.IssuerStatus `json:"oidc,omitempty"`

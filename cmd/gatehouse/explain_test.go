@@ -131,3 +131,23 @@ func TestExplainHelpFits(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainTranscodedExample: `gatehouse explain` on examples/transcoding
+// shows the gRPC method a REST request maps to, and `gatehouse validate`
+// loads the example (its committed descriptor set included).
+func TestExplainTranscodedExample(t *testing.T) {
+	code, out, errOut := gatehouse(t, "explain", "--policy-dir", "../../examples/transcoding", "--gateway", "public",
+		"--host", "localhost:8080", "--method", "POST", "--path", "/v1/shelves/7/books")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"route bookstore-rest", "gRPC call", "/bookstore.v1.Bookstore/CreateBook (rule POST /v1/{parent=shelves/*}/books)", `parent="shelves/7" from the path`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, errOut = gatehouse(t, "validate", "../../examples/transcoding")
+	if code != 0 || !strings.Contains(out, "0 objects rejected") {
+		t.Errorf("validate: exit %d\n%s%s", code, out, errOut)
+	}
+}

@@ -17,11 +17,12 @@ import (
 // newKubeSource wires the Kubernetes source into the controller. The
 // kubeconfig is read (and the API server contacted) only once a Service
 // uses `discovery.kubernetes`.
-func newKubeSource(kubeconfig string, allNamespaces bool, ctrl **controller.Controller) *kubernetes.Source {
+func newKubeSource(kubeconfig, serviceAccountDir string, allNamespaces bool, ctrl **controller.Controller) *kubernetes.Source {
 	return kubernetes.New(kubernetes.Config{
-		Kubeconfig:    kubeconfig,
-		AllNamespaces: allNamespaces,
-		OnUpdate:      func(s registry.Snapshot) { (*ctrl).SetEndpoints("kubernetes", s) },
+		Kubeconfig:        kubeconfig,
+		ServiceAccountDir: serviceAccountDir,
+		AllNamespaces:     allNamespaces,
+		OnUpdate:          func(s registry.Snapshot) { (*ctrl).SetEndpoints("kubernetes", s) },
 	})
 }
 

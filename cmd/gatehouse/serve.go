@@ -26,6 +26,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/explain"
 	"github.com/gatehouse-dev/gatehouse/pkg/oidc"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
+	"github.com/gatehouse-dev/gatehouse/pkg/registry/kubernetes"
+	"github.com/gatehouse-dev/gatehouse/pkg/registry/static"
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
 	"github.com/gatehouse-dev/gatehouse/pkg/store/open"
 	"github.com/gatehouse-dev/gatehouse/xds/server"
@@ -48,6 +50,9 @@ type serveOptions struct {
 	// Kubernetes discovery (issue 17): read only when a Service uses it.
 	kubeconfig        string
 	kubeAllNamespaces bool
+	kubeSADir         string
+	// DNS discovery for proxyless clients (issue 17): the servers asked.
+	dnsServers []string
 	// gatehouse's own ext_authz and rate-limit services.
 	services serviceOptions
 	// TLS and mTLS of the gRPC port.
@@ -158,6 +163,8 @@ the traces gatehouse starts; see docs/tracing.md.`,
 	f.StringVar(&o.consulAddr, "consul-addr", "", "Consul agent for discovery.consul Services (default $CONSUL_HTTP_ADDR, else 127.0.0.1:8500; contacted only when a Service uses Consul)")
 	f.StringVar(&o.consulTokenFile, "consul-token-file", "", "file holding the Consul ACL token, for discovery and a consul:// store (default $CONSUL_HTTP_TOKEN)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for discovery.kubernetes Services (default $KUBECONFIG, else the in-cluster service account; read only when a Service uses Kubernetes)")
+	f.StringSliceVar(&o.dnsServers, "dns-server", nil, "DNS server (host or host:port) gatehouse asks for discovery.dns names on behalf of proxyless gRPC clients; repeat for fallbacks (default: the nameservers of /etc/resolv.conf; Envoy resolves with its own resolver)")
+	f.StringVar(&o.kubeSADir, "kubernetes-service-account-dir", kubernetes.DefaultServiceAccountDir, "in-cluster credentials (token, ca.crt) used when neither --kubeconfig nor KUBECONFIG is given; the API server is $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT")
 	f.BoolVar(&o.kubeAllNamespaces, "kubernetes-all-namespaces", false, "watch EndpointSlices cluster-wide with one informer instead of one per referenced namespace")
 	o.services.addFlags(f)
 	o.tls.addFlags(f)
@@ -275,8 +282,13 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	kubeSrc := newKubeSource(o.kubeconfig, o.kubeAllNamespaces, &ctrl)
-	reg.MustRegister(newRegistryUp(consulSrc, kubeSrc), newStoreCollector(health))
+	kubeSrc := newKubeSource(o.kubeconfig, o.kubeSADir, o.kubeAllNamespaces, &ctrl)
+	dnsSrc, err := newDNSSource(o.dnsServers, &ctrl)
+	if err != nil {
+		return err
+	}
+	staticSrc := &static.Source{}
+	reg.MustRegister(newRegistryUp(staticSrc, consulSrc, kubeSrc, dnsSrc), newStoreCollector(health))
 	var publisher controller.Publisher // a nil *server.Publisher must stay a nil interface
 	if pub != nil {
 		publisher = pub
@@ -300,11 +312,13 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 			disc.Set(oidc.Targets(snap))
 			consulSrc.SetPolicy(snap)
 			kubeSrc.SetPolicy(snap)
+			dnsSrc.SetPolicy(snap)
+			staticSrc.SetPolicy(snap)
 			if st.Root != "" {
 				sendLatest(externalDirs, dirsOf(st.Root, snap.ExternalFiles))
 			}
 		},
-		Synced:      func() bool { return consulSrc.Synced() && kubeSrc.Synced() },
+		Synced:      func() bool { return consulSrc.Synced() && kubeSrc.Synced() && dnsSrc.Synced() },
 		Tracer:      tr.Provider(),
 		OnPublished: acks.Published,
 	})
@@ -321,7 +335,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 			Snapshot: snapshots,
 			Status: func() any {
 				hs := health.Status()
-				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc), Kube: kubeStatus(kubeSrc), OIDC: disc.Status()}
+				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc), Kube: kubeStatus(kubeSrc), DNS: dnsStatus(dnsSrc), Registries: registriesHealth(staticSrc, consulSrc, kubeSrc, dnsSrc), OIDC: disc.Status()}
 			},
 			Usage: svc.usageHandler(),
 			Explain: func(req explain.Request) (*explain.Result, error) {
@@ -344,13 +358,15 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 
 	errs := make(chan error, 3)
 	var wg sync.WaitGroup
-	wg.Add(8)
+	wg.Add(10)
 	go func() { defer wg.Done(); ctrl.Run(ctx) }()
 	go func() { defer wg.Done(); disc.Run(ctx) }()
 	go func() { defer wg.Done(); consulSrc.Run(ctx) }()
 	go func() { defer wg.Done(); logConsul(ctx, consulSrc, log) }()
 	go func() { defer wg.Done(); kubeSrc.Run(ctx) }()
 	go func() { defer wg.Done(); logKube(ctx, kubeSrc, log) }()
+	go func() { defer wg.Done(); dnsSrc.Run(ctx) }()
+	go func() { defer wg.Done(); logDNS(ctx, dnsSrc, log) }()
 	go func() {
 		defer wg.Done()
 		if err := st.Watch(ctx, ctrl.PolicyChanged, nil); err != nil {

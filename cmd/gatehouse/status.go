@@ -166,8 +166,10 @@ func printStatus(w io.Writer, full serverStatus, proxies []server.ProxyStatus, n
 	printHeld(w, st.Held)
 
 	printStore(w, full.Store, now)
+	printRegistries(w, full.Registries)
 	printConsul(w, full.Consul, now)
 	printKube(w, full.Kube, now)
+	printDNS(w, full.DNS, now)
 	printOIDC(w, full.OIDC, now)
 
 	fmt.Fprintf(w, "\nProxies (%d):\n", len(proxies))

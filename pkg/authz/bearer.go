@@ -43,7 +43,7 @@ func buildIntroAuth(a IntrospectAuth, old *introAuth) (*introAuth, error) {
 func sameIntrospect(a, b IntrospectAuth) bool {
 	x, y := a.Introspect, b.Introspect
 	return a.Issuer == b.Issuer && x.Endpoint == y.Endpoint && x.ClientID == y.ClientID &&
-		x.ClientSecret == y.ClientSecret && x.AllowHTTP == y.AllowHTTP && x.Timeout == y.Timeout &&
+		x.ClientSecret == y.ClientSecret && x.AllowHTTP == y.AllowHTTP && x.CAPEM == y.CAPEM && x.Timeout == y.Timeout &&
 		x.CacheTTL == y.CacheTTL && x.NegativeTTL == y.NegativeTTL && x.MaxEntries == y.MaxEntries &&
 		x.BreakerFailures == y.BreakerFailures && x.BreakerCooldown == y.BreakerCooldown &&
 		x.MaxResponseBytes == y.MaxResponseBytes && x.HTTPClient == y.HTTPClient

@@ -92,6 +92,7 @@ func IntrospectAuth(in *policy.IntrospectionAuth) authz.IntrospectAuth {
 		Introspect: introspect.Config{
 			Endpoint:     in.Endpoint,
 			AllowHTTP:    in.AllowInsecureHTTP,
+			CAPEM:        string(in.CAPEM),
 			ClientID:     in.ClientID,
 			ClientSecret: in.ClientSecretValue.Reveal(),
 			Timeout:      or(in.Timeout, policy.DefaultIntrospectionTimeout),

@@ -78,6 +78,8 @@ type RouteInfo struct {
 	Authorization   *Authorization   `json:"authorization,omitempty"`
 	RateLimits      []RateLimitCall  `json:"rate_limits,omitempty"`
 	LocalRateLimits []LocalRateLimit `json:"local_rate_limits,omitempty"`
+	// Transcoding: the gRPC method a REST request maps to (transcoder.go).
+	Transcoding *Transcoding `json:"transcoding,omitempty"`
 }
 
 // Backend is one cluster a route sends to.

@@ -459,3 +459,14 @@ func TestExplainClaimAndIPv6Descriptors(t *testing.T) {
 		t.Errorf("path descriptor:\n%s", got)
 	}
 }
+
+// TestExplainSkipsTunnels: a CONNECT Route on every host (its
+// connect_matcher route sits in the catch-all virtual host) matches no
+// request explain takes, and explain says why instead of failing.
+func TestExplainSkipsTunnels(t *testing.T) {
+	in := inputsOf(t, shopPolicy+"---\nkind: Route\nname: tunnel\nspec:\n  gateways: [shop]\n  upgrades: [CONNECT]\n  backends: [{service: orders}]\n")
+	res := explainOK(t, in, Request{Gateway: "shop", Host: "nowhere.example.com", Path: "/x", Method: "GET"})
+	if res.Route != nil && res.Route.Name == "tunnel" {
+		t.Fatalf("a GET was explained as reaching the CONNECT tunnel")
+	}
+}

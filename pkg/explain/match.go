@@ -244,6 +244,10 @@ func pathMatch(m *routev3.RouteMatch, req *httpRequest, re regexes) (bool, strin
 			return true, fmt.Sprintf("path %s matches regex %s", path, ps.SafeRegex.GetRegex()), nil
 		}
 		return false, fmt.Sprintf("path %s does not match regex %s", path, ps.SafeRegex.GetRegex()), nil
+	case *routev3.RouteMatch_ConnectMatcher_:
+		// ConnectRouteEntryImpl::matches: CONNECT requests only; explain
+		// takes requests with a path, which are never CONNECT.
+		return false, "the route matches CONNECT requests only (a tunnel); this request is not one", nil
 	}
 	return false, "", fmt.Errorf("route match has no path specifier")
 }

@@ -79,6 +79,13 @@ func WriteText(w io.Writer, r *Result) error {
 	p.fieldIf("  timeout", rt.Timeout)
 	p.fieldIf("  retries", rt.Retries)
 	p.fieldIf("  rewrite", rt.Rewrite)
+	if tc := rt.Transcoding; tc != nil {
+		if tc.Refused != "" {
+			p.field("  gRPC call", "none: the transcoder refuses "+tc.Refused)
+		} else {
+			p.field("  gRPC call", tc.GRPCMethod+" (rule "+tc.Binding+")")
+		}
+	}
 	if len(rt.Filters) > 0 {
 		p.line("")
 		p.line("HTTP filters, in order:")

@@ -327,7 +327,10 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 	}
 	l.ref(o, "spec.transformation", KindTransformation, r.Spec.Transformation)
 	validateRouteTransformation(o, r, l.snap.Transformations[r.Spec.Transformation], l.snap.Services)
+	resolveTranscoding(o, r, l.snap.Services)
 	validateProtectedAnswer(o, r, l.snap.Gateways)
+	validateTunnelGateways(o, r, l.snap.Gateways, l.snap.Services)
+	resolveUpgrades(o, r, l.snap.Gateways, l.snap.Services)
 	resolveRequire(o, r, l.snap.Gateways, l.snap.Authentications)
 	for i, m := range r.Spec.Mirror {
 		l.ref(o, fmt.Sprintf("spec.mirror[%d].service", i), KindService, m.Service)

@@ -40,6 +40,10 @@ const (
 	// (2^31 - 1, api/envoy/config/core/v3/protocol.proto).
 	MaxConcurrentStreams = 2147483647
 	maxCIDRs             = 1024
+	// MaxConnectionsPerListener bounds limits.maxConnectionsPerListener:
+	// far above what one Envoy can hold open (file descriptors), so only
+	// a typo reaches it.
+	MaxConnectionsPerListener = 100000000
 )
 
 // PerClientBurst is the bucket size a limit gets.
@@ -65,6 +69,9 @@ func validateEdgeLimits(o *objErrs, lim *GatewayLimits) {
 	}
 	if o.has("spec.limits.maxConcurrentStreams") && (lim.MaxConcurrentStreams < 1 || lim.MaxConcurrentStreams > MaxConcurrentStreams) {
 		o.add("spec.limits.maxConcurrentStreams", "%d is out of range; 1..%d", lim.MaxConcurrentStreams, MaxConcurrentStreams)
+	}
+	if o.has("spec.limits.maxConnectionsPerListener") && (lim.MaxConnectionsPerListener < 1 || lim.MaxConnectionsPerListener > MaxConnectionsPerListener) {
+		o.add("spec.limits.maxConnectionsPerListener", "%d is out of range; 1..%d (the limit cannot be turned off: set it above the bootstrap's --max-connections to leave only the global one)", lim.MaxConnectionsPerListener, MaxConnectionsPerListener)
 	}
 	pc := lim.PerClient
 	const p = "spec.limits.perClient"

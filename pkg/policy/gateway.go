@@ -75,6 +75,7 @@ func validateGateway(files *fileReader, o *objErrs, g *Gateway) {
 	}
 	if d := g.Spec.Defaults; d != nil {
 		validateCORS(o, "spec.defaults.cors", d.CORS, false)
+		validateUpgrades(o, "spec.defaults.upgrades", d.Upgrades, true)
 	}
 	validateProxyless(o, "spec.proxyless")
 	validateZone(o, g)

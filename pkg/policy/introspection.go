@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net/url"
 	"slices"
@@ -35,6 +36,17 @@ func validateIntrospection(files *fileReader, o *objErrs, file string, in *Intro
 			o.add(p+".clientSecretFile", "%s has more than one line; it must hold only the client secret", full)
 		default:
 			in.ClientSecretPath, in.ClientSecretValue = full, NewSecret(secret)
+		}
+	}
+	if in.CAFile != "" {
+		if strings.HasPrefix(in.Endpoint, "http:") {
+			o.add(p+".caFile", "only applies to an https endpoint")
+		} else if data, full, ok := files.readRelative(o, p+".caFile", file, in.CAFile); ok {
+			if !x509.NewCertPool().AppendCertsFromPEM(data) {
+				o.add(p+".caFile", "%s holds no PEM certificate", full)
+			} else {
+				in.CAPEM = data
+			}
 		}
 	}
 	positiveDuration(o, p+".cacheTTL", in.CacheTTL)

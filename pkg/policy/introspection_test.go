@@ -59,6 +59,12 @@ func TestIntrospectionBadInputs(t *testing.T) {
 		{"introspection and jwt", introHead + "    endpoint: https://idp.example.com/i\n" + introOK + "  apiKey: {header: x-k}\n",
 			3, "Authentication/x", "spec", `set exactly one of jwt, apiKey, oauth2Introspection`},
 
+		{"introspection ca file missing", introHead + "    endpoint: https://idp.example.com/i\n" + introOK + "    caFile: certs/nope.pem\n",
+			9, "Authentication/x", "spec.oauth2Introspection.caFile", `cannot read certs/nope.pem`},
+		{"introspection ca file not pem", introHead + "    endpoint: https://idp.example.com/i\n" + introOK + "    caFile: secrets/introspect\n",
+			9, "Authentication/x", "spec.oauth2Introspection.caFile", `secrets/introspect holds no PEM certificate`},
+		{"introspection ca file on http", introHead + "    endpoint: http://idp.example.com/i\n    allowInsecureHTTP: true\n" + introOK + "    caFile: certs/internal-ca.pem\n",
+			10, "Authentication/x", "spec.oauth2Introspection.caFile", `only applies to an https endpoint`},
 		{"require without token authentication", introAuth + r + "  require: {scopes: [orders:read]}\n",
 			15, "Route/r", "spec.require", `on Gateway/gw the Route has no token authentication (jwt or oauth2Introspection)`},
 		{"require with api keys", introAuth + "---\n" + keyAuth + r + "  authentication: [opaque, keys]\n  require: {scopes: [orders:read]}\n",
@@ -96,8 +102,23 @@ func TestIntrospectionLoads(t *testing.T) {
 			t.Errorf("secret leaks: %s", out)
 		}
 	}
+	if in.CAPEM != nil {
+		t.Errorf("CA without caFile: %q", in.CAPEM)
+	}
 	rq := s.Routes["r"].Spec.Require
 	if rq == nil || len(rq.Scopes) != 1 || rq.Claims["tenant"] != "acme" {
 		t.Errorf("require %+v", rq)
+	}
+}
+
+// caFile loads the CA for the endpoint, which reaches the introspector's
+// config (pkg/controller passes it on as CAPEM).
+func TestIntrospectionCAFile(t *testing.T) {
+	s := Load(testFS(t, map[string]string{"ok.yaml": strings.Replace(introAuth, "clientSecretFile: secrets/introspect\n", "clientSecretFile: secrets/introspect\n    caFile: certs/internal-ca.pem\n", 1)}), nil)
+	if errs := s.Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if in := s.Authentications["opaque"].Spec.OAuth2Introspection; !strings.Contains(string(in.CAPEM), "BEGIN CERTIFICATE") {
+		t.Errorf("CAPEM %q", in.CAPEM)
 	}
 }

@@ -7,9 +7,9 @@ import "testing"
 func TestBadKubernetesDiscovery(t *testing.T) {
 	runBadCases(t, []badCase{
 		{"kubernetes and consul", service + "  discovery:\n    consul: {service: x}\n    kubernetes: {service: x, port: 80}\n",
-			4, "Service/s", "spec.discovery", `set exactly one of consul, kubernetes, static`},
+			4, "Service/s", "spec.discovery", `set exactly one of consul, dns, kubernetes, static`},
 		{"kubernetes and static", service + "  discovery:\n    kubernetes: {service: x, port: http}\n    static: [{address: 127.0.0.1, port: 1}]\n",
-			4, "Service/s", "spec.discovery", `set exactly one of consul, kubernetes, static`},
+			4, "Service/s", "spec.discovery", `set exactly one of consul, dns, kubernetes, static`},
 		{"kubernetes without service", service + "  discovery:\n    kubernetes: {namespace: shop, port: http}\n",
 			5, "Service/s", "spec.discovery.kubernetes.service", `required: the Kubernetes Service name`},
 		{"kubernetes service uppercase", service + "  discovery:\n    kubernetes:\n      service: Cart\n",

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -106,7 +107,10 @@ func validateRoute(files *fileReader, o *objErrs, r *Route) {
 	transformationName(o, r)
 	validateProxyless(o, "spec.proxyless")
 	validateCORS(o, "spec.cors", sp.CORS, true)
+	validateRouteUpgrades(o, r)
 	validateValidation(files, o, "spec.validation", r.File, sp.Validation)
+	validateTranscoding(files, o, "spec.transcoding", r.File, sp.Transcoding)
+	validateTranscodingRoute(o, r)
 	if sp.Validation != nil && sp.Rewrite != nil && (sp.Rewrite.Prefix != "" || sp.Rewrite.Regex != nil) {
 		// The validator sees the client's path (it runs before the router
 		// rewrites it), so the document would describe other paths.
@@ -278,11 +282,12 @@ func validateHeaderChanges(o *objErrs, p string, hc *HeaderChanges) {
 
 // IsStreaming reports whether r's calls may be long-lived streams, which a
 // whole-request timeout would cut: the Route says streaming or websocket,
+// is a CONNECT tunnel,
 // or every backend is a GRPC Service (gRPC streams look like any other
 // call until they run long). The translator gives such Routes no request
 // timeout and honours the client's grpc-timeout instead.
 func (r *Route) IsStreaming(services map[string]*Service) bool {
-	if r.Spec.Streaming || (r.Spec.WebSocket != nil && *r.Spec.WebSocket) {
+	if r.Spec.Streaming || (r.Spec.WebSocket != nil && *r.Spec.WebSocket) || r.Tunnels() {
 		return true
 	}
 	return r.allGRPC(services)
@@ -306,8 +311,5 @@ func (r *Route) allGRPC(services map[string]*Service) bool {
 // is one with a backend that is not a GRPC Service (gRPC runs on HTTP/2
 // and never upgrades).
 func (r *Route) WebSocketAllowed(services map[string]*Service) bool {
-	if r.Spec.WebSocket != nil {
-		return *r.Spec.WebSocket
-	}
-	return len(r.Spec.Backends) > 0 && !r.allGRPC(services)
+	return slices.ContainsFunc(r.Upgrades(services), func(u string) bool { return strings.EqualFold(u, UpgradeWebSocket) })
 }

@@ -17,6 +17,9 @@ func validateService(files *fileReader, o *objErrs, s *Service) {
 		o.add("spec.protocol", "%q is not a service protocol; one of HTTP, HTTP2, GRPC", sp.Protocol)
 	}
 	validateDiscovery(o, &sp.Discovery)
+	if sp.Discovery.DNS != nil {
+		validateDNS(o, "spec.discovery.dns", sp)
+	}
 	if lb := sp.LoadBalancer; lb != nil {
 		lbs := []string{LBRoundRobin, LBLeastRequest, LBRandom, LBRingHash, LBMaglev}
 		if !oneOf(lb.Policy, append(lbs, "")...) {
@@ -84,8 +87,8 @@ func validateService(files *fileReader, o *objErrs, s *Service) {
 
 func validateDiscovery(o *objErrs, d *Discovery) {
 	p := "spec.discovery"
-	if countSet(d.Consul != nil, d.Kubernetes != nil, d.Static != nil) != 1 {
-		o.add(p, "set exactly one of consul, kubernetes, static")
+	if countSet(d.Consul != nil, d.DNS != nil, d.Kubernetes != nil, d.Static != nil) != 1 {
+		o.add(p, "set exactly one of consul, dns, kubernetes, static")
 	}
 	if k := d.Kubernetes; k != nil {
 		validateKubernetes(o, p+".kubernetes", k)
@@ -135,7 +138,7 @@ func staticAddress(o *objErrs, p, a string) {
 	}
 	// All digits and dots: a malformed IPv4 address (10.0.0.010), not a name.
 	if validAddress(a) && strings.Trim(a, "0123456789.") != "" {
-		o.add(p, "static endpoint addresses must be IP addresses; %q is a DNS name, which Envoy's EDS does not resolve: give its IP address, or use consul discovery", a)
+		o.add(p, "static endpoint addresses must be IP addresses; %q is a DNS name, which Envoy's EDS does not resolve: give its IP address, or use dns discovery", a)
 		return
 	}
 	o.add(p, "static endpoint addresses must be IP addresses (without a zone); %q is not one", a)

@@ -34,6 +34,12 @@ func validateRouteTransformation(o *objErrs, r *Route, t *Transformation, servic
 	if t == nil || (!t.HasRequestBody() && !t.HasResponseBody()) {
 		return
 	}
+	// With transcoding the transformation filter runs before the
+	// transcoder on the request and after it on the response: it sees
+	// the REST call's JSON, never protobuf.
+	if r.Spec.Transcoding != nil {
+		return
+	}
 	for _, b := range r.Spec.Backends {
 		if s := services[b.Service]; s != nil && s.Spec.Protocol == ServiceGRPC {
 			o.add("spec.transformation", "Transformation %q changes bodies, but Service %q is GRPC (protobuf bodies cannot be transformed; use header changes only)", t.Name, b.Service)

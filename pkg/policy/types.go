@@ -122,6 +122,10 @@ type GatewayLimits struct {
 	MaxHeadersCount       int             `yaml:"maxHeadersCount"`
 	MaxConcurrentStreams  int             `yaml:"maxConcurrentStreams"`
 	PerClient             *PerClientLimit `yaml:"perClient"`
+	// MaxConnectionsPerListener bounds the connections open at once on
+	// each of the Gateway's listeners (edge.go); 0: the translator's
+	// default.
+	MaxConnectionsPerListener int `yaml:"maxConnectionsPerListener"`
 }
 
 type AccessLog struct {
@@ -173,6 +177,9 @@ type GatewayDefaults struct {
 	RateLimit      string    `yaml:"rateLimit"`      // RateLimit name; "" or RateLimitNone: none
 	CORS           *CORS     `yaml:"cors"`           // CORS of Routes without their own (cors.go)
 	Firewall       string    `yaml:"firewall"`       // Firewall name; "" or FirewallNone: none
+	// Upgrades the Gateway's Routes accept when they name none of their
+	// own (upgrades.go); nil: websocket. CONNECT is never a default.
+	Upgrades *[]string `yaml:"upgrades"`
 }
 
 // ---- Service ----
@@ -200,9 +207,10 @@ type ServiceSpec struct {
 	HealthCheck      *HealthCheck      `yaml:"healthCheck"`
 }
 
-// Discovery has exactly one of Consul, Kubernetes or Static.
+// Discovery has exactly one of Consul, DNS, Kubernetes or Static.
 type Discovery struct {
 	Consul     *ConsulDiscovery     `yaml:"consul"`
+	DNS        *DNSDiscovery        `yaml:"dns"` // pkg/policy/dns.go
 	Kubernetes *KubernetesDiscovery `yaml:"kubernetes"`
 	Static     []StaticEndpoint     `yaml:"static"`
 }
@@ -300,6 +308,10 @@ type GRPCHealthCheck struct {
 type Route struct {
 	Meta `yaml:",inline"`
 	Spec RouteSpec `yaml:"spec"`
+	// upgrades is the list that applies, set by Load (resolveUpgrades)
+	// from the Route and its Gateways' defaults.
+	upgrades []string
+	resolved bool
 }
 
 type RouteSpec struct {
@@ -331,6 +343,9 @@ type RouteSpec struct {
 	// Validation checks requests against an OpenAPI document
 	// (validation.go); nil: none.
 	Validation *Validation `yaml:"validation"`
+	// Transcoding serves the Route's GRPC backends to REST clients
+	// through Envoy's gRPC-JSON transcoder (transcoding.go); nil: none.
+	Transcoding *Transcoding `yaml:"transcoding"`
 	// Streaming marks a Route whose calls are long-lived streams (server-
 	// sent events, streaming gRPC, long polls): Envoy gives it no request
 	// timeout (see StreamingRoute). Routes whose every backend is a GRPC
@@ -342,6 +357,11 @@ type RouteSpec struct {
 	// false turns it off; true also makes the Route streaming (no route
 	// timeout), for sockets that stay open longer than it.
 	WebSocket *bool `yaml:"websocket"`
+	// Upgrades lists the protocol upgrades this Route accepts (upgrades.go):
+	// websocket, CONNECT (a TCP tunnel to the Route's Service, on a Route of
+	// its own) or another HTTP/1.1 Upgrade token. nil: the Gateway's
+	// default, else websocket; []: none. Not with websocket.
+	Upgrades *[]string `yaml:"upgrades"`
 	// Proxyless overrides the Gateway's proxyless block for this Route.
 	Proxyless *Proxyless `yaml:"proxyless"`
 	// CORS replaces the Gateway's default CORS for this Route (cors.go).

@@ -50,6 +50,11 @@ type IntrospectionAuth struct {
 	CacheTTL         Duration `yaml:"cacheTTL"`         // active tokens, bounded by their exp; 0: 60s
 	NegativeCacheTTL Duration `yaml:"negativeCacheTTL"` // inactive tokens; 0: 10s
 	Timeout          Duration `yaml:"timeout"`          // one introspection call; 0: 1s
+	// CAFile (relative to the file naming it) holds the PEM CA
+	// certificates the endpoint's certificate must chain to, instead of
+	// the system roots: for an identity provider with a private CA.
+	CAFile string `yaml:"caFile"`
+	CAPEM  []byte `yaml:"-" json:"-"` // filled by Load
 
 	// Filled by Load: the secret file's path relative to the policy
 	// directory, and the secret (trailing newline removed), which prints

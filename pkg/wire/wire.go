@@ -69,7 +69,10 @@ const (
 	FilterWAF                = "envoy.filters.http.ext_proc/waf"
 	FilterOpenAPI            = "envoy.filters.http.ext_proc/openapi"
 	FilterTransform          = "envoy.filters.http.ext_proc/transform"
-	FilterRouter             = "envoy.filters.http.router"
+	// FilterTranscoder is Envoy's gRPC-JSON transcoder (REST to gRPC;
+	// xds/translate/transcoder.go).
+	FilterTranscoder = "envoy.filters.http.grpc_json_transcoder"
+	FilterRouter     = "envoy.filters.http.router"
 )
 
 // JWT: verified payloads are written by jwt_authn into dynamic metadata

@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -162,6 +163,9 @@ func dependents(typeURL string, anys []*anypb.Any) ([]string, error) {
 			}
 			for _, fc := range l.GetFilterChains() {
 				for _, f := range fc.GetFilters() {
+					if f.GetName() != "envoy.filters.network.http_connection_manager" {
+						continue // the connection limit
+					}
 					h := &hcmv3.HttpConnectionManager{}
 					if err := f.GetTypedConfig().UnmarshalTo(h); err != nil {
 						return nil, err
@@ -174,10 +178,29 @@ func dependents(typeURL string, anys []*anypb.Any) ([]string, error) {
 	return out, nil
 }
 
+// envoyWindow is Envoy's default HTTP/2 stream and connection window
+// (256 MiB, DEFAULT_INITIAL_STREAM_WINDOW_SIZE and
+// DEFAULT_INITIAL_CONNECTION_WINDOW_SIZE in Envoy's
+// source/common/http/http2 options), which Envoy keeps static. grpc-go's
+// client instead grows its windows with BDP pings, one per response
+// received, which the server must read and answer (a read and a write per
+// Envoy and change that a real Envoy does not cause). The simulated Envoy
+// keeps static windows, as Envoy does; clientWindowsEnv=dynamic restores
+// grpc-go's behaviour (a proxyless gRPC client's).
+const envoyWindow = 256 << 20
+
+// clientWindowsEnv selects the simulated Envoys' flow control: "dynamic"
+// for grpc-go's BDP-driven windows, else Envoy's static ones.
+const clientWindowsEnv = "FLEET_CLIENT_WINDOWS"
+
 // run connects and serves the stream until ctx ends.
 func (e *envoy) run(ctx context.Context, addr string) error {
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256 << 20))}
+	if os.Getenv(clientWindowsEnv) != "dynamic" {
+		opts = append(opts, grpc.WithStaticStreamWindowSize(envoyWindow), grpc.WithStaticConnWindowSize(envoyWindow))
+	}
+	cc, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return err
 	}

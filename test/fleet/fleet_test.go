@@ -86,6 +86,7 @@ func BenchmarkFleet(b *testing.B) {
 			b.ReportMetric(ms(g.cpu)/float64(b.N), "cpu-ms/change")
 			b.ReportMetric(float64(g.rss)/(1<<20), "rss-MB")
 			b.ReportMetric(float64(g.nonEDS), "non-eds-resends")
+			b.ReportMetric(float64(g.sysReads+g.sysWrites)/float64(b.N)/float64(n), "syscalls/envoy/change")
 			b.ReportMetric(ratio(g.p99, res[1].p99), "p99/stock")
 			b.ReportMetric(ratio(g.cpu, res[1].cpu), "cpu/stock")
 		})
@@ -115,6 +116,8 @@ func TestFleetSmall(t *testing.T) {
 			if r.nonEDS != 0 || r.resources != perChange*changes {
 				t.Errorf("%s over %s: %d non-EDS responses, %d resources; want 0 and %d", kind, proto, r.nonEDS, r.resources, perChange*changes)
 			}
+			t.Logf("%s over %s: server syscalls per Envoy per change: %.1f reads, %.1f writes", kind, proto,
+				float64(r.sysReads)/changes/n, float64(r.sysWrites)/changes/n)
 		}
 	}
 }
@@ -130,17 +133,20 @@ func ratio[T int64 | time.Duration](a, b T) float64 {
 
 // result is one server's figures over one fleet run.
 type result struct {
-	kind           string
-	p50, p99, max  time.Duration
-	cpu            time.Duration // server CPU over all changes
-	syncCPU        time.Duration // server CPU for the fleet's initial sync
-	syncTime       time.Duration // from the first connection to the last Envoy synced
-	rss, heap      int64         // after the run, fleet connected
-	rssPeak        int64         // the server's peak RSS (initial sync included)
-	live           int64         // Go heap after a GC, after rss and heap
-	nonEDS         int64
-	resources      int64 // resources received by all clients after the sync
-	changes, fleet int
+	kind          string
+	p50, p99, max time.Duration
+	cpu           time.Duration // server CPU over all changes
+	syncCPU       time.Duration // server CPU for the fleet's initial sync
+	syncTime      time.Duration // from the first connection to the last Envoy synced
+	rss, heap     int64         // after the run, fleet connected
+	rssPeak       int64         // the server's peak RSS (initial sync included)
+	live          int64         // Go heap after a GC, after rss and heap
+	nonEDS        int64
+	resources     int64 // resources received by all clients after the sync
+	// sysReads and sysWrites are the server's read and write system
+	// calls over all changes (0 without /proc/self/io).
+	sysReads, sysWrites int64
+	changes, fleet      int
 }
 
 func table(g, s result) string {
@@ -165,6 +171,9 @@ func table(g, s result) string {
 	row("server Go heap live", "MB", float64(g.live)/(1<<20), float64(s.live)/(1<<20))
 	row("non-EDS responses", "count", float64(g.nonEDS), float64(s.nonEDS))
 	row("resources sent per change", "count", float64(g.resources)/float64(g.changes), float64(s.resources)/float64(s.changes))
+	perEnvoy := func(r result, n int64) float64 { return float64(n) / float64(r.changes) / float64(r.fleet) }
+	row("server reads/Envoy/change", "syscalls", perEnvoy(g, g.sysReads), perEnvoy(s, s.sysReads))
+	row("server writes/Envoy/change", "syscalls", perEnvoy(g, g.sysWrites), perEnvoy(s, s.sysWrites))
 	return sb.String()
 }
 
@@ -228,6 +237,7 @@ func (p *serverProc) command(cmd string) (string, error) {
 type serverStats struct {
 	cpu                time.Duration
 	rss, heap, rssPeak int64
+	reads, writes      int64 // system calls so far
 }
 
 func (p *serverProc) stats() (serverStats, error) {
@@ -237,7 +247,7 @@ func (p *serverProc) stats() (serverStats, error) {
 	}
 	var s serverStats
 	var cpu int64
-	if _, err := fmt.Sscan(line, &cpu, &s.rss, &s.heap, &s.rssPeak); err != nil {
+	if _, err := fmt.Sscan(line, &cpu, &s.rss, &s.heap, &s.rssPeak, &s.reads, &s.writes); err != nil {
 		return s, fmt.Errorf("stats %q: %w", line, err)
 	}
 	s.cpu = time.Duration(cpu)
@@ -348,6 +358,7 @@ func runFleet(tb testing.TB, kind, proto string, n, services, endpoints, changes
 		res.resources += e.resources.Load()
 	}
 	res.cpu = after.cpu - synced.cpu
+	res.sysReads, res.sysWrites = after.reads-synced.reads, after.writes-synced.writes
 	res.rss, res.heap, res.rssPeak = after.rss, after.heap, after.rssPeak
 	line, err := srv.command("live")
 	if err != nil {

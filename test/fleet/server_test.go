@@ -31,7 +31,8 @@ import (
 // line per command:
 //
 //	change K  -> applies change number K, answers "ok" once published
-//	stats     -> answers "cpu_ns rss_bytes heap_inuse_bytes rss_peak_bytes"
+//	stats     -> answers "cpu_ns rss_bytes heap_inuse_bytes rss_peak_bytes
+//	             read_syscalls write_syscalls"
 //	live      -> answers the Go heap after two GCs (and writes the heap
 //	             profile, when asked for)
 //	pending   -> answers whether a storm's memory is still to be returned
@@ -179,12 +180,38 @@ func runServer(kind string) error {
 		case len(f) == 1 && f[0] == "stats":
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
-			fmt.Println(int64(cpumeter.ProcessCPU()), rssBytes(), ms.HeapInuse, rssPeakBytes())
+			r, w := syscallCounts()
+			fmt.Println(int64(cpumeter.ProcessCPU()), rssBytes(), ms.HeapInuse, rssPeakBytes(), r, w)
 		default:
 			return fmt.Errorf("unknown command %q", in.Text())
 		}
 	}
 	return in.Err()
+}
+
+// syscallCounts returns the read and write system calls the process made
+// so far, all threads (Linux /proc/self/io syscr and syscw); 0, 0 where
+// that is missing. Unlike CPU time they do not depend on the machine's
+// load, so a change's cost in them is comparable across runs.
+func syscallCounts() (reads, writes int64) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch k {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes
 }
 
 // rssBytes is the process's resident set size now (Linux), or its peak

@@ -2,6 +2,7 @@ package server
 
 import (
 	"maps"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -154,9 +155,40 @@ func (h *deltaHub) publish(k translate.GroupKey, st *[numTypes]typeState) {
 		streams = append(streams, s)
 	}
 	h.mu.Unlock()
-	for _, s := range streams {
-		s.update(k, next)
+	fanOut(streams, func(s *deltaConn) { s.update(k, next) })
+}
+
+// parallelUpdateMin is the number of streams per goroutine below which
+// spreading a publish's stream updates costs more than it saves.
+const parallelUpdateMin = 128
+
+// fanOut calls fn for every stream and returns once all returned, on up to
+// GOMAXPROCS goroutines when there are many (issue 10: with 5,000 streams
+// the loop of diffs and channel sends that wake each stream's goroutine
+// ran on one core while the other idled). Each update locks only its own
+// stream and reads the shared snapshot, so the order of streams does not
+// matter; a push never blocks (deltaConn).
+func fanOut(streams []*deltaConn, fn func(*deltaConn)) {
+	workers := min(runtime.GOMAXPROCS(0), len(streams)/parallelUpdateMin+1)
+	if workers <= 1 {
+		for _, s := range streams {
+			fn(s)
+		}
+		return
 	}
+	var wg sync.WaitGroup
+	chunk := (len(streams) + workers - 1) / workers
+	for w := range workers {
+		part := streams[min(w*chunk, len(streams)):min((w+1)*chunk, len(streams))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, s := range part {
+				fn(s)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // remove forgets group k's snapshot: its streams keep what they have and

@@ -166,6 +166,9 @@ func (c deltaCallbacks) OnStreamDeltaResponse(_ int64, req *discoveryv3.DeltaDis
 	c.t.OnStreamDeltaResponse(c.id, req, resp)
 }
 
+// flowWindow is the static HTTP/2 flow-control window for what clients send.
+const flowWindow = 1 << 20
+
 // GRPCServerOptions are the grpc.Server options gatehouse uses for the port
 // serving ADS (and, sharing it, rate limiting and ext_authz):
 //   - keepalive enforcement lets clients ping every 10 s even with no RPC in
@@ -178,7 +181,17 @@ func (c deltaCallbacks) OnStreamDeltaResponse(_ int64, req *discoveryv3.DeltaDis
 //     because reconnecting re-sends every resource to the proxy;
 //   - up to 1024 concurrent streams per connection: one ADS stream per
 //     proxy, but Envoy multiplexes many authz and rate-limit calls;
-//   - 16 MiB requests: a NACK's error_detail can list many resources.
+//   - 16 MiB requests: a NACK's error_detail can list many resources;
+//   - static flow-control windows of 1 MiB (stream and connection) instead
+//     of grpc-go's dynamic ones: with dynamic windows the server answers
+//     the first DATA frame after each round trip (every ACK of every proxy)
+//     with a WINDOW_UPDATE and a BDP ping, a write and a read more per
+//     proxy and change on top of the response and its ACK
+//     (google.golang.org/grpc internal/transport/http2_server.go,
+//     handleData and bdp_estimator.go). The estimator exists to grow
+//     windows for bulk transfers over long fat links; ADS requests are
+//     small, and 1 MiB takes even a large NACK in few round trips
+//     (TestNoBDPPings).
 func GRPCServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
@@ -191,5 +204,7 @@ func GRPCServerOptions() []grpc.ServerOption {
 		}),
 		grpc.MaxConcurrentStreams(1024),
 		grpc.MaxRecvMsgSize(16 << 20),
+		grpc.StaticStreamWindowSize(flowWindow),
+		grpc.StaticConnWindowSize(flowWindow),
 	}
 }

@@ -33,6 +33,7 @@ const (
 	corsType           protoreflect.FullName = "envoy.extensions.filters.http.cors.v3.Cors"
 	corsPolicyType     protoreflect.FullName = "envoy.extensions.filters.http.cors.v3.CorsPolicy"
 	faultType          protoreflect.FullName = "envoy.extensions.filters.http.fault.v3.HTTPFault"
+	transcoderType     protoreflect.FullName = "envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder"
 )
 
 // perRouteOf lists, per HTTP filter type, the per-route config types it
@@ -48,6 +49,7 @@ var perRouteOf = map[protoreflect.FullName]map[protoreflect.FullName]bool{
 	routerType:                                   {},
 	corsType:                                     {corsPolicyType: true},
 	faultType:                                    {faultType: true},
+	transcoderType:                               {transcoderType: true},
 	extProcType:                                  {extProcPerRouteType: true},
 }
 
@@ -64,6 +66,7 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 	},
 	pointNetworkFilter: {
 		"envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager": true,
+		connectionLimitType: true,
 	},
 	pointDownstreamTransport: {
 		"envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext": true,
@@ -81,6 +84,7 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 		routerType:                                   true,
 		corsType:                                     true,
 		faultType:                                    true,
+		transcoderType:                               true,
 		extProcType:                                  true,
 	},
 	pointPerRoute: {
@@ -93,6 +97,7 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 		corsPolicyType:      true,
 		faultType:           true,
 		extProcPerRouteType: true,
+		transcoderType:      true,
 	},
 	pointAccessLogger: {
 		"envoy.extensions.access_loggers.file.v3.FileAccessLog":           true,

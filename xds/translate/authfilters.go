@@ -237,8 +237,9 @@ func (f *gwFilters) extAuthzPerRoute(cfg map[string]*anyT, r *policy.Route, p *r
 		ext = append(ext, kv{wire.CtxClientIPHeader, "true"})
 	}
 	ext = append(ext, requireExt(r.Spec.Require)...)
-	// Streaming gRPC calls must not wait for a body to be buffered.
-	a := extAuthzCheckAny(ext, p.grpcOnly)
+	// Streaming gRPC calls, tunnels and upgraded streams other than
+	// WebSocket must not wait for a body to be buffered (upgrades.go).
+	a := extAuthzCheckAny(ext, p.grpcOnly || p.bodylessUpgrade)
 	if p.failOpen {
 		cfg[wire.FilterExtAuthzOpen] = a
 	} else {

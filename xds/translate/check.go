@@ -3,6 +3,7 @@ package translate
 import (
 	"errors"
 	"fmt"
+	connlimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/connection_limit/v3"
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -73,6 +74,9 @@ type checker struct {
 	listenerAddrs map[string]string
 	regexes       map[string]bool
 	localRLDone   map[string]bool
+	// transcoderDone: the per-route transcoder configs checked, by
+	// serialized value (a descriptor set is linked once).
+	transcoderDone map[string]bool
 	// procFilters are gatehouse's ext_proc filters (the WAF, request
 	// validation, transformation) by filter name, each with the per-route
 	// configs it checked (checkextproc.go).
@@ -317,9 +321,21 @@ func (c *checker) listener(l *listenerv3.Listener) {
 				}
 			}
 		}
+		c.networkFilterRules(w, fc.GetFilters())
 		for _, f := range fc.GetFilters() {
 			fw := w + " filter " + f.GetName()
-			if c.anyOf(fw, f.GetTypedConfig(), pointNetworkFilter) == nil {
+			mt := c.anyOf(fw, f.GetTypedConfig(), pointNetworkFilter)
+			if mt == nil {
+				continue
+			}
+			if mt.Descriptor().FullName() == connectionLimitType {
+				// ValidateAll of the listener does not reach inside the
+				// Any; Envoy validates it when it builds the filter
+				// (source/extensions/filters/network/common/factory_base.h,
+				// createFilterFactoryFromProto: downcastAndValidate).
+				if cl := (&connlimitv3.ConnectionLimit{}); c.unmarshal(fw, f.GetTypedConfig(), cl) {
+					c.validate("connection limit", fw, cl)
+				}
 				continue
 			}
 			h := &hcmv3.HttpConnectionManager{}
@@ -373,6 +389,9 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 		if mt != nil && mt.Descriptor().FullName() == localRateLimitType {
 			c.localRateLimit(fw, f.GetTypedConfig())
 		}
+		if mt != nil && mt.Descriptor().FullName() == transcoderType {
+			c.transcoderFilter(fw, f.GetTypedConfig())
+		}
 		if p := c.processorFilters()[f.GetName()]; p != nil {
 			c.processorFilter(p, fw, mt, f.GetTypedConfig())
 		}
@@ -393,6 +412,7 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 	c.metadataFromRBAC(where, filters)
 	c.transformOrder(where, filters)
 	c.openAPIOrder(where, filters)
+	c.transcoderOrder(where, filters)
 	rds := h.GetRds()
 	if rds == nil {
 		c.fail("%s: no RDS route config", where)
@@ -483,6 +503,9 @@ func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {
 		mt := c.anyOf(where+" typed_per_filter_config "+k, cfg[k], pointPerRoute)
 		if mt != nil && mt.Descriptor().FullName() == localRateLimitType {
 			c.localRateLimit(where+" typed_per_filter_config "+k, cfg[k])
+		}
+		if mt != nil && mt.Descriptor().FullName() == transcoderType {
+			c.transcoderRoute(where+" typed_per_filter_config "+k, cfg[k])
 		}
 		users := c.rdsFilters[rc]
 		if len(users) == 0 {

@@ -67,7 +67,8 @@ func editHCM(t *testing.T, l *listenerv3.Listener, edit func(*hcmv3.HttpConnecti
 	if al := l.GetApiListener(); al != nil {
 		a = al.GetApiListener()
 	} else {
-		a = l.GetFilterChains()[0].GetFilters()[0].GetTypedConfig()
+		fs := l.GetFilterChains()[0].GetFilters()
+		a = fs[len(fs)-1].GetTypedConfig() // after the connection limit
 	}
 	h := &hcmv3.HttpConnectionManager{}
 	if err := a.UnmarshalTo(h); err != nil {

@@ -141,6 +141,11 @@ func (c *checker) hcmRules(where string, h *hcmv3.HttpConnectionManager, quic bo
 			c.fail("%s: upgrade type %q twice (Envoy refuses a duplicate upgrade)", where, u.GetUpgradeType())
 		}
 		upgrades[t] = true
+		// Gatehouse: CONNECT on the connection manager would let every
+		// route of the listener tunnel (upgrades.go).
+		if t == "connect" && (u.GetEnabled() == nil || u.GetEnabled().GetValue()) {
+			c.fail("%s: CONNECT is enabled on the connection manager; only a CONNECT route may enable it", where)
+		}
 	}
 	if (h.GetCodecType() == hcmv3.HttpConnectionManager_HTTP3) != quic {
 		c.fail("%s: codec %s on a listener that is%s QUIC", where, h.GetCodecType(), map[bool]string{true: "", false: " not"}[quic])

@@ -68,7 +68,7 @@ func (c *checker) openAPIOrder(where string, fs []*hcmv3.HttpFilter) {
 		t := protoreflect.FullName(strings.TrimPrefix(f.GetTypedConfig().GetTypeUrl(), "type.googleapis.com/"))
 		switch {
 		case i <= at:
-		case t == faultType || t == routerType || f.GetName() == openAPIFollower:
+		case t == faultType || t == routerType || t == transcoderType || f.GetName() == openAPIFollower:
 		default:
 			c.fail("%s http filter %q: comes after request validation %q; only transformation, fault injection and the router may", where, f.GetName(), wire.FilterOpenAPI)
 		}

@@ -188,6 +188,12 @@ func (c *checker) stringMatcher(at func() string, m *matcherv3.StringMatcher) {
 // builds the route table.
 func (c *checker) routeRules(at func() string, r *routev3.Route) {
 	m := r.GetMatch()
+	if !c.envoy && m.GetConnectMatcher() != nil {
+		// grpc-go: internal/xds/xdsclient/xdsresource/unmarshal_rds.go
+		// knows prefix, path and safe_regex only ("has an unrecognized
+		// path specifier"): the whole route table would be NACKed.
+		c.fail("%s: a connect_matcher route in a proxyless table (grpc-go refuses the whole table)", at())
+	}
 	if re := m.GetSafeRegex(); re != nil {
 		c.regex(at, re.GetRegex())
 	}
@@ -225,6 +231,7 @@ func (c *checker) routeRules(at func() string, r *routev3.Route) {
 	if rewrites > 1 {
 		c.fail("%s: Envoy takes only one of prefix_rewrite, regex_rewrite and path_rewrite_policy", at())
 	}
+	c.upgradeRules(at, r)
 	upgrades := map[string]bool{}
 	for _, u := range ra.GetUpgradeConfigs() {
 		t := strings.ToLower(u.GetUpgradeType())
@@ -318,6 +325,14 @@ func envoyIP(s string) bool {
 // IP address" for a STATIC endpoint).
 func (c *checker) clusterRules(cl *clusterv3.Cluster) {
 	las := cl.GetLoadAssignment().GetEndpoints()
+	if cl.GetEdsClusterConfig() != nil && cl.GetType() != clusterv3.Cluster_EDS {
+		// Envoy: source/common/upstream/upstream_impl.cc.
+		c.fail("cluster %s: eds_cluster_config set in a non-EDS cluster (%s)", cl.GetName(), cl.GetType())
+	}
+	switch cl.GetType() {
+	case clusterv3.Cluster_LOGICAL_DNS, clusterv3.Cluster_STRICT_DNS:
+		c.dnsClusterRules(cl)
+	}
 	switch cl.GetType() {
 	case clusterv3.Cluster_LOGICAL_DNS:
 		if len(las) != 1 || len(las[0].GetLbEndpoints()) != 1 {

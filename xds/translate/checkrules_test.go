@@ -159,6 +159,11 @@ func TestCheckEnvoyLoadRules(t *testing.T) {
 				h.UpgradeConfigs = []*hcmv3.HttpConnectionManager_UpgradeConfig{{UpgradeType: "websocket"}, {UpgradeType: "WEBSOCKET"}}
 			})
 		}, `upgrade type "WEBSOCKET" twice`},
+		{"connection manager enabling CONNECT", func(t *testing.T, g *Group) {
+			editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
+				h.UpgradeConfigs = []*hcmv3.HttpConnectionManager_UpgradeConfig{{UpgradeType: "CONNECT"}}
+			})
+		}, "CONNECT is enabled on the connection manager"},
 		{"connection manager with max_response_headers_kb", func(t *testing.T, g *Group) {
 			editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
 				if h.CommonHttpProtocolOptions == nil {

@@ -88,8 +88,8 @@ func (c *checker) transformOrder(where string, fs []*hcmv3.HttpFilter) {
 			continue
 		}
 		t := protoreflect.FullName(strings.TrimPrefix(f.GetTypedConfig().GetTypeUrl(), "type.googleapis.com/"))
-		if t != faultType && t != routerType {
-			c.fail("%s http filter %q: comes after the transformation filter %q; only fault injection and the router may follow it", where, f.GetName(), wire.FilterTransform)
+		if t != faultType && t != routerType && t != transcoderType {
+			c.fail("%s http filter %q: comes after the transformation filter %q; only fault injection, the transcoder and the router may follow it", where, f.GetName(), wire.FilterTransform)
 		}
 	}
 }

@@ -109,7 +109,7 @@ func (c *checker) wafOrder(where string, fs []*hcmv3.HttpFilter) {
 		t := protoreflect.FullName(strings.TrimPrefix(f.GetTypedConfig().GetTypeUrl(), "type.googleapis.com/"))
 		switch {
 		case i < wafAt || i == wafAt:
-		case t == faultType || t == routerType:
+		case t == faultType || t == routerType || t == transcoderType:
 		case afterWAF[f.GetName()] && t == extProcType:
 			continue
 		default:

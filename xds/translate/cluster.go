@@ -74,15 +74,18 @@ func addClusters(g *Group, gw *policy.Gateway, routes []*policy.Route, ix *index
 		bc := ix.clusters[clusterKey{s, zone}]
 		c := bc.of(kind)
 		g.Clusters = append(g.Clusters, c)
+		if kind == ClientEnvoy {
+			g.Hashes[c] = bc.envoyHash
+		}
+		if c.GetType() != clusterv3.Cluster_EDS {
+			continue // Envoy resolves a DNS cluster itself (setDNS)
+		}
 		g.EDS[bc.eds] = s
 		if zone != "" {
 			if g.LocalZone == nil {
 				g.LocalZone = make(map[string]string, len(names))
 			}
 			g.LocalZone[bc.eds] = zone
-		}
-		if kind == ClientEnvoy {
-			g.Hashes[c] = bc.envoyHash
 		}
 	}
 }
@@ -111,8 +114,13 @@ func buildClusters(svc *policy.Service, systemCA, zone string) (*builtCluster, e
 		// unambiguous.
 		bc.eds += "@" + zone
 	}
-	bc.envoy.EdsClusterConfig.ServiceName = bc.eds
 	bc.grpc.EdsClusterConfig.ServiceName = bc.eds
+	if bc.envoy.EdsClusterConfig == nil {
+		// A DNS cluster (setDNS): Envoy resolves, no EDS name to add.
+		bc.envoyHash = ContentHash(buf)
+		return bc, nil
+	}
+	bc.envoy.EdsClusterConfig.ServiceName = bc.eds
 	// The publisher needs the content hash of the final Cluster: derive
 	// its encoding from the one just made rather than encode it again.
 	final, err := withEDSServiceName(buf, bc.eds)
@@ -172,6 +180,9 @@ func buildCluster(svc *policy.Service, kind ClientKind, systemCA string) *cluste
 	}
 	if s.Protocol == policy.ServiceHTTP2 || s.Protocol == policy.ServiceGRPC {
 		c.TypedExtensionProtocolOptions = map[string]*anyT{httpProtocolOptionsKey: http2Options(s)}
+	}
+	if d := s.Discovery.DNS; d != nil && kind == ClientEnvoy {
+		setDNS(c, d)
 	}
 	return c
 }

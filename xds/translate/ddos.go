@@ -45,7 +45,7 @@ import (
 // a listener's connections together, and the
 // global_downstream_max_connections monitor of the bootstrap's overload
 // manager counts every listener's. So the bootstrap bounds connections
-// globally and this file bounds what each client can ask for over them
+// globally, connlimit.go per listener, and this file bounds what each client can ask for over them
 // (requests, and HTTP/2 streams per connection through
 // max_concurrent_streams).
 

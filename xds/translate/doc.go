@@ -63,9 +63,11 @@ package translate
 // grpc-timeout as sent; a timeout also becomes max_stream_duration, as
 // Envoy reads no route timeout once that block is set: retries.go), and
 // listeners serving one no request_timeout
-// unless the Gateway sets it. WebSocket is enabled per route
-// (policy.Route.WebSocketAllowed: on unless websocket: false or every
-// backend is GRPC), never on the connection manager. Listener certificates come over SDS with
+// unless the Gateway sets it. Upgrades are enabled per route
+// (policy.Route.Upgrades: websocket unless the Route or its Gateways'
+// defaults say otherwise or every backend is GRPC; CONNECT only on a
+// connect_matcher route of its own, upgrades.go), never on the
+// connection manager. Listener certificates come over SDS with
 // initial_fetch_timeout 0. Envoy clusters get max_retries = max_requests
 // unless the Service sets maxRetries (Envoy's default is 3) or a retryBudget
 // (retry_budget instead, retries.go).

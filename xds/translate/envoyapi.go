@@ -57,12 +57,13 @@ var unshippedExceptions = map[string]string{
 var extensionStatus = map[protoreflect.FullName]string{
 	"envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager": "stable", // envoy.filters.network.http_connection_manager
 	"envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector":                   "stable", // envoy.filters.listener.tls_inspector
-	"envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol":                 "stable", // envoy.filters.listener.proxy_protocol
-	"envoy.extensions.http.original_ip_detection.custom_header.v3.CustomHeaderConfig":   "stable", // envoy.http.original_ip_detection.custom_header
-	"envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext":                    "stable", // envoy.transport_sockets.tls
-	"envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext":                      "stable", // envoy.transport_sockets.tls
-	"envoy.extensions.filters.http.header_mutation.v3.HeaderMutation":                   "alpha",  // envoy.filters.http.header_mutation
-	"envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute":           "alpha",  // envoy.filters.http.header_mutation
+	connectionLimitType: "stable", // envoy.filters.network.connection_limit
+	"envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol":               "stable", // envoy.filters.listener.proxy_protocol
+	"envoy.extensions.http.original_ip_detection.custom_header.v3.CustomHeaderConfig": "stable", // envoy.http.original_ip_detection.custom_header
+	"envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext":                  "stable", // envoy.transport_sockets.tls
+	"envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext":                    "stable", // envoy.transport_sockets.tls
+	"envoy.extensions.filters.http.header_mutation.v3.HeaderMutation":                 "alpha",  // envoy.filters.http.header_mutation
+	"envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute":         "alpha",  // envoy.filters.http.header_mutation
 	localRateLimitType:                                   "stable", // envoy.filters.http.local_ratelimit
 	"envoy.extensions.filters.http.rbac.v3.RBAC":         "stable", // envoy.filters.http.rbac
 	"envoy.extensions.filters.http.rbac.v3.RBACPerRoute": "stable", // envoy.filters.http.rbac
@@ -76,6 +77,7 @@ var extensionStatus = map[protoreflect.FullName]string{
 	corsType:       "stable", // envoy.filters.http.cors
 	corsPolicyType: "stable", // envoy.filters.http.cors
 	faultType:      "stable", // envoy.filters.http.fault
+	transcoderType: "stable", // envoy.filters.http.grpc_json_transcoder (robust_to_untrusted_downstream)
 	// envoy.filters.http.ext_proc: stable downstream (status_upstream is
 	// alpha; gatehouse uses it downstream only).
 	extProcType:         "stable",

@@ -34,8 +34,10 @@ type gwFilters struct {
 
 	cors  bool // some Route has a CORS policy (cors.go)
 	fault bool // some Route has a fault (fault.go)
-	waf   bool // some Route runs a Firewall (waf.go)
-	xform bool // some Route runs a Transformation (transform.go)
+	// transcode: some Route transcodes REST to gRPC (transcoder.go).
+	transcode bool
+	waf       bool // some Route runs a Firewall (waf.go)
+	xform     bool // some Route runs a Transformation (transform.go)
 	// openapi: some Route validates requests against an OpenAPI document
 	// (openapi.go).
 	openapi bool
@@ -66,6 +68,9 @@ type routePolicy struct {
 	// Authorization beyond sourceCIDRs); failOpen selects the instance.
 	call, failOpen bool
 	grpcOnly       bool // every backend is a gRPC Service: no body buffering
+	// bodylessUpgrade: CONNECT or an upgrade other than WebSocket, whose
+	// stream never ends: no body buffering either.
+	bodylessUpgrade bool
 	// stripAuthorization: one of the Route's JWT Authentications says
 	// forwardToken: false, so the Authorization header is removed for the
 	// upstream by the route (see authorizationRemoved).
@@ -129,6 +134,7 @@ func resolveRoute(gw *policy.Gateway, r *policy.Route, snap *policy.Snapshot) (*
 	// An allow rule with only sourceCIDRs is enforced by rbac alone.
 	cidrsOnly := p.authz != nil && p.authz.Spec.Allow != nil && len(p.authz.Spec.Allow.Groups) == 0
 	p.call = len(p.authn) > 0 || (p.authz != nil && !cidrsOnly)
+	p.bodylessUpgrade = bodylessUpgrade(r, snap.Services)
 	p.grpcOnly = len(r.Spec.Backends) > 0
 	for _, b := range r.Spec.Backends {
 		if s := snap.Services[b.Service]; s == nil || s.Spec.Protocol != policy.ServiceGRPC {
@@ -182,6 +188,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 	jwt := map[string]bool{}
 	for _, r := range routes {
 		f.openapi = f.openapi || r.Spec.Validation != nil
+		f.transcode = f.transcode || r.Spec.Transcoding != nil
 		if r.Spec.Authorization == "" && len(r.EffectiveAuthentication(gw)) == 0 && r.EffectiveRateLimit(gw) == "" && r.EffectiveFirewall(gw) == "" && r.Spec.Transformation == "" {
 			continue // the common case without policies allocates nothing
 		}
@@ -216,7 +223,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 		}
 	}
 	f.jwt = sortedKeys(jwt)
-	if len(f.routes) > 0 || f.cors || f.fault {
+	if len(f.routes) > 0 || f.cors || f.fault || f.transcode {
 		f.jwtReq = map[string]*anyT{}
 		f.rbacCfg = map[string]*anyT{}
 		f.localCfg = map[string]*anyT{}
@@ -287,6 +294,14 @@ func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
 	if f.fault {
 		out = append(out, httpFilter(wire.FilterFault, anyFault))
 	}
+	// The transcoder last before the router: it turns the REST call into
+	// the gRPC call the upstream speaks, so every filter before it (the
+	// WAF, validation, transformation, fault) sees the REST request, and
+	// on the response path every one of them sees the JSON it makes
+	// (transcoder.go, transcoderOrder).
+	if f.transcode {
+		out = append(out, httpFilter(wire.FilterTranscoder, anyTranscoderDisabled))
+	}
 	return append(out, httpFilter(wire.FilterRouter, anyRouter))
 }
 
@@ -334,7 +349,7 @@ func (f *gwFilters) removedHeaders() []string {
 func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 	p := f.routes[r]
 	cors := r.EffectiveCORS(f.gw)
-	if p == nil && cors == nil && r.Spec.Fault == nil && !f.anyPerRoute() {
+	if p == nil && cors == nil && r.Spec.Fault == nil && r.Spec.Transcoding == nil && !f.anyPerRoute() {
 		return base
 	}
 	if rt := f.built[r]; rt != nil {
@@ -382,6 +397,9 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 		} else {
 			cfg[wire.FilterOpenAPI] = anyOpenAPIDisabled
 		}
+	}
+	if f.transcode && r.Spec.Transcoding != nil {
+		cfg[wire.FilterTranscoder] = transcoderPerRoute(r.Spec.Transcoding)
 	}
 	if len(cfg) > 0 {
 		rt.TypedPerFilterConfig = cfg

@@ -39,6 +39,9 @@ func hcmsOf(t *testing.T, g *Group) []*hcmv3.HttpConnectionManager {
 		l := r.(*listenerv3.Listener)
 		for _, fc := range l.GetFilterChains() {
 			for _, f := range fc.GetFilters() {
+				if f.GetName() != "envoy.filters.network.http_connection_manager" {
+					continue // the connection limit
+				}
 				h := &hcmv3.HttpConnectionManager{}
 				if err := f.GetTypedConfig().UnmarshalTo(h); err != nil {
 					t.Fatal(err)

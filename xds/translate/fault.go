@@ -81,7 +81,9 @@ func (c *checker) faultOrder(where string, fs []*hcmv3.HttpFilter) {
 		if t != faultType {
 			continue
 		}
-		if i+2 != len(fs) {
+		// The transcoder may sit between: it only converts what fault
+		// let through (transcoderOrder).
+		if i+2 != len(fs) && (i+3 != len(fs) || filterType(fs[i+1]) != transcoderType) {
 			c.fail("%s http filter %q: the fault filter must come right before the router (after every filter that can refuse a request)", where, f.GetName())
 		}
 	}

@@ -59,6 +59,7 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 	usedSet := map[*policy.Route]bool{}
 	withheld := withheldRoutes{}
 	answering := withheldRoutes{}
+	tunnels := map[*policy.Route]bool{}
 	for _, host := range sortedKeys(byHost) {
 		rs := byHost[host]
 		ix.sortRoutes(rs)
@@ -66,6 +67,16 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 		vh := &routev3.VirtualHost{Name: host, Domains: []string{host}, Routes: make([]*routev3.Route, 0, len(rs))}
 		faults := false // some Route of the host injects faults: the table needs the filter
 		for _, r := range rs {
+			if r.Tunnels() {
+				// No gRPC call is a CONNECT, so leaving the Route out lets
+				// no call fall through; grpc-go would refuse the whole
+				// table over its connect_matcher (checkrules.go).
+				if !tunnels[r] {
+					tunnels[r] = true
+					g.Skipped = append(g.Skipped, r.Meta.Ref()+": a CONNECT tunnel is Envoy-only; proxyless gRPC never sends CONNECT")
+				}
+				continue
+			}
 			if r.ProxylessWithheld(gw) {
 				vh.Routes = append(vh.Routes, withheld.route(r, ix))
 				continue

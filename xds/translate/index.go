@@ -99,13 +99,16 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 	memo.sameServices(p.Services)
 	var hits atomic.Int64
 	routes := make([]*builtRoute, len(attached))
+	digests := make([]objDigest, len(attached))
 	parallel(len(attached), func(i int) error {
-		if br := memo.route(attached[i]); br != nil {
+		br, d := memo.route(attached[i])
+		digests[i] = d
+		if br != nil {
 			routes[i] = br
 			hits.Add(1)
 			return nil
 		}
-		br := buildRoute(attached[i], p.Services)
+		br = buildRoute(attached[i], p.Services)
 		br.encEnvoy, _ = deterministic.Marshal(br.envoy)
 		if br.grpc != nil {
 			br.encGRPC, _ = deterministic.Marshal(br.grpc)
@@ -149,7 +152,7 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 		ix.clusters[k] = clusters[i]
 	}
 	if memo != nil {
-		memo.keep(attached, routes, p.Services, keys, clusters, opts.SystemCAFile, int(hits.Load()))
+		memo.keep(attached, routes, digests, p.Services, keys, clusters, opts.SystemCAFile, int(hits.Load()))
 	}
 	return ix, nil
 }

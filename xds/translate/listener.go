@@ -143,8 +143,11 @@ func envoyListener(gw *policy.Gateway, port int, ls []*policy.Listener, httpFilt
 		hcm := httpConnectionManager(gw, l, httpFilters, accessLog, streams(l))
 		setForwardClientCert(hcm, l)
 		fc := &listenerv3.FilterChain{
-			Name:    l.Name,
-			Filters: []*listenerv3.Filter{{Name: filterHCM, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)}}},
+			Name: l.Name,
+			Filters: []*listenerv3.Filter{
+				connectionLimitFilter(gw, l),
+				{Name: filterHCM, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)}},
+			},
 		}
 		if proto0 == policy.ProtocolHTTPS {
 			if l.TLS == nil {

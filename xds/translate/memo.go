@@ -1,7 +1,6 @@
 package translate
 
 import (
-	"reflect"
 	"sync"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
@@ -11,7 +10,8 @@ import (
 // inputs that made it, so that a policy edit rebuilds only what it touched
 // (issue 10, item 5). Translate stays a pure function of its input: a
 // resource comes from the memo only when the inputs it was built from are
-// equal (reflect.DeepEqual) to this call's, so the output is the same with
+// equal (the same pointer, or the same content digest, objdigest.go) to
+// this call's, so the output is the same with
 // or without a Memo (TestMemoMatchesFreshTranslate), and goldens do not
 // change. What is reused is the very proto, so the publisher, which knows a
 // resource by pointer, keeps its hash (and the encoding derived from it)
@@ -32,7 +32,9 @@ import (
 // Only what the last Translate used is kept, so the Memo stays as large as
 // one policy. Inputs are compared with the objects of the previous call:
 // like Translate itself, it relies on a policy snapshot not being modified
-// once handed over (the loader builds a new one for every change).
+// once handed over (the loader builds a new one for every change). An
+// object's digest is computed only when it is compared (never on a cold
+// build) and kept with it, so each object is hashed at most once.
 // A Memo may be shared by sequential calls only; Translate holds its lock.
 type Memo struct {
 	mu sync.Mutex
@@ -40,10 +42,13 @@ type Memo struct {
 	// sameServices at the start of each Translate) says which of this
 	// call's are equal to them, each compared once however many Routes
 	// and clusters use it.
-	services map[string]*policy.Service
+	services map[string]memoService
 	same     map[string]bool
-	clusters map[clusterKey]memoCluster
-	routes   map[string]memoRoute
+	// svcDigests are the digests sameServices computed for this call's
+	// Services, kept with them by keep.
+	svcDigests map[string]objDigest
+	clusters   map[clusterKey]memoCluster
+	routes     map[string]memoRoute
 	// checked holds the resources that passed Check's per-resource rules;
 	// live the resources of the last generation (only those are recorded).
 	ckMu    sync.Mutex
@@ -60,7 +65,26 @@ type memoCluster struct {
 
 type memoRoute struct {
 	r  *policy.Route
+	d  objDigest // r's digest, if it was computed
 	br *builtRoute
+}
+
+type memoService struct {
+	s *policy.Service
+	d objDigest // s's digest, if it was computed
+}
+
+// sameObject reports whether cur has the content of prev, whose digest
+// (if computed) is prevD; it returns cur's digest when it computed it.
+func sameObject[T any](prev *T, prevD objDigest, cur *T) (bool, objDigest) {
+	if prev == cur {
+		return true, prevD
+	}
+	curD := digestOf(cur)
+	if !prevD.ok {
+		prevD = digestOf(prev)
+	}
+	return prevD.same(curD), curD
 }
 
 type checkKey struct {
@@ -88,36 +112,42 @@ func (m *Memo) sameServices(services map[string]*policy.Service) {
 	}
 	names := sortedKeys(services)
 	same := make([]bool, len(names))
+	digests := make([]objDigest, len(names))
 	parallel(len(names), func(i int) error {
-		prev, ok := m.services[names[i]]
-		same[i] = ok && reflect.DeepEqual(prev, services[names[i]])
+		if prev, ok := m.services[names[i]]; ok {
+			same[i], digests[i] = sameObject(prev.s, prev.d, services[names[i]])
+		}
 		return nil
 	})
 	m.same = make(map[string]bool, len(names))
+	m.svcDigests = make(map[string]objDigest, len(names))
 	for i, n := range names {
 		m.same[n] = same[i]
+		m.svcDigests[n] = digests[i]
 	}
 }
 
 // route returns the Route built last time from inputs equal to r's, or nil:
-// the same Route (by content) whose backends' Services are the same.
-func (m *Memo) route(r *policy.Route) *builtRoute {
+// the same Route (by content) whose backends' Services are the same. It
+// also returns r's digest when it computed it, for keep.
+func (m *Memo) route(r *policy.Route) (*builtRoute, objDigest) {
 	if m == nil {
-		return nil
+		return nil, objDigest{}
 	}
 	e, ok := m.routes[r.Name]
 	if !ok {
-		return nil
+		return nil, objDigest{}
+	}
+	same, d := sameObject(e.r, e.d, r)
+	if !same {
+		return nil, d
 	}
 	for _, b := range r.Spec.Backends {
 		if !m.same[b.Service] {
-			return nil
+			return nil, d
 		}
 	}
-	if !reflect.DeepEqual(e.r, r) {
-		return nil
-	}
-	return e.br
+	return e.br, d
 }
 
 // cluster returns the clusters built last time from inputs equal to these,
@@ -135,13 +165,17 @@ func (m *Memo) cluster(k clusterKey, systemCA string) *builtCluster {
 
 // keep replaces the memo's content by what this Translate built, and
 // forgets check results of resources no longer used.
-func (m *Memo) keep(attached []*policy.Route, routes []*builtRoute, services map[string]*policy.Service, keys []clusterKey, clusters []*builtCluster, systemCA string, hits int) {
+func (m *Memo) keep(attached []*policy.Route, routes []*builtRoute, digests []objDigest, services map[string]*policy.Service, keys []clusterKey, clusters []*builtCluster, systemCA string, hits int) {
 	m.routes = make(map[string]memoRoute, len(attached))
 	m.clusters = make(map[clusterKey]memoCluster, len(keys))
 	live := make(map[any]struct{}, 2*(len(routes)+len(clusters)))
-	m.services, m.same = services, nil
+	m.services = make(map[string]memoService, len(services))
+	for n, s := range services {
+		m.services[n] = memoService{s: s, d: m.svcDigests[n]}
+	}
+	m.same, m.svcDigests = nil, nil
 	for i, r := range attached {
-		m.routes[r.Name] = memoRoute{r: r, br: routes[i]}
+		m.routes[r.Name] = memoRoute{r: r, d: digests[i], br: routes[i]}
 		live[routes[i].envoy] = struct{}{}
 		if routes[i].grpc != nil {
 			live[routes[i].grpc] = struct{}{}

@@ -289,10 +289,15 @@ func buildRoute(r *policy.Route, services map[string]*policy.Service) *builtRout
 		// No proxyless form: buildGRPCGroup withholds it (answerRoute).
 		return &builtRoute{key: keyOf(r), envoy: answerRoute(r, match)}
 	}
-	br := &builtRoute{key: keyOf(r), envoy: envoyRoute(r, match, target, hp, streaming, r.WebSocketAllowed(services)), streaming: streaming}
+	if r.Tunnels() {
+		match = connectMatch(match)
+	}
+	br := &builtRoute{key: keyOf(r), envoy: envoyRoute(r, match, target, hp, streaming, r.Upgrades(services)), streaming: streaming}
 	// grpc-go skips routes with query matchers; the group leaves them out
 	// and says so (Group.Skipped) instead of serving a route it ignores.
-	if len(s.Match.Query) == 0 {
+	// A CONNECT Route has no proxyless form: grpc-go never sends CONNECT,
+	// and its match (no path) would read as a catch-all prefix.
+	if len(s.Match.Query) == 0 && !r.Tunnels() {
 		br.grpc = grpcRoute(r, grpcMatch(match), target, hp)
 	}
 	return br
@@ -301,7 +306,7 @@ func buildRoute(r *policy.Route, services map[string]*policy.Service) *builtRout
 // envoyRoute builds a Route for Envoy. A zero timeout leaves
 // RouteAction.timeout unset, i.e. Envoy's default of 15s per request: the
 // safer choice at the edge than "no timeout", except on streaming Routes.
-func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.RouteAction, hp []*routev3.RouteAction_HashPolicy, streaming, websocket bool) *routev3.Route {
+func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.RouteAction, hp []*routev3.RouteAction_HashPolicy, streaming bool, upgrades []string) *routev3.Route {
 	s := &r.Spec
 	ra := &routev3.RouteAction{ClusterSpecifier: target.ClusterSpecifier, HashPolicy: hp}
 	if s.Timeout > 0 {
@@ -310,7 +315,7 @@ func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.Rout
 	if streaming {
 		streamingAction(ra, s.Timeout.D())
 	}
-	if websocket {
+	if len(upgrades) > 0 {
 		// Upgrades are refused unless the connection manager or the route
 		// enables them; a route's enabled: true suffices (Envoy:
 		// source/extensions/filters/network/http_connection_manager/
@@ -328,7 +333,11 @@ func envoyRoute(r *policy.Route, match *routev3.RouteMatch, target *routev3.Rout
 		// when the response starts (the 101; http_connection_manager.proto,
 		// request_timeout). stream_idle_timeout still closes idle sockets;
 		// websocket: true lifts the route timeout as well.
-		ra.UpgradeConfigs = []*routev3.RouteAction_UpgradeConfig{{UpgradeType: "websocket", Enabled: wrapperspb.Bool(true)}}
+		//
+		// Other upgrades (upgrades.go in pkg/policy) are configured the
+		// same way, each by its token; CONNECT also ends the CONNECT
+		// request in Envoy (connectUpgrade).
+		ra.UpgradeConfigs = upgradeConfigs(upgrades)
 	}
 	routeTimeouts(ra, r, streaming)
 	ra.RetryPolicy = envoyRetryPolicy(s.Retries)

@@ -336,3 +336,7 @@ func Ctx(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// Dir is the server's working directory; certs/apiserver.crt there is the
+// API server's self-signed certificate and its CA.
+func (s *Server) Dir() string { return s.dir }

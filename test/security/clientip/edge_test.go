@@ -80,7 +80,8 @@ func startEdge(t *testing.T) map[string]*edgeGateway {
 		grp := groups[translate.GroupKey{Gateway: name, Client: translate.ClientEnvoy}]
 		l := grp.Listeners[0].(*listenerv3.Listener)
 		e := &edgeGateway{g: &gateway{name: name, hcm: &hcmv3.HttpConnectionManager{}}, buckets: map[string]int{}}
-		if err := l.GetFilterChains()[0].GetFilters()[0].GetTypedConfig().UnmarshalTo(e.g.hcm); err != nil {
+		fs := l.GetFilterChains()[0].GetFilters()
+		if err := fs[len(fs)-1].GetTypedConfig().UnmarshalTo(e.g.hcm); err != nil { // after the connection limit
 			t.Fatal(err)
 		}
 		for _, f := range e.g.hcm.GetHttpFilters() {

@@ -166,7 +166,8 @@ func start(t *testing.T) *env {
 			g.proxyProtocol = g.proxyProtocol || lf.GetName() == "envoy.filters.listener.proxy_protocol"
 		}
 		g.hcm = &hcmv3.HttpConnectionManager{}
-		if err := l.GetFilterChains()[0].GetFilters()[0].GetTypedConfig().UnmarshalTo(g.hcm); err != nil {
+		fs := l.GetFilterChains()[0].GetFilters()
+		if err := fs[len(fs)-1].GetTypedConfig().UnmarshalTo(g.hcm); err != nil { // after the connection limit
 			t.Fatal(err)
 		}
 		hm := &headermutationv3.HeaderMutation{}

@@ -187,6 +187,9 @@ func hcms(t *testing.T, g *translate.Group) map[string]*hcmv3.HttpConnectionMana
 		l := res.(*listenerv3.Listener)
 		for _, fc := range l.GetFilterChains() {
 			for _, f := range fc.GetFilters() {
+				if f.GetName() != "envoy.filters.network.http_connection_manager" {
+					continue // the connection limit
+				}
 				h := &hcmv3.HttpConnectionManager{}
 				if err := f.GetTypedConfig().UnmarshalTo(h); err != nil {
 					t.Fatal(err)

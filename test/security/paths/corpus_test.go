@@ -111,6 +111,9 @@ func emitted(t *testing.T) edgeConfig {
 	for _, r := range g.Listeners {
 		for _, fc := range r.(*listenerv3.Listener).GetFilterChains() {
 			for _, f := range fc.GetFilters() {
+				if f.GetName() != "envoy.filters.network.http_connection_manager" {
+					continue // the connection limit
+				}
 				h := &hcmv3.HttpConnectionManager{}
 				if err := f.GetTypedConfig().UnmarshalTo(h); err == nil && h.GetRds().GetRouteConfigName() == "routes/edge/http" {
 					c.hcm = h

@@ -68,7 +68,7 @@ func start(t *testing.T, policyYAML, gw string, store ratelimit.Store) *gateway 
 	for _, r := range grp.Listeners {
 		for _, fc := range r.(*listenerv3.Listener).GetFilterChains() {
 			h := &hcmv3.HttpConnectionManager{}
-			if err := fc.GetFilters()[0].GetTypedConfig().UnmarshalTo(h); err != nil {
+			if err := fc.GetFilters()[len(fc.GetFilters())-1].GetTypedConfig().UnmarshalTo(h); err != nil { // after the connection limit
 				t.Fatal(err)
 			}
 			g.accessLog += h.GetAccessLog()[0].GetTypedConfig().String()

@@ -1,0 +1,98 @@
+package policy
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestUpgradesResolved: websocket by default, none for gRPC-only Routes,
+// a Gateway's default list, a Route's own list over it, websocket: false,
+// and CONNECT only where a Route lists it.
+func TestUpgradesResolved(t *testing.T) {
+	s := Load(testFS(t, map[string]string{"u.yaml": `kind: Gateway
+name: strict
+spec:
+  listeners: [{name: http, port: 9090, protocol: HTTP}]
+  defaults: {upgrades: [spdy/3.1]}
+---
+kind: Service
+name: rpc
+spec:
+  protocol: GRPC
+  discovery: {static: [{address: 127.0.0.1, port: 9002}]}
+---
+kind: Route
+name: plain
+spec: {gateways: [gw], backends: [{service: a}]}
+---
+kind: Route
+name: grpc
+spec: {gateways: [gw], backends: [{service: rpc}]}
+---
+kind: Route
+name: by-default
+spec: {gateways: [strict], backends: [{service: a}]}
+---
+kind: Route
+name: own
+spec: {gateways: [strict], upgrades: [websocket], backends: [{service: a}]}
+---
+kind: Route
+name: none
+spec: {gateways: [gw], upgrades: [], backends: [{service: a}]}
+---
+kind: Route
+name: no-ws
+spec: {gateways: [gw], websocket: false, backends: [{service: a}]}
+---
+kind: Route
+name: tunnel
+spec: {gateways: [gw], hosts: [db.example.com], upgrades: [CONNECT], backends: [{service: a}]}
+`}), nil)
+	if errs := s.Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for name, want := range map[string][]string{
+		"plain": {UpgradeWebSocket}, "grpc": nil, "by-default": {"spdy/3.1"}, "own": {UpgradeWebSocket},
+		"none": nil, "no-ws": nil, "tunnel": {UpgradeCONNECT},
+	} {
+		r := s.Routes[name]
+		if got := r.Upgrades(s.Services); !slices.Equal(got, want) {
+			t.Errorf("%s: Upgrades = %v, want %v", name, got, want)
+		}
+		if r.Tunnels() != (name == "tunnel") {
+			t.Errorf("%s: Tunnels = %v", name, r.Tunnels())
+		}
+	}
+	if !s.Routes["tunnel"].IsStreaming(s.Services) {
+		t.Error("a CONNECT tunnel must get no route timeout")
+	}
+}
+
+func TestBadUpgrades(t *testing.T) {
+	const b = route + "  gateways: [gw]\n  backends: [{service: a}]\n"
+	const tunnel = route + "  gateways: [gw]\n  backends: [{service: a}]\n  upgrades: [CONNECT]\n"
+	runBadCases(t, []badCase{
+		{"not a token", b + "  upgrades: [\"web socket\"]\n", 6, "Route/r", "spec.upgrades[0]", `"web socket" is not an HTTP upgrade token`},
+		{"empty upgrade", b + "  upgrades: [\"\"]\n", 6, "Route/r", "spec.upgrades[0]", `empty; name an upgrade`},
+		{"duplicate", b + "  upgrades: [websocket, WebSocket]\n", 6, "Route/r", "spec.upgrades[1]", `duplicate upgrade "WebSocket"`},
+		{"h2c", b + "  upgrades: [h2c]\n", 6, "Route/r", "spec.upgrades[0]", `"h2c" cannot be accepted`},
+		{"connect-udp", b + "  upgrades: [CONNECT-UDP]\n", 6, "Route/r", "spec.upgrades[0]", `needs HTTP/3`},
+		{"lower-case connect", b + "  upgrades: [connect]\n", 6, "Route/r", "spec.upgrades[0]", `spell the method CONNECT`},
+		{"websocket and upgrades", b + "  websocket: true\n  upgrades: [websocket]\n", 7, "Route/r", "spec.upgrades", `set one of websocket and upgrades`},
+		{"CONNECT with another upgrade", route + "  gateways: [gw]\n  backends: [{service: a}]\n  upgrades: [CONNECT, websocket]\n",
+			6, "Route/r", "spec.upgrades", `CONNECT must be the Route's only upgrade`},
+		{"CONNECT with a path", tunnel + "  match: {path: {prefix: /x}}\n", 7, "Route/r", "spec.match.path", `does not apply to a CONNECT Route: CONNECT requests carry no path`},
+		{"CONNECT with methods", tunnel + "  match: {methods: [GET]}\n", 7, "Route/r", "spec.match.methods", `does not apply to a CONNECT Route`},
+		{"CONNECT with a rewrite", tunnel + "  rewrite: {host: b.example.com}\n", 7, "Route/r", "spec.rewrite", `does not apply to a CONNECT Route`},
+		{"CONNECT with a timeout", tunnel + "  timeout: 5s\n", 7, "Route/r", "spec.timeout", `does not apply to a CONNECT Route`},
+		{"CONNECT with validation", tunnel + "  validation: {openapi: petstore.yaml}\n", 7, "Route/r", "spec.validation", `the tunnel carries bytes, not HTTP requests`},
+		{"CONNECT with a firewall", tunnel + "  firewall: crs\n", 7, "Route/r", "spec.firewall", `a CONNECT tunnel carries bytes the WAF cannot inspect`},
+		{"CONNECT to a gRPC Service", "kind: Service\nname: rpc\nspec:\n  protocol: GRPC\n  discovery: {static: [{address: 127.0.0.1, port: 9}]}\n---\n" +
+			route + "  gateways: [gw]\n  backends: [{service: rpc}]\n  upgrades: [CONNECT]\n", 11, "Route/r", "spec.backends[0].service", `speaks gRPC; a CONNECT tunnel needs`},
+		{"CONNECT as a Gateway default", "kind: Gateway\nname: g\nspec:\n  listeners: [{name: http, port: 9191, protocol: HTTP}]\n  defaults: {upgrades: [CONNECT]}\n",
+			5, "Gateway/g", "spec.defaults.upgrades[0]", `CONNECT cannot be a Gateway default`},
+		{"Gateways disagree", "kind: Gateway\nname: g\nspec:\n  listeners: [{name: http, port: 9191, protocol: HTTP}]\n  defaults: {upgrades: []}\n---\n" +
+			route + "  gateways: [gw, g]\n  backends: [{service: a}]\n", 10, "Route/r", "spec.gateways", `have different default upgrades; give the Route its own upgrades`},
+	})
+}
