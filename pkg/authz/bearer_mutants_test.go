@@ -97,7 +97,8 @@ func TestBuildIntroAuthKeepsOnlyAnUnchangedIntrospector(t *testing.T) {
 // Authorization header there is a bearer token like any other, two are
 // refused (never one of them silently ignored). Killed mutant: bearer's
 // `n > 1` turned into `n >= 1` (which refused every raw-header request's
-// token; only the two-entry case was tested). The empty and oversized
+// token; only the two-entry case was tested), and headerValue's
+// `v != ""` negated (identify.go: an entry's value or its raw value). The empty and oversized
 // cases: gremlins counts a case clause's condition as not covered (Go's
 // coverage gives it no block of its own), so `rest == ""` and
 // `len(rest) > MaxBearerTokenBytes` negated or moved to `>=` are killed
