@@ -41,3 +41,23 @@ func TestParseBodyContentLength(t *testing.T) {
 		}
 	}
 }
+
+// The body size limit holds at exactly maxBody: a body of that size is
+// parsed, one byte more is cut. Killed mutant: parseBody's
+// `len(body) > maxBody` moved to `>=` (make mutate, gremlins, lived).
+func TestParseBodyLimitBound(t *testing.T) {
+	body := `{"a":1}`
+	for _, c := range []struct {
+		max int
+		cut bool
+	}{{len(body), false}, {len(body) - 1, true}} {
+		h := &authv3.AttributeContext_HttpRequest{Body: body, Headers: map[string]string{"content-type": "application/json"}}
+		pb, err := parseBody(h, c.max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pb.cut != c.cut || pb.truncated != c.cut {
+			t.Errorf("body of %d bytes, limit %d: cut=%v truncated=%v, want %v", len(body), c.max, pb.cut, pb.truncated, c.cut)
+		}
+	}
+}
