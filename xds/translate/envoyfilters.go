@@ -239,7 +239,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 		}
 	}
 	f.jwt = sortedKeys(jwt)
-	if len(f.routes) > 0 || f.cors || f.fault || f.transcode || f.cache {
+	if len(f.routes) > 0 || f.cors || f.fault || f.transcode || f.cache || f.openapi {
 		f.jwtReq = map[string]*anyT{}
 		f.rbacCfg = map[string]*anyT{}
 		f.localCfg = map[string]*anyT{}
