@@ -137,3 +137,38 @@ func TestOpenAPIOnlyPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIInheritedMemo: with a Memo carried over from a Translate of
+// the same Routes, adding validation to a Service (only the Service
+// changes) puts it on every Route to that Service, and removing it takes
+// it off: a Route's reused protos never keep a stale validation.
+func TestOpenAPIInheritedMemo(t *testing.T) {
+	svc := "kind: Service\nname: s\nspec:\n  discovery: {static: [{address: 127.0.0.1, port: 9001}]}\n"
+	pol := func(service string) *policy.Snapshot {
+		snap := policy.Load(fstest.MapFS{
+			"p.yaml":   {Data: []byte("kind: Gateway\nname: edge\nspec:\n  listeners: [{name: http, port: 8080, protocol: HTTP}]\n---\n" + service + "---\nkind: Route\nname: r\nspec:\n  gateways: [edge]\n  backends: [{service: s}]\n")},
+			"api.yaml": {Data: []byte("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\n")},
+		}, nil)
+		if errs := snap.Errors(); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		return snap
+	}
+	memo := NewMemo()
+	for i, c := range []struct {
+		service, want string
+	}{
+		{svc, ""},
+		{svc + "  validation: {openapi: api.yaml}\n", "Route/r"},
+		{svc, ""},
+	} {
+		groups, err := Translate(pol(c.service), Options{Memo: memo})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt := groups[GroupKey{"edge", ClientEnvoy}].Routes[0].(*routev3.RouteConfiguration).GetVirtualHosts()[0].GetRoutes()[0]
+		if n, _, _ := openAPIRouteConfig(t, rt); n != c.want {
+			t.Errorf("step %d: route validation %q, want %q", i, n, c.want)
+		}
+	}
+}
