@@ -91,8 +91,9 @@ func describeValidation(v *Validation) string {
 
 // resolveValidation checks, once the Services are known, what a Route's
 // inherited validation cannot be combined with: backends that disagree,
-// a mirror that would receive requests its own validation never saw, and
-// a path rewrite (the validator sees the client's path). A Route with its
+// a mirror that would receive requests its own validation never saw, a
+// CONNECT tunnel or untranscoded gRPC calls (no REST requests to
+// validate), and a path rewrite (the validator sees the client's path). A Route with its
 // own block is checked in validateRoute; a Route with {mode: off} has
 // chosen to send its Services unvalidated requests.
 func resolveValidation(o *objErrs, r *Route, services map[string]*Service) {
@@ -115,6 +116,16 @@ func resolveValidation(o *objErrs, r *Route, services map[string]*Service) {
 		}
 		o.add(fmt.Sprintf("spec.mirror[%d].service", j), "%s %s, but the Route's backends %s: mirrored copies would reach it without its validation; give the Route its own validation, or mirror to a Service whose validation matches",
 			s.Meta.Ref(), describeValidation(s.Spec.Validation), backends)
+	}
+	if v != nil && r.Tunnels() {
+		o.add("spec.validation", "%s's validation would apply to this CONNECT Route, whose tunnel carries bytes, not HTTP requests; set validation: {mode: off}", from)
+		return
+	}
+	if v != nil && r.Spec.Transcoding == nil && r.allGRPC(services) {
+		// The validator would buffer every gRPC stream as one body and
+		// check protobuf frames against a REST document.
+		o.add("spec.validation", "%s's validation describes REST requests, but this Route sends gRPC calls to it untranscoded; give the Route transcoding, or set validation: {mode: off}", from)
+		return
 	}
 	if v != nil && r.Spec.Rewrite != nil && (r.Spec.Rewrite.Prefix != "" || r.Spec.Rewrite.Regex != nil) {
 		s := services[firstRef(from)]

@@ -82,6 +82,10 @@ func TestBadServiceValidation(t *testing.T) {
 		{"inherited with a path rewrite", route + "  gateways: [gw]\n  backends: [{service: pets}]\n  rewrite: {prefix: /v2}\n", 6, "Route/r", "spec.rewrite",
 			"cannot be combined with the validation this Route inherits from Service/pets (svc.yaml:1, spec.validation)"},
 		{"inherited with a regex rewrite", route + "  gateways: [gw]\n  backends: [{service: pets}]\n  rewrite: {regex: {pattern: ^/api, substitution: /}}\n", 6, "Route/r", "spec.rewrite", "inherits from Service/pets"},
+		{"CONNECT tunnel inheriting", route + "  gateways: [gw]\n  backends: [{service: pets}]\n  upgrades: [CONNECT]\n", 3, "Route/r", "spec.validation",
+			"Service/pets's validation would apply to this CONNECT Route, whose tunnel carries bytes, not HTTP requests; set validation: {mode: off}"},
+		{"untranscoded gRPC inheriting", route + "  gateways: [gw]\n  backends: [{service: grpc}]\n---\nkind: Service\nname: grpc\nspec:\n  protocol: GRPC\n  discovery: {static: [{address: 127.0.0.1, port: 9200}]}\n  validation: {openapi: api/other.yaml}\n", 3, "Route/r", "spec.validation",
+			"Service/grpc's validation describes REST requests, but this Route sends gRPC calls to it untranscoded"},
 		{"mirror to a validated Service", route + "  gateways: [gw]\n  backends: [{service: a}]\n  mirror: [{service: pets}]\n", 6, "Route/r", "spec.mirror[0].service",
 			"Service/pets validates against api/petstore.yaml (mode enforce, responses off), but the Route's backends carry no validation"},
 		{"mirror to another document", route + "  gateways: [gw]\n  backends: [{service: pets}]\n  mirror: [{service: other}]\n", 6, "Route/r", "spec.mirror[0].service", "carry another one (Service/pets validates against api/petstore.yaml"},
@@ -145,6 +149,15 @@ spec:
   validation: {mode: off}
 ---
 kind: Route
+name: tunnel
+spec:
+  gateways: [gw]
+  hosts: [tunnel.example.com]
+  backends: [{service: pets}]
+  upgrades: [CONNECT]
+  validation: {mode: off}
+---
+kind: Route
 name: plain
 spec:
   gateways: [gw]
@@ -176,6 +189,7 @@ func TestServiceValidationInherited(t *testing.T) {
 		{"mirrors", "Service/pets", "api/petstore.yaml", "enforce"},
 		{"own", "Route/own", "api/other.yaml", "logOnly"},
 		{"off", "", "", ""},
+		{"tunnel", "", "", ""},
 		{"plain", "", "", ""},
 	} {
 		v, from, err := s.Routes[c.route].EffectiveValidation(s.Services)
