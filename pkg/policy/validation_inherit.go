@@ -10,10 +10,22 @@ import (
 // Service may name an OpenAPI document"). It protects the Service, not
 // one path to it: every Route whose backends name the Service runs it,
 // unless the Route carries its own block (its own document, or
-// {mode: off}). The validator runs before the router picks a backend
-// (xds/translate/openapi.go), so a Route whose backends disagree cannot be
-// served: which document would a request be checked against? Load refuses
-// it (resolveValidation) rather than guess.
+// {mode: off}).
+//
+// A Route whose backends disagree (another document, other modes or
+// limits, one validated and one not) is refused at load time
+// (resolveValidation). Envoy does pick a weighted cluster when it resolves
+// the route, before the filters run, and a cluster entry may carry its own
+// per-filter config (Envoy: source/common/router/
+// weighted_cluster_specifier.cc, pickWeightedCluster and
+// WeightedClusterEntry::mostSpecificPerFilterConfig), so per-backend
+// validation could be wired. It is refused instead: the same request
+// would then be accepted or refused by the weighted draw (a 10 % canary
+// answering 400 at random), and anything that clears the route cache
+// before the router makes Envoy draw again, after validation ran. One
+// validation per Route keeps "validated" and "forwarded" the same request
+// to the same API; a Route that means to split across APIs says which
+// document applies with its own block.
 
 // EffectiveValidation is the validation r's requests get and where it
 // comes from ("Route/x", or the Services it is inherited from: "Service/a"
@@ -50,7 +62,7 @@ func (r *Route) inheritedValidation(services map[string]*Service) (v *Validation
 		if first == "" {
 			v, first = sv, s.Meta.Ref()
 		} else if !SameValidation(v, sv) {
-			return nil, "", j, fmt.Sprintf("%s %s but %s %s; the validator runs before a backend is picked, so the backends of one Route must carry the same validation (or the Route its own)",
+			return nil, "", j, fmt.Sprintf("%s %s but %s %s; a request would be accepted or refused depending on which backend the weighted draw picks, so the backends of one Route must carry the same validation (or the Route its own)",
 				s.Meta.Ref(), describeValidation(sv), first, describeValidation(v))
 		}
 		if sv != nil && !strings.Contains(", "+strings.Join(froms, ", ")+", ", ", "+s.Meta.Ref()+", ") {
