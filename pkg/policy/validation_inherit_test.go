@@ -267,3 +267,32 @@ func TestServiceValidationLastGood(t *testing.T) {
 		t.Errorf("without a last good version, Service/pets (%v) or Route/inherits (%v) is served unvalidated", fresh.Services["pets"] != nil, fresh.Routes["inherits"] != nil)
 	}
 }
+
+// TestServiceValidationHoldsAnIncompatibleRoute: a Service edit that adds
+// validation to a Service an existing Route rewrites the path for rejects
+// that Route (it cannot inherit it) and holds its Gateway at its last good
+// config: the Route is never served with the Service's new promise
+// silently unkept, nor dropped so that another Route serves its paths.
+func TestServiceValidationHoldsAnIncompatibleRoute(t *testing.T) {
+	const svc = "kind: Service\nname: pets\nspec:\n  discovery: {static: [{address: 127.0.0.1, port: 9101}]}\n"
+	const rw = "kind: Route\nname: rw\nspec:\n  gateways: [gw]\n  backends: [{service: pets}]\n  rewrite: {prefix: /v2}\n"
+	files := map[string]string{"api/petstore.yaml": petstoreDoc(t), "svc.yaml": svc, "rw.yaml": rw}
+	prev := Load(testFS(t, files), nil)
+	if errs := prev.Errors(); len(errs) > 0 {
+		t.Fatal(strings.Join(errs, "\n"))
+	}
+	files["svc.yaml"] = svc + "  validation: {openapi: api/petstore.yaml}\n"
+	next := Load(testFS(t, files), prev)
+	if _, ok := findErr(next, "rw.yaml:6: Route/rw: spec.rewrite: ", "inherits from Service/pets (svc.yaml:1, spec.validation)"); !ok {
+		t.Errorf("no rewrite error on Route/rw; got:\n%s", strings.Join(next.Errors(), "\n"))
+	}
+	if next.Routes["rw"] != nil {
+		t.Error("Route/rw is served although it cannot run its Service's validation")
+	}
+	if len(next.Held["gw"]) == 0 {
+		t.Errorf("Gateway gw is not held back: %v", next.Held)
+	}
+	if v := next.Services["pets"].Spec.Validation; v == nil || v.DocumentFile != "api/petstore.yaml" {
+		t.Errorf("Service/pets validation %+v", v)
+	}
+}
