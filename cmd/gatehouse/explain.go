@@ -20,8 +20,10 @@ const explainLong = `Explain what a Gateway's proxies do with one request: which
 host take it, every route tried in order with why it was skipped, the route that
 matches (the policy Route it came from, backends and weights, timeout, retries,
 rewrite), the HTTP filters in order with what each does on that route, which
-Authentication and Authorization apply, and the rate-limit descriptors Envoy would
-send, entry by entry.
+Authentication and Authorization apply, the WAF (Firewall and mode), request
+validation (document, mode, and whether the Route or its Service carries it) and
+Transformation that run on it, and the rate-limit descriptors Envoy would send,
+entry by entry.
 
 The answer is computed from the translated Envoy resources (the route table in the
 order it is served, the connection manager's filters and host/path settings),

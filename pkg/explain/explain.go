@@ -80,6 +80,12 @@ type RouteInfo struct {
 	LocalRateLimits []LocalRateLimit `json:"local_rate_limits,omitempty"`
 	// Transcoding: the gRPC method a REST request maps to (transcoder.go).
 	Transcoding *Transcoding `json:"transcoding,omitempty"`
+	// Firewall, Validation and Transformation: what gatehouse's external
+	// processing services do on this route (extproc.go); nil where the
+	// route does not run them.
+	Firewall       *FirewallInfo       `json:"firewall,omitempty"`
+	Validation     *ValidationInfo     `json:"validation,omitempty"`
+	Transformation *TransformationInfo `json:"transformation,omitempty"`
 }
 
 // Backend is one cluster a route sends to.

@@ -7,6 +7,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	transcoderv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/grpc_json_transcoder/v3"
 	headermutationv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
 	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
@@ -78,6 +79,8 @@ func (e *explainer) filters(info *RouteInfo, hcm *hcmv3.HttpConnectionManager, r
 			step, err = e.extAuthz(info, hf.GetName(), a, per, f)
 		case a.MessageIs(&ratelimitv3.RateLimit{}):
 			step, err = e.rateLimit(info, hf.GetName(), a, per, vh, rt, f)
+		case isExtProcFilter(hf.GetName()) && a.MessageIs(&extprocv3.ExternalProcessor{}):
+			step, err = e.extProc(info, hf.GetName(), per)
 		case a.MessageIs(&transcoderv3.GrpcJsonTranscoder{}):
 			step, err = e.transcoder(info, hf.GetName(), a, per, f)
 		case a.MessageIs(&routerv3.Router{}):

@@ -120,6 +120,7 @@ func WriteText(w io.Writer, r *Result) error {
 			p.wrap("  ", "    ", s)
 		}
 	}
+	p.extProc(rt)
 	if len(rt.RateLimits) > 0 {
 		p.line("")
 		p.line("rate limits (descriptors Envoy sends; over a limit: 429):")
@@ -140,6 +141,33 @@ func WriteText(w io.Writer, r *Result) error {
 		}
 	}
 	return p.flush(w)
+}
+
+// extProc prints what gatehouse's WAF, validator and transformation
+// service do on the route (extproc.go).
+func (p *printer) extProc(rt *RouteInfo) {
+	if f := rt.Firewall; f != nil {
+		p.line("")
+		s := fmt.Sprintf("Firewall %s", f.Name)
+		if f.From != "" {
+			s += " (from " + f.From + ")"
+		}
+		s += fmt.Sprintf(": %s, paranoia level %d, anomaly thresholds inbound %d, outbound %d", f.Mode, f.ParanoiaLevel, f.Inbound, f.Outbound)
+		if f.InspectResponse {
+			s += ", responses inspected"
+		}
+		p.wrap("web application firewall: ", "  ", s+"; fails "+f.FailureMode)
+	}
+	if v := rt.Validation; v != nil {
+		p.line("")
+		p.wrap("request validation: ", "  ", fmt.Sprintf("%s (from %s): mode %s, responses %s, body up to %d KiB, nesting up to %d; fails closed",
+			v.Document, v.From, v.Mode, v.Responses, v.MaxBodyKB, v.MaxDepth))
+	}
+	if x := rt.Transformation; x != nil {
+		p.line("")
+		s := "Transformation " + x.Name + ": request " + orNone(strings.Join(x.Request, ", ")) + "; response " + orNone(strings.Join(x.Response, ", "))
+		p.wrap("transformation: ", "  ", s)
+	}
 }
 
 func (p *printer) descriptor(d Descriptor) {

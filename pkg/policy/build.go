@@ -328,6 +328,7 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 	l.ref(o, "spec.transformation", KindTransformation, r.Spec.Transformation)
 	validateRouteTransformation(o, r, l.snap.Transformations[r.Spec.Transformation], l.snap.Services)
 	resolveTranscoding(o, r, l.snap.Services)
+	resolveValidation(o, r, l.snap.Services)
 	validateProtectedAnswer(o, r, l.snap.Gateways)
 	validateTunnelGateways(o, r, l.snap.Gateways, l.snap.Services)
 	resolveUpgrades(o, r, l.snap.Gateways, l.snap.Services)

@@ -133,10 +133,10 @@ spec:
 	}
 	// A firewalled Route is a protection proxyless gRPC clients cannot
 	// enforce (grpc-go has no ext_proc): it is withheld from them.
-	if got := s.Routes["own"].Protections(gw); len(got) != 1 || got[0] != "web application firewall" {
+	if got := s.Routes["own"].Protections(gw, s.Services); len(got) != 1 || got[0] != "web application firewall" {
 		t.Errorf("Protections = %v, want [web application firewall]", got)
 	}
-	if !s.Routes["own"].ProxylessWithheld(gw) || s.Routes["opted-out"].ProxylessWithheld(gw) {
-		t.Errorf("ProxylessWithheld: own %v (want true), opted-out %v (want false)", s.Routes["own"].ProxylessWithheld(gw), s.Routes["opted-out"].ProxylessWithheld(gw))
+	if !s.Routes["own"].ProxylessWithheld(gw, s.Services) || s.Routes["opted-out"].ProxylessWithheld(gw, s.Services) {
+		t.Errorf("ProxylessWithheld: own %v (want true), opted-out %v (want false)", s.Routes["own"].ProxylessWithheld(gw, s.Services), s.Routes["opted-out"].ProxylessWithheld(gw, s.Services))
 	}
 }

@@ -8,9 +8,11 @@ import (
 
 // Protections lists what r asks Envoy to enforce on Gateway g, in a fixed
 // order: "authentication", "authorization", "rate limiting",
-// "web application firewall", "transformation". Gateway
-// defaults count: a Route that inherits an Authentication is protected.
-func (r *Route) Protections(g *Gateway) []string {
+// "web application firewall", "transformation", "request validation".
+// Gateway defaults count: a Route that inherits an Authentication is
+// protected; so do its Services' validation (services may be nil for a
+// Route that answers itself and has no backends).
+func (r *Route) Protections(g *Gateway, services map[string]*Service) []string {
 	var what []string
 	if len(r.EffectiveAuthentication(g)) > 0 {
 		what = append(what, "authentication")
@@ -31,8 +33,10 @@ func (r *Route) Protections(g *Gateway) []string {
 	if r.Spec.Transformation != "" {
 		what = append(what, "transformation")
 	}
-	// Request validation is an external processing filter too.
-	if r.Spec.Validation != nil {
+	// Request validation is an external processing filter too, whether
+	// the Route carries it or inherits it; backends that disagree (a
+	// hand-built Snapshot) count as validated: withheld, not open.
+	if v, _, err := r.EffectiveValidation(services); v != nil || err != nil {
 		what = append(what, "request validation")
 	}
 	return what
@@ -50,8 +54,8 @@ func (r *Route) ServesUnprotected(g *Gateway) bool {
 
 // ProxylessWithheld reports whether proxyless gRPC clients of g must not
 // be routed by r: it is protected and nobody opted in.
-func (r *Route) ProxylessWithheld(g *Gateway) bool {
-	return len(r.Protections(g)) > 0 && !r.ServesUnprotected(g)
+func (r *Route) ProxylessWithheld(g *Gateway, services map[string]*Service) bool {
+	return len(r.Protections(g, services)) > 0 && !r.ServesUnprotected(g)
 }
 
 // ProxylessNotes says, for every Gateway and every protected Route a
@@ -79,7 +83,7 @@ func (s *Snapshot) ProxylessNotes() []string {
 			if f := r.Spec.Fault; f != nil && f.WhenHeader != nil {
 				out = append(out, fmt.Sprintf("%s: %s's fault is not applied to proxyless gRPC clients: grpc-go's fault filter ignores whenHeader and would hit every call", g.Meta.Ref(), r.Meta.Ref()))
 			}
-			prot := r.Protections(g)
+			prot := r.Protections(g, s.Services)
 			if len(prot) == 0 {
 				continue
 			}

@@ -166,7 +166,7 @@ func validateProtectedAnswer(o *objErrs, r *Route, gateways map[string]*Gateway)
 		if g == nil {
 			continue
 		}
-		if prot := r.Protections(g); len(prot) > 0 {
+		if prot := r.Protections(g, nil); len(prot) > 0 {
 			o.add("spec", "a redirect or direct response cannot be protected (it would have %s on %s): Envoy skips external authorization and global rate limits on routes that do not forward; set authentication: [] and rateLimit: none and drop authorization, or forward to a Service",
 				strings.Join(prot, ", "), g.Meta.Ref())
 			return

@@ -109,10 +109,10 @@ func validateRoute(files *fileReader, o *objErrs, r *Route) {
 	validateProxyless(o, "spec.proxyless")
 	validateCORS(o, "spec.cors", sp.CORS, true)
 	validateRouteUpgrades(o, r)
-	validateValidation(files, o, "spec.validation", r.File, sp.Validation)
+	validateValidation(files, o, "spec.validation", r.File, sp.Validation, true)
 	validateTranscoding(files, o, "spec.transcoding", r.File, sp.Transcoding)
 	validateTranscodingRoute(o, r)
-	if sp.Validation != nil && sp.Rewrite != nil && (sp.Rewrite.Prefix != "" || sp.Rewrite.Regex != nil) {
+	if sp.Validation != nil && !sp.Validation.Off() && sp.Rewrite != nil && (sp.Rewrite.Prefix != "" || sp.Rewrite.Regex != nil) {
 		// The validator sees the client's path (it runs before the router
 		// rewrites it), so the document would describe other paths.
 		o.add("spec.validation", "cannot be combined with a path rewrite: requests are validated with the path the client sent, before the rewrite; describe the client-facing paths in the document (servers: url) instead")

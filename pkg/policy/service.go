@@ -83,6 +83,7 @@ func validateService(files *fileReader, o *objErrs, s *Service) {
 	if hc := sp.HealthCheck; hc != nil {
 		validateHealthCheck(o, hc)
 	}
+	validateValidation(files, o, "spec.validation", s.File, sp.Validation, false)
 }
 
 func validateDiscovery(o *objErrs, d *Discovery) {

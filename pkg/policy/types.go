@@ -206,6 +206,10 @@ type ServiceSpec struct {
 	CircuitBreaker   *CircuitBreaker   `yaml:"circuitBreaker"`
 	OutlierDetection *OutlierDetection `yaml:"outlierDetection"`
 	HealthCheck      *HealthCheck      `yaml:"healthCheck"`
+	// Validation checks the requests of every Route whose backends name
+	// this Service against an OpenAPI document, unless the Route carries
+	// its own (validation.go, validation_inherit.go); nil: none.
+	Validation *Validation `yaml:"validation"`
 }
 
 // Discovery has exactly one of Consul, DNS, Eureka, Kubernetes or Static.
@@ -355,7 +359,8 @@ type RouteSpec struct {
 	// (types_cache.go); nil: the Gateway default.
 	Cache *Cache `yaml:"cache"`
 	// Validation checks requests against an OpenAPI document
-	// (validation.go); nil: none.
+	// (validation.go); nil: its backends' Services' validation, if any
+	// (Route.EffectiveValidation); {mode: off}: none.
 	Validation *Validation `yaml:"validation"`
 	// Transcoding serves the Route's GRPC backends to REST clients
 	// through Envoy's gRPC-JSON transcoder (transcoding.go); nil: none.

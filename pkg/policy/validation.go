@@ -7,12 +7,15 @@ import (
 )
 
 // Validation checks a Route's requests against an OpenAPI 3 document in
-// gatehouse's validator (pkg/openapi, an ext_proc processor).
+// gatehouse's validator (pkg/openapi, an ext_proc processor). A Route
+// carries it, or inherits it from the Service its backends name
+// (Route.EffectiveValidation).
 type Validation struct {
 	// OpenAPI is the document's path, relative to the policy file.
 	OpenAPI string `yaml:"openapi"`
 	// Mode: enforce (default) refuses a request that does not match with a
-	// 400 problem document; logOnly forwards it and records the failure.
+	// 400 problem document; logOnly forwards it and records the failure;
+	// off (a Route only, and alone) turns its Services' validation off.
 	Mode string `yaml:"mode"`
 	// Responses: off (default) or logOnly (record responses that do not
 	// match; a response is never refused, the upstream has acted).
@@ -54,18 +57,39 @@ func (v *Validation) Policy() openapi.Policy {
 	return p
 }
 
+// Off reports a Route's validation: {mode: off}, which turns off the
+// validation its Services carry.
+func (v *Validation) Off() bool { return v != nil && v.Mode == ValidationOff }
+
 // validateValidation checks the fields and loads and compiles the
 // document, so a document that cannot be read, does not parse or does not
 // validate rejects the object naming it (file, line, field), not requests
-// later.
-func validateValidation(files *fileReader, o *objErrs, p, policyFile string, v *Validation) {
+// later. onRoute: the block is a Route's, which may be {mode: off}.
+func validateValidation(files *fileReader, o *objErrs, p, policyFile string, v *Validation, onRoute bool) {
 	if v == nil {
 		return
 	}
 	switch v.Mode {
 	case "", ValidationEnforce, ValidationLogOnly:
+	case ValidationOff:
+		if !onRoute {
+			o.add(p+".mode", "off is for a Route turning its Service's validation off; remove validation from the Service instead")
+			return
+		}
+		// Off means nothing else applies: a document or a limit next to
+		// it would read as if it did.
+		for _, f := range []string{"openapi", "responses", "maxBodyKB", "maxDepth"} {
+			if o.has(p + "." + f) {
+				o.add(p+"."+f, "contradicts mode: off (no validation); remove it, or choose mode %s or %s", ValidationEnforce, ValidationLogOnly)
+			}
+		}
+		return
 	default:
-		o.add(p+".mode", "%q is not a validation mode; one of %s, %s", v.Mode, ValidationEnforce, ValidationLogOnly)
+		modes := ValidationEnforce + ", " + ValidationLogOnly
+		if onRoute {
+			modes += ", " + ValidationOff
+		}
+		o.add(p+".mode", "%q is not a validation mode; one of %s", v.Mode, modes)
 	}
 	switch v.Responses {
 	case "", ValidationOff, ValidationLogOnly:
@@ -103,5 +127,7 @@ func firstLines(s string, n int) string {
 }
 
 // ValidationName is the name the validator knows r's validation by
-// (pkg/openapi policies; the ext_proc stream names it).
+// (pkg/openapi policies; the ext_proc stream names it), whether r carries
+// it or inherits it from its Services: one name per Route, so a Route
+// never runs another Route's validation.
 func (r *Route) ValidationName() string { return r.Meta.Ref() }

@@ -85,7 +85,7 @@ func TestValidationLoaded(t *testing.T) {
 	if p := v.Policy(); p.Mode != "enforce" || p.Responses != "logOnly" {
 		t.Errorf("policy modes %s/%s, want enforce/logOnly", p.Mode, p.Responses)
 	}
-	if prot := r.Protections(s.Gateways["gw"]); !slices.Contains(prot, "request validation") {
+	if prot := r.Protections(s.Gateways["gw"], s.Services); !slices.Contains(prot, "request validation") {
 		t.Errorf("protections %v lack request validation", prot)
 	}
 }

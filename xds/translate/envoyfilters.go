@@ -43,8 +43,9 @@ type gwFilters struct {
 	cache     bool
 	cacheVary []string
 	// openapi: some Route validates requests against an OpenAPI document
-	// (openapi.go).
-	openapi bool
+	// (openapi.go); validation is each such Route's, its own or inherited.
+	openapi    bool
+	validation map[*policy.Route]*policy.Validation
 
 	// Per-route configs shared between Routes, built on first use.
 	jwtReq   map[string]*anyT // by requirement name
@@ -186,13 +187,23 @@ func (p *routePolicy) hasGlobal() bool {
 // filters the group's connection managers carry: a filter no Route needs
 // is left out, and so is its cluster.
 func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapshot, opts Options) (*gwFilters, error) {
-	f := &gwFilters{gw: gw, snap: snap, opts: opts, routes: make(map[*policy.Route]*routePolicy, len(routes))}
+	f := &gwFilters{gw: gw, snap: snap, opts: opts, routes: make(map[*policy.Route]*routePolicy, len(routes)), validation: map[*policy.Route]*policy.Validation{}}
 	f.cors = usesCORS(gw, routes)
 	f.fault = usesFault(routes)
 	f.cache, f.cacheVary = usesCache(gw, routes)
 	jwt := map[string]bool{}
 	for _, r := range routes {
-		f.openapi = f.openapi || r.Spec.Validation != nil
+		// A Route's validation is its own or its Services' (validation
+		// inherited: pkg/policy/validation_inherit.go); backends that
+		// disagree are an error, never a guess or an open Route.
+		v, _, err := r.EffectiveValidation(snap.Services)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			f.validation[r] = v
+		}
+		f.openapi = f.openapi || v != nil
 		f.transcode = f.transcode || r.Spec.Transcoding != nil
 		if r.Spec.Authorization == "" && len(r.EffectiveAuthentication(gw)) == 0 && r.EffectiveRateLimit(gw) == "" && r.EffectiveFirewall(gw) == "" && r.Spec.Transformation == "" {
 			continue // the common case without policies allocates nothing
@@ -228,7 +239,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 		}
 	}
 	f.jwt = sortedKeys(jwt)
-	if len(f.routes) > 0 || f.cors || f.fault || f.transcode || f.cache {
+	if len(f.routes) > 0 || f.cors || f.fault || f.transcode || f.cache || f.openapi {
 		f.jwtReq = map[string]*anyT{}
 		f.rbacCfg = map[string]*anyT{}
 		f.localCfg = map[string]*anyT{}
@@ -407,8 +418,8 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 		}
 	}
 	if f.openapi {
-		if r.Spec.Validation != nil {
-			cfg[wire.FilterOpenAPI] = openAPIPerRoute(r)
+		if v := f.validation[r]; v != nil {
+			cfg[wire.FilterOpenAPI] = openAPIPerRoute(r, v)
 		} else {
 			cfg[wire.FilterOpenAPI] = anyOpenAPIDisabled
 		}
@@ -454,8 +465,8 @@ func (f *gwFilters) anyPerRoute() bool {
 // serveUnprotected): grpc-go NACKs HTTP filters it does not implement, so
 // those groups get none of these filters. Protected Routes that did not
 // opt in are withheld (withheldRoutes).
-func grpcSkipped(gw *policy.Gateway, r *policy.Route) string {
-	what := r.Protections(gw)
+func grpcSkipped(gw *policy.Gateway, r *policy.Route, services map[string]*policy.Service) string {
+	what := r.Protections(gw, services)
 	if len(what) == 0 {
 		return ""
 	}

@@ -77,7 +77,7 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 				}
 				continue
 			}
-			if r.ProxylessWithheld(gw) {
+			if r.ProxylessWithheld(gw, ix.snap.Services) {
 				vh.Routes = append(vh.Routes, withheld.route(r, ix))
 				continue
 			}
@@ -120,7 +120,7 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 	}
 	sort.Slice(used, func(i, j int) bool { return used[i].Name < used[j].Name })
 	for _, r := range used {
-		if s := grpcSkipped(gw, r); s != "" {
+		if s := grpcSkipped(gw, r, ix.snap.Services); s != "" {
 			g.Skipped = append(g.Skipped, s)
 		}
 		if n := grpcIgnoredTimeouts(r); len(n) > 0 {
@@ -138,7 +138,7 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 	}
 	for r := range withheld {
 		g.Skipped = append(g.Skipped, r.Meta.Ref()+": withheld from proxyless gRPC, which cannot enforce its "+
-			strings.Join(r.Protections(gw), ", ")+" (calls it matches fail with UNAVAILABLE; proxyless.serveUnprotected opts in)")
+			strings.Join(r.Protections(gw, ix.snap.Services), ", ")+" (calls it matches fail with UNAVAILABLE; proxyless.serveUnprotected opts in)")
 	}
 	for r := range answering {
 		g.Skipped = append(g.Skipped, r.Meta.Ref()+": a redirect or direct response is Envoy-only; proxyless gRPC calls it matches fail with UNAVAILABLE")

@@ -74,11 +74,12 @@ func openAPIConfig() *anyT {
 	})
 }
 
-// openAPIPerRoute names the Route's validation (merged over the filter's
-// metadata by key: ext_proc.cc mergeGrpcInitialMetadata) and sets its
-// processing mode (ext_proc.cc initProcessingMode).
-func openAPIPerRoute(r *policy.Route) *anyT {
-	v := r.Spec.Validation
+// openAPIPerRoute names the Route's validation v, its own or the one it
+// inherits from its Services (merged over the filter's metadata by key:
+// ext_proc.cc mergeGrpcInitialMetadata) and sets its processing mode
+// (ext_proc.cc initProcessingMode). The name is the Route's either way
+// (pkg/controller OpenAPIRules gives the validator the same policy).
+func openAPIPerRoute(r *policy.Route, v *policy.Validation) *anyT {
 	return mustAny(&extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Overrides{Overrides: &extprocv3.ExtProcOverrides{
 		ProcessingMode:      openAPIMode(v.Responses == policy.ValidationLogOnly),
 		GrpcInitialMetadata: []*corev3.HeaderValue{{Key: wire.OpenAPIPolicyMetadataKey, Value: r.ValidationName()}},

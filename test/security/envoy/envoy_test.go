@@ -141,8 +141,8 @@ func TestProxylessNeverServesAProtectedRouteWithoutOptIn(t *testing.T) {
 				pr := snap.Routes[r.GetName()]
 				switch {
 				case r.GetRoute() != nil:
-					if pr.ProxylessWithheld(gw) {
-						t.Errorf("%s %s: protected route %s (%v) served without opt-in", k, rc, r.GetName(), pr.Protections(gw))
+					if pr.ProxylessWithheld(gw, snap.Services) {
+						t.Errorf("%s %s: protected route %s (%v) served without opt-in", k, rc, r.GetName(), pr.Protections(gw, snap.Services))
 					}
 				case r.GetNonForwardingAction() != nil:
 					nonForwarding[domains[0]+" "+r.GetName()] = true
@@ -151,7 +151,7 @@ func TestProxylessNeverServesAProtectedRouteWithoutOptIn(t *testing.T) {
 				}
 			})
 			for _, pr := range snap.Routes {
-				if !onGateway(pr, k.Gateway) || !pr.ProxylessWithheld(gw) || !hasHost(pr, "api.example.com") {
+				if !onGateway(pr, k.Gateway) || !pr.ProxylessWithheld(gw, snap.Services) || !hasHost(pr, "api.example.com") {
 					continue
 				}
 				withheldSeen++
