@@ -249,6 +249,8 @@ func (e *explainer) credential(name string) Credential {
 		return Credential{Name: name, Kind: "apiKey", Detail: "query parameter " + a.Spec.APIKey.Query}
 	case a.Spec.OAuth2Introspection != nil:
 		return Credential{Name: name, Kind: "oauth2Introspection", Detail: fmt.Sprintf("bearer token introspected at %s, issuer %s", a.Spec.OAuth2Introspection.Endpoint, a.Spec.OAuth2Introspection.Issuer)}
+	case a.Spec.OAuth2Login != nil:
+		return Credential{Name: name, Kind: "oauth2Login", Detail: fmt.Sprintf("browser login at %s (Envoy's OAuth2 filter); requests with Authorization: Bearer skip it", a.Spec.OAuth2Login.AuthorizationEndpoint)}
 	case a.Spec.ClientCertificate != nil:
 		return Credential{Name: name, Kind: "clientCertificate", Detail: "client certificate verified by the listener (tls.clientCertificates), mapped to a Consumer's certificates"}
 	}

@@ -333,6 +333,7 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 	resolveUpgrades(o, r, l.snap.Gateways, l.snap.Services)
 	resolveRequire(o, r, l.snap.Gateways, l.snap.Authentications)
 	resolveCache(o, r, l.snap.Gateways, l.snap.Transformations[r.Spec.Transformation])
+	resolveLogin(o, r, l.snap.Gateways, l.snap.Authentications)
 	for i, m := range r.Spec.Mirror {
 		l.ref(o, fmt.Sprintf("spec.mirror[%d].service", i), KindService, m.Service)
 	}
