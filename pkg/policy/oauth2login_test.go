@@ -73,7 +73,7 @@ func TestLoginBadInputs(t *testing.T) {
 
 		// Route rules.
 		{"login without token authentication", login + "---\n" + route + "  gateways: [gw]\n  backends: [{service: a}]\n  authentication: [login]\n",
-			15, "Route/r", "spec.authentication", "on Gateway/gw the Route uses browser login (login) without a jwt or oauth2Introspection Authentication"},
+			16, "Route/r", "spec.authentication", "on Gateway/gw the Route uses browser login (login) without a jwt or oauth2Introspection Authentication"},
 		{"login on plain http listener", login + "---\n" + jwtAuth + r + "  authentication: [login, corp-jwt]\n",
 			24, "Route/r", "spec.authentication", `on Gateway/gw the Route uses browser login (login), but listener "http" serves it over plain http`},
 	})
