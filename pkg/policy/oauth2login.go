@@ -17,8 +17,17 @@ const minHMACSecretBytes = 32
 // HttpOnly cookie can work with.
 func validateLogin(files *fileReader, o *objErrs, file string, l *OAuth2LoginAuth) {
 	p := "spec.oauth2Login"
-	loginURL(o, p+".authorizationEndpoint", l.AuthorizationEndpoint, l.AllowInsecureHTTP, true)
-	loginURL(o, p+".tokenEndpoint", l.TokenEndpoint, l.AllowInsecureHTTP, true)
+	// With an issuer, the endpoints come from its discovery document
+	// (pkg/oidc); ones written here take precedence over discovered ones.
+	discover := l.Issuer != ""
+	if discover {
+		loginURL(o, p+".issuer", l.Issuer, l.AllowInsecureHTTP, true)
+		if u, err := url.Parse(l.Issuer); err == nil && (u.RawQuery != "" || u.Fragment != "") {
+			o.add(p+".issuer", "%q must not have a query or fragment (OpenID Connect Discovery 1.0, section 2)", l.Issuer)
+		}
+	}
+	loginURL(o, p+".authorizationEndpoint", l.AuthorizationEndpoint, l.AllowInsecureHTTP, !discover)
+	loginURL(o, p+".tokenEndpoint", l.TokenEndpoint, l.AllowInsecureHTTP, !discover)
 	if l.EndSessionEndpoint != "" {
 		loginURL(o, p+".endSessionEndpoint", l.EndSessionEndpoint, l.AllowInsecureHTTP, false)
 		if !containsString(l.LoginScopes(), "openid") {
@@ -89,7 +98,7 @@ func validateLogin(files *fileReader, o *objErrs, file string, l *OAuth2LoginAut
 func loginURL(o *objErrs, p, s string, allowHTTP, required bool) {
 	if s == "" {
 		if required {
-			o.add(p, "required: the identity provider's URL (its discovery document lists it)")
+			o.add(p, "required: the identity provider's URL (its discovery document lists it), or name the issuer and let gatehouse discover it")
 		}
 		return
 	}

@@ -11,6 +11,10 @@ package policy
 // also list. Requests that already carry Authorization: Bearer (API
 // callers) skip the login filter and go straight to that verification.
 type OAuth2LoginAuth struct {
+	// Issuer (optional): the OpenID Connect issuer whose discovery
+	// document (<issuer>/.well-known/openid-configuration) gives the
+	// authorization, token and end-session endpoints not written here.
+	Issuer                string `yaml:"issuer"`
 	AuthorizationEndpoint string `yaml:"authorizationEndpoint"` // https URL the browser is sent to
 	TokenEndpoint         string `yaml:"tokenEndpoint"`         // https URL Envoy exchanges the code at
 	// EndSessionEndpoint (optional, OpenID Connect RP-initiated logout):

@@ -169,7 +169,7 @@ func TestPublishRejectsAndKeepsLastGood(t *testing.T) {
 			f.group.EDS["stray"] = "svc"
 			f.clas["stray"] = testCLA("stray", 1, 1)
 		}, `EDS resource "stray" is named by no cluster`},
-		{"unreferenced secret for envoy", translate.ClientEnvoy, func(f *fixture) { f.group.Secrets = []types.Resource{testSecret("s")} }, `secret "s" is named by no listener or cluster`},
+		{"unreferenced secret for envoy", translate.ClientEnvoy, func(f *fixture) { f.group.Secrets = []types.Resource{testSecret("s")} }, `secret "s" is named by no listener, route configuration or cluster`},
 		{"listener to missing secret", translate.ClientEnvoy, func(f *fixture) {
 			f.group.Listeners[0] = testTLSListener("gw-8443", "gw-http", "cert", 8443)
 		}, `listener names secret "cert", which is missing`},
