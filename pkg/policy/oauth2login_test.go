@@ -68,6 +68,14 @@ func TestLoginBadInputs(t *testing.T) {
 			10, "Authentication/x", "spec.oauth2Login.endSessionEndpoint", "needs the openid scope"},
 		{"login bad scope", loginHead + loginOK + "    scopes: [\"a b\"]\n",
 			10, "Authentication/x", "spec.oauth2Login.scopes[0]", `"a b" is not a scope`},
+		{"login http issuer", loginHead + "    issuer: http://idp.example.com/\n    clientId: web\n    clientSecretFile: secrets/login\n    hmacSecretFile: secrets/hmac\n",
+			5, "Authentication/x", "spec.oauth2Login.issuer", "uses plain http"},
+		{"login issuer with query", loginHead + "    issuer: https://idp.example.com/?tenant=a\n    clientId: web\n    clientSecretFile: secrets/login\n    hmacSecretFile: secrets/hmac\n",
+			5, "Authentication/x", "spec.oauth2Login.issuer", "must not have a query or fragment"},
+		{"login neither issuer nor token endpoint", loginHead + without("    tokenEndpoint: https://idp.example.com/oauth2/token\n"),
+			4, "Authentication/x", "spec.oauth2Login.tokenEndpoint", "or name the issuer and let gatehouse discover it"},
+		{"login unknown field", loginHead + loginOK + "    cookieDomain: example.com\n",
+			10, "Authentication/x", "spec.oauth2Login.cookieDomain", `unknown field "cookieDomain"; allowed: allowInsecureHTTP, authorizationEndpoint, clientId, clientSecret, clientSecretFile, endSessionEndpoint, hmacSecret, hmacSecretFile, issuer, logoutPath, redirectPath, redirectURI, sameSite, scopes, tokenEndpoint`},
 		{"login and jwt", loginHead + loginOK + "  apiKey: {header: x-k}\n",
 			3, "Authentication/x", "spec", "set exactly one of jwt, apiKey, oauth2Introspection, clientCertificate, oauth2Login"},
 
@@ -99,5 +107,18 @@ func TestLoginLoads(t *testing.T) {
 		if strings.Contains(out, "l0gin-s3cret") || strings.Contains(out, "0123456789abcdef") {
 			t.Errorf("secret leaks: %s", out)
 		}
+	}
+}
+
+// A login may name its issuer only: the endpoints come from discovery.
+func TestLoginIssuerOnly(t *testing.T) {
+	src := strings.Replace(loginHead, "name: x", "name: login", 1) +
+		"    issuer: https://idp.example.com/\n    clientId: web\n    clientSecretFile: secrets/login\n    hmacSecretFile: secrets/hmac\n"
+	s := Load(testFS(t, map[string]string{"ok.yaml": src}), nil)
+	if errs := s.Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if l := s.Authentications["login"].Spec.OAuth2Login; l.Issuer != "https://idp.example.com/" || l.TokenEndpoint != "" {
+		t.Errorf("login %+v", l)
 	}
 }
