@@ -80,6 +80,9 @@ func (l *loader) build(results []*fileResult) *Snapshot {
 		for _, o := range byKind[kind] {
 			l.resolve(o.errs, o.val, false)
 		}
+		if kind == KindRoute {
+			l.loginPathClashes(byKind[kind])
+		}
 		// Accept first, then carry over: a carried-over version must not
 		// clash with what this load defines (Consumer credentials).
 		for _, o := range byKind[kind] {

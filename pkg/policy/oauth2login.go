@@ -199,3 +199,59 @@ func resolveLogin(o *objErrs, r *Route, gateways map[string]*Gateway, authns map
 		}
 	}
 }
+
+// routeLogin is the oauth2Login a Route uses on g ("" for none).
+func routeLogin(r *Route, g *Gateway, authns map[string]*Authentication) string {
+	for _, n := range r.EffectiveAuthentication(g) {
+		if a := authns[n]; a != nil && a.Spec.OAuth2Login != nil {
+			return n
+		}
+	}
+	return ""
+}
+
+// loginPathClashes: two logins on one Gateway answer on different paths.
+// The filter answers its callback and logout paths on whichever Route the
+// request matches: with a path shared by two logins, one login's callback
+// would be taken by the other (its state and PKCE cookies fail: a login
+// loop), or its logout would clear the other's cookies only. Each Route of
+// this load is checked against the ones before it (file order); the later
+// one is refused.
+func (l *loader) loginPathClashes(objs []*object) {
+	type use struct {
+		route, login string
+		paths        [2]string
+	}
+	seen := map[string][]use{} // by Gateway
+	for _, ob := range objs {
+		r, ok := ob.val.(*Route)
+		if !ok || ob.errs.failed() {
+			continue
+		}
+	gateways:
+		for _, gn := range r.Spec.Gateways {
+			g := l.snap.Gateways[gn]
+			if g == nil {
+				continue
+			}
+			mine := routeLogin(r, g, l.snap.Authentications)
+			if mine == "" {
+				continue
+			}
+			ml := l.snap.Authentications[mine].Spec.OAuth2Login
+			u := use{r.Meta.Ref(), mine, [2]string{ml.Redirect(), ml.Logout()}}
+			for _, other := range seen[gn] {
+				if other.login == mine {
+					continue
+				}
+				for _, p := range u.paths {
+					if p == other.paths[0] || p == other.paths[1] {
+						ob.errs.add("spec.authentication", "on %s the browser logins %s (this Route) and %s (%s) both answer on %s: give them different redirectPath and logoutPath", g.Meta.Ref(), mine, other.login, other.route, p)
+						continue gateways
+					}
+				}
+			}
+			seen[gn] = append(seen[gn], u)
+		}
+	}
+}

@@ -122,3 +122,27 @@ func TestLoginIssuerOnly(t *testing.T) {
 		t.Errorf("login %+v", l)
 	}
 }
+
+// Two logins on one Gateway that answer on the same callback or logout
+// path: the later Route is refused (one login's callback would be taken by
+// the other); different paths load.
+func TestLoginPathClash(t *testing.T) {
+	login := func(name, extra string) string {
+		return strings.Replace(loginHead, "name: x", "name: "+name, 1) + loginOK + extra + "---\n"
+	}
+	routeOn := func(name, prefix, authn string) string {
+		return "---\nkind: Route\nname: " + name + "\nspec:\n  gateways: [web]\n  match: {path: {prefix: " + prefix + "}}\n  backends: [{service: a}]\n  authentication: [" + authn + ", corp-jwt]\n"
+	}
+	base := login("one", "") + login("two", "    redirectPath: /two/callback\n") + jwtAuth + "---\n" + httpsGateway + routeOn("p", "/", "one")
+	clash := base + routeOn("r", "/two", "two")
+	line := strings.Count(clash[:strings.LastIndex(clash, "authentication: [two")], "\n") + 1
+	runBadCases(t, []badCase{
+		{"login logout path shared", clash, line, "Route/r", "spec.authentication",
+			"on Gateway/web the browser logins two (this Route) and one (Route/p) both answer on /oauth2/logout"},
+	})
+	ok := strings.Replace(base, "    redirectPath: /two/callback\n", "    redirectPath: /two/callback\n    logoutPath: /two/logout\n", 1) + routeOn("r", "/two", "two")
+	s := Load(testFS(t, map[string]string{"ok.yaml": ok}), nil)
+	if errs := s.Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+}
