@@ -82,6 +82,7 @@ func TestLoginPerRoute(t *testing.T) {
 		a.GetCookieConfigs().GetBearerTokenCookieConfig().GetSameSite() != oauth2v3.CookieConfig_LAX {
 		t.Errorf("SameSite: portal %v admin %v", p.GetCookieConfigs(), a.GetCookieConfigs())
 	}
+	t.Logf("OAuth2PerRoute of the portal Route: %d bytes serialized", proto.Size(&oauth2v3.OAuth2PerRoute{Config: p}))
 	if p.GetCredentials().GetCookieNames().GetOauthHmac() == a.GetCredentials().GetCookieNames().GetOauthHmac() {
 		t.Errorf("two logins share the cookie %q", p.GetCredentials().GetCookieNames().GetOauthHmac())
 	}
