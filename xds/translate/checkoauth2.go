@@ -37,7 +37,8 @@ import (
 //
 // Gatehouse's own rules on top: each secret a config names is a non-empty
 // generic secret of the group (SDS over ADS, never inline); two logins
-// never share a cookie name; the filter comes before jwt_authn and
+// never share a cookie name; the callback and logout paths are two exact
+// paths other than /; the filter comes before jwt_authn and
 // ext_authz, which verify the token it forwards; and a route that logs in
 // also calls the fail-closed ext_authz, which refuses a request with no
 // verified token (a login that only checked its own cookie would let any
@@ -96,6 +97,13 @@ func (c *checker) oauth2Config(where string, m *oauth2v3.OAuth2Config) {
 	}
 	if u, err := url.Parse(m.GetAuthorizationEndpoint()); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		c.fail("%s: invalid authorization endpoint URL %q", where, m.GetAuthorizationEndpoint())
+	}
+	// Gatehouse's: the callback and logout paths are exact, distinct and
+	// not "/". A wider matcher would make the filter treat ordinary pages
+	// as callbacks (401 without a code) or log users out on every visit.
+	rp, sp := m.GetRedirectPathMatcher().GetPath().GetExact(), m.GetSignoutPath().GetPath().GetExact()
+	if rp == "" || sp == "" || rp == "/" || sp == "/" || rp == sp {
+		c.fail("%s: redirect_path_matcher and signout_path must be two different exact paths other than / (have %q, %q)", where, rp, sp)
 	}
 	if m.GetEndSessionEndpoint() != "" && !slices.Contains(m.GetAuthScopes(), "openid") {
 		c.fail("%s: end session endpoint is only supported for OpenID Connect (openid in auth_scopes)", where)

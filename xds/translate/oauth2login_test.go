@@ -12,6 +12,7 @@ import (
 	oauth2v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/oauth2/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -281,6 +282,14 @@ func TestCheckLogin(t *testing.T) {
 		{"default cookie names", func(t *testing.T, g *Group) {
 			editLogin(t, g, func(_ *routev3.Route, c *oauth2v3.OAuth2Config) { c.Credentials.CookieNames.IdToken = "" })
 		}, "cookie names must all be set"},
+		{"callback path a prefix", func(t *testing.T, g *Group) {
+			editLogin(t, g, func(_ *routev3.Route, c *oauth2v3.OAuth2Config) {
+				c.RedirectPathMatcher.GetPath().MatchPattern = &matcherv3.StringMatcher_Prefix{Prefix: "/"}
+			})
+		}, "must be two different exact paths"},
+		{"logout on the callback path", func(t *testing.T, g *Group) {
+			editLogin(t, g, func(_ *routev3.Route, c *oauth2v3.OAuth2Config) { c.SignoutPath = c.RedirectPathMatcher })
+		}, "must be two different exact paths"},
 		{"login Route without the fail-closed ext_authz", func(t *testing.T, g *Group) {
 			editLogin(t, g, func(rt *routev3.Route, _ *oauth2v3.OAuth2Config) {
 				rt.TypedPerFilterConfig[wire.FilterExtAuthzClosed] = anyExtAuthzDisabled
