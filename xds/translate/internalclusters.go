@@ -126,13 +126,17 @@ func parseJWKSURI(uri string) (jwksTarget, error) { return parseIdPURI("jwks", u
 // parseIdPURI is parseJWKSURI with another cluster name prefix ("idp" for
 // login token endpoints).
 func parseIdPURI(prefix, uri string) (jwksTarget, error) {
+	what := "JWKS URI"
+	if prefix != "jwks" {
+		what = "token endpoint"
+	}
 	u, err := url.Parse(uri)
 	if err != nil {
-		return jwksTarget{}, fmt.Errorf("%s URI %q: %w", prefix, uri, err)
+		return jwksTarget{}, fmt.Errorf("%s %q: %w", what, uri, err)
 	}
 	host := u.Hostname()
 	if host == "" {
-		return jwksTarget{}, fmt.Errorf("%s URI %q: no host", prefix, uri)
+		return jwksTarget{}, fmt.Errorf("%s %q: no host", what, uri)
 	}
 	t := jwksTarget{host: host, tls: u.Scheme == "https"}
 	port := uint64(443)
@@ -142,7 +146,7 @@ func parseIdPURI(prefix, uri string) (jwksTarget, error) {
 	if p := u.Port(); p != "" {
 		port, err = strconv.ParseUint(p, 10, 16)
 		if err != nil || port == 0 {
-			return jwksTarget{}, fmt.Errorf("%s URI %q: bad port", prefix, uri)
+			return jwksTarget{}, fmt.Errorf("%s %q: bad port", what, uri)
 		}
 	}
 	t.port = uint32(port)
