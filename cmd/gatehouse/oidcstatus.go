@@ -20,11 +20,14 @@ func printOIDC(w io.Writer, issuers []oidc.IssuerStatus, now time.Time) {
 	for _, s := range issuers {
 		switch {
 		case s.JWKSURI == "":
-			fmt.Fprintf(w, "  %s: NEVER DISCOVERED (its tokens are refused until it is); %d failures, last: %s\n", s.Issuer, s.Failures, orNone(s.LastError))
+			fmt.Fprintf(w, "  %s: NEVER DISCOVERED (its tokens are refused, and its browser logins left out, until it is); %d failures, last: %s\n", s.Issuer, s.Failures, orNone(s.LastError))
 		case s.LastError != "":
 			fmt.Fprintf(w, "  %s: jwks_uri %s (last good, %s ago); FAILING (%d in a row): %s\n", s.Issuer, s.JWKSURI, now.Sub(s.LastSuccess).Round(time.Second), s.Failures, s.LastError)
 		default:
 			fmt.Fprintf(w, "  %s: jwks_uri %s (checked %s ago)\n", s.Issuer, s.JWKSURI, now.Sub(s.LastSuccess).Round(time.Second))
+		}
+		if s.JWKSURI != "" && s.TokenEndpoint != "" {
+			fmt.Fprintf(w, "    browser login: authorization %s, token %s, end session %s\n", orNone(s.AuthorizationEndpoint), s.TokenEndpoint, orNone(s.EndSessionEndpoint))
 		}
 	}
 }

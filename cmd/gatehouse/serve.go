@@ -305,6 +305,12 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	// their issuer: a new or changed jwks_uri rebuilds the configuration.
 	disc := oidc.New(oidc.Config{OnChange: func() { ctrl.PolicyChanged() }, Logger: log, Registerer: reg})
 	topts.DiscoveredJWKS = func(j *policy.JWTAuth) string { return disc.JWKSURI(oidc.TargetOf(j)) }
+	// And for browser logins that name their issuer: the authorization,
+	// token and end-session endpoints.
+	topts.DiscoveredLogin = func(l *policy.OAuth2LoginAuth) translate.LoginEndpoints {
+		d := disc.Endpoints(oidc.TargetOfLogin(l))
+		return translate.LoginEndpoints{Authorization: d.AuthorizationEndpoint, Token: d.TokenEndpoint, EndSession: d.EndSessionEndpoint}
+	}
 	ctrl = controller.New(controller.Config{
 		Load:         st.Loader(ctx, health, log),
 		Publisher:    publisher,

@@ -8,6 +8,7 @@ import (
 
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
+	oauth2v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/oauth2/v3"
 	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -152,6 +153,27 @@ func (e *explainer) jwt(info *RouteInfo, name string, a, per *anypb.Any, f *fact
 	return FilterStep{Filter: name, Effect: effect}, nil
 }
 
+// login reads the route's OAuth2PerRoute (browser login). Nothing of the
+// credentials is shown but the client id and the secrets' names.
+func (e *explainer) login(info *RouteInfo, name string, per *anypb.Any, f *facts) (FilterStep, error) {
+	if per == nil {
+		return FilterStep{Filter: name, Effect: "no login on this route (the filter has no config of its own)"}, nil
+	}
+	pr := &oauth2v3.OAuth2PerRoute{}
+	if err := per.UnmarshalTo(pr); err != nil {
+		return FilterStep{}, err
+	}
+	c := pr.GetConfig()
+	authn := strings.TrimSuffix(strings.TrimPrefix(c.GetStatPrefix(), "login_"), ".")
+	e.authn(info).add(Credential{Name: authn, Kind: "oauth2Login", Detail: fmt.Sprintf("browser login at %s, client %s (code flow with PKCE; callback %s, logout %s)",
+		c.GetAuthorizationEndpoint(), c.GetCredentials().GetClientId(), c.GetRedirectPathMatcher().GetPath().GetExact(), c.GetSignoutPath().GetPath().GetExact())})
+	effect := "a request without a valid session cookie is sent to " + c.GetAuthorizationEndpoint() + " to log in; a valid cookie's access token goes on as Authorization: Bearer, verified by the filters after it"
+	if v := f.headers.headers["authorization"]; len(v) > 0 && strings.HasPrefix(v[0], "Bearer ") && len(c.GetPassThroughMatcher()) > 0 {
+		effect = "skipped: the request carries Authorization: Bearer (API callers pass through to the token check)"
+	}
+	return FilterStep{Filter: name, Effect: effect}, nil
+}
+
 func (e *explainer) authn(info *RouteInfo) *Authentication {
 	if info.Authentication == nil {
 		info.Authentication = &Authentication{}
@@ -249,6 +271,13 @@ func (e *explainer) credential(name string) Credential {
 		return Credential{Name: name, Kind: "apiKey", Detail: "query parameter " + a.Spec.APIKey.Query}
 	case a.Spec.OAuth2Introspection != nil:
 		return Credential{Name: name, Kind: "oauth2Introspection", Detail: fmt.Sprintf("bearer token introspected at %s, issuer %s", a.Spec.OAuth2Introspection.Endpoint, a.Spec.OAuth2Introspection.Issuer)}
+	case a.Spec.OAuth2Login != nil:
+		l := a.Spec.OAuth2Login
+		at := l.AuthorizationEndpoint
+		if at == "" {
+			at = "the endpoint discovered for issuer " + l.Issuer
+		}
+		return Credential{Name: name, Kind: "oauth2Login", Detail: fmt.Sprintf("browser login at %s (Envoy's OAuth2 filter, callback %s, logout %s); requests with Authorization: Bearer skip it", at, l.Redirect(), l.Logout())}
 	case a.Spec.ClientCertificate != nil:
 		return Credential{Name: name, Kind: "clientCertificate", Detail: "client certificate verified by the listener (tls.clientCertificates), mapped to a Consumer's certificates"}
 	}

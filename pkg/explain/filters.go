@@ -12,6 +12,7 @@ import (
 	headermutationv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
 	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	localrlv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
+	oauth2v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/oauth2/v3"
 	ratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ratelimit/v3"
 	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
@@ -73,6 +74,8 @@ func (e *explainer) filters(info *RouteInfo, hcm *hcmv3.HttpConnectionManager, r
 			step, err = e.localRateLimit(info, hf.GetName(), per, f)
 		case a.MessageIs(&rbacv3.RBAC{}):
 			step, err = e.rbac(info, hf.GetName(), per)
+		case a.MessageIs(&oauth2v3.OAuth2{}):
+			step, err = e.login(info, hf.GetName(), per, f)
 		case a.MessageIs(&jwtv3.JwtAuthentication{}):
 			step, err = e.jwt(info, hf.GetName(), a, per, f)
 		case a.MessageIs(&extauthzv3.ExtAuthz{}):

@@ -34,13 +34,17 @@ type Config struct {
 
 // IssuerStatus is what `gatehouse status` shows for one issuer.
 type IssuerStatus struct {
-	Issuer      string    `json:"issuer"`
-	JWKSURI     string    `json:"jwks_uri,omitempty"` // last good; "" if never discovered
-	LastSuccess time.Time `json:"last_success,omitempty"`
-	LastError   string    `json:"last_error,omitempty"` // of the newest attempt; "" if it succeeded
-	LastErrorAt time.Time `json:"last_error_at,omitempty"`
-	Failures    int       `json:"consecutive_failures,omitempty"`
-	NextAttempt time.Time `json:"next_attempt"`
+	Issuer  string `json:"issuer"`
+	JWKSURI string `json:"jwks_uri,omitempty"` // last good; "" if never discovered
+	// The last good browser-login endpoints (oauth2Login issuers).
+	AuthorizationEndpoint string    `json:"authorization_endpoint,omitempty"`
+	TokenEndpoint         string    `json:"token_endpoint,omitempty"`
+	EndSessionEndpoint    string    `json:"end_session_endpoint,omitempty"`
+	LastSuccess           time.Time `json:"last_success,omitempty"`
+	LastError             string    `json:"last_error,omitempty"` // of the newest attempt; "" if it succeeded
+	LastErrorAt           time.Time `json:"last_error_at,omitempty"`
+	Failures              int       `json:"consecutive_failures,omitempty"`
+	NextAttempt           time.Time `json:"next_attempt"`
 }
 
 type entry struct {
@@ -119,6 +123,19 @@ func (d *Discoverer) JWKSURI(t Target) string {
 		return e.st.JWKSURI
 	}
 	return ""
+}
+
+// Endpoints returns the last good document of t (its issuer, jwks_uri and
+// login endpoints), empty if none.
+func (d *Discoverer) Endpoints(t Target) Document {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e := d.entries[t]
+	if e == nil || e.st.JWKSURI == "" {
+		return Document{}
+	}
+	return Document{Issuer: t.Issuer, JWKSURI: e.st.JWKSURI, AuthorizationEndpoint: e.st.AuthorizationEndpoint,
+		TokenEndpoint: e.st.TokenEndpoint, EndSessionEndpoint: e.st.EndSessionEndpoint}
 }
 
 // Status lists every issuer's state, by issuer.
@@ -213,13 +230,16 @@ func (d *Discoverer) record(t Target, doc Document, err error) bool {
 			"issuer", t.Issuer, "failures", e.st.Failures, "retry_in", e.st.NextAttempt.Sub(now), "err", err)
 		return false
 	}
-	changed := e.st.JWKSURI != doc.JWKSURI
+	changed := e.st.JWKSURI != doc.JWKSURI || e.st.AuthorizationEndpoint != doc.AuthorizationEndpoint ||
+		e.st.TokenEndpoint != doc.TokenEndpoint || e.st.EndSessionEndpoint != doc.EndSessionEndpoint
 	e.st.JWKSURI, e.st.LastSuccess = doc.JWKSURI, now
+	e.st.AuthorizationEndpoint, e.st.TokenEndpoint, e.st.EndSessionEndpoint = doc.AuthorizationEndpoint, doc.TokenEndpoint, doc.EndSessionEndpoint
 	e.st.Failures, e.st.LastError, e.st.LastErrorAt = 0, "", time.Time{}
 	e.st.NextAttempt = now.Add(e.refresh)
 	d.up.WithLabelValues(t.Issuer).Set(1)
 	if changed {
-		d.cfg.Logger.Info("OpenID Connect discovery: jwks_uri", "issuer", t.Issuer, "jwks_uri", doc.JWKSURI)
+		d.cfg.Logger.Info("OpenID Connect discovery: jwks_uri", "issuer", t.Issuer, "jwks_uri", doc.JWKSURI,
+			"authorization_endpoint", doc.AuthorizationEndpoint, "token_endpoint", doc.TokenEndpoint)
 	}
 	return changed
 }

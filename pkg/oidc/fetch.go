@@ -43,6 +43,11 @@ type Target struct {
 type Document struct {
 	Issuer  string `json:"issuer"`
 	JWKSURI string `json:"jwks_uri"`
+	// The endpoints of browser login (oauth2Login Authentications that
+	// name an issuer), checked like jwks_uri when present.
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
+	TokenEndpoint         string `json:"token_endpoint"`
+	EndSessionEndpoint    string `json:"end_session_endpoint"`
 }
 
 // DocumentURL is where t's discovery document is: the issuer without its
@@ -117,6 +122,18 @@ func Fetch(ctx context.Context, c *http.Client, t Target) (Document, error) {
 	if err := checkJWKSURI(d.JWKSURI, t.AllowInsecureHTTP); err != nil {
 		return Document{}, fmt.Errorf("discovery document %s: %w", u, err)
 	}
+	for _, e := range []struct{ field, v string }{
+		{"authorization_endpoint", d.AuthorizationEndpoint},
+		{"token_endpoint", d.TokenEndpoint},
+		{"end_session_endpoint", d.EndSessionEndpoint},
+	} {
+		if e.v == "" {
+			continue
+		}
+		if err := checkURI(e.field, e.v, t.AllowInsecureHTTP); err != nil {
+			return Document{}, fmt.Errorf("discovery document %s: %w", u, err)
+		}
+	}
 	return d, nil
 }
 
@@ -124,24 +141,31 @@ func checkJWKSURI(s string, allowHTTP bool) error {
 	if s == "" {
 		return errors.New("no jwks_uri")
 	}
+	return checkURI("jwks_uri", s, allowHTTP)
+}
+
+// checkURI holds one URL of a discovery document to what the policy asks
+// of the same URL written by hand: absolute https (http only with the
+// opt-in), a valid host and port, no credentials or fragment.
+func checkURI(field, s string, allowHTTP bool) error {
 	u, err := url.Parse(s)
 	switch {
 	case err != nil:
-		return fmt.Errorf("jwks_uri %q is not a URL", s)
+		return fmt.Errorf("%s %q is not a URL", field, s)
 	case u.Scheme == "http" && !allowHTTP:
-		return fmt.Errorf("jwks_uri %q uses plain http, and the Authentication does not set discovery.allowInsecureHTTP", s)
+		return fmt.Errorf("%s %q uses plain http, and the Authentication does not allow it (discovery.allowInsecureHTTP of a jwt, allowInsecureHTTP of an oauth2Login)", field, s)
 	case u.Scheme != "https" && u.Scheme != "http":
-		return fmt.Errorf("jwks_uri %q must be an https URL", s)
+		return fmt.Errorf("%s %q must be an https URL", field, s)
 	case u.Hostname() == "" || !policy.ValidAddress(u.Hostname()):
-		return fmt.Errorf("jwks_uri %q has no valid host", s)
+		return fmt.Errorf("%s %q has no valid host", field, s)
 	case u.User != nil:
-		return fmt.Errorf("jwks_uri %q must not carry credentials", s)
+		return fmt.Errorf("%s %q must not carry credentials", field, s)
 	case u.Fragment != "":
-		return fmt.Errorf("jwks_uri %q must not have a #fragment", s)
+		return fmt.Errorf("%s %q must not have a #fragment", field, s)
 	}
 	if p := u.Port(); p != "" {
 		if _, err := net.LookupPort("tcp", p); err != nil || p == "0" {
-			return fmt.Errorf("jwks_uri %q has a bad port", s)
+			return fmt.Errorf("%s %q has a bad port", field, s)
 		}
 	}
 	return nil

@@ -41,6 +41,17 @@ func TestFetchRefuses(t *testing.T) {
 		{"jwks_uri not http", func(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(`{"issuer":"` + issuer + `","jwks_uri":"file:///etc/passwd"}`))
 		}, "must be an https URL"},
+		// Attacker: a document that would send the login's code and client
+		// secret over plain http, or the browser to a file: URL.
+		{"token_endpoint plain http", func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"issuer":"` + issuer + `","jwks_uri":"https://idp.example.com/keys","token_endpoint":"http://idp.example.com/token"}`))
+		}, `token_endpoint "http://idp.example.com/token" uses plain http`},
+		{"authorization_endpoint not http", func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"issuer":"` + issuer + `","jwks_uri":"https://idp.example.com/keys","authorization_endpoint":"javascript:alert(1)"}`))
+		}, "authorization_endpoint \"javascript:alert(1)\" must be an https URL"},
+		{"end_session_endpoint with credentials", func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"issuer":"` + issuer + `","jwks_uri":"https://idp.example.com/keys","end_session_endpoint":"https://u:p@idp.example.com/logout"}`))
+		}, "end_session_endpoint"},
 		{"oversized document", func(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(`{"issuer":"` + issuer + `","x":"` + strings.Repeat("a", MaxDocumentBytes) + `"}`))
 		}, "larger than"},

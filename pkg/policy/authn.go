@@ -12,8 +12,11 @@ import (
 
 func validateAuthentication(files *fileReader, o *objErrs, a *Authentication) {
 	sp := &a.Spec
-	if countSet(sp.JWT != nil, sp.APIKey != nil, sp.OAuth2Introspection != nil, sp.ClientCertificate != nil) != 1 {
-		o.add("spec", "set exactly one of jwt, apiKey, oauth2Introspection, clientCertificate")
+	if countSet(sp.JWT != nil, sp.APIKey != nil, sp.OAuth2Introspection != nil, sp.ClientCertificate != nil, sp.OAuth2Login != nil) != 1 {
+		o.add("spec", "set exactly one of jwt, apiKey, oauth2Introspection, clientCertificate, oauth2Login")
+	}
+	if l := sp.OAuth2Login; l != nil {
+		validateLogin(files, o, a.File, l)
 	}
 	if in := sp.OAuth2Introspection; in != nil {
 		validateIntrospection(files, o, a.File, in)

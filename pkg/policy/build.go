@@ -80,6 +80,9 @@ func (l *loader) build(results []*fileResult) *Snapshot {
 		for _, o := range byKind[kind] {
 			l.resolve(o.errs, o.val, false)
 		}
+		if kind == KindRoute {
+			l.loginPathClashes(byKind[kind])
+		}
 		// Accept first, then carry over: a carried-over version must not
 		// clash with what this load defines (Consumer credentials).
 		for _, o := range byKind[kind] {
@@ -334,6 +337,7 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 	resolveUpgrades(o, r, l.snap.Gateways, l.snap.Services)
 	resolveRequire(o, r, l.snap.Gateways, l.snap.Authentications)
 	resolveCache(o, r, l.snap.Gateways, l.snap.Transformations[r.Spec.Transformation])
+	resolveLogin(o, r, l.snap.Gateways, l.snap.Authentications)
 	for i, m := range r.Spec.Mirror {
 		l.ref(o, fmt.Sprintf("spec.mirror[%d].service", i), KindService, m.Service)
 	}

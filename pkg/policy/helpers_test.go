@@ -35,6 +35,9 @@ var fixtures = map[string]string{
 	"keys/jwks.json":     `{"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`,
 	"keys/not-jwks.json": `{"kty": "EC"}`,
 	"secrets/introspect": "s3cret\n",
+	"secrets/login":      "l0gin-s3cret\n",
+	"secrets/hmac":       "0123456789abcdef0123456789abcdef-hmac\n",
+	"secrets/short-hmac": "too-short\n",
 	"policies/ok.rego":   "package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.request.http.method == \"GET\"\n",
 	// Line 4: a rule body that does not parse.
 	"policies/broken.rego": "package envoy.authz\n\ndefault allow := false\nallow if { input.x == }\n",

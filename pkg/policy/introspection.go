@@ -140,6 +140,10 @@ func resolveRequire(o *objErrs, r *Route, gateways map[string]*Gateway, authns m
 				jwt = append(jwt, n)
 			case a.Spec.OAuth2Introspection != nil:
 				intro = append(intro, n)
+			case a.Spec.OAuth2Login != nil:
+				// Carries no token of its own: the one it forwards is
+				// verified by the Route's jwt or introspection
+				// Authentication (resolveLogin).
 			case a.Spec.ClientCertificate != nil:
 				if !asksClientCertificates(g) {
 					o.add("spec.authentication", "on %s the Route accepts client certificates (%s), but no listener of the Gateway asks for them: set tls.clientCertificates on its HTTPS listeners", g.Meta.Ref(), n)

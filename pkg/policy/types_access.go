@@ -24,6 +24,9 @@ type AuthenticationSpec struct {
 	// (listeners[].tls.clientCertificates) identifies the Consumer whose
 	// certificates entry matches it.
 	ClientCertificate *ClientCertAuth `yaml:"clientCertificate"`
+	// OAuth2Login signs browsers in (authorization-code flow with PKCE)
+	// through Envoy's OAuth2 filter (oauth2login.go).
+	OAuth2Login *OAuth2LoginAuth `yaml:"oauth2Login"`
 }
 
 // ClientCertAuth has no settings: trust is the listener's.

@@ -60,6 +60,7 @@ const (
 	// allow/deny lists and the per-client request limit.
 	FilterEdgeRBAC           = "envoy.filters.http.rbac/edge"
 	FilterEdgeLocalRateLimit = "envoy.filters.http.local_ratelimit/edge"
+	FilterOAuth2             = "envoy.filters.http.oauth2"
 	FilterJWT                = "envoy.filters.http.jwt_authn"
 	FilterExtAuthzClosed     = "envoy.filters.http.ext_authz/fail-closed"
 	FilterExtAuthzOpen       = "envoy.filters.http.ext_authz/fail-open"

@@ -17,7 +17,10 @@ const maxCheckErrors = 10
 type groupRefs struct {
 	listeners     listenerRefs
 	routeClusters nameSet
-	clusters      clusterRefs
+	// routeSecrets: SDS secrets named by per-route filter configs (the
+	// OAuth2 filter's client secret and HMAC key).
+	routeSecrets nameSet
+	clusters     clusterRefs
 }
 
 // checkRefs is gatehouse's own reference check (go-control-plane's
@@ -71,6 +74,11 @@ func checkRefs(kind translate.ClientKind, st *[numTypes]typeState, refs *groupRe
 			fail("a cluster names secret %q, which is missing", n)
 		}
 	}
+	for n := range refs.routeSecrets {
+		if !has(tSecrets, n) {
+			fail("a route configuration names secret %q, which is missing", n)
+		}
+	}
 	if kind == translate.ClientEnvoy {
 		for _, n := range st[tRoutes].names {
 			if _, ok := refs.listeners.routes[n]; !ok {
@@ -85,8 +93,9 @@ func checkRefs(kind translate.ClientKind, st *[numTypes]typeState, refs *groupRe
 		for _, n := range st[tSecrets].names {
 			_, l := refs.listeners.secrets[n]
 			_, c := refs.clusters.secrets[n]
-			if !l && !c {
-				fail("secret %q is named by no listener or cluster", n)
+			_, r := refs.routeSecrets[n]
+			if !l && !c && !r {
+				fail("secret %q is named by no listener, route configuration or cluster", n)
 			}
 		}
 	}
@@ -103,6 +112,9 @@ func (r *groupRefs) refresh(st *[numTypes]typeState, moved [numTypes]bool, all b
 	}
 	if all || moved[tRoutes] {
 		if r.routeClusters, err = collectRouteClusters(st[tRoutes].items); err != nil {
+			return err
+		}
+		if r.routeSecrets, err = collectRouteSecrets(st[tRoutes].items); err != nil {
 			return err
 		}
 	}

@@ -7,8 +7,11 @@ import (
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	oauth2v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/oauth2/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
@@ -169,7 +172,14 @@ func TestPublishRejectsAndKeepsLastGood(t *testing.T) {
 			f.group.EDS["stray"] = "svc"
 			f.clas["stray"] = testCLA("stray", 1, 1)
 		}, `EDS resource "stray" is named by no cluster`},
-		{"unreferenced secret for envoy", translate.ClientEnvoy, func(f *fixture) { f.group.Secrets = []types.Resource{testSecret("s")} }, `secret "s" is named by no listener or cluster`},
+		{"unreferenced secret for envoy", translate.ClientEnvoy, func(f *fixture) { f.group.Secrets = []types.Resource{testSecret("s")} }, `secret "s" is named by no listener, route configuration or cluster`},
+		{"route login to missing secret", translate.ClientEnvoy, func(f *fixture) {
+			rc := testRoute("gw-http", clusterName(0))
+			rc.VirtualHosts[0].Routes[0].TypedPerFilterConfig = map[string]*anypb.Any{"envoy.filters.http.oauth2": mustAny(&oauth2v3.OAuth2PerRoute{Config: &oauth2v3.OAuth2Config{
+				Credentials: &oauth2v3.OAuth2Credentials{TokenSecret: &tlsv3.SdsSecretConfig{Name: "oauth2/login/client-secret"}},
+			}})}
+			f.group.Routes[0] = rc
+		}, `route configuration names secret "oauth2/login/client-secret", which is missing`},
 		{"listener to missing secret", translate.ClientEnvoy, func(f *fixture) {
 			f.group.Listeners[0] = testTLSListener("gw-8443", "gw-http", "cert", 8443)
 		}, `listener names secret "cert", which is missing`},

@@ -7,6 +7,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	oauth2v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/oauth2/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -78,6 +79,11 @@ func addHCMRefs(cfg *anypb.Any, out *listenerRefs) error {
 		return fmt.Errorf("decode HttpConnectionManager: %w", err)
 	}
 	out.routes.add(hcm.GetRds().GetRouteConfigName())
+	for _, f := range hcm.GetHttpFilters() {
+		if err := addOAuth2Secrets(f.GetTypedConfig(), out.secrets); err != nil {
+			return err
+		}
+	}
 	if rc := hcm.GetRouteConfig(); rc != nil {
 		addRouteClusters(rc, out.clusters)
 	}
@@ -114,6 +120,68 @@ func addTLSSecrets(ts *corev3.TransportSocket, out nameSet) error {
 	out.add(common.GetValidationContextSdsSecretConfig().GetName())
 	out.add(common.GetCombinedValidationContext().GetValidationContextSdsSecretConfig().GetName())
 	return nil
+}
+
+// addOAuth2Secrets adds the SDS secrets an OAuth2 filter config or
+// per-route config names (client secret, HMAC key).
+func addOAuth2Secrets(a *anypb.Any, out nameSet) error {
+	var cfg *oauth2v3.OAuth2Config
+	switch {
+	case a == nil:
+		return nil
+	case a.MessageIs(&oauth2v3.OAuth2{}):
+		m := &oauth2v3.OAuth2{}
+		if err := a.UnmarshalTo(m); err != nil {
+			return fmt.Errorf("decode OAuth2: %w", err)
+		}
+		cfg = m.GetConfig()
+	case a.MessageIs(&oauth2v3.OAuth2PerRoute{}):
+		m := &oauth2v3.OAuth2PerRoute{}
+		if err := a.UnmarshalTo(m); err != nil {
+			return fmt.Errorf("decode OAuth2PerRoute: %w", err)
+		}
+		cfg = m.GetConfig()
+	default:
+		return nil
+	}
+	out.add(cfg.GetCredentials().GetTokenSecret().GetName())
+	out.add(cfg.GetCredentials().GetHmacSecret().GetName())
+	return nil
+}
+
+// collectRouteSecrets returns the secrets the per-route filter configs of
+// the route configurations name (route config, virtual host and route
+// level).
+func collectRouteSecrets(rs []types.Resource) (nameSet, error) {
+	out := nameSet{}
+	add := func(cfg map[string]*anypb.Any) error {
+		for _, a := range cfg {
+			if err := addOAuth2Secrets(a, out); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, r := range rs {
+		rc, ok := r.(*routev3.RouteConfiguration)
+		if !ok {
+			return nil, fmt.Errorf("routes: got %T", r)
+		}
+		if err := add(rc.GetTypedPerFilterConfig()); err != nil {
+			return nil, fmt.Errorf("route configuration %q: %w", rc.GetName(), err)
+		}
+		for _, vh := range rc.GetVirtualHosts() {
+			if err := add(vh.GetTypedPerFilterConfig()); err != nil {
+				return nil, fmt.Errorf("route configuration %q: %w", rc.GetName(), err)
+			}
+			for _, rt := range vh.GetRoutes() {
+				if err := add(rt.GetTypedPerFilterConfig()); err != nil {
+					return nil, fmt.Errorf("route configuration %q: %w", rc.GetName(), err)
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 // collectRouteClusters returns the clusters the route configurations name.

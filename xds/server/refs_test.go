@@ -9,9 +9,11 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	oauth2v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/oauth2/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 func sorted(s nameSet) []string { return slices.Sorted(maps.Keys(s)) }
@@ -88,5 +90,42 @@ func TestCollectRouteAndClusterRefs(t *testing.T) {
 	}
 	if s := sorted(cr.secrets); !slices.Equal(s, []string{"ca", "client-cert"}) {
 		t.Errorf("cluster secrets %v", s)
+	}
+}
+
+// The OAuth2 filter's secrets are named by per-route configs (route,
+// virtual host and route config level) and by a filter-level config: each
+// is a reference, so a missing one fails the check and a present one is
+// not "named by nothing".
+func TestCollectRouteSecrets(t *testing.T) {
+	login := func(client, hmac string) *oauth2v3.OAuth2Config {
+		return &oauth2v3.OAuth2Config{Credentials: &oauth2v3.OAuth2Credentials{
+			TokenSecret:    &tlsv3.SdsSecretConfig{Name: client},
+			TokenFormation: &oauth2v3.OAuth2Credentials_HmacSecret{HmacSecret: &tlsv3.SdsSecretConfig{Name: hmac}},
+		}}
+	}
+	rc := testRoute("r", "a")
+	rc.TypedPerFilterConfig = map[string]*anypb.Any{"envoy.filters.http.oauth2": mustAny(&oauth2v3.OAuth2PerRoute{Config: login("c1", "h1")})}
+	rc.VirtualHosts[0].TypedPerFilterConfig = map[string]*anypb.Any{"envoy.filters.http.oauth2": mustAny(&oauth2v3.OAuth2PerRoute{Config: login("c2", "h2")})}
+	rc.VirtualHosts[0].Routes[0].TypedPerFilterConfig = map[string]*anypb.Any{
+		"envoy.filters.http.oauth2":    mustAny(&oauth2v3.OAuth2PerRoute{Config: login("c3", "h3")}),
+		"envoy.filters.http.jwt_authn": mustAny(&routev3.Route{}), // not a login: ignored
+	}
+	got, err := collectRouteSecrets([]types.Resource{rc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := sorted(got); !slices.Equal(s, []string{"c1", "c2", "c3", "h1", "h2", "h3"}) {
+		t.Errorf("route secrets %v", s)
+	}
+	h := hcm("rds")
+	h.HttpFilters = append([]*hcmv3.HttpFilter{{Name: "envoy.filters.http.oauth2", ConfigType: &hcmv3.HttpFilter_TypedConfig{
+		TypedConfig: mustAny(&oauth2v3.OAuth2{Config: login("c4", "h4")})}}}, h.HttpFilters...)
+	out := listenerRefs{routes: nameSet{}, clusters: nameSet{}, secrets: nameSet{}}
+	if err := addHCMRefs(mustAny(h), &out); err != nil {
+		t.Fatal(err)
+	}
+	if s := sorted(out.secrets); !slices.Equal(s, []string{"c4", "h4"}) {
+		t.Errorf("filter-level secrets %v", s)
 	}
 }

@@ -37,6 +37,8 @@ const (
 	cacheType          protoreflect.FullName = "envoy.extensions.filters.http.cache.v3.CacheConfig"
 	simpleCacheType    protoreflect.FullName = "envoy.extensions.http.cache.simple_http_cache.v3.SimpleHttpCacheConfig"
 	transcoderType     protoreflect.FullName = "envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder"
+	oauth2Type         protoreflect.FullName = "envoy.extensions.filters.http.oauth2.v3.OAuth2"
+	oauth2PerRouteType protoreflect.FullName = "envoy.extensions.filters.http.oauth2.v3.OAuth2PerRoute"
 )
 
 // perRouteOf lists, per HTTP filter type, the per-route config types it
@@ -55,6 +57,7 @@ var perRouteOf = map[protoreflect.FullName]map[protoreflect.FullName]bool{
 	transcoderType:                               {transcoderType: true},
 	extProcType:                                  {extProcPerRouteType: true},
 	cacheType:                                    {}, // no per-route config: FilterConfig disables it
+	oauth2Type:                                   {oauth2PerRouteType: true},
 }
 
 // allowed is the explicit allow-list of message types per extension point.
@@ -91,6 +94,7 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 		transcoderType:                               true,
 		extProcType:                                  true,
 		cacheType:                                    true,
+		oauth2Type:                                   true,
 	},
 	pointHTTPCache: {
 		simpleCacheType: true,
@@ -106,6 +110,7 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 		faultType:           true,
 		extProcPerRouteType: true,
 		transcoderType:      true,
+		oauth2PerRouteType:  true,
 	},
 	pointAccessLogger: {
 		"envoy.extensions.access_loggers.file.v3.FileAccessLog":           true,

@@ -133,6 +133,12 @@ type Options struct {
 	// succeeded: the provider then accepts no token (fail closed, see
 	// jwtDiscoveryProvider). Nil: nothing is discovered.
 	DiscoveredJWKS func(*policy.JWTAuth) string
+	// DiscoveredLogin returns the endpoints OpenID Connect discovery found
+	// for an oauth2Login Authentication that names an issuer (pkg/oidc);
+	// empty fields while it never succeeded: the login is then left out
+	// and the Route's token Authentication refuses requests without a
+	// token. Nil: nothing is discovered.
+	DiscoveredLogin func(*policy.OAuth2LoginAuth) LoginEndpoints
 }
 
 // ServiceTLS are files on the Envoy host for Envoy's TLS connections to

@@ -229,7 +229,7 @@ func (f *gwFilters) extAuthzPerRoute(cfg map[string]*anyT, r *policy.Route, p *r
 	ext := []kv{
 		{wire.CtxGateway, f.gw.Name},
 		{wire.CtxRoute, r.Name},
-		{wire.CtxAuthentication, strings.Join(p.authn, ",")},
+		{wire.CtxAuthentication, strings.Join(withoutLogin(p.authn, p.login), ",")},
 		{wire.CtxAuthorization, p.authzName},
 		{wire.CtxAllowAnonymous, anon},
 	}

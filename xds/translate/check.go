@@ -81,6 +81,12 @@ type checker struct {
 	// validation, transformation) by filter name, each with the per-route
 	// configs it checked (checkextproc.go).
 	procFilters map[string]*processorFilter
+	// secretsByName indexes the group's secrets; cookieOwner maps each
+	// login cookie name to its HMAC secret; oauth2Done holds the OAuth2
+	// configs checked, by serialized value (checkoauth2.go).
+	secretsByName map[string]*tlsv3.Secret
+	cookieOwner   map[string]string
+	oauth2Done    map[string]bool
 	// routeAtFn and walkAtFn are routeAt and walkAt, bound once per Check.
 	routeAtFn, walkAtFn func() string
 }
@@ -398,6 +404,9 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 		if mt != nil && mt.Descriptor().FullName() == cacheType {
 			c.cacheFilter(fw, f.GetTypedConfig())
 		}
+		if mt != nil && mt.Descriptor().FullName() == oauth2Type {
+			c.oauth2Filter(fw, f.GetTypedConfig())
+		}
 		if mt != nil && mt.Descriptor().FullName() == routerType {
 			routers++
 			if i != len(filters)-1 {
@@ -417,6 +426,7 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 	c.openAPIOrder(where, filters)
 	c.cacheOrder(where, filters)
 	c.transcoderOrder(where, filters)
+	c.loginOrder(where, filters)
 	rds := h.GetRds()
 	if rds == nil {
 		c.fail("%s: no RDS route config", where)
@@ -510,6 +520,9 @@ func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {
 		}
 		if mt != nil && mt.Descriptor().FullName() == transcoderType {
 			c.transcoderRoute(where+" typed_per_filter_config "+k, cfg[k])
+		}
+		if mt != nil && mt.Descriptor().FullName() == oauth2PerRouteType {
+			c.oauth2PerRoute(where+" typed_per_filter_config "+k, cfg, cfg[k])
 		}
 		users := c.rdsFilters[rc]
 		if len(users) == 0 {

@@ -96,7 +96,12 @@ var extensionStatus = map[protoreflect.FullName]string{
 	zipkinTracerType:  "stable", // envoy.tracers.zipkin
 	otelTracerType:    "wip",    // envoy.tracers.opentelemetry
 	cacheType:         "wip",    // envoy.filters.http.cache
-	simpleCacheType:   "wip",    // envoy.extensions.http.cache.simple
+	// envoy.filters.http.oauth2: stable, robust_to_untrusted_downstream;
+	// its type_urls list OAuth2 only, the per-route config is the same
+	// extension's.
+	oauth2Type:         "stable",
+	oauth2PerRouteType: "stable",
+	simpleCacheType:    "wip", // envoy.extensions.http.cache.simple
 	"envoy.extensions.upstreams.http.v3.HttpProtocolOptions":                 "stable", // envoy.upstreams.http.http_protocol_options
 	"envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash":         "stable", // envoy.load_balancing_policies.ring_hash
 	"envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin":     "stable", // envoy.load_balancing_policies.round_robin

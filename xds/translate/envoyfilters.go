@@ -26,6 +26,9 @@ type gwFilters struct {
 
 	routes map[*policy.Route]*routePolicy
 	jwt    []string // JWT Authentication names used by some Route, sorted
+	// login: the oauth2Login Authentications some Route uses whose
+	// endpoints are known, sorted (oauth2login.go).
+	login []string
 	// introspect is the longest introspection timeout of the
 	// oauth2Introspection Authentications some Route uses (0: none).
 	introspect time.Duration
@@ -49,6 +52,7 @@ type gwFilters struct {
 
 	// Per-route configs shared between Routes, built on first use.
 	jwtReq   map[string]*anyT // by requirement name
+	loginCfg map[string]*anyT // OAuth2PerRoute by Authentication name
 	rbacCfg  map[string]*anyT // by Authorization name
 	localCfg map[string]*anyT // by RateLimit name
 	rlShared map[string][]*routev3.RateLimit
@@ -61,6 +65,7 @@ type gwFilters struct {
 type routePolicy struct {
 	authn     []string // effective Authentication names, sorted, deduplicated
 	jwt       []string // the JWT ones among them
+	login     string   // the oauth2Login among them ("": none; policy allows one)
 	authzName string
 	authz     *policy.Authorization
 	rlName    string
@@ -97,6 +102,9 @@ func resolveRoute(gw *policy.Gateway, r *policy.Route, snap *policy.Snapshot) (*
 			return nil, fmt.Errorf("%s: Authentication/%s does not exist", r.Meta.Ref(), n)
 		}
 		p.authn = append(p.authn, n)
+		if a.Spec.OAuth2Login != nil {
+			p.login = n
+		}
 		if a.Spec.JWT != nil {
 			p.jwt = append(p.jwt, n)
 			p.stripAuthorization = p.stripAuthorization || !a.Spec.JWT.ForwardToken
@@ -239,6 +247,8 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 		}
 	}
 	f.jwt = sortedKeys(jwt)
+	f.login = f.loginNames()
+	f.loginCfg = map[string]*anyT{}
 	if len(f.routes) > 0 || f.cors || f.fault || f.transcode || f.cache || f.openapi {
 		f.jwtReq = map[string]*anyT{}
 		f.rbacCfg = map[string]*anyT{}
@@ -268,6 +278,12 @@ func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
 	}
 	if f.rbac {
 		out = append(out, httpFilter(wire.FilterRBAC, anyRBACOff))
+	}
+	// Browser login before the token filters: the access token it
+	// forwards from its cookie is verified by jwt_authn or ext_authz like
+	// any bearer token (oauth2login.go, loginOrder).
+	if len(f.login) > 0 {
+		out = append(out, httpFilter(wire.FilterOAuth2, anyOAuth2Off))
 	}
 	if len(f.jwt) > 0 {
 		out = append(out, httpFilter(wire.FilterJWT, f.jwtConfig()))
@@ -401,6 +417,9 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 	}
 	if len(f.jwt) > 0 {
 		cfg[wire.FilterJWT] = f.jwtPerRoute(p)
+	}
+	if a := f.loginPerRoute(p); a != nil {
+		cfg[wire.FilterOAuth2] = a
 	}
 	f.extAuthzPerRoute(cfg, r, p)
 	if f.waf {

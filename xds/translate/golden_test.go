@@ -164,6 +164,9 @@ func redactSecrets(rs []types.Resource) []proto.Message {
 		if pk := s.GetTlsCertificate().GetPrivateKey(); pk != nil {
 			pk.Specifier = &corev3.DataSource_InlineString{InlineString: "[redacted]"}
 		}
+		if gs := s.GetGenericSecret().GetSecret(); gs != nil {
+			gs.Specifier = &corev3.DataSource_InlineString{InlineString: "[redacted]"}
+		}
 		out[i] = s
 	}
 	return out
@@ -223,7 +226,7 @@ func TestGolden(t *testing.T) {
 		}
 		t.Run(c.Name(), func(t *testing.T) {
 			snap, reg := loadCase(t, filepath.Join("testdata", "in", c.Name()))
-			groups, err := Translate(snap, Options{DiscoveredJWKS: goldenDiscovered})
+			groups, err := Translate(snap, Options{DiscoveredJWKS: goldenDiscovered, DiscoveredLogin: goldenDiscoveredLogin})
 			if err != nil {
 				t.Fatalf("Translate: %v", err)
 			}
@@ -262,6 +265,20 @@ func goldenDiscovered(j *policy.JWTAuth) string {
 		return "https://login.example.com/oauth2/keys"
 	}
 	return ""
+}
+
+// goldenDiscoveredLogin stands for pkg/oidc for browser logins: the
+// endpoints of login.example.com are known; any other issuer was never
+// discovered.
+func goldenDiscoveredLogin(l *policy.OAuth2LoginAuth) LoginEndpoints {
+	if l.Issuer == "https://login.example.com/" {
+		return LoginEndpoints{
+			Authorization: "https://login.example.com/oauth2/authorize",
+			Token:         "https://login.example.com:8443/oauth2/token",
+			EndSession:    "https://login.example.com/oauth2/logout",
+		}
+	}
+	return LoginEndpoints{}
 }
 
 func sortedGroupKeys(m map[GroupKey]*Group) []GroupKey {

@@ -121,14 +121,22 @@ type jwksTarget struct {
 // 443, "jwks/<host>:<port>" for https elsewhere, "jwks/http/<host>:<port>"
 // for the plain-http opt-in, so one host served both ways never shares a
 // cluster between TLS and plaintext.
-func parseJWKSURI(uri string) (jwksTarget, error) {
+func parseJWKSURI(uri string) (jwksTarget, error) { return parseIdPURI("jwks", uri) }
+
+// parseIdPURI is parseJWKSURI with another cluster name prefix ("idp" for
+// login token endpoints).
+func parseIdPURI(prefix, uri string) (jwksTarget, error) {
+	what := "JWKS URI"
+	if prefix != "jwks" {
+		what = "token endpoint"
+	}
 	u, err := url.Parse(uri)
 	if err != nil {
-		return jwksTarget{}, fmt.Errorf("JWKS URI %q: %w", uri, err)
+		return jwksTarget{}, fmt.Errorf("%s %q: %w", what, uri, err)
 	}
 	host := u.Hostname()
 	if host == "" {
-		return jwksTarget{}, fmt.Errorf("JWKS URI %q: no host", uri)
+		return jwksTarget{}, fmt.Errorf("%s %q: no host", what, uri)
 	}
 	t := jwksTarget{host: host, tls: u.Scheme == "https"}
 	port := uint64(443)
@@ -138,18 +146,18 @@ func parseJWKSURI(uri string) (jwksTarget, error) {
 	if p := u.Port(); p != "" {
 		port, err = strconv.ParseUint(p, 10, 16)
 		if err != nil || port == 0 {
-			return jwksTarget{}, fmt.Errorf("JWKS URI %q: bad port", uri)
+			return jwksTarget{}, fmt.Errorf("%s %q: bad port", what, uri)
 		}
 	}
 	t.port = uint32(port)
 	hp := net.JoinHostPort(host, strconv.Itoa(int(port)))
 	switch {
 	case !t.tls:
-		t.cluster = "jwks/http/" + hp
+		t.cluster = prefix + "/http/" + hp
 	case port == 443:
-		t.cluster = "jwks/" + host
+		t.cluster = prefix + "/" + host
 	default:
-		t.cluster = "jwks/" + hp
+		t.cluster = prefix + "/" + hp
 	}
 	return t, nil
 }
@@ -209,5 +217,9 @@ func (f *gwFilters) clusters() ([]typesResource, error) {
 			out = append(out, jwksCluster(t, f.opts))
 		}
 	}
-	return out, nil
+	login, err := f.loginClusters(seen)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, login...), nil
 }

@@ -108,6 +108,7 @@ func buildEnvoyGroup(gw *policy.Gateway, routes []*policy.Route, ix *index, opts
 		return nil, err
 	}
 	g.Clusters = append(g.Clusters, internal...)
+	g.Secrets = append(g.Secrets, filters.loginSecrets()...)
 	sortGroup(g)
 	return g, nil
 }

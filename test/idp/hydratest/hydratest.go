@@ -162,6 +162,21 @@ func (s *Server) waitUp(bound time.Duration) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+	// Warm up: Hydra generates its signing keys on the first discovery or
+	// JWKS request, which takes seconds on a loaded machine. Gatehouse's
+	// discovery client gives up after 5 s by design, so the tests would
+	// measure Hydra's key generation, not gatehouse: pay it here, bounded.
+	warm := &http.Client{Timeout: bound}
+	for _, u := range []string{s.Public + "/.well-known/openid-configuration", s.Public + "/.well-known/jwks.json"} {
+		resp, err := warm.Get(u)
+		if err != nil {
+			s.t.Fatalf("hydra: warming up %s: %v", u, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			s.t.Fatalf("hydra: warming up %s: status %d", u, resp.StatusCode)
+		}
+	}
 	s.t.Logf("hydra ready after %v", time.Since(start).Round(time.Millisecond))
 }
 
