@@ -150,6 +150,7 @@ spec:
   limits:
     maxHeadersCount: 10000
     maxConcurrentStreams: 2147483647
+    maxConnectionsPerListener: 100000000
     perClient: {requestsPerSecond: 1000000, burst: 1000000}
 ---
 kind: Gateway
@@ -160,11 +161,15 @@ spec:
   limits:
     maxHeadersCount: 1
     maxConcurrentStreams: 1
+    maxConnectionsPerListener: 1
     perClient: {requestsPerSecond: 1, burst: 1, exempt: [0.0.0.0/0]}
   # A deny range inside an allowed one is a hole, not a contradiction.
   ipAccess: {allow: [10.0.0.0/8], deny: [10.0.0.0/16]}
 `}), nil)
 	if errs := s.Errors(); len(errs) > 0 {
 		t.Fatalf("errors: %s", strings.Join(errs, "\n"))
+	}
+	if hi, lo := s.Gateways["edge"].Spec.Limits.MaxConnectionsPerListener, s.Gateways["low"].Spec.Limits.MaxConnectionsPerListener; hi != MaxConnectionsPerListener || lo != 1 {
+		t.Errorf("maxConnectionsPerListener at its bounds: %d and %d, want %d and 1", hi, lo, MaxConnectionsPerListener)
 	}
 }
