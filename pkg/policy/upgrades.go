@@ -76,6 +76,9 @@ func validateRouteUpgrades(o *objErrs, r *Route) {
 		o.add("spec.upgrades", "CONNECT must be the Route's only upgrade: a CONNECT Route matches CONNECT requests only; put the other upgrades on another Route")
 	}
 	for _, f := range []string{"match.path", "match.methods", "match.query", "rewrite", "retries", "mirror", "validation", "transformation", "streaming", "redirect", "directResponse", "timeout", "version"} {
+		if f == "transformation" && sp.Transformation == TransformationNone {
+			continue // turns a Gateway default off
+		}
 		if o.has("spec." + f) {
 			o.add("spec."+f, "does not apply to a CONNECT Route: CONNECT requests carry no path, and the tunnel carries bytes, not HTTP requests; remove it or put CONNECT on a Route of its own")
 		}
