@@ -14,9 +14,9 @@ func gwDefaults(lines string) string {
 // names file, line, object and field, including each attempt to let a
 // cache in front share an authenticated Route's answers without saying so.
 func TestBadCDN(t *testing.T) {
-	ok := route + "  gateways: [gw]\n  backends: [{service: a}]\n" // lines 1-5
+	ok := route + "  gateways: [gw]\n  backends: [{service: a}]\n"                                           // lines 1-5
 	authed := keysAuthn + route + "  gateways: [gw]\n  backends: [{service: a}]\n  authentication: [keys]\n" // lines 1-11
-	g2 := gwDefaults("    cdn: {cacheControl: \"public, max-age=60\"}\n") // lines 1-7
+	g2 := gwDefaults("    cdn: {cacheControl: \"public, max-age=60\"}\n")                                    // lines 1-7
 	runBadCases(t, []badCase{
 		{"cdn null", ok + "  cdn:\n", 6, "Route/r", "spec.cdn", "must not be empty"},
 		{"cdn nothing set", ok + "  cdn: {override: true}\n", 6, "Route/r", "spec.cdn", "set cacheControl, surrogateControl or both"},
@@ -76,7 +76,7 @@ func TestBadCompression(t *testing.T) {
 // TestBadDefaultTransformation: the Gateway default Transformation and the
 // Route's way out of it.
 func TestBadDefaultTransformation(t *testing.T) {
-	body := xform + "  response:\n    body: {ops: [{remove: secret}]}\n---\n"                      // lines 1-5
+	body := xform + "  response:\n    body: {ops: [{remove: secret}]}\n---\n"                                                // lines 1-5
 	grpc := "kind: Service\nname: g\nspec:\n  protocol: GRPC\n  discovery: {static: [{address: 127.0.0.1, port: 9}]}\n---\n" // lines 6-11
 	runBadCases(t, []badCase{
 		{"default transformation empty", gwDefaults("    transformation: \"\"\n"), 6, "Gateway/g2", "spec.defaults.transformation", "must name a Transformation"},

@@ -55,6 +55,7 @@ var perRouteOf = map[protoreflect.FullName]map[protoreflect.FullName]bool{
 	transcoderType:                               {transcoderType: true},
 	extProcType:                                  {extProcPerRouteType: true},
 	cacheType:                                    {}, // no per-route config: FilterConfig disables it
+	compressorType:                               {compressorPerRouteType: true},
 }
 
 // allowed is the explicit allow-list of message types per extension point.
@@ -91,6 +92,11 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 		transcoderType:                               true,
 		extProcType:                                  true,
 		cacheType:                                    true,
+		compressorType:                               true,
+	},
+	pointCompressorLibrary: {
+		gzipCompressorType:   true,
+		brotliCompressorType: true,
 	},
 	pointHTTPCache: {
 		simpleCacheType: true,
@@ -102,10 +108,11 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 		"envoy.extensions.filters.http.rbac.v3.RBACPerRoute":                      true,
 		"envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig":               true,
 		"envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute":             true,
-		corsPolicyType:      true,
-		faultType:           true,
-		extProcPerRouteType: true,
-		transcoderType:      true,
+		corsPolicyType:         true,
+		faultType:              true,
+		extProcPerRouteType:    true,
+		transcoderType:         true,
+		compressorPerRouteType: true,
 	},
 	pointAccessLogger: {
 		"envoy.extensions.access_loggers.file.v3.FileAccessLog":           true,
