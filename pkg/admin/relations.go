@@ -41,7 +41,7 @@ func gatewaysOf(snap *policy.Snapshot) map[store.Ref][]string {
 			add(policy.KindAuthorization, rt.Spec.Authorization, gw)
 			add(policy.KindRateLimit, rt.EffectiveRateLimit(g), gw)
 			add(policy.KindFirewall, rt.EffectiveFirewall(g), gw)
-			add(policy.KindTransformation, rt.Spec.Transformation, gw)
+			add(policy.KindTransformation, rt.EffectiveTransformation(g), gw)
 		}
 	}
 	for r := range out {

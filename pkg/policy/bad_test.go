@@ -18,7 +18,7 @@ const gateway = "kind: Gateway\nname: g\nspec:\n  listeners:\n"
 func TestBadInputs(t *testing.T) {
 	runBadCases(t, []badCase{
 		{"unknown field", route + "  gateways: [gw]\n  backend: [{service: a}]\n",
-			5, "Route/r", "spec.backend", `unknown field "backend"; allowed: authentication, authorization, backends, cache, cors, directResponse, fault, firewall, gateways, grpcTimeout, headers, hosts, idleTimeout, match, mirror, proxyless, rateLimit, redirect, require, retries, rewrite, streamTimeout, streaming, timeout, transcoding, transformation, upgrades, validation, version, websocket`},
+			5, "Route/r", "spec.backend", `unknown field "backend"; allowed: authentication, authorization, backends, cache, cdn, compression, cors, directResponse, fault, firewall, gateways, grpcTimeout, headers, hosts, idleTimeout, match, mirror, proxyless, rateLimit, redirect, require, retries, rewrite, streamTimeout, streaming, timeout, transcoding, transformation, upgrades, validation, version, websocket`},
 		{"unknown top-level field", route + "  gateways: [gw]\n  backends: [{service: a}]\nstatus: {}\n",
 			6, "Route/r", "status", `unknown field "status"; allowed: kind, labels, name, spec`},
 		{"string for integer", service + "  discovery:\n    static:\n      - {address: 127.0.0.1, port: abc}\n",

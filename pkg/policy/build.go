@@ -173,6 +173,7 @@ func (l *loader) resolve(o *objErrs, v any, carried bool) bool {
 			if d.Firewall != FirewallNone {
 				l.ref(o, "spec.defaults.firewall", KindFirewall, d.Firewall)
 			}
+			l.ref(o, "spec.defaults.transformation", KindTransformation, d.Transformation)
 		}
 	case *Authentication:
 		if carried {
@@ -328,16 +329,19 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 	if r.Spec.Firewall != FirewallNone {
 		l.ref(o, "spec.firewall", KindFirewall, r.Spec.Firewall)
 	}
-	l.ref(o, "spec.transformation", KindTransformation, r.Spec.Transformation)
-	validateRouteTransformation(o, r, l.snap.Transformations[r.Spec.Transformation], l.snap.Services)
+	if r.Spec.Transformation != TransformationNone {
+		l.ref(o, "spec.transformation", KindTransformation, r.Spec.Transformation)
+	}
+	resolveRouteTransformation(o, r, l.snap.Gateways, l.snap.Transformations, l.snap.Services)
 	resolveTranscoding(o, r, l.snap.Services)
 	resolveValidation(o, r, l.snap.Services)
 	validateProtectedAnswer(o, r, l.snap.Gateways)
 	validateTunnelGateways(o, r, l.snap.Gateways, l.snap.Services)
 	resolveUpgrades(o, r, l.snap.Gateways, l.snap.Services)
 	resolveRequire(o, r, l.snap.Gateways, l.snap.Authentications)
-	resolveCache(o, r, l.snap.Gateways, l.snap.Transformations[r.Spec.Transformation])
+	resolveCache(o, r, l.snap.Gateways, l.snap.Transformations)
 	resolveLogin(o, r, l.snap.Gateways, l.snap.Authentications)
+	resolveCDN(o, r, l.snap.Gateways)
 	for i, m := range r.Spec.Mirror {
 		l.ref(o, fmt.Sprintf("spec.mirror[%d].service", i), KindService, m.Service)
 	}

@@ -62,7 +62,7 @@ func validateCache(o *objErrs, p string, c *Cache, onRoute bool) {
 // Route controls may set a cookie on a cached response (one client's
 // cookie would be served to the next). Cookies the upstream sets are
 // removed from cached Routes' responses by the translator.
-func resolveCache(o *objErrs, r *Route, gateways map[string]*Gateway, x *Transformation) {
+func resolveCache(o *objErrs, r *Route, gateways map[string]*Gateway, xs map[string]*Transformation) {
 	for _, gn := range r.Spec.Gateways {
 		g := gateways[gn]
 		if g == nil {
@@ -94,10 +94,11 @@ func resolveCache(o *objErrs, r *Route, gateways map[string]*Gateway, x *Transfo
 				}
 			}
 		}
-		if x != nil && x.Spec.Response != nil {
+		xn := r.EffectiveTransformation(g)
+		if x := xs[xn]; x != nil && x.Spec.Response != nil {
 			for k := range x.Spec.Response.SetHeaders {
 				if strings.EqualFold(k, "set-cookie") {
-					o.add("spec.transformation", "on %s the Route's responses are cached, and its Transformation %q sets a cookie on them: it would be served to every client that gets the cached answer", g.Meta.Ref(), r.Spec.Transformation)
+					o.add(transformationField(r), "on %s the Route's responses are cached, and its Transformation %q sets a cookie on them: it would be served to every client that gets the cached answer", g.Meta.Ref(), xn)
 					return
 				}
 			}

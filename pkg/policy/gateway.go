@@ -76,6 +76,11 @@ func validateGateway(files *fileReader, o *objErrs, g *Gateway) {
 	if d := g.Spec.Defaults; d != nil {
 		validateCORS(o, "spec.defaults.cors", d.CORS, false)
 		validateCache(o, "spec.defaults.cache", d.Cache, false)
+		validateCDN(o, "spec.defaults.cdn", d.CDN, false)
+		validateCompression(o, "spec.defaults.compression", d.Compression, false)
+		if o.has("spec.defaults.transformation") && (d.Transformation == "" || d.Transformation == TransformationNone) {
+			o.add("spec.defaults.transformation", "must name a Transformation (omit it for none)")
+		}
 		validateUpgrades(o, "spec.defaults.upgrades", d.Upgrades, true)
 	}
 	validateProxyless(o, "spec.proxyless")

@@ -30,7 +30,7 @@ func (r *Route) Protections(g *Gateway, services map[string]*Service) []string {
 	}
 	// Nor through the transformation service: a proxyless client would
 	// send and receive the shapes the transformation exists to change.
-	if r.Spec.Transformation != "" {
+	if r.EffectiveTransformation(g) != "" {
 		what = append(what, "transformation")
 	}
 	// Request validation is an external processing filter too, whether

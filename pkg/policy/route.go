@@ -106,6 +106,8 @@ func validateRoute(files *fileReader, o *objErrs, r *Route) {
 	}
 	transformationName(o, r)
 	validateCache(o, "spec.cache", sp.Cache, true)
+	validateCDN(o, "spec.cdn", sp.CDN, true)
+	validateCompression(o, "spec.compression", sp.Compression, true)
 	validateProxyless(o, "spec.proxyless")
 	validateCORS(o, "spec.cors", sp.CORS, true)
 	validateRouteUpgrades(o, r)

@@ -178,6 +178,12 @@ type GatewayDefaults struct {
 	CORS           *CORS     `yaml:"cors"`           // CORS of Routes without their own (cors.go)
 	Firewall       string    `yaml:"firewall"`       // Firewall name; "" or FirewallNone: none
 	Cache          *Cache    `yaml:"cache"`          // Cache of Routes without their own (types_cache.go)
+	// Transformation names the Transformation of Routes that name none of
+	// their own; "" or TransformationNone: none (types_cdn.go).
+	Transformation string `yaml:"transformation"`
+	// CDN and Compression of Routes without their own (types_cdn.go).
+	CDN         *CDN         `yaml:"cdn"`
+	Compression *Compression `yaml:"compression"`
 	// Upgrades the Gateway's Routes accept when they name none of their
 	// own (upgrades.go); nil: websocket. CONNECT is never a default.
 	Upgrades *[]string `yaml:"upgrades"`
@@ -353,11 +359,16 @@ type RouteSpec struct {
 	RateLimit string        `yaml:"rateLimit"` // RateLimit name; "": Gateway default; RateLimitNone: off
 	Firewall  string        `yaml:"firewall"`  // Firewall name; "": Gateway default; FirewallNone: off
 	// Transformation names the Transformation reshaping this Route's
-	// requests and responses; "": none.
+	// requests and responses; "": the Gateway default; none: off.
 	Transformation string `yaml:"transformation"`
 	// Cache stores the Route's responses in Envoy's HTTP cache
 	// (types_cache.go); nil: the Gateway default.
 	Cache *Cache `yaml:"cache"`
+	// CDN sets Cache-Control and Surrogate-Control for a cache in front;
+	// Compression turns response compression on or off (types_cdn.go);
+	// nil: the Gateway default.
+	CDN         *CDN         `yaml:"cdn"`
+	Compression *Compression `yaml:"compression"`
 	// Validation checks requests against an OpenAPI document
 	// (validation.go); nil: its backends' Services' validation, if any
 	// (Route.EffectiveValidation); {mode: off}: none.

@@ -79,6 +79,9 @@ func validateRouteUpgrades(o *objErrs, r *Route) {
 		if f == "validation" && sp.Validation.Off() {
 			continue // turns a Service's validation off: what a tunnel needs
 		}
+		if f == "transformation" && sp.Transformation == TransformationNone {
+			continue // turns a Gateway default off
+		}
 		if o.has("spec." + f) {
 			o.add("spec."+f, "does not apply to a CONNECT Route: CONNECT requests carry no path, and the tunnel carries bytes, not HTTP requests; remove it or put CONNECT on a Route of its own")
 		}

@@ -71,6 +71,10 @@ const (
 	FilterOpenAPI            = "envoy.filters.http.ext_proc/openapi"
 	FilterTransform          = "envoy.filters.http.ext_proc/transform"
 	FilterCache              = "envoy.filters.http.cache"
+	// FilterCompressorBrotli and FilterCompressorGzip are Envoy's
+	// compressor filter, one instance per algorithm (compression).
+	FilterCompressorBrotli = "envoy.filters.http.compressor/brotli"
+	FilterCompressorGzip   = "envoy.filters.http.compressor/gzip"
 	// FilterTranscoder is Envoy's gRPC-JSON transcoder (REST to gRPC;
 	// xds/translate/transcoder.go).
 	FilterTranscoder = "envoy.filters.http.grpc_json_transcoder"

@@ -58,6 +58,7 @@ var perRouteOf = map[protoreflect.FullName]map[protoreflect.FullName]bool{
 	extProcType:                                  {extProcPerRouteType: true},
 	cacheType:                                    {}, // no per-route config: FilterConfig disables it
 	oauth2Type:                                   {oauth2PerRouteType: true},
+	compressorType:                               {compressorPerRouteType: true},
 }
 
 // allowed is the explicit allow-list of message types per extension point.
@@ -95,6 +96,11 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 		extProcType:                                  true,
 		cacheType:                                    true,
 		oauth2Type:                                   true,
+		compressorType:                               true,
+	},
+	pointCompressorLibrary: {
+		gzipCompressorType:   true,
+		brotliCompressorType: true,
 	},
 	pointHTTPCache: {
 		simpleCacheType: true,
@@ -106,11 +112,12 @@ var allowed = map[extensionPoint]map[protoreflect.FullName]bool{
 		"envoy.extensions.filters.http.rbac.v3.RBACPerRoute":                      true,
 		"envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig":               true,
 		"envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute":             true,
-		corsPolicyType:      true,
-		faultType:           true,
-		extProcPerRouteType: true,
-		transcoderType:      true,
-		oauth2PerRouteType:  true,
+		corsPolicyType:         true,
+		faultType:              true,
+		extProcPerRouteType:    true,
+		transcoderType:         true,
+		oauth2PerRouteType:     true,
+		compressorPerRouteType: true,
 	},
 	pointAccessLogger: {
 		"envoy.extensions.access_loggers.file.v3.FileAccessLog":           true,

@@ -39,6 +39,9 @@ type checker struct {
 	// jwt_authn requirement names by filter name: per-route
 	// requirement_name must be one (Envoy rejects the route table else).
 	rdsJWTReqs map[string][]map[string]map[string]bool
+	// rdsNoStore holds, per route config, whether each connection
+	// manager using it makes its local replies no-store (cdn.go).
+	rdsNoStore map[string][]bool
 	clusters   map[string]bool
 	// validRoutes holds routes already validated: listeners of one group
 	// share Route messages, and validating each once halves the cost.
@@ -131,7 +134,7 @@ func (c *checker) fail(format string, args ...any) {
 // errors: "duplicate cluster/listener {} found" (source/common/upstream/
 // cds_api_helper.cc, source/common/listener_manager/lds_api.cc).
 func Check(g *Group, clas map[string]*endpointv3.ClusterLoadAssignment) error {
-	c := &checker{g: g, rdsFilters: map[string][]map[string]protoreflect.FullName{}, rdsJWTReqs: map[string][]map[string]map[string]bool{}, validRoutes: map[*routev3.Route]bool{}, types: map[string]protoreflect.MessageType{}}
+	c := &checker{g: g, rdsFilters: map[string][]map[string]protoreflect.FullName{}, rdsJWTReqs: map[string][]map[string]map[string]bool{}, rdsNoStore: map[string][]bool{}, validRoutes: map[*routev3.Route]bool{}, types: map[string]protoreflect.MessageType{}}
 	if g.checked {
 		for _, r := range g.Clusters {
 			c.clusterEDS(r.(*clusterv3.Cluster), clas)
@@ -407,6 +410,9 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 		if mt != nil && mt.Descriptor().FullName() == oauth2Type {
 			c.oauth2Filter(fw, f.GetTypedConfig())
 		}
+		if mt != nil && mt.Descriptor().FullName() == compressorType {
+			c.compressorFilter(fw, f)
+		}
 		if mt != nil && mt.Descriptor().FullName() == routerType {
 			routers++
 			if i != len(filters)-1 {
@@ -425,6 +431,7 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 	c.transformOrder(where, filters)
 	c.openAPIOrder(where, filters)
 	c.cacheOrder(where, filters)
+	c.compressionOrder(where, filters)
 	c.transcoderOrder(where, filters)
 	c.loginOrder(where, filters)
 	rds := h.GetRds()
@@ -441,6 +448,7 @@ func (c *checker) hcm(where string, h *hcmv3.HttpConnectionManager) {
 	}
 	c.rdsFilters[rn] = append(c.rdsFilters[rn], names)
 	c.rdsJWTReqs[rn] = append(c.rdsJWTReqs[rn], jwtReqs)
+	c.rdsNoStore[rn] = append(c.rdsNoStore[rn], proto.Equal(h.GetLocalReplyConfig(), localReplyNoStore))
 }
 
 // filterInfo returns the clusters an HTTP filter's config names (gRPC
@@ -606,6 +614,8 @@ func (c *checker) routeConfig(rc *routev3.RouteConfiguration) {
 				c.perFilter(at(), name, r.GetTypedPerFilterConfig())
 			}
 			c.cachedRoute(at, name, r)
+			c.compressedRoute(at, name, r)
+			c.cacheHeadersRoute(at, name, r)
 			ra := r.GetRoute()
 			if ra == nil {
 				continue

@@ -102,6 +102,11 @@ var extensionStatus = map[protoreflect.FullName]string{
 	oauth2Type:         "stable",
 	oauth2PerRouteType: "stable",
 	simpleCacheType:    "wip", // envoy.extensions.http.cache.simple
+	// robust_to_untrusted_downstream, all three.
+	compressorType:         "stable", // envoy.filters.http.compressor
+	compressorPerRouteType: "stable", // envoy.filters.http.compressor
+	gzipCompressorType:     "stable", // envoy.compression.gzip.compressor
+	brotliCompressorType:   "stable", // envoy.compression.brotli.compressor
 	"envoy.extensions.upstreams.http.v3.HttpProtocolOptions":                 "stable", // envoy.upstreams.http.http_protocol_options
 	"envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash":         "stable", // envoy.load_balancing_policies.ring_hash
 	"envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin":     "stable", // envoy.load_balancing_policies.round_robin

@@ -45,6 +45,12 @@ type gwFilters struct {
 	// filter allows in Vary.
 	cache     bool
 	cacheVary []string
+	// compress: some Route is compressed (compression.go), with the
+	// Gateway's compressor settings; noStore: some Route gets a
+	// Cache-Control from gatehouse, so local replies get no-store (cdn.go).
+	compress    bool
+	compression policy.Compression
+	noStore     bool
 	// openapi: some Route validates requests against an OpenAPI document
 	// (openapi.go); validation is each such Route's, its own or inherited.
 	openapi    bool
@@ -137,7 +143,7 @@ func resolveRoute(gw *policy.Gateway, r *policy.Route, snap *policy.Snapshot) (*
 		}
 		p.fwName, p.fw = n, fw
 	}
-	if n := r.Spec.Transformation; n != "" {
+	if n := r.EffectiveTransformation(gw); n != "" {
 		x := snap.Transformations[n]
 		if x == nil {
 			return nil, fmt.Errorf("%s: Transformation/%s does not exist", r.Meta.Ref(), n)
@@ -199,6 +205,9 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 	f.cors = usesCORS(gw, routes)
 	f.fault = usesFault(routes)
 	f.cache, f.cacheVary = usesCache(gw, routes)
+	f.compress = usesCompression(gw, routes)
+	f.compression = policy.GatewayCompression(gw)
+	f.noStore = setsCacheHeaders(gw, routes)
 	jwt := map[string]bool{}
 	for _, r := range routes {
 		// A Route's validation is its own or its Services' (validation
@@ -213,7 +222,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 		}
 		f.openapi = f.openapi || v != nil
 		f.transcode = f.transcode || r.Spec.Transcoding != nil
-		if r.Spec.Authorization == "" && len(r.EffectiveAuthentication(gw)) == 0 && r.EffectiveRateLimit(gw) == "" && r.EffectiveFirewall(gw) == "" && r.Spec.Transformation == "" {
+		if r.Spec.Authorization == "" && len(r.EffectiveAuthentication(gw)) == 0 && r.EffectiveRateLimit(gw) == "" && r.EffectiveFirewall(gw) == "" && r.EffectiveTransformation(gw) == "" {
 			continue // the common case without policies allocates nothing
 		}
 		p, err := resolveRoute(gw, r, snap)
@@ -249,7 +258,7 @@ func planFilters(gw *policy.Gateway, routes []*policy.Route, snap *policy.Snapsh
 	f.jwt = sortedKeys(jwt)
 	f.login = f.loginNames()
 	f.loginCfg = map[string]*anyT{}
-	if len(f.routes) > 0 || f.cors || f.fault || f.transcode || f.cache || f.openapi {
+	if len(f.routes) > 0 || f.cors || f.fault || f.transcode || f.cache || f.openapi || f.compress || f.noStore {
 		f.jwtReq = map[string]*anyT{}
 		f.rbacCfg = map[string]*anyT{}
 		f.localCfg = map[string]*anyT{}
@@ -299,6 +308,13 @@ func (f *gwFilters) httpFilters() []*hcmv3.HttpFilter {
 	}
 	if f.rlAllow {
 		out = append(out, httpFilter(wire.FilterRateLimitAllow, rateLimitConfig(f.gw.Name, false, f.opts)))
+	}
+	// The compressors after every filter that can refuse a request and
+	// before every filter that reads or stores response bodies, which
+	// the response path then runs first (compression.go,
+	// compressionOrder).
+	if f.compress {
+		out = append(out, compressorFilters(f.compression)...)
 	}
 	// The WAF after every filter that can refuse a request, so that
 	// unauthenticated, unauthorized or rate-limited traffic is refused by
@@ -391,7 +407,9 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 	if f.cache {
 		cached, _ = r.CachedOn(f.gw)
 	}
-	if p == nil && cors == nil && r.Spec.Fault == nil && r.Spec.Transcoding == nil && !cached && !f.anyPerRoute() {
+	compressed := f.compress && r.CompressedOn(f.gw)
+	cdn := r.EffectiveCDN(f.gw) != nil
+	if p == nil && cors == nil && r.Spec.Fault == nil && r.Spec.Transcoding == nil && !cached && !compressed && !cdn && !f.anyPerRoute() {
 		return base
 	}
 	if rt := f.built[r]; rt != nil {
@@ -453,11 +471,21 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 			cfg[wire.FilterCache] = anyCacheDisabled
 		}
 	}
+	if compressed {
+		compressRoute(cfg, f.compression)
+	}
 	if len(cfg) > 0 {
 		rt.TypedPerFilterConfig = cfg
 	}
 	if p.stripAuthorization {
 		rt.RequestHeadersToRemove = authorizationRemoved(base.GetRequestHeadersToRemove())
+	}
+	if compressed {
+		// The upstream must not compress first (compression.go).
+		rt.RequestHeadersToRemove = append(append([]string(nil), rt.GetRequestHeadersToRemove()...), "accept-encoding")
+	}
+	if cdn {
+		cdnRoute(rt, r, f.gw)
 	}
 	if p.hasGlobal() {
 		if ra := base.GetRoute(); ra != nil {

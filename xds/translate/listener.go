@@ -92,7 +92,7 @@ func buildEnvoyGroup(gw *policy.Gateway, routes []*policy.Route, ix *index, opts
 	for _, port := range ports {
 		ls := byPort[port]
 		sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
-		lis, secrets, err := envoyListener(gw, port, ls, httpFilters, accessLog, func(l *policy.Listener) bool { return servesStreams(l, routes, ix) })
+		lis, secrets, err := envoyListener(gw, port, ls, httpFilters, accessLog, filters.noStore, func(l *policy.Listener) bool { return servesStreams(l, routes, ix) })
 		if err != nil {
 			return nil, err
 		}
@@ -113,7 +113,7 @@ func buildEnvoyGroup(gw *policy.Gateway, routes []*policy.Route, ix *index, opts
 	return g, nil
 }
 
-func envoyListener(gw *policy.Gateway, port int, ls []*policy.Listener, httpFilters []*hcmv3.HttpFilter, accessLog []*accesslogv3.AccessLog, streams func(*policy.Listener) bool) (*listenerv3.Listener, []typesResource, error) {
+func envoyListener(gw *policy.Gateway, port int, ls []*policy.Listener, httpFilters []*hcmv3.HttpFilter, accessLog []*accesslogv3.AccessLog, noStore bool, streams func(*policy.Listener) bool) (*listenerv3.Listener, []typesResource, error) {
 	name := listenerName(gw.Name, port)
 	lis := &listenerv3.Listener{
 		Name: name,
@@ -142,6 +142,9 @@ func envoyListener(gw *policy.Gateway, port int, ls []*policy.Listener, httpFilt
 	}
 	for _, l := range ls {
 		hcm := httpConnectionManager(gw, l, httpFilters, accessLog, streams(l))
+		if noStore {
+			hcm.LocalReplyConfig = localReplyNoStore
+		}
 		setForwardClientCert(hcm, l)
 		fc := &listenerv3.FilterChain{
 			Name: l.Name,
