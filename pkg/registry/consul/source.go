@@ -67,7 +67,7 @@ type Source struct {
 	emitted  registry.Snapshot // last snapshot given to OnUpdate
 	lastOK   time.Time
 
-	emitCh chan struct{}
+	emit *registry.Emitter
 }
 
 // New returns a Source for the agent cfg.Address. It does not contact Consul:
@@ -83,7 +83,7 @@ func New(cfg Config) (*Source, error) {
 		byPolicy: map[string]key{}, watches: map[key]*watch{},
 		queued: map[key]bool{}, inflight: map[key]bool{}, again: map[key]bool{},
 		dcs: map[string]*detector{}, emitted: registry.Snapshot{},
-		emitCh: make(chan struct{}, 1),
+		emit: registry.NewEmitter(),
 	}
 	s.cond = sync.NewCond(&s.mu)
 	return s, nil
@@ -135,7 +135,7 @@ func (s *Source) SetServices(services map[string]policy.ConsulDiscovery) {
 		}
 	}
 	s.reconcileDetectorsLocked()
-	s.kickEmit()
+	s.emit.Kick()
 }
 
 // Synced reports whether every watched query has had one successful read.
@@ -163,7 +163,7 @@ func (s *Source) Run(ctx context.Context) {
 		go func() { defer wg.Done(); s.worker(ctx) }()
 	}
 	wg.Add(1)
-	go func() { defer wg.Done(); s.emitter(ctx) }()
+	go func() { defer wg.Done(); s.emit.Run(ctx, s.nextSnapshot, s.cfg.OnUpdate) }()
 	resync := make(<-chan time.Time)
 	if s.cfg.Resync > 0 {
 		t := time.NewTicker(s.cfg.Resync)
@@ -313,27 +313,7 @@ func (s *Source) applyLocked(k key, entries []*api.ServiceEntry, idx uint64, err
 	changed := !w.synced || !registry.Equal(eps, w.endpoints)
 	w.synced, w.index, w.endpoints, w.skipped = true, idx, eps, skipped
 	if changed {
-		s.kickEmit()
-	}
-}
-
-func (s *Source) kickEmit() {
-	select {
-	case s.emitCh <- struct{}{}:
-	default:
-	}
-}
-
-func (s *Source) emitter(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.emitCh:
-		}
-		if snap, ok := s.nextSnapshot(); ok && s.cfg.OnUpdate != nil {
-			s.cfg.OnUpdate(snap)
-		}
+		s.emit.Kick()
 	}
 }
 

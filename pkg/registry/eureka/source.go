@@ -36,7 +36,7 @@ type Source struct {
 	emitted  registry.Snapshot
 	counts   map[string]counts
 
-	emitCh chan struct{}
+	emit   *registry.Emitter
 	pollCh chan struct{}
 }
 
@@ -56,7 +56,7 @@ func New(cfg Config) *Source {
 	return &Source{
 		cfg: cfg, byPolicy: map[string]target{}, mirror: mirror{}, needFull: true,
 		emitted: registry.Snapshot{}, counts: map[string]counts{},
-		emitCh: make(chan struct{}, 1), pollCh: make(chan struct{}, 1),
+		emit: registry.NewEmitter(), pollCh: make(chan struct{}, 1),
 	}
 }
 
@@ -101,7 +101,7 @@ func (s *Source) SetServices(services map[string]Service) {
 	if first {
 		poke(s.pollCh)
 	}
-	poke(s.emitCh)
+	s.emit.Kick()
 }
 
 func poke(ch chan struct{}) {
@@ -139,7 +139,7 @@ func (s *Source) Watching() int {
 func (s *Source) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); s.emitter(ctx) }()
+	go func() { defer wg.Done(); s.emit.Run(ctx, s.nextSnapshot, s.cfg.OnUpdate) }()
 	defer wg.Wait()
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -190,7 +190,7 @@ func (s *Source) poll(ctx context.Context) {
 			if mine == d.HashCode {
 				s.okLocked(idx, d.HashCode)
 				s.mu.Unlock()
-				poke(s.emitCh)
+				s.emit.Kick()
 				return
 			}
 			// What Eureka's client does too (DiscoveryClient.getAndUpdateDelta,
@@ -211,7 +211,7 @@ func (s *Source) poll(ctx context.Context) {
 	s.stats.Full++
 	s.okLocked(idx, a.HashCode)
 	s.mu.Unlock()
-	poke(s.emitCh)
+	s.emit.Kick()
 }
 
 func (s *Source) okLocked(idx int, hash string) {
@@ -288,19 +288,6 @@ func (s *Source) get(ctx context.Context, u string) (*apps, error) {
 		return nil, fmt.Errorf("GET %s: not Eureka's JSON: %w", u, err)
 	}
 	return &doc.Applications, nil
-}
-
-func (s *Source) emitter(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.emitCh:
-		}
-		if snap, ok := s.nextSnapshot(); ok && s.cfg.OnUpdate != nil {
-			s.cfg.OnUpdate(snap)
-		}
-	}
 }
 
 // nextSnapshot builds the snapshot to report and whether it differs from

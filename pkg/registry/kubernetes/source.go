@@ -64,7 +64,7 @@ type Source struct {
 	lastErr   string
 	lastErrAt time.Time
 
-	emitCh  chan struct{}
+	emit    *registry.Emitter
 	probeCh chan struct{} // probe now (the policy started referencing Kubernetes)
 }
 
@@ -76,7 +76,7 @@ func New(cfg Config) *Source {
 	return &Source{
 		cfg: cfg, byPolicy: map[string]target{}, informers: map[string]*nsInformer{},
 		emitted: registry.Snapshot{}, counts: map[string]counts{},
-		emitCh: make(chan struct{}, 1), probeCh: make(chan struct{}, 1),
+		emit: registry.NewEmitter(), probeCh: make(chan struct{}, 1),
 	}
 }
 
@@ -111,7 +111,7 @@ func (s *Source) SetServices(services map[string]policy.KubernetesDiscovery) {
 	}
 	stopped := s.reconcileLocked()
 	s.mu.Unlock()
-	s.kick()
+	s.emit.Kick()
 	select {
 	case s.probeCh <- struct{}{}:
 	default:
@@ -209,9 +209,9 @@ func (s *Source) startInformerLocked(ns string) *nsInformer {
 		s.noteErrLocked(fmt.Errorf("watching EndpointSlices in %s: %w", nsLabel(ns), err))
 		s.mu.Unlock()
 	})
-	h := func(any) { s.kick() }
+	h := func(any) { s.emit.Kick() }
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: h, DeleteFunc: h, UpdateFunc: func(_, n any) { s.kick() },
+		AddFunc: h, DeleteFunc: h, UpdateFunc: func(_, n any) { s.emit.Kick() },
 	})
 	stop := make(chan struct{})
 	f.Start(stop)
@@ -222,7 +222,7 @@ func (s *Source) startInformerLocked(ns string) *nsInformer {
 			s.mu.Lock()
 			s.probeOK, s.lastOK = true, time.Now()
 			s.mu.Unlock()
-			s.kick()
+			s.emit.Kick()
 		}
 	}()
 	return &nsInformer{factory: f, informer: inf, stop: stop}
@@ -273,7 +273,7 @@ func (s *Source) Run(ctx context.Context) {
 
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); s.emitter(ctx) }()
+	go func() { defer wg.Done(); s.emit.Run(ctx, s.nextSnapshot, s.cfg.OnUpdate) }()
 	t := time.NewTicker(s.cfg.ProbeInterval)
 	defer t.Stop()
 	s.probe(ctx)
@@ -339,26 +339,6 @@ func (s *Source) Up() bool {
 
 func (s *Source) upLocked() bool {
 	return s.client != nil && s.probeOK && !s.lastErrAt.After(s.lastOK)
-}
-
-func (s *Source) kick() {
-	select {
-	case s.emitCh <- struct{}{}:
-	default:
-	}
-}
-
-func (s *Source) emitter(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.emitCh:
-		}
-		if snap, ok := s.nextSnapshot(); ok && s.cfg.OnUpdate != nil {
-			s.cfg.OnUpdate(snap)
-		}
-	}
 }
 
 // nextSnapshot builds the snapshot to report and whether it differs from the
