@@ -14,10 +14,12 @@ import (
 // TestPrecheckCoversTranslatedResources: every Route of every route table
 // and every Service's Cluster of both groups is one newIndex checked, for
 // its own client kind only, so that Check skips no rule that did not run
-// on that very proto; with and without a Memo.
+// on that very proto; with and without a Memo. 200 Routes are enough for
+// newIndex to use two goroutines (run it with -race).
 func TestPrecheckCoversTranslatedResources(t *testing.T) {
+	const n = 200
 	for _, memo := range []*Memo{nil, NewMemo()} {
-		groups, err := Translate(memoPolicy(100), Options{Memo: memo})
+		groups, err := Translate(memoPolicy(n), Options{Memo: memo})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,8 +46,8 @@ func TestPrecheckCoversTranslatedResources(t *testing.T) {
 					t.Errorf("%s: cluster %s not prechecked", k, cl.GetName())
 				}
 			}
-			if routes != 100 || clusters != 100 {
-				t.Errorf("%s: %d routes and %d Service clusters, want 100 each", k, routes, clusters)
+			if routes != n || clusters != n {
+				t.Errorf("%s: %d routes and %d Service clusters, want %d each", k, routes, clusters, n)
 			}
 		}
 		if memo != nil {
