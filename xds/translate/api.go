@@ -53,7 +53,8 @@ type Group struct {
 	LocalZone map[string]string
 	// Hashes holds the ContentHash of resources of this group that
 	// Translate had to encode anyway (the Envoy clusters, for their EDS
-	// names) or composed from encodings it keeps (the route tables, see
+	// names), encoded on its goroutines (the proxyless clusters) or
+	// composed from encodings it keeps (the route tables, see
 	// routehash.go), by pointer. The publisher uses them instead of encoding those
 	// resources again; anything not in it (or a nil map) it hashes itself.
 	// Like the resources, it is read-only once Translate returns.
