@@ -53,7 +53,8 @@ type Group struct {
 	LocalZone map[string]string
 	// Hashes holds the ContentHash of resources of this group that
 	// Translate had to encode anyway (the Envoy clusters, for their EDS
-	// names) or composed from encodings it keeps (the route tables, see
+	// names), encoded on its goroutines (the proxyless clusters) or
+	// composed from encodings it keeps (the route tables, see
 	// routehash.go), by pointer. The publisher uses them instead of encoding those
 	// resources again; anything not in it (or a nil map) it hashes itself.
 	// Like the resources, it is read-only once Translate returns.
@@ -67,6 +68,10 @@ type Group struct {
 	// memo is Options.Memo of the Translate that built the group: Check
 	// skips the per-resource rules of resources it already passed.
 	memo *Memo
+	// pre holds the Routes and Clusters whose own rules Translate already
+	// ran, side by side, while it built them (precheck.go): Check skips
+	// those rules for them.
+	pre *prechecked
 	// Skipped lists, sorted, what a proxyless gRPC group leaves out because
 	// grpc-go cannot honour it (e.g. "Route/x: query matching"). Always empty
 	// for Envoy groups. It is informational: nothing checks it.
@@ -252,7 +257,7 @@ func Translate(p *policy.Snapshot, opts Options) (map[GroupKey]*Group, error) {
 				return
 			}
 			g.Key = GroupKey{Gateway: name, Client: ClientGRPC}
-			g.memo = opts.Memo
+			g.memo, g.pre = opts.Memo, ix.pre
 			if err := hashRouteConfigs(g, ix.routeEnc); err != nil {
 				grpcErr = fmt.Errorf("gateway %s (grpc): %w", name, err)
 				return
@@ -273,7 +278,7 @@ func Translate(p *policy.Snapshot, opts Options) (map[GroupKey]*Group, error) {
 			break
 		}
 		g.Key = GroupKey{Gateway: name, Client: ClientEnvoy}
-		g.memo = opts.Memo
+		g.memo, g.pre = opts.Memo, ix.pre
 		if err := hashRouteConfigs(g, ix.routeEnc); err != nil {
 			envoyErr = fmt.Errorf("gateway %s (envoy): %w", name, err)
 			break

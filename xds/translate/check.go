@@ -92,6 +92,9 @@ type checker struct {
 	oauth2Done    map[string]bool
 	// routeAtFn and walkAtFn are routeAt and walkAt, bound once per Check.
 	routeAtFn, walkAtFn func() string
+	// passedOwn lists the Routes and Clusters whose own rules ran in this
+	// Check, for the memo (recorded only if the group passes).
+	passedOwn []any
 }
 
 // routeAt names the route being checked (see atRoute).
@@ -179,16 +182,28 @@ func Check(g *Group, clas map[string]*endpointv3.ClusterLoadAssignment) error {
 			c.fail("cluster: unexpected type %T", r)
 			continue
 		}
-		if !c.g.memo.wasChecked(cl, c.envoy) {
-			before := c.failures
+		if !c.ownRulesPassed(cl) {
 			c.cluster(cl)
-			if c.failures == before {
-				c.g.memo.passed(cl, c.envoy)
-			}
+			c.passedOwn = append(c.passedOwn, cl)
 		}
 		c.clusterEDS(cl, clas)
 	}
+	if c.failures == 0 {
+		// Recorded only when the whole group passed: the checker's caches
+		// (walked typed configs, regexes) skip what they saw before, so a
+		// resource checked after a failing one that shares its config
+		// would otherwise be recorded as passing.
+		c.g.memo.passedAll(c.passedOwn, c.envoy)
+	}
 	return c.result()
+}
+
+// ownRulesPassed reports whether res (a Route or Cluster of the group)
+// already passed its own rules for this client kind: checked by
+// Translate before the group was built (Group.pre), or in an earlier
+// Check (Group.memo).
+func (c *checker) ownRulesPassed(res any) bool {
+	return c.g.pre.has(res, c.envoy) || c.g.memo.wasChecked(res, c.envoy)
 }
 
 func (c *checker) result() error {
@@ -775,21 +790,25 @@ func (c *checker) validateRouteConfig(rc *routev3.RouteConfiguration) {
 				continue
 			}
 			c.validRoutes[r] = true
-			if c.g.memo.wasChecked(r, c.envoy) {
+			if c.ownRulesPassed(r) {
 				continue
 			}
-			before := c.failures
-			if err := r.ValidateAll(); err != nil {
-				c.fail("route config %s virtual host %s route %s: invalid: %w", rc.GetName(), vh.GetName(), r.GetName(), err)
-			}
-			c.shippedRoute(rc.GetName(), vh.GetName(), r)
-			c.atRoute = [3]string{rc.GetName(), vh.GetName(), r.GetName()}
-			c.routeRules(c.routeAtFn, r)
-			if c.failures == before {
-				c.g.memo.passed(r, c.envoy)
-			}
+			c.routeOwnRules(rc.GetName(), vh.GetName(), r)
+			c.passedOwn = append(c.passedOwn, r)
 		}
 	}
+}
+
+// routeOwnRules runs the rules of one Route that depend on nothing but
+// the Route and the client kind: ValidateAll, the walk for unshipped
+// fields and the load-time rules. rc and vh name its place in errors.
+func (c *checker) routeOwnRules(rc, vh string, r *routev3.Route) {
+	if err := r.ValidateAll(); err != nil {
+		c.fail("route config %s virtual host %s route %s: invalid: %w", rc, vh, r.GetName(), err)
+	}
+	c.shippedRoute(rc, vh, r)
+	c.atRoute = [3]string{rc, vh, r.GetName()}
+	c.routeRules(c.routeAtFn, r)
 }
 
 // copyExcept sets every populated field of src but one on dst, sharing

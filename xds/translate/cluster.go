@@ -46,6 +46,9 @@ type builtCluster struct {
 	envoy, grpc *clusterv3.Cluster
 	eds         string
 	envoyHash   uint64 // ContentHash of envoy, from the encoding the EDS name needs
+	// grpcHash is the ContentHash of grpc, computed here, on newIndex's
+	// goroutines and kept by Memo, rather than by the publisher.
+	grpcHash uint64
 }
 
 func (b *builtCluster) of(kind ClientKind) *clusterv3.Cluster {
@@ -66,7 +69,7 @@ func addClusters(g *Group, gw *policy.Gateway, routes []*policy.Route, ix *index
 		names = unionSorted(names, telemetryServices(gw))
 	}
 	g.Clusters = make([]typesResource, 0, len(names))
-	if kind == ClientEnvoy && g.Hashes == nil {
+	if g.Hashes == nil {
 		g.Hashes = make(map[typesResource]uint64, len(names))
 	}
 	zone := ix.zoneOf(gw)
@@ -76,6 +79,8 @@ func addClusters(g *Group, gw *policy.Gateway, routes []*policy.Route, ix *index
 		g.Clusters = append(g.Clusters, c)
 		if kind == ClientEnvoy {
 			g.Hashes[c] = bc.envoyHash
+		} else {
+			g.Hashes[c] = bc.grpcHash
 		}
 		if c.GetType() != clusterv3.Cluster_EDS {
 			continue // Envoy resolves a DNS cluster itself (setDNS)
@@ -115,6 +120,11 @@ func buildClusters(svc *policy.Service, systemCA, zone string) (*builtCluster, e
 		bc.eds += "@" + zone
 	}
 	bc.grpc.EdsClusterConfig.ServiceName = bc.eds
+	grpcEnc, err := proto.MarshalOptions{Deterministic: true}.Marshal(bc.grpc)
+	if err != nil {
+		return nil, fmt.Errorf("hash cluster: %w", err)
+	}
+	bc.grpcHash = ContentHash(grpcEnc)
 	if bc.envoy.EdsClusterConfig == nil {
 		// A DNS cluster (setDNS): Envoy resolves, no EDS name to add.
 		bc.envoyHash = ContentHash(buf)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
@@ -25,6 +26,9 @@ type index struct {
 	routeEnc routeEncodings
 	// zone is Options.Zone: the zone of Gateways without spec.zone.
 	zone string
+	// pre holds the Routes and Clusters built here that passed their own
+	// rules (precheck.go).
+	pre *prechecked
 }
 
 // clusterKey names one built cluster: a Service as the Gateways of one
@@ -98,9 +102,15 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 	memo := opts.Memo
 	memo.sameServices(p.Services)
 	var hits atomic.Int64
+	// Each goroutine checks the own rules of what it builds (precheck.go);
+	// a memoised Route or Cluster is left to Check, which finds it in the
+	// memo if it passed before.
 	routes := make([]*builtRoute, len(attached))
+	routeOK := make([]uint8, len(attached))
 	digests := make([]objDigest, len(attached))
-	parallel(len(attached), func(i int) error {
+	workers := workersFor(len(attached))
+	owns := make([]ownChecker, workers)
+	parallelW(workers, len(attached), func(w, i int) error {
 		br, d := memo.route(attached[i])
 		digests[i] = d
 		if br != nil {
@@ -110,12 +120,15 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 		}
 		br = buildRoute(attached[i], p.Services)
 		br.encEnvoy, _ = deterministic.Marshal(br.envoy)
+		routeOK[i] = owns[w].route(br.envoy, true)
 		if br.grpc != nil {
 			br.encGRPC, _ = deterministic.Marshal(br.grpc)
+			routeOK[i] |= owns[w].route(br.grpc, false)
 		}
 		routes[i] = br
 		return nil
 	})
+	ix.pre = &prechecked{routes: make(map[*routev3.Route]uint8, 2*len(attached))}
 	ix.routes = make(map[*policy.Route]*builtRoute, len(attached))
 	ix.routeEnc = make(routeEncodings, 2*len(attached))
 	for i, r := range attached {
@@ -127,11 +140,20 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 		if br.grpc != nil && br.encGRPC != nil {
 			ix.routeEnc[br.grpc] = br.encGRPC
 		}
+		if ok := routeOK[i]; ok != 0 {
+			ix.pre.routes[br.envoy] |= ok & precheckEnvoy
+			if br.grpc != nil {
+				ix.pre.routes[br.grpc] |= ok & precheckGRPC
+			}
+		}
 	}
 
 	keys := clusterKeys(p, ix)
 	clusters := make([]*builtCluster, len(keys))
-	err := parallel(len(keys), func(i int) error {
+	clusterOK := make([]uint8, len(keys))
+	workers = workersFor(len(keys))
+	owns = make([]ownChecker, workers)
+	err := parallelW(workers, len(keys), func(w, i int) error {
 		if bc := memo.cluster(keys[i], opts.SystemCAFile); bc != nil {
 			clusters[i] = bc
 			hits.Add(1)
@@ -142,17 +164,24 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 			return fmt.Errorf("cluster %s: %w", clusterName(keys[i].service), err)
 		}
 		clusters[i] = bc
+		clusterOK[i] = owns[w].cluster(bc.envoy, true) | owns[w].cluster(bc.grpc, false)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	ix.pre.clusters = make(map[*clusterv3.Cluster]uint8, 2*len(keys))
 	ix.clusters = make(map[clusterKey]*builtCluster, len(keys))
 	for i, k := range keys {
 		ix.clusters[k] = clusters[i]
+		if ok := clusterOK[i]; ok != 0 {
+			ix.pre.clusters[clusters[i].envoy] |= ok & precheckEnvoy
+			ix.pre.clusters[clusters[i].grpc] |= ok & precheckGRPC
+		}
 	}
 	if memo != nil {
 		memo.keep(attached, routes, digests, p.Services, keys, clusters, opts.SystemCAFile, int(hits.Load()))
+		memo.keepPrechecked(ix.pre)
 	}
 	return ix, nil
 }
@@ -208,13 +237,26 @@ func contains(ss []string, s string) bool {
 // chunks, and returns the first chunk's error in index order (so the error
 // does not depend on scheduling).
 func parallel(n int, fn func(i int) error) error {
+	return parallelW(workersFor(n), n, func(_, i int) error { return fn(i) })
+}
+
+// workersFor is the number of goroutines parallel uses for n items (at
+// least 1).
+func workersFor(n int) int {
 	workers := runtime.GOMAXPROCS(0)
 	if workers > n/64 { // not worth a goroutine below ~64 items each
 		workers = n / 64
 	}
+	return max(workers, 1)
+}
+
+// parallelW is parallel on the given number of goroutines (workersFor(n)),
+// telling fn which one (0 to workers-1) runs it, so that fn can keep
+// per-goroutine state without locking.
+func parallelW(workers, n int, fn func(w, i int) error) error {
 	if workers <= 1 {
 		for i := 0; i < n; i++ {
-			if err := fn(i); err != nil {
+			if err := fn(0, i); err != nil {
 				return err
 			}
 		}
@@ -228,7 +270,7 @@ func parallel(n int, fn func(i int) error) error {
 		go func(w int) {
 			defer wg.Done()
 			for i := lo; i < hi; i++ {
-				if err := fn(i); err != nil {
+				if err := fn(w, i); err != nil {
 					errs[w] = err
 					return
 				}

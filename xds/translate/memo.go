@@ -212,16 +212,47 @@ func (m *Memo) wasChecked(res any, envoy bool) bool {
 // passed records that res passed Check's per-resource rules, if it is one
 // of the memo's resources (others are not kept: the memo stays bounded).
 func (m *Memo) passed(res any, envoy bool) {
-	if m == nil {
+	m.passedAll([]any{res}, envoy)
+}
+
+// passedAll is passed for each of rs, under one lock.
+func (m *Memo) passedAll(rs []any, envoy bool) {
+	if m == nil || len(rs) == 0 {
 		return
 	}
 	m.ckMu.Lock()
 	defer m.ckMu.Unlock()
-	if _, ok := m.live[res]; !ok {
-		return
-	}
 	if m.checked == nil {
-		m.checked = map[checkKey]struct{}{}
+		m.checked = make(map[checkKey]struct{}, len(rs))
 	}
-	m.checked[checkKey{res, envoy}] = struct{}{}
+	for _, res := range rs {
+		if _, ok := m.live[res]; ok {
+			m.checked[checkKey{res, envoy}] = struct{}{}
+		}
+	}
+}
+
+// keepPrechecked records what newIndex found passing its own rules
+// (precheck.go), so that the next Translate, reusing those protos, does
+// not check them again. Called after keep: only live resources are kept.
+func (m *Memo) keepPrechecked(pre *prechecked) {
+	var envoy, grpc []any
+	for r, bits := range pre.routes {
+		if bits&precheckEnvoy != 0 {
+			envoy = append(envoy, r)
+		}
+		if bits&precheckGRPC != 0 {
+			grpc = append(grpc, r)
+		}
+	}
+	for cl, bits := range pre.clusters {
+		if bits&precheckEnvoy != 0 {
+			envoy = append(envoy, cl)
+		}
+		if bits&precheckGRPC != 0 {
+			grpc = append(grpc, cl)
+		}
+	}
+	m.passedAll(envoy, true)
+	m.passedAll(grpc, false)
 }
