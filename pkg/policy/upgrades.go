@@ -196,3 +196,27 @@ func httpToken(s string) bool {
 	}
 	return true
 }
+
+// bodyTransformUpgrades: a Route whose Transformation reshapes a request
+// or response body accepts no upgrade. After a 101 the request and the
+// response bodies are the upgraded protocol's bytes, which never end: a
+// whole-body transformation would hold the handshake forever (Envoy's
+// ext_proc in BUFFERED mode waits for the end of the body before it lets
+// the headers go: source/extensions/filters/http/ext_proc/
+// processor_state.cc), and one that let the bytes through untransformed
+// would hand the upstream a shape it was promised it would not see. So
+// the default websocket does not apply to such a Route, and a Route that
+// lists an upgrade itself is refused.
+func bodyTransformUpgrades(o *objErrs, r *Route, x *Transformation) {
+	if x == nil || (!x.HasRequestBody() && !x.HasResponseBody()) || len(r.upgrades) == 0 {
+		return
+	}
+	switch {
+	case r.Spec.Upgrades != nil:
+		o.add("spec.upgrades", "Transformation %q reshapes bodies, which an upgraded stream (%s) does not have: its bytes never end; remove the upgrades or put them on a Route without a body transformation", r.Spec.Transformation, strings.Join(r.upgrades, ", "))
+	case r.Spec.WebSocket != nil:
+		o.add("spec.websocket", "Transformation %q reshapes bodies, which a WebSocket stream does not have: its bytes never end; remove websocket or put it on a Route without a body transformation", r.Spec.Transformation)
+	default:
+		r.upgrades = nil // the Gateway's or the built-in default
+	}
+}

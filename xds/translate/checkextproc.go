@@ -111,14 +111,22 @@ func (c *checker) processorFilterRules(p *processorFilter, where string, m *extp
 // another service, or (unless the processor allows it) fail open; a mode
 // it overrides follows the processor's rules. Checked once per distinct
 // config.
-func (c *checker) processorPerRoute(p *processorFilter, where string, a *anypb.Any) {
-	if p.done[string(a.GetValue())] {
+//
+// up: the config is an upgrade route's (upgradeinspect.go): its mode asks
+// for headers only, and for the request headers when the processor
+// inspects requests (the WAF, validation).
+func (c *checker) processorPerRoute(p *processorFilter, where string, a *anypb.Any, up bool) {
+	key := string(a.GetValue())
+	if up {
+		key = "up\x00" + key
+	}
+	if p.done[key] {
 		return
 	}
 	if p.done == nil {
 		p.done = map[string]bool{}
 	}
-	p.done[string(a.GetValue())] = true
+	p.done[key] = true
 	pr := &extprocv3.ExtProcPerRoute{}
 	if !c.unmarshal(where, a, pr) || pr.GetDisabled() {
 		return
@@ -149,7 +157,10 @@ func (c *checker) processorPerRoute(p *processorFilter, where string, a *anypb.A
 	if !p.routeMayFailOpen && ov.GetFailureModeAllow().GetValue() {
 		c.fail("%s: %s must fail closed on every route", where, p.what)
 	}
-	if ov.GetProcessingMode() != nil {
+	switch {
+	case up:
+		c.upgradeModeRules(p, where, ov.GetProcessingMode())
+	case ov.GetProcessingMode() != nil:
 		p.modes(c, where, ov.GetProcessingMode())
 	}
 }

@@ -55,6 +55,8 @@ type gwFilters struct {
 	corsCfg  map[*policy.CORS]*anyT
 	pathKey  *bool // see usesPathKey
 	built    map[*policy.Route]*routev3.Route
+	// split: the upgrade and ordinary routes of Routes that splitsUpgrades.
+	split map[*policy.Route][]*routev3.Route
 }
 
 // routePolicy is one Route's effective policies on this Gateway.
@@ -450,6 +452,29 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 	}
 	f.built[r] = rt
 	return rt
+}
+
+// routes2 is r's Envoy routes: its route, or its upgrade route and its
+// ordinary route when it accepts upgrades and runs a filter that waits
+// for a body (upgradeinspect.go).
+func (f *gwFilters) routes2(r *policy.Route, base *routev3.Route) []*routev3.Route {
+	rt := f.route(r, base)
+	cached := false
+	if f.cache {
+		cached, _ = r.CachedOn(f.gw)
+	}
+	if !f.splitsUpgrades(r, f.routes[r], cached) {
+		return []*routev3.Route{rt}
+	}
+	if s := f.split[r]; s != nil {
+		return s
+	}
+	up, plain := upgradeRoutes(rt, cached)
+	if f.split == nil {
+		f.split = map[*policy.Route][]*routev3.Route{}
+	}
+	f.split[r] = []*routev3.Route{up, plain}
+	return f.split[r]
 }
 
 // anyPerRoute reports whether every Route needs per-route configs, even
