@@ -96,3 +96,39 @@ func TestBadUpgrades(t *testing.T) {
 			route + "  gateways: [gw, g]\n  backends: [{service: a}]\n", 10, "Route/r", "spec.gateways", `have different default upgrades; give the Route its own upgrades`},
 	})
 }
+
+// TestBodyTransformationTakesNoUpgrade: a Route whose Transformation
+// reshapes a body gets no default upgrade, and one that lists an upgrade
+// (or websocket: true) is refused at the field; a header-only
+// Transformation keeps the default websocket.
+func TestBodyTransformationTakesNoUpgrade(t *testing.T) {
+	const x = "kind: Transformation\nname: x\nspec:\n  request:\n    body:\n      ops: [{remove: secret}]\n---\n"
+	s := Load(testFS(t, map[string]string{"u.yaml": x + `kind: Transformation
+name: h
+spec:
+  request:
+    setHeaders: {x-a: {literal: b}}
+---
+kind: Route
+name: body
+spec: {gateways: [gw], transformation: x, backends: [{service: a}]}
+---
+kind: Route
+name: headers
+spec: {gateways: [gw], transformation: h, backends: [{service: a}]}
+`}), nil)
+	if errs := s.Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if got := s.Routes["body"].Upgrades(s.Services); got != nil {
+		t.Errorf("body-transformed Route: Upgrades = %v, want none", got)
+	}
+	if got := s.Routes["headers"].Upgrades(s.Services); !slices.Equal(got, []string{UpgradeWebSocket}) {
+		t.Errorf("header-transformed Route: Upgrades = %v, want websocket", got)
+	}
+	const b = route + "  gateways: [gw]\n  backends: [{service: a}]\n  transformation: x\n"
+	runBadCases(t, []badCase{
+		{"upgrades and a body transformation", x + b + "  upgrades: [websocket]\n", 14, "Route/r", "spec.upgrades", `reshapes bodies, which an upgraded stream (websocket) does not have`},
+		{"websocket and a body transformation", x + b + "  websocket: true\n", 14, "Route/r", "spec.websocket", `reshapes bodies, which a WebSocket stream does not have`},
+	})
+}
