@@ -86,6 +86,8 @@ func (c *checker) processorFilterRules(p *processorFilter, where string, m *extp
 			}
 		case p.policyKey:
 			c.fail("%s: the %s is chosen per route (ExtProcPerRoute), not for the whole filter", where, p.policy)
+		case wire.HeadersOnlyMetadataKey:
+			c.fail("%s: %s is for upgrade routes only, never the whole filter: %s would judge every request before its body", where, wire.HeadersOnlyMetadataKey, p.what)
 		}
 	}
 	if procs != 1 {
@@ -136,9 +138,14 @@ func (c *checker) processorPerRoute(p *processorFilter, where string, a *anypb.A
 		c.fail("%s: a per-route config of %s either disables the filter or names a %s in overrides", where, p.what, p.policy)
 		return
 	}
-	names := 0
+	names, headersOnly := 0, 0
 	for _, h := range ov.GetGrpcInitialMetadata() {
 		switch strings.ToLower(h.GetKey()) {
+		case wire.HeadersOnlyMetadataKey:
+			headersOnly++
+			if h.GetValue() != "true" {
+				c.fail("%s: %s is %q, want \"true\"", where, wire.HeadersOnlyMetadataKey, h.GetValue())
+			}
 		case p.policyKey:
 			names++
 			if h.GetValue() == "" {
@@ -147,6 +154,15 @@ func (c *checker) processorPerRoute(p *processorFilter, where string, a *anypb.A
 		case wire.ProcessorMetadataKey:
 			c.fail("%s: a route must not change the processor (%s)", where, wire.ProcessorMetadataKey)
 		}
+	}
+	judges := p.filter != wire.FilterTransform
+	switch {
+	case !up && headersOnly > 0:
+		c.fail("%s: %s on a route that is not an upgrade route: %s would judge the request at its headers and let its body through uninspected", where, wire.HeadersOnlyMetadataKey, p.what)
+	case up && judges && headersOnly != 1:
+		c.fail("%s: %s on an upgrade route must be told %s: true once (has %d), or it waits for a request end that never comes and never judges the upgrade request", where, p.what, wire.HeadersOnlyMetadataKey, headersOnly)
+	case up && !judges && headersOnly > 0:
+		c.fail("%s: %s does not take %s", where, p.what, wire.HeadersOnlyMetadataKey)
 	}
 	if names != 1 {
 		c.fail("%s: a route of %s must name exactly one %s (%s), names %d", where, p.what, p.policy, p.policyKey, names)

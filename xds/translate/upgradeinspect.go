@@ -3,6 +3,7 @@ package translate
 import (
 	"strings"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
@@ -98,8 +99,10 @@ func upgradeRoutes(rt *routev3.Route, cached bool) (up, plain *routev3.Route) {
 		switch {
 		case k == wire.FilterCache:
 			up.TypedPerFilterConfig[k] = anyCacheDisabled
-		case k == wire.FilterWAF || k == wire.FilterOpenAPI || k == wire.FilterTransform:
-			up.TypedPerFilterConfig[k] = headersOnly(a)
+		case k == wire.FilterWAF || k == wire.FilterOpenAPI:
+			up.TypedPerFilterConfig[k] = headersOnly(a, true)
+		case k == wire.FilterTransform:
+			up.TypedPerFilterConfig[k] = headersOnly(a, false)
 		case k == wire.FilterExtAuthzClosed || k == wire.FilterExtAuthzOpen:
 			up.TypedPerFilterConfig[k] = noAuthzBody(a)
 		}
@@ -110,8 +113,14 @@ func upgradeRoutes(rt *routev3.Route, cached bool) (up, plain *routev3.Route) {
 }
 
 // headersOnly is an ext_proc per-route config asking for no body and no
-// trailers, either way; a disabled filter stays disabled.
-func headersOnly(a *anyT) *anyT {
+// trailers, either way; a disabled filter stays disabled. judge: the
+// processor judges whole requests (the WAF: CRS's blocking evaluation,
+// rule 949110, runs in phase 2, at the request's end; the validator
+// checks the body at the end), so it is told by HeadersOnlyMetadataKey
+// that the headers are the whole request: without it the upgrade
+// request's end_of_stream is false and phase 2 would never run, letting
+// an injection in a header of the upgrade request through.
+func headersOnly(a *anyT, judge bool) *anyT {
 	pr := &extprocv3.ExtProcPerRoute{}
 	if err := a.UnmarshalTo(pr); err != nil || pr.GetDisabled() {
 		return a
@@ -127,6 +136,9 @@ func headersOnly(a *anyT) *anyT {
 	}
 	pm.RequestBodyMode, pm.ResponseBodyMode = extprocv3.ProcessingMode_NONE, extprocv3.ProcessingMode_NONE
 	pm.RequestTrailerMode, pm.ResponseTrailerMode = extprocv3.ProcessingMode_SKIP, extprocv3.ProcessingMode_SKIP
+	if judge {
+		ov.GrpcInitialMetadata = append(ov.GrpcInitialMetadata, &corev3.HeaderValue{Key: wire.HeadersOnlyMetadataKey, Value: "true"})
+	}
 	return mustAny(pr)
 }
 

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 
@@ -126,6 +127,27 @@ func TestUpgradeInspectCheckMutants(t *testing.T) {
 			pr := &extprocv3.ExtProcPerRoute{}
 			_ = r.TypedPerFilterConfig[wire.FilterWAF].UnmarshalTo(pr)
 			pr.GetOverrides().ProcessingMode.RequestHeaderMode = extprocv3.ProcessingMode_SKIP
+			r.TypedPerFilterConfig[wire.FilterWAF] = mustAny(pr)
+			return true
+		}},
+		{"upgrade route does not tell the WAF the headers are all", "must be told " + wire.HeadersOnlyMetadataKey, func(r *routev3.Route, up bool) bool {
+			if !up {
+				return false
+			}
+			pr := &extprocv3.ExtProcPerRoute{}
+			_ = r.TypedPerFilterConfig[wire.FilterWAF].UnmarshalTo(pr)
+			md := pr.GetOverrides().GrpcInitialMetadata
+			pr.GetOverrides().GrpcInitialMetadata = md[:len(md)-1]
+			r.TypedPerFilterConfig[wire.FilterWAF] = mustAny(pr)
+			return true
+		}},
+		{"ordinary route tells the WAF the headers are all", "let its body through uninspected", func(r *routev3.Route, up bool) bool {
+			if up {
+				return false
+			}
+			pr := &extprocv3.ExtProcPerRoute{}
+			_ = r.TypedPerFilterConfig[wire.FilterWAF].UnmarshalTo(pr)
+			pr.GetOverrides().GrpcInitialMetadata = append(pr.GetOverrides().GrpcInitialMetadata, &corev3.HeaderValue{Key: wire.HeadersOnlyMetadataKey, Value: "true"})
 			r.TypedPerFilterConfig[wire.FilterWAF] = mustAny(pr)
 			return true
 		}},
