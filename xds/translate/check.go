@@ -597,6 +597,7 @@ func (c *checker) routeConfig(rc *routev3.RouteConfiguration) {
 			}
 			c.cachedRoute(at, name, r)
 			c.upgradeInspectRules(at, name, r)
+			c.authzBodyRules(at, name, r)
 			ra := r.GetRoute()
 			if ra == nil {
 				continue

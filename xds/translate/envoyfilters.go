@@ -458,12 +458,19 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 // ordinary route when it accepts upgrades and runs a filter that waits
 // for a body (upgradeinspect.go).
 func (f *gwFilters) routes2(r *policy.Route, base *routev3.Route) []*routev3.Route {
-	rt := f.route(r, base)
 	cached := false
 	if f.cache {
 		cached, _ = r.CachedOn(f.gw)
 	}
-	if !f.splitsUpgrades(r, f.routes[r], cached) {
+	p := f.routes[r]
+	split := f.splitsUpgrades(r, p, cached)
+	if split && p != nil {
+		// The ordinary route is never upgraded: ext_authz may buffer its
+		// body; the upgrade route never does (upgradeRoutes).
+		p.bodylessUpgrade = false
+	}
+	rt := f.route(r, base)
+	if !split {
 		return []*routev3.Route{rt}
 	}
 	if s := f.split[r]; s != nil {

@@ -17,10 +17,13 @@ import (
 //
 // After an upgrade (WebSocket or another HTTP/1.1 Upgrade token) the
 // request's "body" is the upgraded protocol's bytes and never ends: the
-// HTTP/1 codec enters upgrade mode after the headers and every byte that
-// follows is request data with end_stream false, even when the request
-// carried a Content-Length (source/common/http/http1/codec_impl.cc,
-// "codec entering upgrade mode"; envoyproxy/envoy issue 47081). Envoy's
+// HTTP/1 codec enters upgrade mode when the headers complete, tells the
+// parser to expect no body, and hands every byte that follows to the
+// stream as body with end_stream false, even when the request carried a
+// Content-Length (source/common/http/http1/codec_impl.cc,
+// onHeadersCompleteBase "codec entering upgrade mode", onMessageCompleteBase
+// "The upgrade payload will be treated as stream body"; envoyproxy/envoy
+// issue 47081 shows a POST with a body hanging this way). Envoy's
 // ext_proc in BUFFERED mode holds the headers until the body's end
 // (source/extensions/filters/http/ext_proc/processor_state.cc,
 // handleHeadersResponse), so a WAF or validation that buffers would hold
@@ -43,7 +46,7 @@ import (
 //     upgrade_configs, so every request that reaches it is inspected
 //     whole, and an upgrade request that somehow reached it would be
 //     refused (403: the route does not enable upgrades;
-//     source/common/http/filter_manager.cc, createUpgradeFilterChain).
+//     source/common/http/filter_manager.cc, createFilterChain).
 //
 // The split is sound because the connection manager removes the Upgrade
 // and Connection headers of every request that is not an upgrade before
@@ -74,7 +77,12 @@ func (f *gwFilters) splitsUpgrades(r *policy.Route, p *routePolicy, cached bool)
 	if p == nil {
 		p = &routePolicy{}
 	}
-	return (f.waf && p.fw != nil) || (f.openapi && f.validation[r] != nil) || (f.xform && p.x != nil) || (f.cache && cached)
+	// ext_authz buffers a body (with_request_body) except on a WebSocket
+	// upgrade (ext_authz.cc decodeHeaders: isWebSocketUpgradeRequest), so
+	// a Route with another upgrade would disable body buffering for all
+	// its requests (bodylessUpgrade); split, its ordinary requests keep it.
+	authzBody := p.call && p.bodylessUpgrade && !p.grpcOnly
+	return (f.waf && p.fw != nil) || (f.openapi && f.validation[r] != nil) || (f.xform && p.x != nil) || (f.cache && cached) || authzBody
 }
 
 // upgradeRoutes turns rt, the built route of a Route that splitsUpgrades,
@@ -176,6 +184,50 @@ func upgradesHTTP(r *routev3.Route) bool {
 		}
 	}
 	return false
+}
+
+// bodylessUpgradeRoute reports whether r enables an upgrade other than
+// WebSocket (CONNECT included): ext_authz would buffer its body.
+func bodylessUpgradeRoute(r *routev3.Route) bool {
+	for _, u := range r.GetRoute().GetUpgradeConfigs() {
+		if (u.GetEnabled() == nil || u.GetEnabled().GetValue()) && !strings.EqualFold(u.GetUpgradeType(), policy.UpgradeWebSocket) {
+			return true
+		}
+	}
+	return false
+}
+
+// authzBodyRules: on a route enabling an upgrade other than WebSocket,
+// every ext_authz filter is disabled or never buffers a body. Envoy's
+// ext_authz skips buffering for WebSocket upgrades only (source/
+// extensions/filters/http/ext_authz/ext_authz.cc, decodeHeaders:
+// buffer_data_ is false for isWebSocketUpgradeRequest and
+// isH2UpgradeRequest, or disable_request_body_buffering); for any other
+// upgrade or CONNECT it would wait for the end of a body that is the
+// tunnel's bytes, which the client sends only after the 101 or 200.
+func (c *checker) authzBodyRules(at func() string, rc string, r *routev3.Route) {
+	if !bodylessUpgradeRoute(r) {
+		return
+	}
+	for _, names := range c.rdsFilters[rc] {
+		for _, k := range sortedKeys(names) {
+			if names[k] != extAuthzType {
+				continue
+			}
+			a := r.GetTypedPerFilterConfig()[k]
+			pr := &extauthzv3.ExtAuthzPerRoute{}
+			if a == nil {
+				c.fail("%s: a route with an upgrade other than websocket must configure ext_authz filter %q (disabled, or disable_request_body_buffering): its own with_request_body would wait for the tunnel's bytes", at(), k)
+				continue
+			}
+			if !c.unmarshal(at()+" typed_per_filter_config "+k, a, pr) || pr.GetDisabled() {
+				continue
+			}
+			if !pr.GetCheckSettings().GetDisableRequestBodyBuffering() {
+				c.fail("%s: ext_authz filter %q would buffer the body of an upgrade other than websocket, which never ends: set check_settings.disable_request_body_buffering", at(), k)
+			}
+		}
+	}
 }
 
 // upgradeModeRules: an upgrade route's processor is asked for no body and

@@ -6,6 +6,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
@@ -200,5 +201,38 @@ func TestUpgradeRouteNeverCached(t *testing.T) {
 	}
 	if err := Check(g, clasOf(g)); err == nil || !strings.Contains(err.Error(), "must disable the cache") {
 		t.Errorf("Check says %v, want the cache refused on an upgrade route", err)
+	}
+}
+
+// TestCustomUpgradeAuthzBody: a Route with an upgrade other than
+// websocket behind ext_authz: the upgrade route never buffers a body
+// (Envoy's ext_authz would wait for the tunnel's bytes), its ordinary
+// route still sends the body to the authz service, and Check refuses an
+// upgrade route that would buffer.
+func TestCustomUpgradeAuthzBody(t *testing.T) {
+	g := checkedEdge(t, "upgrade-inspect")
+	seen := 0
+	eachRoute(g, func(_ string, r *routev3.Route) {
+		if r.GetName() != "live" {
+			return
+		}
+		seen++
+		pr := &extauthzv3.ExtAuthzPerRoute{}
+		if err := r.GetTypedPerFilterConfig()[wire.FilterExtAuthzClosed].UnmarshalTo(pr); err != nil {
+			t.Fatal(err)
+		}
+		if up := upgradeMatchOnly(r.GetMatch()); pr.GetCheckSettings().GetDisableRequestBodyBuffering() != up {
+			t.Errorf("live (upgrade route %v): disable_request_body_buffering %v", up, !up)
+		}
+		if upgradeMatchOnly(r.GetMatch()) {
+			pr.GetCheckSettings().DisableRequestBodyBuffering = false
+			r.TypedPerFilterConfig[wire.FilterExtAuthzClosed] = mustAny(pr)
+		}
+	})
+	if seen != 2 {
+		t.Fatalf("live: %d routes, want its upgrade and its ordinary route", seen)
+	}
+	if err := Check(g, clasOf(g)); err == nil || !strings.Contains(err.Error(), "would buffer the body of an upgrade other than websocket") {
+		t.Errorf("Check says %v, want the buffering ext_authz refused", err)
 	}
 }
