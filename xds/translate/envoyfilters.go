@@ -76,7 +76,8 @@ type routePolicy struct {
 	call, failOpen bool
 	grpcOnly       bool // every backend is a gRPC Service: no body buffering
 	// bodylessUpgrade: CONNECT or an upgrade other than WebSocket, whose
-	// stream never ends: no body buffering either.
+	// stream never ends: no body buffering either (cleared when the Route
+	// is split: only its upgrade route goes without; upgradeinspect.go).
 	bodylessUpgrade bool
 	// stripAuthorization: one of the Route's JWT Authentications says
 	// forwardToken: false, so the Authorization header is removed for the
