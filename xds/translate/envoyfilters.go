@@ -459,6 +459,11 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 // ordinary route when it accepts upgrades and runs a filter that waits
 // for a body (upgradeinspect.go).
 func (f *gwFilters) routes2(r *policy.Route, base *routev3.Route) []*routev3.Route {
+	// First: the decision reads p.bodylessUpgrade, which a split clears,
+	// so a Route served on a second listener must not decide again.
+	if s := f.split[r]; s != nil {
+		return s
+	}
 	cached := false
 	if f.cache {
 		cached, _ = r.CachedOn(f.gw)
@@ -473,9 +478,6 @@ func (f *gwFilters) routes2(r *policy.Route, base *routev3.Route) []*routev3.Rou
 	rt := f.route(r, base)
 	if !split {
 		return []*routev3.Route{rt}
-	}
-	if s := f.split[r]; s != nil {
-		return s
 	}
 	up, plain := upgradeRoutes(rt, cached)
 	if f.split == nil {

@@ -229,8 +229,19 @@ func TestCustomUpgradeAuthzBody(t *testing.T) {
 			r.TypedPerFilterConfig[wire.FilterExtAuthzClosed] = mustAny(pr)
 		}
 	})
-	if seen != 2 {
-		t.Fatalf("live: %d routes, want its upgrade and its ordinary route", seen)
+	if seen != 4 {
+		t.Fatalf("live: %d routes on two listeners, want its upgrade and its ordinary route on each", seen)
+	}
+	// A Route split for ext_authz alone is split on every listener (the
+	// decision is not taken again once the split cleared bodylessUpgrade).
+	feed := map[string]int{}
+	eachRoute(g, func(rc string, r *routev3.Route) {
+		if r.GetName() == "feed" {
+			feed[rc]++
+		}
+	})
+	if len(feed) != 2 || feed["routes/edge/http"] != 2 || feed["routes/edge/alt"] != 2 {
+		t.Errorf("feed routes per route table: %v, want 2 on each of the two listeners", feed)
 	}
 	if err := Check(g, clasOf(g)); err == nil || !strings.Contains(err.Error(), "would buffer the body of an upgrade other than websocket") {
 		t.Errorf("Check says %v, want the buffering ext_authz refused", err)
