@@ -333,6 +333,7 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 	validateTunnelGateways(o, r, l.snap.Gateways, l.snap.Services)
 	resolveUpgrades(o, r, l.snap.Gateways, l.snap.Services)
 	bodyTransformUpgrades(o, r, l.snap.Transformations[r.Spec.Transformation])
+	inspectedUpgrades(r, l.snap.Gateways, l.snap.Services)
 	resolveRequire(o, r, l.snap.Gateways, l.snap.Authentications)
 	resolveCache(o, r, l.snap.Gateways, l.snap.Transformations[r.Spec.Transformation])
 	for i, m := range r.Spec.Mirror {

@@ -220,3 +220,32 @@ func bodyTransformUpgrades(o *objErrs, r *Route, x *Transformation) {
 		r.upgrades = nil // the Gateway's or the built-in default
 	}
 }
+
+// inspectedUpgrades: a Route the WAF or request validation inspects
+// accepts only the upgrades it lists itself (upgrades: or websocket:);
+// the Gateway's default and the built-in websocket do not apply to it.
+// Once Envoy has forwarded an upgrade request, every byte the client
+// sends after its headers goes to the Service uninspected
+// (source/common/http/http1/codec_impl.cc: the upgrade payload is
+// stream body), whether or not the Service upgrades. A Service that does
+// not speak the protocol and ignores the Upgrade header reads those bytes
+// as further HTTP requests, none of which the WAF or the validator saw.
+// Listing the upgrade on the Route is the operator saying the Service
+// speaks it; without it an upgrade request gets 403 from Envoy.
+func inspectedUpgrades(r *Route, gateways map[string]*Gateway, services map[string]*Service) {
+	if len(r.upgrades) == 0 || r.Spec.Upgrades != nil || r.Spec.WebSocket != nil {
+		return
+	}
+	inspected := r.EffectiveFirewall(nil) != ""
+	for _, gn := range r.Spec.Gateways {
+		if g := gateways[gn]; g != nil && r.EffectiveFirewall(g) != "" {
+			inspected = true
+		}
+	}
+	if v, _, err := r.EffectiveValidation(services); err == nil && v != nil {
+		inspected = true
+	}
+	if inspected {
+		r.upgrades = nil
+	}
+}

@@ -63,8 +63,8 @@ func routeWAFMode(t *testing.T, r *routev3.Route) *extprocv3.ProcessingMode {
 // request headers (an injection in a header of the Upgrade request is
 // evaluated and refused) and asks for no body (the handshake is not held).
 func TestUpgradeRequestHeadersStillInspected(t *testing.T) {
-	g := checkedEdge(t, "waf")
-	for _, path := range []string{"/search", "/api/x", "/"} {
+	g := checkedEdge(t, "upgrade-inspect")
+	for _, path := range []string{"/chat", "/live/x"} {
 		r := routeFor(t, g, path, true)
 		if len(r.GetRoute().GetUpgradeConfigs()) == 0 {
 			t.Errorf("%s: the upgrade request reaches a route without upgrade_configs", path)
@@ -85,8 +85,8 @@ func TestUpgradeRequestHeadersStillInspected(t *testing.T) {
 // Route reaches the ordinary route: whole body to the WAF, and no
 // upgrade_configs there, so it cannot turn itself into a tunnel.
 func TestOrdinaryAndSpoofedUpgradeBodiesInspected(t *testing.T) {
-	g := checkedEdge(t, "waf")
-	for _, path := range []string{"/search", "/api/x", "/"} {
+	g := checkedEdge(t, "upgrade-inspect")
+	for _, path := range []string{"/chat", "/live/x", "/search"} {
 		r := routeFor(t, g, path, false)
 		if len(r.GetRoute().GetUpgradeConfigs()) != 0 {
 			t.Errorf("%s: the ordinary route enables upgrades", path)
@@ -161,10 +161,10 @@ func TestUpgradeInspectCheckMutants(t *testing.T) {
 		}},
 	}
 	for _, e := range edits {
-		g := checkedEdge(t, "waf")
+		g := checkedEdge(t, "upgrade-inspect")
 		done := false
 		eachRoute(g, func(_ string, r *routev3.Route) {
-			if !done && r.GetTypedPerFilterConfig()[wire.FilterWAF] != nil && r.GetName() == "search" {
+			if !done && r.GetTypedPerFilterConfig()[wire.FilterWAF] != nil && r.GetName() == "chat" {
 				done = e.edit(r, upgradeMatchOnly(r.GetMatch()))
 			}
 		})
@@ -246,4 +246,24 @@ func TestCustomUpgradeAuthzBody(t *testing.T) {
 	if err := Check(g, clasOf(g)); err == nil || !strings.Contains(err.Error(), "would buffer the body of an upgrade other than websocket") {
 		t.Errorf("Check says %v, want the buffering ext_authz refused", err)
 	}
+}
+
+// TestInspectedRouteRefusesUnlistedUpgrade: a Route with the WAF that
+// lists no upgrade has no upgrade_configs, so Envoy answers an upgrade
+// request 403 before any byte reaches the Service (no smuggling past the
+// WAF through a Service that ignores Upgrade); so does every Route of the
+// waf case, whose Routes list none.
+func TestInspectedRouteRefusesUnlistedUpgrade(t *testing.T) {
+	g := checkedEdge(t, "upgrade-inspect")
+	if r := routeFor(t, g, "/search", true); len(r.GetRoute().GetUpgradeConfigs()) != 0 || upgradeMatchOnly(r.GetMatch()) {
+		t.Errorf("/search: an upgrade request reaches route %s with upgrades %v", r.GetName(), r.GetRoute().GetUpgradeConfigs())
+	}
+	eachRoute(checkedEdge(t, "waf"), func(_ string, r *routev3.Route) {
+		if r.GetTypedPerFilterConfig()[wire.FilterWAF] != nil && upgradesHTTP(r) {
+			pr := &extprocv3.ExtProcPerRoute{}
+			if err := r.GetTypedPerFilterConfig()[wire.FilterWAF].UnmarshalTo(pr); err == nil && !pr.GetDisabled() {
+				t.Errorf("waf: route %s runs the WAF and accepts an upgrade no Route listed", r.GetName())
+			}
+		}
+	})
 }
