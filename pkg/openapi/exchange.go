@@ -31,9 +31,14 @@ type exchange struct {
 	logged *failure
 	// reqDone: the request was judged; later request messages pass.
 	reqDone bool
-	status  int
-	rhdr    http.Header
-	rbody   []byte
+	// headersOnly: an upgrade route's stream (wire.HeadersOnlyMetadataKey):
+	// Envoy sends headers only, so the request is judged whole at its
+	// headers (no body), and a body message, which Envoy does not send on
+	// such a stream, is refused rather than let through unjudged.
+	headersOnly bool
+	status      int
+	rhdr        http.Header
+	rbody       []byte
 	// rTooBig: the response body passed MaxBodyBytes; a truncated body
 	// would be reported as a mismatch it is not, so it is not validated.
 	rTooBig bool
@@ -52,10 +57,13 @@ func options() *openapi3filter.Options {
 }
 
 func (e *exchange) handle(pr *extprocv3.ProcessingRequest) (*extprocv3.ProcessingResponse, bool) {
+	if _, body := pr.Request.(*extprocv3.ProcessingRequest_RequestBody); body && e.headersOnly {
+		return e.refuse(&failure{status: http.StatusBadRequest, location: "body", reason: "a body on an upgrade request"}), true
+	}
 	switch r := pr.Request.(type) {
 	case *extprocv3.ProcessingRequest_RequestHeaders:
 		f := e.requestHeaders(r.RequestHeaders)
-		if f == nil && r.RequestHeaders.GetEndOfStream() {
+		if f == nil && (r.RequestHeaders.GetEndOfStream() || e.headersOnly) {
 			f = e.endRequest()
 		}
 		return e.answer(f, &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{RequestHeaders: &extprocv3.HeadersResponse{}}})
@@ -70,7 +78,7 @@ func (e *exchange) handle(pr *extprocv3.ProcessingRequest) (*extprocv3.Processin
 	case *extprocv3.ProcessingRequest_ResponseHeaders:
 		out := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}}
 		e.responseHeaders(r.ResponseHeaders)
-		if r.ResponseHeaders.GetEndOfStream() {
+		if r.ResponseHeaders.GetEndOfStream() || e.headersOnly {
 			out.DynamicMetadata = e.endResponse()
 		}
 		return out, false

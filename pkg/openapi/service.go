@@ -70,11 +70,13 @@ func (s *Service) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err
 			err = status.Errorf(codes.Internal, "openapi: internal error: %v", p)
 		}
 	}()
-	name := ""
+	name, headersOnly := "", false
 	if md, ok := metadata.FromIncomingContext(stream.Context()); ok {
 		if v := md.Get(wire.OpenAPIPolicyMetadataKey); len(v) == 1 {
 			name = v[0]
 		}
+		v := md.Get(wire.HeadersOnlyMetadataKey)
+		headersOnly = len(v) == 1 && v[0] == "true"
 	}
 	docs := s.docs.Load()
 	var c *compiled
@@ -86,7 +88,7 @@ func (s *Service) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err
 		// configuration error; passing it would turn validation off.
 		return status.Errorf(codes.FailedPrecondition, "no openapi validation %q", name)
 	}
-	ex := &exchange{c: c, ctx: stream.Context()}
+	ex := &exchange{c: c, ctx: stream.Context(), headersOnly: headersOnly}
 	for {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) {

@@ -199,3 +199,56 @@ func httpToken(s string) bool {
 	}
 	return true
 }
+
+// bodyTransformUpgrades: a Route whose Transformation reshapes a request
+// or response body accepts no upgrade. After a 101 the request and the
+// response bodies are the upgraded protocol's bytes, which never end: a
+// whole-body transformation would hold the handshake forever (Envoy's
+// ext_proc in BUFFERED mode waits for the end of the body before it lets
+// the headers go: source/extensions/filters/http/ext_proc/
+// processor_state.cc), and one that let the bytes through untransformed
+// would hand the upstream a shape it was promised it would not see. So
+// the default websocket does not apply to such a Route, and a Route that
+// lists an upgrade itself is refused.
+func bodyTransformUpgrades(o *objErrs, r *Route, x *Transformation) {
+	if x == nil || (!x.HasRequestBody() && !x.HasResponseBody()) || len(r.upgrades) == 0 {
+		return
+	}
+	switch {
+	case r.Spec.Upgrades != nil:
+		o.add("spec.upgrades", "Transformation %q reshapes bodies, which an upgraded stream (%s) does not have: its bytes never end; remove the upgrades or put them on a Route without a body transformation", r.Spec.Transformation, strings.Join(r.upgrades, ", "))
+	case r.Spec.WebSocket != nil:
+		o.add("spec.websocket", "Transformation %q reshapes bodies, which a WebSocket stream does not have: its bytes never end; remove websocket or put it on a Route without a body transformation", r.Spec.Transformation)
+	default:
+		r.upgrades = nil // the Gateway's or the built-in default
+	}
+}
+
+// inspectedUpgrades: a Route the WAF or request validation inspects
+// accepts only the upgrades it lists itself (upgrades: or websocket:);
+// the Gateway's default and the built-in websocket do not apply to it.
+// Once Envoy has forwarded an upgrade request, every byte the client
+// sends after its headers goes to the Service uninspected
+// (source/common/http/http1/codec_impl.cc: the upgrade payload is
+// stream body), whether or not the Service upgrades. A Service that does
+// not speak the protocol and ignores the Upgrade header reads those bytes
+// as further HTTP requests, none of which the WAF or the validator saw.
+// Listing the upgrade on the Route is the operator saying the Service
+// speaks it; without it an upgrade request gets 403 from Envoy.
+func inspectedUpgrades(r *Route, gateways map[string]*Gateway, services map[string]*Service) {
+	if len(r.upgrades) == 0 || r.Spec.Upgrades != nil || r.Spec.WebSocket != nil {
+		return
+	}
+	inspected := r.EffectiveFirewall(nil) != ""
+	for _, gn := range r.Spec.Gateways {
+		if g := gateways[gn]; g != nil && r.EffectiveFirewall(g) != "" {
+			inspected = true
+		}
+	}
+	if v, _, err := r.EffectiveValidation(services); err == nil && v != nil {
+		inspected = true
+	}
+	if inspected {
+		r.upgrades = nil
+	}
+}

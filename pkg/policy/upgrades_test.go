@@ -96,3 +96,89 @@ func TestBadUpgrades(t *testing.T) {
 			route + "  gateways: [gw, g]\n  backends: [{service: a}]\n", 10, "Route/r", "spec.gateways", `have different default upgrades; give the Route its own upgrades`},
 	})
 }
+
+// TestBodyTransformationTakesNoUpgrade: a Route whose Transformation
+// reshapes a body gets no default upgrade, and one that lists an upgrade
+// (or websocket: true) is refused at the field; a header-only
+// Transformation keeps the default websocket.
+func TestBodyTransformationTakesNoUpgrade(t *testing.T) {
+	const x = "kind: Transformation\nname: x\nspec:\n  request:\n    body:\n      ops: [{remove: secret}]\n---\n"
+	s := Load(testFS(t, map[string]string{"u.yaml": x + `kind: Transformation
+name: h
+spec:
+  request:
+    setHeaders: {x-a: {literal: b}}
+---
+kind: Route
+name: body
+spec: {gateways: [gw], transformation: x, backends: [{service: a}]}
+---
+kind: Route
+name: headers
+spec: {gateways: [gw], transformation: h, backends: [{service: a}]}
+`}), nil)
+	if errs := s.Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if got := s.Routes["body"].Upgrades(s.Services); got != nil {
+		t.Errorf("body-transformed Route: Upgrades = %v, want none", got)
+	}
+	if got := s.Routes["headers"].Upgrades(s.Services); !slices.Equal(got, []string{UpgradeWebSocket}) {
+		t.Errorf("header-transformed Route: Upgrades = %v, want websocket", got)
+	}
+	const b = route + "  gateways: [gw]\n  backends: [{service: a}]\n  transformation: x\n"
+	runBadCases(t, []badCase{
+		{"upgrades and a body transformation", x + b + "  upgrades: [websocket]\n", 14, "Route/r", "spec.upgrades", `reshapes bodies, which an upgraded stream (websocket) does not have`},
+		{"websocket and a body transformation", x + b + "  websocket: true\n", 14, "Route/r", "spec.websocket", `reshapes bodies, which a WebSocket stream does not have`},
+	})
+}
+
+// TestInspectedRouteTakesNoDefaultUpgrade: a Route the WAF (its own or
+// its Gateway's default) or validation (its own or its Service's)
+// inspects accepts only upgrades it lists; the Gateway's default and the
+// built-in websocket do not apply (a Service that ignores Upgrade would
+// read the bytes after the handshake as requests nobody inspected).
+// firewall: none over the Gateway default gives the default back.
+func TestInspectedRouteTakesNoDefaultUpgrade(t *testing.T) {
+	s := Load(testFS(t, map[string]string{"u.yaml": `kind: Gateway
+name: fw
+spec:
+  listeners: [{name: http, port: 9090, protocol: HTTP}]
+  defaults: {firewall: crs, upgrades: [websocket]}
+---
+kind: Firewall
+name: crs
+spec: {paranoiaLevel: 1}
+---
+kind: Route
+name: gw-default
+spec: {gateways: [fw], backends: [{service: a}]}
+---
+kind: Route
+name: opted-out
+spec: {gateways: [fw], firewall: none, backends: [{service: a}]}
+---
+kind: Route
+name: own-firewall
+spec: {gateways: [gw], firewall: crs, backends: [{service: a}]}
+---
+kind: Route
+name: listed
+spec: {gateways: [gw], firewall: crs, upgrades: [websocket], backends: [{service: a}]}
+---
+kind: Route
+name: websocket-true
+spec: {gateways: [fw], websocket: true, backends: [{service: a}]}
+`}), nil)
+	if errs := s.Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for name, want := range map[string][]string{
+		"gw-default": nil, "opted-out": {UpgradeWebSocket}, "own-firewall": nil,
+		"listed": {UpgradeWebSocket}, "websocket-true": {UpgradeWebSocket},
+	} {
+		if got := s.Routes[name].Upgrades(s.Services); !slices.Equal(got, want) {
+			t.Errorf("%s: Upgrades = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -89,6 +89,10 @@ func (s *Service) Process(stream extprocv3.ExternalProcessor_ProcessServer) erro
 			return nil, nil, status.Errorf(codes.FailedPrecondition, "no firewall policy %q", name)
 		}
 		ex := newExchange(w, name)
+		// An upgrade route's stream: Envoy sends headers only (the upgraded
+		// body never ends), so the request and the response are judged
+		// at their headers (wire.HeadersOnlyMetadataKey).
+		ex.headersOnly = extproc.One(md, wire.HeadersOnlyMetadataKey) == "true"
 		return ex.handle, ex.close, nil
 	})
 }
@@ -107,6 +111,12 @@ type exchange struct {
 	// reqDone: phase 2 evaluated; a request body message after it (Envoy
 	// never sends one) is ignored rather than evaluated twice.
 	reqDone, respDone, logged bool
+	// headersOnly: an upgrade route's stream; phase 2 runs with the
+	// request headers (else CRS's blocking evaluation, rule 949110, would
+	// never run and a header injection would pass), phase 4 with the
+	// response headers, and a body or trailers message, which Envoy does
+	// not send on such a stream, is refused rather than evaluated late.
+	headersOnly bool
 }
 
 func newExchange(w coraza.WAF, policy string) *exchange {
@@ -134,6 +144,13 @@ func (e *exchange) log() {
 func (e *exchange) handle(req *extprocv3.ProcessingRequest) (*extprocv3.ProcessingResponse, bool) {
 	var it *types.Interruption
 	var out *extprocv3.ProcessingResponse
+	switch req.Request.(type) {
+	case *extprocv3.ProcessingRequest_RequestBody, *extprocv3.ProcessingRequest_RequestTrailers,
+		*extprocv3.ProcessingRequest_ResponseBody, *extprocv3.ProcessingRequest_ResponseTrailers:
+		if e.headersOnly {
+			return e.block(&types.Interruption{Action: "deny", Status: 403}), true
+		}
+	}
 	switch r := req.Request.(type) {
 	case *extprocv3.ProcessingRequest_RequestHeaders:
 		it = e.requestHeaders(req, r.RequestHeaders)
@@ -204,7 +221,7 @@ func (e *exchange) requestHeaders(req *extprocv3.ProcessingRequest, h *extprocv3
 	if it := e.tx.ProcessRequestHeaders(); it != nil {
 		return it
 	}
-	if h.GetEndOfStream() {
+	if h.GetEndOfStream() || e.headersOnly {
 		// No body: phase 2 (where CRS compares the anomaly score with the
 		// threshold, rule 949110) runs now, or it would never run.
 		return e.endRequest()
@@ -255,7 +272,7 @@ func (e *exchange) responseHeaders(h *extprocv3.HttpHeaders) *types.Interruption
 	if it := e.tx.ProcessResponseHeaders(code, "HTTP/1.1"); it != nil {
 		return it
 	}
-	if h.GetEndOfStream() {
+	if h.GetEndOfStream() || e.headersOnly {
 		return e.endResponse()
 	}
 	return nil

@@ -47,6 +47,12 @@ const (
 	// OpenAPIMetadataNamespace is the dynamic metadata namespace of the
 	// validator's decisions (action, policy, location, field).
 	OpenAPIMetadataNamespace = "gatehouse.openapi"
+	// HeadersOnlyMetadataKey, set to "true" on an upgrade route only
+	// (xds/translate upgradeinspect.go), tells the WAF and the validator
+	// that Envoy sends no body and no trailers on this stream (an upgraded
+	// stream's body never ends): they judge the request when its headers
+	// arrive, and refuse a body message if one comes anyway.
+	HeadersOnlyMetadataKey = "x-gatehouse-headers-only"
 )
 
 // HTTP filter names (the keys of typed_per_filter_config). Two instances of

@@ -532,7 +532,9 @@ func grpcCluster(where string, g *corev3.GrpcService, c *checker) []string {
 	return []string{eg.GetClusterName()}
 }
 
-func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {
+// perFilter checks per-filter configs; up: they are an upgrade route's
+// (upgradeinspect.go), whose processors are asked for headers only.
+func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any, up bool) {
 	if len(cfg) == 0 {
 		return
 	}
@@ -569,7 +571,7 @@ func (c *checker) perFilter(where, rc string, cfg map[string]*anypb.Any) {
 				c.jwtRequirement(where, k, cfg[k], c.rdsJWTReqs[rc][i])
 			}
 			if p := c.processorFilters()[k]; p != nil && pt == extProcPerRouteType {
-				c.processorPerRoute(p, where+" typed_per_filter_config "+k, cfg[k])
+				c.processorPerRoute(p, where+" typed_per_filter_config "+k, cfg[k], up)
 			}
 		}
 	}
@@ -613,24 +615,27 @@ func (c *checker) routeConfig(rc *routev3.RouteConfiguration) {
 		c.headerOps(at, vh.GetResponseHeadersToAdd(), vh.GetResponseHeadersToRemove())
 	}
 	if len(rc.GetTypedPerFilterConfig()) > 0 {
-		c.perFilter("route config "+name, name, rc.GetTypedPerFilterConfig())
+		c.perFilter("route config "+name, name, rc.GetTypedPerFilterConfig(), false)
 	}
 	// Locations are only spelled out on failure: this loop runs for every
 	// route of every table.
 	for _, vh := range rc.GetVirtualHosts() {
 		if len(vh.GetTypedPerFilterConfig()) > 0 {
-			c.perFilter("route config "+name+" virtual host "+vh.GetName(), name, vh.GetTypedPerFilterConfig())
+			c.perFilter("route config "+name+" virtual host "+vh.GetName(), name, vh.GetTypedPerFilterConfig(), false)
 		}
 		for _, r := range vh.GetRoutes() {
 			at := func() string {
 				return "route config " + name + " virtual host " + vh.GetName() + " route " + r.GetName()
 			}
+			up := upgradesHTTP(r) && upgradeMatchOnly(r.GetMatch())
 			if len(r.GetTypedPerFilterConfig()) > 0 {
-				c.perFilter(at(), name, r.GetTypedPerFilterConfig())
+				c.perFilter(at(), name, r.GetTypedPerFilterConfig(), up)
 			}
 			c.cachedRoute(at, name, r)
 			c.compressedRoute(at, name, r)
 			c.cacheHeadersRoute(at, name, r)
+			c.upgradeInspectRules(at, name, r)
+			c.authzBodyRules(at, name, r)
 			ra := r.GetRoute()
 			if ra == nil {
 				continue
@@ -650,7 +655,7 @@ func (c *checker) routeConfig(rc *routev3.RouteConfiguration) {
 					c.fail("%s: weighted cluster %q does not exist", at(), wc.GetName())
 				}
 				if len(wc.GetTypedPerFilterConfig()) > 0 {
-					c.perFilter(at()+" weighted cluster "+wc.GetName(), name, wc.GetTypedPerFilterConfig())
+					c.perFilter(at()+" weighted cluster "+wc.GetName(), name, wc.GetTypedPerFilterConfig(), up)
 				}
 			}
 		}

@@ -86,6 +86,8 @@ func (c *checker) processorFilterRules(p *processorFilter, where string, m *extp
 			}
 		case p.policyKey:
 			c.fail("%s: the %s is chosen per route (ExtProcPerRoute), not for the whole filter", where, p.policy)
+		case wire.HeadersOnlyMetadataKey:
+			c.fail("%s: %s is for upgrade routes only, never the whole filter: %s would judge every request before its body", where, wire.HeadersOnlyMetadataKey, p.what)
 		}
 	}
 	if procs != 1 {
@@ -111,14 +113,22 @@ func (c *checker) processorFilterRules(p *processorFilter, where string, m *extp
 // another service, or (unless the processor allows it) fail open; a mode
 // it overrides follows the processor's rules. Checked once per distinct
 // config.
-func (c *checker) processorPerRoute(p *processorFilter, where string, a *anypb.Any) {
-	if p.done[string(a.GetValue())] {
+//
+// up: the config is an upgrade route's (upgradeinspect.go): its mode asks
+// for headers only, and for the request headers when the processor
+// inspects requests (the WAF, validation).
+func (c *checker) processorPerRoute(p *processorFilter, where string, a *anypb.Any, up bool) {
+	key := string(a.GetValue())
+	if up {
+		key = "up\x00" + key
+	}
+	if p.done[key] {
 		return
 	}
 	if p.done == nil {
 		p.done = map[string]bool{}
 	}
-	p.done[string(a.GetValue())] = true
+	p.done[key] = true
 	pr := &extprocv3.ExtProcPerRoute{}
 	if !c.unmarshal(where, a, pr) || pr.GetDisabled() {
 		return
@@ -128,9 +138,14 @@ func (c *checker) processorPerRoute(p *processorFilter, where string, a *anypb.A
 		c.fail("%s: a per-route config of %s either disables the filter or names a %s in overrides", where, p.what, p.policy)
 		return
 	}
-	names := 0
+	names, headersOnly := 0, 0
 	for _, h := range ov.GetGrpcInitialMetadata() {
 		switch strings.ToLower(h.GetKey()) {
+		case wire.HeadersOnlyMetadataKey:
+			headersOnly++
+			if h.GetValue() != "true" {
+				c.fail("%s: %s is %q, want \"true\"", where, wire.HeadersOnlyMetadataKey, h.GetValue())
+			}
 		case p.policyKey:
 			names++
 			if h.GetValue() == "" {
@@ -139,6 +154,15 @@ func (c *checker) processorPerRoute(p *processorFilter, where string, a *anypb.A
 		case wire.ProcessorMetadataKey:
 			c.fail("%s: a route must not change the processor (%s)", where, wire.ProcessorMetadataKey)
 		}
+	}
+	judges := p.filter != wire.FilterTransform
+	switch {
+	case !up && headersOnly > 0:
+		c.fail("%s: %s on a route that is not an upgrade route: %s would judge the request at its headers and let its body through uninspected", where, wire.HeadersOnlyMetadataKey, p.what)
+	case up && judges && headersOnly != 1:
+		c.fail("%s: %s on an upgrade route must be told %s: true once (has %d), or it waits for a request end that never comes and never judges the upgrade request", where, p.what, wire.HeadersOnlyMetadataKey, headersOnly)
+	case up && !judges && headersOnly > 0:
+		c.fail("%s: %s does not take %s", where, p.what, wire.HeadersOnlyMetadataKey)
 	}
 	if names != 1 {
 		c.fail("%s: a route of %s must name exactly one %s (%s), names %d", where, p.what, p.policy, p.policyKey, names)
@@ -149,7 +173,10 @@ func (c *checker) processorPerRoute(p *processorFilter, where string, a *anypb.A
 	if !p.routeMayFailOpen && ov.GetFailureModeAllow().GetValue() {
 		c.fail("%s: %s must fail closed on every route", where, p.what)
 	}
-	if ov.GetProcessingMode() != nil {
+	switch {
+	case up:
+		c.upgradeModeRules(p, where, ov.GetProcessingMode())
+	case ov.GetProcessingMode() != nil:
 		p.modes(c, where, ov.GetProcessingMode())
 	}
 }

@@ -65,6 +65,8 @@ type gwFilters struct {
 	corsCfg  map[*policy.CORS]*anyT
 	pathKey  *bool // see usesPathKey
 	built    map[*policy.Route]*routev3.Route
+	// split: the upgrade and ordinary routes of Routes that splitsUpgrades.
+	split map[*policy.Route][]*routev3.Route
 }
 
 // routePolicy is one Route's effective policies on this Gateway.
@@ -85,7 +87,8 @@ type routePolicy struct {
 	call, failOpen bool
 	grpcOnly       bool // every backend is a gRPC Service: no body buffering
 	// bodylessUpgrade: CONNECT or an upgrade other than WebSocket, whose
-	// stream never ends: no body buffering either.
+	// stream never ends: no body buffering either (cleared when the Route
+	// is split: only its upgrade route goes without; upgradeinspect.go).
 	bodylessUpgrade bool
 	// stripAuthorization: one of the Route's JWT Authentications says
 	// forwardToken: false, so the Authorization header is removed for the
@@ -497,6 +500,38 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 	}
 	f.built[r] = rt
 	return rt
+}
+
+// routes2 is r's Envoy routes: its route, or its upgrade route and its
+// ordinary route when it accepts upgrades and runs a filter that waits
+// for a body (upgradeinspect.go).
+func (f *gwFilters) routes2(r *policy.Route, base *routev3.Route) []*routev3.Route {
+	// First: the decision reads p.bodylessUpgrade, which a split clears,
+	// so a Route served on a second listener must not decide again.
+	if s := f.split[r]; s != nil {
+		return s
+	}
+	cached := false
+	if f.cache {
+		cached, _ = r.CachedOn(f.gw)
+	}
+	p := f.routes[r]
+	split := f.splitsUpgrades(r, p, cached)
+	if split && p != nil {
+		// The ordinary route is never upgraded: ext_authz may buffer its
+		// body; the upgrade route never does (upgradeRoutes).
+		p.bodylessUpgrade = false
+	}
+	rt := f.route(r, base)
+	if !split {
+		return []*routev3.Route{rt}
+	}
+	up, plain := upgradeRoutes(rt, cached)
+	if f.split == nil {
+		f.split = map[*policy.Route][]*routev3.Route{}
+	}
+	f.split[r] = []*routev3.Route{up, plain}
+	return f.split[r]
 }
 
 // anyPerRoute reports whether every Route needs per-route configs, even

@@ -476,9 +476,9 @@ func envoyRouteConfig(gw *policy.Gateway, l *policy.Listener, routes []*policy.R
 	for _, h := range sortedKeys(byHost) {
 		rs := byHost[h]
 		ix.sortRoutes(rs)
-		vh := &routev3.VirtualHost{Name: h, Domains: []string{h}, Routes: make([]*routev3.Route, len(rs))}
-		for i, r := range rs {
-			vh.Routes[i] = f.route(r, ix.routes[r].envoy)
+		vh := &routev3.VirtualHost{Name: h, Domains: []string{h}, Routes: make([]*routev3.Route, 0, len(rs))}
+		for _, r := range rs {
+			vh.Routes = append(vh.Routes, f.routes2(r, ix.routes[r].envoy)...)
 		}
 		rc.VirtualHosts = append(rc.VirtualHosts, vh)
 	}

@@ -1,0 +1,269 @@
+package translate
+
+import (
+	"strings"
+	"testing"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
+)
+
+// routeFor is the route Envoy picks for a request to path with (or
+// without) an upgrade header, by prefix, path and header presence: the
+// matchers the waf and cache cases use. A request that is not an upgrade
+// has no upgrade header when routes are matched, whatever the client sent
+// (conn_manager_utility.cc mutateRequestHeaders removes it).
+func routeFor(t *testing.T, g *Group, path string, upgrade bool) *routev3.Route {
+	t.Helper()
+	var got *routev3.Route
+	eachRoute(g, func(_ string, r *routev3.Route) {
+		if got != nil {
+			return
+		}
+		m := r.GetMatch()
+		switch {
+		case m.GetPrefix() != "" && !strings.HasPrefix(path, m.GetPrefix()):
+			return
+		case m.GetPath() != "" && m.GetPath() != path:
+			return
+		case m.GetPrefix() == "" && m.GetPath() == "":
+			return
+		}
+		for _, h := range m.GetHeaders() {
+			if h.GetName() == upgradeHeader && h.GetPresentMatch() != upgrade {
+				return
+			}
+		}
+		got = r
+	})
+	if got == nil {
+		t.Fatalf("no route for %s (upgrade %v)", path, upgrade)
+	}
+	return got
+}
+
+func routeWAFMode(t *testing.T, r *routev3.Route) *extprocv3.ProcessingMode {
+	t.Helper()
+	pr := &extprocv3.ExtProcPerRoute{}
+	if err := r.GetTypedPerFilterConfig()[wire.FilterWAF].UnmarshalTo(pr); err != nil {
+		t.Fatal(err)
+	}
+	if pr.GetDisabled() {
+		t.Fatalf("route %s: the WAF is disabled", r.GetName())
+	}
+	return pr.GetOverrides().GetProcessingMode()
+}
+
+// TestUpgradeRequestHeadersStillInspected: on a WebSocket Route with a
+// Firewall, the upgrade request goes to a route whose WAF still gets the
+// request headers (an injection in a header of the Upgrade request is
+// evaluated and refused) and asks for no body (the handshake is not held).
+func TestUpgradeRequestHeadersStillInspected(t *testing.T) {
+	g := checkedEdge(t, "upgrade-inspect")
+	for _, path := range []string{"/chat", "/live/x"} {
+		r := routeFor(t, g, path, true)
+		if len(r.GetRoute().GetUpgradeConfigs()) == 0 {
+			t.Errorf("%s: the upgrade request reaches a route without upgrade_configs", path)
+		}
+		m := routeWAFMode(t, r)
+		if m.GetRequestHeaderMode() != extprocv3.ProcessingMode_SEND {
+			t.Errorf("%s: upgrade request headers not sent to the WAF: %v", path, m)
+		}
+		if m.GetRequestBodyMode() != extprocv3.ProcessingMode_NONE || m.GetResponseBodyMode() != extprocv3.ProcessingMode_NONE {
+			t.Errorf("%s: upgrade route asks the WAF for a body: %v", path, m)
+		}
+	}
+}
+
+// TestOrdinaryAndSpoofedUpgradeBodiesInspected: a request without an
+// upgrade (including one whose client wrote Upgrade: websocket without
+// Connection: upgrade, which Envoy strips before routing) on the same
+// Route reaches the ordinary route: whole body to the WAF, and no
+// upgrade_configs there, so it cannot turn itself into a tunnel.
+func TestOrdinaryAndSpoofedUpgradeBodiesInspected(t *testing.T) {
+	g := checkedEdge(t, "upgrade-inspect")
+	for _, path := range []string{"/chat", "/live/x", "/search"} {
+		r := routeFor(t, g, path, false)
+		if len(r.GetRoute().GetUpgradeConfigs()) != 0 {
+			t.Errorf("%s: the ordinary route enables upgrades", path)
+		}
+		if m := routeWAFMode(t, r); m.GetRequestBodyMode() != extprocv3.ProcessingMode_BUFFERED || m.GetRequestTrailerMode() != extprocv3.ProcessingMode_SEND {
+			t.Errorf("%s: ordinary request's body not inspected whole: %v", path, m)
+		}
+	}
+}
+
+// TestUpgradeInspectCheckMutants: Check refuses each way around the split
+// on the emitted config.
+func TestUpgradeInspectCheckMutants(t *testing.T) {
+	edits := []struct {
+		name, want string
+		edit       func(r *routev3.Route, upgrade bool) bool
+	}{
+		{"upgrade route matches ordinary requests", "also matches ordinary requests", func(r *routev3.Route, up bool) bool {
+			if !up {
+				return false
+			}
+			r.Match.Headers = nil
+			return true
+		}},
+		{"upgrade route buffers the body", "must ask for no body", func(r *routev3.Route, up bool) bool {
+			if !up {
+				return false
+			}
+			pr := &extprocv3.ExtProcPerRoute{}
+			_ = r.TypedPerFilterConfig[wire.FilterWAF].UnmarshalTo(pr)
+			pr.GetOverrides().ProcessingMode.RequestBodyMode = extprocv3.ProcessingMode_BUFFERED
+			r.TypedPerFilterConfig[wire.FilterWAF] = mustAny(pr)
+			return true
+		}},
+		{"upgrade route skips the request headers", "must still inspect the request headers", func(r *routev3.Route, up bool) bool {
+			if !up {
+				return false
+			}
+			pr := &extprocv3.ExtProcPerRoute{}
+			_ = r.TypedPerFilterConfig[wire.FilterWAF].UnmarshalTo(pr)
+			pr.GetOverrides().ProcessingMode.RequestHeaderMode = extprocv3.ProcessingMode_SKIP
+			r.TypedPerFilterConfig[wire.FilterWAF] = mustAny(pr)
+			return true
+		}},
+		{"upgrade route does not tell the WAF the headers are all", "must be told " + wire.HeadersOnlyMetadataKey, func(r *routev3.Route, up bool) bool {
+			if !up {
+				return false
+			}
+			pr := &extprocv3.ExtProcPerRoute{}
+			_ = r.TypedPerFilterConfig[wire.FilterWAF].UnmarshalTo(pr)
+			md := pr.GetOverrides().GrpcInitialMetadata
+			pr.GetOverrides().GrpcInitialMetadata = md[:len(md)-1]
+			r.TypedPerFilterConfig[wire.FilterWAF] = mustAny(pr)
+			return true
+		}},
+		{"ordinary route tells the WAF the headers are all", "let its body through uninspected", func(r *routev3.Route, up bool) bool {
+			if up {
+				return false
+			}
+			pr := &extprocv3.ExtProcPerRoute{}
+			_ = r.TypedPerFilterConfig[wire.FilterWAF].UnmarshalTo(pr)
+			pr.GetOverrides().GrpcInitialMetadata = append(pr.GetOverrides().GrpcInitialMetadata, &corev3.HeaderValue{Key: wire.HeadersOnlyMetadataKey, Value: "true"})
+			r.TypedPerFilterConfig[wire.FilterWAF] = mustAny(pr)
+			return true
+		}},
+		{"ordinary route enables upgrades", "also matches ordinary requests", func(r *routev3.Route, up bool) bool {
+			if up {
+				return false
+			}
+			r.GetRoute().UpgradeConfigs = upgradeConfigs([]string{"websocket"})
+			return true
+		}},
+	}
+	for _, e := range edits {
+		g := checkedEdge(t, "upgrade-inspect")
+		done := false
+		eachRoute(g, func(_ string, r *routev3.Route) {
+			if !done && r.GetTypedPerFilterConfig()[wire.FilterWAF] != nil && r.GetName() == "chat" {
+				done = e.edit(r, upgradeMatchOnly(r.GetMatch()))
+			}
+		})
+		if !done {
+			t.Fatalf("%s: nothing edited", e.name)
+		}
+		err := Check(g, clasOf(g))
+		if err == nil || !strings.Contains(err.Error(), e.want) {
+			t.Errorf("%s: Check says %v, want %q", e.name, err, e.want)
+		}
+	}
+}
+
+// TestUpgradeRouteNeverCached: the cached Routes' upgrade routes disable
+// the cache, and Check refuses an upgrade route that leaves it on.
+func TestUpgradeRouteNeverCached(t *testing.T) {
+	g := checkedEdge(t, "cache")
+	n := 0
+	eachRoute(g, func(_ string, r *routev3.Route) {
+		if !upgradesHTTP(r) || !upgradeMatchOnly(r.GetMatch()) {
+			return
+		}
+		fc := &routev3.FilterConfig{}
+		if a := r.GetTypedPerFilterConfig()[wire.FilterCache]; a == nil || a.UnmarshalTo(fc) != nil || !fc.GetDisabled() {
+			t.Errorf("route %s: upgrade route does not disable the cache", r.GetName())
+		}
+		if n == 0 {
+			delete(r.TypedPerFilterConfig, wire.FilterCache)
+		}
+		n++
+	})
+	if n == 0 {
+		t.Fatal("cache case has no upgrade route")
+	}
+	if err := Check(g, clasOf(g)); err == nil || !strings.Contains(err.Error(), "must disable the cache") {
+		t.Errorf("Check says %v, want the cache refused on an upgrade route", err)
+	}
+}
+
+// TestCustomUpgradeAuthzBody: a Route with an upgrade other than
+// websocket behind ext_authz: the upgrade route never buffers a body
+// (Envoy's ext_authz would wait for the tunnel's bytes), its ordinary
+// route still sends the body to the authz service, and Check refuses an
+// upgrade route that would buffer.
+func TestCustomUpgradeAuthzBody(t *testing.T) {
+	g := checkedEdge(t, "upgrade-inspect")
+	seen := 0
+	eachRoute(g, func(_ string, r *routev3.Route) {
+		if r.GetName() != "live" {
+			return
+		}
+		seen++
+		pr := &extauthzv3.ExtAuthzPerRoute{}
+		if err := r.GetTypedPerFilterConfig()[wire.FilterExtAuthzClosed].UnmarshalTo(pr); err != nil {
+			t.Fatal(err)
+		}
+		if up := upgradeMatchOnly(r.GetMatch()); pr.GetCheckSettings().GetDisableRequestBodyBuffering() != up {
+			t.Errorf("live (upgrade route %v): disable_request_body_buffering %v", up, !up)
+		}
+		if upgradeMatchOnly(r.GetMatch()) {
+			pr.GetCheckSettings().DisableRequestBodyBuffering = false
+			r.TypedPerFilterConfig[wire.FilterExtAuthzClosed] = mustAny(pr)
+		}
+	})
+	if seen != 4 {
+		t.Fatalf("live: %d routes on two listeners, want its upgrade and its ordinary route on each", seen)
+	}
+	// A Route split for ext_authz alone is split on every listener (the
+	// decision is not taken again once the split cleared bodylessUpgrade).
+	feed := map[string]int{}
+	eachRoute(g, func(rc string, r *routev3.Route) {
+		if r.GetName() == "feed" {
+			feed[rc]++
+		}
+	})
+	if len(feed) != 2 || feed["routes/edge/http"] != 2 || feed["routes/edge/alt"] != 2 {
+		t.Errorf("feed routes per route table: %v, want 2 on each of the two listeners", feed)
+	}
+	if err := Check(g, clasOf(g)); err == nil || !strings.Contains(err.Error(), "would buffer the body of an upgrade other than websocket") {
+		t.Errorf("Check says %v, want the buffering ext_authz refused", err)
+	}
+}
+
+// TestInspectedRouteRefusesUnlistedUpgrade: a Route with the WAF that
+// lists no upgrade has no upgrade_configs, so Envoy answers an upgrade
+// request 403 before any byte reaches the Service (no smuggling past the
+// WAF through a Service that ignores Upgrade); so does every Route of the
+// waf case, whose Routes list none.
+func TestInspectedRouteRefusesUnlistedUpgrade(t *testing.T) {
+	g := checkedEdge(t, "upgrade-inspect")
+	if r := routeFor(t, g, "/search", true); len(r.GetRoute().GetUpgradeConfigs()) != 0 || upgradeMatchOnly(r.GetMatch()) {
+		t.Errorf("/search: an upgrade request reaches route %s with upgrades %v", r.GetName(), r.GetRoute().GetUpgradeConfigs())
+	}
+	eachRoute(checkedEdge(t, "waf"), func(_ string, r *routev3.Route) {
+		if r.GetTypedPerFilterConfig()[wire.FilterWAF] != nil && upgradesHTTP(r) {
+			pr := &extprocv3.ExtProcPerRoute{}
+			if err := r.GetTypedPerFilterConfig()[wire.FilterWAF].UnmarshalTo(pr); err == nil && !pr.GetDisabled() {
+				t.Errorf("waf: route %s runs the WAF and accepts an upgrade no Route listed", r.GetName())
+			}
+		}
+	})
+}
