@@ -36,18 +36,18 @@ var cdnTargetedHeaders = map[string]bool{
 	"edge-control":                 true,
 }
 
-// isCDNHeader reports whether name (any case) is a header a cache in
+// IsCDNHeader reports whether name (any case) is a header a cache in
 // front reads to decide whether to store a response.
-func isCDNHeader(name string) bool {
+func IsCDNHeader(name string) bool {
 	n := strings.ToLower(name)
 	return n == cdnHeaderCacheControl || cdnTargetedHeaders[n]
 }
 
-// sharedCacheProblem says why the value v of the response header name
+// SharedCacheProblem says why the value v of the response header name
 // would let a cache in front store an authenticated answer for every
 // caller, or "" when it does not. It reuses the cdn block's directive
 // parser: a value it cannot parse cannot be shown safe and is refused.
-func sharedCacheProblem(name, v string) string {
+func SharedCacheProblem(name, v string) string {
 	n := strings.ToLower(name)
 	if n == cdnHeaderCacheControl {
 		var tmp objErrs
@@ -100,10 +100,10 @@ func sharedCacheHeaders(o *objErrs, r *Route, gateways map[string]*Gateway, xs m
 				m    map[string]string
 			}{{"set", h.Response.Set}, {"add", h.Response.Add}} {
 				for _, k := range sortedKeys(set.m) {
-					if !isCDNHeader(k) {
+					if !IsCDNHeader(k) {
 						continue
 					}
-					if why := sharedCacheProblem(k, set.m[k]); why != "" {
+					if why := SharedCacheProblem(k, set.m[k]); why != "" {
 						o.add("spec.headers.response."+set.name+"."+k, "on %s the Route requires authentication and %s%s", g.Meta.Ref(), why, escape)
 						return
 					}
@@ -117,7 +117,7 @@ func sharedCacheHeaders(o *objErrs, r *Route, gateways map[string]*Gateway, xs m
 		}
 		seenX[xn] = true
 		for _, k := range sortedKeys(x.Spec.Response.SetHeaders) {
-			if !isCDNHeader(k) {
+			if !IsCDNHeader(k) {
 				continue
 			}
 			v := x.Spec.Response.SetHeaders[k]
@@ -127,7 +127,7 @@ func sharedCacheHeaders(o *objErrs, r *Route, gateways map[string]*Gateway, xs m
 			case !literal:
 				why = canonicalHeader(k) + " comes from a header, a claim, the consumer or a non-text literal: its value cannot be checked, and could let a cache in front (a CDN) share one caller's answer with another"
 			default:
-				why = sharedCacheProblem(k, s)
+				why = SharedCacheProblem(k, s)
 			}
 			if why != "" {
 				o.add(transformationField(r), "on %s the Route requires authentication and its Transformation %q (response.setHeaders.%s): %s%s", g.Meta.Ref(), xn, k, why, escape)
@@ -146,4 +146,17 @@ func canonicalHeader(n string) string {
 		}
 	}
 	return strings.Join(parts, "-")
+}
+
+// CDNHeaderNames are the lower-case names IsCDNHeader accepts:
+// Cache-Control and Surrogate-Control first (the cdn block's), then the
+// rest sorted. The translator makes each no-store on local replies.
+func CDNHeaderNames() []string {
+	out := []string{cdnHeaderCacheControl, "surrogate-control"}
+	for _, k := range sortedKeys(cdnTargetedHeaders) {
+		if k != "surrogate-control" {
+			out = append(out, k)
+		}
+	}
+	return out
 }

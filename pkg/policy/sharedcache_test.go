@@ -169,17 +169,17 @@ func TestSharedCacheProblem(t *testing.T) {
 		{"Edge-Control", "no-store", false},
 		{"Edge-Control", "private", true},
 	} {
-		if got := sharedCacheProblem(tc.name, tc.value) != ""; got != tc.bad {
-			t.Errorf("%s: %q: refused %v, want %v (%s)", tc.name, tc.value, got, tc.bad, sharedCacheProblem(tc.name, tc.value))
+		if got := SharedCacheProblem(tc.name, tc.value) != ""; got != tc.bad {
+			t.Errorf("%s: %q: refused %v, want %v (%s)", tc.name, tc.value, got, tc.bad, SharedCacheProblem(tc.name, tc.value))
 		}
 	}
 	for _, n := range []string{"Cache-Control", "SURROGATE-CONTROL", "cdn-cache-control", "Cloudflare-Cdn-Cache-Control", "vercel-cdn-cache-control", "edge-control", "akamai-cache-control"} {
-		if !isCDNHeader(n) {
+		if !IsCDNHeader(n) {
 			t.Errorf("%s is not a CDN header", n)
 		}
 	}
 	for _, n := range []string{"X-Cache-Control", "Cache-Control-X", "Expires", "Vary"} {
-		if isCDNHeader(n) {
+		if IsCDNHeader(n) {
 			t.Errorf("%s is a CDN header", n)
 		}
 	}

@@ -616,6 +616,7 @@ func (c *checker) routeConfig(rc *routev3.RouteConfiguration) {
 			c.cachedRoute(at, name, r)
 			c.compressedRoute(at, name, r)
 			c.cacheHeadersRoute(at, name, r)
+			c.sharedCacheRoute(at, r)
 			ra := r.GetRoute()
 			if ra == nil {
 				continue
