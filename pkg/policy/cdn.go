@@ -144,6 +144,12 @@ func validateCDN(o *objErrs, p string, c *CDN, onRoute bool) {
 		}
 		return
 	}
+	// Sharing an authenticated Route's answers is said per Route: a
+	// Gateway default would say it for every Route, including ones that
+	// require authentication later.
+	if !onRoute && c.Private != nil && !*c.Private {
+		o.add(p+".private", "only a Route's cdn can say private: false (share an authenticated Route's answers with a cache in front); a Gateway default would say it for every Route")
+	}
 	// private: false alone is the escape for a Route that sets its own
 	// shared-cache headers (headers.response, a Transformation:
 	// sharedcache.go); it replaces the Gateway default and sets nothing.

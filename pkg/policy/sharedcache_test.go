@@ -60,6 +60,7 @@ func TestBadSharedCacheHeaders(t *testing.T) {
 		{"gateway default transformation", keysAuthn + xform + "  response:\n    setHeaders:\n      Cache-Control: {literal: \"s-maxage=600\"}\n---\n" +
 			"kind: Gateway\nname: g2\nspec:\n  listeners: [{name: http, port: 8081, protocol: HTTP}]\n  defaults: {authentication: [keys], transformation: x}\n---\n" +
 			route + "  gateways: [g2]\n  backends: [{service: a}]\n", 22, "Route/r", "spec.gateways", `on Gateway/g2 the Route requires authentication and its Transformation "x"`},
+		{"gateway default cdn shares every route", gwDefaults("    cdn: {cacheControl: \"public, max-age=60\", private: false}\n"), 6, "Gateway/g2", "spec.defaults.cdn.private", "only a Route's cdn can say private: false"},
 		{"cdn private false alone needs a route", gwDefaults("    cdn: {private: false}\n"), 6, "Gateway/g2", "spec.defaults.cdn", "set cacheControl, surrogateControl or both"},
 		{"cdn private false with override", route + "  gateways: [gw]\n  backends: [{service: a}]\n  cdn: {private: false, override: true}\n", 6, "Route/r", "spec.cdn", "set cacheControl, surrogateControl or both"},
 	}
