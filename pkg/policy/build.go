@@ -344,6 +344,7 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 	resolveCache(o, r, l.snap.Gateways, l.snap.Transformations)
 	resolveLogin(o, r, l.snap.Gateways, l.snap.Authentications)
 	resolveCDN(o, r, l.snap.Gateways)
+	sharedCacheHeaders(o, r, l.snap.Gateways, l.snap.Transformations)
 	for i, m := range r.Spec.Mirror {
 		l.ref(o, fmt.Sprintf("spec.mirror[%d].service", i), KindService, m.Service)
 	}

@@ -144,8 +144,17 @@ func validateCDN(o *objErrs, p string, c *CDN, onRoute bool) {
 		}
 		return
 	}
-	if !o.has(p+".cacheControl") && !o.has(p+".surrogateControl") {
-		o.add(p, "set cacheControl, surrogateControl or both")
+	// Sharing an authenticated Route's answers is said per Route: a
+	// Gateway default would say it for every Route, including ones that
+	// require authentication later.
+	if !onRoute && c.Private != nil && !*c.Private {
+		o.add(p+".private", "only a Route's cdn can say private: false (share an authenticated Route's answers with a cache in front); a Gateway default would say it for every Route")
+	}
+	// private: false alone is the escape for a Route that sets its own
+	// shared-cache headers (headers.response, a Transformation:
+	// sharedcache.go); it replaces the Gateway default and sets nothing.
+	if !o.has(p+".cacheControl") && !o.has(p+".surrogateControl") && !(onRoute && c.Private != nil && !*c.Private && !o.has(p+".override")) {
+		o.add(p, "set cacheControl, surrogateControl or both (or, on a Route, only private: false)")
 		return
 	}
 	if o.has(p + ".cacheControl") {

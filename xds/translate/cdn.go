@@ -1,8 +1,6 @@
 package translate
 
 import (
-	"strings"
-
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -38,26 +36,35 @@ import (
 const runtimeNoStoreStatus = "local_reply.gatehouse.no_store_status"
 
 // localReplyNoStore is the mapper: every local reply >= 400 is no-store
-// for any cache.
+// for any cache, through every header a cache in front reads
+// (policy.CDNHeaderNames: Cache-Control, Surrogate-Control, RFC 9213
+// CDN-Cache-Control and the vendors' targeted fields, which a CDN prefers
+// to Cache-Control, so a Route's CDN-Cache-Control: max-age=300 would
+// otherwise make a 429 cacheable whatever Cache-Control says).
 var localReplyNoStore = &hcmv3.LocalReplyConfig{Mappers: []*hcmv3.ResponseMapper{{
 	Filter: &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_StatusCodeFilter{StatusCodeFilter: &accesslogv3.StatusCodeFilter{
 		Comparison: &accesslogv3.ComparisonFilter{Op: accesslogv3.ComparisonFilter_GE, Value: &corev3.RuntimeUInt32{DefaultValue: 400, RuntimeKey: runtimeNoStoreStatus}},
 	}}},
-	HeadersToAdd: []*corev3.HeaderValueOption{
-		{Header: &corev3.HeaderValue{Key: "cache-control", Value: "no-store"}, AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD},
-		{Header: &corev3.HeaderValue{Key: "surrogate-control", Value: "no-store"}, AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD},
-	},
+	HeadersToAdd: noStoreHeaders(),
 }}}
 
-// setsCacheHeaders reports whether some Route of gw gets a Cache-Control
-// or Surrogate-Control from gatehouse (cdn, a cache ttl, or the Route's
-// own response header changes).
+func noStoreHeaders() []*corev3.HeaderValueOption {
+	var out []*corev3.HeaderValueOption
+	for _, k := range policy.CDNHeaderNames() {
+		out = append(out, &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: k, Value: "no-store"}, AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD})
+	}
+	return out
+}
+
+// setsCacheHeaders reports whether some Route of gw gets a header a cache
+// in front reads (policy.IsCDNHeader) from gatehouse (cdn, a cache ttl,
+// or the Route's own response header changes).
 func setsCacheHeaders(gw *policy.Gateway, routes []*policy.Route) bool {
 	for _, r := range routes {
 		if h := r.Spec.Headers; h != nil && h.Response != nil {
 			for _, m := range []map[string]string{h.Response.Set, h.Response.Add} {
 				for k := range m {
-					if k := strings.ToLower(k); k == "cache-control" || k == "surrogate-control" {
+					if policy.IsCDNHeader(k) {
 						return true
 					}
 				}

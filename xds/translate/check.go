@@ -636,6 +636,7 @@ func (c *checker) routeConfig(rc *routev3.RouteConfiguration) {
 			c.cacheHeadersRoute(at, name, r)
 			c.upgradeInspectRules(at, name, r)
 			c.authzBodyRules(at, name, r)
+			c.sharedCacheRoute(at, r)
 			ra := r.GetRoute()
 			if ra == nil {
 				continue

@@ -8,6 +8,7 @@ import (
 	compressorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/compressor/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
 
@@ -92,14 +93,15 @@ func (c *checker) compressedRoute(at func() string, rc string, r *routev3.Route)
 	}
 }
 
-// cacheHeadersRoute: a route that adds Cache-Control or Surrogate-Control
-// is served only by connection managers whose local replies >= 400 are
+// cacheHeadersRoute: a route that adds a header a cache in front reads
+// (Cache-Control, Surrogate-Control, CDN-Cache-Control, ...:
+// policy.IsCDNHeader) is served only by connection managers whose local replies >= 400 are
 // no-store, so that a cache in front never stores a 401 or a 429 for
 // every client.
 func (c *checker) cacheHeadersRoute(at func() string, rc string, r *routev3.Route) {
 	sets := false
 	for _, h := range r.GetResponseHeadersToAdd() {
-		if k := strings.ToLower(h.GetHeader().GetKey()); k == "cache-control" || k == "surrogate-control" {
+		if policy.IsCDNHeader(h.GetHeader().GetKey()) {
 			sets = true
 		}
 	}

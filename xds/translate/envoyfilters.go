@@ -490,6 +490,7 @@ func (f *gwFilters) route(r *policy.Route, base *routev3.Route) *routev3.Route {
 	if cdn {
 		cdnRoute(rt, r, f.gw)
 	}
+	sharedCacheMark(rt, r, f.gw)
 	if p.hasGlobal() {
 		if ra := base.GetRoute(); ra != nil {
 			nra := &routev3.RouteAction{}
