@@ -69,8 +69,10 @@ func (c *checker) openAPIOrder(where string, fs []*hcmv3.HttpFilter) {
 		switch {
 		case i <= at:
 		case t == faultType || t == routerType || t == transcoderType || f.GetName() == openAPIFollower:
+		case f.GetName() == wire.FilterCache && t == cacheType:
+			// A hit is served only to a request that passed validation.
 		default:
-			c.fail("%s http filter %q: comes after request validation %q; only transformation, fault injection and the router may", where, f.GetName(), wire.FilterOpenAPI)
+			c.fail("%s http filter %q: comes after request validation %q; only the cache, transformation, fault injection and the router may", where, f.GetName(), wire.FilterOpenAPI)
 		}
 	}
 }

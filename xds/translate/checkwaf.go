@@ -112,8 +112,14 @@ func (c *checker) wafOrder(where string, fs []*hcmv3.HttpFilter) {
 		case t == faultType || t == routerType || t == transcoderType:
 		case afterWAF[f.GetName()] && t == extProcType:
 			continue
+		case f.GetName() == wire.FilterCache && t == cacheType:
+			// The cache after the WAF: every request, a hit too, is
+			// inspected first, and a hit's response passes the WAF's
+			// response phase on its way out (the response path runs the
+			// chain backwards from the cache).
+			continue
 		default:
-			c.fail("%s http filter %q: comes after the WAF %q; the WAF must be the last filter before request validation, transformation, fault injection and the router", where, f.GetName(), wireFilterWAF)
+			c.fail("%s http filter %q: comes after the WAF %q; the WAF must be the last filter before request validation, the cache, transformation, fault injection and the router", where, f.GetName(), wireFilterWAF)
 		}
 		if i > wafAt && refusingFilters[t] {
 			c.fail("%s http filter %q: can refuse a request but runs after the WAF; put authentication, authorization and rate limits before it", where, f.GetName())
