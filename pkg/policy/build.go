@@ -31,6 +31,9 @@ type loader struct {
 	// dangling lists, by referrer Kind/name, its references that did not
 	// resolve ("spec.authorization: Authorization \"z\" does not exist").
 	dangling map[string][]string
+	// docOps are the OpenAPI documents' operations, loaded once per load
+	// (transformation_schema.go).
+	docOps docOperations
 }
 
 // resolveOrder settles kinds so that every kind comes after the kinds it
@@ -333,6 +336,10 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 		l.ref(o, "spec.transformation", KindTransformation, r.Spec.Transformation)
 	}
 	resolveRouteTransformation(o, r, l.snap.Gateways, l.snap.Transformations, l.snap.Services)
+	if l.docOps == nil {
+		l.docOps = docOperations{}
+	}
+	resolveTransformationSchema(o, r, l.snap.Gateways, l.snap.Transformations, l.snap.Services, l.docOps)
 	resolveTranscoding(o, r, l.snap.Services)
 	resolveValidation(o, r, l.snap.Services)
 	validateProtectedAnswer(o, r, l.snap.Gateways)
