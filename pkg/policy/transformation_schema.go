@@ -69,7 +69,7 @@ func resolveTransformationSchema(o *objErrs, r *Route, gateways map[string]*Gate
 			continue
 		}
 		seen[n] = true
-		if why := transformationSchemaProblem(t, matched); why != "" {
+		if why := transformationSchemaProblem(t, matched, v.Policy().Mode == openapi.Enforce); why != "" {
 			o.add(transformationField(r), "Transformation %q %s in %s (the validation of %s)", t.Name, why, v.DocumentFile, from)
 			return
 		}
@@ -77,9 +77,12 @@ func resolveTransformationSchema(o *objErrs, r *Route, gateways map[string]*Gate
 }
 
 // transformationSchemaProblem says which op of t names a path no matched
-// operation's body can have, or "".
-func transformationSchemaProblem(t *Transformation, matched []openapi.Operation) string {
-	if s := t.Spec.Request; s != nil && s.Body != nil && (s.Body.From == "" || s.Body.From == "json") {
+// operation's body can have, or "". Request ops are judged only when
+// requests are enforced: in logOnly mode a request the document rules out
+// still reaches the transformation (removing a field the document no
+// longer lists, while migrating, is then a sensible op).
+func transformationSchemaProblem(t *Transformation, matched []openapi.Operation, enforced bool) string {
+	if s := t.Spec.Request; enforced && s != nil && s.Body != nil && (s.Body.From == "" || s.Body.From == "json") {
 		for _, p := range requestReads(s.Body.Ops) {
 			if why := nowhere(p.segs, matched, false); why != "" {
 				return fmt.Sprintf("request.body.ops[%d].%s: %q cannot be in the request body of any operation this Route matches (%s)", p.i, p.field, strings.Join(p.segs, "."), why)

@@ -172,6 +172,7 @@ func TestTransformationSchemaInherited(t *testing.T) {
 		{"default turned off", "  transformation: none\n", ""},
 		{"validation turned off", "  validation: {mode: off}\n", ""},
 		{"own loose document", "  validation: {openapi: api/petstore.yaml}\n", ""},
+		{"requests logged, not enforced", "  validation: {openapi: api/strict.yaml, mode: logOnly}\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := Load(testFS(t, schemaFiles(t, reqOps("[{rename: nickname, to: alias}]"), r+tc.extra)), nil)
