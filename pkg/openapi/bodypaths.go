@@ -122,18 +122,32 @@ func jsonMediaType(ct string) bool {
 	return isJSON(mt) || mt == "*/*" || mt == "application/*"
 }
 
-// maxSchemaDepth bounds the walk (recursive schemas refer to themselves).
-const maxSchemaDepth = 64
+// maxSchemaDepth bounds the walk's depth (recursive schemas refer to
+// themselves) and maxSchemaSteps its length (compositions branch: a
+// schema whose oneOf lists itself twice would double at every level).
+// Past either the path is allowed: not judged is not refused.
+const (
+	maxSchemaDepth = 64
+	maxSchemaSteps = 10000
+)
 
 // CanExist reports whether some value valid against s can hold a field at
 // path (dotted names, a number indexes an array, as pkg/transform reads
 // them); when not, why names the segment and the reason.
 func CanExist(s *openapi3.Schema, path []string) (ok bool, why string) {
-	return canExist(s, path, 0, "")
+	w := walk{}
+	ok, why = w.canExist(s, path, 0, "")
+	if w.steps > maxSchemaSteps {
+		return true, ""
+	}
+	return ok, why
 }
 
-func canExist(s *openapi3.Schema, path []string, depth int, at string) (bool, string) {
-	if s == nil || len(path) == 0 || depth > maxSchemaDepth {
+type walk struct{ steps int }
+
+func (w *walk) canExist(s *openapi3.Schema, path []string, depth int, at string) (bool, string) {
+	w.steps++
+	if s == nil || len(path) == 0 || depth > maxSchemaDepth || w.steps > maxSchemaSteps {
 		return true, ""
 	}
 	// A composition: the path exists if any branch allows it (for allOf
@@ -144,12 +158,12 @@ func canExist(s *openapi3.Schema, path []string, depth int, at string) (bool, st
 		if b == nil || b.Value == nil {
 			return true, ""
 		}
-		ok, w := canExist(b.Value, path, depth+1, at)
+		ok, wh := w.canExist(b.Value, path, depth+1, at)
 		if ok {
 			return true, ""
 		}
 		if why == "" {
-			why = w
+			why = wh
 		}
 	}
 	own := (s.Type != nil && !s.Type.IsEmpty()) || len(s.Properties) > 0 || s.Items != nil ||
@@ -170,10 +184,10 @@ func canExist(s *openapi3.Schema, path []string, depth int, at string) (bool, st
 			if p == nil || p.Value == nil {
 				return true, ""
 			}
-			if ok, w := canExist(p.Value, rest, depth+1, here); ok {
+			if ok, wh := w.canExist(p.Value, rest, depth+1, here); ok {
 				return true, ""
 			} else if why == "" {
-				why = w
+				why = wh
 			}
 		} else if len(s.PatternProperties) > 0 {
 			return true, "" // 3.1 pattern properties: not worth guessing
@@ -181,10 +195,10 @@ func canExist(s *openapi3.Schema, path []string, depth int, at string) (bool, st
 			if ap.Value == nil {
 				return true, ""
 			}
-			if ok, w := canExist(ap.Value, rest, depth+1, here); ok {
+			if ok, wh := w.canExist(ap.Value, rest, depth+1, here); ok {
 				return true, ""
 			} else if why == "" {
-				why = w
+				why = wh
 			}
 		} else if ap := s.AdditionalProperties.Has; ap == nil || *ap {
 			return true, ""
@@ -197,10 +211,10 @@ func canExist(s *openapi3.Schema, path []string, depth int, at string) (bool, st
 			if s.Items == nil || s.Items.Value == nil {
 				return true, ""
 			}
-			if ok, w := canExist(s.Items.Value, rest, depth+1, here); ok {
+			if ok, wh := w.canExist(s.Items.Value, rest, depth+1, here); ok {
 				return true, ""
 			} else if why == "" {
-				why = w
+				why = wh
 			}
 		} else if !canObject && why == "" {
 			why = fmt.Sprintf("%s: an array is indexed by number", here)

@@ -1,9 +1,11 @@
 package openapi
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 const pathsDoc = `openapi: 3.0.3
@@ -115,5 +117,39 @@ func TestOperationsPetstore(t *testing.T) {
 	}
 	if o := byName["uploadFile"]; len(o.Request) != 1 || o.Request[0] != nil {
 		t.Errorf("uploadFile's body is not JSON, want [nil]: %+v", o.Request)
+	}
+}
+
+// TestCanExistBounded: a chain of schemas whose oneOf names the next one
+// twice doubles at every level (2^40 walks, in a document of 40 lines);
+// the walk stops early and allows the path (a document must not stall a
+// policy load; not judged is not refused).
+func TestCanExistBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("openapi: 3.0.3\ninfo: {title: loop, version: '1'}\npaths:\n  /x:\n    post:\n      requestBody:\n        content:\n          application/json:\n            schema: {$ref: '#/components/schemas/S0'}\n      responses: {'204': {description: ok}}\ncomponents:\n  schemas:\n")
+	const levels = 40
+	for i := 0; i < levels; i++ {
+		fmt.Fprintf(&b, "    S%d: {oneOf: [{$ref: '#/components/schemas/S%d'}, {$ref: '#/components/schemas/S%d'}]}\n", i, i+1, i+1)
+	}
+	fmt.Fprintf(&b, "    S%d: {type: object, additionalProperties: false, properties: {a: {type: string}}}\n", levels)
+	ops, err := Operations([]byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	ok, why := CanExist(ops[0].Request[0], []string{"nope"})
+	if !ok || time.Since(start) > 2*time.Second {
+		t.Errorf("got %v %q after %s; want allowed, quickly", ok, why, time.Since(start))
+	}
+	// The chain's last levels, short enough to walk: judged.
+	s := ops[0].Request[0]
+	for i := 0; i < levels-3; i++ {
+		s = s.OneOf[0].Value
+	}
+	if ok, _ := CanExist(s, []string{"a"}); !ok {
+		t.Error("a: want allowed")
+	}
+	if ok, why := CanExist(s, []string{"nope"}); ok || !strings.Contains(why, "nope: no such property") {
+		t.Errorf("nope: got %v %q, want refused", ok, why)
 	}
 }

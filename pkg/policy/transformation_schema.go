@@ -48,6 +48,20 @@ func (d docOperations) get(doc []byte) []openapi.Operation {
 // resolveTransformationSchema checks the Transformation applying to r on
 // each of its Gateways against the document r validates against.
 func resolveTransformationSchema(o *objErrs, r *Route, gateways map[string]*Gateway, xs map[string]*Transformation, services map[string]*Service, docs docOperations) {
+	var ts []*Transformation
+	seen := map[string]bool{}
+	for _, gn := range r.Spec.Gateways {
+		n := r.EffectiveTransformation(gateways[gn])
+		t := xs[n]
+		if gateways[gn] == nil || t == nil || seen[n] || (!t.HasRequestBody() && !t.HasResponseBody()) {
+			continue
+		}
+		seen[n] = true
+		ts = append(ts, t)
+	}
+	if len(ts) == 0 {
+		return
+	}
 	v, from, err := r.EffectiveValidation(services)
 	if err != nil || v == nil || len(v.Document) == 0 {
 		return
@@ -61,14 +75,7 @@ func resolveTransformationSchema(o *objErrs, r *Route, gateways map[string]*Gate
 	if len(matched) == 0 {
 		return
 	}
-	seen := map[string]bool{}
-	for _, gn := range r.Spec.Gateways {
-		n := r.EffectiveTransformation(gateways[gn])
-		t := xs[n]
-		if gateways[gn] == nil || t == nil || seen[n] {
-			continue
-		}
-		seen[n] = true
+	for _, t := range ts {
 		if why := transformationSchemaProblem(t, matched, v.Policy().Mode == openapi.Enforce); why != "" {
 			o.add(transformationField(r), "Transformation %q %s in %s (the validation of %s)", t.Name, why, v.DocumentFile, from)
 			return
