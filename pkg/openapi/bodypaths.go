@@ -27,7 +27,10 @@ type Operation struct {
 	Name string
 	// Request and Response are the JSON body schemas of the request and of
 	// every response; a nil entry is a body the document does not describe
-	// (no requestBody, a response without JSON content): anything goes.
+	// as JSON (a response without JSON content, a request body of another
+	// media type, which a JSON transformation may still parse): anything
+	// goes. No Request entry at all: the operation has no requestBody, and
+	// the validator refuses a request with a body (exchange.go, endRequest).
 	Request, Response []*openapi3.Schema
 }
 
@@ -70,9 +73,9 @@ func Operations(doc []byte) ([]Operation, error) {
 			for _, b := range bases {
 				o.Paths = append(o.Paths, b+tmpl)
 			}
-			if op.RequestBody == nil || op.RequestBody.Value == nil {
+			if op.RequestBody != nil && op.RequestBody.Value == nil {
 				o.Request = []*openapi3.Schema{nil}
-			} else {
+			} else if op.RequestBody != nil {
 				o.Request = jsonSchemas(op.RequestBody.Value.Content)
 			}
 			if op.Responses == nil || op.Responses.Len() == 0 {

@@ -25,9 +25,11 @@ import (
 // must be able to exist in some matched operation's request body, and
 // response ops' created paths (set, rename's and move's to, wrap's in)
 // in some matched operation's response body. Everything the document
-// leaves open is allowed (openapi.CanExist): no schema, no
+// leaves open is allowed (openapi.CanExist): no JSON schema, no
 // additionalProperties: false, a composition one of whose branches
-// allows it, a Route path given by regex (every operation may match).
+// allows it, a Route path given by regex (every operation may match). An
+// operation without a requestBody gets no request body at all (the
+// validator refuses one), so it allows no request path.
 
 // docOperations loads a validation document's operations once per load
 // (documents are shared by many Routes).
@@ -115,6 +117,9 @@ func nowhere(segs []string, matched []openapi.Operation, response bool) string {
 		schemas := op.Request
 		if response {
 			schemas = op.Response
+		}
+		if len(schemas) == 0 && why == "" {
+			why = "no request body: the validator refuses one"
 		}
 		for _, s := range schemas {
 			ok, w := openapi.CanExist(s, segs)

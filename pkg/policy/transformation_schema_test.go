@@ -111,6 +111,8 @@ func TestTransformationSchemaPaths(t *testing.T) {
 			`Transformation "x" request.body.ops[0].rename: "nickname" cannot be in the request body of any operation this Route matches (addPet, updatePet: nickname: no such property and additionalProperties: false) in api/strict.yaml (the validation of Route/r)`},
 		{"remove below a string", petWrites, "api/strict.yaml", reqOps("[{remove: name.first}]"), `ops[0].remove: "name.first" cannot be in the request body`},
 		{"loose schema, below a string", petWrites, "api/petstore.yaml", reqOps("[{remove: nickname}, {remove: name.first}]"), `ops[1].remove: "name.first" cannot be in the request body of any operation this Route matches (addPet, updatePet: name is string, it has no fields)`},
+		{"operations without a request body", "{path: {prefix: /api/v3/pet}, methods: [GET, DELETE]}", "api/petstore.yaml", reqOps("[{remove: id}]"),
+			`"id" cannot be in the request body of any operation this Route matches (findPetsByStatus, findPetsByTags, deletePet, getPetById: no request body: the validator refuses one)`},
 		{"array indexed by name", petWrites, "api/strict.yaml", reqOps("[{remove: tags.first}]"), `tags.first: an array is indexed by number`},
 		{"second op checked", petWrites, "api/strict.yaml", reqOps("[{remove: id}, {move: owner, to: meta.owner}]"), `ops[1].move: "owner"`},
 		{"unwrap of a missing field", petWrites, "api/strict.yaml", reqOps("[{unwrap: data.pet}]"), `ops[0].unwrap: "data.pet"`},
@@ -124,7 +126,7 @@ func TestTransformationSchemaPaths(t *testing.T) {
 		// Loads: the path exists, or the document leaves it open.
 		{"rename a property Pet has", petWrites, "api/strict.yaml", reqOps("[{rename: name, to: petName}, {remove: category.color}, {remove: tags.0.name}]"), ""},
 		{"loose schema allows anything", petWrites, "api/petstore.yaml", reqOps("[{rename: nickname, to: alias}, {remove: category.color.x}]"), ""},
-		{"an operation without a request body", "{path: {prefix: /api/v3/pet}}", "api/strict.yaml", reqOps("[{rename: nickname, to: alias}]"), ""},
+		{"a request body that is not JSON", "{path: {prefix: /api/v3/pet}}", "api/strict.yaml", reqOps("[{rename: nickname, to: alias}]"), ""},
 		{"a regex path may match any operation", "{path: {regex: ^/api/v3/pet$}, methods: [PUT]}", "api/petstore.yaml", reqOps("[{remove: nickname}]"), ""},
 		{"created by an earlier op", petWrites, "api/strict.yaml", reqOps("[{set: meta.owner, value: {header: x-owner}}, {move: meta.owner, to: owner}, {rename: name, to: nickname}, {remove: nickname}]"), ""},
 		{"after the root is wrapped", petWrites, "api/strict.yaml", reqOps("[{wrap: ., in: pet}, {remove: pet.name}]"), ""},
