@@ -156,7 +156,7 @@ func related(a, b []string) bool {
 	return true
 }
 
-// opReads is the path op takes its value from, the path whose shape it
+// opPaths: the path op takes its value from, the path whose shape it
 // changes, and what it creates (nil for none). A wrap of "." or an unwrap
 // of a top-level field replaces the root: changed is then empty (related
 // to every path).
