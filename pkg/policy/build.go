@@ -345,7 +345,7 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 	validateProtectedAnswer(o, r, l.snap.Gateways)
 	validateTunnelGateways(o, r, l.snap.Gateways, l.snap.Services)
 	resolveUpgrades(o, r, l.snap.Gateways, l.snap.Services)
-	bodyTransformUpgrades(o, r, l.snap.Transformations[r.Spec.Transformation])
+	bodyTransformUpgrades(o, r, l.snap.Gateways, l.snap.Transformations)
 	inspectedUpgrades(r, l.snap.Gateways, l.snap.Services)
 	resolveRequire(o, r, l.snap.Gateways, l.snap.Authentications)
 	resolveCache(o, r, l.snap.Gateways, l.snap.Transformations)

@@ -210,15 +210,34 @@ func httpToken(s string) bool {
 // would hand the upstream a shape it was promised it would not see. So
 // the default websocket does not apply to such a Route, and a Route that
 // lists an upgrade itself is refused.
-func bodyTransformUpgrades(o *objErrs, r *Route, x *Transformation) {
-	if x == nil || (!x.HasRequestBody() && !x.HasResponseBody()) || len(r.upgrades) == 0 {
+func bodyTransformUpgrades(o *objErrs, r *Route, gateways map[string]*Gateway, xs map[string]*Transformation) {
+	if len(r.upgrades) == 0 {
+		return
+	}
+	// The Route's own Transformation, or the default of any of its
+	// Gateways (each Gateway's chain gets the Route's upgrades).
+	name, from := "", ""
+	if x := r.Spec.Transformation; x != "" {
+		name = x
+	} else {
+		for _, gn := range r.Spec.Gateways {
+			if x := r.EffectiveTransformation(gateways[gn]); x != "" {
+				if t := xs[x]; t != nil && (t.HasRequestBody() || t.HasResponseBody()) {
+					name, from = x, " (Gateway "+gn+"'s default)"
+					break
+				}
+			}
+		}
+	}
+	x := xs[name]
+	if x == nil || (!x.HasRequestBody() && !x.HasResponseBody()) {
 		return
 	}
 	switch {
 	case r.Spec.Upgrades != nil:
-		o.add("spec.upgrades", "Transformation %q reshapes bodies, which an upgraded stream (%s) does not have: its bytes never end; remove the upgrades or put them on a Route without a body transformation", r.Spec.Transformation, strings.Join(r.upgrades, ", "))
+		o.add("spec.upgrades", "Transformation %q%s reshapes bodies, which an upgraded stream (%s) does not have: its bytes never end; remove the upgrades or put them on a Route without a body transformation", name, from, strings.Join(r.upgrades, ", "))
 	case r.Spec.WebSocket != nil:
-		o.add("spec.websocket", "Transformation %q reshapes bodies, which a WebSocket stream does not have: its bytes never end; remove websocket or put it on a Route without a body transformation", r.Spec.Transformation)
+		o.add("spec.websocket", "Transformation %q%s reshapes bodies, which a WebSocket stream does not have: its bytes never end; remove websocket or put it on a Route without a body transformation", name, from)
 	default:
 		r.upgrades = nil // the Gateway's or the built-in default
 	}

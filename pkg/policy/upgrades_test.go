@@ -133,6 +133,48 @@ spec: {gateways: [gw], transformation: h, backends: [{service: a}]}
 	})
 }
 
+// TestDefaultBodyTransformationTakesNoUpgrade: a Gateway-default
+// Transformation that reshapes a body counts as the Route's own: no
+// default upgrade, and listed ones refused naming the default;
+// transformation: none gives the default websocket back.
+func TestDefaultBodyTransformationTakesNoUpgrade(t *testing.T) {
+	const gx = `kind: Gateway
+name: xg
+spec:
+  listeners: [{name: http, port: 9292, protocol: HTTP}]
+  defaults: {transformation: x}
+---
+kind: Transformation
+name: x
+spec:
+  request:
+    body:
+      ops: [{remove: secret}]
+---
+`
+	s := Load(testFS(t, map[string]string{"u.yaml": gx + `kind: Route
+name: defaulted
+spec: {gateways: [xg], backends: [{service: a}]}
+---
+kind: Route
+name: opted-out
+spec: {gateways: [xg], transformation: none, backends: [{service: a}]}
+`}), nil)
+	if errs := s.Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if got := s.Routes["defaulted"].Upgrades(s.Services); got != nil {
+		t.Errorf("Route under a default body Transformation: Upgrades = %v, want none", got)
+	}
+	if got := s.Routes["opted-out"].Upgrades(s.Services); !slices.Equal(got, []string{UpgradeWebSocket}) {
+		t.Errorf("Route opted out of the default: Upgrades = %v, want websocket", got)
+	}
+	runBadCases(t, []badCase{
+		{"upgrades under a default body transformation", gx + route + "  gateways: [xg]\n  backends: [{service: a}]\n  upgrades: [websocket]\n",
+			19, "Route/r", "spec.upgrades", `Transformation "x" (Gateway xg's default) reshapes bodies`},
+	})
+}
+
 // TestInspectedRouteTakesNoDefaultUpgrade: a Route the WAF (its own or
 // its Gateway's default) or validation (its own or its Service's)
 // inspects accepts only upgrades it lists; the Gateway's default and the
