@@ -1,0 +1,43 @@
+package ratelimit
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// Tests written to kill surviving mutants of `make mutate` (gremlins) in
+// pkg/ratelimit's quota recording; docs/testing.md has the run.
+
+// A descriptor with hits_addend 0 only checks (as in envoyproxy/ratelimit):
+// it reads the quota and writes nothing, so a store that refuses writes
+// cannot turn a check into an error, and the quota is not spent. Killed
+// mutant: `c.hits > 0` moved to >= in shouldRateLimit, which sent a second
+// store call with a zero quota increment for every check-only request.
+func TestCheckOnlyRequestRecordsNoQuota(t *testing.T) {
+	svc, fs, clock := newFaultService(t, nil)
+	check := desc("plan", "acme")
+	check.HitsAddend = wrapperspb.UInt64(0)
+	for i := 0; i < 3; i++ {
+		before := fs.ncalls()
+		r, err := rl(svc, check)
+		if err != nil || r.OverallCode != OK {
+			t.Fatalf("check-only request %d: %v, %v; want OK", i, r, err)
+		}
+		if n := fs.ncalls() - before; n != 1 {
+			t.Fatalf("check-only request %d made %d store calls, want 1 (the read; no quota write)", i, n)
+		}
+	}
+	// gold's quota is 20 a month and 5 a second: the checks spent none of
+	// it, so after 20 counted requests (one a second) the 21st is over.
+	for i := 0; i < 20; i++ {
+		r, err := rl(svc, desc("plan", "acme"))
+		if err != nil || r.OverallCode != OK {
+			t.Fatalf("counted request %d: %v, %v; want OK", i+1, r, err)
+		}
+		clock.Add(1e9)
+	}
+	if r, err := rl(svc, desc("plan", "acme")); err != nil || r.OverallCode != OVER {
+		t.Fatalf("request 21 of a 20-request quota: %v, %v; want OVER_LIMIT", r, err)
+	}
+}
