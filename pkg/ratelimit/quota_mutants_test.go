@@ -3,6 +3,8 @@ package ratelimit
 import (
 	"testing"
 
+	rlcommon "github.com/envoyproxy/go-control-plane/envoy/extensions/common/ratelimit/v3"
+
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -39,5 +41,27 @@ func TestCheckOnlyRequestRecordsNoQuota(t *testing.T) {
 	}
 	if r, err := rl(svc, desc("plan", "acme")); err != nil || r.OverallCode != OVER {
 		t.Fatalf("request 21 of a 20-request quota: %v, %v; want OVER_LIMIT", r, err)
+	}
+}
+
+// An allowed request that no quota applies to makes one store call: the
+// second, which records quotas, is only made when there is one to record
+// (a round-trip to Redis per request otherwise, and with a store refusing
+// calls an error for a request no quota concerns). Killed mutant:
+// `len(quotaOps) > 0` moved to >= in shouldRateLimit.
+func TestNoQuotaNoSecondStoreCall(t *testing.T) {
+	svc, fs, _ := newFaultService(t, nil)
+	for _, d := range []*rlcommon.RateLimitDescriptor{
+		desc("plan", "tiny"), // a plan without a quota
+		desc("ratelimit", "per-consumer#0", "consumer", "acme"),
+	} {
+		before := fs.ncalls()
+		r, err := rl(svc, d)
+		if err != nil || r.OverallCode != OK {
+			t.Fatalf("%v: %v, %v; want OK", d, r, err)
+		}
+		if n := fs.ncalls() - before; n != 1 {
+			t.Fatalf("%v: %d store calls, want 1 (no quota to record)", d, n)
+		}
 	}
 }
