@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"testing"
+	"time"
 
 	rlcommon "github.com/envoyproxy/go-control-plane/envoy/extensions/common/ratelimit/v3"
 
@@ -63,5 +64,21 @@ func TestNoQuotaNoSecondStoreCall(t *testing.T) {
 		if n := fs.ncalls() - before; n != 1 {
 			t.Fatalf("%v: %d store calls, want 1 (no quota to record)", d, n)
 		}
+	}
+}
+
+// Without Options.Timeout a store call gets 100 ms, the documented default:
+// enough for a Redis round trip, not so long that Envoy's own timeout on
+// the rate-limit call fires first. Killed mutant (not covered by gremlins,
+// which gives a constant no coverage block): `100 * time.Millisecond`
+// turned into `/`, a zero timeout under which every remote store call
+// fails and each request is left to the route's failure mode.
+func TestDefaultStoreTimeout(t *testing.T) {
+	svc, err := New(Options{Store: NewMemoryStore(MemoryOptions{JanitorInterval: -1})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.timeout != 100*time.Millisecond {
+		t.Fatalf("default store timeout %v, want 100ms", svc.timeout)
 	}
 }
