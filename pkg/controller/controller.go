@@ -243,8 +243,8 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 	if policyDirty {
 		_, load := c.span(ctx, SpanLoad)
 		snap = c.cfg.Load(c.good)
-		c.reportRejected(snap)
-		if snap != nil {
+		if snap != nil { // nil: nothing loaded (see below), nothing rejected
+			c.reportRejected(snap)
 			load.SetAttributes(attribute.Int(AttrRejected, len(snap.Rejected)))
 		}
 		endSpan(load, snap != nil)
