@@ -23,7 +23,8 @@ import (
 // have does nothing.
 //
 // Conservative: every binding (method and HTTP rule) whose HTTP method
-// and path template the Route's match may reach is considered, and a path
+// and path template the Route's match may reach is considered
+// (reachedBindings), and a path
 // is refused only when none of their messages can hold it
 // (transcode.Binding.RequestPath, ResponsePath: JSON or proto names,
 // maps and Struct/Value/ListValue/Any open below, scalars and well-known
@@ -63,12 +64,7 @@ func protoTransformationSchema(o *objErrs, r *Route, ts []*Transformation, sets 
 	if tc == nil || len(tc.Descriptor) == 0 {
 		return
 	}
-	var reached []transcode.Binding
-	for _, b := range sets.get(tc) {
-		if routeReachesBinding(r.Spec.Match, b) {
-			reached = append(reached, b)
-		}
-	}
+	reached := reachedBindings(r.Spec.Match, sets.get(tc))
 	if len(reached) == 0 {
 		return
 	}
@@ -133,38 +129,56 @@ func (p protoBodies) canExist(segs []string) string {
 	return fmt.Sprintf("%s: %s", strings.Join(names, ", "), why)
 }
 
-// routeReachesBinding: whether some request the Route's match accepts may
-// take binding b. Conservative: a regex reaches every binding; a
-// template is compared only up to its first variable or wildcard (the
-// literal prefix), and the Route's path may reach it when either is a
-// prefix of the other.
-func routeReachesBinding(m RouteMatch, b transcode.Binding) bool {
-	if len(m.Methods) > 0 && b.HTTPMethod != "*" {
-		found := false
+// reachedBindings: the bindings some request the Route's match accepts
+// may take. An exact path takes the binding the transcoder's matcher
+// picks for it under each of the Route's methods (transcode.Lookup: the
+// most specific); a prefix reaches every binding some path under it may
+// match (Template.MayMatchPrefix); a regex reaches every binding.
+// Conservative: a case-insensitive exact path is taken as a prefix, and
+// header or query matches are ignored (they only narrow).
+func reachedBindings(m RouteMatch, bs []transcode.Binding) []transcode.Binding {
+	methodOK := func(b *transcode.Binding) bool {
+		if len(m.Methods) == 0 || b.HTTPMethod == "*" {
+			return true
+		}
 		for _, meth := range m.Methods {
-			found = found || strings.EqualFold(meth, b.HTTPMethod)
+			if strings.EqualFold(meth, b.HTTPMethod) {
+				return true
+			}
 		}
-		if !found {
-			return false
-		}
+		return false
 	}
 	pm := m.Path
-	if pm.Regex != "" {
-		return true
+	var out []transcode.Binding
+	if pm.Exact != "" && !pm.CaseInsensitive {
+		methods := m.Methods
+		if len(methods) == 0 {
+			seen := map[string]bool{}
+			for i := range bs {
+				if !seen[bs[i].HTTPMethod] {
+					seen[bs[i].HTTPMethod] = true
+					methods = append(methods, bs[i].HTTPMethod)
+				}
+			}
+		}
+		seen := map[*transcode.Binding]bool{}
+		for _, meth := range methods {
+			if mt := transcode.Lookup(bs, strings.ToUpper(meth), pm.Exact); mt != nil && !seen[mt.Binding] {
+				seen[mt.Binding] = true
+				out = append(out, *mt.Binding)
+			}
+		}
+		return out
 	}
-	lit := b.Template.Raw
-	if i := strings.IndexAny(lit, "{*"); i >= 0 {
-		lit = lit[:i]
+	prefix := pm.Prefix
+	if pm.Exact != "" {
+		prefix = pm.Exact
 	}
-	p := pm.Exact
-	if p == "" {
-		p = pm.Prefix
+	for i := range bs {
+		b := &bs[i]
+		if methodOK(b) && (pm.Regex != "" || b.Template.MayMatchPrefix(prefix, pm.CaseInsensitive)) {
+			out = append(out, *b)
+		}
 	}
-	if p == "" {
-		p = "/"
-	}
-	if pm.CaseInsensitive {
-		p, lit = strings.ToLower(p), strings.ToLower(lit)
-	}
-	return strings.HasPrefix(p, lit) || strings.HasPrefix(lit, p)
+	return out
 }

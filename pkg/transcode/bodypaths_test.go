@@ -129,3 +129,35 @@ func TestResponsePath(t *testing.T) {
 		}
 	}
 }
+
+// TestMayMatchPrefix: a Route prefix reaches a template when some path
+// under it may match; literals must agree, wildcards take any segment,
+// "**" the rest, the verb belongs to the last segment.
+func TestMayMatchPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		tmpl, prefix string
+		fold, want   bool
+	}{
+		{"/v1/{parent=shelves/*}/books", "/", false, true},
+		{"/v1/{parent=shelves/*}/books", "/v1/shel", false, true},
+		{"/v1/{parent=shelves/*}/books", "/v1/shelves/x/books", false, true},
+		{"/v1/{parent=shelves/*}/books", "/v1/catalog", false, false},
+		{"/v1/{parent=shelves/*}/books", "/v1/shelves/x/books/y", false, false},
+		{"/v1/{parent=shelves/*}/books", "/V1/Shelves", false, false},
+		{"/v1/{parent=shelves/*}/books", "/V1/Shelves", true, true},
+		{"/v1/books/{name=**}", "/v1/books/a/b/c", false, true},
+		{"/v1/catalog:search", "/v1/catalog:se", false, true},
+		{"/v1/catalog:search", "/v1/catalog:import", false, false},
+		{"/v1/{name=shelves/*}:archive", "/v1/shelves/s1:archive", false, true},
+		{"/v1/shelves", "/v1/shelves/", false, false},
+		{"/v2", "/v1", false, false},
+	} {
+		tm, err := ParseTemplate(tc.tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tm.MayMatchPrefix(tc.prefix, tc.fold); got != tc.want {
+			t.Errorf("%s under %q (fold %v): %v, want %v", tc.tmpl, tc.prefix, tc.fold, got, tc.want)
+		}
+	}
+}
