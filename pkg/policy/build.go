@@ -31,9 +31,10 @@ type loader struct {
 	// dangling lists, by referrer Kind/name, its references that did not
 	// resolve ("spec.authorization: Authorization \"z\" does not exist").
 	dangling map[string][]string
-	// docOps are the OpenAPI documents' operations, loaded once per load
+	// schemas are the OpenAPI documents' operations and the transcoding
+	// descriptor sets' bindings, loaded once per load
 	// (transformation_schema.go).
-	docOps docOperations
+	schemas *schemaCache
 }
 
 // resolveOrder settles kinds so that every kind comes after the kinds it
@@ -336,10 +337,10 @@ func (l *loader) resolveRoute(o *objErrs, r *Route) {
 		l.ref(o, "spec.transformation", KindTransformation, r.Spec.Transformation)
 	}
 	resolveRouteTransformation(o, r, l.snap.Gateways, l.snap.Transformations, l.snap.Services)
-	if l.docOps == nil {
-		l.docOps = docOperations{}
+	if l.schemas == nil {
+		l.schemas = newSchemaCache()
 	}
-	resolveTransformationSchema(o, r, l.snap.Gateways, l.snap.Transformations, l.snap.Services, l.docOps)
+	resolveTransformationSchema(o, r, l.snap.Gateways, l.snap.Transformations, l.snap.Services, l.schemas)
 	resolveTranscoding(o, r, l.snap.Services)
 	resolveValidation(o, r, l.snap.Services)
 	validateProtectedAnswer(o, r, l.snap.Gateways)

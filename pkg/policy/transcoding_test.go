@@ -98,7 +98,7 @@ service S {
 // Route (it sees the REST call's JSON), though still refused on a plain
 // GRPC one.
 func TestTranscodingLoaded(t *testing.T) {
-	xform := "kind: Transformation\nname: x\nspec:\n  response:\n    body:\n      ops: [{remove: secret}]\n"
+	xform := "kind: Transformation\nname: x\nspec:\n  response:\n    body:\n      ops: [{remove: theme}]\n"
 	s := Load(testFS(t, map[string]string{
 		"pb/bookstore.pb": bookstoreSet(t),
 		"grpc.yaml":       grpcServices,

@@ -47,9 +47,21 @@ func (d docOperations) get(doc []byte) []openapi.Operation {
 	return ops
 }
 
+// schemaCache holds what a load parses once for many Routes: OpenAPI
+// documents' operations and transcoding descriptor sets' bindings.
+type schemaCache struct {
+	docs docOperations
+	sets protoBindings
+}
+
+func newSchemaCache() *schemaCache {
+	return &schemaCache{docs: docOperations{}, sets: protoBindings{}}
+}
+
 // resolveTransformationSchema checks the Transformation applying to r on
-// each of its Gateways against the document r validates against.
-func resolveTransformationSchema(o *objErrs, r *Route, gateways map[string]*Gateway, xs map[string]*Transformation, services map[string]*Service, docs docOperations) {
+// each of its Gateways against the document r validates against and the
+// proto messages r transcodes to (transformation_proto.go).
+func resolveTransformationSchema(o *objErrs, r *Route, gateways map[string]*Gateway, xs map[string]*Transformation, services map[string]*Service, cache *schemaCache) {
 	var ts []*Transformation
 	seen := map[string]bool{}
 	for _, gn := range r.Spec.Gateways {
@@ -64,9 +76,18 @@ func resolveTransformationSchema(o *objErrs, r *Route, gateways map[string]*Gate
 	if len(ts) == 0 {
 		return
 	}
+	if openAPITransformationSchema(o, r, ts, services, cache.docs) {
+		return
+	}
+	protoTransformationSchema(o, r, ts, cache.sets)
+}
+
+// openAPITransformationSchema: the OpenAPI side; reports whether it
+// refused.
+func openAPITransformationSchema(o *objErrs, r *Route, ts []*Transformation, services map[string]*Service, docs docOperations) bool {
 	v, from, err := r.EffectiveValidation(services)
 	if err != nil || v == nil || len(v.Document) == 0 {
-		return
+		return false
 	}
 	var matched []openapi.Operation
 	for _, op := range docs.get(v.Document) {
@@ -75,47 +96,99 @@ func resolveTransformationSchema(o *objErrs, r *Route, gateways map[string]*Gate
 		}
 	}
 	if len(matched) == 0 {
-		return
+		return false
 	}
+	req := &bodyCheck{
+		schema: openAPIBodies{matched, false},
+		says:   "cannot be in the request body of any operation this Route matches (%s)",
+	}
+	resp := &bodyCheck{
+		schema: openAPIBodies{matched, true},
+		after:  true,
+		says:   "would make a response no operation this Route matches may return (%s; response validation sees the transformed response)",
+	}
+	enforced := v.Policy().Mode == openapi.Enforce
 	for _, t := range ts {
-		if why := transformationSchemaProblem(t, matched, v.Policy().Mode == openapi.Enforce); why != "" {
+		// Request ops are judged only when requests are enforced: in
+		// logOnly mode a request the document rules out still reaches
+		// the transformation (removing a field the document no longer
+		// lists, while migrating, is then a sensible op).
+		rq := req
+		if !enforced {
+			rq = nil
+		}
+		if why := transformationSchemaProblem(t, rq, resp); why != "" {
 			o.add(transformationField(r), "Transformation %q %s in %s (the validation of %s)", t.Name, why, v.DocumentFile, from)
-			return
+			return true
 		}
 	}
+	return false
 }
 
-// transformationSchemaProblem says which op of t names a path no matched
-// operation's body can have, or "". Request ops are judged only when
-// requests are enforced: in logOnly mode a request the document rules out
-// still reaches the transformation (removing a field the document no
-// longer lists, while migrating, is then a sensible op).
-func transformationSchemaProblem(t *Transformation, matched []openapi.Operation, enforced bool) string {
-	if s := t.Spec.Request; enforced && s != nil && s.Body != nil && (s.Body.From == "" || s.Body.From == "json") {
-		for _, p := range requestReads(s.Body.Ops) {
-			if why := nowhere(p.segs, matched, false); why != "" {
-				return fmt.Sprintf("request.body.ops[%d].%s: %q cannot be in the request body of any operation this Route matches (%s)", p.i, p.field, strings.Join(p.segs, "."), why)
-			}
+// A pathSchema says whether a JSON body path can exist in the bodies a
+// schema describes: "" when it can (or the schema cannot tell), else why.
+type pathSchema interface {
+	canExist(segs []string) string
+}
+
+// bodyCheck judges one side's body ops against a schema. after: the
+// schema describes the body after the transformation, so the paths the
+// ops create are judged (responseWrites); else the body before it, so the
+// paths they read (requestReads). says is the refusal after the op and
+// path, with %s for the schema's reason.
+type bodyCheck struct {
+	schema pathSchema
+	after  bool
+	says   string
+}
+
+// transformationSchemaProblem says which op of t names a path the schema
+// of its side rules out, or "". A nil check is not judged. Only JSON
+// bodies are judged: a request whose ops read a non-JSON body (from) or
+// write one (to, a template), a response likewise.
+func transformationSchemaProblem(t *Transformation, req, resp *bodyCheck) string {
+	if s := t.Spec.Request; req != nil && s != nil && s.Body != nil {
+		if why := sideProblem("request", s.Body, req); why != "" {
+			return why
 		}
 	}
-	if s := t.Spec.Response; s != nil && s.Body != nil && s.Body.Template == nil && (s.Body.To == "" || s.Body.To == "json") {
-		for _, p := range responseWrites(s.Body.Ops) {
-			if why := nowhere(p.segs, matched, true); why != "" {
-				return fmt.Sprintf("response.body.ops[%d].%s: %q would make a response no operation this Route matches may return (%s; response validation sees the transformed response)", p.i, p.field, strings.Join(p.segs, "."), why)
-			}
+	if s := t.Spec.Response; resp != nil && s != nil && s.Body != nil {
+		return sideProblem("response", s.Body, resp)
+	}
+	return ""
+}
+
+func sideProblem(side string, b *transform.Body, c *bodyCheck) string {
+	var paths []bodyPath
+	switch {
+	case c.after && b.Template == nil && (b.To == "" || b.To == "json"):
+		paths = responseWrites(b.Ops)
+	case !c.after && (b.From == "" || b.From == "json"):
+		paths = requestReads(b.Ops)
+	}
+	for _, p := range paths {
+		if why := c.schema.canExist(p.segs); why != "" {
+			return fmt.Sprintf("%s.body.ops[%d].%s: %q "+c.says, side, p.i, p.field, strings.Join(p.segs, "."), why)
 		}
 	}
 	return ""
 }
 
-// nowhere: "" when some schema of some matched operation allows segs,
+// openAPIBodies are the request (or response) bodies of the operations a
+// Route matches.
+type openAPIBodies struct {
+	matched  []openapi.Operation
+	response bool
+}
+
+// canExist: "" when some schema of some matched operation allows segs,
 // else the operations and the first schema's reason.
-func nowhere(segs []string, matched []openapi.Operation, response bool) string {
+func (b openAPIBodies) canExist(segs []string) string {
 	why := ""
 	var names []string
-	for _, op := range matched {
+	for _, op := range b.matched {
 		schemas := op.Request
-		if response {
+		if b.response {
 			schemas = op.Response
 		}
 		if len(schemas) == 0 && why == "" {
@@ -184,9 +257,11 @@ func opPaths(op transform.Op) (read []string, readField string, changed, created
 	return nil, "", nil, nil, ""
 }
 
-// requestReads are the paths the request ops read from the client's body
-// (the one the document describes): an op's source is checked unless an
-// earlier op created or reshaped a related path; a root change ends it.
+// requestReads are the paths the ops read from the body they are given
+// (for OpenAPI, the client's request, which the document describes; for
+// transcoding, the response the transcoder prints): an op's source is
+// checked unless an earlier op created or reshaped a related path; a root
+// change ends it.
 func requestReads(ops []transform.Op) []bodyPath {
 	var out []bodyPath
 	var touched [][]string
@@ -207,9 +282,10 @@ func requestReads(ops []transform.Op) []bodyPath {
 	return out
 }
 
-// responseWrites are the paths the response ops create in the body the
-// client gets (the one the document describes): checked unless a later op
-// reads, reshapes or overwrites a related path.
+// responseWrites are the paths the ops create in the body they hand on
+// (for OpenAPI, the response the client gets, which the document
+// describes; for transcoding, the request the transcoder parses): checked
+// unless a later op reads, reshapes or overwrites a related path.
 func responseWrites(ops []transform.Op) []bodyPath {
 	var out []bodyPath
 	for i, op := range ops {

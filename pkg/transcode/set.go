@@ -85,7 +85,8 @@ type Binding struct {
 	// ResponseBody is the response field sent as the body ("": all).
 	ResponseBody string
 
-	input protoreflect.MessageDescriptor
+	input  protoreflect.MessageDescriptor
+	method protoreflect.MethodDescriptor
 }
 
 // GRPCPath is the path of the gRPC call: /package.Service/Method.
@@ -145,7 +146,7 @@ func (s *Set) Bindings(service string) ([]Binding, error) {
 }
 
 func binding(sd protoreflect.ServiceDescriptor, m protoreflect.MethodDescriptor, r *annotations.HttpRule) (Binding, error) {
-	b := Binding{Service: string(sd.FullName()), Method: string(m.Name()), Body: r.GetBody(), ResponseBody: r.GetResponseBody(), input: m.Input()}
+	b := Binding{Service: string(sd.FullName()), Method: string(m.Name()), Body: r.GetBody(), ResponseBody: r.GetResponseBody(), input: m.Input(), method: m}
 	var path string
 	switch p := r.GetPattern().(type) {
 	case *annotations.HttpRule_Get:

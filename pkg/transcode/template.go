@@ -300,3 +300,42 @@ func morePrecise(a, b []segKind) bool {
 	}
 	return len(a) > len(b)
 }
+
+// MayMatchPrefix reports whether some path starting with prefix may match
+// t (a Route matching by prefix may reach the binding): the prefix's
+// segments are compared with t's, a variable's wildcard matching any
+// segment, "**" the rest; the prefix's last segment may be the start of a
+// literal (the verb counts as part of the last one). fold compares
+// literals case-insensitively (a case-insensitive Route: a superset).
+func (t *Template) MayMatchPrefix(prefix string, fold bool) bool {
+	if fold {
+		prefix = strings.ToLower(prefix)
+	}
+	ps := strings.Split(strings.TrimPrefix(prefix, "/"), "/")
+	for i, s := range ps {
+		if i >= len(t.segs) {
+			return len(t.segs) == 0 && s == "" // "/" matches the template "/"
+		}
+		seg := t.segs[i]
+		switch seg.kind {
+		case segDouble:
+			return true
+		case segSingle:
+			continue
+		}
+		lit := seg.lit
+		if i == len(t.segs)-1 && t.Verb != "" {
+			lit += ":" + t.Verb
+		}
+		if fold {
+			lit = strings.ToLower(lit)
+		}
+		if i == len(ps)-1 {
+			return strings.HasPrefix(lit, s)
+		}
+		if s != lit {
+			return false
+		}
+	}
+	return true
+}
