@@ -250,3 +250,54 @@ func transformNameOf(t *testing.T, a *anyT) string {
 	}
 	return ""
 }
+
+// TestCompressionOrCDNAlone: a Gateway whose only per-route settings are
+// compression, or only headers for a CDN (no policy, cache, CORS, ...),
+// still gets its Routes decorated: the per-route state is allocated for
+// either alone (a mutant allocating it only for both panicked nowhere
+// else in the suite).
+func TestCompressionOrCDNAlone(t *testing.T) {
+	const src = `kind: Gateway
+name: zip
+spec:
+  listeners: [{name: http, port: 8080, protocol: HTTP}]
+  defaults:
+    compression: {algorithms: [gzip]}
+---
+kind: Gateway
+name: hdrs
+spec:
+  listeners: [{name: http, port: 8081, protocol: HTTP}]
+  defaults:
+    cdn: {cacheControl: "max-age=60"}
+---
+kind: Service
+name: web
+spec:
+  discovery:
+    static:
+      - {address: 127.0.0.1, port: 9001}
+---
+kind: Route
+name: zipped
+spec:
+  gateways: [zip]
+  match: {path: {prefix: /}}
+  backends: [{service: web}]
+---
+kind: Route
+name: headed
+spec:
+  gateways: [hdrs]
+  match: {path: {prefix: /}}
+  backends: [{service: web}]
+`
+	groups := translateYAML(t, src)
+	if r := routeNamed(t, groups[GroupKey{"zip", ClientEnvoy}], "zipped"); !compressedOn(t, r) {
+		t.Errorf("zipped: not compressed: %v", r.GetTypedPerFilterConfig())
+	}
+	r := routeNamed(t, groups[GroupKey{"hdrs", ClientEnvoy}], "headed")
+	if h := headerAdded(r, "cache-control"); h == nil || h.GetHeader().GetValue() != "max-age=60" {
+		t.Errorf("headed: cache-control = %v, want max-age=60", h)
+	}
+}
