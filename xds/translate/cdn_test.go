@@ -179,13 +179,7 @@ func TestCompressionCheckRules(t *testing.T) {
 			}
 		}
 	}
-	for _, tc := range []struct {
-		name  string
-		route string
-		edit  func(*routev3.Route)
-		hcm   func(*hcmv3.HttpConnectionManager)
-		want  string
-	}{
+	runCheckEdits(t, "cdn", []checkEdit{
 		{name: "enabled everywhere", hcm: editCompressor(func(f *hcmv3.HttpFilter, _ *compressorv3.Compressor) { f.Disabled = false }), want: "must be disabled in the connection manager"},
 		{name: "removes accept-encoding", hcm: editCompressor(func(_ *hcmv3.HttpFilter, m *compressorv3.Compressor) {
 			m.ResponseDirectionConfig.RemoveAcceptEncodingHeader = true
@@ -219,20 +213,7 @@ func TestCompressionCheckRules(t *testing.T) {
 				Overrides: &compressorv3.CompressorOverrides{CompressorLibrary: &corev3.TypedExtensionConfig{Name: "gzip", TypedConfig: mustAny(&gzipv3.Gzip{})}, ResponseDirectionConfig: &compressorv3.ResponseDirectionOverrides{}},
 			}})
 		}, want: "may only enable it"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			g := checkedEdge(t, "cdn")
-			if tc.edit != nil {
-				editRoute(g, tc.route, tc.edit)
-			}
-			if tc.hcm != nil {
-				editHCM(t, g.Listeners[0].(*listenerv3.Listener), tc.hcm)
-			}
-			if err := Check(g, clasOf(g)); err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Check = %v, want %q", err, tc.want)
-			}
-		})
-	}
+	})
 }
 
 // transformNameOf is the Transformation a per-route ext_proc config

@@ -1,9 +1,11 @@
 package translate
 
 import (
+	"strings"
 	"testing"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 )
@@ -36,4 +38,35 @@ func editExtProc(t *testing.T, g *Group, filter string, edit func(*extprocv3.Ext
 			f.ConfigType = &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(m)}
 		}
 	})
+}
+
+// checkEdit is one way to break a golden case's emitted config: edit the
+// named route (of every route table) or the first listener's connection
+// manager; Check must then fail with want.
+type checkEdit struct {
+	name  string
+	route string
+	edit  func(*routev3.Route)
+	hcm   func(*hcmv3.HttpConnectionManager)
+	want  string
+}
+
+// runCheckEdits applies each edit to a fresh copy of golden's checked
+// edge group and asserts that Check refuses it.
+func runCheckEdits(t *testing.T, golden string, cases []checkEdit) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := checkedEdge(t, golden)
+			if tc.edit != nil {
+				editRoute(g, tc.route, tc.edit)
+			}
+			if tc.hcm != nil {
+				editHCM(t, g.Listeners[0].(*listenerv3.Listener), tc.hcm)
+			}
+			if err := Check(g, clasOf(g)); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Check = %v, want %q", err, tc.want)
+			}
+		})
+	}
 }
