@@ -5,7 +5,7 @@ import (
 	"time"
 
 	rlcommon "github.com/envoyproxy/go-control-plane/envoy/extensions/common/ratelimit/v3"
-
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -80,5 +80,24 @@ func TestDefaultStoreTimeout(t *testing.T) {
 	}
 	if svc.timeout != 100*time.Millisecond {
 		t.Fatalf("default store timeout %v, want 100ms", svc.timeout)
+	}
+}
+
+// TestDescriptorCountAtTheBound: exactly maxDescriptors descriptors all
+// count, and nothing is reported as ignored: no too_many_descriptors
+// series appears (a cap taken at the bound itself would add one at 0).
+func TestDescriptorCountAtTheBound(t *testing.T) {
+	h := newHarness(t, basicConfig())
+	var ds []*rlcommon.RateLimitDescriptor
+	for range h.svc.maxDescriptors {
+		ds = append(ds, desc("ratelimit", "per-consumer#0", "consumer", "bound"))
+	}
+	r := h.call(t, "gatehouse/public", 0, ds...)
+	last := r.Statuses[len(ds)-1]
+	if last.GetCurrentLimit() == nil {
+		t.Fatalf("descriptor %d of %d was not counted: %v", len(ds), len(ds), last)
+	}
+	if n := testutil.CollectAndCount(h.svc.metrics.ignored, "gatehouse_ratelimit_ignored_descriptors_total"); n != 0 {
+		t.Fatalf("%d ignored-descriptor series after a request at the bound, want none", n)
 	}
 }
