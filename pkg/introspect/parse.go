@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"time"
@@ -20,6 +21,13 @@ func Parse(body []byte) (Result, error) {
 	var raw map[string]any
 	if err := dec.Decode(&raw); err != nil {
 		return Result{}, fmt.Errorf("answer is not a JSON object: %v", err)
+	}
+	// One object and nothing after it: a body with trailing data is not
+	// the answer RFC 7662 describes, and a parser that stopped at the
+	// first value could be shown a different answer than one that reads
+	// the whole body (found by FuzzParse: `{"active":true}0`).
+	if _, err := dec.Token(); err != io.EOF {
+		return Result{}, fmt.Errorf("answer has data after its JSON object")
 	}
 	active, ok := raw["active"].(bool)
 	if !ok {

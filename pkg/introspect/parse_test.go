@@ -19,6 +19,10 @@ func TestParseRefusesLookalikes(t *testing.T) {
 		{`{"active":true,"exp":-1}`, `"exp" -1 is out of range`},
 		{`[true]`, `not a JSON object`},
 		{`not json`, `not a JSON object`},
+		{`{"active":true}0`, `data after its JSON object`},
+		{`{"active":true}{"active":false}`, `data after its JSON object`},
+		{`{"active":false}{"active":true}`, `data after its JSON object`},
+		{`{"active":true} garbage`, `data after its JSON object`},
 	} {
 		r, err := Parse([]byte(tc.body))
 		if err == nil || !strings.Contains(err.Error(), tc.err) || r.Active {
