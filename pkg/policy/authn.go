@@ -196,3 +196,34 @@ func checkAuthHeader(o *objErrs, p, h string) {
 var queryNameRE = regexp.MustCompile(`^[A-Za-z0-9._~!$'()*,;:@/-]+$`)
 
 func queryName(q string) bool { return queryNameRE.MatchString(q) }
+
+// authnsByKind is a Route's effective Authentications on one Gateway,
+// by kind, in the Route's order (Authentications that do not exist are
+// left out: the reference check reports them).
+type authnsByKind struct {
+	jwt, intro, apiKey, cert, login []string
+}
+
+func authnsOn(r *Route, g *Gateway, authns map[string]*Authentication) authnsByKind {
+	var k authnsByKind
+	for _, n := range r.EffectiveAuthentication(g) {
+		a := authns[n]
+		switch {
+		case a == nil:
+		case a.Spec.JWT != nil:
+			k.jwt = append(k.jwt, n)
+		case a.Spec.OAuth2Introspection != nil:
+			k.intro = append(k.intro, n)
+		case a.Spec.OAuth2Login != nil:
+			// Carries no token of its own: the one it forwards is
+			// verified by the Route's jwt or introspection
+			// Authentication (resolveLogin).
+			k.login = append(k.login, n)
+		case a.Spec.ClientCertificate != nil:
+			k.cert = append(k.cert, n)
+		default:
+			k.apiKey = append(k.apiKey, n)
+		}
+	}
+	return k
+}

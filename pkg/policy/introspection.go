@@ -131,28 +131,11 @@ func resolveRequire(o *objErrs, r *Route, gateways map[string]*Gateway, authns m
 		if g == nil {
 			continue
 		}
-		var jwt, intro, keys, certs []string
-		for _, n := range r.EffectiveAuthentication(g) {
-			a := authns[n]
-			switch {
-			case a == nil:
-			case a.Spec.JWT != nil:
-				jwt = append(jwt, n)
-			case a.Spec.OAuth2Introspection != nil:
-				intro = append(intro, n)
-			case a.Spec.OAuth2Login != nil:
-				// Carries no token of its own: the one it forwards is
-				// verified by the Route's jwt or introspection
-				// Authentication (resolveLogin).
-			case a.Spec.ClientCertificate != nil:
-				if !asksClientCertificates(g) {
-					o.add("spec.authentication", "on %s the Route accepts client certificates (%s), but no listener of the Gateway asks for them: set tls.clientCertificates on its HTTPS listeners", g.Meta.Ref(), n)
-					return
-				}
-				certs = append(certs, n)
-			default:
-				keys = append(keys, n)
-			}
+		k := authnsOn(r, g, authns)
+		jwt, intro, keys, certs := k.jwt, k.intro, k.apiKey, k.cert
+		if len(certs) > 0 && !asksClientCertificates(g) {
+			o.add("spec.authentication", "on %s the Route accepts client certificates (%s), but no listener of the Gateway asks for them: set tls.clientCertificates on its HTTPS listeners", g.Meta.Ref(), certs[0])
+			return
 		}
 		if len(jwt) > 0 && len(intro) > 0 {
 			o.add("spec.authentication", "on %s the Route accepts jwt (%s) and oauth2Introspection (%s) tokens; both come as Authorization: Bearer and jwt_authn rejects opaque tokens before they can be introspected: use one kind per Route",

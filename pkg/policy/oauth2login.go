@@ -168,18 +168,8 @@ func resolveLogin(o *objErrs, r *Route, gateways map[string]*Gateway, authns map
 		if g == nil {
 			continue
 		}
-		var login []string
-		token := false
-		for _, n := range r.EffectiveAuthentication(g) {
-			a := authns[n]
-			switch {
-			case a == nil:
-			case a.Spec.OAuth2Login != nil:
-				login = append(login, n)
-			case a.Spec.JWT != nil, a.Spec.OAuth2Introspection != nil:
-				token = true
-			}
-		}
+		k := authnsOn(r, g, authns)
+		login, token := k.login, len(k.jwt)+len(k.intro) > 0
 		if len(login) == 0 {
 			continue
 		}
