@@ -54,3 +54,19 @@ func Equal(a, b []Endpoint) bool {
 	}
 	return true
 }
+
+// Equal reports whether s and o hold the same Services with the same
+// endpoints. Sources compare what they are about to report with what they
+// reported last, and report nothing when it is the same.
+func (s Snapshot) Equal(o Snapshot) bool {
+	if len(s) != len(o) {
+		return false
+	}
+	for name, eps := range s {
+		prev, ok := o[name]
+		if !ok || !Equal(prev, eps) {
+			return false
+		}
+	}
+	return true
+}

@@ -26,3 +26,32 @@ func TestEqual(t *testing.T) {
 		}
 	}
 }
+
+func TestSnapshotEqual(t *testing.T) {
+	a := []Endpoint{{Address: "10.0.0.1", Port: 80, Weight: 1}}
+	b := []Endpoint{{Address: "10.0.0.2", Port: 80, Weight: 1}}
+	cases := []struct {
+		name string
+		x, y Snapshot
+		want bool
+	}{
+		{"both empty", Snapshot{}, nil, true},
+		{"same", Snapshot{"s": a}, Snapshot{"s": append([]Endpoint(nil), a...)}, true},
+		{"endpoints differ", Snapshot{"s": a}, Snapshot{"s": b}, false},
+		{"a Service more", Snapshot{"s": a, "t": b}, Snapshot{"s": a}, false},
+		{"a Service less", Snapshot{"s": a}, Snapshot{"s": a, "t": b}, false},
+		// Absent is "not read yet", known empty is "no endpoints": a source
+		// must report the change from one to the other.
+		{"known empty vs absent, same size", Snapshot{"s": nil}, Snapshot{"t": nil}, false},
+		{"known empty vs absent", Snapshot{"s": nil}, Snapshot{}, false},
+		{"known empty both", Snapshot{"s": nil}, Snapshot{"s": []Endpoint{}}, true},
+	}
+	for _, c := range cases {
+		if got := c.x.Equal(c.y); got != c.want {
+			t.Errorf("%s: Equal = %v, want %v", c.name, got, c.want)
+		}
+		if got := c.y.Equal(c.x); got != c.want {
+			t.Errorf("%s (swapped): Equal = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -4,8 +4,6 @@
 package consulproc
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -69,33 +67,6 @@ type consulStatus struct {
 			State     string `json:"state"`
 		} `json:"services"`
 	} `json:"consul"`
-}
-
-func (g *gatehouse) status() consulStatus {
-	g.t.Helper()
-	var st consulStatus
-	if err := json.Unmarshal([]byte(g.statusJSON()), &st); err != nil {
-		g.t.Fatalf("/api/v1/status: %v", err)
-	}
-	return st
-}
-
-// metric returns the value of one sample of /metrics ("name{labels}"), or
-// -1 when absent.
-func (g *gatehouse) metric(sample string) float64 {
-	_, body := g.Get("/metrics")
-	sc := bufio.NewScanner(strings.NewReader(body))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, sample+" ") {
-			v, err := strconv.ParseFloat(strings.TrimSpace(line[len(sample):]), 64)
-			if err == nil {
-				return v
-			}
-		}
-	}
-	return -1
 }
 
 // cpuTime is the gatehouse process's user+system CPU time so far.
@@ -217,22 +188,6 @@ func xdsClient(t *testing.T, g *gatehouse, node, host string) testpb.TestService
 
 func call(c testpb.TestServiceClient) string { return gatehouseproc.Call(c) }
 
-// waitAnswer calls until want answers and returns how long that took, or
-// fails past bound.
-func waitAnswer(t *testing.T, c testpb.TestServiceClient, want string, bound time.Duration) time.Duration {
-	t.Helper()
-	start := time.Now()
-	last := ""
-	for time.Since(start) < bound {
-		if last = call(c); last == want {
-			return time.Since(start)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Fatalf("%q did not answer within %v; last answer %q", want, bound, last)
-	return 0
-}
-
 // waitGone calls until name has not answered for quiet consecutive calls
 // and returns the time from start to its last answer (when traffic to it
 // stopped), or fails past bound. Every call must succeed.
@@ -275,3 +230,5 @@ func rdsNames(t *testing.T, r *discoveryv3.DiscoveryResponse) []string {
 	sort.Strings(out)
 	return out
 }
+
+func (g *gatehouse) status() consulStatus { return gatehouseproc.Status[consulStatus](g.t, g.Proc) }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/test/consul/consultest"
+	"github.com/gatehouse-dev/gatehouse/test/testutil/gatehouseproc"
 )
 
 const upMetric = `gatehouse_registry_up{source="consul"}`
@@ -26,15 +27,15 @@ func TestOutageLastKnownGood(t *testing.T) {
 	writePolicy(t, dir, map[string]string{"policy.yaml": consulPolicy(map[string]string{"app": "app"})})
 	g := startGatehouse(t, dir, agent.Addr)
 	client := xdsClient(t, g, "outage", "app.test")
-	waitAnswer(t, client, "a", 10*time.Second)
-	waitAnswer(t, client, "b", 5*time.Second)
-	if v := g.metric(upMetric); v != 1 {
+	gatehouseproc.WaitAnswer(t, client, "a", 10*time.Second)
+	gatehouseproc.WaitAnswer(t, client, "b", 5*time.Second)
+	if v := g.Metric(upMetric); v != 1 {
 		t.Fatalf("%s = %v before the outage, want 1", upMetric, v)
 	}
 
 	agent.Kill()
 	killed := time.Now()
-	for g.metric(upMetric) != 0 {
+	for g.Metric(upMetric) != 0 {
 		if time.Since(killed) > 5*time.Second {
 			t.Fatalf("%s not 0 within 5s of the kill", upMetric)
 		}
@@ -69,10 +70,10 @@ func TestOutageLastKnownGood(t *testing.T) {
 	back := time.Now()
 	register(t, agent.Client(), "app", b, false)
 	register(t, agent.Client(), "app", c, false)
-	waitAnswer(t, client, "c", 15*time.Second)
+	gatehouseproc.WaitAnswer(t, client, "c", 15*time.Second)
 	waitGone(t, client, "a", back, 15*time.Second)
 	t.Logf("after the restart: the new instance answered and the old one left within %v", time.Since(back).Round(time.Millisecond))
-	for deadline := time.Now().Add(10 * time.Second); g.metric(upMetric) != 1; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); g.Metric(upMetric) != 1; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s not back to 1 within 10s of the restart", upMetric)
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/gatehouse-dev/gatehouse/test/consul/consultest"
+	"github.com/gatehouse-dev/gatehouse/test/testutil/gatehouseproc"
 )
 
 // Registry changes reach a real proxyless gRPC client through gatehouse:
@@ -27,8 +28,8 @@ func TestPropagation(t *testing.T) {
 	writePolicy(t, dir, map[string]string{"policy.yaml": consulPolicy(map[string]string{"app": "app"})})
 	g := startGatehouse(t, dir, agent.Addr)
 	client := xdsClient(t, g, "propagation", "app.test")
-	waitAnswer(t, client, "a", 10*time.Second)
-	waitAnswer(t, client, "b", 5*time.Second)
+	gatehouseproc.WaitAnswer(t, client, "a", 10*time.Second)
+	gatehouseproc.WaitAnswer(t, client, "b", 5*time.Second)
 
 	const tries, bound = 5, 5 * time.Second
 	var added, removed, critical []time.Duration
@@ -36,7 +37,7 @@ func TestPropagation(t *testing.T) {
 		// A new instance gets traffic.
 		start := time.Now()
 		register(t, c, "app", x, true)
-		waitAnswer(t, client, "x", bound)
+		gatehouseproc.WaitAnswer(t, client, "x", bound)
 		added = append(added, time.Since(start))
 
 		// A failing health check removes it once Consul marks it critical.
@@ -50,7 +51,7 @@ func TestPropagation(t *testing.T) {
 		if err := c.Agent().UpdateTTL("ttl-x", "ok", api.HealthPassing); err != nil {
 			t.Fatal(err)
 		}
-		waitAnswer(t, client, "x", bound)
+		gatehouseproc.WaitAnswer(t, client, "x", bound)
 		start = time.Now()
 		if err := c.Agent().ServiceDeregister("x"); err != nil {
 			t.Fatal(err)

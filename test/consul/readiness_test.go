@@ -85,7 +85,7 @@ func TestReadinessWaitsForConsul(t *testing.T) {
 	}
 	t.Logf("ready %v after Consul came back (registration included)", ready.Round(time.Millisecond))
 	client := xdsClient(t, g, "after-ready", "app.test")
-	waitAnswer(t, client, "a", 10*time.Second)
+	gatehouseproc.WaitAnswer(t, client, "a", 10*time.Second)
 
 	st = g.status()
 	found := false

@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+
 	"github.com/gatehouse-dev/gatehouse/pkg/admin/api"
 	"github.com/gatehouse-dev/gatehouse/pkg/store"
 	storeconsul "github.com/gatehouse-dev/gatehouse/pkg/store/consul"
 	"github.com/gatehouse-dev/gatehouse/test/consul/consultest"
 	"github.com/gatehouse-dev/gatehouse/test/testutil/gatehouseproc"
-	testpb "google.golang.org/grpc/interop/grpc_testing"
 )
 
 // Three `gatehouse serve` replicas on one Consul KV policy store serve
@@ -40,7 +41,7 @@ func TestReplicasOnConsulKV(t *testing.T) {
 	for i, g := range replicas {
 		g.WaitReady(30 * time.Second)
 		c := xdsClient(t, g, fmt.Sprintf("replica-client-%d", i), "app.test")
-		waitAnswer(t, c, "a", 20*time.Second)
+		gatehouseproc.WaitAnswer(t, c, "a", 20*time.Second)
 		clients = append(clients, c)
 	}
 	same := func(when string) {
@@ -71,7 +72,7 @@ func TestReplicasOnConsulKV(t *testing.T) {
 	}
 	var worst time.Duration
 	for _, c := range clients {
-		waitAnswer(t, c, "b", 5*time.Second)
+		gatehouseproc.WaitAnswer(t, c, "b", 5*time.Second)
 		worst = max(worst, time.Since(start))
 	}
 	t.Logf("an object applied through one replica was served by all 3 within %v of the apply's start (target 1s; bound 5s)", worst)

@@ -200,7 +200,7 @@ func TestScaleFlapping(t *testing.T) {
 		}
 	}
 
-	publishedBefore := g.metric(`gatehouse_snapshot_build_seconds_count{result="published"}`)
+	publishedBefore := g.Metric(`gatehouse_snapshot_build_seconds_count{result="published"}`)
 	cpuBefore := g.cpuTime()
 
 	type flip struct {
@@ -268,7 +268,7 @@ func TestScaleFlapping(t *testing.T) {
 		t.Fatalf("flapping: %v", err)
 	}
 	cpu := g.cpuTime() - cpuBefore
-	publishes := g.metric(`gatehouse_snapshot_build_seconds_count{result="published"}`) - publishedBefore
+	publishes := g.Metric(`gatehouse_snapshot_build_seconds_count{result="published"}`) - publishedBefore
 
 	// Listener, route and cluster versions never change; match each flip to
 	// the first EDS update showing its state (later flips supersede earlier

@@ -70,7 +70,7 @@ func TestServeFromConsulKV(t *testing.T) {
 		"--store", "consul://"+agent.Addr+"/gatehouse/e2e")}
 	t.Logf("ready %v after start", g.WaitReady(30*time.Second).Round(time.Millisecond))
 	client := xdsClient(t, g, "kv", "app.test")
-	waitAnswer(t, client, "a", 10*time.Second)
+	gatehouseproc.WaitAnswer(t, client, "a", 10*time.Second)
 	if st := g.storeStatus(); !st.Store.Up || st.Store.Revision != first.ID || st.Store.Store != "consul://"+agent.Addr+"/gatehouse/e2e" {
 		t.Fatalf("store status %+v, want up at %s", st.Store, first.ID)
 	}
@@ -81,7 +81,7 @@ func TestServeFromConsulKV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	took := waitAnswer(t, client, "b", 10*time.Second)
+	took := gatehouseproc.WaitAnswer(t, client, "b", 10*time.Second)
 	t.Logf("commit to Consul KV served to the proxyless client %v after the commit returned (%v after it started)", took.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	// Two replicas (or CLI runs) commit on one revision: exactly one lands,
 	// and the client is served the winner.
@@ -107,12 +107,12 @@ func TestServeFromConsulKV(t *testing.T) {
 	if errs[0] != nil {
 		winner = "c"
 	}
-	waitAnswer(t, client, winner, 10*time.Second)
+	gatehouseproc.WaitAnswer(t, client, winner, 10*time.Second)
 	second, err = kv.Commit(ctx, "", storePolicy(b)[2:], store.Meta{Author: "e2e", Message: "back to b"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitAnswer(t, client, "b", 10*time.Second)
+	gatehouseproc.WaitAnswer(t, client, "b", 10*time.Second)
 	waitRevision := func(rev string, bound time.Duration) {
 		t.Helper()
 		for deadline := time.Now().Add(bound); g.storeStatus().Store.Revision != rev; time.Sleep(20 * time.Millisecond) {
@@ -122,16 +122,16 @@ func TestServeFromConsulKV(t *testing.T) {
 		}
 	}
 	waitRevision(second.ID, 5*time.Second)
-	if v := g.metric(storeUp); v != 1 {
+	if v := g.Metric(storeUp); v != 1 {
 		t.Fatalf("%s = %v, want 1", storeUp, v)
 	}
-	if v := g.metric(`gatehouse_store_revision_info{revision="` + second.ID + `"}`); v != 1 {
+	if v := g.Metric(`gatehouse_store_revision_info{revision="` + second.ID + `"}`); v != 1 {
 		t.Fatalf("gatehouse_store_revision_info for %s = %v, want 1", second.ID, v)
 	}
 
 	agent.Kill()
 	killed := time.Now()
-	for g.metric(storeUp) != 0 {
+	for g.Metric(storeUp) != 0 {
 		if time.Since(killed) > 15*time.Second {
 			t.Fatalf("%s not 0 within 15s of the kill", storeUp)
 		}
@@ -169,9 +169,9 @@ func TestServeFromConsulKV(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitRevision(third.ID, 15*time.Second)
-	if v := g.metric(storeUp); v != 1 {
+	if v := g.Metric(storeUp); v != 1 {
 		t.Fatalf("%s = %v after the restart, want 1", storeUp, v)
 	}
-	waitAnswer(t, xdsClient(t, g, "kv-after", "app.test"), "a", 15*time.Second)
+	gatehouseproc.WaitAnswer(t, xdsClient(t, g, "kv-after", "app.test"), "a", 15*time.Second)
 	t.Logf("after the restart: the new commit served %v after the agent was back", time.Since(back).Round(time.Millisecond))
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/gatehouse-dev/gatehouse/test/consul/consultest"
+	"github.com/gatehouse-dev/gatehouse/test/testutil/gatehouseproc"
 )
 
 // registerInZone registers b as an instance of service in zone (service
@@ -42,8 +43,8 @@ func TestZoneFailoverThroughConsul(t *testing.T) {
 	writePolicy(t, dir, map[string]string{"policy.yaml": consulPolicy(map[string]string{"app": "app"})})
 	g := startGatehouse(t, dir, agent.Addr, "--zone", "a")
 	client := xdsClient(t, g, "zoned", "app.test")
-	waitAnswer(t, client, "a1", 10*time.Second)
-	waitAnswer(t, client, "a2", 5*time.Second)
+	gatehouseproc.WaitAnswer(t, client, "a1", 10*time.Second)
+	gatehouseproc.WaitAnswer(t, client, "a2", 5*time.Second)
 	for i := 0; i < 50; i++ {
 		if got := call(client); got != "a1" && got != "a2" {
 			t.Fatalf("call %d answered by %q while zone a is healthy, want a1 or a2", i, got)
@@ -56,7 +57,7 @@ func TestZoneFailoverThroughConsul(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitAnswer(t, client, "b1", 5*time.Second)
+	gatehouseproc.WaitAnswer(t, client, "b1", 5*time.Second)
 	t.Logf("zone a critical in Consul: calls reach zone b %v later", time.Since(start).Round(time.Millisecond))
 	for i := 0; i < 20; i++ {
 		if got := call(client); got != "b1" {
@@ -68,7 +69,7 @@ func TestZoneFailoverThroughConsul(t *testing.T) {
 	if err := c.Agent().UpdateTTL("ttl-a1", "ok", api.HealthPassing); err != nil {
 		t.Fatal(err)
 	}
-	waitAnswer(t, client, "a1", 5*time.Second)
+	gatehouseproc.WaitAnswer(t, client, "a1", 5*time.Second)
 	t.Logf("a1 passing again: calls reach it %v later", time.Since(start).Round(time.Millisecond))
 	for i := 0; i < 20; i++ {
 		if got := call(client); got != "a1" {

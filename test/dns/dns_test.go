@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/test/testutil/gatehouseproc"
 )
 
 // TestRecordsAddedAndRemoved: A records added to and removed from the
@@ -17,13 +19,13 @@ func TestRecordsAddedAndRemoved(t *testing.T) {
 	g := launch(t, dir, d.Addr)
 	t.Logf("gatehouse ready in %v", g.WaitReady(30*time.Second).Round(time.Millisecond))
 	cl := xdsClient(t, g, "node-1", "api.example")
-	waitAnswer(t, cl, "api-a", 20*time.Second)
+	gatehouseproc.WaitAnswer(t, cl, "api-a", 20*time.Second)
 
 	d.SetZone("api 1 IN A 127.0.0.2", "api 1 IN A 127.0.0.3", "api 1 IN A 127.0.0.4")
 	d.waitServed("api.test", 3)
 	start := time.Now()
-	waitAnswer(t, cl, "api-b", 20*time.Second)
-	waitAnswer(t, cl, "api-c", 20*time.Second)
+	gatehouseproc.WaitAnswer(t, cl, "api-b", 20*time.Second)
+	gatehouseproc.WaitAnswer(t, cl, "api-c", 20*time.Second)
 	t.Logf("records added (served by CoreDNS) -> both new backends answered: %v (TTL 1s)", time.Since(start).Round(time.Millisecond))
 	g.waitStatus("3 endpoints", 10*time.Second, func(st dnsStatus) bool {
 		s, ok := st.only()
@@ -32,7 +34,7 @@ func TestRecordsAddedAndRemoved(t *testing.T) {
 
 	d.SetZone("api 1 IN A 127.0.0.4")
 	d.waitServed("api.test", 1)
-	took := waitOnly(t, cl, 20*time.Second, "api-c")
+	took := gatehouseproc.WaitOnly(t, cl, 20*time.Second, "api-c")
 	t.Logf("records removed -> only api-c answering: %v (including 40 quiet calls)", took.Round(time.Millisecond))
 }
 
@@ -49,7 +51,7 @@ func TestTTLRespected(t *testing.T) {
 	g := launch(t, dir, d.Addr)
 	g.WaitReady(30 * time.Second)
 	cl := xdsClient(t, g, "node-1", "api.example")
-	waitAnswer(t, cl, "api-a", 20*time.Second)
+	gatehouseproc.WaitAnswer(t, cl, "api-a", 20*time.Second)
 
 	st := g.status()
 	s, ok := st.only()
@@ -60,7 +62,7 @@ func TestTTLRespected(t *testing.T) {
 	d.SetZone("api 4 IN A 127.0.0.3")
 	d.waitServed("api.test", 1)
 	changed := time.Now()
-	took := waitAnswer(t, cl, "api-b", ttl+10*time.Second)
+	took := gatehouseproc.WaitAnswer(t, cl, "api-b", ttl+10*time.Second)
 	seen := changed.Add(took)
 	t.Logf("zone changed %v before the announced re-resolution; client saw it %v after the change (TTL %v)",
 		next.Sub(changed).Round(time.Millisecond), took.Round(time.Millisecond), ttl)
@@ -84,8 +86,8 @@ func TestServerDownKeepsLastKnownGood(t *testing.T) {
 	g := launch(t, dir, d.Addr)
 	g.WaitReady(30 * time.Second)
 	cl := xdsClient(t, g, "node-1", "api.example")
-	waitAnswer(t, cl, "api-a", 20*time.Second)
-	if v := g.metric(`gatehouse_registry_up{source="dns"}`); v != 1 {
+	gatehouseproc.WaitAnswer(t, cl, "api-a", 20*time.Second)
+	if v := g.Metric(`gatehouse_registry_up{source="dns"}`); v != 1 {
 		t.Fatalf(`gatehouse_registry_up{source="dns"} = %v while answering, want 1`, v)
 	}
 
@@ -96,12 +98,12 @@ func TestServerDownKeepsLastKnownGood(t *testing.T) {
 		return ok && st.DNS.Reachable == false && strings.HasPrefix(s.State, "failing") && s.Endpoints == 1
 	})
 	t.Logf("server killed -> status failing: %v", took.Round(time.Millisecond))
-	if v := g.metric(`gatehouse_registry_up{source="dns"}`); v != 0 {
+	if v := g.Metric(`gatehouse_registry_up{source="dns"}`); v != 0 {
 		t.Errorf(`gatehouse_registry_up{source="dns"} = %v with the server down, want 0`, v)
 	}
 	// Last known good, for a while (several retries).
 	for time.Since(down) < 4*time.Second {
-		if got := waitOnly(t, cl, 10*time.Second, "api-a"); got > 5*time.Second {
+		if got := gatehouseproc.WaitOnly(t, cl, 10*time.Second, "api-a"); got > 5*time.Second {
 			t.Fatalf("the last known address stopped answering steadily (%v)", got)
 		}
 	}
@@ -112,10 +114,10 @@ func TestServerDownKeepsLastKnownGood(t *testing.T) {
 	d.SetZone("api 1 IN A 127.0.0.3")
 	d.Start()
 	back := time.Now()
-	waitAnswer(t, cl, "api-b", 30*time.Second)
+	gatehouseproc.WaitAnswer(t, cl, "api-b", 30*time.Second)
 	t.Logf("server back (new record) -> client on the new address: %v (retry backoff 1s doubling up to the 5s refresh rate)", time.Since(back).Round(time.Millisecond))
 	g.waitStatus("up again", 10*time.Second, func(st dnsStatus) bool { return st.DNS != nil && st.DNS.Reachable })
-	if v := g.metric(`gatehouse_registry_up{source="dns"}`); v != 1 {
+	if v := g.Metric(`gatehouse_registry_up{source="dns"}`); v != 1 {
 		t.Errorf(`gatehouse_registry_up{source="dns"} = %v after recovery, want 1`, v)
 	}
 }

@@ -1,13 +1,9 @@
 package dnsproc
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -55,47 +51,6 @@ func (st dnsStatus) only() (dnsService, bool) {
 		return dnsService{}, false
 	}
 	return st.DNS.Services[0], true
-}
-
-func (g *gatehouse) status() dnsStatus {
-	g.t.Helper()
-	_, body := g.Get("/api/v1/status")
-	var st dnsStatus
-	if err := json.Unmarshal([]byte(body), &st); err != nil {
-		g.t.Fatalf("/api/v1/status: %v: %s", err, body)
-	}
-	return st
-}
-
-// waitStatus polls the status until ok holds, or fails past bound.
-func (g *gatehouse) waitStatus(what string, bound time.Duration, ok func(dnsStatus) bool) time.Duration {
-	g.t.Helper()
-	start := time.Now()
-	var st dnsStatus
-	for time.Since(start) < bound {
-		if st = g.status(); ok(st) {
-			return time.Since(start)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	b, _ := json.Marshal(st)
-	g.t.Fatalf("%s: not within %v; status %s", what, bound, b)
-	return 0
-}
-
-// metric returns one sample of /metrics ("name{labels}"), -1 when absent.
-func (g *gatehouse) metric(sample string) float64 {
-	_, body := g.Get("/metrics")
-	sc := bufio.NewScanner(strings.NewReader(body))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if line := sc.Text(); strings.HasPrefix(line, sample+" ") {
-			if v, err := strconv.ParseFloat(strings.TrimSpace(line[len(sample):]), 64); err == nil {
-				return v
-			}
-		}
-	}
-	return -1
 }
 
 // policy is a Gateway, a GRPC Service discovered from the DNS name
@@ -148,42 +103,10 @@ func xdsClient(t *testing.T, g *gatehouse, node, host string) testpb.TestService
 	return gatehouseproc.XDSClient(t, gatehouseBin, g.XDSAddr, "public", node, host)
 }
 
-// waitAnswer calls until want answers and returns how long that took, or
-// fails past bound.
-func waitAnswer(t *testing.T, c testpb.TestServiceClient, want string, bound time.Duration) time.Duration {
-	t.Helper()
-	start := time.Now()
-	last := ""
-	for time.Since(start) < bound {
-		if last = gatehouseproc.Call(c); last == want {
-			return time.Since(start)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("%q did not answer within %v; last answer %q", want, bound, last)
-	return 0
-}
+func (g *gatehouse) status() dnsStatus { return gatehouseproc.Status[dnsStatus](g.t, g.Proc) }
 
-// waitOnly calls until only names answer for 40 consecutive calls and
-// returns how long that took, or fails past bound.
-func waitOnly(t *testing.T, c testpb.TestServiceClient, bound time.Duration, names ...string) time.Duration {
-	t.Helper()
-	ok := map[string]bool{}
-	for _, n := range names {
-		ok[n] = true
-	}
-	start := time.Now()
-	since, last := 0, ""
-	for time.Since(start) < bound {
-		if last = gatehouseproc.Call(c); ok[last] {
-			if since++; since >= 40 {
-				return time.Since(start)
-			}
-		} else {
-			since = 0
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("not only %v answering within %v; last answer %q", names, bound, last)
-	return 0
+// waitStatus polls the status until ok holds, or fails past bound.
+func (g *gatehouse) waitStatus(what string, bound time.Duration, ok func(dnsStatus) bool) time.Duration {
+	g.t.Helper()
+	return gatehouseproc.WaitStatus(g.t, g.Proc, what, bound, ok)
 }

@@ -20,35 +20,35 @@ func TestEurekaScaleUpDown(t *testing.T) {
 	g := launch(t, policyDir(t), "--eureka-url", srv.URL)
 	t.Logf("gatehouse ready in %v", g.WaitReady(30*time.Second).Round(time.Millisecond))
 	cl := xdsClient(t, g)
-	waitAnswer(t, cl, "a", 20*time.Second)
+	gatehouseproc.WaitAnswer(t, cl, "a", 20*time.Second)
 
 	// Scale up.
 	rb := register(t, srv.URL, "cart", "cart-b", b.Port, "z1")
-	t.Logf("eureka-js-client registered -> first call to it: %v (poll interval 200ms)", waitAnswer(t, cl, "b", 20*time.Second).Round(time.Millisecond))
+	t.Logf("eureka-js-client registered -> first call to it: %v (poll interval 200ms)", gatehouseproc.WaitAnswer(t, cl, "b", 20*time.Second).Round(time.Millisecond))
 	register(t, srv.URL, "cart", "cart-c", c.Port, "z2")
-	waitAnswer(t, cl, "c", 20*time.Second)
+	gatehouseproc.WaitAnswer(t, cl, "c", 20*time.Second)
 	g.waitStatus("3 endpoints", 10*time.Second, func(st eurekaStatus) bool {
 		return st.Eureka != nil && len(st.Eureka.Services) == 1 && st.Eureka.Services[0].Endpoints == 3 && st.Eureka.Services[0].State == "ok"
 	})
 
 	// b reports DOWN itself (re-registration by the client): no traffic.
 	rb.status("DOWN")
-	waitOnly(t, cl, 20*time.Second, "a", "c")
+	gatehouseproc.WaitOnly(t, cl, 20*time.Second, "a", "c")
 	// c taken out of service by an operator (a status override).
 	override(t, srv.URL, "CART", "cart-c", "PUT", "OUT_OF_SERVICE")
-	waitOnly(t, cl, 20*time.Second, "a")
+	gatehouseproc.WaitOnly(t, cl, 20*time.Second, "a")
 	// b back UP, c's override removed (UP).
 	rb.status("UP")
 	override(t, srv.URL, "CART", "cart-c", "DELETE", "UP")
-	waitAnswer(t, cl, "b", 20*time.Second)
-	waitAnswer(t, cl, "c", 20*time.Second)
+	gatehouseproc.WaitAnswer(t, cl, "b", 20*time.Second)
+	gatehouseproc.WaitAnswer(t, cl, "c", 20*time.Second)
 
 	// Scale down: a stops (eureka-js-client deregisters it).
 	ra.stop()
-	took := waitOnly(t, cl, 20*time.Second, "b", "c")
+	took := gatehouseproc.WaitOnly(t, cl, 20*time.Second, "b", "c")
 	t.Logf("scale 3 -> 2 (a deregistered) reached the client in %v (including 40 quiet calls)", took.Round(time.Millisecond))
 
-	if v := g.metric(`gatehouse_registry_up{source="eureka"}`); v != 1 {
+	if v := g.Metric(`gatehouse_registry_up{source="eureka"}`); v != 1 {
 		t.Errorf(`gatehouse_registry_up{source="eureka"} = %v, want 1`, v)
 	}
 	st := g.status()
@@ -73,12 +73,12 @@ func TestEurekaHashMismatchFullFetch(t *testing.T) {
 	g := launch(t, policyDir(t), "--eureka-url", srv.URL)
 	g.WaitReady(30 * time.Second)
 	cl := xdsClient(t, g)
-	waitAnswer(t, cl, "a", 20*time.Second)
+	gatehouseproc.WaitAnswer(t, cl, "a", 20*time.Second)
 	g.waitStatus("a delta fetched", 10*time.Second, func(st eurekaStatus) bool { return st.Eureka != nil && st.Eureka.Fetches.Delta > 0 })
 
 	srv.DropDelta(true)
 	register(t, srv.URL, "cart", "cart-b", b.Port, "")
-	took := waitAnswer(t, cl, "b", 20*time.Second)
+	took := gatehouseproc.WaitAnswer(t, cl, "b", 20*time.Second)
 	t.Logf("registered with the delta queue dropping it -> first call: %v", took.Round(time.Millisecond))
 	st := g.status()
 	if st.Eureka.Fetches.HashMismatches == 0 || st.Eureka.Fetches.Full < 2 || st.Eureka.HashCode != "UP_2_" {
@@ -101,16 +101,16 @@ func TestEurekaFailoverAndOutage(t *testing.T) {
 	g := launch(t, dir, "--eureka-url", urls)
 	g.WaitReady(30 * time.Second)
 	cl := xdsClient(t, g)
-	waitAnswer(t, cl, "a", 20*time.Second)
+	gatehouseproc.WaitAnswer(t, cl, "a", 20*time.Second)
 
 	s1.Stop()
 	register(t, s2.URL, "cart", "cart-b", b.Port, "") // the first server is down: only the second has it
-	took := waitAnswer(t, cl, "b", 20*time.Second)
+	took := gatehouseproc.WaitAnswer(t, cl, "b", 20*time.Second)
 	t.Logf("first server stopped, b registered with the second -> first call to b: %v", took.Round(time.Millisecond))
 	g.waitStatus("on the second server", 10*time.Second, func(st eurekaStatus) bool {
 		return st.Eureka != nil && st.Eureka.Server == s2.URL && st.Eureka.Reachable && st.Eureka.Fetches.Failovers >= 1
 	})
-	if v := g.metric(`gatehouse_registry_up{source="eureka"}`); v != 1 {
+	if v := g.Metric(`gatehouse_registry_up{source="eureka"}`); v != 1 {
 		t.Errorf(`after failover gatehouse_registry_up{source="eureka"} = %v, want 1`, v)
 	}
 
@@ -118,7 +118,7 @@ func TestEurekaFailoverAndOutage(t *testing.T) {
 	s2.Stop()
 	took = g.waitStatus("down", 10*time.Second, func(st eurekaStatus) bool { return st.Eureka != nil && !st.Eureka.Reachable })
 	t.Logf("outage seen in status after %v", took.Round(time.Millisecond))
-	if v := g.metric(`gatehouse_registry_up{source="eureka"}`); v != 0 {
+	if v := g.Metric(`gatehouse_registry_up{source="eureka"}`); v != 0 {
 		t.Errorf(`during the outage gatehouse_registry_up{source="eureka"} = %v, want 0`, v)
 	}
 	g2 := launch(t, dir, "--eureka-url", urls)
@@ -146,9 +146,9 @@ func TestEurekaFailoverAndOutage(t *testing.T) {
 	s2.Register(eurekatest.Instance("cart", "cart-c", "127.0.0.1", c.Port, ""))
 	s2.Restart()
 	t.Logf("second gatehouse ready %v after the server came back", g2.WaitReady(30*time.Second).Round(time.Millisecond))
-	waitAnswer(t, cl, "c", 20*time.Second)
+	gatehouseproc.WaitAnswer(t, cl, "c", 20*time.Second)
 	g.waitStatus("up again", 10*time.Second, func(st eurekaStatus) bool { return st.Eureka != nil && st.Eureka.Reachable })
-	if v := g.metric(`gatehouse_registry_up{source="eureka"}`); v != 1 {
+	if v := g.Metric(`gatehouse_registry_up{source="eureka"}`); v != 1 {
 		t.Errorf(`after the outage gatehouse_registry_up{source="eureka"} = %v, want 1`, v)
 	}
 }

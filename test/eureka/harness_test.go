@@ -7,7 +7,6 @@ package eurekaproc
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -186,44 +185,6 @@ type eurekaStatus struct {
 	} `json:"eureka"`
 }
 
-func (g *gatehouse) status() eurekaStatus {
-	g.t.Helper()
-	_, body := g.Get("/api/v1/status")
-	var st eurekaStatus
-	if err := json.Unmarshal([]byte(body), &st); err != nil {
-		g.t.Fatalf("/api/v1/status: %v: %s", err, body)
-	}
-	return st
-}
-
-func (g *gatehouse) waitStatus(what string, bound time.Duration, ok func(eurekaStatus) bool) time.Duration {
-	g.t.Helper()
-	start := time.Now()
-	var st eurekaStatus
-	for time.Since(start) < bound {
-		if st = g.status(); ok(st) {
-			return time.Since(start)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	b, _ := json.Marshal(st)
-	g.t.Fatalf("%s: not within %v; status %s", what, bound, b)
-	return 0
-}
-
-// metric returns one sample of /metrics ("name{labels}"), -1 when absent.
-func (g *gatehouse) metric(sample string) float64 {
-	_, body := g.Get("/metrics")
-	for _, line := range strings.Split(body, "\n") {
-		if strings.HasPrefix(line, sample+" ") {
-			if v, err := strconv.ParseFloat(strings.TrimSpace(line[len(sample):]), 64); err == nil {
-				return v
-			}
-		}
-	}
-	return -1
-}
-
 // policy is a Gateway and a GRPC Service "cart" discovered from the Eureka
 // application CART, with a Route for cart.test.
 func policy() string {
@@ -252,43 +213,10 @@ func xdsClient(t *testing.T, g *gatehouse) testpb.TestServiceClient {
 
 func call(c testpb.TestServiceClient) string { return gatehouseproc.Call(c) }
 
-// waitAnswer calls until want answers and returns how long that took.
-func waitAnswer(t *testing.T, c testpb.TestServiceClient, want string, bound time.Duration) time.Duration {
-	t.Helper()
-	start := time.Now()
-	last := ""
-	for time.Since(start) < bound {
-		if last = call(c); last == want {
-			return time.Since(start)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Fatalf("%q did not answer within %v; last answer %q", want, bound, last)
-	return 0
-}
+func (g *gatehouse) status() eurekaStatus { return gatehouseproc.Status[eurekaStatus](g.t, g.Proc) }
 
-// waitOnly calls until only names answer for 40 consecutive calls and
-// returns how long that took.
-func waitOnly(t *testing.T, c testpb.TestServiceClient, bound time.Duration, names ...string) time.Duration {
-	t.Helper()
-	const quiet = 40
-	ok := map[string]bool{}
-	for _, n := range names {
-		ok[n] = true
-	}
-	start := time.Now()
-	since, last := 0, ""
-	for time.Since(start) < bound {
-		last = call(c)
-		if ok[last] {
-			if since++; since >= quiet {
-				return time.Since(start)
-			}
-		} else {
-			since = 0
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Fatalf("not only %v answering within %v; last answer %q", names, bound, last)
-	return 0
+// waitStatus polls the status until ok holds, or fails past bound.
+func (g *gatehouse) waitStatus(what string, bound time.Duration, ok func(eurekaStatus) bool) time.Duration {
+	g.t.Helper()
+	return gatehouseproc.WaitStatus(g.t, g.Proc, what, bound, ok)
 }

@@ -46,7 +46,7 @@ func TestInClusterConfig(t *testing.T) {
 	env := []string{"KUBECONFIG=", "KUBERNETES_SERVICE_HOST=127.0.0.1", "KUBERNETES_SERVICE_PORT=" + strconv.Itoa(c.Port)}
 	g := &gatehouse{Proc: gatehouseproc.StartEnv(t, gatehouseBin, env, "--policy-dir", dir, "--kubernetes-service-account-dir", sa), t: t}
 	t.Logf("gatehouse ready in %v with in-cluster config", g.WaitReady(60*time.Second).Round(time.Millisecond))
-	waitAnswer(t, xdsClient(t, g, "node-1", "cart.test"), "cart-a", 20*time.Second)
+	gatehouseproc.WaitAnswer(t, xdsClient(t, g, "node-1", "cart.test"), "cart-a", 20*time.Second)
 	if _, body := g.Get("/api/v1/status"); !strings.Contains(strings.Join(strings.Fields(body), ""), `"config":"in-cluster"`) {
 		t.Errorf("status does not say in-cluster: %s", gatehouseproc.Tail(body, 2000))
 	}

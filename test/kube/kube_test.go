@@ -53,15 +53,15 @@ func TestScaleUpDown(t *testing.T) {
 	g := launch(t, dir, c.kubeconfig)
 	t.Logf("gatehouse ready in %v", g.WaitReady(60*time.Second).Round(time.Millisecond))
 	cl := xdsClient(t, g, "node-1", "cart.test")
-	waitAnswer(t, cl, "cart-a", 20*time.Second)
+	gatehouseproc.WaitAnswer(t, cl, "cart-a", 20*time.Second)
 
 	// Scale up: b created not ready (starting), then updated to ready; c
 	// created ready.
 	c.put(t, "shop", slice("cart-b", "cart", "grpc", port["cart-b"], ep{ip: ip, ready: no()}))
 	c.put(t, "shop", slice("cart-c", "cart", "grpc", port["cart-c"], ep{ip: ip}))
-	waitAnswer(t, cl, "cart-c", 20*time.Second)
+	gatehouseproc.WaitAnswer(t, cl, "cart-c", 20*time.Second)
 	c.put(t, "shop", slice("cart-b", "cart", "grpc", port["cart-b"], ep{ip: ip, ready: yes()}))
-	t.Logf("endpoint ready -> first call to it: %v", waitAnswer(t, cl, "cart-b", 20*time.Second).Round(time.Millisecond))
+	t.Logf("endpoint ready -> first call to it: %v", gatehouseproc.WaitAnswer(t, cl, "cart-b", 20*time.Second).Round(time.Millisecond))
 	g.waitStatus("3 endpoints", 10*time.Second, func(st kubeStatus) bool {
 		s, ok := st.only()
 		return ok && s.Endpoints == 3 && s.Slices == 3 && s.State == "ok"
@@ -70,7 +70,7 @@ func TestScaleUpDown(t *testing.T) {
 	// Scale down to c.
 	c.del(t, "shop", "cart-a")
 	c.del(t, "shop", "cart-b")
-	took := waitOnly(t, cl, 20*time.Second, "cart-c")
+	took := gatehouseproc.WaitOnly(t, cl, 20*time.Second, "cart-c")
 	t.Logf("scale 3 -> 1 reached the client in %v (including 40 quiet calls)", took.Round(time.Millisecond))
 
 	c.del(t, "shop", "cart-c")
@@ -78,7 +78,7 @@ func TestScaleUpDown(t *testing.T) {
 		s, ok := st.only()
 		return ok && s.Endpoints == 0 && s.Slices == 0 && strings.HasPrefix(s.State, "no EndpointSlices")
 	})
-	if v := g.metric(`gatehouse_registry_up{source="kubernetes"}`); v != 1 {
+	if v := g.Metric(`gatehouse_registry_up{source="kubernetes"}`); v != 1 {
 		t.Errorf(`gatehouse_registry_up{source="kubernetes"} = %v, want 1`, v)
 	}
 	out, err := gatehouseproc.Run(gatehouseBin, "status", "--server", g.AdminAddr)
@@ -101,18 +101,18 @@ func TestNotReadyAndTerminating(t *testing.T) {
 	g := launch(t, dir, c.kubeconfig)
 	g.WaitReady(60 * time.Second)
 	cl := xdsClient(t, g, "node-1", "cart.test")
-	waitOnly(t, cl, 20*time.Second, "a")
+	gatehouseproc.WaitOnly(t, cl, 20*time.Second, "a")
 	g.waitStatus("1 not ready", 10*time.Second, func(st kubeStatus) bool {
 		s, ok := st.only()
 		return ok && s.Endpoints == 1 && s.NotReady == 1
 	})
 
 	c.put(t, "shop", slice("cart-b", "cart", "grpc", port["b"], ep{ip: ip, ready: yes()}))
-	waitAnswer(t, cl, "b", 20*time.Second)
+	gatehouseproc.WaitAnswer(t, cl, "b", 20*time.Second)
 
 	// a terminates but still serves: drained, not cut.
 	c.put(t, "shop", slice("cart-a", "cart", "grpc", port["a"], ep{ip: ip, ready: no(), serving: yes(), terminate: yes()}))
-	waitOnly(t, cl, 20*time.Second, "b")
+	gatehouseproc.WaitOnly(t, cl, 20*time.Second, "b")
 	g.waitStatus("a draining", 10*time.Second, func(st kubeStatus) bool {
 		s, ok := st.only()
 		return ok && s.Endpoints == 2 && s.Draining == 1
@@ -124,7 +124,7 @@ func TestNotReadyAndTerminating(t *testing.T) {
 		s, ok := st.only()
 		return ok && s.Endpoints == 1 && s.Draining == 0 && s.NotReady == 1
 	})
-	waitOnly(t, cl, 20*time.Second, "b")
+	gatehouseproc.WaitOnly(t, cl, 20*time.Second, "b")
 }
 
 // TestSliceSplit: a Service's endpoints split across two slices are merged,
@@ -141,8 +141,8 @@ func TestSliceSplit(t *testing.T) {
 	g := launch(t, dir, c.kubeconfig)
 	g.WaitReady(60 * time.Second)
 	cl := xdsClient(t, g, "node-1", "cart.test")
-	waitAnswer(t, cl, "a", 20*time.Second)
-	waitAnswer(t, cl, "b", 20*time.Second)
+	gatehouseproc.WaitAnswer(t, cl, "a", 20*time.Second)
+	gatehouseproc.WaitAnswer(t, cl, "b", 20*time.Second)
 	g.waitStatus("2 slices", 10*time.Second, func(st kubeStatus) bool {
 		s, ok := st.only()
 		return ok && s.Endpoints == 2 && s.Slices == 2
@@ -150,7 +150,7 @@ func TestSliceSplit(t *testing.T) {
 
 	// One slice deleted: the other's endpoint stays.
 	c.del(t, "shop", "cart-1")
-	waitOnly(t, cl, 20*time.Second, "b")
+	gatehouseproc.WaitOnly(t, cl, 20*time.Second, "b")
 
 	// A port name the Service does not have.
 	writePolicy(t, dir, policy("shop", "http", "cart"))
@@ -174,13 +174,13 @@ func TestAPIServerOutage(t *testing.T) {
 	g := launch(t, dir, c.kubeconfig)
 	g.WaitReady(60 * time.Second)
 	cl := xdsClient(t, g, "node-1", "cart.test")
-	waitAnswer(t, cl, "a", 20*time.Second)
+	gatehouseproc.WaitAnswer(t, cl, "a", 20*time.Second)
 
 	c.Kill()
 	killed := time.Now()
 	took := g.waitStatus("down", 30*time.Second, func(st kubeStatus) bool { return st.Kube != nil && !st.Kube.Reachable })
 	t.Logf("outage seen in status after %v", took.Round(time.Millisecond))
-	if v := g.metric(`gatehouse_registry_up{source="kubernetes"}`); v != 0 {
+	if v := g.Metric(`gatehouse_registry_up{source="kubernetes"}`); v != 0 {
 		t.Errorf(`during the outage gatehouse_registry_up{source="kubernetes"} = %v, want 0`, v)
 	}
 	// A second gatehouse starting now must hold its configuration back.
@@ -205,9 +205,9 @@ func TestAPIServerOutage(t *testing.T) {
 	g.waitStatus("up again", 30*time.Second, func(st kubeStatus) bool { return st.Kube != nil && st.Kube.Reachable })
 	start := time.Now()
 	c.put(t, "shop", slice("cart-1", "cart", "grpc", port["b"], ep{ip: ip}))
-	waitOnly(t, cl, 60*time.Second, "b")
+	gatehouseproc.WaitOnly(t, cl, 60*time.Second, "b")
 	t.Logf("change after the restart reached the client in %v", time.Since(start).Round(time.Millisecond))
-	if v := g.metric(`gatehouse_registry_up{source="kubernetes"}`); v != 1 {
+	if v := g.Metric(`gatehouse_registry_up{source="kubernetes"}`); v != 1 {
 		t.Errorf(`after the restart gatehouse_registry_up{source="kubernetes"} = %v, want 1`, v)
 	}
 }

@@ -2,6 +2,7 @@ package consul
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -331,23 +332,9 @@ func (s *Source) nextSnapshot() (registry.Snapshot, bool) {
 			out[name] = prev
 		}
 	}
-	same := len(out) == len(s.emitted)
-	if same {
-		for name, eps := range out {
-			prev, ok := s.emitted[name]
-			if !ok || !registry.Equal(prev, eps) {
-				same = false
-				break
-			}
-		}
-	}
-	if same {
+	if out.Equal(s.emitted) {
 		return nil, false
 	}
 	s.emitted = out
-	res := make(registry.Snapshot, len(out))
-	for k, v := range out {
-		res[k] = v
-	}
-	return res, true
+	return maps.Clone(out), true
 }

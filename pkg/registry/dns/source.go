@@ -299,18 +299,10 @@ func (s *Source) snapshot(prev registry.Snapshot) (registry.Snapshot, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(registry.Snapshot, len(s.targets))
-	changed := false
 	for name, t := range s.targets {
-		if !t.resolved {
-			continue
-		}
-		out[name] = t.eps
-		if p, ok := prev[name]; !ok || !registry.Equal(p, t.eps) {
-			changed = true
+		if t.resolved {
+			out[name] = t.eps
 		}
 	}
-	if len(out) != len(prev) {
-		changed = true
-	}
-	return out, changed
+	return out, !out.Equal(prev)
 }

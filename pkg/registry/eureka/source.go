@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -301,24 +302,17 @@ func (s *Source) nextSnapshot() (registry.Snapshot, bool) {
 	}
 	out := make(registry.Snapshot, len(s.byPolicy))
 	s.counts = make(map[string]counts, len(s.byPolicy))
-	same := len(s.byPolicy) == len(s.emitted)
 	for name, t := range s.byPolicy {
 		eps, c := endpointsOf(s.mirror, t)
 		s.counts[name] = c
 		if prev, ok := s.emitted[name]; ok && registry.Equal(prev, eps) {
 			eps = prev // unchanged: keep the old slice (cheap Equal downstream)
-		} else {
-			same = false
 		}
 		out[name] = eps
 	}
-	if same {
+	if out.Equal(s.emitted) {
 		return nil, false
 	}
 	s.emitted = out
-	res := make(registry.Snapshot, len(out))
-	for k, v := range out {
-		res[k] = v
-	}
-	return res, true
+	return maps.Clone(out), true
 }

@@ -94,3 +94,22 @@ func TestResourceNames(t *testing.T) {
 		t.Fatal("RDSNames: a resource that is not a Listener was not reported")
 	}
 }
+
+func TestMetricIn(t *testing.T) {
+	body := "# HELP up x\n# TYPE up gauge\n" +
+		`gatehouse_registry_up{source="consul"} 1` + "\n" +
+		`gatehouse_registry_up{source="consul2"} 0` + "\n" +
+		"gatehouse_builds_total 12\n" +
+		"gatehouse_builds_total_failed 3\n"
+	for sample, want := range map[string]float64{
+		`gatehouse_registry_up{source="consul"}`:  1,
+		`gatehouse_registry_up{source="consul2"}`: 0,
+		"gatehouse_builds_total":                  12, // not the _failed sample sharing its prefix
+		"gatehouse_builds":                        -1,
+		`gatehouse_registry_up{source="dns"}`:     -1,
+	} {
+		if got := MetricIn(body, sample); got != want {
+			t.Errorf("MetricIn(%s) = %v, want %v", sample, got, want)
+		}
+	}
+}
