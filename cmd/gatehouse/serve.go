@@ -260,6 +260,10 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 				log.Warn("proxy connected for an unknown gateway; it gets no configuration until a Gateway of that name exists",
 					"node", node, "gateway", gateway, "reason", reason)
 			},
+			OnBridgeHoldExpired: func(gateway string, silent, rejected []string) {
+				log.Warn("cluster removal sent before every proxy of the gateway acknowledged the routes that stop naming the clusters (bridge hold expired); those proxies may answer 503 for the removed clusters until they take the new routes",
+					"gateway", gateway, "silent", silent, "rejected", rejected)
+			},
 		}
 		o.syncs.apply(&xopts)
 		xds, err = server.NewServer(ctx, pub, xopts)

@@ -16,12 +16,14 @@ func TestXDSInitialSyncFlags(t *testing.T) {
 		wantErr string
 		want    server.Options
 	}{
-		{args: nil, want: server.Options{InitialSyncs: 32, InitialSyncWait: 30 * time.Second, InitialSyncHold: 10 * time.Second}},
+		{args: nil, want: server.Options{InitialSyncs: 32, InitialSyncWait: 30 * time.Second, InitialSyncHold: 10 * time.Second, BridgeHold: 10 * time.Second}},
+		{args: []string{"--xds-bridge-hold", "2s"}, want: server.Options{InitialSyncs: 32, InitialSyncWait: 30 * time.Second, InitialSyncHold: 10 * time.Second, BridgeHold: 2 * time.Second}},
+		{args: []string{"--xds-bridge-hold", "0s"}, wantErr: "--xds-bridge-hold: 0s is not a positive duration"},
 		{args: []string{"--xds-initial-syncs", "4", "--xds-initial-sync-wait", "2s", "--xds-initial-sync-hold", "500ms"},
-			want: server.Options{InitialSyncs: 4, InitialSyncWait: 2 * time.Second, InitialSyncHold: 500 * time.Millisecond}},
+			want: server.Options{InitialSyncs: 4, InitialSyncWait: 2 * time.Second, InitialSyncHold: 500 * time.Millisecond, BridgeHold: 10 * time.Second}},
 		// 0 is unbounded on the command line; server.Options spells that -1
 		// (its 0 is "default").
-		{args: []string{"--xds-initial-syncs", "0"}, want: server.Options{InitialSyncs: -1, InitialSyncWait: 30 * time.Second, InitialSyncHold: 10 * time.Second}},
+		{args: []string{"--xds-initial-syncs", "0"}, want: server.Options{InitialSyncs: -1, InitialSyncWait: 30 * time.Second, InitialSyncHold: 10 * time.Second, BridgeHold: 10 * time.Second}},
 		{args: []string{"--xds-initial-syncs", "-1"}, wantErr: "--xds-initial-syncs: -1 is negative"},
 		{args: []string{"--xds-initial-sync-wait", "0s"}, wantErr: "--xds-initial-sync-wait: 0s is not a positive duration"},
 		{args: []string{"--xds-initial-sync-hold", "-5s"}, wantErr: "--xds-initial-sync-hold: -5s is not a positive duration"},
@@ -34,6 +36,7 @@ func TestXDSInitialSyncFlags(t *testing.T) {
 		o.syncs, _ = cmd.Flags().GetInt("xds-initial-syncs")
 		o.wait, _ = cmd.Flags().GetDuration("xds-initial-sync-wait")
 		o.hold, _ = cmd.Flags().GetDuration("xds-initial-sync-hold")
+		o.bridge, _ = cmd.Flags().GetDuration("xds-bridge-hold")
 		err := o.validate()
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -47,9 +50,9 @@ func TestXDSInitialSyncFlags(t *testing.T) {
 		}
 		var got server.Options
 		o.apply(&got)
-		if got.InitialSyncs != tc.want.InitialSyncs || got.InitialSyncWait != tc.want.InitialSyncWait || got.InitialSyncHold != tc.want.InitialSyncHold {
-			t.Errorf("%v: options %d/%s/%s, want %d/%s/%s", tc.args, got.InitialSyncs, got.InitialSyncWait, got.InitialSyncHold,
-				tc.want.InitialSyncs, tc.want.InitialSyncWait, tc.want.InitialSyncHold)
+		if got.InitialSyncs != tc.want.InitialSyncs || got.InitialSyncWait != tc.want.InitialSyncWait || got.InitialSyncHold != tc.want.InitialSyncHold || got.BridgeHold != tc.want.BridgeHold {
+			t.Errorf("%v: options %d/%s/%s/%s, want %d/%s/%s/%s", tc.args, got.InitialSyncs, got.InitialSyncWait, got.InitialSyncHold, got.BridgeHold,
+				tc.want.InitialSyncs, tc.want.InitialSyncWait, tc.want.InitialSyncHold, tc.want.BridgeHold)
 		}
 	}
 }

@@ -14,19 +14,21 @@ import (
 // clusters it no longer has and fail with 503 NC. Envoy's xDS protocol
 // docs ("Eventual consistency considerations") ask for the RDS/LDS updates
 // first. So such a publish first sets a bridge snapshot, the new one with
-// the dropped clusters still in CDS, then the new one: the open watches
-// get the bridge's responses (RDS and LDS included) at once, and a
-// stream's CDS watch, one-shot, only sees the final CDS after the stream
-// ACKed the bridge's CDS, or, when the bridge left CDS as it was, right
-// behind the bridge's RDS in the stream's queue. A stream whose RDS watch
-// was not open at that moment (a previous RDS response not yet ACKed) can
-// still get the removal first; the delta path orders removals per stream
-// (deltaConn.removalsHeld) and has no such gap.
+// the dropped clusters still in CDS, and the final one only once every
+// state-of-the-world stream of the group has ACKed the bridge's routes and
+// listeners, or ended, or a bound passed (the bridge hold: sotwhold.go).
+// Waiting for the ACKs, rather than for the bridge's responses to be
+// queued, covers a stream whose RDS watch was not open when the bridge was
+// set (its previous RDS response not yet ACKed): it gets the bridge's
+// routes when it answers, and the removal only after it ACKed them. A
+// publish while the final is held bridges from the bridge being served.
+// The delta path orders removals per stream instead
+// (deltaConn.removalsHeld).
 
 // bridgeState returns the state to serve before next, or nil when next
-// keeps every cluster of prev. Only CDS differs from next: it is the union
-// of both, the dropped clusters as prev had them. scratch is a typeVersion
-// buffer.
+// keeps every cluster of prev (the state served: the last final, or the
+// bridge held). Only CDS differs from next: it is the union of both, the
+// dropped clusters as prev had them. scratch is a typeVersion buffer.
 func bridgeState(prev, next *groupState, scratch *[]byte) *groupState {
 	if prev == nil {
 		return nil

@@ -56,6 +56,10 @@ type deltaTypeSnap struct {
 type deltaGroup struct {
 	cur     *deltaSnap // nil until published, and after Remove
 	streams map[*deltaConn]struct{}
+	// staged is the snapshot being published: built before the stock
+	// cache is set, so that the state-of-the-world responses the cache
+	// produces before the hub's publish find it (sharedSotW.share).
+	staged *deltaSnap
 }
 
 // deltaHub holds the delta state of every Envoy group.
@@ -131,12 +135,30 @@ func newDeltaSnap(prev *deltaSnap, st *[numTypes]typeState) *deltaSnap {
 // watches of its streams. Publishes are serialised by the Publisher (as is
 // remove), so g.cur does not change while next is built outside h.mu.
 func (h *deltaHub) publish(k translate.GroupKey, st *[numTypes]typeState) {
+	h.commit(k, h.stage(k, st))
+}
+
+// stage builds group k's next snapshot from st without publishing it;
+// commit publishes it.
+func (h *deltaHub) stage(k translate.GroupKey, st *[numTypes]typeState) *deltaSnap {
 	h.mu.Lock()
 	prev := h.group(k).cur
 	h.mu.Unlock()
 	next := newDeltaSnap(prev, st)
 	h.mu.Lock()
+	h.group(k).staged = next
+	h.mu.Unlock()
+	return next
+}
+
+// commit makes next (from stage) group k's current snapshot and answers
+// the open watches of its streams.
+func (h *deltaHub) commit(k translate.GroupKey, next *deltaSnap) {
+	h.mu.Lock()
 	g := h.group(k)
+	if g.staged == next {
+		g.staged = nil
+	}
 	if g.cur != nil {
 		next.prev, next.depth = g.cur, g.cur.depth+1
 		if next.depth > snapChainMax {
@@ -229,6 +251,23 @@ func (h *deltaHub) current(k translate.GroupKey) *deltaSnap {
 	defer h.mu.Unlock()
 	if g := h.groups[k]; g != nil {
 		return g.cur
+	}
+	return nil
+}
+
+// snapshotAt returns group k's current or staged snapshot whose type t is
+// at version, or nil.
+func (h *deltaHub) snapshotAt(k translate.GroupKey, t typeIdx, version string) *deltaSnap {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	g := h.groups[k]
+	if g == nil {
+		return nil
+	}
+	for _, s := range []*deltaSnap{g.cur, g.staged} {
+		if s != nil && s.types[t].version == version {
+			return s
+		}
 	}
 	return nil
 }

@@ -16,6 +16,9 @@ type serverMetrics struct {
 	syncWaiting     prometheus.Gauge
 	syncWaitExpired prometheus.Counter
 	syncHoldExpired prometheus.Counter
+	// The bridge hold (sotwhold.go).
+	bridgesHeld       prometheus.Gauge
+	bridgeHoldExpired prometheus.Counter
 }
 
 func newServerMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
@@ -48,6 +51,14 @@ func newServerMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
 			Name: "gatehouse_xds_initial_sync_hold_expired_total",
 			Help: "Initial-sync slots taken back because the client did not answer its initial responses within the hold bound.",
 		}),
+		bridgesHeld: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gatehouse_xds_bridges_held",
+			Help: "Envoy groups served a bridge snapshot (clusters a publish dropped still in CDS) until their state-of-the-world streams ACK the new routes and listeners.",
+		}),
+		bridgeHoldExpired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatehouse_xds_bridge_hold_expired_total",
+			Help: "Bridge holds ended by their bound while a state-of-the-world stream had not answered the new routes or listeners (its cluster removal may come before them).",
+		}),
 	}
 	// Start every type at zero so that rate() works from the first scrape.
 	for _, t := range typeNames {
@@ -57,7 +68,7 @@ func newServerMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.connected, m.nacks, m.pushes, m.unknownGateway, m.syncWaiting, m.syncWaitExpired, m.syncHoldExpired} {
+	for _, c := range []prometheus.Collector{m.connected, m.nacks, m.pushes, m.unknownGateway, m.syncWaiting, m.syncWaitExpired, m.syncHoldExpired, m.bridgesHeld, m.bridgeHoldExpired} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register xds metrics: %w", err)
 		}

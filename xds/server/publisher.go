@@ -57,6 +57,13 @@ type Publisher struct {
 	// Envoy cache keeps serving them over state of the world.
 	delta *deltaHub
 
+	// pending are the Envoy groups served their bridge snapshot while the
+	// final one (p.groups[k]) waits for their state-of-the-world streams
+	// (sotwhold.go); holds decides when. Without a Server (holds nil)
+	// nothing is waited for.
+	pending map[translate.GroupKey]*pendingFinal
+	holds   *bridgeHolds
+
 	// removed hears of groups Remove drops (the server ends their
 	// state-of-the-world streams: orphans.go).
 	removed []func(...translate.GroupKey)
@@ -169,10 +176,11 @@ func NewPublisher(opts PublisherOptions) (*Publisher, error) {
 		logger = log.NewDefaultLogger() // a no-op logger
 	}
 	p := &Publisher{
-		groups: map[translate.GroupKey]*groupState{},
-		envoy:  cache.NewSnapshotCache(true, nodeHash{}, logger),
-		grpc:   cache.NewSnapshotCache(false, nodeHash{}, logger),
-		delta:  newDeltaHub(),
+		groups:  map[translate.GroupKey]*groupState{},
+		pending: map[translate.GroupKey]*pendingFinal{},
+		envoy:   cache.NewSnapshotCache(true, nodeHash{}, logger),
+		grpc:    cache.NewSnapshotCache(false, nodeHash{}, logger),
+		delta:   newDeltaHub(),
 		publishSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "gatehouse_snapshot_publish_seconds",
 			Help:    "Time to assemble and set the xDS snapshots of one Publish.",
@@ -266,21 +274,11 @@ func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*
 			stats.Unchanged++
 			continue
 		}
+		var err error
 		if u.key.Client == translate.ClientEnvoy {
-			if b := bridgeState(p.groups[u.key], u.state, &p.scratch[tClusters]); b != nil {
-				err := p.envoy.SetSnapshot(ctx, u.key.String(), b.served)
-				p.sotw.flush(u.key)
-				if err != nil {
-					if prev := p.groups[u.key]; prev != nil {
-						prev.unsettled = true
-					}
-					return stats, fmt.Errorf("group %s: set snapshot: %w", u.key, err)
-				}
-			}
-		}
-		err := p.cacheFor(u.key.Client).SetSnapshot(ctx, u.key.String(), u.state.served)
-		if err != nil && u.key.Client == translate.ClientEnvoy {
-			p.sotw.flush(u.key)
+			err = p.setEnvoy(ctx, u.key, u.state)
+		} else {
+			err = p.grpc.SetSnapshot(ctx, u.key.String(), u.state.served)
 		}
 		if err != nil {
 			// SetSnapshot fails only when ctx ends while a watch is being
@@ -289,12 +287,6 @@ func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*
 				prev.unsettled = true
 			}
 			return stats, fmt.Errorf("group %s: set snapshot: %w", u.key, err)
-		}
-		if u.key.Client == translate.ClientEnvoy {
-			// The delta hub first: sotw shares the encodings of the
-			// snapshot it holds.
-			p.delta.publish(u.key, &u.state.types)
-			p.sotw.flush(u.key)
 		}
 		p.groups[u.key] = u.state
 		stats.Changed[u.key] = u.changed
@@ -308,6 +300,99 @@ func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*
 	stats.Duration = time.Since(start)
 	p.publishSeconds.Observe(stats.Duration.Seconds())
 	return stats, nil
+}
+
+// pendingFinal is an Envoy group's final snapshot waiting for its bridge
+// hold to end (sotwhold.go).
+type pendingFinal struct {
+	bridge *groupState // served meanwhile
+	final  *groupState
+	gen    uint64 // the hold's
+}
+
+// setEnvoy sets an Envoy group's next state. When next drops clusters the
+// snapshot served has, the group is first set a bridge (bridge.go), and
+// next only once the group's state-of-the-world streams answered the
+// bridge's routes and listeners (sotwhold.go). Delta streams get next at
+// once: they order removals per stream. p.mu must be held.
+func (p *Publisher) setEnvoy(ctx context.Context, k translate.GroupKey, next *groupState) error {
+	// Staged first: the cache's responses (forwarded by the streams at
+	// any time) find its encodings and versions (sharedSotW.share).
+	staged := p.delta.stage(k, &next.types)
+	served := p.groups[k]
+	if pf := p.pending[k]; pf != nil {
+		served = pf.bridge // a bridge is served: its clusters may still be named
+	}
+	if b := bridgeState(served, next, &p.scratch[tClusters]); b != nil {
+		err := p.envoy.SetSnapshot(ctx, k.String(), b.served)
+		if err != nil {
+			p.sotw.flush(k)
+			if pf := p.pending[k]; pf != nil {
+				pf.bridge = b // may be served: it has every cluster the old one had
+			}
+			return err
+		}
+		gen, ready := uint64(0), true
+		if p.holds != nil {
+			var want [len(holdTypes)]string
+			for i, t := range holdTypes {
+				want[i] = b.types[t].res.Version
+			}
+			gen, ready = p.holds.begin(k, want)
+		}
+		if !ready {
+			p.pending[k] = &pendingFinal{bridge: b, final: next, gen: gen}
+			p.delta.commit(k, staged)
+			p.sotw.flush(k)
+			return nil
+		}
+		p.sotw.flush(k)
+	}
+	if p.pending[k] != nil {
+		delete(p.pending, k)
+		p.holds.cancel(k)
+	}
+	err := p.envoy.SetSnapshot(ctx, k.String(), next.served)
+	if err != nil {
+		p.sotw.flush(k)
+		return err
+	}
+	p.delta.commit(k, staged)
+	p.sotw.flush(k)
+	return nil
+}
+
+// finishBridge sets the final snapshot a bridge hold kept back, unless a
+// later publish or Remove replaced it.
+func (p *Publisher) finishBridge(k translate.GroupKey, gen uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pf := p.pending[k]
+	if pf == nil || pf.gen != gen {
+		return
+	}
+	delete(p.pending, k)
+	// SetSnapshot blocks only on a stream channel that is full, which
+	// one-shot watches rule out (sotwshare.go); the bound is a safety net.
+	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+	defer cancel()
+	err := p.envoy.SetSnapshot(ctx, k.String(), pf.final.served)
+	p.sotw.flush(k)
+	if err != nil && p.groups[k] == pf.final {
+		pf.final.unsettled = true // the next Publish sets it again
+	}
+}
+
+// finishTimeout bounds finishBridge's SetSnapshot.
+const finishTimeout = 30 * time.Second
+
+// setHolds has h decide when bridged groups get their final snapshot (the
+// Server's streams); called once, by NewServer.
+func (p *Publisher) setHolds(h *bridgeHolds) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h.finish = p.finishBridge
+	p.holds = h
 }
 
 // assemble builds a group's next state from its previous one. changed is
@@ -423,6 +508,10 @@ func (p *Publisher) Remove(keys ...translate.GroupKey) {
 	defer p.mu.Unlock()
 	for _, k := range keys {
 		delete(p.groups, k)
+		if p.pending[k] != nil {
+			delete(p.pending, k)
+			p.holds.cancel(k)
+		}
 		p.cacheFor(k.Client).ClearSnapshot(k.String())
 		if k.Client == translate.ClientEnvoy {
 			p.delta.remove(k)
@@ -464,7 +553,9 @@ func (p *Publisher) Versions(k translate.GroupKey) (map[string]string, bool) {
 	return out, true
 }
 
-// Snapshot returns the snapshot last set for a group.
+// Snapshot returns the snapshot last published for a group. An Envoy
+// group's state-of-the-world streams may still be served its bridge, the
+// same with the clusters it dropped still in CDS (sotwhold.go).
 func (p *Publisher) Snapshot(k translate.GroupKey) (*cache.Snapshot, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

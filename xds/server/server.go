@@ -46,6 +46,15 @@ type Options struct {
 	// InitialSyncHold bounds how long a stream keeps its slot while its
 	// client does not answer its initial responses (0: 10 s).
 	InitialSyncHold time.Duration
+	// BridgeHold bounds how long an Envoy group is served its bridge
+	// snapshot (a publish that drops clusters) while one of its state-of-
+	// the-world streams has not ACKed the bridge's routes and listeners
+	// (sotwhold.go; 0: 10 s).
+	BridgeHold time.Duration
+	// OnBridgeHoldExpired, if set, is called when that bound ends a hold,
+	// with the nodes that had answered nothing (silent) and those that
+	// NACKed (rejected); counted in gatehouse_xds_bridge_hold_expired_total.
+	OnBridgeHoldExpired func(gateway string, silent, rejected []string)
 }
 
 // Server serves the Publisher's snapshots over ADS (state of the world and
@@ -83,6 +92,9 @@ func NewServer(ctx context.Context, pub *Publisher, opts Options) (*Server, erro
 	tr.onUnknown = opts.OnUnknownGateway
 	tr.acks = opts.Acks
 	tr.auth = opts.Auth
+	tr.holds = newBridgeHolds(opts.BridgeHold, m)
+	tr.holds.onExpired = opts.OnBridgeHoldExpired
+	pub.setHolds(tr.holds)
 	// Ordered ADS sends each stream's responses through one queue in the
 	// order the cache produces them (CDS, EDS, LDS, RDS for Envoy groups).
 	xs := xdsserver.NewServer(ctx, pub.mux, tr, sotw.WithOrderedADS(), sotw.WithLogger(logger))

@@ -57,6 +57,12 @@ type sotwFan struct {
 	watches int // open watches; the entry goes with the last one
 
 	mu sync.Mutex // serialises forward
+
+	// eds is what the stream holds of EDS (sotweds.go). It lives with the
+	// entry: a stream whose only watch is EDS loses it between requests
+	// (the server closes the watch before it opens the next), which only
+	// makes its next response whole.
+	eds edsStream
 }
 
 // midCapacity bounds the responses waiting in mid: one per open watch
@@ -81,9 +87,13 @@ func (s *sharedSotW) CreateWatch(req *cache.Request, sub cache.Subscription, out
 		s.leave(f)
 		f.key = key
 		s.join(f)
+		f.eds.reset()
 	}
 	f.watches++
 	s.mu.Unlock()
+	if req.GetTypeUrl() == typeURLs[tEndpoints] {
+		f.eds.request(req, sub)
+	}
 
 	cancel, err := s.SnapshotCache.CreateWatch(req, sub, f.mid)
 	s.forward(f)
@@ -154,7 +164,7 @@ func (s *sharedSotW) forward(f *sotwFan) {
 	for {
 		select {
 		case r := <-f.mid:
-			f.out <- s.share(r)
+			f.out <- s.share(f, r)
 		default:
 			return
 		}
@@ -162,22 +172,31 @@ func (s *sharedSotW) forward(f *sotwFan) {
 }
 
 // share returns the shared form of r when r carries the whole of its type
-// at a version the group's delta snapshot has, else r.
-func (s *sharedSotW) share(r cache.Response) cache.Response {
+// at a version the group's delta snapshot has, else r. EDS responses to
+// explicit subscriptions go to f's edsStream, which trims them to what
+// the stream lacks (sotweds.go).
+func (s *sharedSotW) share(f *sotwFan, r cache.Response) cache.Response {
+	t := typeIndex(r.GetRequest().GetTypeUrl())
 	raw, ok := r.(*cache.RawResponse)
-	if !ok {
+	if !ok || t < 0 {
+		if t == tEndpoints {
+			return &edsResponse{Response: r, e: &f.eds}
+		}
 		return r
 	}
-	t := typeIndex(raw.GetRequest().GetTypeUrl())
-	if t < 0 {
-		return r
+	cur := s.hub.snapshotAt(nodeKey(raw.GetRequest().GetNode()), t, raw.GetResponseVersion())
+	var ts *deltaTypeSnap
+	if cur != nil {
+		ts = &cur.types[t]
 	}
-	cur := s.hub.current(nodeKey(raw.GetRequest().GetNode()))
-	if cur == nil {
-		return r
+	whole := ts != nil && len(raw.GetReturnedResources()) == len(ts.versions)
+	if t == tEndpoints {
+		if !whole || len(raw.GetRequest().GetResourceNames()) == 0 {
+			cur = nil // as the cache built it
+		}
+		return &edsResponse{Response: raw, e: &f.eds, hub: s.hub, cur: cur}
 	}
-	ts := &cur.types[t]
-	if ts.version != raw.GetResponseVersion() || len(raw.GetReturnedResources()) != len(ts.versions) {
+	if !whole {
 		return r
 	}
 	return &sharedResponse{RawResponse: raw, ts: ts}
@@ -211,6 +230,11 @@ func (r *sharedResponse) GetDiscoveryResponse() (*discoveryv3.DiscoveryResponse,
 type sotwEncoding struct {
 	anys []*anypb.Any
 	body protoreflect.RawFields // full capacity: never appended to in place
+	// names are the resources' names, sorted; resource i's field is
+	// body[spans[i]:spans[i+1]] (a response carrying some of them copies
+	// those: sotweds.go).
+	names []string
+	spans []int
 }
 
 // sotwResources builds a type's sotwEncoding once per snapshot, on first
@@ -222,7 +246,7 @@ func sotwResources(ts *deltaTypeSnap) func() (*sotwEncoding, error) {
 			names = append(names, n)
 		}
 		slices.Sort(names)
-		out := &sotwEncoding{anys: make([]*anypb.Any, len(names))}
+		out := &sotwEncoding{anys: make([]*anypb.Any, len(names)), names: names, spans: make([]int, len(names)+1)}
 		var body []byte
 		for i, n := range names {
 			res, err := ts.enc[n].get()
@@ -236,6 +260,7 @@ func sotwResources(ts *deltaTypeSnap) func() (*sotwEncoding, error) {
 			}
 			body = protowire.AppendTag(body, sotwResourcesField, protowire.BytesType)
 			body = protowire.AppendBytes(body, b)
+			out.spans[i+1] = len(body)
 		}
 		out.body = body[:len(body):len(body)]
 		return out, nil

@@ -127,6 +127,9 @@ type tracker struct {
 	// auth, when the port serves TLS, refuses streams and requests whose
 	// peer may not have the node's configuration (identity.go).
 	auth *peerauth.Auth
+	// holds hears of every state-of-the-world LDS and RDS answer of an
+	// Envoy group's stream (sotwhold.go).
+	holds *bridgeHolds
 
 	mu      sync.Mutex
 	proxies map[streamKey]*proxy
@@ -140,7 +143,12 @@ func (t *tracker) OnStreamOpen(ctx context.Context, id int64, typeURL string) er
 	return t.open(ctx, id, typeURL, protoSotW)
 }
 
-func (t *tracker) OnStreamClosed(id int64, _ *corev3.Node) { t.closed(streamKey{protoSotW, id}) }
+func (t *tracker) OnStreamClosed(id int64, _ *corev3.Node) {
+	if t.holds != nil {
+		t.holds.closed(id)
+	}
+	t.closed(streamKey{protoSotW, id})
+}
 
 // streamKey names a stream: go-control-plane numbers delta and state-of-
 // the-world streams with separate counters.
@@ -221,6 +229,7 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 	tt := p.track(ti)
 	if req.GetErrorDetail() != nil {
 		rejected, known := tt.sentAs(req.GetResponseNonce())
+		t.holdRequest(id, p, ti, req.GetVersionInfo(), rejected.version, true)
 		t.nack(tt, ti, req.GetErrorDetail().GetMessage(), rejected, now)
 		tt.Acked = req.GetVersionInfo() // a NACK carries the last good version
 		if known {
@@ -233,11 +242,22 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 		}
 		return nil
 	}
+	t.holdRequest(id, p, ti, req.GetVersionInfo(), "", false)
 	if v := req.GetVersionInfo(); v != "" {
 		tt.Acked = v
 		t.acks.acked(p.key, ti, v, p.status.NodeID)
 	}
 	return nil
+}
+
+// holdRequest passes a state-of-the-world request of an Envoy group's
+// stream to the bridge holds (nacked: the version a NACK rejects, "" if
+// not known).
+func (t *tracker) holdRequest(id int64, p *proxy, ti typeIdx, version, nacked string, nack bool) {
+	if t.holds == nil || !p.hasNode || p.key.Client != translate.ClientEnvoy {
+		return
+	}
+	t.holds.request(id, p.key, p.status.NodeID, ti, version, nacked, nack)
 }
 
 // requestProxy returns the proxy of a stream that sent a request, noting
