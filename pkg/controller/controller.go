@@ -260,6 +260,11 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 		return false
 	}
 	_, bspan := c.span(ctx, SpanBuild)
+	if policyDirty {
+		// A policy build allocates mostly what it publishes (gcdefer.go).
+		release := DeferGC()
+		defer release()
+	}
 	eps := mergeEndpoints(static.Endpoints(snap), external)
 	res, err := c.builder.Build(snap, eps, policyDirty)
 	if err != nil {

@@ -97,6 +97,7 @@ func fullBuildResult(tb testing.TB, p *policy.Snapshot) (*controller.Builder, *s
 	if err != nil {
 		tb.Fatal(err)
 	}
+	defer controller.DeferGC()() // as the controller holds it over a policy build and its publish
 	eps := static.Endpoints(p)
 	res, err := b.Build(p, eps, true)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/pkg/controller"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry/static"
 	"github.com/gatehouse-dev/gatehouse/test/testutil/cpumeter"
@@ -45,6 +46,7 @@ func BenchmarkRouteEdit(b *testing.B) {
 	cpu := cpumeter.Start(b)
 	for i := 0; i < b.N; i++ {
 		p := snaps[i%2]
+		release := controller.DeferGC() // as the controller holds it over a policy build and its publish
 		res, err := bl.Build(p, eps, true)
 		if err != nil {
 			b.Fatal(err)
@@ -54,6 +56,7 @@ func BenchmarkRouteEdit(b *testing.B) {
 			b.Fatal(err)
 		}
 		bl.Commit(res, eps)
+		release()
 		if len(stats.Changed) != 2 {
 			b.Fatalf("%d groups changed, want both groups of the Gateway", len(stats.Changed))
 		}

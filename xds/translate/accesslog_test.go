@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	filev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -57,12 +58,18 @@ func TestFormatCommandsRefusesBad(t *testing.T) {
 		{"%REQ(X%", "unbalanced parenthesis"},
 		{"start %DURATION", "unterminated command"},
 		{"%req(x-request-id)%", `"req" is not a command`},
+		// Envoy's command syntax is %COMMAND(SUBCOMMAND):LENGTH% with
+		// LENGTH digits (source/common/formatter/substitution_formatter.cc,
+		// commandWithArgsRegex); a lone '%' at the end starts no command.
+		{"100%", "unterminated command"},
+		{"%REQ(X)x1%", "after the parameters"},
+		{"%REQ(X):%", "after the parameters"},
 	} {
 		if _, err := formatCommands(tc.format); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v; want an error containing %q", tc.format, err, tc.want)
 		}
 	}
-	for _, ok := range []string{"100%% %DURATION%", "%REQ(X-A?X-B):64%", "%START_TIME%"} {
+	for _, ok := range []string{"100%% %DURATION%", "%REQ(X-A?X-B):64%", "%START_TIME%", "%REQ(X):1%", "%RESP(X):1090%"} {
 		if _, err := formatCommands(ok); err != nil {
 			t.Errorf("%q: %v", ok, err)
 		}
@@ -146,6 +153,20 @@ func TestCheckAccessLogRules(t *testing.T) {
 			})
 			return g
 		}, `"REQ_WITH_QUERY" is not a command`},
+		{"unknown command in a text format", func() *Group {
+			g := cloneGroup(base)
+			editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
+				fal := &filev3.FileAccessLog{}
+				if err := h.AccessLog[0].GetTypedConfig().UnmarshalTo(fal); err != nil {
+					t.Fatal(err)
+				}
+				fal.AccessLogFormat = &filev3.FileAccessLog_LogFormat{LogFormat: &corev3.SubstitutionFormatString{Format: &corev3.SubstitutionFormatString_TextFormatSource{
+					TextFormatSource: &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: "%START_TIME% %NOPE%\n"}},
+				}}}
+				h.AccessLog[0].ConfigType = &accesslogv3.AccessLog_TypedConfig{TypedConfig: mustAny(fal)}
+			})
+			return g
+		}, `"NOPE" is not a command`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -282,3 +282,48 @@ spec:
 		t.Errorf("headed: cache-control = %v, want max-age=60", h)
 	}
 }
+
+// TestCacheHeadersAlone: a Route whose cdn block gives only
+// Surrogate-Control gets that header; the local replies are made
+// no-store on a Gateway exactly when some Route gets a header a cache in
+// front reads from gatehouse: a cache ttl adds Cache-Control, gatehouse's
+// cache without one adds nothing (the upstream's headers decide).
+func TestCacheHeadersAlone(t *testing.T) {
+	for _, tc := range []struct {
+		name, route string
+		sc          string // the surrogate-control added ("" none)
+		noStore     bool
+	}{
+		{"surrogate-control only", "cdn: {surrogateControl: max-age=120}", "max-age=120", true},
+		{"cached with a ttl", "cache: {ttl: 1m}", "", true},
+		{"cached without a ttl", "cache: {vary: [Accept-Language]}", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := withDefaults("") + `---
+kind: Route
+name: r
+spec:
+  gateways: [gw]
+  backends: [{service: web}]
+  ` + tc.route + "\n"
+			g := translateYAML(t, src)[GroupKey{"gw", ClientEnvoy}]
+			r := routeNamed(t, g, "r")
+			if got := headerAdded(r, "surrogate-control").GetHeader().GetValue(); got != tc.sc {
+				t.Errorf("surrogate-control %q, want %q", got, tc.sc)
+			}
+			if got := headerAdded(r, "cache-control"); got != nil && tc.sc != "" {
+				t.Errorf("cache-control %v added, none given", got)
+			}
+			for _, h := range hcmsOf(t, g) {
+				if got := h.GetLocalReplyConfig() != nil; got != tc.noStore {
+					t.Errorf("local replies no-store %v, want %v", got, tc.noStore)
+				} else if got && !proto.Equal(h.GetLocalReplyConfig(), localReplyNoStore) {
+					t.Errorf("local reply config %v", h.GetLocalReplyConfig())
+				}
+			}
+			if err := Check(cloneGroup(g), clasOf(g)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}

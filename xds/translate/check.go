@@ -69,6 +69,10 @@ type checker struct {
 	atRoute    [3]string // route config, virtual host, route: when at is ""
 	path       []string
 	anysWalked map[string]map[string]struct{}
+	// tracing (tests only) makes both walks record in trace each field
+	// worth looking at that they find set, with its path.
+	tracing bool
+	trace   []string
 	// walkMapValue walks one map value (typed_per_filter_config).
 	walkMapValue func(protoreflect.MapKey, protoreflect.Value) bool
 	// listenerAddrs maps each bound address to its listener; regexes
@@ -663,10 +667,18 @@ func (c *checker) routeConfig(rc *routev3.RouteConfiguration) {
 	}
 }
 
-func (c *checker) cluster(cl *clusterv3.Cluster) {
+func (c *checker) cluster(cl *clusterv3.Cluster) { c.clusterOwn(cl, nil, false) }
+
+// clusterOwn is cluster; with encoded, the walk for unshipped elements
+// reads enc, cl's deterministic encoding (walkEncoded: prechecks only).
+func (c *checker) clusterOwn(cl *clusterv3.Cluster, enc []byte, encoded bool) {
 	name := cl.GetName()
 	c.validate("cluster", name, cl)
-	c.shipped("cluster "+name, cl)
+	if encoded {
+		c.shippedEncoded("cluster "+name, cl, enc)
+	} else {
+		c.shipped("cluster "+name, cl)
+	}
 	c.clusterRules(cl)
 	if ts := cl.GetTransportSocket(); ts != nil {
 		if c.anyAt("cluster "+name, " transport socket", ts.GetTypedConfig(), pointUpstreamTransport) != nil {
@@ -809,10 +821,20 @@ func (c *checker) validateRouteConfig(rc *routev3.RouteConfiguration) {
 // the Route and the client kind: ValidateAll, the walk for unshipped
 // fields and the load-time rules. rc and vh name its place in errors.
 func (c *checker) routeOwnRules(rc, vh string, r *routev3.Route) {
+	c.routeOwn(rc, vh, r, nil, false)
+}
+
+// routeOwn is routeOwnRules; with encoded, the walk for unshipped elements
+// reads enc, r's deterministic encoding (walkEncoded: prechecks only).
+func (c *checker) routeOwn(rc, vh string, r *routev3.Route, enc []byte, encoded bool) {
 	if err := r.ValidateAll(); err != nil {
 		c.fail("route config %s virtual host %s route %s: invalid: %w", rc, vh, r.GetName(), err)
 	}
-	c.shippedRoute(rc, vh, r)
+	if encoded {
+		c.shippedRouteEncoded(rc, vh, r, r.GetName(), enc)
+	} else {
+		c.shippedRoute(rc, vh, r)
+	}
 	c.atRoute = [3]string{rc, vh, r.GetName()}
 	c.routeRules(c.routeAtFn, r)
 }

@@ -262,3 +262,32 @@ func TestCheckCLA(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckCLAPortBounds: an endpoint port outside 1..65535 never reaches
+// a proxy; the bounds themselves are valid ports.
+func TestCheckCLAPortBounds(t *testing.T) {
+	for port, ok := range map[uint32]bool{0: false, 1: true, 65535: true, 65536: false} {
+		cla := Endpoints("x", "", []registry.Endpoint{{Address: "10.0.0.1", Port: 80, Weight: 1}})
+		cla.Endpoints[0].LbEndpoints[0].GetEndpoint().GetAddress().GetSocketAddress().PortSpecifier = &corev3.SocketAddress_PortValue{PortValue: port}
+		if err := checkCLA(cla); (err == nil) != ok {
+			t.Errorf("port %d: checkCLA = %v, want ok=%v", port, err, ok)
+		}
+	}
+}
+
+// TestCheckCLAEndpointWeight: an endpoint weight of 0 never reaches a
+// proxy (Envoy's LbEndpoint.load_balancing_weight is at least 1; the
+// whole assignment would be refused); an endpoint without one (Envoy's
+// default, 1) and weight 1 pass.
+func TestCheckCLAEndpointWeight(t *testing.T) {
+	for name, tc := range map[string]struct {
+		w  *wrapperspb.UInt32Value
+		ok bool
+	}{"unset": {nil, true}, "0": {wrapperspb.UInt32(0), false}, "1": {wrapperspb.UInt32(1), true}} {
+		cla := Endpoints("x", "", []registry.Endpoint{{Address: "10.0.0.1", Port: 80, Weight: 1}})
+		cla.Endpoints[0].LbEndpoints[0].LoadBalancingWeight = tc.w
+		if err := checkCLA(cla); (err == nil) != tc.ok {
+			t.Errorf("endpoint weight %s: checkCLA = %v, want ok=%v", name, err, tc.ok)
+		}
+	}
+}

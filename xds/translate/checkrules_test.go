@@ -1,6 +1,9 @@
 package translate
 
 import (
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	"github.com/gatehouse-dev/gatehouse/pkg/wire"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +78,22 @@ func remoteJWKSRetry(base, max time.Duration) func(t *testing.T, g *Group) {
 	}
 }
 
+// accessLogFlush sets the first connection manager's access_log_options
+// (flushing every minute) and the deprecated flush fields it replaces.
+func accessLogFlush(options, onNewRequest, interval bool) func(t *testing.T, g *Group) {
+	return func(t *testing.T, g *Group) {
+		editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
+			if options {
+				h.AccessLogOptions = &hcmv3.HttpConnectionManager_HcmAccessLogOptions{AccessLogFlushInterval: durationpb.New(time.Minute)}
+			}
+			h.FlushAccessLogOnNewRequest = onNewRequest //nolint:staticcheck // the deprecated field Envoy still reads
+			if interval {
+				h.AccessLogFlushInterval = durationpb.New(time.Minute) //nolint:staticcheck // likewise
+			}
+		})
+	}
+}
+
 func bucket(max uint32, every time.Duration) *typev3.TokenBucket {
 	return &typev3.TokenBucket{MaxTokens: max, TokensPerFill: wrapperspb.UInt32(1), FillInterval: durationpb.New(every)}
 }
@@ -110,6 +129,11 @@ func TestCheckEnvoyLoadRules(t *testing.T) {
 				MatchTypedSubjectAltNames: sanExact("idp.example.com"),
 			}))
 		}, ""},
+		// The same rule through a combined validation context (what an
+		// SDS-fed trust bundle uses): its default context is the one held.
+		{"SAN matchers without a trusted CA, combined context", func(t *testing.T, g *Group) {
+			g.Clusters = append(g.Clusters, combinedTLSCluster("jwks/idp.example.com", &tlsv3.CertificateValidationContext{MatchTypedSubjectAltNames: sanExact("idp.example.com")}))
+		}, "cluster jwks/idp.example.com transport socket: SAN matchers without trusted_ca"},
 		{"CRL without a trusted CA", func(t *testing.T, g *Group) {
 			g.Clusters = append(g.Clusters, tlsCluster("jwks/idp.example.com", &tlsv3.CertificateValidationContext{Crl: &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: "crl"}}}))
 		}, "crl without trusted_ca"},
@@ -164,6 +188,23 @@ func TestCheckEnvoyLoadRules(t *testing.T) {
 				h.UpgradeConfigs = []*hcmv3.HttpConnectionManager_UpgradeConfig{{UpgradeType: "CONNECT"}}
 			})
 		}, "CONNECT is enabled on the connection manager"},
+		// Only CONNECT is refused on the connection manager, and only when
+		// enabled: a websocket upgrade there, or CONNECT switched off, loads.
+		{"ok: connection manager with a websocket upgrade", func(t *testing.T, g *Group) {
+			editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
+				h.UpgradeConfigs = []*hcmv3.HttpConnectionManager_UpgradeConfig{{UpgradeType: "websocket"}}
+			})
+		}, ""},
+		{"ok: connection manager with CONNECT disabled", func(t *testing.T, g *Group) {
+			editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
+				h.UpgradeConfigs = []*hcmv3.HttpConnectionManager_UpgradeConfig{{UpgradeType: "CONNECT", Enabled: wrapperspb.Bool(false)}}
+			})
+		}, ""},
+		{"connection manager enabling CONNECT explicitly", func(t *testing.T, g *Group) {
+			editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
+				h.UpgradeConfigs = []*hcmv3.HttpConnectionManager_UpgradeConfig{{UpgradeType: "connect", Enabled: wrapperspb.Bool(true)}}
+			})
+		}, "CONNECT is enabled on the connection manager"},
 		{"connection manager with max_response_headers_kb", func(t *testing.T, g *Group) {
 			editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
 				if h.CommonHttpProtocolOptions == nil {
@@ -172,6 +213,16 @@ func TestCheckEnvoyLoadRules(t *testing.T) {
 				h.CommonHttpProtocolOptions.MaxResponseHeadersKb = wrapperspb.UInt32(64)
 			})
 		}, "max_response_headers_kb cannot be set"},
+		// Envoy: http_connection_manager/config.cc, "Only one of
+		// flush_access_log_on_new_request or access_log_options can be
+		// specified", "Only one of access_log_flush_interval or
+		// access_log_options can be specified"; either deprecated field
+		// alone, or the options alone, load.
+		{"access_log_options with flush_access_log_on_new_request", accessLogFlush(true, true, false), "access_log_options cannot be mixed"},
+		{"access_log_options with access_log_flush_interval", accessLogFlush(true, false, true), "access_log_options cannot be mixed"},
+		{"ok: access_log_options alone", accessLogFlush(true, false, false), ""},
+		{"ok: flush_access_log_on_new_request alone", accessLogFlush(false, true, false), ""},
+		{"ok: access_log_flush_interval alone", accessLogFlush(false, false, true), ""},
 		{"HTTP/3 codec on a TCP listener", func(t *testing.T, g *Group) {
 			editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
 				h.CodecType = hcmv3.HttpConnectionManager_HTTP3
@@ -232,6 +283,11 @@ func TestCheckEnvoyLoadRules(t *testing.T) {
 		{"retry back-off max below base", func(t *testing.T, g *Group) {
 			newRoute(g, "rt").GetRoute().RetryPolicy = &routev3.RetryPolicy{RetryOn: "5xx", RetryBackOff: &routev3.RetryPolicy_RetryBackOff{BaseInterval: durationpb.New(2e9), MaxInterval: durationpb.New(1e9)}}
 		}, "max_interval is below base_interval"},
+		// Envoy refuses max_interval < base_interval only
+		// (source/common/router/retry_policy_impl.cc, RetryPolicyImpl).
+		{"ok: retry back-off max equal to base", func(t *testing.T, g *Group) {
+			newRoute(g, "rt").GetRoute().RetryPolicy = &routev3.RetryPolicy{RetryOn: "5xx", RetryBackOff: &routev3.RetryPolicy_RetryBackOff{BaseInterval: durationpb.New(1e9), MaxInterval: durationpb.New(1e9)}}
+		}, ""},
 		{"weighted clusters adding up to 0", func(t *testing.T, g *Group) {
 			newRoute(g, "w0").GetRoute().ClusterSpecifier = &routev3.RouteAction_WeightedClusters{WeightedClusters: &routev3.WeightedCluster{Clusters: []*routev3.WeightedCluster_ClusterWeight{
 				{Name: "svc/svc-0000", Weight: wrapperspb.UInt32(0)}, {Name: "svc/svc-0001", Weight: wrapperspb.UInt32(0)},
@@ -257,6 +313,16 @@ func TestCheckEnvoyLoadRules(t *testing.T) {
 		{"local rate limit filling every 10ms", func(t *testing.T, g *Group) {
 			prependFilter(t, g, "test-local", &localratelimitv3.LocalRateLimit{StatPrefix: "l", TokenBucket: bucket(10, 10*time.Millisecond)})
 		}, "under Envoy's 50ms minimum"},
+		{"ok: local rate limit filling every 50ms", func(t *testing.T, g *Group) {
+			prependFilter(t, g, "test-local", &localratelimitv3.LocalRateLimit{StatPrefix: "l", TokenBucket: bucket(10, 50*time.Millisecond), Descriptors: []*commonratelimitv3.LocalRateLimitDescriptor{
+				{Entries: []*commonratelimitv3.RateLimitDescriptor_Entry{{Key: "k", Value: "v"}}, TokenBucket: bucket(1, 50*time.Millisecond)},
+			}})
+		}, ""},
+		{"local rate limit descriptor filling every 49ms", func(t *testing.T, g *Group) {
+			prependFilter(t, g, "test-local", &localratelimitv3.LocalRateLimit{StatPrefix: "l", TokenBucket: bucket(10, time.Second), Descriptors: []*commonratelimitv3.LocalRateLimitDescriptor{
+				{Entries: []*commonratelimitv3.RateLimitDescriptor_Entry{{Key: "k", Value: "v"}}, TokenBucket: bucket(1, 49*time.Millisecond)},
+			}})
+		}, "descriptor (k=v) fills every 49ms"},
 		{"local rate limit descriptor without a fill interval", func(t *testing.T, g *Group) {
 			prependFilter(t, g, "test-local", &localratelimitv3.LocalRateLimit{StatPrefix: "l", TokenBucket: bucket(10, time.Second), Descriptors: []*commonratelimitv3.LocalRateLimitDescriptor{
 				{Entries: []*commonratelimitv3.RateLimitDescriptor_Entry{{Key: "k", Value: "v"}}, TokenBucket: &typev3.TokenBucket{MaxTokens: 1}},
@@ -285,6 +351,57 @@ func TestCheckEnvoyLoadRules(t *testing.T) {
 		{"EDS cluster without eds_config", func(t *testing.T, g *Group) {
 			g.Clusters[0].(*clusterv3.Cluster).EdsClusterConfig.EdsConfig = nil
 		}, "EDS config source is not ADS"},
+		// ext_proc's load-time rules (checkwaf.go, extProcRules), on a
+		// processor of no gatehouse role. http_service is also refused as
+		// work in progress; its cases hold extProcRules' own message.
+		{"ext_proc naming a missing cluster", extProc(func(m *extprocv3.ExternalProcessor) {}), `cluster "gatehouse/gone" does not exist`},
+		{"ext_proc full duplex failing open", extProc(func(m *extprocv3.ExternalProcessor) {
+			m.GrpcService = grpcTo(g0)
+			m.FailureModeAllow = true
+			m.ProcessingMode = &extprocv3.ProcessingMode{ResponseBodyMode: extprocv3.ProcessingMode_FULL_DUPLEX_STREAMED, ResponseTrailerMode: extprocv3.ProcessingMode_SEND}
+		}), "cannot set failure_mode_allow"},
+		{"ext_proc disable_clear_route_cache with a route_cache_action", extProc(func(m *extprocv3.ExternalProcessor) {
+			m.GrpcService = grpcTo(g0)
+			m.DisableClearRouteCache = true
+			m.RouteCacheAction = extprocv3.ExternalProcessor_CLEAR
+		}), "disable_clear_route_cache and route_cache_action are both set"},
+		{"ext_proc over http_service sending the request body", extProc(func(m *extprocv3.ExternalProcessor) {
+			m.HttpService = httpTo(g0)
+			m.ProcessingMode = &extprocv3.ProcessingMode{RequestBodyMode: extprocv3.ProcessingMode_BUFFERED}
+		}), "http_service cannot send bodies or trailers"},
+		{"ext_proc over http_service sending the response body", extProc(func(m *extprocv3.ExternalProcessor) {
+			m.HttpService = httpTo(g0)
+			m.ProcessingMode = &extprocv3.ProcessingMode{ResponseBodyMode: extprocv3.ProcessingMode_BUFFERED}
+		}), "http_service cannot send bodies or trailers"},
+		{"ext_proc over http_service sending request trailers", extProc(func(m *extprocv3.ExternalProcessor) {
+			m.HttpService = httpTo(g0)
+			m.ProcessingMode = &extprocv3.ProcessingMode{RequestTrailerMode: extprocv3.ProcessingMode_SEND}
+		}), "http_service cannot send bodies or trailers"},
+		{"ext_proc over http_service sending response trailers", extProc(func(m *extprocv3.ExternalProcessor) {
+			m.HttpService = httpTo(g0)
+			m.ProcessingMode = &extprocv3.ProcessingMode{ResponseTrailerMode: extprocv3.ProcessingMode_SEND}
+		}), "http_service cannot send bodies or trailers"},
+		// A per-filter config is held at every level Envoy reads one:
+		// route config, virtual host, weighted cluster (not only route).
+		{"per-filter config naming no filter, route config level", func(t *testing.T, g *Group) {
+			g.Routes[0].(*routev3.RouteConfiguration).TypedPerFilterConfig = strayPerFilter()
+		}, `route config routes/public/http: typed_per_filter_config "no-such-filter" names no HTTP filter`},
+		{"per-filter config naming no filter, virtual host level", func(t *testing.T, g *Group) {
+			g.Routes[0].(*routev3.RouteConfiguration).VirtualHosts[0].TypedPerFilterConfig = strayPerFilter()
+		}, `typed_per_filter_config "no-such-filter" names no HTTP filter`},
+		{"per-filter config naming no filter, weighted cluster level", func(t *testing.T, g *Group) {
+			ra := newRoute(g, "wc").GetRoute()
+			ra.ClusterSpecifier = &routev3.RouteAction_WeightedClusters{WeightedClusters: &routev3.WeightedCluster{Clusters: []*routev3.WeightedCluster_ClusterWeight{
+				{Name: g.Clusters[0].(*clusterv3.Cluster).GetName(), Weight: wrapperspb.UInt32(1), TypedPerFilterConfig: strayPerFilter()},
+			}}}
+		}, `typed_per_filter_config "no-such-filter" names no HTTP filter`},
+		// Without a browser login the login order rule has nothing to hold:
+		// jwt_authn may come first.
+		{"ok: jwt_authn first in a chain without a login", func(t *testing.T, g *Group) {
+			prependFilter(t, g, wire.FilterJWT, jwtWith(&jwtv3.JwtRequirement{RequiresType: &jwtv3.JwtRequirement_ProviderName{ProviderName: "idp"}}))
+		}, ""},
+		{"ok: weighted clusters adding up to 2^32-1", weights(math.MaxUint32-1, 1), ""},
+		{"weighted clusters adding up to 2^32", weights(math.MaxUint32, 1), "over 2^32-1"},
 		{"ok: the translator's pass-through bucket", func(t *testing.T, g *Group) {
 			prependFilter(t, g, "test-local", &localratelimitv3.LocalRateLimit{StatPrefix: "l", TokenBucket: passThroughBucket})
 		}, ""},
@@ -314,5 +431,129 @@ func TestCheckTLSRuleIsEnvoyOnly(t *testing.T) {
 	g.Clusters = append(g.Clusters, tlsCluster("svc/tls", &tlsv3.CertificateValidationContext{MatchTypedSubjectAltNames: sanExact("idp.example.com")}))
 	if err := Check(g, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// combinedTLSCluster is tlsCluster with vc as the default of a combined
+// validation context.
+func combinedTLSCluster(name string, vc *tlsv3.CertificateValidationContext) *clusterv3.Cluster {
+	ctx := &tlsv3.UpstreamTlsContext{Sni: "idp.example.com", CommonTlsContext: &tlsv3.CommonTlsContext{
+		ValidationContextType: &tlsv3.CommonTlsContext_CombinedValidationContext{CombinedValidationContext: &tlsv3.CommonTlsContext_CombinedCertificateValidationContext{
+			DefaultValidationContext:         vc,
+			ValidationContextSdsSecretConfig: &tlsv3.SdsSecretConfig{Name: "ca", SdsConfig: &corev3.ConfigSource{ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}}}},
+		}},
+	}}
+	c := addressCluster(name, "idp.example.com", 443, clusterv3.Cluster_LOGICAL_DNS, defaultConnectTimeout)
+	c.TransportSocket = &corev3.TransportSocket{Name: transportSocketTLS, ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(ctx)}}
+	return c
+}
+
+// g0 stands for the first cluster of the group in extProc's edits.
+const g0 = "\x00first-cluster"
+
+// extProc prepends an ext_proc filter of no gatehouse role, by default
+// calling a missing cluster; edit fills it (g0 is the group's first cluster).
+func extProc(edit func(*extprocv3.ExternalProcessor)) func(t *testing.T, g *Group) {
+	return func(t *testing.T, g *Group) {
+		m := &extprocv3.ExternalProcessor{GrpcService: grpcTo("gatehouse/gone")}
+		edit(m)
+		first := g.Clusters[0].(*clusterv3.Cluster).GetName()
+		if m.GetGrpcService().GetEnvoyGrpc().GetClusterName() == g0 {
+			m.GrpcService = grpcTo(first)
+		}
+		if m.GetHttpService() != nil {
+			m.GrpcService = nil
+			m.HttpService.HttpService.HttpUri.HttpUpstreamType = &corev3.HttpUri_Cluster{Cluster: first}
+		}
+		prependFilter(t, g, "test-proc", m)
+	}
+}
+
+func grpcTo(cluster string) *corev3.GrpcService {
+	return &corev3.GrpcService{TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: cluster}}}
+}
+
+func httpTo(string) *extprocv3.ExtProcHttpService {
+	return &extprocv3.ExtProcHttpService{HttpService: &corev3.HttpService{HttpUri: &corev3.HttpUri{
+		Uri: "http://proc.internal/process", Timeout: durationpb.New(time.Second),
+	}}}
+}
+
+// TestExtProcRulesEdges: what extProcRules must not say of a valid
+// processor (the group is refused for other reasons: a processor of no
+// role on upgrade routes; only these messages' absence is held).
+func TestExtProcRulesEdges(t *testing.T) {
+	for name, tc := range map[string]struct {
+		edit    func(*extprocv3.ExternalProcessor)
+		notSaid string
+	}{
+		"full duplex with trailers, failing closed": {func(m *extprocv3.ExternalProcessor) {
+			m.ProcessingMode = &extprocv3.ProcessingMode{RequestBodyMode: extprocv3.ProcessingMode_FULL_DUPLEX_STREAMED, RequestTrailerMode: extprocv3.ProcessingMode_SEND}
+		}, "cannot set failure_mode_allow"},
+		"failing open without full duplex": {func(m *extprocv3.ExternalProcessor) { m.FailureModeAllow = true }, "cannot set failure_mode_allow"},
+		"disable_clear_route_cache alone":  {func(m *extprocv3.ExternalProcessor) { m.DisableClearRouteCache = true }, "route_cache_action are both set"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e, _ := validGroups(t)
+			extProc(func(m *extprocv3.ExternalProcessor) { m.GrpcService = grpcTo(g0); tc.edit(m) })(t, e)
+			if err := Check(e, nil); err != nil && strings.Contains(err.Error(), tc.notSaid) {
+				t.Fatalf("Check said %q of a valid processor: %v", tc.notSaid, err)
+			}
+		})
+	}
+}
+
+func strayPerFilter() map[string]*anypb.Any {
+	return map[string]*anypb.Any{"no-such-filter": mustAny(&localratelimitv3.LocalRateLimit{StatPrefix: "l", TokenBucket: passThroughBucket})}
+}
+
+// weights routes a new Route to the group's first cluster twice, with
+// the weights given.
+func weights(ws ...uint32) func(t *testing.T, g *Group) {
+	return func(t *testing.T, g *Group) {
+		ra := newRoute(g, "wc").GetRoute()
+		w := &routev3.WeightedCluster{}
+		for _, n := range ws {
+			w.Clusters = append(w.Clusters, &routev3.WeightedCluster_ClusterWeight{Name: g.Clusters[0].(*clusterv3.Cluster).GetName(), Weight: wrapperspb.UInt32(n)})
+		}
+		ra.ClusterSpecifier = &routev3.RouteAction_WeightedClusters{WeightedClusters: w}
+	}
+}
+
+// TestCheckHeaderRegexProxyless: a bad regex in a route's header matcher
+// is refused in a proxyless table too, where no generic walk of every
+// RegexMatcher runs (that walk is for Envoy groups): both the
+// string_match and the deprecated safe_regex_match spelling.
+func TestCheckHeaderRegexProxyless(t *testing.T) {
+	for name, h := range map[string]*routev3.HeaderMatcher{
+		"string_match": {Name: "x-v", HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
+			MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: "a("}},
+		}}},
+		"safe_regex_match": {Name: "x-v", HeaderMatchSpecifier: &routev3.HeaderMatcher_SafeRegexMatch{SafeRegexMatch: &matcherv3.RegexMatcher{Regex: "a("}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, p := validGroups(t)
+			if err := Check(p, nil); err != nil {
+				t.Fatalf("valid proxyless group: %v", err)
+			}
+			r := newRoute(p, "hdr-rx")
+			r.Match.Headers = append(r.Match.Headers, h)
+			if err := Check(p, nil); err == nil || !strings.Contains(err.Error(), `regex "a(" is not valid RE2`) {
+				t.Fatalf("Check = %v, want the regex refused", err)
+			}
+		})
+	}
+}
+
+// TestExtProcPerRouteOfOtherProcessor: an ExtProcPerRoute under an
+// ext_proc filter that is none of gatehouse's processors is held only to
+// Envoy's rules, not to a processor's (which would have none to hold).
+func TestExtProcPerRouteOfOtherProcessor(t *testing.T) {
+	e, _ := validGroups(t)
+	extProc(func(m *extprocv3.ExternalProcessor) { m.GrpcService = grpcTo(g0) })(t, e)
+	newRoute(e, "proc").TypedPerFilterConfig = map[string]*anypb.Any{"test-proc": mustAny(&extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Disabled{Disabled: true}})}
+	err := Check(e, nil)
+	if err != nil && strings.Contains(err.Error(), "route proc typed_per_filter_config test-proc") {
+		t.Fatalf("Check held the route's own ext_proc config to a processor's rules: %v", err)
 	}
 }

@@ -49,6 +49,9 @@ type builtCluster struct {
 	// grpcHash is the ContentHash of grpc, computed here, on newIndex's
 	// goroutines and kept by Memo, rather than by the publisher.
 	grpcHash uint64
+	// envoyEnc is envoy's deterministic encoding, for its precheck
+	// (walkEncoded); newIndex drops it once used.
+	envoyEnc []byte
 }
 
 func (b *builtCluster) of(kind ClientKind) *clusterv3.Cluster {
@@ -127,7 +130,7 @@ func buildClusters(svc *policy.Service, systemCA, zone string) (*builtCluster, e
 	bc.grpcHash = ContentHash(grpcEnc)
 	if bc.envoy.EdsClusterConfig == nil {
 		// A DNS cluster (setDNS): Envoy resolves, no EDS name to add.
-		bc.envoyHash = ContentHash(buf)
+		bc.envoyHash, bc.envoyEnc = ContentHash(buf), buf
 		return bc, nil
 	}
 	bc.envoy.EdsClusterConfig.ServiceName = bc.eds
@@ -139,7 +142,7 @@ func buildClusters(svc *policy.Service, systemCA, zone string) (*builtCluster, e
 			return nil, fmt.Errorf("hash cluster: %w", err)
 		}
 	}
-	bc.envoyHash = ContentHash(final)
+	bc.envoyHash, bc.envoyEnc = ContentHash(final), final
 	return bc, nil
 }
 

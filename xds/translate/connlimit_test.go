@@ -76,6 +76,7 @@ func TestCheckConnectionLimitRules(t *testing.T) {
 			fc.Filters[0], fc.Filters[1] = fc.Filters[1], fc.Filters[0]
 		}, "the connection manager is a terminal filter and must be the last"},
 		{"no connection manager", func(fc *listenerv3.FilterChain) { fc.Filters = fc.Filters[:1] }, "no connection manager ends the chain"},
+		{"two connection managers", func(fc *listenerv3.FilterChain) { fc.Filters = append(fc.Filters, fc.Filters[1]) }, "2 connection managers in one chain"},
 		{"zero connections", func(fc *listenerv3.FilterChain) {
 			fc.Filters[0].ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(&connlimitv3.ConnectionLimit{StatPrefix: "x", MaxConnections: wrapperspb.UInt64(0)})}
 		}, "MaxConnections"},

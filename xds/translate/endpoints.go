@@ -32,8 +32,10 @@ import (
 // source/extensions/load_balancing_policies/common/load_balancer_impl.cc,
 // recalculatePerPriorityState).
 //
-// It runs for every endpoint change, so all messages are allocated in a
-// few slabs (two passes: count per zone, then fill) rather than one by one.
+// It runs for every endpoint change and, on a cold build, once per Service,
+// so its messages are allocated together (two passes: count per zone, then
+// fill): one allocation for the localities' messages, one for the
+// endpoints' (localityMsgs, endpointMsgs), one per pointer list.
 func Endpoints(edsName, localZone string, eps []registry.Endpoint) *endpointv3.ClusterLoadAssignment {
 	cla := &endpointv3.ClusterLoadAssignment{ClusterName: edsName}
 	n := len(eps)
@@ -45,7 +47,12 @@ func Endpoints(edsName, localZone string, eps []registry.Endpoint) *endpointv3.C
 	if n > smallEndpointSet {
 		seen = make(map[hostPort]struct{}, n)
 	}
-	zoneOf := make([]int, n)
+	var zoneBuf [smallEndpointSet]int
+	zoneOf := zoneBuf[:0]
+	if n > len(zoneBuf) {
+		zoneOf = make([]int, 0, n)
+	}
+	zoneOf = zoneOf[:n]
 	zones := make([]string, 0, 4)
 	counts := make([]int, 0, 4)
 	last := -1
@@ -72,33 +79,24 @@ func Endpoints(edsName, localZone string, eps []registry.Endpoint) *endpointv3.C
 		zoneOf[i] = last
 		counts[last]++
 	}
-	// Pass 2: fill slabs.
-	var (
-		k        = len(zones)
-		locs     = make([]endpointv3.LocalityLbEndpoints, k)
-		localits = make([]corev3.Locality, k)
-		locW     = make([]wrapperspb.UInt32Value, k)
-		ptrs     = make([]*endpointv3.LbEndpoint, n)
-		lbes     = make([]endpointv3.LbEndpoint, n)
-		ends     = make([]endpointv3.Endpoint, n)
-		hosts    = make([]endpointv3.LbEndpoint_Endpoint, n)
-		addrs    = make([]corev3.Address, n)
-		addrSAs  = make([]corev3.Address_SocketAddress, n)
-		sas      = make([]corev3.SocketAddress, n)
-		ports    = make([]corev3.SocketAddress_PortValue, n)
-		weights  = make([]wrapperspb.UInt32Value, n)
-	)
+	// Pass 2: fill the slabs: one allocation for the localities' messages,
+	// one for the endpoints', one per pointer list.
+	k := len(zones)
+	locSlab := make([]localityMsgs, k)
+	epSlab := make([]endpointMsgs, n)
+	ptrs := make([]*endpointv3.LbEndpoint, n)
 	cla.Endpoints = make([]*endpointv3.LocalityLbEndpoints, k)
 	off := 0
 	for z := range zones {
+		l := &locSlab[z]
 		// grpc-go NACKs a locality without an ID, so even the zone-less
 		// locality gets an (empty) one.
-		localits[z].Zone = zones[z]
-		locs[z].Locality = &localits[z]
-		locs[z].LoadBalancingWeight = &locW[z]
-		locs[z].LbEndpoints = ptrs[off : off : off+counts[z]]
+		l.locality.Zone = zones[z]
+		l.lle.Locality = &l.locality
+		l.lle.LoadBalancingWeight = &l.weight
+		l.lle.LbEndpoints = ptrs[off : off : off+counts[z]]
 		off += counts[z]
-		cla.Endpoints[z] = &locs[z]
+		cla.Endpoints[z] = &l.lle
 	}
 	for i := range eps {
 		z := zoneOf[i]
@@ -110,33 +108,54 @@ func Endpoints(edsName, localZone string, eps []registry.Endpoint) *endpointv3.C
 		if w < 1 {
 			w = 1
 		}
-		locW[z].Value += uint32(w)
-		ports[i].PortValue = uint32(ep.Port)
-		sas[i].Address = ep.Address
-		sas[i].PortSpecifier = &ports[i]
-		addrSAs[i].SocketAddress = &sas[i]
-		addrs[i].Address = &addrSAs[i]
-		ends[i].Address = &addrs[i]
-		hosts[i].Endpoint = &ends[i]
-		weights[i].Value = uint32(w)
-		lbes[i].HostIdentifier = &hosts[i]
-		lbes[i].LoadBalancingWeight = &weights[i]
+		l, e := &locSlab[z], &epSlab[i]
+		l.weight.Value += uint32(w)
+		e.port.PortValue = uint32(ep.Port)
+		e.sa.Address = ep.Address
+		e.sa.PortSpecifier = &e.port
+		e.addrSA.SocketAddress = &e.sa
+		e.addr.Address = &e.addrSA
+		e.end.Address = &e.addr
+		e.host.Endpoint = &e.end
+		e.weight.Value = uint32(w)
+		e.lbe.HostIdentifier = &e.host
+		e.lbe.LoadBalancingWeight = &e.weight
 		if ep.Draining {
 			// Envoy excludes a DRAINING host from load balancing but keeps
 			// it (and its connections) in the host set, so in-flight
 			// requests finish (source/common/upstream/upstream_impl.cc,
 			// HostImplBase::setEdsHealthFlag).
-			lbes[i].HealthStatus = corev3.HealthStatus_DRAINING
+			e.lbe.HealthStatus = corev3.HealthStatus_DRAINING
 		}
-		locs[z].LbEndpoints = append(locs[z].LbEndpoints, &lbes[i])
+		l.lle.LbEndpoints = append(l.lle.LbEndpoints, &e.lbe)
 	}
-	setPriorities(locs, localZone)
+	setPriorities(cla.Endpoints, localZone)
 	return cla
+}
+
+// localityMsgs are the messages of one locality of a
+// ClusterLoadAssignment, allocated together (Endpoints).
+type localityMsgs struct {
+	lle      endpointv3.LocalityLbEndpoints
+	locality corev3.Locality
+	weight   wrapperspb.UInt32Value
+}
+
+// endpointMsgs are the messages of one endpoint, allocated together.
+type endpointMsgs struct {
+	lbe    endpointv3.LbEndpoint
+	end    endpointv3.Endpoint
+	host   endpointv3.LbEndpoint_Endpoint
+	addr   corev3.Address
+	addrSA corev3.Address_SocketAddress
+	sa     corev3.SocketAddress
+	port   corev3.SocketAddress_PortValue
+	weight wrapperspb.UInt32Value
 }
 
 // setPriorities puts the localities outside localZone at priority 1 when
 // localZone has a locality of its own and is not the only one.
-func setPriorities(locs []endpointv3.LocalityLbEndpoints, localZone string) {
+func setPriorities(locs []*endpointv3.LocalityLbEndpoints, localZone string) {
 	if localZone == "" || len(locs) < 2 {
 		return
 	}

@@ -131,6 +131,11 @@ type apiStatus struct {
 	// look lists the fields worth looking at: unshipped, with unshipped
 	// enum values, or holding messages to visit.
 	look []lookField
+	// md is the message type; lookAt maps a field number to 1 + its index
+	// in look (0: not looked at), for the walk over an encoding
+	// (envoyapiwire.go).
+	md     protoreflect.MessageDescriptor
+	lookAt map[protoreflect.FieldNumber]int
 }
 
 // lookField is one field worth looking at, with what walk needs resolved
@@ -218,6 +223,16 @@ func buildAPIStatus() {
 			}
 			if lf.why != "" || lf.enums != nil || lf.sub != nil {
 				s.look = append(s.look, lf)
+			}
+		}
+	}
+	for name, md := range all {
+		s := st[name]
+		s.md = md
+		if len(s.look) > 0 {
+			s.lookAt = make(map[protoreflect.FieldNumber]int, len(s.look))
+			for i := range s.look {
+				s.lookAt[s.look[i].fd.Number()] = i + 1
 			}
 		}
 	}

@@ -77,6 +77,9 @@ func (c *checker) walk(m protoreflect.Message) {
 		if !m.Has(fd) {
 			continue
 		}
+		if c.tracing {
+			c.traceField(fd)
+		}
 		v := m.Get(fd)
 		if lf.why != "" {
 			c.failAPI("field", string(fd.FullName()), lf.why)
@@ -132,8 +135,11 @@ func (c *checker) enumValues(fd protoreflect.FieldDescriptor, v protoreflect.Val
 // content; each distinct config is walked once per Check.
 func (c *checker) walkAny(m protoreflect.Message) {
 	fs := m.Descriptor().Fields()
-	url := m.Get(fs.ByName("type_url")).String()
-	value := m.Get(fs.ByName("value")).Bytes()
+	c.walkAnyContent(m.Get(fs.ByName("type_url")).String(), m.Get(fs.ByName("value")).Bytes())
+}
+
+// walkAnyContent is walkAny given the Any's type URL and value.
+func (c *checker) walkAnyContent(url string, value []byte) {
 	if c.anysWalked[url] != nil {
 		if _, done := c.anysWalked[url][string(value)]; done {
 			return
@@ -186,4 +192,9 @@ func (c *checker) failAPI(kind, name, why string) {
 		return
 	}
 	c.fail("%s: %s %s is %s in Envoy (API of %s)", c.walkAt(), kind, name, why, envoyAPISource)
+}
+
+// traceField records a field the walk found set (checker.tracing).
+func (c *checker) traceField(fd protoreflect.FieldDescriptor) {
+	c.trace = append(c.trace, strings.Join(c.path, ".")+"/"+string(fd.FullName()))
 }

@@ -380,6 +380,47 @@ spec:
 	}
 }
 
+// TestWildcardHostsServeStreams: a streaming Route reaches a listener
+// through a wildcard either way (a listener hostname covering the
+// Route's host, or a Route host covering the listener's), and that
+// listener drops request_timeout too; a listener of another domain keeps
+// it.
+func TestWildcardHostsServeStreams(t *testing.T) {
+	for _, tc := range []struct {
+		name, listener, route string
+		streams               bool
+	}{
+		{"listener wildcard over the route's host", "*.example.com", "live.example.com", true},
+		{"route wildcard over the listener's host", "live.example.com", "*.example.com", true},
+		{"another domain", "live.example.org", "*.example.com", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := withDefaults("") + `---
+kind: Gateway
+name: wild
+spec:
+  listeners:
+    - {name: live, port: 8082, protocol: HTTP, hostnames: ["` + tc.listener + `"]}
+---
+kind: Route
+name: live
+spec:
+  gateways: [wild]
+  hosts: ["` + tc.route + `"]
+  backends: [{service: web}]
+  streaming: true
+`
+			hs := hcmsOf(t, translateYAML(t, src)[GroupKey{"wild", ClientEnvoy}])
+			if len(hs) != 1 {
+				t.Fatalf("%d connection managers, want 1", len(hs))
+			}
+			if got := hs[0].GetRequestTimeout() == nil; got != tc.streams {
+				t.Errorf("request_timeout %v, want none: %v", hs[0].GetRequestTimeout(), tc.streams)
+			}
+		})
+	}
+}
+
 // Item 13c: a listener's certificate is fetched with no initial fetch
 // timeout, so the listener never starts serving without it.
 func TestSDSWaitsForTheCertificate(t *testing.T) {

@@ -120,10 +120,10 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 		}
 		br = buildRoute(attached[i], p.Services)
 		br.encEnvoy, _ = deterministic.Marshal(br.envoy)
-		routeOK[i] = owns[w].route(br.envoy, true)
+		routeOK[i] = owns[w].route(br.envoy, br.encEnvoy, true)
 		if br.grpc != nil {
 			br.encGRPC, _ = deterministic.Marshal(br.grpc)
-			routeOK[i] |= owns[w].route(br.grpc, false)
+			routeOK[i] |= owns[w].route(br.grpc, br.encGRPC, false)
 		}
 		routes[i] = br
 		return nil
@@ -164,7 +164,8 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 			return fmt.Errorf("cluster %s: %w", clusterName(keys[i].service), err)
 		}
 		clusters[i] = bc
-		clusterOK[i] = owns[w].cluster(bc.envoy, true) | owns[w].cluster(bc.grpc, false)
+		clusterOK[i] = owns[w].cluster(bc.envoy, bc.envoyEnc, true) | owns[w].cluster(bc.grpc, nil, false)
+		bc.envoyEnc = nil // only for the precheck: Memo keeps bc
 		return nil
 	})
 	if err != nil {

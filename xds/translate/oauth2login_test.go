@@ -287,6 +287,22 @@ func TestCheckLogin(t *testing.T) {
 		{"authorization endpoint not a URL", func(t *testing.T, g *Group) {
 			editLogin(t, g, func(_ *routev3.Route, c *oauth2v3.OAuth2Config) { c.AuthorizationEndpoint = "idp.example.com/auth" })
 		}, "invalid authorization endpoint URL"},
+		// Parses, https, but no host: the browser would be sent nowhere.
+		{"authorization endpoint without a host", func(t *testing.T, g *Group) {
+			editLogin(t, g, func(_ *routev3.Route, c *oauth2v3.OAuth2Config) { c.AuthorizationEndpoint = "https:///auth" })
+		}, "invalid authorization endpoint URL"},
+		{"authorization endpoint not http(s)", func(t *testing.T, g *Group) {
+			editLogin(t, g, func(_ *routev3.Route, c *oauth2v3.OAuth2Config) {
+				c.AuthorizationEndpoint = "javascript://idp.example.com/auth"
+			})
+		}, "invalid authorization endpoint URL"},
+		// The ID token forwarded as Authorization is a second owner of
+		// that header besides forward_bearer_token.
+		{"ID token forwarded as Authorization next to the bearer token", func(t *testing.T, g *Group) {
+			editLogin(t, g, func(_ *routev3.Route, c *oauth2v3.OAuth2Config) {
+				c.ForwardIdToken = &oauth2v3.OAuth2TokenForwarding{Header: "Authorization"}
+			})
+		}, "at most one of forward_bearer_token"},
 		{"two logins share a cookie", func(t *testing.T, g *Group) {
 			editLogin(t, g, func(_ *routev3.Route, c *oauth2v3.OAuth2Config) {
 				c.Credentials.CookieNames.OauthHmac = "GatehouseHMAC-" + loginCookieSuffix("web", "sso")
@@ -345,6 +361,28 @@ func TestCheckLogin(t *testing.T) {
 	}
 }
 
+// TestCheckLoginAccepts: what the login rules must not refuse (an http
+// endpoint, as Envoy allows for a local identity provider; an ID token
+// forwarded on its own header next to the bearer pass-through).
+func TestCheckLoginAccepts(t *testing.T) {
+	for name, edit := range map[string]func(*routev3.Route, *oauth2v3.OAuth2Config){
+		"http authorization endpoint": func(_ *routev3.Route, c *oauth2v3.OAuth2Config) {
+			c.AuthorizationEndpoint = "http://idp.example.com/auth"
+		},
+		"ID token on its own header": func(_ *routev3.Route, c *oauth2v3.OAuth2Config) {
+			c.ForwardIdToken = &oauth2v3.OAuth2TokenForwarding{Header: "X-Id-Token"}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := loginGroup(t)
+			editLogin(t, g, edit)
+			if err := Check(g, nil); err != nil {
+				t.Fatalf("Check refused a valid login: %v", err)
+			}
+		})
+	}
+}
+
 func dropSecret(rs []typesResource, name string) []typesResource {
 	var out []typesResource
 	for _, r := range rs {
@@ -371,5 +409,58 @@ func editHCMs(t *testing.T, g *Group, edit func(*hcmv3.HttpConnectionManager)) {
 				}
 			}
 		}
+	}
+}
+
+// TestLoginPartlyDiscoveredFailsClosed: discovery that yields the token
+// endpoint but not the authorization endpoint leaves the login
+// unconfigured (fail closed), as when nothing is discovered.
+func TestLoginPartlyDiscoveredFailsClosed(t *testing.T) {
+	web, _ := loginCase(t, func(l *policy.OAuth2LoginAuth) LoginEndpoints {
+		e := goldenDiscoveredLogin(l)
+		e.Authorization = ""
+		return e
+	})
+	if rs := loginRoutes(t, web); rs["admin"] != nil {
+		t.Errorf("login configured without an authorization endpoint: %v", rs["admin"])
+	}
+	if err := Check(cloneGroup(web), nil); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestLoginDiscoveredEndSession: discovery fills only what the policy
+// left out, and a discovered end_session_endpoint is taken only with the
+// openid scope (Envoy refuses it otherwise: checkoauth2.go). A login
+// without openid and with an issuer that advertises logout still loads.
+func TestLoginDiscoveredEndSession(t *testing.T) {
+	f := &gwFilters{opts: Options{DiscoveredLogin: goldenDiscoveredLogin}}
+	const issuer, own = "https://login.example.com/", "https://login.example.com/own-logout"
+	for _, tc := range []struct {
+		name string
+		l    policy.OAuth2LoginAuth
+		want string
+	}{
+		{"openid by default", policy.OAuth2LoginAuth{Issuer: issuer}, "https://login.example.com/oauth2/logout"},
+		{"without openid", policy.OAuth2LoginAuth{Issuer: issuer, Scopes: []string{"profile"}}, ""},
+		{"written in the policy", policy.OAuth2LoginAuth{Issuer: issuer, EndSessionEndpoint: own}, own},
+	} {
+		e, ok := f.loginEndpoints(&tc.l)
+		if !ok || e.EndSession != tc.want {
+			t.Errorf("%s: end session %q (ok %v), want %q", tc.name, e.EndSession, ok, tc.want)
+		}
+	}
+	snap, _ := loadCase(t, filepath.Join("testdata", "in", "oauth2login"))
+	snap.Authentications["sso"].Spec.OAuth2Login.Scopes = []string{"profile"}
+	groups, err := Translate(snap, Options{DiscoveredLogin: goldenDiscoveredLogin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := groups[GroupKey{"web", ClientEnvoy}]
+	if rs := loginRoutes(t, web); rs["admin"] == nil || rs["admin"].GetEndSessionEndpoint() != "" {
+		t.Errorf("admin login without openid: %v, want configured without an end session endpoint", rs["admin"])
+	}
+	if err := Check(cloneGroup(web), nil); err != nil {
+		t.Error(err)
 	}
 }

@@ -74,15 +74,19 @@ func (o *ownChecker) of(envoy bool) *checker {
 	return o.kinds[i]
 }
 
-// route reports whether r passes its own rules (routeOwnRules).
-func (o *ownChecker) route(r *routev3.Route, envoy bool) uint8 {
-	o.of(envoy).routeOwnRules("", "", r)
+// route reports whether r passes its own rules (routeOwnRules), given
+// enc, its deterministic encoding, which the walk for unshipped elements
+// reads instead of reflecting over r (walkEncoded). Without enc (its
+// encoding failed) r fails here, and Check runs its rules in its group.
+func (o *ownChecker) route(r *routev3.Route, enc []byte, envoy bool) uint8 {
+	o.of(envoy).routeOwn("", "", r, enc, true)
 	return o.done(envoy)
 }
 
-// cluster reports whether cl passes its own rules (checker.cluster).
-func (o *ownChecker) cluster(cl *clusterv3.Cluster, envoy bool) uint8 {
-	o.of(envoy).cluster(cl)
+// cluster reports whether cl passes its own rules (checker.cluster), given
+// its deterministic encoding as route does.
+func (o *ownChecker) cluster(cl *clusterv3.Cluster, enc []byte, envoy bool) uint8 {
+	o.of(envoy).clusterOwn(cl, enc, true)
 	return o.done(envoy)
 }
 

@@ -77,26 +77,49 @@ func TestPrecheckDoesNotRecordFailures(t *testing.T) {
 	}
 	var o ownChecker
 	for _, envoy := range []bool{true, false} {
-		if o.route(good, envoy) == 0 {
+		if o.route(good, encode(t, good), envoy) == 0 {
 			t.Fatalf("envoy=%v: the translator's Route fails its own rules", envoy)
 		}
 		for i := range 2 {
-			if o.route(badRegex(), envoy) != 0 {
+			bad := badRegex()
+			if o.route(bad, encode(t, bad), envoy) != 0 {
 				t.Errorf("envoy=%v: Route %d with an invalid regex passed", envoy, i)
 			}
 		}
-		if o.route(good, envoy) == 0 {
+		if o.route(good, encode(t, good), envoy) == 0 {
 			t.Errorf("envoy=%v: a good Route fails after a bad one", envoy)
 		}
 	}
 	cl := proto.Clone(g.Clusters[0]).(*clusterv3.Cluster)
-	if o.cluster(cl, true) == 0 {
+	if o.cluster(cl, encode(t, cl), true) == 0 {
 		t.Fatal("the translator's Cluster fails its own rules")
 	}
 	cl.ConnectTimeout = &durationpb.Duration{Seconds: -1}
-	if o.cluster(cl, true) != 0 {
+	if o.cluster(cl, encode(t, cl), true) != 0 {
 		t.Error("a Cluster with a negative connect timeout passed")
 	}
+	// The walk reads the encoding: without one, or with one it cannot
+	// read, an Envoy resource fails its precheck (Check then runs its
+	// rules in its group); a proxyless one is not walked.
+	enc := encode(t, good)
+	for name, e := range map[string][]byte{"nil": nil, "truncated": enc[:len(enc)-1], "group": append([]byte{0x0b}, enc...)} {
+		if o.route(good, e, true) != 0 {
+			t.Errorf("Envoy Route with a %s encoding passed its precheck", name)
+		}
+		if o.route(good, e, false) == 0 {
+			t.Errorf("proxyless Route with a %s encoding failed its precheck: it is not walked", name)
+		}
+	}
+}
+
+// encode is m's deterministic encoding.
+func encode(t testing.TB, m proto.Message) []byte {
+	t.Helper()
+	b, err := deterministic.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestCheckRunsOwnRulesOfWhatWasNotPrechecked: a Route put in a group's

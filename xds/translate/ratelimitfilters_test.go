@@ -95,3 +95,47 @@ func localRateLimitOf(t *testing.T, a *anyT) *localrlv3.LocalRateLimit {
 	}
 	return cfg
 }
+
+// TestRouteKeyedLimitPerRoute: a limit keyed by the route counts each
+// Route apart, so its descriptors are built per Route, never shared
+// between the Routes of one RateLimit (which would spend one Route's
+// requests on another's counter).
+func TestRouteKeyedLimitPerRoute(t *testing.T) {
+	src := withDefaults("") + `---
+kind: RateLimit
+name: per-route
+spec:
+  limits:
+    - {key: [route], requests: 10, per: second}
+---
+kind: Route
+name: a
+spec:
+  gateways: [gw]
+  match: {path: {prefix: /a}}
+  backends: [{service: web}]
+  rateLimit: per-route
+---
+kind: Route
+name: b
+spec:
+  gateways: [gw]
+  match: {path: {prefix: /b}}
+  backends: [{service: web}]
+  rateLimit: per-route
+`
+	g := translateYAML(t, src)[GroupKey{"gw", ClientEnvoy}]
+	for _, name := range []string{"a", "b"} {
+		var routes []string
+		for _, rl := range routeNamed(t, g, name).GetRoute().GetRateLimits() {
+			for _, a := range rl.GetActions() {
+				if gk := a.GetGenericKey(); gk.GetDescriptorKey() == policy.KeyRoute {
+					routes = append(routes, gk.GetDescriptorValue())
+				}
+			}
+		}
+		if len(routes) != 1 || routes[0] != name {
+			t.Errorf("route %s: route descriptor entries %v, want [%s]", name, routes, name)
+		}
+	}
+}

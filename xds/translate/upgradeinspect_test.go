@@ -4,10 +4,13 @@ import (
 	"strings"
 	"testing"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
@@ -159,22 +162,180 @@ func TestUpgradeInspectCheckMutants(t *testing.T) {
 			r.GetRoute().UpgradeConfigs = upgradeConfigs([]string{"websocket"})
 			return true
 		}},
+		// Envoy enables an upgrade config whose enabled field is unset
+		// (route_components.proto: "If not specified, defaults to true").
+		{"ordinary route enables upgrades, enabled left unset", "also matches ordinary requests", func(r *routev3.Route, up bool) bool {
+			if up {
+				return false
+			}
+			r.GetRoute().UpgradeConfigs = []*routev3.RouteAction_UpgradeConfig{{UpgradeType: "websocket"}}
+			return true
+		}},
+		// Only the upgrade header, present and not inverted, keeps the
+		// ordinary requests off the route.
+		{"upgrade route matches another header instead", "also matches ordinary requests", func(r *routev3.Route, up bool) bool {
+			if !up {
+				return false
+			}
+			r.Match.Headers = []*routev3.HeaderMatcher{{Name: "x-upgrade", HeaderMatchSpecifier: &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}}}
+			return true
+		}},
+		{"upgrade route matches the upgrade header inverted", "also matches ordinary requests", func(r *routev3.Route, up bool) bool {
+			if !up {
+				return false
+			}
+			for _, h := range r.Match.Headers {
+				if h.GetName() == upgradeHeader {
+					h.InvertMatch = true
+				}
+			}
+			return true
+		}},
+		{"upgrade route asks for request trailers", "must skip trailers", func(r *routev3.Route, up bool) bool {
+			if !up {
+				return false
+			}
+			pr := &extprocv3.ExtProcPerRoute{}
+			_ = r.TypedPerFilterConfig[wire.FilterWAF].UnmarshalTo(pr)
+			pr.GetOverrides().ProcessingMode.RequestTrailerMode = extprocv3.ProcessingMode_SEND
+			r.TypedPerFilterConfig[wire.FilterWAF] = mustAny(pr)
+			return true
+		}},
+		{"upgrade route asks for response trailers", "must skip trailers", func(r *routev3.Route, up bool) bool {
+			if !up {
+				return false
+			}
+			pr := &extprocv3.ExtProcPerRoute{}
+			_ = r.TypedPerFilterConfig[wire.FilterWAF].UnmarshalTo(pr)
+			pr.GetOverrides().ProcessingMode.ResponseTrailerMode = extprocv3.ProcessingMode_SEND
+			r.TypedPerFilterConfig[wire.FilterWAF] = mustAny(pr)
+			return true
+		}},
+		// A route matching only upgrade requests but enabling none is an
+		// ordinary route (Envoy answers an upgrade there 403): its WAF
+		// must not be told that the headers are the whole request.
+		{"upgrade route loses its upgrade_configs, keeps headers only", "let its body through uninspected", func(r *routev3.Route, up bool) bool {
+			if !up {
+				return false
+			}
+			r.GetRoute().UpgradeConfigs = nil
+			return true
+		}},
 	}
 	for _, e := range edits {
-		g := checkedEdge(t, "upgrade-inspect")
-		done := false
-		eachRoute(g, func(_ string, r *routev3.Route) {
-			if !done && r.GetTypedPerFilterConfig()[wire.FilterWAF] != nil && r.GetName() == "chat" {
-				done = e.edit(r, upgradeMatchOnly(r.GetMatch()))
-			}
-		})
-		if !done {
-			t.Fatalf("%s: nothing edited", e.name)
-		}
+		g := editedUpgradeRoute(t, "chat", wire.FilterWAF, e.edit)
 		err := Check(g, clasOf(g))
 		if err == nil || !strings.Contains(err.Error(), e.want) {
 			t.Errorf("%s: Check says %v, want %q", e.name, err, e.want)
 		}
+	}
+	// feed: ext_authz alone, with spdy/3.1 (an upgrade other than
+	// websocket); its ordinary route enabling that upgrade, enabled left
+	// unset, would buffer the tunnel's bytes.
+	g := editedUpgradeRoute(t, "feed", wire.FilterExtAuthzClosed, func(r *routev3.Route, up bool) bool {
+		if up {
+			return false
+		}
+		r.GetRoute().UpgradeConfigs = []*routev3.RouteAction_UpgradeConfig{{UpgradeType: "spdy/3.1"}}
+		return true
+	})
+	if err := Check(g, clasOf(g)); err == nil || !strings.Contains(err.Error(), "would buffer the body of an upgrade other than websocket") {
+		t.Errorf("feed's ordinary route enabling spdy/3.1 (enabled unset): Check says %v", err)
+	}
+}
+
+// editedUpgradeRoute is the checked upgrade-inspect case with edit applied
+// to the first route named route that has a per-route config of filter
+// and for which edit returns true (given whether it is an upgrade route).
+func editedUpgradeRoute(t *testing.T, route, filter string, edit func(r *routev3.Route, upgrade bool) bool) *Group {
+	t.Helper()
+	g := checkedEdge(t, "upgrade-inspect")
+	done := false
+	eachRoute(g, func(_ string, r *routev3.Route) {
+		if !done && r.GetTypedPerFilterConfig()[filter] != nil && r.GetName() == route {
+			done = edit(r, upgradeMatchOnly(r.GetMatch()))
+		}
+	})
+	if !done {
+		t.Fatalf("%s: nothing edited", route)
+	}
+	return g
+}
+
+// TestUpgradeInspectCheckAccepts: what the upgrade rules must let through:
+// an upgrade switched off (enabled: false) is no upgrade, and an upgrade
+// route may disable ext_authz rather than configure its body.
+func TestUpgradeInspectCheckAccepts(t *testing.T) {
+	for _, tc := range []struct {
+		name, route, filter string
+		edit                func(r *routev3.Route, upgrade bool) bool
+	}{
+		{"ordinary route with websocket switched off", "chat", wire.FilterWAF, func(r *routev3.Route, up bool) bool {
+			if up {
+				return false
+			}
+			r.GetRoute().UpgradeConfigs = []*routev3.RouteAction_UpgradeConfig{{UpgradeType: "websocket", Enabled: wrapperspb.Bool(false)}}
+			return true
+		}},
+		{"upgrade route disabling ext_authz", "feed", wire.FilterExtAuthzClosed, func(r *routev3.Route, up bool) bool {
+			if !up {
+				return false
+			}
+			r.TypedPerFilterConfig[wire.FilterExtAuthzClosed] = mustAny(&extauthzv3.ExtAuthzPerRoute{Override: &extauthzv3.ExtAuthzPerRoute_Disabled{Disabled: true}})
+			return true
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := editedUpgradeRoute(t, tc.route, tc.filter, tc.edit)
+			if err := Check(g, clasOf(g)); err != nil {
+				t.Fatalf("Check refused it: %v", err)
+			}
+		})
+	}
+}
+
+// TestUpgradeRouteOtherProcessorModes: an ext_proc filter of no gatehouse
+// role is held to the upgrade route's modes too (no body, no trailers):
+// its own mode may buffer a body an upgraded stream never ends.
+func TestUpgradeRouteOtherProcessorModes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mode *extprocv3.ProcessingMode
+		want string // "" means Check must pass
+	}{
+		{"headers only", &extprocv3.ProcessingMode{RequestBodyMode: extprocv3.ProcessingMode_NONE, ResponseBodyMode: extprocv3.ProcessingMode_NONE, RequestTrailerMode: extprocv3.ProcessingMode_SKIP, ResponseTrailerMode: extprocv3.ProcessingMode_SKIP}, ""},
+		{"buffered body", &extprocv3.ProcessingMode{RequestBodyMode: extprocv3.ProcessingMode_BUFFERED, RequestTrailerMode: extprocv3.ProcessingMode_SKIP, ResponseTrailerMode: extprocv3.ProcessingMode_SKIP}, "ext_proc filter test-proc on an upgrade route must ask for no body"},
+		{"no mode", nil, "ext_proc filter test-proc on an upgrade route must set its processing mode"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := checkedEdge(t, "upgrade-inspect")
+			first := g.Clusters[0].(*clusterv3.Cluster).GetName()
+			editHCMs(t, g, func(h *hcmv3.HttpConnectionManager) {
+				h.HttpFilters = append([]*hcmv3.HttpFilter{{Name: "test-proc", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&extprocv3.ExternalProcessor{GrpcService: grpcTo(first)})}}}, h.HttpFilters...)
+			})
+			n := 0
+			eachRoute(g, func(_ string, r *routev3.Route) {
+				if !upgradesHTTP(r) {
+					return
+				}
+				pr := &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Disabled{Disabled: true}}
+				if r.GetName() == "chat" {
+					n++
+					pr.Override = &extprocv3.ExtProcPerRoute_Overrides{Overrides: &extprocv3.ExtProcOverrides{ProcessingMode: tc.mode}}
+				}
+				r.TypedPerFilterConfig["test-proc"] = mustAny(pr)
+			})
+			if n == 0 {
+				t.Fatal("no chat upgrade route")
+			}
+			err := Check(g, clasOf(g))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Check refused a headers-only processor: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("Check says %v, want %q", err, tc.want)
+			}
+		})
 	}
 }
 

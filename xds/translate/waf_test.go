@@ -131,3 +131,29 @@ func TestWAFFailureModePerRoute(t *testing.T) {
 		}
 	}
 }
+
+// TestProcessorFirstStillOrdered: the WAF or request validation moved to
+// the very front of the chain (index 0) is still held to its order: the
+// authorization that now runs after it is refused.
+func TestProcessorFirstStillOrdered(t *testing.T) {
+	for _, tc := range []struct{ edge, filter, want string }{
+		{"waf", wire.FilterWAF, "runs after the WAF"},
+		{"openapi", wire.FilterOpenAPI, "comes after request validation"},
+	} {
+		t.Run(tc.edge, func(t *testing.T) {
+			g := checkedEdge(t, tc.edge)
+			editHCM(t, g.Listeners[0].(*listenerv3.Listener), func(h *hcmv3.HttpConnectionManager) {
+				for i, f := range h.HttpFilters {
+					if f.GetName() == tc.filter {
+						h.HttpFilters = append([]*hcmv3.HttpFilter{f}, append(h.HttpFilters[:i:i], h.HttpFilters[i+1:]...)...)
+						return
+					}
+				}
+				t.Fatalf("no filter %s", tc.filter)
+			})
+			if err := Check(g, clasOf(g)); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Check = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
