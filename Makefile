@@ -90,7 +90,7 @@ fuzz-short:
 envoy-api:
 	$(GO) generate ./xds/translate
 
-## bench-fleet: simulated Envoys against gatehouse and stock go-control-plane, side by side (FLEET_N=1000 for the full fleet; see docs/performance.md)
+## bench-fleet: simulated Envoys against gatehouse, stock go-control-plane and the floor (the least a grpc-go ADS server does), side by side (FLEET_N=1000 for the full fleet; see docs/performance.md)
 bench-fleet:
 	$(GO) test -count=1 -run '^$$' -bench Fleet -benchtime 5x -timeout 60m ./test/fleet
 
@@ -264,7 +264,7 @@ gremlins:
 
 ## mutate: every mutant of pkg/authz, pkg/ratelimit, pkg/policy, xds/translate, pkg/controller (long; not in CI)
 mutate: gremlins
-	GREMLINS="$(GREMLINS_BIN)" MUTATE_WORKERS=$(MUTATE_WORKERS) test/mutate/run.sh
+	GREMLINS="$(GREMLINS_BIN)" MUTATE_WORKERS=$(MUTATE_WORKERS) MUTATE_EXCLUDE='$(value MUTATE_EXCLUDE)' test/mutate/run.sh
 
 ## mutate-security: targeted mutants of the security decisions (test/mutate/security.txt); fails on a survivor (in .ci/run)
 mutate-security:

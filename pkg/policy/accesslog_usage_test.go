@@ -1,6 +1,10 @@
 package policy
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 // accessLog.usage (usage analytics) is a boolean, misspellings name it.
 func TestBadAccessLogUsage(t *testing.T) {
@@ -63,6 +67,20 @@ func TestBadTracing(t *testing.T) {
 			8, "Gateway/g", "spec.tracing.service", `Service "otel" has protocol GRPC; a Zipkin collector is reached over HTTP, so it needs protocol HTTP`},
 		{"sample above 100", gw + "    provider: zipkin\n    service: plain\n    samplePercent: 101\n" + httpSvc,
 			9, "Gateway/g", "spec.tracing.samplePercent", "101 is out of range"},
+		{"sample below 0", gw + "    provider: zipkin\n    service: plain\n    samplePercent: -0.0001\n" + httpSvc,
+			9, "Gateway/g", "spec.tracing.samplePercent", "-0.0001 is out of range"},
+		{"sample past 100", gw + "    provider: zipkin\n    service: plain\n    samplePercent: 100.0001\n" + httpSvc,
+			9, "Gateway/g", "spec.tracing.samplePercent", "100.0001 is out of range"},
+		{"sample too fine", gw + "    provider: zipkin\n    service: plain\n    samplePercent: 50.00001\n" + httpSvc,
+			9, "Gateway/g", "spec.tracing.samplePercent", "50.00001 is out of range"},
+		{"33 tags", gw + "    provider: zipkin\n    service: plain\n    tags: {" + tracingTags(33) + "}\n" + httpSvc,
+			9, "Gateway/g", "spec.tracing.tags", "33 tags; at most 32"},
+		{"tag name of 65", gw + "    provider: zipkin\n    service: plain\n    tags: {" + strings.Repeat("n", 65) + ": x}\n" + httpSvc,
+			9, "Gateway/g", "spec.tracing.tags." + strings.Repeat("n", 65), "is not a tag name"},
+		{"empty tag name", gw + "    provider: zipkin\n    service: plain\n    tags: {\"\": x}\n" + httpSvc,
+			9, "Gateway/g", "spec.tracing.tags.", `"" is not a tag name`},
+		{"tag value of 257", gw + "    provider: zipkin\n    service: plain\n    tags: {env: " + strings.Repeat("v", 257) + "}\n" + httpSvc,
+			9, "Gateway/g", "spec.tracing.tags.env", "value of 257 bytes; at most 256"},
 		{"bad tag name", gw + "    provider: zipkin\n    service: plain\n    tags: {\"a b\": x}\n" + httpSvc,
 			9, "Gateway/g", "spec.tracing.tags.a b", `"a b" is not a tag name`},
 		{"tag not a string", gw + "    provider: zipkin\n    service: plain\n    tags: {env: [a]}\n" + httpSvc,
@@ -70,4 +88,13 @@ func TestBadTracing(t *testing.T) {
 		{"misspelt field", gw + "    provider: zipkin\n    service: plain\n    sampel: 5\n" + httpSvc,
 			9, "Gateway/g", "spec.tracing.sampel", `unknown field "sampel"; allowed: provider, samplePercent, service, tags`},
 	})
+}
+
+// tracingTags is n tags "t00: v, t01: v, ..." for a flow mapping.
+func tracingTags(n int) string {
+	var tags []string
+	for i := 0; i < n; i++ {
+		tags = append(tags, fmt.Sprintf("t%02d: v", i))
+	}
+	return strings.Join(tags, ", ")
 }

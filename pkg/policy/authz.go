@@ -1,8 +1,6 @@
 package policy
 
 import (
-	"fmt"
-	"net/netip"
 	"path"
 	"strings"
 )
@@ -74,22 +72,6 @@ func validateAllow(o *objErrs, al *AllowRules) {
 	if len(al.SourceCIDRs) == 0 && len(al.Groups) == 0 {
 		o.add(p, "list at least one condition: sourceCIDRs, groups")
 	}
-	seen := map[netip.Prefix]bool{}
-	for i, c := range al.SourceCIDRs {
-		cp := fmt.Sprintf("%s.sourceCIDRs[%d]", p, i)
-		pfx, err := netip.ParsePrefix(c)
-		switch {
-		case err != nil:
-			o.add(cp, "%q is not a CIDR such as 10.0.0.0/8 or 2001:db8::/32 (a single address is 192.0.2.1/32)", c)
-		case pfx != pfx.Masked():
-			o.add(cp, "%q has bits set beyond the prefix length; did you mean %s?", c, pfx.Masked())
-		case pfx.Addr().Zone() != "":
-			o.add(cp, "%q: zones are not allowed", c)
-		case seen[pfx]:
-			o.add(cp, "duplicate CIDR %s", c)
-		default:
-			seen[pfx] = true
-		}
-	}
+	validateCIDRList(o, p+".sourceCIDRs", al.SourceCIDRs)
 	checkGroups(o, p+".groups", al.Groups)
 }

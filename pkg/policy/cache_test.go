@@ -24,6 +24,8 @@ func TestBadCache(t *testing.T) {
 		{"cache vary duplicate", ok + "  cache:\n    vary: [accept, Accept]\n", 7, "Route/r", "spec.cache.vary[1]", `duplicate header "Accept"`},
 		{"cache disabled false", ok + "  cache: {disabled: false}\n", 6, "Route/r", "spec.cache.disabled", "only true is allowed"},
 		{"cache disabled and ttl", ok + "  cache: {disabled: true, ttl: 5s}\n", 6, "Route/r", "spec.cache", "disabled: true takes no other field"},
+		{"cache disabled and vary", ok + "  cache: {disabled: true, vary: [accept]}\n", 6, "Route/r", "spec.cache", "disabled: true takes no other field"},
+		{"cache disabled and private", ok + "  cache: {disabled: true, private: false}\n", 6, "Route/r", "spec.cache", "disabled: true takes no other field"},
 		{"cache unknown field", ok + "  cache: {maxAge: 5s}\n", 6, "Route/r", "spec.cache.maxAge", `unknown field "maxAge"`},
 		{"gateway cache disabled", "kind: Gateway\nname: g2\nspec:\n  listeners: [{name: http, port: 8081, protocol: HTTP}]\n  defaults:\n    cache: {disabled: true}\n",
 			6, "Gateway/g2", "spec.defaults.cache.disabled", "only a Route's cache can be disabled"},
@@ -70,5 +72,23 @@ func TestCachedOn(t *testing.T) {
 	}
 	if c, _ := (&Route{}).CachedOn(&Gateway{}); c {
 		t.Error("a Route without cache on a Gateway without default is cached")
+	}
+}
+
+// TestCacheAccepted: the refusals above are exact: a public Route may
+// carry a ttl, and a Route cached per consumer loads without one.
+func TestCacheAccepted(t *testing.T) {
+	ok := route + "  gateways: [gw]\n  backends: [{service: a}]\n"
+	for name, yaml := range map[string]string{
+		"public ttl":              ok + "  cache: {ttl: 60s}\n",
+		"ttl of a year":           ok + "  cache: {ttl: 8760h}\n",
+		"disabled alone":          ok + "  cache: {disabled: true}\n",
+		"per consumer, no ttl":    keysAuthn + ok + "  authentication: [keys]\n  cache: {private: false}\n",
+		"per consumer, vary only": keysAuthn + ok + "  authentication: [keys]\n  cache: {private: false, vary: [accept]}\n",
+	} {
+		s := Load(testFS(t, map[string]string{"r.yaml": yaml}), nil)
+		if len(s.Rejected) != 0 || s.Routes["r"] == nil {
+			t.Errorf("%s: rejected: %q", name, s.Errors())
+		}
 	}
 }

@@ -145,3 +145,41 @@ func TestCarryOverPoliciesSyntaxError(t *testing.T) {
 	}
 	assertConsistent(t, next)
 }
+
+// As TestCarryOverConsumerCredentials, for the other two credentials: a
+// broken Consumer's previous version is not carried over when a newly
+// loaded Consumer now holds its JWT subject, or its certificate identity.
+func TestCarryOverConsumerSubjectAndCertificate(t *testing.T) {
+	for _, tc := range []struct{ name, mine, theirs, msg string }{
+		{"jwt subject", "  jwtSubjects: [{issuer: i, sub: s}]\n", "  jwtSubjects: [{issuer: i, sub: t}]\n",
+			`spec.jwtSubjects[0]: the same JWT subject now belongs to Consumer "c2"`},
+		{"certificate", "  certificates: [{uriSAN: \"spiffe://x/a\"}]\n", "  certificates: [{uriSAN: \"spiffe://x/b\"}]\n",
+			`spec.certificates[0]: the same certificate identity now belongs to Consumer "c2"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c1 := "kind: Consumer\nname: c1\nspec:\n" + tc.mine
+			c2 := "kind: Consumer\nname: c2\nspec:\n" + tc.theirs
+			prev := Load(testFS(t, map[string]string{"c1.yaml": c1, "c2.yaml": c2}), nil)
+			if len(prev.Consumers) != 2 {
+				t.Fatalf("setup: %q", prev.Errors())
+			}
+			// c1 breaks (and drops its credential); c2 takes it. The old c1
+			// would clash with c2, so it is dropped.
+			bad1 := "kind: Consumer\nname: c1\nspec:\n  apiKeys: [{id: k, sha256: nothex}]\n"
+			next := Load(testFS(t, map[string]string{"c1.yaml": bad1, "c2.yaml": "kind: Consumer\nname: c2\nspec:\n" + tc.mine}), prev)
+			if next.Consumers["c2"] == nil || next.Consumers["c1"] != nil {
+				t.Fatalf("consumers %v errors %q", keys(next.Consumers), next.Errors())
+			}
+			if e, ok := findErr(next, "c1.yaml:1: Consumer/c1: ", "the previous version cannot be kept either: "); !ok || !strings.HasSuffix(e, tc.msg) {
+				t.Errorf("errors: %q", next.Errors())
+			}
+			assertConsistent(t, next)
+			// Without the clash the previous c1 is kept.
+			next = Load(testFS(t, map[string]string{"c1.yaml": bad1, "c2.yaml": c2}), prev)
+			if next.Consumers["c1"] != prev.Consumers["c1"] {
+				t.Fatalf("c1 not carried over: %q", next.Errors())
+			}
+			assertConsistent(t, next)
+		})
+	}
+}

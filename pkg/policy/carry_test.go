@@ -194,3 +194,61 @@ func TestSyntaxErrorKeepsReferencedPrevious(t *testing.T) {
 	}
 	assertConsistent(t, next)
 }
+
+// A deleted object whose last good version cannot be kept (here a Gateway
+// whose Zipkin collector Service is now GRPC) is reported once, however
+// many objects still name it, and nothing naming it is served.
+func TestUnkeptDeletedObjectReportedOnce(t *testing.T) {
+	gw := "kind: Gateway\nname: tg\nspec:\n  listeners: [{name: http, port: 8090, protocol: HTTP}]\n  tracing: {provider: zipkin, service: zk}\n"
+	zk := "kind: Service\nname: zk\nspec:\n  discovery: {static: [{address: 127.0.0.1, port: 9411}]}\n"
+	routes := strings.Replace(routeR, "[gw]", "[tg]", 1) + "---\n" + strings.Replace(routeQ, "[gw]", "[tg]", 1)
+	prev := Load(testFS(t, map[string]string{"tg.yaml": gw, "zk.yaml": zk, "routes.yaml": routes}), nil)
+	if len(prev.Rejected) != 0 || prev.Routes["r"] == nil || prev.Routes["q"] == nil {
+		t.Fatalf("setup: %q", prev.Errors())
+	}
+	next := Load(testFS(t, map[string]string{"zk.yaml": strings.Replace(zk, "spec:\n", "spec:\n  protocol: GRPC\n", 1), "routes.yaml": routes}), prev)
+	n := 0
+	for _, e := range next.Rejected {
+		if e.Ref == "Gateway/tg" {
+			n++
+			if e.CarriedOver || !strings.Contains(strings.Join(e.Errors, "\n"), "its last good version cannot be kept") {
+				t.Errorf("entry %+v", e)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("Gateway/tg reported %d times: %q", n, next.Errors())
+	}
+	if next.Gateways["tg"] != nil || next.Routes["r"] != nil || next.Routes["q"] != nil {
+		t.Errorf("served: gateways %v routes %v", keys(next.Gateways), keys(next.Routes))
+	}
+	assertConsistent(t, next)
+}
+
+// Entries at the same file and line (an object kept at its last good
+// version where this load defines another, invalid one) are ordered by
+// Kind/name, so the list does not depend on the order they were found in.
+func TestRejectedOrderAtOneLine(t *testing.T) {
+	svc := func(name, port string) string {
+		return "kind: Service\nname: " + name + "\nspec:\n  discovery: {static: [{address: 127.0.0.1, port: " + port + "}]}\n"
+	}
+	rc := strings.Replace(routeR, "service: a", "service: s1", 1)
+	prev := Load(testFS(t, map[string]string{"s.yaml": svc("s1", "7"), "r.yaml": rc}), nil)
+	if len(prev.Rejected) != 0 {
+		t.Fatalf("setup: %q", prev.Errors())
+	}
+	for _, name := range []string{"s0", "s2"} {
+		next := Load(testFS(t, map[string]string{"s.yaml": svc(name, "0"), "r.yaml": rc}), prev)
+		var got []string
+		for _, e := range next.Rejected {
+			got = append(got, e.File+":"+e.Ref)
+		}
+		want := []string{"s.yaml:Service/s0", "s.yaml:Service/s1"}
+		if name == "s2" {
+			want = []string{"s.yaml:Service/s1", "s.yaml:Service/s2"}
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: rejected %q, want %q", name, got, want)
+		}
+	}
+}

@@ -33,6 +33,12 @@ func TestBadCDN(t *testing.T) {
 		{"cdn surrogate unknown", ok + "  cdn: {surrogateControl: \"s-maxage=5\"}\n", 6, "Route/r", "spec.cdn.surrogateControl", `unknown directive "s-maxage"`},
 		{"cdn disabled false", ok + "  cdn: {disabled: false}\n", 6, "Route/r", "spec.cdn.disabled", "only true is allowed"},
 		{"cdn disabled and more", ok + "  cdn: {disabled: true, cacheControl: no-store}\n", 6, "Route/r", "spec.cdn", "disabled: true takes no other field"},
+		{"cdn disabled and surrogate", ok + "  cdn: {disabled: true, surrogateControl: no-store}\n", 6, "Route/r", "spec.cdn", "disabled: true takes no other field"},
+		{"cdn disabled and override", ok + "  cdn: {disabled: true, override: true}\n", 6, "Route/r", "spec.cdn", "disabled: true takes no other field"},
+		{"cdn disabled and private", ok + "  cdn: {disabled: true, private: false}\n", 6, "Route/r", "spec.cdn", "disabled: true takes no other field"},
+		{"cdn empty seconds", ok + "  cdn: {cacheControl: \"max-age=\"}\n", 6, "Route/r", "spec.cdn.cacheControl", "max-age= is not a whole number of seconds"},
+		{"cdn signed seconds", ok + "  cdn: {cacheControl: \"max-age=+5\"}\n", 6, "Route/r", "spec.cdn.cacheControl", "max-age=+5 is not a whole number of seconds"},
+		{"cdn a year and a second", ok + "  cdn: {cacheControl: \"max-age=31536001\"}\n", 6, "Route/r", "spec.cdn.cacheControl", "max-age=31536001 is longer than a year"},
 		{"gateway cdn disabled", gwDefaults("    cdn: {disabled: true}\n"), 6, "Gateway/g2", "spec.defaults.cdn.disabled", "only a Route's cdn can be disabled"},
 		{"cdn unknown field", ok + "  cdn: {maxAge: 5}\n", 6, "Route/r", "spec.cdn.maxAge", `unknown field "maxAge"`},
 		// An authenticated Route's answers must never be marked for a
@@ -223,5 +229,33 @@ spec:
 	}
 	if cc, _ := s.Routes["shared"].CDNHeaders(g); cc != "public, s-maxage=60" {
 		t.Errorf("shared: Cache-Control %q", cc)
+	}
+}
+
+// TestCDNAndCompressionAccepted: the refusals of TestBadCDN and
+// TestBadCompression are exact: what they do not name loads.
+func TestCDNAndCompressionAccepted(t *testing.T) {
+	ok := route + "  gateways: [gw]\n  backends: [{service: a}]\n"
+	authed := keysAuthn + ok + "  authentication: [keys]\n"
+	for name, yaml := range map[string]string{
+		// no-store alone is the one Surrogate-Control an authenticated Route may send.
+		"surrogate no-store on authenticated": authed + "  cdn: {surrogateControl: no-store}\n",
+		// A Route's header other than the one the cdn sets.
+		"cdn cache-control and route header":    ok + "  headers:\n    response:\n      set: {X-Frame-Options: DENY}\n  cdn: {cacheControl: \"max-age=60\"}\n",
+		"cdn surrogate and route header":        ok + "  headers:\n    response:\n      add: {X-Frame-Options: DENY}\n  cdn: {surrogateControl: \"max-age=60\"}\n",
+		"cdn surrogate and route cache-control": ok + "  headers:\n    response:\n      set: {Cache-Control: no-cache}\n  cdn: {surrogateControl: \"max-age=60\"}\n",
+		"cdn cache-control and route surrogate": ok + "  headers:\n    response:\n      set: {Surrogate-Control: no-store}\n  cdn: {cacheControl: \"max-age=60\"}\n",
+		// Seconds at both ends, and a Route turning the Gateway's cdn off.
+		"cdn max-age 0":      ok + "  cdn: {cacheControl: \"no-cache, max-age=0\"}\n",
+		"cdn max-age a year": ok + "  cdn: {cacheControl: \"max-age=31536000\"}\n",
+		"cdn disabled alone": ok + "  cdn: {disabled: true}\n",
+		// Compression at its upper bound, with its own media types.
+		"gateway compression bounds":  gwDefaults("    compression: {minBytes: 1073741824, contentTypes: [application/json, text/html]}\n"),
+		"gateway compression min one": gwDefaults("    compression: {minBytes: 1}\n"),
+	} {
+		s := Load(testFS(t, map[string]string{"r.yaml": yaml}), nil)
+		if len(s.Rejected) != 0 {
+			t.Errorf("%s: rejected: %q", name, s.Errors())
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -73,4 +74,15 @@ func TestClientIPBadInputs(t *testing.T) {
 			"    - {name: b, port: 8443, protocol: HTTPS, hostnames: [b.example.com], tls: {certificate: certs/api.pem, key: certs/api-key.pem}}\n",
 			6, "Gateway/g", "spec.listeners[1].port", `port 8443 is shared with listener "a" (line 5), which differs in proxyProtocol`},
 	})
+}
+
+// TestClientIPHopsBounds: xffTrustedHops loads at both ends of its range
+// (TestClientIPBadInputs refuses one past each).
+func TestClientIPHopsBounds(t *testing.T) {
+	for _, hops := range []int{1, MaxXFFTrustedHops} {
+		s := Load(testFS(t, map[string]string{"g.yaml": fmt.Sprintf("kind: Gateway\nname: g\nspec:\n  listeners: [{name: http, port: 8081, protocol: HTTP}]\n  clientIP: {xffTrustedHops: %d}\n", hops)}), nil)
+		if c := s.Gateways["g"]; len(s.Rejected) != 0 || c == nil || c.Spec.ClientIP.XFFTrustedHops != hops {
+			t.Errorf("xffTrustedHops %d: rejected: %q", hops, s.Errors())
+		}
+	}
 }

@@ -48,6 +48,18 @@ func TestCORSBadInputs(t *testing.T) {
 			8, "Route/r", "spec.cors.maxAge", `1.5s is not a whole number of seconds`},
 		{"cors disabled with fields", corsRoute + "    disabled: true\n    origins: [{exact: https://a.example}]\n",
 			6, "Route/r", "spec.cors", `disabled: true takes no other field`},
+		{"cors disabled with methods", corsRoute + "    disabled: true\n    methods: [GET]\n",
+			6, "Route/r", "spec.cors", `disabled: true takes no other field`},
+		{"cors disabled with headers", corsRoute + "    disabled: true\n    headers: [x-a]\n",
+			6, "Route/r", "spec.cors", `disabled: true takes no other field`},
+		{"cors disabled with expose headers", corsRoute + "    disabled: true\n    exposeHeaders: [x-a]\n",
+			6, "Route/r", "spec.cors", `disabled: true takes no other field`},
+		{"cors disabled with credentials", corsRoute + "    disabled: true\n    credentials: true\n",
+			6, "Route/r", "spec.cors", `disabled: true takes no other field`},
+		{"cors disabled with max age", corsRoute + "    disabled: true\n    maxAge: 5s\n",
+			6, "Route/r", "spec.cors", `disabled: true takes no other field`},
+		{"cors max age past a day", corsRoute + "    origins: [{exact: https://a.example}]\n    maxAge: 24h1s\n",
+			8, "Route/r", "spec.cors.maxAge", `24h0m1s is out of range; 1s..24h0m0s`},
 		{"cors disabled false", corsRoute + "    disabled: false\n",
 			7, "Route/r", "spec.cors.disabled", `only true is allowed`},
 		{"gateway cors disabled", gateway + "    - {name: http, port: 8080, protocol: HTTP}\n  defaults:\n    cors: {disabled: true}\n",
@@ -115,4 +127,41 @@ spec: {gateways: [gw], backends: [{service: a}]}
 	if own := s.Routes["own"].EffectiveCORS(web); own.Credentials || len(own.Methods) != 0 {
 		t.Errorf("own: inherited fields of the default: %+v", own)
 	}
+}
+
+// TestCORSMatchAllRegexWithoutCredentials: the match-all refusal
+// ("cors match-all regex with credentials") is about credentials only; the
+// same regex without them loads, as exact "*" does.
+func TestCORSMatchAllRegexWithoutCredentials(t *testing.T) {
+	s := Load(testFS(t, map[string]string{"r.yaml": corsRoute + "    origins:\n      - regex: '.*'\n"}), nil)
+	if len(s.Rejected) != 0 || s.Routes["r"] == nil {
+		t.Fatalf("rejected: %q", s.Errors())
+	}
+}
+
+// TestValidOrigin: only a serialized origin as a browser sends it is
+// accepted: an http or https scheme, a lower-case host, an optional port.
+func TestValidOrigin(t *testing.T) {
+	for s, want := range map[string]bool{
+		"https://app.example.com": true, "http://app.example.com:8080": true, "http://127.0.0.1:3000": true,
+		"ftp://app.example.com": false, "ws://app.example.com": false, "file://app.example.com": false,
+		"https://": false, "https:app.example.com": false, "app.example.com": false, "": false,
+		"https://u:p@app.example.com": false, "https://App.example.com": false, "HTTPS://app.example.com": false,
+		"https://app.example.com/": false, "https://app.example.com?": false, "https://app.example.com#": false,
+		"https://app.example.com?a=1": false, "https://app.example.com%": false, "https://app example.com": false,
+	} {
+		if got := validOrigin(s); got != want {
+			t.Errorf("validOrigin(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// A cors maxAge may be 1s and a whole day, and a Route may turn the
+// Gateway's cors off with disabled: true alone.
+func TestCORSAccepted(t *testing.T) {
+	runAcceptedCases(t, map[string]string{
+		"max age one second": corsRoute + "    origins: [{exact: https://a.example}]\n    maxAge: 1s\n",
+		"max age a day":      corsRoute + "    origins: [{exact: https://a.example}]\n    maxAge: 24h\n",
+		"disabled alone":     corsRoute + "    disabled: true\n",
+	})
 }

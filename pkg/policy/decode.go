@@ -31,17 +31,27 @@ type decoder struct {
 	nodes int
 }
 
-// decode fills v (addressable) from n; path is the field path of v.
-func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) {
+// within counts n against the object's value limit and checks its depth.
+// Past the limit it reports once: every value after it would otherwise add
+// the same error (an alias bomb, thousands of them).
+func (d *decoder) within(n *yaml.Node, path string, depth int) bool {
 	d.nodes++
 	if d.nodes > maxDecodeNodes {
 		if d.nodes == maxDecodeNodes+1 {
 			d.obj.decodeErr(n.Line, path, "document too large or aliases expand too much (more than %d values)", maxDecodeNodes)
 		}
-		return
+		return false
 	}
 	if depth > maxDecodeDepth {
 		d.obj.decodeErr(n.Line, path, "nested too deeply (more than %d levels)", maxDecodeDepth)
+		return false
+	}
+	return true
+}
+
+// decode fills v (addressable) from n; path is the field path of v.
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) {
+	if !d.within(n, path, depth) {
 		return
 	}
 	if n.Kind == yaml.AliasNode {
@@ -369,9 +379,7 @@ const maxUint32 = math.MaxUint32
 // for the same document (map[string]any, []any, string, float64 or int,
 // bool, nil), so the value means the same written in YAML or JSON.
 func (d *decoder) decodeAny(n *yaml.Node, path string, depth int) (any, bool) {
-	d.nodes++
-	if d.nodes > maxDecodeNodes || depth > maxDecodeDepth {
-		d.obj.decodeErr(n.Line, path, "value too large or nested too deeply")
+	if !d.within(n, path, depth) {
 		return nil, false
 	}
 	switch n.Kind {

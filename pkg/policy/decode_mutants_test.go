@@ -278,3 +278,114 @@ func TestDecoderFloat(t *testing.T) {
 		}
 	}
 }
+
+// decodeFree has a free-form field (as a Transformation's literal), which
+// decodeAny fills.
+type decodeFree struct {
+	Meta `yaml:",inline"`
+	Free any `yaml:"free"`
+}
+
+func decodeFreeYAML(t *testing.T, text string) (any, []string) {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+		t.Fatalf("yaml: %v", err)
+	}
+	o := newObjErrs("k.yaml", 1)
+	o.ref = "Free/k"
+	var v decodeFree
+	(&decoder{obj: o}).decode(&doc, reflect.ValueOf(&v).Elem(), "", 0)
+	return v.Free, o.messages()
+}
+
+// A free-form value shares the document's node limit, exactly: the
+// document, the mapping, the field and the list count one each (the field
+// twice: once as a field, once as a value), so maxDecodeNodes-4 values
+// decode and one more is refused.
+func TestDecodeAnyNodeLimitBoundary(t *testing.T) {
+	list := func(n int) string {
+		return "free: [" + strings.TrimSuffix(strings.Repeat("a, ", n), ", ") + "]"
+	}
+	v, errs := decodeFreeYAML(t, list(maxDecodeNodes-4))
+	if l, ok := v.([]any); len(errs) != 0 || !ok || len(l) != maxDecodeNodes-4 {
+		t.Errorf("%d values: errors %q", maxDecodeNodes-4, errs)
+	}
+	v, errs = decodeFreeYAML(t, list(maxDecodeNodes-3))
+	if v != nil || len(errs) != 1 || !strings.HasSuffix(errs[0], ": document too large or aliases expand too much (more than 50000 values)") {
+		t.Errorf("%d values: %T, errors %q", maxDecodeNodes-3, v, errs)
+	}
+}
+
+// A free-form value follows aliases, so an alias bomb (each level lists
+// the one before ten times: 10^6 values from a few lines) must stop at the
+// node limit, not be expanded: no value, and one error naming the limit.
+func TestDecodeAnyAliasBomb(t *testing.T) {
+	text, prev := "free:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n", "a"
+	for _, l := range []string{"b", "c", "d", "e", "f"} {
+		text += "  " + l + ": &" + l + " [" + strings.TrimSuffix(strings.Repeat("*"+prev+", ", 10), ", ") + "]\n"
+		prev = l
+	}
+	v, errs := decodeFreeYAML(t, text)
+	if v != nil || len(errs) == 0 {
+		t.Fatalf("alias bomb decoded: %T, errors %q", v, errs)
+	}
+	// One error: the limit is reported once, not once per value after it.
+	if len(errs) != 1 || !strings.HasSuffix(errs[0], ": document too large or aliases expand too much (more than 50000 values)") {
+		t.Errorf("alias bomb: errors %q", errs)
+	}
+}
+
+// The nesting limit holds in a free-form value as in typed fields, for
+// mappings and lists alike: 62 levels inside the field decode (the field
+// is at depth 2), 63 do not.
+func TestDecodeAnyDepthLimit(t *testing.T) {
+	for name, nest := range map[string]func(int) string{
+		"mappings": func(n int) string { return strings.Repeat("{a: ", n) + "1" + strings.Repeat("}", n) },
+		"lists":    func(n int) string { return strings.Repeat("[", n) + "1" + strings.Repeat("]", n) },
+	} {
+		if v, errs := decodeFreeYAML(t, "free: "+nest(62)); len(errs) != 0 || v == nil {
+			t.Errorf("%s, 62 levels: errors %q", name, errs)
+		}
+		if v, errs := decodeFreeYAML(t, "free: "+nest(63)); v != nil || len(errs) != 1 || !strings.HasSuffix(errs[0], ": nested too deeply (more than 64 levels)") {
+			t.Errorf("%s, 63 levels: %v, errors %q", name, v, errs)
+		}
+	}
+}
+
+// A free-form number is an int when it fits in 32 bits (at both ends),
+// otherwise a float64; an integer or float tag on what is not a finite
+// number is refused, not read as 0.
+func TestDecodeAnyNumbers(t *testing.T) {
+	for text, want := range map[string]any{
+		"2147483647": 2147483647, "-2147483648": -2147483648, "0x10": 16,
+		"2147483648": float64(2147483648), "-2147483649": float64(-2147483649), "1.5": 1.5,
+	} {
+		if v, errs := decodeFreeYAML(t, "free: "+text); len(errs) != 0 || v != want {
+			t.Errorf("%s: %T %v, errors %q; want %T %v", text, v, v, errs, want, want)
+		}
+	}
+	for _, text := range []string{"!!int abc", "!!float abc", ".inf", "-.inf", ".nan", "!!int .inf"} {
+		if v, errs := decodeFreeYAML(t, "free: "+text); v != nil || len(errs) != 1 || !strings.HasSuffix(errs[0], "is not a finite number") {
+			t.Errorf("%s: %v, errors %q", text, v, errs)
+		}
+	}
+}
+
+// In a free-form value too, following an alias costs a level: a value
+// reached through an alias at the deepest level allowed is one level too
+// deep, so aliases cannot carry a value past the nesting limit.
+func TestDecodeAnyAliasCostsALevel(t *testing.T) {
+	doc := func(n int, inner string) string { // a list of the anchor and n more levels
+		return "free: [&c 1, " + strings.Repeat("[", n) + inner + strings.Repeat("]", n) + "]"
+	}
+	if v, errs := decodeFreeYAML(t, doc(61, "1")); len(errs) != 0 || v == nil {
+		t.Fatalf("62 levels: errors %q", errs)
+	}
+	if v, errs := decodeFreeYAML(t, doc(60, "*c")); len(errs) != 0 || v == nil {
+		t.Errorf("alias at 61 levels: errors %q", errs)
+	}
+	if v, errs := decodeFreeYAML(t, doc(61, "*c")); v != nil || len(errs) != 1 || !strings.HasSuffix(errs[0], ": nested too deeply (more than 64 levels)") {
+		t.Errorf("alias at 62 levels: %v, errors %q", v, errs)
+	}
+}

@@ -40,6 +40,8 @@ func TestBadDNSDiscovery(t *testing.T) {
 			8, "Service/s", "spec.discovery.dns.refreshRate", `10ms is too short; at least 1s`},
 		{"logical with ring hash", service + "  loadBalancer: {policy: RING_HASH, hashOn: {header: x-user}}\n" + "  discovery:\n    dns: {name: api.example, port: 80, type: logical}\n",
 			4, "Service/s", "spec.loadBalancer.policy", `RING_HASH with dns type logical`},
+		{"logical with maglev", service + "  loadBalancer: {policy: MAGLEV, hashOn: {header: x-user}}\n" + "  discovery:\n    dns: {name: api.example, port: 80, type: logical}\n",
+			4, "Service/s", "spec.loadBalancer.policy", `MAGLEV with dns type logical`},
 		{"logical with outlier detection", service + "  outlierDetection: {consecutive5xx: 3}\n" + "  discovery:\n    dns: {name: api.example, port: 80, type: logical}\n",
 			4, "Service/s", "spec.outlierDetection", `not with dns type logical`},
 		{"unknown field", dns + "      name: api.example\n      port: 80\n      ttl: 5s\n",
@@ -65,5 +67,24 @@ func TestDNSDiscoveryLoads(t *testing.T) {
 	var zero DNSDiscovery
 	if zero.TypeOrDefault() != DNSStrict || zero.FamilyOrDefault() != DNSFamilyAuto || zero.RefreshOrDefault() != 5*time.Second {
 		t.Errorf("defaults: %s %s %s", zero.TypeOrDefault(), zero.FamilyOrDefault(), zero.RefreshOrDefault())
+	}
+}
+
+// TestDNSBoundsLoad: what TestBadDNSDiscovery refuses is exact: the first
+// and last port, the shortest refresh rate, and a logical type with a load
+// balancer that does not hash, load.
+func TestDNSBoundsLoad(t *testing.T) {
+	for _, dns := range []string{
+		"{name: api.example, port: 1}",
+		"{name: api.example, port: 65535, refreshRate: 1s}",
+	} {
+		snap := Load(testFS(t, map[string]string{"d.yaml": service + "  discovery:\n    dns: " + dns + "\n"}), nil)
+		if errs := snap.Errors(); len(errs) > 0 || snap.Services["s"] == nil {
+			t.Errorf("%s: %q", dns, errs)
+		}
+	}
+	snap := Load(testFS(t, map[string]string{"d.yaml": service + "  loadBalancer: {policy: LEAST_REQUEST}\n  discovery:\n    dns: {name: api.example, port: 80, type: logical}\n"}), nil)
+	if errs := snap.Errors(); len(errs) > 0 || snap.Services["s"] == nil {
+		t.Errorf("logical, least request: %q", errs)
 	}
 }

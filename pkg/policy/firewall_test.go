@@ -48,6 +48,14 @@ func TestBadFirewall(t *testing.T) {
 			4, "Firewall/f", "spec.limits.requestBodyKB", `0 is out of range; 1..16384`},
 		{"firewall request body huge", firewall + "  limits: {requestBodyKB: 1048576}\n",
 			4, "Firewall/f", "spec.limits.requestBodyKB", `1048576 is out of range; 1..16384`},
+		{"firewall inbound too high", firewall + "  anomalyThresholds: {inbound: 10001}\n",
+			4, "Firewall/f", "spec.anomalyThresholds.inbound", `10001 is out of range; 1..10000`},
+		{"firewall outbound zero", firewall + "  inspectResponse: true\n  anomalyThresholds: {outbound: 0}\n",
+			5, "Firewall/f", "spec.anomalyThresholds.outbound", `0 is out of range; 1..10000 (CRS's default is 4)`},
+		{"firewall response body zero", firewall + "  inspectResponse: true\n  limits: {responseBodyKB: 0}\n",
+			5, "Firewall/f", "spec.limits.responseBodyKB", `0 is out of range; 1..16384`},
+		{"firewall response body huge", firewall + "  inspectResponse: true\n  limits: {responseBodyKB: 16385}\n",
+			5, "Firewall/f", "spec.limits.responseBodyKB", `16385 is out of range; 1..16384`},
 		// Contradictory: a response limit for responses that are not inspected.
 		{"firewall response limit without inspection", firewall + "  limits: {responseBodyKB: 64}\n",
 			4, "Firewall/f", "spec.limits.responseBodyKB", `responses are not inspected; set inspectResponse: true`},
@@ -138,5 +146,36 @@ spec:
 	}
 	if !s.Routes["own"].ProxylessWithheld(gw, s.Services) || s.Routes["opted-out"].ProxylessWithheld(gw, s.Services) {
 		t.Errorf("ProxylessWithheld: own %v (want true), opted-out %v (want false)", s.Routes["own"].ProxylessWithheld(gw, s.Services), s.Routes["opted-out"].ProxylessWithheld(gw, s.Services))
+	}
+}
+
+// TestFirewallBoundsLoad: the ranges TestBadFirewall refuses past are
+// inclusive (thresholds 1..10000, bodies 1..MaxFirewallBodyKB), and a path
+// exclusion may name only rule ids or only tags.
+func TestFirewallBoundsLoad(t *testing.T) {
+	src := `kind: Firewall
+name: low
+spec:
+  inspectResponse: true
+  anomalyThresholds: {inbound: 1, outbound: 10000}
+  limits: {requestBodyKB: 1, responseBodyKB: 16384}
+  exclusions:
+    paths:
+      - {prefix: /a, ids: [942100]}
+      - {prefix: /b, tags: [attack-xss]}
+---
+kind: Firewall
+name: high
+spec:
+  inspectResponse: true
+  anomalyThresholds: {inbound: 10000, outbound: 1}
+  limits: {requestBodyKB: 16384, responseBodyKB: 1}
+`
+	s := Load(testFS(t, map[string]string{"f.yaml": src}), nil)
+	if errs := s.Errors(); len(errs) > 0 {
+		t.Fatalf("errors: %s", strings.Join(errs, "\n"))
+	}
+	if l := s.Firewalls["low"].Spec.Limits; l.RequestBodyKB != 1 || l.ResponseBodyKB != MaxFirewallBodyKB {
+		t.Errorf("limits %+v", l)
 	}
 }

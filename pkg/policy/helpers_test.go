@@ -143,3 +143,18 @@ func inconsistencies(s *Snapshot) []string {
 	sort.Strings(out)
 	return out
 }
+
+// runAcceptedCases loads each case as r.yaml beside the base policy (and
+// the fixtures) and fails on any rejected object: the accepting side of a
+// bound or rule, whose refusing side a bad-input table holds.
+func runAcceptedCases(t *testing.T, cases map[string]string) {
+	t.Helper()
+	for name, src := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := Load(testFS(t, map[string]string{"r.yaml": src}), nil)
+			if len(s.Rejected) != 0 {
+				t.Errorf("rejected:\n%s", strings.Join(s.Errors(), "\n"))
+			}
+		})
+	}
+}

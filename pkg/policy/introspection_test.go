@@ -52,6 +52,10 @@ func TestIntrospectionBadInputs(t *testing.T) {
 			4, "Authentication/x", "spec.oauth2Introspection.issuer", `required`},
 		{"introspection no client id", introHead + "    endpoint: https://idp.example.com/i\n    issuer: https://idp.example.com/\n    clientSecretFile: secrets/introspect\n",
 			4, "Authentication/x", "spec.oauth2Introspection.clientId", `required`},
+		{"introspection ftp endpoint", introHead + "    endpoint: ftp://idp.example.com/i\n" + introOK,
+			5, "Authentication/x", "spec.oauth2Introspection.endpoint", `"ftp://idp.example.com/i" must be an https URL`},
+		{"introspection ftp endpoint with http allowed", introHead + "    endpoint: ftp://idp.example.com/i\n    allowInsecureHTTP: true\n" + introOK,
+			5, "Authentication/x", "spec.oauth2Introspection.endpoint", `"ftp://idp.example.com/i" must be an https URL`},
 		{"introspection credentials in url", introHead + "    endpoint: https://u:p@idp.example.com/i\n" + introOK,
 			5, "Authentication/x", "spec.oauth2Introspection.endpoint", `must not carry credentials`},
 		{"introspection zero timeout", introHead + "    endpoint: https://idp.example.com/i\n" + introOK + "    timeout: 0s\n",
@@ -77,6 +81,8 @@ func TestIntrospectionBadInputs(t *testing.T) {
 			16, "Route/r", "spec.require.scopes[0]", `"a b" is not a scope`},
 		{"require duplicate scope", introAuth + r + "  authentication: [opaque]\n  require: {scopes: [a, a]}\n",
 			16, "Route/r", "spec.require.scopes[1]", `duplicate scope "a"`},
+		{"require claim name with spaces", introAuth + r + "  authentication: [opaque]\n  require: {claims: {\" tenant\": acme}}\n",
+			16, "Route/r", "spec.require.claims", `claim name " tenant" is empty or has surrounding spaces`},
 		{"require empty claim", introAuth + r + "  authentication: [opaque]\n  require: {claims: {tenant: \"\"}}\n",
 			16, "Route/r", "spec.require.claims.tenant", `must not be empty`},
 	})
@@ -120,5 +126,20 @@ func TestIntrospectionCAFile(t *testing.T) {
 	}
 	if in := s.Authentications["opaque"].Spec.OAuth2Introspection; !strings.Contains(string(in.CAPEM), "BEGIN CERTIFICATE") {
 		t.Errorf("CAPEM %q", in.CAPEM)
+	}
+}
+
+// A scope token is RFC 6749 3.3's %x21 / %x23-5B / %x5D-7E: both ends of
+// the printable range load, space, DEL, '"' and '\' do not.
+func TestScopeTokenEdges(t *testing.T) {
+	for _, s := range []string{"!", "~", "#", "[", "]", "orders:read"} {
+		if !scopeToken(s) {
+			t.Errorf("%q refused", s)
+		}
+	}
+	for _, s := range []string{"", " ", "\x20a", "a\x7f", `a"`, `a\`, "a\x00", "é"} {
+		if scopeToken(s) {
+			t.Errorf("%q accepted", s)
+		}
 	}
 }

@@ -36,7 +36,7 @@ func TestBadKubernetesDiscovery(t *testing.T) {
 }
 
 func TestKubernetesDiscoveryLoads(t *testing.T) {
-	for _, port := range []string{"8080", "http", "grpc-web", ""} {
+	for _, port := range []string{"8080", "1", "65535", "http", "grpc-web", ""} {
 		src := service + "  discovery:\n    kubernetes: {service: cart, namespace: shop"
 		if port != "" {
 			src += ", port: " + port

@@ -56,6 +56,18 @@ func TestLoginBadInputs(t *testing.T) {
 			4, "Authentication/x", "spec.oauth2Login.clientId", "required"},
 		{"login http redirect uri", loginHead + loginOK + "    redirectURI: http://app.example.com/oauth2/callback\n",
 			10, "Authentication/x", "spec.oauth2Login.redirectURI", "uses plain http, but the session cookies are always Secure"},
+		{"login redirect uri without host", loginHead + loginOK + "    redirectURI: https:///oauth2/callback\n",
+			10, "Authentication/x", "spec.oauth2Login.redirectURI", `"https:///oauth2/callback" is not an absolute URL`},
+		{"login redirect uri relative", loginHead + loginOK + "    redirectURI: /oauth2/callback\n",
+			10, "Authentication/x", "spec.oauth2Login.redirectURI", `"/oauth2/callback" is not an absolute URL`},
+		{"login redirect uri query", loginHead + loginOK + "    redirectURI: https://app.example.com/oauth2/callback?a=1\n",
+			10, "Authentication/x", "spec.oauth2Login.redirectURI", "must not carry a query, fragment or credentials"},
+		{"login redirect uri fragment", loginHead + loginOK + "    redirectURI: https://app.example.com/oauth2/callback#x\n",
+			10, "Authentication/x", "spec.oauth2Login.redirectURI", "must not carry a query, fragment or credentials"},
+		{"login redirect uri credentials", loginHead + loginOK + "    redirectURI: https://u:p@app.example.com/oauth2/callback\n",
+			10, "Authentication/x", "spec.oauth2Login.redirectURI", "must not carry a query, fragment or credentials"},
+		{"login ftp token endpoint", loginHead + strings.Replace(loginOK, "https://idp.example.com/oauth2/token", "ftp://idp.example.com/oauth2/token", 1) + "    allowInsecureHTTP: true\n",
+			6, "Authentication/x", "spec.oauth2Login.tokenEndpoint", `"ftp://idp.example.com/oauth2/token" must be an https URL`},
 		{"login redirect uri path", loginHead + loginOK + "    redirectURI: https://app.example.com/cb\n",
 			10, "Authentication/x", "spec.oauth2Login.redirectURI", `path "/cb" differs from redirectPath "/oauth2/callback"`},
 		{"login same paths", loginHead + loginOK + "    redirectPath: /auth\n    logoutPath: /auth\n",
@@ -144,5 +156,51 @@ func TestLoginPathClash(t *testing.T) {
 	s := Load(testFS(t, map[string]string{"ok.yaml": ok}), nil)
 	if errs := s.Errors(); len(errs) > 0 {
 		t.Fatal(errs)
+	}
+
+	// A Route refused for another reason takes no paths: the one after it
+	// loads (here p names a Service that does not exist).
+	broken := strings.Replace(clash, "  match: {path: {prefix: /}}\n  backends: [{service: a}]\n", "  match: {path: {prefix: /}}\n  backends: [{service: nope}]\n", 1)
+	if broken == clash {
+		t.Fatal("setup: Route p not changed")
+	}
+	s = Load(testFS(t, map[string]string{"ok.yaml": broken}), nil)
+	if s.Routes["r"] == nil || rejectedEntry(s, "Route/r") != nil || rejectedEntry(s, "Route/p") == nil {
+		t.Errorf("with Route p refused: %q", s.Errors())
+	}
+}
+
+// The login's cookie-signing key may be exactly minHMACSecretBytes long
+// (one byte less is refused, as the short key of TestLoginBadInputs is).
+func TestLoginHMACSecretLength(t *testing.T) {
+	src := loginHead + strings.Replace(loginOK, "secrets/hmac", "secrets/hmac-edge", 1)
+	for n, ok := range map[int]bool{minHMACSecretBytes: true, minHMACSecretBytes - 1: false} {
+		s := Load(testFS(t, map[string]string{"x.yaml": src, "secrets/hmac-edge": strings.Repeat("k", n) + "\n"}), nil)
+		l := s.Authentications["x"]
+		if ok && (l == nil || l.Spec.OAuth2Login.HMACSecretValue.Reveal() != strings.Repeat("k", n)) {
+			t.Errorf("%d bytes: %q", n, s.Errors())
+		}
+		if _, refused := findErr(s, "x.yaml:9: Authentication/x: spec.oauth2Login.hmacSecretFile: ", fmt.Sprintf("holds %d bytes", n)); refused == ok {
+			t.Errorf("%d bytes: refused %v; errors %q", n, refused, s.Errors())
+		}
+	}
+}
+
+// A browser login's token may be verified by oauth2Introspection as well
+// as by jwt.
+func TestLoginWithIntrospectionLoads(t *testing.T) {
+	login := strings.Replace(loginHead, "name: x", "name: login", 1) + loginOK
+	s := Load(testFS(t, map[string]string{"ok.yaml": login + "---\n" + introAuth + "---\n" + httpsGateway + "---\n" + route +
+		"  gateways: [web]\n  backends: [{service: a}]\n  authentication: [login, opaque]\n"}), nil)
+	if errs := s.Errors(); len(errs) > 0 || s.Routes["r"] == nil {
+		t.Fatal(errs)
+	}
+}
+
+// A login with an explicit https redirectURI on its callback path loads.
+func TestLoginRedirectURILoads(t *testing.T) {
+	s := Load(testFS(t, map[string]string{"x.yaml": loginHead + loginOK + "    redirectURI: https://app.example.com/oauth2/callback\n"}), nil)
+	if l := s.Authentications["x"]; l == nil || l.Spec.OAuth2Login.RedirectURI != "https://app.example.com/oauth2/callback" {
+		t.Errorf("errors: %q", s.Errors())
 	}
 }

@@ -140,3 +140,77 @@ func TestWebSocketAllowed(t *testing.T) {
 		}
 	}
 }
+
+// A Gateway's proxyless.serveUnprotected serves a Route protected on it
+// (here by an authentication of its own) to proxyless clients unless the
+// Route says otherwise; without a Gateway, or without the opt-in, it is
+// withheld. A fault limited by whenHeader gets a note (grpc-go would hit
+// every call), one without it none.
+func TestProxylessGatewayOptIn(t *testing.T) {
+	src := `kind: Gateway
+name: open
+spec:
+  listeners: [{name: http, port: 8080, protocol: HTTP}]
+  proxyless: {serveUnprotected: true}
+---
+kind: Gateway
+name: closed
+spec:
+  listeners: [{name: http, port: 8081, protocol: HTTP}]
+---
+kind: Service
+name: a
+spec:
+  discovery: {static: [{address: 127.0.0.1, port: 9001}]}
+---
+kind: Authentication
+name: keys
+spec:
+  apiKey: {header: x-api-key}
+---
+kind: Route
+name: keyed
+spec:
+  gateways: [open, closed]
+  hosts: [api.example.com]
+  backends: [{service: a}]
+  authentication: [keys]
+---
+kind: Route
+name: chaos
+spec:
+  gateways: [closed]
+  hosts: [api.example.com]
+  match: {path: {prefix: /chaos}}
+  backends: [{service: a}]
+  fault: {abort: {status: 503, percent: 1}, whenHeader: {name: x-chaos, present: true}}
+---
+kind: Route
+name: always
+spec:
+  gateways: [closed]
+  hosts: [api.example.com]
+  match: {path: {prefix: /always}}
+  backends: [{service: a}]
+  fault: {abort: {status: 503, percent: 1}}
+`
+	snap := Load(fstest.MapFS{"p.yaml": {Data: []byte(src)}}, nil)
+	if len(snap.Rejected) > 0 {
+		t.Fatalf("rejected: %+v", snap.Rejected)
+	}
+	r := snap.Routes["keyed"]
+	open, closed := snap.Gateways["open"], snap.Gateways["closed"]
+	if !r.ServesUnprotected(open) || r.ProxylessWithheld(open, snap.Services) {
+		t.Error("the Gateway's opt-in does not serve the Route")
+	}
+	if r.ServesUnprotected(closed) || !r.ProxylessWithheld(closed, snap.Services) || r.ServesUnprotected(nil) {
+		t.Error("the Route is served unprotected without an opt-in")
+	}
+	notes := strings.Join(snap.ProxylessNotes(), "\n")
+	if !strings.Contains(notes, "Gateway/open: Route/keyed is served to proxyless gRPC clients WITHOUT its authentication (proxyless.serveUnprotected on Gateway/open)") {
+		t.Errorf("notes:\n%s", notes)
+	}
+	if !strings.Contains(notes, "Route/chaos's fault is not applied") || strings.Contains(notes, "Route/always's fault") {
+		t.Errorf("fault notes:\n%s", notes)
+	}
+}

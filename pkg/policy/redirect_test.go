@@ -139,3 +139,56 @@ func TestBadRedirects(t *testing.T) {
 		})
 	}
 }
+
+// A redirect may set any one part of the URL alone (the "at least one"
+// rule needs none of the others), with a port at either end of its range;
+// a direct response may use a status at either end of 200..599 and a body
+// of exactly MaxDirectResponseBody bytes, inline or from a file.
+func TestRedirectAndDirectResponseBoundsLoad(t *testing.T) {
+	r := route + "  gateways: [gw]\n"
+	max := strings.Repeat("x", MaxDirectResponseBody)
+	runAcceptedCases(t, map[string]string{
+		"scheme only":    r + "  redirect: {scheme: https}\n",
+		"host only":      r + "  redirect: {host: b.example.com}\n",
+		"port 1 only":    r + "  redirect: {port: 1}\n",
+		"port 65535":     r + "  redirect: {port: 65535}\n",
+		"path only":      r + "  redirect: {path: /b}\n",
+		"prefix only":    r + "  redirect: {prefix: /b}\n",
+		"status 200":     r + "  directResponse: {status: 200}\n",
+		"status 599":     r + "  directResponse: {status: 599}\n",
+		"largest inline": r + "  directResponse: {status: 200, body: " + max + "}\n",
+	})
+	s := Load(testFS(t, map[string]string{
+		"r.yaml":         r + "  directResponse: {status: 200, bodyFile: pages/max.html}\n",
+		"pages/max.html": max,
+	}), nil)
+	if dr := s.Routes["r"]; dr == nil || len(dr.Spec.DirectResponse.BodyText) != MaxDirectResponseBody {
+		t.Errorf("largest body file: %q", s.Errors())
+	}
+}
+
+// A body file must lie inside the policy directory even when the loader
+// can read files beside it (LoadDir, or a ReadFile option, which Rego and
+// certificate files may use): a body is served to every client, so a
+// policy must not be able to publish ../ files through it. The reader is
+// never asked.
+func TestBodyFileOutsideNotReadWithReader(t *testing.T) {
+	asked := []string{}
+	read := func(name string) ([]byte, error) {
+		asked = append(asked, name)
+		return []byte("secret"), nil
+	}
+	for _, name := range []string{"../secret", "../../etc/passwd", "pages/../../secret"} {
+		src := route + "  gateways: [gw]\n  directResponse: {status: 200, bodyFile: \"" + name + "\"}\n"
+		s := LoadWith(testFS(t, map[string]string{"r.yaml": src}), nil, Options{ReadFile: read})
+		if s.Routes["r"] != nil {
+			t.Errorf("%s: served with body %q", name, s.Routes["r"].Spec.DirectResponse.BodyText)
+		}
+		if _, ok := findErr(s, "r.yaml:5: Route/r: spec.directResponse.bodyFile: ", "points outside the policy directory; keep body files beside the policies"); !ok {
+			t.Errorf("%s: errors %q", name, s.Errors())
+		}
+	}
+	if len(asked) != 0 {
+		t.Errorf("reader asked for %q", asked)
+	}
+}

@@ -185,3 +185,25 @@ func TestSharedCacheProblem(t *testing.T) {
 		}
 	}
 }
+
+// TestCDNHeaderNames: the list the translator makes no-store on local
+// replies holds every header IsCDNHeader accepts, once each, the cdn
+// block's two first.
+func TestCDNHeaderNames(t *testing.T) {
+	names := CDNHeaderNames()
+	if len(names) < 2 || names[0] != "cache-control" || names[1] != "surrogate-control" {
+		t.Fatalf("names %v", names)
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] || !IsCDNHeader(n) {
+			t.Errorf("%q listed twice or not a CDN header: %v", n, names)
+		}
+		seen[n] = true
+	}
+	for n := range cdnTargetedHeaders {
+		if !seen[n] {
+			t.Errorf("%q missing from %v", n, names)
+		}
+	}
+}

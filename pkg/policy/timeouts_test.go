@@ -3,6 +3,7 @@ package policy
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBadRetriesAndTimeouts: settings Envoy would silently ignore or
@@ -85,5 +86,43 @@ spec:
 	}
 	if b := s.Services["budgeted"].Spec.CircuitBreaker.RetryBudget; *b.Percent != 12.5 || *b.MinConcurrency != 0 {
 		t.Errorf("budget decoded as %+v", b)
+	}
+}
+
+// TestTimeoutEdgesLoad: what the timeout rules do not refuse. A stream
+// timeout alone; a per-try timeout on a Route without a timeout of its own
+// (streaming: no whole-call bound for it to exceed); a per-try idle timeout
+// without a per-try timeout; a retry budget of 100%.
+func TestTimeoutEdgesLoad(t *testing.T) {
+	const fwd = "kind: Route\nname: r\nspec:\n  gateways: [gw]\n  backends: [{service: a}]\n"
+	runCleanCases(t, []cleanCase{
+		{"stream timeout alone", fwd + "  streamTimeout: 1m\n", nil, nil},
+		{"per-try timeout on a streaming Route without a timeout", fwd + "  streaming: true\n  retries: {attempts: 2, on: [5xx], perTryTimeout: 30s}\n", nil, nil},
+		{"retriable statuses at both ends", fwd + "  retries: {attempts: 2, statusCodes: [100, 599]}\n", nil, nil},
+		// Envoy refuses only max_interval below base_interval
+		// (source/common/router/retry_policy_impl.cc, RetryPolicyImpl).
+		{"back-off max equal to base", fwd + "  retries: {attempts: 2, on: [5xx], backoff: {base: 1s, max: 1s}}\n", nil, nil},
+		{"per-try idle timeout alone", fwd + "  retries: {attempts: 2, on: [5xx], perTryIdleTimeout: 1s}\n", nil, nil},
+		{"retry budget of everything", "kind: Service\nname: s\nspec:\n  discovery: {static: [{address: 127.0.0.1, port: 1}]}\n  circuitBreaker: {retryBudget: {percent: 100}}\n", nil, nil},
+	})
+}
+
+// TestEffectiveTimeout: a Route's own timeout, else Envoy's default of
+// 15s (source/common/router/config_impl.cc, DEFAULT_ROUTE_TIMEOUT_MS),
+// except on a streaming Route: none.
+func TestEffectiveTimeout(t *testing.T) {
+	own := &Route{Spec: RouteSpec{Timeout: Duration(3 * time.Second)}}
+	none := &Route{}
+	for _, tc := range []struct {
+		r         *Route
+		streaming bool
+		want      time.Duration
+	}{
+		{own, false, 3 * time.Second}, {own, true, 3 * time.Second},
+		{none, false, 15 * time.Second}, {none, true, 0},
+	} {
+		if got := tc.r.EffectiveTimeout(tc.streaming); got != tc.want {
+			t.Errorf("timeout %s, streaming %v: %s, want %s", tc.r.Spec.Timeout.D(), tc.streaming, got, tc.want)
+		}
 	}
 }

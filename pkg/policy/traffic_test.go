@@ -109,3 +109,27 @@ func TestBadTraffic(t *testing.T) {
 		})
 	}
 }
+
+// TestTrafficEdgesLoad: mirrors and faults at the last allowed value of
+// each bound, and a fault with only a delay or only an abort.
+func TestTrafficEdgesLoad(t *testing.T) {
+	const fwd = "kind: Route\nname: r\nspec:\n  gateways: [gw]\n  backends: [{service: a}]\n"
+	svcs := ""
+	mirrors := ""
+	for i := 1; i <= MaxMirrors; i++ {
+		svcs += fmt.Sprintf("---\nkind: Service\nname: m%d\nspec:\n  discovery: {static: [{address: 127.0.0.1, port: %d}]}\n", i, 9100+i)
+		mirrors += fmt.Sprintf("{service: m%d, percent: 1}, ", i)
+	}
+	runCleanCases(t, []cleanCase{
+		{"most mirrors, each at 1 percent", fwd + "  mirror: [" + strings.TrimSuffix(mirrors, ", ") + "]\n" + svcs,
+			func(t *testing.T, s *Snapshot) {
+				if m := s.Routes["r"].Spec.Mirror; len(m) != MaxMirrors || m[0].P() != 1 {
+					t.Errorf("mirror %+v", m)
+				}
+			}, nil},
+		{"longest delay alone, on 1 percent", fwd + fmt.Sprintf("  fault: {delay: {duration: %s, percent: 1}}\n", MaxFaultDelay), nil, nil},
+		{"abort alone, lowest gRPC code", fwd + "  fault: {abort: {grpcStatus: 1, percent: 1}}\n", nil, nil},
+		{"abort alone, highest gRPC code", fwd + "  fault: {abort: {grpcStatus: 16, percent: 100}}\n", nil, nil},
+		{"abort alone, HTTP status at its ends", fwd + "  fault: {abort: {status: 200, percent: 1}}\n---\nkind: Route\nname: r2\nspec:\n  gateways: [gw]\n  backends: [{service: a}]\n  fault: {abort: {status: 599, percent: 1}}\n", nil, nil},
+	})
+}

@@ -53,6 +53,7 @@ service S {
 		"pb/broken.pb":    "this is not a descriptor set",
 		"pb/amb.pb":       string(ambiguous),
 		"pb/huge.pb":      strings.Repeat("x", MaxDescriptorSetBytes+1),
+		"pb/at-limit.pb":  strings.Repeat("x", MaxDescriptorSetBytes),
 	}
 	for _, tc := range []struct {
 		name, yaml string
@@ -64,6 +65,9 @@ service S {
 		{"no set", transcodedRoute + "    services: [bookstore.v1.Bookstore]\n", 6, "spec.transcoding.descriptorSet", "required: a file path"},
 		{"outside the directory", transcodedRoute + "    descriptorSet: ../x.pb\n    services: [bookstore.v1.Bookstore]\n", 7, "spec.transcoding.descriptorSet", "outside the policy directory"},
 		{"oversized set", transcodedRoute + "    descriptorSet: pb/huge.pb\n    services: [bookstore.v1.Bookstore]\n", 7, "spec.transcoding.descriptorSet", "over the 1048576-byte limit"},
+		// At the limit the set is read (and this one holds nothing).
+		{"set at the size limit", transcodedRoute + "    descriptorSet: pb/at-limit.pb\n    services: [bookstore.v1.Bookstore]\n", 7, "spec.transcoding.descriptorSet", "pb/at-limit.pb: the descriptor set holds no files"},
+		{"empty service name", transcodedRoute + "    descriptorSet: pb/bookstore.pb\n    services: [bookstore.v1.Bookstore, \"\"]\n", 8, "spec.transcoding.services[1]", "must name a gRPC service (package.Service)"},
 		{"unparsable set", transcodedRoute + "    descriptorSet: pb/broken.pb\n    services: [bookstore.v1.Bookstore]\n", 7, "spec.transcoding.descriptorSet", "pb/broken.pb: not a serialized FileDescriptorSet"},
 		{"no services", transcodedRoute + "    descriptorSet: pb/bookstore.pb\n", 6, "spec.transcoding.services", "required: list at least one gRPC service"},
 		{"service not in the set", transcodedRoute + "    descriptorSet: pb/bookstore.pb\n    services:\n      - bookstore.v1.Bookstore\n      - bookstore.v1.Library\n", 10, "spec.transcoding.services[1]", "service bookstore.v1.Library is not in the descriptor set"},
@@ -74,6 +78,7 @@ service S {
 		{"unknown field", transcodedRoute + "    descriptorSet: pb/bookstore.pb\n    services: [bookstore.v1.Bookstore]\n    autoMapping: true\n", 9, "spec.transcoding.autoMapping", "unknown field"},
 		{"HTTP backend", route + "  gateways: [gw]\n  backends: [{service: grpc}, {service: a}]\n  transcoding:\n    descriptorSet: pb/bookstore.pb\n    services: [bookstore.v1.Bookstore]\n", 6, "spec.transcoding", `Service "a" has protocol HTTP; transcoding turns REST calls into gRPC calls`},
 		{"path rewrite", route + "  gateways: [gw]\n  backends: [{service: grpc}]\n  rewrite: {prefix: /}\n  transcoding:\n    descriptorSet: pb/bookstore.pb\n    services: [bookstore.v1.Bookstore]\n", 7, "spec.transcoding", "cannot be combined with a path rewrite"},
+		{"regex path rewrite", route + "  gateways: [gw]\n  backends: [{service: grpc}]\n  rewrite: {regex: {pattern: ^/v1, substitution: /v2}}\n  transcoding:\n    descriptorSet: pb/bookstore.pb\n    services: [bookstore.v1.Bookstore]\n", 7, "spec.transcoding", "cannot be combined with a path rewrite"},
 		{"no backends", route + "  gateways: [gw]\n  directResponse: {status: 200}\n  transcoding:\n    descriptorSet: pb/bookstore.pb\n    services: [bookstore.v1.Bookstore]\n", 6, "spec.transcoding", "needs backends"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -85,6 +85,12 @@ func TestTransformationProtoSchema(t *testing.T) {
 			`books is repeated (a JSON array): an array is indexed by number`},
 		{"a later op does not excuse an earlier one", protoReq("[{set: nope, value: {literal: 1}}, {set: queryText, value: {literal: x}}]"), search, "",
 			`request.body.ops[0].set: "nope"`},
+		// A match without methods reaches every method's bindings: under a
+		// prefix, and at an exact path (each method's binding there).
+		{"a prefix without methods", protoReq("[{set: nope, value: {literal: x}}]"), "{path: {prefix: /v1/shelves}}", "",
+			`request.body.ops[0].set: "nope" would make a request body no method this Route transcodes to can take`},
+		{"an exact path without methods", protoReq("[{set: nope, value: {literal: x}}]"), "{path: {exact: '/v1/catalog:search'}}", "",
+			`request.body.ops[0].set: "nope" would make a request body no method this Route transcodes to can take (/bookstore.v1.Catalog/Search:`},
 		// Allowed.
 		{"request JSON name", protoReq("[{rename: q, to: queryText}]"), search, "", ""},
 		{"request proto name", protoReq("[{rename: q, to: query_text}]"), search, "", ""},

@@ -122,6 +122,15 @@ func TestTransformationSchemaPaths(t *testing.T) {
 			`response.body.ops[0].to: "uid" would make a response no operation this Route matches may return`},
 		{"response wrap in a closed field", userGet, "api/shapes.yaml", respOps("[{wrap: ., in: data}]"), `response.body.ops[0].in: "data"`},
 		{"response set below a string", userGet, "api/shapes.yaml", respOps("[{set: name.first.x, value: {literal: 1}}]"), `"name.first.x"`},
+		// Reshaping one field ends nothing: a later read elsewhere is judged.
+		{"read after a field is wrapped", petWrites, "api/strict.yaml", reqOps("[{wrap: category, in: inner}, {remove: nickname}]"), `ops[1].remove: "nickname" cannot be in the request body`},
+		// A later op that creates nothing overwrites nothing.
+		{"response rename to a closed field, then a remove", userGet, "api/shapes.yaml", respOps("[{rename: userId, to: uid}, {remove: name}]"),
+			`response.body.ops[0].to: "uid" would make a response no operation this Route matches may return`},
+		// A prefix ending inside a segment reaches the paths that segment starts.
+		{"prefix ending inside a segment", "{path: {prefix: /api/v3/pe}, methods: [PUT]}", "api/strict.yaml", reqOps("[{rename: nickname, to: alias}]"), `"nickname" cannot be in the request body of any operation this Route matches (updatePet:`},
+		// A match without methods matches every method of its path.
+		{"no methods", "{path: {exact: /api/v3/pet}}", "api/strict.yaml", reqOps("[{rename: nickname, to: alias}]"), `"nickname" cannot be in the request body of any operation this Route matches (addPet, updatePet:`},
 
 		// Loads: the path exists, or the document leaves it open.
 		{"rename a property Pet has", petWrites, "api/strict.yaml", reqOps("[{rename: name, to: petName}, {remove: category.color}, {remove: tags.0.name}]"), ""},
@@ -134,6 +143,7 @@ func TestTransformationSchemaPaths(t *testing.T) {
 		{"one oneOf branch has it", userPost, "api/shapes.yaml", reqOps("[{remove: title}, {remove: name.first}, {remove: extra.k.v}]"), ""},
 		{"response reads are not judged", userGet, "api/shapes.yaml", respOps("[{remove: password}, {rename: user_id, to: id}]"), ""},
 		{"response created then moved", userGet, "api/shapes.yaml", respOps("[{set: tmp, value: {literal: 1}}, {move: tmp, to: id}]"), ""},
+		{"response set then its parent overwritten", userGet, "api/shapes.yaml", respOps("[{set: name.first.x, value: {literal: 1}}, {set: name.first, value: {literal: y}}]"), ""},
 		{"response to XML", userGet, "api/shapes.yaml", "  response:\n    body:\n      to: xml\n      ops: [{rename: id, to: uid}]\n", ""},
 		{"response without a described body", userPost, "api/shapes.yaml", respOps("[{set: created, value: {literal: true}}]"), ""},
 		{"a response field of the error schema", userGet, "api/shapes.yaml", respOps("[{set: title, value: {literal: x}}]"), ""},

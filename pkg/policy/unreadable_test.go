@@ -182,3 +182,107 @@ func keysOf[V any](m map[string]V) []string {
 	slices.Sort(out)
 	return out
 }
+
+// Carrying over what cannot be read must not bring back what was
+// deleted: a directory that cannot be listed keeps the objects under it
+// (and only those), and a Consumer deleted from a readable file in the
+// same load is gone, with its API key, whatever directory failed.
+func TestUnreadableDirectoryKeepsOnlyItsOwnObjects(t *testing.T) {
+	consumer := "kind: Consumer\nname: revoked\nspec:\n  apiKeys: [{id: k, sha256: " + hashA + "}]\n"
+	for _, badDir := range []string{"locked", "locked/deeper"} {
+		t.Run(badDir, func(t *testing.T) {
+			fsys := testFS(t, map[string]string{
+				badDir + "/admin.yaml": protectedRoute,
+				"consumers/c.yaml":     consumer,
+				"other/q.yaml":         routeQ,
+			})
+			prev := Load(fsys, nil)
+			if len(prev.Rejected) != 0 || prev.Routes["admin"] == nil || prev.Consumers["revoked"] == nil {
+				t.Fatalf("first load: %v", errorsOf(prev))
+			}
+			delete(fsys, "consumers/c.yaml")
+			delete(fsys, "other/q.yaml")
+			// Only a walk error: no file of this load is unreadable itself.
+			s := Load(failingFS{MapFS: fsys, badDir: badDir}, prev)
+			want := []string{
+				badDir + "/admin.yaml:1: Route/admin: not reloaded: " + badDir + "/admin.yaml (under " + badDir + ", which cannot be read); serving the previous version",
+				badDir + ":0: " + badDir + ": cannot read: readdir " + badDir + ": permission denied",
+			}
+			if got := errorsOf(s); !slices.Equal(got, want) {
+				t.Fatalf("errors:\n got %q\nwant %q", got, want)
+			}
+			if s.Routes["admin"] != prev.Routes["admin"] {
+				t.Errorf("Route admin under the unreadable directory not kept: routes %v", keysOf(s.Routes))
+			}
+			if s.Consumers["revoked"] != nil || s.Routes["q"] != nil {
+				t.Errorf("deleted objects served again: consumers %v routes %v", keysOf(s.Consumers), keysOf(s.Routes))
+			}
+		})
+	}
+}
+
+// An object moved out of a file that now has a syntax error is served as
+// this load defines it elsewhere, not at the version the broken file held:
+// here the new version adds authentication, which the old one lacked.
+func TestMovedObjectNotOverriddenByItsBrokenOldFile(t *testing.T) {
+	files := map[string]string{"old.yaml": routeR, "p.yaml": policiesYAML}
+	prev := Load(testFS(t, files), nil)
+	if len(prev.Rejected) != 0 || prev.Routes["r"] == nil {
+		t.Fatalf("setup: %q", prev.Errors())
+	}
+	files["old.yaml"] = routeR + "  oops: [\n"
+	files["new.yaml"] = routeR + "  authentication: [keys]\n"
+	next := Load(testFS(t, files), prev)
+	r := next.Routes["r"]
+	if r == nil || r.Spec.Authentication == nil || len(*r.Spec.Authentication) != 1 || metaOf(r).File != "new.yaml" {
+		t.Fatalf("Route r = %+v, want the new.yaml version with authentication; errors %q", r, next.Errors())
+	}
+	if e := rejectedEntry(next, "Route/r"); e != nil {
+		t.Errorf("Route/r reported as carried over: %+v", e)
+	}
+}
+
+// rootlessFS is a policy directory that is gone (an unmounted volume):
+// even its root cannot be read.
+type rootlessFS struct{}
+
+func (rootlessFS) Open(name string) (fs.File, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
+// A policy directory whose root cannot be read is an error naming it, not
+// a panic, and the previous objects keep serving (nothing was deleted);
+// on a fresh start nothing is served.
+func TestLoadUnreadableRoot(t *testing.T) {
+	prev := Load(testFS(t, map[string]string{"admin.yaml": protectedRoute}), nil)
+	if len(prev.Rejected) != 0 || prev.Routes["admin"] == nil {
+		t.Fatalf("first load: %v", errorsOf(prev))
+	}
+	s := loadBounded(t, func() *Snapshot { return Load(rootlessFS{}, prev) })
+	if s.Routes["admin"] != prev.Routes["admin"] || s.Gateways["gw"] == nil {
+		t.Errorf("previous objects not kept: routes %v, errors %q", keysOf(s.Routes), errorsOf(s))
+	}
+	if _, ok := findErr(s, ".:0: .: ", "cannot read: open .: file does not exist"); !ok {
+		t.Errorf("no root error: %q", errorsOf(s))
+	}
+	fresh := loadBounded(t, func() *Snapshot { return Load(rootlessFS{}, nil) })
+	if len(fresh.Routes)+len(fresh.Gateways) != 0 || len(fresh.Rejected) != 1 {
+		t.Errorf("fresh load: routes %v, errors %q", keysOf(fresh.Routes), errorsOf(fresh))
+	}
+}
+
+// An entry that is not a regular file is named by its kind.
+func TestFileKind(t *testing.T) {
+	for m, want := range map[fs.FileMode]string{
+		fs.ModeDir:                        "a directory",
+		fs.ModeNamedPipe:                  "a named pipe (FIFO)",
+		fs.ModeSocket:                     "a socket",
+		fs.ModeDevice:                     "a device",
+		fs.ModeDevice | fs.ModeCharDevice: "a device",
+		fs.ModeIrregular:                  "of type ?---------",
+	} {
+		if got := fileKind(m); got != want {
+			t.Errorf("%v: %q, want %q", m, got, want)
+		}
+	}
+}

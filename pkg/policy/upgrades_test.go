@@ -69,6 +69,9 @@ spec: {gateways: [gw], hosts: [db.example.com], upgrades: [CONNECT], backends: [
 	}
 }
 
+// fwGateway is lines 1-10: Gateway g with the default Firewall crs.
+const fwGateway = "kind: Gateway\nname: g\nspec:\n  listeners: [{name: http, port: 9191, protocol: HTTP}]\n  defaults: {firewall: crs}\n---\nkind: Firewall\nname: crs\nspec: {paranoiaLevel: 1}\n---\n"
+
 func TestBadUpgrades(t *testing.T) {
 	const b = route + "  gateways: [gw]\n  backends: [{service: a}]\n"
 	const tunnel = route + "  gateways: [gw]\n  backends: [{service: a}]\n  upgrades: [CONNECT]\n"
@@ -88,6 +91,13 @@ func TestBadUpgrades(t *testing.T) {
 		{"CONNECT with a timeout", tunnel + "  timeout: 5s\n", 7, "Route/r", "spec.timeout", `does not apply to a CONNECT Route`},
 		{"CONNECT with validation", tunnel + "  validation: {openapi: petstore.yaml}\n", 7, "Route/r", "spec.validation", `the tunnel carries bytes, not HTTP requests`},
 		{"CONNECT with a firewall", tunnel + "  firewall: crs\n", 7, "Route/r", "spec.firewall", `a CONNECT tunnel carries bytes the WAF cannot inspect`},
+		{"CONNECT with a Transformation of its own", tunnel + "  transformation: x\n", 7, "Route/r", "spec.transformation", `does not apply to a CONNECT Route`},
+		// transformation: none lifts only the rule on transformation.
+		{"CONNECT with transformation none and a rewrite", tunnel + "  transformation: none\n  rewrite: {host: b.example.com}\n", 8, "Route/r", "spec.rewrite", `does not apply to a CONNECT Route`},
+		// Lines 1-10: a Gateway whose default Firewall would buffer the tunnel;
+		// the Route names no firewall, so the error is on its spec (line 13).
+		{"CONNECT under a Gateway's default Firewall", fwGateway + route + "  gateways: [g]\n  backends: [{service: a}]\n  upgrades: [CONNECT]\n",
+			13, "Route/r", "spec.firewall", `Gateway/g's default Firewall "crs" would apply to this CONNECT Route, whose tunnel carries bytes the WAF cannot inspect as HTTP; set firewall: none`},
 		{"CONNECT to a gRPC Service", "kind: Service\nname: rpc\nspec:\n  protocol: GRPC\n  discovery: {static: [{address: 127.0.0.1, port: 9}]}\n---\n" +
 			route + "  gateways: [gw]\n  backends: [{service: rpc}]\n  upgrades: [CONNECT]\n", 11, "Route/r", "spec.backends[0].service", `speaks gRPC; a CONNECT tunnel needs`},
 		{"CONNECT as a Gateway default", "kind: Gateway\nname: g\nspec:\n  listeners: [{name: http, port: 9191, protocol: HTTP}]\n  defaults: {upgrades: [CONNECT]}\n",
@@ -219,6 +229,96 @@ spec: {gateways: [fw], websocket: true, backends: [{service: a}]}
 		"gw-default": nil, "opted-out": {UpgradeWebSocket}, "own-firewall": nil,
 		"listed": {UpgradeWebSocket}, "websocket-true": {UpgradeWebSocket},
 	} {
+		if got := s.Routes[name].Upgrades(s.Services); !slices.Equal(got, want) {
+			t.Errorf("%s: Upgrades = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestUpgradeEdgesLoad: a CONNECT Route turning a Gateway default off
+// (transformation: none, firewall: none) loads; Gateways with equal
+// default upgrades agree.
+func TestUpgradeEdgesLoad(t *testing.T) {
+	const tunnel = "kind: Route\nname: r\nspec:\n  backends: [{service: a}]\n  upgrades: [CONNECT]\n"
+	runCleanCases(t, []cleanCase{
+		{"CONNECT with transformation none", tunnel + "  gateways: [gw]\n  transformation: none\n", nil, nil},
+		{"CONNECT with firewall none under a Gateway default", fwGateway + tunnel + "  gateways: [g]\n  firewall: none\n", nil, nil},
+		{"Gateways with the same default upgrades", "kind: Gateway\nname: g1\nspec:\n  listeners: [{name: http, port: 9191, protocol: HTTP}]\n  defaults: {upgrades: [websocket, Upgrade-Test]}\n---\n" +
+			"kind: Gateway\nname: g2\nspec:\n  listeners: [{name: http, port: 9192, protocol: HTTP}]\n  defaults: {upgrades: [WebSocket, upgrade-test]}\n---\n" +
+			"kind: Route\nname: r\nspec: {gateways: [g1, g2], backends: [{service: a}]}\n",
+			func(t *testing.T, s *Snapshot) {
+				if got := s.Routes["r"].Upgrades(s.Services); len(got) != 2 {
+					t.Errorf("Upgrades = %v", got)
+				}
+			}, nil},
+	})
+}
+
+// TestBodyDefaultOnSecondGatewayTakesNoUpgrade: of a Route's Gateways,
+// the one whose default Transformation reshapes a body decides, even when
+// an earlier one's default changes only headers.
+func TestBodyDefaultOnSecondGatewayTakesNoUpgrade(t *testing.T) {
+	const two = `kind: Gateway
+name: hg
+spec:
+  listeners: [{name: http, port: 9291, protocol: HTTP}]
+  defaults: {transformation: h}
+---
+kind: Gateway
+name: xg
+spec:
+  listeners: [{name: http, port: 9292, protocol: HTTP}]
+  defaults: {transformation: x}
+---
+kind: Transformation
+name: h
+spec:
+  request:
+    setHeaders: {x-a: {literal: b}}
+---
+kind: Transformation
+name: x
+spec:
+  request:
+    body:
+      ops: [{remove: secret}]
+---
+`
+	runBadCases(t, []badCase{
+		{"upgrades under the second Gateway's body default", two + route + "  gateways: [hg, xg]\n  backends: [{service: a}]\n  upgrades: [websocket]\n",
+			31, "Route/r", "spec.upgrades", `Transformation "x" (Gateway xg's default) reshapes bodies`},
+	})
+}
+
+// TestValidatedRouteTakesNoDefaultUpgrade: request validation, the Route's
+// own or its Service's, makes a Route inspected like the WAF does: no
+// default upgrade (the bytes after the handshake would reach the Service
+// unvalidated); a Route that turns validation off gets it back.
+func TestValidatedRouteTakesNoDefaultUpgrade(t *testing.T) {
+	s := Load(testFS(t, map[string]string{
+		"api/petstore.yaml": petstoreDoc(t),
+		"u.yaml": `kind: Service
+name: v
+spec:
+  discovery: {static: [{address: 127.0.0.1, port: 9007}]}
+  validation: {openapi: api/petstore.yaml}
+---
+kind: Route
+name: own
+spec: {gateways: [gw], backends: [{service: a}], validation: {openapi: api/petstore.yaml}}
+---
+kind: Route
+name: service
+spec: {gateways: [gw], backends: [{service: v}]}
+---
+kind: Route
+name: off
+spec: {gateways: [gw], backends: [{service: v}], validation: {mode: off}}
+`}), nil)
+	if errs := s.Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for name, want := range map[string][]string{"own": nil, "service": nil, "off": {UpgradeWebSocket}} {
 		if got := s.Routes[name].Upgrades(s.Services); !slices.Equal(got, want) {
 			t.Errorf("%s: Upgrades = %v, want %v", name, got, want)
 		}

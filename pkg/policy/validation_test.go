@@ -50,6 +50,7 @@ func TestBadValidation(t *testing.T) {
 		{"body limit zero", validatedRoute + "    openapi: api/petstore.yaml\n    maxBodyKB: 0\n", 8, "Route/r", "spec.validation.maxBodyKB", "0 is out of range"},
 		{"depth huge", validatedRoute + "    openapi: api/petstore.yaml\n    maxDepth: 100000\n", 8, "Route/r", "spec.validation.maxDepth", "100000 is out of range"},
 		{"validation with a path rewrite", route + "  gateways: [gw]\n  backends: [{service: a}]\n  rewrite: {prefix: /v2}\n  validation:\n    openapi: api/petstore.yaml\n", 7, "Route/r", "spec.validation", "cannot be combined with a path rewrite"},
+		{"validation with a regex path rewrite", route + "  gateways: [gw]\n  backends: [{service: a}]\n  rewrite: {regex: {pattern: ^/v1, substitution: /v2}}\n  validation:\n    openapi: api/petstore.yaml\n", 7, "Route/r", "spec.validation", "cannot be combined with a path rewrite"},
 		{"unknown field", validatedRoute + "    openapi: api/petstore.yaml\n    strict: true\n", 8, "Route/r", "spec.validation.strict", "unknown field"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,4 +89,20 @@ func TestValidationLoaded(t *testing.T) {
 	if prot := r.Protections(s.Gateways["gw"], s.Services); !slices.Contains(prot, "request validation") {
 		t.Errorf("protections %v lack request validation", prot)
 	}
+}
+
+// TestValidationBoundsLoad: the body and depth limits load at both ends of
+// their ranges.
+func TestValidationBoundsLoad(t *testing.T) {
+	const r = "kind: Route\nname: r\nspec:\n  gateways: [gw]\n  backends: [{service: a}]\n"
+	files := map[string]string{"api/petstore.yaml": petstoreDoc(t)}
+	runCleanCases(t, []cleanCase{
+		{"smallest", r + "  validation: {openapi: api/petstore.yaml, maxBodyKB: 1, maxDepth: 1}\n", nil, files},
+		{"largest", r + fmt.Sprintf("  validation: {openapi: api/petstore.yaml, maxBodyKB: %d, maxDepth: %d}\n", MaxValidationBodyKB, MaxValidationDepth),
+			func(t *testing.T, s *Snapshot) {
+				if v := s.Routes["r"].Spec.Validation; v.MaxBodyKB != MaxValidationBodyKB || v.MaxDepth != MaxValidationDepth {
+					t.Errorf("loaded %d KB, depth %d", v.MaxBodyKB, v.MaxDepth)
+				}
+			}, files},
+	})
 }

@@ -76,3 +76,14 @@ spec:
 		t.Error("Deprecated does not follow the deprecation time")
 	}
 }
+
+// TestVersionDatesAlone: a deprecation without a sunset, and a sunset
+// without a deprecation, load (the order rule needs both).
+func TestVersionDatesAlone(t *testing.T) {
+	const r = "kind: Route\nname: r\nspec:\n  gateways: [gw]\n  backends: [{service: a}]\n"
+	runCleanCases(t, []cleanCase{
+		{"deprecation alone", r + "  version: {name: v1, pathPrefix: /v1, deprecation: 2026-03-01}\n", nil, nil},
+		{"sunset alone", r + "  version: {name: v1, pathPrefix: /v1, sunset: 2026-03-01}\n", nil, nil},
+		{"sunset at the deprecation", r + "  version: {name: v1, pathPrefix: /v1, deprecation: 2026-03-01, sunset: 2026-03-01}\n", nil, nil},
+	})
+}

@@ -192,3 +192,29 @@ func TestRedisKeysAlwaysExpire(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestRedisPeekThenHitIsOneRoundTrip: a peek (Addend 0) does not mark a key
+// as seen, so the first hit after it sends its PEXPIRE in the same pipeline
+// and no repair round trip follows.
+func TestRedisPeekThenHitIsOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	r := ratelimittest.StartRedis(t)
+	var writes atomic.Int64
+	store := newRedisStore(t, r.Addr, &writes)
+	ctx := context.Background()
+	got := make([]uint64, 1)
+	if err := store.Apply(ctx, []ratelimit.Op{{Key: "warm", Addend: 1, TTL: time.Minute}}, got); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Apply(ctx, []ratelimit.Op{{Key: "k", TTL: time.Minute}}, got); err != nil || got[0] != 0 {
+		t.Fatalf("peek = %d, %v", got[0], err)
+	}
+	before := writes.Load()
+	if err := store.Apply(ctx, []ratelimit.Op{{Key: "k", Addend: 1, TTL: time.Minute}}, got); err != nil || got[0] != 1 {
+		t.Fatalf("hit = %d, %v", got[0], err)
+	}
+	time.Sleep(200 * time.Millisecond) // a repair PEXPIRE would be sent by now
+	if n := writes.Load() - before; n != 1 {
+		t.Fatalf("the first hit after a peek took %d round trips, want 1", n)
+	}
+}

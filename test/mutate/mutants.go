@@ -23,6 +23,15 @@ type mutant struct {
 	old, new string
 	nth      int    // 1 for the first mutant of old to new on its line, 2 for the next...
 	code     string // the line, without indentation (how equivalent.txt names it)
+	// whole, when set, replaces the source from start to end instead of old
+	// at offset: a swapped && or || rewrites its whole expression with both
+	// operands parenthesised, so that the mutant is the tree with one
+	// operator changed (as gremlins makes it) and not what the text re-parses
+	// to: swapping the second && of "a && b && c" in the text alone gives
+	// "a && b || c", which Go reads as (a && b) || c, but swapping the first
+	// gives "a || b && c", read as a || (b && c) rather than (a || b) && c.
+	whole      string
+	start, end int
 }
 
 func (m mutant) String() string {
@@ -37,6 +46,12 @@ func (m mutant) kind() string {
 
 // apply returns src with the mutation made.
 func (m mutant) apply(src []byte) []byte {
+	if m.whole != "" {
+		out := make([]byte, 0, len(src)+len(m.whole))
+		out = append(out, src[:m.start]...)
+		out = append(out, m.whole...)
+		return append(out, src[m.end:]...)
+	}
 	out := make([]byte, 0, len(src)+len(m.new))
 	out = append(out, src[:m.offset]...)
 	out = append(out, m.new...)
@@ -101,6 +116,15 @@ func findMutants(root, file string, funcs []string) ([]mutant, error) {
 				}
 				for _, t := range binarySwaps[x.Op] {
 					add(x.OpPos, x.Op.String(), t.String())
+					if x.Op == token.LAND || x.Op == token.LOR {
+						m := &out[len(out)-1]
+						m.start, m.end = fset.Position(x.Pos()).Offset, fset.Position(x.End()).Offset
+						xEnd, yPos := fset.Position(x.X.End()).Offset, fset.Position(x.Y.Pos()).Offset
+						// Between the operands: the operator and any line
+						// break, kept so that lines do not move.
+						between := strings.Replace(string(src[xEnd:yPos]), x.Op.String(), t.String(), 1)
+						m.whole = "((" + string(src[m.start:xEnd]) + ")" + between + "(" + string(src[yPos:m.end]) + "))"
+					}
 				}
 			case *ast.UnaryExpr:
 				if x.Op == token.NOT {

@@ -1,0 +1,43 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+)
+
+// cleanCase is a policy that must load without any error: the edge of a
+// rule (a bound's last allowed value, one of two alternatives alone)
+// held from the accepting side, where the bad-input tables hold it from
+// the refusing side.
+type cleanCase struct {
+	name  string
+	yaml  string
+	check func(t *testing.T, s *Snapshot) // optional: what was loaded
+	files map[string]string               // optional: files the yaml names
+}
+
+// runCleanCases loads each case's yaml beside the base policy and fails on
+// any error.
+func runCleanCases(t *testing.T, cases []cleanCase) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, tc := range cases {
+		if seen[tc.name] {
+			t.Fatalf("duplicate case name %q", tc.name)
+		}
+		seen[tc.name] = true
+		t.Run(tc.name, func(t *testing.T) {
+			fs := map[string]string{"ok.yaml": tc.yaml}
+			for k, v := range tc.files {
+				fs[k] = v
+			}
+			s := Load(testFS(t, fs), nil)
+			if errs := s.Errors(); len(errs) > 0 {
+				t.Fatalf("errors:\n%s", strings.Join(errs, "\n"))
+			}
+			if tc.check != nil {
+				tc.check(t, s)
+			}
+		})
+	}
+}
