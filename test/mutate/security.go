@@ -62,6 +62,13 @@ const (
 	unbuilt                 // the mutant does not compile (not counted)
 )
 
+// job is one mutant to test: n numbers its files and its result.
+type job struct {
+	t target
+	m mutant
+	n int
+}
+
 type result struct {
 	m   mutant
 	out outcome
@@ -86,11 +93,6 @@ func runSecurity(w io.Writer, root, targetsFile, equivFile string, workers int, 
 	}
 	defer os.RemoveAll(tmp)
 
-	type job struct {
-		t target
-		m mutant
-		n int
-	}
 	var jobs []job
 	for _, t := range targets {
 		ms, err := findMutants(root, t.file, t.funcs)
@@ -112,6 +114,9 @@ func runSecurity(w io.Writer, root, targetsFile, equivFile string, workers int, 
 	}
 	fmt.Fprintf(w, "%d mutants in %d files, %d workers\n", len(jobs), len(targets), workers)
 
+	// Trimming every few mutants per worker bounds the cache's growth to
+	// a few hundred megabytes; a trim waits for the running mutants.
+	guard := newCacheGuard(w, 4*workers)
 	start := time.Now()
 	results := make([]result, len(jobs))
 	ch := make(chan job)
@@ -122,7 +127,10 @@ func runSecurity(w io.Writer, root, targetsFile, equivFile string, workers int, 
 		go func() {
 			defer wg.Done()
 			for j := range ch {
-				o, err := testMutant(root, tmp, j.t, j.m, j.n, limit)
+				o, err := guardedTest(guard, root, tmp, j, limit)
+				if terr := guard.done(); terr != nil && err == nil {
+					err = terr
+				}
 				mu.Lock()
 				if err != nil {
 					fmt.Fprintf(w, "  error %s: %v\n", j.m, err)
@@ -141,8 +149,37 @@ func runSecurity(w io.Writer, root, targetsFile, equivFile string, workers int, 
 	}
 	close(ch)
 	wg.Wait()
+	if err := guard.trim(); err != nil {
+		fmt.Fprintf(w, "mutate: %v\n", err)
+	}
+	if guard.dir != "" {
+		fmt.Fprintf(w, "build cache: %d MB of mutants' builds removed; %d MB free\n", guard.freed>>20, freeBytes(guard.dir)>>20)
+	}
 	// Only a run of every mutant can tell that an entry matches none.
 	return summarizeSecurity(w, results, equiv, time.Since(start), match.String() == ""), nil
+}
+
+// guardedTest tests one mutant while no trim runs. A run that failed
+// for a reason other than the tests (a full disk, say) is tried once more
+// after a trim; if it fails again the error is returned, and the caller
+// counts the mutant as a survivor.
+func guardedTest(g *cacheGuard, root, tmp string, j job, limit time.Duration) (outcome, error) {
+	release := g.testing()
+	o, err := testMutant(root, tmp, j.t, j.m, j.n, limit)
+	release()
+	if err == nil {
+		return o, nil
+	}
+	if terr := g.trim(); terr != nil {
+		return 0, fmt.Errorf("%v (and then %v)", err, terr)
+	}
+	release = g.testing()
+	defer release()
+	o, err2 := testMutant(root, tmp, j.t, j.m, j.n, limit)
+	if err2 != nil {
+		return 0, fmt.Errorf("%v (again after trimming the build cache, %d MB free)", err2, freeBytes(tmp)>>20)
+	}
+	return o, nil
 }
 
 // testMutant runs the package's tests with the mutant in place of its
@@ -179,6 +216,15 @@ func testMutant(root, tmp string, t target, m mutant, n int, limit time.Duration
 	}
 	cmd := exec.CommandContext(ctx, "go", append(args, t.pkg())...)
 	cmd.Dir = root
+	// The go command's work directory (the linked test binary) is in a
+	// directory of the mutant's own, removed after it: a go command killed
+	// at the time limit leaves its work directory behind.
+	work := filepath.Join(tmp, fmt.Sprintf("w%d", n))
+	if err := os.Mkdir(work, 0o700); err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(work)
+	cmd.Env = append(os.Environ(), "GOTMPDIR="+work)
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
