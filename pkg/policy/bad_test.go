@@ -235,12 +235,8 @@ type badCase struct {
 
 func runBadCases(t *testing.T, cases []badCase) {
 	t.Helper()
-	seen := map[string]bool{}
+	refuseDuplicateNames(t, len(cases), func(i int) string { return cases[i].name })
 	for _, tc := range cases {
-		if seen[tc.name] {
-			t.Fatalf("duplicate case name %q", tc.name)
-		}
-		seen[tc.name] = true
 		t.Run(tc.name, func(t *testing.T) {
 			s := Load(testFS(t, map[string]string{"bad.yaml": tc.yaml}), nil)
 			prefix := fmt.Sprintf("bad.yaml:%d: %s: ", tc.line, tc.ref)

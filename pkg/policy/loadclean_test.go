@@ -20,12 +20,8 @@ type cleanCase struct {
 // any error.
 func runCleanCases(t *testing.T, cases []cleanCase) {
 	t.Helper()
-	seen := map[string]bool{}
+	refuseDuplicateNames(t, len(cases), func(i int) string { return cases[i].name })
 	for _, tc := range cases {
-		if seen[tc.name] {
-			t.Fatalf("duplicate case name %q", tc.name)
-		}
-		seen[tc.name] = true
 		t.Run(tc.name, func(t *testing.T) {
 			fs := map[string]string{"ok.yaml": tc.yaml}
 			for k, v := range tc.files {
@@ -39,5 +35,18 @@ func runCleanCases(t *testing.T, cases []cleanCase) {
 				tc.check(t, s)
 			}
 		})
+	}
+}
+
+// refuseDuplicateNames fails t when two of n cases share a name: a case
+// named twice would run under a subtest name "#01" that no one looks for.
+func refuseDuplicateNames(t *testing.T, n int, name func(int) string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for i := range n {
+		if seen[name(i)] {
+			t.Fatalf("duplicate case name %q", name(i))
+		}
+		seen[name(i)] = true
 	}
 }

@@ -6,6 +6,20 @@ import (
 	"testing/fstest"
 )
 
+// serviceAndKeys is the Service and the API-key Authentication the
+// proxyless cases' Routes use.
+const serviceAndKeys = `kind: Service
+name: a
+spec:
+  discovery: {static: [{address: 127.0.0.1, port: 9001}]}
+---
+kind: Authentication
+name: keys
+spec:
+  apiKey: {header: x-api-key}
+---
+`
+
 // ProxylessNotes names every protected Route a proxyless client could
 // dial, per Gateway, and says whether it is withheld or served without
 // its protections and because of whom.
@@ -22,17 +36,7 @@ spec:
   listeners: [{name: http, port: 8081, protocol: HTTP}]
   defaults: {authentication: [keys]}
 ---
-kind: Service
-name: a
-spec:
-  discovery: {static: [{address: 127.0.0.1, port: 9001}]}
----
-kind: Authentication
-name: keys
-spec:
-  apiKey: {header: x-api-key}
----
-kind: Route
+` + serviceAndKeys + `kind: Route
 name: inherits
 spec:
   gateways: [open, strict]
@@ -158,17 +162,7 @@ name: closed
 spec:
   listeners: [{name: http, port: 8081, protocol: HTTP}]
 ---
-kind: Service
-name: a
-spec:
-  discovery: {static: [{address: 127.0.0.1, port: 9001}]}
----
-kind: Authentication
-name: keys
-spec:
-  apiKey: {header: x-api-key}
----
-kind: Route
+` + serviceAndKeys + `kind: Route
 name: keyed
 spec:
   gateways: [open, closed]

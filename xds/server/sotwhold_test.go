@@ -47,11 +47,7 @@ func TestSotWRemovalWaitsForRouteAck(t *testing.T) {
 // response of either ever lacked a cluster of the routes it held.
 func TestSotWRemovalSeveralPublishes(t *testing.T) {
 	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 4, 2)
-	mustPublish(t, h.pub, f.groups(), f.clas)
-	late := newEnvoySotW(t, h, "late", "gw")
-	late.holdRoutes = true
-	late.sync()
+	f, late := publishedWithLate(t, h, 4)
 	prompt := newEnvoySotW(t, h, "prompt", "gw")
 	prompt.sync()
 
@@ -93,11 +89,7 @@ func TestSotWRemovalSeveralPublishes(t *testing.T) {
 // not end the hold for the stream still waited for.
 func TestSotWRemovalStreamConnectsMidBridge(t *testing.T) {
 	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 3, 2)
-	mustPublish(t, h.pub, f.groups(), f.clas)
-	late := newEnvoySotW(t, h, "late", "gw")
-	late.holdRoutes = true
-	late.sync()
+	f, late := publishedWithLate(t, h, 3)
 
 	g := withoutCluster(f, 2)
 	mustPublish(t, h.pub, g.groups(), g.clas)
@@ -223,11 +215,7 @@ func TestSotWRemovalHoldBound(t *testing.T) {
 // others get the removal at once, not at the bound.
 func TestSotWRemovalDisconnectDuringHold(t *testing.T) {
 	h := newHarnessOpts(t, Options{BridgeHold: time.Minute})
-	f := newFixture("gw", translate.ClientEnvoy, 3, 2)
-	mustPublish(t, h.pub, f.groups(), f.clas)
-	late := newEnvoySotW(t, h, "late", "gw")
-	late.holdRoutes = true
-	late.sync()
+	f, late := publishedWithLate(t, h, 3)
 	other := newEnvoySotW(t, h, "other", "gw")
 	other.sync()
 
@@ -300,11 +288,7 @@ func cachedVersion(t *testing.T, p *Publisher, k translate.GroupKey, typeURL str
 // group gets it at once, and the late stream never loses the cluster.
 func TestSotWRemovalUndoneEndsHold(t *testing.T) {
 	h := newHarnessOpts(t, Options{BridgeHold: time.Minute})
-	f := newFixture("gw", translate.ClientEnvoy, 3, 2)
-	mustPublish(t, h.pub, f.groups(), f.clas)
-	late := newEnvoySotW(t, h, "late", "gw")
-	late.holdRoutes = true
-	late.sync()
+	f, late := publishedWithLate(t, h, 3)
 
 	g := withoutCluster(f, 2)
 	mustPublish(t, h.pub, g.groups(), g.clas)
@@ -406,4 +390,17 @@ func TestBridgeHolds(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("closing the stream did not end its group's hold")
 	}
+}
+
+// publishedWithLate publishes group gw with n clusters of 2 endpoints and
+// syncs a stream, "late", that will hold back its next routes' ACK: the
+// stream a bridge waits for.
+func publishedWithLate(t *testing.T, h *harness, n int) (*fixture, *envoySotW) {
+	t.Helper()
+	f := newFixture("gw", translate.ClientEnvoy, n, 2)
+	mustPublish(t, h.pub, f.groups(), f.clas)
+	late := newEnvoySotW(t, h, "late", "gw")
+	late.holdRoutes = true
+	late.sync()
+	return f, late
 }

@@ -107,120 +107,66 @@ func TestUpgradeInspectCheckMutants(t *testing.T) {
 		name, want string
 		edit       func(r *routev3.Route, upgrade bool) bool
 	}{
-		{"upgrade route matches ordinary requests", "also matches ordinary requests", func(r *routev3.Route, up bool) bool {
-			if !up {
-				return false
-			}
+		{"upgrade route matches ordinary requests", "also matches ordinary requests", onUpgrade(func(r *routev3.Route) {
 			r.Match.Headers = nil
-			return true
-		}},
-		{"upgrade route buffers the body", "must ask for no body", func(r *routev3.Route, up bool) bool {
-			if !up {
-				return false
-			}
-			pr := &extprocv3.ExtProcPerRoute{}
-			_ = r.TypedPerFilterConfig[wire.FilterWAF].UnmarshalTo(pr)
-			pr.GetOverrides().ProcessingMode.RequestBodyMode = extprocv3.ProcessingMode_BUFFERED
-			r.TypedPerFilterConfig[wire.FilterWAF] = mustAny(pr)
-			return true
-		}},
-		{"upgrade route skips the request headers", "must still inspect the request headers", func(r *routev3.Route, up bool) bool {
-			if !up {
-				return false
-			}
-			pr := &extprocv3.ExtProcPerRoute{}
-			_ = r.TypedPerFilterConfig[wire.FilterWAF].UnmarshalTo(pr)
-			pr.GetOverrides().ProcessingMode.RequestHeaderMode = extprocv3.ProcessingMode_SKIP
-			r.TypedPerFilterConfig[wire.FilterWAF] = mustAny(pr)
-			return true
-		}},
-		{"upgrade route does not tell the WAF the headers are all", "must be told " + wire.HeadersOnlyMetadataKey, func(r *routev3.Route, up bool) bool {
-			if !up {
-				return false
-			}
-			pr := &extprocv3.ExtProcPerRoute{}
-			_ = r.TypedPerFilterConfig[wire.FilterWAF].UnmarshalTo(pr)
-			md := pr.GetOverrides().GrpcInitialMetadata
-			pr.GetOverrides().GrpcInitialMetadata = md[:len(md)-1]
-			r.TypedPerFilterConfig[wire.FilterWAF] = mustAny(pr)
-			return true
-		}},
-		{"ordinary route tells the WAF the headers are all", "let its body through uninspected", func(r *routev3.Route, up bool) bool {
-			if up {
-				return false
-			}
-			pr := &extprocv3.ExtProcPerRoute{}
-			_ = r.TypedPerFilterConfig[wire.FilterWAF].UnmarshalTo(pr)
-			pr.GetOverrides().GrpcInitialMetadata = append(pr.GetOverrides().GrpcInitialMetadata, &corev3.HeaderValue{Key: wire.HeadersOnlyMetadataKey, Value: "true"})
-			r.TypedPerFilterConfig[wire.FilterWAF] = mustAny(pr)
-			return true
-		}},
-		{"ordinary route enables upgrades", "also matches ordinary requests", func(r *routev3.Route, up bool) bool {
-			if up {
-				return false
-			}
+		})},
+		{"upgrade route buffers the body", "must ask for no body", onUpgrade(func(r *routev3.Route) {
+			editWAF(r, func(o *extprocv3.ExtProcOverrides) {
+				o.ProcessingMode.RequestBodyMode = extprocv3.ProcessingMode_BUFFERED
+			})
+		})},
+		{"upgrade route skips the request headers", "must still inspect the request headers", onUpgrade(func(r *routev3.Route) {
+			editWAF(r, func(o *extprocv3.ExtProcOverrides) {
+				o.ProcessingMode.RequestHeaderMode = extprocv3.ProcessingMode_SKIP
+			})
+		})},
+		{"upgrade route does not tell the WAF the headers are all", "must be told " + wire.HeadersOnlyMetadataKey, onUpgrade(func(r *routev3.Route) {
+			editWAF(r, func(o *extprocv3.ExtProcOverrides) {
+				md := o.GrpcInitialMetadata
+				o.GrpcInitialMetadata = md[:len(md)-1]
+			})
+		})},
+		{"ordinary route tells the WAF the headers are all", "let its body through uninspected", onOrdinary(func(r *routev3.Route) {
+			editWAF(r, func(o *extprocv3.ExtProcOverrides) {
+				o.GrpcInitialMetadata = append(o.GrpcInitialMetadata, &corev3.HeaderValue{Key: wire.HeadersOnlyMetadataKey, Value: "true"})
+			})
+		})},
+		{"ordinary route enables upgrades", "also matches ordinary requests", onOrdinary(func(r *routev3.Route) {
 			r.GetRoute().UpgradeConfigs = upgradeConfigs([]string{"websocket"})
-			return true
-		}},
+		})},
 		// Envoy enables an upgrade config whose enabled field is unset
 		// (route_components.proto: "If not specified, defaults to true").
-		{"ordinary route enables upgrades, enabled left unset", "also matches ordinary requests", func(r *routev3.Route, up bool) bool {
-			if up {
-				return false
-			}
+		{"ordinary route enables upgrades, enabled left unset", "also matches ordinary requests", onOrdinary(func(r *routev3.Route) {
 			r.GetRoute().UpgradeConfigs = []*routev3.RouteAction_UpgradeConfig{{UpgradeType: "websocket"}}
-			return true
-		}},
+		})},
 		// Only the upgrade header, present and not inverted, keeps the
 		// ordinary requests off the route.
-		{"upgrade route matches another header instead", "also matches ordinary requests", func(r *routev3.Route, up bool) bool {
-			if !up {
-				return false
-			}
+		{"upgrade route matches another header instead", "also matches ordinary requests", onUpgrade(func(r *routev3.Route) {
 			r.Match.Headers = []*routev3.HeaderMatcher{{Name: "x-upgrade", HeaderMatchSpecifier: &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}}}
-			return true
-		}},
-		{"upgrade route matches the upgrade header inverted", "also matches ordinary requests", func(r *routev3.Route, up bool) bool {
-			if !up {
-				return false
-			}
+		})},
+		{"upgrade route matches the upgrade header inverted", "also matches ordinary requests", onUpgrade(func(r *routev3.Route) {
 			for _, h := range r.Match.Headers {
 				if h.GetName() == upgradeHeader {
 					h.InvertMatch = true
 				}
 			}
-			return true
-		}},
-		{"upgrade route asks for request trailers", "must skip trailers", func(r *routev3.Route, up bool) bool {
-			if !up {
-				return false
-			}
-			pr := &extprocv3.ExtProcPerRoute{}
-			_ = r.TypedPerFilterConfig[wire.FilterWAF].UnmarshalTo(pr)
-			pr.GetOverrides().ProcessingMode.RequestTrailerMode = extprocv3.ProcessingMode_SEND
-			r.TypedPerFilterConfig[wire.FilterWAF] = mustAny(pr)
-			return true
-		}},
-		{"upgrade route asks for response trailers", "must skip trailers", func(r *routev3.Route, up bool) bool {
-			if !up {
-				return false
-			}
-			pr := &extprocv3.ExtProcPerRoute{}
-			_ = r.TypedPerFilterConfig[wire.FilterWAF].UnmarshalTo(pr)
-			pr.GetOverrides().ProcessingMode.ResponseTrailerMode = extprocv3.ProcessingMode_SEND
-			r.TypedPerFilterConfig[wire.FilterWAF] = mustAny(pr)
-			return true
-		}},
+		})},
+		{"upgrade route asks for request trailers", "must skip trailers", onUpgrade(func(r *routev3.Route) {
+			editWAF(r, func(o *extprocv3.ExtProcOverrides) {
+				o.ProcessingMode.RequestTrailerMode = extprocv3.ProcessingMode_SEND
+			})
+		})},
+		{"upgrade route asks for response trailers", "must skip trailers", onUpgrade(func(r *routev3.Route) {
+			editWAF(r, func(o *extprocv3.ExtProcOverrides) {
+				o.ProcessingMode.ResponseTrailerMode = extprocv3.ProcessingMode_SEND
+			})
+		})},
 		// A route matching only upgrade requests but enabling none is an
 		// ordinary route (Envoy answers an upgrade there 403): its WAF
 		// must not be told that the headers are the whole request.
-		{"upgrade route loses its upgrade_configs, keeps headers only", "let its body through uninspected", func(r *routev3.Route, up bool) bool {
-			if !up {
-				return false
-			}
+		{"upgrade route loses its upgrade_configs, keeps headers only", "let its body through uninspected", onUpgrade(func(r *routev3.Route) {
 			r.GetRoute().UpgradeConfigs = nil
-			return true
-		}},
+		})},
 	}
 	for _, e := range edits {
 		g := editedUpgradeRoute(t, "chat", wire.FilterWAF, e.edit)
@@ -232,16 +178,40 @@ func TestUpgradeInspectCheckMutants(t *testing.T) {
 	// feed: ext_authz alone, with spdy/3.1 (an upgrade other than
 	// websocket); its ordinary route enabling that upgrade, enabled left
 	// unset, would buffer the tunnel's bytes.
-	g := editedUpgradeRoute(t, "feed", wire.FilterExtAuthzClosed, func(r *routev3.Route, up bool) bool {
-		if up {
-			return false
-		}
+	g := editedUpgradeRoute(t, "feed", wire.FilterExtAuthzClosed, onOrdinary(func(r *routev3.Route) {
 		r.GetRoute().UpgradeConfigs = []*routev3.RouteAction_UpgradeConfig{{UpgradeType: "spdy/3.1"}}
-		return true
-	})
+	}))
 	if err := Check(g, clasOf(g)); err == nil || !strings.Contains(err.Error(), "would buffer the body of an upgrade other than websocket") {
 		t.Errorf("feed's ordinary route enabling spdy/3.1 (enabled unset): Check says %v", err)
 	}
+}
+
+// onUpgrade and onOrdinary make an edit of editedUpgradeRoute that applies
+// to the upgrade route only, or to the ordinary route only.
+func onUpgrade(f func(r *routev3.Route)) func(*routev3.Route, bool) bool {
+	return func(r *routev3.Route, up bool) bool {
+		if up {
+			f(r)
+		}
+		return up
+	}
+}
+
+func onOrdinary(f func(r *routev3.Route)) func(*routev3.Route, bool) bool {
+	return func(r *routev3.Route, up bool) bool {
+		if !up {
+			f(r)
+		}
+		return !up
+	}
+}
+
+// editWAF edits the overrides of r's WAF per-route config.
+func editWAF(r *routev3.Route, f func(o *extprocv3.ExtProcOverrides)) {
+	pr := &extprocv3.ExtProcPerRoute{}
+	_ = r.TypedPerFilterConfig[wire.FilterWAF].UnmarshalTo(pr)
+	f(pr.GetOverrides())
+	r.TypedPerFilterConfig[wire.FilterWAF] = mustAny(pr)
 }
 
 // editedUpgradeRoute is the checked upgrade-inspect case with edit applied
@@ -270,20 +240,12 @@ func TestUpgradeInspectCheckAccepts(t *testing.T) {
 		name, route, filter string
 		edit                func(r *routev3.Route, upgrade bool) bool
 	}{
-		{"ordinary route with websocket switched off", "chat", wire.FilterWAF, func(r *routev3.Route, up bool) bool {
-			if up {
-				return false
-			}
+		{"ordinary route with websocket switched off", "chat", wire.FilterWAF, onOrdinary(func(r *routev3.Route) {
 			r.GetRoute().UpgradeConfigs = []*routev3.RouteAction_UpgradeConfig{{UpgradeType: "websocket", Enabled: wrapperspb.Bool(false)}}
-			return true
-		}},
-		{"upgrade route disabling ext_authz", "feed", wire.FilterExtAuthzClosed, func(r *routev3.Route, up bool) bool {
-			if !up {
-				return false
-			}
+		})},
+		{"upgrade route disabling ext_authz", "feed", wire.FilterExtAuthzClosed, onUpgrade(func(r *routev3.Route) {
 			r.TypedPerFilterConfig[wire.FilterExtAuthzClosed] = mustAny(&extauthzv3.ExtAuthzPerRoute{Override: &extauthzv3.ExtAuthzPerRoute_Disabled{Disabled: true}})
-			return true
-		}},
+		})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := editedUpgradeRoute(t, tc.route, tc.filter, tc.edit)
