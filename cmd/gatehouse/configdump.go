@@ -23,6 +23,11 @@ clients (--client grpc) of one Gateway, with the version of each type:
 what Envoy's own /config_dump would show once the proxy took them. Private
 keys and other secrets are redacted.
 
+While a change that removes clusters is held back for state-of-the-world
+Envoys (until each has ACKed routes that no longer name them; see serve
+--xds-bridge-hold), "bridge" gives what those Envoys are served meanwhile:
+its versions and the clusters it still holds.
+
 ` + exitCodesHelp,
 		Example: `  gatehouse config-dump --gateway public
   gatehouse config-dump --gateway public --client grpc | jq '.resources.listeners[].name'`,

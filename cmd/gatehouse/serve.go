@@ -280,8 +280,10 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	}
 
 	var snapshots func(translate.GroupKey) (*cache.Snapshot, bool) // config dumps; nil without xDS
+	var bridges func(translate.GroupKey) (*cache.Snapshot, bool)   // bridges held, in config dumps
 	if pub != nil {
 		snapshots = pub.Snapshot
+		bridges = pub.Bridge
 	}
 
 	var ctrl *controller.Controller
@@ -351,6 +353,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 			Build:    ctrl.Status,
 			Served:   func() string { return health.Status().Revision },
 			Snapshot: snapshots,
+			Bridge:   bridges,
 			Status: func() any {
 				hs := health.Status()
 				return serverStatus{Status: ctrl.Status(), Store: &hs, Consul: consulStatus(consulSrc), Kube: kubeStatus(kubeSrc), DNS: dnsStatus(dnsSrc), Eureka: eurekaStatus(eurekaSrc), Registries: registriesHealth(staticSrc, consulSrc, kubeSrc, dnsSrc, eurekaSrc), OIDC: disc.Status()}

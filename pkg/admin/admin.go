@@ -51,6 +51,10 @@ type Config struct {
 	// Snapshot returns what a group of clients is served; nil on a replica
 	// that serves no xDS.
 	Snapshot func(translate.GroupKey) (*cache.Snapshot, bool)
+	// Bridge, if set, returns the bridge snapshot a group's
+	// state-of-the-world Envoys are served while a removal is held
+	// (ok false when none is); config dumps show it beside Snapshot's.
+	Bridge func(translate.GroupKey) (*cache.Snapshot, bool)
 	// EnvoyDiff, if set, computes the change of the Envoy resources per
 	// Gateway between two trees (pkg/explain); it fills
 	// ApplyResult.Envoy of dry runs.

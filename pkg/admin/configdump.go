@@ -9,6 +9,8 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -64,7 +66,27 @@ func (cfg *Config) configDump(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Resources[typ] = list
 	}
+	if cfg.Bridge != nil && client == translate.ClientEnvoy {
+		if b, ok := cfg.Bridge(translate.GroupKey{Gateway: gw, Client: client}); ok {
+			out.Bridge = bridgeOf(snap, b)
+		}
+	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// bridgeOf describes bridge b beside the published snapshot snap.
+func bridgeOf(snap, b *cache.Snapshot) *api.ConfigDumpBridge {
+	out := &api.ConfigDumpBridge{Versions: map[string]string{}, HeldClusters: []string{}}
+	for typ, url := range typeURLs {
+		out.Versions[typ] = b.GetVersion(url)
+	}
+	published := snap.GetResources(resource.ClusterType)
+	for _, name := range slices.Sorted(maps.Keys(b.GetResources(resource.ClusterType))) {
+		if _, ok := published[name]; !ok {
+			out.HeldClusters = append(out.HeldClusters, name)
+		}
+	}
+	return out
 }
 
 var redacted = &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: "[redacted]"}}

@@ -63,3 +63,48 @@ func TestConfigDump(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigDumpBridge: while a removal is held, the dump shows the bridge
+// Envoys are served beside the published config, naming the clusters it
+// still holds; not for gRPC clients, and not once the hold is over.
+func TestConfigDumpBridge(t *testing.T) {
+	snapOf := func(version string, clusters ...string) *cache.Snapshot {
+		var res []types.Resource
+		for _, c := range clusters {
+			res = append(res, &clusterv3.Cluster{Name: c})
+		}
+		s, err := cache.NewSnapshot(version, map[resource.Type][]types.Resource{resource.ClusterType: res})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	published, bridge := snapOf("v2", "svc/a"), snapOf("v2b", "svc/a", "svc/gone", "svc/old")
+	held := true
+	a := newTestAPI(t, nil, func(c *Config) {
+		c.Snapshot = func(translate.GroupKey) (*cache.Snapshot, bool) { return published, true }
+		c.Bridge = func(k translate.GroupKey) (*cache.Snapshot, bool) {
+			if k.Client != translate.ClientEnvoy {
+				t.Errorf("Bridge asked for %s", k)
+			}
+			return bridge, held
+		}
+	})
+	var dump api.ConfigDump
+	if code, e := a.do("GET", "/api/v1/config-dump?gateway=public", "", &dump); code != 200 {
+		t.Fatalf("config dump: %d %s", code, e.Error)
+	}
+	if dump.Bridge == nil || dump.Bridge.Versions["clusters"] != "v2b" || strings.Join(dump.Bridge.HeldClusters, ",") != "svc/gone,svc/old" ||
+		dump.Versions["clusters"] != "v2" || len(dump.Resources["clusters"]) != 1 {
+		t.Errorf("config dump during a hold: %+v bridge %+v", dump, dump.Bridge)
+	}
+	dump = api.ConfigDump{}
+	if code, e := a.do("GET", "/api/v1/config-dump?gateway=public&client=grpc", "", &dump); code != 200 || dump.Bridge != nil {
+		t.Errorf("grpc config dump: %d %s, bridge %+v", code, e.Error, dump.Bridge)
+	}
+	held = false
+	dump = api.ConfigDump{}
+	if code, e := a.do("GET", "/api/v1/config-dump?gateway=public", "", &dump); code != 200 || dump.Bridge != nil {
+		t.Errorf("config dump after the hold: %d %s, bridge %+v", code, e.Error, dump.Bridge)
+	}
+}

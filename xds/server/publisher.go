@@ -566,6 +566,20 @@ func (p *Publisher) Snapshot(k translate.GroupKey) (*cache.Snapshot, bool) {
 	return g.snap, true
 }
 
+// Bridge returns the bridge snapshot an Envoy group's state-of-the-world
+// streams are served while its hold lasts (sotwhold.go): the published
+// snapshot plus the clusters it dropped that a stream's routes may still
+// name. ok is false when no hold is on.
+func (p *Publisher) Bridge(k translate.GroupKey) (*cache.Snapshot, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pf := p.pending[k]
+	if pf == nil {
+		return nil, false
+	}
+	return pf.bridge.snap, true
+}
+
 // forgetIfUnpublished drops the cache's per-node status of a key that has
 // no published group (a proxy that named an unknown Gateway), so that
 // clients naming arbitrary gateways do not grow the cache for good. The

@@ -93,6 +93,9 @@ func TestSotWRemovalStreamConnectsMidBridge(t *testing.T) {
 
 	g := withoutCluster(f, 2)
 	mustPublish(t, h.pub, g.groups(), g.clas)
+	if b, ok := h.pub.Bridge(f.key); !ok || b.GetResources(resource.ClusterType)[clusterName(2)] == nil {
+		t.Fatalf("Bridge during the hold: ok %v, want the bridge with %s", ok, clusterName(2))
+	}
 	late.run(100 * time.Millisecond)
 	mid := newEnvoySotW(t, h, "mid", "gw")
 	mid.sync()
@@ -107,6 +110,9 @@ func TestSotWRemovalStreamConnectsMidBridge(t *testing.T) {
 	}
 	late.release()
 	untilAll(t, "cluster removed", func(e *envoySotW) bool { return len(e.clusters) > 0 && !e.has(clusterName(2)) }, late, mid)
+	if _, ok := h.pub.Bridge(f.key); ok {
+		t.Error("Bridge after the hold ended: still reported")
+	}
 }
 
 // A stream that NACKs the bridge's routes keeps the old ones, which name

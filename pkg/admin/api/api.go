@@ -130,4 +130,17 @@ type ConfigDump struct {
 	Versions map[string]string `json:"versions"`
 	// Resources by type (listeners, routes, clusters, endpoints, secrets).
 	Resources map[string][]json.RawMessage `json:"resources"`
+	// Bridge, when set, is what the group's state-of-the-world Envoys are
+	// served until each has ACKed the new routes and listeners: the
+	// clusters above plus those the new config dropped, so that routes
+	// an Envoy still holds never name a missing cluster.
+	Bridge *ConfigDumpBridge `json:"bridge,omitempty"`
+}
+
+// ConfigDumpBridge is a group's bridge while it is held.
+type ConfigDumpBridge struct {
+	// Versions of each resource type in the bridge (only clusters differ).
+	Versions map[string]string `json:"versions"`
+	// HeldClusters are the clusters the bridge keeps that Resources lacks.
+	HeldClusters []string `json:"heldClusters"`
 }
