@@ -166,15 +166,22 @@ func (s *Server) waitUp(bound time.Duration) {
 	// JWKS request, which takes seconds on a loaded machine. Gatehouse's
 	// discovery client gives up after 5 s by design, so the tests would
 	// measure Hydra's key generation, not gatehouse: pay it here, bounded.
+	// Under load Hydra's own server can close the connection while the
+	// keys are being made (seen as EOF at load 7 to 15): ask again until
+	// the bound, the keys are kept once made.
 	warm := &http.Client{Timeout: bound}
 	for _, u := range []string{s.Public + "/.well-known/openid-configuration", s.Public + "/.well-known/jwks.json"} {
-		resp, err := warm.Get(u)
-		if err != nil {
-			s.t.Fatalf("hydra: warming up %s: %v", u, err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			s.t.Fatalf("hydra: warming up %s: status %d", u, resp.StatusCode)
+		for attempt := 1; ; attempt++ {
+			status, err := getStatus(warm, u)
+			if err == nil && status == http.StatusOK {
+				break
+			}
+			if time.Since(start) > bound {
+				s.t.Fatalf("hydra: warming up %s: status %d, error %v (attempt %d, %v since start):\n%s",
+					u, status, err, attempt, time.Since(start).Round(time.Millisecond), gatehouseproc.Tail(s.log.String(), 4096))
+			}
+			s.t.Logf("hydra: warming up %s: status %d, error %v; asking again", u, status, err)
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
 	s.t.Logf("hydra ready after %v", time.Since(start).Round(time.Millisecond))
@@ -312,4 +319,15 @@ func (s *Server) RotateKey(set string) string {
 		s.t.Fatalf("hydra: creating key in %s: %s: %s", set, resp.Status, out)
 	}
 	return kid
+}
+
+// getStatus GETs u and returns the status, the body read and dropped.
+func getStatus(c *http.Client, u string) (int, error) {
+	resp, err := c.Get(u)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, err
 }
