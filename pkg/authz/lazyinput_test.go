@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"strings"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -107,4 +108,60 @@ func TestLazyInputChecksRequest(t *testing.T) {
 func newLazyInput(req *authv3.CheckRequest, maxBody int, gh gatehouseInfo) (*lazyRoot, error) {
 	l := &lazyRoot{}
 	return l, l.init(req, maxBody, gh, needAll)
+}
+
+// The walk every policy makes (input.attributes.request.http, its path
+// and method read again and again, a header) allocates only the boxing of
+// each string value read into an ast.Value (one allocation each, which Go
+// needs for a string in an interface): its nodes and terms come from the
+// root's slabs, and a field read twice is read from the node's memo.
+// Allocation is what the lazy input is for, so a slab or memo that stopped
+// being used would lose it silently.
+func TestLazyInputWalkAllocatesFromSlabs(t *testing.T) {
+	cr := req{method: "GET", path: "/a/b", headers: map[string]string{"x-tenant": "t1"}}.build(t)
+	keys := func(ks ...string) []*ast.Term {
+		var out []*ast.Term
+		for _, k := range ks {
+			out = append(out, ast.StringTerm(k))
+		}
+		return out
+	}
+	root, attrs := ast.StringTerm("attributes"), keys("request", "http")
+	reads := keys("path", "path", "path", "path", "path", "path", "method", "method")
+	headers, tenant := ast.StringTerm("headers"), ast.StringTerm("x-tenant")
+	l := &lazyRoot{}
+	initOnly := func() {
+		*l = lazyRoot{}
+		if err := l.init(cr, 0, gatehouseInfo{}, needAll); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make([]string, 0, 32)
+	walk := func() {
+		initOnly()
+		got = got[:0]
+		var http materializer
+		for range 3 { // the request and http nodes reached three times
+			n := l.Dot(root)
+			for _, k := range attrs {
+				n = n.Value.(materializer).Dot(k)
+			}
+			http = n.Value.(materializer)
+			for _, k := range reads {
+				got = append(got, string(http.Dot(k).Value.(ast.String)))
+			}
+		}
+		got = append(got, string(http.Dot(headers).Value.(materializer).Dot(tenant).Value.(ast.String)))
+	}
+	walk()
+	if want := "/a/b /a/b /a/b /a/b /a/b /a/b GET GET"; strings.Join(got[:8], " ") != want || got[len(got)-1] != "t1" {
+		t.Fatalf("walk read %q, want %q three times, then t1", got, want)
+	}
+	const values = 3 // the path, the method, the header
+	base := testing.AllocsPerRun(50, initOnly)
+	all := testing.AllocsPerRun(50, walk)
+	t.Logf("allocations: init %v, init and walk %v", base, all)
+	if all-base != values {
+		t.Errorf("the walk allocated %v times beyond init (%v in all), want %d (one per string value read): a slab or memo is not used", all-base, all, values)
+	}
 }
