@@ -81,7 +81,13 @@ func TestPrunedInputDecidesAlike(t *testing.T) {
 		"headers": head + "allow := {\"allowed\": true, \"headers\": {\"x-n\": format_int(count(input.attributes.request.http.headers), 10)}}",
 		"keys":    head + "allow := [k | some k, _ in input.attributes.request.http]",
 		"path":    head + "allow := {\"p\": input.parsed_path, \"q\": input.parsed_query, \"u\": object.get(input.attributes.request.http.headers, \"user-agent\", 0)}",
-		"lib":     head + "import data.gatehouse.lib\nallow := {\"c\": lib.consumer, \"g\": lib.in_group(\"a\"), \"m\": lib.request.method, \"j\": [c | some c in lib.claims]}",
+		// Fields unset in the request (query, fragment: Envoy leaves them
+		// empty) and a key that is no field: undefined, as in the whole input.
+		"unset": head + "default q := \"none\"\nq := input.attributes.request.http.query\n" +
+			"default f := \"none\"\nf := input.attributes.request.http.fragment\n" +
+			"default x := \"none\"\nx := input.attributes.request.http.no_such_field\n" +
+			"allow := {\"q\": q, \"f\": f, \"x\": x, \"m\": input.attributes.request.http.method}",
+		"lib": head + "import data.gatehouse.lib\nallow := {\"c\": lib.consumer, \"g\": lib.in_group(\"a\"), \"m\": lib.request.method, \"j\": [c | some c in lib.claims]}",
 	}
 	reqs := []req{
 		{path: "/people/1?lang=en", headers: map[string]string{"authorization": "Bearer x.y.z", "user-agent": "curl"}, ext: ext("r", "corp-jwt", "p"),
