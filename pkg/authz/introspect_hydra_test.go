@@ -345,10 +345,21 @@ func TestRequireJWTScopes(t *testing.T) {
 		{"orders:write", "", 403},
 		{"", `{"client_id":"` + c.ID + `"}`, 200},
 		{"", `{"client_id":"someone-else"}`, 403},
+		// One scope and one claim unmet: as many of each, still a denial.
+		{"orders:write", `{"client_id":"someone-else"}`, 403},
 	} {
 		o := check(t, s, req{jwt: meta, ext: extReq("hydra-jwt", "", tc.scopes, tc.claims)}.build(t))
+		reasons := logs.last(t).Reasons
 		if o.status != tc.want {
-			t.Errorf("scopes %q claims %s: %v (reasons %q), want %d", tc.scopes, tc.claims, o, logs.last(t).Reasons, tc.want)
+			t.Errorf("scopes %q claims %s: %v (reasons %q), want %d", tc.scopes, tc.claims, o, reasons, tc.want)
+		}
+		// A reason for each kind unmet, none for a kind that is met.
+		joined := strings.Join(reasons, "; ")
+		if got, want := strings.Contains(joined, "lacks required scopes"), tc.want == 403 && tc.scopes != ""; got != want {
+			t.Errorf("scopes %q claims %s: reasons %q, a scopes reason %v, want %v", tc.scopes, tc.claims, reasons, got, want)
+		}
+		if got, want := strings.Contains(joined, "do not hold the required values"), tc.want == 403 && tc.claims != ""; got != want {
+			t.Errorf("scopes %q claims %s: reasons %q, a claims reason %v, want %v", tc.scopes, tc.claims, reasons, got, want)
 		}
 		if o.status == 403 && !strings.Contains(o.headers["www-authenticate"], `error="insufficient_scope"`) {
 			t.Errorf("403 without insufficient_scope: %v", o)
