@@ -141,12 +141,8 @@ func (s *Server) waitUp(bound time.Duration) {
 	start := time.Now()
 	for _, u := range []string{s.Public + "/health/ready", s.Admin + "/health/ready"} {
 		for {
-			resp, err := http.Get(u)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
+			if status, err := getStatus(http.DefaultClient, u); err == nil && status == http.StatusOK {
+				break
 			}
 			s.mu.Lock()
 			done := s.done
