@@ -9,6 +9,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // dnsGroups translates the dns golden case: svc/catalog (STRICT_DNS),
@@ -105,6 +106,34 @@ func TestCheckDNSClusterRules(t *testing.T) {
 				t.Fatal("Check passed a cluster Envoy (or grpc-go) refuses")
 			case !strings.Contains(err.Error(), tc.want):
 				t.Errorf("error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestCheckDNSClusterEdgesAccepted: the edges of the DNS rules Envoy
+// accepts pass Check: a locality weight of 1 under locality-weighted
+// balancing (only 0 gets no traffic), ports 1 and 65535.
+func TestCheckDNSClusterEdgesAccepted(t *testing.T) {
+	for name, edit := range map[string]func(c *clusterv3.Cluster){
+		"locality weight 1": func(c *clusterv3.Cluster) {
+			c.CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{LocalityConfigSpecifier: &clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig_{LocalityWeightedLbConfig: &clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig{}}}
+			for _, l := range c.LoadAssignment.Endpoints {
+				l.LoadBalancingWeight = wrapperspb.UInt32(1)
+			}
+		},
+		"port 1": func(c *clusterv3.Cluster) {
+			c.LoadAssignment.Endpoints[0].LbEndpoints[0].GetEndpoint().GetAddress().GetSocketAddress().PortSpecifier = &corev3.SocketAddress_PortValue{PortValue: 1}
+		},
+		"port 65535": func(c *clusterv3.Cluster) {
+			c.LoadAssignment.Endpoints[0].LbEndpoints[0].GetEndpoint().GetAddress().GetSocketAddress().PortSpecifier = &corev3.SocketAddress_PortValue{PortValue: 65535}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e, _ := dnsGroups(t)
+			edit(clusterNamed(t, e, "svc/catalog"))
+			if err := Check(e, nil); err != nil {
+				t.Fatalf("Check refused what Envoy accepts: %v", err)
 			}
 		})
 	}

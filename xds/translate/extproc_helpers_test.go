@@ -70,3 +70,24 @@ func runCheckEdits(t *testing.T, golden string, cases []checkEdit) {
 		})
 	}
 }
+
+// runCheckAccepts applies each edit (its want unused) to a fresh copy of
+// golden's checked edge group and expects Check to pass: configurations
+// Envoy loads that a rule written too broadly would refuse.
+func runCheckAccepts(t *testing.T, golden string, cases []checkEdit) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := checkedEdge(t, golden)
+			if tc.edit != nil {
+				editRoute(g, tc.route, tc.edit)
+			}
+			if tc.hcm != nil {
+				editHCM(t, g.Listeners[0].(*listenerv3.Listener), tc.hcm)
+			}
+			if err := Check(g, clasOf(g)); err != nil {
+				t.Fatalf("Check refused a configuration Envoy loads: %v", err)
+			}
+		})
+	}
+}
