@@ -3,9 +3,12 @@ package translate
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	xdscorev3 "github.com/cncf/xds/go/xds/core/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -95,5 +98,27 @@ func TestWithEDSServiceName(t *testing.T) {
 	}
 	if _, err := withEDSServiceName([]byte{0xff}, "n"); err == nil {
 		t.Fatal("garbage: want an error")
+	}
+	if _, err := withEDSServiceName(append(append([]byte{}, pre...), pre...), "n"); err == nil {
+		t.Fatal("eds_cluster_config twice: want an error")
+	}
+	if _, err := withEDSServiceName(protowire.AppendVarint(protowire.AppendTag(nil, clusterEDSConfigField, protowire.VarintType), 1), "n"); err == nil {
+		t.Fatal("eds_cluster_config as a varint: want an error")
+	}
+	// An eds_config of 128 bytes or more: the submessage's length prefix
+	// takes two bytes before the splice.
+	big := proto.Clone(c).(*clusterv3.Cluster)
+	big.EdsClusterConfig.EdsConfig.Authorities = []*xdscorev3.Authority{{Name: strings.Repeat("a", 200)}}
+	pre, err = opts.Marshal(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := withEDSServiceName(pre, "svc/a/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big.EdsClusterConfig.ServiceName = "svc/a/1"
+	if want, _ := opts.Marshal(big); string(got) != string(want) {
+		t.Fatal("eds_config of 200 bytes: spliced encoding differs from proto.Marshal")
 	}
 }

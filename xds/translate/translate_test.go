@@ -210,6 +210,21 @@ func TestEndpoints(t *testing.T) {
 	if empty := Endpoints("svc/a/00000000", "", nil); len(empty.Endpoints) != 0 || empty.ClusterName != "svc/a/00000000" {
 		t.Errorf("empty endpoints: %v", empty)
 	}
+	// The first zone seen comes back after another (a zone index of 0
+	// found again), with a duplicate of its first endpoint.
+	cla = Endpoints("x", "", []registry.Endpoint{
+		{Address: "10.0.0.1", Port: 80, Zone: "a"},
+		{Address: "10.0.0.2", Port: 80, Zone: "b"},
+		{Address: "10.0.0.3", Port: 80, Zone: "a"},
+		{Address: "10.0.0.1", Port: 80, Zone: "a"}, // duplicate of the first
+	})
+	got = got[:0]
+	for _, l := range cla.Endpoints {
+		got = append(got, loc{l.Locality.GetZone(), l.LoadBalancingWeight.GetValue(), len(l.LbEndpoints)})
+	}
+	if want := []loc{{"a", 2, 2}, {"b", 1, 1}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("zone a, b, a again: localities = %+v, want %+v", got, want)
+	}
 	// Many endpoints take the map path for duplicates.
 	var many []registry.Endpoint
 	for i := 0; i < 3*smallEndpointSet; i++ {
