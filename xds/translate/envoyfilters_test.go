@@ -256,8 +256,13 @@ func TestJWKSClusters(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"https:///jwks", "https://h:0/x", "https://h:99999/x", "://"} {
-		if _, err := parseJWKSURI(bad); err == nil {
-			t.Errorf("%s: want an error", bad)
+		if _, err := parseJWKSURI(bad); err == nil || !strings.HasPrefix(err.Error(), "JWKS URI ") {
+			t.Errorf("%s: %v, want an error naming the JWKS URI", bad, err)
+		}
+		// A login's token endpoint goes through the same parser: its
+		// errors name what the user wrote.
+		if _, err := parseIdPURI("idp", bad); err == nil || !strings.HasPrefix(err.Error(), "token endpoint ") {
+			t.Errorf("%s: %v, want an error naming the token endpoint", bad, err)
 		}
 	}
 	g := translateCase(t, "auth", Options{SystemCAFile: "/etc/ssl/ca.pem"})[GroupKey{"edge", ClientEnvoy}]
