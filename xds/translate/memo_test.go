@@ -306,3 +306,24 @@ func TestMemoDoesNotRecordFailures(t *testing.T) {
 		t.Error("a cluster that failed Check was recorded as checked")
 	}
 }
+
+// TestMemoSeesSystemCAChange: a cluster memoised with one system CA bundle
+// is not reused when the bundle's path changes: its TLS context names the
+// file Envoy trusts.
+func TestMemoSeesSystemCAChange(t *testing.T) {
+	p := memoPolicy(3)
+	p.Services["svc-1"].Spec.TLS = &policy.UpstreamTLS{SNI: "svc-1.internal"}
+	memo := NewMemo()
+	if _, err := Translate(p, Options{Memo: memo, SystemCAFile: "/etc/ssl/a.pem"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Translate(p, Options{Memo: memo, SystemCAFile: "/etc/ssl/b.pem"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := Translate(p, Options{SystemCAFile: "/etc/ssl/b.pem"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameGroups(t, "system CA changed", fresh, got)
+}

@@ -193,7 +193,14 @@ func TestDigestUndigestible(t *testing.T) {
 	type node struct{ Next *node }
 	cyc := &node{}
 	cyc.Next = cyc
-	for _, v := range []any{&withFunc{F: func() {}}, cyc} {
+	// Cycles through an interface and a slice, and through an interface
+	// and a map's value: every kind on the way counts toward the depth
+	// bound, or these would recurse until the stack overflows.
+	viaSlice := []any{nil}
+	viaSlice[0] = viaSlice
+	viaMap := map[string]any{}
+	viaMap["self"] = viaMap
+	for _, v := range []any{&withFunc{F: func() {}}, cyc, viaSlice, viaMap} {
 		if d := digestOf(v); d.ok || d.same(d) {
 			t.Errorf("%T: digest ok %v, want none", v, d.ok)
 		}

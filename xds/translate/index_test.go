@@ -1,0 +1,50 @@
+package translate
+
+import (
+	"errors"
+	"testing"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+)
+
+// TestParallelReturnsLaterChunksError: an error in any chunk is returned,
+// not only one in the first (a build would otherwise publish a group
+// with a Route that failed to translate).
+func TestParallelReturnsLaterChunksError(t *testing.T) {
+	boom := errors.New("boom")
+	for _, workers := range []int{1, 2, 3} {
+		err := parallelW(workers, 6, func(_, i int) error {
+			if i == 5 {
+				return boom
+			}
+			return nil
+		})
+		if !errors.Is(err, boom) {
+			t.Errorf("%d workers: err = %v, want the last item's error", workers, err)
+		}
+	}
+}
+
+// TestRouteOnMissingGatewayIgnored: a Route naming only a Gateway that
+// does not exist is attached nowhere and not built, so a Service it
+// names that does not exist either fails nothing.
+func TestRouteOnMissingGatewayIgnored(t *testing.T) {
+	p := bigSnapshot(t, 2, 2, 1)
+	r := clone(p).Routes["route-0000"]
+	r.Name = "orphan"
+	r.Spec.Gateways = []string{"gone", "gone"}
+	r.Spec.Backends = append(r.Spec.Backends[:0:0], r.Spec.Backends...)
+	r.Spec.Backends[0].Service = "no-such-service"
+	p.Routes["orphan"] = r
+	groups, err := Translate(p, Options{})
+	if err != nil {
+		t.Fatalf("Translate: %v", err)
+	}
+	for k, g := range groups {
+		eachRoute(g, func(_ string, rt *routev3.Route) {
+			if rt.GetName() == "orphan" {
+				t.Errorf("%v: the orphan Route was built", k)
+			}
+		})
+	}
+}
