@@ -6,6 +6,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 
@@ -158,5 +159,36 @@ spec:
 	}
 	if disabled == 0 {
 		t.Errorf("no ext_authz per-route config on the redirect: %v", cfg)
+	}
+}
+
+// TestDirectBodyLimitEdges: a body of exactly Envoy's default limit loads
+// without raising it (Envoy accepts a body as long as the limit:
+// test/integration/direct_response_integration_test.cc sets the limit to
+// the body's size), one byte more raises it, and Check refuses a body
+// only past the table's limit.
+func TestDirectBodyLimitEdges(t *testing.T) {
+	table := func(n int) *routev3.RouteConfiguration {
+		return &routev3.RouteConfiguration{VirtualHosts: []*routev3.VirtualHost{{Routes: []*routev3.Route{{
+			Name: "r",
+			Action: &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{Status: 200,
+				Body: &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: strings.Repeat("a", n)}}}},
+		}}}}}
+	}
+	rc := table(envoyDefaultDirectBody)
+	directBodyLimit(rc)
+	if rc.MaxDirectResponseBodySizeBytes != nil {
+		t.Errorf("a body of %d bytes raised the limit to %d", envoyDefaultDirectBody, rc.GetMaxDirectResponseBodySizeBytes().GetValue())
+	}
+	if err := checkDirectBodies(rc); err != nil {
+		t.Errorf("a body of exactly the default limit: %v", err)
+	}
+	rc = table(envoyDefaultDirectBody + 1)
+	if err := checkDirectBodies(rc); err == nil {
+		t.Error("a body one byte over the default limit passed Check")
+	}
+	directBodyLimit(rc)
+	if err := checkDirectBodies(rc); err != nil || rc.MaxDirectResponseBodySizeBytes == nil {
+		t.Errorf("one byte over: limit %v, Check %v", rc.GetMaxDirectResponseBodySizeBytes(), err)
 	}
 }
