@@ -4,9 +4,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 )
 
 func clusterNamed(t *testing.T, g *Group, name string) *clusterv3.Cluster {
@@ -103,6 +108,31 @@ func TestNoIgnoredRouteTimeout(t *testing.T) {
 					t.Errorf("%s: stat_prefix %q", where, r.GetStatPrefix())
 				}
 			})
+		}
+	}
+}
+
+// TestGRPCTimeoutsProxyless: what a proxyless gRPC client is told bounds
+// its calls. grpc-go takes grpc_timeout_header_max when set, else
+// max_stream_duration (grpc-go: internal/xds/xdsclient/xdsresource/
+// unmarshal_rds.go), so neither may be set to 0 where the policy gave
+// nothing: a grpcTimeout alone sets only the header's cap, a timeout alone
+// both.
+func TestGRPCTimeoutsProxyless(t *testing.T) {
+	for name, tc := range map[string]struct {
+		spec policy.RouteSpec
+		want *routev3.RouteAction_MaxStreamDuration
+	}{
+		"nothing":          {policy.RouteSpec{}, nil},
+		"grpcTimeout only": {policy.RouteSpec{GRPCTimeout: &policy.GRPCTimeout{Max: policy.Duration(10 * time.Second)}}, &routev3.RouteAction_MaxStreamDuration{GrpcTimeoutHeaderMax: durationpb.New(10 * time.Second)}},
+		"timeout only": {policy.RouteSpec{Timeout: policy.Duration(5 * time.Second)}, &routev3.RouteAction_MaxStreamDuration{
+			MaxStreamDuration: durationpb.New(5 * time.Second), GrpcTimeoutHeaderMax: durationpb.New(5 * time.Second)}},
+		"stream timeout over timeout": {policy.RouteSpec{Timeout: policy.Duration(5 * time.Second), StreamTimeout: policy.Duration(time.Minute)}, &routev3.RouteAction_MaxStreamDuration{
+			MaxStreamDuration: durationpb.New(time.Minute), GrpcTimeoutHeaderMax: durationpb.New(time.Minute)}},
+	} {
+		got := grpcTimeouts(&policy.Route{Spec: tc.spec})
+		if !proto.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", name, got, tc.want)
 		}
 	}
 }
