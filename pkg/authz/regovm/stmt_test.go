@@ -414,3 +414,19 @@ func TestEvalValueShape(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileIncompletePolicy: a plan missing its static section or its
+// plans is refused as unsupported (the caller then evaluates with
+// topdown), not compiled until something dereferences nil.
+func TestCompileIncompletePolicy(t *testing.T) {
+	for name, p := range map[string]*ir.Policy{
+		"nil":       nil,
+		"empty":     {},
+		"no plans":  {Static: &ir.Static{}, Funcs: &ir.Funcs{}},
+		"no static": {Plans: &ir.Plans{}, Funcs: &ir.Funcs{}},
+	} {
+		if _, err := Compile(p); !isUnsupported(err) {
+			t.Errorf("%s: %v, want ErrUnsupported", name, err)
+		}
+	}
+}
