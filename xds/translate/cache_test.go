@@ -234,17 +234,7 @@ func TestCacheCheckRules(t *testing.T) {
 			h.HttpFilters[0].ConfigType = &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(hm)}
 		}, want: "removing x-gatehouse-consumer"},
 		{name: "consumer not allowed in vary", hcm: func(h *hcmv3.HttpConnectionManager) {
-			for _, f := range h.HttpFilters {
-				if f.GetName() != wire.FilterCache {
-					continue
-				}
-				m := &cachev3.CacheConfig{}
-				if err := f.GetTypedConfig().UnmarshalTo(m); err != nil {
-					t.Fatal(err)
-				}
-				m.AllowedVaryHeaders = m.AllowedVaryHeaders[:1]
-				f.ConfigType = &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(m)}
-			}
+			editCacheConfig(t, h, func(m *cachev3.CacheConfig) { m.AllowedVaryHeaders = m.AllowedVaryHeaders[:1] })
 		}, want: "allowed_vary_headers must allow x-gatehouse-consumer"},
 	})
 }

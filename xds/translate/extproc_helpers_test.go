@@ -57,13 +57,7 @@ func runCheckEdits(t *testing.T, golden string, cases []checkEdit) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			g := checkedEdge(t, golden)
-			if tc.edit != nil {
-				editRoute(g, tc.route, tc.edit)
-			}
-			if tc.hcm != nil {
-				editHCM(t, g.Listeners[0].(*listenerv3.Listener), tc.hcm)
-			}
+			g := editedEdge(t, golden, tc)
 			if err := Check(g, clasOf(g)); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Check = %v, want %q", err, tc.want)
 			}
@@ -78,16 +72,24 @@ func runCheckAccepts(t *testing.T, golden string, cases []checkEdit) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			g := checkedEdge(t, golden)
-			if tc.edit != nil {
-				editRoute(g, tc.route, tc.edit)
-			}
-			if tc.hcm != nil {
-				editHCM(t, g.Listeners[0].(*listenerv3.Listener), tc.hcm)
-			}
+			g := editedEdge(t, golden, tc)
 			if err := Check(g, clasOf(g)); err != nil {
 				t.Fatalf("Check refused a configuration Envoy loads: %v", err)
 			}
 		})
 	}
+}
+
+// editedEdge is a fresh copy of golden's checked edge group with tc's
+// edits applied.
+func editedEdge(t *testing.T, golden string, tc checkEdit) *Group {
+	t.Helper()
+	g := checkedEdge(t, golden)
+	if tc.edit != nil {
+		editRoute(g, tc.route, tc.edit)
+	}
+	if tc.hcm != nil {
+		editHCM(t, g.Listeners[0].(*listenerv3.Listener), tc.hcm)
+	}
+	return g
 }
