@@ -12,6 +12,7 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
@@ -193,6 +194,18 @@ func TestCompressionCheckRules(t *testing.T) {
 		{name: "compresses requests", hcm: editCompressor(func(_ *hcmv3.HttpFilter, m *compressorv3.Compressor) {
 			m.RequestDirectionConfig = &compressorv3.Compressor_RequestDirectionConfig{}
 		}), want: "request compression is not used"},
+		{name: "deprecated top-level fields", hcm: editCompressor(func(_ *hcmv3.HttpFilter, m *compressorv3.Compressor) {
+			m.ResponseDirectionConfig = nil
+		}), want: "response_direction_config must be set"},
+		{name: "no minimum length", hcm: editCompressor(func(_ *hcmv3.HttpFilter, m *compressorv3.Compressor) {
+			m.ResponseDirectionConfig.CommonConfig.MinContentLength = nil
+		}), want: "min_content_length and content_type_matcher must be set"},
+		{name: "every content type", hcm: editCompressor(func(_ *hcmv3.HttpFilter, m *compressorv3.Compressor) {
+			m.ResponseDirectionConfig.CommonConfig.ContentTypeMatcher = nil
+		}), want: "min_content_length and content_type_matcher must be set"},
+		{name: "runtime flag", hcm: editCompressor(func(_ *hcmv3.HttpFilter, m *compressorv3.Compressor) {
+			m.ResponseDirectionConfig.CommonConfig.Enabled = &corev3.RuntimeFeatureFlag{DefaultValue: wrapperspb.Bool(true), RuntimeKey: "compress"}
+		}), want: "not by a runtime flag"},
 		{name: "compressor after the cache", hcm: func(h *hcmv3.HttpConnectionManager) {
 			fs := h.HttpFilters
 			ci, gi := -1, -1

@@ -1,10 +1,13 @@
 package translate
 
 import (
+	"strings"
 	"testing"
 
 	udpaannotations "github.com/cncf/xds/go/udpa/annotations"
 	xdsannotations "github.com/cncf/xds/go/xds/annotations/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -105,5 +108,53 @@ func TestAPIStatusReadsWorkInProgress(t *testing.T) {
 				t.Errorf("visit %v, want %v", s.visit, tc.visited)
 			}
 		})
+	}
+}
+
+// TestRepeatedEnumValues: an unshipped value in a repeated enum field is
+// reported by both walks, packed or not, once per occurrence. No
+// repeated enum field of Envoy's API has an unshipped value today, so
+// the test marks one (HealthStatusSet.statuses' DRAINING) itself.
+func TestRepeatedEnumValues(t *testing.T) {
+	set := &corev3.HealthStatusSet{Statuses: []corev3.HealthStatus{corev3.HealthStatus_HEALTHY, corev3.HealthStatus_DRAINING, corev3.HealthStatus_UNHEALTHY, corev3.HealthStatus_DRAINING}}
+	fd := set.ProtoReflect().Descriptor().Fields().ByName("statuses")
+	bad := map[protoreflect.EnumNumber]string{protoreflect.EnumNumber(corev3.HealthStatus_DRAINING): "marked by the test"}
+	const want = "enum value envoy.config.core.v3.DRAINING is marked by the test"
+	failures := func(c *checker) int {
+		for _, err := range c.errs {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("unexpected report: %v", err)
+			}
+		}
+		return c.failures
+	}
+
+	c := &checker{envoy: true}
+	c.enumValues(fd, set.ProtoReflect().Get(fd), bad)
+	if n := failures(c); n != 2 {
+		t.Errorf("reflective walk: %d reports, want 2 (one per DRAINING)", n)
+	}
+
+	var packed []byte
+	for _, s := range set.Statuses {
+		packed = protowire.AppendVarint(packed, uint64(s))
+	}
+	c = &checker{envoy: true}
+	if !c.wireEnums(fd, wireField{typ: protowire.BytesType, val: packed}, bad) {
+		t.Fatal("packed values: the walk gave up")
+	}
+	if n := failures(c); n != 2 {
+		t.Errorf("packed: %d reports, want 2", n)
+	}
+	c = &checker{envoy: true}
+	if !c.wireEnums(fd, wireField{typ: protowire.VarintType, num: uint64(corev3.HealthStatus_DRAINING)}, bad) || failures(c) != 1 {
+		t.Errorf("one unpacked value: %d reports, want 1", c.failures)
+	}
+	c = &checker{envoy: true}
+	if c.wireEnums(fd, wireField{typ: protowire.BytesType, val: []byte{0x80}}, bad) {
+		t.Error("a truncated packed varint: want the walk to give up")
+	}
+	if c.wireEnums(fd, wireField{typ: protowire.Fixed32Type}, bad) {
+		t.Error("an enum as fixed32: want the walk to give up")
 	}
 }

@@ -112,7 +112,9 @@ func TestTranscoderCheckRules(t *testing.T) {
 		"body overrides the path": {func(m *transcoderv3.GrpcJsonTranscoder) {
 			m.RequestValidationOptions.RejectBindingBodyFieldCollisions = false
 		}, "reject_binding_body_field_collisions"},
-		"query ignored": {func(m *transcoderv3.GrpcJsonTranscoder) { m.IgnoreUnknownQueryParameters = true }, "must not ignore or capture"},
+		"query ignored":                  {func(m *transcoderv3.GrpcJsonTranscoder) { m.IgnoreUnknownQueryParameters = true }, "must not ignore or capture"},
+		"query captured":                 {func(m *transcoderv3.GrpcJsonTranscoder) { m.CaptureUnknownQueryParameters = true }, "must not ignore or capture"},
+		"named query parameters ignored": {func(m *transcoderv3.GrpcJsonTranscoder) { m.IgnoredQueryParameters = []string{"debug"} }, "must not ignore or capture"},
 		"descriptor file": {func(m *transcoderv3.GrpcJsonTranscoder) {
 			m.DescriptorSet = &transcoderv3.GrpcJsonTranscoder_ProtoDescriptor{ProtoDescriptor: "/etc/bookstore.pb"}
 		}, "must be embedded"},
