@@ -116,6 +116,9 @@ func TestRouteOrderIgnoresNamesAndFileOrder(t *testing.T) {
 		mk("e-long-header", policy.RouteMatch{Path: policy.PathMatch{Prefix: "/users"}, Headers: []policy.HeaderMatch{{Name: "x", Present: true}}}),
 		mk("f-exact", policy.RouteMatch{Path: policy.PathMatch{Exact: "/users/me"}}),
 		mk("g-long-tie", policy.RouteMatch{Path: policy.PathMatch{Prefix: "/items"}}),
+		// Conditions count headers and query parameters together.
+		mk("h-items-header", policy.RouteMatch{Path: policy.PathMatch{Prefix: "/items"}, Headers: []policy.HeaderMatch{{Name: "x", Present: true}}}),
+		mk("i-items-header-query", policy.RouteMatch{Path: policy.PathMatch{Prefix: "/items"}, Headers: []policy.HeaderMatch{{Name: "x", Present: true}}, Query: []policy.QueryMatch{{Name: "q", Present: true}}}),
 	} {
 		p.Routes[r.Name] = r
 	}
@@ -133,7 +136,7 @@ func TestRouteOrderIgnoresNamesAndFileOrder(t *testing.T) {
 			got = append(got, r.Name)
 		}
 	}
-	want := []string{"f-exact", "e-long-header", "d-long", "g-long-tie", "c-short", "a-root", "b-regex"}
+	want := []string{"f-exact", "i-items-header-query", "e-long-header", "h-items-header", "d-long", "g-long-tie", "c-short", "a-root", "b-regex"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("route order = %v, want %v", got, want)
 	}
