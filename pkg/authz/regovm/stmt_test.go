@@ -430,3 +430,19 @@ func TestCompileIncompletePolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileStringIndexOutOfRange: a plan naming a string past the
+// static table (or before it) is refused as unsupported, not compiled
+// into a read past the table.
+func TestCompileStringIndexOutOfRange(t *testing.T) {
+	for _, i := range []int{-1, 2} {
+		p := policy([]string{"a", "b"}, nil,
+			&ir.MakeObjectStmt{Target: 2},
+			&ir.ObjectInsertStmt{Key: str(i), Value: boolean(true), Object: 2},
+			&ir.ResultSetAddStmt{Value: 2},
+		)
+		if _, err := Compile(p); !isUnsupported(err) {
+			t.Errorf("string index %d of 2: %v, want ErrUnsupported", i, err)
+		}
+	}
+}
