@@ -2,6 +2,7 @@ package translate
 
 import (
 	"errors"
+	"io"
 	"testing"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -46,5 +47,25 @@ func TestRouteOnMissingGatewayIgnored(t *testing.T) {
 				t.Errorf("%v: the orphan Route was built", k)
 			}
 		})
+	}
+}
+
+// TestCheckErrorsAreMarked: an error of Check matches errCheck (the fuzz
+// test tells a translator bug from bad input by it) and nothing else; an
+// error about the input does not match it.
+func TestCheckErrorsAreMarked(t *testing.T) {
+	g := checkedEdge(t, "cache")
+	g.Clusters = nil
+	err := Check(g, clasOf(g))
+	if err == nil || !errors.Is(err, errCheck) {
+		t.Fatalf("Check of a group without its clusters: %v, want an error matching errCheck", err)
+	}
+	if errors.Is(err, io.EOF) {
+		t.Error("a Check error matches io.EOF")
+	}
+	p := bigSnapshot(t, 2, 2, 1)
+	delete(p.Services, "svc-0001")
+	if _, err := Translate(p, Options{}); err == nil || errors.Is(err, errCheck) {
+		t.Errorf("a missing Service: %v, want an input error, not errCheck", err)
 	}
 }
