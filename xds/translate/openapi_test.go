@@ -41,6 +41,11 @@ func TestOpenAPICheckRules(t *testing.T) {
 		{"other cluster", func(m *extprocv3.ExternalProcessor) {
 			m.GrpcService.GetEnvoyGrpc().ClusterName = "svc/web"
 		}, "external processing cluster"},
+		{"response validated in parts", responseModes(extprocv3.ProcessingMode_SEND, extprocv3.ProcessingMode_BUFFERED_PARTIAL, extprocv3.ProcessingMode_SEND), "response validation needs the whole response"},
+		{"response without its body", responseModes(extprocv3.ProcessingMode_SEND, extprocv3.ProcessingMode_NONE, extprocv3.ProcessingMode_SEND), "response validation needs the whole response"},
+		{"response without its trailers", responseModes(extprocv3.ProcessingMode_SEND, extprocv3.ProcessingMode_STREAMED, extprocv3.ProcessingMode_SKIP), "response validation needs the whole response"},
+		{"response skipped, its body asked for", responseModes(extprocv3.ProcessingMode_SKIP, extprocv3.ProcessingMode_BUFFERED, extprocv3.ProcessingMode_SKIP), "must not ask for the response body or trailers"},
+		{"response skipped, its trailers asked for", responseModes(extprocv3.ProcessingMode_SKIP, extprocv3.ProcessingMode_NONE, extprocv3.ProcessingMode_SEND), "must not ask for the response body or trailers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := checkedEdge(t, "openapi")
@@ -139,6 +144,25 @@ func TestOpenAPIOnlyWhereUsed(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// responseModes sets the validation filter's response processing modes.
+func responseModes(headers extprocv3.ProcessingMode_HeaderSendMode, body extprocv3.ProcessingMode_BodySendMode, trailers extprocv3.ProcessingMode_HeaderSendMode) func(*extprocv3.ExternalProcessor) {
+	return func(m *extprocv3.ExternalProcessor) {
+		m.ProcessingMode.ResponseHeaderMode, m.ProcessingMode.ResponseBodyMode, m.ProcessingMode.ResponseTrailerMode = headers, body, trailers
+	}
+}
+
+// TestOpenAPIResponseModesAccepted: response validation over the whole
+// response, streamed or buffered, passes Check.
+func TestOpenAPIResponseModesAccepted(t *testing.T) {
+	for _, body := range []extprocv3.ProcessingMode_BodySendMode{extprocv3.ProcessingMode_STREAMED, extprocv3.ProcessingMode_BUFFERED} {
+		g := checkedEdge(t, "openapi")
+		editExtProc(t, g, wire.FilterOpenAPI, responseModes(extprocv3.ProcessingMode_SEND, body, extprocv3.ProcessingMode_SEND))
+		if err := Check(g, clasOf(g)); err != nil {
+			t.Errorf("response body %s: %v", body, err)
 		}
 	}
 }
