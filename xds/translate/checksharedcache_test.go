@@ -1,12 +1,15 @@
 package translate
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
 )
@@ -81,5 +84,32 @@ func TestCallsJWT(t *testing.T) {
 	off := &routev3.Route{TypedPerFilterConfig: map[string]*anyT{wire.FilterJWT: mustAny(&jwtv3.PerRouteConfig{RequirementSpecifier: &jwtv3.PerRouteConfig_Disabled{Disabled: true}})}}
 	if !callsJWT(req) || callsJWT(off) || callsJWT(&routev3.Route{}) {
 		t.Error("callsJWT")
+	}
+}
+
+// TestSharedCacheMarkKeepsOtherMetadata: marking a route replaces its
+// metadata with a copy that keeps every other namespace and every other
+// field of gatehouse's own, and never edits the route's old metadata
+// (routes are shared between tables).
+func TestSharedCacheMarkKeepsOtherMetadata(t *testing.T) {
+	snap, _ := loadCase(t, filepath.Join("testdata", "in", "cdn"))
+	rt := proto.Clone(cacheRoutes(checkedEdge(t, "cdn"))["partner-feed"]).(*routev3.Route)
+	old := &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
+		sharedCacheMetadata: {Fields: map[string]*structpb.Value{"other": structpb.NewStringValue("kept")}},
+		"elsewhere":         {Fields: map[string]*structpb.Value{"x": structpb.NewBoolValue(true)}},
+	}}
+	rt.Metadata = old
+	sharedCacheMark(rt, snap.Routes["partner-feed"], snap.Gateways["edge"])
+	if !sharedCacheMarked(rt) {
+		t.Fatal("partner-feed not marked")
+	}
+	if got := rt.GetMetadata().GetFilterMetadata()[sharedCacheMetadata].GetFields()["other"].GetStringValue(); got != "kept" {
+		t.Errorf("gatehouse.other = %q, want kept", got)
+	}
+	if rt.GetMetadata().GetFilterMetadata()["elsewhere"] == nil {
+		t.Error("another namespace was dropped")
+	}
+	if _, edited := old.FilterMetadata[sharedCacheMetadata].GetFields()[sharedCacheField]; edited {
+		t.Error("the route's previous metadata was edited in place")
 	}
 }

@@ -40,6 +40,10 @@ func TestWAFCheckRules(t *testing.T) {
 			m.ProcessingMode.RequestTrailerMode = extprocv3.ProcessingMode_SKIP
 		}, "FULL_DUPLEX_STREAMED needs request_trailer_mode SEND"},
 		{"no service", func(m *extprocv3.ExternalProcessor) { m.GrpcService = nil }, "exactly one of grpc_service or http_service"},
+		{"responses inspected without their trailers", responseModes(extprocv3.ProcessingMode_SEND, extprocv3.ProcessingMode_BUFFERED, extprocv3.ProcessingMode_SKIP), "needs response_body_mode BUFFERED and response_trailer_mode SEND"},
+		{"responses inspected streamed", responseModes(extprocv3.ProcessingMode_SEND, extprocv3.ProcessingMode_STREAMED, extprocv3.ProcessingMode_SEND), "needs response_body_mode BUFFERED and response_trailer_mode SEND"},
+		{"responses skipped, their trailers asked for", responseModes(extprocv3.ProcessingMode_SKIP, extprocv3.ProcessingMode_NONE, extprocv3.ProcessingMode_SEND), "must not ask for the response body or trailers"},
+		{"responses skipped, their body asked for", responseModes(extprocv3.ProcessingMode_SKIP, extprocv3.ProcessingMode_BUFFERED, extprocv3.ProcessingMode_SKIP), "must not ask for the response body or trailers"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
