@@ -446,3 +446,17 @@ func TestCompileStringIndexOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// TestLocationNamesItsFile: a statement's location names the plan's file
+// when its index is in the static table, and no file when it is not.
+func TestLocationNamesItsFile(t *testing.T) {
+	c := &compiler{prog: &Program{files: []string{"authz.rego"}}}
+	for _, tc := range []struct {
+		file int
+		want string
+	}{{0, "authz.rego"}, {1, ""}, {-1, ""}} {
+		if got := c.location(&ir.Location{File: tc.file, Row: 3, Col: 5}); got.File != tc.want || got.Row != 3 || got.Col != 5 {
+			t.Errorf("file index %d: %+v, want file %q at 3:5", tc.file, got, tc.want)
+		}
+	}
+}
