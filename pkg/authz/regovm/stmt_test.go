@@ -444,6 +444,12 @@ func TestCompileStringIndexOutOfRange(t *testing.T) {
 		if _, err := Compile(p); !isUnsupported(err) {
 			t.Errorf("string index %d of 2: %v, want ErrUnsupported", i, err)
 		}
+		p = policy([]string{"a", "b"}, nil,
+			&ir.WithStmt{Local: 0, Path: []int{0, i}, Value: boolean(true), Block: &ir.Block{Stmts: []ir.Stmt{&ir.ResultSetAddStmt{Value: 0}}}},
+		)
+		if _, err := Compile(p); !isUnsupported(err) {
+			t.Errorf("with path string %d of 2: %v, want ErrUnsupported", i, err)
+		}
 	}
 }
 
