@@ -297,10 +297,14 @@ type strangeStmt struct{ ir.Location }
 
 func TestCompileRejectsWhatItCannotRun(t *testing.T) {
 	for name, p := range map[string]*ir.Policy{
-		"unknown statement": policy(nil, nil, &strangeStmt{}),
-		"unknown function":  policy(nil, nil, &ir.CallStmt{Func: "nowhere", Result: 2}),
-		"string index":      policy(nil, nil, &ir.DotStmt{Source: loc(0), Key: str(3), Target: 2}),
-		"no eval plan":      {Static: &ir.Static{}, Plans: &ir.Plans{}},
+		"unknown statement":            policy(nil, nil, &strangeStmt{}),
+		"unknown function":             policy(nil, nil, &ir.CallStmt{Func: "nowhere", Result: 2}),
+		"string index":                 policy(nil, nil, &ir.DotStmt{Source: loc(0), Key: str(3), Target: 2}),
+		"no eval plan":                 {Static: &ir.Static{}, Plans: &ir.Plans{}},
+		"number string index":          policy(nil, nil, &ir.MakeNumberRefStmt{Index: 0, Target: 2}),
+		"negative number string index": policy([]string{"1"}, nil, &ir.MakeNumberRefStmt{Index: -1, Target: 2}),
+		"call with too few args": policy(nil, []*ir.Func{{Name: "f", Params: []ir.Local{0, 1}, Return: 2, Blocks: []*ir.Block{{Stmts: []ir.Stmt{&ir.ReturnLocalStmt{Source: 2}}}}}},
+			&ir.CallStmt{Func: "f", Args: []ir.Operand{loc(0)}, Result: 3}),
 		"stateful built-in": func() *ir.Policy {
 			p := policy(nil, nil, &ir.CallStmt{Func: "http.send", Args: []ir.Operand{loc(0)}, Result: 2})
 			p.Static.BuiltinFuncs = []*ir.BuiltinFunc{{Name: "http.send", Decl: ast.HTTPSend.Decl}}
