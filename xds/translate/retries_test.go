@@ -136,3 +136,22 @@ func TestGRPCTimeoutsProxyless(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamingGRPCTimeoutWithoutTimeout: a streaming Route with no
+// timeout of its own that honours grpc-timeout caps the header and leaves
+// max_stream_duration's own value unset, keeping its route timeout
+// disabled (0s). A max_stream_duration of 0s would also make routeTimeouts
+// drop that route timeout, leaving what bounds calls without the header
+// to Envoy's defaults instead of the policy.
+func TestStreamingGRPCTimeoutWithoutTimeout(t *testing.T) {
+	ra := &routev3.RouteAction{}
+	streamingAction(ra, 0)
+	routeTimeouts(ra, &policy.Route{Spec: policy.RouteSpec{GRPCTimeout: &policy.GRPCTimeout{Max: policy.Duration(30 * time.Second)}}}, true)
+	if ra.Timeout == nil || ra.Timeout.AsDuration() != 0 {
+		t.Errorf("route timeout %v, want 0s (disabled)", ra.Timeout)
+	}
+	msd := ra.GetMaxStreamDuration()
+	if msd.GetMaxStreamDuration() != nil || msd.GetGrpcTimeoutHeaderMax().AsDuration() != 30*time.Second {
+		t.Errorf("max_stream_duration %v, want only grpc_timeout_header_max 30s", msd)
+	}
+}
