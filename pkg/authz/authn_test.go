@@ -1,7 +1,9 @@
 package authz
 
 import (
+	"context"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 
@@ -139,5 +141,32 @@ func TestParseKeyDigest(t *testing.T) {
 		if _, err := ParseKeyDigest(bad); err == nil {
 			t.Errorf("ParseKeyDigest(%q) accepted", bad)
 		}
+	}
+}
+
+// TestCheckAsAnonymous: `gatehouse authz eval` without a consumer judges
+// the request as the anonymous consumer, not as one named "".
+func TestCheckAsAnonymous(t *testing.T) {
+	s, _ := newTestService(t, testConfig())
+	r := req{ext: ext("r", "", "partners-only")}.build(t)
+	if _, d := s.CheckAs(context.Background(), r, "", nil); d.Consumer != wire.AnonymousConsumer {
+		t.Errorf("consumer %q, want %q", d.Consumer, wire.AnonymousConsumer)
+	}
+	if _, d := s.CheckAs(context.Background(), r, "acme", []string{"partners"}); d.Consumer != "acme" || !d.Allowed {
+		t.Errorf("as acme in partners: consumer %q, allowed %v", d.Consumer, d.Allowed)
+	}
+}
+
+// TestFloatToAST: the doubles of a CheckRequest (Struct numbers in its
+// metadata) that JSON cannot hold reach Rego as strings, as
+// protojson writes them.
+func TestFloatToAST(t *testing.T) {
+	for f, want := range map[float64]string{math.Inf(1): `"Infinity"`, math.Inf(-1): `"-Infinity"`, 1.5: `1.5`} {
+		if got := floatToAST(f).String(); got != want {
+			t.Errorf("%v: %s, want %s", f, got, want)
+		}
+	}
+	if got := floatToAST(math.NaN()).String(); got != `"NaN"` {
+		t.Errorf("NaN: %s", got)
 	}
 }

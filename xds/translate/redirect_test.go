@@ -192,3 +192,16 @@ func TestDirectBodyLimitEdges(t *testing.T) {
 		t.Errorf("one byte over: limit %v, Check %v", rc.GetMaxDirectResponseBodySizeBytes(), err)
 	}
 }
+
+// TestMatchedPrefix: the prefix a path match goes by: "/" for none, ""
+// for an exact or a regex path (either alone).
+func TestMatchedPrefix(t *testing.T) {
+	for want, pm := range map[string]policy.PathMatch{"/": {}, "/api": {Prefix: "/api"}, "": {Exact: "/x"}} {
+		if got := matchedPrefix(&pm); got != want {
+			t.Errorf("%+v: %q, want %q", pm, got, want)
+		}
+	}
+	if got := matchedPrefix(&policy.PathMatch{Regex: "^/x$"}); got != "" {
+		t.Errorf("regex: %q, want \"\"", got)
+	}
+}
