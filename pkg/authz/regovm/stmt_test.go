@@ -343,6 +343,14 @@ func TestCancel(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cancel") {
 		t.Fatalf("canceled scan: %v", err)
 	}
+	// A Cancel is honoured beside a context that can end but has not: the
+	// caller's Cancel (the service's time limit) is not replaced by it.
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	_, err = prog.Eval(EvalOptions{Context: ctx, Input: ast.MustParseTerm(`[1, 2]`), Cancel: c})
+	if err == nil || !strings.Contains(err.Error(), "cancel") {
+		t.Fatalf("canceled scan under a live context: %v", err)
+	}
 }
 
 func init() {
