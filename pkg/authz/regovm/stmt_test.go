@@ -478,3 +478,21 @@ func TestLocationNamesItsFile(t *testing.T) {
 		}
 	}
 }
+
+// TestBreakOutOfNot: a break inside a negated block counts that block as
+// one level, as a BlockStmt's blocks are counted: break 1 leaves the
+// negated block and the block holding the NotStmt.
+func TestBreakOutOfNot(t *testing.T) {
+	p := policy([]string{"x", "y", "z"}, nil,
+		&ir.MakeObjectStmt{Target: 2},
+		&ir.BlockStmt{Blocks: []*ir.Block{
+			{Stmts: []ir.Stmt{
+				&ir.NotStmt{Block: &ir.Block{Stmts: []ir.Stmt{&ir.BreakStmt{Index: 1}}}},
+				&ir.ObjectInsertStmt{Key: str(0), Value: boolean(true), Object: 2},
+			}},
+			{Stmts: []ir.Stmt{&ir.ObjectInsertStmt{Key: str(2), Value: boolean(true), Object: 2}}},
+		}},
+		&ir.ResultSetAddStmt{Value: 2},
+	)
+	expectRows(t, p, "", `[{"z": true}]`)
+}
