@@ -3,6 +3,7 @@ package regovm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -495,4 +496,32 @@ func TestBreakOutOfNot(t *testing.T) {
 		&ir.ResultSetAddStmt{Value: 2},
 	)
 	expectRows(t, p, "", `[{"z": true}]`)
+}
+
+// TestCompareWithUndefined: an equality or inequality with one operand
+// undefined (a local never set) ends its block, as any statement reading
+// an undefined local does, whichever side it is on.
+func TestCompareWithUndefined(t *testing.T) {
+	for name, mk := range map[string]func(a, b ir.Operand) ir.Stmt{
+		"equal":     func(a, b ir.Operand) ir.Stmt { return &ir.EqualStmt{A: a, B: b} },
+		"not equal": func(a, b ir.Operand) ir.Stmt { return &ir.NotEqualStmt{A: a, B: b} },
+	} {
+		for _, undefinedFirst := range []bool{true, false} {
+			a, b := loc(5), str(0)
+			if !undefinedFirst {
+				a, b = b, a
+			}
+			p := policy([]string{"x"}, nil,
+				&ir.MakeObjectStmt{Target: 2},
+				&ir.BlockStmt{Blocks: []*ir.Block{{Stmts: []ir.Stmt{
+					mk(a, b),
+					&ir.ObjectInsertStmt{Key: str(0), Value: boolean(true), Object: 2},
+				}}}},
+				&ir.ResultSetAddStmt{Value: 2},
+			)
+			t.Run(fmt.Sprintf("%s, undefined first %v", name, undefinedFirst), func(t *testing.T) {
+				expectRows(t, p, "", `[{}]`)
+			})
+		}
+	}
 }
