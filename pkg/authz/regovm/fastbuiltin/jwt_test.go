@@ -325,3 +325,20 @@ func TestJWTCacheKeepsNoLongKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestConstraintTimeFloat: a time constraint that is not a plain integer
+// (an exponent, a fraction) is parsed as a float; a negative one, or
+// text that is no number, is refused as OPA refuses it (OPA:
+// v1/topdown/tokens.go, timeFromValue; 0 is allowed).
+func TestConstraintTimeFloat(t *testing.T) {
+	for text, want := range map[string]float64{"1.5e18": 1.5e18, "2.5": 2.5, "0.0": 0, "1700000000000000000": 1.7e18} {
+		if got, ok := constraintTime(nil, text); !ok || got != want {
+			t.Errorf("%s: %v, %v; want %v", text, got, ok, want)
+		}
+	}
+	for _, text := range []string{"-1.5e3", "-2", "abc"} {
+		if got, ok := constraintTime(nil, text); ok {
+			t.Errorf("%s: %v, want refused", text, got)
+		}
+	}
+}
