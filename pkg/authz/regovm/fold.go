@@ -255,23 +255,28 @@ func (c *compiler) fold(stmts []ir.Stmt, i int) (*ast.Term, int) {
 func (c *compiler) foldConst(value *ast.Term, s ir.Stmt) bool {
 	switch s := s.(type) {
 	case *ir.ObjectInsertStmt:
+		// A mutation of another kind than its Make (the planner never
+		// emits one) is left to run, which reports it as an internal error.
 		k, v := c.constOperand(s.Key), c.constOperand(s.Value)
-		if k == nil || v == nil {
+		obj, ok := value.Value.(ast.Object)
+		if k == nil || v == nil || !ok {
 			return false
 		}
-		value.Value.(ast.Object).Insert(k, v)
+		obj.Insert(k, v)
 	case *ir.ArrayAppendStmt:
 		v := c.constOperand(s.Value)
-		if v == nil {
+		arr, ok := value.Value.(*ast.Array)
+		if v == nil || !ok {
 			return false
 		}
-		value.Value = value.Value.(*ast.Array).Append(v)
+		value.Value = arr.Append(v)
 	case *ir.SetAddStmt:
 		v := c.constOperand(s.Value)
-		if v == nil {
+		set, ok := value.Value.(ast.Set)
+		if v == nil || !ok {
 			return false
 		}
-		value.Value.(ast.Set).Add(v)
+		set.Add(v)
 	default:
 		// ObjectInsertOnce may conflict: leave it to run.
 		return false

@@ -525,3 +525,26 @@ func TestCompareWithUndefined(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendToWhatIsNoCollection: an array append or set add whose
+// target is not an array or set, or whose value is undefined, is an
+// internal error that falls back to topdown (the planner never emits
+// one), not a panic or a collection holding nil. The constant folder
+// panicked on the first kind until it checked the literal's type.
+func TestAppendToWhatIsNoCollection(t *testing.T) {
+	for name, stmts := range map[string][]ir.Stmt{
+		"append to an object":       {&ir.MakeObjectStmt{Target: 2}, &ir.ArrayAppendStmt{Value: boolean(true), Array: 2}},
+		"append an undefined":       {&ir.MakeArrayStmt{Capacity: 1, Target: 2}, &ir.ArrayAppendStmt{Value: loc(7), Array: 2}},
+		"add to an object":          {&ir.MakeObjectStmt{Target: 2}, &ir.SetAddStmt{Value: boolean(true), Set: 2}},
+		"add an undefined to a set": {&ir.MakeSetStmt{Target: 2}, &ir.SetAddStmt{Value: loc(7), Set: 2}},
+		"insert into an array":      {&ir.MakeArrayStmt{Capacity: 1, Target: 2}, &ir.ObjectInsertStmt{Key: boolean(true), Value: boolean(true), Object: 2}},
+		"append to a set":           {&ir.MakeSetStmt{Target: 2}, &ir.ArrayAppendStmt{Value: boolean(true), Array: 2}},
+	} {
+		p := policy(nil, nil, append(stmts, &ir.ResultSetAddStmt{Value: 2})...)
+		_, err := run(t, p, "")
+		var te *topdown.Error
+		if !errors.As(err, &te) || te.Code != topdown.InternalErr || !errors.Is(err, ErrUnsupported) {
+			t.Errorf("%s: %v, want an internal error falling back to topdown", name, err)
+		}
+	}
+}
