@@ -364,6 +364,27 @@ func init() {
 		}
 		return errors.New("failed")
 	})
+	// A built-in whose result keeps its operands slice, as OPA's may.
+	topdown.RegisterBuiltinFunc("regovm_test.keep", func(_ topdown.BuiltinContext, ops []*ast.Term, iter func(*ast.Term) error) error {
+		return iter(ast.NewTerm(ast.NewArray(ops...)))
+	})
+}
+
+// TestBuiltinKeepsItsArguments: a topdown built-in gets an arguments
+// slice of its own, so a result that keeps it is not rewritten by the
+// next call (native built-ins share one scratch slice; topdown's must
+// not).
+func TestBuiltinKeepsItsArguments(t *testing.T) {
+	p := policy([]string{"a", "b"}, nil,
+		&ir.CallStmt{Func: "regovm_test.keep", Args: []ir.Operand{str(0)}, Result: 2},
+		&ir.CallStmt{Func: "regovm_test.keep", Args: []ir.Operand{str(1)}, Result: 3},
+		&ir.MakeArrayStmt{Capacity: 2, Target: 4},
+		&ir.ArrayAppendStmt{Value: loc(2), Array: 4},
+		&ir.ArrayAppendStmt{Value: loc(3), Array: 4},
+		&ir.ResultSetAddStmt{Value: 4},
+	)
+	p.Static.BuiltinFuncs = []*ir.BuiltinFunc{{Name: "regovm_test.keep", Decl: types.NewFunction(types.Args(types.S), types.NewArray(nil, types.S))}}
+	expectRows(t, p, "", `[[["a"], ["b"]]]`)
 }
 
 func TestBuiltinErrors(t *testing.T) {
