@@ -569,3 +569,70 @@ func TestAppendToWhatIsNoCollection(t *testing.T) {
 		}
 	}
 }
+
+// TestBreakOutOfWith: a with statement's body is one block level, as OPA's
+// Wasm compiler nests it (internal/compiler/wasm/wasm.go, compileWithStmt:
+// the body is an instruction.Block, followed by a br_if 0 on its
+// undefined flag). Break 0 in the body leaves the body, and so the with
+// statement is undefined and its block ends; break 1 leaves the block
+// holding the with statement, and the BlockStmt goes on with its next
+// block; break 2 leaves that BlockStmt too.
+func TestBreakOutOfWith(t *testing.T) {
+	for index, want := range map[uint32]string{
+		0: `[{"y": true, "z": true}]`,
+		1: `[{"y": true, "z": true}]`,
+		2: `[{"y": true}]`,
+	} {
+		body := []ir.Stmt{&ir.BreakStmt{Index: index}}
+		if index == 0 {
+			// Break 0 ends the body; the with block's own block then
+			// ends because the with statement is undefined.
+			body = []ir.Stmt{&ir.BreakStmt{Index: 0}, &ir.ObjectInsertStmt{Key: str(0), Value: boolean(true), Object: 2}}
+		}
+		p := policy([]string{"x", "y", "z"}, nil,
+			&ir.MakeObjectStmt{Target: 2},
+			&ir.BlockStmt{Blocks: []*ir.Block{{Stmts: []ir.Stmt{
+				&ir.ObjectInsertStmt{Key: str(1), Value: boolean(true), Object: 2},
+				&ir.BlockStmt{Blocks: []*ir.Block{
+					{Stmts: []ir.Stmt{
+						&ir.WithStmt{Local: 0, Value: str(0), Block: &ir.Block{Stmts: body}},
+						&ir.ObjectInsertStmt{Key: str(0), Value: boolean(true), Object: 2},
+					}},
+					{Stmts: []ir.Stmt{&ir.ObjectInsertStmt{Key: str(2), Value: boolean(true), Object: 2}}},
+				}},
+			}}}},
+			&ir.ResultSetAddStmt{Value: 2},
+		)
+		t.Run(fmt.Sprintf("break %d", index), func(t *testing.T) {
+			expectRows(t, p, "", want)
+		})
+	}
+}
+
+// TestReturnInsideWith: a ReturnLocalStmt in a with body returns from the
+// function, the with statement's input restored; nothing after it in the
+// function runs.
+func TestReturnInsideWith(t *testing.T) {
+	fn := &ir.Func{
+		Name: "g0.data.f", Params: []ir.Local{0, 1}, Return: 2,
+		Blocks: []*ir.Block{
+			{Stmts: []ir.Stmt{
+				&ir.WithStmt{Local: 0, Value: str(0), Block: &ir.Block{Stmts: []ir.Stmt{
+					&ir.AssignVarStmt{Source: boolean(true), Target: 2},
+					&ir.ReturnLocalStmt{Source: 2},
+				}}},
+			}},
+			{Stmts: []ir.Stmt{
+				&ir.AssignVarStmt{Source: boolean(false), Target: 2},
+				&ir.ReturnLocalStmt{Source: 2},
+			}},
+		},
+	}
+	p := policy([]string{"x"}, []*ir.Func{fn},
+		&ir.CallStmt{Func: "g0.data.f", Args: []ir.Operand{loc(0), loc(1)}, Result: 3},
+		&ir.MakeObjectStmt{Target: 2},
+		&ir.ObjectInsertStmt{Key: str(0), Value: loc(3), Object: 2},
+		&ir.ResultSetAddStmt{Value: 2},
+	)
+	expectRows(t, p, `{"a": 1}`, `[{"x": true}]`)
+}
