@@ -636,3 +636,52 @@ func TestReturnInsideWith(t *testing.T) {
 	)
 	expectRows(t, p, `{"a": 1}`, `[{"x": true}]`)
 }
+
+// TestCallDynamicMisses: a dynamic call whose path does not lead to a
+// function of as many parameters as it passes is undefined (break 0), as
+// the Wasm mapping lookup: a path ending between functions, a function
+// given too few arguments, and a key that is no string, even where a
+// function's path has an empty segment (a number key is not the string
+// "").
+func TestCallDynamicMisses(t *testing.T) {
+	ret := func(name string, path ...string) *ir.Func {
+		return &ir.Func{Name: name, Path: path, Params: []ir.Local{0, 1}, Return: 2, Blocks: []*ir.Block{
+			{Stmts: []ir.Stmt{&ir.AssignVarStmt{Source: boolean(true), Target: 2}}},
+			{Stmts: []ir.Stmt{&ir.ReturnLocalStmt{Source: 2}}},
+		}}
+	}
+	funcs := []*ir.Func{ret("g0.data.a.b", "g0", "a", "b"), ret("g0.data.empty", "g0", "")}
+	call := func(args []ir.Local, path ...ir.Operand) *ir.Policy {
+		return policy([]string{"g0", "a", "b", "fallback", "done", "k"}, funcs,
+			&ir.MakeObjectStmt{Target: 9},
+			&ir.DotStmt{Source: loc(0), Key: str(5), Target: 4},
+			&ir.BlockStmt{Blocks: []*ir.Block{{Stmts: []ir.Stmt{
+				&ir.BlockStmt{Blocks: []*ir.Block{
+					{Stmts: []ir.Stmt{
+						&ir.CallDynamicStmt{Args: args, Path: path, Result: 5},
+						&ir.ObjectInsertStmt{Key: str(4), Value: loc(5), Object: 9},
+						&ir.BreakStmt{Index: 1},
+					}},
+					{Stmts: []ir.Stmt{&ir.ObjectInsertStmt{Key: str(3), Value: boolean(true), Object: 9}}},
+				}},
+			}}}},
+			&ir.ResultSetAddStmt{Value: 9},
+		)
+	}
+	const fallback, done = `[{"fallback": true}]`, `[{"done": true}]`
+	t.Run("the function", func(t *testing.T) {
+		expectRows(t, call([]ir.Local{0, 1}, str(0), str(1), str(2)), `{"k": 1}`, done)
+	})
+	t.Run("a path ending between functions", func(t *testing.T) {
+		expectRows(t, call([]ir.Local{0, 1}, str(0), str(1)), `{"k": 1}`, fallback)
+	})
+	t.Run("too few arguments", func(t *testing.T) {
+		expectRows(t, call([]ir.Local{0}, str(0), str(1), str(2)), `{"k": 1}`, fallback)
+	})
+	t.Run("an empty segment", func(t *testing.T) {
+		expectRows(t, call([]ir.Local{0, 1}, str(0), loc(4)), `{"k": ""}`, done)
+	})
+	t.Run("a number key", func(t *testing.T) {
+		expectRows(t, call([]ir.Local{0, 1}, str(0), loc(4)), `{"k": 0}`, fallback)
+	})
+}
