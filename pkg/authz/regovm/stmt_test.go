@@ -685,3 +685,67 @@ func TestCallDynamicMisses(t *testing.T) {
 		expectRows(t, call([]ir.Local{0, 1}, str(0), loc(4)), `{"k": 0}`, fallback)
 	})
 }
+
+// TestMockedBuiltinAnywhere: a `with` replacing a built-in sends the
+// policy to topdown wherever it is: inside a comprehension's body (the
+// walk goes into nested expressions) and in any module of many (the
+// compiler's modules are a map, so with sixteen of them the one holding
+// the `with` is visited first, and so would hide a walk that stopped
+// after the first module, only one time in sixteen).
+func TestMockedBuiltinAnywhere(t *testing.T) {
+	t.Run("in a comprehension", func(t *testing.T) {
+		src := `package x
+ok if glob.match("/a/*", ["/"], input.path)
+result := [v | v := ok with glob.match as true]`
+		if _, err := preparePair(t, "data.x.result", module{name: "x.rego", src: src}); !isUnsupported(err) {
+			t.Fatalf("%v, want ErrUnsupported", err)
+		}
+	})
+	t.Run("in one module of sixteen", func(t *testing.T) {
+		mods := []module{{name: "x.rego", src: `package x
+ok if glob.match("/a/*", ["/"], input.path)
+result := v if v := ok with glob.match as true`}}
+		for i := range 15 {
+			mods = append(mods, module{name: fmt.Sprintf("y%d.rego", i), src: fmt.Sprintf("package y%d\nr := %d", i, i)})
+		}
+		if _, err := preparePair(t, "data.x.result", mods...); !isUnsupported(err) {
+			t.Fatalf("%v, want ErrUnsupported", err)
+		}
+	})
+}
+
+// TestObjectMerge holds ObjectMergeStmt to opa_value_merge (OPA's
+// wasm/src/value.c): a recursive merge of two objects, the first winning
+// where either side is not an object; an undefined side gives the other.
+func TestObjectMerge(t *testing.T) {
+	p := policy([]string{"a", "b"}, nil,
+		&ir.DotStmt{Source: loc(0), Key: str(0), Target: 2},
+		&ir.DotStmt{Source: loc(0), Key: str(1), Target: 3},
+		&ir.ObjectMergeStmt{A: 2, B: 3, Target: 4},
+		&ir.ResultSetAddStmt{Value: 4},
+	)
+	for _, c := range []struct{ input, want string }{
+		{`{"a": {"k": 1, "n": {"x": 1}, "s": {"p": 1}, "t": 1}, "b": {"k": 2, "m": 3, "n": {"y": 2}, "s": 5, "t": {"q": 1}}}`,
+			`[{"k": 1, "m": 3, "n": {"x": 1, "y": 2}, "s": {"p": 1}, "t": 1}]`},
+		{`{"a": {}, "b": {"m": 3}}`, `[{"m": 3}]`},
+		{`{"a": {"k": 1}, "b": {}}`, `[{"k": 1}]`},
+		{`{"a": 1, "b": {"m": 3}}`, `[1]`},
+		{`{"a": {"k": 1}, "b": 2}`, `[{"k": 1}]`},
+	} {
+		expectRows(t, p, c.input, c.want)
+	}
+	// An undefined side (a local never set) gives the other one.
+	for _, ab := range [][2]ir.Local{{7, 3}, {2, 7}} {
+		undefined := policy([]string{"a", "b"}, nil,
+			&ir.DotStmt{Source: loc(0), Key: str(0), Target: 2},
+			&ir.DotStmt{Source: loc(0), Key: str(1), Target: 3},
+			&ir.ObjectMergeStmt{A: ab[0], B: ab[1], Target: 4},
+			&ir.ResultSetAddStmt{Value: 4},
+		)
+		want := `[{"b": 1}]`
+		if ab[0] == 2 {
+			want = `[{"a": 1}]`
+		}
+		expectRows(t, undefined, `{"a": {"a": 1}, "b": {"b": 1}}`, want)
+	}
+}
