@@ -749,3 +749,80 @@ func TestObjectMerge(t *testing.T) {
 		expectRows(t, undefined, `{"a": {"a": 1}, "b": {"b": 1}}`, want)
 	}
 }
+
+// TestValuePlanShapes: EvalValue's plan replaces a row object R = {"x": V}
+// by V only when V is a local and R serves nothing else; a constant V, or
+// R named by another statement (an assignment, a call's argument: the
+// statement's locals are found in its slices too), keeps the rows whole.
+func TestValuePlanShapes(t *testing.T) {
+	id := &ir.Func{Name: "g0.data.id", Params: []ir.Local{0, 1, 2}, Return: 3, Blocks: []*ir.Block{
+		{Stmts: []ir.Stmt{&ir.AssignVarStmt{Source: loc(2), Target: 3}}},
+		{Stmts: []ir.Stmt{&ir.ReturnLocalStmt{Source: 3}}},
+	}}
+	row := func(value ir.Operand, after ...ir.Stmt) *ir.Policy {
+		return policy([]string{"x"}, []*ir.Func{id}, append([]ir.Stmt{
+			&ir.MakeObjectStmt{Target: 2},
+			&ir.ObjectInsertStmt{Key: str(0), Value: value, Object: 2},
+			&ir.ResultSetAddStmt{Value: 2},
+		}, after...)...)
+	}
+	for name, c := range map[string]struct {
+		p      *ir.Policy
+		single bool
+	}{
+		"a local":           {row(loc(0)), true},
+		"a constant":        {row(boolean(true)), false},
+		"the row assigned":  {row(loc(0), &ir.AssignVarStmt{Source: loc(2), Target: 5}), false},
+		"the row passed on": {row(loc(0), &ir.CallStmt{Func: "g0.data.id", Args: []ir.Operand{loc(0), loc(1), loc(2)}, Result: 5}), false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			prog, err := Compile(c.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if prog.SingleValue() != c.single {
+				t.Fatalf("SingleValue %v, want %v", prog.SingleValue(), c.single)
+			}
+			if c.single {
+				v, err := prog.EvalValue(EvalOptions{Input: ast.MustParseTerm(`{"a": 1}`)})
+				if err != nil || v.String() != `{"a": 1}` {
+					t.Fatalf("EvalValue %v %v", v, err)
+				}
+			}
+		})
+	}
+}
+
+// TestRecordRuns: an object literal of non-constant values (a record)
+// that ends its block, that is a row at once, or that is used later.
+func TestRecordRuns(t *testing.T) {
+	in := &ir.DotStmt{Source: loc(0), Key: str(2), Target: 3}
+	for name, c := range map[string]struct {
+		p    *ir.Policy
+		want string
+	}{
+		"ending its block": {policy([]string{"x", "y", "a"}, nil, in,
+			&ir.BlockStmt{Blocks: []*ir.Block{{Stmts: []ir.Stmt{
+				&ir.MakeObjectStmt{Target: 2},
+				&ir.ObjectInsertStmt{Key: str(0), Value: loc(3), Object: 2},
+				&ir.ObjectInsertStmt{Key: str(1), Value: loc(0), Object: 2},
+			}}}},
+			&ir.ResultSetAddStmt{Value: 2}), `[{"x": 1, "y": {"a": 1}}]`},
+		"a row at once": {policy([]string{"x", "y", "a"}, nil, in,
+			&ir.MakeObjectStmt{Target: 2},
+			&ir.ObjectInsertStmt{Key: str(0), Value: loc(3), Object: 2},
+			&ir.ObjectInsertStmt{Key: str(1), Value: loc(0), Object: 2},
+			&ir.ResultSetAddStmt{Value: 2}), `[{"x": 1, "y": {"a": 1}}]`},
+		"used later": {policy([]string{"x", "y", "a"}, nil, in,
+			&ir.MakeObjectStmt{Target: 2},
+			&ir.ObjectInsertStmt{Key: str(0), Value: loc(3), Object: 2},
+			&ir.ObjectInsertStmt{Key: str(1), Value: loc(0), Object: 2},
+			&ir.DotStmt{Source: loc(2), Key: str(0), Target: 4},
+			&ir.MakeArrayStmt{Capacity: 2, Target: 5},
+			&ir.ArrayAppendStmt{Value: loc(4), Array: 5},
+			&ir.ArrayAppendStmt{Value: loc(2), Array: 5},
+			&ir.ResultSetAddStmt{Value: 5}), `[[1, {"x": 1, "y": {"a": 1}}]]`},
+	} {
+		t.Run(name, func(t *testing.T) { expectRows(t, c.p, `{"a": 1}`, c.want) })
+	}
+}
