@@ -113,3 +113,20 @@ func TestFoldEachRunOfAReusedLocal(t *testing.T) {
 	expectRows(t, stray, `"a"`, `[["/", "a"], ["/"]]`)
 	expectRows(t, stray, `"b"`, `[["/", "b"], ["/"]]`)
 }
+
+func TestFoldStopsAtAnotherLocalsMutation(t *testing.T) {
+	// The planner makes several literals before filling them (a rule's
+	// head object and its value, say). A's run ends at B's insert: that
+	// constant belongs to B, however many mutations A has elsewhere.
+	p := policy([]string{"k", "v", "x"}, nil,
+		&ir.MakeObjectStmt{Target: 3},
+		&ir.MakeObjectStmt{Target: 2},
+		&ir.ObjectInsertStmt{Key: str(0), Value: str(1), Object: 3},
+		&ir.NopStmt{},
+		&ir.ObjectInsertStmt{Key: str(2), Value: loc(0), Object: 2},
+		&ir.ResultSetAddStmt{Value: 2},
+		&ir.ResultSetAddStmt{Value: 3},
+	)
+	expectRows(t, p, `"a"`, `[{"x": "a"}, {"k": "v"}]`)
+	expectRows(t, p, `"b"`, `[{"x": "b"}, {"k": "v"}]`)
+}

@@ -72,23 +72,11 @@ func merge(a, b *ast.Term) *ast.Term {
 	return ast.NewTerm(out)
 }
 
-// shallowCopy is opa_value_shallow_copy for the values `with` upserts into.
-func shallowCopy(t *ast.Term) *ast.Term {
-	switch v := t.Value.(type) {
-	case ast.Object:
-		out := ast.NewObjectWithCapacity(v.Len())
-		v.Foreach(func(k, val *ast.Term) { out.Insert(k, val) })
-		return ast.NewTerm(out)
-	case ast.Set:
-		out := ast.NewSetWithCapacity(v.Len())
-		v.Foreach(func(x *ast.Term) { out.Add(x) })
-		return ast.NewTerm(out)
-	case *ast.Array:
-		out := ast.NewArrayWithCapacity(v.Len())
-		for i := 0; i < v.Len(); i++ {
-			out = out.Append(v.Elem(i))
-		}
-		return ast.NewTerm(out)
-	}
-	return ast.NewTerm(t.Value)
+// copyObject is opa_value_shallow_copy for the objects `with` upserts
+// into (upsert replaces anything else by a new object, so no other kind is
+// ever copied).
+func copyObject(o ast.Object) *ast.Term {
+	out := ast.NewObjectWithCapacity(o.Len())
+	o.Foreach(func(k, val *ast.Term) { out.Insert(k, val) })
+	return ast.NewTerm(out)
 }

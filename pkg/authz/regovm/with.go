@@ -40,21 +40,24 @@ func (e *evaluator) with(f []*ast.Term, s *sWith) (int, error) {
 // each object on the way and creating the missing ones, as the Wasm
 // compiler's compileUpsert. An undefined doc starts as an empty object.
 func upsert(doc *ast.Term, path []*ast.Term, value *ast.Term) *ast.Term {
-	var root *ast.Term
+	root := ast.NewTerm(ast.NewObject())
 	if doc != nil {
-		root = shallowCopy(doc)
-	}
-	if root == nil || !isObject(root.Value) {
-		root = ast.NewTerm(ast.NewObject())
+		if o, ok := doc.Value.(ast.Object); ok {
+			root = copyObject(o)
+		}
 	}
 	curr := root
 	i := 0
 	for ; i < len(path)-1; i++ {
 		next := curr.Value.(ast.Object).Get(path[i])
-		if next == nil || !isObject(next.Value) {
+		if next == nil {
 			break
 		}
-		next = shallowCopy(next)
+		o, ok := next.Value.(ast.Object)
+		if !ok {
+			break
+		}
+		next = copyObject(o)
 		curr.Value.(ast.Object).Insert(path[i], next)
 		curr = next
 	}
