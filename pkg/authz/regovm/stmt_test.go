@@ -554,18 +554,27 @@ func TestCompareWithUndefined(t *testing.T) {
 // panicked on the first kind until it checked the literal's type.
 func TestAppendToWhatIsNoCollection(t *testing.T) {
 	for name, stmts := range map[string][]ir.Stmt{
-		"append to an object":       {&ir.MakeObjectStmt{Target: 2}, &ir.ArrayAppendStmt{Value: boolean(true), Array: 2}},
-		"append an undefined":       {&ir.MakeArrayStmt{Capacity: 1, Target: 2}, &ir.ArrayAppendStmt{Value: loc(7), Array: 2}},
-		"add to an object":          {&ir.MakeObjectStmt{Target: 2}, &ir.SetAddStmt{Value: boolean(true), Set: 2}},
-		"add an undefined to a set": {&ir.MakeSetStmt{Target: 2}, &ir.SetAddStmt{Value: loc(7), Set: 2}},
-		"insert into an array":      {&ir.MakeArrayStmt{Capacity: 1, Target: 2}, &ir.ObjectInsertStmt{Key: boolean(true), Value: boolean(true), Object: 2}},
-		"append to a set":           {&ir.MakeSetStmt{Target: 2}, &ir.ArrayAppendStmt{Value: boolean(true), Array: 2}},
+		"append to an object":        {&ir.MakeObjectStmt{Target: 2}, &ir.ArrayAppendStmt{Value: boolean(true), Array: 2}},
+		"append an undefined":        {&ir.MakeArrayStmt{Capacity: 1, Target: 2}, &ir.ArrayAppendStmt{Value: loc(7), Array: 2}},
+		"add to an object":           {&ir.MakeObjectStmt{Target: 2}, &ir.SetAddStmt{Value: boolean(true), Set: 2}},
+		"add an undefined to a set":  {&ir.MakeSetStmt{Target: 2}, &ir.SetAddStmt{Value: loc(7), Set: 2}},
+		"insert into an array":       {&ir.MakeArrayStmt{Capacity: 1, Target: 2}, &ir.ObjectInsertStmt{Key: boolean(true), Value: boolean(true), Object: 2}},
+		"append to a set":            {&ir.MakeSetStmt{Target: 2}, &ir.ArrayAppendStmt{Value: boolean(true), Array: 2}},
+		"insert an undefined value":  {&ir.MakeObjectStmt{Target: 2}, &ir.ObjectInsertStmt{Key: boolean(true), Value: loc(7), Object: 2}},
+		"insert at an undefined key": {&ir.MakeObjectStmt{Target: 2}, &ir.ObjectInsertStmt{Key: loc(7), Value: boolean(true), Object: 2}},
+		"insert once into an array":  {&ir.MakeArrayStmt{Capacity: 1, Target: 2}, &ir.ObjectInsertOnceStmt{Key: boolean(true), Value: boolean(true), Object: 2}},
+		"insert once an undefined":   {&ir.MakeObjectStmt{Target: 2}, &ir.ObjectInsertOnceStmt{Key: boolean(true), Value: loc(7), Object: 2}},
 	} {
 		p := policy(nil, nil, append(stmts, &ir.ResultSetAddStmt{Value: 2})...)
 		_, err := run(t, p, "")
 		var te *topdown.Error
 		if !errors.As(err, &te) || te.Code != topdown.InternalErr || !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: %v, want an internal error falling back to topdown", name, err)
+		}
+		// The evaluator turns a panic into the same kind of error: the
+		// statement itself must have refused.
+		if err != nil && strings.Contains(err.Error(), "panic") {
+			t.Errorf("%s: %v, want the statement's own error, not a recovered panic", name, err)
 		}
 	}
 }
