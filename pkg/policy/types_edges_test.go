@@ -2,6 +2,7 @@ package policy
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -43,10 +44,29 @@ func TestRemoteAddressMasks(t *testing.T) {
 		{"remote_address:v4=24", 24, DefaultIPv6Mask},
 		{"remote_address:v6=48", DefaultIPv4Mask, 48},
 		{"remote_address:v6=56,v4=16", 16, 56},
+		{"remote_address:v4=1,v6=1", 1, 1},
+		{"remote_address:v4=32,v6=128", 32, 128},
 	} {
 		v4, v6, err := RemoteAddressMasks(tc.key)
 		if err != nil || v4 != tc.v4 || v6 != tc.v6 {
 			t.Errorf("%s: v4=%d v6=%d %v, want v4=%d v6=%d", tc.key, v4, v6, err, tc.v4, tc.v6)
+		}
+	}
+	// Each refusal names what is wrong: past either end of a family's
+	// range, a part that is no mask, a family given twice.
+	for key, want := range map[string]string{
+		"remote_address:v4=0":         "v4=0 is out of range; 1..32",
+		"remote_address:v4=33":        "v4=33 is out of range; 1..32",
+		"remote_address:v6=0":         "v6=0 is out of range; 1..128",
+		"remote_address:v6=129":       "v6=129 is out of range; 1..128",
+		"remote_address:v6=x":         "v6=x is out of range; 1..128",
+		"remote_address:v4":           `"v4" is not a mask`,
+		"remote_address:v5=8":         `"v5=8" is not a mask`,
+		"remote_address:v4=8,v4=16":   "v4 given twice",
+		"remote_address:v4=24,v6=48,": `"" is not a mask`,
+	} {
+		if _, _, err := RemoteAddressMasks(key); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error saying %q", key, err, want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -78,6 +79,7 @@ func TestBadUpgrades(t *testing.T) {
 	runBadCases(t, []badCase{
 		{"not a token", b + "  upgrades: [\"web socket\"]\n", 6, "Route/r", "spec.upgrades[0]", `"web socket" is not an HTTP upgrade token`},
 		{"empty upgrade", b + "  upgrades: [\"\"]\n", 6, "Route/r", "spec.upgrades[0]", `empty; name an upgrade`},
+		{"upgrade past 64 characters", b + "  upgrades: [" + strings.Repeat("u", 65) + "]\n", 6, "Route/r", "spec.upgrades[0]", `is not an HTTP upgrade token (letters, digits and !#$%&'*+-.^_` + "`" + `|~, at most 64)`},
 		{"duplicate", b + "  upgrades: [websocket, WebSocket]\n", 6, "Route/r", "spec.upgrades[1]", `duplicate upgrade "WebSocket"`},
 		{"h2c", b + "  upgrades: [h2c]\n", 6, "Route/r", "spec.upgrades[0]", `"h2c" cannot be accepted`},
 		{"connect-udp", b + "  upgrades: [CONNECT-UDP]\n", 6, "Route/r", "spec.upgrades[0]", `needs HTTP/3`},
@@ -242,6 +244,14 @@ func TestUpgradeEdgesLoad(t *testing.T) {
 	const tunnel = "kind: Route\nname: r\nspec:\n  backends: [{service: a}]\n  upgrades: [CONNECT]\n"
 	runCleanCases(t, []cleanCase{
 		{"CONNECT with transformation none", tunnel + "  gateways: [gw]\n  transformation: none\n", nil, nil},
+		// Every end of httpToken's character ranges, and the first of its
+		// symbols, at the longest name accepted.
+		{"upgrade tokens at their edges", "kind: Route\nname: r\nspec:\n  gateways: [gw]\n  backends: [{service: a}]\n  upgrades: [\"az.AZ.09!/1\", " + strings.Repeat("u", 64) + "]\n",
+			func(t *testing.T, s *Snapshot) {
+				if got := s.Routes["r"].Spec.Upgrades; got == nil || len(*got) != 2 {
+					t.Errorf("upgrades %v", got)
+				}
+			}, nil},
 		{"CONNECT with firewall none under a Gateway default", fwGateway + tunnel + "  gateways: [g]\n  firewall: none\n", nil, nil},
 		{"Gateways with the same default upgrades", "kind: Gateway\nname: g1\nspec:\n  listeners: [{name: http, port: 9191, protocol: HTTP}]\n  defaults: {upgrades: [websocket, Upgrade-Test]}\n---\n" +
 			"kind: Gateway\nname: g2\nspec:\n  listeners: [{name: http, port: 9192, protocol: HTTP}]\n  defaults: {upgrades: [WebSocket, upgrade-test]}\n---\n" +

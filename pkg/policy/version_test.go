@@ -87,3 +87,59 @@ func TestVersionDatesAlone(t *testing.T) {
 		{"sunset at the deprecation", r + "  version: {name: v1, pathPrefix: /v1, deprecation: 2026-03-01, sunset: 2026-03-01}\n", nil, nil},
 	})
 }
+
+// TestVersionSelectorEdges: each rule of the path prefix, the successor
+// link and the selector's match conditions, held at both sides: what is
+// refused, and what is accepted next to it (a rule that refused too much
+// or too little would pass a one-sided table).
+func TestVersionSelectorEdges(t *testing.T) {
+	const r = route + "  gateways: [gw]\n  backends: [{service: a}]\n"
+	runBadCases(t, []badCase{
+		{"path prefix without a leading slash", r + "  version: {name: v1, pathPrefix: v1}\n",
+			6, "Route/r", "spec.version.pathPrefix", `"v1" must start with / and name at least one segment`},
+		{"path prefix of the root", r + "  version: {name: v1, pathPrefix: /}\n",
+			6, "Route/r", "spec.version.pathPrefix", `"/" must start with / and name at least one segment`},
+		{"path prefix beside a prefix that is not segment-wise", r + "  match: {path: {prefix: /v1}}\n  version: {name: v1, pathPrefix: /v1}\n",
+			7, "Route/r", "spec.version.pathPrefix", `the Route already matches a path`},
+		{"path prefix beside another segment-wise prefix", r + "  match: {path: {prefix: /api, segments: true}}\n  version: {name: v1, pathPrefix: /v1}\n",
+			7, "Route/r", "spec.version.pathPrefix", `the Route already matches a path`},
+		{"path prefix beside an exact path", r + "  match: {path: {exact: /v1}}\n  version: {name: v1, pathPrefix: /v1}\n",
+			7, "Route/r", "spec.version.pathPrefix", `the Route already matches a path`},
+		{"path prefix beside a path regex", r + "  match: {path: {regex: /v1/.*}}\n  version: {name: v1, pathPrefix: /v1}\n",
+			7, "Route/r", "spec.version.pathPrefix", `the Route already matches a path`},
+		{"successor of another scheme with a host", r + "  version: {name: v1, header: x-v, successor: \"ftp://example.com/v2\"}\n",
+			6, "Route/r", "spec.version.successor", `must be an absolute http(s) URL or a path starting with /`},
+		{"successor without a host", r + "  version: {name: v1, header: x-v, successor: \"https:///v2\"}\n",
+			6, "Route/r", "spec.version.successor", `must be an absolute http(s) URL or a path starting with /`},
+		{"successor as a relative path", r + "  version: {name: v1, header: x-v, successor: v2}\n",
+			6, "Route/r", "spec.version.successor", `must be an absolute http(s) URL or a path starting with /`},
+	})
+	runCleanCases(t, []cleanCase{
+		// The user's own segment-wise prefix is the one the version sets.
+		{"path prefix repeated as a segment-wise match", r + "  match: {path: {prefix: /v1, segments: true}}\n  version: {name: v1, pathPrefix: /v1}\n",
+			func(t *testing.T, s *Snapshot) {
+				if p := s.Routes["r"].Spec.Match.Path; p.Prefix != "/v1" || !p.Segments {
+					t.Errorf("path match %+v, want segment-wise /v1", p)
+				}
+			}, nil},
+		{"http successor", r + "  version: {name: v1, header: x-v, successor: \"http://example.com/v2\"}\n", nil, nil},
+		{"https successor", r + "  version: {name: v1, header: x-v, successor: \"https://example.com/v2\"}\n", nil, nil},
+		{"path successor", r + "  version: {name: v1, header: x-v, successor: /v2/docs}\n", nil, nil},
+		// The header the version matches is added once, beside the
+		// Route's other header matches: one equal to it is not repeated,
+		// one differing in any field is kept.
+		{"header match repeated", r + "  match: {headers: [{name: x-v, exact: v1}]}\n  version: {name: v1, header: X-V}\n",
+			func(t *testing.T, s *Snapshot) {
+				if h := s.Routes["r"].Spec.Match.Headers; len(h) != 1 || h[0].Name != "x-v" || h[0].Exact != "v1" {
+					t.Errorf("header matches %+v, want the one x-v: v1", h)
+				}
+			}, nil},
+		{"header match on another header", r + "  match: {headers: [{name: x-other, exact: v1}]}\n  version: {name: v1, header: X-V}\n",
+			func(t *testing.T, s *Snapshot) {
+				h := s.Routes["r"].Spec.Match.Headers
+				if len(h) != 2 || h[1].Name != "x-v" || h[1].Exact != "v1" {
+					t.Errorf("header matches %+v, want x-other and then x-v: v1", h)
+				}
+			}, nil},
+	})
+}

@@ -73,11 +73,20 @@ func TestCompareArraysAndNil(t *testing.T) {
 		{ast.NewArray(), ast.NewArray(ast.IntNumberTerm(1))},
 		{ast.NewArray(ast.NumberTerm("1.0"), ast.StringTerm("b")), ast.NewArray(ast.IntNumberTerm(1), ast.StringTerm("a"))},
 		{ast.NewArray(ast.IntNumberTerm(2)), ast.NewArray(ast.IntNumberTerm(1), ast.IntNumberTerm(5))},
+		// One a prefix of the other: the length decides, each way round.
+		{ast.NewArray(ast.IntNumberTerm(1), ast.IntNumberTerm(2)), ast.NewArray(ast.IntNumberTerm(1))},
+		{ast.NewArray(ast.IntNumberTerm(1)), ast.NewArray(ast.IntNumberTerm(1), ast.IntNumberTerm(2))},
+		{ast.NewArray(ast.IntNumberTerm(1), ast.IntNumberTerm(2)), ast.NewArray(ast.IntNumberTerm(1), ast.IntNumberTerm(2))},
 		{ast.Boolean(false), ast.Boolean(true)}, {ast.Boolean(true), ast.Boolean(true)},
 		{ast.String("é"), ast.String("z")}, {ast.String("a"), ast.Number("1")},
 	}
 	for _, c := range cases {
-		if got, want := sign(Compare(c[0], c[1])), sign(ast.Compare(c[0], c[1])); got != want {
+		got, gotPanic := tryCompare(Compare, c[0], c[1])
+		if gotPanic {
+			t.Errorf("Compare(%v, %v) panicked", c[0], c[1])
+			continue
+		}
+		if got, want := sign(got), sign(ast.Compare(c[0], c[1])); got != want {
 			t.Errorf("Compare(%v, %v) = %d, ast.Compare = %d", c[0], c[1], got, want)
 		}
 	}

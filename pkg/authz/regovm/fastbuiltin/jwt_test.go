@@ -74,7 +74,10 @@ func TestJWTTimeChecksOnCacheHits(t *testing.T) {
 		jwtDifferential(t, now, token, c)
 	}
 	// An explicit time constraint overrides the clock.
-	for _, ts := range []string{"0", strconv.FormatInt(exp*1e9, 10), strconv.FormatInt(nbf*1e9+5, 10), "1.5e18", "-1", "1e400"} {
+	// The last: a time in nanoseconds whose value read as seconds would
+	// fall between nbf and exp (a cache hit must scale it, not trust it).
+	for _, ts := range []string{"0", strconv.FormatInt(exp*1e9, 10), strconv.FormatInt(nbf*1e9+5, 10), "1.5e18", "-1", "1e400",
+		strconv.FormatFloat(float64(nbf)/1e9+1e-6, 'f', -1, 64)} {
 		jwtDifferential(t, fixedNow, token, secretConstraints("secret", ast.StringTerm("time"), num(ts)))
 		jwtDifferential(t, fixedNow, token, secretConstraints("secret", ast.StringTerm("time"), num(ts)))
 	}
@@ -331,14 +334,28 @@ func TestJWTCacheKeepsNoLongKeys(t *testing.T) {
 // text that is no number, is refused as OPA refuses it (OPA:
 // v1/topdown/tokens.go, timeFromValue; 0 is allowed).
 func TestConstraintTimeFloat(t *testing.T) {
-	for text, want := range map[string]float64{"1.5e18": 1.5e18, "2.5": 2.5, "0.0": 0, "1700000000000000000": 1.7e18} {
+	for text, want := range map[string]float64{"1.5e18": 1.5e18, "2.5": 2.5, "0.0": 0, "0": 0, "1": 1, "1700000000000000000": 1.7e18} {
 		if got, ok := constraintTime(nil, text); !ok || got != want {
 			t.Errorf("%s: %v, %v; want %v", text, got, ok, want)
 		}
 	}
-	for _, text := range []string{"-1.5e3", "-2", "abc"} {
+	for _, text := range []string{"-1.5e3", "-2", "-1", "abc"} {
 		if got, ok := constraintTime(nil, text); ok {
 			t.Errorf("%s: %v, want refused", text, got)
+		}
+	}
+	// Without a constraint, the evaluation's time.now_ns; without that
+	// (no context, or a context without a time), no time: OPA errors.
+	now := ast.NumberTerm("1700000000000000000")
+	if got, ok := constraintTime(&topdown.BuiltinContext{Time: now}, ""); !ok || got != 1.7e18 {
+		t.Errorf("the context's time: %v, %v", got, ok)
+	}
+	if got, ok := constraintTime(&topdown.BuiltinContext{Time: now}, "5"); !ok || got != 5 {
+		t.Errorf("a constraint beside the context's time: %v, %v; want the constraint", got, ok)
+	}
+	for name, bctx := range map[string]*topdown.BuiltinContext{"no context": nil, "no time": {}, "a time that is no number": {Time: ast.StringTerm("now")}} {
+		if got, ok := constraintTime(bctx, ""); ok {
+			t.Errorf("%s: %v, want no time", name, got)
 		}
 	}
 }
