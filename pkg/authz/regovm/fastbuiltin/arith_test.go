@@ -1,7 +1,9 @@
 package fastbuiltin
 
 import (
+	"math/big"
 	"math/rand/v2"
+	"regexp"
 	"strconv"
 	"testing"
 
@@ -156,5 +158,63 @@ func TestIntTermIsIntNumberTerm(t *testing.T) {
 	a, b := IntTerm(12345), IntTerm(67890)
 	if a.String() != "12345" || b.String() != "67890" {
 		t.Fatalf("%v %v", a, b)
+	}
+}
+
+// TestNativeArithmeticStaysNative: the native paths decide every case
+// arith.go claims, without OPA: plain integers (|x| < 2^63, written
+// -?(0|[1-9][0-9]*)) whose exact result is below 2^63 in magnitude; for rem, any
+// non-zero divisor; for div, a non-zero dividend and divisor with an
+// integer quotient or a power of ten as divisor. The claim is decided here
+// with math/big, not with the package's own checks.
+func TestNativeArithmeticStaysNative(t *testing.T) {
+	plain := regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+	limit := new(big.Int).Lsh(big.NewInt(1), 63)
+	fits := func(z *big.Int) bool { return z.CmpAbs(limit) < 0 } // -2^63 itself: mul leaves it to OPA
+	var texts []string
+	for _, s := range numberTexts {
+		if z, ok := new(big.Int).SetString(s, 10); ok && plain.MatchString(s) && z.CmpAbs(limit) < 0 {
+			texts = append(texts, s)
+		}
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 400 {
+		// Every magnitude, both signs, and sums near the int64 edges.
+		v := r.Int64() >> r.IntN(63)
+		if r.IntN(2) == 0 {
+			v = -v
+		}
+		texts = append(texts, strconv.FormatInt(v, 10))
+	}
+	texts = append(texts, "4611686018427387904", "-4611686018427387904", "3037000499", "3037000500", "-3037000500")
+	pow10 := new(big.Int)
+	bctx := testBctx(fixedNow)
+	for _, xs := range texts {
+		for _, ys := range texts[:len(texts):len(texts)] {
+			x, _ := new(big.Int).SetString(xs, 10)
+			y, _ := new(big.Int).SetString(ys, 10)
+			native := map[string]bool{
+				"plus":  fits(new(big.Int).Add(x, y)),
+				"minus": fits(new(big.Int).Sub(x, y)),
+				"mul":   fits(new(big.Int).Mul(x, y)),
+				"rem":   y.Sign() != 0,
+			}
+			if x.Sign() != 0 && y.Sign() != 0 {
+				_, m := new(big.Int).QuoRem(x, y, new(big.Int))
+				k := len(new(big.Int).Abs(y).String()) - 1
+				pow10.Exp(big.NewInt(10), big.NewInt(int64(k)), nil)
+				native["div"] = m.Sign() == 0 || new(big.Int).Abs(y).Cmp(pow10) == 0
+			}
+			for name, want := range native {
+				if !want {
+					continue
+				}
+				before := fallbacks.Load()
+				Lookup(name)(bctx, []*ast.Term{num(xs), num(ys)})
+				if fallbacks.Load() != before {
+					t.Fatalf("%s(%s, %s) went to OPA; the native path claims it", name, xs, ys)
+				}
+			}
+		}
 	}
 }

@@ -74,13 +74,18 @@ func TestJWTTimeChecksOnCacheHits(t *testing.T) {
 		jwtDifferential(t, now, token, c)
 	}
 	// An explicit time constraint overrides the clock.
-	// The last: a time in nanoseconds whose value read as seconds would
-	// fall between nbf and exp (a cache hit must scale it, not trust it).
-	for _, ts := range []string{"0", strconv.FormatInt(exp*1e9, 10), strconv.FormatInt(nbf*1e9+5, 10), "1.5e18", "-1", "1e400",
-		strconv.FormatFloat(float64(nbf)/1e9+1e-6, 'f', -1, 64)} {
+	for _, ts := range []string{"0", strconv.FormatInt(exp*1e9, 10), strconv.FormatInt(nbf*1e9+5, 10), "1.5e18", "-1", "1e400"} {
 		jwtDifferential(t, fixedNow, token, secretConstraints("secret", ast.StringTerm("time"), num(ts)))
 		jwtDifferential(t, fixedNow, token, secretConstraints("secret", ast.StringTerm("time"), num(ts)))
 	}
+	// A clock 2 ns after the epoch, whose value read as seconds (2e9)
+	// would fall inside a token valid from 2001 to 2065: a hit must
+	// scale the clock's nanoseconds to seconds, not compare them raw.
+	long := ast.StringTerm(hs256(stdHeader, `{"nbf":1000000000,"exp":3000000000}`, "secret"))
+	if got := jwtDifferential(t, fixedNow, long, c); got.String()[:5] != "[true" || !isCached(long, c) {
+		t.Fatalf("valid token not verified and cached: %v", got)
+	}
+	jwtDifferential(t, time.Unix(0, 2), long, c)
 }
 
 func TestJWTNeverReusedForAnotherKey(t *testing.T) {
