@@ -201,3 +201,26 @@ func bumpLast(digits string) string {
 	b[len(b)-1] = '0' + (b[len(b)-1]-'0'+1)%10
 	return string(b)
 }
+
+// TestIntText: NumberCompare's integer path takes exactly the texts
+// -?(0|[1-9][0-9]*), of any length; the other paths are exact too, so a
+// narrower intText would only be slower, which no comparison shows.
+func TestIntText(t *testing.T) {
+	type split struct {
+		neg bool
+		mag string
+	}
+	for s, want := range map[string]split{
+		"0": {false, "0"}, "-0": {true, "0"}, "7": {false, "7"}, "-7": {true, "7"}, "10": {false, "10"},
+		"-1764123456789012345678": {true, "1764123456789012345678"},
+	} {
+		if neg, mag, ok := intText(s); !ok || neg != want.neg || mag != want.mag {
+			t.Errorf("intText(%q) = %v %q %v, want %v %q", s, neg, mag, ok, want.neg, want.mag)
+		}
+	}
+	for _, s := range []string{"", "-", "00", "-00", "07", "-07", "1.0", "1e3", "+1", "--1", "1-"} {
+		if neg, mag, ok := intText(s); ok {
+			t.Errorf("intText(%q) = %v %q, want no integer", s, neg, mag)
+		}
+	}
+}

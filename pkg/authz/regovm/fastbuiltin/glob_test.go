@@ -120,7 +120,13 @@ func TestGlobCacheKeepsNoLongPatterns(t *testing.T) {
 	for _, n := range []int{maxGlobPattern, maxGlobPattern + 1, 64 << 10} {
 		p := strings.Repeat("a", n-1) + "*"
 		args := []*ast.Term{ast.StringTerm(p), ast.NullTerm(), ast.StringTerm(strings.Repeat("a", n+3))}
+		before := fallbacks.Load()
 		got, err := f(nil, args)
+		// Up to the bound the native path decides (and caches); past
+		// it, OPA does, every time.
+		if native := fallbacks.Load() == before; native != (n <= maxGlobPattern) {
+			t.Errorf("pattern of %d bytes: decided natively %v, want %v", n, native, n <= maxGlobPattern)
+		}
 		want, wantErr := CallOPA("glob.match", nil, args)
 		if err != nil || wantErr != nil || !got.Equal(want) {
 			t.Fatalf("pattern of %d bytes: %v %v, OPA %v %v", n, got, err, want, wantErr)

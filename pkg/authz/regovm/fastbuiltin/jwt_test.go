@@ -364,3 +364,31 @@ func TestConstraintTimeFloat(t *testing.T) {
 		}
 	}
 }
+
+// TestJWTCacheKeyBound: a key of exactly maxJWTCacheKey bytes is cached,
+// one byte more is not (the secret's length sets the key's).
+func TestJWTCacheKeyBound(t *testing.T) {
+	keyLen := func(secret string) int {
+		token := hs256(stdHeader, `{"edge":1}`, secret)
+		key, _, ok := jwtCacheKey(nil, token, secretConstraints(secret).Value)
+		if !ok {
+			t.Fatal("no cache key")
+		}
+		return len(key)
+	}
+	n := 8 << 10
+	n += maxJWTCacheKey - keyLen(strings.Repeat("s", n))
+	for _, extra := range []int{0, 1} {
+		secret := strings.Repeat("s", n+extra)
+		if got := keyLen(secret); got != maxJWTCacheKey+extra {
+			t.Fatalf("key of %d bytes, want %d", got, maxJWTCacheKey+extra)
+		}
+		token, c := ast.StringTerm(hs256(stdHeader, `{"edge":1}`, secret)), secretConstraints(secret)
+		if got := jwtDifferential(t, fixedNow, token, c); got.String()[:5] != "[true" {
+			t.Fatalf("token not verified: %v", got)
+		}
+		if cached := isCached(token, c); cached != (extra == 0) {
+			t.Errorf("key of %d bytes cached %v", maxJWTCacheKey+extra, cached)
+		}
+	}
+}
