@@ -224,3 +224,11 @@ func TestIntText(t *testing.T) {
 		}
 	}
 }
+
+// TestEqualWithNil: an undefined operand equals only another undefined one.
+func TestEqualWithNil(t *testing.T) {
+	x := ast.IntNumberTerm(1)
+	if !Equal(nil, nil) || Equal(nil, x) || Equal(x, nil) {
+		t.Errorf("Equal with nil: %v %v %v, want true false false", Equal(nil, nil), Equal(nil, x), Equal(x, nil))
+	}
+}

@@ -392,3 +392,71 @@ func TestJWTCacheKeyBound(t *testing.T) {
 		}
 	}
 }
+
+// TestNewJWTEntry: only OPA's verified results, [true, header, payload]
+// with an object payload, of tokens that cannot be nested, are cached; exp
+// and nbf take the fast comparison when they are integers within 2^53.
+func TestNewJWTEntry(t *testing.T) {
+	token := hs256(stdHeader, `{}`, "secret")
+	verified := func(payload string) *ast.Term {
+		return ast.ArrayTerm(ast.BooleanTerm(true), ast.ObjectTerm(), ast.MustParseTerm(payload))
+	}
+	for name, out := range map[string]*ast.Term{
+		"no result":          nil,
+		"not an array":       ast.StringTerm("x"),
+		"too short":          ast.ArrayTerm(ast.BooleanTerm(true), ast.ObjectTerm()),
+		"not verified":       ast.ArrayTerm(ast.BooleanTerm(false), ast.ObjectTerm(), ast.ObjectTerm()),
+		"payload not object": verified(`"x"`),
+		"exp not a number":   verified(`{"exp": "1"}`),
+		"nbf not a number":   verified(`{"nbf": null}`),
+	} {
+		if e := newJWTEntry(token, out); e != nil {
+			t.Errorf("%s: cached", name)
+		}
+	}
+	if e := newJWTEntry(hs256(`{"alg":"HS256","cty":"JWT"}`, `{}`, "secret"), verified(`{}`)); e != nil {
+		t.Error("a token that may be nested: cached")
+	}
+	const p53 = 1 << 53
+	for claim, fast := range map[string]bool{
+		strconv.Itoa(p53): true, strconv.Itoa(-p53): true, "0": true, "1764000000": true,
+		strconv.Itoa(p53 + 1): false, strconv.Itoa(-p53 - 1): false, "1.5": false, "1e9": false,
+	} {
+		e := newJWTEntry(token, verified(`{"exp": `+claim+`, "nbf": `+claim+`}`))
+		if e == nil || e.expFast != fast || e.nbfFast != fast || string(e.exp) != claim || string(e.nbf) != claim {
+			t.Errorf("claims %s: entry %+v, want fast %v", claim, e, fast)
+			continue
+		}
+		if fast && (e.expF != float64(mustAtoi(t, claim)) || e.nbfF != e.expF) {
+			t.Errorf("claims %s: floats %v %v", claim, e.expF, e.nbfF)
+		}
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestMayBeNested: a header that could spell "cty", directly or through an
+// escape anywhere (its first byte included), or that cannot be decoded,
+// makes the token one OPA may follow into a nested JWT.
+func TestMayBeNested(t *testing.T) {
+	enc := func(h string) string { return base64.RawURLEncoding.EncodeToString([]byte(h)) + ".e30.sig" }
+	for h, want := range map[string]bool{
+		`{"alg":"HS256"}`:              false,
+		`{"alg":"HS256","cty":"JWT"}`:  true,
+		`{"alg":"HS256","\u0063ty":1}`: true,
+		`\{"alg":"HS256"}`:             true,
+	} {
+		if got := mayBeNested(enc(h)); got != want {
+			t.Errorf("header %s: %v, want %v", h, got, want)
+		}
+	}
+	if !mayBeNested("no-dots") || !mayBeNested("!!!.e30.sig") {
+		t.Error("a token without a decodable header counted as not nested")
+	}
+}

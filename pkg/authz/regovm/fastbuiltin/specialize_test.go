@@ -56,3 +56,25 @@ func TestSpecializedJWTMatchesGeneral(t *testing.T) {
 		t.Fatal("specialized without anything to gain")
 	}
 }
+
+// TestSpecializeOnlyJWT: only io.jwt.decode_verify with its constraints
+// constant is specialized; another built-in given the same constants, or
+// decode_verify without them, keeps Lookup's version.
+func TestSpecializeOnlyJWT(t *testing.T) {
+	c := ast.ObjectTerm(ast.Item(ast.StringTerm("secret"), ast.StringTerm("secret")))
+	if Specialize(ast.JWTDecodeVerify.Name, []*ast.Term{nil, c}) == nil {
+		t.Fatal("decode_verify with constant constraints not specialized")
+	}
+	for name, consts := range map[string][]*ast.Term{
+		ast.Concat.Name:          {nil, c},
+		ast.GlobMatch.Name:       {nil, c},
+		ast.JWTDecodeVerify.Name: {c, nil},
+	} {
+		if Specialize(name, consts) != nil {
+			t.Errorf("%s with constants %v specialized", name, consts)
+		}
+	}
+	if Specialize(ast.JWTDecodeVerify.Name, []*ast.Term{nil, c, c}) != nil {
+		t.Error("decode_verify with three constants specialized")
+	}
+}

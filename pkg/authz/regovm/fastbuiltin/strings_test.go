@@ -157,3 +157,34 @@ func BenchmarkStrings(b *testing.B) {
 		benchPair(b, bctx, c.name, c.args)
 	}
 }
+
+// TestNativeStringsStayNative: base64url.decode decides every valid
+// unpadded or padded text itself (lengths 0, 2 and 3 modulo 4 unpadded),
+// and concat every join of strings up to maxNativeConcat bytes, separators
+// counted; a join one byte longer goes to OPA. Falling back would be
+// correct and slow, which the differential tests cannot see.
+func TestNativeStringsStayNative(t *testing.T) {
+	bctx := testBctx(fixedNow)
+	native := func(name string, args ...*ast.Term) bool {
+		t.Helper()
+		before := fallbacks.Load()
+		got, err := Lookup(name)(bctx, args)
+		want, wantErr := CallOPA(name, bctx, args)
+		sameResult(t, name, args, got, err, want, wantErr)
+		return fallbacks.Load() == before
+	}
+	for _, s := range []string{"", "YQ", "YWI", "YWJj", "YQ==", "YWI=", "YWJjZA", strings.Repeat("YWJj", 100)} {
+		if !native("base64url.decode", ast.StringTerm(s)) {
+			t.Errorf("base64url.decode(%q) went to OPA", s)
+		}
+	}
+	// Three elements and a three-byte separator: 6 bytes of separators.
+	for _, total := range []int{maxNativeConcat, maxNativeConcat + 1} {
+		part := (total - 6) / 3
+		arr := ast.ArrayTerm(ast.StringTerm(strings.Repeat("a", part)), ast.StringTerm(strings.Repeat("b", part)),
+			ast.StringTerm(strings.Repeat("c", total-6-2*part)))
+		if got := native("concat", ast.StringTerm(", -"), arr); got != (total <= maxNativeConcat) {
+			t.Errorf("concat of %d bytes decided natively %v", total, got)
+		}
+	}
+}
