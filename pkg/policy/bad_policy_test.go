@@ -57,6 +57,8 @@ func TestBadPolicyInputs(t *testing.T) {
 			7, "Authentication/n", "spec.jwt.jwks.uri", `"ftp://idp.example.com/jwks.json" must be an https URL`},
 		{"jwks uri without host", jwtHead + "    jwks: {uri: \"https:///jwks.json\"}\n",
 			7, "Authentication/n", "spec.jwt.jwks.uri", `"https:///jwks.json" has no host`},
+		{"jwks uri with a port only", jwtHead + "    jwks: {uri: \"https://:443/jwks.json\"}\n",
+			7, "Authentication/n", "spec.jwt.jwks.uri", `"https://:443/jwks.json" has no host`},
 		{"jwks file missing", jwtHead + "    jwks: {file: keys/nope.json}\n",
 			7, "Authentication/n", "spec.jwt.jwks.file", `cannot read keys/nope.json: file does not exist`},
 		{"jwks file not a set", jwtHead + "    jwks: {file: keys/not-jwks.json}\n",

@@ -53,6 +53,9 @@ func TestBadCDN(t *testing.T) {
 		// Two places setting one header.
 		{"cdn and cache ttl", ok + "  cache: {ttl: 60s}\n  cdn: {cacheControl: \"max-age=60\"}\n", 7, "Route/r", "spec.cdn.cacheControl", "both would set Cache-Control"},
 		{"cdn and per-consumer cache", authed + "  cache: {private: false}\n  cdn: {cacheControl: \"max-age=60\"}\n", 13, "Route/r", "spec.cdn.cacheControl", "cached per consumer"},
+		// private: false on the cdn too: the CDN may share, but gatehouse
+		// still caches per consumer, so the header is still the CDN's
+		// business only (TestCDNSharedWithPerConsumerCache loads it).
 		{"cdn and route header", ok + "  headers:\n    response:\n      set: {Cache-Control: no-cache}\n  cdn: {cacheControl: \"max-age=60\"}\n", 7, "Route/r", "spec.headers.response", "sets cache-control too"},
 	})
 }
@@ -258,4 +261,15 @@ func TestCDNAndCompressionAccepted(t *testing.T) {
 			t.Errorf("%s: rejected: %q", name, s.Errors())
 		}
 	}
+}
+
+// TestCDNSharedWithPerConsumerCache: a Route cached per consumer by
+// gatehouse may still let a CDN in front share its answers when its cdn
+// says private: false; only the private Cache-Control a per-consumer cache
+// implies is refused.
+func TestCDNSharedWithPerConsumerCache(t *testing.T) {
+	authed := keysAuthn + route + "  gateways: [gw]\n  backends: [{service: a}]\n  authentication: [keys]\n"
+	runCleanCases(t, []cleanCase{
+		{"per-consumer cache and a shared cdn", authed + "  cache: {private: false}\n  cdn: {cacheControl: \"max-age=60\", private: false}\n", nil, nil},
+	})
 }

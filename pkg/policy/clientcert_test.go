@@ -122,6 +122,8 @@ func TestClientCertificatesLoad(t *testing.T) {
 
 func TestClientCertificatesBadInputs(t *testing.T) {
 	files := mtlsFiles(t)
+	// A bundle whose second block is no certificate: the error counts it.
+	files["certs/bad-bundle.pem"] = append(append([]byte{}, files["certs/ca.pem"]...), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("junk")})...)
 	consumer := "kind: Consumer\nname: c\nspec:\n  certificates:\n"
 	for _, tc := range []struct {
 		name, file, yaml, want string
@@ -132,6 +134,8 @@ func TestClientCertificatesBadInputs(t *testing.T) {
 			"gw.yaml:11: Gateway/gw: spec.listeners[0].tls.clientCertificates.caFile: required"},
 		{"caFile not a CA", "gw.yaml", mtlsGateway("        clientCertificates: {caFile: certs/leaf.pem}\n"),
 			"spec.listeners[0].tls.clientCertificates.caFile: certs/leaf.pem: certificate 1"},
+		{"caFile with a malformed second certificate", "gw.yaml", mtlsGateway("        clientCertificates: {caFile: certs/bad-bundle.pem}\n"),
+			"spec.listeners[0].tls.clientCertificates.caFile: certs/bad-bundle.pem: certificate 2: x509: "},
 		{"caFile is a key", "gw.yaml", mtlsGateway("        clientCertificates: {caFile: certs/api-key.pem}\n"),
 			"spec.listeners[0].tls.clientCertificates.caFile: certs/api-key.pem: PEM block"},
 		{"CRL of another CA", "gw.yaml", mtlsGateway("        clientCertificates: {caFile: certs/ca.pem, crlFile: certs/other.crl}\n"),

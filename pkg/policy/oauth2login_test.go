@@ -50,6 +50,11 @@ func TestLoginBadInputs(t *testing.T) {
 			9, "Authentication/x", "spec.oauth2Login.hmacSecretFile", "secrets/short-hmac holds 9 bytes; the cookie-signing key needs at least 32"},
 		{"login http token endpoint", loginHead + strings.Replace(loginOK, "https://idp.example.com/oauth2/token", "http://idp.example.com/oauth2/token", 1),
 			6, "Authentication/x", "spec.oauth2Login.tokenEndpoint", "uses plain http: codes, tokens and the client secret would cross the network in clear"},
+		// A host that parses but is no valid name is refused, as an empty one is.
+		{"login token endpoint with an invalid host", loginHead + strings.Replace(loginOK, "https://idp.example.com/oauth2/token", "https://idp_example!/oauth2/token", 1),
+			6, "Authentication/x", "spec.oauth2Login.tokenEndpoint", `"https://idp_example!/oauth2/token" has no valid host`},
+		{"login token endpoint with a port only", loginHead + strings.Replace(loginOK, "https://idp.example.com/oauth2/token", "https://:443/oauth2/token", 1),
+			6, "Authentication/x", "spec.oauth2Login.tokenEndpoint", `"https://:443/oauth2/token" has no valid host`},
 		{"login no authorization endpoint", loginHead + without("    authorizationEndpoint: https://idp.example.com/oauth2/auth\n"),
 			4, "Authentication/x", "spec.oauth2Login.authorizationEndpoint", "required"},
 		{"login no client id", loginHead + without("    clientId: web\n"),
