@@ -63,7 +63,7 @@ func checkIntrospectionURL(o *objErrs, p string, in *IntrospectionAuth) {
 		o.add(p, "%q uses plain http: every token and the client secret would cross the network in clear; use https, or set allowInsecureHTTP: true to accept that", in.Endpoint)
 	case u.Scheme != "https" && u.Scheme != "http":
 		o.add(p, "%q must be an https URL", in.Endpoint)
-	case u.Host == "" || u.Hostname() == "" || !validAddress(u.Hostname()):
+	case !validAddress(u.Hostname()): // an empty host (none, or a port alone) is no valid address either
 		o.add(p, "%q has no valid host", in.Endpoint)
 	case u.User != nil:
 		o.add(p, "%q must not carry credentials (use clientId and clientSecretFile)", in.Endpoint)

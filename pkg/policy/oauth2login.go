@@ -110,7 +110,7 @@ func loginURL(o *objErrs, p, s string, allowHTTP, required bool) {
 		o.add(p, "%q uses plain http: codes, tokens and the client secret would cross the network in clear; use https, or set allowInsecureHTTP: true to accept that", s)
 	case u.Scheme != "https" && u.Scheme != "http":
 		o.add(p, "%q must be an https URL", s)
-	case u.Host == "" || u.Hostname() == "" || !validAddress(u.Hostname()):
+	case !validAddress(u.Hostname()): // an empty host (none, or a port alone) is no valid address either
 		o.add(p, "%q has no valid host", s)
 	case u.User != nil:
 		o.add(p, "%q must not carry credentials (use clientId and clientSecretFile)", s)

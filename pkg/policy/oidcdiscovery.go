@@ -22,7 +22,7 @@ func validateOIDCDiscovery(o *objErrs, p string, j *JWTAuth) {
 		o.add(ip, "%q uses plain http: the discovery document (which names the signing keys) fetched without TLS can be replaced by anyone on the path; use https, or set discovery.allowInsecureHTTP: true to accept that", j.Issuer)
 	case u.Scheme != "https" && u.Scheme != "http":
 		o.add(ip, "%q must be an https URL when jwks is omitted (OpenID Connect discovery reads <issuer>/.well-known/openid-configuration); or set jwks", j.Issuer)
-	case u.Host == "" || u.Hostname() == "" || !validAddress(u.Hostname()):
+	case !validAddress(u.Hostname()): // an empty host (none, or a port alone) is no valid address either
 		o.add(ip, "%q has no valid host", j.Issuer)
 	case u.User != nil:
 		o.add(ip, "%q must not carry credentials", j.Issuer)
