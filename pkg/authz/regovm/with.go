@@ -40,11 +40,11 @@ func (e *evaluator) with(f []*ast.Term, s *sWith) (int, error) {
 // each object on the way and creating the missing ones, as the Wasm
 // compiler's compileUpsert. An undefined doc starts as an empty object.
 func upsert(doc *ast.Term, path []*ast.Term, value *ast.Term) *ast.Term {
-	root := ast.NewTerm(ast.NewObject())
-	if doc != nil {
-		if o, ok := doc.Value.(ast.Object); ok {
-			root = copyObject(o)
-		}
+	var root *ast.Term
+	if o, ok := docObject(doc); ok {
+		root = copyObject(o)
+	} else {
+		root = ast.NewTerm(ast.NewObject())
 	}
 	curr := root
 	i := 0
@@ -68,4 +68,13 @@ func upsert(doc *ast.Term, path []*ast.Term, value *ast.Term) *ast.Term {
 	}
 	curr.Value.(ast.Object).Insert(path[len(path)-1], value)
 	return root
+}
+
+// docObject is doc's object, if doc is defined and is one.
+func docObject(doc *ast.Term) (ast.Object, bool) {
+	if doc == nil {
+		return nil, false
+	}
+	o, ok := doc.Value.(ast.Object)
+	return o, ok
 }
