@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry"
@@ -34,6 +35,10 @@ type Builder struct {
 type Result struct {
 	Groups map[translate.GroupKey]*translate.Group
 	CLAs   map[string]*endpointv3.ClusterLoadAssignment
+	// CLAHashes holds the content hash (translate.ContentHash) of each CLA
+	// built by this build (not those kept from the last), computed where
+	// they were built, for the publisher (Publisher.Publish).
+	CLAHashes map[types.Resource]uint64
 	// EndpointsChanged counts the ClusterLoadAssignments built anew.
 	EndpointsChanged int
 }
@@ -60,10 +65,11 @@ func (b *Builder) Build(snap *policy.Snapshot, eps registry.Snapshot, policyChan
 	r := &Result{Groups: groups}
 	var err error
 	if policyChanged || b.groups == nil {
-		r.CLAs, r.EndpointsChanged, err = b.allEndpoints(groups, eps)
+		r.CLAs, r.CLAHashes, err = b.allEndpoints(groups, eps)
 	} else {
-		r.CLAs, r.EndpointsChanged, err = b.changedEndpoints(eps)
+		r.CLAs, r.CLAHashes, err = b.changedEndpoints(eps)
 	}
+	r.EndpointsChanged = len(r.CLAHashes)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +108,7 @@ func (b *Builder) Commit(r *Result, eps registry.Snapshot) {
 
 // allEndpoints builds the CLA of every EDS name the groups ask for, reusing
 // the previous one where the name and the Service's endpoints are unchanged.
-func (b *Builder) allEndpoints(groups map[translate.GroupKey]*translate.Group, eps registry.Snapshot) (map[string]*endpointv3.ClusterLoadAssignment, int, error) {
+func (b *Builder) allEndpoints(groups map[translate.GroupKey]*translate.Group, eps registry.Snapshot) (map[string]*endpointv3.ClusterLoadAssignment, map[types.Resource]uint64, error) {
 	out := make(map[string]*endpointv3.ClusterLoadAssignment, len(b.clas))
 	var todo []claJob
 	for _, g := range groups {
@@ -119,12 +125,14 @@ func (b *Builder) allEndpoints(groups map[translate.GroupKey]*translate.Group, e
 		}
 	}
 	if err := buildCLAs(todo); err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
+	hashes := make(map[types.Resource]uint64, len(todo))
 	for _, j := range todo {
 		out[j.eds] = j.cla
+		hashes[j.cla] = j.hash
 	}
-	return out, len(todo), nil
+	return out, hashes, nil
 }
 
 // claJob is one ClusterLoadAssignment to build.
@@ -132,6 +140,7 @@ type claJob struct {
 	eds, svc, zone string
 	eps            []registry.Endpoint
 	cla            *endpointv3.ClusterLoadAssignment
+	hash           uint64 // cla's translate.ContentHash
 }
 
 // parallelCLAMin is the number of CLAs below which spreading the work over
@@ -151,8 +160,9 @@ func buildCLAs(todo []claJob) error {
 		part := todo[min(w*chunk, len(todo)):min((w+1)*chunk, len(todo))]
 		errPart := errs[min(w*chunk, len(todo)):min((w+1)*chunk, len(todo))]
 		run := func() {
+			var buf []byte
 			for i := range part {
-				part[i].cla, errPart[i] = buildCLA(part[i].eds, part[i].svc, part[i].zone, part[i].eps)
+				part[i].cla, part[i].hash, errPart[i] = buildCLA(part[i].eds, part[i].svc, part[i].zone, part[i].eps, &buf)
 			}
 		}
 		if w == workers-1 {
@@ -176,34 +186,36 @@ func buildCLAs(todo []claJob) error {
 
 // changedEndpoints copies the previous CLAs and rebuilds only those of the
 // Services whose endpoints differ.
-func (b *Builder) changedEndpoints(eps registry.Snapshot) (map[string]*endpointv3.ClusterLoadAssignment, int, error) {
+func (b *Builder) changedEndpoints(eps registry.Snapshot) (map[string]*endpointv3.ClusterLoadAssignment, map[types.Resource]uint64, error) {
 	out := maps.Clone(b.clas) // a table copy, cheaper than re-inserting every name
 	if out == nil {
 		out = map[string]*endpointv3.ClusterLoadAssignment{}
 	}
-	changed := 0
+	hashes := map[types.Resource]uint64{}
+	var buf []byte
 	for svc, names := range b.edsOf {
 		if registry.Equal(b.endpoints[svc], eps[svc]) {
 			continue
 		}
 		for _, eds := range names {
-			cla, err := buildCLA(eds, svc, b.zoneOf[eds], eps[svc])
+			cla, h, err := buildCLA(eds, svc, b.zoneOf[eds], eps[svc], &buf)
 			if err != nil {
-				return nil, 0, err
+				return nil, nil, err
 			}
 			out[eds] = cla
-			changed++
+			hashes[cla] = h
 		}
 	}
-	return out, changed, nil
+	return out, hashes, nil
 }
 
-func buildCLA(eds, svc, zone string, eps []registry.Endpoint) (*endpointv3.ClusterLoadAssignment, error) {
-	cla := translate.Endpoints(eds, zone, eps)
+// buildCLA builds and hashes one CLA; buf is scratch for its encoding.
+func buildCLA(eds, svc, zone string, eps []registry.Endpoint, buf *[]byte) (*endpointv3.ClusterLoadAssignment, uint64, error) {
+	cla, h := translate.HashedEndpoints(eds, zone, eps, buf)
 	if err := cla.ValidateAll(); err != nil {
-		return nil, fmt.Errorf("endpoints of Service %q: %w", svc, err)
+		return nil, 0, fmt.Errorf("endpoints of Service %q: %w", svc, err)
 	}
-	return cla, nil
+	return cla, h, nil
 }
 
 // edsIndex maps each Service to the EDS names that carry it, and each EDS

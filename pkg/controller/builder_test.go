@@ -2,13 +2,17 @@ package controller
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry"
+	"github.com/gatehouse-dev/gatehouse/xds/server"
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
@@ -150,4 +154,73 @@ func TestZoneEndpointChangeStaysEndpointOnly(t *testing.T) {
 		b.Commit(r2, next)
 		eps = next
 	}
+}
+
+// TestCLAHashesAreContentHashes: the hashes a build hands the publisher
+// (Result.CLAHashes, computed on the CLA goroutines) are those of exactly
+// the CLAs it built, each translate.ContentHash of proto.Marshal's
+// encoding, so a publisher given them publishes the very versions of one
+// that hashes every CLA itself, on a full build and on an endpoint change.
+func TestCLAHashesAreContentHashes(t *testing.T) {
+	const n = 3 * parallelCLAMin
+	p, eps := builderPolicy(n)
+	eps["svc-007"] = []registry.Endpoint{{Address: "10.7.0.1", Port: 80, Weight: 3, Zone: "a"}, {Address: "10.7.0.2", Port: 80, Weight: 1, Zone: "b"}}
+	b := &Builder{Options: translate.Options{Zone: "a"}}
+	trusting, err := server.NewPublisher(server.PublisherOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashing, err := server.NewPublisher(server.PublisherOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(res *Result, wantBuilt int) {
+		t.Helper()
+		if len(res.CLAHashes) != wantBuilt || res.EndpointsChanged != wantBuilt {
+			t.Fatalf("%d hashes, %d CLAs built; want %d", len(res.CLAHashes), res.EndpointsChanged, wantBuilt)
+		}
+		inResult := map[types.Resource]bool{}
+		for _, cla := range res.CLAs {
+			inResult[cla] = true
+		}
+		for r, h := range res.CLAHashes {
+			if !inResult[r] {
+				t.Fatalf("a hash for a CLA the result does not carry")
+			}
+			enc, err := proto.MarshalOptions{Deterministic: true}.Marshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := translate.ContentHash(enc); h != want {
+				t.Fatalf("CLA %s: hash %x, want %x", r.(*endpointv3.ClusterLoadAssignment).ClusterName, h, want)
+			}
+		}
+		if _, err := trusting.Publish(t.Context(), res.Groups, res.CLAs, res.CLAHashes); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hashing.Publish(t.Context(), res.Groups, res.CLAs, nil); err != nil {
+			t.Fatal(err)
+		}
+		for k := range res.Groups {
+			a, _ := trusting.Versions(k)
+			b, _ := hashing.Versions(k)
+			if !maps.Equal(a, b) {
+				t.Fatalf("group %s: versions %v with the build's hashes, %v without", k, a, b)
+			}
+		}
+	}
+	res, err := b.Build(p, eps, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(res, n)
+	b.Commit(res, eps)
+
+	next := maps.Clone(eps)
+	next["svc-007"] = []registry.Endpoint{{Address: "10.7.0.1", Port: 81, Weight: 3, Zone: "a"}}
+	res, err = b.Build(p, next, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(res, 1)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
@@ -72,9 +73,10 @@ type Config struct {
 type Publisher interface {
 	// SetHeld names the Gateways whose configuration is held back.
 	SetHeld(gateways []string)
-	// Publish sets the snapshot of every group; on error, Changed in the
-	// stats lists the groups set before it failed.
-	Publish(ctx context.Context, groups map[translate.GroupKey]*translate.Group, clas map[string]*endpointv3.ClusterLoadAssignment) (server.PublishStats, error)
+	// Publish sets the snapshot of every group (claHashes is
+	// Result.CLAHashes); on error, Changed in the stats lists the groups
+	// set before it failed.
+	Publish(ctx context.Context, groups map[translate.GroupKey]*translate.Group, clas map[string]*endpointv3.ClusterLoadAssignment, claHashes map[types.Resource]uint64) (server.PublishStats, error)
 	// Remove stops serving groups that are gone.
 	Remove(keys ...translate.GroupKey)
 }

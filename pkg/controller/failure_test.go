@@ -11,6 +11,7 @@ import (
 	"time"
 
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -71,7 +72,7 @@ type flakyPublisher struct {
 	calls   int
 }
 
-func (p *flakyPublisher) Publish(ctx context.Context, groups map[translate.GroupKey]*translate.Group, clas map[string]*endpointv3.ClusterLoadAssignment) (server.PublishStats, error) {
+func (p *flakyPublisher) Publish(ctx context.Context, groups map[translate.GroupKey]*translate.Group, clas map[string]*endpointv3.ClusterLoadAssignment, claHashes map[types.Resource]uint64) (server.PublishStats, error) {
 	p.mu.Lock()
 	p.calls++
 	fail, partial, during := p.fail, p.partial, p.during
@@ -86,7 +87,7 @@ func (p *flakyPublisher) Publish(ctx context.Context, groups map[translate.Group
 		}
 		return stats, fail
 	}
-	return p.Publisher.Publish(ctx, groups, clas)
+	return p.Publisher.Publish(ctx, groups, clas, claHashes)
 }
 
 func (p *flakyPublisher) set(fail error, partial bool, during func()) {

@@ -27,7 +27,7 @@ func TestPolicyEditRepublishesOnlyRoutes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stats, err := pub.Publish(context.Background(), res.Groups, res.CLAs)
+		stats, err := pub.Publish(context.Background(), res.Groups, res.CLAs, res.CLAHashes)
 		if err != nil {
 			t.Fatal(err)
 		}

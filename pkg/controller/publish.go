@@ -67,7 +67,7 @@ func (c *Controller) publish(ctx context.Context, snap *policy.Snapshot, res *Re
 		}
 	}
 	pub.SetHeld(sortedKeys(snap.Held))
-	stats, err := pub.Publish(ctx, res.Groups, res.CLAs)
+	stats, err := pub.Publish(ctx, res.Groups, res.CLAs, res.CLAHashes)
 	if err != nil {
 		err = fmt.Errorf("publishing: %w", err)
 		switch {

@@ -103,7 +103,7 @@ func fullBuildResult(tb testing.TB, p *policy.Snapshot) (*controller.Builder, *s
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := pub.Publish(context.Background(), res.Groups, res.CLAs); err != nil {
+	if _, err := pub.Publish(context.Background(), res.Groups, res.CLAs, res.CLAHashes); err != nil {
 		tb.Fatal(err)
 	}
 	b.Commit(res, eps)
@@ -158,7 +158,7 @@ func BenchmarkEndpointChange(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		stats, err := pub.Publish(context.Background(), res.Groups, res.CLAs)
+		stats, err := pub.Publish(context.Background(), res.Groups, res.CLAs, res.CLAHashes)
 		if err != nil {
 			b.Fatal(err)
 		}

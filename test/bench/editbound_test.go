@@ -37,7 +37,7 @@ func TestRouteEditAllocationBound(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := pub.Publish(ctx, res.Groups, res.CLAs); err != nil {
+		if _, err := pub.Publish(ctx, res.Groups, res.CLAs, res.CLAHashes); err != nil {
 			t.Fatal(err)
 		}
 		bl.Commit(res, eps)

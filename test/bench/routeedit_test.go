@@ -51,7 +51,7 @@ func BenchmarkRouteEdit(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		stats, err := pub.Publish(ctx, res.Groups, res.CLAs)
+		stats, err := pub.Publish(ctx, res.Groups, res.CLAs, res.CLAHashes)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -267,7 +267,7 @@ func newGatehouseBackend(ctx context.Context, cfg *fleetConfig) (*gatehouseBacke
 		g.EDS[edsName(i)] = clusterName(i)
 		b.clas[edsName(i)] = c
 	}
-	if _, err := pub.Publish(ctx, b.groups, b.clas); err != nil {
+	if _, err := pub.Publish(ctx, b.groups, b.clas, nil); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -277,7 +277,7 @@ func (b *gatehouseBackend) register(g *grpc.Server) { b.srv.Register(g) }
 
 func (b *gatehouseBackend) change(svc int, next *endpointv3.ClusterLoadAssignment) error {
 	b.clas[edsName(svc)] = next
-	_, err := b.pub.Publish(context.Background(), b.groups, b.clas)
+	_, err := b.pub.Publish(context.Background(), b.groups, b.clas, nil)
 	return err
 }
 

@@ -114,13 +114,14 @@ func (st *typeState) fromEDS(eds map[string]string, sameEDS bool, clas map[strin
 		}
 	}
 	var hashes hashMemo
+	var known map[types.Resource]uint64
 	if memo != nil {
 		if out, ok := memo.sharedEDS(names, items); ok {
 			return out, out.res.Version != st.res.Version, nil
 		}
-		hashes = memo.hashes
+		hashes, known = memo.hashes, memo.known
 	}
-	out, changed, err := st.next(names, items, scratch, nil, hashes)
+	out, changed, err := st.next(names, items, scratch, known, hashes)
 	if err == nil && memo != nil {
 		memo.eds = append(memo.eds, out)
 	}
@@ -130,6 +131,9 @@ func (st *typeState) fromEDS(eds map[string]string, sameEDS bool, clas map[strin
 // publishMemo is what one Publish shares between the groups it assembles.
 type publishMemo struct {
 	hashes hashMemo
+	// known holds the CLA hashes the caller of Publish computed (read
+	// only; may be nil).
+	known map[types.Resource]uint64
 	// eds holds the endpoints states built so far. Both client kinds of a
 	// Gateway ask for the same EDS names and so get the same CLAs: the
 	// second group takes the first one's state (its maps included) instead

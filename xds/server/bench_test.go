@@ -79,7 +79,7 @@ func benchEndpointChange(b *testing.B, watchers int) {
 		} else {
 			f.clas[edsName(k)] = orig[k]
 		}
-		st, err := p.Publish(b.Context(), groups, f.clas)
+		st, err := p.Publish(b.Context(), groups, f.clas, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -124,7 +124,7 @@ func BenchmarkPublishFull(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		st, err := p.Publish(b.Context(), groups, f.clas)
+		st, err := p.Publish(b.Context(), groups, f.clas, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

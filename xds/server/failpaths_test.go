@@ -108,7 +108,7 @@ func TestPublishRejectsMissingInlineClusterAndClusterSecret(t *testing.T) {
 
 			bad := good.clone()
 			secret := tc.mutate(bad)
-			_, err := p.Publish(t.Context(), bad.groups(), bad.clas)
+			_, err := p.Publish(t.Context(), bad.groups(), bad.clas, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
 			}
@@ -170,7 +170,7 @@ func TestPublishSnapshotRefusedByCache(t *testing.T) {
 	delete(b2.group.EDS, edsName(1))
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
-	stats, err := p.Publish(ctx, groups(a2, b2), merge(a2.clas, b2.clas))
+	stats, err := p.Publish(ctx, groups(a2, b2), merge(a2.clas, b2.clas), nil)
 	if err == nil || !strings.Contains(err.Error(), "group b/envoy: set snapshot: context") {
 		t.Fatalf("err = %v, want b/envoy's set snapshot to fail", err)
 	}

@@ -2,11 +2,14 @@ package server
 
 import (
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
 func TestTypeVersion(t *testing.T) {
@@ -84,5 +87,46 @@ func TestProxyStatusJSON(t *testing.T) {
 	}
 	if strings.Contains(string(b), "note") {
 		t.Fatal("empty note must be omitted")
+	}
+}
+
+// TestPublishTrustsGivenCLAHashes: Publish takes the CLA hashes its caller
+// computed (the controller's translate.HashedEndpoints) instead of hashing
+// those CLAs again: a publish given the true hashes publishes the versions
+// of one that hashes itself, and one given a false hash for one CLA (only
+// possible here) publishes another endpoints version, so the given hash
+// is what was used.
+func TestPublishTrustsGivenCLAHashes(t *testing.T) {
+	f := newFixture("gw", translate.ClientEnvoy, 50, 3)
+	truth := map[types.Resource]uint64{}
+	for _, cla := range f.clas {
+		h, err := hashResource(cla)
+		if err != nil {
+			t.Fatal(err)
+		}
+		truth[cla] = h
+	}
+	versions := func(hashes map[types.Resource]uint64) map[string]string {
+		t.Helper()
+		p := newTestPublisher(t)
+		if _, err := p.Publish(t.Context(), f.groups(), f.clas, hashes); err != nil {
+			t.Fatal(err)
+		}
+		v, _ := p.Versions(f.key)
+		return v
+	}
+	self := versions(nil)
+	if got := versions(truth); !maps.Equal(got, self) {
+		t.Fatalf("versions %v with the true hashes, %v without", got, self)
+	}
+	wrong := maps.Clone(truth)
+	wrong[f.clas[edsName(7)]]++
+	got := versions(wrong)
+	if got["endpoints"] == self["endpoints"] {
+		t.Fatal("a given hash was not used: the endpoints version is that of hashing every CLA")
+	}
+	got["endpoints"] = self["endpoints"]
+	if !maps.Equal(got, self) {
+		t.Fatalf("a CLA hash changed another type's version: %v, want %v", got, self)
 	}
 }

@@ -181,7 +181,7 @@ func (f *fixture) clone() *fixture {
 
 func mustPublish(t testing.TB, p *Publisher, groups map[translate.GroupKey]*translate.Group, clas map[string]*endpointv3.ClusterLoadAssignment) PublishStats {
 	t.Helper()
-	st, err := p.Publish(t.Context(), groups, clas)
+	st, err := p.Publish(t.Context(), groups, clas, nil)
 	if err != nil {
 		t.Fatalf("Publish: %v", err)
 	}

@@ -224,7 +224,12 @@ func (p *Publisher) cacheFor(k translate.ClientKind) cache.SnapshotCache {
 // Groups absent from groups are left as they are (see Remove). Only types
 // whose content changed get a new version; a group with no change is not
 // touched, so its proxies see nothing.
-func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*translate.Group, clas map[string]*endpointv3.ClusterLoadAssignment) (PublishStats, error) {
+//
+// claHashes (may be nil) holds the content hashes (translate.ContentHash)
+// of CLAs in clas that the caller computed where it built them (the
+// controller, on its CLA goroutines: translate.HashedEndpoints); the
+// publisher trusts them and hashes only the other CLAs that changed.
+func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*translate.Group, clas map[string]*endpointv3.ClusterLoadAssignment, claHashes map[types.Resource]uint64) (PublishStats, error) {
 	start := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -243,6 +248,7 @@ func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*
 	var updates []update
 	stats := PublishStats{Changed: map[translate.GroupKey][]string{}}
 	memo := newPublishMemo()
+	memo.known = claHashes
 	for _, k := range keys {
 		if err := validKey(k); err != nil {
 			return stats, err

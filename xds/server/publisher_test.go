@@ -202,7 +202,7 @@ func TestPublishRejectsAndKeepsLastGood(t *testing.T) {
 			// A change in the other group must not get through either.
 			other2 := other.clone()
 			other2.clas[edsName(0)] = testCLA(edsName(0), 30000, 1)
-			_, err := p.Publish(t.Context(), map[translate.GroupKey]*translate.Group{bad.key: bad.group, other.key: other2.group}, merge(bad.clas, other2.clas))
+			_, err := p.Publish(t.Context(), map[translate.GroupKey]*translate.Group{bad.key: bad.group, other.key: other2.group}, merge(bad.clas, other2.clas), nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
 			}
@@ -277,7 +277,7 @@ func TestPublishRejectsBadKeys(t *testing.T) {
 	p := newTestPublisher(t)
 	f := newFixture("gw", translate.ClientEnvoy, 1, 1)
 	for _, k := range []translate.GroupKey{{Gateway: "", Client: translate.ClientEnvoy}, {Gateway: "gw", Client: "other"}} {
-		if _, err := p.Publish(t.Context(), map[translate.GroupKey]*translate.Group{k: f.group}, f.clas); err == nil {
+		if _, err := p.Publish(t.Context(), map[translate.GroupKey]*translate.Group{k: f.group}, f.clas, nil); err == nil {
 			t.Errorf("key %v accepted", k)
 		}
 	}

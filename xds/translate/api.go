@@ -53,10 +53,13 @@ type Group struct {
 	LocalZone map[string]string
 	// Hashes holds the ContentHash of resources of this group that
 	// Translate had to encode anyway (the Envoy clusters, for their EDS
-	// names), encoded on its goroutines (the proxyless clusters) or
-	// composed from encodings it keeps (the route tables, see
-	// routehash.go), by pointer. The publisher uses them instead of encoding those
-	// resources again; anything not in it (or a nil map) it hashes itself.
+	// names) or composed from encodings it keeps (the route tables, see
+	// routehash.go), and, for the proxyless clusters, a hash derived from
+	// their Envoy cluster's (grpcClusterHash: different for every
+	// different encoding, not equal to the encoding's ContentHash), by
+	// pointer. The publisher uses them as versions instead of encoding
+	// those resources again; anything not in it (or a nil map) it hashes
+	// itself.
 	// Like the resources, it is read-only once Translate returns.
 	Hashes map[types.Resource]uint64
 	// Key is the group's key, set by Translate; Check names it in errors.

@@ -158,3 +158,55 @@ func TestAppendCLAKnowsEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestHashedEndpointsMatchMarshal: HashedEndpoints builds what Endpoints
+// builds and hashes it as the publisher hashes a marshalled resource, over
+// random endpoint sets, one buffer reused from large sets to small ones
+// (a stale tail must not reach the hash). Every CLA it hashes is one
+// claEncodable accepts, the premise of skipping that walk.
+func TestHashedEndpointsMatchMarshal(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	zones := []string{"", "z1", "z2", "z3"}
+	var buf []byte
+	seen := map[uint64]string{}
+	for i := range 1000 {
+		n := rng.Intn(30)
+		if i%2 == 1 {
+			n = rng.Intn(3) // after a large set, a small one into the same buffer
+		}
+		eps := make([]registry.Endpoint, n)
+		for j := range eps {
+			eps[j] = registry.Endpoint{
+				Address:  fmt.Sprintf("10.%d.%d.%d", rng.Intn(3), rng.Intn(256), rng.Intn(256)),
+				Port:     rng.Intn(65536),
+				Zone:     zones[rng.Intn(len(zones))],
+				Weight:   rng.Intn(4),
+				Draining: rng.Intn(5) == 0,
+			}
+		}
+		registry.Sort(eps)
+		name := fmt.Sprintf("svc-%d/abcd", i%50)
+		local := zones[rng.Intn(len(zones))]
+		cla, h := HashedEndpoints(name, local, eps, &buf)
+		if want := Endpoints(name, local, eps); !proto.Equal(cla, want) {
+			t.Fatalf("case %d: HashedEndpoints built another CLA than Endpoints", i)
+		}
+		if !claEncodable(cla) {
+			t.Fatalf("case %d: Endpoints built a CLA that claEncodable refuses", i)
+		}
+		enc, err := proto.MarshalOptions{Deterministic: true}.Marshal(cla)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := ContentHash(enc); h != want {
+			t.Fatalf("case %d: hash %x, want %x (the hash of proto.Marshal's encoding)", i, h, want)
+		}
+		if prev, ok := seen[h]; ok && prev != string(enc) {
+			t.Fatalf("case %d: two different CLAs hash alike", i)
+		}
+		seen[h] = string(enc)
+	}
+	if len(seen) < 500 {
+		t.Fatalf("only %d distinct CLAs: the test compares too little", len(seen))
+	}
+}

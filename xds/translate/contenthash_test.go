@@ -14,14 +14,18 @@ import (
 
 // Group.Hashes must be exactly the ContentHash of each resource's
 // deterministic encoding (what the publisher computes when a hash is
-// absent), or versions would depend on who hashed. This covers every
-// cluster shape of the golden cases and of the benchmark policy.
+// absent), or versions would depend on who hashed; except the proxyless
+// clusters', derived from the Envoy cluster's (grpcClusterHash), which
+// must never stand for two different encodings. This covers every
+// cluster shape of the golden cases and of the benchmark policy, in no
+// zone and in one.
 func TestClusterHashesMatchEncoding(t *testing.T) {
 	dirs, err := filepath.Glob(filepath.Join("testdata", "in", "*"))
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no golden cases: %v", err)
 	}
-	checked := 0
+	checked, derived := 0, 0
+	grpcEnc := map[uint64]string{} // derived hash -> the encoding it stood for
 	check := func(name string, groups map[GroupKey]*Group) {
 		for k, g := range groups {
 			if len(g.Clusters) > 0 && len(g.Hashes) == 0 {
@@ -31,6 +35,17 @@ func TestClusterHashesMatchEncoding(t *testing.T) {
 				b, err := proto.MarshalOptions{Deterministic: true}.Marshal(r)
 				if err != nil {
 					t.Fatal(err)
+				}
+				if c, ok := r.(*clusterv3.Cluster); ok && k.Client == ClientGRPC {
+					if prev, seen := grpcEnc[h]; seen && prev != string(b) {
+						t.Errorf("%s %s: %s: hash %x stands for two different proxyless clusters", name, k, c.Name, h)
+					}
+					grpcEnc[h] = string(b)
+					if h == ContentHash(b) {
+						t.Errorf("%s %s: %s: a proxyless cluster's hash is its encoding's: derived hashes must stay apart", name, k, c.Name)
+					}
+					derived++
+					continue
 				}
 				if want := ContentHash(b); h != want {
 					t.Errorf("%s %s: %s: hash %x, encoding hashes to %x", name, k, r.(named).GetName(), h, want)
@@ -50,13 +65,15 @@ func TestClusterHashesMatchEncoding(t *testing.T) {
 		}
 		check(filepath.Base(dir), groups)
 	}
-	groups, err := Translate(bigSnapshot(t, 50, 100, 10), Options{})
-	if err != nil {
-		t.Fatal(err)
+	for _, zone := range []string{"", "z1"} {
+		groups, err := Translate(bigSnapshot(t, 50, 100, 10), Options{Zone: zone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("big", groups)
 	}
-	check("big", groups)
-	if checked < 50 {
-		t.Fatalf("only %d hashes checked", checked)
+	if checked < 50 || derived < 50 {
+		t.Fatalf("only %d hashes and %d derived hashes checked", checked, derived)
 	}
 }
 

@@ -3,6 +3,7 @@ package translate
 import (
 	"bytes"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -257,7 +258,7 @@ func TestTranslateErrorsNameGateway(t *testing.T) {
 // the name) must get equal gRPC clusters.
 func TestGRPCClusterFollowsEnvoyCluster(t *testing.T) {
 	p := bigSnapshot(t, 300, 0, 1)
-	for _, dir := range []string{"services", "routing"} {
+	for _, dir := range []string{"services", "routing", "dns"} {
 		snap, _ := loadCase(t, "testdata/in/"+dir)
 		for n, s := range snap.Services {
 			p.Services[dir+"-"+n] = s
@@ -284,5 +285,46 @@ func TestGRPCClusterFollowsEnvoyCluster(t *testing.T) {
 	}
 	if len(byEnvoy) < 10 {
 		t.Fatalf("only %d distinct clusters: the test compares too little", len(byEnvoy))
+	}
+
+	// What grpcClusterHash is derived from, the final Envoy cluster (EDS
+	// name in) and the EDS name (which a DNS Service's Envoy cluster does
+	// not carry), decides the gRPC cluster, in every zone.
+	byInput := map[string]string{}
+	byHash := map[uint64]string{}
+	dns := 0
+	for _, name := range sortedKeys(p.Services) {
+		for _, zone := range []string{"", "a", "b"} {
+			bc, err := buildClusters(p.Services[name], DefaultSystemCAFile, zone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			eb, err := opts.Marshal(bc.envoy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gb, err := opts.Marshal(bc.grpc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ContentHash(eb) != bc.envoyHash {
+				t.Fatalf("Service %s: envoyHash is not the final Envoy cluster's", name)
+			}
+			in := strconv.FormatUint(bc.envoyHash, 16) + " " + bc.eds
+			if prev, ok := byInput[in]; ok && prev != string(gb) {
+				t.Fatalf("Service %s, zone %q: same Envoy cluster and EDS name as another, but a different gRPC cluster", name, zone)
+			}
+			byInput[in] = string(gb)
+			if prev, ok := byHash[bc.grpcHash]; ok && prev != string(gb) {
+				t.Fatalf("Service %s, zone %q: grpcHash %x stands for two different gRPC clusters", name, zone, bc.grpcHash)
+			}
+			byHash[bc.grpcHash] = string(gb)
+			if bc.envoy.EdsClusterConfig == nil {
+				dns++
+			}
+		}
+	}
+	if dns == 0 {
+		t.Fatal("no DNS Service: the EDS name's part in the hash goes untested")
 	}
 }

@@ -73,7 +73,7 @@ func xdsServerAuth(t *testing.T, addr string, fakePeer net.Addr, auth *peerauth.
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	if _, err := pub.Publish(ctx, res.Groups, res.CLAs); err != nil {
+	if _, err := pub.Publish(ctx, res.Groups, res.CLAs, res.CLAHashes); err != nil {
 		t.Fatal(err)
 	}
 	srv, err := server.NewServer(ctx, pub, server.Options{Auth: auth})
