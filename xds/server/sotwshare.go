@@ -46,6 +46,9 @@ type sharedSotW struct {
 	mu      sync.Mutex
 	streams map[chan cache.Response]*sotwFan
 	groups  map[translate.GroupKey]map[*sotwFan]struct{}
+	// heldAnswers counts how held watches were answered (sotwwatch.go),
+	// for tests; guarded by mu.
+	heldAnswers struct{ shared, byCache int }
 }
 
 // sotwFan is one state-of-the-world stream: its response channel, the
@@ -57,6 +60,10 @@ type sotwFan struct {
 	watches int // open watches; the entry goes with the last one
 
 	mu sync.Mutex // serialises forward
+
+	// held are the stream's watches sharedSotW holds itself, by type
+	// (sotwwatch.go); guarded by sharedSotW.mu.
+	held [numTypes]*heldWatch
 
 	// eds is what the stream holds of EDS (sotweds.go). It lives with the
 	// entry: a stream whose only watch is EDS loses it between requests
@@ -91,10 +98,25 @@ func (s *sharedSotW) CreateWatch(req *cache.Request, sub cache.Subscription, out
 	}
 	f.watches++
 	s.mu.Unlock()
-	if req.GetTypeUrl() == typeURLs[tEndpoints] {
+	t := typeIndex(req.GetTypeUrl())
+	if t == tEndpoints {
 		f.eds.request(req, sub)
 	}
 
+	s.mu.Lock()
+	if t >= 0 && s.upToDate(key.String(), req, sub) {
+		held := s.hold(f, &heldWatch{req: req, sub: sub, t: t})
+		s.mu.Unlock()
+		var once sync.Once
+		return func() {
+			once.Do(func() {
+				held()
+				s.forward(f)
+				s.release(f)
+			})
+		}, nil
+	}
+	s.mu.Unlock()
 	cancel, err := s.SnapshotCache.CreateWatch(req, sub, f.mid)
 	s.forward(f)
 	if err != nil {
@@ -143,12 +165,15 @@ func (s *sharedSotW) release(f *sotwFan) {
 	}
 }
 
-// flush forwards what a publish of group k left in its streams' channels.
+// flush answers the held watches of group k's streams whose type changed
+// (sotwwatch.go) and forwards those answers and what the cache wrote on
+// the publish into its streams' channels.
 func (s *sharedSotW) flush(k translate.GroupKey) {
 	s.mu.Lock()
 	fans := make([]*sotwFan, 0, len(s.groups[k]))
 	for f := range s.groups[k] {
 		fans = append(fans, f)
+		s.answerHeld(f)
 	}
 	s.mu.Unlock()
 	for _, f := range fans {
@@ -156,17 +181,30 @@ func (s *sharedSotW) flush(k translate.GroupKey) {
 	}
 }
 
-// forward moves f's waiting responses to the server's channel, in order,
-// each shared when it can be.
+// forward moves f's waiting responses to the server's channel, in the
+// cache's ADS type order (a flush adds held watches' answers after those
+// the cache wrote), each shared when it can be.
 func (s *sharedSotW) forward(f *sotwFan) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	var buf [midCapacity]cache.Response
 	for {
-		select {
-		case r := <-f.mid:
-			f.out <- s.share(f, r)
-		default:
+		rs := buf[:0]
+	drain:
+		for {
+			select {
+			case r := <-f.mid:
+				rs = append(rs, r)
+			default:
+				break drain
+			}
+		}
+		if len(rs) == 0 {
 			return
+		}
+		inADSOrder(rs)
+		for _, r := range rs {
+			f.out <- s.share(f, r)
 		}
 	}
 }
@@ -177,6 +215,16 @@ func (s *sharedSotW) forward(f *sotwFan) {
 // the stream lacks (sotweds.go).
 func (s *sharedSotW) share(f *sotwFan, r cache.Response) cache.Response {
 	t := typeIndex(r.GetRequest().GetTypeUrl())
+	if hr, ok := r.(*heldResp); ok {
+		if t != tEndpoints {
+			return hr
+		}
+		cur := hr.cur
+		if !hr.named {
+			cur = nil // wildcard EDS: the whole body, as for the cache's
+		}
+		return &edsResponse{Response: hr, e: &f.eds, hub: s.hub, cur: cur}
+	}
 	raw, ok := r.(*cache.RawResponse)
 	if !ok || t < 0 {
 		if t == tEndpoints {

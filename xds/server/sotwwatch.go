@@ -1,0 +1,229 @@
+package server
+
+import (
+	"context"
+	"slices"
+
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+)
+
+// State-of-the-world watches held by gatehouse (issue 10).
+//
+// go-control-plane's SnapshotCache answers each open watch, when a snapshot
+// changes its type's version, with a response of its own built for that
+// stream (pkg/cache/v3/simple.go, respondSOTWWatches and createResponse):
+// a cachedResource per resource and a returned-resources map, and a debug
+// line's list of every name even with logging off. With 1,000 CLAs that
+// was about 70% of the server's CPU per endpoint change over state of the
+// world, garbage collection included (fleet benchmark, 200 Envoys, CPU
+// profile). The responses' resources were already shared (sotwshare.go);
+// their per-stream scaffolding was not.
+//
+// So sharedSotW keeps the watches that wait for a change itself. A watch
+// whose request is up to date (its version is the snapshot's, and the
+// stream holds every resource it subscribed to that the snapshot has: the
+// cache's own rule, simple.go CreateWatch) is held here instead of in the
+// cache. After each SetSnapshot of the group (flush), a held watch whose
+// type changed version is answered:
+//   - from the group's delta snapshot at that version (its shared
+//     encodings, and for EDS the trimming of sotweds.go), when the delta
+//     hub has that version and the request asks for every resource of the
+//     type (wildcard, or exactly its names: what an Envoy of the group
+//     asks for);
+//   - otherwise (a bridge snapshot, a request for some names only) by the
+//     cache, whose CreateWatch answers at once since the version differs:
+//     the response the cache would have sent on SetSnapshot.
+//
+// Check and registration happen under sharedSotW.mu, and flush reads the
+// snapshot under it after SetSnapshot returned, so a watch is never left
+// waiting on a version it missed. A flush sends each stream's responses
+// in the cache's ADS order (clusters, endpoints, listeners, routes,
+// secrets), those the cache wrote for its own watches included.
+
+// heldWatch is one watch sharedSotW holds.
+type heldWatch struct {
+	req *cache.Request
+	sub cache.Subscription
+	t   typeIdx
+	// stockCancel cancels the cache's watch when the cache took the
+	// watch over (flush's fallback) and kept it open.
+	stockCancel func()
+}
+
+// upToDate reports whether the cache would hold req's watch open: group
+// k has a snapshot, at req's version for its type, and the stream holds
+// every resource it asks for that the snapshot has. s.mu must be held.
+func (s *sharedSotW) upToDate(k string, req *cache.Request, sub cache.Subscription) bool {
+	snap, err := s.SnapshotCache.GetSnapshot(k)
+	if err != nil || snap == nil {
+		return false
+	}
+	typeURL := req.GetTypeUrl()
+	if snap.GetVersion(typeURL) != req.GetVersionInfo() {
+		return false
+	}
+	resources := snap.GetResourcesAndTTL(typeURL)
+	returned := sub.ReturnedResources()
+	if !sub.IsWildcard() {
+		for r := range sub.SubscribedResources() {
+			if _, ok := returned[r]; !ok {
+				if _, ok := resources[r]; ok {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for r := range resources {
+		if _, ok := returned[r]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// hold registers w as f's open watch of its type; s.mu must be held. The
+// returned cancel is the watch's.
+func (s *sharedSotW) hold(f *sotwFan, w *heldWatch) func() {
+	f.held[w.t] = w
+	return func() {
+		s.mu.Lock()
+		if f.held[w.t] == w {
+			f.held[w.t] = nil
+		}
+		stock := w.stockCancel
+		s.mu.Unlock()
+		if stock != nil {
+			stock()
+		}
+	}
+}
+
+// answerHeld answers f's held watches whose type changed version, into
+// f.mid. s.mu must be held.
+func (s *sharedSotW) answerHeld(f *sotwFan) {
+	var snap cache.ResourceSnapshot
+	for t := range numTypes {
+		w := f.held[t]
+		if w == nil || w.stockCancel != nil {
+			continue
+		}
+		if snap == nil {
+			var err error
+			if snap, err = s.SnapshotCache.GetSnapshot(f.key.String()); err != nil || snap == nil {
+				return // removed: the stream is ended (orphans.go)
+			}
+		}
+		version := snap.GetVersion(w.req.GetTypeUrl())
+		if version == w.req.GetVersionInfo() {
+			continue
+		}
+		if r := s.heldResponse(f, w, version); r != nil {
+			f.held[t] = nil
+			f.mid <- r
+			s.heldAnswers.shared++
+			continue
+		}
+		s.heldAnswers.byCache++
+		// The cache answers at once (the version differs); if it keeps a
+		// watch open after all, the held watch's cancel cancels it.
+		cancel, err := s.SnapshotCache.CreateWatch(w.req, w.sub, f.mid)
+		if err != nil {
+			f.held[t] = nil // as the cache: a watch that could not answer is dropped
+			continue
+		}
+		if cancel == nil {
+			cancel = func() {}
+		}
+		w.stockCancel = cancel
+	}
+}
+
+// heldResponse is the response to w at version from the group's delta
+// snapshot, or nil when the delta hub does not have that version or the
+// request does not ask for the whole type.
+func (s *sharedSotW) heldResponse(f *sotwFan, w *heldWatch, version string) cache.Response {
+	cur := s.hub.snapshotAt(f.key, w.t, version)
+	if cur == nil {
+		return nil
+	}
+	ts := &cur.types[w.t]
+	names := w.req.GetResourceNames()
+	if len(names) > 0 && !sameNameSet(names, ts.versions) {
+		return nil
+	}
+	returned := make(map[string]string, len(ts.names))
+	for _, n := range ts.names {
+		returned[n] = version
+	}
+	return &heldResp{req: w.req, ts: ts, returned: returned, cur: cur, named: len(names) > 0}
+}
+
+// sameNameSet reports whether names are exactly the keys of m.
+func sameNameSet(names []string, m map[string]string) bool {
+	if len(names) != len(m) {
+		return false
+	}
+	for _, n := range names {
+		if _, ok := m[n]; !ok {
+			return false
+		}
+	}
+	return !hasDuplicates(names)
+}
+
+// hasDuplicates is only reached when names has as many entries as the
+// type has resources, all of them known: a repeat means one is missing.
+func hasDuplicates(names []string) bool {
+	seen := make(map[string]struct{}, len(names))
+	for _, n := range names {
+		if _, ok := seen[n]; ok {
+			return true
+		}
+		seen[n] = struct{}{}
+	}
+	return false
+}
+
+// heldResp answers a held watch with the whole of a type of a delta
+// snapshot.
+type heldResp struct {
+	req      *cache.Request
+	ts       *deltaTypeSnap
+	cur      *deltaSnap
+	returned map[string]string
+	named    bool // the request named the resources (EDS, RDS)
+}
+
+func (r *heldResp) GetDiscoveryResponse() (*discoveryv3.DiscoveryResponse, error) {
+	enc, err := r.ts.sotw()
+	if err != nil {
+		return nil, err
+	}
+	out := &discoveryv3.DiscoveryResponse{VersionInfo: r.ts.version, TypeUrl: r.req.GetTypeUrl()}
+	out.ProtoReflect().SetUnknown(enc.body) // as sharedResponse
+	return out, nil
+}
+
+func (r *heldResp) GetRequest() *discoveryv3.DiscoveryRequest { return r.req }
+func (r *heldResp) GetVersion() (string, error)               { return r.ts.version, nil }
+func (r *heldResp) GetResponseVersion() string                { return r.ts.version }
+func (r *heldResp) GetReturnedResources() map[string]string   { return r.returned }
+func (r *heldResp) GetContext() context.Context               { return context.Background() }
+
+// inADSOrder sorts responses by the cache's ADS type order (stable: a
+// type's responses keep their order).
+func inADSOrder(rs []cache.Response) {
+	slices.SortStableFunc(rs, func(a, b cache.Response) int {
+		return adsRank(a) - adsRank(b)
+	})
+}
+
+func adsRank(r cache.Response) int {
+	t := typeIndex(r.GetRequest().GetTypeUrl())
+	if t < 0 {
+		return int(numTypes)
+	}
+	return int(responseTypes[t])
+}
