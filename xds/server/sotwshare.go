@@ -46,9 +46,10 @@ type sharedSotW struct {
 	mu      sync.Mutex
 	streams map[chan cache.Response]*sotwFan
 	groups  map[translate.GroupKey]map[*sotwFan]struct{}
-	// heldAnswers counts how held watches were answered (sotwwatch.go),
-	// for tests; guarded by mu.
-	heldAnswers struct{ shared, byCache int }
+	// answered counts, for tests, the watches answered from the shared
+	// encodings at once (immediate) or by flush (shared), and the held
+	// ones flush handed to the cache (byCache); guarded by mu.
+	answered answerCounts
 }
 
 // sotwFan is one state-of-the-world stream: its response channel, the
@@ -103,21 +104,30 @@ func (s *sharedSotW) CreateWatch(req *cache.Request, sub cache.Subscription, out
 		f.eds.request(req, sub)
 	}
 
+	var cancel func()
+	var err error
 	s.mu.Lock()
-	if t >= 0 && s.upToDate(key.String(), req, sub) {
-		held := s.hold(f, &heldWatch{req: req, sub: sub, t: t})
-		s.mu.Unlock()
-		var once sync.Once
-		return func() {
-			once.Do(func() {
-				held()
-				s.forward(f)
-				s.release(f)
-			})
-		}, nil
+	wait, version, known := false, "", false
+	if t >= 0 {
+		wait, version, known = s.classify(key.String(), req, sub)
 	}
-	s.mu.Unlock()
-	cancel, err := s.SnapshotCache.CreateWatch(req, sub, f.mid)
+	switch w := (&heldWatch{req: req, sub: sub, t: t}); {
+	case known && wait:
+		cancel = s.hold(f, w) // answered by flush (sotwwatch.go)
+		s.mu.Unlock()
+	case known:
+		if r := s.heldResponse(f, w, version); r != nil {
+			f.mid <- r // answered at once, as the cache would, from the shared encodings
+			s.answered.immediate++
+			s.mu.Unlock()
+			break
+		}
+		s.mu.Unlock()
+		cancel, err = s.SnapshotCache.CreateWatch(req, sub, f.mid)
+	default:
+		s.mu.Unlock()
+		cancel, err = s.SnapshotCache.CreateWatch(req, sub, f.mid)
+	}
 	s.forward(f)
 	if err != nil {
 		s.release(f)

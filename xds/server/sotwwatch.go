@@ -41,6 +41,9 @@ import (
 // in the cache's ADS order (clusters, endpoints, listeners, routes,
 // secrets), those the cache wrote for its own watches included.
 
+// answerCounts are sharedSotW.answered.
+type answerCounts struct{ immediate, shared, byCache int }
+
 // heldWatch is one watch sharedSotW holds.
 type heldWatch struct {
 	req *cache.Request
@@ -51,17 +54,22 @@ type heldWatch struct {
 	stockCancel func()
 }
 
-// upToDate reports whether the cache would hold req's watch open: group
-// k has a snapshot, at req's version for its type, and the stream holds
-// every resource it asks for that the snapshot has. s.mu must be held.
-func (s *sharedSotW) upToDate(k string, req *cache.Request, sub cache.Subscription) bool {
+// classify says what the cache would do with req's watch for group k:
+// hold it open (wait), or answer it at once at version (the snapshot's
+// version of the type); known is false when k has no snapshot (the cache
+// then holds the watch until the first). It applies the cache's rule
+// (simple.go, CreateWatch): answer when the version differs, or when the
+// stream lacks a resource it asks for that the snapshot has. s.mu must be
+// held.
+func (s *sharedSotW) classify(k string, req *cache.Request, sub cache.Subscription) (wait bool, version string, known bool) {
 	snap, err := s.SnapshotCache.GetSnapshot(k)
 	if err != nil || snap == nil {
-		return false
+		return false, "", false
 	}
 	typeURL := req.GetTypeUrl()
-	if snap.GetVersion(typeURL) != req.GetVersionInfo() {
-		return false
+	version = snap.GetVersion(typeURL)
+	if version != req.GetVersionInfo() {
+		return false, version, true
 	}
 	resources := snap.GetResourcesAndTTL(typeURL)
 	returned := sub.ReturnedResources()
@@ -69,18 +77,18 @@ func (s *sharedSotW) upToDate(k string, req *cache.Request, sub cache.Subscripti
 		for r := range sub.SubscribedResources() {
 			if _, ok := returned[r]; !ok {
 				if _, ok := resources[r]; ok {
-					return false
+					return false, version, true
 				}
 			}
 		}
-		return true
+		return true, version, true
 	}
 	for r := range resources {
 		if _, ok := returned[r]; !ok {
-			return false
+			return false, version, true
 		}
 	}
-	return true
+	return true, version, true
 }
 
 // hold registers w as f's open watch of its type; s.mu must be held. The
@@ -122,10 +130,10 @@ func (s *sharedSotW) answerHeld(f *sotwFan) {
 		if r := s.heldResponse(f, w, version); r != nil {
 			f.held[t] = nil
 			f.mid <- r
-			s.heldAnswers.shared++
+			s.answered.shared++
 			continue
 		}
-		s.heldAnswers.byCache++
+		s.answered.byCache++
 		// The cache answers at once (the version differs); if it keeps a
 		// watch open after all, the held watch's cancel cancels it.
 		cancel, err := s.SnapshotCache.CreateWatch(w.req, w.sub, f.mid)

@@ -31,7 +31,10 @@ func heldWatches(t *testing.T, h *harness, k translate.GroupKey) (held, stock in
 		}
 	}
 	s.mu.Unlock()
-	return held, h.pub.envoy.GetStatusInfo(k.String()).GetNumWatches()
+	if info := h.pub.envoy.GetStatusInfo(k.String()); info != nil {
+		stock = info.GetNumWatches()
+	}
+	return held, stock
 }
 
 // Once streams have ACKed everything, every watch waiting for a change is
@@ -63,15 +66,37 @@ func TestSotWWaitingWatchesAreHeld(t *testing.T) {
 			return held == want && stock == 0
 		})
 	}
-	if got := answers(h); got.shared != 2*len(streams) || got.byCache != 0 {
-		t.Fatalf("held watches answered %+v, want %d from the shared encodings and none by the cache", got, 2*len(streams))
+	if got := answers(h); got != (answerCounts{immediate: 4 * len(streams), shared: 2 * len(streams)}) {
+		t.Fatalf("watches answered %+v, want the %d initial ones at once and %d held ones, all from the shared encodings", got, 4*len(streams), 2*len(streams))
 	}
 }
 
-func answers(h *harness) struct{ shared, byCache int } {
+// An ACK that arrives after the next publish (its version is no longer
+// the snapshot's) is answered at once from the shared encodings, as the
+// cache would answer it, with only what changed since the ACKed version.
+func TestSotWLateAckAnsweredAtOnce(t *testing.T) {
+	h, f, streams, names := edsSetup(t, 20, 1)
+	a := streams[0]
+	before := answers(h)
+	setPort(t, h, f, 3, 22003)
+	r1 := expectEDS(t, a, map[string]uint32{edsName(3): 22003})
+	setPort(t, h, f, 9, 22009) // no EDS watch open: nothing is sent yet
+	a.expectNone(quiet / 3)
+	a.ack(r1, names)
+	r2 := expectEDS(t, a, map[string]uint32{edsName(9): 22009})
+	if r2.GetVersionInfo() != edsVersion(t, h, f) {
+		t.Fatalf("EDS version %s, want %s", r2.GetVersionInfo(), edsVersion(t, h, f))
+	}
+	got := answers(h)
+	if got.immediate != before.immediate+1 || got.byCache != before.byCache {
+		t.Fatalf("answers went from %+v to %+v, want one more answered at once from the shared encodings", before, got)
+	}
+}
+
+func answers(h *harness) answerCounts {
 	h.pub.sotw.mu.Lock()
 	defer h.pub.sotw.mu.Unlock()
-	return h.pub.sotw.heldAnswers
+	return h.pub.sotw.answered
 }
 
 // A held watch whose request does not name exactly the type's resources
@@ -109,8 +134,8 @@ func TestSotWHeldNamedOtherwiseAnsweredByCache(t *testing.T) {
 	})
 	setPort(t, h, f, 7, 21007)
 	expectEDS(t, a, map[string]uint32{edsName(7): 21007})
-	if got := answers(h); got.shared != 0 || got.byCache != 2 {
-		t.Fatalf("held watches answered %+v, want both by the cache", got)
+	if got := answers(h); got != (answerCounts{immediate: 1, byCache: 2}) {
+		t.Fatalf("watches answered %+v, want the initial CDS at once and both held EDS watches by the cache", got)
 	}
 }
 
