@@ -50,6 +50,11 @@ type deltaTypeSnap struct {
 	// sotw is the type's resources as a state-of-the-world response
 	// carries them (sharedSotW), built once on first use.
 	sotw func() (*sotwEncoding, error)
+	// returned is what a state-of-the-world response of the whole type
+	// tells the stream's subscription it returned (every name at the
+	// type's version, as the stock cache writes it), built once on first
+	// use; each response carries its own copy (sotwwatch.go).
+	returned func() map[string]string
 }
 
 // deltaGroup is one group's current snapshot and its delta streams.
@@ -82,10 +87,11 @@ func newDeltaSnap(prev *deltaSnap, st *[numTypes]typeState) *deltaSnap {
 		out := &s.types[t]
 		out.version, out.versions, out.names = ts.res.Version, ts.versions, ts.names
 		if prev != nil && prev.types[t].version == out.version {
-			out.enc, out.sotw = prev.types[t].enc, prev.types[t].sotw
+			out.enc, out.sotw, out.returned = prev.types[t].enc, prev.types[t].sotw, prev.types[t].returned
 			continue
 		}
 		out.sotw = sotwResources(out)
+		out.returned = sotwReturned(out)
 		var old *deltaTypeSnap
 		if prev != nil {
 			old = &prev.types[t]

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"maps"
 	"slices"
+	"sync"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -158,19 +160,22 @@ func (s *sharedSotW) heldResponse(f *sotwFan, w *heldWatch, version string) cach
 	}
 	ts := &cur.types[w.t]
 	names := w.req.GetResourceNames()
-	if len(names) > 0 && !sameNameSet(names, ts.versions) {
+	if len(names) > 0 && !sameNameSet(names, len(w.sub.SubscribedResources()), ts.versions) {
 		return nil
 	}
-	returned := make(map[string]string, len(ts.names))
-	for _, n := range ts.names {
-		returned[n] = version
-	}
+	// The subscription keeps the map and deletes from it when the stream
+	// unsubscribes (stream/v3 subscription.go, SetResourceSubscription):
+	// each response gets its own copy of the shared one, a table copy
+	// rather than a thousand inserts.
+	returned := maps.Clone(ts.returned())
 	return &heldResp{req: w.req, ts: ts, returned: returned, cur: cur, named: len(names) > 0}
 }
 
-// sameNameSet reports whether names are exactly the keys of m.
-func sameNameSet(names []string, m map[string]string) bool {
-	if len(names) != len(m) {
+// sameNameSet reports whether the request's names are exactly the keys of
+// m; distinct is the size of the subscription built from them, which
+// tells a repeated name (then one key is missing) without another set.
+func sameNameSet(names []string, distinct int, m map[string]string) bool {
+	if len(names) != len(m) || distinct != len(names) {
 		return false
 	}
 	for _, n := range names {
@@ -178,20 +183,19 @@ func sameNameSet(names []string, m map[string]string) bool {
 			return false
 		}
 	}
-	return !hasDuplicates(names)
+	return true
 }
 
-// hasDuplicates is only reached when names has as many entries as the
-// type has resources, all of them known: a repeat means one is missing.
-func hasDuplicates(names []string) bool {
-	seen := make(map[string]struct{}, len(names))
-	for _, n := range names {
-		if _, ok := seen[n]; ok {
-			return true
+// sotwReturned builds a type's returned map once per snapshot, on first
+// use (read only: responses carry copies).
+func sotwReturned(ts *deltaTypeSnap) func() map[string]string {
+	return sync.OnceValue(func() map[string]string {
+		out := make(map[string]string, len(ts.names))
+		for _, n := range ts.names {
+			out[n] = ts.version
 		}
-		seen[n] = struct{}{}
-	}
-	return false
+		return out
+	})
 }
 
 // heldResp answers a held watch with the whole of a type of a delta

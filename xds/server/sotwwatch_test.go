@@ -180,3 +180,32 @@ func TestSotWHeldAnsweredInADSOrder(t *testing.T) {
 		t.Fatalf("responses in order %v, want %v", order, want)
 	}
 }
+
+// sameNameSet accepts exactly the resources' names in any order, and
+// nothing else: a repeated name hiding a missing one, a missing or extra
+// name, the explicit wildcard.
+func TestSameNameSet(t *testing.T) {
+	m := map[string]string{"a": "1", "b": "1", "c": "1"}
+	distinct := func(names []string) int {
+		set := map[string]bool{}
+		for _, n := range names {
+			set[n] = true
+		}
+		return len(set)
+	}
+	for _, c := range []struct {
+		names []string
+		want  bool
+	}{
+		{[]string{"c", "a", "b"}, true},
+		{[]string{"a", "a", "b"}, false},
+		{[]string{"a", "b"}, false},
+		{[]string{"a", "b", "c", "d"}, false},
+		{[]string{"a", "b", "*"}, false},
+		{nil, false},
+	} {
+		if got := sameNameSet(c.names, distinct(c.names), m); got != c.want {
+			t.Errorf("sameNameSet(%v) = %v, want %v", c.names, got, c.want)
+		}
+	}
+}
