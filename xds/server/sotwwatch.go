@@ -163,12 +163,7 @@ func (s *sharedSotW) heldResponse(f *sotwFan, w *heldWatch, version string) cach
 	if len(names) > 0 && !sameNameSet(names, len(w.sub.SubscribedResources()), ts.versions) {
 		return nil
 	}
-	// The subscription keeps the map and deletes from it when the stream
-	// unsubscribes (stream/v3 subscription.go, SetResourceSubscription):
-	// each response gets its own copy of the shared one, a table copy
-	// rather than a thousand inserts.
-	returned := maps.Clone(ts.returned())
-	return &heldResp{req: w.req, ts: ts, returned: returned, cur: cur, named: len(names) > 0}
+	return &heldResp{req: w.req, ts: ts, cur: cur, named: len(names) > 0}
 }
 
 // sameNameSet reports whether the request's names are exactly the keys of
@@ -204,8 +199,8 @@ type heldResp struct {
 	req      *cache.Request
 	ts       *deltaTypeSnap
 	cur      *deltaSnap
-	returned map[string]string
-	named    bool // the request named the resources (EDS, RDS)
+	named    bool              // the request named the resources (EDS, RDS)
+	returned map[string]string // made by GetReturnedResources
 }
 
 func (r *heldResp) GetDiscoveryResponse() (*discoveryv3.DiscoveryResponse, error) {
@@ -221,8 +216,22 @@ func (r *heldResp) GetDiscoveryResponse() (*discoveryv3.DiscoveryResponse, error
 func (r *heldResp) GetRequest() *discoveryv3.DiscoveryRequest { return r.req }
 func (r *heldResp) GetVersion() (string, error)               { return r.ts.version, nil }
 func (r *heldResp) GetResponseVersion() string                { return r.ts.version }
-func (r *heldResp) GetReturnedResources() map[string]string   { return r.returned }
-func (r *heldResp) GetContext() context.Context               { return context.Background() }
+
+// GetReturnedResources is called by the server when it sends the
+// response, on the stream's goroutine (pkg/server/sotw/v3/server.go,
+// send), so the copy is made there, outside sharedSotW.mu and side by side
+// with the other streams'. The subscription keeps the map and deletes from
+// it when the stream unsubscribes (stream/v3 subscription.go,
+// SetResourceSubscription): each response gets its own copy of the shared
+// one, a table copy rather than a thousand inserts.
+func (r *heldResp) GetReturnedResources() map[string]string {
+	if r.returned == nil {
+		r.returned = maps.Clone(r.ts.returned())
+	}
+	return r.returned
+}
+
+func (r *heldResp) GetContext() context.Context { return context.Background() }
 
 // inADSOrder sorts responses by the cache's ADS type order (stable: a
 // type's responses keep their order).
