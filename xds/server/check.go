@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
@@ -103,8 +104,16 @@ func checkRefs(kind translate.ClientKind, st *[numTypes]typeState, refs *groupRe
 }
 
 // refresh recomputes the references of the types whose resources moved.
+// The clusters' are collected beside the routes' when both moved (a cold
+// build: about a millisecond each for 1,000 of each, on the publisher's
+// serial path).
 func (r *groupRefs) refresh(st *[numTypes]typeState, moved [numTypes]bool, all bool) error {
-	var err error
+	var err, clusterErr error
+	var wg sync.WaitGroup
+	if all || moved[tClusters] {
+		wg.Go(func() { r.clusters, clusterErr = collectClusterRefs(st[tClusters].items) })
+	}
+	defer wg.Wait() // before r is read, on every path
 	if all || moved[tListeners] {
 		if r.listeners, err = collectListenerRefs(st[tListeners].items); err != nil {
 			return err
@@ -118,10 +127,6 @@ func (r *groupRefs) refresh(st *[numTypes]typeState, moved [numTypes]bool, all b
 			return err
 		}
 	}
-	if all || moved[tClusters] {
-		if r.clusters, err = collectClusterRefs(st[tClusters].items); err != nil {
-			return err
-		}
-	}
-	return nil
+	wg.Wait()
+	return clusterErr
 }
