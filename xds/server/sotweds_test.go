@@ -68,17 +68,25 @@ func edsVersion(t *testing.T, h *harness, f *fixture) string {
 func TestSotWEDSSendsOnlyTheChangedCLA(t *testing.T) {
 	h, f, streams, names := edsSetup(t, 30, 4)
 	for round, port := range []int{20000, 20001, 20002} {
-		setPort(t, h, f, 7+round, port)
-		for _, a := range streams {
-			r := expectEDS(t, a, map[string]uint32{edsName(7 + round): uint32(port)})
-			if r.GetVersionInfo() != edsVersion(t, h, f) {
-				t.Fatalf("EDS version %s, want the type's current %s", r.GetVersionInfo(), edsVersion(t, h, f))
-			}
-			a.ack(r, names)
+		changeOneCLA(t, h, f, streams, names, 7+round, port)
+	}
+}
+
+// changeOneCLA publishes a new port for CLA i and checks that every stream
+// gets that CLA alone at the type's current version, ACKs it, and gets
+// nothing more.
+func changeOneCLA(t *testing.T, h *harness, f *fixture, streams []*adsStream, names []string, i, port int) {
+	t.Helper()
+	setPort(t, h, f, i, port)
+	for _, a := range streams {
+		r := expectEDS(t, a, map[string]uint32{edsName(i): uint32(port)})
+		if r.GetVersionInfo() != edsVersion(t, h, f) {
+			t.Fatalf("EDS version %s, want the type's current %s", r.GetVersionInfo(), edsVersion(t, h, f))
 		}
-		for _, a := range streams {
-			a.expectNone(quiet / 3)
-		}
+		a.ack(r, names)
+	}
+	for _, a := range streams {
+		a.expectNone(quiet / 3)
 	}
 }
 

@@ -50,17 +50,7 @@ func TestSotWWaitingWatchesAreHeld(t *testing.T) {
 		return held == want && stock == 0
 	})
 	for round, port := range []int{21000, 21001} {
-		setPort(t, h, f, 4+round, port)
-		for _, a := range streams {
-			r := expectEDS(t, a, map[string]uint32{edsName(4 + round): uint32(port)})
-			if r.GetVersionInfo() != edsVersion(t, h, f) {
-				t.Fatalf("EDS version %s, want %s", r.GetVersionInfo(), edsVersion(t, h, f))
-			}
-			a.ack(r, names)
-		}
-		for _, a := range streams {
-			a.expectNone(quiet / 3)
-		}
+		changeOneCLA(t, h, f, streams, names, 4+round, port)
 		waitFor(t, "the watches held again after the ACKs", func() bool {
 			held, stock := heldWatches(t, h, f.key)
 			return held == want && stock == 0

@@ -50,18 +50,7 @@ func TestAppendCLAMatchesMarshal(t *testing.T) {
 	rng := rand.New(rand.NewSource(10))
 	zones := []string{"", "z1", "z2", "a-very-long-zone-name-" + string(bytes.Repeat([]byte("x"), 200))}
 	for i := range 2000 {
-		n := rng.Intn(40)
-		eps := make([]registry.Endpoint, n)
-		for j := range eps {
-			eps[j] = registry.Endpoint{
-				Address:  fmt.Sprintf("10.%d.%d.%d", rng.Intn(3), rng.Intn(256), rng.Intn(256)),
-				Port:     rng.Intn(65536),
-				Zone:     zones[rng.Intn(len(zones))],
-				Weight:   rng.Intn(3) * rng.Intn(1<<uint(rng.Intn(32))),
-				Draining: rng.Intn(5) == 0,
-			}
-		}
-		registry.Sort(eps)
+		eps := randomEndpoints(rng, rng.Intn(40), zones, func() int { return rng.Intn(3) * rng.Intn(1<<uint(rng.Intn(32))) })
 		name := fmt.Sprintf("svc-%d/abcd@%s", i, zones[rng.Intn(len(zones))])
 		cla := Endpoints(name, zones[rng.Intn(len(zones))], eps)
 		if !sameAsMarshal(t, fmt.Sprintf("case %d", i), cla) {
@@ -174,17 +163,7 @@ func TestHashedEndpointsMatchMarshal(t *testing.T) {
 		if i%2 == 1 {
 			n = rng.Intn(3) // after a large set, a small one into the same buffer
 		}
-		eps := make([]registry.Endpoint, n)
-		for j := range eps {
-			eps[j] = registry.Endpoint{
-				Address:  fmt.Sprintf("10.%d.%d.%d", rng.Intn(3), rng.Intn(256), rng.Intn(256)),
-				Port:     rng.Intn(65536),
-				Zone:     zones[rng.Intn(len(zones))],
-				Weight:   rng.Intn(4),
-				Draining: rng.Intn(5) == 0,
-			}
-		}
-		registry.Sort(eps)
+		eps := randomEndpoints(rng, n, zones, func() int { return rng.Intn(4) })
 		name := fmt.Sprintf("svc-%d/abcd", i%50)
 		local := zones[rng.Intn(len(zones))]
 		cla, h := HashedEndpoints(name, local, eps, &buf)
@@ -209,4 +188,21 @@ func TestHashedEndpointsMatchMarshal(t *testing.T) {
 	if len(seen) < 500 {
 		t.Fatalf("only %d distinct CLAs: the test compares too little", len(seen))
 	}
+}
+
+// randomEndpoints is n endpoints in random zones, ports and draining
+// states, weighted by weight, sorted as the registry hands them over.
+func randomEndpoints(rng *rand.Rand, n int, zones []string, weight func() int) []registry.Endpoint {
+	eps := make([]registry.Endpoint, n)
+	for j := range eps {
+		eps[j] = registry.Endpoint{
+			Address:  fmt.Sprintf("10.%d.%d.%d", rng.Intn(3), rng.Intn(256), rng.Intn(256)),
+			Port:     rng.Intn(65536),
+			Zone:     zones[rng.Intn(len(zones))],
+			Weight:   weight(),
+			Draining: rng.Intn(5) == 0,
+		}
+	}
+	registry.Sort(eps)
+	return eps
 }
