@@ -20,8 +20,9 @@ import (
 // resource again for that stream (pkg/cache/v3/cache.go,
 // RawResponse.GetDiscoveryResponse): at 200 Envoys x 1,000 CLAs that was
 // 1.6 s of CPU per endpoint change. Envoy groups' state-of-the-world
-// streams still use that cache (its request rules and ordered ADS), but
-// its responses pass through sharedSotW, which hands the stream, in their
+// streams keep that cache's snapshots and, where gatehouse does not answer
+// a watch itself (sotwwatch.go), its responses; those pass through
+// sharedSotW, which hands the stream, in their
 // place, a response whose resources are the group snapshot's own encodings
 // (deltaTypeSnap.sotw: each resource encoded once per snapshot, shared
 // with the delta path and every stream), whenever the response carries the
@@ -32,8 +33,9 @@ import (
 // (go-control-plane writes the stream's nonce into it) and gRPC copies the
 // shared bytes into the stream's message.
 //
-// The cache writes its responses into a channel of sharedSotW's (mid), and
-// sharedSotW moves them to the server's channel, converted, in order:
+// The cache writes its responses into a channel of sharedSotW's (mid), as
+// do gatehouse's own answers, and sharedSotW moves them to the server's
+// channel, converted, in ADS order:
 // after the cache's CreateWatch returns, before a watch's cancel returns
 // (the server cancels before it drains its channel, so it sees exactly
 // what it would have seen), and after each Publish (flush).
