@@ -76,7 +76,16 @@ func (s *sharedSotW) classify(k string, req *cache.Request, sub cache.Subscripti
 	resources := snap.GetResourcesAndTTL(typeURL)
 	returned := sub.ReturnedResources()
 	if !sub.IsWildcard() {
-		for r := range sub.SubscribedResources() {
+		subscribed := sub.SubscribedResources()
+		if len(returned) == len(subscribed) {
+			// The server keeps the returned names a subset of the
+			// subscribed ones (stream/v3 subscription.go,
+			// SetResourceSubscription; sotweds.go relies on it too), so
+			// equal sizes mean every subscribed name was returned: an ACK
+			// of an up-to-date stream costs no walk of its thousand names.
+			return true, version, true
+		}
+		for r := range subscribed {
 			if _, ok := returned[r]; !ok {
 				if _, ok := resources[r]; ok {
 					return false, version, true
