@@ -106,30 +106,7 @@ func (s *sharedSotW) CreateWatch(req *cache.Request, sub cache.Subscription, out
 		f.eds.request(req, sub)
 	}
 
-	var cancel func()
-	var err error
-	s.mu.Lock()
-	wait, version, known := false, "", false
-	if t >= 0 {
-		wait, version, known = s.classify(key.String(), req, sub)
-	}
-	switch w := (&heldWatch{req: req, sub: sub, t: t}); {
-	case known && wait:
-		cancel = s.hold(f, w) // answered by flush (sotwwatch.go)
-		s.mu.Unlock()
-	case known:
-		if r := s.heldResponse(f, w, version); r != nil {
-			f.mid <- r // answered at once, as the cache would, from the shared encodings
-			s.answered.immediate++
-			s.mu.Unlock()
-			break
-		}
-		s.mu.Unlock()
-		cancel, err = s.SnapshotCache.CreateWatch(req, sub, f.mid)
-	default:
-		s.mu.Unlock()
-		cancel, err = s.SnapshotCache.CreateWatch(req, sub, f.mid)
-	}
+	cancel, err := s.watch(f, key, t, req, sub)
 	s.forward(f)
 	if err != nil {
 		s.release(f)

@@ -8,6 +8,8 @@ import (
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
 // State-of-the-world watches held by gatehouse (issue 10).
@@ -100,6 +102,32 @@ func (s *sharedSotW) classify(k string, req *cache.Request, sub cache.Subscripti
 		}
 	}
 	return true, version, true
+}
+
+// watch opens req's watch for stream f of group k: held, or answered at
+// once from the shared encodings, when the group has a snapshot and the
+// request allows it, else by the cache. A nil cancel means answered.
+func (s *sharedSotW) watch(f *sotwFan, k translate.GroupKey, t typeIdx, req *cache.Request, sub cache.Subscription) (func(), error) {
+	if t >= 0 {
+		s.mu.Lock()
+		wait, version, known := s.classify(k.String(), req, sub)
+		w := &heldWatch{req: req, sub: sub, t: t}
+		switch {
+		case known && wait:
+			cancel := s.hold(f, w) // answered by flush
+			s.mu.Unlock()
+			return cancel, nil
+		case known:
+			if r := s.heldResponse(f, w, version); r != nil {
+				f.mid <- r // as the cache would answer at once
+				s.answered.immediate++
+				s.mu.Unlock()
+				return nil, nil
+			}
+		}
+		s.mu.Unlock()
+	}
+	return s.SnapshotCache.CreateWatch(req, sub, f.mid)
 }
 
 // hold registers w as f's open watch of its type; s.mu must be held. The
