@@ -81,6 +81,14 @@ type holdType struct {
 	requested bool   // the stream subscribes to the type
 	acked     string // the version its last request holds
 	nacked    string // the version its last request rejected ("" after an ACK)
+	// inFlight is the version of the response last sent and not yet
+	// answered ("" when none), with its nonce. Envoy applies a response
+	// when it receives it, so until it answers, it may hold inFlight
+	// rather than acked: versions are content hashes, and a stream that
+	// ACKed routes without the dropped clusters, then was sent routes
+	// naming them again (a cluster removed, added back and removed again),
+	// holds the latter although its last ACK equals the bridge's version.
+	inFlight, inFlightNonce string
 }
 
 // streamState classifies a stream against a hold's versions.
@@ -96,7 +104,10 @@ func (s *holdStream) state(want [len(holdTypes)]string) streamState {
 	st := streamDone
 	for i, t := range s.types {
 		switch {
-		case !t.requested || t.acked == want[i]:
+		case !t.requested:
+		case t.inFlight != "" && t.inFlight != want[i]:
+			st = streamWaiting // may hold what it was sent: wait for its answer
+		case t.acked == want[i]: // and nothing else in flight
 		case t.nacked == want[i]:
 			return streamRejected
 		default:
@@ -205,8 +216,9 @@ func (b *bridgeHold) place(s *holdStream) {
 
 // request records a state-of-the-world stream's request of type t of an
 // Envoy group: acked is its version_info, nacked the version it rejects
-// ("" for an ACK, or a NACK of a response not known).
-func (h *bridgeHolds) request(id int64, k translate.GroupKey, node string, t typeIdx, acked, nacked string, nack bool) {
+// ("" for an ACK, or a NACK of a response not known), nonce the response
+// it answers.
+func (h *bridgeHolds) request(id int64, k translate.GroupKey, node string, t typeIdx, acked, nacked, nonce string, nack bool) {
 	i := holdSlot(t)
 	if i < 0 {
 		return
@@ -228,6 +240,9 @@ func (h *bridgeHolds) request(id int64, k translate.GroupKey, node string, t typ
 	}
 	ht := &s.types[i]
 	ht.requested = true
+	if ht.inFlightNonce != "" && nonce == ht.inFlightNonce {
+		ht.inFlight, ht.inFlightNonce = "", "" // answered (a stale nonce is not)
+	}
 	if nack {
 		// A NACK's version is the last one the client accepted.
 		ht.acked, ht.nacked = acked, nacked
@@ -237,6 +252,26 @@ func (h *bridgeHolds) request(id int64, k translate.GroupKey, node string, t typ
 	if b := h.holds[s.key]; b != nil {
 		b.place(s)
 		h.endIfReady(s.key, b)
+	}
+}
+
+// sent records a response of type t sent to a state-of-the-world stream
+// (before the stream can answer it): until the answer, the stream may hold
+// its version.
+func (h *bridgeHolds) sent(id int64, t typeIdx, version, nonce string) {
+	i := holdSlot(t)
+	if i < 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.streams[id]
+	if s == nil {
+		return // not a stream of an Envoy group the holds follow
+	}
+	s.types[i].inFlight, s.types[i].inFlightNonce = version, nonce
+	if b := h.holds[s.key]; b != nil {
+		b.place(s)
 	}
 }
 

@@ -328,13 +328,18 @@ func TestBridgeHolds(t *testing.T) {
 		state streamState
 	}{
 		{"nothing subscribed", [2]holdType{}, streamDone},
-		{"both acked", [2]holdType{{true, "L1", ""}, {true, "R1", ""}}, streamDone},
-		{"only listeners, acked", [2]holdType{{true, "L1", ""}, {}}, streamDone},
-		{"routes not yet answered", [2]holdType{{true, "L1", ""}, {true, "R0", ""}}, streamWaiting},
-		{"first request pending", [2]holdType{{true, "L1", ""}, {true, "", ""}}, streamWaiting},
-		{"routes rejected", [2]holdType{{true, "L1", ""}, {true, "R0", "R1"}}, streamRejected},
-		{"listeners rejected", [2]holdType{{true, "L0", "L1"}, {true, "R1", ""}}, streamRejected},
-		{"an earlier version rejected", [2]holdType{{true, "L1", ""}, {true, "R0", "R05"}}, streamWaiting},
+		{"both acked", [2]holdType{{requested: true, acked: "L1", nacked: ""}, {requested: true, acked: "R1", nacked: ""}}, streamDone},
+		{"only listeners, acked", [2]holdType{{requested: true, acked: "L1", nacked: ""}, {}}, streamDone},
+		{"routes not yet answered", [2]holdType{{requested: true, acked: "L1", nacked: ""}, {requested: true, acked: "R0", nacked: ""}}, streamWaiting},
+		{"first request pending", [2]holdType{{requested: true, acked: "L1", nacked: ""}, {requested: true, acked: "", nacked: ""}}, streamWaiting},
+		{"routes rejected", [2]holdType{{requested: true, acked: "L1", nacked: ""}, {requested: true, acked: "R0", nacked: "R1"}}, streamRejected},
+		{"listeners rejected", [2]holdType{{requested: true, acked: "L0", nacked: "L1"}, {requested: true, acked: "R1", nacked: ""}}, streamRejected},
+		{"an earlier version rejected", [2]holdType{{requested: true, acked: "L1", nacked: ""}, {requested: true, acked: "R0", nacked: "R05"}}, streamWaiting},
+		// Versions are content hashes: routes that ACKed R1, then were sent
+		// R2 (naming the clusters again) and have not answered, may hold R2.
+		{"acked, then sent another", [2]holdType{{requested: true, acked: "L1"}, {requested: true, acked: "R1", inFlight: "R2", inFlightNonce: "7"}}, streamWaiting},
+		{"acked, then sent the same", [2]holdType{{requested: true, acked: "L1"}, {requested: true, acked: "R1", inFlight: "R1", inFlightNonce: "7"}}, streamDone},
+		{"sent it, not yet answered", [2]holdType{{requested: true, acked: "L1"}, {requested: true, acked: "R0", inFlight: "R1", inFlightNonce: "7"}}, streamWaiting},
 	} {
 		s := &holdStream{types: tc.types}
 		if got := s.state(want); got != tc.state {
@@ -350,7 +355,7 @@ func TestBridgeHolds(t *testing.T) {
 	finished := make(chan uint64, 4)
 	h.finish = func(_ translate.GroupKey, gen uint64) { finished <- gen }
 	k := translate.GroupKey{Gateway: "gw", Client: translate.ClientEnvoy}
-	h.request(1, k, "n1", tRoutes, "R0", "", false)
+	h.request(1, k, "n1", tRoutes, "R0", "", "", false)
 	if _, ready := h.begin(k, want); ready {
 		t.Fatal("a stream holding R0 does not hold a bridge")
 	}
@@ -369,9 +374,9 @@ func TestBridgeHolds(t *testing.T) {
 	if ready {
 		t.Fatal("a stream holding R0 does not hold the bridge")
 	}
-	h.request(1, k, "n1", tRoutes, "R0", "R1", true)
-	h.request(1, k, "n1", tClusters, "C1", "", false) // not a type the hold waits for
-	h.request(1, k, "n1", tRoutes, "R1", "", false)   // an ACK after the NACK
+	h.request(1, k, "n1", tRoutes, "R0", "R1", "", true)
+	h.request(1, k, "n1", tClusters, "C1", "", "", false) // not a type the hold waits for
+	h.request(1, k, "n1", tRoutes, "R1", "", "", false)   // an ACK after the NACK
 	select {
 	case g := <-finished:
 		if g != gen {
@@ -383,7 +388,7 @@ func TestBridgeHolds(t *testing.T) {
 	// The stream's node moves to another group: what it held there does
 	// not answer this one's bridge.
 	k2 := translate.GroupKey{Gateway: "other", Client: translate.ClientEnvoy}
-	h.request(1, k2, "n1", tRoutes, "", "", false)
+	h.request(1, k2, "n1", tRoutes, "", "", "", false)
 	if _, ready := h.begin(k, want); !ready {
 		t.Error("a stream that moved to another group still holds this one's bridge")
 	}
@@ -409,4 +414,41 @@ func publishedWithLate(t *testing.T, h *harness, n int) (*fixture, *envoySotW) {
 	late.holdRoutes = true
 	late.sync()
 	return f, late
+}
+
+// A stream whose last ACK equals the bridge's routes version, but which
+// was sent other routes since and has not answered them, may hold those
+// (a cluster removed, added back and removed again: the versions are
+// content hashes, so the bridge's routes can be the ones it ACKed before).
+// The hold waits for its answer to what it was sent; an answer with a
+// stale nonce is not one.
+func TestBridgeHoldWaitsForWhatWasSent(t *testing.T) {
+	m, err := newServerMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newBridgeHolds(time.Minute, m)
+	finished := make(chan uint64, 4)
+	h.finish = func(_ translate.GroupKey, gen uint64) { finished <- gen }
+	k := translate.GroupKey{Gateway: "gw", Client: translate.ClientEnvoy}
+	want := [2]string{"", "R1"}
+	h.request(1, k, "n1", tRoutes, "R1", "", "4", false) // holds R1
+	h.sent(1, tRoutes, "R2", "5")                        // R2 names the clusters again
+	if _, ready := h.begin(k, want); ready {
+		t.Fatal("a stream sent R2 and not yet answering counts as holding R1")
+	}
+	h.request(1, k, "n1", tRoutes, "R1", "", "4", false) // a stale nonce: not the answer
+	h.request(1, k, "n1", tRoutes, "R2", "", "5", false) // it ACKs R2
+	select {
+	case <-finished:
+		t.Fatal("the hold ended while the stream holds R2")
+	case <-time.After(20 * time.Millisecond):
+	}
+	h.sent(1, tRoutes, "R1", "6") // the bridge's routes
+	h.request(1, k, "n1", tRoutes, "R1", "", "6", false)
+	select {
+	case <-finished:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the ACK of the bridge's routes did not end the hold")
+	}
 }

@@ -229,7 +229,7 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 	tt := p.track(ti)
 	if req.GetErrorDetail() != nil {
 		rejected, known := tt.sentAs(req.GetResponseNonce())
-		t.holdRequest(id, p, ti, req.GetVersionInfo(), rejected.version, true)
+		t.holdRequest(id, p, ti, req, rejected.version, true)
 		t.nack(tt, ti, req.GetErrorDetail().GetMessage(), rejected, now)
 		tt.Acked = req.GetVersionInfo() // a NACK carries the last good version
 		if known {
@@ -242,7 +242,7 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 		}
 		return nil
 	}
-	t.holdRequest(id, p, ti, req.GetVersionInfo(), "", false)
+	t.holdRequest(id, p, ti, req, "", false)
 	if v := req.GetVersionInfo(); v != "" {
 		tt.Acked = v
 		t.acks.acked(p.key, ti, v, p.status.NodeID)
@@ -253,11 +253,11 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 // holdRequest passes a state-of-the-world request of an Envoy group's
 // stream to the bridge holds (nacked: the version a NACK rejects, "" if
 // not known).
-func (t *tracker) holdRequest(id int64, p *proxy, ti typeIdx, version, nacked string, nack bool) {
+func (t *tracker) holdRequest(id int64, p *proxy, ti typeIdx, req *discoveryv3.DiscoveryRequest, nacked string, nack bool) {
 	if t.holds == nil || !p.hasNode || p.key.Client != translate.ClientEnvoy {
 		return
 	}
-	t.holds.request(id, p.key, p.status.NodeID, ti, version, nacked, nack)
+	t.holds.request(id, p.key, p.status.NodeID, ti, req.GetVersionInfo(), nacked, req.GetResponseNonce(), nack)
 }
 
 // requestProxy returns the proxy of a stream that sent a request, noting
@@ -334,6 +334,9 @@ func (t *tracker) OnStreamResponse(_ context.Context, id int64, req *discoveryv3
 	defer t.mu.Unlock()
 	if p := t.proxies[streamKey{protoSotW, id}]; p != nil {
 		p.track(ti).sent(sentResponse{nonce: resp.GetNonce(), version: resp.GetVersionInfo()})
+		if t.holds != nil && p.hasNode && p.key.Client == translate.ClientEnvoy {
+			t.holds.sent(id, ti, resp.GetVersionInfo(), resp.GetNonce())
+		}
 	}
 }
 
