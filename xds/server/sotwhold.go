@@ -23,7 +23,8 @@ import (
 // would route to a cluster it no longer has. The hold closes that gap: the
 // final snapshot is set only once every state-of-the-world stream of the
 // group that subscribes to LDS or RDS has ACKed the bridge's version of
-// each (which the final shares: only CDS differs), or has ended. Envoy
+// each (which the final shares: only CDS differs), with no other version
+// of them sent since and unanswered (holdType.inFlight), or has ended. Envoy
 // applies a response before it answers it, and a NACK carries the last
 // version it accepted (Envoy: source/extensions/config_subscription/grpc/
 // grpc_mux_impl.cc, GrpcMuxImpl::onDiscoveryResponse), so an ACK of the
