@@ -347,13 +347,7 @@ func TestBridgeHolds(t *testing.T) {
 		}
 	}
 
-	m, err := newServerMetrics(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newBridgeHolds(time.Minute, m)
-	finished := make(chan uint64, 4)
-	h.finish = func(_ translate.GroupKey, gen uint64) { finished <- gen }
+	h, finished := newTestHolds(t)
 	k := translate.GroupKey{Gateway: "gw", Client: translate.ClientEnvoy}
 	h.request(1, k, "n1", tRoutes, "R0", "", "", false)
 	if _, ready := h.begin(k, want); ready {
@@ -423,13 +417,7 @@ func publishedWithLate(t *testing.T, h *harness, n int) (*fixture, *envoySotW) {
 // The hold waits for its answer to what it was sent; an answer with a
 // stale nonce is not one.
 func TestBridgeHoldWaitsForWhatWasSent(t *testing.T) {
-	m, err := newServerMetrics(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newBridgeHolds(time.Minute, m)
-	finished := make(chan uint64, 4)
-	h.finish = func(_ translate.GroupKey, gen uint64) { finished <- gen }
+	h, finished := newTestHolds(t)
 	k := translate.GroupKey{Gateway: "gw", Client: translate.ClientEnvoy}
 	want := [2]string{"", "R1"}
 	h.request(1, k, "n1", tRoutes, "R1", "", "4", false) // holds R1
@@ -451,4 +439,18 @@ func TestBridgeHoldWaitsForWhatWasSent(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the ACK of the bridge's routes did not end the hold")
 	}
+}
+
+// newTestHolds is a bridgeHolds with a one-minute bound whose finishes
+// arrive on the channel returned.
+func newTestHolds(t *testing.T) (*bridgeHolds, chan uint64) {
+	t.Helper()
+	m, err := newServerMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newBridgeHolds(time.Minute, m)
+	finished := make(chan uint64, 4)
+	h.finish = func(_ translate.GroupKey, gen uint64) { finished <- gen }
+	return h, finished
 }
