@@ -159,10 +159,15 @@ func (s *sharedSotW) release(f *sotwFan) {
 // the publish into its streams' channels.
 func (s *sharedSotW) flush(k translate.GroupKey) {
 	s.mu.Lock()
+	// Removed (no snapshot): held watches stay, the streams are ended
+	// (orphans.go).
+	snap, err := s.SnapshotCache.GetSnapshot(k.String())
 	fans := make([]*sotwFan, 0, len(s.groups[k]))
 	for f := range s.groups[k] {
 		fans = append(fans, f)
-		s.answerHeld(f)
+		if err == nil && snap != nil {
+			s.answerHeld(f, snap)
+		}
 	}
 	s.mu.Unlock()
 	for _, f := range fans {

@@ -147,20 +147,14 @@ func (s *sharedSotW) hold(f *sotwFan, w *heldWatch) func() {
 	}
 }
 
-// answerHeld answers f's held watches whose type changed version, into
-// f.mid. s.mu must be held.
-func (s *sharedSotW) answerHeld(f *sotwFan) {
-	var snap cache.ResourceSnapshot
+// answerHeld answers f's held watches whose type changed version in snap
+// (the group's snapshot, read once per flush), into f.mid. s.mu must be
+// held.
+func (s *sharedSotW) answerHeld(f *sotwFan, snap cache.ResourceSnapshot) {
 	for t := range numTypes {
 		w := f.held[t]
 		if w == nil || w.stockCancel != nil {
 			continue
-		}
-		if snap == nil {
-			var err error
-			if snap, err = s.SnapshotCache.GetSnapshot(f.key.String()); err != nil || snap == nil {
-				return // removed: the stream is ended (orphans.go)
-			}
 		}
 		version := snap.GetVersion(w.req.GetTypeUrl())
 		if version == w.req.GetVersionInfo() {
