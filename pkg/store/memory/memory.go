@@ -23,6 +23,9 @@ type Store struct {
 	current *store.Tree
 	history []entry // oldest first
 	waiters map[chan struct{}]struct{}
+	// commits counts the commits that changed the tree, so that a watch
+	// notices one made while it was not waiting (in its notify).
+	commits uint64
 }
 
 type entry struct {
@@ -77,6 +80,7 @@ func (s *Store) Commit(ctx context.Context, base string, changes []store.Change,
 	rev := store.Revision{ID: t.Revision, Time: s.now().UTC(), Author: meta.Author, Message: meta.Message, Changed: changed}
 	s.current = t
 	s.history = append(s.history, entry{rev: rev, tree: t})
+	s.commits++
 	for w := range s.waiters {
 		close(w)
 		delete(s.waiters, w)
@@ -84,16 +88,27 @@ func (s *Store) Commit(ctx context.Context, base string, changes []store.Change,
 	return rev, nil
 }
 
-// Watch calls notify after every commit until ctx ends.
+// Watch calls notify after every commit until ctx ends. Commits made
+// while notify runs are not lost: they are counted, and the next round
+// notifies at once (one call for any number of them).
 func (s *Store) Watch(ctx context.Context, notify, ready func()) error {
-	for first := true; ; first = false {
-		w := make(chan struct{})
+	s.mu.Lock()
+	seen := s.commits
+	s.mu.Unlock()
+	if ready != nil {
+		ready()
+	}
+	for {
 		s.mu.Lock()
+		if s.commits != seen {
+			seen = s.commits
+			s.mu.Unlock()
+			notify()
+			continue
+		}
+		w := make(chan struct{})
 		s.waiters[w] = struct{}{}
 		s.mu.Unlock()
-		if first && ready != nil {
-			ready()
-		}
 		select {
 		case <-ctx.Done():
 			s.mu.Lock()
@@ -101,7 +116,6 @@ func (s *Store) Watch(ctx context.Context, notify, ready func()) error {
 			s.mu.Unlock()
 			return nil
 		case <-w:
-			notify()
 		}
 	}
 }

@@ -72,6 +72,57 @@ func TestWatch(t *testing.T) {
 	}
 }
 
+// A commit made while the watch's notify runs is not lost: the watch
+// notifies again once notify returns (it used to wait for the next
+// commit: the conformance test's third change went unseen in one run).
+func TestWatchSeesCommitDuringNotify(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := New(nil)
+	ready := make(chan struct{})
+	inNotify := make(chan struct{})
+	release := make(chan struct{})
+	notified := make(chan struct{}, 10)
+	done := make(chan error)
+	first := true
+	go func() {
+		done <- s.Watch(ctx, func() {
+			if first {
+				first = false
+				inNotify <- struct{}{}
+				<-release
+			}
+			notified <- struct{}{}
+		}, func() { close(ready) })
+	}()
+	<-ready
+	commit := func(v string) {
+		t.Helper()
+		if _, err := s.Commit(ctx, "", []store.Change{{Path: "a.yaml", Content: []byte(v)}}, store.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit("1")
+	select {
+	case <-inNotify:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no notification within 5s of a commit")
+	}
+	commit("2") // while notify runs
+	close(release)
+	for i := range 2 {
+		select {
+		case <-notified:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("notification %d of 2 not within 5s: the commit made during notify was lost", i+1)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Watch returned %v", err)
+	}
+}
+
 // The memory store passes the conformance test every store passes; both
 // clients share the one store, as two handlers of one process would.
 func TestConformance(t *testing.T) {
