@@ -53,8 +53,12 @@ type deltaTypeSnap struct {
 	// returned is what a state-of-the-world response of the whole type
 	// tells the stream's subscription it returned (every name at the
 	// type's version, as the stock cache writes it), built once on first
-	// use; each response carries its own copy (sotwwatch.go).
+	// use; read only, shared by every stream it was sent to (sotwsub.go).
 	returned func() map[string]string
+	// nameSet is names as a subscription set, built once on first use and carried to
+	// the next snapshot while the names stay the same; the subscription
+	// of every stream naming exactly these resources (sotwsub.go).
+	nameSet func() *subNames
 }
 
 // deltaGroup is one group's current snapshot and its delta streams.
@@ -88,6 +92,7 @@ func newDeltaSnap(prev *deltaSnap, st *[numTypes]typeState) *deltaSnap {
 		out.version, out.versions, out.names = ts.res.Version, ts.versions, ts.names
 		if prev != nil && prev.types[t].version == out.version {
 			out.enc, out.sotw, out.returned = prev.types[t].enc, prev.types[t].sotw, prev.types[t].returned
+			out.nameSet = prev.types[t].nameSet
 			continue
 		}
 		out.sotw = sotwResources(out)
@@ -95,6 +100,11 @@ func newDeltaSnap(prev *deltaSnap, st *[numTypes]typeState) *deltaSnap {
 		var old *deltaTypeSnap
 		if prev != nil {
 			old = &prev.types[t]
+		}
+		if old != nil && old.nameSet != nil && sameStrings(ts.names, old.names) {
+			out.nameSet = old.nameSet
+		} else {
+			out.nameSet = snapshotSubNames(ts.names)
 		}
 		if old != nil && old.enc != nil && sameStrings(ts.names, old.names) {
 			// The same names (an endpoint-only change): copy the previous

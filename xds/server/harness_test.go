@@ -79,6 +79,7 @@ type adsStream struct {
 	resp   chan *discoveryv3.DiscoveryResponse
 	cancel context.CancelFunc
 	first  bool
+	err    error // why the stream ended; read once resp is closed
 }
 
 func (h *harness) open(t *testing.T, id, gateway, userAgent string) *adsStream {
@@ -102,6 +103,7 @@ func (h *harness) open(t *testing.T, id, gateway, userAgent string) *adsStream {
 		for {
 			r, err := s.Recv()
 			if err != nil {
+				a.err = err
 				return
 			}
 			a.resp <- r

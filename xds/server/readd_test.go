@@ -1,8 +1,12 @@
 package server
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	resource "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
@@ -45,6 +49,11 @@ func TestRemovedGatewayComesBackToConnectedProxies(t *testing.T) {
 					t.Fatal("a response after the Gateway was removed")
 				}
 				closed = true
+				// The proxy is told why (its log shows it), not given an
+				// OK that reads as a normal end.
+				if st, _ := status.FromError(s.err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), `gateway "gw" was removed`) {
+					t.Fatalf("the stream ended with %v, want Unavailable saying the gateway was removed", s.err)
+				}
 			case <-time.After(300 * time.Millisecond):
 			}
 

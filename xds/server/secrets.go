@@ -53,8 +53,9 @@ func secretsAllowed(p *peer.Peer) bool {
 // withholdSecrets rewrites every secrets request of a stream that may not
 // have them, whatever it names: an empty list (legacy wildcard), "*"
 // (explicit wildcard), names, or a mix would otherwise each reach secrets.
-// go-control-plane builds the stream's subscription from the names after
-// this callback returns (pkg/server/sotw/v3/ads.go), so the rewritten
+// The stream builds its subscription from the names after this callback
+// returns (sotwads.go, as go-control-plane's pkg/server/sotw/v3/ads.go),
+// so the rewritten
 // request subscribes to withheldSecret only. It reports whether it
 // rewrote.
 func withholdSecrets(req *discoveryv3.DiscoveryRequest) bool {

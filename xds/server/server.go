@@ -12,8 +12,6 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/log"
 	resource "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/server/delta/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
-	xdsserver "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
@@ -61,7 +59,7 @@ type Options struct {
 // delta) and tracks every connected proxy.
 type Server struct {
 	pub       *Publisher
-	xds       xdsserver.Server // state of the world
+	xds       *sotwADS // state of the world
 	tracker   *tracker
 	ctx       context.Context
 	logger    log.Logger
@@ -97,7 +95,7 @@ func NewServer(ctx context.Context, pub *Publisher, opts Options) (*Server, erro
 	pub.setHolds(tr.holds)
 	// Ordered ADS sends each stream's responses through one queue in the
 	// order the cache produces them (CDS, EDS, LDS, RDS for Envoy groups).
-	xs := xdsserver.NewServer(ctx, pub.mux, tr, sotw.WithOrderedADS(), sotw.WithLogger(logger))
+	xs := &sotwADS{ctx: ctx, cache: pub.mux, cb: tr, hub: pub.delta}
 	syncs, wait, hold := opts.InitialSyncs, opts.InitialSyncWait, opts.InitialSyncHold
 	if syncs == 0 {
 		syncs = defaultInitialSyncs
@@ -140,7 +138,7 @@ func (a adsService) StreamAggregatedResources(st discoveryv3.AggregatedDiscovery
 	defer t.close()
 	e := newEndable(st, a.s.sotw)
 	defer e.close()
-	return a.s.xds.StreamAggregatedResources(admittedSotW{e, t})
+	return a.s.xds.serve(admittedSotW{e, t})
 }
 
 // DeltaAggregatedResources serves one delta stream with go-control-plane's

@@ -55,9 +55,9 @@ import (
 // (the next response is whole again). A subscribed name the snapshot lacks
 // is left out, as the stock cache leaves it out.
 //
-// All of it runs on the stream's goroutine: go-control-plane's ADS loop
+// All of it runs on the stream's goroutine: the ADS loop (sotwads.go)
 // calls CreateWatch and, when it sends a response, GetDiscoveryResponse
-// and then writes the nonce (pkg/server/sotw/v3/server.go, send); a
+// and then writes the nonce (sotwConn.send); a
 // response it drops unsent (a newer request of the type came first) is
 // never computed. The lock only guards against a misuse of that.
 
@@ -98,9 +98,9 @@ func (e *edsStream) request(req *cache.Request, sub cache.Subscription) {
 			}
 		}
 	}
-	// The server keeps the returned names a subset of the subscribed ones
-	// (it drops unsubscribed names from them: pkg/server/stream/v3/
-	// subscription.go, SetResourceSubscription), so a name is new exactly
+	// The subscription keeps the returned names a subset of the subscribed
+	// ones (it drops unsubscribed names from them: sotwSub.update, as
+	// go-control-plane's SetResourceSubscription), so a name is new exactly
 	// when there are more subscribed than returned: O(1) on an ACK.
 	subscribed, returned := sub.SubscribedResources(), sub.ReturnedResources()
 	if len(subscribed) > len(returned) {
@@ -128,6 +128,15 @@ type edsResponse struct {
 	e   *edsStream
 	hub *deltaHub
 	cur *deltaSnap // the snapshot it answers; nil: send the cache's as is
+}
+
+// returnedNames is that of the held response it trims, if it is one (what
+// the stream holds once it ACKs is the whole snapshot: see above).
+func (r *edsResponse) returnedNames() *subNames {
+	if h, ok := r.Response.(*heldResp); ok {
+		return h.returnedNames()
+	}
+	return nil
 }
 
 func (r *edsResponse) GetDiscoveryResponse() (*discoveryv3.DiscoveryResponse, error) {

@@ -17,7 +17,7 @@ import (
 // snapshot is set (pkg/cache/v3/simple.go, respondSOTWWatches), and a
 // stream's watch of a type is closed from the moment it was answered until
 // the stream's next request of that type, its ACK or NACK
-// (pkg/server/sotw/v3/ads.go). So a stream whose RDS response was not yet ACKed when the
+// (sotwads.go, as go-control-plane's pkg/server/sotw/v3/ads.go). So a stream whose RDS response was not yet ACKed when the
 // bridge was set does not get the bridge's routes then, while its open CDS
 // watch would get the final snapshot's CDS, the removal, at once: Envoy
 // would route to a cluster it no longer has. The hold closes that gap: the

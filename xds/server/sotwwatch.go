@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"maps"
 	"slices"
 	"sync"
 
@@ -81,7 +80,7 @@ func (s *sharedSotW) classify(k string, req *cache.Request, sub cache.Subscripti
 		subscribed := sub.SubscribedResources()
 		if len(returned) == len(subscribed) {
 			// The server keeps the returned names a subset of the
-			// subscribed ones (stream/v3 subscription.go,
+			// subscribed ones (sotwSub.update, as go-control-plane's
 			// SetResourceSubscription; sotweds.go relies on it too), so
 			// equal sizes mean every subscribed name was returned: an ACK
 			// of an up-to-date stream costs no walk of its thousand names.
@@ -227,11 +226,10 @@ func sotwReturned(ts *deltaTypeSnap) func() map[string]string {
 // heldResp answers a held watch with the whole of a type of a delta
 // snapshot.
 type heldResp struct {
-	req      *cache.Request
-	ts       *deltaTypeSnap
-	cur      *deltaSnap
-	named    bool              // the request named the resources (EDS, RDS)
-	returned map[string]string // made by GetReturnedResources
+	req   *cache.Request
+	ts    *deltaTypeSnap
+	cur   *deltaSnap
+	named bool // the request named the resources (EDS, RDS)
 }
 
 func (r *heldResp) GetDiscoveryResponse() (*discoveryv3.DiscoveryResponse, error) {
@@ -248,21 +246,15 @@ func (r *heldResp) GetRequest() *discoveryv3.DiscoveryRequest { return r.req }
 func (r *heldResp) GetVersion() (string, error)               { return r.ts.version, nil }
 func (r *heldResp) GetResponseVersion() string                { return r.ts.version }
 
-// GetReturnedResources is called by the server when it sends the
-// response, on the stream's goroutine (pkg/server/sotw/v3/server.go,
-// send), so the copy is made there, outside sharedSotW.mu and side by side
-// with the other streams'. The subscription keeps the map and deletes from
-// it when the stream unsubscribes (stream/v3 subscription.go,
-// SetResourceSubscription): each response gets its own copy of the shared
-// one, a table copy rather than a thousand inserts.
-func (r *heldResp) GetReturnedResources() map[string]string {
-	if r.returned == nil {
-		r.returned = maps.Clone(r.ts.returned())
-	}
-	return r.returned
-}
+// GetReturnedResources is the snapshot type's own map: the stream's
+// subscription keeps it and never writes to it (sotwSub.update copies
+// what it keeps of it when the stream unsubscribes), so every stream sent
+// the whole type shares it.
+func (r *heldResp) GetReturnedResources() map[string]string { return r.ts.returned() }
 
 func (r *heldResp) GetContext() context.Context { return context.Background() }
+
+func (r *heldResp) returnedNames() *subNames { return r.ts.nameSet() }
 
 // inADSOrder sorts responses by the cache's ADS type order (stable: a
 // type's responses keep their order).

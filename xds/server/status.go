@@ -225,7 +225,8 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 	if ti < 0 {
 		return nil
 	}
-	t.pub.delta.intern(p.key, ti, req.GetResourceNames())
+	// The names are interned by the stream (sotwads.go) only when its
+	// subscription changes: an ACK's names are dropped with the request.
 	tt := p.track(ti)
 	if req.GetErrorDetail() != nil {
 		rejected, known := tt.sentAs(req.GetResponseNonce())
