@@ -50,6 +50,8 @@ type Publisher struct {
 	envoy cache.SnapshotCache
 	grpc  cache.SnapshotCache
 	mux   *cache.MuxCache
+	// grpcShare holds the proxyless groups' shared encodings (grpcshare.go).
+	grpcShare *grpcShared
 	// sotw passes the Envoy cache's state-of-the-world responses to the
 	// streams with shared encodings (sotwshare.go).
 	sotw *sharedSotW
@@ -176,11 +178,12 @@ func NewPublisher(opts PublisherOptions) (*Publisher, error) {
 		logger = log.NewDefaultLogger() // a no-op logger
 	}
 	p := &Publisher{
-		groups:  map[translate.GroupKey]*groupState{},
-		pending: map[translate.GroupKey]*pendingFinal{},
-		envoy:   cache.NewSnapshotCache(true, nodeHash{}, logger),
-		grpc:    cache.NewSnapshotCache(false, nodeHash{}, logger),
-		delta:   newDeltaHub(),
+		groups:    map[translate.GroupKey]*groupState{},
+		pending:   map[translate.GroupKey]*pendingFinal{},
+		envoy:     cache.NewSnapshotCache(true, nodeHash{}, logger),
+		grpc:      cache.NewSnapshotCache(false, nodeHash{}, logger),
+		delta:     newDeltaHub(),
+		grpcShare: newGRPCShared(),
 		publishSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "gatehouse_snapshot_publish_seconds",
 			Help:    "Time to assemble and set the xDS snapshots of one Publish.",
@@ -284,6 +287,9 @@ func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*
 		if u.key.Client == translate.ClientEnvoy {
 			err = p.setEnvoy(ctx, u.key, u.state)
 		} else {
+			// Before the cache answers the watches with it, so that the
+			// streams find the new encodings (grpcshare.go).
+			p.grpcShare.published(u.key, u.state)
 			err = p.grpc.SetSnapshot(ctx, u.key.String(), u.state.served)
 		}
 		if err != nil {
@@ -521,6 +527,8 @@ func (p *Publisher) Remove(keys ...translate.GroupKey) {
 		p.cacheFor(k.Client).ClearSnapshot(k.String())
 		if k.Client == translate.ClientEnvoy {
 			p.delta.remove(k)
+		} else {
+			p.grpcShare.removed(k)
 		}
 	}
 	p.setKnown()
@@ -595,6 +603,9 @@ func (p *Publisher) forgetIfUnpublished(k translate.GroupKey) {
 	defer p.mu.Unlock()
 	if p.groups[k] == nil {
 		p.cacheFor(k.Client).ClearSnapshot(k.String())
+		if k.Client != translate.ClientEnvoy {
+			p.grpcShare.removed(k)
+		}
 	}
 }
 

@@ -95,7 +95,7 @@ func NewServer(ctx context.Context, pub *Publisher, opts Options) (*Server, erro
 	pub.setHolds(tr.holds)
 	// Ordered ADS sends each stream's responses through one queue in the
 	// order the cache produces them (CDS, EDS, LDS, RDS for Envoy groups).
-	xs := &sotwADS{ctx: ctx, cache: pub.mux, cb: tr, hub: pub.delta}
+	xs := &sotwADS{ctx: ctx, cache: pub.mux, cb: tr, hub: pub.delta, grpc: pub.grpcShare}
 	syncs, wait, hold := opts.InitialSyncs, opts.InitialSyncWait, opts.InitialSyncHold
 	if syncs == 0 {
 		syncs = defaultInitialSyncs

@@ -40,6 +40,7 @@ type sotwADS struct {
 	cache cache.ConfigWatcher
 	cb    sotw.Callbacks
 	hub   *deltaHub
+	grpc  *grpcShared // nil: every response marshalled by its cache
 	ids   atomic.Int64
 }
 
@@ -223,7 +224,7 @@ func (c *sotwConn) sendAllBut(typeURL string, resps chan cache.Response) error {
 
 // send sends r with the stream's next nonce.
 func (c *sotwConn) send(r cache.Response) error {
-	out, err := r.GetDiscoveryResponse()
+	out, err := c.discoveryResponse(r)
 	if err != nil {
 		return err
 	}
@@ -238,6 +239,18 @@ func (c *sotwConn) send(r cache.Response) error {
 	w.nonce = out.Nonce
 	c.s.cb.OnStreamResponse(r.GetContext(), c.id, r.GetRequest(), out)
 	return c.st.Send(out)
+}
+
+// discoveryResponse is r's DiscoveryResponse, from the proxyless groups'
+// shared encodings when r is a stock response they can build.
+func (c *sotwConn) discoveryResponse(r cache.Response) (*discoveryv3.DiscoveryResponse, error) {
+	if raw, ok := r.(*cache.RawResponse); ok && c.s.grpc != nil {
+		out, ok, err := c.s.grpc.response(raw)
+		if err != nil || ok {
+			return out, err
+		}
+	}
+	return r.GetDiscoveryResponse()
 }
 
 func (c *sotwConn) shutdown() {
