@@ -1,5 +1,7 @@
 package server
 
+import "sync/atomic"
+
 // sentVersions is what one delta stream holds of one type (name ->
 // version), kept as an overlay over a snapshot's versions map instead of a
 // map of its own: at fleet scale every stream holds nearly the same
@@ -21,7 +23,10 @@ const absentVersion = "\x00"
 
 // rebaseMin is the overlay size below which a stream never re-bases: a
 // handful of entries costs less than a pass over the snapshot.
-var rebaseMin = 64 // a variable so that tests can re-base on every diff
+var rebaseMin atomic.Int64 // a variable so that tests can re-base on every diff;
+// atomic, as streams of earlier tests may still be reading it
+
+func init() { rebaseMin.Store(64) }
 
 func newSentVersions(initial map[string]string) *sentVersions {
 	s := &sentVersions{over: make(map[string]string, len(initial))}
@@ -96,7 +101,7 @@ func (s *sentVersions) names() []string {
 // names). Called after every diff, it is O(1) until the overlay grows past
 // rebaseMin, then O(held + snapshot) once per that many changes.
 func (s *sentVersions) compact(versions map[string]string) {
-	if len(s.over) < rebaseMin {
+	if int64(len(s.over)) < rebaseMin.Load() {
 		return
 	}
 	// Entries of the overlay re-based on versions: what is held at another

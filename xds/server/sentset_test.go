@@ -19,9 +19,9 @@ import (
 // deletes (of base names and others, versions "" included) and re-bases
 // onto random snapshots, and never writes its base.
 func TestSentVersionsMatchesAMap(t *testing.T) {
-	defer func(m int) { rebaseMin = m }(rebaseMin)
+	defer rebaseMin.Store(rebaseMin.Load())
 	for _, min := range []int{1, 4, 64} {
-		rebaseMin = min
+		rebaseMin.Store(int64(min))
 		for seed := range uint64(50) {
 			rng := rand.New(rand.NewPCG(seed, 3))
 			name := func() string { return fmt.Sprintf("r%d", rng.IntN(40)) }
@@ -76,8 +76,8 @@ func TestSentVersionsMatchesAMap(t *testing.T) {
 // overlay re-based after every diff (the fixture's few names never reach
 // the default threshold).
 func TestDeltaConnMatchesStockCacheRebasing(t *testing.T) {
-	defer func(m int) { rebaseMin = m }(rebaseMin)
-	rebaseMin = 1
+	defer rebaseMin.Store(rebaseMin.Load())
+	rebaseMin.Store(1)
 	TestDeltaConnMatchesStockCache(t)
 }
 
@@ -96,7 +96,7 @@ func TestDeltaStreamSharesTheSnapshotsVersions(t *testing.T) {
 	conn := newDeltaConn(p.delta, p.grpc)
 	c := newWatchClient(t, conn, resource.EndpointType)
 	c.request(sub, nil, nil)
-	for change := range 3 * rebaseMin {
+	for change := range 3 * int(rebaseMin.Load()) {
 		f = f.clone()
 		n := edsName(change % names)
 		f.clas[n] = testCLA(n, 20000+change, 1)
@@ -105,8 +105,8 @@ func TestDeltaStreamSharesTheSnapshotsVersions(t *testing.T) {
 	}
 	cur := p.delta.current(f.key).types[tEndpoints].versions
 	w := &conn.types[tEndpoints]
-	if len(w.sent.over) >= rebaseMin || w.sent.len() != names {
-		t.Fatalf("stream holds %d names with an overlay of %d entries, want %d names and fewer than %d", w.sent.len(), len(w.sent.over), names, rebaseMin)
+	if int64(len(w.sent.over)) >= rebaseMin.Load() || w.sent.len() != names {
+		t.Fatalf("stream holds %d names with an overlay of %d entries, want %d names and fewer than %d", w.sent.len(), len(w.sent.over), names, rebaseMin.Load())
 	}
 	have := maps.Clone(c.have)
 	shortenWireVersions(have) // the wire's versions, in the snapshot's form
