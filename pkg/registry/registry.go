@@ -3,7 +3,11 @@
 // (static, Consul) implement.
 package registry
 
-import "sort"
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
 
 // Endpoint is one instance of a Service.
 type Endpoint struct {
@@ -23,18 +27,21 @@ type Endpoint struct {
 // puts a new slice in a new Snapshot.
 type Snapshot map[string][]Endpoint
 
-// Sort orders endpoints by (Zone, Address, Port), the order Snapshot promises.
+// Sort orders endpoints by (Zone, Address, Port), the order Snapshot
+// promises. (A typed sort: sort.Slice's reflective swaps were most of the
+// static source's cost in a full build of 1,000 Services.)
 func Sort(eps []Endpoint) {
-	sort.Slice(eps, func(i, j int) bool {
-		a, b := eps[i], eps[j]
-		if a.Zone != b.Zone {
-			return a.Zone < b.Zone
-		}
-		if a.Address != b.Address {
-			return a.Address < b.Address
-		}
-		return a.Port < b.Port
-	})
+	slices.SortFunc(eps, compareEndpoints)
+}
+
+func compareEndpoints(a, b Endpoint) int {
+	if c := strings.Compare(a.Zone, b.Zone); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Address, b.Address); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Port, b.Port)
 }
 
 // Equal reports whether two sorted endpoint lists are the same.
