@@ -231,6 +231,9 @@ func startServer(tb testing.TB, kind string, services, endpoints int) (*serverPr
 	if p := os.Getenv(heapProfileEnv); p != "" {
 		cmd.Env = append(cmd.Env, heapProfileEnv+"="+p+"."+kind)
 	}
+	if p := os.Getenv(syncProfileEnv); p != "" {
+		cmd.Env = append(cmd.Env, syncProfileEnv+"="+p+"."+kind)
+	}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -82,6 +83,32 @@ func profileChanges(path string) (stop func(), err error) {
 	return stop, nil
 }
 
+// syncProfileEnv, if set in the benchmark's environment, names a file
+// where the gatehouse server writes a CPU profile of the initial sync (the
+// reconnect storm): from its start to the first change. It cannot be
+// combined with FLEET_CPUPROFILE (one CPU profile at a time).
+const syncProfileEnv = "FLEET_SYNCPROFILE"
+
+// profileSync starts the initial sync's profile; the returned stop ends
+// it (idempotent).
+func profileSync(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		})
+	}, nil
+}
+
 // stopProfile is called before the live heap is measured.
 var stopProfile = func() {}
 
@@ -133,6 +160,18 @@ func runServer(kind string) error {
 	be.register(g)
 	go g.Serve(lis) //nolint:errcheck // ends with the process
 	fmt.Printf("addr %s\n", lis.Addr())
+	stopSync := func() {}
+	if path := os.Getenv(syncProfileEnv); path != "" {
+		if os.Getenv(profileEnv) != "" {
+			return fmt.Errorf("%s and %s cannot be set together", syncProfileEnv, profileEnv)
+		}
+		stop, err := profileSync(path)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		stopSync = stop
+	}
 	if path := os.Getenv(profileEnv); path != "" {
 		stop, err := profileChanges(path)
 		if err != nil {
@@ -149,6 +188,7 @@ func runServer(kind string) error {
 			if err != nil {
 				return err
 			}
+			stopSync()
 			startProfile()
 			svc, port := changeFor(services, endpoints, k)
 			if err := be.change(svc, cla(edsName(svc), port, endpoints)); err != nil {

@@ -324,6 +324,11 @@ func (s *deltaConn) close() {
 // that is gone; an explicit one the same for its subscribed names only.
 func (w *deltaWatch) diffAll(cur *deltaSnap, t typeIdx) *deltaResponse {
 	ts := &cur.types[t]
+	if w.sent.len() == 0 {
+		if resp := w.sendWhole(cur, t); resp != nil {
+			return resp
+		}
+	}
 	var names []string
 	if w.sub.IsWildcard() {
 		names = make([]string, 0, len(ts.versions)+w.sent.len())
@@ -346,6 +351,40 @@ func (w *deltaWatch) diffAll(cur *deltaSnap, t typeIdx) *deltaResponse {
 		}
 	}
 	return w.diffNames(cur, t, names)
+}
+
+// sendWhole answers a stream that holds nothing of type t and subscribes
+// to every resource of it (wildcard, or exactly its names: a new Envoy's
+// first request) with the whole type, after which the stream holds
+// exactly the snapshot's versions: that map becomes its base (shared,
+// read only) with nothing of its own, instead of a thousand inserts into
+// a private map that compact would throw away (a fifth of the server's
+// CPU in a reconnect storm of 1,000 Envoys, FLEET_SYNCPROFILE). It
+// returns nil, changing nothing, when the subscription is anything else.
+func (w *deltaWatch) sendWhole(cur *deltaSnap, t typeIdx) *deltaResponse {
+	ts := &cur.types[t]
+	if len(ts.names) == 0 {
+		return nil
+	}
+	if !w.sub.IsWildcard() {
+		subscribed := w.sub.SubscribedResources()
+		if len(subscribed) != len(ts.versions) {
+			return nil
+		}
+		for n := range subscribed {
+			if _, ok := ts.versions[n]; !ok {
+				return nil
+			}
+		}
+		w.stray = true // as diffAll: respond checks sent against the subscription
+	}
+	resp := &deltaResponse{resources: make([]*deltaEncoding, len(ts.names))}
+	for i, n := range ts.names {
+		resp.resources[i] = ts.enc[n]
+	}
+	w.sent.holdExactly(ts.versions)
+	w.snap = cur
+	return resp
 }
 
 // diffNames applies the same rule to the given names only (duplicates are

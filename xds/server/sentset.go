@@ -61,6 +61,13 @@ func (s *sentVersions) set(n, v string) {
 	s.over[n] = v
 }
 
+// holdExactly makes s hold exactly base's names at base's versions: base
+// (a snapshot's map, never written) becomes the base, with an empty
+// overlay.
+func (s *sentVersions) holdExactly(base map[string]string) {
+	s.base, s.over, s.n = base, map[string]string{}, len(base)
+}
+
 func (s *sentVersions) del(n string) {
 	if _, had := s.get(n); !had {
 		return

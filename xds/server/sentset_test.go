@@ -2,8 +2,10 @@ package server
 
 import (
 	"fmt"
+	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
 	"maps"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 	"unsafe"
@@ -112,6 +114,72 @@ func TestDeltaStreamSharesTheSnapshotsVersions(t *testing.T) {
 	shortenWireVersions(have) // the wire's versions, in the snapshot's form
 	if len(w.sent.base) != names || !maps.Equal(have, cur) {
 		t.Fatalf("stream's base has %d names; client holds the snapshot: %v", len(w.sent.base), maps.Equal(c.have, cur))
+	}
+}
+
+// A stream that holds nothing and subscribes to exactly a type's names (a
+// new Envoy) is sent the whole type and then holds the snapshot's own
+// versions map with no overlay of its own: nothing per name. One that
+// subscribes to some of them, or to a name the snapshot lacks, keeps the
+// general path.
+func TestDeltaFirstSyncHoldsTheSnapshotsVersions(t *testing.T) {
+	const names = 200
+	p := newTestPublisher(t)
+	f := newFixture("gw", "envoy", names, 1)
+	mustPublish(t, p, f.groups(), f.clas)
+	all := make([]string, names)
+	for i := range all {
+		all[i] = edsName(i)
+	}
+	cur := p.delta.current(f.key).types[tEndpoints].versions
+	for _, c := range []struct {
+		name   string
+		sub    []string
+		shared bool
+	}{
+		{"every name", all, true},
+		{"some names", all[:names/2], false},
+		// The general path, which compact then re-bases on the snapshot.
+		{"every name and one absent", append(slices.Clone(all), "absent"), true},
+	} {
+		conn := newDeltaConn(p.delta, p.grpc)
+		wc := newWatchClient(t, conn, resource.EndpointType)
+		wc.request(c.sub, nil, nil)
+		wc.drain()
+		w := &conn.types[tEndpoints]
+		want := min(len(c.sub), names)
+		if len(wc.have) != want || w.sent.len() != want {
+			t.Fatalf("%s: client holds %d, stream records %d, want %d", c.name, len(wc.have), w.sent.len(), want)
+		}
+		shared := len(w.sent.over) == 0 && reflect.ValueOf(w.sent.base).Pointer() == reflect.ValueOf(cur).Pointer()
+		if shared != c.shared {
+			t.Fatalf("%s: stream holds the snapshot's map with no overlay: %v, want %v", c.name, shared, c.shared)
+		}
+		conn.close()
+	}
+
+	// The first sync records nothing per name: a few allocations (the
+	// response and its list), where inserting every name into a map of
+	// the stream's own made dozens (the map's growth).
+	snap := p.delta.current(f.key)
+	for _, wildcard := range []bool{false, true} {
+		sub := all
+		if wildcard {
+			sub = nil
+		}
+		allocs := testing.AllocsPerRun(20, func() {
+			w := &deltaWatch{sub: stream.NewDeltaSubscription(sub, nil, nil, true), sent: newSentVersions(nil)}
+			if r := w.diffAll(snap, tEndpoints); r == nil || len(r.resources) != names {
+				t.Fatalf("first sync sent %v, want %d CLAs", r, names)
+			}
+		})
+		// The subscription itself (built above, each run) is most of it.
+		base := testing.AllocsPerRun(20, func() {
+			_ = &deltaWatch{sub: stream.NewDeltaSubscription(sub, nil, nil, true), sent: newSentVersions(nil)}
+		})
+		if extra := allocs - base; extra > 6 {
+			t.Fatalf("wildcard %v: the first sync of %d names made %.0f allocations beyond the subscription's, want a few", wildcard, names, extra)
+		}
 	}
 }
 
