@@ -181,10 +181,12 @@ func (s admittedSotW) Recv() (*discoveryv3.DiscoveryRequest, error) {
 
 type admittedDelta struct {
 	discoveryv3.AggregatedDiscoveryService_DeltaAggregatedResourcesServer
-	t *syncTicket
+	t     *syncTicket
+	whole *wholeSlot // nil: no shared bodies (deltawhole.go)
 }
 
 func (s admittedDelta) Send(r *discoveryv3.DeltaDiscoveryResponse) error {
+	s.whole.apply(r)
 	s.t.beforeSend(s.Context(), r.GetTypeUrl(), r.GetNonce())
 	return s.AggregatedDiscoveryService_DeltaAggregatedResourcesServer.Send(r)
 }

@@ -34,6 +34,10 @@ type deltaConn struct {
 	joined bool
 	key    translate.GroupKey
 	types  [numTypes]deltaWatch
+	// whole hands a whole-type response's shared body from
+	// GetDeltaDiscoveryResponse to the stream's Send (deltawhole.go);
+	// used on the stream's goroutine only.
+	whole wholeSlot
 }
 
 // deltaWatch is one type's state on the stream.
@@ -58,6 +62,9 @@ type deltaWatch struct {
 	// because a type that may name them was not yet sent the snapshot
 	// (removalsHeld); releaseHeld sends them once it was.
 	held bool
+
+	// slot is the stream's wholeSlot (deltawhole.go).
+	slot *wholeSlot
 
 	// Set while a watch is open.
 	open bool
@@ -97,6 +104,7 @@ func (s *deltaConn) CreateDeltaWatch(req *discoveryv3.DeltaDiscoveryRequest, sub
 		s.hub.join(key, s)
 	}
 	w := &s.types[t]
+	w.slot = &s.whole
 	if w.sent == nil {
 		// initial_resource_versions, with this request's unsubscribes
 		// already applied by the server.
@@ -378,7 +386,7 @@ func (w *deltaWatch) sendWhole(cur *deltaSnap, t typeIdx) *deltaResponse {
 		}
 		w.stray = true // as diffAll: respond checks sent against the subscription
 	}
-	resp := &deltaResponse{resources: make([]*deltaEncoding, len(ts.names))}
+	resp := &deltaResponse{resources: make([]*deltaEncoding, len(ts.names)), whole: ts, slot: w.slot}
 	for i, n := range ts.names {
 		resp.resources[i] = ts.enc[n]
 	}
@@ -444,11 +452,19 @@ type deltaResponse struct {
 	removed   []string
 	returned  map[string]string
 	version   string
+	// whole, when set, says resources are every resource of that type
+	// snapshot in name order: the response goes out with the snapshot's
+	// shared body (deltawhole.go) through slot.
+	whole *deltaTypeSnap
+	slot  *wholeSlot
 }
 
 var _ cache.DeltaResponse = (*deltaResponse)(nil)
 
 func (r *deltaResponse) GetDeltaDiscoveryResponse() (*discoveryv3.DeltaDiscoveryResponse, error) {
+	if r.whole != nil && r.slot != nil && len(r.removed) == 0 {
+		return r.wholeResponse()
+	}
 	out := &discoveryv3.DeltaDiscoveryResponse{
 		Resources:         make([]*discoveryv3.Resource, 0, len(r.resources)),
 		RemovedResources:  r.removed,

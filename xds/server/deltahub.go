@@ -59,6 +59,9 @@ type deltaTypeSnap struct {
 	// the next snapshot while the names stay the same; the subscription
 	// of every stream naming exactly these resources (sotwsub.go).
 	nameSet func() *subNames
+	// whole is the type's resources as a delta response carrying all of
+	// them holds them, built once on first use (deltawhole.go).
+	whole func() (*deltaWholeEnc, error)
 }
 
 // deltaGroup is one group's current snapshot and its delta streams.
@@ -93,10 +96,12 @@ func newDeltaSnap(prev *deltaSnap, st *[numTypes]typeState) *deltaSnap {
 		if prev != nil && prev.types[t].version == out.version {
 			out.enc, out.sotw, out.returned = prev.types[t].enc, prev.types[t].sotw, prev.types[t].returned
 			out.nameSet = prev.types[t].nameSet
+			out.whole = prev.types[t].whole
 			continue
 		}
 		out.sotw = sotwResources(out)
 		out.returned = sotwReturned(out)
+		out.whole = deltaWholeResources(out)
 		var old *deltaTypeSnap
 		if prev != nil {
 			old = &prev.types[t]

@@ -150,7 +150,7 @@ func (a adsService) DeltaAggregatedResources(st discoveryv3.AggregatedDiscoveryS
 	cb := deltaCallbacks{t: a.s.tracker, id: a.s.deltaIDs.Add(1)}
 	t := a.s.admission.ticket()
 	defer t.close()
-	return delta.NewServer(a.s.ctx, ds, cb, delta.WithLogger(a.s.logger)).DeltaStreamHandler(admittedDelta{st, t}, resource.AnyType)
+	return delta.NewServer(a.s.ctx, ds, cb, delta.WithLogger(a.s.logger)).DeltaStreamHandler(admittedDelta{st, t, &ds.whole}, resource.AnyType)
 }
 
 // deltaCallbacks hands the tracker the stream's server-wide id in place of
