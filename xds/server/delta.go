@@ -43,10 +43,9 @@ func (t *tracker) OnStreamDeltaRequest(id int64, req *discoveryv3.DeltaDiscovery
 	if p.noSecrets && withholdDeltaSecrets(req) {
 		p.status.Warning = secretsWithheldNote(p.status.Address)
 	}
+	// The stream's loop interns the names it keeps (deltaads.go): a first
+	// request naming exactly the snapshot's resources keeps none of them.
 	ti := typeIndex(req.GetTypeUrl())
-	if ti >= 0 {
-		t.pub.delta.intern(p.key, ti, req.GetResourceNamesSubscribe())
-	}
 	if ti < 0 || req.GetResponseNonce() == "" {
 		return nil // a subscription change, not an answer to a response
 	}
@@ -114,10 +113,10 @@ func shortenWireVersions(m map[string]string) {
 // only, so the stream's subscription is never a wildcard and names nothing
 // the snapshot has. Unsubscribes and initial_resource_versions can then
 // only shrink it or claim versions of names it does not hold (both are
-// covered by the attacker's tests in test/security/state). go-control-plane
-// builds and updates the stream's subscription from the request after this
-// callback returns (pkg/server/delta/v3/server.go). It reports whether it
-// rewrote.
+// covered by the attacker's tests in test/security/state). The stream's
+// loop builds and updates its subscription from the request after this
+// callback returns (deltaads.go, as go-control-plane's
+// pkg/server/delta/v3/server.go). It reports whether it rewrote.
 func withholdDeltaSecrets(req *discoveryv3.DeltaDiscoveryRequest) bool {
 	if req.GetTypeUrl() != resource.SecretType {
 		return false

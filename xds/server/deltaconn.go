@@ -47,9 +47,10 @@ type deltaWatch struct {
 	// the snapshot's versions (sentset.go), so that a stream holds no copy
 	// of the thousands of names every stream holds alike.
 	sent *sentVersions
-	// ret is the map responses hand go-control-plane's server as the
-	// subscription's returned resources. The server only edits it on
-	// unsubscribe (pkg/server/stream/v3/subscription.go,
+	// ret is the map responses hand the stream's loop as the
+	// subscription's returned resources. The subscription only edits it on
+	// unsubscribe (deltaSub.unsubscribe, as go-control-plane's
+	// pkg/server/stream/v3/subscription.go,
 	// UpdateResourceSubscriptions: "" to have a name re-sent, or delete),
 	// and CreateDeltaWatch reads those edits back into sent (unsubscribed).
 	ret  map[string]string

@@ -19,8 +19,8 @@ import (
 //     version changed or that were removed (deltaSnap.changed);
 //   - each stream keeps what it was sent (name -> version) and, on a new
 //     snapshot, checks only the changed names against its subscription;
-//   - an ACK re-creates the watch (go-control-plane's delta server cancels
-//     and re-creates it on every request): when the stream already reflects
+//   - an ACK re-creates the watch (the stream's loop, deltaads.go, cancels
+//     and re-creates it on every request, as go-control-plane's): when the stream already reflects
 //     the current snapshot that is O(1), plus the names the request
 //     (un)subscribes;
 //   - resources are encoded once per snapshot and shared by every stream

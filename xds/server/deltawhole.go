@@ -23,8 +23,8 @@ import (
 // by every stream, as state of the world does (sotwshare.go): the stream's
 // response carries it as raw bytes, which gRPC copies.
 //
-// The response handed to go-control-plane's delta server still lists its
-// Resources (shared, read only): the server's callback gives them to the
+// The response handed to the stream's loop (deltaads.go) still lists its
+// Resources (shared, read only): the loop's callback gives them to the
 // tracker, which records the names sent for NACK reports. The stream's
 // Send (admittedDelta), which runs next on the same goroutine, swaps the
 // list for the shared body just before gRPC marshals the message.

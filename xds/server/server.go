@@ -10,8 +10,6 @@ import (
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/log"
-	resource "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/server/delta/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
@@ -141,16 +139,16 @@ func (a adsService) StreamAggregatedResources(st discoveryv3.AggregatedDiscovery
 	return a.s.xds.serve(admittedSotW{e, t})
 }
 
-// DeltaAggregatedResources serves one delta stream with go-control-plane's
-// delta server around a deltaConn of its own, which holds what the stream
-// was sent and is dropped with it.
+// DeltaAggregatedResources serves one delta stream with gatehouse's delta
+// loop (deltaads.go) around a deltaConn of its own, which holds what the
+// stream was sent and is dropped with it.
 func (a adsService) DeltaAggregatedResources(st discoveryv3.AggregatedDiscoveryService_DeltaAggregatedResourcesServer) error {
 	ds := newDeltaConn(a.s.pub.delta, a.s.pub.grpc)
 	defer ds.close()
 	cb := deltaCallbacks{t: a.s.tracker, id: a.s.deltaIDs.Add(1)}
 	t := a.s.admission.ticket()
 	defer t.close()
-	return delta.NewServer(a.s.ctx, ds, cb, delta.WithLogger(a.s.logger)).DeltaStreamHandler(admittedDelta{st, t, &ds.whole}, resource.AnyType)
+	return serveDelta(a.s.ctx, admittedDelta{st, t, &ds.whole}, ds, cb, a.s.pub.delta)
 }
 
 // deltaCallbacks hands the tracker the stream's server-wide id in place of
