@@ -9,7 +9,6 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
@@ -21,8 +20,6 @@ import (
 type Options struct {
 	// Registerer receives the gatehouse_xds_* metrics; nil registers nothing.
 	Registerer prometheus.Registerer
-	// Logger receives go-control-plane's server logs; nil discards them.
-	Logger log.Logger
 	// OnUnknownGateway, if set, is called when a proxy connects whose
 	// node.cluster names no published Gateway (the edge logs it; the
 	// server counts it in gatehouse_xds_unknown_gateway_total).
@@ -60,7 +57,6 @@ type Server struct {
 	xds       *sotwADS // state of the world
 	tracker   *tracker
 	ctx       context.Context
-	logger    log.Logger
 	admission *admission
 	// deltaIDs numbers delta streams for the tracker (each has its own
 	// go-control-plane delta server, whose ids all start at 1).
@@ -79,10 +75,6 @@ func NewServer(ctx context.Context, pub *Publisher, opts Options) (*Server, erro
 	m, err := newServerMetrics(opts.Registerer)
 	if err != nil {
 		return nil, err
-	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = log.NewDefaultLogger() // a no-op logger
 	}
 	tr := newTracker(pub, m)
 	tr.onUnknown = opts.OnUnknownGateway
@@ -107,7 +99,7 @@ func NewServer(ctx context.Context, pub *Publisher, opts Options) (*Server, erro
 	adm := newAdmission(syncs, wait, hold, m)
 	streams := newSotWStreams()
 	pub.onRemove(streams.end)
-	return &Server{pub: pub, xds: xs, tracker: tr, ctx: ctx, logger: logger, admission: adm, sotw: streams}, nil
+	return &Server{pub: pub, xds: xs, tracker: tr, ctx: ctx, admission: adm, sotw: streams}, nil
 }
 
 // Register adds the Aggregated Discovery Service to g: state of the world
