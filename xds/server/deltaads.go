@@ -10,8 +10,6 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // serveDelta serves one delta ADS stream with the delta watcher ds
@@ -104,15 +102,10 @@ func (c *deltaStreamLoop) request(req *discoveryv3.DeltaDiscoveryRequest) error 
 	if err := c.cb.OnStreamDeltaRequest(0, req); err != nil {
 		return err
 	}
-	if req.GetNode() != nil {
-		c.node = req.GetNode()
-	} else {
-		req.Node = c.node
+	if err := carryNode(&c.node, req.GetNode(), func(n *corev3.Node) { req.Node = n }, req.GetTypeUrl()); err != nil {
+		return err
 	}
 	typeURL := req.GetTypeUrl()
-	if typeURL == "" {
-		return status.Error(codes.InvalidArgument, "type URL is required for ADS")
-	}
 	w := c.watches[typeURL]
 	subscribe := req.GetResourceNamesSubscribe()
 	if w == nil {

@@ -91,10 +91,7 @@ func TestDeltaStreamSharesTheSnapshotsVersions(t *testing.T) {
 	p := newTestPublisher(t)
 	f := newFixture("gw", "envoy", names, 1)
 	mustPublish(t, p, f.groups(), f.clas)
-	sub := make([]string, names)
-	for i := range sub {
-		sub[i] = edsName(i)
-	}
+	sub := edsNames(names)
 	conn := newDeltaConn(p.delta, p.grpc)
 	c := newWatchClient(t, conn, resource.EndpointType)
 	c.request(sub, nil, nil)
@@ -127,10 +124,7 @@ func TestDeltaFirstSyncHoldsTheSnapshotsVersions(t *testing.T) {
 	p := newTestPublisher(t)
 	f := newFixture("gw", "envoy", names, 1)
 	mustPublish(t, p, f.groups(), f.clas)
-	all := make([]string, names)
-	for i := range all {
-		all[i] = edsName(i)
-	}
+	all := edsNames(names)
 	cur := p.delta.current(f.key).types[tEndpoints].versions
 	for _, c := range []struct {
 		name   string
@@ -303,4 +297,13 @@ func TestDeltaHubInternsRequestNames(t *testing.T) {
 	}
 	// No snapshot for the group: nothing happens.
 	p.delta.intern(translate.GroupKey{Gateway: "none", Client: translate.ClientEnvoy}, tEndpoints, req)
+}
+
+// edsNames is the EDS names of a fixture of n clusters, in order.
+func edsNames(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = edsName(i)
+	}
+	return out
 }

@@ -127,15 +127,10 @@ func (c *sotwConn) run(reqs <-chan *discoveryv3.DiscoveryRequest) (inputEnded bo
 // request takes in one request: closes its type's watch and opens the
 // next.
 func (c *sotwConn) request(req *discoveryv3.DiscoveryRequest, resps chan cache.Response) error {
-	if req.GetNode() != nil {
-		c.node = req.GetNode()
-	} else {
-		req.Node = c.node
+	if err := carryNode(&c.node, req.GetNode(), func(n *corev3.Node) { req.Node = n }, req.GetTypeUrl()); err != nil {
+		return err
 	}
 	typeURL := req.GetTypeUrl()
-	if typeURL == "" {
-		return status.Error(codes.InvalidArgument, "type URL is required for ADS")
-	}
 	if err := c.s.cb.OnStreamRequest(c.id, req); err != nil {
 		return err
 	}
@@ -178,6 +173,21 @@ func (c *sotwConn) request(req *discoveryv3.DiscoveryRequest, resps chan cache.R
 		return err
 	}
 	c.watches[typeURL] = &sotwWatch{cancel: cancel, sub: sub}
+	return nil
+}
+
+// carryNode keeps a stream's node: only its first request must carry it,
+// and later ones are given it (as go-control-plane does); every ADS
+// request must name its type.
+func carryNode(node **corev3.Node, got *corev3.Node, give func(*corev3.Node), typeURL string) error {
+	if got != nil {
+		*node = got
+	} else {
+		give(*node)
+	}
+	if typeURL == "" {
+		return status.Error(codes.InvalidArgument, "type URL is required for ADS")
+	}
 	return nil
 }
 
