@@ -9,6 +9,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/server/delta/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
 )
 
@@ -26,7 +27,14 @@ import (
 //   - only the first request must carry the node; later ones are given it;
 //   - an empty first request of a type is a wildcard subscription (legacy
 //     wildcard) until a request subscribes to names.
-func serveDelta(ctx context.Context, st stream.DeltaStream, ds *deltaConn, cb deltaCallbacks, hub *deltaHub) error {
+//
+// deltaWatcher answers a delta stream's watches: gatehouse's deltaConn
+// (or, in tests, the stock cache).
+type deltaWatcher interface {
+	CreateDeltaWatch(*discoveryv3.DeltaDiscoveryRequest, cache.Subscription, chan cache.DeltaResponse) (func(), error)
+}
+
+func serveDelta(ctx context.Context, st stream.DeltaStream, ds deltaWatcher, cb delta.Callbacks, hub *deltaHub) error {
 	reqs := make(chan *discoveryv3.DeltaDiscoveryRequest)
 	go func() {
 		defer close(reqs)
@@ -72,8 +80,8 @@ func serveDelta(ctx context.Context, st stream.DeltaStream, ds *deltaConn, cb de
 // deltaStreamLoop is one delta stream's loop state.
 type deltaStreamLoop struct {
 	st      stream.DeltaStream
-	ds      *deltaConn
-	cb      deltaCallbacks
+	ds      deltaWatcher
+	cb      delta.Callbacks
 	hub     *deltaHub
 	node    *corev3.Node
 	nonce   int64
