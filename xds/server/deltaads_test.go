@@ -125,8 +125,9 @@ func deltaLoopDifferential(seed uint64) (err error) {
 			req = &discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.ClusterType, ResourceNamesSubscribe: pick(), ResourceNamesUnsubscribe: pick()}
 		}
 		if req != nil {
+			clone := cloneDeltaRequest(req) // before a's loop gives it the node
 			a.reqs <- req
-			b.reqs <- cloneDeltaRequest(req)
+			b.reqs <- clone
 		}
 		var rb []*discoveryv3.DeltaDiscoveryResponse
 		var errB error
