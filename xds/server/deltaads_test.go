@@ -107,6 +107,7 @@ func deltaLoopDifferential(seed uint64) (err error) {
 	}
 	var last *discoveryv3.DeltaDiscoveryResponse
 	for step := range 40 {
+		desc := "a publish"
 		var req *discoveryv3.DeltaDiscoveryRequest
 		switch op := rng.IntN(6); {
 		case step == 0:
@@ -126,24 +127,20 @@ func deltaLoopDifferential(seed uint64) (err error) {
 		}
 		if req != nil {
 			clone := cloneDeltaRequest(req) // before a's loop gives it the node
+			desc = fmt.Sprint(clone)
 			a.reqs <- req
 			b.reqs <- clone
 		}
-		var rb []*discoveryv3.DeltaDiscoveryResponse
-		var errB error
-		done := make(chan struct{})
-		go func() { defer close(done); rb, errB = b.settle() }()
-		ra, errA := a.settle()
-		<-done
-		if err := errors.Join(errA, errB); err != nil {
-			return err
+		ra, rb, err := settleBoth(a.out, b.out)
+		if err != nil {
+			return fmt.Errorf("step %d (%s): %w", step, desc, err)
 		}
 		if len(ra) != len(rb) {
-			return fmt.Errorf("step %d (%v): gatehouse sent %d responses, go-control-plane %d:\n%s\n%s", step, req, len(ra), len(rb), describe(ra), describe(rb))
+			return fmt.Errorf("step %d (%s): gatehouse sent %d responses, go-control-plane %d:\n%s\n%s", step, desc, len(ra), len(rb), describe(ra), describe(rb))
 		}
 		for i := range ra {
 			if da, db := describe(ra[i:i+1]), describe(rb[i:i+1]); da != db {
-				return fmt.Errorf("step %d (%v): response %d differs:\ngatehouse:      %s\ngo-control-plane: %s", step, req, i, da, db)
+				return fmt.Errorf("step %d (%s): response %d differs:\ngatehouse:      %s\ngo-control-plane: %s", step, desc, i, da, db)
 			}
 			last = ra[i]
 		}
@@ -212,22 +209,5 @@ func (m *memDeltaStream) Recv() (*discoveryv3.DeltaDiscoveryRequest, error) {
 		return r, nil
 	case <-m.ctx.Done():
 		return nil, m.ctx.Err()
-	}
-}
-
-// settle collects the responses sent until none has come for a while
-// (bounded).
-func (m *memDeltaStream) settle() ([]*discoveryv3.DeltaDiscoveryResponse, error) {
-	var out []*discoveryv3.DeltaDiscoveryResponse
-	deadline := time.After(5 * time.Second)
-	for {
-		select {
-		case r := <-m.out:
-			out = append(out, r)
-		case <-time.After(30 * time.Millisecond):
-			return out, nil
-		case <-deadline:
-			return out, errors.New("responses still coming after 5s")
-		}
 	}
 }
