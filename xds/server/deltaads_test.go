@@ -2,13 +2,11 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,8 +18,6 @@ import (
 	resource "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/server/delta/v3"
 	"google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
@@ -33,17 +29,7 @@ import (
 // version, resources and their versions, removals, nonce) is the same, in
 // the same order.
 func TestDeltaLoopMatchesGoControlPlanes(t *testing.T) {
-	// Each step waits for quiet; the seeds wait side by side (more than
-	// t.Parallel would run at once on two cores).
-	errs := make([]error, 40)
-	var wg sync.WaitGroup
-	for seed := range uint64(len(errs)) {
-		wg.Go(func() { errs[seed] = deltaLoopDifferential(seed) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
+	runSeeds(t, 40, deltaLoopDifferential)
 }
 
 func deltaLoopDifferential(seed uint64) (err error) {
@@ -92,7 +78,7 @@ func deltaLoopDifferential(seed uint64) (err error) {
 	if rng.IntN(2) == 0 {
 		publish(0)
 	}
-	a, b := newMemDeltaStream(ctx), newMemDeltaStream(ctx)
+	a, b := newMemStream[*discoveryv3.DeltaDiscoveryRequest, *discoveryv3.DeltaDiscoveryResponse](ctx), newMemStream[*discoveryv3.DeltaDiscoveryRequest, *discoveryv3.DeltaDiscoveryResponse](ctx)
 	go func() { _ = serveDelta(ctx, a, ours, noDeltaCallbacks{}, nil) }()
 	go func() {
 		_ = delta.NewServer(ctx, theirs, noDeltaCallbacks{}).DeltaStreamHandler(b, resource.AnyType)
@@ -179,35 +165,4 @@ func (noDeltaCallbacks) OnStreamDeltaRequest(int64, *discoveryv3.DeltaDiscoveryR
 	return nil
 }
 func (noDeltaCallbacks) OnStreamDeltaResponse(int64, *discoveryv3.DeltaDiscoveryRequest, *discoveryv3.DeltaDiscoveryResponse) {
-}
-
-// memDeltaStream is an in-memory delta ADS stream: requests in, responses
-// out, no network.
-type memDeltaStream struct {
-	grpc.ServerStream
-	ctx  context.Context
-	reqs chan *discoveryv3.DeltaDiscoveryRequest
-	out  chan *discoveryv3.DeltaDiscoveryResponse
-}
-
-func newMemDeltaStream(ctx context.Context) *memDeltaStream {
-	return &memDeltaStream{ctx: ctx, reqs: make(chan *discoveryv3.DeltaDiscoveryRequest, 4), out: make(chan *discoveryv3.DeltaDiscoveryResponse, 64)}
-}
-
-func (m *memDeltaStream) Context() context.Context     { return m.ctx }
-func (m *memDeltaStream) SetHeader(metadata.MD) error  { return nil }
-func (m *memDeltaStream) SendHeader(metadata.MD) error { return nil }
-func (m *memDeltaStream) SetTrailer(metadata.MD)       {}
-func (m *memDeltaStream) Send(r *discoveryv3.DeltaDiscoveryResponse) error {
-	m.out <- r
-	return nil
-}
-
-func (m *memDeltaStream) Recv() (*discoveryv3.DeltaDiscoveryRequest, error) {
-	select {
-	case r := <-m.reqs:
-		return r, nil
-	case <-m.ctx.Done():
-		return nil, m.ctx.Err()
-	}
 }

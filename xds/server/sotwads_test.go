@@ -38,15 +38,7 @@ import (
 // a request never overtakes a response here: dropping a superseded
 // response is left to the tests that race them (sotwrandom_test.go).
 func TestSotWLoopMatchesGoControlPlanes(t *testing.T) {
-	errs := make([]error, 100)
-	var wg sync.WaitGroup
-	for seed := range uint64(len(errs)) {
-		wg.Go(func() { errs[seed] = sotwLoopDifferential(seed) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
+	runSeeds(t, 100, sotwLoopDifferential)
 }
 
 func sotwLoopDifferential(seed uint64) (err error) {
@@ -87,7 +79,7 @@ func sotwLoopDifferential(seed uint64) (err error) {
 	if rng.IntN(3) > 0 {
 		publish(0)
 	}
-	a, b := newMemSotWStream(ctx), newMemSotWStream(ctx)
+	a, b := newMemStream[*discoveryv3.DiscoveryRequest, *discoveryv3.DiscoveryResponse](ctx), newMemStream[*discoveryv3.DiscoveryRequest, *discoveryv3.DiscoveryResponse](ctx)
 	go func() { _ = (&sotwADS{ctx: ctx, cache: ours, cb: noSotWCallbacks{}}).serve(a) }()
 	go func() {
 		_ = sotw.NewServer(ctx, theirs, noSotWCallbacks{}, sotw.WithOrderedADS()).StreamHandler(b, resource.AnyType)
@@ -186,33 +178,51 @@ func (noSotWCallbacks) OnStreamRequest(int64, *discoveryv3.DiscoveryRequest) err
 func (noSotWCallbacks) OnStreamResponse(context.Context, int64, *discoveryv3.DiscoveryRequest, *discoveryv3.DiscoveryResponse) {
 }
 
-// memSotWStream is an in-memory state-of-the-world ADS stream.
-type memSotWStream struct {
+// memStream is an in-memory ADS stream of either protocol: requests in,
+// responses out, no network.
+type memStream[Q, R any] struct {
 	grpc.ServerStream
 	ctx  context.Context
-	reqs chan *discoveryv3.DiscoveryRequest
-	out  chan *discoveryv3.DiscoveryResponse
+	reqs chan Q
+	out  chan R
 }
 
-func newMemSotWStream(ctx context.Context) *memSotWStream {
-	return &memSotWStream{ctx: ctx, reqs: make(chan *discoveryv3.DiscoveryRequest, 4), out: make(chan *discoveryv3.DiscoveryResponse, 64)}
+func newMemStream[Q, R any](ctx context.Context) *memStream[Q, R] {
+	return &memStream[Q, R]{ctx: ctx, reqs: make(chan Q, 4), out: make(chan R, 64)}
 }
 
-func (m *memSotWStream) Context() context.Context     { return m.ctx }
-func (m *memSotWStream) SetHeader(metadata.MD) error  { return nil }
-func (m *memSotWStream) SendHeader(metadata.MD) error { return nil }
-func (m *memSotWStream) SetTrailer(metadata.MD)       {}
-func (m *memSotWStream) Send(r *discoveryv3.DiscoveryResponse) error {
+func (m *memStream[Q, R]) Context() context.Context     { return m.ctx }
+func (m *memStream[Q, R]) SetHeader(metadata.MD) error  { return nil }
+func (m *memStream[Q, R]) SendHeader(metadata.MD) error { return nil }
+func (m *memStream[Q, R]) SetTrailer(metadata.MD)       {}
+func (m *memStream[Q, R]) Send(r R) error {
 	m.out <- r
 	return nil
 }
 
-func (m *memSotWStream) Recv() (*discoveryv3.DiscoveryRequest, error) {
+func (m *memStream[Q, R]) Recv() (Q, error) {
 	select {
 	case r := <-m.reqs:
 		return r, nil
 	case <-m.ctx.Done():
-		return nil, m.ctx.Err()
+		var zero Q
+		return zero, m.ctx.Err()
+	}
+}
+
+// runSeeds runs a differential test's seeds side by side (each step waits
+// for quiet: more at once than t.Parallel would run on two cores) and
+// reports every seed that failed.
+func runSeeds(t *testing.T, n int, f func(seed uint64) error) {
+	t.Helper()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for seed := range uint64(n) {
+		wg.Go(func() { errs[seed] = f(seed) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
 	}
 }
 
