@@ -41,12 +41,7 @@ func TestSotWLoopMatchesGoControlPlanes(t *testing.T) {
 	runSeeds(t, 100, sotwLoopDifferential)
 }
 
-func sotwLoopDifferential(seed uint64) (err error) {
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("seed %d: %w", seed, err)
-		}
-	}()
+func sotwLoopDifferential(seed uint64) error {
 	rng := rand.New(rand.NewPCG(seed, 9))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -131,18 +126,12 @@ func sotwLoopDifferential(seed uint64) (err error) {
 			a.reqs <- req
 			b.reqs <- clone
 		}
-		ra, rb, err := settleBoth(a.out, b.out)
+		ra, err := sameResponses(a.out, b.out, describeSotW)
 		if err != nil {
 			return fmt.Errorf("step %d (%s): %w", step, desc, err)
 		}
-		if len(ra) != len(rb) {
-			return fmt.Errorf("step %d (%s): gatehouse sent %d responses, go-control-plane %d:\n%s\n%s", step, desc, len(ra), len(rb), describeSotW(ra), describeSotW(rb))
-		}
-		for i := range ra {
-			if da, db := describeSotW(ra[i:i+1]), describeSotW(rb[i:i+1]); da != db {
-				return fmt.Errorf("step %d (%s): response %d differs:\ngatehouse:        %s\ngo-control-plane: %s", step, desc, i, da, db)
-			}
-			last[ra[i].GetTypeUrl()] = ra[i]
+		for _, r := range ra {
+			last[r.GetTypeUrl()] = r
 		}
 	}
 	return nil
@@ -218,12 +207,34 @@ func runSeeds(t *testing.T, n int, f func(seed uint64) error) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for seed := range uint64(n) {
-		wg.Go(func() { errs[seed] = f(seed) })
+		wg.Go(func() {
+			if err := f(seed); err != nil {
+				errs[seed] = fmt.Errorf("seed %d: %w", seed, err)
+			}
+		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// sameResponses waits for what two servers sent (settleBoth) and returns
+// gatehouse's responses, or an error showing where the two differ.
+func sameResponses[R any](a, b <-chan R, describe func([]R) string) ([]R, error) {
+	ra, rb, err := settleBoth(a, b)
+	if err != nil {
+		return nil, err
+	}
+	if len(ra) != len(rb) {
+		return nil, fmt.Errorf("gatehouse sent %d responses, go-control-plane %d:\n%s\n%s", len(ra), len(rb), describe(ra), describe(rb))
+	}
+	for i := range ra {
+		if da, db := describe(ra[i:i+1]), describe(rb[i:i+1]); da != db {
+			return nil, fmt.Errorf("response %d differs:\ngatehouse:        %s\ngo-control-plane: %s", i, da, db)
+		}
+	}
+	return ra, nil
 }
 
 // settleBoth collects what two servers sent until they sent as many
