@@ -13,6 +13,12 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
 )
 
+// deltaWatcher answers a delta stream's watches: gatehouse's deltaConn
+// (or, in tests, the stock cache).
+type deltaWatcher interface {
+	CreateDeltaWatch(*discoveryv3.DeltaDiscoveryRequest, cache.Subscription, chan cache.DeltaResponse) (func(), error)
+}
+
 // serveDelta serves one delta ADS stream with the delta watcher ds
 // (deltaconn.go). It is go-control-plane's delta loop (pkg/server/delta/v3/
 // server.go, processDelta: the same request handling, nonces, callbacks
@@ -27,12 +33,6 @@ import (
 //   - only the first request must carry the node; later ones are given it;
 //   - an empty first request of a type is a wildcard subscription (legacy
 //     wildcard) until a request subscribes to names.
-//
-// deltaWatcher answers a delta stream's watches: gatehouse's deltaConn
-// (or, in tests, the stock cache).
-type deltaWatcher interface {
-	CreateDeltaWatch(*discoveryv3.DeltaDiscoveryRequest, cache.Subscription, chan cache.DeltaResponse) (func(), error)
-}
 
 func serveDelta(ctx context.Context, st stream.DeltaStream, ds deltaWatcher, cb delta.Callbacks, hub *deltaHub) error {
 	reqs := make(chan *discoveryv3.DeltaDiscoveryRequest)
