@@ -33,7 +33,6 @@ type deltaWatcher interface {
 //   - only the first request must carry the node; later ones are given it;
 //   - an empty first request of a type is a wildcard subscription (legacy
 //     wildcard) until a request subscribes to names.
-
 func serveDelta(ctx context.Context, st stream.DeltaStream, ds deltaWatcher, cb delta.Callbacks, hub *deltaHub) error {
 	reqs := make(chan *discoveryv3.DeltaDiscoveryRequest)
 	go func() {
