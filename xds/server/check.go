@@ -120,7 +120,7 @@ func (r *groupRefs) refresh(st *[numTypes]typeState, moved [numTypes]bool, all b
 		}
 	}
 	if all || moved[tRoutes] {
-		if r.routeClusters, err = collectRouteClusters(st[tRoutes].items); err != nil {
+		if r.routeClusters, err = collectRouteClusters(st[tRoutes].items, len(st[tClusters].items)); err != nil {
 			return err
 		}
 		if r.routeSecrets, err = collectRouteSecrets(st[tRoutes].items); err != nil {

@@ -184,9 +184,11 @@ func collectRouteSecrets(rs []types.Resource) (nameSet, error) {
 	return out, nil
 }
 
-// collectRouteClusters returns the clusters the route configurations name.
-func collectRouteClusters(rs []types.Resource) (nameSet, error) {
-	out := nameSet{}
+// collectRouteClusters returns the clusters the route configurations name;
+// hint is about how many (the group's clusters), so that the set is made
+// at its size rather than grown through every Route.
+func collectRouteClusters(rs []types.Resource, hint int) (nameSet, error) {
+	out := make(nameSet, hint)
 	for _, r := range rs {
 		rc, ok := r.(*routev3.RouteConfiguration)
 		if !ok {

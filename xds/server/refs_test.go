@@ -62,7 +62,7 @@ func TestCollectRouteAndClusterRefs(t *testing.T) {
 		}}},
 		&routev3.Route{Action: &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{Status: 404}}},
 	)
-	got, err := collectRouteClusters([]types.Resource{rc})
+	got, err := collectRouteClusters([]types.Resource{rc}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
