@@ -303,6 +303,7 @@ func (w *deltaWatch) respond(resp *deltaResponse, cur *deltaSnap, t typeIdx) {
 		w.stray = false
 	}
 	resp.req, resp.returned, resp.version = w.req, w.ret, cur.types[t].version
+	resp.slot = w.slot
 	w.open = false
 	w.out <- resp
 }
@@ -466,6 +467,9 @@ func (r *deltaResponse) GetDeltaDiscoveryResponse() (*discoveryv3.DeltaDiscovery
 	if r.whole != nil && r.slot != nil && len(r.removed) == 0 {
 		return r.wholeResponse()
 	}
+	if r.slot != nil && len(r.resources) > 0 {
+		return r.fieldsResponse()
+	}
 	out := &discoveryv3.DeltaDiscoveryResponse{
 		Resources:         make([]*discoveryv3.Resource, 0, len(r.resources)),
 		RemovedResources:  r.removed,
@@ -503,10 +507,16 @@ var resourceEncodings atomic.Int64
 type deltaEncoding struct {
 	get     func() (*discoveryv3.Resource, error)
 	typeURL string
+	// field is the Resource as a delta response carries it (field 2 of
+	// DeltaDiscoveryResponse), encoded once and shared by every response
+	// that carries it (deltawhole.go); full capacity, read only.
+	field func() ([]byte, error)
 }
 
 func newDeltaEncoding(name, typeURL string, r types.Resource) *deltaEncoding {
-	return &deltaEncoding{get: sync.OnceValues(func() (*discoveryv3.Resource, error) {
+	e := &deltaEncoding{typeURL: typeURL}
+	e.field = sync.OnceValues(func() ([]byte, error) { return resourceField(e) })
+	e.get = sync.OnceValues(func() (*discoveryv3.Resource, error) {
 		resourceEncodings.Add(1)
 		b, err := cache.MarshalResource(r)
 		if err != nil {
@@ -517,5 +527,6 @@ func newDeltaEncoding(name, typeURL string, r types.Resource) *deltaEncoding {
 			Version:  cache.HashResource(b),
 			Resource: &anypb.Any{TypeUrl: typeURL, Value: b},
 		}, nil
-	}), typeURL: typeURL}
+	})
+	return e
 }
