@@ -3,12 +3,11 @@ package controller
 import (
 	"fmt"
 	"maps"
-	"runtime"
-	"sync"
 
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 
+	"github.com/gatehouse-dev/gatehouse/pkg/parallel"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 	"github.com/gatehouse-dev/gatehouse/pkg/registry"
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
@@ -152,36 +151,14 @@ const parallelCLAMin = 64
 // part of a build that would otherwise leave the other cores idle. The
 // error returned is that of the first failing job in todo's order.
 func buildCLAs(todo []claJob) error {
-	workers := min(runtime.GOMAXPROCS(0), len(todo)/parallelCLAMin+1)
-	errs := make([]error, len(todo))
-	var wg sync.WaitGroup
-	chunk := (len(todo) + workers - 1) / workers
-	for w := range workers {
-		part := todo[min(w*chunk, len(todo)):min((w+1)*chunk, len(todo))]
-		errPart := errs[min(w*chunk, len(todo)):min((w+1)*chunk, len(todo))]
-		run := func() {
-			var buf []byte
-			for i := range part {
-				part[i].cla, part[i].hash, errPart[i] = buildCLA(part[i].eds, part[i].svc, part[i].zone, part[i].eps, &buf)
-			}
-		}
-		if w == workers-1 {
-			run() // the last share on this goroutine
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			run()
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	workers := parallel.Workers(len(todo), parallelCLAMin)
+	bufs := make([][]byte, workers) // each goroutine's encoding scratch
+	return parallel.For(workers, len(todo), func(w, i int) error {
+		j := &todo[i]
+		var err error
+		j.cla, j.hash, err = buildCLA(j.eds, j.svc, j.zone, j.eps, &bufs[w])
+		return err
+	})
 }
 
 // changedEndpoints copies the previous CLAs and rebuilds only those of the

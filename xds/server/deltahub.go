@@ -2,10 +2,10 @@ package server
 
 import (
 	"maps"
-	"runtime"
 	"slices"
 	"sync"
 
+	"github.com/gatehouse-dev/gatehouse/pkg/parallel"
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
@@ -212,26 +212,10 @@ const parallelUpdateMin = 128
 // stream and reads the shared snapshot, so the order of streams does not
 // matter; a push never blocks (deltaConn).
 func fanOut(streams []*deltaConn, fn func(*deltaConn)) {
-	workers := min(runtime.GOMAXPROCS(0), len(streams)/parallelUpdateMin+1)
-	if workers <= 1 {
-		for _, s := range streams {
-			fn(s)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (len(streams) + workers - 1) / workers
-	for w := range workers {
-		part := streams[min(w*chunk, len(streams)):min((w+1)*chunk, len(streams))]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, s := range part {
-				fn(s)
-			}
-		}()
-	}
-	wg.Wait()
+	parallel.For(parallel.Workers(len(streams), parallelUpdateMin), len(streams), func(_, i int) error {
+		fn(streams[i])
+		return nil
+	})
 }
 
 // remove forgets group k's snapshot: its streams keep what they have and

@@ -4,16 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"runtime"
-	"sync"
 
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gatehouse-dev/gatehouse/pkg/parallel"
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
@@ -80,37 +78,11 @@ const parallelHashMin = 64
 // GOMAXPROCS goroutines when there are many (a full build hashes thousands
 // of resources; marshalling dominates and parallelises well).
 func hashAll(items []types.Resource, idx []int, out []uint64) error {
-	workers := min(runtime.GOMAXPROCS(0), len(idx)/parallelHashMin+1)
-	if workers <= 1 {
-		var buf []byte
-		for _, i := range idx {
-			h, err := hashResourceBuf(items[i], &buf)
-			if err != nil {
-				return err
-			}
-			out[i] = h
-		}
-		return nil
-	}
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	chunk := (len(idx) + workers - 1) / workers
-	for w := range workers {
-		part := idx[min(w*chunk, len(idx)):min((w+1)*chunk, len(idx))]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var buf []byte
-			for _, i := range part {
-				h, err := hashResourceBuf(items[i], &buf)
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				out[i] = h
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	workers := parallel.Workers(len(idx), parallelHashMin)
+	bufs := make([][]byte, workers) // each goroutine's encoding scratch
+	return parallel.For(workers, len(idx), func(w, k int) error {
+		h, err := hashResourceBuf(items[idx[k]], &bufs[w])
+		out[idx[k]] = h
+		return err
+	})
 }

@@ -2,14 +2,13 @@ package translate
 
 import (
 	"fmt"
-	"runtime"
 	"sort"
-	"sync"
 	"sync/atomic"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 
+	"github.com/gatehouse-dev/gatehouse/pkg/parallel"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 )
 
@@ -108,9 +107,9 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 	routes := make([]*builtRoute, len(attached))
 	routeOK := make([]uint8, len(attached))
 	digests := make([]objDigest, len(attached))
-	workers := workersFor(len(attached))
+	workers := parallel.Workers(len(attached), parallelMin)
 	owns := make([]ownChecker, workers)
-	parallelW(workers, len(attached), func(w, i int) error {
+	parallel.For(workers, len(attached), func(w, i int) error {
 		br, d := memo.route(attached[i])
 		digests[i] = d
 		if br != nil {
@@ -151,9 +150,9 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 	keys := clusterKeys(p, ix)
 	clusters := make([]*builtCluster, len(keys))
 	clusterOK := make([]uint8, len(keys))
-	workers = workersFor(len(keys))
+	workers = parallel.Workers(len(keys), parallelMin)
 	owns = make([]ownChecker, workers)
-	err := parallelW(workers, len(keys), func(w, i int) error {
+	err := parallel.For(workers, len(keys), func(w, i int) error {
 		if bc := memo.cluster(keys[i], opts.SystemCAFile); bc != nil {
 			clusters[i] = bc
 			hits.Add(1)
@@ -234,58 +233,9 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
-// parallel runs fn(0..n-1) on up to GOMAXPROCS goroutines, in contiguous
-// chunks, and returns the first chunk's error in index order (so the error
-// does not depend on scheduling).
-func parallel(n int, fn func(i int) error) error {
-	return parallelW(workersFor(n), n, func(_, i int) error { return fn(i) })
-}
-
-// workersFor is the number of goroutines parallel uses for n items (at
-// least 1).
-func workersFor(n int) int {
-	workers := runtime.GOMAXPROCS(0)
-	if workers > n/64 { // not worth a goroutine below ~64 items each
-		workers = n / 64
-	}
-	return max(workers, 1)
-}
-
-// parallelW is parallel on the given number of goroutines (workersFor(n)),
-// telling fn which one (0 to workers-1) runs it, so that fn can keep
-// per-goroutine state without locking.
-func parallelW(workers, n int, fn func(w, i int) error) error {
-	if workers <= 1 {
-		for i := 0; i < n; i++ {
-			if err := fn(0, i); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		lo, hi := n*w/workers, n*(w+1)/workers
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				if err := fn(w, i); err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	for w := range errs {
-		if errs[w] != nil {
-			return errs[w]
-		}
-	}
-	return nil
-}
+// parallelMin is the number of Routes, Clusters or Services per goroutine
+// below which a goroutine is not worth starting.
+const parallelMin = 64
 
 // routesOf returns the Routes attached to a Gateway, sorted by name.
 func (ix *index) routesOf(gw string) []*policy.Route { return ix.byGW[gw] }

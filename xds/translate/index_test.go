@@ -8,24 +8,6 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 )
 
-// TestParallelReturnsLaterChunksError: an error in any chunk is returned,
-// not only one in the first (a build would otherwise publish a group
-// with a Route that failed to translate).
-func TestParallelReturnsLaterChunksError(t *testing.T) {
-	boom := errors.New("boom")
-	for _, workers := range []int{1, 2, 3} {
-		err := parallelW(workers, 6, func(_, i int) error {
-			if i == 5 {
-				return boom
-			}
-			return nil
-		})
-		if !errors.Is(err, boom) {
-			t.Errorf("%d workers: err = %v, want the last item's error", workers, err)
-		}
-	}
-}
-
 // TestRouteOnMissingGatewayIgnored: a Route naming only a Gateway that
 // does not exist is attached nowhere and not built, so a Service it
 // names that does not exist either fails nothing.

@@ -3,6 +3,7 @@ package translate
 import (
 	"sync"
 
+	"github.com/gatehouse-dev/gatehouse/pkg/parallel"
 	"github.com/gatehouse-dev/gatehouse/pkg/policy"
 )
 
@@ -113,7 +114,7 @@ func (m *Memo) sameServices(services map[string]*policy.Service) {
 	names := sortedKeys(services)
 	same := make([]bool, len(names))
 	digests := make([]objDigest, len(names))
-	parallel(len(names), func(i int) error {
+	parallel.For(parallel.Workers(len(names), parallelMin), len(names), func(_, i int) error {
 		if prev, ok := m.services[names[i]]; ok {
 			same[i], digests[i] = sameObject(prev.s, prev.d, services[names[i]])
 		}
