@@ -52,18 +52,18 @@ func (r *Route) EffectiveValidation(services map[string]*Service) (*Validation, 
 // and why; i is -1 otherwise.
 func (r *Route) inheritedValidation(services map[string]*Service) (v *Validation, from string, i int, why string) {
 	var froms []string
-	first := ""
+	var first *Service // the first backend's Service; its Ref only for an error
 	for j, b := range r.Spec.Backends {
 		s := services[b.Service]
 		if s == nil {
 			continue // a dangling reference, reported on its own
 		}
 		sv := s.Spec.Validation
-		if first == "" {
-			v, first = sv, s.Meta.Ref()
+		if first == nil {
+			v, first = sv, s
 		} else if !SameValidation(v, sv) {
 			return nil, "", j, fmt.Sprintf("%s %s but %s %s; a request would be accepted or refused depending on which backend the weighted draw picks, so the backends of one Route must carry the same validation (or the Route its own)",
-				s.Meta.Ref(), describeValidation(sv), first, describeValidation(v))
+				s.Meta.Ref(), describeValidation(sv), first.Meta.Ref(), describeValidation(v))
 		}
 		if sv != nil && !strings.Contains(", "+strings.Join(froms, ", ")+", ", ", "+s.Meta.Ref()+", ") {
 			froms = append(froms, s.Meta.Ref())

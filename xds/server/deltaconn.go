@@ -505,28 +505,49 @@ var resourceEncodings atomic.Int64
 // whose first 64 bits are the VersionMap version (see wireVersionLen), so
 // clients reconnecting from either path are recognised.
 type deltaEncoding struct {
-	get     func() (*discoveryv3.Resource, error)
-	typeURL string
-	// field is the Resource as a delta response carries it (field 2 of
-	// DeltaDiscoveryResponse), encoded once and shared by every response
-	// that carries it (deltawhole.go); full capacity, read only.
-	field func() ([]byte, error)
+	name, typeURL string
+	r             types.Resource
+
+	// One allocation per resource and snapshot (a full build makes
+	// thousands): the two encodings are made on first use, under Onces
+	// held in the struct rather than in sync.OnceValues closures.
+	resOnce sync.Once
+	res     *discoveryv3.Resource
+	resErr  error
+	// fieldEnc is the Resource as a delta response carries it (field 2
+	// of DeltaDiscoveryResponse), encoded once and shared by every
+	// response that carries it (deltawhole.go); full capacity, read only.
+	fieldOnce sync.Once
+	fieldEnc  []byte
+	fieldErr  error
 }
 
 func newDeltaEncoding(name, typeURL string, r types.Resource) *deltaEncoding {
-	e := &deltaEncoding{typeURL: typeURL}
-	e.field = sync.OnceValues(func() ([]byte, error) { return resourceField(e) })
-	e.get = sync.OnceValues(func() (*discoveryv3.Resource, error) {
+	return &deltaEncoding{name: name, typeURL: typeURL, r: r}
+}
+
+// get returns the resource as a delta response lists it, encoding it on
+// the first call.
+func (e *deltaEncoding) get() (*discoveryv3.Resource, error) {
+	e.resOnce.Do(func() {
 		resourceEncodings.Add(1)
-		b, err := cache.MarshalResource(r)
+		b, err := cache.MarshalResource(e.r)
 		if err != nil {
-			return nil, fmt.Errorf("encode %s %q: %w", typeURL, name, err)
+			e.resErr = fmt.Errorf("encode %s %q: %w", e.typeURL, e.name, err)
+			return
 		}
-		return &discoveryv3.Resource{
-			Name:     name,
+		e.res = &discoveryv3.Resource{
+			Name:     e.name,
 			Version:  cache.HashResource(b),
-			Resource: &anypb.Any{TypeUrl: typeURL, Value: b},
-		}, nil
+			Resource: &anypb.Any{TypeUrl: e.typeURL, Value: b},
+		}
 	})
-	return e
+	return e.res, e.resErr
+}
+
+// field returns the resource's encoding as field 2 of a
+// DeltaDiscoveryResponse, made on the first call.
+func (e *deltaEncoding) field() ([]byte, error) {
+	e.fieldOnce.Do(func() { e.fieldEnc, e.fieldErr = resourceField(e) })
+	return e.fieldEnc, e.fieldErr
 }
