@@ -30,6 +30,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/pkg/usage"
 	"github.com/gatehouse-dev/gatehouse/pkg/waf"
 	"github.com/gatehouse-dev/gatehouse/pkg/wire"
+	"github.com/gatehouse-dev/gatehouse/xds/server"
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
@@ -301,10 +302,13 @@ func newServices(o *serviceOptions, reg prometheus.Registerer, log *slog.Logger)
 	return s, nil
 }
 
-// serverOptions are extra gRPC server options the services need.
+// serverOptions are extra gRPC server options the services need, after
+// server.GRPCServerOptions. ext_authz's lenient codec replaces the ADS
+// port's, so it goes in wrapped by server.RequestCodec as the ADS port's
+// went in over the stock one.
 func (s *services) serverOptions() []grpc.ServerOption {
 	if s.authz != nil {
-		return []grpc.ServerOption{authz.ServerOption()}
+		return []grpc.ServerOption{grpc.ForceServerCodecV2(server.RequestCodec(authz.Codec()))}
 	}
 	return nil
 }

@@ -21,7 +21,11 @@ import (
 // Envoy applies the filter's failure mode, leaving no decision log. The
 // codec is the standard proto codec otherwise, so other services on the
 // same server are unaffected.
-func ServerOption() grpc.ServerOption { return grpc.ForceServerCodecV2(lenientCodec{}) }
+func ServerOption() grpc.ServerOption { return grpc.ForceServerCodecV2(Codec()) }
+
+// Codec is ServerOption's codec, for a server that combines it with a
+// codec wrapper of its own (the ADS port's: xds/server.RequestCodec).
+func Codec() encoding.CodecV2 { return lenientCodec{} }
 
 type lenientCodec struct{}
 

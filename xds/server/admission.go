@@ -179,6 +179,14 @@ func (s admittedSotW) Recv() (*discoveryv3.DiscoveryRequest, error) {
 	return r, err
 }
 
+// keptNames passes sotwConn.request's choice of names on to the stream's
+// requestReader (sotwrecv.go).
+func (s admittedSotW) keptNames(typeURL string, names, kept []string) {
+	if e, ok := s.AggregatedDiscoveryService_StreamAggregatedResourcesServer.(*endable); ok {
+		e.reader.kept(typeURL, names, kept)
+	}
+}
+
 type admittedDelta struct {
 	discoveryv3.AggregatedDiscoveryService_DeltaAggregatedResourcesServer
 	t     *syncTicket

@@ -35,6 +35,13 @@ func newHarness(t *testing.T) *harness {
 // OnUnknownGateway are the harness's own).
 func newHarnessOpts(t *testing.T, opts Options) *harness {
 	t.Helper()
+	return newHarnessGRPC(t, opts)
+}
+
+// newHarnessGRPC is newHarnessOpts with gRPC server options after
+// GRPCServerOptions.
+func newHarnessGRPC(t *testing.T, opts Options, gopts ...grpc.ServerOption) *harness {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	pub, err := NewPublisher(PublisherOptions{Registerer: reg})
 	if err != nil {
@@ -54,7 +61,7 @@ func newHarnessOpts(t *testing.T, opts Options) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := grpc.NewServer(GRPCServerOptions()...)
+	g := grpc.NewServer(append(GRPCServerOptions(), gopts...)...)
 	srv.Register(g)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -85,6 +85,7 @@ func (s *sotwStreams) end(keys ...translate.GroupKey) {
 type endable struct {
 	discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesServer
 	streams *sotwStreams
+	reader  requestReader // decodes requests, unchanged names once (sotwrecv.go)
 	reqs    chan *discoveryv3.DiscoveryRequest
 	ended   chan struct{} // closed by end
 	once    sync.Once
@@ -109,7 +110,7 @@ func (e *endable) read() {
 	// reason, so this goroutine never outlives the stream.
 	done := e.Context().Done()
 	for {
-		r, err := e.AggregatedDiscoveryService_StreamAggregatedResourcesServer.Recv()
+		r, err := e.reader.recv(e.AggregatedDiscoveryService_StreamAggregatedResourcesServer)
 		if err != nil {
 			e.err = err
 			return

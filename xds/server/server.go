@@ -11,6 +11,8 @@ import (
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
+	_ "google.golang.org/grpc/encoding/proto" // registers the base codec
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/gatehouse-dev/gatehouse/pkg/peerauth"
@@ -191,7 +193,11 @@ const flowWindow = 1 << 20
 //     handleData and bdp_estimator.go). The estimator exists to grow
 //     windows for bulk transfers over long fat links; ADS requests are
 //     small, and 1 MiB takes even a large NACK in few round trips
-//     (TestNoBDPPings).
+//     (TestNoBDPPings);
+//   - RequestCodec over the proto codec: state-of-the-world requests are
+//     decoded by their stream, which skips names it decoded before
+//     (sotwrecv.go). A later grpc.ForceServerCodecV2 replaces it: wrap
+//     that codec in RequestCodec instead (cmd/gatehouse does for authz).
 func GRPCServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
@@ -206,5 +212,8 @@ func GRPCServerOptions() []grpc.ServerOption {
 		grpc.MaxRecvMsgSize(16 << 20),
 		grpc.StaticStreamWindowSize(flowWindow),
 		grpc.StaticConnWindowSize(flowWindow),
+		// State-of-the-world requests decoded by their stream's reader
+		// (sotwrecv.go); the standard proto codec for everything else.
+		grpc.ForceServerCodecV2(RequestCodec(encoding.GetCodecV2("proto"))),
 	}
 }

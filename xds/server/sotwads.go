@@ -51,6 +51,12 @@ type sotwWatch struct {
 	nonce  string // of the last response sent for the type; "" since its request
 }
 
+// namesKeeper is a stream whose requests are decoded by a requestReader
+// (sotwrecv.go), told which names a request went on with.
+type namesKeeper interface {
+	keptNames(typeURL string, names, kept []string)
+}
+
 // sotwConn is one state-of-the-world stream.
 type sotwConn struct {
 	s       *sotwADS
@@ -165,8 +171,13 @@ func (c *sotwConn) request(req *discoveryv3.DiscoveryRequest, resps chan cache.R
 	if sub.set.names != nil && !sub.wildcard {
 		// The request names exactly the group snapshot's resources: it
 		// carries the snapshot's list instead of its own decoded copy,
-		// which the watch would keep for as long as it waits.
+		// which the watch would keep for as long as it waits; so do the
+		// stream's next requests with the same names (sotwrecv.go), which
+		// the subscription then recognises without reading a name.
 		req.ResourceNames = sub.set.names
+		if k, ok := c.st.(namesKeeper); ok && !sameSlice(names, sub.set.names) {
+			k.keptNames(typeURL, names, sub.set.names)
+		}
 	}
 	cancel, err := c.s.cache.CreateWatch(req, sub, resps)
 	if err != nil {
