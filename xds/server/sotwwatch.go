@@ -190,7 +190,9 @@ func (s *sharedSotW) heldResponse(f *sotwFan, w *heldWatch, version string) cach
 	}
 	ts := &cur.types[w.t]
 	names := w.req.GetResourceNames()
-	if len(names) > 0 && !sameNameSet(names, len(w.sub.SubscribedResources()), ts.versions) {
+	// A request naming exactly the snapshot's resources usually carries
+	// the snapshot's own list (sotwrecv.go): then no name is looked up.
+	if len(names) > 0 && !sameSlice(names, ts.names) && !sameNameSet(names, len(w.sub.SubscribedResources()), ts.versions) {
 		return nil
 	}
 	return &heldResp{req: w.req, ts: ts, cur: cur, named: len(names) > 0}
