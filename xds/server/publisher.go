@@ -19,6 +19,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/log"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatehouse-dev/gatehouse/pkg/parallel"
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
@@ -40,7 +41,10 @@ type PublisherOptions struct {
 type Publisher struct {
 	mu      sync.Mutex
 	groups  map[translate.GroupKey]*groupState
-	scratch [numTypes][]byte // typeVersion buffers, one per type (assembled side by side)
+	scratch [numTypes][]byte // typeVersion buffers, one per type, for work done under mu alone
+	// groupScratch are typeVersion buffers for the groups assembled side
+	// by side, one set per goroutine.
+	groupScratch []*[numTypes][]byte
 
 	// Envoy groups use an ADS-mode cache: it sends CDS, EDS, LDS, RDS in
 	// order after each SetSnapshot (make-before-break). Proxyless gRPC
@@ -243,32 +247,48 @@ func (p *Publisher) Publish(ctx context.Context, groups map[translate.GroupKey]*
 	}
 	sortKeys(keys)
 
-	type update struct {
-		key     translate.GroupKey
-		state   *groupState
-		changed []string
-	}
-	var updates []update
 	stats := PublishStats{Changed: map[translate.GroupKey][]string{}}
-	memo := newPublishMemo()
-	memo.known = claHashes
-	for _, k := range keys {
+	prevs := make([]*groupState, len(keys)) // nil for a new group
+	for i, k := range keys {
 		if err := validKey(k); err != nil {
 			return stats, err
 		}
-		g := groups[k]
-		if g == nil {
+		if groups[k] == nil {
 			return stats, fmt.Errorf("group %s: nil", k)
 		}
-		prev := p.groups[k]
-		next, changed, err := p.assemble(k, prev, g, clas, memo)
+		prevs[i] = p.groups[k]
+	}
+	// Endpoints first, one group after another: both client kinds of a
+	// Gateway ask for the same CLAs, and the second group takes the first
+	// one's state (publishMemo).
+	memo := newPublishMemo()
+	memo.known = claHashes
+	eds := make([]edsStep, len(keys))
+	for i, k := range keys {
+		eds[i] = p.assembleEDS(prevs[i], groups[k], clas, memo)
+	}
+	// Then the other types, references and snapshot of each group, the
+	// groups side by side: on a full build the two groups of a Gateway
+	// each took about 2.3 ms at 1.3 cores, one after the other.
+	workers := parallel.Workers(len(keys), 1)
+	for len(p.groupScratch) < workers {
+		p.groupScratch = append(p.groupScratch, new([numTypes][]byte))
+	}
+	updates := make([]update, len(keys))
+	err := parallel.For(workers, len(keys), func(w, i int) error {
+		k, prev := keys[i], prevs[i]
+		next, changed, err := p.assemble(k, prev, groups[k], eds[i], p.groupScratch[w])
 		if err != nil {
-			return stats, fmt.Errorf("group %s: %w", k, err)
+			return fmt.Errorf("group %s: %w", k, err)
 		}
 		if len(changed) == 0 && prev != nil && prev.unsettled {
 			changed = []string{"resent"}
 		}
-		updates = append(updates, update{key: k, state: next, changed: changed})
+		updates[i] = update{key: k, state: next, changed: changed}
+		return nil
+	})
+	if err != nil {
+		return stats, err
 	}
 	added := false
 	defer func() {
@@ -407,40 +427,73 @@ func (p *Publisher) setHolds(h *bridgeHolds) {
 	p.holds = h
 }
 
-// assemble builds a group's next state from its previous one. changed is
-// empty when no type's content changed.
-func (p *Publisher) assemble(k translate.GroupKey, prev *groupState, g *translate.Group, clas map[string]*endpointv3.ClusterLoadAssignment, memo *publishMemo) (*groupState, []string, error) {
+// update is a group's next state and what changed in it.
+type update struct {
+	key     translate.GroupKey
+	state   *groupState
+	changed []string
+}
+
+// edsStep is a group's next endpoints state (assembleEDS).
+type edsStep struct {
+	st      typeState
+	changed bool
+	err     error
+}
+
+// emptyGroupState is the previous state of a group published for the
+// first time.
+func emptyGroupState(scratch *[numTypes][]byte) *groupState {
+	prev := &groupState{}
+	for t := range numTypes {
+		prev.types[t] = emptyState(&scratch[t])
+	}
+	return prev
+}
+
+// assembleEDS builds a group's next endpoints state; memo shares the
+// states and hashes of the groups assembled before it. p.mu must be held;
+// groups are taken one after another.
+func (p *Publisher) assembleEDS(prev *groupState, g *translate.Group, clas map[string]*endpointv3.ClusterLoadAssignment, memo *publishMemo) edsStep {
+	if prev == nil {
+		prev = emptyGroupState(&p.scratch)
+	}
+	var e edsStep
+	e.st, e.changed, e.err = prev.types[tEndpoints].fromEDS(g.EDS, prev.group == g, clas, &p.scratch[tEndpoints], memo)
+	return e
+}
+
+// assemble builds a group's next state from its previous one (nil for a
+// new group) and its next endpoints state. changed is empty when no
+// type's content changed. It reads only its arguments and writes only
+// scratch, so groups are assembled side by side.
+func (p *Publisher) assemble(k translate.GroupKey, prev *groupState, g *translate.Group, eds edsStep, scratch *[numTypes][]byte) (*groupState, []string, error) {
 	isNew := prev == nil
 	if isNew {
-		prev = &groupState{}
-		for t := range numTypes {
-			prev.types[t] = emptyState(&p.scratch[t])
-		}
+		prev = emptyGroupState(scratch)
 	}
 	next := &groupState{group: g, refs: prev.refs}
-	sameGroup := prev.group == g
 	var (
 		changed []string
 		moved   [numTypes]bool // resources of that type are not the same pointers as before
 		chg     [numTypes]bool
 		errs    [numTypes]error
 	)
+	next.types[tEndpoints], chg[tEndpoints], errs[tEndpoints] = eds.st, eds.changed, eds.err
 	// Types are assembled side by side when several moved: a full build
 	// hashes a few large route tables, each a single marshal that would
 	// otherwise hold up the parallel hashing of the many clusters and CLAs.
-	// Each type has its own scratch buffer; only the endpoints type touches
-	// memo, and groups are assembled one after another.
+	// Each type has its own scratch buffer.
 	build := func(t typeIdx) {
 		old := &prev.types[t]
-		if t == tEndpoints {
-			next.types[t], chg[t], errs[t] = old.fromEDS(g.EDS, sameGroup, clas, &p.scratch[t], memo)
-		} else {
-			next.types[t], chg[t], errs[t] = old.fromSlice(groupSlice(g, t), &p.scratch[t], g.Hashes)
-		}
+		next.types[t], chg[t], errs[t] = old.fromSlice(groupSlice(g, t), &scratch[t], g.Hashes)
 	}
 	var work []typeIdx
 	for t := range numTypes {
-		if t != tEndpoints && prev.types[t].samePointers(groupSlice(g, t)) {
+		if t == tEndpoints {
+			continue // eds
+		}
+		if prev.types[t].samePointers(groupSlice(g, t)) {
 			next.types[t] = prev.types[t] // what fromSlice returns, without a goroutine
 			continue
 		}
