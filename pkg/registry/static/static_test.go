@@ -11,8 +11,7 @@ import (
 
 // TestEndpoints: every static Service gets its endpoints sorted (zone,
 // address, port), weight 0 read as 1, in a slice capped at its length;
-// Services discovered otherwise are absent. Enough Services that the
-// sorting runs on several goroutines.
+// Services discovered otherwise are absent.
 func TestEndpoints(t *testing.T) {
 	snap := &policy.Snapshot{Services: map[string]*policy.Service{
 		"consul": {Spec: policy.ServiceSpec{Discovery: policy.Discovery{Consul: &policy.ConsulDiscovery{Service: "x"}}}},
