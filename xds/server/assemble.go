@@ -106,7 +106,11 @@ func (st *typeState) fromEDS(eds map[string]string, sameEDS bool, clas map[strin
 	if st.samePointers(items) {
 		return *st, false, nil
 	}
-	for _, n := range names {
+	sameNames := sameStrings(names, st.names)
+	for i, n := range names {
+		if sameNames && items[i] == st.items[i] {
+			continue // checked when it was first published under n
+		}
 		// The cache indexes a CLA by its cluster_name, which is the name
 		// the client asks for.
 		if got := clas[n].GetClusterName(); got != n {

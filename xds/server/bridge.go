@@ -43,9 +43,29 @@ func bridgeState(prev, next *groupState, scratch *[]byte) *groupState {
 	return b
 }
 
+// dropsNames reports whether prev, sorted, has a name next, sorted, lacks.
+func dropsNames(prev, next []string) bool {
+	if sameStrings(prev, next) {
+		return false
+	}
+	j := 0
+	for _, n := range prev {
+		for j < len(next) && next[j] < n {
+			j++
+		}
+		if j == len(next) || next[j] != n {
+			return true
+		}
+	}
+	return false
+}
+
 // unionState is next plus the resources of prev whose names next lacks;
 // ok is false when there are none.
 func unionState(prev, next *typeState, scratch *[]byte) (typeState, bool) {
+	if !dropsNames(prev.names, next.names) {
+		return typeState{}, false // most publishes: nothing built
+	}
 	out := typeState{}
 	i, j := 0, 0
 	dropped := false
