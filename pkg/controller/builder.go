@@ -3,6 +3,7 @@ package controller
 import (
 	"fmt"
 	"maps"
+	"sync/atomic"
 
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -55,19 +56,27 @@ func (b *Builder) Build(snap *policy.Snapshot, eps registry.Snapshot, policyChan
 			}
 			opts.Memo = b.memo
 		}
+		early := &earlyCLAs{b: b, eps: eps}
+		if opts.EDSReady == nil {
+			opts.EDSReady = early.start
+		}
 		g, err := translate.Translate(snap, opts)
+		built := early.wait() // also when Translate failed: no goroutine outlives Build
 		if err != nil {
 			return nil, fmt.Errorf("translating policy: %w", err)
 		}
 		groups = holdBack(g, b.groups, snap.Held)
+		r := &Result{Groups: groups}
+		r.CLAs, r.CLAHashes, err = b.allEndpoints(groups, eps, built)
+		r.EndpointsChanged = len(r.CLAHashes)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
 	}
 	r := &Result{Groups: groups}
 	var err error
-	if policyChanged || b.groups == nil {
-		r.CLAs, r.CLAHashes, err = b.allEndpoints(groups, eps)
-	} else {
-		r.CLAs, r.CLAHashes, err = b.changedEndpoints(eps)
-	}
+	r.CLAs, r.CLAHashes, err = b.changedEndpoints(eps)
 	r.EndpointsChanged = len(r.CLAHashes)
 	if err != nil {
 		return nil, err
@@ -106,27 +115,34 @@ func (b *Builder) Commit(r *Result, eps registry.Snapshot) {
 }
 
 // allEndpoints builds the CLA of every EDS name the groups ask for, reusing
-// the previous one where the name and the Service's endpoints are unchanged.
-func (b *Builder) allEndpoints(groups map[translate.GroupKey]*translate.Group, eps registry.Snapshot) (map[string]*endpointv3.ClusterLoadAssignment, map[types.Resource]uint64, error) {
+// the previous one where the name and the Service's endpoints are unchanged
+// and taking the one built early (earlyCLAs) where it was built for the
+// same Service and zone.
+func (b *Builder) allEndpoints(groups map[translate.GroupKey]*translate.Group, eps registry.Snapshot, early map[string]*claJob) (map[string]*endpointv3.ClusterLoadAssignment, map[types.Resource]uint64, error) {
 	out := make(map[string]*endpointv3.ClusterLoadAssignment, len(b.clas))
+	hashes := make(map[types.Resource]uint64, len(early))
 	var todo []claJob
 	for _, g := range groups {
 		for eds, svc := range g.EDS {
 			if _, done := out[eds]; done {
 				continue
 			}
-			if prev, ok := b.clas[eds]; ok && registry.Equal(b.endpoints[svc], eps[svc]) {
+			if prev, ok := b.kept(eds, svc, eps); ok {
 				out[eds] = prev
 				continue
 			}
+			zone := g.LocalZone[eds]
+			if j := early[eds]; j != nil && j.cla != nil && j.svc == svc && j.zone == zone {
+				out[eds], hashes[j.cla] = j.cla, j.hash
+				continue
+			}
 			out[eds] = nil // claimed: built below
-			todo = append(todo, claJob{eds: eds, svc: svc, zone: g.LocalZone[eds], eps: eps[svc]})
+			todo = append(todo, claJob{eds: eds, svc: svc, zone: zone, eps: eps[svc]})
 		}
 	}
 	if err := buildCLAs(todo); err != nil {
 		return nil, nil, err
 	}
-	hashes := make(map[types.Resource]uint64, len(todo))
 	for _, j := range todo {
 		out[j.eds] = j.cla
 		hashes[j.cla] = j.hash
@@ -142,6 +158,9 @@ type claJob struct {
 	hash           uint64 // cla's translate.ContentHash
 }
 
+// clasBuilt counts the CLAs buildCLAs was given (tests).
+var clasBuilt atomic.Int64
+
 // parallelCLAMin is the number of CLAs below which spreading the work over
 // goroutines costs more than it saves.
 const parallelCLAMin = 64
@@ -151,6 +170,7 @@ const parallelCLAMin = 64
 // part of a build that would otherwise leave the other cores idle. The
 // error returned is that of the first failing job in todo's order.
 func buildCLAs(todo []claJob) error {
+	clasBuilt.Add(int64(len(todo)))
 	workers := parallel.Workers(len(todo), parallelCLAMin)
 	bufs := make([][]byte, workers) // each goroutine's encoding scratch
 	return parallel.For(workers, len(todo), func(w, i int) error {

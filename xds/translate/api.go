@@ -147,6 +147,20 @@ type Options struct {
 	// and the Route's token Authentication refuses requests without a
 	// token. Nil: nothing is discovered.
 	DiscoveredLogin func(*policy.OAuth2LoginAuth) LoginEndpoints
+	// EDSReady, when set, is called once per Translate, on its goroutine,
+	// as soon as the Clusters are built and before the groups are, with
+	// every EDS name those Clusters ask for: the caller can start building
+	// the ClusterLoadAssignments while Translate finishes (on a full build
+	// the groups keep only part of the cores busy). It must not block, and
+	// it is called even when Translate then fails.
+	EDSReady func([]EDSTarget)
+}
+
+// EDSTarget is an EDS name a translated Cluster asks for: the Service
+// whose endpoints it carries and the zone of the Gateways using it
+// (Group.EDS and Group.LocalZone hold the same).
+type EDSTarget struct {
+	EDS, Service, Zone string
 }
 
 // ServiceTLS are files on the Envoy host for Envoy's TLS connections to

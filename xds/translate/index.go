@@ -179,6 +179,15 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 			ix.pre.clusters[clusters[i].grpc] |= ok & precheckGRPC
 		}
 	}
+	if opts.EDSReady != nil {
+		targets := make([]EDSTarget, 0, len(keys))
+		for i, k := range keys {
+			if bc := clusters[i]; bc.envoy.GetType() == clusterv3.Cluster_EDS {
+				targets = append(targets, EDSTarget{EDS: bc.eds, Service: k.service, Zone: k.zone})
+			}
+		}
+		opts.EDSReady(targets)
+	}
 	if memo != nil {
 		memo.keep(attached, routes, digests, p.Services, keys, clusters, opts.SystemCAFile, int(hits.Load()))
 		memo.keepPrechecked(ix.pre)
