@@ -118,7 +118,13 @@ type Controller struct {
 	good    *policy.Snapshot
 	pending *policy.Snapshot // loaded, not published: waiting for Synced
 	builder Builder
-	tracer  trace.Tracer // nil: no traces
+	// staticOf is the policy snapshot staticEps were read from: a registry
+	// change rebuilds only what changed, and re-reading every static
+	// Service's endpoints from the same snapshot (1.2 ms at 1,000 Services
+	// of 10) would cost more than the rest of an endpoint-only build.
+	staticOf  *policy.Snapshot
+	staticEps registry.Snapshot
+	tracer    trace.Tracer // nil: no traces
 	// policyFailed: the newest policy's build failed; the last good one
 	// is served.
 	policyFailed bool
@@ -267,7 +273,10 @@ func (c *Controller) build(ctx context.Context, policyDirty, registryDirty bool,
 		release := DeferGC()
 		defer release()
 	}
-	eps := mergeEndpoints(static.Endpoints(snap), external)
+	if c.staticOf != snap {
+		c.staticOf, c.staticEps = snap, static.Endpoints(snap)
+	}
+	eps := mergeEndpoints(c.staticEps, external)
 	res, err := c.builder.Build(snap, eps, policyDirty)
 	if err != nil {
 		failSpan(bspan, stageBuild)
