@@ -41,6 +41,26 @@ type Result struct {
 	CLAHashes map[types.Resource]uint64
 	// EndpointsChanged counts the ClusterLoadAssignments built anew.
 	EndpointsChanged int
+	// eds is Groups' EDS index (edsIndex) when a policy build made new
+	// groups: built on a goroutine of its own while the caller publishes,
+	// waited for by Commit (it was 0.8 ms of serial work on a full build).
+	eds *pendingEDSIndex
+}
+
+// pendingEDSIndex is an edsIndex being built.
+type pendingEDSIndex struct {
+	done chan struct{}
+	of   map[string][]string
+	zone map[string]string
+}
+
+func startEDSIndex(groups map[translate.GroupKey]*translate.Group) *pendingEDSIndex {
+	p := &pendingEDSIndex{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.of, p.zone = edsIndex(groups)
+	}()
+	return p
 }
 
 // Build translates snap when policyChanged (or on the first call) and builds
@@ -67,6 +87,9 @@ func (b *Builder) Build(snap *policy.Snapshot, eps registry.Snapshot, policyChan
 		}
 		groups = holdBack(g, b.groups, snap.Held)
 		r := &Result{Groups: groups}
+		if !sameGroups(b.groups, groups) {
+			r.eds = startEDSIndex(groups)
+		}
 		r.CLAs, r.CLAHashes, err = b.allEndpoints(groups, eps, built)
 		r.EndpointsChanged = len(r.CLAHashes)
 		if err != nil {
@@ -109,7 +132,12 @@ func holdBack(groups, last map[translate.GroupKey]*translate.Group, held map[str
 // Commit records r (built from eps) as the last published state.
 func (b *Builder) Commit(r *Result, eps registry.Snapshot) {
 	if !sameGroups(b.groups, r.Groups) {
-		b.edsOf, b.zoneOf = edsIndex(r.Groups)
+		if r.eds != nil {
+			<-r.eds.done
+			b.edsOf, b.zoneOf = r.eds.of, r.eds.zone
+		} else {
+			b.edsOf, b.zoneOf = edsIndex(r.Groups)
+		}
 	}
 	b.groups, b.endpoints, b.clas = r.Groups, eps, r.CLAs
 }
@@ -219,9 +247,13 @@ func buildCLA(eds, svc, zone string, eps []registry.Endpoint, buf *[]byte) (*end
 // name with a local zone to that zone (the zone ends the name, so every
 // group asking for a name agrees on it).
 func edsIndex(groups map[translate.GroupKey]*translate.Group) (map[string][]string, map[string]string) {
-	idx := map[string][]string{}
+	n := 0
+	for _, g := range groups {
+		n = max(n, len(g.EDS))
+	}
+	idx := make(map[string][]string, n)
 	zones := map[string]string{}
-	seen := map[string]bool{}
+	seen := make(map[string]bool, n)
 	for _, g := range groups {
 		for eds, svc := range g.EDS {
 			if !seen[eds] {

@@ -63,14 +63,14 @@ func (b *builtCluster) of(kind ClientKind) *clusterv3.Cluster {
 }
 
 // addClusters adds one Cluster per Service the routes send to (newIndex has
-// built them, and checked that every Service exists).
-func addClusters(g *Group, gw *policy.Gateway, routes []*policy.Route, ix *index, kind ClientKind) {
-	names := servicesOf(routes)
+// built them, and checked that every Service exists) and returns those
+// Services, sorted.
+func addClusters(g *Group, gw *policy.Gateway, routes []*policy.Route, ix *index, kind ClientKind) []string {
+	var names []string
 	if kind == ClientGRPC {
-		names = backendsOf(routes)
-	}
-	if kind == ClientEnvoy {
-		names = unionSorted(names, telemetryServices(gw))
+		names = backendsOf(routes) // proxyless clients do not mirror
+	} else {
+		names = unionSorted(servicesOf(routes), telemetryServices(gw))
 	}
 	g.Clusters = make([]typesResource, 0, len(names))
 	if g.Hashes == nil {
@@ -97,6 +97,7 @@ func addClusters(g *Group, gw *policy.Gateway, routes []*policy.Route, ix *index
 			g.LocalZone[bc.eds] = zone
 		}
 	}
+	return names
 }
 
 // buildClusters builds a Service's cluster for both client kinds, which

@@ -143,8 +143,7 @@ func buildGRPCGroup(gw *policy.Gateway, routes []*policy.Route, ix *index) (*Gro
 	for r := range answering {
 		g.Skipped = append(g.Skipped, r.Meta.Ref()+": a redirect or direct response is Envoy-only; proxyless gRPC calls it matches fail with UNAVAILABLE")
 	}
-	addClusters(g, gw, used, ix, ClientGRPC)
-	for _, s := range backendsOf(used) {
+	for _, s := range addClusters(g, gw, used, ix, ClientGRPC) {
 		lb := ix.snap.Services[s].Spec.LoadBalancer
 		if lb == nil {
 			continue
