@@ -9,6 +9,8 @@ import (
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
@@ -520,6 +522,12 @@ type deltaEncoding struct {
 	fieldOnce sync.Once
 	fieldEnc  []byte
 	fieldErr  error
+	// sotwEnc is the resource as a state-of-the-world response carries
+	// it (an Any in field 2 of DiscoveryResponse), shared the same way
+	// (sotwEncoding).
+	sotwOnce sync.Once
+	sotwEnc  []byte
+	sotwErr  error
 }
 
 func newDeltaEncoding(name, typeURL string, r types.Resource) *deltaEncoding {
@@ -543,6 +551,29 @@ func (e *deltaEncoding) get() (*discoveryv3.Resource, error) {
 		}
 	})
 	return e.res, e.resErr
+}
+
+// sotwField returns the resource's encoding as field 2 of a
+// DiscoveryResponse (an Any), made on the first call; full capacity, read
+// only.
+func (e *deltaEncoding) sotwField() ([]byte, error) {
+	e.sotwOnce.Do(func() {
+		sotwFields.Add(1)
+		res, err := e.get()
+		if err != nil {
+			e.sotwErr = err
+			return
+		}
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(res.GetResource())
+		if err != nil {
+			e.sotwErr = fmt.Errorf("encode %s %q: %w", e.typeURL, e.name, err)
+			return
+		}
+		f := protowire.AppendTag(make([]byte, 0, len(b)+12), sotwResourcesField, protowire.BytesType)
+		f = protowire.AppendBytes(f, b)
+		e.sotwEnc = f[:len(f):len(f)]
+	})
+	return e.sotwEnc, e.sotwErr
 }
 
 // field returns the resource's encoding as field 2 of a

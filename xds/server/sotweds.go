@@ -158,19 +158,24 @@ func (r *edsResponse) GetDiscoveryResponse() (*discoveryv3.DiscoveryResponse, er
 	out := &discoveryv3.DiscoveryResponse{VersionInfo: ts.version, TypeUrl: r.GetRequest().GetTypeUrl()}
 	idx := e.lacking(r.hub, r.cur, enc)
 	var names []string
-	if idx == nil {
+	switch {
+	case idx == nil:
 		// Everything: the shared body as it is (sotwshare.go).
-		out.ProtoReflect().SetUnknown(enc.body)
+		out.ProtoReflect().SetUnknown(enc.all())
 		names = enc.names
-	} else {
+	case len(idx) == 1:
+		// One CLA (an endpoint change): its shared field as it is.
+		out.ProtoReflect().SetUnknown(protoreflect.RawFields(enc.fields[idx[0]]))
+		names = []string{enc.names[idx[0]]}
+	default:
 		size := 0
 		for _, i := range idx {
-			size += enc.spans[i+1] - enc.spans[i]
+			size += len(enc.fields[i])
 		}
 		body := make([]byte, 0, size)
 		names = make([]string, len(idx))
 		for j, i := range idx {
-			body = append(body, enc.body[enc.spans[i]:enc.spans[i+1]]...)
+			body = append(body, enc.fields[i]...)
 			names[j] = enc.names[i]
 		}
 		out.ProtoReflect().SetUnknown(protoreflect.RawFields(body))

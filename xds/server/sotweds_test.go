@@ -72,6 +72,25 @@ func TestSotWEDSSendsOnlyTheChangedCLA(t *testing.T) {
 	}
 }
 
+// An endpoint change encodes the changed CLA's response field once, for
+// every stream, and joins no whole-type body: streams that hold the rest
+// get that field alone, and the other CLAs' fields are carried from the
+// previous snapshot.
+func TestSotWEDSChangeEncodesOneField(t *testing.T) {
+	h, f, streams, names := edsSetup(t, 30, 4)
+	changeOneCLA(t, h, f, streams, names, 3, 20003) // settle what the sync left
+	bodies, fields := sotwBodies.Load(), sotwFields.Load()
+	for round, port := range []int{20004, 20005} {
+		changeOneCLA(t, h, f, streams, names, 5+round, port)
+	}
+	if got := sotwFields.Load() - fields; got != 2 {
+		t.Fatalf("%d response fields encoded for 2 endpoint changes to 4 streams, want 2", got)
+	}
+	if got := sotwBodies.Load() - bodies; got != 0 {
+		t.Fatalf("%d whole EDS bodies joined for 2 endpoint changes, want 0", got)
+	}
+}
+
 // changeOneCLA publishes a new port for CLA i and checks that every stream
 // gets that CLA alone at the type's current version, ACKs it, and gets
 // nothing more.

@@ -1,16 +1,12 @@
 package server
 
 import (
-	"fmt"
-	"slices"
 	"sync"
+	"sync/atomic"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
@@ -261,50 +257,60 @@ func (r *sharedResponse) GetDiscoveryResponse() (*discoveryv3.DiscoveryResponse,
 	// every stream: gRPC's marshal of this message copies those bytes
 	// after the stream's own fields (version, type, nonce) and walks no
 	// resource. Field order on the wire does not matter to a parser.
-	out.ProtoReflect().SetUnknown(enc.body)
+	out.ProtoReflect().SetUnknown(enc.all())
 	return out, nil
 }
 
 // sotwEncoding is a type's resources as every state-of-the-world response
-// of a snapshot carries them, in name order: the Anys (shared with the
-// delta path's encodings) and, encoded from them once, the response's
-// repeated resources field (field 2 of DiscoveryResponse).
+// of a snapshot carries them, in name order: each resource's response
+// field (deltaEncoding.sotwField, made once per resource content and
+// carried from snapshot to snapshot) and, joined from them on first use,
+// the whole type's repeated resources field (field 2 of
+// DiscoveryResponse). An endpoint change makes one new field; a stream
+// that lacks only that CLA gets it without the whole body being made
+// (sotweds.go).
 type sotwEncoding struct {
-	anys []*anypb.Any
-	body protoreflect.RawFields // full capacity: never appended to in place
-	// names are the resources' names, sorted; resource i's field is
-	// body[spans[i]:spans[i+1]] (a response carrying some of them copies
-	// those: sotweds.go).
-	names []string
-	spans []int
+	// names are the resources' names, sorted; fields[i] is names[i]'s.
+	names  []string
+	fields [][]byte
+
+	bodyOnce sync.Once
+	body     protoreflect.RawFields // full capacity: never appended to in place
+}
+
+// sotwBodies and sotwFields count the whole-type bodies joined and the
+// resources' response fields encoded for state of the world (tests).
+var sotwBodies, sotwFields atomic.Int64
+
+// all is every resource's field, joined: the whole type's body.
+func (e *sotwEncoding) all() protoreflect.RawFields {
+	e.bodyOnce.Do(func() {
+		sotwBodies.Add(1)
+		size := 0
+		for _, f := range e.fields {
+			size += len(f)
+		}
+		body := make([]byte, 0, size)
+		for _, f := range e.fields {
+			body = append(body, f...)
+		}
+		e.body = body
+	})
+	return e.body
 }
 
 // sotwResources builds a type's sotwEncoding once per snapshot, on first
 // use (read only: every stream shares it).
 func sotwResources(ts *deltaTypeSnap) func() (*sotwEncoding, error) {
 	return sync.OnceValues(func() (*sotwEncoding, error) {
-		names := make([]string, 0, len(ts.enc))
-		for n := range ts.enc {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		out := &sotwEncoding{anys: make([]*anypb.Any, len(names)), names: names, spans: make([]int, len(names)+1)}
-		var body []byte
-		for i, n := range names {
-			res, err := ts.enc[n].get()
+		out := &sotwEncoding{names: ts.names, fields: make([][]byte, len(ts.names))}
+		for i, n := range ts.names {
+			f, err := ts.enc[n].sotwField()
 			if err != nil {
 				return nil, err
 			}
-			out.anys[i] = res.GetResource()
-			b, err := proto.MarshalOptions{Deterministic: true}.Marshal(out.anys[i])
-			if err != nil {
-				return nil, fmt.Errorf("encode %s %q: %w", ts.enc[n].typeURL, n, err)
-			}
-			body = protowire.AppendTag(body, sotwResourcesField, protowire.BytesType)
-			body = protowire.AppendBytes(body, b)
-			out.spans[i+1] = len(body)
+			out.fields[i] = f
 		}
-		out.body = body[:len(body):len(body)]
 		return out, nil
 	})
 }

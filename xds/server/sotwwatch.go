@@ -240,7 +240,7 @@ func (r *heldResp) GetDiscoveryResponse() (*discoveryv3.DiscoveryResponse, error
 		return nil, err
 	}
 	out := &discoveryv3.DiscoveryResponse{VersionInfo: r.ts.version, TypeUrl: r.req.GetTypeUrl()}
-	out.ProtoReflect().SetUnknown(enc.body) // as sharedResponse
+	out.ProtoReflect().SetUnknown(enc.all()) // as sharedResponse
 	return out, nil
 }
 
