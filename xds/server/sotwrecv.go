@@ -227,6 +227,21 @@ func namesSpan(b []byte) (start, end int, err error) {
 	const namesField = 3
 	start, end = -1, -1
 	for off := 0; off < len(b); {
+		// The common case first: a name (tag 0x1a: field 3, bytes) shorter
+		// than 128 bytes (a one-byte length), following the previous one.
+		// An ACK is a thousand of them; the generic parse below took a
+		// tenth of the server's CPU per change at 1,000 Envoys.
+		if b[off] == 3<<3|2 && off+1 < len(b) && b[off+1] < 0x80 && (start < 0 || end == off) {
+			next := off + 2 + int(b[off+1])
+			if next > len(b) {
+				return 0, 0, protowire.ParseError(-1)
+			}
+			if start < 0 {
+				start = off
+			}
+			end, off = next, next
+			continue
+		}
 		num, typ, n := protowire.ConsumeTag(b[off:])
 		if n < 0 {
 			return 0, 0, protowire.ParseError(n)
