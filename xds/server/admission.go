@@ -179,6 +179,22 @@ func (s admittedSotW) Recv() (*discoveryv3.DiscoveryRequest, error) {
 	return r, err
 }
 
+// requestInput hands the state-of-the-world loop the endable's requests
+// (sotwads.go, requestFeeder), noting each answered nonce as Recv does.
+func (s admittedSotW) requestInput() (requestInput, bool) {
+	e, ok := s.AggregatedDiscoveryService_StreamAggregatedResourcesServer.(*endable)
+	if !ok {
+		return requestInput{}, false
+	}
+	in := e.requestInput()
+	in.taken = func(r *discoveryv3.DiscoveryRequest) {
+		if n := r.GetResponseNonce(); n != "" {
+			s.t.answered(n)
+		}
+	}
+	return in, true
+}
+
 // keptNames passes sotwConn.request's choice of names on to the stream's
 // requestReader (sotwrecv.go).
 func (s admittedSotW) keptNames(typeURL string, names, kept []string) {

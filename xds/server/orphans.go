@@ -152,6 +152,23 @@ func (e *endable) Recv() (*discoveryv3.DiscoveryRequest, error) {
 	}
 }
 
+// requestInput is the endable's requests as the state-of-the-world loop
+// takes them (sotwads.go): read by the endable's own goroutine.
+func (e *endable) requestInput() requestInput {
+	return requestInput{reqs: e.reqs, ended: e.ended, err: e.inputErr}
+}
+
+// inputErr says why the input ended: gatehouse ended the stream, or (once
+// reqs is closed) what reading it returned.
+func (e *endable) inputErr() error {
+	select {
+	case <-e.ended:
+		return e.endedErr()
+	default:
+		return e.err
+	}
+}
+
 func (e *endable) endedErr() error {
 	e.streams.mu.Lock()
 	k := e.gone

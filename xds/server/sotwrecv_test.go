@@ -3,7 +3,9 @@ package server
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime/pprof"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -230,4 +232,27 @@ func BenchmarkRequestReaderACK(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSotWStreamsReadByOneGoroutine: on gatehouse's server a stream's
+// requests reach its loop from the goroutine that reads them (the
+// endable's), not through a reader goroutine of the loop's own, one
+// handoff less per request. (In-memory test streams still get one.)
+func TestSotWStreamsReadByOneGoroutine(t *testing.T) {
+	h := newHarness(t)
+	f := newFixture("gw", translate.ClientEnvoy, 5, 2)
+	mustPublish(t, h.pub, f.groups(), f.clas)
+	for i := range 5 {
+		subscribeAll(t, h.open(t, fmt.Sprintf("e%d", i), "gw", "envoy"), f)
+	}
+	var dump strings.Builder
+	if err := pprof.Lookup("goroutine").WriteTo(&dump, 2); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(dump.String(), "(*sotwADS).readRequests"); n != 0 {
+		t.Fatalf("%d goroutines read requests for the state-of-the-world loops of 5 streams, want 0", n)
+	}
+	if n := strings.Count(dump.String(), "(*endable).read"); n < 5 {
+		t.Fatalf("%d endable readers for 5 streams", n)
+	}
 }
