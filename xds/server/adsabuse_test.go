@@ -27,12 +27,7 @@ import (
 // ignored while a response is outstanding: a thousand of them get no
 // response, and the stream's real ACK and the next change work as usual.
 func TestSotWForgedNoncesIgnored(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 5, 1)
-	mustPublish(t, h.pub, f.groups(), f.clas)
-	a := h.open(t, "forger", "gw", "envoy")
-	a.send(resource.ClusterType, nil, "", "")
-	r := a.recv(resource.ClusterType)
+	h, _, a, r := cdsStream(t, "forger", 5, 1)
 	for i := range 1000 {
 		a.send(resource.ClusterType, nil, strconv.Itoa(i), strconv.Itoa(1000+i))
 	}
@@ -57,12 +52,8 @@ func TestSotWForgedNoncesIgnored(t *testing.T) {
 // resources, is answered, and the junk set is not kept (the subscription
 // is replaced).
 func TestSotWHugeNameListBounded(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 10, 1)
-	mustPublish(t, h.pub, f.groups(), f.clas)
-	a := h.open(t, "huge", "gw", "envoy")
-	a.send(resource.ClusterType, nil, "", "")
-	a.ack(a.recv(resource.ClusterType), nil)
+	h, f, a, cds := cdsStream(t, "huge", 10, 1)
+	a.ack(cds, nil)
 	junk := make([]string, 100_000)
 	for i := range junk {
 		junk[i] = fmt.Sprintf("junk-%06d-%s", i, "x")

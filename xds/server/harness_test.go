@@ -10,9 +10,12 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
 // harness is a real gRPC server on loopback serving a Publisher over ADS.
@@ -240,4 +243,17 @@ func (h *harness) metricValue(t *testing.T, name string, labels ...string) float
 		}
 	}
 	return -1
+}
+
+// cdsStream publishes n Services for an Envoy group of Gateway gw on a new
+// harness and opens one stream for it that asked for the clusters and got
+// them (not yet ACKed).
+func cdsStream(t *testing.T, id string, n, endpoints int) (*harness, *fixture, *adsStream, *discoveryv3.DiscoveryResponse) {
+	t.Helper()
+	h := newHarness(t)
+	f := newFixture("gw", translate.ClientEnvoy, n, endpoints)
+	mustPublish(t, h.pub, f.groups(), f.clas)
+	a := h.open(t, id, "gw", "envoy")
+	a.send(resource.ClusterType, nil, "", "")
+	return h, f, a, a.recv(resource.ClusterType)
 }

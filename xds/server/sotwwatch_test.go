@@ -95,12 +95,8 @@ func answers(h *harness) answerCounts {
 // unanswered) is answered by the stock cache when the type changes, as
 // before; the answer is still trimmed to what the stream lacks.
 func TestSotWHeldNamedOtherwiseAnsweredByCache(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 10, 2)
-	mustPublish(t, h.pub, f.groups(), f.clas)
-	a := h.open(t, "superset", "gw", "envoy")
-	a.send(resource.ClusterType, nil, "", "")
-	a.ack(a.recv(resource.ClusterType), nil)
+	h, f, a, cds := cdsStream(t, "superset", 10, 2)
+	a.ack(cds, nil)
 	names := append(slices.Sorted(mapKeys(f.group.EDS)), "absent")
 	a.send(resource.EndpointType, names, "", "")
 	r := a.recv(resource.EndpointType)
