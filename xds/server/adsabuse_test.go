@@ -86,9 +86,7 @@ func TestSotWHugeNameListBounded(t *testing.T) {
 // what its subscription calls for and nothing in a loop; at the end, with
 // the wildcard on, it holds exactly the snapshot's clusters.
 func TestDeltaSubscriptionChurn(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 8, 1)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, _ := published(t, 8, 1)
 	d := h.openDelta(t, "churn", "gw")
 	initial := map[string]string{}
 	for i := range 10_000 {
@@ -168,9 +166,7 @@ func TestDeltaSubscriptionChurn(t *testing.T) {
 // A delta request without a type URL ends the stream with InvalidArgument,
 // as a state-of-the-world one does (TestADSUnknownTypeURL).
 func TestDeltaRequestWithoutType(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 1, 1)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, _ := published(t, 1, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	s, err := discoveryv3.NewAggregatedDiscoveryServiceClient(h.conn).DeltaAggregatedResources(ctx)
@@ -191,9 +187,7 @@ func TestDeltaRequestWithoutType(t *testing.T) {
 // Streams that come and go, over both protocols and mid-watch, leave no
 // goroutine behind.
 func TestADSStreamsLeaveNoGoroutines(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 20, 1)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, f := published(t, 20, 1)
 	warm := h.open(t, "warm", "gw", "envoy") // the connection's own goroutines
 	warm.send(resource.ClusterType, nil, "", "")
 	warm.recv(resource.ClusterType)

@@ -10,8 +10,6 @@ import (
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resource "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
-
-	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
 // deltaSub behaves as go-control-plane's delta subscription (stream/v3
@@ -77,9 +75,7 @@ func TestDeltaSubMatchesGoControlPlanes(t *testing.T) {
 // name set; one that then unsubscribes a name gets a set of its own, and
 // the others keep the shared one.
 func TestDeltaSubscriptionsShared(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 40, 1)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, f := published(t, 40, 1)
 	names := slices.Sorted(mapKeys(f.group.EDS))
 	var conns []*deltaStream
 	for i := range 3 {

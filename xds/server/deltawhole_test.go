@@ -10,8 +10,6 @@ import (
 	resource "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
 // New delta streams subscribing to every resource of a type (wildcard
@@ -21,9 +19,7 @@ import (
 // (here: a NACK of that response names them), and a later change goes the
 // per-stream way with just the changed CLA.
 func TestDeltaWholeTypeSharedBody(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 30, 2)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, f := published(t, 30, 2)
 	edsNames := slices.Sorted(mapKeys(f.group.EDS))
 	cur := h.pub.delta.current(f.key)
 	want := func(t0 typeIdx) map[string]*discoveryv3.Resource {
@@ -85,9 +81,7 @@ func TestDeltaWholeTypeSharedBody(t *testing.T) {
 // The tracker still learns the names a whole-type response carried: a
 // NACK of it reports them (up to the tracker's limit).
 func TestDeltaWholeTypeNACKNamesResources(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 3, 1)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, f := published(t, 3, 1)
 	d := h.openDelta(t, "n1", "gw")
 	d.subscribe(resource.ClusterType)
 	r := d.next(resource.ClusterType)

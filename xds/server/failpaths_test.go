@@ -199,9 +199,7 @@ func TestPublishSnapshotRefusedByCache(t *testing.T) {
 // Two proxies of one group; one disconnects: the other keeps getting
 // updates, and the status forgets the gone one at once.
 func TestADSOneOfTwoProxiesDisconnects(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 2, 1)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, f := published(t, 2, 1)
 	a := h.open(t, "envoy-a", "gw", "envoy")
 	b := h.open(t, "envoy-b", "gw", "envoy")
 	subscribeAll(t, a, f)
@@ -239,9 +237,7 @@ func TestADSOneOfTwoProxiesDisconnects(t *testing.T) {
 // nothing in the proxy's status) without harming the stream: the known
 // types keep working. An empty type URL ends the stream.
 func TestADSUnknownTypeURL(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 1, 1)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, f := published(t, 1, 1)
 	a := h.open(t, "envoy-1", "gw", "envoy")
 	const unknown = "type.googleapis.com/envoy.config.nope.v3.Nope"
 	a.send(unknown, nil, "", "")

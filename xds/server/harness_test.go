@@ -245,14 +245,21 @@ func (h *harness) metricValue(t *testing.T, name string, labels ...string) float
 	return -1
 }
 
-// cdsStream publishes n Services for an Envoy group of Gateway gw on a new
-// harness and opens one stream for it that asked for the clusters and got
-// them (not yet ACKed).
-func cdsStream(t *testing.T, id string, n, endpoints int) (*harness, *fixture, *adsStream, *discoveryv3.DiscoveryResponse) {
+// published is a new harness with n Services of the given number of
+// endpoints published for the Envoy group of Gateway gw.
+func published(t *testing.T, n, endpoints int) (*harness, *fixture) {
 	t.Helper()
 	h := newHarness(t)
 	f := newFixture("gw", translate.ClientEnvoy, n, endpoints)
 	mustPublish(t, h.pub, f.groups(), f.clas)
+	return h, f
+}
+
+// cdsStream is published with one stream open for the group that asked
+// for the clusters and got them (not yet ACKed).
+func cdsStream(t *testing.T, id string, n, endpoints int) (*harness, *fixture, *adsStream, *discoveryv3.DiscoveryResponse) {
+	t.Helper()
+	h, f := published(t, n, endpoints)
 	a := h.open(t, id, "gw", "envoy")
 	a.send(resource.ClusterType, nil, "", "")
 	return h, f, a, a.recv(resource.ClusterType)

@@ -9,8 +9,6 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-
-	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
 // withoutCluster is f with cluster i, its CLA and the route's reference to
@@ -38,9 +36,7 @@ func withoutCluster(f *fixture, i int) *fixture {
 // requests (503 NC), so stale clusters go only once routes stop naming
 // them (Envoy's xDS protocol docs, "Eventual consistency considerations").
 func TestDeltaRemovalAfterRouteUpdate(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 3, 2)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, f := published(t, 3, 2)
 	d := h.openDelta(t, "d1", "gw")
 	d.subscribe(resource.ClusterType)
 	d.recv(resource.ClusterType)
@@ -90,9 +86,7 @@ func TestDeltaRemovalAfterRouteUpdate(t *testing.T) {
 // cluster arrives before the RDS response that stops naming it, and one
 // does arrive.
 func TestSotWRemovalAfterRouteUpdate(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 3, 2)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, f := published(t, 3, 2)
 	a := h.open(t, "e1", "gw", "envoy")
 	subscribeAll(t, a, f)
 	edsNames := []string{edsName(0), edsName(1), edsName(2)}
@@ -137,9 +131,7 @@ func TestSotWRemovalAfterRouteUpdate(t *testing.T) {
 // then, once the client answered the new cluster's response, the old
 // cluster's removal and its CLA's.
 func TestDeltaReplaceClusterOrder(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 3, 2)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, f := published(t, 3, 2)
 	d := h.openDelta(t, "d1", "gw")
 	d.subscribe(resource.ClusterType)
 	d.recv(resource.ClusterType)

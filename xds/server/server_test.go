@@ -44,9 +44,7 @@ func subscribeAll(t *testing.T, a *adsStream, f *fixture) (lds, cds, eds, rds *d
 }
 
 func TestADSAckNackAndEndpointOnlyChange(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 3, 2)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, f := published(t, 3, 2)
 	v := versionsOf(t, h.pub, f.key)
 
 	a := h.open(t, "envoy-1", "gw", "envoy")
@@ -140,9 +138,7 @@ func TestADSAckNackAndEndpointOnlyChange(t *testing.T) {
 }
 
 func TestADSChangedClusterResendsEndpoints(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 3, 2)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, f := published(t, 3, 2)
 	a := h.open(t, "envoy-1", "gw", "")
 	subscribeAll(t, a, f)
 	a.expectNone(quiet)

@@ -11,8 +11,6 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/genproto/googleapis/rpc/status"
-
-	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
 // State-of-the-world EDS sends a stream only the CLAs it does not hold at
@@ -21,9 +19,7 @@ import (
 // edsSetup publishes n CLAs for one Envoy group and syncs k streams.
 func edsSetup(t *testing.T, n, k int) (*harness, *fixture, []*adsStream, []string) {
 	t.Helper()
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, n, 2)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, f := published(t, n, 2)
 	var streams []*adsStream
 	for i := range k {
 		a := h.open(t, fmt.Sprintf("e%d", i), "gw", "envoy")

@@ -19,9 +19,7 @@ import (
 // cluster it no longer has (503 NC) until the new routes came. The removal
 // must wait until the stream ACKed routes that no longer name the cluster.
 func TestSotWRemovalWaitsForRouteAck(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 3, 2)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, f := published(t, 3, 2)
 	e := newEnvoySotW(t, h, "e1", "gw")
 	e.holdRoutes = true // its RDS ACK is late
 	e.sync()
@@ -241,9 +239,7 @@ func TestSotWRemovalDisconnectDuringHold(t *testing.T) {
 // removals itself), and a proxyless gRPC group, which has no bridge, even
 // while the Envoy group of the same Gateway is held.
 func TestSotWRemovalNothingToWaitFor(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 3, 2)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, f := published(t, 3, 2)
 	d := h.openDelta(t, "d1", "gw")
 	d.subscribe(resource.ClusterType)
 	d.recv(resource.ClusterType)

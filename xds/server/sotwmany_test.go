@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/gatehouse-dev/gatehouse/xds/translate"
 )
 
 // Twenty streams that answer at once, the removal published right after
@@ -13,9 +11,7 @@ import (
 // enough for it to get the removal first before the hold. Logs what the
 // hold costs a removal (one more RDS round trip of the slowest stream).
 func TestSotWRemovalManyStreams(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 3, 2)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, f := published(t, 3, 2)
 	var streams []*envoySotW
 	for i := range 20 {
 		e := newEnvoySotW(t, h, fmt.Sprintf("e%02d", i), "gw")

@@ -239,9 +239,7 @@ func BenchmarkRequestReaderACK(b *testing.B) {
 // endable's), not through a reader goroutine of the loop's own, one
 // handoff less per request. (In-memory test streams still get one.)
 func TestSotWStreamsReadByOneGoroutine(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 5, 2)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, f := published(t, 5, 2)
 	for i := range 5 {
 		subscribeAll(t, h.open(t, fmt.Sprintf("e%d", i), "gw", "envoy"), f)
 	}

@@ -23,9 +23,7 @@ import (
 // each of the group's resources once, and an endpoint change encodes the
 // changed CLA once, while every stream gets it.
 func TestSotWEncodesOncePerVersion(t *testing.T) {
-	h := newHarness(t)
-	f := newFixture("gw", translate.ClientEnvoy, 20, 3)
-	mustPublish(t, h.pub, f.groups(), f.clas)
+	h, f := published(t, 20, 3)
 	resources := int64(20 + 20 + 1 + 1) // clusters, CLAs, listener, route config
 
 	before := resourceEncodings.Load()
