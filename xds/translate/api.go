@@ -252,6 +252,7 @@ func Translate(p *policy.Snapshot, opts Options) (map[GroupKey]*Group, error) {
 	if opts.Memo != nil {
 		opts.Memo.mu.Lock()
 		defer opts.Memo.mu.Unlock()
+		defer opts.Memo.waitKept() // before the unlock: keep runs beside the groups
 	}
 	ix, err := newIndex(p, opts)
 	if err != nil {

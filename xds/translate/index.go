@@ -189,8 +189,9 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 		opts.EDSReady(targets)
 	}
 	if memo != nil {
-		memo.keep(attached, routes, digests, p.Services, keys, clusters, opts.SystemCAFile, int(hits.Load()))
-		memo.keepPrechecked(ix.pre)
+		memo.keepAsync(ix.pre, func() {
+			memo.keep(attached, routes, digests, p.Services, keys, clusters, opts.SystemCAFile, int(hits.Load()))
+		})
 	}
 	return ix, nil
 }

@@ -55,6 +55,9 @@ type Memo struct {
 	ckMu    sync.Mutex
 	checked map[checkKey]struct{}
 	live    map[any]struct{}
+	// keeping, while a Translate's keep runs beside its groups
+	// (keepAsync), is closed when it is done; under ckMu.
+	keeping chan struct{}
 	// hits and misses count reuses in the last Translate (tests, figures).
 	hits, misses int
 }
@@ -198,6 +201,41 @@ func (m *Memo) keep(attached []*policy.Route, routes []*builtRoute, digests []ob
 	m.hits, m.misses = hits, len(attached)+len(keys)-hits
 }
 
+// keepAsync runs keep and keepPrechecked on a goroutine of their own, so
+// that the groups are built and checked meanwhile (about 0.9 ms of a full
+// build's wall time at 1,000 Routes and Services, serial before). Nothing
+// the groups read depends on it: newIndex, done, was the last reader of
+// the generation keep replaces, and wasChecked's answer for a resource of
+// this generation is the same before and after (keep forgets only
+// resources that are not live, and adds prechecked ones, which
+// Group.pre already answers for). passedAll, which records against the
+// live set keep makes, waits for it; so does waitKept, which Translate
+// calls before it returns.
+func (m *Memo) keepAsync(pre *prechecked, keep func()) {
+	done := make(chan struct{})
+	m.ckMu.Lock()
+	m.keeping = done
+	m.ckMu.Unlock()
+	go func() {
+		defer close(done)
+		keep()
+		m.keepPrechecked(pre)
+	}()
+}
+
+// waitKept waits for a keepAsync in progress (nil-safe).
+func (m *Memo) waitKept() {
+	if m == nil {
+		return
+	}
+	m.ckMu.Lock()
+	ch := m.keeping
+	m.ckMu.Unlock()
+	if ch != nil {
+		<-ch
+	}
+}
+
 // wasChecked reports whether res passed Check's per-resource rules for
 // this client kind in an earlier Check.
 func (m *Memo) wasChecked(res any, envoy bool) bool {
@@ -221,6 +259,12 @@ func (m *Memo) passedAll(rs []any, envoy bool) {
 	if m == nil || len(rs) == 0 {
 		return
 	}
+	m.waitKept()
+	m.record(rs, envoy)
+}
+
+// record is passedAll once the live set is this generation's.
+func (m *Memo) record(rs []any, envoy bool) {
 	m.ckMu.Lock()
 	defer m.ckMu.Unlock()
 	if m.checked == nil {
@@ -254,6 +298,6 @@ func (m *Memo) keepPrechecked(pre *prechecked) {
 			grpc = append(grpc, cl)
 		}
 	}
-	m.passedAll(envoy, true)
-	m.passedAll(grpc, false)
+	m.record(envoy, true)
+	m.record(grpc, false)
 }
