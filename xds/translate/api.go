@@ -148,11 +148,11 @@ type Options struct {
 	// token. Nil: nothing is discovered.
 	DiscoveredLogin func(*policy.OAuth2LoginAuth) LoginEndpoints
 	// EDSReady, when set, is called once per Translate, on its goroutine,
-	// as soon as the Clusters are built and before the groups are, with
-	// every EDS name those Clusters ask for: the caller can start building
-	// the ClusterLoadAssignments while Translate finishes (on a full build
-	// the groups keep only part of the cores busy). It must not block, and
-	// it is called even when Translate then fails.
+	// once the Clusters are built and as the groups start, with every EDS
+	// name those Clusters ask for: the caller can start building the
+	// ClusterLoadAssignments while Translate finishes (on a full build
+	// they take the cores as the groups finish). It must not block, and it
+	// is called even when the groups then fail.
 	EDSReady func([]EDSTarget)
 }
 
@@ -288,6 +288,14 @@ func Translate(p *policy.Snapshot, opts Options) (map[GroupKey]*Group, error) {
 			grpc[i] = g
 		}
 	}()
+	if opts.EDSReady != nil {
+		// After the proxyless groups' goroutine is started: the caller's
+		// goroutines then queue behind the two groups instead of holding
+		// a core while one group waits for it (the scheduler does not
+		// time-slice goroutines finer than 10 ms), and take the cores as
+		// the groups finish.
+		opts.EDSReady(ix.edsTargets)
+	}
 	var envoyErr error
 	for i, name := range names {
 		g, err := buildEnvoyGroup(p.Gateways[name], ix.routesOf(name), ix, opts)

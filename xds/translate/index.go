@@ -28,6 +28,8 @@ type index struct {
 	// pre holds the Routes and Clusters built here that passed their own
 	// rules (precheck.go).
 	pre *prechecked
+	// edsTargets are the EDS names of the Clusters, for Options.EDSReady.
+	edsTargets []EDSTarget
 }
 
 // clusterKey names one built cluster: a Service as the Gateways of one
@@ -180,13 +182,12 @@ func newIndex(p *policy.Snapshot, opts Options) (*index, error) {
 		}
 	}
 	if opts.EDSReady != nil {
-		targets := make([]EDSTarget, 0, len(keys))
+		ix.edsTargets = make([]EDSTarget, 0, len(keys))
 		for i, k := range keys {
 			if bc := clusters[i]; bc.envoy.GetType() == clusterv3.Cluster_EDS {
-				targets = append(targets, EDSTarget{EDS: bc.eds, Service: k.service, Zone: k.zone})
+				ix.edsTargets = append(ix.edsTargets, EDSTarget{EDS: bc.eds, Service: k.service, Zone: k.zone})
 			}
 		}
-		opts.EDSReady(targets)
 	}
 	if memo != nil {
 		memo.keepAsync(ix.pre, func() {
