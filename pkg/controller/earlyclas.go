@@ -8,12 +8,12 @@ import (
 )
 
 // earlyCLAs builds a translation's ClusterLoadAssignments while the
-// translation finishes (translate.Options.EDSReady): on a full build the
-// translator's two groups and its serial steps keep only part of the
-// cores busy, and the CLAs, which need only the EDS names and the
-// registry, fill them. allEndpoints then takes what was built here for
-// the EDS names the groups ask for, and builds anything else itself, so
-// the result is the same as without it.
+// translation finishes (translate.Options.EDSReady, called as its two
+// groups start): its goroutines queue behind the groups and take the
+// cores as each group ends, so the CLAs, which need only the EDS names
+// and the registry, fill the time one group still runs. allEndpoints then
+// takes what was built here for the EDS names the groups ask for, and
+// builds anything else itself, so the result is the same as without it.
 type earlyCLAs struct {
 	b    *Builder
 	eps  registry.Snapshot
